@@ -1,0 +1,64 @@
+# meshglass: every entry point lives here. Targets are thin wrappers over cargo and
+# the scripts in tests/tools/; read this file to learn how the project is built and run.
+
+SHELL := /bin/bash
+CARGO ?= cargo
+CLUSTERS ?= east west
+# Built tools (kube-apiserver, etcd, kwok, ...) are cached outside the clone, keyed by version.
+export MESHGLASS_CACHE ?= $(HOME)/.cache/meshglass
+
+.PHONY: help demo demo-down test lint fmt-check clippy deny unit e2e crds crds-check \
+        tools prereqs clusters-up clusters-down bench bench-testbed
+
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+## --- the two commands -------------------------------------------------------
+
+test: prereqs tools lint crds-check unit e2e ## everything CI runs: lint, CRD drift, unit and end-to-end tests
+
+## --- pieces of `make test` ---------------------------------------------------
+
+prereqs: ## install the Debian packages the tests use (prometheus), when missing
+	@tests/tools/prereqs.sh
+
+tools: ## build (or reuse from $(MESHGLASS_CACHE)) kube-apiserver, controller-manager, scheduler, etcd, kwok
+	@tests/tools/build-tools.sh
+
+lint: fmt-check clippy ## rustfmt and clippy -D warnings
+
+fmt-check:
+	$(CARGO) fmt --all --check
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+unit: ## unit tests of every crate (no clusters)
+	$(CARGO) test --workspace --locked --lib --bins
+
+e2e: tools ## end-to-end tests on real control planes (tests/tests/*.rs)
+	$(CARGO) test --locked -p meshglass-testbed --tests -- --test-threads=2
+
+crds: ## regenerate the committed CRD YAML from the Rust types
+	$(CARGO) run --locked -q -p meshglass-operator -- crd > crds/kiali.io_kialis.yaml
+
+crds-check: ## fail when the committed CRD YAML differs from the Rust types
+	@$(CARGO) run --locked -q -p meshglass-operator -- crd > target/kiali.io_kialis.yaml.check
+	@diff -u crds/kiali.io_kialis.yaml target/kiali.io_kialis.yaml.check \
+	  || { echo "crds/kiali.io_kialis.yaml is stale: run 'make crds' and commit it"; exit 1; }
+
+## --- local clusters ----------------------------------------------------------
+
+clusters-up: tools ## start CLUSTERS (default "east west") on loopback; writes .local/kubeconfig
+	$(CARGO) run --locked -q -p meshglass-testbed --bin testbed -- up --state-dir .local $(CLUSTERS)
+
+clusters-down: ## stop the clusters started by clusters-up
+	$(CARGO) run --locked -q -p meshglass-testbed --bin testbed -- down --state-dir .local
+
+## --- benchmarks --------------------------------------------------------------
+
+bench: ## criterion benchmarks of the engine, and the test-bed figures
+	$(CARGO) bench --locked -p meshglass-engine
+
+bench-testbed: tools ## cold/warm figures for the test bed: build time, start time, memory
+	$(CARGO) run --locked --release -q -p meshglass-testbed --bin testbed -- bench

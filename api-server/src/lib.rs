@@ -1,0 +1,1 @@
+//! The meshglass server library: cluster registry, caches, Prometheus client, REST API.

@@ -1,0 +1,1 @@
+//! The meshglass engine: mesh model keyed by cluster, traffic graph and health.

@@ -1,0 +1,1 @@
+//! The meshglass operator library: reconciles `kiali.io/v1alpha1` `Kiali`.

@@ -1,0 +1,1 @@
+//! The meshglass test bed: real Kubernetes control planes and Prometheus on loopback.
