@@ -1,0 +1,883 @@
+//! Health: request health from error ratios under Kiali's tolerances, workload health from
+//! replicas, and per-cluster namespace summaries.
+//!
+//! Status order (worst wins): `Failure` > `Degraded` > `Not Ready` > `Healthy` > `NA`, Kiali's
+//! status priorities.
+
+use std::collections::{BTreeMap, HashMap};
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+use crate::diag::Diagnostics;
+use crate::input::{Family, IstioLabels, Sample};
+use crate::inventory::{ClusterInventory, MeshInventory, WorkloadInfo};
+use crate::{Diagnostic, Error};
+
+/// The annotation that overrides the rate tolerances of one object.
+pub const RATE_ANNOTATION: &str = "health.kiali.io/rate";
+
+/// A health status.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
+pub enum HealthStatus {
+    /// No information (no traffic and no workloads to judge).
+    #[default]
+    #[serde(rename = "NA")]
+    Na,
+    /// Everything within tolerances.
+    #[serde(rename = "Healthy")]
+    Healthy,
+    /// Scaled to zero on purpose (desired replicas 0).
+    #[serde(rename = "Not Ready")]
+    NotReady,
+    /// Error ratio above the degraded threshold, or some replicas unavailable.
+    #[serde(rename = "Degraded")]
+    Degraded,
+    /// Error ratio at or above the failure threshold, or no replica available.
+    #[serde(rename = "Failure")]
+    Failure,
+}
+
+impl HealthStatus {
+    /// Kiali's display string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthStatus::Na => "NA",
+            HealthStatus::Healthy => "Healthy",
+            HealthStatus::NotReady => "Not Ready",
+            HealthStatus::Degraded => "Degraded",
+            HealthStatus::Failure => "Failure",
+        }
+    }
+}
+
+/// Which kind of object health is computed for (`type=app|service|workload`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthKind {
+    /// Apps: workloads grouped by their app label.
+    App,
+    /// Kubernetes services.
+    Service,
+    /// Workloads.
+    Workload,
+}
+
+impl HealthKind {
+    /// The `type` parameter value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthKind::App => "app",
+            HealthKind::Service => "service",
+            HealthKind::Workload => "workload",
+        }
+    }
+
+    /// Parses a `type` parameter value.
+    pub fn parse(s: &str) -> Result<Self, Error> {
+        match s {
+            "app" => Ok(HealthKind::App),
+            "service" => Ok(HealthKind::Service),
+            "workload" => Ok(HealthKind::Workload),
+            _ => Err(Error::invalid("type", s)),
+        }
+    }
+}
+
+/// One tolerance of `health_config.rate[].tolerance[]` (Kiali's config format).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tolerance {
+    /// Response code regex; `X` stands for any digit (`5XX`); `-` = no response.
+    pub code: String,
+    /// Error percentage above which the status is Degraded.
+    #[serde(default)]
+    pub degraded: f64,
+    /// Error percentage at or above which the status is Failure.
+    #[serde(default)]
+    pub failure: f64,
+    /// Protocol regex (`http`, `grpc`, `http|grpc`); empty = any.
+    #[serde(default)]
+    pub protocol: String,
+    /// Direction regex (`inbound`, `outbound`); empty = any.
+    #[serde(default)]
+    pub direction: String,
+}
+
+/// One rule of `health_config.rate[]`: which objects it applies to and their tolerances.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RateRule {
+    /// Namespace regex; empty = any.
+    #[serde(default)]
+    pub namespace: String,
+    /// Kind regex (`app`, `service`, `workload`); empty = any.
+    #[serde(default)]
+    pub kind: String,
+    /// Name regex; empty = any.
+    #[serde(default)]
+    pub name: String,
+    /// Tolerances.
+    #[serde(default)]
+    pub tolerance: Vec<Tolerance>,
+}
+
+/// `health_config` as in the Kiali CR.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct HealthConfig {
+    /// Rate rules, first match wins; Kiali's defaults always follow as the fallback.
+    #[serde(default)]
+    pub rate: Vec<RateRule>,
+}
+
+impl HealthConfig {
+    /// Kiali's default tolerances: HTTP 5xx degraded >0% failure ≥10%; 4xx 10/20; gRPC codes
+    /// 1–16 0/10; no response 0/10.
+    pub fn kiali_default() -> Self {
+        let t = |code: &str, degraded: f64, failure: f64, protocol: &str| Tolerance {
+            code: code.to_string(),
+            degraded,
+            failure,
+            protocol: protocol.to_string(),
+            direction: ".*".to_string(),
+        };
+        HealthConfig {
+            rate: vec![RateRule {
+                namespace: ".*".to_string(),
+                kind: ".*".to_string(),
+                name: ".*".to_string(),
+                tolerance: vec![
+                    t("5XX", 0.0, 10.0, "http"),
+                    t("4XX", 10.0, 20.0, "http"),
+                    t("^[1-9]$|^1[0-6]$", 0.0, 10.0, "grpc"),
+                    t("-", 0.0, 10.0, "http|grpc"),
+                ],
+            }],
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct CompiledTolerance {
+    code: Regex,
+    degraded: f64,
+    failure: f64,
+    protocol: Regex,
+    direction: Regex,
+}
+
+#[derive(Debug, Clone)]
+struct CompiledRule {
+    namespace: Regex,
+    kind: Regex,
+    name: Regex,
+    tolerance: Vec<CompiledTolerance>,
+}
+
+/// Compiled health rules (regexes built once).
+#[derive(Debug, Clone)]
+pub struct HealthRules {
+    rules: Vec<CompiledRule>,
+}
+
+impl Default for HealthRules {
+    fn default() -> Self {
+        // The default configuration is a constant known to compile.
+        Self::compile_rules(&HealthConfig::kiali_default().rate)
+            .unwrap_or(HealthRules { rules: Vec::new() })
+    }
+}
+
+fn anchored(pattern: &str, what: &str) -> Result<Regex, Error> {
+    let p = if pattern.is_empty() { ".*" } else { pattern };
+    Regex::new(&format!("^(?:{p})$"))
+        .map_err(|e| Error::HealthConfig(format!("{what} regex [{pattern}]: {e}")))
+}
+
+fn code_regex(code: &str) -> Result<Regex, Error> {
+    let p = code.replace(['X', 'x'], "\\d");
+    anchored(&p, "code")
+}
+
+fn compile_tolerance(t: &Tolerance) -> Result<CompiledTolerance, Error> {
+    Ok(CompiledTolerance {
+        code: code_regex(&t.code)?,
+        degraded: t.degraded,
+        failure: t.failure,
+        protocol: anchored(&t.protocol, "protocol")?,
+        direction: anchored(&t.direction, "direction")?,
+    })
+}
+
+impl HealthRules {
+    /// Compiles a configuration; Kiali's defaults are appended as the fallback rule.
+    pub fn new(config: &HealthConfig) -> Result<Self, Error> {
+        let mut rules = config.rate.clone();
+        rules.extend(HealthConfig::kiali_default().rate);
+        Self::compile_rules(&rules)
+    }
+
+    fn compile_rules(rules: &[RateRule]) -> Result<Self, Error> {
+        let rules = rules
+            .iter()
+            .map(|r| {
+                Ok(CompiledRule {
+                    namespace: anchored(&r.namespace, "namespace")?,
+                    kind: anchored(&r.kind, "kind")?,
+                    name: anchored(&r.name, "name")?,
+                    tolerance: r
+                        .tolerance
+                        .iter()
+                        .map(compile_tolerance)
+                        .collect::<Result<_, _>>()?,
+                })
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        Ok(HealthRules { rules })
+    }
+
+    fn tolerances_for(
+        &self,
+        namespace: &str,
+        kind: HealthKind,
+        name: &str,
+    ) -> &[CompiledTolerance] {
+        self.rules
+            .iter()
+            .find(|r| {
+                r.namespace.is_match(namespace)
+                    && r.kind.is_match(kind.as_str())
+                    && r.name.is_match(name)
+            })
+            .map_or(&[], |r| r.tolerance.as_slice())
+    }
+}
+
+/// Parses a `health.kiali.io/rate` annotation: `code,degraded,failure[,protocol[,direction]]`,
+/// several separated by `;`.
+pub fn parse_rate_annotation(value: &str) -> Result<Vec<Tolerance>, Error> {
+    value
+        .split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|item| {
+            let parts: Vec<&str> = item.split(',').map(str::trim).collect();
+            if parts.len() < 3 || parts.len() > 5 {
+                return Err(Error::HealthConfig(format!("annotation item [{item}]")));
+            }
+            let num = |s: &str| {
+                s.parse::<f64>()
+                    .ok()
+                    .filter(|v| v.is_finite() && *v >= 0.0)
+                    .ok_or_else(|| Error::HealthConfig(format!("annotation threshold [{s}]")))
+            };
+            Ok(Tolerance {
+                code: parts[0].to_string(),
+                degraded: num(parts[1])?,
+                failure: num(parts[2])?,
+                protocol: parts.get(3).copied().unwrap_or(".*").to_string(),
+                direction: parts.get(4).copied().unwrap_or(".*").to_string(),
+            })
+        })
+        .collect()
+}
+
+/// A health request (`/api/clusters/health`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct HealthRequest {
+    /// Namespaces to report (same name in every cluster).
+    pub namespaces: Vec<String>,
+    /// Clusters to report; `None` = every cluster of the inventory.
+    pub clusters: Option<Vec<String>>,
+    /// Kinds to compute; empty = all three.
+    pub kinds: Vec<HealthKind>,
+}
+
+/// Replica counts of one workload (Kiali's `WorkloadStatus`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkloadStatus {
+    /// Workload name.
+    pub name: String,
+    /// Desired replicas.
+    #[serde(rename = "desiredReplicas")]
+    pub desired_replicas: i32,
+    /// Current replicas.
+    #[serde(rename = "currentReplicas")]
+    pub current_replicas: i32,
+    /// Available replicas.
+    #[serde(rename = "availableReplicas")]
+    pub available_replicas: i32,
+    /// Proxies in sync, `-1` when unknown.
+    #[serde(rename = "syncedProxies")]
+    pub synced_proxies: i32,
+}
+
+impl WorkloadStatus {
+    fn from_workload(w: &WorkloadInfo) -> Self {
+        WorkloadStatus {
+            name: w.name.clone(),
+            desired_replicas: w.desired_replicas,
+            current_replicas: w.current_replicas,
+            available_replicas: w.available_replicas,
+            synced_proxies: if w.istio_sidecar {
+                w.synced_proxies
+            } else {
+                -1
+            },
+        }
+    }
+
+    /// The status from replicas: desired 0 → Not Ready; none available → Failure; some
+    /// unavailable → Degraded; available = desired ≠ current → Failure; proxies out of sync →
+    /// Degraded; else Healthy.
+    pub fn status(&self) -> HealthStatus {
+        if self.desired_replicas == 0 {
+            HealthStatus::NotReady
+        } else if self.available_replicas <= 0 {
+            HealthStatus::Failure
+        } else if self.available_replicas < self.desired_replicas {
+            HealthStatus::Degraded
+        } else if self.available_replicas == self.desired_replicas
+            && self.desired_replicas != self.current_replicas
+        {
+            HealthStatus::Failure
+        } else if self.synced_proxies >= 0 && self.synced_proxies < self.available_replicas {
+            HealthStatus::Degraded
+        } else {
+            HealthStatus::Healthy
+        }
+    }
+}
+
+/// Request rates by protocol and code (`{"http": {"200": 1.5}}`), inbound and outbound.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct RequestHealth {
+    /// Inbound rates by protocol and code (`-` = no response).
+    pub inbound: BTreeMap<String, BTreeMap<String, f64>>,
+    /// Outbound rates by protocol and code.
+    pub outbound: BTreeMap<String, BTreeMap<String, f64>>,
+    /// The object's `health.kiali.io/*` annotations.
+    #[serde(rename = "healthAnnotations")]
+    pub health_annotations: BTreeMap<String, String>,
+}
+
+/// The health of one app, workload or service in one cluster.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EntityHealth {
+    /// Cluster.
+    pub cluster: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Object name.
+    pub name: String,
+    /// Object kind.
+    pub kind: HealthKind,
+    /// Replica status of the workloads (the workload itself, or an app's workloads).
+    pub workload_statuses: Vec<WorkloadStatus>,
+    /// Request rates.
+    pub requests: RequestHealth,
+    /// Status of the requests alone (NA without traffic).
+    pub request_status: HealthStatus,
+    /// Highest error ratio (percent) among the tolerances that matched.
+    pub error_ratio: f64,
+    /// Overall status: worst of the workloads and the requests.
+    pub status: HealthStatus,
+}
+
+impl EntityHealth {
+    /// Kiali's JSON for this entity (`AppHealth`, `WorkloadHealth` or `ServiceHealth`), plus the
+    /// computed `status`.
+    pub fn to_kiali_json(&self) -> serde_json::Value {
+        let status =
+            serde_json::json!({ "status": self.status.as_str(), "errorRatio": self.error_ratio });
+        match self.kind {
+            HealthKind::App => serde_json::json!({
+                "workloadStatuses": self.workload_statuses,
+                "requests": self.requests,
+                "status": status,
+            }),
+            HealthKind::Workload => serde_json::json!({
+                "workloadStatus": self.workload_statuses.first(),
+                "requests": self.requests,
+                "status": status,
+            }),
+            HealthKind::Service => serde_json::json!({
+                "requests": self.requests,
+                "status": status,
+            }),
+        }
+    }
+}
+
+/// Status counts of one kind in one namespace of one cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NamespaceSummary {
+    /// Cluster.
+    pub cluster: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Kind counted.
+    pub kind: HealthKind,
+    /// Objects per status.
+    pub counts: BTreeMap<HealthStatus, u32>,
+    /// Worst status in the namespace (NA when empty).
+    pub status: HealthStatus,
+}
+
+/// The result of [`health()`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HealthReport {
+    /// Every entity, sorted by cluster, namespace, kind, name.
+    pub entities: Vec<EntityHealth>,
+    /// Per-cluster namespace summaries.
+    pub namespaces: Vec<NamespaceSummary>,
+    /// Skipped input.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl HealthReport {
+    /// Kiali's `/api/clusters/health` body for one kind: `{"namespaceAppHealth": {ns: {name:
+    /// health}}}` (or `namespaceServiceHealth` / `namespaceWorkloadHealth`). With `cluster` set only
+    /// that cluster is reported; otherwise same-named objects of several clusters are merged (rates
+    /// summed, statuses concatenated, worst status).
+    pub fn to_kiali_json(&self, kind: HealthKind, cluster: Option<&str>) -> serde_json::Value {
+        let mut merged: BTreeMap<&str, BTreeMap<&str, EntityHealth>> = BTreeMap::new();
+        for e in self.entities.iter().filter(|e| e.kind == kind) {
+            if cluster.is_some_and(|c| c != e.cluster) {
+                continue;
+            }
+            let slot = merged.entry(&e.namespace).or_default();
+            match slot.get_mut(e.name.as_str()) {
+                None => {
+                    slot.insert(&e.name, e.clone());
+                }
+                Some(acc) => {
+                    acc.workload_statuses
+                        .extend(e.workload_statuses.iter().cloned());
+                    add_rates(&mut acc.requests.inbound, &e.requests.inbound);
+                    add_rates(&mut acc.requests.outbound, &e.requests.outbound);
+                    acc.status = acc.status.max(e.status);
+                    acc.request_status = acc.request_status.max(e.request_status);
+                    acc.error_ratio = acc.error_ratio.max(e.error_ratio);
+                }
+            }
+        }
+        let key = match kind {
+            HealthKind::App => "namespaceAppHealth",
+            HealthKind::Service => "namespaceServiceHealth",
+            HealthKind::Workload => "namespaceWorkloadHealth",
+        };
+        let body: serde_json::Map<String, serde_json::Value> = merged
+            .into_iter()
+            .map(|(ns, items)| {
+                let items: serde_json::Map<String, serde_json::Value> = items
+                    .into_iter()
+                    .map(|(n, e)| (n.to_string(), e.to_kiali_json()))
+                    .collect();
+                (ns.to_string(), serde_json::Value::Object(items))
+            })
+            .collect();
+        serde_json::json!({ key: body })
+    }
+}
+
+fn add_rates(
+    acc: &mut BTreeMap<String, BTreeMap<String, f64>>,
+    more: &BTreeMap<String, BTreeMap<String, f64>>,
+) {
+    for (proto, codes) in more {
+        let a = acc.entry(proto.clone()).or_default();
+        for (code, v) in codes {
+            *a.entry(code.clone()).or_insert(0.0) += v;
+        }
+    }
+}
+
+type Rates = HashMap<(String, String), f64>; // (protocol, code) -> rate
+
+#[derive(Default)]
+struct Acc {
+    in_source: Rates,
+    in_dest: Rates,
+    out: Rates,
+}
+
+type Key = (HealthKind, String, String, String); // kind, cluster, namespace, name
+
+fn ok(v: &Option<String>) -> Option<&str> {
+    v.as_deref().filter(|s| !s.is_empty() && *s != "unknown")
+}
+
+/// Istio reports `response_code` 0 for "no response"; gRPC uses its own status when present.
+pub(crate) fn response_code(protocol: &str, l: &IstioLabels) -> Option<String> {
+    let code = l.response_code.as_deref()?;
+    if code == "0" {
+        return Some("-".to_string());
+    }
+    if protocol != "grpc" || code.starts_with('4') || code.starts_with('5') {
+        return Some(code.to_string());
+    }
+    Some(
+        l.grpc_response_status
+            .clone()
+            .unwrap_or_else(|| code.to_string()),
+    )
+}
+
+/// Computes health for the requested namespaces from `istio_requests_total` samples (see
+/// [`crate::health_queries`]) and the inventory. Other families are ignored; bad samples are
+/// skipped and reported.
+pub fn health(
+    req: &HealthRequest,
+    samples: &[Sample],
+    inventory: &MeshInventory,
+    rules: &HealthRules,
+) -> HealthReport {
+    let mut diags = Diagnostics::default();
+    let mut accs: HashMap<Key, Acc> = HashMap::new();
+
+    for s in samples {
+        if s.family != Family::RequestsTotal {
+            continue;
+        }
+        if !s.value.is_finite() || s.value < 0.0 {
+            diags.push("non_finite_value", || {
+                format!("{} value {}", s.family, s.value)
+            });
+            continue;
+        }
+        let l = &s.labels;
+        let reporter = match l.reporter.as_deref() {
+            Some("source") => true,
+            Some("destination") => false,
+            other => {
+                diags.push("bad_reporter", || format!("reporter {other:?}"));
+                continue;
+            }
+        };
+        let protocol = match l.request_protocol.as_deref() {
+            Some(p @ ("http" | "grpc")) => p,
+            other => {
+                diags.push("unknown_protocol", || format!("request_protocol {other:?}"));
+                continue;
+            }
+        };
+        let Some(code) = response_code(protocol, l) else {
+            diags.push("missing_label", || "response_code missing".to_string());
+            continue;
+        };
+        let src_cluster = ok(&l.source_cluster).unwrap_or("unknown");
+        let dst_cluster = ok(&l.destination_cluster).unwrap_or(src_cluster);
+        let rk = (protocol.to_string(), code);
+        let mut add = |kind: HealthKind,
+                       cluster: &str,
+                       ns: Option<&str>,
+                       name: Option<&str>,
+                       inbound: bool| {
+            let (Some(ns), Some(name)) = (ns, name) else {
+                return;
+            };
+            let acc = accs
+                .entry((kind, cluster.to_string(), ns.to_string(), name.to_string()))
+                .or_default();
+            let map = if !inbound {
+                &mut acc.out
+            } else if reporter {
+                &mut acc.in_source
+            } else {
+                &mut acc.in_dest
+            };
+            *map.entry(rk.clone()).or_insert(0.0) += s.value;
+        };
+        if reporter {
+            let sns = ok(&l.source_workload_namespace);
+            add(
+                HealthKind::Workload,
+                src_cluster,
+                sns,
+                ok(&l.source_workload),
+                false,
+            );
+            add(
+                HealthKind::App,
+                src_cluster,
+                sns,
+                ok(&l.source_canonical_service),
+                false,
+            );
+        }
+        let dns = ok(&l.destination_workload_namespace).or(ok(&l.destination_service_namespace));
+        add(
+            HealthKind::Workload,
+            dst_cluster,
+            dns,
+            ok(&l.destination_workload),
+            true,
+        );
+        add(
+            HealthKind::App,
+            dst_cluster,
+            dns,
+            ok(&l.destination_canonical_service),
+            true,
+        );
+        add(
+            HealthKind::Service,
+            dst_cluster,
+            ok(&l.destination_service_namespace),
+            ok(&l.destination_service_name),
+            true,
+        );
+    }
+
+    let kinds: Vec<HealthKind> = if req.kinds.is_empty() {
+        vec![HealthKind::App, HealthKind::Service, HealthKind::Workload]
+    } else {
+        req.kinds.clone()
+    };
+    let mut entities = Vec::new();
+    let mut clusters: Vec<&ClusterInventory> = inventory
+        .clusters
+        .iter()
+        .filter(|c| {
+            req.clusters
+                .as_ref()
+                .is_none_or(|list| list.contains(&c.name))
+        })
+        .collect();
+    clusters.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut namespaces: Vec<&String> = req.namespaces.iter().collect();
+    namespaces.sort();
+    namespaces.dedup();
+
+    let mut summaries = Vec::new();
+    for c in clusters {
+        for ns in &namespaces {
+            if !c.namespaces.iter().any(|n| &n.name == *ns) {
+                continue;
+            }
+            for &kind in &kinds {
+                let before = entities.len();
+                match kind {
+                    HealthKind::Workload => {
+                        let mut wls: Vec<&WorkloadInfo> =
+                            c.workloads.iter().filter(|w| &w.namespace == *ns).collect();
+                        wls.sort_by(|a, b| a.name.cmp(&b.name));
+                        for w in wls {
+                            let statuses = vec![WorkloadStatus::from_workload(w)];
+                            entities.push(entity(
+                                rules,
+                                &mut diags,
+                                &accs,
+                                kind,
+                                &c.name,
+                                ns,
+                                &w.name,
+                                statuses,
+                                &w.annotations,
+                            ));
+                        }
+                    }
+                    HealthKind::App => {
+                        let mut apps: BTreeMap<&str, Vec<&WorkloadInfo>> = BTreeMap::new();
+                        for w in c.workloads.iter().filter(|w| &w.namespace == *ns) {
+                            if let Some(app) = w.app() {
+                                apps.entry(app).or_default().push(w);
+                            }
+                        }
+                        for (app, mut wls) in apps {
+                            wls.sort_by(|a, b| a.name.cmp(&b.name));
+                            let statuses = wls
+                                .iter()
+                                .map(|w| WorkloadStatus::from_workload(w))
+                                .collect();
+                            let annotations = wls
+                                .iter()
+                                .find(|w| w.annotations.contains_key(RATE_ANNOTATION))
+                                .map(|w| w.annotations.clone())
+                                .unwrap_or_default();
+                            entities.push(entity(
+                                rules,
+                                &mut diags,
+                                &accs,
+                                kind,
+                                &c.name,
+                                ns,
+                                app,
+                                statuses,
+                                &annotations,
+                            ));
+                        }
+                    }
+                    HealthKind::Service => {
+                        let mut svcs: Vec<_> =
+                            c.services.iter().filter(|s| &s.namespace == *ns).collect();
+                        svcs.sort_by(|a, b| a.name.cmp(&b.name));
+                        for s in svcs {
+                            entities.push(entity(
+                                rules,
+                                &mut diags,
+                                &accs,
+                                kind,
+                                &c.name,
+                                ns,
+                                &s.name,
+                                Vec::new(),
+                                &s.annotations,
+                            ));
+                        }
+                    }
+                }
+                let mut counts: BTreeMap<HealthStatus, u32> = BTreeMap::new();
+                let mut worst = HealthStatus::Na;
+                for e in &entities[before..] {
+                    *counts.entry(e.status).or_insert(0) += 1;
+                    worst = worst.max(e.status);
+                }
+                summaries.push(NamespaceSummary {
+                    cluster: c.name.clone(),
+                    namespace: (*ns).clone(),
+                    kind,
+                    counts,
+                    status: worst,
+                });
+            }
+        }
+    }
+    HealthReport {
+        entities,
+        namespaces: summaries,
+        diagnostics: diags.into_vec(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn entity(
+    rules: &HealthRules,
+    diags: &mut Diagnostics,
+    accs: &HashMap<Key, Acc>,
+    kind: HealthKind,
+    cluster: &str,
+    namespace: &str,
+    name: &str,
+    workload_statuses: Vec<WorkloadStatus>,
+    annotations: &BTreeMap<String, String>,
+) -> EntityHealth {
+    let mut requests = RequestHealth {
+        health_annotations: annotations
+            .iter()
+            .filter(|(k, _)| k.starts_with("health.kiali.io/"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        ..RequestHealth::default()
+    };
+    if let Some(acc) = accs.get(&(
+        kind,
+        cluster.to_string(),
+        namespace.to_string(),
+        name.to_string(),
+    )) {
+        // Kiali combines reporters: source-reported first, destination-reported wins when higher.
+        for ((p, c), v) in &acc.in_source {
+            requests
+                .inbound
+                .entry(p.clone())
+                .or_default()
+                .insert(c.clone(), *v);
+        }
+        for ((p, c), v) in &acc.in_dest {
+            let e = requests
+                .inbound
+                .entry(p.clone())
+                .or_default()
+                .entry(c.clone())
+                .or_insert(0.0);
+            if *v > *e {
+                *e = *v;
+            }
+        }
+        for ((p, c), v) in &acc.out {
+            *requests
+                .outbound
+                .entry(p.clone())
+                .or_default()
+                .entry(c.clone())
+                .or_insert(0.0) += v;
+        }
+    }
+
+    let override_tols: Option<Vec<CompiledTolerance>> =
+        annotations.get(RATE_ANNOTATION).and_then(|v| {
+            match parse_rate_annotation(v).and_then(|ts| ts.iter().map(compile_tolerance).collect())
+            {
+                Ok(ts) => Some(ts),
+                Err(e) => {
+                    diags.push("bad_health_annotation", || {
+                        format!("{kind:?} {namespace}/{name}: {e}")
+                    });
+                    None
+                }
+            }
+        });
+    let tols: &[CompiledTolerance] = match &override_tols {
+        Some(t) => t,
+        None => rules.tolerances_for(namespace, kind, name),
+    };
+    let (request_status, error_ratio) = request_status(&requests, tols);
+    let mut status = request_status;
+    for w in &workload_statuses {
+        status = status.max(w.status());
+    }
+    EntityHealth {
+        cluster: cluster.to_string(),
+        namespace: namespace.to_string(),
+        name: name.to_string(),
+        kind,
+        workload_statuses,
+        requests,
+        request_status,
+        error_ratio,
+        status,
+    }
+}
+
+fn request_status(r: &RequestHealth, tols: &[CompiledTolerance]) -> (HealthStatus, f64) {
+    let mut status = HealthStatus::Na;
+    let mut worst_ratio = 0.0f64;
+    for (direction, by_proto) in [("inbound", &r.inbound), ("outbound", &r.outbound)] {
+        for (proto, codes) in by_proto {
+            let total: f64 = codes.values().sum();
+            if total <= 0.0 {
+                continue;
+            }
+            status = status.max(HealthStatus::Healthy);
+            for t in tols {
+                if !t.protocol.is_match(proto) || !t.direction.is_match(direction) {
+                    continue;
+                }
+                let errs: f64 = codes
+                    .iter()
+                    .filter(|(c, _)| t.code.is_match(c))
+                    .map(|(_, v)| v)
+                    .sum();
+                let ratio = errs / total * 100.0;
+                worst_ratio = worst_ratio.max(ratio);
+                status = status.max(threshold(ratio, t.degraded, t.failure));
+            }
+        }
+    }
+    (status, worst_ratio)
+}
+
+/// Kiali's ascending threshold check: Failure at or above `failure`, Degraded above `degraded`.
+fn threshold(ratio: f64, degraded: f64, failure: f64) -> HealthStatus {
+    if ratio > 0.0 {
+        if ratio >= failure {
+            return HealthStatus::Failure;
+        }
+        if ratio > degraded {
+            return HealthStatus::Degraded;
+        }
+    }
+    HealthStatus::Healthy
+}

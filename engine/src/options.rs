@@ -1,0 +1,424 @@
+//! Graph request options, with Kiali's query parameter names and defaults.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+/// Kiali's graph types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+pub enum GraphType {
+    /// One node per app (canonical service) and namespace, versions merged.
+    #[serde(rename = "app")]
+    App,
+    /// One node per app version (workload), boxed by app.
+    #[serde(rename = "versionedApp")]
+    VersionedApp,
+    /// One node per workload (the Kiali default).
+    #[default]
+    #[serde(rename = "workload")]
+    Workload,
+    /// Service nodes only (service injection forced on, then reduced).
+    #[serde(rename = "service")]
+    Service,
+}
+
+impl GraphType {
+    /// The parameter value (`app`, `versionedApp`, `workload`, `service`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GraphType::App => "app",
+            GraphType::VersionedApp => "versionedApp",
+            GraphType::Workload => "workload",
+            GraphType::Service => "service",
+        }
+    }
+
+    /// Parses a `graphType` parameter value.
+    pub fn parse(s: &str) -> Result<Self, Error> {
+        match s {
+            "app" => Ok(GraphType::App),
+            "versionedApp" => Ok(GraphType::VersionedApp),
+            "workload" => Ok(GraphType::Workload),
+            "service" => Ok(GraphType::Service),
+            _ => Err(Error::invalid("graphType", s)),
+        }
+    }
+}
+
+/// Compound parent boxes to generate (`boxBy=cluster,namespace,app`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct BoxBy {
+    /// Box nodes by cluster.
+    pub cluster: bool,
+    /// Box nodes by namespace (within a cluster).
+    pub namespace: bool,
+    /// Box nodes by app (always on for app and versionedApp graphs, as in Kiali).
+    pub app: bool,
+}
+
+impl BoxBy {
+    /// Parses a `boxBy` parameter value (comma-separated; empty or `none` = no boxes).
+    pub fn parse(s: &str) -> Result<Self, Error> {
+        let mut b = BoxBy::default();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part {
+                "cluster" => b.cluster = true,
+                "namespace" => b.namespace = true,
+                "app" => b.app = true,
+                "none" => {}
+                _ => return Err(Error::invalid("boxBy", s)),
+            }
+        }
+        Ok(b)
+    }
+}
+
+/// `rateHttp`: what HTTP edges measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum HttpRate {
+    /// No HTTP traffic.
+    None,
+    /// Requests per second (default).
+    #[default]
+    Requests,
+}
+
+/// `rateGrpc`: what gRPC edges measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum GrpcRate {
+    /// No gRPC traffic.
+    None,
+    /// Requests per second (default).
+    #[default]
+    Requests,
+    /// Request messages per second.
+    Sent,
+    /// Response messages per second.
+    Received,
+    /// Request + response messages per second.
+    Total,
+}
+
+/// `rateTcp`: what TCP edges measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum TcpRate {
+    /// No TCP traffic.
+    None,
+    /// Bytes sent per second (default).
+    #[default]
+    Sent,
+    /// Bytes received per second.
+    Received,
+    /// Sent + received bytes per second.
+    Total,
+}
+
+/// Rate selectors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Rates {
+    /// `rateHttp`.
+    pub http: HttpRate,
+    /// `rateGrpc`.
+    pub grpc: GrpcRate,
+    /// `rateTcp`.
+    pub tcp: TcpRate,
+}
+
+/// `responseTime`: which statistic edges show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum ResponseTimeStat {
+    /// Mean (from `_sum`/`_count`).
+    Avg,
+    /// Median (from buckets).
+    P50,
+    /// 95th percentile (from buckets, the default).
+    #[default]
+    P95,
+    /// 99th percentile (from buckets).
+    P99,
+}
+
+impl ResponseTimeStat {
+    /// The quantile, or `None` for the average.
+    pub fn quantile(self) -> Option<f64> {
+        match self {
+            ResponseTimeStat::Avg => None,
+            ResponseTimeStat::P50 => Some(0.5),
+            ResponseTimeStat::P95 => Some(0.95),
+            ResponseTimeStat::P99 => Some(0.99),
+        }
+    }
+}
+
+/// `throughputType`: which body sizes the throughput appender reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum ThroughputType {
+    /// Request bodies.
+    Request,
+    /// Response bodies (default).
+    #[default]
+    Response,
+}
+
+/// A graph appender (Kiali's names in [`Appender::name`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Appender {
+    /// `deadNode`: drop nodes whose workload is gone; flag `isDead` when it has no pods.
+    DeadNode,
+    /// `idleNode`: add inventory nodes without traffic, flagged `isIdle`.
+    IdleNode,
+    /// `responseTime`: edge `responseTime`.
+    ResponseTime,
+    /// `securityPolicy`: edge `isMTLS`, `sourcePrincipal`, `destPrincipal`.
+    SecurityPolicy,
+    /// `serviceEntry`: `isServiceEntry` nodes for ServiceEntry hosts.
+    ServiceEntry,
+    /// `sidecarsCheck`: `isOutOfMesh` on workloads without a sidecar.
+    SidecarsCheck,
+    /// `throughput`: edge `throughput` in bytes per second.
+    Throughput,
+    /// `health`: node `healthData` with a computed status.
+    Health,
+}
+
+impl Appender {
+    /// Every appender.
+    pub const ALL: [Appender; 8] = [
+        Appender::DeadNode,
+        Appender::IdleNode,
+        Appender::ResponseTime,
+        Appender::SecurityPolicy,
+        Appender::ServiceEntry,
+        Appender::SidecarsCheck,
+        Appender::Throughput,
+        Appender::Health,
+    ];
+
+    /// Kiali's appender name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Appender::DeadNode => "deadNode",
+            Appender::IdleNode => "idleNode",
+            Appender::ResponseTime => "responseTime",
+            Appender::SecurityPolicy => "securityPolicy",
+            Appender::ServiceEntry => "serviceEntry",
+            Appender::SidecarsCheck => "sidecarsCheck",
+            Appender::Throughput => "throughput",
+            Appender::Health => "health",
+        }
+    }
+
+    /// Looks up an appender by Kiali name.
+    pub fn from_name(s: &str) -> Option<Self> {
+        Appender::ALL.into_iter().find(|a| a.name() == s)
+    }
+}
+
+/// Everything a namespace graph request specifies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GraphOptions {
+    /// `graphType` (default workload).
+    pub graph_type: GraphType,
+    /// `boxBy` (default none).
+    pub box_by: BoxBy,
+    /// `injectServiceNodes` (default false; forced true for the service graph).
+    pub inject_service_nodes: bool,
+    /// `includeIdleEdges` (default false): keep zero-rate edges (the queries drop `> 0`).
+    pub include_idle_edges: bool,
+    /// `idleNodes` (default false): add inventory nodes that have no traffic.
+    pub include_idle_nodes: bool,
+    /// `rateHttp`, `rateGrpc`, `rateTcp`.
+    pub rates: Rates,
+    /// `responseTime` (default 95).
+    pub response_time: ResponseTimeStat,
+    /// `throughputType` (default response).
+    pub throughput_type: ThroughputType,
+    /// `appenders`: `None` = all (the parameter was absent), else exactly these.
+    pub appenders: Option<Vec<Appender>>,
+    /// `namespaces`: the namespaces asked for (same name = same namespace in every cluster).
+    pub namespaces: Vec<String>,
+    /// `duration` in seconds (default 600).
+    pub duration_secs: u64,
+    /// `queryTime` as Unix seconds: the end of the window.
+    pub query_time: i64,
+}
+
+impl Default for GraphOptions {
+    fn default() -> Self {
+        GraphOptions {
+            graph_type: GraphType::Workload,
+            box_by: BoxBy::default(),
+            inject_service_nodes: false,
+            include_idle_edges: false,
+            include_idle_nodes: false,
+            rates: Rates::default(),
+            response_time: ResponseTimeStat::P95,
+            throughput_type: ThroughputType::Response,
+            appenders: None,
+            namespaces: Vec::new(),
+            duration_secs: 600,
+            query_time: 0,
+        }
+    }
+}
+
+impl GraphOptions {
+    /// Whether an appender runs for this request.
+    pub fn appender_enabled(&self, a: Appender) -> bool {
+        match &self.appenders {
+            None => true,
+            Some(list) => list.contains(&a),
+        }
+    }
+
+    /// Whether service nodes are injected (always for the service graph).
+    pub fn injects_service_nodes(&self) -> bool {
+        self.inject_service_nodes || self.graph_type == GraphType::Service
+    }
+
+    /// Parses Kiali's graph query parameters. Absent parameters take Kiali's defaults;
+    /// `queryTime` defaults to `now_unix` (the caller's clock, so the engine stays pure).
+    /// Unknown parameters are ignored; unknown appender names are ignored as Kiali does.
+    pub fn from_query_pairs<'a, I>(pairs: I, now_unix: i64) -> Result<Self, Error>
+    where
+        I: IntoIterator<Item = (&'a str, &'a str)>,
+    {
+        let mut o = GraphOptions {
+            query_time: now_unix,
+            ..GraphOptions::default()
+        };
+        for (k, v) in pairs {
+            let v = v.trim();
+            match k {
+                "graphType" if !v.is_empty() => o.graph_type = GraphType::parse(v)?,
+                "boxBy" => o.box_by = BoxBy::parse(v)?,
+                "injectServiceNodes" if !v.is_empty() => {
+                    o.inject_service_nodes = parse_bool("injectServiceNodes", v)?
+                }
+                "includeIdleEdges" if !v.is_empty() => {
+                    o.include_idle_edges = parse_bool("includeIdleEdges", v)?
+                }
+                "idleNodes" if !v.is_empty() => o.include_idle_nodes = parse_bool("idleNodes", v)?,
+                "rateHttp" if !v.is_empty() => {
+                    o.rates.http = match v {
+                        "none" => HttpRate::None,
+                        "requests" => HttpRate::Requests,
+                        _ => return Err(Error::invalid("rateHttp", v)),
+                    }
+                }
+                "rateGrpc" if !v.is_empty() => {
+                    o.rates.grpc = match v {
+                        "none" => GrpcRate::None,
+                        "requests" => GrpcRate::Requests,
+                        "sent" => GrpcRate::Sent,
+                        "received" => GrpcRate::Received,
+                        "total" => GrpcRate::Total,
+                        _ => return Err(Error::invalid("rateGrpc", v)),
+                    }
+                }
+                "rateTcp" if !v.is_empty() => {
+                    o.rates.tcp = match v {
+                        "none" => TcpRate::None,
+                        "sent" => TcpRate::Sent,
+                        "received" => TcpRate::Received,
+                        "total" => TcpRate::Total,
+                        _ => return Err(Error::invalid("rateTcp", v)),
+                    }
+                }
+                "responseTime" if !v.is_empty() => {
+                    o.response_time = match v {
+                        "avg" => ResponseTimeStat::Avg,
+                        "50" => ResponseTimeStat::P50,
+                        "95" => ResponseTimeStat::P95,
+                        "99" => ResponseTimeStat::P99,
+                        _ => return Err(Error::invalid("responseTime", v)),
+                    }
+                }
+                "throughputType" if !v.is_empty() => {
+                    o.throughput_type = match v {
+                        "request" => ThroughputType::Request,
+                        "response" => ThroughputType::Response,
+                        _ => return Err(Error::invalid("throughputType", v)),
+                    }
+                }
+                "appenders" => {
+                    o.appenders = Some(
+                        v.split(',')
+                            .map(str::trim)
+                            .filter_map(Appender::from_name)
+                            .collect(),
+                    )
+                }
+                "namespaces" => {
+                    o.namespaces = v
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                }
+                "duration" if !v.is_empty() => o.duration_secs = parse_duration(v)?,
+                "queryTime" if !v.is_empty() => {
+                    o.query_time = v.parse().map_err(|_| Error::invalid("queryTime", v))?
+                }
+                _ => {}
+            }
+        }
+        if o.graph_type == GraphType::Service {
+            o.inject_service_nodes = true;
+        }
+        if o.namespaces.is_empty() {
+            return Err(Error::invalid("namespaces", ""));
+        }
+        Ok(o)
+    }
+}
+
+fn parse_bool(name: &'static str, v: &str) -> Result<bool, Error> {
+    match v {
+        "true" | "1" | "t" | "T" | "TRUE" | "True" => Ok(true),
+        "false" | "0" | "f" | "F" | "FALSE" | "False" => Ok(false),
+        _ => Err(Error::invalid(name, v)),
+    }
+}
+
+/// Parses a Prometheus-style duration (`600s`, `10m`, `1h30m`, `1d`) or bare seconds into seconds.
+pub fn parse_duration(v: &str) -> Result<u64, Error> {
+    if let Ok(secs) = v.parse::<u64>() {
+        return Ok(secs);
+    }
+    let mut total: u64 = 0;
+    let mut num = String::new();
+    let mut chars = v.chars().peekable();
+    let mut any = false;
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let n: u64 = num.parse().map_err(|_| Error::invalid("duration", v))?;
+        num.clear();
+        let mult = match c {
+            'm' if chars.peek() == Some(&'s') => {
+                chars.next();
+                // milliseconds: round down to whole seconds
+                total = total.saturating_add(n / 1000);
+                any = true;
+                continue;
+            }
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            'w' => 604_800,
+            'y' => 31_536_000,
+            _ => return Err(Error::invalid("duration", v)),
+        };
+        total = total.saturating_add(n.saturating_mul(mult));
+        any = true;
+    }
+    if !num.is_empty() || !any || total == 0 {
+        return Err(Error::invalid("duration", v));
+    }
+    Ok(total)
+}
