@@ -1,1 +1,3 @@
 //! The meshglass operator library: reconciles `kiali.io/v1alpha1` `Kiali`.
+
+pub mod remote_secret;
