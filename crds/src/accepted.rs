@@ -1,0 +1,132 @@
+//! Fields this version acts on. Everything else a Kiali CR may hold is accepted, copied into
+//! `config.yaml`, and listed in `status.ignoredFields` so nobody believes it took effect.
+
+use serde_json::Value;
+
+use crate::spec::KialiSpec;
+
+/// Dotted spec paths acted on by the operator or the server; a path covers everything below it.
+pub const ACTED_ON: &[&str] = &[
+    "version",
+    "istio_namespace",
+    "auth.strategy",
+    "auth.openid",
+    "clustering.autodetect_secrets",
+    "clustering.clusters",
+    "clustering.ignore_home_cluster",
+    "deployment.instance_name",
+    "deployment.namespace",
+    "deployment.remote_cluster_resources_only",
+    "deployment.view_only_mode",
+    "deployment.cluster_wide_access",
+    "deployment.discovery_selectors",
+    "deployment.accessible_namespaces",
+    "deployment.image_name",
+    "deployment.image_version",
+    "deployment.image_digest",
+    "deployment.image_pull_policy",
+    "deployment.image_pull_secrets",
+    "deployment.replicas",
+    "deployment.resources",
+    "deployment.affinity",
+    "deployment.tolerations",
+    "deployment.node_selector",
+    "deployment.pod_annotations",
+    "deployment.pod_labels",
+    "deployment.priority_class_name",
+    "deployment.service_type",
+    "deployment.service_annotations",
+    "deployment.logger",
+    "external_services.prometheus.enabled",
+    "external_services.prometheus.url",
+    "external_services.prometheus.health_check_url",
+    "external_services.prometheus.auth",
+    "external_services.prometheus.custom_headers",
+    "external_services.prometheus.query_scope",
+    "health_config.rate",
+    "istio_labels.app_label_name",
+    "istio_labels.version_label_name",
+    "kubernetes_config.cluster_name",
+    "server.address",
+    "server.port",
+    "server.web_root",
+    "server.observability.metrics",
+    "server.gzip_enabled",
+];
+
+/// Spec paths present on the CR that nothing acts on, shallowest first, sorted.
+pub fn ignored_fields(spec: &KialiSpec) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(v) = serde_json::to_value(spec) {
+        walk(&v, "", &mut out);
+    }
+    out.sort();
+    out
+}
+
+fn walk(v: &Value, prefix: &str, out: &mut Vec<String>) {
+    let Value::Object(map) = v else { return };
+    for (k, child) in map {
+        if child.is_null() {
+            continue;
+        }
+        let path = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        if ACTED_ON
+            .iter()
+            .any(|a| *a == path || path.starts_with(&format!("{a}.")))
+        {
+            continue;
+        }
+        let below = format!("{path}.");
+        if ACTED_ON.iter().any(|a| a.starts_with(&below)) && child.is_object() {
+            walk(child, &path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ossm_primary_cr_reports_thanos_proxy_only() {
+        let spec: KialiSpec = serde_json::from_value(serde_json::json!({
+            "version": "default",
+            "external_services": {"prometheus": {
+                "auth": {"type": "bearer", "use_kiali_token": true},
+                "thanos_proxy": {"enabled": true},
+                "url": "https://thanos-querier.openshift-monitoring.svc.cluster.local:9091"
+            }}
+        }))
+        .unwrap();
+        assert_eq!(
+            ignored_fields(&spec),
+            vec!["external_services.prometheus.thanos_proxy".to_string()]
+        );
+    }
+
+    #[test]
+    fn unknown_and_unmodelled_keys_are_listed() {
+        let spec: KialiSpec = serde_json::from_value(serde_json::json!({
+            "auth": {"openshift": {"redirect_uris": ["https://x/api/auth/callback/cluster2"]}},
+            "deployment": {"remote_cluster_resources_only": true, "ingress": {"enabled": true}, "future_knob": 3},
+            "chat_ai": {"enabled": false}
+        }))
+        .unwrap();
+        assert_eq!(
+            ignored_fields(&spec),
+            vec![
+                "auth.openshift",
+                "chat_ai",
+                "deployment.future_knob",
+                "deployment.ingress"
+            ]
+        );
+    }
+}

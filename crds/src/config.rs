@@ -1,0 +1,657 @@
+//! The effective server configuration: ConfigMap `<instance>` key `config.yaml`.
+//!
+//! It is Kiali's own config format: the CR spec's keys with every default filled in. The operator
+//! writes it with [`Config::from_spec`] + [`Config::to_yaml`]; the server reads it with
+//! [`Config::from_yaml`]. Every struct is `#[serde(default)]`, so a hand-written partial file gets the
+//! same defaults, and unknown keys survive a round trip in the `extra` maps.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::spec::{AuthStrategy, KialiSpec};
+use crate::{Error, Result};
+
+/// Default `deployment.instance_name`.
+pub const DEFAULT_INSTANCE_NAME: &str = "kiali";
+/// Default `clustering.autodetect_secrets.label`.
+pub const DEFAULT_SECRET_LABEL: &str = "kiali.io/multiCluster=true";
+/// Optional extra remote-cluster secret Kiali also mounts.
+pub const MULTI_CLUSTER_SECRET: &str = "kiali-multi-cluster-secret";
+/// Where the server finds its configuration in the pod.
+pub const CONFIG_DIR: &str = "/kiali-configuration";
+pub const CONFIG_FILE: &str = "/kiali-configuration/config.yaml";
+pub const CONFIG_KEY: &str = "config.yaml";
+/// Where remote-cluster secrets are mounted, one directory per secret.
+pub const REMOTE_SECRETS_DIR: &str = "/kiali-remote-cluster-secrets";
+
+pub type Extra = BTreeMap<String, Value>;
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(default)]
+pub struct Config {
+    pub version: String,
+    pub istio_namespace: String,
+    pub auth: AuthConfig,
+    pub clustering: ClusteringConfig,
+    pub deployment: DeploymentConfig,
+    pub external_services: ExternalServicesConfig,
+    pub health_config: HealthConfig,
+    pub istio_labels: IstioLabelsConfig,
+    pub kubernetes_config: KubernetesConfig,
+    pub server: ServerConfig,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(default)]
+pub struct AuthConfig {
+    /// Always resolved: anonymous | token | openid | header | openshift.
+    pub strategy: String,
+    pub openid: Value,
+    pub openshift: Value,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(default)]
+pub struct ClusteringConfig {
+    pub autodetect_secrets: AutodetectSecrets,
+    pub clusters: Vec<ClusterRef>,
+    pub ignore_home_cluster: bool,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(default)]
+pub struct AutodetectSecrets {
+    pub enabled: bool,
+    pub label: String,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(default)]
+pub struct ClusterRef {
+    pub name: String,
+    pub secret_name: String,
+    pub accessible: bool,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(default)]
+pub struct DeploymentConfig {
+    pub instance_name: String,
+    /// Resolved: never empty in a file written by the operator.
+    pub namespace: String,
+    pub remote_cluster_resources_only: bool,
+    pub view_only_mode: bool,
+    pub cluster_wide_access: bool,
+    /// `{default: [LabelSelector...]}` selecting namespaces; empty = all.
+    pub discovery_selectors: Value,
+    pub accessible_namespaces: Vec<String>,
+    pub logger: LoggerConfig,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(default)]
+pub struct LoggerConfig {
+    pub log_level: String,
+    pub log_format: String,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(default)]
+pub struct ExternalServicesConfig {
+    pub prometheus: PrometheusConfig,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(default)]
+pub struct PrometheusConfig {
+    pub enabled: bool,
+    /// Resolved: `http://prometheus.<deployment.namespace>:9090` when the CR leaves it empty.
+    pub url: String,
+    pub health_check_url: String,
+    pub auth: PrometheusAuth,
+    pub custom_headers: BTreeMap<String, String>,
+    pub query_scope: BTreeMap<String, String>,
+    pub thanos_proxy: ThanosProxy,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(default)]
+pub struct PrometheusAuth {
+    /// none | basic | bearer
+    #[serde(rename = "type")]
+    pub auth_type: String,
+    /// Send the server's own ServiceAccount token as the bearer token.
+    pub use_kiali_token: bool,
+    pub username: String,
+    pub password: String,
+    pub token: String,
+    pub ca_file: String,
+    pub insecure_skip_verify: bool,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(default)]
+pub struct ThanosProxy {
+    pub enabled: bool,
+    pub retention_period: String,
+    pub scrape_interval: String,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(default)]
+pub struct HealthConfig {
+    /// User entries first, then Kiali's default entry; the first matching entry wins.
+    pub rate: Vec<Rate>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(default)]
+pub struct Rate {
+    /// Regexes matched against the whole namespace, kind (app|service|workload) and name.
+    pub namespace: String,
+    pub kind: String,
+    pub name: String,
+    pub tolerance: Vec<Tolerance>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(default)]
+pub struct Tolerance {
+    /// Regex on the response code; `X` = any digit (`5XX`), `-` = no response.
+    pub code: String,
+    /// Error percentage (0–100) from which the status is Degraded / Failure.
+    pub degraded: f64,
+    pub failure: f64,
+    /// Regexes on protocol (http|grpc) and direction (inbound|outbound).
+    pub protocol: String,
+    pub direction: String,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(default)]
+pub struct IstioLabelsConfig {
+    pub app_label_name: String,
+    pub version_label_name: String,
+    pub injection_label_name: String,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(default)]
+pub struct KubernetesConfig {
+    /// "" → autodetect (istiod's CLUSTER_ID), else `Kubernetes`; resolved by the server.
+    pub cluster_name: String,
+    pub qps: i64,
+    pub burst: i64,
+    pub cache_duration: i64,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(default)]
+pub struct ServerConfig {
+    pub address: String,
+    pub port: u16,
+    pub web_root: String,
+    pub observability: Observability,
+    pub cors_allow_all: bool,
+    pub gzip_enabled: bool,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(default)]
+pub struct Observability {
+    pub metrics: MetricsConfig,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(default)]
+pub struct MetricsConfig {
+    pub enabled: bool,
+    pub port: u16,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            version: "default".into(),
+            istio_namespace: String::new(),
+            auth: AuthConfig::default(),
+            clustering: ClusteringConfig::default(),
+            deployment: DeploymentConfig::default(),
+            external_services: ExternalServicesConfig::default(),
+            health_config: HealthConfig::default(),
+            istio_labels: IstioLabelsConfig::default(),
+            kubernetes_config: KubernetesConfig::default(),
+            server: ServerConfig::default(),
+            extra: Extra::new(),
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            strategy: "token".into(),
+            openid: Value::Object(Default::default()),
+            openshift: Value::Object(Default::default()),
+            extra: Extra::new(),
+        }
+    }
+}
+
+impl Default for AutodetectSecrets {
+    fn default() -> Self {
+        AutodetectSecrets {
+            enabled: true,
+            label: DEFAULT_SECRET_LABEL.into(),
+            extra: Extra::new(),
+        }
+    }
+}
+
+impl Default for ClusterRef {
+    fn default() -> Self {
+        ClusterRef {
+            name: String::new(),
+            secret_name: String::new(),
+            accessible: true,
+            extra: Extra::new(),
+        }
+    }
+}
+
+impl Default for DeploymentConfig {
+    fn default() -> Self {
+        DeploymentConfig {
+            instance_name: DEFAULT_INSTANCE_NAME.into(),
+            namespace: String::new(),
+            remote_cluster_resources_only: false,
+            view_only_mode: false,
+            cluster_wide_access: true,
+            discovery_selectors: Value::Object(Default::default()),
+            accessible_namespaces: Vec::new(),
+            logger: LoggerConfig::default(),
+            extra: Extra::new(),
+        }
+    }
+}
+
+impl Default for LoggerConfig {
+    fn default() -> Self {
+        LoggerConfig {
+            log_level: "info".into(),
+            log_format: "text".into(),
+            extra: Extra::new(),
+        }
+    }
+}
+
+impl Default for PrometheusConfig {
+    fn default() -> Self {
+        PrometheusConfig {
+            enabled: true,
+            url: String::new(),
+            health_check_url: String::new(),
+            auth: PrometheusAuth::default(),
+            custom_headers: BTreeMap::new(),
+            query_scope: BTreeMap::new(),
+            thanos_proxy: ThanosProxy::default(),
+            extra: Extra::new(),
+        }
+    }
+}
+
+impl Default for PrometheusAuth {
+    fn default() -> Self {
+        PrometheusAuth {
+            auth_type: "none".into(),
+            use_kiali_token: false,
+            username: String::new(),
+            password: String::new(),
+            token: String::new(),
+            ca_file: String::new(),
+            insecure_skip_verify: false,
+            extra: Extra::new(),
+        }
+    }
+}
+
+impl Default for ThanosProxy {
+    fn default() -> Self {
+        ThanosProxy {
+            enabled: false,
+            retention_period: "7d".into(),
+            scrape_interval: "30s".into(),
+            extra: Extra::new(),
+        }
+    }
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        HealthConfig {
+            rate: vec![Rate::kiali_default()],
+            extra: Extra::new(),
+        }
+    }
+}
+
+impl Rate {
+    /// Kiali's built-in tolerances: http 5xx degraded >0% failure ≥10%, 4xx 10/20, gRPC codes 1–16
+    /// 0/10, no response 0/10; for every namespace, kind and name.
+    pub fn kiali_default() -> Rate {
+        let t = |code: &str, protocol: &str, degraded: f64, failure: f64| Tolerance {
+            code: code.into(),
+            degraded,
+            failure,
+            protocol: protocol.into(),
+            direction: ".*".into(),
+            extra: Extra::new(),
+        };
+        Rate {
+            namespace: ".*".into(),
+            kind: ".*".into(),
+            name: ".*".into(),
+            tolerance: vec![
+                t("5XX", "http", 0.0, 10.0),
+                t("4XX", "http", 10.0, 20.0),
+                t("^[1-9]$|^1[0-6]$", "grpc", 0.0, 10.0),
+                t("-", "http|grpc", 0.0, 10.0),
+            ],
+            extra: Extra::new(),
+        }
+    }
+}
+
+impl Default for IstioLabelsConfig {
+    fn default() -> Self {
+        IstioLabelsConfig {
+            app_label_name: String::new(),
+            version_label_name: String::new(),
+            injection_label_name: "istio-injection".into(),
+            extra: Extra::new(),
+        }
+    }
+}
+
+impl Default for KubernetesConfig {
+    fn default() -> Self {
+        KubernetesConfig {
+            cluster_name: String::new(),
+            qps: 175,
+            burst: 200,
+            cache_duration: 300,
+            extra: Extra::new(),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            address: String::new(),
+            port: 20001,
+            web_root: "/kiali".into(),
+            observability: Observability::default(),
+            cors_allow_all: false,
+            gzip_enabled: true,
+            extra: Extra::new(),
+        }
+    }
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            enabled: true,
+            port: 9090,
+            extra: Extra::new(),
+        }
+    }
+}
+
+impl Config {
+    /// The effective configuration of a CR living in `cr_namespace`: the spec merged over the
+    /// defaults ("" and absent both mean "default"), then the defaults that depend on other fields.
+    pub fn from_spec(spec: &KialiSpec, cr_namespace: &str) -> Result<Config> {
+        let mut user = serde_json::to_value(spec).map_err(|e| Error::Config(e.to_string()))?;
+        // The strategy enum's "" is the default, like every other empty string.
+        drop_empty_strings(&mut user);
+        // health_config.rate is not merged key by key: user entries come first, then the default.
+        let user_rates = user
+            .get_mut("health_config")
+            .and_then(|h| h.as_object_mut())
+            .and_then(|h| h.remove("rate"));
+        let mut merged =
+            serde_json::to_value(Config::default()).map_err(|e| Error::Config(e.to_string()))?;
+        merge(&mut merged, user);
+        let mut cfg: Config =
+            serde_json::from_value(merged).map_err(|e| Error::Config(e.to_string()))?;
+
+        if let Some(rates) = user_rates {
+            let mut rates: Vec<Rate> =
+                serde_json::from_value(rates).map_err(|e| Error::Config(e.to_string()))?;
+            for r in &mut rates {
+                for (field, default) in [
+                    (&mut r.namespace, ".*"),
+                    (&mut r.kind, ".*"),
+                    (&mut r.name, ".*"),
+                ] {
+                    if field.is_empty() {
+                        *field = default.into();
+                    }
+                }
+                for t in &mut r.tolerance {
+                    if t.protocol.is_empty() {
+                        t.protocol = ".*".into();
+                    }
+                    if t.direction.is_empty() {
+                        t.direction = ".*".into();
+                    }
+                }
+            }
+            rates.push(Rate::kiali_default());
+            cfg.health_config.rate = rates;
+        }
+
+        cfg.auth.strategy = spec
+            .auth
+            .as_ref()
+            .and_then(|a| a.strategy)
+            .unwrap_or(AuthStrategy::Unset)
+            .effective()
+            .to_string();
+        if cfg.deployment.namespace.is_empty() {
+            cfg.deployment.namespace = cr_namespace.to_string();
+        }
+        if cfg.istio_namespace.is_empty() {
+            cfg.istio_namespace = cfg.deployment.namespace.clone();
+        }
+        if cfg.external_services.prometheus.url.is_empty() {
+            cfg.external_services.prometheus.url =
+                format!("http://prometheus.{}:9090", cfg.deployment.namespace);
+        }
+        if cfg.server.web_root.is_empty() {
+            cfg.server.web_root = "/kiali".into();
+        }
+        Ok(cfg)
+    }
+
+    pub fn to_yaml(&self) -> Result<String> {
+        serde_yaml_ng::to_string(self).map_err(|e| Error::Config(e.to_string()))
+    }
+
+    pub fn from_yaml(text: &str) -> Result<Config> {
+        serde_yaml_ng::from_str(text).map_err(|e| Error::Config(e.to_string()))
+    }
+
+    /// Namespaced object names derived from `deployment.instance_name`.
+    pub fn instance(&self) -> &str {
+        &self.deployment.instance_name
+    }
+}
+
+/// Removes `""` values from objects (Kiali: empty means default). List items are kept.
+fn drop_empty_strings(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            map.retain(|_, x| !matches!(x, Value::String(s) if s.is_empty()) && !x.is_null());
+            map.values_mut().for_each(drop_empty_strings);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_empty_strings),
+        _ => {}
+    }
+}
+
+/// Deep merge of objects; anything else (lists included) in `user` replaces the default.
+fn merge(base: &mut Value, user: Value) {
+    match (base, user) {
+        (Value::Object(b), Value::Object(u)) => {
+            for (k, v) in u {
+                match b.get_mut(&k) {
+                    Some(slot) => merge(slot, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (slot, v) => *slot = v,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(v: serde_json::Value) -> KialiSpec {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn empty_spec_gets_every_default() {
+        let cfg = Config::from_spec(&KialiSpec::default(), "istio-system").unwrap();
+        assert_eq!(cfg.auth.strategy, "token");
+        assert_eq!(cfg.deployment.instance_name, "kiali");
+        assert_eq!(cfg.deployment.namespace, "istio-system");
+        assert_eq!(cfg.istio_namespace, "istio-system");
+        assert!(cfg.deployment.cluster_wide_access && !cfg.deployment.view_only_mode);
+        assert_eq!(cfg.server.port, 20001);
+        assert_eq!(cfg.server.observability.metrics.port, 9090);
+        assert_eq!(cfg.server.web_root, "/kiali");
+        assert_eq!(
+            cfg.external_services.prometheus.url,
+            "http://prometheus.istio-system:9090"
+        );
+        assert!(cfg.clustering.autodetect_secrets.enabled);
+        assert_eq!(
+            cfg.clustering.autodetect_secrets.label,
+            DEFAULT_SECRET_LABEL
+        );
+        assert_eq!(cfg.health_config.rate, vec![Rate::kiali_default()]);
+    }
+
+    #[test]
+    fn ossm_primary_cr_keeps_its_values_and_round_trips() {
+        let s = spec(serde_json::json!({
+            "version": "default",
+            "external_services": {"prometheus": {
+                "auth": {"type": "bearer", "use_kiali_token": true},
+                "thanos_proxy": {"enabled": true},
+                "url": "https://thanos-querier.openshift-monitoring.svc.cluster.local:9091"
+            }}
+        }));
+        let cfg = Config::from_spec(&s, "istio-system").unwrap();
+        let p = &cfg.external_services.prometheus;
+        assert_eq!(
+            p.url,
+            "https://thanos-querier.openshift-monitoring.svc.cluster.local:9091"
+        );
+        assert_eq!(p.auth.auth_type, "bearer");
+        assert!(p.auth.use_kiali_token && p.thanos_proxy.enabled);
+        let yaml = cfg.to_yaml().unwrap();
+        assert_eq!(Config::from_yaml(&yaml).unwrap(), cfg);
+    }
+
+    #[test]
+    fn empty_strings_mean_default_and_unknown_keys_survive() {
+        let s = spec(serde_json::json!({
+            "auth": {"strategy": ""},
+            "deployment": {"instance_name": "", "namespace": "", "image_name": "quay.io/x/y", "future": {"a": 1}},
+            "server": {"web_root": "", "port": 8080},
+            "brand_new_section": {"x": true},
+            "health_config": {"rate": [{"namespace": "bookinfo", "tolerance": [{"code": "5XX", "degraded": 5, "failure": 20}]}]}
+        }));
+        let cfg = Config::from_spec(&s, "mesh").unwrap();
+        assert_eq!(cfg.auth.strategy, "token");
+        assert_eq!(cfg.deployment.instance_name, "kiali");
+        assert_eq!(cfg.deployment.namespace, "mesh");
+        assert_eq!(cfg.server.web_root, "/kiali");
+        assert_eq!(cfg.server.port, 8080);
+        assert_eq!(cfg.deployment.extra["future"], serde_json::json!({"a": 1}));
+        assert_eq!(cfg.deployment.extra["image_name"], "quay.io/x/y");
+        assert_eq!(
+            cfg.extra["brand_new_section"],
+            serde_json::json!({"x": true})
+        );
+        assert_eq!(cfg.health_config.rate.len(), 2);
+        let user = &cfg.health_config.rate[0];
+        assert_eq!(
+            (user.namespace.as_str(), user.kind.as_str()),
+            ("bookinfo", ".*")
+        );
+        assert_eq!(user.tolerance[0].protocol, ".*");
+        assert_eq!(cfg.health_config.rate[1], Rate::kiali_default());
+    }
+
+    #[test]
+    fn partial_file_reads_with_defaults() {
+        let cfg = Config::from_yaml(
+            "auth:\n  strategy: anonymous\nclustering:\n  clusters:\n  - name: west\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.auth.strategy, "anonymous");
+        assert_eq!(cfg.server.port, 20001);
+        assert_eq!(cfg.clustering.clusters[0].name, "west");
+        assert!(cfg.clustering.clusters[0].accessible);
+    }
+}
