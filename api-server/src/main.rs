@@ -1,1 +1,71 @@
-fn main() {}
+//! `meshglass-server`: the multi-cluster, Kiali-compatible API server.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+
+/// Multi-cluster, Kiali-compatible observability server.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Cli {
+    /// The server configuration (the `config.yaml` of the operator's ConfigMap).
+    #[arg(
+        long,
+        env = "MESHGLASS_CONFIG",
+        default_value = "/kiali-configuration/config.yaml"
+    )]
+    config: PathBuf,
+    /// Kubeconfig of the home cluster (in-cluster credentials when absent).
+    #[arg(long, env = "MESHGLASS_KUBECONFIG")]
+    kubeconfig: Option<PathBuf>,
+    /// Context of the kubeconfig to use.
+    #[arg(long)]
+    context: Option<String>,
+    /// Directory of remote-cluster kubeconfigs: `<dir>/<secret-name>/<cluster-name>`.
+    #[arg(
+        long,
+        env = "MESHGLASS_REMOTE_SECRETS_DIR",
+        default_value = "/kiali-remote-cluster-secrets"
+    )]
+    remote_secrets_dir: PathBuf,
+    /// Log as JSON lines.
+    #[arg(long)]
+    log_json: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    if cli.log_json {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
+    let config = if cli.config.exists() {
+        meshglass_server::config::Config::from_file(&cli.config)?
+    } else {
+        tracing::warn!(path = %cli.config.display(), "no config file; using defaults");
+        meshglass_server::config::Config::default()
+    };
+    let running = meshglass_server::start(meshglass_server::Options {
+        config,
+        kubeconfig: cli.kubeconfig,
+        context: cli.context,
+        remote_secrets_dir: cli.remote_secrets_dir,
+        secrets_poll: Duration::from_secs(2),
+    })
+    .await
+    .context("starting the server")?;
+    tokio::select! {
+        _ = running.wait() => {}
+        _ = tokio::signal::ctrl_c() => { tracing::info!("interrupted; exiting"); }
+    }
+    Ok(())
+}

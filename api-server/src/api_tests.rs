@@ -1,0 +1,396 @@
+//! Route tests through `Router::oneshot` over in-memory caches (no socket, no cluster).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use crate::api::{AppState, MISSING_HEADER, router};
+use crate::auth::{Auth, StaticReviewer, User};
+use crate::cache::{ClusterCache, IstioKind, Objects};
+use crate::config::{AuthStrategy, Config};
+use crate::metrics::Metrics;
+use crate::model::fixtures::*;
+use crate::registry::{ClusterEntry, Registry};
+
+fn mesh() -> Vec<Arc<ClusterEntry>> {
+    let mut east = Objects {
+        namespaces: vec![
+            namespace("bookinfo"),
+            namespace("istio-system"),
+            namespace("private"),
+        ],
+        ..Default::default()
+    };
+    deployment(&mut east, "bookinfo", "productpage", "v1", 1, 1);
+    deployment(&mut east, "bookinfo", "reviews", "v1", 1, 1);
+    deployment(&mut east, "private", "secret-app", "v1", 1, 1);
+    service(&mut east, "bookinfo", "productpage");
+    service(&mut east, "bookinfo", "reviews");
+    istio(
+        &mut east,
+        IstioKind::DestinationRule,
+        "bookinfo",
+        "broken",
+        json!({"host": "nosuch"}),
+    );
+    istio(
+        &mut east,
+        IstioKind::DestinationRule,
+        "bookinfo",
+        "ratings",
+        json!({"host": "ratings"}),
+    );
+    istio(
+        &mut east,
+        IstioKind::VirtualService,
+        "bookinfo",
+        "reviews",
+        json!({
+        "hosts": ["reviews"], "http": [{"route": [{"destination": {"host": "reviews"}}]}]}),
+    );
+    let mut west = Objects {
+        namespaces: vec![namespace("bookinfo")],
+        ..Default::default()
+    };
+    deployment(&mut west, "bookinfo", "reviews", "v2", 2, 2);
+    deployment(&mut west, "bookinfo", "ratings", "v1", 1, 0);
+    service(&mut west, "bookinfo", "reviews");
+    service(&mut west, "bookinfo", "ratings");
+    vec![
+        ClusterEntry::in_memory("east", true, ClusterCache::from_objects(east)),
+        ClusterEntry::in_memory("west", false, ClusterCache::from_objects(west)),
+        ClusterEntry::broken(
+            "north",
+            Some("kiali-remote-cluster-secret-north".into()),
+            "connection refused".into(),
+        ),
+    ]
+}
+
+fn state(strategy: AuthStrategy, web_root: &str) -> Arc<AppState> {
+    let mut config = Config::default();
+    config.server.web_root = web_root.to_string();
+    let alice = User {
+        username: "alice".into(),
+        uid: "u1".into(),
+        groups: vec![],
+        extra: BTreeMap::new(),
+    };
+    let reviewer = StaticReviewer {
+        tokens: [("t-alice".to_string(), alice)].into(),
+        grants: [
+            (
+                "alice".to_string(),
+                "east".to_string(),
+                "bookinfo".to_string(),
+            ),
+            (
+                "alice".to_string(),
+                "west".to_string(),
+                "bookinfo".to_string(),
+            ),
+        ]
+        .into(),
+    };
+    Arc::new(AppState {
+        config: Arc::new(config),
+        registry: Registry::with(mesh()),
+        auth: Arc::new(Auth::new(strategy, Arc::new(reviewer))),
+        prom: None,
+        metrics: Arc::new(Metrics::default()),
+    })
+}
+
+async fn call(
+    s: &Arc<AppState>,
+    uri: &str,
+    token: Option<&str>,
+) -> (StatusCode, HashMap<String, String>, Value) {
+    let mut req = Request::builder().uri(uri);
+    if let Some(t) = token {
+        req = req.header("Authorization", format!("Bearer {t}"));
+    }
+    let resp = router(s.clone())
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status();
+    let headers = resp
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
+        .collect();
+    let bytes = axum::body::to_bytes(resp.into_body(), 10 << 20)
+        .await
+        .unwrap();
+    let body = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+    (status, headers, body)
+}
+
+fn anon() -> Arc<AppState> {
+    state(AuthStrategy::Anonymous, "/kiali")
+}
+
+#[tokio::test]
+async fn config_lists_clusters_with_errors() {
+    let (st, _, b) = call(&anon(), "/kiali/api/config", None).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(b["clusters"]["east"]["isKialiHome"], true);
+    assert_eq!(b["clusters"]["east"]["accessible"], true);
+    assert_eq!(b["clusters"]["west"]["isKialiHome"], false);
+    assert_eq!(b["clusters"]["north"]["accessible"], false);
+    assert_eq!(b["clusters"]["north"]["error"], "connection refused");
+    assert_eq!(
+        b["clusters"]["north"]["secretName"],
+        "kiali-remote-cluster-secret-north"
+    );
+}
+
+#[tokio::test]
+async fn namespaces_of_every_cluster_and_missing_ones_named() {
+    let (st, h, b) = call(&anon(), "/kiali/api/namespaces", None).await;
+    assert_eq!(st, StatusCode::OK);
+    let pairs: Vec<(String, String)> = b
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["name"].as_str().unwrap().into(),
+                n["cluster"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert!(pairs.contains(&("bookinfo".into(), "east".into())));
+    assert!(pairs.contains(&("bookinfo".into(), "west".into())));
+    assert_eq!(pairs.len(), 4);
+    assert_eq!(h.get(MISSING_HEADER).map(String::as_str), Some("north"));
+    let cp = b
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "istio-system")
+        .unwrap();
+    assert_eq!(cp["isControlPlane"], true);
+}
+
+#[tokio::test]
+async fn web_root_prefixes_api_but_not_probes() {
+    let s = anon();
+    assert_eq!(
+        call(&s, "/api/namespaces", None).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(call(&s, "/healthz", None).await.0, StatusCode::OK);
+    assert_eq!(call(&s, "/kiali/healthz", None).await.0, StatusCode::OK);
+    // The broken cluster was probed and failed: start-up does not wait for it.
+    assert_eq!(call(&s, "/readyz", None).await.0, StatusCode::OK);
+    let root = state(AuthStrategy::Anonymous, "/");
+    assert_eq!(call(&root, "/api/namespaces", None).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn inventories_aggregate_clusters() {
+    let s = anon();
+    let (_, _, apps) = call(&s, "/kiali/api/clusters/apps?namespaces=bookinfo", None).await;
+    let mut names: Vec<String> = apps["applications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            format!(
+                "{}/{}",
+                a["cluster"].as_str().unwrap(),
+                a["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        vec![
+            "east/productpage",
+            "east/reviews",
+            "west/ratings",
+            "west/reviews"
+        ]
+    );
+    assert_eq!(apps["missingClusters"][0]["name"], "north");
+
+    let (_, _, wl) = call(
+        &s,
+        "/kiali/api/clusters/workloads?namespaces=bookinfo&clusterName=west",
+        None,
+    )
+    .await;
+    let ws = wl["workloads"].as_array().unwrap();
+    assert_eq!(ws.len(), 2);
+    assert!(ws.iter().all(|w| w["cluster"] == "west"));
+    let reviews = ws.iter().find(|w| w["name"] == "reviews-v2").unwrap();
+    assert_eq!(reviews["podCount"], 2);
+    assert_eq!(reviews["gvk"]["Kind"], "Deployment");
+    assert_eq!(reviews["istioSidecar"], true);
+
+    let (_, _, sv) = call(&s, "/kiali/api/clusters/services", None).await;
+    assert_eq!(sv["services"].as_array().unwrap().len(), 4);
+}
+
+#[tokio::test]
+async fn detail_routes_span_clusters() {
+    let s = anon();
+    let (st, _, app) = call(&s, "/kiali/api/namespaces/bookinfo/apps/reviews", None).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(app["clusters"], json!(["east", "west"]));
+    let wl: Vec<&str> = app["workloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["workloadName"].as_str().unwrap())
+        .collect();
+    assert_eq!(wl, vec!["reviews-v1", "reviews-v2"]);
+    assert_eq!(app["serviceNames"], json!(["reviews"]));
+
+    let (_, _, app_w) = call(
+        &s,
+        "/kiali/api/namespaces/bookinfo/apps/reviews?clusterName=west",
+        None,
+    )
+    .await;
+    assert_eq!(app_w["clusters"], json!(["west"]));
+
+    let (st, _, w) = call(
+        &s,
+        "/kiali/api/namespaces/bookinfo/workloads/ratings-v1",
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(w["cluster"], "west");
+    assert_eq!(w["availableReplicas"], 0);
+    assert_eq!(w["pods"].as_array().unwrap().len(), 1);
+    assert_eq!(w["services"][0]["name"], "ratings");
+
+    let (st, _, svc) = call(&s, "/kiali/api/namespaces/bookinfo/services/reviews", None).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(svc["clusters"], json!(["east", "west"]));
+    assert_eq!(
+        svc["instances"][0]["virtualServices"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(svc["instances"][1]["workloads"][0]["name"], "reviews-v2");
+
+    let (st, _, e) = call(&s, "/kiali/api/namespaces/bookinfo/apps/nothing", None).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    assert!(e["error"].as_str().unwrap().contains("nothing"));
+}
+
+#[tokio::test]
+async fn bad_parameters_are_400_naming_the_parameter() {
+    let s = anon();
+    let (st, _, b) = call(&s, "/kiali/api/clusters/apps?namespaces=Bad_NS", None).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert_eq!(b["parameter"], "namespaces");
+    let (st, _, b) = call(&s, "/kiali/api/clusters/apps?clusterName=mars", None).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert_eq!(b["parameter"], "clusterName");
+    assert_eq!(b["allowed"], "east, north, west");
+    let (st, _, b) = call(
+        &s,
+        "/kiali/api/istio/config?objects=virtualservices,pods",
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert_eq!(b["parameter"], "objects");
+    assert!(b["allowed"].as_str().unwrap().contains("destinationrules"));
+    let (st, _, b) = call(&s, "/kiali/api/istio/config?validate=yes", None).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert_eq!(b["allowed"], "true, false");
+}
+
+#[tokio::test]
+async fn istio_config_and_validations() {
+    let s = anon();
+    let (st, _, b) = call(
+        &s,
+        "/kiali/api/istio/config?namespaces=bookinfo&validate=true",
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(b["cluster"], "east");
+    let drs = &b["resources"]["networking.istio.io/v1, Kind=DestinationRule"];
+    assert_eq!(drs.as_array().unwrap().len(), 2);
+    let v = &b["validations"]["networking.istio.io/v1, Kind=DestinationRule"];
+    assert_eq!(v["broken.bookinfo"]["valid"], false);
+    assert_eq!(v["broken.bookinfo"]["checks"][0]["code"], "KIA0202");
+    // ratings exists only in west: found, with a note.
+    assert_eq!(v["ratings.bookinfo"]["valid"], true);
+    assert_eq!(v["ratings.bookinfo"]["checks"][0]["severity"], "info");
+
+    let (_, _, sum) = call(&s, "/kiali/api/istio/validations?namespaces=bookinfo", None).await;
+    assert_eq!(
+        sum["east"]["bookinfo"],
+        json!({"objectCount": 3, "errors": 1, "warnings": 0})
+    );
+    assert_eq!(
+        sum["west"]["bookinfo"],
+        json!({"objectCount": 0, "errors": 0, "warnings": 0})
+    );
+    let (_, _, det) = call(&s, "/kiali/api/istio/validations?detail=true", None).await;
+    assert!(
+        det["validations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["name"] == "broken")
+    );
+}
+
+#[tokio::test]
+async fn token_users_see_only_their_namespaces() {
+    let s = state(AuthStrategy::Token, "/kiali");
+    let (st, _, b) = call(&s, "/kiali/api/namespaces", None).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    assert!(b["error"].as_str().unwrap().contains("bearer token"));
+    let (st, _, _) = call(&s, "/kiali/api/namespaces", Some("wrong")).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    // Probes and status stay public.
+    assert_eq!(call(&s, "/kiali/api/status", None).await.0, StatusCode::OK);
+
+    let (st, _, b) = call(&s, "/kiali/api/namespaces", Some("t-alice")).await;
+    assert_eq!(st, StatusCode::OK);
+    let names: Vec<&str> = b
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["bookinfo", "bookinfo"]);
+    let (_, _, w) = call(&s, "/kiali/api/clusters/workloads", Some("t-alice")).await;
+    assert!(
+        w["workloads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|w| w["namespace"] == "bookinfo")
+    );
+    let (st, _, b) = call(
+        &s,
+        "/kiali/api/namespaces/private/workloads/secret-app-v1",
+        Some("t-alice"),
+    )
+    .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    assert!(b["error"].as_str().unwrap().contains("alice"));
+    let (_, _, sum) = call(&s, "/kiali/api/istio/validations", Some("t-alice")).await;
+    assert!(sum["east"].get("private").is_none());
+}

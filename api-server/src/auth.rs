@@ -1,0 +1,379 @@
+//! Authentication and cross-cluster authorization.
+//!
+//! `anonymous`: everyone sees everything the server caches. `token` and `header`: the bearer
+//! token (sent by the user, or injected by an authenticating proxy) is checked with a
+//! TokenReview on the home cluster; then, on every cluster, a SubjectAccessReview asks whether
+//! that identity may read each namespace, and responses only contain namespaces it may.
+//! Impersonation is never used. Tokens are never logged or stored; caches key on their
+//! SHA-256.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
+use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec};
+use k8s_openapi::api::authorization::v1::{
+    ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
+};
+use kube::api::{Api, PostParams};
+use sha2::{Digest, Sha256};
+
+use crate::config::AuthStrategy;
+use crate::error::{Error, Result};
+use crate::registry::{ClusterEntry, Registry, describe_kube_error};
+
+/// An authenticated user, as the home cluster's TokenReview describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct User {
+    pub username: String,
+    pub uid: String,
+    pub groups: Vec<String>,
+    pub extra: BTreeMap<String, Vec<String>>,
+}
+
+/// Who is calling.
+#[derive(Debug, Clone)]
+pub enum Identity {
+    Anonymous,
+    User(Arc<User>),
+}
+
+impl Identity {
+    /// The user name (or `anonymous`).
+    pub fn name(&self) -> &str {
+        match self {
+            Identity::Anonymous => "anonymous",
+            Identity::User(u) => &u.username,
+        }
+    }
+}
+
+/// Answers "who is this token" and "may this user read that namespace".
+pub trait Reviewer: Send + Sync {
+    /// `Ok(None)` when the token is not valid.
+    fn review_token<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Option<User>>>;
+    /// Whether `user` may read namespace `ns` on `cluster`.
+    fn can_read_namespace<'a>(
+        &'a self,
+        cluster: &'a ClusterEntry,
+        user: &'a User,
+        ns: &'a str,
+    ) -> BoxFuture<'a, Result<bool>>;
+}
+
+/// The Kubernetes implementation: TokenReview on the home cluster, SubjectAccessReview on each.
+pub struct KubeReviewer {
+    pub registry: Arc<Registry>,
+}
+
+impl Reviewer for KubeReviewer {
+    fn review_token<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Option<User>>> {
+        async move {
+            let home = self
+                .registry
+                .home()
+                .and_then(|h| h.client.clone())
+                .ok_or_else(|| {
+                    Error::Unauthorized("home cluster not available to review tokens".into())
+                })?;
+            let tr = TokenReview {
+                spec: TokenReviewSpec {
+                    token: Some(token.to_string()),
+                    ..Default::default()
+                },
+                ..Default::default()
+            };
+            let res = Api::<TokenReview>::all(home)
+                .create(&PostParams::default(), &tr)
+                .await
+                .map_err(|e| {
+                    Error::Kube(format!("token review failed: {}", describe_kube_error(&e)))
+                })?;
+            let Some(status) = res.status else {
+                return Ok(None);
+            };
+            if status.authenticated != Some(true) {
+                return Ok(None);
+            }
+            let u = status.user.unwrap_or_default();
+            Ok(Some(User {
+                username: u.username.unwrap_or_default(),
+                uid: u.uid.unwrap_or_default(),
+                groups: u.groups.unwrap_or_default(),
+                extra: u.extra.unwrap_or_default(),
+            }))
+        }
+        .boxed()
+    }
+
+    fn can_read_namespace<'a>(
+        &'a self,
+        cluster: &'a ClusterEntry,
+        user: &'a User,
+        ns: &'a str,
+    ) -> BoxFuture<'a, Result<bool>> {
+        async move {
+            let client = cluster
+                .client
+                .clone()
+                .ok_or_else(|| Error::Kube(format!("cluster {} has no client", cluster.name)))?;
+            let sar = SubjectAccessReview {
+                spec: SubjectAccessReviewSpec {
+                    user: Some(user.username.clone()),
+                    uid: Some(user.uid.clone()).filter(|u| !u.is_empty()),
+                    groups: Some(user.groups.clone()),
+                    extra: Some(user.extra.clone()).filter(|e| !e.is_empty()),
+                    resource_attributes: Some(ResourceAttributes {
+                        namespace: Some(ns.to_string()),
+                        verb: Some("get".into()),
+                        resource: Some("namespaces".into()),
+                        name: Some(ns.to_string()),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                ..Default::default()
+            };
+            let res = Api::<SubjectAccessReview>::all(client)
+                .create(&PostParams::default(), &sar)
+                .await
+                .map_err(|e| {
+                    Error::Kube(format!(
+                        "access review on {}: {}",
+                        cluster.name,
+                        describe_kube_error(&e)
+                    ))
+                })?;
+            Ok(res.status.is_some_and(|s| s.allowed))
+        }
+        .boxed()
+    }
+}
+
+const TTL: Duration = Duration::from_secs(30);
+
+type TokenCache = HashMap<[u8; 32], (Instant, Option<Arc<User>>)>;
+type AccessCache = HashMap<(Arc<User>, String, String), (Instant, bool)>;
+
+/// Authentication and access decisions with short-lived caches.
+pub struct Auth {
+    pub strategy: AuthStrategy,
+    reviewer: Arc<dyn Reviewer>,
+    tokens: Mutex<TokenCache>,
+    access: Mutex<AccessCache>,
+}
+
+impl Auth {
+    /// An authenticator for `strategy`.
+    pub fn new(strategy: AuthStrategy, reviewer: Arc<dyn Reviewer>) -> Self {
+        Auth {
+            strategy,
+            reviewer,
+            tokens: Mutex::new(HashMap::new()),
+            access: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Authenticates a request from its `Authorization` header value.
+    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Identity> {
+        if self.strategy == AuthStrategy::Anonymous {
+            return Ok(Identity::Anonymous);
+        }
+        let token = authorization
+            .and_then(|h| {
+                h.strip_prefix("Bearer ")
+                    .or_else(|| h.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                Error::Unauthorized(match self.strategy {
+                    AuthStrategy::Header => {
+                        "no bearer token in the Authorization header set by the proxy".into()
+                    }
+                    _ => "no bearer token in the Authorization header".into(),
+                })
+            })?;
+        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let cached = {
+            let mut m = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
+            m.retain(|_, (t, _)| t.elapsed() < TTL);
+            m.get(&key).map(|(_, u)| u.clone())
+        };
+        let user = match cached {
+            Some(u) => u,
+            None => {
+                let u = self.reviewer.review_token(token).await?.map(Arc::new);
+                let mut m = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
+                m.insert(key, (Instant::now(), u.clone()));
+                u
+            }
+        };
+        user.map(Identity::User).ok_or_else(|| {
+            Error::Unauthorized("the token was rejected by the home cluster (TokenReview)".into())
+        })
+    }
+
+    /// The namespaces of `cluster` (among `candidates`) the identity may read; `None` = all.
+    pub async fn allowed_namespaces(
+        &self,
+        identity: &Identity,
+        cluster: &ClusterEntry,
+        candidates: Vec<String>,
+    ) -> Result<Option<BTreeSet<String>>> {
+        let Identity::User(user) = identity else {
+            return Ok(None);
+        };
+        let mut allowed = BTreeSet::new();
+        let mut todo = Vec::new();
+        {
+            let mut m = self.access.lock().unwrap_or_else(|e| e.into_inner());
+            m.retain(|_, (t, _)| t.elapsed() < TTL);
+            for ns in candidates {
+                match m.get(&(user.clone(), cluster.name.clone(), ns.clone())) {
+                    Some((_, true)) => {
+                        allowed.insert(ns);
+                    }
+                    Some((_, false)) => {}
+                    None => todo.push(ns),
+                }
+            }
+        }
+        let results: Vec<(String, Result<bool>)> = futures::stream::iter(todo)
+            .map(|ns| async move {
+                let r = self.reviewer.can_read_namespace(cluster, user, &ns).await;
+                (ns, r)
+            })
+            .buffer_unordered(16)
+            .collect()
+            .await;
+        let mut m = self.access.lock().unwrap_or_else(|e| e.into_inner());
+        for (ns, r) in results {
+            let ok = r?;
+            m.insert(
+                (user.clone(), cluster.name.clone(), ns.clone()),
+                (Instant::now(), ok),
+            );
+            if ok {
+                allowed.insert(ns);
+            }
+        }
+        Ok(Some(allowed))
+    }
+}
+
+/// A fixed reviewer for tests: tokens map to users, users to (cluster, namespace) grants.
+pub struct StaticReviewer {
+    pub tokens: HashMap<String, User>,
+    pub grants: BTreeSet<(String, String, String)>,
+}
+
+impl Reviewer for StaticReviewer {
+    fn review_token<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Option<User>>> {
+        let u = self.tokens.get(token).cloned();
+        async move { Ok(u) }.boxed()
+    }
+
+    fn can_read_namespace<'a>(
+        &'a self,
+        cluster: &'a ClusterEntry,
+        user: &'a User,
+        ns: &'a str,
+    ) -> BoxFuture<'a, Result<bool>> {
+        let ok =
+            self.grants
+                .contains(&(user.username.clone(), cluster.name.clone(), ns.to_string()));
+        async move { Ok(ok) }.boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reviewer() -> Arc<StaticReviewer> {
+        let alice = User {
+            username: "alice".into(),
+            uid: String::new(),
+            groups: vec![],
+            extra: BTreeMap::new(),
+        };
+        Arc::new(StaticReviewer {
+            tokens: [("t-alice".to_string(), alice)].into(),
+            grants: [(
+                "alice".to_string(),
+                "east".to_string(),
+                "bookinfo".to_string(),
+            )]
+            .into(),
+        })
+    }
+
+    #[tokio::test]
+    async fn token_strategy_requires_valid_bearer() {
+        let a = Auth::new(AuthStrategy::Token, reviewer());
+        assert!(matches!(
+            a.authenticate(None).await,
+            Err(Error::Unauthorized(_))
+        ));
+        assert!(matches!(
+            a.authenticate(Some("Basic x")).await,
+            Err(Error::Unauthorized(_))
+        ));
+        assert!(matches!(
+            a.authenticate(Some("Bearer bad")).await,
+            Err(Error::Unauthorized(_))
+        ));
+        let id = a.authenticate(Some("Bearer t-alice")).await.unwrap();
+        assert_eq!(id.name(), "alice");
+        let anon = Auth::new(AuthStrategy::Anonymous, reviewer());
+        assert_eq!(anon.authenticate(None).await.unwrap().name(), "anonymous");
+    }
+
+    #[tokio::test]
+    async fn namespaces_filtered_per_cluster() {
+        let a = Auth::new(AuthStrategy::Token, reviewer());
+        let id = a.authenticate(Some("Bearer t-alice")).await.unwrap();
+        let east = ClusterEntry::in_memory(
+            "east",
+            true,
+            crate::cache::ClusterCache::from_objects(Default::default()),
+        );
+        let west = ClusterEntry::in_memory(
+            "west",
+            false,
+            crate::cache::ClusterCache::from_objects(Default::default()),
+        );
+        let cands = vec!["bookinfo".to_string(), "other".to_string()];
+        let e = a
+            .allowed_namespaces(&id, &east, cands.clone())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            e.into_iter().collect::<Vec<_>>(),
+            vec!["bookinfo".to_string()]
+        );
+        let w = a
+            .allowed_namespaces(&id, &west, cands.clone())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(w.is_empty());
+        // Cached answers give the same result.
+        let e2 = a
+            .allowed_namespaces(&id, &east, cands)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(e2.len(), 1);
+        assert!(
+            a.allowed_namespaces(&Identity::Anonymous, &east, vec![])
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+}

@@ -1,0 +1,514 @@
+//! Per-cluster watch caches: one kube-runtime reflector per kind, objects stripped of what the
+//! server never reads so that memory stays proportional to what is shown.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::hash::Hash;
+use std::sync::{Arc, RwLock};
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::core::v1::{Container, Namespace, Pod, PodSpec, PodStatus, Service};
+use kube::api::{Api, ApiResource, DynamicObject};
+use kube::runtime::reflector::{Lookup, Store, store::Writer};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, Resource};
+use serde::de::DeserializeOwned;
+
+use crate::registry::ClusterState;
+
+/// The Istio kinds the server caches, when their CRDs exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum IstioKind {
+    VirtualService,
+    DestinationRule,
+    Gateway,
+    ServiceEntry,
+    Sidecar,
+    AuthorizationPolicy,
+    PeerAuthentication,
+    RequestAuthentication,
+}
+
+impl IstioKind {
+    /// Every cached Istio kind.
+    pub const ALL: [IstioKind; 8] = [
+        IstioKind::VirtualService,
+        IstioKind::DestinationRule,
+        IstioKind::Gateway,
+        IstioKind::ServiceEntry,
+        IstioKind::Sidecar,
+        IstioKind::AuthorizationPolicy,
+        IstioKind::PeerAuthentication,
+        IstioKind::RequestAuthentication,
+    ];
+
+    /// API group of the kind.
+    pub fn group(self) -> &'static str {
+        match self {
+            IstioKind::AuthorizationPolicy
+            | IstioKind::PeerAuthentication
+            | IstioKind::RequestAuthentication => "security.istio.io",
+            _ => "networking.istio.io",
+        }
+    }
+
+    /// Kind name.
+    pub fn kind(self) -> &'static str {
+        match self {
+            IstioKind::VirtualService => "VirtualService",
+            IstioKind::DestinationRule => "DestinationRule",
+            IstioKind::Gateway => "Gateway",
+            IstioKind::ServiceEntry => "ServiceEntry",
+            IstioKind::Sidecar => "Sidecar",
+            IstioKind::AuthorizationPolicy => "AuthorizationPolicy",
+            IstioKind::PeerAuthentication => "PeerAuthentication",
+            IstioKind::RequestAuthentication => "RequestAuthentication",
+        }
+    }
+
+    /// Plural resource name (the `objects` parameter of `/api/istio/config`).
+    pub fn plural(self) -> &'static str {
+        match self {
+            IstioKind::VirtualService => "virtualservices",
+            IstioKind::DestinationRule => "destinationrules",
+            IstioKind::Gateway => "gateways",
+            IstioKind::ServiceEntry => "serviceentries",
+            IstioKind::Sidecar => "sidecars",
+            IstioKind::AuthorizationPolicy => "authorizationpolicies",
+            IstioKind::PeerAuthentication => "peerauthentications",
+            IstioKind::RequestAuthentication => "requestauthentications",
+        }
+    }
+
+    /// Parses a plural resource name.
+    pub fn from_plural(s: &str) -> Option<IstioKind> {
+        IstioKind::ALL.into_iter().find(|k| k.plural() == s)
+    }
+
+    /// Default ApiResource (v1) used when discovery is not available (tests).
+    pub fn api_resource(self, version: &str) -> ApiResource {
+        ApiResource {
+            group: self.group().to_string(),
+            version: version.to_string(),
+            api_version: format!("{}/{}", self.group(), version),
+            kind: self.kind().to_string(),
+            plural: self.plural().to_string(),
+        }
+    }
+}
+
+/// The watched objects of one cluster.
+pub struct ClusterCache {
+    pub namespaces: Store<Namespace>,
+    pub services: Store<Service>,
+    pub deployments: Store<Deployment>,
+    pub statefulsets: Store<StatefulSet>,
+    pub daemonsets: Store<DaemonSet>,
+    pub replicasets: Store<ReplicaSet>,
+    pub pods: Store<Pod>,
+    istio: RwLock<BTreeMap<IstioKind, (ApiResource, Store<DynamicObject>)>>,
+}
+
+/// The writing halves of a [`ClusterCache`], fed by the watches.
+pub struct CacheWriters {
+    namespaces: Writer<Namespace>,
+    services: Writer<Service>,
+    deployments: Writer<Deployment>,
+    statefulsets: Writer<StatefulSet>,
+    daemonsets: Writer<DaemonSet>,
+    replicasets: Writer<ReplicaSet>,
+    pods: Writer<Pod>,
+}
+
+/// Objects to load into an in-memory cache (tests, benchmarks).
+#[derive(Default, Clone)]
+pub struct Objects {
+    pub namespaces: Vec<Namespace>,
+    pub services: Vec<Service>,
+    pub deployments: Vec<Deployment>,
+    pub statefulsets: Vec<StatefulSet>,
+    pub daemonsets: Vec<DaemonSet>,
+    pub replicasets: Vec<ReplicaSet>,
+    pub pods: Vec<Pod>,
+    pub istio: Vec<(IstioKind, DynamicObject)>,
+}
+
+/// The number of core kinds watched per cluster.
+pub const CORE_KINDS: usize = 7;
+
+fn loaded<K>(objs: Vec<K>, dyntype: K::DynamicType) -> Store<K>
+where
+    K: Lookup + Clone + 'static,
+    K::DynamicType: Eq + Hash + Clone,
+{
+    let mut w = Writer::new(dyntype);
+    w.apply_watcher_event(&watcher::Event::Init);
+    for o in objs {
+        w.apply_watcher_event(&watcher::Event::InitApply(o));
+    }
+    w.apply_watcher_event(&watcher::Event::InitDone);
+    w.as_reader()
+}
+
+impl ClusterCache {
+    /// An empty cache and its writers.
+    pub fn new() -> (Arc<ClusterCache>, CacheWriters) {
+        let w = CacheWriters {
+            namespaces: Writer::default(),
+            services: Writer::default(),
+            deployments: Writer::default(),
+            statefulsets: Writer::default(),
+            daemonsets: Writer::default(),
+            replicasets: Writer::default(),
+            pods: Writer::default(),
+        };
+        let cache = ClusterCache {
+            namespaces: w.namespaces.as_reader(),
+            services: w.services.as_reader(),
+            deployments: w.deployments.as_reader(),
+            statefulsets: w.statefulsets.as_reader(),
+            daemonsets: w.daemonsets.as_reader(),
+            replicasets: w.replicasets.as_reader(),
+            pods: w.pods.as_reader(),
+            istio: RwLock::new(BTreeMap::new()),
+        };
+        (Arc::new(cache), w)
+    }
+
+    /// A cache holding exactly `objs` (no watch).
+    pub fn from_objects(objs: Objects) -> Arc<ClusterCache> {
+        let mut istio: BTreeMap<IstioKind, Vec<DynamicObject>> = BTreeMap::new();
+        for (k, o) in objs.istio {
+            istio.entry(k).or_default().push(o);
+        }
+        let istio = IstioKind::ALL
+            .into_iter()
+            .map(|k| {
+                let ar = k.api_resource("v1");
+                let store = loaded(istio.remove(&k).unwrap_or_default(), ar.clone());
+                (k, (ar, store))
+            })
+            .collect();
+        Arc::new(ClusterCache {
+            namespaces: loaded(objs.namespaces.into_iter().map(strip_meta).collect(), ()),
+            services: loaded(objs.services, ()),
+            deployments: loaded(objs.deployments, ()),
+            statefulsets: loaded(objs.statefulsets, ()),
+            daemonsets: loaded(objs.daemonsets, ()),
+            replicasets: loaded(objs.replicasets, ()),
+            pods: loaded(objs.pods.into_iter().map(strip_pod).collect(), ()),
+            istio: RwLock::new(istio),
+        })
+    }
+
+    /// Cached objects of one Istio kind (empty when the CRD is absent).
+    pub fn istio(&self, kind: IstioKind) -> Vec<Arc<DynamicObject>> {
+        let map = self.istio.read().unwrap_or_else(|e| e.into_inner());
+        map.get(&kind).map(|(_, s)| s.state()).unwrap_or_default()
+    }
+
+    /// The ApiResource (with the served version) of an Istio kind, when watched.
+    pub fn istio_resource(&self, kind: IstioKind) -> Option<ApiResource> {
+        let map = self.istio.read().unwrap_or_else(|e| e.into_inner());
+        map.get(&kind).map(|(ar, _)| ar.clone())
+    }
+
+    /// The Istio kinds currently watched.
+    pub fn istio_kinds(&self) -> Vec<IstioKind> {
+        let map = self.istio.read().unwrap_or_else(|e| e.into_inner());
+        map.keys().copied().collect()
+    }
+
+    fn add_istio(&self, kind: IstioKind, ar: ApiResource, store: Store<DynamicObject>) {
+        let mut map = self.istio.write().unwrap_or_else(|e| e.into_inner());
+        map.insert(kind, (ar, store));
+    }
+}
+
+/// Drops the fields of metadata no route reads.
+fn strip_meta<K: Resource>(mut o: K) -> K {
+    strip_meta_mut(&mut o);
+    o
+}
+
+fn strip_meta_mut<K: Resource>(o: &mut K) {
+    let m = o.meta_mut();
+    m.managed_fields = None;
+    if let Some(a) = m.annotations.as_mut() {
+        a.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
+}
+
+/// Keeps of a pod only what inventories, health and sidecar detection read.
+pub fn strip_pod(p: Pod) -> Pod {
+    let mut p = p;
+    strip_pod_mut(&mut p);
+    p
+}
+
+fn slim_containers(cs: &[Container]) -> Vec<Container> {
+    cs.iter()
+        .map(|c| Container {
+            name: c.name.clone(),
+            ..Default::default()
+        })
+        .collect()
+}
+
+fn strip_pod_mut(p: &mut Pod) {
+    strip_meta_mut(p);
+    if let Some(a) = p.metadata.annotations.as_mut() {
+        a.retain(|k, _| k == "sidecar.istio.io/status" || k.starts_with("health.kiali.io"));
+        if a.is_empty() {
+            p.metadata.annotations = None;
+        }
+    }
+    p.metadata.generate_name = None;
+    if let Some(spec) = p.spec.take() {
+        p.spec = Some(PodSpec {
+            containers: slim_containers(&spec.containers),
+            init_containers: spec.init_containers.as_deref().map(slim_containers),
+            service_account_name: spec.service_account_name,
+            node_name: spec.node_name,
+            ..Default::default()
+        });
+    }
+    if let Some(status) = p.status.take() {
+        p.status = Some(PodStatus {
+            phase: status.phase,
+            conditions: status.conditions.map(|cs| {
+                cs.into_iter()
+                    .filter(|c| c.type_ == "Ready")
+                    .map(|mut c| {
+                        c.message = None;
+                        c.reason = None;
+                        c.last_probe_time = None;
+                        c
+                    })
+                    .collect()
+            }),
+            ..Default::default()
+        });
+    }
+}
+
+async fn run_watch<K>(
+    api: Api<K>,
+    writer: Writer<K>,
+    kind: &'static str,
+    state: Arc<ClusterState>,
+    strip: fn(&mut K),
+) where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    let cfg = watcher::Config::default().page_size(500);
+    let stream = watcher(api, cfg)
+        .default_backoff()
+        .modify(strip)
+        .reflect(writer);
+    let mut stream = std::pin::pin!(stream);
+    while let Some(ev) = stream.next().await {
+        match ev {
+            Ok(watcher::Event::InitDone) => state.mark_synced(kind),
+            Ok(_) => {}
+            Err(e) => state.watch_error(kind, &e.to_string()),
+        }
+    }
+}
+
+async fn run_dynamic_watch(
+    api: Api<DynamicObject>,
+    writer: Writer<DynamicObject>,
+    kind: &'static str,
+    state: Arc<ClusterState>,
+) {
+    let cfg = watcher::Config::default().page_size(500);
+    let stream = watcher(api, cfg)
+        .default_backoff()
+        .modify(strip_meta_mut::<DynamicObject>)
+        .reflect(writer);
+    let mut stream = std::pin::pin!(stream);
+    while let Some(ev) = stream.next().await {
+        match ev {
+            Ok(watcher::Event::InitDone) => state.mark_synced(kind),
+            Ok(_) => {}
+            Err(e) => state.watch_error(kind, &e.to_string()),
+        }
+    }
+}
+
+/// Spawns one watch per core kind on `tasks`.
+pub fn spawn_core_watches(
+    client: &Client,
+    w: CacheWriters,
+    state: &Arc<ClusterState>,
+    tasks: &mut tokio::task::JoinSet<()>,
+) {
+    let c = client.clone();
+    tasks.spawn(run_watch(
+        Api::<Namespace>::all(c.clone()),
+        w.namespaces,
+        "namespaces",
+        state.clone(),
+        strip_meta_mut,
+    ));
+    tasks.spawn(run_watch(
+        Api::<Service>::all(c.clone()),
+        w.services,
+        "services",
+        state.clone(),
+        strip_meta_mut,
+    ));
+    tasks.spawn(run_watch(
+        Api::<Deployment>::all(c.clone()),
+        w.deployments,
+        "deployments",
+        state.clone(),
+        strip_meta_mut,
+    ));
+    tasks.spawn(run_watch(
+        Api::<StatefulSet>::all(c.clone()),
+        w.statefulsets,
+        "statefulsets",
+        state.clone(),
+        strip_meta_mut,
+    ));
+    tasks.spawn(run_watch(
+        Api::<DaemonSet>::all(c.clone()),
+        w.daemonsets,
+        "daemonsets",
+        state.clone(),
+        strip_meta_mut,
+    ));
+    tasks.spawn(run_watch(
+        Api::<ReplicaSet>::all(c.clone()),
+        w.replicasets,
+        "replicasets",
+        state.clone(),
+        strip_meta_mut,
+    ));
+    tasks.spawn(run_watch(
+        Api::<Pod>::all(c),
+        w.pods,
+        "pods",
+        state.clone(),
+        strip_pod_mut,
+    ));
+}
+
+/// Discovers which Istio kinds are served and watches them; kinds whose CRD is missing are
+/// looked for again periodically, so installing Istio later needs no restart.
+pub async fn run_istio_discovery(
+    client: Client,
+    cache: Arc<ClusterCache>,
+    state: Arc<ClusterState>,
+) {
+    let mut tasks = tokio::task::JoinSet::new();
+    loop {
+        let missing: Vec<IstioKind> = {
+            let have = cache.istio_kinds();
+            IstioKind::ALL
+                .into_iter()
+                .filter(|k| !have.contains(k))
+                .collect()
+        };
+        if missing.is_empty() {
+            break;
+        }
+        for group in ["networking.istio.io", "security.istio.io"] {
+            let Ok(g) = kube::discovery::group(&client, group).await else {
+                continue;
+            };
+            for (ar, _caps) in g.recommended_resources() {
+                let Some(kind) = missing.iter().copied().find(|k| k.kind() == ar.kind) else {
+                    continue;
+                };
+                let writer = Writer::new(ar.clone());
+                cache.add_istio(kind, ar.clone(), writer.as_reader());
+                let api = Api::<DynamicObject>::all_with(client.clone(), &ar);
+                tasks.spawn(run_dynamic_watch(api, writer, kind.kind(), state.clone()));
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(15)).await;
+    }
+    // Keep the watches alive for as long as this task lives.
+    while tasks.join_next().await.is_some() {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::{PodCondition, PodSpec};
+
+    #[test]
+    fn strip_pod_keeps_only_what_is_read() {
+        let mut p = Pod::default();
+        p.metadata.name = Some("a".into());
+        p.metadata.annotations = Some(
+            [
+                ("sidecar.istio.io/status".to_string(), "{}".to_string()),
+                ("big".to_string(), "x".repeat(1000)),
+            ]
+            .into(),
+        );
+        p.spec = Some(PodSpec {
+            containers: vec![Container {
+                name: "app".into(),
+                image: Some("img".into()),
+                args: Some(vec!["--x".into()]),
+                ..Default::default()
+            }],
+            service_account_name: Some("sa".into()),
+            ..Default::default()
+        });
+        p.status = Some(PodStatus {
+            phase: Some("Running".into()),
+            conditions: Some(vec![
+                PodCondition {
+                    type_: "Ready".into(),
+                    status: "True".into(),
+                    message: Some("m".into()),
+                    ..Default::default()
+                },
+                PodCondition {
+                    type_: "Other".into(),
+                    status: "True".into(),
+                    ..Default::default()
+                },
+            ]),
+            host_ip: Some("1.2.3.4".into()),
+            ..Default::default()
+        });
+        let s = strip_pod(p);
+        let ann = s.metadata.annotations.as_ref().unwrap();
+        assert_eq!(ann.len(), 1);
+        let spec = s.spec.as_ref().unwrap();
+        assert_eq!(spec.containers[0].name, "app");
+        assert!(spec.containers[0].image.is_none());
+        assert_eq!(spec.service_account_name.as_deref(), Some("sa"));
+        let st = s.status.as_ref().unwrap();
+        assert_eq!(st.conditions.as_ref().unwrap().len(), 1);
+        assert!(st.host_ip.is_none());
+    }
+
+    #[test]
+    fn in_memory_cache_serves_objects() {
+        let mut ns = Namespace::default();
+        ns.metadata.name = Some("bookinfo".into());
+        let vs = DynamicObject::new("r", &IstioKind::VirtualService.api_resource("v1"))
+            .within("bookinfo");
+        let c = ClusterCache::from_objects(Objects {
+            namespaces: vec![ns],
+            istio: vec![(IstioKind::VirtualService, vs)],
+            ..Default::default()
+        });
+        assert_eq!(c.namespaces.state().len(), 1);
+        assert_eq!(c.istio(IstioKind::VirtualService).len(), 1);
+        assert!(c.istio(IstioKind::Gateway).is_empty());
+        assert_eq!(
+            IstioKind::from_plural("serviceentries"),
+            Some(IstioKind::ServiceEntry)
+        );
+    }
+}

@@ -1,0 +1,113 @@
+//! Errors of the server library and their HTTP rendering.
+//!
+//! Every error has a fixed category (used in logs and metrics labels) and maps to one HTTP
+//! status. Messages never contain tokens or kubeconfig contents.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// Errors of the server library.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A request parameter has a value the route does not accept.
+    #[error("invalid value {value:?} for parameter {param}: allowed {allowed}")]
+    BadParam {
+        param: &'static str,
+        value: String,
+        allowed: String,
+    },
+    /// The requested object does not exist in any reachable cluster.
+    #[error("{0}")]
+    NotFound(String),
+    /// No or invalid credentials.
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    /// Authenticated, but not allowed.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// Prometheus could not answer.
+    #[error("prometheus unavailable: {0}")]
+    Prometheus(String),
+    /// A Kubernetes API call failed.
+    #[error("kubernetes: {0}")]
+    Kube(String),
+    /// The configuration file could not be read or parsed.
+    #[error("config: {0}")]
+    Config(String),
+    /// A kubeconfig could not be read or used.
+    #[error("kubeconfig: {0}")]
+    Kubeconfig(String),
+    /// The graph or health engine rejected its input.
+    #[error("engine: {0}")]
+    Engine(String),
+    /// I/O failure (listening socket, files).
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Result with the library error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Fixed, low-cardinality category of the error.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Error::BadParam { .. } => "bad_param",
+            Error::NotFound(_) => "not_found",
+            Error::Unauthorized(_) => "unauthorized",
+            Error::Forbidden(_) => "forbidden",
+            Error::Prometheus(_) => "prometheus",
+            Error::Kube(_) => "kubernetes",
+            Error::Config(_) => "config",
+            Error::Kubeconfig(_) => "kubeconfig",
+            Error::Engine(_) => "engine",
+            Error::Io(_) => "io",
+        }
+    }
+
+    /// HTTP status for the error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::BadParam { .. } => StatusCode::BAD_REQUEST,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::Prometheus(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Kube(_) | Error::Kubeconfig(_) => StatusCode::BAD_GATEWAY,
+            Error::Config(_) | Error::Engine(_) | Error::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Shorthand for a bad parameter error.
+    pub fn bad_param(
+        param: &'static str,
+        value: impl Into<String>,
+        allowed: impl Into<String>,
+    ) -> Self {
+        Error::BadParam {
+            param,
+            value: value.into(),
+            allowed: allowed.into(),
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let mut body = json!({
+            "error": self.to_string(),
+            "category": self.category(),
+        });
+        if let Error::BadParam { param, allowed, .. } = &self {
+            body["parameter"] = json!(param);
+            body["allowed"] = json!(allowed);
+        }
+        if status.is_server_error() {
+            tracing::warn!(category = self.category(), error = %self, "request failed");
+        }
+        (status, Json(body)).into_response()
+    }
+}

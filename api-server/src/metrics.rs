@@ -1,0 +1,82 @@
+//! The server's own metrics (served on the metrics port).
+
+use std::sync::Arc;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::registry::Registry as Clusters;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub route: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ClusterLabels {
+    pub cluster: String,
+}
+
+/// Request counters, latency histograms and cluster reachability.
+pub struct Metrics {
+    registry: Registry,
+    pub requests: Family<RouteLabels, Counter>,
+    pub latency: Family<RouteLabels, Histogram>,
+    pub cluster_accessible: Family<ClusterLabels, Gauge>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("meshglass_server");
+        let requests = Family::<RouteLabels, Counter>::default();
+        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.001, 2.0, 16))
+        });
+        let cluster_accessible = Family::<ClusterLabels, Gauge>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency",
+            latency.clone(),
+        );
+        registry.register(
+            "cluster_accessible",
+            "1 when the cluster's API server answered the last probe",
+            cluster_accessible.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+            cluster_accessible,
+        }
+    }
+}
+
+impl Metrics {
+    /// Text exposition, refreshing the per-cluster gauges first.
+    pub fn render(&self, clusters: &Arc<Clusters>) -> String {
+        self.cluster_accessible.clear();
+        for c in clusters.snapshot() {
+            self.cluster_accessible
+                .get_or_create(&ClusterLabels {
+                    cluster: c.name.clone(),
+                })
+                .set(i64::from(c.state.accessible()));
+        }
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
