@@ -7,6 +7,7 @@
 //! [`GraphResult::graph`]. Health goes: [`health_queries`] → [`health()`] → [`HealthReport`].
 
 mod diag;
+pub mod fixtures;
 pub mod graph;
 pub mod health;
 mod input;

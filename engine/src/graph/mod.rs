@@ -1,15 +1,33 @@
 //! The traffic graph: samples → traffic map → appenders → Cytoscape JSON.
+//!
+//! The traffic map borrows every string from the samples and the inventory, so building it
+//! allocates per node and per edge, never per sample. Node ids are Kiali's: SHA-256 of the same
+//! identifying string Kiali hashes (`wl_<cluster>_<namespace>_<workload>`, …), so identical input
+//! gives identical ids regardless of sample order.
 
 pub mod cytoscape;
+mod ids;
+mod stats;
 
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+
+use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
 use serde::Serialize;
 
 use crate::Diagnostic;
 use crate::diag::Diagnostics;
-use crate::input::Sample;
-use crate::inventory::MeshInventory;
-use crate::options::GraphOptions;
-use cytoscape::{CytoscapeGraph, Elements};
+use crate::input::{Family, IstioLabels, Sample};
+use crate::inventory::{MeshInventory, WorkloadInfo};
+use crate::options::{
+    Appender, GraphOptions, GraphType, GrpcRate, HttpRate, ResponseTimeStat, TcpRate,
+    ThroughputType,
+};
+use cytoscape::{
+    CytoscapeGraph, EdgeData, EdgeWrapper, Elements, NodeData, NodeWrapper, ProtocolTraffic,
+    ResponseDetail, SeInfo, ServiceName,
+};
+use ids::{IdKind, NodeKey, NodeType, is_ok, node_id, sha256_hex};
 
 /// The result of [`build_graph`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -20,6 +38,815 @@ pub struct GraphResult {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+/// Protocols in Kiali's order (gRPC, HTTP, TCP), which is also the order of a node's `traffic`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Proto {
+    Grpc,
+    Http,
+    Tcp,
+}
+
+impl Proto {
+    fn as_str(self) -> &'static str {
+        match self {
+            Proto::Grpc => "grpc",
+            Proto::Http => "http",
+            Proto::Tcp => "tcp",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct NodeRates {
+    grpc_in: f64,
+    grpc_in_err: f64,
+    grpc_in_noresp: f64,
+    grpc_out: f64,
+    http_in: f64,
+    http_in_3xx: f64,
+    http_in_4xx: f64,
+    http_in_5xx: f64,
+    http_in_noresp: f64,
+    http_out: f64,
+    tcp_in: f64,
+    tcp_out: f64,
+}
+
+impl NodeRates {
+    fn has_traffic(&self) -> bool {
+        self.grpc_in > 0.0
+            || self.grpc_out > 0.0
+            || self.http_in > 0.0
+            || self.http_out > 0.0
+            || self.tcp_in > 0.0
+            || self.tcp_out > 0.0
+    }
+
+    fn out(&self, p: Proto) -> f64 {
+        match p {
+            Proto::Grpc => self.grpc_out,
+            Proto::Http => self.http_out,
+            Proto::Tcp => self.tcp_out,
+        }
+    }
+
+    fn out_mut(&mut self, p: Proto) -> &mut f64 {
+        match p {
+            Proto::Grpc => &mut self.grpc_out,
+            Proto::Http => &mut self.http_out,
+            Proto::Tcp => &mut self.tcp_out,
+        }
+    }
+}
+
+struct Node<'a> {
+    key: NodeKey<'a>,
+    node_type: NodeType,
+    cluster: &'a str,
+    namespace: &'a str,
+    workload: &'a str,
+    app: &'a str,
+    version: &'a str,
+    service: &'a str,
+    rates: NodeRates,
+    dest_services: Vec<(&'a str, &'a str, &'a str)>,
+    is_dead: bool,
+    is_idle: bool,
+    is_outside: bool,
+    is_out_of_mesh: bool,
+    is_root: bool,
+    service_entry: Option<SeInfo>,
+    removed: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Principal<'a> {
+    None,
+    One(&'a str),
+    Many,
+}
+
+impl<'a> Principal<'a> {
+    fn add(&mut self, p: Option<&'a str>) {
+        let Some(p) = p.filter(|p| !p.is_empty() && *p != "unknown") else {
+            return;
+        };
+        *self = match *self {
+            Principal::None => Principal::One(p),
+            Principal::One(q) if q == p => Principal::One(q),
+            _ => Principal::Many,
+        };
+    }
+
+    fn merge(&mut self, other: Principal<'a>) {
+        match other {
+            Principal::None => {}
+            Principal::One(p) => self.add(Some(p)),
+            Principal::Many => *self = Principal::Many,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct Latency {
+    buckets: Vec<(f64, f64)>,
+    sum: f64,
+    count: f64,
+}
+
+impl Latency {
+    fn is_empty(&self) -> bool {
+        self.buckets.is_empty() && self.count <= 0.0
+    }
+
+    fn add_bucket(&mut self, le: f64, v: f64) {
+        match self.buckets.iter_mut().find(|(b, _)| *b == le) {
+            Some(b) => b.1 += v,
+            None => self.buckets.push((le, v)),
+        }
+    }
+
+    fn merge(&mut self, other: &Latency) {
+        for &(le, v) in &other.buckets {
+            self.add_bucket(le, v);
+        }
+        self.sum += other.sum;
+        self.count += other.count;
+    }
+}
+
+struct Resp<'a> {
+    code: &'a str,
+    flags: &'a str,
+    host: &'a str,
+    val: f64,
+}
+
+struct Edge<'a> {
+    src: u32,
+    dst: u32,
+    proto: Proto,
+    total: f64,
+    c3xx: f64,
+    c4xx: f64,
+    c5xx: f64,
+    noresp: f64,
+    err: f64,
+    responses: Vec<Resp<'a>>,
+    mtls: f64,
+    src_principal: Principal<'a>,
+    dst_principal: Principal<'a>,
+    /// Index 0: destination-reported, 1: source-reported.
+    latency: [Latency; 2],
+    bytes: [f64; 2],
+    removed: bool,
+}
+
+impl<'a> Edge<'a> {
+    fn new(src: u32, dst: u32, proto: Proto) -> Self {
+        Edge {
+            src,
+            dst,
+            proto,
+            total: 0.0,
+            c3xx: 0.0,
+            c4xx: 0.0,
+            c5xx: 0.0,
+            noresp: 0.0,
+            err: 0.0,
+            responses: Vec::new(),
+            mtls: 0.0,
+            src_principal: Principal::None,
+            dst_principal: Principal::None,
+            latency: [Latency::default(), Latency::default()],
+            bytes: [0.0; 2],
+            removed: false,
+        }
+    }
+
+    fn add_response(&mut self, code: &'a str, flags: &'a str, host: &'a str, val: f64) {
+        match self
+            .responses
+            .iter_mut()
+            .find(|r| r.code == code && r.flags == flags && r.host == host)
+        {
+            Some(r) => r.val += val,
+            None => self.responses.push(Resp {
+                code,
+                flags,
+                host,
+                val,
+            }),
+        }
+    }
+
+    /// Adds another edge's traffic (service-graph reduction).
+    fn absorb(&mut self, o: &Edge<'a>) {
+        self.total += o.total;
+        self.c3xx += o.c3xx;
+        self.c4xx += o.c4xx;
+        self.c5xx += o.c5xx;
+        self.noresp += o.noresp;
+        self.err += o.err;
+        for r in &o.responses {
+            self.add_response(r.code, r.flags, r.host, r.val);
+        }
+        self.mtls += o.mtls;
+        self.src_principal.merge(o.src_principal);
+        self.dst_principal.merge(o.dst_principal);
+        for i in 0..2 {
+            self.latency[i].merge(&o.latency[i]);
+            self.bytes[i] += o.bytes[i];
+        }
+    }
+}
+
+/// What a sample contributes, decided by its family and the options.
+#[derive(Clone, Copy, PartialEq)]
+enum Role {
+    Requests,
+    Messages,
+    Tcp,
+    Bucket,
+    DurationSum,
+    DurationCount,
+    Bytes,
+}
+
+fn role(o: &GraphOptions, f: Family) -> Option<Role> {
+    let requests = o.rates.http == HttpRate::Requests || o.rates.grpc == GrpcRate::Requests;
+    let rt = requests && o.appender_enabled(Appender::ResponseTime);
+    match f {
+        Family::RequestsTotal if requests => Some(Role::Requests),
+        Family::RequestMessages if matches!(o.rates.grpc, GrpcRate::Sent | GrpcRate::Total) => {
+            Some(Role::Messages)
+        }
+        Family::ResponseMessages
+            if matches!(o.rates.grpc, GrpcRate::Received | GrpcRate::Total) =>
+        {
+            Some(Role::Messages)
+        }
+        Family::TcpReceivedBytes if matches!(o.rates.tcp, TcpRate::Sent | TcpRate::Total) => {
+            Some(Role::Tcp)
+        }
+        Family::TcpSentBytes if matches!(o.rates.tcp, TcpRate::Received | TcpRate::Total) => {
+            Some(Role::Tcp)
+        }
+        Family::RequestDurationBucket if rt && o.response_time != ResponseTimeStat::Avg => {
+            Some(Role::Bucket)
+        }
+        Family::RequestDurationSum if rt && o.response_time == ResponseTimeStat::Avg => {
+            Some(Role::DurationSum)
+        }
+        Family::RequestDurationCount if rt && o.response_time == ResponseTimeStat::Avg => {
+            Some(Role::DurationCount)
+        }
+        Family::RequestBytesSum
+            if o.rates.http == HttpRate::Requests
+                && o.appender_enabled(Appender::Throughput)
+                && o.throughput_type == ThroughputType::Request =>
+        {
+            Some(Role::Bytes)
+        }
+        Family::ResponseBytesSum
+            if o.rates.http == HttpRate::Requests
+                && o.appender_enabled(Appender::Throughput)
+                && o.throughput_type == ThroughputType::Response =>
+        {
+            Some(Role::Bytes)
+        }
+        _ => None,
+    }
+}
+
+fn lab(v: &Option<String>) -> Option<&str> {
+    v.as_deref()
+}
+
+/// Hash of every label except `reporter`: a source-reported series with the same hash as a
+/// destination-reported one describes the same traffic and is dropped (Kiali's time-series dedup).
+fn series_hash(f: Family, l: &IstioLabels) -> u64 {
+    let mut h = FxHasher::default();
+    f.hash(&mut h);
+    for v in [
+        &l.source_cluster,
+        &l.source_workload_namespace,
+        &l.source_workload,
+        &l.source_canonical_service,
+        &l.source_canonical_revision,
+        &l.source_principal,
+        &l.destination_cluster,
+        &l.destination_service_namespace,
+        &l.destination_service,
+        &l.destination_service_name,
+        &l.destination_workload_namespace,
+        &l.destination_workload,
+        &l.destination_canonical_service,
+        &l.destination_canonical_revision,
+        &l.destination_principal,
+        &l.request_protocol,
+        &l.response_code,
+        &l.grpc_response_status,
+        &l.response_flags,
+        &l.connection_security_policy,
+        &l.le,
+    ] {
+        v.as_deref().hash(&mut h);
+    }
+    h.finish()
+}
+
+/// `^\d+\.\d+\.\d+\.\d+(:\d+)?$` without a regex.
+fn looks_like_ip(s: &str) -> bool {
+    let (addr, port) = match s.split_once(':') {
+        Some((a, p)) => (a, Some(p)),
+        None => (s, None),
+    };
+    if let Some(p) = port
+        && (p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return false;
+    }
+    let parts: Vec<&str> = addr.split('.').collect();
+    parts.len() == 4
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+struct Builder<'a> {
+    opts: &'a GraphOptions,
+    inv: &'a MeshInventory,
+    namespaces: FxHashSet<&'a str>,
+    nodes: Vec<Node<'a>>,
+    node_index: FxHashMap<NodeKey<'a>, u32>,
+    edges: Vec<Edge<'a>>,
+    edge_index: FxHashMap<(u32, u32, Proto), u32>,
+    diags: Diagnostics,
+}
+
+/// The parsed, validated identity of a sample.
+struct Parsed<'a> {
+    src_cluster: &'a str,
+    src_ns: &'a str,
+    src_wl: &'a str,
+    src_app: &'a str,
+    src_ver: &'a str,
+    dst_cluster: &'a str,
+    dst_svc_ns: &'a str,
+    dst_svc: &'a str,
+    dst_svc_name: &'a str,
+    dst_wl_ns: &'a str,
+    dst_wl: &'a str,
+    dst_app: &'a str,
+    dst_ver: &'a str,
+}
+
+impl<'a> Builder<'a> {
+    fn new(opts: &'a GraphOptions, inv: &'a MeshInventory) -> Self {
+        Builder {
+            opts,
+            inv,
+            namespaces: opts.namespaces.iter().map(String::as_str).collect(),
+            nodes: Vec::new(),
+            node_index: FxHashMap::default(),
+            edges: Vec::new(),
+            edge_index: FxHashMap::default(),
+            diags: Diagnostics::default(),
+        }
+    }
+
+    fn in_scope(&self, source_reported: bool, l: &IstioLabels) -> bool {
+        if !source_reported {
+            return lab(&l.destination_workload_namespace)
+                .is_some_and(|n| self.namespaces.contains(n));
+        }
+        if lab(&l.source_workload_namespace).is_some_and(|n| self.namespaces.contains(n)) {
+            return true;
+        }
+        // Requests to a selected namespace's service that never reached a workload.
+        lab(&l.destination_workload_namespace) == Some("unknown")
+            && lab(&l.destination_workload) == Some("unknown")
+            && lab(&l.destination_service)
+                .and_then(|h| h.split('.').nth(1))
+                .is_some_and(|n| self.namespaces.contains(n))
+    }
+
+    fn parse(&mut self, s: &'a Sample) -> Option<Parsed<'a>> {
+        let l = &s.labels;
+        let (
+            Some(src_ns),
+            Some(src_wl),
+            Some(src_app),
+            Some(src_ver),
+            Some(dst_svc_ns),
+            Some(dst_svc),
+            Some(dst_svc_name),
+            Some(dst_wl_ns),
+            Some(dst_wl),
+            Some(dst_app),
+            Some(dst_ver),
+        ) = (
+            lab(&l.source_workload_namespace),
+            lab(&l.source_workload),
+            lab(&l.source_canonical_service),
+            lab(&l.source_canonical_revision),
+            lab(&l.destination_service_namespace),
+            lab(&l.destination_service),
+            lab(&l.destination_service_name),
+            lab(&l.destination_workload_namespace),
+            lab(&l.destination_workload),
+            lab(&l.destination_canonical_service),
+            lab(&l.destination_canonical_revision),
+        )
+        else {
+            self.diags.push("missing_label", || {
+                format!(
+                    "{} sample without an expected source_/destination_ label: {:?}",
+                    s.family, l
+                )
+            });
+            return None;
+        };
+        let src_cluster_ok = l.source_cluster.is_some();
+        let dst_cluster_ok = l.destination_cluster.is_some();
+        let src_cluster = lab(&l.source_cluster).unwrap_or("unknown");
+        let mut dst_cluster = lab(&l.destination_cluster).unwrap_or("unknown");
+
+        // Known-bad source telemetry (Kiali's IsBadSourceTelemetry).
+        if (is_ok(src_ns) && !is_ok(src_wl) && !is_ok(src_app))
+            || (is_ok(src_ns) && src_cluster_ok && !is_ok(src_cluster))
+        {
+            self.diags.push("bad_source_telemetry", || {
+                format!(
+                    "{} source {src_cluster}/{src_ns}/{src_wl}/{src_app}",
+                    s.family
+                )
+            });
+            return None;
+        }
+        // Istio#29373: destination_cluster missing or unknown — assume the source cluster.
+        if !is_ok(dst_cluster) && is_ok(src_cluster) && is_ok(dst_svc_ns) {
+            dst_cluster = src_cluster;
+        }
+        // Known-bad destination telemetry (Kiali's IsBadDestTelemetry).
+        if (!is_ok(dst_wl)
+            && is_ok(dst_svc)
+            && is_ok(dst_svc_name)
+            && dst_svc == dst_svc_name
+            && looks_like_ip(dst_svc_name))
+            || (is_ok(dst_svc_ns) && dst_cluster_ok && !is_ok(dst_cluster))
+        {
+            self.diags.push("bad_dest_telemetry", || {
+                format!(
+                    "{} destination {dst_cluster}/{dst_svc_ns}/{dst_svc_name}/{dst_wl}",
+                    s.family
+                )
+            });
+            return None;
+        }
+        Some(Parsed {
+            src_cluster,
+            src_ns,
+            src_wl,
+            src_app,
+            src_ver,
+            dst_cluster,
+            dst_svc_ns,
+            dst_svc,
+            dst_svc_name,
+            dst_wl_ns,
+            dst_wl,
+            dst_app,
+            dst_ver,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn add_node(
+        &mut self,
+        cluster: &'a str,
+        svc_ns: &'a str,
+        svc: &'a str,
+        wl_ns: &'a str,
+        wl: &'a str,
+        app: &'a str,
+        ver: &'a str,
+    ) -> Option<u32> {
+        let gt = match self.opts.graph_type {
+            GraphType::Service => GraphType::Workload,
+            g => g,
+        };
+        let (key, node_type, namespace) = match node_id(
+            cluster, svc_ns, svc, wl_ns, wl, app, ver, gt,
+        ) {
+            Ok(v) => v,
+            Err(why) => {
+                self.diags.push("bad_node", || format!("{why}: cluster={cluster} namespace={wl_ns}/{svc_ns} workload={wl} app={app} version={ver} service={svc}"));
+                return None;
+            }
+        };
+        if let Some(&i) = self.node_index.get(&key) {
+            return Some(i);
+        }
+        let (mut workload, mut app, mut version, mut service) = (wl, app, ver, svc);
+        match node_type {
+            NodeType::Workload => {
+                if app == "unknown" {
+                    app = "";
+                }
+                if version == "unknown" {
+                    version = "";
+                }
+                service = "";
+            }
+            NodeType::App => {
+                if gt != GraphType::VersionedApp {
+                    workload = "";
+                    version = "";
+                }
+                service = "";
+            }
+            NodeType::Service => {
+                app = "";
+                workload = "";
+                version = "";
+            }
+            NodeType::Unknown => {}
+        }
+        let i = self.nodes.len() as u32;
+        self.nodes.push(Node {
+            key,
+            node_type,
+            cluster,
+            namespace,
+            workload,
+            app,
+            version,
+            service,
+            rates: NodeRates::default(),
+            dest_services: Vec::new(),
+            is_dead: false,
+            is_idle: false,
+            is_outside: false,
+            is_out_of_mesh: false,
+            is_root: false,
+            service_entry: None,
+            removed: false,
+        });
+        self.node_index.insert(key, i);
+        Some(i)
+    }
+
+    fn edge(&mut self, src: u32, dst: u32, proto: Proto) -> u32 {
+        *self.edge_index.entry((src, dst, proto)).or_insert_with(|| {
+            self.edges.push(Edge::new(src, dst, proto));
+            (self.edges.len() - 1) as u32
+        })
+    }
+
+    fn add_dest_service(&mut self, node: u32, cluster: &'a str, ns: &'a str, svc: &'a str) {
+        if !is_ok(svc) {
+            return;
+        }
+        let ds = &mut self.nodes[node as usize].dest_services;
+        if !ds.contains(&(cluster, ns, svc)) {
+            ds.push((cluster, ns, svc));
+        }
+    }
+
+    /// Adds traffic to an edge and its end nodes (Kiali's AddToMetadata).
+    #[allow(clippy::too_many_arguments)]
+    fn add_traffic(
+        &mut self,
+        e: u32,
+        proto: Proto,
+        val: f64,
+        code: Option<&'a str>,
+        flags: &'a str,
+        host: &'a str,
+        l: &'a IstioLabels,
+        security: bool,
+    ) {
+        let (src, dst) = {
+            let edge = &self.edges[e as usize];
+            (edge.src as usize, edge.dst as usize)
+        };
+        if security {
+            let edge = &mut self.edges[e as usize];
+            edge.src_principal.add(lab(&l.source_principal));
+            edge.dst_principal.add(lab(&l.destination_principal));
+        }
+        if val <= 0.0 {
+            return;
+        }
+        let edge = &mut self.edges[e as usize];
+        edge.total += val;
+        if security && lab(&l.connection_security_policy) == Some("mutual_tls") {
+            edge.mtls += val;
+        }
+        match proto {
+            Proto::Grpc => {
+                self.nodes[src].rates.grpc_out += val;
+                let dr = &mut self.nodes[dst].rates;
+                dr.grpc_in += val;
+                if let Some(code) = code {
+                    edge.add_response(code, flags, host, val);
+                    if code == "-" {
+                        dr.grpc_in_noresp += val;
+                        edge.noresp += val;
+                    } else if (code.len() == 3 && (code.starts_with('4') || code.starts_with('5')))
+                        || (code.len() != 3 && code != "0")
+                    {
+                        dr.grpc_in_err += val;
+                        edge.err += val;
+                    }
+                }
+            }
+            Proto::Http => {
+                self.nodes[src].rates.http_out += val;
+                let dr = &mut self.nodes[dst].rates;
+                dr.http_in += val;
+                let code = code.unwrap_or("-");
+                edge.add_response(code, flags, host, val);
+                match code.as_bytes().first() {
+                    Some(b'3') => {
+                        dr.http_in_3xx += val;
+                        edge.c3xx += val;
+                    }
+                    Some(b'4') => {
+                        dr.http_in_4xx += val;
+                        edge.c4xx += val;
+                    }
+                    Some(b'5') => {
+                        dr.http_in_5xx += val;
+                        edge.c5xx += val;
+                    }
+                    Some(b'-') => {
+                        dr.http_in_noresp += val;
+                        edge.noresp += val;
+                    }
+                    _ => {}
+                }
+            }
+            Proto::Tcp => {
+                self.nodes[src].rates.tcp_out += val;
+                self.nodes[dst].rates.tcp_in += val;
+                edge.add_response("-", flags, host, val);
+            }
+        }
+    }
+
+    fn ingest(&mut self, s: &'a Sample, role: Role, source_reported: bool) {
+        let l = &s.labels;
+        let Some(p) = self.parse(s) else { return };
+        let mut code: Option<&'a str> = None;
+        let proto = match role {
+            Role::Requests
+            | Role::Bucket
+            | Role::DurationSum
+            | Role::DurationCount
+            | Role::Bytes => {
+                let proto = match lab(&l.request_protocol) {
+                    Some("http") => Proto::Http,
+                    Some("grpc") => Proto::Grpc,
+                    other => {
+                        self.diags.push("unknown_protocol", || {
+                            format!("{} request_protocol {other:?}", s.family)
+                        });
+                        return;
+                    }
+                };
+                if role == Role::Requests {
+                    if (proto == Proto::Http && self.opts.rates.http != HttpRate::Requests)
+                        || (proto == Proto::Grpc && self.opts.rates.grpc != GrpcRate::Requests)
+                    {
+                        return;
+                    }
+                    code = match code_of(proto, l) {
+                        Some(c) => Some(c),
+                        None => {
+                            self.diags.push("missing_label", || {
+                                format!("{} sample without response_code", s.family)
+                            });
+                            return;
+                        }
+                    };
+                }
+                proto
+            }
+            Role::Messages => Proto::Grpc,
+            Role::Tcp => Proto::Tcp,
+        };
+        let flags: &'a str = match role {
+            Role::Requests | Role::Tcp => match lab(&l.response_flags) {
+                Some(f) => f,
+                None => {
+                    self.diags.push("missing_label", || {
+                        format!("{} sample without response_flags", s.family)
+                    });
+                    return;
+                }
+            },
+            _ => "",
+        };
+        let host = p.dst_svc;
+
+        let inject = self.opts.injects_service_nodes()
+            && is_ok(p.dst_svc_name)
+            && p.dst_svc_name != "PassthroughCluster";
+        let Some(src) = self.add_node(
+            p.src_cluster,
+            p.src_ns,
+            "",
+            p.src_ns,
+            p.src_wl,
+            p.src_app,
+            p.src_ver,
+        ) else {
+            return;
+        };
+        let Some(dst) = self.add_node(
+            p.dst_cluster,
+            p.dst_svc_ns,
+            p.dst_svc_name,
+            p.dst_wl_ns,
+            p.dst_wl,
+            p.dst_app,
+            p.dst_ver,
+        ) else {
+            return;
+        };
+        let inject = inject && self.nodes[dst as usize].node_type != NodeType::Service;
+        let mut hops: [(u32, u32); 2] = [(src, dst), (0, 0)];
+        let mut n_hops = 1;
+        if inject {
+            let Some(svc) =
+                self.add_node(p.dst_cluster, p.dst_svc_ns, p.dst_svc_name, "", "", "", "")
+            else {
+                return;
+            };
+            hops = [(src, svc), (svc, dst)];
+            n_hops = 2;
+        }
+        let security = self.opts.appender_enabled(Appender::SecurityPolicy);
+        for &(a, b) in &hops[..n_hops] {
+            match role {
+                Role::Requests | Role::Messages | Role::Tcp => {
+                    let e = self.edge(a, b, proto);
+                    self.add_traffic(
+                        e,
+                        proto,
+                        s.value,
+                        code,
+                        flags,
+                        host,
+                        l,
+                        security && role != Role::Messages,
+                    );
+                    self.add_dest_service(b, p.dst_cluster, p.dst_svc_ns, p.dst_svc_name);
+                }
+                Role::Bucket | Role::DurationSum | Role::DurationCount | Role::Bytes => {
+                    // Response time and throughput decorate edges that carry traffic; they never create one.
+                    let Some(&e) = self.edge_index.get(&(a, b, proto)) else {
+                        continue;
+                    };
+                    let r = usize::from(source_reported);
+                    let edge = &mut self.edges[e as usize];
+                    match role {
+                        Role::Bucket => {
+                            let le = match lab(&l.le).map(crate::input::parse_prom_float) {
+                                Some(le) if !le.is_nan() => le,
+                                _ => {
+                                    self.diags.push("bad_bucket", || {
+                                        format!("{} bucket with le {:?}", s.family, l.le)
+                                    });
+                                    return;
+                                }
+                            };
+                            edge.latency[r].add_bucket(le, s.value);
+                        }
+                        Role::DurationSum => edge.latency[r].sum += s.value,
+                        Role::DurationCount => edge.latency[r].count += s.value,
+                        _ => edge.bytes[r] += s.value,
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn code_of(proto: Proto, l: &IstioLabels) -> Option<&str> {
+    let code = lab(&l.response_code)?;
+    if code == "0" {
+        return Some("-");
+    }
+    if proto != Proto::Grpc || code.starts_with('4') || code.starts_with('5') {
+        return Some(code);
+    }
+    Some(lab(&l.grpc_response_status).unwrap_or(code))
+}
+
 /// Builds the namespace graph from the samples of the [`crate::queries`] results (all families
 /// in one slice, any order) and the mesh inventory. Never panics on bad input: such samples are
 /// skipped and reported in [`GraphResult::diagnostics`].
@@ -28,15 +855,829 @@ pub fn build_graph(
     samples: &[Sample],
     inventory: &MeshInventory,
 ) -> GraphResult {
-    let diags = Diagnostics::default();
-    let _ = (samples, inventory);
-    GraphResult {
-        graph: CytoscapeGraph {
-            timestamp: opts.query_time,
-            duration: opts.duration_secs as i64,
-            graph_type: opts.graph_type.as_str(),
-            elements: Elements::default(),
-        },
-        diagnostics: diags.into_vec(),
+    let mut b = Builder::new(opts, inventory);
+
+    // Destination-reported series first; a source-reported series describing the same traffic
+    // (same labels but the reporter) is then skipped, as Kiali's time-series hash does.
+    let mut seen: FxHashSet<u64> = FxHashSet::default();
+    let mut deferred: Vec<(&Sample, Role)> = Vec::new();
+    for s in samples {
+        let Some(role) = role(opts, s.family) else {
+            continue;
+        };
+        if !s.value.is_finite() || s.value < 0.0 {
+            b.diags.push("non_finite_value", || {
+                format!("{} value {}", s.family, s.value)
+            });
+            continue;
+        }
+        match lab(&s.labels.reporter) {
+            Some("destination") => {
+                if !b.in_scope(false, &s.labels) {
+                    continue;
+                }
+                if matches!(role, Role::Requests | Role::Messages | Role::Tcp) {
+                    seen.insert(series_hash(s.family, &s.labels));
+                }
+                b.ingest(s, role, false);
+            }
+            Some("source") => {
+                if b.in_scope(true, &s.labels) {
+                    deferred.push((s, role));
+                }
+            }
+            other => b.diags.push("bad_reporter", || {
+                format!("{} reporter {other:?}", s.family)
+            }),
+        }
     }
+    for (s, role) in deferred {
+        if matches!(role, Role::Requests | Role::Messages | Role::Tcp)
+            && seen.contains(&series_hash(s.family, &s.labels))
+        {
+            continue;
+        }
+        b.ingest(s, role, true);
+    }
+
+    if opts.appender_enabled(Appender::DeadNode) {
+        b.dead_nodes();
+    }
+    if opts.include_idle_nodes && opts.appender_enabled(Appender::IdleNode) {
+        b.idle_nodes();
+    }
+    if opts.appender_enabled(Appender::ServiceEntry) {
+        b.service_entries();
+    }
+    if opts.appender_enabled(Appender::SidecarsCheck) {
+        b.sidecars_check();
+    }
+    b.outsiders_and_roots();
+    if opts.graph_type == GraphType::Service {
+        b.reduce_to_service_graph();
+    }
+    let diagnostics = std::mem::take(&mut b.diags).into_vec();
+    GraphResult {
+        graph: b.into_cytoscape(),
+        diagnostics,
+    }
+}
+
+impl<'a> Builder<'a> {
+    fn remove_edges_of_removed_nodes(&mut self) {
+        let nodes = &self.nodes;
+        for e in &mut self.edges {
+            if nodes[e.src as usize].removed || nodes[e.dst as usize].removed {
+                e.removed = true;
+            }
+        }
+    }
+
+    /// Kiali's deadNode appender: nodes without traffic whose workload is gone are dropped, those
+    /// whose workload has no pods are flagged `isDead`; traffic-less service nodes that lead
+    /// nowhere are dropped.
+    fn dead_nodes(&mut self) {
+        let mut has_out = vec![false; self.nodes.len()];
+        for e in &self.edges {
+            has_out[e.src as usize] = true;
+        }
+        let wl_index = self.workload_index();
+        for (i, n) in self.nodes.iter_mut().enumerate() {
+            if n.rates.has_traffic() || n.node_type == NodeType::Unknown {
+                continue;
+            }
+            if n.node_type == NodeType::Service {
+                if has_out[i] || n.service_entry.is_some() {
+                    continue;
+                }
+                if n.rates.http_in_4xx
+                    + n.rates.http_in_5xx
+                    + n.rates.http_in_noresp
+                    + n.rates.grpc_in_err
+                    + n.rates.grpc_in_noresp
+                    > 0.0
+                {
+                    continue;
+                }
+                n.removed = true;
+                continue;
+            }
+            if !is_ok(n.workload) {
+                continue;
+            }
+            match wl_index.get(&(n.cluster, n.namespace, n.workload)) {
+                None => n.removed = true,
+                Some(w) if w.current_replicas <= 0 => n.is_dead = true,
+                Some(_) => {}
+            }
+        }
+        self.remove_edges_of_removed_nodes();
+    }
+
+    fn workload_index(&self) -> FxHashMap<(&'a str, &'a str, &'a str), &'a WorkloadInfo> {
+        let mut m = FxHashMap::default();
+        for c in &self.inv.clusters {
+            for w in &c.workloads {
+                m.insert((c.name.as_str(), w.namespace.as_str(), w.name.as_str()), w);
+            }
+        }
+        m
+    }
+
+    /// Kiali's idleNode appender: inventory objects of the selected namespaces without traffic.
+    fn idle_nodes(&mut self) {
+        let inv = self.inv;
+        let inject = self.opts.injects_service_nodes();
+        for c in &inv.clusters {
+            for w in &c.workloads {
+                if !self.namespaces.contains(w.namespace.as_str()) {
+                    continue;
+                }
+                let app = w.app().unwrap_or("unknown");
+                let ver = w.version().unwrap_or("unknown");
+                if self.opts.graph_type == GraphType::Service {
+                    continue;
+                }
+                let before = self.nodes.len();
+                if let Some(i) =
+                    self.add_node(&c.name, &w.namespace, "", &w.namespace, &w.name, app, ver)
+                    && i as usize >= before
+                {
+                    self.nodes[i as usize].is_idle = true;
+                }
+            }
+            if inject {
+                for s in &c.services {
+                    if !self.namespaces.contains(s.namespace.as_str()) {
+                        continue;
+                    }
+                    let before = self.nodes.len();
+                    if let Some(i) = self.add_node(&c.name, &s.namespace, &s.name, "", "", "", "")
+                        && i as usize >= before
+                    {
+                        self.nodes[i as usize].is_idle = true;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Kiali's serviceEntry appender: service nodes whose host a ServiceEntry of the same cluster
+    /// declares become one `isServiceEntry` node per ServiceEntry.
+    fn service_entries(&mut self) {
+        let inv = self.inv;
+        let mut replaced = false;
+        for i in 0..self.nodes.len() {
+            let n = &self.nodes[i];
+            if n.removed || n.node_type != NodeType::Service || n.service_entry.is_some() {
+                continue;
+            }
+            let Some(c) = inv.cluster(n.cluster) else {
+                continue;
+            };
+            let Some(se) = c.service_entries.iter().find(|se| {
+                se.hosts.iter().any(|h| host_matches(h, n.service))
+                    && (se.namespace == n.namespace
+                        || se.export_to.is_empty()
+                        || se.export_to.iter().any(|e| e == "*" || e == n.namespace))
+            }) else {
+                continue;
+            };
+            let cluster = n.cluster;
+            let info = SeInfo {
+                hosts: se.hosts.clone(),
+                location: if se.location.is_empty() {
+                    "MESH_EXTERNAL".to_string()
+                } else {
+                    se.location.clone()
+                },
+                namespace: se.namespace.clone(),
+            };
+            let key = NodeKey {
+                kind: IdKind::Svc,
+                cluster,
+                namespace: &se.namespace,
+                a: &se.name,
+                b: "",
+            };
+            let target = match self.node_index.get(&key) {
+                Some(&t) if t as usize != i => t,
+                Some(_) => {
+                    self.nodes[i].service_entry = Some(info);
+                    continue;
+                }
+                None => {
+                    let t = self.nodes.len() as u32;
+                    self.nodes.push(Node {
+                        key,
+                        node_type: NodeType::Service,
+                        cluster,
+                        namespace: &se.namespace,
+                        workload: "",
+                        app: "",
+                        version: "",
+                        service: &se.name,
+                        rates: NodeRates::default(),
+                        dest_services: Vec::new(),
+                        is_dead: false,
+                        is_idle: false,
+                        is_outside: false,
+                        is_out_of_mesh: false,
+                        is_root: false,
+                        service_entry: Some(info),
+                        removed: false,
+                    });
+                    self.node_index.insert(key, t);
+                    t
+                }
+            };
+            self.merge_node_into(i as u32, target);
+            replaced = true;
+        }
+        if replaced {
+            self.remove_edges_of_removed_nodes();
+        }
+    }
+
+    /// Moves node `from`'s rates, dest services and edges onto `to`, then removes `from`.
+    fn merge_node_into(&mut self, from: u32, to: u32) {
+        let (rates, ds) = {
+            let f = &mut self.nodes[from as usize];
+            f.removed = true;
+            (f.rates, std::mem::take(&mut f.dest_services))
+        };
+        {
+            let t = &mut self.nodes[to as usize];
+            let r = &mut t.rates;
+            r.grpc_in += rates.grpc_in;
+            r.grpc_in_err += rates.grpc_in_err;
+            r.grpc_in_noresp += rates.grpc_in_noresp;
+            r.grpc_out += rates.grpc_out;
+            r.http_in += rates.http_in;
+            r.http_in_3xx += rates.http_in_3xx;
+            r.http_in_4xx += rates.http_in_4xx;
+            r.http_in_5xx += rates.http_in_5xx;
+            r.http_in_noresp += rates.http_in_noresp;
+            r.http_out += rates.http_out;
+            r.tcp_in += rates.tcp_in;
+            r.tcp_out += rates.tcp_out;
+            for d in ds {
+                if !t.dest_services.contains(&d) {
+                    t.dest_services.push(d);
+                }
+            }
+        }
+        for ei in 0..self.edges.len() {
+            let (src, dst, proto, removed) = {
+                let e = &self.edges[ei];
+                (e.src, e.dst, e.proto, e.removed)
+            };
+            if removed || (src != from && dst != from) {
+                continue;
+            }
+            let ns = if src == from { to } else { src };
+            let nd = if dst == from { to } else { dst };
+            self.edges[ei].removed = true;
+            self.edge_index.remove(&(src, dst, proto));
+            match self.edge_index.get(&(ns, nd, proto)) {
+                Some(&existing) => {
+                    let moved = std::mem::replace(&mut self.edges[ei], Edge::new(0, 0, proto));
+                    self.edges[existing as usize].absorb(&moved);
+                    self.edges[ei].removed = true;
+                }
+                None => {
+                    let e = &mut self.edges[ei];
+                    e.src = ns;
+                    e.dst = nd;
+                    e.removed = false;
+                    self.edge_index.insert((ns, nd, proto), ei as u32);
+                }
+            }
+        }
+    }
+
+    /// Kiali's sidecarsCheck appender: `isOutOfMesh` on workload-backed nodes without a sidecar.
+    fn sidecars_check(&mut self) {
+        let wl_index = self.workload_index();
+        let inv = self.inv;
+        for n in &mut self.nodes {
+            if n.removed || n.is_outside_ns(&self.namespaces) {
+                continue;
+            }
+            match n.node_type {
+                NodeType::Workload => {
+                    if let Some(w) = wl_index.get(&(n.cluster, n.namespace, n.workload)) {
+                        n.is_out_of_mesh = !w.istio_sidecar;
+                    }
+                }
+                NodeType::App => {
+                    if is_ok(n.workload) {
+                        if let Some(w) = wl_index.get(&(n.cluster, n.namespace, n.workload)) {
+                            n.is_out_of_mesh = !w.istio_sidecar;
+                        }
+                    } else if let Some(c) = inv.cluster(n.cluster) {
+                        n.is_out_of_mesh = c.workloads.iter().any(|w| {
+                            w.namespace == n.namespace && w.app() == Some(n.app) && !w.istio_sidecar
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Kiali's outsider and traffic-generator finalizers.
+    fn outsiders_and_roots(&mut self) {
+        let mut has_in = vec![false; self.nodes.len()];
+        let mut has_out = vec![false; self.nodes.len()];
+        for e in self.edges.iter().filter(|e| !e.removed) {
+            has_in[e.dst as usize] = true;
+            has_out[e.src as usize] = true;
+        }
+        for (i, n) in self.nodes.iter_mut().enumerate() {
+            if n.removed {
+                continue;
+            }
+            n.is_outside = n.node_type != NodeType::Unknown && n.is_outside_ns(&self.namespaces);
+            n.is_root = has_out[i] && !has_in[i];
+            if self.opts.include_idle_edges && !n.rates.has_traffic() && (has_in[i] || has_out[i]) {
+                n.is_idle = true;
+            }
+        }
+    }
+
+    /// Kiali's ReduceToServiceGraph: service nodes only (plus non-service roots), with edges from
+    /// each service to the services its workloads call.
+    fn reduce_to_service_graph(&mut self) {
+        let mut out_edges: Vec<Vec<u32>> = vec![Vec::new(); self.nodes.len()];
+        for (i, e) in self.edges.iter().enumerate() {
+            if !e.removed {
+                out_edges[e.src as usize].push(i as u32);
+            }
+        }
+        let mut new_edges: Vec<Edge<'a>> = Vec::new();
+        let mut new_index: FxHashMap<(u32, u32, Proto), u32> = FxHashMap::default();
+        let mut push = |new_edges: &mut Vec<Edge<'a>>, src: u32, e: &Edge<'a>| {
+            let key = (src, e.dst, e.proto);
+            match new_index.get(&key) {
+                Some(&k) => new_edges[k as usize].absorb(e),
+                None => {
+                    let mut ne = Edge::new(src, e.dst, e.proto);
+                    ne.absorb(e);
+                    new_index.insert(key, new_edges.len() as u32);
+                    new_edges.push(ne);
+                }
+            }
+        };
+        for i in 0..self.nodes.len() {
+            let n = &self.nodes[i];
+            if n.removed {
+                continue;
+            }
+            if n.node_type != NodeType::Service {
+                if n.is_root {
+                    let mut kept = false;
+                    for &ei in &out_edges[i] {
+                        let e = &self.edges[ei as usize];
+                        if self.nodes[e.dst as usize].node_type == NodeType::Service {
+                            push(&mut new_edges, i as u32, e);
+                            kept = true;
+                        }
+                    }
+                    if kept {
+                        continue;
+                    }
+                }
+                continue;
+            }
+            for &ei in &out_edges[i] {
+                let wl = self.edges[ei as usize].dst as usize;
+                if self.nodes[wl].node_type == NodeType::Service {
+                    continue;
+                }
+                for &wei in &out_edges[wl] {
+                    let e = &self.edges[wei as usize];
+                    if self.nodes[e.dst as usize].node_type == NodeType::Service {
+                        push(&mut new_edges, i as u32, e);
+                    }
+                }
+            }
+        }
+        let mut keep = vec![false; self.nodes.len()];
+        for (i, n) in self.nodes.iter().enumerate() {
+            keep[i] = !n.removed && n.node_type == NodeType::Service;
+        }
+        for e in &new_edges {
+            keep[e.src as usize] = true;
+        }
+        for (i, n) in self.nodes.iter_mut().enumerate() {
+            if !keep[i] {
+                n.removed = true;
+            }
+            for p in [Proto::Grpc, Proto::Http, Proto::Tcp] {
+                *n.rates.out_mut(p) = 0.0;
+            }
+        }
+        for e in &new_edges {
+            *self.nodes[e.src as usize].rates.out_mut(e.proto) += e.total;
+        }
+        self.edges = new_edges;
+        self.edge_index = new_index;
+    }
+}
+
+impl Node<'_> {
+    fn is_outside_ns(&self, namespaces: &FxHashSet<&str>) -> bool {
+        is_ok(self.namespace) && !namespaces.contains(self.namespace)
+    }
+}
+
+fn host_matches(pattern: &str, host: &str) -> bool {
+    match pattern.strip_prefix('*') {
+        Some(suffix) => host.ends_with(suffix) && host.len() > suffix.len(),
+        None => pattern == host,
+    }
+}
+
+/// Kiali's rate formatting: at least `min` decimals, more (up to 5) to show one significant digit.
+fn rate_str(v: f64) -> String {
+    let mut precision = 2usize;
+    let mut x = v;
+    let mut needed = 0usize;
+    if x > 0.0 {
+        while needed < 5 && x < 1.0 {
+            x *= 10.0;
+            needed += 1;
+        }
+    }
+    if needed > precision {
+        precision = needed;
+    }
+    format!("{v:.precision$}")
+}
+
+fn put_rate(rates: &mut BTreeMap<&'static str, String>, k: &'static str, v: f64) {
+    if v > 0.0 {
+        rates.insert(k, rate_str(v));
+    }
+}
+
+impl<'a> Builder<'a> {
+    fn into_cytoscape(self) -> CytoscapeGraph {
+        let opts = self.opts;
+        let mut ids: Vec<String> = Vec::with_capacity(self.nodes.len());
+        let mut id_buf = String::new();
+        for n in &self.nodes {
+            if n.removed {
+                ids.push(String::new());
+                continue;
+            }
+            id_buf.clear();
+            n.key.write_id(&mut id_buf);
+            ids.push(sha256_hex(id_buf.as_bytes()));
+        }
+
+        let mut nodes: Vec<NodeWrapper> = Vec::with_capacity(self.nodes.len() + 16);
+        for (i, n) in self.nodes.iter().enumerate() {
+            if n.removed {
+                continue;
+            }
+            let r = &n.rates;
+            let mut traffic = Vec::new();
+            let mut grpc = BTreeMap::new();
+            put_rate(&mut grpc, "grpcIn", r.grpc_in);
+            put_rate(&mut grpc, "grpcInErr", r.grpc_in_err);
+            put_rate(&mut grpc, "grpcInNoResponse", r.grpc_in_noresp);
+            put_rate(&mut grpc, "grpcOut", r.grpc_out);
+            if !grpc.is_empty() {
+                traffic.push(ProtocolTraffic {
+                    protocol: "grpc",
+                    rates: grpc,
+                    responses: BTreeMap::new(),
+                });
+            }
+            let mut http = BTreeMap::new();
+            put_rate(&mut http, "httpIn", r.http_in);
+            put_rate(&mut http, "httpIn3xx", r.http_in_3xx);
+            put_rate(&mut http, "httpIn4xx", r.http_in_4xx);
+            put_rate(&mut http, "httpIn5xx", r.http_in_5xx);
+            put_rate(&mut http, "httpInNoResponse", r.http_in_noresp);
+            put_rate(&mut http, "httpOut", r.http_out);
+            if !http.is_empty() {
+                traffic.push(ProtocolTraffic {
+                    protocol: "http",
+                    rates: http,
+                    responses: BTreeMap::new(),
+                });
+            }
+            let mut tcp = BTreeMap::new();
+            put_rate(&mut tcp, "tcpIn", r.tcp_in);
+            put_rate(&mut tcp, "tcpOut", r.tcp_out);
+            if !tcp.is_empty() {
+                traffic.push(ProtocolTraffic {
+                    protocol: "tcp",
+                    rates: tcp,
+                    responses: BTreeMap::new(),
+                });
+            }
+            let mut dest_services: Vec<ServiceName> = n
+                .dest_services
+                .iter()
+                .map(|&(c, ns, name)| ServiceName {
+                    cluster: c.to_string(),
+                    namespace: ns.to_string(),
+                    name: name.to_string(),
+                })
+                .collect();
+            dest_services.sort();
+            nodes.push(NodeWrapper {
+                data: NodeData {
+                    id: ids[i].clone(),
+                    parent: None,
+                    node_type: n.node_type.as_str(),
+                    cluster: n.cluster.to_string(),
+                    namespace: n.namespace.to_string(),
+                    workload: n.workload.to_string(),
+                    app: n.app.to_string(),
+                    version: n.version.to_string(),
+                    service: n.service.to_string(),
+                    dest_services,
+                    traffic,
+                    health_data: None,
+                    has_health_config: None,
+                    is_box: "",
+                    is_dead: n.is_dead,
+                    is_idle: n.is_idle,
+                    is_inaccessible: false,
+                    is_out_of_mesh: n.is_out_of_mesh,
+                    is_outside: n.is_outside,
+                    is_root: n.is_root,
+                    is_service_entry: n.service_entry.clone(),
+                },
+            });
+        }
+
+        let quantile = opts.response_time.quantile();
+        let mut edges: Vec<EdgeWrapper> = Vec::with_capacity(self.edges.len());
+        let mut buf = String::with_capacity(140);
+        for e in self.edges.iter().filter(|e| !e.removed) {
+            let (src, dst) = (&ids[e.src as usize], &ids[e.dst as usize]);
+            if src.is_empty() || dst.is_empty() {
+                continue;
+            }
+            buf.clear();
+            buf.push_str(src);
+            buf.push('.');
+            buf.push_str(dst);
+            buf.push('.');
+            buf.push_str(e.proto.as_str());
+            let mut data = EdgeData {
+                id: sha256_hex(buf.as_bytes()),
+                source: src.clone(),
+                target: dst.clone(),
+                traffic: ProtocolTraffic {
+                    protocol: e.proto.as_str(),
+                    ..ProtocolTraffic::default()
+                },
+                ..EdgeData::default()
+            };
+            if e.total > 0.0 {
+                let rates = &mut data.traffic.rates;
+                let src_out = self.nodes[e.src as usize].rates.out(e.proto);
+                let (total_k, pct_err_k, pct_req_k) = match e.proto {
+                    Proto::Http => {
+                        put_rate(rates, "http3xx", e.c3xx);
+                        put_rate(rates, "http4xx", e.c4xx);
+                        put_rate(rates, "http5xx", e.c5xx);
+                        put_rate(rates, "httpNoResponse", e.noresp);
+                        ("http", Some("httpPercentErr"), Some("httpPercentReq"))
+                    }
+                    Proto::Grpc => {
+                        put_rate(rates, "grpcErr", e.err);
+                        put_rate(rates, "grpcNoResponse", e.noresp);
+                        ("grpc", Some("grpcPercentErr"), Some("grpcPercentReq"))
+                    }
+                    Proto::Tcp => ("tcp", None, None),
+                };
+                put_rate(rates, total_k, e.total);
+                let err = match e.proto {
+                    Proto::Http => e.c4xx + e.c5xx + e.noresp,
+                    Proto::Grpc => e.err + e.noresp,
+                    Proto::Tcp => 0.0,
+                };
+                if let Some(k) = pct_err_k {
+                    let pct = err / e.total * 100.0;
+                    if pct > 0.0 {
+                        rates.insert(k, format!("{pct:.1}"));
+                    }
+                }
+                if let Some(k) = pct_req_k
+                    && src_out > 0.0
+                {
+                    let pct = e.total / src_out * 100.0;
+                    if pct > 0.0 {
+                        rates.insert(k, format!("{pct:.1}"));
+                    }
+                }
+                let mut by_code: BTreeMap<&str, PctMaps> = BTreeMap::new();
+                for r in &e.responses {
+                    let d = by_code.entry(r.code).or_default();
+                    let pct = r.val / e.total * 100.0;
+                    if !r.flags.is_empty() {
+                        *d.0.entry(r.flags).or_insert(0.0) += pct;
+                    }
+                    if !r.host.is_empty() {
+                        *d.1.entry(r.host).or_insert(0.0) += pct;
+                    }
+                }
+                for (code, (flags, hosts)) in by_code {
+                    data.traffic.responses.insert(
+                        code.to_string(),
+                        ResponseDetail {
+                            flags: flags
+                                .into_iter()
+                                .map(|(k, v)| (k.to_string(), format!("{v:.1}")))
+                                .collect(),
+                            hosts: hosts
+                                .into_iter()
+                                .map(|(k, v)| (k.to_string(), format!("{v:.1}")))
+                                .collect(),
+                        },
+                    );
+                }
+                if e.mtls > 0.0 {
+                    data.is_mtls = format!("{:.0}", e.mtls / e.total * 100.0);
+                }
+            }
+            if let Principal::One(p) = e.src_principal {
+                data.source_principal = p.to_string();
+            }
+            if let Principal::One(p) = e.dst_principal {
+                data.dest_principal = p.to_string();
+            }
+            if e.proto != Proto::Tcp {
+                let lat = if e.latency[0].is_empty() {
+                    &e.latency[1]
+                } else {
+                    &e.latency[0]
+                };
+                let rt = match quantile {
+                    Some(q) => stats::histogram_quantile(q, &lat.buckets),
+                    None if lat.count > 0.0 => Some(lat.sum / lat.count),
+                    None => None,
+                };
+                if let Some(rt) = rt.filter(|v| v.is_finite() && *v > 0.0) {
+                    data.response_time = format!("{rt:.0}");
+                }
+            }
+            if e.proto == Proto::Http {
+                let bytes = if e.bytes[0] > 0.0 {
+                    e.bytes[0]
+                } else {
+                    e.bytes[1]
+                };
+                if bytes > 0.0 {
+                    data.throughput = format!("{bytes:.0}");
+                }
+            }
+            edges.push(EdgeWrapper { data });
+        }
+
+        add_boxes(opts, &mut nodes);
+        sort_elements(&mut nodes, &mut edges);
+        CytoscapeGraph {
+            timestamp: opts.query_time,
+            duration: i64::try_from(opts.duration_secs).unwrap_or(i64::MAX),
+            graph_type: opts.graph_type.as_str(),
+            elements: Elements { nodes, edges },
+        }
+    }
+}
+
+/// Percentages by response flags and by host, for one response code.
+type PctMaps<'s> = (BTreeMap<&'s str, f64>, BTreeMap<&'s str, f64>);
+
+/// Compound parents, inner boxes first (app, then namespace, then cluster), as Kiali does.
+fn add_boxes(opts: &GraphOptions, nodes: &mut Vec<NodeWrapper>) {
+    if opts.box_by.app || matches!(opts.graph_type, GraphType::App | GraphType::VersionedApp) {
+        let mut groups: BTreeMap<(String, String, String), Vec<usize>> = BTreeMap::new();
+        for (i, n) in nodes.iter().enumerate() {
+            let d = &n.data;
+            if !d.app.is_empty() && d.app != "unknown" {
+                groups
+                    .entry((d.cluster.clone(), d.namespace.clone(), d.app.clone()))
+                    .or_default()
+                    .push(i);
+            }
+        }
+        for ((cluster, namespace, app), members) in groups {
+            if members.len() < 2 {
+                continue;
+            }
+            let id = sha256_hex(format!("box_{cluster}_{namespace}_{app}").as_bytes());
+            let mut bx = box_node(&id, "app", &cluster, &namespace, &app);
+            for &m in &members {
+                let d = &mut nodes[m].data;
+                d.parent = Some(id.clone());
+                bx.is_out_of_mesh |= d.is_out_of_mesh;
+                bx.is_inaccessible |= d.is_inaccessible;
+                bx.is_outside |= d.is_outside;
+            }
+            nodes.push(NodeWrapper { data: bx });
+        }
+    }
+    if opts.box_by.namespace {
+        let mut groups: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+        for (i, n) in nodes.iter().enumerate() {
+            let d = &n.data;
+            if d.parent.is_none() && d.namespace != "unknown" {
+                groups
+                    .entry((d.cluster.clone(), d.namespace.clone()))
+                    .or_default()
+                    .push(i);
+            }
+        }
+        if groups.len() > 1 {
+            for ((cluster, namespace), members) in groups {
+                if members.len() < 2 {
+                    continue;
+                }
+                let id = sha256_hex(format!("box_{cluster}_{namespace}").as_bytes());
+                for &m in &members {
+                    nodes[m].data.parent = Some(id.clone());
+                }
+                nodes.push(NodeWrapper {
+                    data: box_node(&id, "namespace", &cluster, &namespace, ""),
+                });
+            }
+        }
+    }
+    if opts.box_by.cluster {
+        let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (i, n) in nodes.iter().enumerate() {
+            let d = &n.data;
+            if d.parent.is_none() && d.cluster != "unknown" {
+                groups.entry(d.cluster.clone()).or_default().push(i);
+            }
+        }
+        if groups.len() > 1 {
+            for (cluster, members) in groups {
+                if members.len() < 2 {
+                    continue;
+                }
+                let id = sha256_hex(format!("box_{cluster}").as_bytes());
+                for &m in &members {
+                    nodes[m].data.parent = Some(id.clone());
+                }
+                nodes.push(NodeWrapper {
+                    data: box_node(&id, "cluster", &cluster, "", ""),
+                });
+            }
+        }
+    }
+}
+
+fn box_node(id: &str, kind: &'static str, cluster: &str, namespace: &str, app: &str) -> NodeData {
+    NodeData {
+        id: id.to_string(),
+        node_type: "box",
+        cluster: cluster.to_string(),
+        namespace: namespace.to_string(),
+        app: app.to_string(),
+        is_box: kind,
+        ..NodeData::default()
+    }
+}
+
+/// Kiali's order: boxes first (cluster, namespace, app), then by cluster, namespace, app, version,
+/// service, workload; ties broken by id so the output is fully deterministic. Edges by source,
+/// target, protocol.
+fn sort_elements(nodes: &mut [NodeWrapper], edges: &mut [EdgeWrapper]) {
+    fn rank(b: &str) -> u8 {
+        match b {
+            "cluster" => 0,
+            "namespace" => 1,
+            "app" => 2,
+            _ => 3,
+        }
+    }
+    nodes.sort_by(|a, b| {
+        let (a, b) = (&a.data, &b.data);
+        rank(a.is_box)
+            .cmp(&rank(b.is_box))
+            .then_with(|| a.cluster.cmp(&b.cluster))
+            .then_with(|| a.namespace.cmp(&b.namespace))
+            .then_with(|| a.app.cmp(&b.app))
+            .then_with(|| a.version.cmp(&b.version))
+            .then_with(|| a.service.cmp(&b.service))
+            .then_with(|| a.workload.cmp(&b.workload))
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    edges.sort_by(|a, b| {
+        let (a, b) = (&a.data, &b.data);
+        a.source
+            .cmp(&b.source)
+            .then_with(|| a.target.cmp(&b.target))
+            .then_with(|| a.traffic.protocol.cmp(b.traffic.protocol))
+    });
 }
