@@ -1,0 +1,189 @@
+//! Command line: `meshglass-operator [run] …` (the default), `meshglass-operator crd`. New
+//! subcommands are one variant of [`Command`] plus one arm in [`main`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use tracing::{error, info};
+
+use crate::admin::{self, AdminState};
+use crate::build::BuildOptions;
+use crate::controller::{self, Settings};
+use crate::metrics::Metrics;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "meshglass-operator",
+    version,
+    about = "Reconciles kiali.io/v1alpha1 Kiali custom resources"
+)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Options of `run` when no subcommand is given.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the controller (the default).
+    Run(RunArgs),
+    /// Print the kialis.kiali.io CustomResourceDefinition as YAML.
+    Crd,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Kubeconfig file; without it (and without KUBECONFIG) the in-cluster credentials are used.
+    #[arg(long, env = "KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Context of the kubeconfig to use (default: its current context).
+    #[arg(long)]
+    pub context: Option<String>,
+    /// Address of /healthz, /readyz and /metrics.
+    #[arg(
+        long,
+        env = "MESHGLASS_OPERATOR_ADMIN_ADDR",
+        default_value = "0.0.0.0:8080"
+    )]
+    pub admin_addr: SocketAddr,
+    /// Log format.
+    #[arg(long, value_enum, env = "MESHGLASS_OPERATOR_LOG_FORMAT", default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Image of the server when a CR does not name one (deployment.image_name).
+    #[arg(
+        long,
+        env = "MESHGLASS_SERVER_IMAGE",
+        default_value = "meshglass-server"
+    )]
+    pub server_image: String,
+    /// Elect a leader through a Lease so that only one replica reconciles.
+    #[arg(long, env = "MESHGLASS_OPERATOR_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_election: bool,
+    /// Namespace of the Lease (default: the pod's namespace, else `default`).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    pub lease_namespace: String,
+    #[arg(long, default_value = "meshglass-operator")]
+    pub lease_name: String,
+}
+
+/// Entry point of the binary.
+pub fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Crd) => {
+            print!("{}", meshglass_crds::crd_yaml()?);
+            Ok(())
+        }
+        Some(Command::Run(args)) => run(args),
+        None => run(cli.run),
+    }
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+/// A client from `--kubeconfig`/`--context`, else in-cluster credentials.
+pub async fn client(
+    kubeconfig: Option<&std::path::Path>,
+    context: Option<&str>,
+) -> anyhow::Result<kube::Client> {
+    let options = KubeConfigOptions {
+        context: context.map(str::to_string),
+        ..Default::default()
+    };
+    let config = match kubeconfig {
+        Some(path) => {
+            let kc = Kubeconfig::read_from(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(kc, &options).await?
+        }
+        None if context.is_some() => kube::Config::from_kubeconfig(&options).await?,
+        None => {
+            kube::Config::incluster().context("no --kubeconfig and no in-cluster credentials")?
+        }
+    };
+    Ok(kube::Client::try_from(config)?)
+}
+
+fn run(args: RunArgs) -> anyhow::Result<()> {
+    init_logs(args.log_format);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let client = client(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
+        let settings = Settings {
+            build: BuildOptions { server_image: args.server_image.clone(), ..BuildOptions::default() },
+            metrics: Metrics::default(),
+            ready: Arc::new(AtomicBool::new(false)),
+        };
+        let admin_state = AdminState { ready: settings.ready.clone(), metrics: settings.metrics.clone() };
+        let admin_addr = args.admin_addr;
+        tokio::spawn(async move {
+            if let Err(e) = admin::serve(admin_addr, admin_state).await {
+                error!(error = %e, addr = %admin_addr, "admin server stopped");
+            }
+        });
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        if !args.leader_election {
+            controller::run(client, settings, shutdown).await;
+            return Ok(());
+        }
+        let identity = std::env::var("POD_NAME")
+            .or_else(|_| std::env::var("HOSTNAME"))
+            .unwrap_or_else(|_| format!("meshglass-operator-{}", std::process::id()));
+        let manager = kube_lease_manager::LeaseManagerBuilder::new(client.clone(), &args.lease_name)
+            .with_namespace(&args.lease_namespace)
+            .with_identity(identity)
+            .with_field_manager(controller::MANAGER)
+            .build()
+            .await?;
+        let (mut leader, lease_task) = manager.watch().await;
+        info!(lease = %args.lease_name, namespace = %args.lease_namespace, "waiting for leadership");
+        while !*leader.borrow_and_update() {
+            leader.changed().await.context("lease manager stopped")?;
+        }
+        info!("leading");
+        let lost = async move {
+            while *leader.borrow_and_update() {
+                if leader.changed().await.is_err() {
+                    break;
+                }
+            }
+        };
+        tokio::select! {
+            _ = controller::run(client, settings, shutdown) => {},
+            _ = lost => {
+                error!("leadership lost; exiting so a fresh process can compete again");
+                std::process::exit(1);
+            }
+        }
+        lease_task.abort();
+        Ok(())
+    })
+}
