@@ -33,6 +33,7 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     pub prom: Option<Arc<PromClient>>,
     pub metrics: Arc<Metrics>,
+    pub health_rules: Arc<meshglass_engine::HealthRules>,
 }
 
 /// Shared state of the router.

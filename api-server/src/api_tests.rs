@@ -102,6 +102,7 @@ fn state(strategy: AuthStrategy, web_root: &str) -> Arc<AppState> {
         auth: Arc::new(Auth::new(strategy, Arc::new(reviewer))),
         prom: None,
         metrics: Arc::new(Metrics::default()),
+        health_rules: Arc::new(meshglass_engine::HealthRules::default()),
     })
 }
 
@@ -393,4 +394,123 @@ async fn token_users_see_only_their_namespaces() {
     assert!(b["error"].as_str().unwrap().contains("alice"));
     let (_, _, sum) = call(&s, "/kiali/api/istio/validations", Some("t-alice")).await;
     assert!(sum["east"].get("private").is_none());
+}
+
+/// A stand-in Prometheus answering every instant query with an empty vector (unit tests only;
+/// the end-to-end tests use a real Prometheus).
+async fn empty_prometheus() -> String {
+    let app = axum::Router::new().route(
+        "/api/v1/query",
+        axum::routing::get(|| async {
+            axum::Json(json!({"status": "success", "data": {"resultType": "vector", "result": []}}))
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(l, app).await });
+    format!("http://{addr}")
+}
+
+fn with_prom(url: &str) -> Arc<AppState> {
+    let s = anon();
+    Arc::new(AppState {
+        config: s.config.clone(),
+        registry: s.registry.clone(),
+        auth: s.auth.clone(),
+        prom: Some(Arc::new(
+            crate::prom::PromClient::new(url, std::time::Duration::from_secs(5), 4).unwrap(),
+        )),
+        metrics: s.metrics.clone(),
+        health_rules: s.health_rules.clone(),
+    })
+}
+
+#[tokio::test]
+async fn graph_and_health_parameters_are_checked() {
+    let s = anon();
+    let (st, _, b) = call(
+        &s,
+        "/kiali/api/namespaces/graph?namespaces=bookinfo&graphType=foo",
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert_eq!(b["parameter"], "graphType");
+    assert!(b["allowed"].as_str().unwrap().contains("versionedApp"));
+    let (st, _, b) = call(
+        &s,
+        "/kiali/api/namespaces/graph?namespaces=bookinfo&rateTcp=lots",
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert_eq!(b["parameter"], "rateTcp");
+    let (st, _, b) = call(&s, "/kiali/api/namespaces/graph", None).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert_eq!(b["parameter"], "namespaces");
+    let (st, _, b) = call(&s, "/kiali/api/clusters/health?type=pods", None).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert_eq!(b["allowed"], "app, service, workload");
+    let (st, _, b) = call(&s, "/kiali/api/clusters/health?rateInterval=soon", None).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert_eq!(b["parameter"], "rateInterval");
+}
+
+#[tokio::test]
+async fn prometheus_errors_are_503_with_reason() {
+    let s = anon();
+    let (st, _, b) = call(&s, "/kiali/api/namespaces/graph?namespaces=bookinfo", None).await;
+    assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(b["error"].as_str().unwrap().contains("Prometheus"));
+    let down = with_prom("http://127.0.0.1:9");
+    let (st, _, b) = call(
+        &down,
+        "/kiali/api/clusters/health?namespaces=bookinfo",
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(b["error"].as_str().unwrap().contains("127.0.0.1:9"));
+}
+
+#[tokio::test]
+async fn health_without_traffic_is_na_and_replicas_decide() {
+    let s = with_prom(&empty_prometheus().await);
+    let (st, _, b) = call(
+        &s,
+        "/kiali/api/clusters/health?namespaces=bookinfo&type=workload",
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let wl = &b["namespaceWorkloadHealth"]["bookinfo"];
+    assert_eq!(wl["ratings-v1"]["status"]["status"], "Failure", "{b}");
+    assert_eq!(wl["reviews-v2"]["status"]["status"], "Healthy", "{b}");
+    let (st, _, b) = call(
+        &s,
+        "/kiali/api/clusters/health?namespaces=bookinfo&type=service",
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(
+        b["namespaceServiceHealth"]["bookinfo"]["reviews"]["status"]["status"], "NA",
+        "{b}"
+    );
+    let (st, _, g) = call(
+        &s,
+        "/kiali/api/namespaces/graph?namespaces=bookinfo&graphType=app",
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(g["graphType"], "app");
+    assert!(g["elements"]["nodes"].is_array());
+    let (st, _, _) = call(
+        &s,
+        "/kiali/api/namespaces/bookinfo/workloads/reviews-v1/graph",
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
 }

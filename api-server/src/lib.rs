@@ -155,6 +155,7 @@ pub async fn start(opts: Options) -> Result<Running> {
         auth,
         prom: Some(prom),
         metrics: Arc::new(metrics::Metrics::default()),
+        health_rules: Arc::new(graph::health_rules(&config)?),
     });
 
     let mut tasks = tokio::task::JoinSet::new();

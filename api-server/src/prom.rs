@@ -76,8 +76,9 @@ impl PromClient {
         self.queries.load(Ordering::Relaxed)
     }
 
-    /// Runs an instant query at `time` (Unix seconds; now when `None`).
-    pub async fn instant(&self, query: &str, time: Option<i64>) -> Result<Vec<Sample>> {
+    /// Runs an instant query at `time` (Unix seconds; now when `None`) and returns the raw
+    /// body of a successful answer.
+    pub async fn instant_raw(&self, query: &str, time: Option<i64>) -> Result<Vec<u8>> {
         let _permit = self
             .permits
             .acquire()
@@ -99,10 +100,31 @@ impl PromClient {
             }
         })?;
         let status = resp.status();
-        let body: ApiResponse = resp
-            .json()
+        let body = resp
+            .bytes()
             .await
             .map_err(|e| Error::Prometheus(format!("unreadable response (HTTP {status}): {e}")))?;
+        if !status.is_success() {
+            let reason = serde_json::from_slice::<ApiResponse>(&body)
+                .ok()
+                .map(|b| {
+                    format!(
+                        "{}: {}",
+                        b.error_type.unwrap_or_default(),
+                        b.error.unwrap_or_default()
+                    )
+                })
+                .unwrap_or_else(|| String::from_utf8_lossy(&body).chars().take(200).collect());
+            return Err(Error::Prometheus(format!("HTTP {status}: {reason}")));
+        }
+        Ok(body.to_vec())
+    }
+
+    /// Runs an instant query at `time` (Unix seconds; now when `None`).
+    pub async fn instant(&self, query: &str, time: Option<i64>) -> Result<Vec<Sample>> {
+        let raw = self.instant_raw(query, time).await?;
+        let body: ApiResponse = serde_json::from_slice(&raw)
+            .map_err(|e| Error::Prometheus(format!("unreadable response: {e}")))?;
         if body.status != "success" {
             return Err(Error::Prometheus(format!(
                 "{}: {}",
