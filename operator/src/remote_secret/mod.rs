@@ -19,14 +19,21 @@ pub use args::{Args, parse_args};
 pub use error::{Error, Result};
 pub use run::{Action, Change, Outcome, Side, run};
 
-/// Runs the CLI with its options and prints a one-line error on failure; returns the process exit code.
-pub async fn main(args: Args) -> std::process::ExitCode {
-    let mut stdout = std::io::stdout();
-    match run(&args, &mut stdout).await {
-        Ok(_) => std::process::ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("error: {err}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+/// Entry point of `meshglass-operator remote-secret`: logs go to stderr (stdout carries the summary, or the
+/// `--dry-run` YAML), the pipeline runs on a runtime of its own. The binary prints the error (one line) and exits
+/// non-zero.
+pub fn main(args: Args) -> Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Fails only when a subscriber is already installed, which is then used as is.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Output(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async { run(&args, &mut std::io::stdout()).await.map(drop) })
 }
