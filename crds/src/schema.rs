@@ -14,6 +14,15 @@ pub fn preserve_unknown(schema: &mut Schema) {
     if let Some(obj) = schema.as_object_mut() {
         obj.remove("additionalProperties");
         obj.insert("x-kubernetes-preserve-unknown-fields".into(), true.into());
+        // Optional enums get `null` among their values; absence already covers it, and the API
+        // server would list "null" among the supported values in its error messages.
+        if let Some(props) = obj.get_mut("properties").and_then(|p| p.as_object_mut()) {
+            for prop in props.values_mut() {
+                if let Some(values) = prop.get_mut("enum").and_then(|e| e.as_array_mut()) {
+                    values.retain(|v| !v.is_null());
+                }
+            }
+        }
     }
 }
 

@@ -21,7 +21,7 @@ pub type Extra = BTreeMap<String, Value>;
 /// CEL: `deployment.instance_name` (default `kiali`) never changes.
 const RULE_INSTANCE_NAME: &str = "(has(self.deployment) && has(self.deployment.instance_name) && self.deployment.instance_name != '' ? self.deployment.instance_name : 'kiali') == (has(oldSelf.deployment) && has(oldSelf.deployment.instance_name) && oldSelf.deployment.instance_name != '' ? oldSelf.deployment.instance_name : 'kiali')";
 /// CEL: `deployment.namespace` (default: the CR's namespace, written "") never changes.
-const RULE_NAMESPACE: &str = "(has(self.deployment) && has(self.deployment.namespace) ? self.deployment.namespace : '') == (has(oldSelf.deployment) && has(oldSelf.deployment.namespace) ? oldSelf.deployment.namespace : '')";
+const RULE_NAMESPACE: &str = "(has(self.deployment) && has(self.deployment.__namespace__) ? self.deployment.__namespace__ : '') == (has(oldSelf.deployment) && has(oldSelf.deployment.__namespace__) ? oldSelf.deployment.__namespace__ : '')";
 /// CEL: `deployment.remote_cluster_resources_only` (default false) never changes.
 const RULE_REMOTE_ONLY: &str = "(has(self.deployment) && has(self.deployment.remote_cluster_resources_only) ? self.deployment.remote_cluster_resources_only : false) == (has(oldSelf.deployment) && has(oldSelf.deployment.remote_cluster_resources_only) ? oldSelf.deployment.remote_cluster_resources_only : false)";
 
@@ -196,6 +196,7 @@ pub struct DeploymentSpec {
     pub instance_name: Option<String>,
     /// Namespace of the server ("" → the CR's namespace). Immutable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 63))]
     pub namespace: Option<String>,
     /// Only create what a primary needs to read this cluster. Immutable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
