@@ -1,1 +1,29 @@
 //! The meshglass test bed: real Kubernetes control planes and Prometheus on loopback.
+//!
+//! * [`shared`] starts (once per test binary) a set of named clusters that every test of the
+//!   binary shares; [`TestBed::start`] starts a private set that is stopped on drop.
+//! * Each cluster has its own kube-apiserver (RBAC on, its own serving CA, client CA and
+//!   service-account signer), kube-controller-manager, kube-scheduler and kwok with simulated
+//!   Ready nodes; one etcd serves every cluster of a bed under distinct prefixes. The Istio CRDs
+//!   are installed on every cluster.
+//! * [`TestNamespace`] gives a test a fresh namespace, [`wait_until`] polls a condition with a
+//!   timeout whose error says what was last seen, and [`Prometheus`] runs Debian's Prometheus.
+//!
+//! Processes never outlive the process that started them (a watchdog kills them when it goes),
+//! except for beds started detached by `testbed up`; leftovers of a crashed run are stopped by
+//! the next start, and nothing the test bed did not start is ever touched.
+
+mod bed;
+mod error;
+mod namespace;
+mod pki;
+mod process;
+mod prometheus;
+pub mod tools;
+mod wait;
+
+pub use bed::{Cluster, StartOptions, TestBed, shared, stop_state_dir, validate_cluster_name};
+pub use error::Error;
+pub use namespace::TestNamespace;
+pub use prometheus::Prometheus;
+pub use wait::{poll, wait_until};

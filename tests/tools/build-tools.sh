@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Builds the test bed's control-plane binaries from the Go module proxy into
+# "$MESHGLASS_CACHE/<tool>-<version>/" (default ~/.cache/meshglass), outside the clone.
+# Anything already there is reused: a warm run rebuilds nothing.
+#   kubernetes-<v>/  kube-apiserver kube-controller-manager kube-scheduler (+ kubectl when none is on PATH)
+#   etcd-<v>/        etcd
+#   kwok-<v>/        kwok stages.yaml
+#   istio-api-<v>/   customresourcedefinitions.gen.yaml
+# Versions: tests/tools/versions.env. Wrapper modules: tests/tools/{k8s,etcd,kwok} (see sync-modules.sh).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=versions.env
+. "$here/versions.env"
+cache="${MESHGLASS_CACHE:-$HOME/.cache/meshglass}"
+
+if ! command -v go >/dev/null 2>&1; then
+  echo "build-tools: the Go toolchain ('go') is not on PATH." >&2
+  echo "build-tools: the test bed builds kube-apiserver, etcd and kwok from the Go module proxy;" >&2
+  echo "build-tools: install Go >= 1.26 (https://go.dev/dl/ or your distribution) and run 'make tools' again." >&2
+  exit 2
+fi
+
+# -mod=mod: the committed go.sum is used and completed from the proxy when needed.
+export GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0
+mkdir -p "$cache"
+
+built=0
+# build NAME VERSION MODULE_DIR LDFLAGS OUTPUT... -- PACKAGE...
+# Builds into a temporary sibling and renames it, so an interrupted build never looks finished.
+build() {
+  local name=$1 version=$2 dir=$3 ldflags=$4; shift 4
+  local outs=() pkgs=()
+  while [ "$1" != "--" ]; do outs+=("$1"); shift; done
+  shift
+  pkgs=("$@")
+  local dest="$cache/$name-$version" missing=0 o
+  for o in "${outs[@]}"; do [ -x "$dest/$o" ] || missing=1; done
+  [ "$missing" = 0 ] && return 0
+  echo "build-tools: building $name $version (${outs[*]}) into $dest ..." >&2
+  local start=$SECONDS tmp
+  mkdir -p "$dest"
+  tmp="$(mktemp -d "$dest/.build.XXXXXX")"
+  if [ "${#pkgs[@]}" = 1 ]; then
+    (cd "$here/$dir" && go build -ldflags "$ldflags" -o "$tmp/${outs[0]}" "${pkgs[0]}")
+  else
+    (cd "$here/$dir" && go build -ldflags "$ldflags" -o "$tmp/" "${pkgs[@]}")
+  fi
+  for o in "${outs[@]}"; do mv -f "$tmp/$o" "$dest/$o"; done
+  rm -rf "$tmp"
+  echo "$((SECONDS - start))" > "$dest/.build-seconds"
+  echo "build-tools: $name $version built in $((SECONDS - start)) s" >&2
+  built=1
+}
+
+# --- Kubernetes control plane ------------------------------------------------------
+kv="${KUBERNETES_VERSION#v}"
+kmajor="${kv%%.*}"; krest="${kv#*.}"; kminor="${krest%%.*}"
+vpkg=k8s.io/component-base/version
+kldflags="-s -w -X $vpkg.gitVersion=$KUBERNETES_VERSION -X $vpkg.gitMajor=$kmajor -X $vpkg.gitMinor=$kminor -X $vpkg.gitTreeState=clean"
+kouts=(kube-apiserver kube-controller-manager kube-scheduler)
+kpkgs=(k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler)
+if ! command -v kubectl >/dev/null 2>&1; then
+  kouts+=(kubectl); kpkgs+=(k8s.io/kubernetes/cmd/kubectl)
+fi
+build kubernetes "$KUBERNETES_VERSION" k8s "$kldflags" "${kouts[@]}" -- "${kpkgs[@]}"
+
+# --- etcd ---------------------------------------------------------------------------
+build etcd "$ETCD_VERSION" etcd "-s -w" etcd -- go.etcd.io/etcd/server/v3
+
+# --- kwok ---------------------------------------------------------------------------
+build kwok "$KWOK_VERSION" kwok "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION" kwok -- sigs.k8s.io/kwok/cmd/kwok
+
+# kwok needs Stage objects for its node and pod lifecycle: the upstream "fast" stages
+# (nodes become Ready at once; pods Running/Ready, completed, deleted).
+stages="$cache/kwok-$KWOK_VERSION/stages.yaml"
+if [ ! -s "$stages" ]; then
+  dir="$(cd "$here/kwok" && go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')"
+  for f in node/fast/node-initialize.yaml pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+    echo "---"
+    cat "$dir/kustomize/stage/$f"
+  done > "$stages.tmp"
+  mv "$stages.tmp" "$stages"
+  built=1
+fi
+
+# --- Istio CRDs ---------------------------------------------------------------------
+crds="$cache/istio-api-$ISTIO_API_VERSION/customresourcedefinitions.gen.yaml"
+if [ ! -s "$crds" ]; then
+  mkdir -p "$(dirname "$crds")"
+  dir="$(cd "$here/k8s" && go mod download -json "istio.io/api@$ISTIO_API_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')"
+  cp "$dir/kubernetes/customresourcedefinitions.gen.yaml" "$crds.tmp"
+  chmod 644 "$crds.tmp"
+  mv "$crds.tmp" "$crds"
+  built=1
+fi
+
+[ "$built" = 1 ] && echo "build-tools: tools ready in $cache" >&2
+exit 0

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests use when they are missing: prometheus (prometheus +
+# promtool). Quiet when everything is already there.
+set -euo pipefail
+missing=()
+for cmd in prometheus promtool; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("$cmd")
+done
+[ "${#missing[@]}" = 0 ] && exit 0
+
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "prereqs: ${missing[*]} missing and apt-get is not available; install Prometheus (prometheus, promtool) by hand" >&2
+  exit 2
+fi
+sudo=()
+if [ "$(id -u)" != 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then sudo=(sudo); else
+    echo "prereqs: ${missing[*]} missing; run 'apt-get install prometheus' as root" >&2
+    exit 2
+  fi
+fi
+echo "prereqs: installing Debian's prometheus (missing: ${missing[*]}) ..." >&2
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+# --no-install-recommends: no node exporter or services beyond what the tests run.
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+# The package enables a system service; the tests start their own instances.
+if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+  "${sudo[@]}" systemctl disable --now prometheus >/dev/null 2>&1 || true
+fi
+for cmd in prometheus promtool; do
+  command -v "$cmd" >/dev/null 2>&1 || { echo "prereqs: $cmd still missing after installing prometheus" >&2; exit 1; }
+done
+echo "prereqs: prometheus $(prometheus --version 2>&1 | head -1 | awk '{print $3}') installed" >&2
