@@ -36,7 +36,7 @@ clippy:
 unit: ## unit tests of every crate (no clusters)
 	$(CARGO) test --workspace --locked --lib --bins
 
-e2e: tools ## end-to-end tests on real control planes (tests/tests/*.rs)
+e2e: prereqs tools ## end-to-end tests on real control planes (tests/tests/*.rs)
 	$(CARGO) test --locked -p meshglass-testbed --tests -- --test-threads=2
 
 crds: ## regenerate the committed CRD YAML from the Rust types
@@ -61,4 +61,4 @@ bench: ## criterion benchmarks of the engine, and the test-bed figures
 	$(CARGO) bench --locked -p meshglass-engine
 
 bench-testbed: tools ## cold/warm figures for the test bed: build time, start time, memory
-	$(CARGO) run --locked --release -q -p meshglass-testbed --bin testbed -- bench
+	$(CARGO) run --locked -q -p meshglass-testbed --bin testbed -- bench
