@@ -37,6 +37,8 @@ pub enum Command {
     Run(RunArgs),
     /// Print the kialis.kiali.io CustomResourceDefinition as YAML.
     Crd,
+    /// Create the remote-cluster Secret for another cluster (kiali-prepare-remote-cluster.sh equivalent).
+    RemoteSecret(crate::remote_secret::Args),
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
@@ -85,6 +87,7 @@ pub struct RunArgs {
 pub fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Some(Command::RemoteSecret(args)) => Ok(crate::remote_secret::main(args)?),
         Some(Command::Crd) => {
             print!("{}", meshglass_crds::crd_yaml()?);
             Ok(())

@@ -20,8 +20,8 @@ pub use error::{Error, Result};
 pub use run::{Action, Change, Outcome, Side, run};
 
 /// Entry point of `meshglass-operator remote-secret`: logs go to stderr (stdout carries the summary, or the
-/// `--dry-run` YAML), the pipeline runs on a runtime of its own. The binary prints the error (one line) and exits
-/// non-zero.
+/// `--dry-run` YAML), the pipeline runs on a runtime of its own. A failed run prints `error: <one line>` on stderr
+/// and exits with code 1; only a runtime that cannot start is returned as an error.
 pub fn main(args: Args) -> Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -35,5 +35,14 @@ pub fn main(args: Args) -> Result<()> {
         .enable_all()
         .build()
         .map_err(|e| Error::Output(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(async { run(&args, &mut std::io::stdout()).await.map(drop) })
+    let result = runtime.block_on(async { run(&args, &mut std::io::stdout()).await });
+    drop(runtime);
+    if let Err(err) = result {
+        // One line on stderr and exit code 1, whatever RUST_BACKTRACE says.
+        use std::io::Write as _;
+        let _ = std::io::stdout().flush();
+        eprintln!("error: {err}");
+        std::process::exit(1);
+    }
+    Ok(())
 }

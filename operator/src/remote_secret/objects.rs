@@ -51,13 +51,9 @@ pub fn kiali_secret_name(cluster_name: &str) -> String {
     format!("{KIALI_SECRET_PREFIX}{sanitized}")
 }
 
-/// Name of the ClusterRole: `<name>-viewer` when view-only, else `<name>` (Kiali's naming).
+/// Name of the ClusterRole: `<name>-viewer` when view-only, else `<name>` (the operator's naming).
 pub fn cluster_role_name(resource_name: &str, view_only: bool) -> String {
-    if view_only {
-        format!("{resource_name}-viewer")
-    } else {
-        resource_name.to_string()
-    }
+    meshglass_crds::names::role(resource_name, view_only)
 }
 
 fn labels(resource_name: &str) -> BTreeMap<String, String> {
@@ -82,61 +78,14 @@ pub fn is_managed(meta: &ObjectMeta) -> bool {
         == Some(MANAGED_BY_VALUE)
 }
 
-fn rule(groups: &[&str], resources: &[&str], verbs: &[&str]) -> PolicyRule {
-    let own = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    PolicyRule {
-        api_groups: Some(own(groups)),
-        resources: Some(own(resources)),
-        verbs: own(verbs),
-        ..Default::default()
-    }
-}
-
-const READ: &[&str] = &["get", "list", "watch"];
-const WRITE: &[&str] = &[
-    "get", "list", "watch", "create", "delete", "patch", "update",
-];
-/// Istio's API groups the server reads (and edits unless view-only).
-pub const ISTIO_GROUPS: &[&str] = &[
-    "networking.istio.io",
-    "security.istio.io",
-    "telemetry.istio.io",
-    "extensions.istio.io",
-];
-
-/// What the server may do on a remote cluster: read the kinds it caches (never Secrets), and edit Istio config
-/// and workloads only when not view-only. `subjectaccessreviews` lets it ask what a user may see.
-pub fn remote_rules(view_only: bool) -> Vec<PolicyRule> {
-    let edit = if view_only { READ } else { WRITE };
-    vec![
-        rule(
-            &[""],
-            &[
-                "configmaps",
-                "endpoints",
-                "namespaces",
-                "pods",
-                "replicationcontrollers",
-                "services",
-            ],
-            READ,
-        ),
-        rule(&[""], &["pods/log"], &["get"]),
-        rule(&["discovery.k8s.io"], &["endpointslices"], READ),
-        rule(
-            &["apps"],
-            &["daemonsets", "deployments", "replicasets", "statefulsets"],
-            edit,
-        ),
-        rule(&["batch"], &["cronjobs", "jobs"], READ),
-        rule(ISTIO_GROUPS, &["*"], edit),
-        rule(&["gateway.networking.k8s.io"], &["*"], edit),
-        rule(
-            &["authorization.k8s.io"],
-            &["subjectaccessreviews"],
-            &["create"],
-        ),
-    ]
+/// What the server may do on a remote cluster: exactly what the operator grants its ServiceAccount in remote
+/// mode (read the kinds the server caches, never Secrets; TokenReview/SubjectAccessReview for user checks), so
+/// that both ways of preparing a remote cluster give the server the same access. `--view-only` only picks the
+/// role's name, as in the operator.
+pub fn remote_rules() -> Vec<PolicyRule> {
+    let mut rules = crate::build::namespaced_read_rules();
+    rules.extend(crate::build::auth_rules());
+    rules
 }
 
 /// The objects the CLI creates on the remote cluster with `--process-remote-resources true`.
@@ -175,7 +124,7 @@ pub fn remote_objects(resource_name: &str, namespace: &str, view_only: bool) -> 
         },
         cluster_role: ClusterRole {
             metadata: meta(&role_name, None),
-            rules: Some(remote_rules(view_only)),
+            rules: Some(remote_rules()),
             ..Default::default()
         },
         cluster_role_binding: ClusterRoleBinding {
@@ -446,46 +395,39 @@ mod tests {
     }
 
     #[test]
-    fn view_only_rules_never_write_and_never_read_secrets() {
-        for r in remote_rules(true) {
+    fn rules_never_write_and_never_read_secrets() {
+        for r in remote_rules() {
             let resources = r.resources.clone().unwrap_or_default();
-            assert!(!resources.iter().any(|x| x == "secrets"));
-            if resources != ["subjectaccessreviews"] {
-                for v in &r.verbs {
-                    assert!(["get", "list", "watch"].contains(&v.as_str()), "{r:?}");
-                }
+            assert!(
+                !resources.iter().any(|x| x == "secrets" || x == "*"),
+                "{r:?}"
+            );
+            let review = resources.iter().all(|x| x.ends_with("reviews"));
+            for v in &r.verbs {
+                let allowed: &[&str] = if review {
+                    &["create"]
+                } else {
+                    &["get", "list", "watch"]
+                };
+                assert!(allowed.contains(&v.as_str()), "{r:?}");
             }
         }
-        assert!(
-            remote_rules(false)
-                .iter()
-                .any(|r| r.verbs.iter().any(|v| v == "patch"))
-        );
-        assert!(
-            !remote_rules(false).iter().any(|r| r
-                .resources
-                .iter()
-                .flatten()
-                .any(|x| x == "secrets"))
-        );
     }
 
-    /// Every permission the CLI checks is granted by the role it creates, in both modes.
+    /// Every permission the CLI checks is granted by the role it creates.
     #[test]
     fn the_role_covers_the_required_access() {
-        for view_only in [true, false] {
-            let rules = remote_rules(view_only);
-            for a in required_access() {
-                let granted = rules.iter().any(|r| {
-                    r.api_groups.iter().flatten().any(|g| g == a.group)
-                        && r.resources
-                            .iter()
-                            .flatten()
-                            .any(|x| x == a.resource || x == "*")
-                        && r.verbs.iter().any(|v| v == a.verb)
-                });
-                assert!(granted, "{a} not granted (view_only={view_only})");
-            }
+        let rules = remote_rules();
+        for a in required_access() {
+            let granted = rules.iter().any(|r| {
+                r.api_groups.iter().flatten().any(|g| g == a.group)
+                    && r.resources
+                        .iter()
+                        .flatten()
+                        .any(|x| x == a.resource || x == "*")
+                    && r.verbs.iter().any(|v| v == a.verb)
+            });
+            assert!(granted, "{a} not granted");
         }
     }
 
