@@ -13,12 +13,14 @@ here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/versions.env"
 cache="${MESHGLASS_CACHE:-$HOME/.cache/meshglass}"
 
-if ! command -v go >/dev/null 2>&1; then
-  echo "build-tools: the Go toolchain ('go') is not on PATH." >&2
+# Go is needed only when something is missing from the cache.
+need_go() {
+  command -v go >/dev/null 2>&1 && return 0
+  echo "build-tools: $1 is not in $cache and the Go toolchain ('go') is not on PATH." >&2
   echo "build-tools: the test bed builds kube-apiserver, etcd and kwok from the Go module proxy;" >&2
   echo "build-tools: install Go >= 1.26 (https://go.dev/dl/ or your distribution) and run 'make tools' again." >&2
   exit 2
-fi
+}
 
 # -mod=mod: the committed go.sum is used and completed from the proxy when needed.
 export GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0
@@ -36,6 +38,7 @@ build() {
   local dest="$cache/$name-$version" missing=0 o
   for o in "${outs[@]}"; do [ -x "$dest/$o" ] || missing=1; done
   [ "$missing" = 0 ] && return 0
+  need_go "$name $version"
   echo "build-tools: building $name $version (${outs[*]}) into $dest ..." >&2
   local start=$SECONDS tmp
   mkdir -p "$dest"
@@ -74,6 +77,7 @@ build kwok "$KWOK_VERSION" kwok "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$K
 # (nodes become Ready at once; pods Running/Ready, completed, deleted).
 stages="$cache/kwok-$KWOK_VERSION/stages.yaml"
 if [ ! -s "$stages" ]; then
+  need_go "kwok stages"
   dir="$(cd "$here/kwok" && go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')"
   for f in node/fast/node-initialize.yaml pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
     echo "---"
@@ -86,6 +90,7 @@ fi
 # --- Istio CRDs ---------------------------------------------------------------------
 crds="$cache/istio-api-$ISTIO_API_VERSION/customresourcedefinitions.gen.yaml"
 if [ ! -s "$crds" ]; then
+  need_go "Istio CRDs"
   mkdir -p "$(dirname "$crds")"
   dir="$(cd "$here/k8s" && go mod download -json "istio.io/api@$ISTIO_API_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')"
   cp "$dir/kubernetes/customresourcedefinitions.gen.yaml" "$crds.tmp"
