@@ -370,8 +370,10 @@ impl Cluster {
         nodes: usize,
         crds: &[DynamicObject],
     ) -> Result<(), Error> {
+        let started = std::time::Instant::now();
         let client = self.client().await?;
         self.wait_apiserver_ready(&client).await?;
+        tracing::info!(cluster = %self.name, seconds = started.elapsed().as_secs_f64(), "kube-apiserver ready");
         self.spawn_others(tools)?;
 
         // Simulated nodes, managed by kwok (it marks them Ready).
@@ -453,6 +455,7 @@ impl Cluster {
         })
         .await?;
 
+        tracing::info!(cluster = %self.name, seconds = started.elapsed().as_secs_f64(), "Istio CRDs established");
         // Service-account and root-CA machinery, and Ready nodes.
         let sa_api: Api<ServiceAccount> = Api::namespaced(client.clone(), "default");
         self.wait("ServiceAccount default/default", || async {
@@ -498,6 +501,7 @@ impl Cluster {
             }
         })
         .await?;
+        tracing::info!(cluster = %self.name, seconds = started.elapsed().as_secs_f64(), "cluster ready");
         Ok(())
     }
 
