@@ -671,6 +671,7 @@ impl TestBed {
         // Run directory.
         let (run_dir, remove_dir) = match &options.state_dir {
             Some(dir) => {
+                process::clean_leftovers(&runs_base());
                 fs::create_dir_all(dir)
                     .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
                 let dir = fs::canonicalize(dir)
