@@ -1,0 +1,756 @@
+//! End to end: the server against real east/west/third control planes and a real Prometheus
+//! backfilled with Istio metrics at known rates.
+//!
+//! One bed for the whole scenario (it stops and restarts west's API server): bookinfo split
+//! across east and west, Istio config with one broken DestinationRule, west (and later third)
+//! reached through a kubeconfig built from a real ServiceAccount token, the server started
+//! in-process out-of-cluster.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Secret, Service, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleBinding};
+use kube::api::{Api, ApiResource, DynamicObject, PostParams};
+use kube::{Client, ResourceExt};
+use meshglass_testbed::{Cluster, Prometheus, TestBed, TestNamespace, wait_until};
+use serde_json::{Value, json};
+
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+fn obj<T: serde::de::DeserializeOwned>(v: Value) -> T {
+    serde_json::from_value(v).expect("valid object")
+}
+
+async fn create<T>(client: &Client, ns: Option<&str>, v: Value)
+where
+    T: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::Serialize
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let o: T = obj(v);
+    let ar = ApiResource::erase::<T>(&());
+    let api: Api<DynamicObject> = match ns {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
+        None => Api::all_with(client.clone(), &ar),
+    };
+    let mut d: DynamicObject = obj(serde_json::to_value(&o).expect("serialisable"));
+    d.types = Some(kube::api::TypeMeta {
+        api_version: ar.api_version.clone(),
+        kind: ar.kind.clone(),
+    });
+    match api.create(&PostParams::default(), &d).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(e)) if e.code == 409 => {}
+        Err(e) => panic!("create {}: {e}", o.name_any()),
+    }
+}
+
+/// A Deployment `<app>-<version>` and, when `unschedulable`, a node selector nothing matches
+/// (its pod stays Pending: no available replica).
+async fn deploy(client: &Client, ns: &str, app: &str, version: &str, unschedulable: bool) {
+    let mut spec = json!({"containers": [{"name": app, "image": format!("example.invalid/{app}:1")}],
+                          "serviceAccountName": "default"});
+    if unschedulable {
+        spec["nodeSelector"] = json!({"meshglass.test/none": "true"});
+    }
+    create::<Deployment>(
+        client,
+        Some(ns),
+        json!({
+            "metadata": {"name": format!("{app}-{version}"), "labels": {"app": app, "version": version}},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"app": app, "version": version}},
+                "template": {"metadata": {"labels": {"app": app, "version": version},
+                                          "annotations": {"sidecar.istio.io/status": "{}"}},
+                             "spec": spec}
+            }
+        }),
+    )
+    .await;
+}
+
+async fn service(client: &Client, ns: &str, app: &str) {
+    create::<Service>(
+        client,
+        Some(ns),
+        json!({"metadata": {"name": app, "labels": {"app": app}},
+               "spec": {"selector": {"app": app}, "ports": [{"name": "http", "port": 9080}]}}),
+    )
+    .await;
+}
+
+async fn istio_obj(
+    client: &Client,
+    ns: &str,
+    kind: &str,
+    plural: &str,
+    group: &str,
+    name: &str,
+    spec: Value,
+) {
+    let ar = ApiResource {
+        group: group.into(),
+        version: "v1".into(),
+        api_version: format!("{group}/v1"),
+        kind: kind.into(),
+        plural: plural.into(),
+    };
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &ar);
+    let mut o = DynamicObject::new(name, &ar).within(ns);
+    o.data = json!({ "spec": spec });
+    api.create(&PostParams::default(), &o)
+        .await
+        .expect("create Istio object");
+}
+
+/// A read-only ServiceAccount for the server on a remote cluster (the kinds it caches, and
+/// `create subjectaccessreviews`), and its long-lived token.
+async fn remote_reader_token(client: &Client) -> String {
+    let ns = "kube-system";
+    create::<ServiceAccount>(
+        client,
+        Some(ns),
+        json!({"metadata": {"name": "meshglass-server"}}),
+    )
+    .await;
+    create::<ClusterRole>(
+        client,
+        None,
+        json!({"metadata": {"name": "meshglass-server-remote"},
+               "rules": [
+                 {"apiGroups": [""], "resources": ["namespaces", "services", "pods"], "verbs": ["get", "list", "watch"]},
+                 {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets", "daemonsets", "replicasets"],
+                  "verbs": ["get", "list", "watch"]},
+                 {"apiGroups": ["networking.istio.io", "security.istio.io"], "resources": ["*"], "verbs": ["get", "list", "watch"]},
+                 {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]}
+               ]}),
+    )
+    .await;
+    create::<ClusterRoleBinding>(
+        client,
+        None,
+        json!({"metadata": {"name": "meshglass-server-remote"},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "meshglass-server-remote"},
+               "subjects": [{"kind": "ServiceAccount", "name": "meshglass-server", "namespace": ns}]}),
+    )
+    .await;
+    token_of(client, ns, "meshglass-server").await
+}
+
+/// A `kubernetes.io/service-account-token` Secret for `sa`; its token once filled in.
+async fn token_of(client: &Client, ns: &str, sa: &str) -> String {
+    let name = format!("{sa}-token");
+    create::<Secret>(
+        client,
+        Some(ns),
+        json!({"metadata": {"name": name, "annotations": {"kubernetes.io/service-account.name": sa}},
+               "type": "kubernetes.io/service-account-token"}),
+    )
+    .await;
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
+    wait_until(&format!("token in Secret {ns}/{name}"), TIMEOUT, || async {
+        let s = secrets.get(&name).await?;
+        let token = s
+            .data
+            .and_then(|d| d.get("token").cloned())
+            .and_then(|t| String::from_utf8(t.0).ok());
+        Ok::<_, kube::Error>(token.filter(|t| !t.is_empty()))
+    })
+    .await
+    .expect("token")
+}
+
+fn remote_kubeconfig(cluster: &Cluster, token: &str) -> String {
+    let ca = base64::engine::general_purpose::STANDARD.encode(cluster.ca_pem());
+    let name = cluster.name();
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: {name}\n  cluster:\n    server: {}\n    certificate-authority-data: {ca}\n\
+         users:\n- name: {name}\n  user:\n    token: {token}\ncontexts:\n- name: {name}\n  context:\n    cluster: {name}\n    user: {name}\n\
+         current-context: {name}\n",
+        cluster.server_url()
+    )
+}
+
+fn drop_kubeconfig(dir: &Path, cluster: &str, text: &str) {
+    let d = dir.join(format!("kiali-remote-cluster-secret-{cluster}"));
+    std::fs::create_dir_all(&d).expect("secret dir");
+    // Write then rename, as the kubelet's atomic writer does: the server never reads half a file.
+    let tmp = d.join(format!(".{cluster}.tmp"));
+    std::fs::write(&tmp, text).expect("write kubeconfig");
+    std::fs::rename(&tmp, d.join(cluster)).expect("rename kubeconfig");
+}
+
+/// One traffic flow of the backfill: `rps` requests per second per response code.
+struct Flow<'a> {
+    src: (&'a str, &'a str, &'a str), // cluster, app, version
+    dst: (&'a str, &'a str, &'a str),
+    codes: &'a [(&'a str, f64)],
+}
+
+/// OpenMetrics for `istio_requests_total` (both reporters), counters growing linearly from
+/// `start` to `end` every 15 s, so that `rate()` over any window inside is exactly `rps`.
+/// Both reporters carry the same labels (Istio's source reporter says
+/// `connection_security_policy="unknown"`; the engine's reporter dedup does not yet ignore it).
+fn openmetrics(ns: &str, flows: &[Flow<'_>], start: i64, end: i64) -> String {
+    let mut out =
+        String::from("# HELP istio_requests Total requests.\n# TYPE istio_requests counter\n");
+    for f in flows {
+        for reporter in ["source", "destination"] {
+            for (code, rps) in f.codes {
+                let (sc, sa, sv) = f.src;
+                let (dc, da, dv) = f.dst;
+                let labels = format!(
+                    "reporter=\"{reporter}\",source_cluster=\"{sc}\",source_workload=\"{sa}-{sv}\",source_workload_namespace=\"{ns}\",\
+                     source_app=\"{sa}\",source_version=\"{sv}\",source_canonical_service=\"{sa}\",source_canonical_revision=\"{sv}\",\
+                     source_principal=\"spiffe://cluster.local/ns/{ns}/sa/default\",destination_cluster=\"{dc}\",\
+                     destination_workload=\"{da}-{dv}\",destination_workload_namespace=\"{ns}\",destination_app=\"{da}\",\
+                     destination_version=\"{dv}\",destination_canonical_service=\"{da}\",destination_canonical_revision=\"{dv}\",\
+                     destination_service=\"{da}.{ns}.svc.cluster.local\",destination_service_name=\"{da}\",\
+                     destination_service_namespace=\"{ns}\",destination_principal=\"spiffe://cluster.local/ns/{ns}/sa/default\",\
+                     request_protocol=\"http\",response_code=\"{code}\",grpc_response_status=\"\",response_flags=\"-\",\
+                     connection_security_policy=\"mutual_tls\""
+                );
+                let mut t = start;
+                while t <= end {
+                    let v = rps * (t - start) as f64;
+                    let _ = writeln!(out, "istio_requests_total{{{labels}}} {v} {t}");
+                    t += 15;
+                }
+            }
+        }
+    }
+    out.push_str("# EOF\n");
+    out
+}
+
+struct Api2 {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Api2 {
+    async fn get(&self, path: &str, token: Option<&str>) -> (u16, Option<String>, Value) {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("server answers");
+        let status = resp.status().as_u16();
+        let missing = resp
+            .headers()
+            .get("x-meshglass-missing-clusters")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        let body = resp.json::<Value>().await.unwrap_or(Value::Null);
+        (status, missing, body)
+    }
+
+    async fn ok(&self, path: &str) -> Value {
+        let (st, _, b) = self.get(path, None).await;
+        assert_eq!(st, 200, "GET {path}: {b}");
+        b
+    }
+}
+
+fn ns_pairs(b: &Value) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = b
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|n| {
+                    (
+                        n["name"].as_str().unwrap_or("").to_string(),
+                        n["cluster"].as_str().unwrap_or("").to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn server_config(prom: &str, strategy: &str) -> meshglass_server::config::Config {
+    meshglass_server::config::Config::from_yaml(&format!(
+        "auth:\n  strategy: {strategy}\nserver:\n  address: 127.0.0.1\n  port: 0\n  web_root: /kiali\n  observability:\n    metrics:\n      port: 0\n\
+         kubernetes_config:\n  cluster_name: east\nexternal_services:\n  prometheus:\n    url: {prom}\n"
+    ))
+    .expect("config")
+}
+
+async fn start_server(
+    bed: &TestBed,
+    prom: &str,
+    strategy: &str,
+    dir: &Path,
+) -> meshglass_server::Running {
+    meshglass_server::start(meshglass_server::Options {
+        config: server_config(prom, strategy),
+        kubeconfig: Some(bed.kubeconfig_path().to_path_buf()),
+        context: Some("east".into()),
+        remote_secrets_dir: dir.to_path_buf(),
+        secrets_poll: Duration::from_secs(1),
+    })
+    .await
+    .expect("server starts")
+}
+
+fn node<'a>(g: &'a Value, cluster: &str, workload: &str) -> &'a Value {
+    g["elements"]["nodes"]
+        .as_array()
+        .and_then(|ns| {
+            ns.iter().find(|n| {
+                n["data"]["cluster"] == cluster
+                    && n["data"]["workload"] == workload
+                    && n["data"]["nodeType"] == "workload"
+            })
+        })
+        .unwrap_or_else(|| panic!("no workload node {cluster}/{workload} in {g}"))
+}
+
+fn edge<'a>(g: &'a Value, from: &Value, to: &Value) -> &'a Value {
+    g["elements"]["edges"]
+        .as_array()
+        .and_then(|es| {
+            es.iter().find(|e| {
+                e["data"]["source"] == from["data"]["id"] && e["data"]["target"] == to["data"]["id"]
+            })
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "no edge {} -> {} in {g}",
+                from["data"]["id"], to["data"]["id"]
+            )
+        })
+}
+
+#[tokio::test]
+async fn server_serves_the_mesh_across_clusters_and_survives_cluster_outages() {
+    let bed = TestBed::start(&["east", "west", "third"])
+        .await
+        .expect("test bed");
+    let east = bed.cluster("east").client().await.expect("east client");
+    let west = bed.cluster("west").client().await.expect("west client");
+    let third = bed.cluster("third").client().await.expect("third client");
+
+    // Bookinfo split: productpage, reviews-v1 and an unschedulable details-v1 in east;
+    // reviews-v3 and ratings-v1 in west. Namespace sameness: the same name in both.
+    let ns_east = TestNamespace::create(&east, "bookinfo")
+        .await
+        .expect("namespace");
+    let ns = ns_east.name().to_string();
+    create::<k8s_openapi::api::core::v1::Namespace>(&west, None, json!({"metadata": {"name": ns}}))
+        .await;
+    deploy(&east, &ns, "productpage", "v1", false).await;
+    deploy(&east, &ns, "reviews", "v1", false).await;
+    deploy(&east, &ns, "details", "v1", true).await;
+    service(&east, &ns, "productpage").await;
+    service(&east, &ns, "reviews").await;
+    service(&east, &ns, "details").await;
+    deploy(&west, &ns, "reviews", "v3", false).await;
+    deploy(&west, &ns, "ratings", "v1", false).await;
+    service(&west, &ns, "reviews").await;
+    service(&west, &ns, "ratings").await;
+    let (net, sec) = ("networking.istio.io", "security.istio.io");
+    istio_obj(
+        &east,
+        &ns,
+        "DestinationRule",
+        "destinationrules",
+        net,
+        "reviews",
+        json!({"host": "reviews", "subsets": [{"name": "v1", "labels": {"version": "v1"}},
+                                              {"name": "v3", "labels": {"version": "v3"}}]}),
+    )
+    .await;
+    istio_obj(
+        &east,
+        &ns,
+        "DestinationRule",
+        "destinationrules",
+        net,
+        "broken",
+        json!({"host": "no-such-service"}),
+    )
+    .await;
+    istio_obj(
+        &east,
+        &ns,
+        "DestinationRule",
+        "destinationrules",
+        net,
+        "ratings",
+        json!({"host": "ratings"}),
+    )
+    .await;
+    istio_obj(
+        &east,
+        &ns,
+        "VirtualService",
+        "virtualservices",
+        net,
+        "reviews",
+        json!({"hosts": ["reviews"], "http": [{"route": [
+            {"destination": {"host": "reviews", "subset": "v1"}, "weight": 50},
+            {"destination": {"host": "reviews", "subset": "v3"}, "weight": 50}]}]}),
+    )
+    .await;
+    istio_obj(
+        &east,
+        &ns,
+        "AuthorizationPolicy",
+        "authorizationpolicies",
+        sec,
+        "nobody",
+        json!({"selector": {"matchLabels": {"app": "nothing-here"}}}),
+    )
+    .await;
+
+    for (client, cluster, want) in [(&east, "east", 2), (&west, "west", 2)] {
+        let deps: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+        wait_until(
+            &format!("{want} available deployments in {cluster}/{ns}"),
+            TIMEOUT,
+            || async {
+                let l = deps.list(&Default::default()).await?;
+                let n = l
+                    .items
+                    .iter()
+                    .filter(|d| d.status.as_ref().and_then(|s| s.available_replicas) == Some(1))
+                    .count();
+                Ok::<_, kube::Error>((n == want).then_some(()))
+            },
+        )
+        .await
+        .expect("deployments available");
+    }
+
+    // Prometheus backfilled with known rates; the query time is the end of the data.
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    let end = now - now % 60 - 120;
+    let start = end - 1800;
+    let flows = [
+        Flow {
+            src: ("east", "productpage", "v1"),
+            dst: ("east", "reviews", "v1"),
+            codes: &[("200", 1.0)],
+        },
+        Flow {
+            src: ("east", "productpage", "v1"),
+            dst: ("west", "reviews", "v3"),
+            codes: &[("200", 1.6), ("500", 0.4)],
+        },
+        Flow {
+            src: ("west", "reviews", "v3"),
+            dst: ("west", "ratings", "v1"),
+            codes: &[("200", 0.5)],
+        },
+    ];
+    let prom = Prometheus::start_with_openmetrics(&openmetrics(&ns, &flows, start, end))
+        .await
+        .expect("prometheus");
+
+    // West's kubeconfig from a real ServiceAccount token, in the secrets directory.
+    let secrets_dir = tempfile::tempdir().expect("tempdir");
+    let west_token = remote_reader_token(&west).await;
+    drop_kubeconfig(
+        secrets_dir.path(),
+        "west",
+        &remote_kubeconfig(bed.cluster("west"), &west_token),
+    );
+
+    let server = start_server(&bed, prom.url(), "anonymous", secrets_dir.path()).await;
+    let api = Api2 {
+        http: reqwest::Client::new(),
+        base: server.base_url(),
+    };
+    wait_until("server ready", TIMEOUT, || async {
+        let r = reqwest::get(format!("http://{}/readyz", server.api_addr)).await?;
+        Ok::<_, reqwest::Error>((r.status() == 200).then_some(()))
+    })
+    .await
+    .expect("readyz");
+
+    // Clusters and namespaces.
+    let cfg = api.ok("/api/config").await;
+    assert_eq!(cfg["clusters"]["east"]["isKialiHome"], true, "{cfg}");
+    assert_eq!(cfg["clusters"]["west"]["accessible"], true, "{cfg}");
+    assert_eq!(
+        cfg["clusters"]["west"]["secretName"],
+        "kiali-remote-cluster-secret-west"
+    );
+    wait_until(
+        "bookinfo workloads of both clusters cached",
+        TIMEOUT,
+        || async {
+            let b = api
+                .ok(&format!("/api/clusters/workloads?namespaces={ns}"))
+                .await;
+            let n = b["workloads"].as_array().map(|a| a.len()).unwrap_or(0);
+            Ok::<_, String>((n == 5).then_some(()))
+        },
+    )
+    .await
+    .expect("5 workloads");
+    let nss = ns_pairs(&api.ok("/api/namespaces").await);
+    assert!(
+        nss.contains(&(ns.clone(), "east".into())) && nss.contains(&(ns.clone(), "west".into())),
+        "{nss:?}"
+    );
+
+    // Detail routes aggregate both clusters.
+    let reviews = api.ok(&format!("/api/namespaces/{ns}/apps/reviews")).await;
+    assert_eq!(reviews["clusters"], json!(["east", "west"]), "{reviews}");
+
+    // Graph: exact backfilled rates and error % on the east -> west edge.
+    let g = api
+        .ok(&format!(
+            "/api/namespaces/graph?namespaces={ns}&graphType=workload&duration=600s&queryTime={end}"
+        ))
+        .await;
+    let pp = node(&g, "east", "productpage-v1");
+    let rv1 = node(&g, "east", "reviews-v1");
+    let rv3 = node(&g, "west", "reviews-v3");
+    let ra = node(&g, "west", "ratings-v1");
+    let e = edge(&g, pp, rv3);
+    assert_eq!(e["data"]["traffic"]["rates"]["http"], "2.00", "{e}");
+    assert_eq!(e["data"]["traffic"]["rates"]["http5xx"], "0.40", "{e}");
+    assert_eq!(
+        e["data"]["traffic"]["rates"]["httpPercentErr"], "20.0",
+        "{e}"
+    );
+    assert_eq!(
+        edge(&g, pp, rv1)["data"]["traffic"]["rates"]["http"],
+        "1.00"
+    );
+    assert_eq!(
+        edge(&g, rv3, ra)["data"]["traffic"]["rates"]["http"],
+        "0.50"
+    );
+    let ng = api
+        .ok(&format!(
+            "/api/namespaces/{ns}/workloads/reviews-v3/graph?duration=600s&queryTime={end}"
+        ))
+        .await;
+    assert_eq!(
+        ng["elements"]["edges"].as_array().map(|a| a.len()),
+        Some(2),
+        "{ng}"
+    );
+
+    // Health: 20 % 5xx is Failure, no available replica is Failure, quiet is Healthy.
+    let h = api
+        .ok(&format!(
+            "/api/clusters/health?namespaces={ns}&type=workload&rateInterval=10m&queryTime={end}"
+        ))
+        .await;
+    let wh = &h["namespaceWorkloadHealth"][&ns];
+    assert_eq!(wh["reviews-v3"]["status"]["status"], "Failure", "{h}");
+    assert_eq!(wh["details-v1"]["status"]["status"], "Failure", "{h}");
+    assert_eq!(wh["reviews-v1"]["status"]["status"], "Healthy", "{h}");
+
+    // Validations: the broken DestinationRule; the v3 subset found only in west is a note.
+    let v = api
+        .ok(&format!("/api/istio/config?namespaces={ns}&validate=true"))
+        .await;
+    let drs = &v["validations"]["networking.istio.io/v1, Kind=DestinationRule"];
+    let broken = &drs[format!("broken.{ns}")];
+    assert_eq!(broken["valid"], false, "{v}");
+    assert_eq!(broken["checks"][0]["code"], "KIA0202", "{v}");
+    assert_eq!(
+        drs[format!("ratings.{ns}")]["checks"][0]["code"],
+        "MGL0001",
+        "{v}"
+    );
+    let ap =
+        &v["validations"]["security.istio.io/v1, Kind=AuthorizationPolicy"][format!("nobody.{ns}")];
+    assert_eq!(ap["checks"][0]["code"], "KIA0004", "{v}");
+    let sum = api
+        .ok(&format!("/api/istio/validations?namespaces={ns}"))
+        .await;
+    assert_eq!(sum["east"][&ns]["errors"], 1, "{sum}");
+
+    // A token user bound to one namespace sees only that namespace, in every route.
+    token_user_sees_one_namespace(&bed, &east, &west, &ns, prom.url(), secrets_dir.path(), end)
+        .await;
+
+    // West's API server down: east still answers, west is named; back up: west returns.
+    bed.cluster("west").stop_apiserver().expect("stop west");
+    wait_until("west reported unreachable", TIMEOUT, || async {
+        let c = api.ok("/api/config").await;
+        Ok::<_, String>((c["clusters"]["west"]["accessible"] == false).then_some(c))
+    })
+    .await
+    .expect("west unreachable");
+    let (st, missing, body) = api.get("/api/namespaces", None).await;
+    assert_eq!(st, 200);
+    assert_eq!(missing.as_deref(), Some("west"));
+    let nss = ns_pairs(&body);
+    assert!(
+        nss.contains(&(ns.clone(), "east".into())) && !nss.iter().any(|(_, c)| c == "west"),
+        "{nss:?}"
+    );
+    let wl = api
+        .ok(&format!("/api/clusters/workloads?namespaces={ns}"))
+        .await;
+    assert_eq!(wl["missingClusters"][0]["name"], "west");
+    assert_eq!(wl["workloads"].as_array().map(|a| a.len()), Some(3));
+    assert!(api.ok("/api/config").await["clusters"]["west"]["error"].is_string());
+    bed.cluster("west")
+        .start_apiserver()
+        .await
+        .expect("start west");
+    wait_until("west back without restart", TIMEOUT, || async {
+        let (_, missing, body) = api.get("/api/namespaces", None).await;
+        Ok::<_, String>(
+            (missing.is_none() && ns_pairs(&body).contains(&(ns.clone(), "west".into())))
+                .then_some(()),
+        )
+    })
+    .await
+    .expect("west back");
+
+    // A third cluster's kubeconfig dropped in: it appears without a restart; removed: it goes.
+    let third_token = remote_reader_token(&third).await;
+    drop_kubeconfig(
+        secrets_dir.path(),
+        "third",
+        &remote_kubeconfig(bed.cluster("third"), &third_token),
+    );
+    wait_until(
+        "third cluster listed and its namespaces served",
+        TIMEOUT,
+        || async {
+            let c = api.ok("/api/config").await;
+            let nss = ns_pairs(&api.ok("/api/namespaces").await);
+            Ok::<_, String>(
+                (c["clusters"]["third"]["accessible"] == true
+                    && nss.contains(&("kube-system".into(), "third".into())))
+                .then_some(()),
+            )
+        },
+    )
+    .await
+    .expect("third appears");
+    std::fs::remove_dir_all(secrets_dir.path().join("kiali-remote-cluster-secret-third"))
+        .expect("remove third");
+    wait_until("third cluster dropped", TIMEOUT, || async {
+        let c = api.ok("/api/config").await;
+        Ok::<_, String>(c["clusters"].get("third").is_none().then_some(()))
+    })
+    .await
+    .expect("third dropped");
+
+    let metrics = reqwest::get(format!(
+        "http://{}/metrics",
+        server.metrics_addr.expect("metrics port")
+    ))
+    .await
+    .expect("metrics")
+    .text()
+    .await
+    .expect("metrics text");
+    assert!(
+        metrics.contains("meshglass_server_cluster_accessible{cluster=\"west\"} 1"),
+        "{metrics}"
+    );
+    server.shutdown();
+    drop(prom);
+    ns_east.delete().await.ok();
+}
+
+async fn token_user_sees_one_namespace(
+    bed: &TestBed,
+    east: &Client,
+    west: &Client,
+    ns: &str,
+    prom: &str,
+    dir: &Path,
+    end: i64,
+) {
+    create::<ServiceAccount>(east, Some(ns), json!({"metadata": {"name": "viewer"}})).await;
+    let token = token_of(east, ns, "viewer").await;
+    let user = format!("system:serviceaccount:{ns}:viewer");
+    for client in [east, west] {
+        create::<RoleBinding>(
+            client,
+            Some(ns),
+            json!({"metadata": {"name": "viewer"},
+                   "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+                   "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]}),
+        )
+        .await;
+    }
+    let server = start_server(bed, prom, "token", dir).await;
+    let api = Api2 {
+        http: reqwest::Client::new(),
+        base: server.base_url(),
+    };
+    let t = Some(token.as_str());
+    let (st, _, b) = api.get("/api/namespaces", None).await;
+    assert_eq!(st, 401, "{b}");
+    let (st, _, b) = api.get("/api/namespaces", Some("not-a-token")).await;
+    assert_eq!(st, 401, "{b}");
+    let want = vec![
+        (ns.to_string(), "east".to_string()),
+        (ns.to_string(), "west".to_string()),
+    ];
+    wait_until(
+        "token user sees its namespace in both clusters",
+        TIMEOUT,
+        || async {
+            let (st, missing, b) = api.get("/api/namespaces", t).await;
+            Ok::<_, String>((st == 200 && missing.is_none() && ns_pairs(&b) == want).then_some(()))
+        },
+    )
+    .await
+    .expect("one namespace per cluster");
+    let (st, _, wl) = api.get("/api/clusters/workloads", t).await;
+    assert_eq!(st, 200);
+    let wl = wl["workloads"].as_array().cloned().unwrap_or_default();
+    assert_eq!(wl.len(), 5);
+    assert!(wl.iter().all(|w| w["namespace"] == ns), "{wl:?}");
+    let (_, _, sum) = api.get("/api/istio/validations", t).await;
+    let keys: Vec<&String> = sum["east"]
+        .as_object()
+        .map(|m| m.keys().collect())
+        .unwrap_or_default();
+    assert_eq!(keys, vec![ns], "{sum}");
+    for path in [
+        "/api/namespaces/kube-system/workloads/anything".to_string(),
+        "/api/clusters/health?namespaces=kube-system".to_string(),
+        format!("/api/namespaces/graph?namespaces=kube-system&queryTime={end}"),
+    ] {
+        let (st, _, b) = api.get(&path, t).await;
+        assert_eq!(st, 403, "GET {path}: {b}");
+        assert!(b["error"].as_str().unwrap_or("").contains("viewer"), "{b}");
+    }
+    let (st, _, g) = api
+        .get(
+            &format!("/api/namespaces/graph?namespaces={ns}&duration=600s&queryTime={end}"),
+            t,
+        )
+        .await;
+    assert_eq!(st, 200, "{g}");
+    let counts: BTreeMap<&str, usize> = [(
+        "nodes",
+        g["elements"]["nodes"]
+            .as_array()
+            .map(|a| a.len())
+            .unwrap_or(0),
+    )]
+    .into();
+    assert!(counts["nodes"] >= 4, "{g}");
+    server.shutdown();
+}
