@@ -1,0 +1,259 @@
+//! End-to-end: the OSSM flow. West runs the operator with a remote-mode Kiali CR (the OSSM guide's CR, verbatim);
+//! the CLI, run with the guide's options (`--process-remote-resources false`), puts the operator-made token into
+//! the remote-cluster Secret on east.
+
+use std::time::Duration;
+
+use k8s_openapi::{
+    api::core::v1::{Namespace, Pod, Secret},
+    apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+};
+use kube::{
+    Api, Client, Config, CustomResourceExt, ResourceExt,
+    api::{ApiResource, DynamicObject, ListParams, ObjectMeta, Patch, PatchParams, PostParams},
+    config::{KubeConfigOptions, Kubeconfig},
+};
+use meshglass_operator::{
+    controller::{self, Settings},
+    crds::Kiali,
+    remote_secret,
+};
+use meshglass_testbed::{TestBed, wait_until};
+
+const CLUSTERS: &[&str] = &["east", "west"];
+const WAIT: Duration = Duration::from_secs(90);
+
+/// The remote Kiali CR of the OSSM 3 multi-cluster guide, verbatim.
+const OSSM_REMOTE: &str = r#"
+apiVersion: kiali.io/v1alpha1
+kind: Kiali
+metadata:
+  name: kiali
+  namespace: istio-system
+spec:
+  version: default
+  auth:
+    openshift:
+      redirect_uris:
+        # Replace kiali-route-hostname with the hostname from the previous step.
+        - "https://{kiali-route-hostname}/api/auth/callback/cluster2"
+  deployment:
+    remote_cluster_resources_only: true
+"#;
+
+async fn install_crd(client: &Client) {
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    crds.patch(
+        "kialis.kiali.io",
+        &PatchParams::apply("meshglass-e2e").force(),
+        &Patch::Apply(Kiali::crd()),
+    )
+    .await
+    .expect("CRD applies");
+    wait_until("kialis.kiali.io is established", WAIT, || {
+        let crds = crds.clone();
+        async move {
+            let crd = crds.get("kialis.kiali.io").await?;
+            let established = crd
+                .status
+                .and_then(|s| s.conditions)
+                .unwrap_or_default()
+                .iter()
+                .any(|c| c.type_ == "Established" && c.status == "True");
+            Ok::<_, kube::Error>(established.then_some(()))
+        }
+    })
+    .await
+    .expect("CRD established");
+}
+
+async fn ensure_namespace(client: &Client, name: &str) {
+    let ns = Namespace {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    match Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await
+    {
+        Ok(_) => {}
+        Err(kube::Error::Api(s)) if s.code == 409 => {}
+        Err(e) => panic!("creating namespace {name}: {e}"),
+    }
+}
+
+/// Runs the operator against west (as `meshglass-operator run --context west`) on a thread and runtime of its
+/// own, for the rest of the test process.
+fn start_operator_on(bed: &'static TestBed, cluster: &'static str) {
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("operator runtime");
+        rt.block_on(async move {
+            let client = bed
+                .cluster(cluster)
+                .client()
+                .await
+                .expect("operator client");
+            controller::run(client, Settings::default(), std::future::pending()).await;
+        });
+    });
+}
+
+#[tokio::test]
+async fn the_cli_uses_the_token_the_operator_made_for_a_remote_mode_cr() {
+    let bed: &'static TestBed = meshglass_testbed::shared(CLUSTERS)
+        .await
+        .expect("test bed starts");
+    let east = bed.cluster("east").client().await.expect("east client");
+    let west = bed.cluster("west").client().await.expect("west client");
+    install_crd(&west).await;
+    ensure_namespace(&west, "istio-system").await;
+    ensure_namespace(&east, "istio-system").await;
+    start_operator_on(bed, "west");
+
+    // Step 4-6 of the guide: the remote CR, applied as written, becomes Successful.
+    let cr: DynamicObject = serde_yaml_ng::from_str(OSSM_REMOTE).expect("CR parses");
+    let kialis = Api::<DynamicObject>::namespaced_with(
+        west.clone(),
+        "istio-system",
+        &ApiResource::erase::<Kiali>(&()),
+    );
+    kialis
+        .create(&PostParams::default(), &cr)
+        .await
+        .expect("remote CR created");
+    let typed: Api<Kiali> = Api::namespaced(west.clone(), "istio-system");
+    wait_until("the remote Kiali CR is Successful", WAIT, || {
+        let typed = typed.clone();
+        async move {
+            let k = typed.get("kiali").await?;
+            let ok = k
+                .status
+                .as_ref()
+                .is_some_and(|s| s.is_successful_for(k.metadata.generation));
+            Ok::<_, kube::Error>(ok.then_some(()))
+        }
+    })
+    .await
+    .expect("remote CR reconciled");
+
+    // Step 7: the guide's command, with this bed's contexts.
+    let kubeconfig = bed.kubeconfig_path().display().to_string();
+    let args = remote_secret::parse_args([
+        "remote-secret",
+        "--kubeconfig",
+        &kubeconfig,
+        "--kiali-cluster-context",
+        "east",
+        "--remote-cluster-context",
+        "west",
+        "--view-only",
+        "false",
+        "--kiali-resource-name",
+        "kiali-service-account",
+        "--remote-cluster-namespace",
+        "istio-system",
+        "--process-kiali-secret",
+        "true",
+        "--process-remote-resources",
+        "false",
+        "--remote-cluster-name",
+        "cluster2",
+    ])
+    .expect("the guide's options parse");
+    let mut out = Vec::new();
+    let outcome = remote_secret::run(&args, &mut out)
+        .await
+        .expect("the CLI succeeds");
+    // Nothing is created on west: the operator's objects are used as they are.
+    assert!(
+        outcome
+            .actions
+            .iter()
+            .all(|a| a.side == remote_secret::Side::Kiali),
+        "{:?}",
+        outcome.actions
+    );
+
+    // The Secret on east holds the operator-made token of west.
+    let operator_token = {
+        let secrets: Api<Secret> = Api::namespaced(west.clone(), "istio-system");
+        let list = secrets
+            .list(&ListParams::default().fields("type=kubernetes.io/service-account-token"))
+            .await;
+        let made: Vec<Secret> = list
+            .expect("list token secrets")
+            .items
+            .into_iter()
+            .filter(|s| {
+                s.annotations()
+                    .get("kubernetes.io/service-account.name")
+                    .map(String::as_str)
+                    == Some("kiali-service-account")
+            })
+            .collect();
+        assert_eq!(
+            made.len(),
+            1,
+            "the operator made one token Secret for kiali-service-account"
+        );
+        let token = made[0]
+            .data
+            .as_ref()
+            .and_then(|d| d.get("token"))
+            .expect("populated token");
+        String::from_utf8(token.0.clone()).expect("utf-8 token")
+    };
+    let secret = Api::<Secret>::namespaced(east.clone(), "istio-system")
+        .get("kiali-remote-cluster-secret-cluster2")
+        .await
+        .expect("Secret on east");
+    assert_eq!(
+        secret
+            .labels()
+            .get("kiali.io/multiCluster")
+            .map(String::as_str),
+        Some("true")
+    );
+    assert_eq!(
+        secret
+            .annotations()
+            .get("kiali.io/cluster")
+            .map(String::as_str),
+        Some("cluster2")
+    );
+    let text = String::from_utf8(secret.data.as_ref().expect("data")["cluster2"].0.clone())
+        .expect("utf-8");
+    let kubeconfig = Kubeconfig::from_yaml(&text).expect("kubeconfig parses");
+    let user = kubeconfig.auth_infos[0].auth_info.clone().expect("user");
+    let token = serde_json::to_value(&user).expect("json")["token"]
+        .as_str()
+        .map(str::to_string);
+    assert_eq!(
+        token.as_deref(),
+        Some(operator_token.as_str()),
+        "the kubeconfig carries the operator's token"
+    );
+
+    // And it works: it reads west.
+    let options = KubeConfigOptions {
+        context: Some("cluster2".into()),
+        ..Default::default()
+    };
+    let client = Client::try_from(
+        Config::from_custom_kubeconfig(kubeconfig, &options)
+            .await
+            .expect("config"),
+    )
+    .expect("client");
+    Api::<Pod>::all(client)
+        .list(&ListParams::default())
+        .await
+        .expect("lists pods on west");
+}
