@@ -33,7 +33,7 @@ fn main() {
 
     let started = std::time::Instant::now();
     let r = build_graph(&opts, &samples, &inv);
-    let json = serde_json::to_vec(&r.graph).unwrap_or_default();
+    let json = r.graph.to_json_vec();
     let elapsed = started.elapsed();
     let after = dhat::HeapStats::get();
 

@@ -94,7 +94,7 @@ fn bench<M: Measurement>(c: &mut Criterion<M>, suffix: &str) {
     g.bench_function("workload_100k_samples_build_and_json", |b| {
         b.iter(|| {
             let r = build_graph(&opts, black_box(&samples), &inv);
-            let json = serde_json::to_vec(&r.graph).unwrap_or_default();
+            let json = r.graph.to_json_vec();
             black_box(json.len())
         })
     });
@@ -116,7 +116,7 @@ fn bench<M: Measurement>(c: &mut Criterion<M>, suffix: &str) {
     g.bench_function("workload_100k_samples_injected_build_and_json", |b| {
         b.iter(|| {
             let r = build_graph(&injected, black_box(&samples), &inv);
-            black_box(serde_json::to_vec(&r.graph).unwrap_or_default().len())
+            black_box(r.graph.to_json_vec().len())
         })
     });
     g.finish();

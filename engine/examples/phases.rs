@@ -16,44 +16,38 @@ fn main() {
         query_time: 1,
         ..GraphOptions::default()
     };
-    for round in 0..3 {
-        let t = cpu_ns();
-        let mut total = 0usize;
-        for s in &samples {
-            let l = &s.labels;
-            for v in [
-                &l.source_workload,
-                &l.destination_workload,
-                &l.destination_service,
-                &l.source_canonical_service,
-                &l.response_code,
-            ] {
-                total += v.as_deref().map_or(0, |x| x.len());
-            }
+    let rounds = std::env::args()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(5usize);
+    let mut best = [u64::MAX; 4];
+    for round in 0..rounds {
+        let t0 = cpu_ns();
+        let r = build_graph(&opts, &samples, &inv);
+        let t1 = cpu_ns();
+        let json = r.graph.to_json_vec();
+        let t2 = cpu_ns();
+        let len = json.len();
+        drop(json);
+        drop(r);
+        let t3 = cpu_ns();
+        let phase = [t1 - t0, t2 - t1, t3 - t2, t3 - t0];
+        for (b, p) in best.iter_mut().zip(phase) {
+            *b = (*b).min(p);
         }
-        let scan = cpu_ns() - t;
-        let t = cpu_ns();
-        let none = GraphOptions {
-            appenders: Some(vec![]),
-            ..opts.clone()
-        };
-        let r = build_graph(&none, &samples, &inv);
-        let bare = cpu_ns() - t;
-        let t = cpu_ns();
-        let r2 = build_graph(&opts, &samples, &inv);
-        let full = cpu_ns() - t;
-        let t = cpu_ns();
-        let json = serde_json::to_vec(&r2.graph).unwrap_or_default();
-        let ser = cpu_ns() - t;
         println!(
-            "round {round}: scan {:.1} ms, build (no appenders) {:.1} ms, build (all) {:.1} ms, json {:.1} ms [{} {} {}]",
-            scan as f64 / 1e6,
-            bare as f64 / 1e6,
-            full as f64 / 1e6,
-            ser as f64 / 1e6,
-            total,
-            r.graph.elements.edges.len(),
-            json.len()
+            "round {round}: build {:.1} ms, json {:.1} ms, drop {:.1} ms, total {:.1} ms [{len} bytes]",
+            phase[0] as f64 / 1e6,
+            phase[1] as f64 / 1e6,
+            phase[2] as f64 / 1e6,
+            phase[3] as f64 / 1e6,
         );
     }
+    println!(
+        "best: build {:.1} ms, json {:.1} ms, drop {:.1} ms, total {:.1} ms",
+        best[0] as f64 / 1e6,
+        best[1] as f64 / 1e6,
+        best[2] as f64 / 1e6,
+        best[3] as f64 / 1e6,
+    );
 }

@@ -2,8 +2,10 @@
 //! omit-when-empty behaviour of Kiali's Go structs.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Serialize;
+use serde::ser::{SerializeMap, SerializeStruct, Serializer};
 
 /// The graph response: `{timestamp, duration, graphType, elements: {nodes, edges}}`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -17,6 +19,18 @@ pub struct CytoscapeGraph {
     pub graph_type: &'static str,
     /// Nodes and edges.
     pub elements: Elements,
+}
+
+impl CytoscapeGraph {
+    /// The graph as JSON, the same bytes as `serde_json::to_vec(self)`, written into one buffer
+    /// sized up front from the element counts (no regrowth for typical graphs).
+    pub fn to_json_vec(&self) -> Vec<u8> {
+        let estimate = 256 + self.elements.nodes.len() * 640 + self.elements.edges.len() * 1024;
+        let mut out = Vec::with_capacity(estimate);
+        // Writing into a Vec cannot fail, and every field serialises infallibly.
+        let _ = serde_json::to_writer(&mut out, self);
+        out
+    }
 }
 
 /// `elements`: nodes (compound parents first) and edges, in Kiali's sort order.
@@ -74,8 +88,182 @@ pub struct ProtocolTraffic {
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub rates: BTreeMap<&'static str, String>,
     /// Edge responses by code (`-` = no response).
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub responses: BTreeMap<String, ResponseDetail>,
+    #[serde(skip_serializing_if = "Responses::is_empty")]
+    pub responses: Responses,
+}
+
+/// An edge's responses: for each code (`-` = no response), the percentage of the edge's traffic
+/// by response flags and by destination host. Serialises as Kiali's
+/// `{code: {flags: {flag: "pct"}, hosts: {host: "pct"}}}`, codes and keys in byte order.
+///
+/// Stored flat (two vectors per edge, label strings shared between edges) because a graph has
+/// tens of thousands of these; [`Responses::get`] and [`Responses::iter`] give the
+/// [`ResponseDetail`] view.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Responses {
+    codes: Vec<CodeEntry>,
+    items: Vec<(Arc<str>, Percent)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct CodeEntry {
+    code: Arc<str>,
+    /// `items[flags_start..hosts_start]` are the flags, `items[hosts_start..end]` the hosts.
+    flags_start: u32,
+    hosts_start: u32,
+    end: u32,
+}
+
+impl Responses {
+    /// No response codes at all.
+    pub fn is_empty(&self) -> bool {
+        self.codes.is_empty()
+    }
+
+    /// The number of response codes.
+    pub fn len(&self) -> usize {
+        self.codes.len()
+    }
+
+    /// Starts the next code; codes must be pushed in increasing byte order, each followed by its
+    /// flags then its hosts, each in increasing byte order.
+    pub(crate) fn push_code(&mut self, code: Arc<str>) {
+        let at = self.items.len() as u32;
+        self.codes.push(CodeEntry {
+            code,
+            flags_start: at,
+            hosts_start: at,
+            end: at,
+        });
+    }
+
+    /// Adds a flags entry to the last code (before any host).
+    pub(crate) fn push_flag(&mut self, flag: Arc<str>, pct: f64) {
+        self.items.push((flag, Percent(pct)));
+        if let Some(c) = self.codes.last_mut() {
+            c.hosts_start += 1;
+            c.end += 1;
+        }
+    }
+
+    /// Adds a hosts entry to the last code.
+    pub(crate) fn push_host(&mut self, host: Arc<str>, pct: f64) {
+        self.items.push((host, Percent(pct)));
+        if let Some(c) = self.codes.last_mut() {
+            c.end += 1;
+        }
+    }
+
+    pub(crate) fn reserve(&mut self, codes: usize, items: usize) {
+        self.codes.reserve_exact(codes);
+        self.items.reserve_exact(items);
+    }
+
+    fn view(&self, c: &CodeEntry) -> ResponseDetailRef<'_> {
+        let (f, h, e) = (
+            c.flags_start as usize,
+            c.hosts_start as usize,
+            c.end as usize,
+        );
+        ResponseDetailRef {
+            flags: self.items.get(f..h).unwrap_or_default(),
+            hosts: self.items.get(h..e).unwrap_or_default(),
+        }
+    }
+
+    /// The detail of one response code.
+    pub fn get(&self, code: &str) -> Option<ResponseDetail> {
+        self.codes
+            .iter()
+            .find(|c| &*c.code == code)
+            .map(|c| self.view(c).to_owned())
+    }
+
+    /// Every code with its detail, in byte order of the codes.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, ResponseDetail)> + '_ {
+        self.codes
+            .iter()
+            .map(|c| (&*c.code, self.view(c).to_owned()))
+    }
+}
+
+impl Serialize for Responses {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.codes.len()))?;
+        for c in &self.codes {
+            m.serialize_entry(&*c.code, &self.view(c))?;
+        }
+        m.end()
+    }
+}
+
+/// A borrowed [`ResponseDetail`], serialised identically.
+struct ResponseDetailRef<'r> {
+    flags: &'r [(Arc<str>, Percent)],
+    hosts: &'r [(Arc<str>, Percent)],
+}
+
+impl ResponseDetailRef<'_> {
+    fn to_owned(&self) -> ResponseDetail {
+        let own = |v: &[(Arc<str>, Percent)]| {
+            v.iter()
+                .map(|(k, p)| (k.to_string(), p.to_string()))
+                .collect()
+        };
+        ResponseDetail {
+            flags: own(self.flags),
+            hosts: own(self.hosts),
+        }
+    }
+}
+
+/// Serialises a sorted slice of pairs as a JSON object.
+struct PairMap<'r>(&'r [(Arc<str>, Percent)]);
+
+impl Serialize for PairMap<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0 {
+            m.serialize_entry(&**k, v)?;
+        }
+        m.end()
+    }
+}
+
+impl Serialize for ResponseDetailRef<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let n = usize::from(!self.flags.is_empty()) + usize::from(!self.hosts.is_empty());
+        let mut st = s.serialize_struct("ResponseDetail", n)?;
+        if !self.flags.is_empty() {
+            st.serialize_field("flags", &PairMap(self.flags))?;
+        }
+        if !self.hosts.is_empty() {
+            st.serialize_field("hosts", &PairMap(self.hosts))?;
+        }
+        st.end()
+    }
+}
+
+/// A percentage, serialised as a string with one decimal (`"40.0"`) as Kiali does.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Percent(pub f64);
+
+impl std::fmt::Display for Percent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut buf = String::with_capacity(8);
+        super::num::push_fixed(&mut buf, self.0, 1);
+        f.write_str(&buf)
+    }
+}
+
+impl Serialize for Percent {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut buf = super::num::FixedBuf::new();
+        match buf.format(self.0, 1) {
+            Some(text) => s.serialize_str(text),
+            None => s.collect_str(self),
+        }
+    }
 }
 
 /// Percentages of an edge's traffic for one response code, by flags and by host.

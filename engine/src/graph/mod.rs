@@ -7,10 +7,12 @@
 
 pub mod cytoscape;
 mod ids;
+mod num;
 mod stats;
 
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
 use serde::Serialize;
@@ -25,7 +27,7 @@ use crate::options::{
 };
 use cytoscape::{
     CytoscapeGraph, EdgeData, EdgeWrapper, Elements, NodeData, NodeWrapper, ProtocolTraffic,
-    ResponseDetail, SeInfo, ServiceName,
+    Responses, SeInfo, ServiceName,
 };
 use ids::{IdKind, NodeKey, NodeType, is_ok, node_id, sha256_hex};
 
@@ -1313,7 +1315,7 @@ fn rate_str(v: f64) -> String {
     if needed > precision {
         precision = needed;
     }
-    format!("{v:.precision$}")
+    num::fixed(v, precision)
 }
 
 fn put_rate(rates: &mut BTreeMap<&'static str, String>, k: &'static str, v: f64) {
@@ -1353,7 +1355,7 @@ impl<'a> Builder<'a> {
                 traffic.push(ProtocolTraffic {
                     protocol: "grpc",
                     rates: grpc,
-                    responses: BTreeMap::new(),
+                    responses: Responses::default(),
                 });
             }
             let mut http = BTreeMap::new();
@@ -1367,7 +1369,7 @@ impl<'a> Builder<'a> {
                 traffic.push(ProtocolTraffic {
                     protocol: "http",
                     rates: http,
-                    responses: BTreeMap::new(),
+                    responses: Responses::default(),
                 });
             }
             let mut tcp = BTreeMap::new();
@@ -1377,7 +1379,7 @@ impl<'a> Builder<'a> {
                 traffic.push(ProtocolTraffic {
                     protocol: "tcp",
                     rates: tcp,
-                    responses: BTreeMap::new(),
+                    responses: Responses::default(),
                 });
             }
             let mut dest_services: Vec<ServiceName> = n
@@ -1420,6 +1422,8 @@ impl<'a> Builder<'a> {
         let quantile = opts.response_time.quantile();
         let mut edges: Vec<EdgeWrapper> = Vec::with_capacity(self.edges.len());
         let mut buf = String::with_capacity(140);
+        let mut interner = Interner::default();
+        let mut resp_rows: Vec<(&str, u8, &str, f64)> = Vec::new();
         for e in self.edges.iter().filter(|e| !e.removed) {
             let (src, dst) = (&ids[e.src as usize], &ids[e.dst as usize]);
             if src.is_empty() || dst.is_empty() {
@@ -1468,7 +1472,7 @@ impl<'a> Builder<'a> {
                 if let Some(k) = pct_err_k {
                     let pct = err / e.total * 100.0;
                     if pct > 0.0 {
-                        rates.insert(k, format!("{pct:.1}"));
+                        rates.insert(k, num::fixed(pct, 1));
                     }
                 }
                 if let Some(k) = pct_req_k
@@ -1476,37 +1480,48 @@ impl<'a> Builder<'a> {
                 {
                     let pct = e.total / src_out * 100.0;
                     if pct > 0.0 {
-                        rates.insert(k, format!("{pct:.1}"));
+                        rates.insert(k, num::fixed(pct, 1));
                     }
                 }
-                let mut by_code: BTreeMap<&str, PctMaps> = BTreeMap::new();
-                for r in &e.responses {
-                    let d = by_code.entry(r.code).or_default();
-                    let pct = r.val / e.total * 100.0;
-                    if !r.flags.is_empty() {
-                        *d.0.entry(r.flags).or_insert(0.0) += pct;
+                if !e.responses.is_empty() {
+                    // (code, 0 = code itself / 1 = flags / 2 = host, key, percentage), stably
+                    // sorted so equal keys are summed in input order, as a map insertion would.
+                    resp_rows.clear();
+                    for r in &e.responses {
+                        let pct = r.val / e.total * 100.0;
+                        resp_rows.push((r.code, 0u8, "", 0.0));
+                        if !r.flags.is_empty() {
+                            resp_rows.push((r.code, 1, r.flags, pct));
+                        }
+                        if !r.host.is_empty() {
+                            resp_rows.push((r.code, 2, r.host, pct));
+                        }
                     }
-                    if !r.host.is_empty() {
-                        *d.1.entry(r.host).or_insert(0.0) += pct;
+                    resp_rows.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+                    let out = &mut data.traffic.responses;
+                    out.reserve(e.responses.len(), resp_rows.len());
+                    let mut i = 0;
+                    while i < resp_rows.len() {
+                        let (code, kind, key, mut sum) = resp_rows[i];
+                        let mut j = i + 1;
+                        while j < resp_rows.len()
+                            && resp_rows[j].0 == code
+                            && resp_rows[j].1 == kind
+                            && resp_rows[j].2 == key
+                        {
+                            sum += resp_rows[j].3;
+                            j += 1;
+                        }
+                        match kind {
+                            0 => out.push_code(interner.get(code)),
+                            1 => out.push_flag(interner.get(key), sum),
+                            _ => out.push_host(interner.get(key), sum),
+                        }
+                        i = j;
                     }
-                }
-                for (code, (flags, hosts)) in by_code {
-                    data.traffic.responses.insert(
-                        code.to_string(),
-                        ResponseDetail {
-                            flags: flags
-                                .into_iter()
-                                .map(|(k, v)| (k.to_string(), format!("{v:.1}")))
-                                .collect(),
-                            hosts: hosts
-                                .into_iter()
-                                .map(|(k, v)| (k.to_string(), format!("{v:.1}")))
-                                .collect(),
-                        },
-                    );
                 }
                 if e.mtls > 0.0 {
-                    data.is_mtls = format!("{:.0}", e.mtls / e.total * 100.0);
+                    data.is_mtls = num::fixed(e.mtls / e.total * 100.0, 0);
                 }
             }
             if let Principal::One(p) = e.src_principal {
@@ -1527,7 +1542,7 @@ impl<'a> Builder<'a> {
                     None => None,
                 };
                 if let Some(rt) = rt.filter(|v| v.is_finite() && *v > 0.0) {
-                    data.response_time = format!("{rt:.0}");
+                    data.response_time = num::fixed(rt, 0);
                 }
             }
             if e.proto == Proto::Http {
@@ -1537,7 +1552,7 @@ impl<'a> Builder<'a> {
                     e.bytes[1]
                 };
                 if bytes > 0.0 {
-                    data.throughput = format!("{bytes:.0}");
+                    data.throughput = num::fixed(bytes, 0);
                 }
             }
             edges.push(EdgeWrapper { data });
@@ -1554,8 +1569,17 @@ impl<'a> Builder<'a> {
     }
 }
 
-/// Percentages by response flags and by host, for one response code.
-type PctMaps<'s> = (BTreeMap<&'s str, f64>, BTreeMap<&'s str, f64>);
+/// Shares one `Arc<str>` per distinct label value across the graph's responses.
+#[derive(Default)]
+struct Interner<'a> {
+    map: FxHashMap<&'a str, Arc<str>>,
+}
+
+impl<'a> Interner<'a> {
+    fn get(&mut self, s: &'a str) -> Arc<str> {
+        self.map.entry(s).or_insert_with(|| Arc::from(s)).clone()
+    }
+}
 
 /// Compound parents, inner boxes first (app, then namespace, then cluster), as Kiali does.
 fn add_boxes(opts: &GraphOptions, nodes: &mut Vec<NodeWrapper>) {
