@@ -175,6 +175,17 @@ pub fn describe(err: &kube::Error) -> String {
     }
 }
 
+/// A kubeconfig loading error without anything quoted from the file: a YAML parse error can quote the offending
+/// line, which may hold a token or a key.
+pub fn describe_kubeconfig(err: &kube::config::KubeconfigError) -> String {
+    match err {
+        kube::config::KubeconfigError::Parse(_) => {
+            "failed to parse kubeconfig YAML (`kubectl config view` shows where)".to_string()
+        }
+        other => other.to_string(),
+    }
+}
+
 /// `true` for an API error with this HTTP status code.
 pub fn is_status(err: &kube::Error, code: u16) -> bool {
     matches!(err, kube::Error::Api(status) if status.code == code)

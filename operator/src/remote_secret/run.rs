@@ -26,7 +26,7 @@ use tracing::info;
 use super::{
     args::{Args, validate_cluster_name},
     contexts::{KubeconfigTrust, context_cluster, kubeconfig_trust, resolve_context},
-    error::{Error, Result, describe, is_status},
+    error::{Error, Result, describe, describe_kubeconfig, is_status},
     objects::{
         self, CLUSTER_ANNOTATION, FIELD_MANAGER, MULTI_CLUSTER_LABEL, ROOT_CA_CONFIGMAP,
         SERVICE_ACCOUNT_ANNOTATION, TOKEN_SECRET_TYPE, Trust,
@@ -194,11 +194,11 @@ fn load_kubeconfig(args: &Args) -> Result<Kubeconfig> {
     match &args.kubeconfig {
         Some(path) => Kubeconfig::read_from(path).map_err(|e| Error::Kubeconfig {
             origin: path.display().to_string(),
-            cause: e.to_string(),
+            cause: describe_kubeconfig(&e),
         }),
         None => Kubeconfig::read().map_err(|e| Error::Kubeconfig {
             origin: "$KUBECONFIG or ~/.kube/config".to_string(),
-            cause: e.to_string(),
+            cause: describe_kubeconfig(&e),
         }),
     }
 }
@@ -290,7 +290,7 @@ async fn client_for(
         .await
         .map_err(|e| Error::Kubeconfig {
             origin: format!("context {context:?}"),
-            cause: e.to_string(),
+            cause: describe_kubeconfig(&e),
         })?;
     config.connect_timeout = Some(Duration::from_secs(10));
     config.read_timeout = Some(Duration::from_secs(30));
@@ -1146,4 +1146,198 @@ fn write_dry_run<W: Write>(out: &mut W, args: &Args, plan: &Plan, docs: &[Doc]) 
     }
     out.write_all(text.as_bytes())
         .map_err(|e| Error::Output(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::remote_secret::args::parse_args;
+
+    const KUBECONFIG: &str = r#"
+apiVersion: v1
+kind: Config
+current-context: west
+contexts:
+- name: east
+  context: {cluster: east, user: admin}
+- name: west
+  context: {cluster: west, user: admin}
+- name: eks
+  context: {cluster: "arn:aws:eks:eu-west-1:1:cluster/prod", user: admin}
+clusters:
+- name: east
+  cluster: {server: "https://127.0.0.1:1", certificate-authority-data: UEVN}
+- name: west
+  cluster: {server: "https://127.0.0.1:2", certificate-authority-data: UEVN}
+- name: "arn:aws:eks:eu-west-1:1:cluster/prod"
+  cluster: {server: "https://eks.example:443", certificate-authority-data: UEVN}
+users:
+- name: admin
+  user: {token: x}
+"#;
+
+    fn plan(extra: &[&str]) -> Result<Plan> {
+        let mut argv = vec!["remote-secret"];
+        argv.extend_from_slice(extra);
+        let args = parse_args(argv).expect("parses");
+        args.validate()?;
+        Plan::new(
+            &args,
+            &Kubeconfig::from_yaml(KUBECONFIG).expect("kubeconfig"),
+        )
+    }
+
+    #[test]
+    fn the_cluster_name_and_url_come_from_the_remote_context_unless_given() {
+        let p = plan(&[]).expect("plan");
+        assert_eq!(
+            (p.cluster_name.as_str(), p.server_url.as_str()),
+            ("west", "https://127.0.0.1:2")
+        );
+        assert_eq!(p.kiali_context.as_deref(), Some("east"));
+        let p = plan(&[
+            "--remote-cluster-name",
+            "cluster2",
+            "--remote-cluster-url",
+            "https://10.1.1.1:6443",
+        ])
+        .expect("plan");
+        assert_eq!(
+            (p.cluster_name.as_str(), p.server_url.as_str()),
+            ("cluster2", "https://10.1.1.1:6443")
+        );
+    }
+
+    #[test]
+    fn a_derived_cluster_name_that_is_not_allowed_asks_for_remote_cluster_name() {
+        let err = plan(&["--remote-cluster-context", "eks"])
+            .err()
+            .expect("refused");
+        assert_eq!(err.category(), "invalid_cluster_name");
+        assert!(err.to_string().contains("--remote-cluster-name"), "{err}");
+        assert!(
+            plan(&[
+                "--remote-cluster-context",
+                "eks",
+                "--remote-cluster-name",
+                "prod"
+            ])
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn current_context_resolving_to_the_other_one_is_the_same_context() {
+        let err = plan(&["--kiali-cluster-context", "current"])
+            .err()
+            .expect("refused");
+        assert_eq!(err.category(), "same_context");
+    }
+
+    #[test]
+    fn the_kiali_context_is_only_needed_for_the_kiali_secret() {
+        assert_eq!(
+            plan(&["--kiali-cluster-context", "nowhere"])
+                .err()
+                .map(|e| e.category()),
+            Some("unknown_context")
+        );
+        let p = plan(&[
+            "--kiali-cluster-context",
+            "nowhere",
+            "--process-kiali-secret",
+            "false",
+        ])
+        .expect("plan");
+        assert_eq!(p.kiali_context, None);
+    }
+
+    #[test]
+    fn kubeconfig_errors_never_quote_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("config");
+        std::fs::write(
+            &path,
+            "users:\n- name: a\n  user: {token: very-secret-token\n  : [",
+        )
+        .expect("write");
+        let args = parse_args(["remote-secret", "--kubeconfig", &path.display().to_string()])
+            .expect("parses");
+        let err = load_kubeconfig(&args).expect_err("bad YAML");
+        assert_eq!(err.category(), "kubeconfig");
+        let msg = err.to_string();
+        assert!(
+            !msg.contains("very-secret-token") && !msg.contains('\n'),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn dry_run_output_marks_each_document_with_its_cluster() {
+        let p = plan(&[]).expect("plan");
+        let args = parse_args(["remote-secret"]).expect("parses");
+        let docs = vec![
+            Doc {
+                side: Side::Remote,
+                yaml: "kind: ServiceAccount\n".into(),
+                note: None,
+            },
+            Doc {
+                side: Side::Kiali,
+                yaml: "kind: Secret\n".into(),
+                note: Some("WARNING: live credential".into()),
+            },
+        ];
+        let mut out = Vec::new();
+        write_dry_run(&mut out, &args, &p, &docs).expect("writes");
+        let text = String::from_utf8(out).expect("utf-8");
+        let parts: Vec<&str> = text.split("\n---\n").collect();
+        assert_eq!(parts.len(), 2, "{text}");
+        assert!(
+            parts[0]
+                .starts_with("# meshglass-operator remote-secret --dry-run: nothing was written")
+        );
+        assert!(
+            parts[0].contains("# remote cluster \"west\" (context \"west\")\nkind: ServiceAccount"),
+            "{text}"
+        );
+        assert!(
+            parts[1].contains("# Kiali cluster (context \"east\"), namespace istio-system"),
+            "{text}"
+        );
+        assert!(
+            parts[1].contains("# WARNING: live credential\nkind: Secret"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn actions_read_as_sentences() {
+        let a = Action {
+            side: Side::Remote,
+            kind: "ServiceAccount",
+            namespace: Some("kiali-access-ns".into()),
+            name: "kiali-remote-access".into(),
+            change: Change::Created,
+        };
+        assert_eq!(
+            a.to_string(),
+            "remote cluster: ServiceAccount kiali-access-ns/kiali-remote-access created"
+        );
+        let outcome = Outcome {
+            actions: vec![Action {
+                change: Change::Unchanged,
+                ..a.clone()
+            }],
+            ..Default::default()
+        };
+        assert!(outcome.changed_nothing());
+        assert!(
+            !Outcome {
+                actions: vec![a],
+                ..Default::default()
+            }
+            .changed_nothing()
+        );
+    }
 }
