@@ -15,6 +15,13 @@ help:
 
 ## --- the two commands -------------------------------------------------------
 
+demo: prereqs tools ## the east/west demo mesh with the operator and the server (Ctrl-C stops it)
+	$(CARGO) build --locked -q -p meshglass-operator -p meshglass-server --bins
+	$(CARGO) run --locked -q -p meshglass-simulator --bin meshglass-demo -- up --state-dir .local
+
+demo-down: ## stop what `make demo` started, and what a crashed demo left behind
+	$(CARGO) run --locked -q -p meshglass-simulator --bin meshglass-demo -- down --state-dir .local
+
 test: prereqs tools lint crds-check unit e2e ## everything CI runs: lint, CRD drift, unit and end-to-end tests
 
 ## --- pieces of `make test` ---------------------------------------------------
