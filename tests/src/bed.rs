@@ -101,6 +101,8 @@ pub struct Cluster {
     watchdog: Option<Arc<Watchdog>>,
     apiserver: Mutex<Option<Proc>>,
     others: Mutex<Vec<Proc>>,
+    /// The bed's etcd, shared by its clusters (checked while waiting).
+    etcd: Arc<Mutex<Option<Proc>>>,
 }
 
 fn b64(s: &str) -> String {
@@ -236,6 +238,11 @@ impl Cluster {
 
     /// Fails when a process of this cluster has exited.
     fn check_processes(&self) -> Result<(), Error> {
+        if let Ok(mut etcd) = self.etcd.lock()
+            && let Some(p) = etcd.as_mut()
+        {
+            p.check_running()?;
+        }
         if let Ok(mut api) = self.apiserver.lock()
             && let Some(p) = api.as_mut()
         {
@@ -587,7 +594,7 @@ pub struct TestBed {
     run_dir: PathBuf,
     kubeconfig_path: PathBuf,
     clusters: Vec<Cluster>,
-    etcd: Mutex<Option<Proc>>,
+    etcd: Arc<Mutex<Option<Proc>>>,
     watchdog: Option<Arc<Watchdog>>,
     /// Processes are left running when the value is dropped (set once a detached start succeeded).
     keep_running: bool,
@@ -626,7 +633,26 @@ impl TestBed {
     }
 
     /// Starts clusters with explicit options. On any error everything already started is stopped.
+    /// When free ports were picked and another process took one before our server bound it, the
+    /// start is retried with fresh ports (up to three attempts).
     pub async fn start_with(options: StartOptions) -> Result<TestBed, Error> {
+        let mut attempt = 1;
+        loop {
+            match Self::start_once(options.clone()).await {
+                Err(Error::ProcessExited { tail, .. })
+                    if attempt < 3
+                        && options.first_port.is_none()
+                        && tail.contains("address already in use") =>
+                {
+                    tracing::warn!(attempt, "a picked port was taken meanwhile; starting again");
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn start_once(options: StartOptions) -> Result<TestBed, Error> {
         if options.detached && options.state_dir.is_none() {
             return Err(Error::Unsupported(
                 "a detached test bed needs a state directory",
@@ -711,7 +737,7 @@ impl TestBed {
             kubeconfig_path: run_dir.join("kubeconfig"),
             run_dir: run_dir.clone(),
             clusters: Vec::new(),
-            etcd: Mutex::new(None),
+            etcd: Arc::new(Mutex::new(None)),
             watchdog: watchdog.clone(),
             keep_running: false,
             remove_dir,
@@ -820,6 +846,7 @@ impl TestBed {
                 watchdog: watchdog.clone(),
                 apiserver: Mutex::new(None),
                 others: Mutex::new(Vec::new()),
+                etcd: bed.etcd.clone(),
             };
             let proc = cluster.spawn_apiserver()?;
             if let Ok(mut slot) = cluster.apiserver.lock() {
@@ -836,16 +863,6 @@ impl TestBed {
         write(&bed.kubeconfig_path, &kubeconfig_yaml(&entries)?)?;
 
         let nodes = options.nodes;
-        let etcd_check = async {
-            // etcd dying is reported by the API servers' readiness; check it explicitly too.
-            if let Ok(mut e) = bed.etcd.lock()
-                && let Some(p) = e.as_mut()
-            {
-                p.check_running()?;
-            }
-            Ok::<(), Error>(())
-        };
-        etcd_check.await?;
         futures::future::try_join_all(
             bed.clusters
                 .iter()
