@@ -1,0 +1,284 @@
+//! The `make demo` scenario, headless, on clusters of its own: `meshglass-demo up` against a private east/west
+//! bed sets up the seeds' primary-remote mesh (demo apps, simulated sidecars, Prometheus per cluster with east
+//! federating west, the operator with the example CRs, `remote-secret`, and the server run with what the
+//! operator produced). The test then checks what a user sees first: both clusters accessible in
+//! `/api/config`, edges between east and west in the graph, and health for the demo apps.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use meshglass_testbed::{TestBed, wait_until};
+use serde_json::Value;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// The cargo target directory this test was built in (`<target>/debug/deps/<test>`).
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    exe.ancestors()
+        .nth(3)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| workspace().join("target"))
+}
+
+/// Builds the programs the demo runs, in this test's target directory (a no-op when up to date).
+fn build_binaries() -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let target = target_dir();
+    let status = std::process::Command::new(cargo)
+        .current_dir(workspace())
+        .args(["build", "--locked", "-q", "--bins"])
+        .args([
+            "-p",
+            "meshglass-simulator",
+            "-p",
+            "meshglass-operator",
+            "-p",
+            "meshglass-server",
+        ])
+        .arg("--target-dir")
+        .arg(&target)
+        .status()
+        .expect("running cargo build");
+    assert!(
+        status.success(),
+        "cargo build of the demo's binaries failed: {status}"
+    );
+    target.join("debug")
+}
+
+async fn get_json(
+    http: &reqwest::Client,
+    url: &str,
+    query: &[(&str, &str)],
+) -> Result<Value, String> {
+    let url = reqwest::Url::parse_with_params(url, query).map_err(|e| e.to_string())?;
+    let response = http
+        .get(url.clone())
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = response.status();
+    let body = response.text().await.map_err(|e| e.to_string())?;
+    if !status.is_success() {
+        return Err(format!("{url}: HTTP {status}: {body}"));
+    }
+    serde_json::from_str(&body).map_err(|e| format!("{url}: {e}: {body}"))
+}
+
+/// `clusters` of /api/config as (name, entry), whether the server sends a map keyed by name (Kiali) or a list.
+fn clusters(config: &Value) -> Vec<(String, Value)> {
+    match &config["clusters"] {
+        Value::Object(map) => map.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        Value::Array(list) => list
+            .iter()
+            .map(|v| (v["name"].as_str().unwrap_or_default().to_owned(), v.clone()))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// (source cluster, target cluster) of every edge of a Cytoscape graph.
+fn edge_clusters(graph: &Value) -> Vec<(String, String)> {
+    let empty = Vec::new();
+    let nodes = graph["elements"]["nodes"].as_array().unwrap_or(&empty);
+    let cluster_of = |id: &Value| {
+        nodes
+            .iter()
+            .find(|n| n["data"]["id"] == *id)
+            .and_then(|n| n["data"]["cluster"].as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    graph["elements"]["edges"]
+        .as_array()
+        .unwrap_or(&empty)
+        .iter()
+        .map(|e| {
+            (
+                cluster_of(&e["data"]["source"]),
+                cluster_of(&e["data"]["target"]),
+            )
+        })
+        .collect()
+}
+
+/// Names of the entities a health answer reports on (`{namespace: {name: health}}`, possibly wrapped once,
+/// as Kiali's `namespaceAppHealth`).
+fn health_entries(health: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some(top) = health.as_object() else {
+        return out;
+    };
+    for (key, value) in top {
+        let Some(inner) = value.as_object() else {
+            continue;
+        };
+        for (name, entry) in inner {
+            match entry.as_object() {
+                // {wrapper: {namespace: {name: health}}}
+                Some(map) if key.starts_with("namespace") && map.values().all(Value::is_object) => {
+                    out.extend(map.keys().map(|n| format!("{name}/{n}")))
+                }
+                Some(_) => out.push(format!("{key}/{name}")),
+                None => {}
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_shows_both_clusters_cross_cluster_edges_and_health() {
+    let bed = TestBed::start(&["east", "west"])
+        .await
+        .expect("starting clusters east and west");
+    let bin_dir = tokio::task::spawn_blocking(build_binaries)
+        .await
+        .expect("building the demo's binaries");
+    let state = tempfile::tempdir().expect("temporary state directory");
+    let ready_file = state.path().join("ready.json");
+
+    let mut demo = tokio::process::Command::new(bin_dir.join("meshglass-demo"))
+        .arg("up")
+        .arg("--state-dir")
+        .arg(state.path())
+        .arg("--examples")
+        .arg(workspace().join("examples"))
+        .arg("--kubeconfig")
+        .arg(bed.kubeconfig_path())
+        .arg("--bin-dir")
+        .arg(&bin_dir)
+        .arg("--free-ports")
+        .arg("--ready-file")
+        .arg(&ready_file)
+        .stdout(std::fs::File::create(state.path().join("demo.out")).expect("demo output file"))
+        .stderr(std::fs::File::create(state.path().join("demo.err")).expect("demo error file"))
+        .kill_on_drop(true)
+        .spawn()
+        .expect("starting meshglass-demo");
+    let output = |state: &Path| {
+        let read = |f: &str| std::fs::read_to_string(state.join(f)).unwrap_or_default();
+        format!("{}{}", read("demo.out"), read("demo.err"))
+    };
+
+    let ready = wait_until("the demo to be ready", Duration::from_secs(300), || {
+        let exited = demo.try_wait().ok().flatten();
+        let ready_file = ready_file.clone();
+        let out = output(state.path());
+        async move {
+            if let Some(status) = exited {
+                return Err(format!("meshglass-demo exited ({status}):\n{out}"));
+            }
+            match std::fs::read(&ready_file) {
+                Ok(bytes) => serde_json::from_slice::<Value>(&bytes)
+                    .map(Some)
+                    .map_err(|e| e.to_string()),
+                Err(_) => Ok(None),
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let base = ready["url"]
+        .as_str()
+        .expect("url in the ready file")
+        .to_owned();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("http client");
+
+    // Both clusters, each accessible.
+    let config = get_json(&http, &format!("{base}/api/config"), &[])
+        .await
+        .expect("/api/config");
+    let found = clusters(&config);
+    for name in ["east", "west"] {
+        let entry = found.iter().find(|(n, _)| n == name).map(|(_, v)| v);
+        let entry =
+            entry.unwrap_or_else(|| panic!("cluster {name} missing from /api/config: {config}"));
+        assert_eq!(
+            entry["accessible"],
+            Value::Bool(true),
+            "cluster {name} not accessible: {config}"
+        );
+    }
+
+    // Edges between the clusters: reviews-v2 (east) → ratings (west), sleep (west) → productpage (east), ...
+    let graph = get_json(
+        &http,
+        &format!("{base}/api/namespaces/graph"),
+        &[
+            ("namespaces", "bookinfo,helloworld,sample"),
+            ("graphType", "versionedApp"),
+            ("duration", "60s"),
+        ],
+    )
+    .await
+    .expect("graph");
+    let edges = edge_clusters(&graph);
+    let crossing = |from: &str, to: &str| edges.iter().any(|(s, t)| s == from && t == to);
+    assert!(crossing("east", "west"), "no east → west edge in {graph}");
+    assert!(crossing("west", "east"), "no west → east edge in {graph}");
+
+    // Health of the demo apps, with the failing helloworld-v2 and ratings among them.
+    let health = wait_until(
+        "app health of the demo namespaces",
+        Duration::from_secs(60),
+        || {
+            let http = http.clone();
+            let url = format!("{base}/api/clusters/health");
+            async move {
+                let h = get_json(
+                    &http,
+                    &url,
+                    &[
+                        ("namespaces", "bookinfo,helloworld,sample"),
+                        ("type", "app"),
+                        ("rateInterval", "60s"),
+                    ],
+                )
+                .await?;
+                Ok::<_, String>((!health_entries(&h).is_empty()).then_some(h))
+            }
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let entries = health_entries(&health);
+    for app in ["ratings", "helloworld", "productpage"] {
+        assert!(
+            entries.iter().any(|e| e.ends_with(&format!("/{app}"))),
+            "no health for {app}: {health}"
+        );
+    }
+
+    // Ctrl-C equivalent: the demo stops everything it started.
+    let pid = demo.id().expect("demo pid");
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let status = tokio::time::timeout(Duration::from_secs(60), demo.wait())
+        .await
+        .expect("meshglass-demo stops within 60 s of SIGTERM")
+        .expect("waiting for meshglass-demo");
+    assert!(
+        status.success(),
+        "meshglass-demo exited with {status}:\n{}",
+        output(state.path())
+    );
+    let leftovers = std::fs::read_dir(state.path().join("demo/pids"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(
+        leftovers, 0,
+        "processes still recorded after the demo stopped"
+    );
+    drop(bed);
+}
