@@ -425,3 +425,66 @@ async fn credentials_without_the_needed_permissions_are_refused_by_name() {
         .expect("get");
     assert!(secret.is_none(), "a Secret was written on east");
 }
+
+#[tokio::test]
+async fn a_failure_after_the_remote_writes_removes_them_again() {
+    let bed = bed().await;
+    let kubeconfig = bed.kubeconfig_path().display().to_string();
+    let east = bed.cluster("east").client().await.expect("east");
+    let west = bed.cluster("west").client().await.expect("west");
+    let kiali_ns = TestNamespace::create(&east, "rs-undo")
+        .await
+        .expect("namespace");
+    let id = suffix(&kiali_ns);
+    let remote_ns = format!("rs-undo-access-{id}");
+    let name = format!("rs-undo-{id}");
+    // The URL the server would use does not answer: found only when the generated kubeconfig is proven, after
+    // the ServiceAccount, role, binding, token Secret and namespace were created on west.
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("addr").port()
+    };
+    let url = format!("https://127.0.0.1:{port}");
+    fails(
+        &kubeconfig,
+        &[
+            "--kiali-cluster-context",
+            "east",
+            "--remote-cluster-context",
+            "west",
+            "--kiali-cluster-namespace",
+            kiali_ns.name(),
+            "--remote-cluster-namespace",
+            &remote_ns,
+            "--kiali-resource-name",
+            &name,
+            "--remote-cluster-url",
+            &url,
+        ],
+        None,
+        "unreachable",
+        &[&format!("127.0.0.1:{port}")],
+    )
+    .await;
+    nothing_written(&east, &west, kiali_ns.name(), &remote_ns, &name).await;
+    let namespaces: Api<Namespace> = Api::all(west.clone());
+    meshglass_testbed::wait_until(
+        "the namespace the failed run created is gone",
+        Duration::from_secs(60),
+        || {
+            let namespaces = namespaces.clone();
+            let remote_ns = remote_ns.clone();
+            async move {
+                Ok::<_, kube::Error>(
+                    namespaces
+                        .get_opt(&remote_ns)
+                        .await?
+                        .is_none()
+                        .then_some(()),
+                )
+            }
+        },
+    )
+    .await
+    .expect("namespace removed");
+}
