@@ -130,6 +130,22 @@ pub async fn client(
     Ok(kube::Client::try_from(config)?)
 }
 
+/// Resolves on SIGINT or SIGTERM (what Kubernetes sends before killing the pod).
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term => {},
+    }
+}
+
 fn run(args: RunArgs) -> anyhow::Result<()> {
     init_logs(args.log_format);
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -150,9 +166,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
                 error!(error = %e, addr = %admin_addr, "admin server stopped");
             }
         });
-        let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
-        };
+        let shutdown = shutdown_signal();
         if !args.leader_election {
             controller::run(client, settings, shutdown).await;
             return Ok(());
@@ -186,7 +200,14 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
                 std::process::exit(1);
             }
         }
-        lease_task.abort();
+        // Shutting down: closing the channel stops the lease task, then the lease is released so a
+        // standby replica takes over at once instead of after the lease expires.
+        if let Ok(Ok(manager)) = lease_task.await
+            && let Err(e) = manager.release().await
+        {
+            error!(error = %e, "cannot release the lease");
+        }
+        info!("stopped");
         Ok(())
     })
 }

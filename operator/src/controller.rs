@@ -120,8 +120,23 @@ pub async fn run(
     let ready = settings.ready.clone();
     let ready_store = store.clone();
     tokio::spawn(async move {
-        if ready_store.wait_until_ready().await.is_ok() {
-            ready.store(true, Ordering::Relaxed);
+        // Re-poll: the store's readiness future keeps only the last waker, and the controller
+        // itself waits on the same store, so a single await here may never be woken.
+        loop {
+            match tokio::time::timeout(Duration::from_millis(500), ready_store.wait_until_ready())
+                .await
+            {
+                Ok(Ok(())) => {
+                    info!("Kiali watch cache synced");
+                    ready.store(true, Ordering::Relaxed);
+                    break;
+                }
+                Ok(Err(e)) => {
+                    warn!(error = %e, "the Kiali watch stopped before syncing");
+                    break;
+                }
+                Err(_) => continue,
+            }
         }
     });
     let managed = watcher::Config::default()
