@@ -52,6 +52,17 @@ pub(crate) struct NodeKey<'a> {
 }
 
 impl NodeKey<'_> {
+    /// An unambiguous byte encoding of the key (kind, then each field length-prefixed), for
+    /// hashing and comparing a key as one slice.
+    pub(crate) fn encode(&self, buf: &mut Vec<u8>) {
+        buf.clear();
+        buf.push(self.kind as u8);
+        for f in [self.cluster, self.namespace, self.a, self.b] {
+            buf.extend_from_slice(&(f.len() as u64).to_le_bytes());
+            buf.extend_from_slice(f.as_bytes());
+        }
+    }
+
     /// Writes Kiali's internal id string (the input of the SHA-256 node id).
     pub(crate) fn write_id(&self, buf: &mut String) {
         let prefix = match self.kind {

@@ -381,7 +381,9 @@ struct Builder<'a> {
     inv: &'a MeshInventory,
     namespaces: FxHashSet<&'a str>,
     nodes: Vec<Node<'a>>,
-    node_index: FxHashMap<NodeKey<'a>, u32>,
+    /// Node by [`NodeKey::encode`]d key: one contiguous hash and compare per lookup.
+    node_index: FxHashMap<Box<[u8]>, u32>,
+    key_buf: Vec<u8>,
     edges: Vec<Edge<'a>>,
     edge_index: FxHashMap<(u32, u32, Proto), u32>,
     diags: Diagnostics,
@@ -412,6 +414,7 @@ impl<'a> Builder<'a> {
             namespaces: opts.namespaces.iter().map(String::as_str).collect(),
             nodes: Vec::new(),
             node_index: FxHashMap::default(),
+            key_buf: Vec::with_capacity(128),
             edges: Vec::new(),
             edge_index: FxHashMap::default(),
             diags: Diagnostics::default(),
@@ -548,7 +551,8 @@ impl<'a> Builder<'a> {
                 return None;
             }
         };
-        if let Some(&i) = self.node_index.get(&key) {
+        key.encode(&mut self.key_buf);
+        if let Some(&i) = self.node_index.get(self.key_buf.as_slice()) {
             return Some(i);
         }
         let (mut workload, mut app, mut version, mut service) = (wl, app, ver, svc);
@@ -596,7 +600,7 @@ impl<'a> Builder<'a> {
             service_entry: None,
             removed: false,
         });
-        self.node_index.insert(key, i);
+        self.node_index.insert(self.key_buf.as_slice().into(), i);
         Some(i)
     }
 
@@ -861,8 +865,11 @@ pub fn build_graph(
 
     // Destination-reported series first; a source-reported series describing the same traffic
     // (same labels but the reporter) is then skipped, as Kiali's time-series hash does.
-    let mut seen: FxHashSet<u64> = FxHashSet::default();
-    let mut deferred: Vec<(&Sample, Role)> = Vec::new();
+    // The series hash of a source-reported sample is taken in the same pass (its labels are in
+    // cache then); the second pass only looks it up.
+    let mut seen: FxHashSet<u64> =
+        FxHashSet::with_capacity_and_hasher(samples.len() / 2, Default::default());
+    let mut deferred: Vec<(&Sample, Role, u64)> = Vec::with_capacity(samples.len() / 2);
     for s in samples {
         let Some(role) = role(opts, s.family) else {
             continue;
@@ -873,19 +880,25 @@ pub fn build_graph(
             });
             continue;
         }
+        let dedup = matches!(role, Role::Requests | Role::Messages | Role::Tcp);
         match lab(&s.labels.reporter) {
             Some("destination") => {
                 if !b.in_scope(false, &s.labels) {
                     continue;
                 }
-                if matches!(role, Role::Requests | Role::Messages | Role::Tcp) {
+                if dedup {
                     seen.insert(series_hash(s.family, &s.labels));
                 }
                 b.ingest(s, role, false);
             }
             Some("source") => {
                 if b.in_scope(true, &s.labels) {
-                    deferred.push((s, role));
+                    let h = if dedup {
+                        series_hash(s.family, &s.labels)
+                    } else {
+                        0
+                    };
+                    deferred.push((s, role, h));
                 }
             }
             other => b.diags.push("bad_reporter", || {
@@ -893,10 +906,8 @@ pub fn build_graph(
             }),
         }
     }
-    for (s, role) in deferred {
-        if matches!(role, Role::Requests | Role::Messages | Role::Tcp)
-            && seen.contains(&series_hash(s.family, &s.labels))
-        {
+    for (s, role, h) in deferred {
+        if matches!(role, Role::Requests | Role::Messages | Role::Tcp) && seen.contains(&h) {
             continue;
         }
         b.ingest(s, role, true);
@@ -1062,7 +1073,8 @@ impl<'a> Builder<'a> {
                 a: &se.name,
                 b: "",
             };
-            let target = match self.node_index.get(&key) {
+            key.encode(&mut self.key_buf);
+            let target = match self.node_index.get(self.key_buf.as_slice()) {
                 Some(&t) if t as usize != i => t,
                 Some(_) => {
                     self.nodes[i].service_entry = Some(info);
@@ -1089,7 +1101,7 @@ impl<'a> Builder<'a> {
                         service_entry: Some(info),
                         removed: false,
                     });
-                    self.node_index.insert(key, t);
+                    self.node_index.insert(self.key_buf.as_slice().into(), t);
                     t
                 }
             };
@@ -1424,11 +1436,30 @@ impl<'a> Builder<'a> {
         let mut buf = String::with_capacity(140);
         let mut interner = Interner::default();
         let mut resp_rows: Vec<(&str, u8, &str, f64)> = Vec::new();
-        for e in self.edges.iter().filter(|e| !e.removed) {
-            let (src, dst) = (&ids[e.src as usize], &ids[e.dst as usize]);
-            if src.is_empty() || dst.is_empty() {
-                continue;
+        // Kiali's edge order (source id, target id, protocol), decided on integers: each node
+        // gets the rank of its id among the sorted ids (equal ids, equal ranks).
+        let mut by_id: Vec<u32> = (0..self.nodes.len() as u32)
+            .filter(|&i| !ids[i as usize].is_empty())
+            .collect();
+        by_id.sort_unstable_by(|&a, &b| ids[a as usize].cmp(&ids[b as usize]));
+        let mut rank = vec![0u32; self.nodes.len()];
+        let mut r = 0u32;
+        for (k, &i) in by_id.iter().enumerate() {
+            if k > 0 && ids[i as usize] != ids[by_id[k - 1] as usize] {
+                r += 1;
             }
+            rank[i as usize] = r;
+        }
+        let mut order: Vec<&Edge> = self
+            .edges
+            .iter()
+            .filter(|e| {
+                !e.removed && !ids[e.src as usize].is_empty() && !ids[e.dst as usize].is_empty()
+            })
+            .collect();
+        order.sort_by_key(|e| (rank[e.src as usize], rank[e.dst as usize], e.proto));
+        for e in order {
+            let (src, dst) = (&ids[e.src as usize], &ids[e.dst as usize]);
             buf.clear();
             buf.push_str(src);
             buf.push('.');
@@ -1697,6 +1728,8 @@ fn sort_elements(nodes: &mut [NodeWrapper], edges: &mut [EdgeWrapper]) {
             .then_with(|| a.workload.cmp(&b.workload))
             .then_with(|| a.id.cmp(&b.id))
     });
+    // Already built in this order (see `into_cytoscape`); a stable sort of a sorted slice is one
+    // linear pass, kept so the order never depends on how the edges were built.
     edges.sort_by(|a, b| {
         let (a, b) = (&a.data, &b.data);
         a.source
