@@ -203,7 +203,9 @@ async fn down(state_dir: &Path) -> anyhow::Result<()> {
     // Clusters the demo started (a crashed demo's watchdog normally stopped them already).
     let mut clusters = 0;
     if demo_dir.join("owns-clusters").exists() {
-        clusters = meshglass_testbed::stop_state_dir(state_dir).map_err(|e| anyhow!("{e}"))?;
+        clusters = meshglass_testbed::stop_state_dir(&state_dir.join("clusters"))
+            .map_err(|e| anyhow!("{e}"))?;
+        let _ = std::fs::remove_file(state_dir.join("kubeconfig"));
     }
     let _ = std::fs::remove_dir_all(&demo_dir);
     match (stopped, leftovers + clusters) {
@@ -218,6 +220,8 @@ async fn down(state_dir: &Path) -> anyhow::Result<()> {
 struct Running {
     procs: Procs,
     bed: Option<meshglass_testbed::TestBed>,
+    /// The kubeconfig written for the bed's clusters, removed with them.
+    kubeconfig: Option<PathBuf>,
     simulators: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -229,6 +233,9 @@ impl Running {
         self.procs.stop_all().await;
         if let Some(bed) = self.bed.take() {
             bed.stop();
+        }
+        if let Some(k) = self.kubeconfig.take() {
+            let _ = std::fs::remove_file(k);
         }
     }
 }
@@ -271,6 +278,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     let mut running = Running {
         procs: Procs::new(demo_dir.clone()),
         bed: None,
+        kubeconfig: None,
         simulators: Vec::new(),
     };
     let result = tokio::select! {
@@ -336,29 +344,34 @@ async fn run(
             progress.done(&format!("using {}", k.display()));
             absolute(k)?
         }
+        None if clusters_running(&state_dir.join("kubeconfig")).await => {
+            // `make clusters-up` started them: use them, and leave them running afterwards.
+            progress.done(
+                "reusing the clusters of .local/kubeconfig (`make clusters-down` stops them)",
+            );
+            state_dir.join("kubeconfig")
+        }
         None => {
+            // The bed gets a directory of its own: its watchdog removes that directory when the bed
+            // stops, and the demo's logs must outlive it.
             let mut options = meshglass_testbed::StartOptions::new(&[PRIMARY, REMOTE]);
-            options.state_dir = Some(state_dir.to_path_buf());
-            match meshglass_testbed::TestBed::start_with(options).await {
-                Ok(bed) => {
-                    std::fs::write(state_dir.join("demo/owns-clusters"), "")?;
-                    let urls: Vec<String> = bed
-                        .clusters()
-                        .iter()
-                        .map(|c| format!("{} {}", c.name(), c.server_url()))
-                        .collect();
-                    let path = bed.kubeconfig_path().to_path_buf();
-                    running.bed = Some(bed);
-                    progress.done(&urls.join(", "));
-                    path
-                }
-                Err(meshglass_testbed::Error::AlreadyRunning { .. }) => {
-                    // `make clusters-up` started them: use them, and leave them running afterwards.
-                    progress.done("reusing the clusters running in the state directory (`make clusters-down` stops them)");
-                    state_dir.join("kubeconfig")
-                }
-                Err(e) => return Err(anyhow!("{e}")),
-            }
+            options.state_dir = Some(state_dir.join("clusters"));
+            let bed = meshglass_testbed::TestBed::start_with(options)
+                .await
+                .map_err(|e| anyhow!("{e}"))?;
+            std::fs::write(state_dir.join("demo/owns-clusters"), "")?;
+            let urls: Vec<String> = bed
+                .clusters()
+                .iter()
+                .map(|c| format!("{} {}", c.name(), c.server_url()))
+                .collect();
+            // One kubeconfig, one context per cluster, where `make clusters-up` puts it.
+            let path = state_dir.join("kubeconfig");
+            std::fs::copy(bed.kubeconfig_path(), &path)?;
+            running.kubeconfig = Some(path.clone());
+            running.bed = Some(bed);
+            progress.done(&urls.join(", "));
+            path
         }
     };
     let east = kube_util::client(&kubeconfig, PRIMARY).await?;
@@ -787,6 +800,25 @@ async fn run(
         std::fs::write(f, serde_json::to_vec_pretty(&info)?)?;
     }
     running.procs.wait_any_exit().await
+}
+
+/// Whether both demo clusters of this kubeconfig answer (clusters started by `make clusters-up`).
+async fn clusters_running(kubeconfig: &Path) -> bool {
+    if !kubeconfig.exists() {
+        return false;
+    }
+    for cluster in [PRIMARY, REMOTE] {
+        let answered = tokio::time::timeout(Duration::from_secs(5), async {
+            let client = kube_util::client(kubeconfig, cluster).await?;
+            client.apiserver_version().await?;
+            anyhow::Ok(())
+        })
+        .await;
+        if !matches!(answered, Ok(Ok(()))) {
+            return false;
+        }
+    }
+    true
 }
 
 /// Secrets mounted under /kiali-remote-cluster-secrets by a Deployment: (secret name, optional).
