@@ -60,6 +60,11 @@ fn main() {
         let json = serde_json::to_vec_pretty(&r.graph).unwrap_or_default();
         std::fs::write(format!("{dir}/{name}.json"), &json).ok();
         std::fs::write(format!("{dir}/{name}.diag"), format!("{:?}", r.diagnostics)).ok();
-        println!("{name}: {} bytes", json.len());
+        let direct = r.graph.to_json_vec();
+        let same = serde_json::to_vec(&r.graph).is_ok_and(|v| v == direct);
+        println!(
+            "{name}: {} bytes; to_json_vec identical to serde_json::to_vec: {same}",
+            json.len()
+        );
     }
 }

@@ -22,13 +22,13 @@ pub struct CytoscapeGraph {
 }
 
 impl CytoscapeGraph {
-    /// The graph as JSON, the same bytes as `serde_json::to_vec(self)`, written into one buffer
-    /// sized up front from the element counts (no regrowth for typical graphs).
+    /// The graph as JSON: the same bytes as `serde_json::to_vec(self)`, several times faster
+    /// (a direct writer; see `graph/json.rs`), into one buffer sized up front from the element
+    /// counts.
     pub fn to_json_vec(&self) -> Vec<u8> {
         let estimate = 256 + self.elements.nodes.len() * 640 + self.elements.edges.len() * 1024;
         let mut out = Vec::with_capacity(estimate);
-        // Writing into a Vec cannot fail, and every field serialises infallibly.
-        let _ = serde_json::to_writer(&mut out, self);
+        super::json::write_graph(self, &mut out);
         out
     }
 }
@@ -169,6 +169,17 @@ impl Responses {
             flags: self.items.get(f..h).unwrap_or_default(),
             hosts: self.items.get(h..e).unwrap_or_default(),
         }
+    }
+
+    /// Each code with its flags and hosts entries, for the JSON writer.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn raw(
+        &self,
+    ) -> impl Iterator<Item = (&str, &[(Arc<str>, Percent)], &[(Arc<str>, Percent)])> + '_ {
+        self.codes.iter().map(|c| {
+            let v = self.view(c);
+            (&*c.code, v.flags, v.hosts)
+        })
     }
 
     /// The detail of one response code.

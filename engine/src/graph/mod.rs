@@ -7,6 +7,7 @@
 
 pub mod cytoscape;
 mod ids;
+mod json;
 mod num;
 mod stats;
 

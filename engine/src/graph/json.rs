@@ -1,0 +1,280 @@
+//! A direct JSON writer for [`CytoscapeGraph`], byte-identical to `serde_json::to_vec` of the
+//! derived `Serialize` impls (same field order, same omissions, same escaping). Strings without
+//! characters to escape — all ids, names and rates in practice — are copied in one piece; any
+//! other string, and the rare nested values (`healthData`, `hasHealthConfig`, `isServiceEntry`),
+//! go through serde_json itself. `tests/json_writer.rs` compares both on varied graphs.
+
+use std::collections::BTreeMap;
+
+use super::cytoscape::{
+    CytoscapeGraph, EdgeData, NodeData, Percent, ProtocolTraffic, Responses, ServiceName,
+};
+use super::num::FixedBuf;
+
+/// Appends the graph's JSON to `out`.
+pub(crate) fn write_graph(g: &CytoscapeGraph, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"{\"timestamp\":");
+    int(out, g.timestamp);
+    out.extend_from_slice(b",\"duration\":");
+    int(out, g.duration);
+    out.extend_from_slice(b",\"graphType\":");
+    string(out, g.graph_type);
+    out.extend_from_slice(b",\"elements\":{\"nodes\":[");
+    for (i, n) in g.elements.nodes.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"data\":");
+        node(out, &n.data);
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"],\"edges\":[");
+    for (i, e) in g.elements.edges.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"data\":");
+        edge(out, &e.data);
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"]}}");
+}
+
+fn int(out: &mut Vec<u8>, v: i64) {
+    out.extend_from_slice(v.to_string().as_bytes());
+}
+
+/// A JSON string, escaped exactly as serde_json does.
+fn string(out: &mut Vec<u8>, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        delegate(out, s);
+    }
+}
+
+/// Serialises a value with serde_json (compact output is context-free, so the bytes are the same
+/// as inside the whole document).
+fn delegate<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
+    // Writing into a Vec cannot fail, and the engine's types serialise infallibly.
+    let _ = serde_json::to_writer(&mut *out, v);
+}
+
+/// `,"key":` — keys are ASCII literals without characters to escape.
+fn key(out: &mut Vec<u8>, k: &str) {
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(k.as_bytes());
+    out.extend_from_slice(b"\":");
+}
+
+fn str_field(out: &mut Vec<u8>, k: &str, v: &str) {
+    key(out, k);
+    string(out, v);
+}
+
+fn opt_str_field(out: &mut Vec<u8>, k: &str, v: &str) {
+    if !v.is_empty() {
+        str_field(out, k, v);
+    }
+}
+
+fn true_field(out: &mut Vec<u8>, k: &str, v: bool) {
+    if v {
+        key(out, k);
+        out.extend_from_slice(b"true");
+    }
+}
+
+fn node(out: &mut Vec<u8>, d: &NodeData) {
+    out.extend_from_slice(b"{\"id\":");
+    string(out, &d.id);
+    if let Some(p) = &d.parent {
+        str_field(out, "parent", p);
+    }
+    str_field(out, "nodeType", d.node_type);
+    str_field(out, "cluster", &d.cluster);
+    str_field(out, "namespace", &d.namespace);
+    opt_str_field(out, "workload", &d.workload);
+    opt_str_field(out, "app", &d.app);
+    opt_str_field(out, "version", &d.version);
+    opt_str_field(out, "service", &d.service);
+    if !d.dest_services.is_empty() {
+        key(out, "destServices");
+        out.push(b'[');
+        for (i, s) in d.dest_services.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            service_name(out, s);
+        }
+        out.push(b']');
+    }
+    if !d.traffic.is_empty() {
+        key(out, "traffic");
+        out.push(b'[');
+        for (i, t) in d.traffic.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            traffic(out, t);
+        }
+        out.push(b']');
+    }
+    key(out, "healthData");
+    match &d.health_data {
+        None => out.extend_from_slice(b"null"),
+        Some(v) => delegate(out, v),
+    }
+    if let Some(h) = &d.has_health_config {
+        key(out, "hasHealthConfig");
+        delegate(out, h);
+    }
+    opt_str_field(out, "isBox", d.is_box);
+    true_field(out, "isDead", d.is_dead);
+    true_field(out, "isIdle", d.is_idle);
+    true_field(out, "isInaccessible", d.is_inaccessible);
+    true_field(out, "isOutOfMesh", d.is_out_of_mesh);
+    true_field(out, "isOutside", d.is_outside);
+    true_field(out, "isRoot", d.is_root);
+    if let Some(se) = &d.is_service_entry {
+        key(out, "isServiceEntry");
+        delegate(out, se);
+    }
+    out.push(b'}');
+}
+
+fn service_name(out: &mut Vec<u8>, s: &ServiceName) {
+    out.extend_from_slice(b"{\"cluster\":");
+    string(out, &s.cluster);
+    str_field(out, "namespace", &s.namespace);
+    str_field(out, "name", &s.name);
+    out.push(b'}');
+}
+
+/// An object's fields, the first without a leading comma.
+struct Fields<'o> {
+    out: &'o mut Vec<u8>,
+    first: bool,
+}
+
+impl<'o> Fields<'o> {
+    fn open(out: &'o mut Vec<u8>) -> Self {
+        out.push(b'{');
+        Fields { out, first: true }
+    }
+
+    fn key(&mut self, k: &str) -> &mut Vec<u8> {
+        if self.first {
+            self.first = false;
+            self.out.push(b'"');
+        } else {
+            self.out.extend_from_slice(b",\"");
+        }
+        self.out.extend_from_slice(k.as_bytes());
+        self.out.extend_from_slice(b"\":");
+        self.out
+    }
+
+    fn close(self) {
+        self.out.push(b'}');
+    }
+}
+
+fn rates(out: &mut Vec<u8>, r: &BTreeMap<&'static str, String>) {
+    let mut f = Fields::open(out);
+    for (k, v) in r {
+        // Rate names are the engine's own ASCII identifiers; anything else is escaped properly.
+        if k.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+            let out = f.key(k);
+            string(out, v);
+        } else {
+            if f.first {
+                f.first = false;
+            } else {
+                f.out.push(b',');
+            }
+            delegate(f.out, k);
+            f.out.push(b':');
+            string(f.out, v);
+        }
+    }
+    f.close();
+}
+
+fn traffic(out: &mut Vec<u8>, t: &ProtocolTraffic) {
+    let mut f = Fields::open(out);
+    if !t.protocol.is_empty() {
+        let out = f.key("protocol");
+        string(out, t.protocol);
+    }
+    if !t.rates.is_empty() {
+        let out = f.key("rates");
+        rates(out, &t.rates);
+    }
+    if !t.responses.is_empty() {
+        let out = f.key("responses");
+        responses(out, &t.responses);
+    }
+    f.close();
+}
+
+fn pct_map(out: &mut Vec<u8>, items: &[(std::sync::Arc<str>, Percent)]) {
+    out.push(b'{');
+    for (i, (k, p)) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        string(out, k);
+        out.push(b':');
+        percent(out, *p);
+    }
+    out.push(b'}');
+}
+
+fn percent(out: &mut Vec<u8>, p: Percent) {
+    let mut buf = FixedBuf::new();
+    match buf.format(p.0, 1) {
+        Some(s) => string(out, s),
+        None => delegate(out, &p),
+    }
+}
+
+fn responses(out: &mut Vec<u8>, r: &Responses) {
+    out.push(b'{');
+    for (i, (code, flags, hosts)) in r.raw().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        string(out, code);
+        out.push(b':');
+        let mut f = Fields::open(out);
+        if !flags.is_empty() {
+            let out = f.key("flags");
+            pct_map(out, flags);
+        }
+        if !hosts.is_empty() {
+            let out = f.key("hosts");
+            pct_map(out, hosts);
+        }
+        f.close();
+    }
+    out.push(b'}');
+}
+
+fn edge(out: &mut Vec<u8>, d: &EdgeData) {
+    out.extend_from_slice(b"{\"id\":");
+    string(out, &d.id);
+    str_field(out, "source", &d.source);
+    str_field(out, "target", &d.target);
+    opt_str_field(out, "destPrincipal", &d.dest_principal);
+    opt_str_field(out, "isMTLS", &d.is_mtls);
+    opt_str_field(out, "responseTime", &d.response_time);
+    opt_str_field(out, "sourcePrincipal", &d.source_principal);
+    opt_str_field(out, "throughput", &d.throughput);
+    key(out, "traffic");
+    traffic(out, &d.traffic);
+    out.push(b'}');
+}
