@@ -831,3 +831,64 @@ async fn cr_apply_to_successful_latency() {
     );
     assert!(p50 < Duration::from_secs(5), "p50 {p50:?}");
 }
+
+/// A spec the schema accepts but the build step cannot use fails with a message, never Successful and
+/// Failure together; fixing it recovers, and other CRs keep reconciling meanwhile.
+#[tokio::test]
+async fn unusable_spec_reports_failure_then_recovers() {
+    let bed = bed().await;
+    let east = bed.cluster("east").client().await.expect("east client");
+    let ns = TestNamespace::create(&east, "op-fail")
+        .await
+        .expect("namespace");
+    let inst = ns.name().to_string();
+    let yaml = kiali_yaml(
+        ns.name(),
+        &inst,
+        "    tolerations:\n    - tolerationSeconds: soon\n",
+    );
+    create_yaml(&east, &yaml)
+        .await
+        .expect("CR accepted by the schema");
+    let api: Api<Kiali> = Api::namespaced(east.clone(), ns.name());
+    let failed = wait_until("the CR reports Failure", WAIT, || {
+        let api = api.clone();
+        async move {
+            let k = api.get("kiali").await?;
+            let failed = k.status.as_ref().is_some_and(|s| {
+                s.condition("Failure").is_some_and(|c| {
+                    c.status == "True" && c.observed_generation == k.metadata.generation
+                })
+            });
+            Ok::<_, kube::Error>(failed.then_some(k))
+        }
+    })
+    .await
+    .expect("failure reported");
+    let status = failed.status.expect("status");
+    let failure = status.condition("Failure").expect("Failure");
+    assert!(
+        failure.message.contains("deployment.tolerations"),
+        "{failure:?}"
+    );
+    assert_eq!(
+        status.condition("Successful").expect("Successful").status,
+        "False"
+    );
+    assert_eq!(status.condition("Ready").expect("Ready").status, "False");
+
+    api.patch(
+        "kiali",
+        &PatchParams::default(),
+        &Patch::Merge(serde_json::json!({"spec": {"deployment": {"tolerations": []}}})),
+    )
+    .await
+    .expect("fix");
+    let k = wait_successful(&east, ns.name(), "kiali").await;
+    let status = k.status.expect("status");
+    assert_eq!(
+        status.condition("Failure").expect("Failure").status,
+        "False"
+    );
+    delete_and_wait(&east, ns.name(), &inst).await;
+}
