@@ -519,3 +519,86 @@ async fn dry_run_writes_nothing_and_its_output_applies_cleanly_with_kubectl() {
     );
     assert!(sa.get_opt(&name).await.expect("get").is_none());
 }
+
+#[tokio::test]
+async fn without_a_ca_in_the_kubeconfig_the_remote_root_ca_is_used() {
+    let bed = bed().await;
+    let east = bed.cluster("east").client().await.expect("east client");
+    let kiali_ns = TestNamespace::create(&east, "rs-ca")
+        .await
+        .expect("east namespace");
+    let id = suffix(&kiali_ns);
+    let remote_ns = format!("rs-ca-access-{id}");
+    let name = format!("rs-ca-{id}");
+
+    // The user's kubeconfig trusts west blindly (insecure-skip-tls-verify, no CA).
+    let mut kubeconfig = Kubeconfig::read_from(bed.kubeconfig_path()).expect("bed kubeconfig");
+    for named in kubeconfig.clusters.iter_mut().filter(|c| c.name == "west") {
+        if let Some(c) = named.cluster.as_mut() {
+            c.certificate_authority_data = None;
+            c.certificate_authority = None;
+            c.insecure_skip_tls_verify = Some(true);
+        }
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("kubeconfig");
+    std::fs::write(&path, serde_yaml_ng::to_string(&kubeconfig).expect("yaml"))
+        .expect("write kubeconfig");
+    let path = path.display().to_string();
+    let opts = [
+        "--kubeconfig",
+        path.as_str(),
+        "--kiali-cluster-context",
+        "east",
+        "--remote-cluster-context",
+        "west",
+        "--kiali-cluster-namespace",
+        kiali_ns.name(),
+        "--remote-cluster-namespace",
+        &remote_ns,
+        "--kiali-resource-name",
+        &name,
+    ];
+    let args =
+        remote_secret::parse_args(std::iter::once("remote-secret").chain(opts)).expect("parses");
+    remote_secret::run(&args, &mut Vec::new())
+        .await
+        .expect("run succeeds");
+
+    // The server's kubeconfig verifies west with west's kube-root-ca.crt instead of skipping verification.
+    let secret = Api::<Secret>::namespaced(east.clone(), kiali_ns.name())
+        .get("kiali-remote-cluster-secret-west")
+        .await
+        .expect("secret");
+    let text =
+        String::from_utf8(secret.data.as_ref().expect("data")["west"].0.clone()).expect("utf-8");
+    let generated = Kubeconfig::from_yaml(&text).expect("kubeconfig");
+    let cluster = generated.clusters[0].cluster.clone().expect("cluster");
+    assert_eq!(cluster.insecure_skip_tls_verify, None);
+    let ca = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .decode(cluster.certificate_authority_data.expect("CA data"))
+            .expect("base64")
+    };
+    let root = Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(
+        bed.cluster("west").client().await.expect("west"),
+        "kube-system",
+    )
+    .get("kube-root-ca.crt")
+    .await
+    .expect("root CA configmap");
+    assert_eq!(ca, root.data.expect("data")["ca.crt"].as_bytes());
+    let pods: Api<Pod> = Api::all(client_from_secret(&secret, "west").await);
+    pods.list(&ListParams::default())
+        .await
+        .expect("verified TLS connection lists pods");
+
+    let mut delete = vec!["remote-secret"];
+    delete.extend_from_slice(&opts);
+    delete.extend_from_slice(&["--delete", "true"]);
+    let args = remote_secret::parse_args(delete).expect("parses");
+    remote_secret::run(&args, &mut Vec::new())
+        .await
+        .expect("delete succeeds");
+}

@@ -531,21 +531,16 @@ async fn create(
     };
 
     // The CA: from the kubeconfig, else the remote kube-root-ca.crt ConfigMap, else skip-verify when allowed.
-    let mut trust = match &plan.trust {
-        KubeconfigTrust::Ca(pem) => Trust::Ca(pem.clone()),
-        KubeconfigTrust::Insecure | KubeconfigTrust::Nothing => match root_ca(remote, ns).await? {
-            Some(pem) => Trust::Ca(pem),
-            None if args.allow_skip_tls_verify => Trust::SkipVerify,
-            None => {
-                return Err(Error::SkipTlsNotAllowed {
-                    cluster: plan.remote_entry.clone(),
-                    detail: format!(
-                        "the kubeconfig has no CA and the remote has no {ROOT_CA_CONFIGMAP} ConfigMap"
-                    ),
-                });
-            }
-        },
+    let root = match &plan.trust {
+        KubeconfigTrust::Ca(_) => None,
+        KubeconfigTrust::Insecure | KubeconfigTrust::Nothing => root_ca(remote, ns).await?,
     };
+    let mut trust = choose_trust(
+        &plan.trust,
+        root,
+        args.allow_skip_tls_verify,
+        &plan.remote_entry,
+    )?;
 
     let kubeconfig_yaml = match &token {
         Some(found) => {
@@ -626,6 +621,27 @@ async fn create(
         }
     }
     Ok(())
+}
+
+/// The CA for the generated kubeconfig: the kubeconfig's own, else the remote `kube-root-ca.crt`, else (only
+/// when allowed) skipping TLS verification. Whether the chosen CA really verifies the server is proven later.
+fn choose_trust(
+    from_kubeconfig: &KubeconfigTrust,
+    root_ca: Option<Vec<u8>>,
+    allow_skip: bool,
+    cluster: &str,
+) -> Result<Trust> {
+    match (from_kubeconfig, root_ca) {
+        (KubeconfigTrust::Ca(pem), _) => Ok(Trust::Ca(pem.clone())),
+        (_, Some(pem)) => Ok(Trust::Ca(pem)),
+        (_, None) if allow_skip => Ok(Trust::SkipVerify),
+        (_, None) => Err(Error::SkipTlsNotAllowed {
+            cluster: cluster.to_string(),
+            detail: format!(
+                "the kubeconfig has no CA and the remote has no {ROOT_CA_CONFIGMAP} ConfigMap"
+            ),
+        }),
+    }
 }
 
 /// Token written into `--dry-run` output when the token Secret does not exist yet.
@@ -1309,6 +1325,32 @@ users:
             parts[1].contains("# WARNING: live credential\nkind: Secret"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn trust_prefers_the_kubeconfig_then_the_root_ca_and_skips_only_when_allowed() {
+        let kc = KubeconfigTrust::Ca(b"KC".to_vec());
+        let root = || Some(b"ROOT".to_vec());
+        assert_eq!(
+            choose_trust(&kc, root(), false, "w").expect("kc"),
+            Trust::Ca(b"KC".to_vec())
+        );
+        for from in [KubeconfigTrust::Insecure, KubeconfigTrust::Nothing] {
+            assert_eq!(
+                choose_trust(&from, root(), false, "w").expect("root"),
+                Trust::Ca(b"ROOT".to_vec())
+            );
+            assert_eq!(
+                choose_trust(&from, None, true, "w").expect("skip"),
+                Trust::SkipVerify
+            );
+            let err = choose_trust(&from, None, false, "w").expect_err("not allowed");
+            assert_eq!(err.category(), "skip_tls_not_allowed");
+            assert!(
+                err.to_string().contains("--allow-skip-tls-verify true"),
+                "{err}"
+            );
+        }
     }
 
     #[test]
