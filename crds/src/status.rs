@@ -18,6 +18,7 @@ pub const REASON_FAILED: &str = "Failed";
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct KialiStatus {
+    // Every field has a default so a status written by another Kiali operator still reads.
     /// Kept as a map keyed by `type` so server-side apply merges entries.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
@@ -48,6 +49,7 @@ pub struct Condition {
     #[serde(rename = "type")]
     pub type_: String,
     /// "True", "False" or "Unknown".
+    #[serde(default)]
     pub status: String,
     #[serde(default)]
     pub reason: String,
@@ -61,7 +63,7 @@ pub struct Condition {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub struct DeploymentStatus {
     pub instance_name: String,
     pub namespace: String,
@@ -80,7 +82,7 @@ pub struct EnvironmentStatus {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub struct ProgressStatus {
     pub message: String,
     /// Wall time of the last reconcile, e.g. "0.123s".
@@ -89,7 +91,7 @@ pub struct ProgressStatus {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub struct RemoteSecretStatus {
     pub name: String,
     /// Cluster names (data keys) the secret provides.

@@ -9,9 +9,11 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use kube::core::DeserializeGuard;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
@@ -61,18 +63,23 @@ pub struct Context {
     recorder: Recorder,
     environment: EnvironmentStatus,
     /// Consecutive failures per CR: kube-runtime has no per-object increasing backoff.
-    failures: Mutex<HashMap<ObjectRef<Kiali>, u32>>,
+    failures: Mutex<HashMap<ObjectRef<Guarded>, u32>>,
+    /// (uid, generation) of unreadable CRs already reported, so their status is written once.
+    reported_invalid: Mutex<BTreeSet<(String, i64)>>,
 }
 
+/// A Kiali CR, or why it could not be read: one unreadable object must not stop the watch.
+type Guarded = DeserializeGuard<Kiali>;
+
 impl Context {
-    fn backoff(&self, obj: &Kiali) -> Duration {
+    fn backoff(&self, obj: &Guarded) -> Duration {
         let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         let n = f.entry(ObjectRef::from_obj(obj)).or_insert(0);
         *n = n.saturating_add(1);
         Duration::from_millis(500u64.saturating_mul(1 << (*n).min(9))).min(RESYNC)
     }
 
-    fn reset(&self, obj: &Kiali) {
+    fn reset(&self, obj: &Guarded) {
         self.failures
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -110,10 +117,11 @@ pub async fn run(
             operator_version: env!("CARGO_PKG_VERSION").into(),
         },
         failures: Mutex::new(HashMap::new()),
+        reported_invalid: Mutex::new(BTreeSet::new()),
     });
 
     let controller = Controller::new(
-        Api::<Kiali>::all(client.clone()),
+        Api::<Guarded>::all(client.clone()),
         watcher::Config::default().any_semantic(),
     );
     let store = controller.store();
@@ -182,7 +190,7 @@ pub async fn run(
 }
 
 /// The CR named by a child's owner labels.
-fn owner_of<K: Resource>(obj: K) -> Option<ObjectRef<Kiali>> {
+fn owner_of<K: Resource>(obj: K) -> Option<ObjectRef<Guarded>> {
     let labels = obj.meta().labels.as_ref()?;
     let ns = labels.get(names::OWNER_NAMESPACE_LABEL)?;
     let name = labels.get(names::OWNER_NAME_LABEL)?;
@@ -190,10 +198,11 @@ fn owner_of<K: Resource>(obj: K) -> Option<ObjectRef<Kiali>> {
 }
 
 /// CRs that mount (or would mount) a secret, or own it.
-fn secret_users(store: &Store<Kiali>, secret: &Secret) -> Vec<ObjectRef<Kiali>> {
-    let mut out: Vec<ObjectRef<Kiali>> = owner_of(secret.clone()).into_iter().collect();
+fn secret_users(store: &Store<Guarded>, secret: &Secret) -> Vec<ObjectRef<Guarded>> {
+    let mut out: Vec<ObjectRef<Guarded>> = owner_of(secret.clone()).into_iter().collect();
     let (ns, name) = (secret.namespace().unwrap_or_default(), secret.name_any());
-    for k in store.state() {
+    for guard in store.state() {
+        let Ok(k) = &guard.0 else { continue };
         let Ok(cfg) = Config::from_spec(&k.spec, &k.namespace().unwrap_or_default()) else {
             continue;
         };
@@ -205,21 +214,21 @@ fn secret_users(store: &Store<Kiali>, secret: &Secret) -> Vec<ObjectRef<Kiali>> 
             .as_ref()
             .is_some_and(|s| s.remote_cluster_secrets.iter().any(|r| r.name == name));
         if listed || build::is_candidate_secret(&cfg, secret) {
-            out.push(ObjectRef::from_obj(&*k));
+            out.push(ObjectRef::from_obj(&*guard));
         }
     }
     out
 }
 
 /// CRs whose RBAC depends on the set of namespaces.
-fn namespace_scoped(store: &Store<Kiali>) -> Vec<ObjectRef<Kiali>> {
+fn namespace_scoped(store: &Store<Guarded>) -> Vec<ObjectRef<Guarded>> {
     store
         .state()
         .iter()
-        .filter(|k| {
-            k.spec
-                .deployment
-                .as_ref()
+        .filter(|g| {
+            g.0.as_ref()
+                .ok()
+                .and_then(|k| k.spec.deployment.as_ref())
                 .and_then(|d| d.cluster_wide_access)
                 == Some(false)
         })
@@ -227,8 +236,12 @@ fn namespace_scoped(store: &Store<Kiali>) -> Vec<ObjectRef<Kiali>> {
         .collect()
 }
 
-async fn reconcile(kiali: Arc<Kiali>, ctx: Arc<Context>) -> Result<Action> {
+async fn reconcile(guard: Arc<Guarded>, ctx: Arc<Context>) -> Result<Action> {
     let _timer = ctx.metrics.start();
+    let kiali = match &guard.0 {
+        Ok(k) => Arc::new(k.clone()),
+        Err(invalid) => return unreadable(invalid, &ctx).await,
+    };
     let ns = kiali
         .namespace()
         .ok_or_else(|| Error::Invalid("the Kiali CR has no namespace".into()))?;
@@ -242,7 +255,7 @@ async fn reconcile(kiali: Arc<Kiali>, ctx: Arc<Context>) -> Result<Action> {
     .await;
     match result {
         Ok(action) => {
-            ctx.reset(&kiali);
+            ctx.reset(&guard);
             Ok(action)
         }
         Err(
@@ -253,7 +266,7 @@ async fn reconcile(kiali: Arc<Kiali>, ctx: Arc<Context>) -> Result<Action> {
     }
 }
 
-fn error_policy(kiali: Arc<Kiali>, err: &Error, ctx: Arc<Context>) -> Action {
+fn error_policy(kiali: Arc<Guarded>, err: &Error, ctx: Arc<Context>) -> Action {
     ctx.metrics.error(err.category());
     let delay = ctx.backoff(&kiali);
     warn!(kiali = %ObjectRef::from_obj(&*kiali), category = err.category(), error = %err, retry_in = ?delay, "reconcile failed");
@@ -393,7 +406,7 @@ async fn converge(kiali: &Kiali, ctx: &Context, cr_ns: &str) -> Result<Desired> 
     for child in &desired.objects {
         apply_child(&ctx.client, child).await?;
     }
-    prune(&ctx.client, kiali, Some(&desired)).await?;
+    prune(&ctx.client, cr_ns, &kiali.name_any(), Some(&desired)).await?;
     Ok(desired)
 }
 
@@ -517,19 +530,24 @@ async fn delete_ignoring_missing(api: &Api<DynamicObject>, name: &str) -> Result
     }
 }
 
-fn owner_selector(kiali: &Kiali) -> String {
+fn owner_selector(cr_ns: &str, cr_name: &str) -> String {
     format!(
         "{}={},{}={}",
         names::OWNER_NAMESPACE_LABEL,
-        kiali.namespace().unwrap_or_default(),
+        cr_ns,
         names::OWNER_NAME_LABEL,
-        names::owner_label_value(&kiali.name_any())
+        names::owner_label_value(cr_name)
     )
 }
 
 /// Deletes every object carrying this CR's owner labels that is not desired (all of them when
 /// `desired` is None). NotFound counts as done.
-async fn prune(client: &Client, kiali: &Kiali, desired: Option<&Desired>) -> Result<()> {
+async fn prune(
+    client: &Client,
+    cr_ns: &str,
+    cr_name: &str,
+    desired: Option<&Desired>,
+) -> Result<()> {
     let keep: BTreeSet<(String, Option<String>, String)> = desired
         .map(|d| {
             d.objects
@@ -545,7 +563,7 @@ async fn prune(client: &Client, kiali: &Kiali, desired: Option<&Desired>) -> Res
                 .collect()
         })
         .unwrap_or_default();
-    let lp = ListParams::default().labels(&owner_selector(kiali));
+    let lp = ListParams::default().labels(&owner_selector(cr_ns, cr_name));
     for (ar, namespaced) in managed_kinds() {
         let list = dyn_api(client, &ar, None).list(&lp).await?;
         for obj in list.items {
@@ -563,7 +581,13 @@ async fn prune(client: &Client, kiali: &Kiali, desired: Option<&Desired>) -> Res
 
 /// The finalizer step: remove what garbage collection cannot reach.
 async fn cleanup(kiali: &Kiali, ctx: &Context) -> Result<Action> {
-    prune(&ctx.client, kiali, None).await?;
+    prune(
+        &ctx.client,
+        &kiali.namespace().unwrap_or_default(),
+        &kiali.name_any(),
+        None,
+    )
+    .await?;
     event(
         ctx,
         kiali,
@@ -621,4 +645,93 @@ fn now() -> String {
     jiff::Timestamp::now()
         .strftime("%Y-%m-%dT%H:%M:%SZ")
         .to_string()
+}
+
+/// A CR whose spec cannot be read into the Kiali types (written against another schema): report it
+/// once per generation, and still honour deletion so it is never stuck on the finalizer.
+async fn unreadable(
+    invalid: &kube::core::error_boundary::InvalidObject,
+    ctx: &Context,
+) -> Result<Action> {
+    let meta = &invalid.metadata;
+    let (ns, name) = (
+        meta.namespace.clone().unwrap_or_default(),
+        meta.name.clone().unwrap_or_default(),
+    );
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(ctx.client.clone(), &ns, &ApiResource::erase::<Kiali>(&()));
+    if meta.deletion_timestamp.is_some() {
+        prune(&ctx.client, &ns, &name, None).await?;
+        let finalizers: Vec<String> = meta
+            .finalizers
+            .iter()
+            .flatten()
+            .filter(|f| f.as_str() != names::FINALIZER)
+            .cloned()
+            .collect();
+        let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": meta.resource_version}});
+        match api
+            .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => return Err(e.into()),
+        }
+        return Ok(Action::await_change());
+    }
+    let key = (
+        meta.uid.clone().unwrap_or_default(),
+        meta.generation.unwrap_or_default(),
+    );
+    let first = ctx
+        .reported_invalid
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(key);
+    if first {
+        let message = format!("the Kiali CR cannot be read: {}", invalid.error);
+        let status = KialiStatus {
+            conditions: conditions(
+                &[],
+                meta.generation,
+                &Phase::Failed(message.clone()),
+                &now(),
+            ),
+            observed_generation: meta.generation,
+            environment: Some(ctx.environment.clone()),
+            progress: Some(ProgressStatus {
+                message: "Reconciliation failed".into(),
+                duration: None,
+            }),
+            ..Default::default()
+        };
+        let patch = json!({"apiVersion": Kiali::api_version(&()), "kind": Kiali::kind(&()), "status": status});
+        api.patch_status(
+            &name,
+            &PatchParams::apply(MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await?;
+        let reference = ObjectReference {
+            api_version: Some(Kiali::api_version(&()).to_string()),
+            kind: Some(Kiali::kind(&()).to_string()),
+            name: Some(name.clone()),
+            namespace: Some(ns.clone()),
+            uid: meta.uid.clone(),
+            ..Default::default()
+        };
+        let ev = KubeEvent {
+            type_: EventType::Warning,
+            reason: "InvalidSpec".into(),
+            note: Some(message.chars().take(1000).collect()),
+            action: "Reconcile".into(),
+            secondary: None,
+        };
+        if let Err(e) = ctx.recorder.publish(&ev, &reference).await {
+            warn!(error = %e, "cannot publish event");
+        }
+        warn!(kiali = %format!("{ns}/{name}"), error = %invalid.error, "unreadable Kiali CR");
+    }
+    Ok(Action::await_change())
 }
