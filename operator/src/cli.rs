@@ -51,7 +51,8 @@ pub enum LogFormat {
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
     /// Kubeconfig file; without it (and without KUBECONFIG) the in-cluster credentials are used.
-    #[arg(long, env = "KUBECONFIG")]
+    /// (KUBECONFIG, also a list of files, is honoured when this is not given.)
+    #[arg(long)]
     pub kubeconfig: Option<PathBuf>,
     /// Context of the kubeconfig to use (default: its current context).
     #[arg(long)]
@@ -79,6 +80,7 @@ pub struct RunArgs {
     /// Namespace of the Lease (default: the pod's namespace, else `default`).
     #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
     pub lease_namespace: String,
+    /// Name of the Lease.
     #[arg(long, default_value = "meshglass-operator")]
     pub lease_name: String,
 }
@@ -122,7 +124,9 @@ pub async fn client(
                 .with_context(|| format!("reading {}", path.display()))?;
             kube::Config::from_custom_kubeconfig(kc, &options).await?
         }
-        None if context.is_some() => kube::Config::from_kubeconfig(&options).await?,
+        None if context.is_some() || std::env::var_os("KUBECONFIG").is_some() => {
+            kube::Config::from_kubeconfig(&options).await?
+        }
         None => {
             kube::Config::incluster().context("no --kubeconfig and no in-cluster credentials")?
         }
