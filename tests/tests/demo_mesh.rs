@@ -258,6 +258,13 @@ async fn demo_shows_both_clusters_cross_cluster_edges_and_health() {
             "no health for {app}: {health}"
         );
     }
+    // ratings answers 5% of its requests with 503 (examples/demo-mesh.yaml): health has something to say.
+    let ratings = &health["namespaceAppHealth"]["bookinfo"]["ratings"];
+    let ratings_503 = &ratings["requests"]["inbound"]["http"]["503"];
+    assert!(
+        ratings_503.as_f64().is_some_and(|r| r > 0.0),
+        "no 503 rate into ratings: {health}"
+    );
 
     // Ctrl-C equivalent: the demo stops everything it started.
     let pid = demo.id().expect("demo pid");
