@@ -112,7 +112,7 @@ struct Node<'a> {
     version: &'a str,
     service: &'a str,
     rates: NodeRates,
-    dest_services: Vec<(&'a str, &'a str, &'a str)>,
+    dest_services: Vec<(LabelId, LabelId, LabelId)>,
     is_dead: bool,
     is_idle: bool,
     is_outside: bool,
@@ -122,18 +122,58 @@ struct Node<'a> {
     removed: bool,
 }
 
+/// Label values interned once per graph: responses, destination services and principals are
+/// then compared as integers (the strings of old samples are cold in cache), and the output
+/// shares one `Arc<str>` per value.
+#[derive(Default)]
+struct Labels {
+    index: FxHashMap<Arc<str>, u32>,
+    values: Vec<Arc<str>>,
+}
+
+impl Labels {
+    fn id(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.index.get(s) {
+            return i;
+        }
+        let v: Arc<str> = Arc::from(s);
+        let i = self.values.len() as u32;
+        self.values.push(v.clone());
+        self.index.insert(v, i);
+        i
+    }
+
+    fn arc(&self, i: u32) -> &Arc<str> {
+        &self.values[i as usize]
+    }
+
+    fn str(&self, i: u32) -> &str {
+        &self.values[i as usize]
+    }
+}
+
+/// Interned label ids.
+type LabelId = u32;
+
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Principal<'a> {
+enum Principal {
     None,
-    One(&'a str),
+    One(LabelId),
     Many,
 }
 
-impl<'a> Principal<'a> {
-    fn add(&mut self, p: Option<&'a str>) {
+impl Principal {
+    fn add(&mut self, p: Option<&str>, labels: &mut Labels) {
         let Some(p) = p.filter(|p| !p.is_empty() && *p != "unknown") else {
             return;
         };
+        if *self == Principal::Many {
+            return;
+        }
+        self.add_id(labels.id(p));
+    }
+
+    fn add_id(&mut self, p: LabelId) {
         *self = match *self {
             Principal::None => Principal::One(p),
             Principal::One(q) if q == p => Principal::One(q),
@@ -141,10 +181,10 @@ impl<'a> Principal<'a> {
         };
     }
 
-    fn merge(&mut self, other: Principal<'a>) {
+    fn merge(&mut self, other: Principal) {
         match other {
             Principal::None => {}
-            Principal::One(p) => self.add(Some(p)),
+            Principal::One(p) => self.add_id(p),
             Principal::Many => *self = Principal::Many,
         }
     }
@@ -178,14 +218,14 @@ impl Latency {
     }
 }
 
-struct Resp<'a> {
-    code: &'a str,
-    flags: &'a str,
-    host: &'a str,
+struct Resp {
+    code: LabelId,
+    flags: LabelId,
+    host: LabelId,
     val: f64,
 }
 
-struct Edge<'a> {
+struct Edge {
     src: u32,
     dst: u32,
     proto: Proto,
@@ -195,17 +235,17 @@ struct Edge<'a> {
     c5xx: f64,
     noresp: f64,
     err: f64,
-    responses: Vec<Resp<'a>>,
+    responses: Vec<Resp>,
     mtls: f64,
-    src_principal: Principal<'a>,
-    dst_principal: Principal<'a>,
+    src_principal: Principal,
+    dst_principal: Principal,
     /// Index 0: destination-reported, 1: source-reported.
     latency: [Latency; 2],
     bytes: [f64; 2],
     removed: bool,
 }
 
-impl<'a> Edge<'a> {
+impl Edge {
     fn new(src: u32, dst: u32, proto: Proto) -> Self {
         Edge {
             src,
@@ -227,7 +267,7 @@ impl<'a> Edge<'a> {
         }
     }
 
-    fn add_response(&mut self, code: &'a str, flags: &'a str, host: &'a str, val: f64) {
+    fn add_response(&mut self, code: LabelId, flags: LabelId, host: LabelId, val: f64) {
         match self
             .responses
             .iter_mut()
@@ -244,7 +284,7 @@ impl<'a> Edge<'a> {
     }
 
     /// Adds another edge's traffic (service-graph reduction).
-    fn absorb(&mut self, o: &Edge<'a>) {
+    fn absorb(&mut self, o: &Edge) {
         self.total += o.total;
         self.c3xx += o.c3xx;
         self.c4xx += o.c4xx;
@@ -385,9 +425,10 @@ struct Builder<'a> {
     /// Node by [`NodeKey::encode`]d key: one contiguous hash and compare per lookup.
     node_index: FxHashMap<Box<[u8]>, u32>,
     key_buf: Vec<u8>,
-    edges: Vec<Edge<'a>>,
+    edges: Vec<Edge>,
     edge_index: FxHashMap<(u32, u32, Proto), u32>,
     diags: Diagnostics,
+    labels: Labels,
 }
 
 /// The parsed, validated identity of a sample.
@@ -419,6 +460,7 @@ impl<'a> Builder<'a> {
             edges: Vec::new(),
             edge_index: FxHashMap::default(),
             diags: Diagnostics::default(),
+            labels: Labels::default(),
         }
     }
 
@@ -616,9 +658,14 @@ impl<'a> Builder<'a> {
         if !is_ok(svc) {
             return;
         }
+        let key = (
+            self.labels.id(cluster),
+            self.labels.id(ns),
+            self.labels.id(svc),
+        );
         let ds = &mut self.nodes[node as usize].dest_services;
-        if !ds.contains(&(cluster, ns, svc)) {
-            ds.push((cluster, ns, svc));
+        if !ds.contains(&key) {
+            ds.push(key);
         }
     }
 
@@ -641,12 +688,16 @@ impl<'a> Builder<'a> {
         };
         if security {
             let edge = &mut self.edges[e as usize];
-            edge.src_principal.add(lab(&l.source_principal));
-            edge.dst_principal.add(lab(&l.destination_principal));
+            edge.src_principal
+                .add(lab(&l.source_principal), &mut self.labels);
+            edge.dst_principal
+                .add(lab(&l.destination_principal), &mut self.labels);
         }
         if val <= 0.0 {
             return;
         }
+        let labels = &mut self.labels;
+        let (flags, host) = (labels.id(flags), labels.id(host));
         let edge = &mut self.edges[e as usize];
         edge.total += val;
         if security && lab(&l.connection_security_policy) == Some("mutual_tls") {
@@ -658,7 +709,7 @@ impl<'a> Builder<'a> {
                 let dr = &mut self.nodes[dst].rates;
                 dr.grpc_in += val;
                 if let Some(code) = code {
-                    edge.add_response(code, flags, host, val);
+                    edge.add_response(labels.id(code), flags, host, val);
                     if code == "-" {
                         dr.grpc_in_noresp += val;
                         edge.noresp += val;
@@ -675,7 +726,7 @@ impl<'a> Builder<'a> {
                 let dr = &mut self.nodes[dst].rates;
                 dr.http_in += val;
                 let code = code.unwrap_or("-");
-                edge.add_response(code, flags, host, val);
+                edge.add_response(labels.id(code), flags, host, val);
                 match code.as_bytes().first() {
                     Some(b'3') => {
                         dr.http_in_3xx += val;
@@ -699,7 +750,7 @@ impl<'a> Builder<'a> {
             Proto::Tcp => {
                 self.nodes[src].rates.tcp_out += val;
                 self.nodes[dst].rates.tcp_in += val;
-                edge.add_response("-", flags, host, val);
+                edge.add_response(labels.id("-"), flags, host, val);
             }
         }
     }
@@ -1230,9 +1281,9 @@ impl<'a> Builder<'a> {
                 out_edges[e.src as usize].push(i as u32);
             }
         }
-        let mut new_edges: Vec<Edge<'a>> = Vec::new();
+        let mut new_edges: Vec<Edge> = Vec::new();
         let mut new_index: FxHashMap<(u32, u32, Proto), u32> = FxHashMap::default();
-        let mut push = |new_edges: &mut Vec<Edge<'a>>, src: u32, e: &Edge<'a>| {
+        let mut push = |new_edges: &mut Vec<Edge>, src: u32, e: &Edge| {
             let key = (src, e.dst, e.proto);
             match new_index.get(&key) {
                 Some(&k) => new_edges[k as usize].absorb(e),
@@ -1340,6 +1391,7 @@ fn put_rate(rates: &mut BTreeMap<&'static str, String>, k: &'static str, v: f64)
 impl<'a> Builder<'a> {
     fn into_cytoscape(self) -> CytoscapeGraph {
         let opts = self.opts;
+        let labels = &self.labels;
         let mut ids: Vec<String> = Vec::with_capacity(self.nodes.len());
         let mut id_buf = String::new();
         for n in &self.nodes {
@@ -1399,9 +1451,9 @@ impl<'a> Builder<'a> {
                 .dest_services
                 .iter()
                 .map(|&(c, ns, name)| ServiceName {
-                    cluster: c.to_string(),
-                    namespace: ns.to_string(),
-                    name: name.to_string(),
+                    cluster: labels.str(c).to_string(),
+                    namespace: labels.str(ns).to_string(),
+                    name: labels.str(name).to_string(),
                 })
                 .collect();
             dest_services.sort();
@@ -1435,8 +1487,15 @@ impl<'a> Builder<'a> {
         let quantile = opts.response_time.quantile();
         let mut edges: Vec<EdgeWrapper> = Vec::with_capacity(self.edges.len());
         let mut buf = String::with_capacity(140);
-        let mut interner = Interner::default();
-        let mut resp_rows: Vec<(&str, u8, &str, f64)> = Vec::new();
+        // Byte order of the interned labels, so responses sort on integers.
+        let mut label_order: Vec<u32> = (0..labels.values.len() as u32).collect();
+        label_order.sort_unstable_by(|&a, &b| labels.str(a).cmp(labels.str(b)));
+        let mut label_rank = vec![0u32; label_order.len()];
+        for (r, &i) in label_order.iter().enumerate() {
+            label_rank[i as usize] = r as u32;
+        }
+        // (code rank, 0 = code itself / 1 = flags / 2 = host, key rank, code, key, percentage).
+        let mut resp_rows: Vec<(u32, u8, u32, LabelId, LabelId, f64)> = Vec::new();
         // Kiali's edge order (source id, target id, protocol), decided on integers: each node
         // gets the rank of its id among the sorted ids (equal ids, equal ranks).
         let mut by_id: Vec<u32> = (0..self.nodes.len() as u32)
@@ -1521,33 +1580,36 @@ impl<'a> Builder<'a> {
                     resp_rows.clear();
                     for r in &e.responses {
                         let pct = r.val / e.total * 100.0;
-                        resp_rows.push((r.code, 0u8, "", 0.0));
-                        if !r.flags.is_empty() {
-                            resp_rows.push((r.code, 1, r.flags, pct));
+                        let code = label_rank[r.code as usize];
+                        resp_rows.push((code, 0u8, 0, r.code, r.code, 0.0));
+                        if !labels.str(r.flags).is_empty() {
+                            let k = label_rank[r.flags as usize];
+                            resp_rows.push((code, 1, k, r.code, r.flags, pct));
                         }
-                        if !r.host.is_empty() {
-                            resp_rows.push((r.code, 2, r.host, pct));
+                        if !labels.str(r.host).is_empty() {
+                            let k = label_rank[r.host as usize];
+                            resp_rows.push((code, 2, k, r.code, r.host, pct));
                         }
                     }
-                    resp_rows.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+                    resp_rows.sort_by_key(|r| (r.0, r.1, r.2));
                     let out = &mut data.traffic.responses;
                     out.reserve(e.responses.len(), resp_rows.len());
                     let mut i = 0;
                     while i < resp_rows.len() {
-                        let (code, kind, key, mut sum) = resp_rows[i];
+                        let (code, kind, key, code_id, key_id, mut sum) = resp_rows[i];
                         let mut j = i + 1;
                         while j < resp_rows.len()
                             && resp_rows[j].0 == code
                             && resp_rows[j].1 == kind
                             && resp_rows[j].2 == key
                         {
-                            sum += resp_rows[j].3;
+                            sum += resp_rows[j].5;
                             j += 1;
                         }
                         match kind {
-                            0 => out.push_code(interner.get(code)),
-                            1 => out.push_flag(interner.get(key), sum),
-                            _ => out.push_host(interner.get(key), sum),
+                            0 => out.push_code(labels.arc(code_id).clone()),
+                            1 => out.push_flag(labels.arc(key_id).clone(), sum),
+                            _ => out.push_host(labels.arc(key_id).clone(), sum),
                         }
                         i = j;
                     }
@@ -1557,10 +1619,10 @@ impl<'a> Builder<'a> {
                 }
             }
             if let Principal::One(p) = e.src_principal {
-                data.source_principal = p.to_string();
+                data.source_principal = labels.str(p).to_string();
             }
             if let Principal::One(p) = e.dst_principal {
-                data.dest_principal = p.to_string();
+                data.dest_principal = labels.str(p).to_string();
             }
             if e.proto != Proto::Tcp {
                 let lat = if e.latency[0].is_empty() {
@@ -1598,18 +1660,6 @@ impl<'a> Builder<'a> {
             graph_type: opts.graph_type.as_str(),
             elements: Elements { nodes, edges },
         }
-    }
-}
-
-/// Shares one `Arc<str>` per distinct label value across the graph's responses.
-#[derive(Default)]
-struct Interner<'a> {
-    map: FxHashMap<&'a str, Arc<str>>,
-}
-
-impl<'a> Interner<'a> {
-    fn get(&mut self, s: &'a str) -> Arc<str> {
-        self.map.entry(s).or_insert_with(|| Arc::from(s)).clone()
     }
 }
 
