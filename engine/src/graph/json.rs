@@ -46,7 +46,7 @@ fn int(out: &mut Vec<u8>, v: i64) {
 
 /// A JSON string, escaped exactly as serde_json does.
 fn string(out: &mut Vec<u8>, s: &str) {
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    if !needs_escape(s.as_bytes()) {
         out.reserve(s.len() + 2);
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());
@@ -54,6 +54,34 @@ fn string(out: &mut Vec<u8>, s: &str) {
     } else {
         delegate(out, s);
     }
+}
+
+/// Whether any byte is a control character, `"` or `\\` (eight bytes at a time).
+fn needs_escape(b: &[u8]) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    // High bit set in a byte of the result for (at least) every byte of `v` below `n`: no false
+    // negatives; a false positive only costs an exact byte-wise look at the chunk.
+    fn below(v: u64, n: u64) -> u64 {
+        v.wrapping_sub(LO * n) & !v & HI
+    }
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        let x = u64::from_le_bytes(w);
+        let hit = below(x, 0x20)
+            | below(x ^ (LO * u64::from(b'"')), 1)
+            | below(x ^ (LO * u64::from(b'\\')), 1);
+        if hit != 0 && needs_escape_bytes(c) {
+            return true;
+        }
+    }
+    needs_escape_bytes(chunks.remainder())
+}
+
+fn needs_escape_bytes(b: &[u8]) -> bool {
+    b.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
 /// Serialises a value with serde_json (compact output is context-free, so the bytes are the same
@@ -187,7 +215,7 @@ fn rates(out: &mut Vec<u8>, r: &BTreeMap<&'static str, String>) {
     let mut f = Fields::open(out);
     for (k, v) in r {
         // Rate names are the engine's own ASCII identifiers; anything else is escaped properly.
-        if k.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        if !needs_escape_bytes(k.as_bytes()) {
             let out = f.key(k);
             string(out, v);
         } else {
@@ -277,4 +305,27 @@ fn edge(out: &mut Vec<u8>, d: &EdgeData) {
     key(out, "traffic");
     traffic(out, &d.traffic);
     out.push(b'}');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{needs_escape, needs_escape_bytes};
+
+    #[test]
+    fn word_scan_agrees_with_byte_scan() {
+        let mut s: Vec<u8> = b"0123456789abcdef0123456789abcdef-x.y_z/".to_vec();
+        for pos in 0..s.len() {
+            for special in [
+                0u8, 0x1f, b'"', b'\\', 0x20, 0x7f, 0x80, 0xff, b'!', b'#', b'[', b']',
+            ] {
+                let old = s[pos];
+                s[pos] = special;
+                for start in 0..9.min(s.len()) {
+                    let b = &s[start..];
+                    assert_eq!(needs_escape(b), needs_escape_bytes(b), "{b:?}");
+                }
+                s[pos] = old;
+            }
+        }
+    }
 }
