@@ -892,3 +892,71 @@ async fn unusable_spec_reports_failure_then_recovers() {
     );
     delete_and_wait(&east, ns.name(), &inst).await;
 }
+
+/// cluster_wide_access false: Roles only in the selected namespaces, following namespaces as they
+/// appear (no CR change), and the ClusterRole keeps only the identity checks.
+#[tokio::test]
+async fn namespace_scoped_access_follows_selected_namespaces() {
+    let bed = bed().await;
+    let east = bed.cluster("east").client().await.expect("east client");
+    let ns = TestNamespace::create(&east, "op-scoped")
+        .await
+        .expect("namespace");
+    let inst = ns.name().to_string();
+    let label = format!("mesh-{inst}");
+    let extra = format!(
+        "    cluster_wide_access: false\n    discovery_selectors:\n      default:\n      - matchLabels: {{{label}: \"yes\"}}\n"
+    );
+    create_yaml(&east, &kiali_yaml(ns.name(), &inst, &extra))
+        .await
+        .expect("CR");
+    wait_successful(&east, ns.name(), "kiali").await;
+    let role_names = |set: BTreeSet<String>| -> Vec<String> {
+        set.into_iter().filter(|k| k.starts_with("Role ")).collect()
+    };
+    assert_eq!(
+        role_names(owned_objects(&east, ns.name(), "kiali").await),
+        vec![format!("Role {}/{inst}", ns.name())]
+    );
+    let cluster_role = Api::<ClusterRole>::all(east.clone())
+        .get(&inst)
+        .await
+        .expect("cluster role");
+    for rule in cluster_role.rules.unwrap_or_default() {
+        assert_eq!(rule.verbs, vec!["create".to_string()], "{rule:?}");
+    }
+
+    // A namespace that matches the selector appears: it gets a Role without any CR change.
+    let selected = TestNamespace::create(&east, "op-selected")
+        .await
+        .expect("namespace");
+    Api::<Namespace>::all(east.clone())
+        .patch(
+            selected.name(),
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"metadata": {"labels": {label.clone(): "yes"}}})),
+        )
+        .await
+        .expect("label");
+    let want = format!("Role {}/{inst}", selected.name());
+    wait_until("the newly selected namespace gets a Role", WAIT, || {
+        let east = east.clone();
+        let ns = ns.name().to_string();
+        let want = want.clone();
+        async move {
+            let objects = owned_objects(&east, &ns, "kiali").await;
+            Ok::<_, kube::Error>(
+                (objects.contains(&want)
+                    && objects.contains(&want.replacen("Role ", "RoleBinding ", 1)))
+                .then_some(()),
+            )
+        }
+    })
+    .await
+    .expect("role created");
+    delete_and_wait(&east, ns.name(), &inst).await;
+    assert!(
+        owned_objects(&east, ns.name(), "kiali").await.is_empty(),
+        "every Role and RoleBinding is removed with the CR"
+    );
+}
