@@ -169,7 +169,8 @@ pub fn bookinfo_inventory() -> MeshInventory {
 /// - reviews-v3 (west) → ratings-v1 (west): 2 × 200, 1 × 503
 ///
 /// Every series is destination-reported with mutual TLS; productpage's outgoing series are also
-/// source-reported (the engine must not count them twice), and so are the reviews → ratings ones.
+/// source-reported with `connection_security_policy="unknown"`, as Istio's client proxies report them (the
+/// engine must not count them twice), and so are the reviews → ratings ones.
 pub fn bookinfo_samples() -> Vec<Sample> {
     let f = Family::RequestsTotal;
     let mut out = Vec::new();
@@ -189,8 +190,11 @@ pub fn bookinfo_samples() -> Vec<Sample> {
         };
         out.push(s.sample(f, v));
         if both {
+            // As Istio's client proxies do: the source reporter cannot know the policy the
+            // destination enforced.
             let s = Series {
                 reporter: "source",
+                security: "unknown",
                 ..s
             };
             out.push(s.sample(f, v));

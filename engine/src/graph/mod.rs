@@ -366,8 +366,11 @@ fn lab(v: &Option<String>) -> Option<&str> {
     v.as_deref()
 }
 
-/// Hash of every label except `reporter`: a source-reported series with the same hash as a
+/// Hash of the labels that identify traffic: a source-reported series with the same hash as a
 /// destination-reported one describes the same traffic and is dropped (Kiali's time-series dedup).
+/// `reporter` and the security labels are left out: Istio's source proxies report
+/// `connection_security_policy="unknown"` (only the destination knows the policy it enforced),
+/// so including them would count every in-mesh request twice.
 fn series_hash(f: Family, l: &IstioLabels) -> u64 {
     let mut h = FxHasher::default();
     f.hash(&mut h);
@@ -377,7 +380,6 @@ fn series_hash(f: Family, l: &IstioLabels) -> u64 {
         &l.source_workload,
         &l.source_canonical_service,
         &l.source_canonical_revision,
-        &l.source_principal,
         &l.destination_cluster,
         &l.destination_service_namespace,
         &l.destination_service,
@@ -386,12 +388,10 @@ fn series_hash(f: Family, l: &IstioLabels) -> u64 {
         &l.destination_workload,
         &l.destination_canonical_service,
         &l.destination_canonical_revision,
-        &l.destination_principal,
         &l.request_protocol,
         &l.response_code,
         &l.grpc_response_status,
         &l.response_flags,
-        &l.connection_security_policy,
         &l.le,
     ] {
         v.as_deref().hash(&mut h);
