@@ -8,7 +8,7 @@ CLUSTERS ?= east west
 export MESHGLASS_CACHE ?= $(HOME)/.cache/meshglass
 
 .PHONY: help demo demo-down test lint fmt-check clippy deny unit e2e crds crds-check \
-        tools prereqs clusters-up clusters-down bench bench-testbed
+        tools prereqs clusters-up clusters-down bench bench-testbed ui ui-test
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -22,12 +22,13 @@ demo: prereqs tools ## the east/west demo mesh with the operator and the server 
 demo-down: ## stop what `make demo` started, and what a crashed demo left behind
 	$(CARGO) run --locked -q -p meshglass-simulator --bin meshglass-demo -- down --state-dir .local
 
-test: prereqs tools lint crds-check unit e2e ## everything CI runs: lint, CRD drift, unit and end-to-end tests
+test: prereqs tools lint crds-check unit e2e ui-test ## everything CI runs: lint, CRD drift, unit, end-to-end and browser tests
 
 ## --- pieces of `make test` ---------------------------------------------------
 
-prereqs: ## install the Debian packages the tests use (prometheus), when missing
+prereqs: ## install the Debian packages the tests use (prometheus, chromium), when missing
 	@tests/tools/prereqs.sh
+	@api-server/ui/scripts/prereqs.sh
 
 tools: ## build (or reuse from $(MESHGLASS_CACHE)) kube-apiserver, controller-manager, scheduler, etcd, kwok
 	@tests/tools/build-tools.sh
@@ -37,13 +38,13 @@ lint: fmt-check clippy ## rustfmt and clippy -D warnings
 fmt-check:
 	$(CARGO) fmt --all --check
 
-clippy:
+clippy: ui
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
-unit: ## unit tests of every crate (no clusters)
+unit: ui ## unit tests of every crate (no clusters)
 	$(CARGO) test --workspace --locked --lib --bins
 
-e2e: prereqs tools ## end-to-end tests on real control planes (tests/tests/*.rs)
+e2e: prereqs tools ui ## end-to-end tests on real control planes (tests/tests/*.rs)
 	$(CARGO) test --locked -p meshglass-testbed --tests -- --test-threads=2
 
 crds: ## regenerate the committed CRD YAML from the Rust types
@@ -53,6 +54,15 @@ crds-check: ## fail when the committed CRD YAML differs from the Rust types
 	@$(CARGO) run --locked -q -p meshglass-operator -- crd > target/kiali.io_kialis.yaml.check
 	@diff -u crds/kiali.io_kialis.yaml target/kiali.io_kialis.yaml.check \
 	  || { echo "crds/kiali.io_kialis.yaml is stale: run 'make crds' and commit it"; exit 1; }
+
+## --- web UI ------------------------------------------------------------------
+
+ui: ## build the web UI into api-server/ui/dist (npm ci + vite build; skipped when dist is newer than its sources)
+	@api-server/ui/scripts/build.sh
+
+ui-test: prereqs tools ui ## browser tests of the UI (Debian chromium + playwright-core) on the demo mesh
+	$(CARGO) build --locked -q -p meshglass-operator -p meshglass-server -p meshglass-simulator --bins
+	cd api-server/ui && MESHGLASS_BIN_DIR=$${CARGO_TARGET_DIR:-$(CURDIR)/target}/debug node --test --test-concurrency=1 tests/ui.test.mjs
 
 ## --- local clusters ----------------------------------------------------------
 

@@ -308,7 +308,8 @@ pub fn router(state: Shared) -> Router {
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(readyz))
     };
-    app.layer(middleware::from_fn_with_state(state.clone(), record))
+    app.merge(crate::ui::router(&root))
+        .layer(middleware::from_fn_with_state(state.clone(), record))
         .with_state(state)
 }
 

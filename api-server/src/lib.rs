@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod model;
 pub mod prom;
 pub mod registry;
+pub mod ui;
 pub mod validations;
 
 #[cfg(test)]

@@ -1,0 +1,220 @@
+// The server's Kiali-compatible REST API (relative to <base href>, i.e. under server.web_root).
+
+import { banner } from "./banners";
+
+export class ApiError extends Error {
+  constructor(
+    public status: number,
+    message: string,
+    public category: string,
+    public path: string,
+  ) {
+    super(message);
+  }
+}
+
+const TOKEN_KEY = "meshglass-token";
+
+export function setToken(t: string): void {
+  if (t) sessionStorage.setItem(TOKEN_KEY, t);
+  else sessionStorage.removeItem(TOKEN_KEY);
+}
+
+type Params = Record<string, string | number | boolean | undefined | null>;
+
+export function apiUrl(path: string, params?: Params): string {
+  const u = new URL(path.replace(/^\//, ""), document.baseURI);
+  for (const [k, v] of Object.entries(params ?? {})) {
+    if (v !== undefined && v !== null && v !== "") u.searchParams.set(k, String(v));
+  }
+  return u.toString();
+}
+
+/** GETs JSON; reports missing clusters as banners; throws ApiError on HTTP or network errors. */
+export async function get<T>(path: string, params?: Params, signal?: AbortSignal): Promise<T> {
+  const headers: Record<string, string> = { Accept: "application/json" };
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) headers.Authorization = `Bearer ${token}`;
+  let resp: Response;
+  try {
+    resp = await fetch(apiUrl(path, params), { headers, signal });
+  } catch (e) {
+    if ((e as Error).name === "AbortError") throw e;
+    throw new ApiError(0, `the server did not answer (${(e as Error).message})`, "network", path);
+  }
+  const text = await resp.text();
+  let body: unknown = null;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    body = null;
+  }
+  if (!resp.ok) {
+    const b = (body ?? {}) as { error?: string; category?: string };
+    throw new ApiError(resp.status, b.error || text || resp.statusText, b.category || "", path);
+  }
+  const missing = (body as { missingClusters?: Array<{ name: string; error?: string }> } | null)
+    ?.missingClusters;
+  if (Array.isArray(missing)) {
+    for (const m of missing) {
+      banner(`cluster-${m.name}`, "warning", `Cluster ${m.name} is unreachable; this view lacks it: ${m.error || "no answer"}`);
+    }
+  }
+  return body as T;
+}
+
+/** Shows an API error as a banner (never a blank page). */
+export function reportError(context: string, e: unknown): void {
+  if ((e as Error)?.name === "AbortError") return;
+  if (e instanceof ApiError) {
+    const what =
+      e.status === 503
+        ? "a backing service is unavailable (Prometheus?)"
+        : e.status === 401
+          ? "not authenticated"
+          : e.status === 403
+            ? "forbidden"
+            : e.status === 0
+              ? "network error"
+              : `HTTP ${e.status}`;
+    banner(`err-${context}`, e.status === 401 || e.status === 403 ? "auth" : "error", `${context}: ${what}: ${e.message}`);
+  } else {
+    banner(`err-${context}`, "error", `${context}: ${(e as Error)?.message ?? String(e)}`);
+  }
+}
+
+// ---- response types (the fields the UI reads) ----
+
+export interface ClusterInfo {
+  name: string;
+  accessible: boolean;
+  isKialiHome: boolean;
+  error?: string | null;
+  apiEndpoint?: string;
+}
+export interface ServerConfig {
+  clusters: Record<string, ClusterInfo> | ClusterInfo[];
+  clusterName?: string;
+  istioNamespace?: string;
+  authStrategy?: string;
+}
+export interface Namespace {
+  name: string;
+  cluster: string;
+  isControlPlane?: boolean;
+  labels?: Record<string, string>;
+}
+export interface Rates {
+  [code: string]: number;
+}
+export interface Requests {
+  inbound?: Record<string, Rates>;
+  outbound?: Record<string, Rates>;
+}
+export interface WorkloadStatus {
+  name: string;
+  desiredReplicas: number;
+  currentReplicas: number;
+  availableReplicas: number;
+}
+export interface Health {
+  status: { status: string; errorRatio?: number };
+  requests?: Requests;
+  workloadStatuses?: WorkloadStatus[];
+  workloadStatus?: WorkloadStatus | null;
+}
+export type HealthBody = Record<string, Record<string, Record<string, Health>>>;
+
+export interface GraphNodeData {
+  id: string;
+  parent?: string;
+  nodeType: string;
+  cluster: string;
+  namespace: string;
+  workload?: string;
+  app?: string;
+  version?: string;
+  service?: string;
+  isBox?: string;
+  isDead?: boolean;
+  isIdle?: boolean;
+  isRoot?: boolean;
+  isOutside?: boolean;
+  isServiceEntry?: unknown;
+  traffic?: Array<{ protocol: string; rates: Record<string, string> }>;
+}
+export interface GraphEdgeData {
+  id: string;
+  source: string;
+  target: string;
+  traffic?: { protocol: string; rates?: Record<string, string>; responses?: unknown };
+  isMTLS?: string | number;
+  responseTime?: string | number;
+  throughput?: string | number;
+}
+export interface GraphBody {
+  timestamp?: number;
+  duration?: number;
+  graphType?: string;
+  elements: { nodes: Array<{ data: GraphNodeData }>; edges: Array<{ data: GraphEdgeData }> };
+}
+
+export function clusterList(cfg: ServerConfig): ClusterInfo[] {
+  const c = cfg.clusters;
+  const list = Array.isArray(c) ? c : Object.entries(c ?? {}).map(([name, v]) => ({ ...v, name: v.name || name }));
+  return list.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+let configCache: Promise<ServerConfig> | null = null;
+
+/** /api/config, cached for one page view; unreachable clusters become banners. */
+export function config(refresh = false): Promise<ServerConfig> {
+  if (!configCache || refresh) {
+    configCache = get<ServerConfig>("api/config").then((cfg) => {
+      for (const c of clusterList(cfg)) {
+        if (!c.accessible) {
+          banner(`cluster-${c.name}`, "warning", `Cluster ${c.name} is unreachable: ${c.error || "no answer"}`);
+        }
+      }
+      return cfg;
+    });
+    configCache.catch(() => {
+      configCache = null;
+    });
+  }
+  return configCache;
+}
+
+/** Health of every entity of `kind` per cluster: cluster → namespace → name → health. */
+export async function healthByCluster(
+  clusters: string[],
+  kind: "app" | "workload" | "service",
+  namespaces?: string[],
+  rateInterval = "10m",
+): Promise<Map<string, Record<string, Record<string, Health>>>> {
+  const key =
+    kind === "app" ? "namespaceAppHealth" : kind === "workload" ? "namespaceWorkloadHealth" : "namespaceServiceHealth";
+  const out = new Map<string, Record<string, Record<string, Health>>>();
+  const results = await Promise.allSettled(
+    clusters.map((c) =>
+      get<HealthBody>("api/clusters/health", {
+        type: kind,
+        clusterName: c,
+        namespaces: namespaces?.join(","),
+        rateInterval,
+      }).then((b) => out.set(c, b?.[key] ?? {})),
+    ),
+  );
+  for (const r of results) {
+    if (r.status === "rejected") reportError(`Health (${kind})`, r.reason);
+  }
+  return out;
+}
+
+export function inboundRate(h: Health | undefined): number {
+  let sum = 0;
+  for (const codes of Object.values(h?.requests?.inbound ?? {})) {
+    for (const v of Object.values(codes)) sum += Number(v) || 0;
+  }
+  return sum;
+}

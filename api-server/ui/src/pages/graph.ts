@@ -1,0 +1,416 @@
+// Traffic graph: namespaces across clusters, graph type, boxes, edge labels, display toggles, duration, refresh,
+// and a side panel for the clicked node or edge.
+
+import type { Core, EventObject } from "cytoscape";
+import { clusterList, config, get, GraphBody, GraphEdgeData, GraphNodeData, healthByCluster, Namespace, reportError } from "../api";
+import { clear, h, select } from "../dom";
+import { clearBanner } from "../banners";
+import { ms, num, percent, rate } from "../format";
+import { EdgeLabel, edgeErrorPct, edgeRate, nodeLabel, render, Rendered } from "../graphview";
+import { explain } from "../health";
+import { detailPath, link, setQuery } from "../nav";
+
+declare global {
+  interface Window {
+    __meshglass?: { cy: Core; renderMs?: number; layout: string; nodes: number; edges: number; fetchMs: number };
+  }
+}
+
+const GRAPH_TYPES: Array<[string, string]> = [
+  ["app", "App graph"],
+  ["versionedApp", "Versioned app graph"],
+  ["workload", "Workload graph"],
+  ["service", "Service graph"],
+];
+const DURATIONS: Array<[string, string]> = [
+  ["60s", "Last 1m"],
+  ["300s", "Last 5m"],
+  ["600s", "Last 10m"],
+  ["1800s", "Last 30m"],
+  ["3600s", "Last 1h"],
+  ["10800s", "Last 3h"],
+];
+const REFRESH: Array<[string, string]> = [
+  ["0", "Refresh: off"],
+  ["10", "Every 10s"],
+  ["30", "Every 30s"],
+  ["60", "Every 1m"],
+  ["300", "Every 5m"],
+];
+
+interface State {
+  namespaces: string[];
+  graphType: string;
+  boxBy: string[];
+  edgeLabels: EdgeLabel[];
+  idle: boolean;
+  serviceNodes: boolean;
+  security: boolean;
+  duration: string;
+  refresh: string;
+}
+
+function readState(allNamespaces: string[]): State {
+  const q = new URLSearchParams(location.search);
+  const list = (k: string, dflt: string[]) => (q.has(k) ? (q.get(k) ?? "").split(",").filter(Boolean) : dflt);
+  const defaultNs = allNamespaces.filter((n) => !n.startsWith("kube-"));
+  return {
+    namespaces: list("namespaces", defaultNs),
+    graphType: q.get("graphType") ?? "versionedApp",
+    boxBy: list("boxBy", ["cluster", "namespace", "app"]),
+    edgeLabels: list("edges", []) as EdgeLabel[],
+    idle: q.get("idle") === "true",
+    serviceNodes: q.get("svc") !== "false",
+    security: q.get("security") === "true",
+    duration: q.get("duration") ?? "600s",
+    refresh: q.get("refresh") ?? "0",
+  };
+}
+
+function writeState(s: State): void {
+  setQuery({
+    namespaces: s.namespaces.join(","),
+    graphType: s.graphType,
+    boxBy: s.boxBy.join(","),
+    edges: s.edgeLabels.join(","),
+    idle: s.idle ? "true" : "",
+    svc: s.serviceNodes ? "" : "false",
+    security: s.security ? "true" : "",
+    duration: s.duration,
+    refresh: s.refresh === "0" ? "" : s.refresh,
+  });
+}
+
+export async function graphPage(app: HTMLElement, signal: AbortSignal): Promise<void> {
+  const cfg = await config();
+  let namespaces: Namespace[] = [];
+  try {
+    namespaces = await get<Namespace[]>("api/namespaces", undefined, signal);
+  } catch (e) {
+    reportError("Namespaces", e);
+  }
+  const nsClusters = new Map<string, string[]>();
+  for (const n of namespaces) nsClusters.set(n.name, [...(nsClusters.get(n.name) ?? []), n.cluster]);
+  const allNs = Array.from(nsClusters.keys()).sort();
+  const state = readState(allNs);
+
+  const canvas = h("div", { id: "cy", class: "cy", "data-testid": "graph" });
+  const status = h("div", { class: "graph-status muted", "data-testid": "graph-status" });
+  const panel = h("aside", { class: "side-panel", "data-testid": "side-panel", hidden: true });
+  const toolbar = h("div", { class: "toolbar graph-toolbar" });
+  const legend = h(
+    "div",
+    { class: "legend muted" },
+    "Shapes: ▢ app · ○ workload · △ service · ◇ unknown. Edges: green ok, orange errors, red ≥10% errors, blue TCP, dashed idle",
+    " · dashed purple boxes are clusters.",
+  );
+  clear(app, toolbar, h("div", { class: "graph-area" }, canvas, panel), status, legend);
+
+  let rendered: Rendered | null = null;
+  let timer: number | undefined;
+  let loadCtl: AbortController | null = null;
+  signal.addEventListener("abort", () => {
+    window.clearInterval(timer);
+    loadCtl?.abort();
+    rendered?.cy.destroy();
+  });
+
+  const message = (text: string) => canvas.replaceChildren(h("div", { class: "cy-message", "data-testid": "graph-message" }, text));
+  const changed = () => {
+    writeState(state);
+    void load();
+  };
+  const check = (label: string, on: boolean, set: (v: boolean) => void, testid: string) =>
+    h(
+      "label",
+      { class: "check" },
+      h("input", {
+        type: "checkbox",
+        checked: on,
+        "data-testid": testid,
+        onchange: (e: Event) => {
+          set((e.target as HTMLInputElement).checked);
+          changed();
+        },
+      }),
+      label,
+    );
+  const toggleIn = <T,>(arr: T[], v: T, on: boolean): T[] => (on ? Array.from(new Set([...arr, v])) : arr.filter((x) => x !== v));
+
+  const nsSummary = h("summary", null);
+  const updateNsSummary = () =>
+    (nsSummary.textContent = state.namespaces.length ? `Namespaces: ${state.namespaces.join(", ")}` : "Select namespaces");
+  updateNsSummary();
+  const nsPicker = h(
+    "details",
+    { class: "ns-picker", "data-testid": "ns-picker" },
+    nsSummary,
+    h(
+      "div",
+      { class: "dropdown" },
+      allNs.length === 0 ? h("p", { class: "muted" }, "No namespaces visible") : null,
+      allNs.map((n) =>
+        h(
+          "label",
+          { class: "check" },
+          h("input", {
+            type: "checkbox",
+            value: n,
+            checked: state.namespaces.includes(n),
+            onchange: (e: Event) => {
+              state.namespaces = toggleIn(state.namespaces, n, (e.target as HTMLInputElement).checked).sort();
+              updateNsSummary();
+              changed();
+            },
+          }),
+          n,
+          h("span", { class: "muted" }, ` (${(nsClusters.get(n) ?? []).join(", ")})`),
+        ),
+      ),
+    ),
+  );
+  const typeSel = select({ "aria-label": "graph type", "data-testid": "graph-type" }, GRAPH_TYPES, state.graphType);
+  typeSel.addEventListener("change", () => {
+    state.graphType = typeSel.value;
+    changed();
+  });
+  const durSel = select({ "aria-label": "duration", "data-testid": "duration" }, DURATIONS, state.duration);
+  durSel.addEventListener("change", () => {
+    state.duration = durSel.value;
+    changed();
+  });
+  const refSel = select({ "aria-label": "refresh interval", "data-testid": "refresh" }, REFRESH, state.refresh);
+  const armTimer = () => {
+    window.clearInterval(timer);
+    const s = Number(state.refresh);
+    if (s > 0) timer = window.setInterval(() => void load(true), s * 1000);
+  };
+  refSel.addEventListener("change", () => {
+    state.refresh = refSel.value;
+    writeState(state);
+    armTimer();
+  });
+  clear(
+    toolbar,
+    h("h1", null, "Traffic graph"),
+    nsPicker,
+    typeSel,
+    h(
+      "fieldset",
+      null,
+      h("legend", null, "Box by"),
+      (["cluster", "namespace", "app"] as const).map((b) =>
+        check(b, state.boxBy.includes(b), (v) => (state.boxBy = toggleIn(state.boxBy, b, v)), `box-${b}`),
+      ),
+    ),
+    h(
+      "fieldset",
+      null,
+      h("legend", null, "Edge labels"),
+      ([
+        ["rate", "request rate"],
+        ["error", "error %"],
+        ["rt", "response time"],
+      ] as Array<[EdgeLabel, string]>).map(([k, l]) =>
+        check(l, state.edgeLabels.includes(k), (v) => (state.edgeLabels = toggleIn(state.edgeLabels, k, v)), `label-${k}`),
+      ),
+    ),
+    h(
+      "fieldset",
+      null,
+      h("legend", null, "Display"),
+      check("idle nodes", state.idle, (v) => (state.idle = v), "show-idle"),
+      check("service nodes", state.serviceNodes, (v) => (state.serviceNodes = v), "show-services"),
+      check("security", state.security, (v) => (state.security = v), "show-security"),
+    ),
+    durSel,
+    refSel,
+    h("button", { onclick: () => void load(), "data-testid": "graph-refresh" }, "Refresh"),
+  );
+
+  const clusters = clusterList(cfg).filter((c) => c.accessible).map((c) => c.name);
+
+  async function load(keepView = false): Promise<void> {
+    loadCtl?.abort();
+    const ctl = new AbortController();
+    loadCtl = ctl;
+    if (state.namespaces.length === 0) {
+      rendered?.cy.destroy();
+      rendered = null;
+      clear(status, "Select at least one namespace.");
+      message("Select at least one namespace.");
+      return;
+    }
+    clear(status, "Loading graph…");
+    const t0 = performance.now();
+    let body: GraphBody;
+    try {
+      body = await get<GraphBody>(
+        "api/namespaces/graph",
+        {
+          namespaces: state.namespaces.join(","),
+          graphType: state.graphType,
+          boxBy: state.boxBy.join(","),
+          duration: state.duration,
+          injectServiceNodes: state.serviceNodes,
+          idleNodes: state.idle,
+          includeIdleEdges: state.idle,
+          responseTime: "95",
+        },
+        ctl.signal,
+      );
+      clearBanner("err-Graph");
+    } catch (e) {
+      if (ctl.signal.aborted) return;
+      reportError("Graph", e);
+      clear(status, "The graph could not be loaded; see the message above.");
+      if (!keepView) {
+        rendered?.cy.destroy();
+        rendered = null;
+        message("The graph could not be loaded; see the message above.");
+      }
+      return;
+    }
+    const fetchMs = performance.now() - t0;
+    const zoom = keepView && rendered ? { zoom: rendered.cy.zoom(), pan: rendered.cy.pan() } : null;
+    rendered?.cy.destroy();
+    canvas.replaceChildren();
+    const nodes = body.elements?.nodes ?? [];
+    const edges = body.elements?.edges ?? [];
+    if (nodes.length === 0) {
+      rendered = null;
+      clear(status, `No traffic in ${state.namespaces.join(", ")} during the selected period.`);
+      message(`No traffic in ${state.namespaces.join(", ")} during the selected period.`);
+      return;
+    }
+    rendered = render(canvas, body, { edgeLabels: state.edgeLabels, security: state.security });
+    const r = rendered;
+    const cyRef = r.cy;
+    window.__meshglass = { cy: cyRef, layout: r.layout, nodes: nodes.length, edges: edges.length, fetchMs };
+    cyRef.on("tap", "node, edge", (ev: EventObject) => {
+      const t = ev.target;
+      if (t.isNode()) showNode(t.data() as GraphNodeData);
+      else showEdge(t.data() as GraphEdgeData);
+    });
+    cyRef.on("tap", (ev: EventObject) => {
+      if (ev.target === cyRef) panel.hidden = true;
+    });
+    const renderMs = await r.renderMs;
+    if (zoom && !cyRef.destroyed()) {
+      cyRef.zoom(zoom.zoom);
+      cyRef.pan(zoom.pan);
+    }
+    if (window.__meshglass?.cy === cyRef) window.__meshglass.renderMs = renderMs;
+    canvas.dataset.renderMs = renderMs.toFixed(0);
+    const boxes = nodes.filter((n) => n.data.isBox === "cluster").length;
+    clear(
+      status,
+      `${nodes.filter((n) => !n.data.isBox).length} nodes, ${edges.length} edges`,
+      boxes ? `, ${boxes} cluster boxes` : "",
+      ` · fetched in ${ms(fetchMs)}, drawn in ${ms(renderMs)} (${r.layout} layout)`,
+      body.timestamp ? ` · at ${new Date(body.timestamp * 1000).toLocaleTimeString()}` : "",
+    );
+  }
+
+  const row = (k: string, v: Node | string | null | undefined) => (v === null || v === undefined || v === "" ? null : h("tr", null, h("th", null, k), h("td", null, v)));
+
+  function showNode(d: GraphNodeData): void {
+    panel.hidden = false;
+    const name = nodeLabel(d);
+    const healthEl = h("div", { "data-testid": "panel-health" }, h("p", { class: "muted" }, "Loading health…"));
+    const rates = d.traffic ?? [];
+    const detail =
+      d.isBox || d.nodeType === "unknown"
+        ? null
+        : d.nodeType === "service"
+          ? detailPath("services", d.namespace, d.service ?? "")
+          : d.nodeType === "workload" || (state.graphType === "workload" && d.workload)
+            ? detailPath("workloads", d.namespace, d.workload ?? "")
+            : d.app
+              ? detailPath("applications", d.namespace, d.app)
+              : null;
+    clear(
+      panel,
+      h("button", { class: "close", onclick: () => (panel.hidden = true), title: "close" }, "×"),
+      h("h2", null, d.isBox ? `${d.isBox} box` : d.nodeType, ": ", name),
+      h(
+        "table",
+        { class: "kv" },
+        row("Cluster", h("span", { class: "cluster-chip ok", "data-testid": "panel-cluster" }, d.cluster)),
+        row("Namespace", d.namespace),
+        row("App", d.app),
+        row("Version", d.version),
+        row("Workload", d.workload),
+        row("Service", d.service),
+        row("Flags", [d.isRoot && "root", d.isDead && "dead", d.isIdle && "idle", d.isOutside && "outside"].filter(Boolean).join(", ")),
+      ),
+      d.isBox ? h("p", null, `${rendered?.cy.getElementById(d.id).descendants().filter((n) => !n.data("isBox")).length ?? 0} nodes inside`) : null,
+      rates.length
+        ? [
+            h("h3", null, "Traffic"),
+            h(
+              "table",
+              { class: "kv", "data-testid": "panel-traffic" },
+              rates.flatMap((t) =>
+                Object.entries(t.rates ?? {}).map(([k, v]) => row(`${t.protocol} ${k}`, `${num(v).toFixed(2)}${t.protocol === "tcp" ? " bps" : " rps"}`)),
+              ),
+            ),
+          ]
+        : h("p", { class: "muted" }, "No traffic recorded for this node."),
+      d.isBox ? null : [h("h3", null, "Health"), healthEl],
+      detail ? h("p", null, link(detail, `Details of ${name} →`)) : null,
+    );
+    if (d.isBox) return;
+    const kind = d.nodeType === "service" ? "service" : d.nodeType === "workload" ? "workload" : "app";
+    const key = kind === "service" ? d.service : kind === "workload" ? d.workload : d.app;
+    if (!key || !clusters.includes(d.cluster)) {
+      clear(healthEl, explain(undefined));
+      return;
+    }
+    void healthByCluster([d.cluster], kind, [d.namespace], state.duration).then((m) => {
+      clear(healthEl, explain(m.get(d.cluster)?.[d.namespace]?.[key]));
+    });
+  }
+
+  function showEdge(d: GraphEdgeData): void {
+    panel.hidden = false;
+    const cy = rendered?.cy;
+    const src = cy?.getElementById(d.source).data() as GraphNodeData | undefined;
+    const dst = cy?.getElementById(d.target).data() as GraphNodeData | undefined;
+    const end = (n?: GraphNodeData) => (n ? h("span", null, nodeLabel(n), " ", h("span", { class: "cluster-chip ok" }, n.cluster), ` ${n.namespace}`) : "?");
+    const { value, unit } = edgeRate(d);
+    const responses = (d.traffic?.responses ?? {}) as Record<string, { flags?: Record<string, string>; hosts?: Record<string, string> }>;
+    clear(
+      panel,
+      h("button", { class: "close", onclick: () => (panel.hidden = true), title: "close" }, "×"),
+      h("h2", null, "Edge"),
+      h(
+        "table",
+        { class: "kv" },
+        row("From", end(src)),
+        row("To", end(dst)),
+        row("Clusters", src && dst ? (src.cluster === dst.cluster ? `within ${src.cluster}` : `${src.cluster} → ${dst.cluster} (cross-cluster)`) : ""),
+        row("Protocol", d.traffic?.protocol ?? ""),
+        row("Rate", unit === "bps" ? `${value.toFixed(2)} bps` : rate(value)),
+        row("Errors", percent(edgeErrorPct(d))),
+        row("Response time", num(d.responseTime) > 0 ? ms(num(d.responseTime)) : ""),
+        row("mTLS", num(d.isMTLS) > 0 ? `${num(d.isMTLS).toFixed(0)}% of requests` : "none"),
+      ),
+      Object.keys(responses).length
+        ? [
+            h("h3", null, "Responses"),
+            h(
+              "table",
+              { class: "kv" },
+              Object.entries(responses).map(([code, r]) =>
+                row(code, Object.entries(r.flags ?? {}).map(([f, p]) => `${f}: ${p}%`).join(", ")),
+              ),
+            ),
+          ]
+        : null,
+    );
+  }
+
+  armTimer();
+  await load();
+}
