@@ -45,7 +45,7 @@ export function explain(hl: Health | undefined): HTMLElement {
   return h(
     "div",
     { class: "health-explain" },
-    h("p", null, statusBadge(hl.status?.status ?? "NA"), ratio !== undefined && ratio !== null && ratio > 0 ? ` error ratio ${percent(ratio * 100)}` : ""),
+    h("p", null, statusBadge(hl.status?.status ?? "NA"), ratio !== undefined && ratio !== null && ratio > 0 ? ` error ratio ${percent(ratio)}` : ""),
     items.length ? h("ul", null, items) : h("p", { class: "muted" }, "No replicas or requests reported."),
   );
 }
