@@ -79,3 +79,7 @@ bench: ## criterion benchmarks of the engine, and the test-bed figures
 
 bench-testbed: tools ## cold/warm figures for the test bed: build time, start time, memory
 	$(CARGO) run --locked -q -p meshglass-testbed --bin testbed -- bench
+
+bench-server: tools ## server figures on the test bed: graph latency p50/p95 (1/50/200 namespaces), queries per graph, RSS per cached pod
+	$(CARGO) build --locked --release -q -p meshglass-server
+	$(CARGO) run --locked --release -q -p meshglass-testbed --example server_bench

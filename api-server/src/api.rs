@@ -440,6 +440,25 @@ async fn config(State(s): State<Shared>) -> Json<Value> {
             }),
         );
     }
+    // Clusters named in `clustering.clusters` without a kubeconfig: listed, not accessible.
+    for c in &s.config.clustering.clusters {
+        if c.name.is_empty() || clusters.contains_key(&c.name) {
+            continue;
+        }
+        clusters.insert(
+            c.name.clone(),
+            json!({
+                "name": c.name,
+                "accessible": false,
+                "isKialiHome": false,
+                "apiEndpoint": "",
+                "secretName": c.secret_name,
+                "network": "",
+                "kialiInstances": [],
+                "error": "no kubeconfig for this cluster in the remote-cluster secrets directory",
+            }),
+        );
+    }
     let home = s
         .registry
         .home()

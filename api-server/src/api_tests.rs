@@ -514,3 +514,38 @@ async fn health_without_traffic_is_na_and_replicas_decide() {
     .await;
     assert_eq!(st, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn configured_clusters_without_kubeconfig_are_listed_and_metrics_count_caches() {
+    let base = anon();
+    let mut config = (*base.config).clone();
+    config.clustering.clusters.push(crate::config::ClusterRef {
+        name: "south".into(),
+        secret_name: "kiali-remote-cluster-secret-south".into(),
+    });
+    let s = Arc::new(AppState {
+        config: Arc::new(config),
+        registry: base.registry.clone(),
+        auth: base.auth.clone(),
+        prom: None,
+        metrics: base.metrics.clone(),
+        health_rules: base.health_rules.clone(),
+    });
+    let (_, _, b) = call(&s, "/kiali/api/config", None).await;
+    assert_eq!(b["clusters"]["south"]["accessible"], false);
+    assert!(
+        b["clusters"]["south"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("no kubeconfig")
+    );
+    let text = s.metrics.render(&s.registry);
+    assert!(
+        text.contains("meshglass_server_cached_objects{cluster=\"west\",kind=\"pods\"} 3"),
+        "{text}"
+    );
+    assert!(
+        text.contains("meshglass_server_cluster_accessible{cluster=\"north\"} 0"),
+        "{text}"
+    );
+}

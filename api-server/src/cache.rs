@@ -425,13 +425,16 @@ pub async fn run_istio_discovery(
                     continue;
                 };
                 let writer = Writer::new(ar.clone());
+                state.expect_istio(kind.kind());
                 cache.add_istio(kind, ar.clone(), writer.as_reader());
                 let api = Api::<DynamicObject>::all_with(client.clone(), &ar);
                 tasks.spawn(run_dynamic_watch(api, writer, kind.kind(), state.clone()));
             }
         }
+        state.istio_discovered();
         tokio::time::sleep(std::time::Duration::from_secs(15)).await;
     }
+    state.istio_discovered();
     // Keep the watches alive for as long as this task lives.
     while tasks.join_next().await.is_some() {}
 }

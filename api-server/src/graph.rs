@@ -243,7 +243,7 @@ async fn build(
     id: &Identity,
     q: &HashMap<String, String>,
     force_ns: Option<&str>,
-) -> Result<(Views, engine::GraphResult)> {
+) -> Result<(Views, engine::GraphResult, Timing)> {
     let mut pairs: Vec<(&str, &str)> = q.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     if let Some(ns) = force_ns {
         pairs.retain(|(k, _)| *k != "namespaces");
@@ -265,13 +265,45 @@ async fn build(
     let p = Params(q.clone());
     let views = s.views(id, p.get("clusterName"), None).await?;
     check_namespaces(id, &views, &opts.namespaces)?;
-    let samples = run_queries(s, engine::queries(&opts)).await?;
+    let qs = engine::queries(&opts);
+    let n = qs.len();
+    let t = std::time::Instant::now();
+    let samples = run_queries(s, qs).await?;
+    let prom_wait = t.elapsed();
     let inv = inventory(&views);
     let result = engine::build_graph(&opts, &samples, &inv);
     for d in &result.diagnostics {
         tracing::debug!(diagnostic = ?d, "graph input skipped");
     }
-    Ok((views, result))
+    Ok((
+        views,
+        result,
+        Timing {
+            queries: n,
+            prom_wait,
+        },
+    ))
+}
+
+/// Time spent waiting for Prometheus, reported in a `Server-Timing` header.
+struct Timing {
+    queries: usize,
+    prom_wait: std::time::Duration,
+}
+
+impl Timing {
+    fn apply(&self, mut resp: Response, started: std::time::Instant) -> Response {
+        let v = format!(
+            "prom;dur={:.3};desc=\"{} queries\", total;dur={:.3}",
+            self.prom_wait.as_secs_f64() * 1000.0,
+            self.queries,
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+        if let Ok(h) = axum::http::HeaderValue::from_str(&v) {
+            resp.headers_mut().insert("server-timing", h);
+        }
+        resp
+    }
 }
 
 async fn namespaces_graph(
@@ -279,9 +311,10 @@ async fn namespaces_graph(
     Extension(id): Extension<Identity>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response> {
-    let (views, result) = build(&s, &id, &q, None).await?;
+    let started = std::time::Instant::now();
+    let (views, result, timing) = build(&s, &id, &q, None).await?;
     let body = serde_json::to_value(&result.graph).map_err(|e| Error::Engine(e.to_string()))?;
-    Ok(views.respond(body))
+    Ok(timing.apply(views.respond(body), started))
 }
 
 /// Which nodes a node graph is centred on.
@@ -350,7 +383,7 @@ async fn workload_graph(
     Path((ns, name)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response> {
-    let (views, r) = build(&s, &id, &q, Some(&ns)).await?;
+    let (views, r, _) = build(&s, &id, &q, Some(&ns)).await?;
     node_graph(&views, &r.graph, &ns, Focus::Workload(&name))
 }
 
@@ -360,7 +393,7 @@ async fn app_graph(
     Path((ns, name)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response> {
-    let (views, r) = build(&s, &id, &q, Some(&ns)).await?;
+    let (views, r, _) = build(&s, &id, &q, Some(&ns)).await?;
     node_graph(&views, &r.graph, &ns, Focus::App(&name, None))
 }
 
@@ -370,7 +403,7 @@ async fn app_version_graph(
     Path((ns, name, version)): Path<(String, String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response> {
-    let (views, r) = build(&s, &id, &q, Some(&ns)).await?;
+    let (views, r, _) = build(&s, &id, &q, Some(&ns)).await?;
     node_graph(&views, &r.graph, &ns, Focus::App(&name, Some(&version)))
 }
 
@@ -383,7 +416,7 @@ async fn service_graph(
     let mut q = q;
     q.entry("injectServiceNodes".into())
         .or_insert_with(|| "true".into());
-    let (views, r) = build(&s, &id, &q, Some(&ns)).await?;
+    let (views, r, _) = build(&s, &id, &q, Some(&ns)).await?;
     node_graph(&views, &r.graph, &ns, Focus::Service(&name))
 }
 

@@ -22,12 +22,19 @@ pub struct ClusterLabels {
     pub cluster: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    pub cluster: String,
+    pub kind: String,
+}
+
 /// Request counters, latency histograms and cluster reachability.
 pub struct Metrics {
     registry: Registry,
     pub requests: Family<RouteLabels, Counter>,
     pub latency: Family<RouteLabels, Histogram>,
     pub cluster_accessible: Family<ClusterLabels, Gauge>,
+    pub cached_objects: Family<KindLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -38,6 +45,12 @@ impl Default for Metrics {
             Histogram::new(exponential_buckets(0.001, 2.0, 16))
         });
         let cluster_accessible = Family::<ClusterLabels, Gauge>::default();
+        let cached_objects = Family::<KindLabels, Gauge>::default();
+        registry.register(
+            "cached_objects",
+            "Objects held in the watch caches",
+            cached_objects.clone(),
+        );
         registry.register(
             "http_requests",
             "HTTP requests by route and status",
@@ -58,6 +71,7 @@ impl Default for Metrics {
             requests,
             latency,
             cluster_accessible,
+            cached_objects,
         }
     }
 }
@@ -66,7 +80,25 @@ impl Metrics {
     /// Text exposition, refreshing the per-cluster gauges first.
     pub fn render(&self, clusters: &Arc<Clusters>) -> String {
         self.cluster_accessible.clear();
+        self.cached_objects.clear();
         for c in clusters.snapshot() {
+            let k = &c.cache;
+            let counts = [
+                ("namespaces", k.namespaces.state().len()),
+                ("services", k.services.state().len()),
+                ("deployments", k.deployments.state().len()),
+                ("statefulsets", k.statefulsets.state().len()),
+                ("daemonsets", k.daemonsets.state().len()),
+                ("replicasets", k.replicasets.state().len()),
+                ("pods", k.pods.state().len()),
+            ];
+            for (kind, n) in counts {
+                let labels = KindLabels {
+                    cluster: c.name.clone(),
+                    kind: kind.to_string(),
+                };
+                self.cached_objects.get_or_create(&labels).set(n as i64);
+            }
             self.cluster_accessible
                 .get_or_create(&ClusterLabels {
                     cluster: c.name.clone(),

@@ -25,6 +25,10 @@ struct StateInner {
     probed: bool,
     error: Option<String>,
     synced: BTreeSet<&'static str>,
+    /// Istio kinds whose watch was started (their CRD exists).
+    istio_expected: BTreeSet<&'static str>,
+    /// The first look for the Istio CRDs is over.
+    istio_discovered: bool,
 }
 
 /// Reachability and sync state of one cluster, updated by its background tasks.
@@ -59,6 +63,7 @@ impl ClusterState {
             ] {
                 w.synced.insert(k);
             }
+            w.istio_discovered = true;
         }
         Arc::new(s)
     }
@@ -77,6 +82,14 @@ impl ClusterState {
     pub(crate) fn mark_synced(&self, kind: &'static str) {
         let mut w = self.write();
         w.synced.insert(kind);
+    }
+
+    pub(crate) fn expect_istio(&self, kind: &'static str) {
+        self.write().istio_expected.insert(kind);
+    }
+
+    pub(crate) fn istio_discovered(&self) {
+        self.write().istio_discovered = true;
     }
 
     pub(crate) fn watch_error(&self, kind: &'static str, err: &str) {
@@ -115,11 +128,14 @@ impl ClusterState {
         self.read().synced.len() >= CORE_KINDS
     }
 
-    /// Start-up has nothing more to wait for from this cluster: it is synced, or it was
-    /// probed and found unreachable.
+    /// Start-up has nothing more to wait for from this cluster: every core kind and every
+    /// Istio kind whose CRD exists is synced, or it was probed and found unreachable.
     pub fn settled(&self) -> bool {
         let r = self.read();
-        r.synced.len() >= CORE_KINDS || (r.probed && !r.accessible)
+        let all = r.istio_discovered
+            && r.synced.len() >= CORE_KINDS
+            && r.istio_expected.iter().all(|k| r.synced.contains(k));
+        all || (r.probed && !r.accessible)
     }
 }
 
@@ -514,5 +530,28 @@ mod tests {
         assert!(s.accessible() && s.error().is_none());
         assert!(!s.settled());
         assert!(s.probe_result(Err("gone".into())));
+    }
+
+    #[test]
+    fn settled_waits_for_discovered_istio_kinds() {
+        let s = ClusterState::default();
+        s.probe_result(Ok(()));
+        for k in [
+            "namespaces",
+            "services",
+            "deployments",
+            "statefulsets",
+            "daemonsets",
+            "replicasets",
+            "pods",
+        ] {
+            s.mark_synced(k);
+        }
+        assert!(!s.settled(), "Istio CRDs not looked for yet");
+        s.expect_istio("AuthorizationPolicy");
+        s.istio_discovered();
+        assert!(!s.settled(), "AuthorizationPolicy not listed yet");
+        s.mark_synced("AuthorizationPolicy");
+        assert!(s.settled());
     }
 }

@@ -197,8 +197,7 @@ struct Flow<'a> {
 
 /// OpenMetrics for `istio_requests_total` (both reporters), counters growing linearly from
 /// `start` to `end` every 15 s, so that `rate()` over any window inside is exactly `rps`.
-/// Both reporters carry the same labels (Istio's source reporter says
-/// `connection_security_policy="unknown"`; the engine's reporter dedup does not yet ignore it).
+/// As Istio does, the source reporter says `connection_security_policy="unknown"`.
 fn openmetrics(ns: &str, flows: &[Flow<'_>], start: i64, end: i64) -> String {
     let mut out =
         String::from("# HELP istio_requests Total requests.\n# TYPE istio_requests counter\n");
@@ -216,7 +215,12 @@ fn openmetrics(ns: &str, flows: &[Flow<'_>], start: i64, end: i64) -> String {
                      destination_service=\"{da}.{ns}.svc.cluster.local\",destination_service_name=\"{da}\",\
                      destination_service_namespace=\"{ns}\",destination_principal=\"spiffe://cluster.local/ns/{ns}/sa/default\",\
                      request_protocol=\"http\",response_code=\"{code}\",grpc_response_status=\"\",response_flags=\"-\",\
-                     connection_security_policy=\"mutual_tls\""
+                     connection_security_policy=\"{}\"",
+                    if reporter == "destination" {
+                        "mutual_tls"
+                    } else {
+                        "unknown"
+                    }
                 );
                 let mut t = start;
                 while t <= end {

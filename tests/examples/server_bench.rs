@@ -1,0 +1,419 @@
+//! Performance figures of the server on the test bed (not part of `make test`; run with
+//! `make bench-server`):
+//! - graph latency p50/p95 for 1, 50 and 200 namespaces over east + west, with Prometheus
+//!   backfilled for every namespace; Prometheus queries per graph; share of the time spent
+//!   outside Prometheus (from the server's `Server-Timing` header);
+//! - resident memory per cached pod with 2 clusters × `--pods` pods.
+//!
+//! The server runs as its own process (the release `meshglass-server` binary), so its RSS is its
+//! own. Usage: `bench_server [--server-bin PATH] [--namespaces 200] [--pods 5000] [--rounds 20]`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Namespace, Pod, Secret, Service, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+use kube::Client;
+use kube::api::{Api, PostParams};
+use meshglass_testbed::{Cluster, Prometheus, TestBed, wait_until};
+use serde_json::{Value, json};
+
+const TIMEOUT: Duration = Duration::from_secs(600);
+
+fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+async fn create<T>(api: &Api<T>, v: Value)
+where
+    T: kube::Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let o: T = serde_json::from_value(v).expect("object");
+    match api.create(&PostParams::default(), &o).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(e)) if e.code == 409 => {}
+        Err(e) => panic!("create: {e}"),
+    }
+}
+
+async fn reader_token(client: &Client) -> String {
+    let ns = "kube-system";
+    create(
+        &Api::<ServiceAccount>::namespaced(client.clone(), ns),
+        json!({"metadata": {"name": "meshglass-server"}}),
+    )
+    .await;
+    create(
+        &Api::<ClusterRole>::all(client.clone()),
+        json!({"metadata": {"name": "meshglass-server-remote"}, "rules": [
+            {"apiGroups": [""], "resources": ["namespaces", "services", "pods"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets", "daemonsets", "replicasets"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": ["networking.istio.io", "security.istio.io"], "resources": ["*"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]}]}),
+    )
+    .await;
+    create(
+        &Api::<ClusterRoleBinding>::all(client.clone()),
+        json!({"metadata": {"name": "meshglass-server-remote"},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "meshglass-server-remote"},
+               "subjects": [{"kind": "ServiceAccount", "name": "meshglass-server", "namespace": ns}]}),
+    )
+    .await;
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
+    create(
+        &secrets,
+        json!({"metadata": {"name": "meshglass-server-token", "annotations": {"kubernetes.io/service-account.name": "meshglass-server"}},
+               "type": "kubernetes.io/service-account-token"}),
+    )
+    .await;
+    wait_until("token", TIMEOUT, || async {
+        let s = secrets.get("meshglass-server-token").await?;
+        let t = s
+            .data
+            .and_then(|d| d.get("token").cloned())
+            .and_then(|t| String::from_utf8(t.0).ok());
+        Ok::<_, kube::Error>(t.filter(|t| !t.is_empty()))
+    })
+    .await
+    .expect("token")
+}
+
+fn kubeconfig(c: &Cluster, token: &str) -> String {
+    let ca = base64::engine::general_purpose::STANDARD.encode(c.ca_pem());
+    let n = c.name();
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: {n}\n  cluster:\n    server: {}\n    certificate-authority-data: {ca}\n\
+         users:\n- name: {n}\n  user:\n    token: {token}\ncontexts:\n- name: {n}\n  context:\n    cluster: {n}\n    user: {n}\n\
+         current-context: {n}\n",
+        c.server_url()
+    )
+}
+
+/// Per namespace: a→b in east, a(east)→b(west) with 10 % 5xx, b(west)→c(west); both reporters.
+fn openmetrics(namespaces: &[String], start: i64, end: i64) -> String {
+    let mut out = String::from("# TYPE istio_requests counter\n");
+    for ns in namespaces {
+        let flows = [
+            (("east", "a"), ("east", "b"), "200", 1.0),
+            (("east", "a"), ("west", "b"), "200", 0.9),
+            (("east", "a"), ("west", "b"), "500", 0.1),
+            (("west", "b"), ("west", "c"), "200", 0.5),
+        ];
+        for ((sc, sa), (dc, da), code, rps) in flows {
+            for reporter in ["source", "destination"] {
+                let l = format!(
+                    "reporter=\"{reporter}\",source_cluster=\"{sc}\",source_workload=\"{sa}-v1\",source_workload_namespace=\"{ns}\",\
+                     source_canonical_service=\"{sa}\",source_canonical_revision=\"v1\",source_app=\"{sa}\",source_version=\"v1\",\
+                     source_principal=\"spiffe://cluster.local/ns/{ns}/sa/default\",destination_cluster=\"{dc}\",\
+                     destination_workload=\"{da}-v1\",destination_workload_namespace=\"{ns}\",destination_canonical_service=\"{da}\",\
+                     destination_canonical_revision=\"v1\",destination_app=\"{da}\",destination_version=\"v1\",\
+                     destination_service=\"{da}.{ns}.svc.cluster.local\",destination_service_name=\"{da}\",destination_service_namespace=\"{ns}\",\
+                     destination_principal=\"spiffe://cluster.local/ns/{ns}/sa/default\",request_protocol=\"http\",response_code=\"{code}\",\
+                     grpc_response_status=\"\",response_flags=\"-\",connection_security_policy=\"mutual_tls\""
+                );
+                let mut t = start;
+                while t <= end {
+                    let _ = writeln!(
+                        out,
+                        "istio_requests_total{{{l}}} {} {t}",
+                        rps * (t - start) as f64
+                    );
+                    t += 30;
+                }
+            }
+        }
+    }
+    out.push_str("# EOF\n");
+    out
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+async fn cached_pods(http: &reqwest::Client, metrics: &str) -> Vec<u64> {
+    let text = match http.get(metrics).send().await {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(_) => return vec![],
+    };
+    text.lines()
+        .filter(|l| {
+            l.starts_with("meshglass_server_cached_objects{") && l.contains("kind=\"pods\"")
+        })
+        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse().ok()))
+        .collect()
+}
+
+fn default_server_bin() -> PathBuf {
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+    Path::new(&target).join("release").join("meshglass-server")
+}
+
+#[tokio::main]
+async fn main() {
+    let n_ns: usize = arg("--namespaces")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let pods: usize = arg("--pods").and_then(|v| v.parse().ok()).unwrap_or(5000);
+    let rounds: usize = arg("--rounds").and_then(|v| v.parse().ok()).unwrap_or(20);
+    let bin = arg("--server-bin")
+        .map(PathBuf::from)
+        .unwrap_or_else(default_server_bin);
+    assert!(
+        bin.exists(),
+        "{} missing: cargo build --release -p meshglass-server",
+        bin.display()
+    );
+
+    let t0 = Instant::now();
+    let bed = TestBed::start(&["east", "west"]).await.expect("bed");
+    let east = bed.cluster("east").client().await.expect("east");
+    let west = bed.cluster("west").client().await.expect("west");
+    let namespaces: Vec<String> = (0..n_ns).map(|i| format!("bench-{i:03}")).collect();
+    for (client, apps) in [(&east, ["a", "b"]), (&west, ["b", "c"])] {
+        futures::stream::iter(namespaces.iter())
+            .for_each_concurrent(16, |ns| {
+                let client = client.clone();
+                async move {
+                    create(&Api::<Namespace>::all(client.clone()), json!({"metadata": {"name": ns}})).await;
+                    for app in apps {
+                        let labels = json!({"app": app, "version": "v1"});
+                        create(
+                            &Api::<Deployment>::namespaced(client.clone(), ns),
+                            json!({"metadata": {"name": format!("{app}-v1"), "labels": labels},
+                                   "spec": {"replicas": 0, "selector": {"matchLabels": labels},
+                                            "template": {"metadata": {"labels": labels},
+                                                         "spec": {"containers": [{"name": app, "image": "example.invalid/x:1"}]}}}}),
+                        )
+                        .await;
+                        create(
+                            &Api::<Service>::namespaced(client.clone(), ns),
+                            json!({"metadata": {"name": app}, "spec": {"selector": {"app": app}, "ports": [{"name": "http", "port": 9080}]}}),
+                        )
+                        .await;
+                    }
+                }
+            })
+            .await;
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    let end = now - now % 60 - 120;
+    let prom = Prometheus::start_with_openmetrics(&openmetrics(&namespaces, end - 1200, end))
+        .await
+        .expect("prometheus");
+    println!(
+        "setup: bed + {n_ns} namespaces x 2 clusters + backfill in {:.0} s",
+        t0.elapsed().as_secs_f64()
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secret_dir = dir.path().join("secrets/kiali-remote-cluster-secret-west");
+    std::fs::create_dir_all(&secret_dir).expect("secrets dir");
+    std::fs::write(
+        secret_dir.join("west"),
+        kubeconfig(bed.cluster("west"), &reader_token(&west).await),
+    )
+    .expect("kubeconfig");
+    let (port, mport) = (free_port(), free_port());
+    let cfg = dir.path().join("config.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "auth:\n  strategy: anonymous\nserver:\n  address: 127.0.0.1\n  port: {port}\n  observability:\n    metrics:\n      port: {mport}\n\
+             kubernetes_config:\n  cluster_name: east\nexternal_services:\n  prometheus:\n    url: {}\n",
+            prom.url()
+        ),
+    )
+    .expect("config");
+    let mut child = tokio::process::Command::new(&bin)
+        .args([
+            "--config",
+            &cfg.to_string_lossy(),
+            "--kubeconfig",
+            &bed.kubeconfig_path().to_string_lossy(),
+        ])
+        .args([
+            "--context",
+            "east",
+            "--remote-secrets-dir",
+            &dir.path().join("secrets").to_string_lossy(),
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("server");
+    let pid = child.id().expect("pid");
+    let http = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}/kiali");
+    let metrics = format!("http://127.0.0.1:{mport}/metrics");
+    wait_until("server ready", TIMEOUT, || async {
+        let r = http
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await?;
+        Ok::<_, reqwest::Error>((r.status() == 200).then_some(()))
+    })
+    .await
+    .expect("ready");
+
+    println!(
+        "\n| namespaces | p50 ms | p95 ms | Prometheus queries | time outside Prometheus | nodes | edges |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    for n in [1usize, 50, 200].into_iter().filter(|n| *n <= n_ns) {
+        let list = namespaces[..n].join(",");
+        let url = format!(
+            "{base}/api/namespaces/graph?namespaces={list}&graphType=workload&duration=600s&queryTime={end}"
+        );
+        let (mut totals, mut outside, mut queries, mut nodes, mut edges) =
+            (Vec::new(), Vec::new(), 0usize, 0usize, 0usize);
+        for round in 0..rounds + 2 {
+            let start = Instant::now();
+            let resp = http.get(&url).send().await.expect("graph");
+            assert_eq!(resp.status(), 200);
+            let timing = resp
+                .headers()
+                .get("server-timing")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
+            let body: Value = resp.json().await.expect("json");
+            let ms = start.elapsed().as_secs_f64() * 1000.0;
+            let prom_ms: f64 = timing
+                .split("prom;dur=")
+                .nth(1)
+                .and_then(|s| s.split(';').next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0.0);
+            queries = timing
+                .split("desc=\"")
+                .nth(1)
+                .and_then(|s| s.split(' ').next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            nodes = body["elements"]["nodes"]
+                .as_array()
+                .map(|a| a.len())
+                .unwrap_or(0);
+            edges = body["elements"]["edges"]
+                .as_array()
+                .map(|a| a.len())
+                .unwrap_or(0);
+            if round >= 2 {
+                totals.push(ms);
+                outside.push(((ms - prom_ms) / ms).max(0.0));
+            }
+        }
+        totals.sort_by(f64::total_cmp);
+        let share = outside.iter().sum::<f64>() / outside.len().max(1) as f64 * 100.0;
+        println!(
+            "| {n} | {:.1} | {:.1} | {queries} | {share:.0} % | {nodes} | {edges} |",
+            percentile(&totals, 0.5),
+            percentile(&totals, 0.95)
+        );
+    }
+
+    // Memory: RSS before and after 2 × `pods` pods are cached.
+    let before = rss_kib(pid);
+    for (client, cluster) in [(&east, "east"), (&west, "west")] {
+        create(
+            &Api::<Namespace>::all(client.clone()),
+            json!({"metadata": {"name": "load"}}),
+        )
+        .await;
+        let api = Api::<Pod>::namespaced(client.clone(), "load");
+        let sidecar_status = format!(
+            "{{\"initContainers\":[\"istio-init\"],\"containers\":[\"istio-proxy\"],\"volumes\":[\"istio-envoy\",\"istio-data\",\"istio-podinfo\",\"istio-token\",\"istiod-ca-cert\"],\"imagePullSecrets\":null,\"revision\":\"default\",\"pad\":\"{}\"}}",
+            "x".repeat(200)
+        );
+        futures::stream::iter(0..pods)
+            .for_each_concurrent(32, |i| {
+                let api = api.clone();
+                let sidecar_status = sidecar_status.clone();
+                async move {
+                    let app = format!("app-{}", i % 50);
+                    create(
+                        &api,
+                        json!({"metadata": {"name": format!("p-{i:05}"),
+                                            "labels": {"app": app, "version": "v1", "pod-template-hash": "5d8f7c9b6d",
+                                                       "security.istio.io/tlsMode": "istio", "service.istio.io/canonical-name": app},
+                                            "annotations": {"sidecar.istio.io/status": sidecar_status,
+                                                            "kubectl.kubernetes.io/default-container": app,
+                                                            "prometheus.io/scrape": "true", "prometheus.io/port": "15020"}},
+                               "spec": {"nodeName": format!("{cluster}-node-{}", i % 2),
+                                        "serviceAccountName": "default",
+                                        "containers": [
+                                            {"name": app, "image": "docker.io/istio/examples-bookinfo-reviews-v1:1.20.1",
+                                             "ports": [{"containerPort": 9080}],
+                                             "env": [{"name": "LOG_DIR", "value": "/tmp/logs"}],
+                                             "resources": {"requests": {"cpu": "10m", "memory": "64Mi"}},
+                                             "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}]},
+                                            {"name": "istio-proxy", "image": "docker.io/istio/proxyv2:1.27.0",
+                                             "args": ["proxy", "sidecar", "--domain", "$(POD_NAMESPACE).svc.cluster.local",
+                                                      "--proxyLogLevel=warning", "--proxyComponentLogLevel=misc:error"],
+                                             "env": [{"name": "PILOT_CERT_PROVIDER", "value": "istiod"},
+                                                     {"name": "CA_ADDR", "value": "istiod.istio-system.svc:15012"},
+                                                     {"name": "ISTIO_META_CLUSTER_ID", "value": cluster}],
+                                             "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}}],
+                                        "volumes": [{"name": "tmp", "emptyDir": {}}]}}),
+                    )
+                    .await;
+                }
+            })
+            .await;
+    }
+    let want = pods as u64;
+    let cached = wait_until("pods cached", TIMEOUT, || async {
+        let c = cached_pods(&http, &metrics).await;
+        let load: u64 = c.iter().sum();
+        Ok::<_, String>((c.len() == 2 && c.iter().all(|n| *n >= want)).then_some(load))
+    })
+    .await
+    .expect("cached");
+    // Let the kwok status updates settle before measuring.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let after = rss_kib(pid);
+    println!(
+        "\nRSS: {} MiB before, {} MiB with {cached} pods cached across 2 clusters: {:.2} KiB per pod",
+        before / 1024,
+        after / 1024,
+        (after.saturating_sub(before)) as f64 / (2 * pods) as f64
+    );
+    child.kill().await.ok();
+    drop(prom);
+    bed.stop();
+}
