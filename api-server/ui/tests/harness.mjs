@@ -3,7 +3,7 @@
 // unreachable, Debian's chromium through playwright-core, and the artifacts directory.
 
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, createWriteStream, readdirSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, createWriteStream, readdirSync, rmSync, statSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -100,6 +100,7 @@ export async function startDemo() {
   const stop = async () => {
     await stopChild(child);
     spawnSync(demo, ["down", "--state-dir", stateDir], { cwd: repo, stdio: "ignore", timeout: 120_000 });
+    rmSync(stateDir, { recursive: true, force: true });
   };
   try {
     const info = await waitFor("the demo to be ready", Number(process.env.MESHGLASS_DEMO_TIMEOUT_MS ?? 900_000), async () => {
@@ -149,8 +150,8 @@ function findFile(dir, name, depth = 6) {
  * remote cluster "south" whose API server does not exist: the UI must show both as banners.
  */
 export async function startBrokenServer(demo) {
-  const kubeconfig = demo.info.kubeconfig;
-  if (!kubeconfig) throw new Error("the demo did not report its kubeconfig");
+  const kubeconfig = process.env.MESHGLASS_KUBECONFIG ?? demo.info.kubeconfig;
+  if (!kubeconfig) throw new Error("no kubeconfig: the demo did not report one and MESHGLASS_KUBECONFIG is not set");
   const dir = mkdtempSync(join(tmpdir(), "meshglass-ui-broken-"));
   const port = await freePort();
   const deadPort = await freePort();
@@ -195,7 +196,10 @@ export async function startBrokenServer(demo) {
   child.stdout.pipe(log);
   child.stderr.pipe(log);
   const url = `http://127.0.0.1:${port}/kiali`;
-  const stop = () => stopChild(child, "SIGTERM", 10_000);
+  const stop = async () => {
+    await stopChild(child, "SIGTERM", 10_000);
+    rmSync(dir, { recursive: true, force: true });
+  };
   try {
     await waitFor("the second server to list clusters", 60_000, async () => {
       if (child.exitCode !== null) throw new Error(`meshglass-server exited with ${child.exitCode}:\n${tail(logFile)}`);
