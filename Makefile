@@ -15,7 +15,7 @@ help:
 
 ## --- the two commands -------------------------------------------------------
 
-demo: prereqs tools ## the east/west demo mesh with the operator and the server (Ctrl-C stops it)
+demo: prereqs tools ui ## the east/west demo mesh with the operator and the server (Ctrl-C stops it)
 	$(CARGO) build --locked -q -p meshglass-operator -p meshglass-server --bins
 	$(CARGO) run --locked -q -p meshglass-simulator --bin meshglass-demo -- up --state-dir .local
 
