@@ -218,7 +218,7 @@ async fn main() {
                         .await;
                         create(
                             &Api::<Service>::namespaced(client.clone(), ns),
-                            json!({"metadata": {"name": app}, "spec": {"selector": {"app": app}, "ports": [{"name": "http", "port": 9080}]}}),
+                            json!({"metadata": {"name": app}, "spec": {"clusterIP": "None", "selector": {"app": app}, "ports": [{"name": "http", "port": 9080}]}}),
                         )
                         .await;
                     }
