@@ -107,27 +107,50 @@ fn engine_err(e: engine::Error) -> Error {
     }
 }
 
-/// The engine inventory of what the views show.
-pub fn inventory(views: &Views) -> engine::MeshInventory {
+/// The namespaces a graph or health answer can mention: the requested ones and every namespace
+/// the samples name. The inventory is built for these only, so a request's cost follows what it
+/// asks for, not the size of every cluster's cache.
+fn relevant_namespaces(requested: &[String], samples: &[engine::Sample]) -> HashSet<String> {
+    let mut out: HashSet<String> = requested.iter().cloned().collect();
+    for s in samples {
+        let l = &s.labels;
+        for ns in [
+            &l.source_workload_namespace,
+            &l.destination_service_namespace,
+            &l.destination_workload_namespace,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if !out.contains(ns.as_str()) {
+                out.insert(ns.clone());
+            }
+        }
+    }
+    out
+}
+
+/// The engine inventory of what the views show, in the namespaces `keep` accepts.
+pub fn inventory(views: &Views, keep: &HashSet<String>) -> engine::MeshInventory {
     let clusters = views
         .clusters
         .iter()
         .map(|v| {
+            let sees = |ns: &str| v.sees(ns) && keep.contains(ns);
             let namespaces = v
                 .entry
                 .cache
                 .namespaces
                 .state()
                 .iter()
-                .filter(|n| n.metadata.name.as_deref().is_some_and(|n| v.sees(n)))
+                .filter(|n| n.metadata.name.as_deref().is_some_and(sees))
                 .map(|n| engine::NamespaceInfo {
                     name: n.metadata.name.clone().unwrap_or_default(),
                     labels: n.metadata.labels.clone().unwrap_or_default(),
                     annotations: n.metadata.annotations.clone().unwrap_or_default(),
                 })
                 .collect();
-            let services = v
-                .services()
+            let services = crate::model::services(&v.entry.cache, &sees)
                 .iter()
                 .map(|s| engine::ServiceInfo {
                     name: s.metadata.name.clone().unwrap_or_default(),
@@ -152,8 +175,7 @@ pub fn inventory(views: &Views) -> engine::MeshInventory {
                     annotations: s.metadata.annotations.clone().unwrap_or_default(),
                 })
                 .collect();
-            let workloads = v
-                .workloads()
+            let workloads = crate::model::workloads(v.name(), &v.entry.cache, &sees)
                 .iter()
                 .map(|w| engine::WorkloadInfo {
                     name: w.name.clone(),
@@ -270,7 +292,7 @@ async fn build(
     let t = std::time::Instant::now();
     let samples = run_queries(s, qs).await?;
     let prom_wait = t.elapsed();
-    let inv = inventory(&views);
+    let inv = inventory(&views, &relevant_namespaces(&opts.namespaces, &samples));
     let result = engine::build_graph(&opts, &samples, &inv);
     for d in &result.diagnostics {
         tracing::debug!(diagnostic = ?d, "graph input skipped");
@@ -457,7 +479,7 @@ async fn clusters_health(
     };
     check_namespaces(&id, &views, &namespaces)?;
     let samples = run_queries(&s, engine::health_queries(&namespaces, rate, query_time)).await?;
-    let inv = inventory(&views);
+    let inv = inventory(&views, &relevant_namespaces(&namespaces, &samples));
     let req = engine::HealthRequest {
         namespaces,
         clusters: None,
