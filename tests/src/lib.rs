@@ -14,6 +14,7 @@
 //! the next start, and nothing the test bed did not start is ever touched.
 
 mod bed;
+mod crd;
 mod error;
 mod namespace;
 mod pki;
@@ -23,6 +24,7 @@ pub mod tools;
 mod wait;
 
 pub use bed::{Cluster, StartOptions, TestBed, shared, stop_state_dir, validate_cluster_name};
+pub use crd::apply_crd;
 pub use error::Error;
 pub use namespace::TestNamespace;
 pub use prometheus::Prometheus;

@@ -11,7 +11,6 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams,
 };
@@ -19,7 +18,7 @@ use kube::{Client, CustomResourceExt, ResourceExt};
 use meshglass_operator::controller::{self, Settings};
 use meshglass_operator::crds::Kiali;
 use meshglass_operator::crds::names;
-use meshglass_testbed::{TestBed, TestNamespace, tools, wait_until};
+use meshglass_testbed::{TestBed, TestNamespace, apply_crd, tools, wait_until};
 use tokio::sync::OnceCell;
 
 const CLUSTERS: &[&str] = &["east", "west"];
@@ -101,29 +100,9 @@ async fn bed() -> &'static TestBed {
 }
 
 async fn install_crd(client: &Client) {
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    crds.patch(
-        "kialis.kiali.io",
-        &PatchParams::apply("meshglass-e2e").force(),
-        &Patch::Apply(Kiali::crd()),
-    )
-    .await
-    .expect("CRD applies");
-    wait_until("kialis.kiali.io is established", WAIT, || {
-        let crds = crds.clone();
-        async move {
-            let crd = crds.get("kialis.kiali.io").await?;
-            let established = crd
-                .status
-                .and_then(|s| s.conditions)
-                .unwrap_or_default()
-                .iter()
-                .any(|c| c.type_ == "Established" && c.status == "True");
-            Ok::<_, kube::Error>(established.then_some(()))
-        }
-    })
-    .await
-    .expect("CRD established");
+    apply_crd(client, &Kiali::crd(), WAIT)
+        .await
+        .expect("the Kiali CRD applies and is Established");
 }
 
 async fn ensure_namespace(client: &Client, name: &str) {

@@ -4,13 +4,10 @@
 
 use std::time::Duration;
 
-use k8s_openapi::{
-    api::core::v1::{Namespace, Pod, Secret},
-    apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
-};
+use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
 use kube::{
     Api, Client, Config, CustomResourceExt, ResourceExt,
-    api::{ApiResource, DynamicObject, ListParams, ObjectMeta, Patch, PatchParams, PostParams},
+    api::{ApiResource, DynamicObject, ListParams, ObjectMeta, PostParams},
     config::{KubeConfigOptions, Kubeconfig},
 };
 use meshglass_operator::{
@@ -18,7 +15,7 @@ use meshglass_operator::{
     crds::Kiali,
     remote_secret,
 };
-use meshglass_testbed::{TestBed, wait_until};
+use meshglass_testbed::{TestBed, apply_crd, wait_until};
 
 const CLUSTERS: &[&str] = &["east", "west"];
 const WAIT: Duration = Duration::from_secs(90);
@@ -42,29 +39,9 @@ spec:
 "#;
 
 async fn install_crd(client: &Client) {
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    crds.patch(
-        "kialis.kiali.io",
-        &PatchParams::apply("meshglass-e2e").force(),
-        &Patch::Apply(Kiali::crd()),
-    )
-    .await
-    .expect("CRD applies");
-    wait_until("kialis.kiali.io is established", WAIT, || {
-        let crds = crds.clone();
-        async move {
-            let crd = crds.get("kialis.kiali.io").await?;
-            let established = crd
-                .status
-                .and_then(|s| s.conditions)
-                .unwrap_or_default()
-                .iter()
-                .any(|c| c.type_ == "Established" && c.status == "True");
-            Ok::<_, kube::Error>(established.then_some(()))
-        }
-    })
-    .await
-    .expect("CRD established");
+    apply_crd(client, &Kiali::crd(), WAIT)
+        .await
+        .expect("the Kiali CRD applies and is Established");
 }
 
 async fn ensure_namespace(client: &Client, name: &str) {
