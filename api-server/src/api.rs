@@ -615,18 +615,31 @@ fn check_path_names(ns: &str, name: &str) -> Result<()> {
     Ok(())
 }
 
+/// The views a detail route reads: validated path names, `clusterName` honoured, and the
+/// caller allowed to see `ns` on at least one cluster.
+async fn detail_views(
+    s: &Shared,
+    id: &Identity,
+    ns: &str,
+    name: &str,
+    q: HashMap<String, String>,
+) -> Result<Views> {
+    check_path_names(ns, name)?;
+    let p = Params(q);
+    let views = s
+        .views(id, p.get("clusterName"), Some([ns.to_string()].into()))
+        .await?;
+    s.require_namespace(id, &views, ns)?;
+    Ok(views)
+}
+
 async fn app_detail(
     State(s): State<Shared>,
     Extension(id): Extension<Identity>,
     Path((ns, app)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response> {
-    check_path_names(&ns, &app)?;
-    let p = Params(q);
-    let views = s
-        .views(&id, p.get("clusterName"), Some([ns.clone()].into()))
-        .await?;
-    s.require_namespace(&id, &views, &ns)?;
+    let views = detail_views(&s, &id, &ns, &app, q).await?;
     let mut workloads = Vec::new();
     let mut services = BTreeSet::new();
     let mut clusters = Vec::new();
@@ -680,12 +693,7 @@ async fn workload_detail(
     Path((ns, name)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response> {
-    check_path_names(&ns, &name)?;
-    let p = Params(q);
-    let views = s
-        .views(&id, p.get("clusterName"), Some([ns.clone()].into()))
-        .await?;
-    s.require_namespace(&id, &views, &ns)?;
+    let views = detail_views(&s, &id, &ns, &name, q).await?;
     let mut instances = Vec::new();
     for v in &views.clusters {
         let Some(w) = v
@@ -736,12 +744,7 @@ async fn service_detail(
     Path((ns, name)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response> {
-    check_path_names(&ns, &name)?;
-    let p = Params(q);
-    let views = s
-        .views(&id, p.get("clusterName"), Some([ns.clone()].into()))
-        .await?;
-    s.require_namespace(&id, &views, &ns)?;
+    let views = detail_views(&s, &id, &ns, &name, q).await?;
     let mut instances = Vec::new();
     for v in &views.clusters {
         let Some(svc) = v.services().into_iter().find(|s| {
