@@ -37,6 +37,9 @@ pub enum Command {
     Run(RunArgs),
     /// Print the kialis.kiali.io CustomResourceDefinition as YAML.
     Crd,
+    /// Print the operator's own RBAC rules as YAML (`clusterRules`, `namespaceRules`): the source
+    /// of the Helm chart's and the OLM bundle's permissions.
+    Rbac,
     /// Create the remote-cluster Secret for another cluster (kiali-prepare-remote-cluster.sh equivalent).
     RemoteSecret(crate::remote_secret::Args),
 }
@@ -92,6 +95,10 @@ pub fn main() -> anyhow::Result<()> {
         Some(Command::RemoteSecret(args)) => Ok(crate::remote_secret::main(args)?),
         Some(Command::Crd) => {
             print!("{}", meshglass_crds::crd_yaml()?);
+            Ok(())
+        }
+        Some(Command::Rbac) => {
+            print!("{}", crate::rbac::operator_rbac_yaml()?);
             Ok(())
         }
         Some(Command::Run(args)) => run(args),

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod conditions;
 pub mod controller;
 pub mod metrics;
+pub mod rbac;
 pub mod secrets;
 
 /// The CR types, for callers (tests, tools) that already depend on the operator.

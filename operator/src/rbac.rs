@@ -1,0 +1,149 @@
+//! The operator's own permissions: the one source for the Helm chart's ClusterRole and Role and
+//! the OLM bundle's `clusterPermissions`/`permissions` (`meshglass-operator rbac` prints them).
+//!
+//! Kubernetes' escalation rule lets the operator create a (Cluster)Role only with permissions it
+//! holds itself, so its cluster rules are the server's rules ([`build::namespaced_read_rules`],
+//! [`build::auth_rules`]) plus what it manages — never `escalate`, `bind` or `*`.
+
+use k8s_openapi::api::rbac::v1::PolicyRule;
+use serde::Serialize;
+
+use crate::build;
+
+fn rule(group: &str, resources: &[&str], verbs: &[&str]) -> PolicyRule {
+    PolicyRule {
+        api_groups: Some(vec![group.to_string()]),
+        resources: Some(resources.iter().map(|r| r.to_string()).collect()),
+        verbs: verbs.iter().map(|v| v.to_string()).collect(),
+        ..Default::default()
+    }
+}
+
+/// Verbs on the objects the operator creates, keeps and prunes.
+const MANAGE: &[&str] = &[
+    "get", "list", "watch", "create", "update", "patch", "delete",
+];
+
+/// Cluster-wide rules: the Kiali CRs in every namespace, the children it builds, the server's
+/// own rules (to grant them), and Events.
+pub fn operator_cluster_rules() -> Vec<PolicyRule> {
+    let mut rules = vec![
+        rule(
+            "kiali.io",
+            &["kialis"],
+            &["get", "list", "watch", "update", "patch"],
+        ),
+        rule("kiali.io", &["kialis/status"], &["get", "update", "patch"]),
+        rule("kiali.io", &["kialis/finalizers"], &["update"]),
+        rule(
+            "",
+            &["configmaps", "secrets", "serviceaccounts", "services"],
+            MANAGE,
+        ),
+        rule("apps", &["deployments"], MANAGE),
+        rule(
+            "rbac.authorization.k8s.io",
+            &[
+                "clusterrolebindings",
+                "clusterroles",
+                "rolebindings",
+                "roles",
+            ],
+            MANAGE,
+        ),
+        rule("events.k8s.io", &["events"], &["create", "patch"]),
+    ];
+    rules.extend(build::namespaced_read_rules());
+    rules.extend(build::auth_rules());
+    rules
+}
+
+/// Rules in the operator's own namespace: the leader-election Lease.
+pub fn operator_namespace_rules() -> Vec<PolicyRule> {
+    vec![rule(
+        "coordination.k8s.io",
+        &["leases"],
+        &["get", "create", "update", "patch"],
+    )]
+}
+
+/// Both rule sets, as `meshglass-operator rbac` prints them.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OperatorRbac {
+    pub cluster_rules: Vec<PolicyRule>,
+    pub namespace_rules: Vec<PolicyRule>,
+}
+
+pub fn operator_rbac() -> OperatorRbac {
+    OperatorRbac {
+        cluster_rules: operator_cluster_rules(),
+        namespace_rules: operator_namespace_rules(),
+    }
+}
+
+/// YAML of [`operator_rbac`].
+pub fn operator_rbac_yaml() -> crate::Result<String> {
+    serde_yaml_ng::to_string(&operator_rbac()).map_err(|e| crate::Error::Serialize(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grants(rules: &[PolicyRule], group: &str, resource: &str, verb: &str) -> bool {
+        rules.iter().any(|r| {
+            r.api_groups.iter().flatten().any(|g| g == group)
+                && r.resources.iter().flatten().any(|x| x == resource)
+                && r.verbs.iter().any(|v| v == verb)
+        })
+    }
+
+    #[test]
+    fn holds_every_permission_it_grants_the_server() {
+        let mine = operator_cluster_rules();
+        for r in build::namespaced_read_rules()
+            .iter()
+            .chain(build::auth_rules().iter())
+        {
+            for g in r.api_groups.iter().flatten() {
+                for res in r.resources.iter().flatten() {
+                    for v in &r.verbs {
+                        assert!(grants(&mine, g, res, v), "missing {v} {g}/{res}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn no_wildcards_escalate_bind_or_impersonate() {
+        for r in operator_cluster_rules()
+            .iter()
+            .chain(operator_namespace_rules().iter())
+        {
+            for v in &r.verbs {
+                assert!(
+                    !matches!(v.as_str(), "*" | "escalate" | "bind" | "impersonate"),
+                    "verb {v}"
+                );
+            }
+            for x in r
+                .resources
+                .iter()
+                .flatten()
+                .chain(r.api_groups.iter().flatten())
+            {
+                assert_ne!(x, "*");
+            }
+        }
+    }
+
+    #[test]
+    fn yaml_has_both_sets() {
+        let y = operator_rbac_yaml().unwrap();
+        assert!(y.starts_with("clusterRules:\n"), "{y}");
+        assert!(y.contains("namespaceRules:\n"), "{y}");
+        assert!(y.contains("leases"), "{y}");
+    }
+}
