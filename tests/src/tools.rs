@@ -15,6 +15,8 @@ pub struct Versions {
     pub etcd: String,
     pub kwok: String,
     pub istio_api: String,
+    pub helm: String,
+    pub operator_framework_api: String,
 }
 
 /// Reads the pinned versions compiled in from tests/tools/versions.env.
@@ -32,6 +34,8 @@ pub fn versions() -> Versions {
         etcd: get("ETCD_VERSION"),
         kwok: get("KWOK_VERSION"),
         istio_api: get("ISTIO_API_VERSION"),
+        helm: get("HELM_VERSION"),
+        operator_framework_api: get("OPERATOR_FRAMEWORK_API_VERSION"),
     }
 }
 
@@ -95,6 +99,36 @@ impl Tools {
     }
 }
 
+/// A packaging tool built by build-tools.sh: `<cache>/<dir>-<version>/<binary>`, or an error
+/// naming it and how to build it.
+fn packaging_tool(dir: &str, version: &str, binary: &str) -> Result<PathBuf, Error> {
+    let path = cache_dir().join(format!("{dir}-{version}")).join(binary);
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(Error::MissingTool {
+            tool: binary.to_string(),
+            path,
+            hint: HINT,
+        })
+    }
+}
+
+/// helm (charts: lint, template), pinned by HELM_VERSION.
+pub fn helm() -> Result<PathBuf, Error> {
+    packaging_tool("helm", &versions().helm, "helm")
+}
+
+/// operator-verify (OLM bundle validation), pinned by OPERATOR_FRAMEWORK_API_VERSION.
+pub fn operator_verify() -> Result<PathBuf, Error> {
+    let v = versions();
+    packaging_tool(
+        "operator-framework-api",
+        &v.operator_framework_api,
+        "operator-verify",
+    )
+}
+
 /// The kubectl to suggest: the one on PATH, else the one build-tools.sh built.
 pub fn kubectl() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("PATH") {
@@ -132,5 +166,7 @@ mod tests {
         assert!(v.etcd.starts_with("v3.6."), "{v:?}");
         assert!(v.kwok.starts_with('v'), "{v:?}");
         assert!(v.istio_api.starts_with('v'), "{v:?}");
+        assert!(v.helm.starts_with("v3."), "{v:?}");
+        assert!(v.operator_framework_api.starts_with('v'), "{v:?}");
     }
 }

@@ -6,7 +6,10 @@
 #   etcd-<v>/        etcd
 #   kwok-<v>/        kwok stages.yaml
 #   istio-api-<v>/   customresourcedefinitions.gen.yaml
-# Versions: tests/tools/versions.env. Wrapper modules: tests/tools/{k8s,etcd,kwok} (see sync-modules.sh).
+#   helm-<v>/        helm (charts: lint, template)
+#   operator-framework-api-<v>/  operator-verify (bundle: validate the CSV and annotations)
+# Versions: tests/tools/versions.env. Wrapper modules: tests/tools/{k8s,etcd,kwok} (see sync-modules.sh),
+# tests/tools/{helm,olm} (their go.mod pins the version; keep it equal to versions.env).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=versions.env
@@ -98,6 +101,19 @@ if [ ! -s "$crds" ]; then
   mv "$crds.tmp" "$crds"
   built=1
 fi
+
+# --- Packaging checks (wrapper modules tests/tools/{helm,olm}) ----------------------------
+# The wrapper's go.mod must require the version versions.env names (it names the cache folder).
+pinned() {
+  grep -Eq "^[[:space:]]*(require[[:space:]]+)?$2 $3( |\$)" "$here/$1/go.mod" && return 0
+  echo "build-tools: tests/tools/$1/go.mod does not require $2 $3 (tests/tools/versions.env)" >&2
+  exit 2
+}
+pinned helm helm.sh/helm/v3 "$HELM_VERSION"
+pinned olm github.com/operator-framework/api "$OPERATOR_FRAMEWORK_API_VERSION"
+build helm "$HELM_VERSION" helm "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" helm -- helm.sh/helm/v3/cmd/helm
+build operator-framework-api "$OPERATOR_FRAMEWORK_API_VERSION" olm "-s -w" operator-verify -- \
+  github.com/operator-framework/api/cmd/operator-verify
 
 [ "$built" = 1 ] && echo "build-tools: tools ready in $cache" >&2
 exit 0
