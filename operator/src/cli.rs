@@ -39,9 +39,17 @@ pub enum Command {
     Crd,
     /// Print the operator's own RBAC rules as YAML (`clusterRules`, `namespaceRules`): the source
     /// of the Helm chart's and the OLM bundle's permissions.
-    Rbac,
+    Rbac(RbacArgs),
     /// Create the remote-cluster Secret for another cluster (kiali-prepare-remote-cluster.sh equivalent).
     RemoteSecret(crate::remote_secret::Args),
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct RbacArgs {
+    /// Print the server's ClusterRole rules instead (`rules`): what the operator grants a server,
+    /// the source of the server chart's ClusterRole.
+    #[arg(long)]
+    pub server: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
@@ -97,7 +105,11 @@ pub fn main() -> anyhow::Result<()> {
             print!("{}", meshglass_crds::crd_yaml()?);
             Ok(())
         }
-        Some(Command::Rbac) => {
+        Some(Command::Rbac(args)) if args.server => {
+            print!("{}", crate::rbac::server_rbac_yaml()?);
+            Ok(())
+        }
+        Some(Command::Rbac(_)) => {
             print!("{}", crate::rbac::operator_rbac_yaml()?);
             Ok(())
         }

@@ -87,6 +87,28 @@ pub fn operator_rbac_yaml() -> crate::Result<String> {
     serde_yaml_ng::to_string(&operator_rbac()).map_err(|e| crate::Error::Serialize(e.to_string()))
 }
 
+/// The server's cluster rules (what the operator grants a cluster-wide server, primary or
+/// remote): the read rules of the kinds it caches plus TokenReview/SubjectAccessReview.
+pub fn server_rules() -> Vec<PolicyRule> {
+    let mut rules = build::namespaced_read_rules();
+    rules.extend(build::auth_rules());
+    rules
+}
+
+/// The server's rules, as `meshglass-operator rbac --server` prints them.
+#[derive(Debug, Serialize)]
+pub struct ServerRbac {
+    pub rules: Vec<PolicyRule>,
+}
+
+/// YAML of [`server_rules`] (`rules:`), the source of the server chart's ClusterRole.
+pub fn server_rbac_yaml() -> crate::Result<String> {
+    serde_yaml_ng::to_string(&ServerRbac {
+        rules: server_rules(),
+    })
+    .map_err(|e| crate::Error::Serialize(e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,6 +159,18 @@ mod tests {
                 assert_ne!(x, "*");
             }
         }
+    }
+
+    #[test]
+    fn server_yaml_lists_the_rules_the_operator_grants() {
+        let y = server_rbac_yaml().unwrap();
+        assert!(y.starts_with("rules:\n"), "{y}");
+        let parsed: serde_json::Value = serde_yaml_ng::from_str(&y).unwrap();
+        let rules: Vec<PolicyRule> = serde_json::from_value(parsed["rules"].clone()).unwrap();
+        let mut expected = build::namespaced_read_rules();
+        expected.extend(build::auth_rules());
+        assert_eq!(rules, expected);
+        assert!(!y.contains("secrets"), "{y}");
     }
 
     #[test]
