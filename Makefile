@@ -8,7 +8,7 @@ CLUSTERS ?= east west
 export MESHGLASS_CACHE ?= $(HOME)/.cache/meshglass
 
 .PHONY: help demo demo-down test lint fmt-check clippy deny unit e2e crds crds-check \
-        tools prereqs clusters-up clusters-down bench bench-testbed ui ui-test
+        tools prereqs clusters-up clusters-down bench bench-testbed ui ui-test bundle bundle-check
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -22,7 +22,7 @@ demo: prereqs tools ui ## the east/west demo mesh with the operator and the serv
 demo-down: ## stop what `make demo` started, and what a crashed demo left behind
 	$(CARGO) run --locked -q -p meshglass-simulator --bin meshglass-demo -- down --state-dir .local
 
-test: prereqs tools lint crds-check unit e2e ui-test ## everything CI runs: lint, CRD drift, unit, end-to-end and browser tests
+test: prereqs tools lint crds-check bundle-check unit e2e ui-test ## everything CI runs: lint, CRD drift, unit, end-to-end and browser tests
 
 ## --- pieces of `make test` ---------------------------------------------------
 
@@ -54,6 +54,13 @@ crds-check: ## fail when the committed CRD YAML differs from the Rust types
 	@$(CARGO) run --locked -q -p meshglass-operator -- crd > target/kiali.io_kialis.yaml.check
 	@diff -u crds/kiali.io_kialis.yaml target/kiali.io_kialis.yaml.check \
 	  || { echo "crds/kiali.io_kialis.yaml is stale: run 'make crds' and commit it"; exit 1; }
+
+bundle: ## regenerate the OLM bundle (bundle/) from the CRD, the operator's RBAC and examples/; IMAGE_REGISTRY=… for a registry
+	$(CARGO) run --locked -q -p meshglass-operator -- bundle --out bundle $(if $(IMAGE_REGISTRY),--image-registry $(IMAGE_REGISTRY))
+
+bundle-check: tools ## fail when bundle/ is stale or operator-verify reports an error in it
+	@$(CARGO) build --locked -q -p meshglass-operator --bin meshglass-operator
+	@tests/tools/bundle-check.sh $${CARGO_TARGET_DIR:-$(CURDIR)/target}/debug/meshglass-operator bundle
 
 ## --- web UI ------------------------------------------------------------------
 

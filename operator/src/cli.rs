@@ -42,6 +42,21 @@ pub enum Command {
     Rbac(RbacArgs),
     /// Create the remote-cluster Secret for another cluster (kiali-prepare-remote-cluster.sh equivalent).
     RemoteSecret(crate::remote_secret::Args),
+    /// Write the OLM bundle (ClusterServiceVersion, CRD, metadata, bundle.Dockerfile) into a directory.
+    Bundle(BundleArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct BundleArgs {
+    /// Directory to write (created; files of the bundle are overwritten, others left alone).
+    #[arg(long, default_value = "bundle")]
+    pub out: PathBuf,
+    /// Kiali CR files whose documents become the CSV's alm-examples, in order.
+    #[arg(long = "example", default_values = ["examples/kiali-primary.yaml", "examples/kiali-remote.yaml"])]
+    pub examples: Vec<PathBuf>,
+    /// Registry of the operator and server images named in the CSV.
+    #[arg(long, default_value = "localhost")]
+    pub image_registry: String,
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -113,9 +128,29 @@ pub fn main() -> anyhow::Result<()> {
             print!("{}", crate::rbac::operator_rbac_yaml()?);
             Ok(())
         }
+        Some(Command::Bundle(args)) => bundle(&args),
         Some(Command::Run(args)) => run(args),
         None => run(cli.run),
     }
+}
+
+fn bundle(args: &BundleArgs) -> anyhow::Result<()> {
+    let mut examples = Vec::new();
+    for path in &args.examples {
+        examples.push(
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+        );
+    }
+    let examples: Vec<&str> = examples.iter().map(String::as_str).collect();
+    let opts = crate::bundle::BundleOptions::for_registry(&args.image_registry);
+    for (rel, content) in crate::bundle::files(&meshglass_crds::crd_yaml()?, &examples, &opts)? {
+        let path = args.out.join(rel);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        std::fs::write(&path, content).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
 }
 
 fn init_logs(format: LogFormat) {

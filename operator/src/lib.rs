@@ -4,6 +4,7 @@ pub mod remote_secret;
 
 pub mod admin;
 pub mod build;
+pub mod bundle;
 pub mod cli;
 pub mod conditions;
 pub mod controller;
