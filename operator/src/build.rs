@@ -264,6 +264,21 @@ fn select_secrets<'a>(
 }
 
 /// Hex SHA-256.
+/// Kiali's default `deployment.resources` (requests 10m CPU / 64Mi, limit 1Gi memory), used when the CR
+/// sets none: the pod always has requests and a memory limit (namespaces with a LimitRange or a
+/// ResourceQuota reject pods without them).
+pub fn default_resources() -> ResourceRequirements {
+    let q = |v: &str| k8s_openapi::apimachinery::pkg::api::resource::Quantity(v.to_string());
+    ResourceRequirements {
+        requests: Some(BTreeMap::from([
+            ("cpu".to_string(), q("10m")),
+            ("memory".to_string(), q("64Mi")),
+        ])),
+        limits: Some(BTreeMap::from([("memory".to_string(), q("1Gi"))])),
+        ..Default::default()
+    }
+}
+
 pub fn hash(parts: &[&[u8]]) -> String {
     let mut h = Sha256::new();
     for p in parts {
@@ -635,7 +650,10 @@ impl<'a> Ctx<'a> {
                 run_as_non_root: Some(true),
                 ..Default::default()
             }),
-            resources: self.extra::<ResourceRequirements>("resources")?,
+            resources: Some(
+                self.extra::<ResourceRequirements>("resources")?
+                    .unwrap_or_else(default_resources),
+            ),
             volume_mounts: Some(mounts),
             ..Default::default()
         };
@@ -888,6 +906,8 @@ mod tests {
             sc.capabilities.as_ref().unwrap().drop.as_ref().unwrap(),
             &vec!["ALL".to_string()]
         );
+        assert_eq!(sc.read_only_root_filesystem, Some(true));
+        assert_eq!(c.resources.as_ref(), Some(&default_resources()));
         let psc = pod.security_context.as_ref().unwrap();
         assert_eq!(psc.run_as_non_root, Some(true));
         assert_eq!(
@@ -1043,6 +1063,28 @@ mod tests {
             .find(|c| c.key() == "Role bookinfo/kiali")
             .unwrap();
         assert!(role.meta().owner_references.is_none());
+    }
+
+    #[test]
+    fn resources_from_the_cr_replace_the_defaults() {
+        let k = kiali(
+            "istio-system",
+            serde_json::json!({"deployment": {"resources": {"requests": {"cpu": "50m"}, "limits": {"cpu": "1"}}}}),
+        );
+        let d = build(&k, &[], &[], &BuildOptions::default()).unwrap();
+        let pod = deployment(&d)
+            .spec
+            .as_ref()
+            .unwrap()
+            .template
+            .spec
+            .clone()
+            .unwrap();
+        let r = pod.containers[0].resources.clone().unwrap();
+        assert_eq!(r.requests.unwrap()["cpu"].0, "50m");
+        let limits = r.limits.unwrap();
+        assert_eq!(limits["cpu"].0, "1");
+        assert!(!limits.contains_key("memory"));
     }
 
     #[test]
