@@ -6,9 +6,11 @@ CARGO ?= cargo
 CLUSTERS ?= east west
 # Built tools (kube-apiserver, etcd, kwok, ...) are cached outside the clone, keyed by version.
 export MESHGLASS_CACHE ?= $(HOME)/.cache/meshglass
+# helm (charts-check) as `make tools` builds it, pinned by tests/tools/versions.env.
+export HELM ?= $(MESHGLASS_CACHE)/helm-$(shell . tests/tools/versions.env; echo $$HELM_VERSION)/helm
 
 .PHONY: help demo demo-down test lint fmt-check clippy deny unit e2e crds crds-check \
-        tools prereqs clusters-up clusters-down bench bench-testbed ui ui-test bundle bundle-check
+        charts charts-check tools prereqs clusters-up clusters-down bench bench-testbed ui ui-test bundle bundle-check
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -22,7 +24,7 @@ demo: prereqs tools ui ## the east/west demo mesh with the operator and the serv
 demo-down: ## stop what `make demo` started, and what a crashed demo left behind
 	$(CARGO) run --locked -q -p meshglass-simulator --bin meshglass-demo -- down --state-dir .local
 
-test: prereqs tools lint crds-check bundle-check unit e2e ui-test ## everything CI runs: lint, CRD drift, unit, end-to-end and browser tests
+test: prereqs tools lint crds-check charts-check bundle-check unit e2e ui-test ## everything CI runs: lint, CRD drift, unit, end-to-end and browser tests
 
 ## --- pieces of `make test` ---------------------------------------------------
 
@@ -61,6 +63,16 @@ bundle: ## regenerate the OLM bundle (bundle/) from the CRD, the operator's RBAC
 bundle-check: tools ## fail when bundle/ is stale or operator-verify reports an error in it
 	@$(CARGO) build --locked -q -p meshglass-operator --bin meshglass-operator
 	@tests/tools/bundle-check.sh $${CARGO_TARGET_DIR:-$(CURDIR)/target}/debug/meshglass-operator bundle
+
+## --- Helm charts (charts/) ---------------------------------------------------
+
+charts: ## regenerate the charts' generated files: the CRD copy and the RBAC rules (`meshglass-operator rbac`)
+	cp crds/kiali.io_kialis.yaml charts/meshglass-operator/crds/kiali.io_kialis.yaml
+	$(CARGO) run --locked -q -p meshglass-operator -- rbac > charts/meshglass-operator/files/rbac.yaml
+	$(CARGO) run --locked -q -p meshglass-operator -- rbac --server > charts/meshglass-server/files/rules.yaml
+
+charts-check: tools ## helm lint --strict both charts (defaults and charts/*/ci values) and drift of their generated files
+	@charts/check.sh
 
 ## --- web UI ------------------------------------------------------------------
 
