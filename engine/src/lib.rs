@@ -17,8 +17,8 @@ mod promql;
 
 pub use diag::{Diagnostic, Diagnostics};
 pub use graph::cytoscape::{
-    CytoscapeGraph, EdgeData, EdgeWrapper, Elements, NodeData, NodeWrapper, Percent,
-    ProtocolTraffic, ResponseDetail, Responses, SeInfo, ServiceName,
+    CytoscapeGraph, EdgeData, EdgeWrapper, Elements, Id, NodeData, NodeWrapper, Percent,
+    ProtocolTraffic, RateMap, ResponseDetail, Responses, SeInfo, ServiceName,
 };
 pub use graph::{GraphResult, build_graph};
 pub use health::{

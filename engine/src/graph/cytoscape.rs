@@ -7,6 +7,211 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeStruct, Serializer};
 
+/// A node or edge id: Kiali's lower-case hex SHA-256 (64 ASCII characters), stored inline so a
+/// graph of tens of thousands of edges needs no heap string per id, and copying one (an edge's
+/// `source` and `target`) is a plain copy. Reads as a `&str` ([`Id::as_str`], `Deref`).
+#[derive(Clone, Copy)]
+pub struct Id {
+    len: u8,
+    bytes: [u8; 64],
+}
+
+impl Id {
+    /// The hex form of a SHA-256 digest.
+    pub(crate) fn from_digest(digest: &[u8; 32]) -> Self {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut bytes = [0u8; 64];
+        for (i, b) in digest.iter().enumerate() {
+            bytes[2 * i] = HEX[(b >> 4) as usize];
+            bytes[2 * i + 1] = HEX[(b & 0xf) as usize];
+        }
+        Id { len: 64, bytes }
+    }
+
+    /// An id from a string of at most 64 bytes (`None` if longer).
+    pub fn new(s: &str) -> Option<Self> {
+        let len = s.len();
+        if len > 64 {
+            return None;
+        }
+        let mut bytes = [0u8; 64];
+        bytes[..len].copy_from_slice(s.as_bytes());
+        Some(Id {
+            len: len as u8,
+            bytes,
+        })
+    }
+
+    /// The id as a string slice.
+    pub fn as_str(&self) -> &str {
+        // Always valid: built from hex digits or from a `&str` (cut at its own end).
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+
+    /// The id's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+impl Default for Id {
+    fn default() -> Self {
+        Id {
+            len: 0,
+            bytes: [0; 64],
+        }
+    }
+}
+
+impl std::ops::Deref for Id {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for Id {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::borrow::Borrow<str> for Id {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq for Id {
+    fn eq(&self, o: &Id) -> bool {
+        self.as_bytes() == o.as_bytes()
+    }
+}
+
+impl Eq for Id {}
+
+impl PartialOrd for Id {
+    fn partial_cmp(&self, o: &Id) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+impl Ord for Id {
+    fn cmp(&self, o: &Id) -> std::cmp::Ordering {
+        self.as_bytes().cmp(o.as_bytes())
+    }
+}
+
+impl std::hash::Hash for Id {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.as_str().hash(h);
+    }
+}
+
+impl PartialEq<str> for Id {
+    fn eq(&self, o: &str) -> bool {
+        self.as_bytes() == o.as_bytes()
+    }
+}
+
+impl PartialEq<&str> for Id {
+    fn eq(&self, o: &&str) -> bool {
+        self.as_bytes() == o.as_bytes()
+    }
+}
+
+impl PartialEq<String> for Id {
+    fn eq(&self, o: &String) -> bool {
+        self.as_bytes() == o.as_bytes()
+    }
+}
+
+impl std::fmt::Debug for Id {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl std::fmt::Display for Id {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Id {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Rates by name (`httpIn`, `http5xx`, `httpPercentErr`, …), kept in byte order of the names: a
+/// small sorted vector (a node or edge has at most a dozen), with the map methods callers use.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RateMap {
+    items: Vec<(&'static str, String)>,
+}
+
+impl RateMap {
+    /// An empty map with room for `n` rates.
+    pub fn with_capacity(n: usize) -> Self {
+        RateMap {
+            items: Vec::with_capacity(n),
+        }
+    }
+
+    /// Sets a rate; returns the previous value of that name.
+    pub fn insert(&mut self, name: &'static str, value: String) -> Option<String> {
+        match self.items.binary_search_by(|(k, _)| (*k).cmp(name)) {
+            Ok(i) => Some(std::mem::replace(&mut self.items[i].1, value)),
+            Err(i) => {
+                self.items.insert(i, (name, value));
+                None
+            }
+        }
+    }
+
+    /// The rate of that name.
+    pub fn get(&self, name: &str) -> Option<&String> {
+        self.items
+            .binary_search_by(|(k, _)| (*k).cmp(name))
+            .ok()
+            .map(|i| &self.items[i].1)
+    }
+
+    /// Removes a rate; returns its value.
+    pub fn remove(&mut self, name: &str) -> Option<String> {
+        self.items
+            .binary_search_by(|(k, _)| (*k).cmp(name))
+            .ok()
+            .map(|i| self.items.remove(i).1)
+    }
+
+    /// Names and values, in byte order of the names.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &String)> + '_ {
+        self.items.iter().map(|(k, v)| (*k, v))
+    }
+
+    /// No rates at all.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The number of rates.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+}
+
+impl Serialize for RateMap {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.items.len()))?;
+        for (k, v) in &self.items {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
 /// The graph response: `{timestamp, duration, graphType, elements: {nodes, edges}}`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CytoscapeGraph {
@@ -85,8 +290,8 @@ pub struct ProtocolTraffic {
     #[serde(skip_serializing_if = "str::is_empty")]
     pub protocol: &'static str,
     /// Rates by name (`httpIn`, `http5xx`, `httpPercentErr`, …), formatted as Kiali does.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub rates: BTreeMap<&'static str, String>,
+    #[serde(skip_serializing_if = "RateMap::is_empty")]
+    pub rates: RateMap,
     /// Edge responses by code (`-` = no response).
     #[serde(skip_serializing_if = "Responses::is_empty")]
     pub responses: Responses,
@@ -296,7 +501,7 @@ fn is_false(b: &bool) -> bool {
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct NodeData {
     /// Stable id: SHA-256 (hex) of the node's identifying fields, as Kiali computes it.
-    pub id: String,
+    pub id: Id,
     /// Compound parent id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
@@ -361,11 +566,11 @@ pub struct NodeData {
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct EdgeData {
     /// Stable id: SHA-256 of `source.target.protocol`.
-    pub id: String,
+    pub id: Id,
     /// Source node id.
-    pub source: String,
+    pub source: Id,
     /// Target node id.
-    pub target: String,
+    pub target: Id,
     /// Destination principal, when the edge has exactly one.
     #[serde(rename = "destPrincipal", skip_serializing_if = "String::is_empty")]
     pub dest_principal: String,

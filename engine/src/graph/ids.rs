@@ -2,6 +2,7 @@
 
 use sha2::{Digest, Sha256};
 
+use super::cytoscape::Id;
 use crate::options::GraphType;
 
 /// Kiali's node types.
@@ -160,14 +161,7 @@ pub(crate) fn node_id<'a>(
     }
 }
 
-/// Lower-case hex SHA-256, Kiali's node and edge id format.
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = Sha256::digest(bytes);
-    let mut s = String::with_capacity(64);
-    for b in digest.iter() {
-        s.push(HEX[(b >> 4) as usize] as char);
-        s.push(HEX[(b & 0xf) as usize] as char);
-    }
-    s
+/// Lower-case hex SHA-256 as an inline [`Id`].
+pub(crate) fn sha256_id(bytes: &[u8]) -> Id {
+    Id::from_digest(&Sha256::digest(bytes).into())
 }

@@ -4,10 +4,8 @@
 //! other string, and the rare nested values (`healthData`, `hasHealthConfig`, `isServiceEntry`),
 //! go through serde_json itself. `tests/json_writer.rs` compares both on varied graphs.
 
-use std::collections::BTreeMap;
-
 use super::cytoscape::{
-    CytoscapeGraph, EdgeData, NodeData, Percent, ProtocolTraffic, Responses, ServiceName,
+    CytoscapeGraph, EdgeData, NodeData, Percent, ProtocolTraffic, RateMap, Responses, ServiceName,
 };
 use super::num::FixedBuf;
 
@@ -211,9 +209,9 @@ impl<'o> Fields<'o> {
     }
 }
 
-fn rates(out: &mut Vec<u8>, r: &BTreeMap<&'static str, String>) {
+fn rates(out: &mut Vec<u8>, r: &RateMap) {
     let mut f = Fields::open(out);
-    for (k, v) in r {
+    for (k, v) in r.iter() {
         // Rate names are the engine's own ASCII identifiers; anything else is escaped properly.
         if !needs_escape_bytes(k.as_bytes()) {
             let out = f.key(k);

@@ -27,10 +27,10 @@ use crate::options::{
     ThroughputType,
 };
 use cytoscape::{
-    CytoscapeGraph, EdgeData, EdgeWrapper, Elements, NodeData, NodeWrapper, ProtocolTraffic,
-    Responses, SeInfo, ServiceName,
+    CytoscapeGraph, EdgeData, EdgeWrapper, Elements, Id, NodeData, NodeWrapper, ProtocolTraffic,
+    RateMap, Responses, SeInfo, ServiceName,
 };
-use ids::{IdKind, NodeKey, NodeType, is_ok, node_id, sha256_hex};
+use ids::{IdKind, NodeKey, NodeType, is_ok, node_id, sha256_id};
 
 /// The result of [`build_graph`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -1382,7 +1382,7 @@ fn rate_str(v: f64) -> String {
     num::fixed(v, precision)
 }
 
-fn put_rate(rates: &mut BTreeMap<&'static str, String>, k: &'static str, v: f64) {
+fn put_rate(rates: &mut RateMap, k: &'static str, v: f64) {
     if v > 0.0 {
         rates.insert(k, rate_str(v));
     }
@@ -1392,16 +1392,16 @@ impl<'a> Builder<'a> {
     fn into_cytoscape(self) -> CytoscapeGraph {
         let opts = self.opts;
         let labels = &self.labels;
-        let mut ids: Vec<String> = Vec::with_capacity(self.nodes.len());
+        let mut ids: Vec<Id> = Vec::with_capacity(self.nodes.len());
         let mut id_buf = String::new();
         for n in &self.nodes {
             if n.removed {
-                ids.push(String::new());
+                ids.push(Id::default());
                 continue;
             }
             id_buf.clear();
             n.key.write_id(&mut id_buf);
-            ids.push(sha256_hex(id_buf.as_bytes()));
+            ids.push(sha256_id(id_buf.as_bytes()));
         }
 
         let mut nodes: Vec<NodeWrapper> = Vec::with_capacity(self.nodes.len() + 16);
@@ -1411,7 +1411,7 @@ impl<'a> Builder<'a> {
             }
             let r = &n.rates;
             let mut traffic = Vec::new();
-            let mut grpc = BTreeMap::new();
+            let mut grpc = RateMap::with_capacity(4);
             put_rate(&mut grpc, "grpcIn", r.grpc_in);
             put_rate(&mut grpc, "grpcInErr", r.grpc_in_err);
             put_rate(&mut grpc, "grpcInNoResponse", r.grpc_in_noresp);
@@ -1423,7 +1423,7 @@ impl<'a> Builder<'a> {
                     responses: Responses::default(),
                 });
             }
-            let mut http = BTreeMap::new();
+            let mut http = RateMap::with_capacity(6);
             put_rate(&mut http, "httpIn", r.http_in);
             put_rate(&mut http, "httpIn3xx", r.http_in_3xx);
             put_rate(&mut http, "httpIn4xx", r.http_in_4xx);
@@ -1437,7 +1437,7 @@ impl<'a> Builder<'a> {
                     responses: Responses::default(),
                 });
             }
-            let mut tcp = BTreeMap::new();
+            let mut tcp = RateMap::with_capacity(2);
             put_rate(&mut tcp, "tcpIn", r.tcp_in);
             put_rate(&mut tcp, "tcpOut", r.tcp_out);
             if !tcp.is_empty() {
@@ -1459,7 +1459,7 @@ impl<'a> Builder<'a> {
             dest_services.sort();
             nodes.push(NodeWrapper {
                 data: NodeData {
-                    id: ids[i].clone(),
+                    id: ids[i],
                     parent: None,
                     node_type: n.node_type.as_str(),
                     cluster: n.cluster.to_string(),
@@ -1527,17 +1527,23 @@ impl<'a> Builder<'a> {
             buf.push('.');
             buf.push_str(e.proto.as_str());
             let mut data = EdgeData {
-                id: sha256_hex(buf.as_bytes()),
-                source: src.clone(),
-                target: dst.clone(),
+                id: sha256_id(buf.as_bytes()),
+                source: *src,
+                target: *dst,
                 traffic: ProtocolTraffic {
                     protocol: e.proto.as_str(),
-                    ..ProtocolTraffic::default()
+                    rates: RateMap::default(),
+                    responses: Responses::default(),
                 },
                 ..EdgeData::default()
             };
             if e.total > 0.0 {
                 let rates = &mut data.traffic.rates;
+                *rates = RateMap::with_capacity(match e.proto {
+                    Proto::Http => 7,
+                    Proto::Grpc => 5,
+                    Proto::Tcp => 1,
+                });
                 let src_out = self.nodes[e.src as usize].rates.out(e.proto);
                 let (total_k, pct_err_k, pct_req_k) = match e.proto {
                     Proto::Http => {
@@ -1680,11 +1686,11 @@ fn add_boxes(opts: &GraphOptions, nodes: &mut Vec<NodeWrapper>) {
             if members.len() < 2 {
                 continue;
             }
-            let id = sha256_hex(format!("box_{cluster}_{namespace}_{app}").as_bytes());
-            let mut bx = box_node(&id, "app", &cluster, &namespace, &app);
+            let id = sha256_id(format!("box_{cluster}_{namespace}_{app}").as_bytes());
+            let mut bx = box_node(id, "app", &cluster, &namespace, &app);
             for &m in &members {
                 let d = &mut nodes[m].data;
-                d.parent = Some(id.clone());
+                d.parent = Some(id.to_string());
                 bx.is_out_of_mesh |= d.is_out_of_mesh;
                 bx.is_inaccessible |= d.is_inaccessible;
                 bx.is_outside |= d.is_outside;
@@ -1708,12 +1714,12 @@ fn add_boxes(opts: &GraphOptions, nodes: &mut Vec<NodeWrapper>) {
                 if members.len() < 2 {
                     continue;
                 }
-                let id = sha256_hex(format!("box_{cluster}_{namespace}").as_bytes());
+                let id = sha256_id(format!("box_{cluster}_{namespace}").as_bytes());
                 for &m in &members {
-                    nodes[m].data.parent = Some(id.clone());
+                    nodes[m].data.parent = Some(id.to_string());
                 }
                 nodes.push(NodeWrapper {
-                    data: box_node(&id, "namespace", &cluster, &namespace, ""),
+                    data: box_node(id, "namespace", &cluster, &namespace, ""),
                 });
             }
         }
@@ -1731,21 +1737,21 @@ fn add_boxes(opts: &GraphOptions, nodes: &mut Vec<NodeWrapper>) {
                 if members.len() < 2 {
                     continue;
                 }
-                let id = sha256_hex(format!("box_{cluster}").as_bytes());
+                let id = sha256_id(format!("box_{cluster}").as_bytes());
                 for &m in &members {
-                    nodes[m].data.parent = Some(id.clone());
+                    nodes[m].data.parent = Some(id.to_string());
                 }
                 nodes.push(NodeWrapper {
-                    data: box_node(&id, "cluster", &cluster, "", ""),
+                    data: box_node(id, "cluster", &cluster, "", ""),
                 });
             }
         }
     }
 }
 
-fn box_node(id: &str, kind: &'static str, cluster: &str, namespace: &str, app: &str) -> NodeData {
+fn box_node(id: Id, kind: &'static str, cluster: &str, namespace: &str, app: &str) -> NodeData {
     NodeData {
-        id: id.to_string(),
+        id,
         node_type: "box",
         cluster: cluster.to_string(),
         namespace: namespace.to_string(),
