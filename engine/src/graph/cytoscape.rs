@@ -297,29 +297,104 @@ pub struct ProtocolTraffic {
     pub responses: Responses,
 }
 
+/// The response labels (codes, flags, hosts) of one graph, stored once and shared by every
+/// edge's [`Responses`].
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct LabelTable {
+    text: String,
+    /// `text[spans[i].0..spans[i].1]` is label `i`.
+    spans: Vec<(u32, u32)>,
+}
+
+impl LabelTable {
+    pub(crate) fn new<'s>(labels: impl IntoIterator<Item = &'s str>) -> Self {
+        let mut t = LabelTable::default();
+        for l in labels {
+            let start = t.text.len() as u32;
+            t.text.push_str(l);
+            t.spans.push((start, t.text.len() as u32));
+        }
+        t
+    }
+
+    fn get(&self, i: u32) -> &str {
+        self.spans
+            .get(i as usize)
+            .and_then(|&(a, b)| self.text.get(a as usize..b as usize))
+            .unwrap_or_default()
+    }
+}
+
 /// An edge's responses: for each code (`-` = no response), the percentage of the edge's traffic
 /// by response flags and by destination host. Serialises as Kiali's
 /// `{code: {flags: {flag: "pct"}, hosts: {host: "pct"}}}`, codes and keys in byte order.
 ///
-/// Stored flat (two vectors per edge, label strings shared between edges) because a graph has
-/// tens of thousands of these; [`Responses::get`] and [`Responses::iter`] give the
-/// [`ResponseDetail`] view.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// Stored flat (two vectors per edge, label strings as indices into one table shared by the
+/// whole graph) because a graph has tens of thousands of these; [`Responses::get`] and
+/// [`Responses::iter`] give the [`ResponseDetail`] view.
+#[derive(Debug, Clone, Default)]
 pub struct Responses {
+    labels: Option<Arc<LabelTable>>,
     codes: Vec<CodeEntry>,
-    items: Vec<(Arc<str>, Percent)>,
+    items: Vec<(u32, Percent)>,
+}
+
+impl PartialEq for Responses {
+    fn eq(&self, o: &Responses) -> bool {
+        self.codes.len() == o.codes.len()
+            && self
+                .raw()
+                .zip(o.raw())
+                .all(|((c1, f1, h1), (c2, f2, h2))| c1 == c2 && f1.eq(f2) && h1.eq(h2))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
 struct CodeEntry {
-    code: Arc<str>,
+    code: u32,
     /// `items[flags_start..hosts_start]` are the flags, `items[hosts_start..end]` the hosts.
     flags_start: u32,
     hosts_start: u32,
     end: u32,
 }
 
+/// The flags or hosts of one code: label and percentage pairs in byte order of the labels.
+#[derive(Clone)]
+pub(crate) struct PctItems<'r> {
+    labels: &'r LabelTable,
+    items: &'r [(u32, Percent)],
+}
+
+impl<'r> PctItems<'r> {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&'r str, Percent)> + 'r {
+        let labels = self.labels;
+        self.items.iter().map(move |&(k, p)| (labels.get(k), p))
+    }
+
+    fn eq(&self, o: PctItems<'_>) -> bool {
+        self.items.len() == o.items.len() && self.iter().zip(o.iter()).all(|(a, b)| a == b)
+    }
+}
+
+static EMPTY_LABELS: LabelTable = LabelTable {
+    text: String::new(),
+    spans: Vec::new(),
+};
+
 impl Responses {
+    /// Responses whose labels are indices into `labels`.
+    pub(crate) fn with_labels(labels: &Arc<LabelTable>) -> Self {
+        Responses {
+            labels: Some(labels.clone()),
+            codes: Vec::new(),
+            items: Vec::new(),
+        }
+    }
+
     /// No response codes at all.
     pub fn is_empty(&self) -> bool {
         self.codes.is_empty()
@@ -332,7 +407,7 @@ impl Responses {
 
     /// Starts the next code; codes must be pushed in increasing byte order, each followed by its
     /// flags then its hosts, each in increasing byte order.
-    pub(crate) fn push_code(&mut self, code: Arc<str>) {
+    pub(crate) fn push_code(&mut self, code: u32) {
         let at = self.items.len() as u32;
         self.codes.push(CodeEntry {
             code,
@@ -343,7 +418,7 @@ impl Responses {
     }
 
     /// Adds a flags entry to the last code (before any host).
-    pub(crate) fn push_flag(&mut self, flag: Arc<str>, pct: f64) {
+    pub(crate) fn push_flag(&mut self, flag: u32, pct: f64) {
         self.items.push((flag, Percent(pct)));
         if let Some(c) = self.codes.last_mut() {
             c.hosts_start += 1;
@@ -352,7 +427,7 @@ impl Responses {
     }
 
     /// Adds a hosts entry to the last code.
-    pub(crate) fn push_host(&mut self, host: Arc<str>, pct: f64) {
+    pub(crate) fn push_host(&mut self, host: u32, pct: f64) {
         self.items.push((host, Percent(pct)));
         if let Some(c) = self.codes.last_mut() {
             c.end += 1;
@@ -364,50 +439,62 @@ impl Responses {
         self.items.reserve_exact(items);
     }
 
+    fn table(&self) -> &LabelTable {
+        self.labels.as_deref().unwrap_or(&EMPTY_LABELS)
+    }
+
     fn view(&self, c: &CodeEntry) -> ResponseDetailRef<'_> {
         let (f, h, e) = (
             c.flags_start as usize,
             c.hosts_start as usize,
             c.end as usize,
         );
+        let labels = self.table();
         ResponseDetailRef {
-            flags: self.items.get(f..h).unwrap_or_default(),
-            hosts: self.items.get(h..e).unwrap_or_default(),
+            flags: PctItems {
+                labels,
+                items: self.items.get(f..h).unwrap_or_default(),
+            },
+            hosts: PctItems {
+                labels,
+                items: self.items.get(h..e).unwrap_or_default(),
+            },
         }
     }
 
     /// Each code with its flags and hosts entries, for the JSON writer.
-    #[allow(clippy::type_complexity)]
-    pub(crate) fn raw(
-        &self,
-    ) -> impl Iterator<Item = (&str, &[(Arc<str>, Percent)], &[(Arc<str>, Percent)])> + '_ {
-        self.codes.iter().map(|c| {
+    pub(crate) fn raw(&self) -> impl Iterator<Item = (&str, PctItems<'_>, PctItems<'_>)> + '_ {
+        let labels = self.table();
+        self.codes.iter().map(move |c| {
             let v = self.view(c);
-            (&*c.code, v.flags, v.hosts)
+            (labels.get(c.code), v.flags, v.hosts)
         })
     }
 
     /// The detail of one response code.
     pub fn get(&self, code: &str) -> Option<ResponseDetail> {
+        let labels = self.table();
         self.codes
             .iter()
-            .find(|c| &*c.code == code)
+            .find(|c| labels.get(c.code) == code)
             .map(|c| self.view(c).to_owned())
     }
 
     /// Every code with its detail, in byte order of the codes.
     pub fn iter(&self) -> impl Iterator<Item = (&str, ResponseDetail)> + '_ {
+        let labels = self.table();
         self.codes
             .iter()
-            .map(|c| (&*c.code, self.view(c).to_owned()))
+            .map(move |c| (labels.get(c.code), self.view(c).to_owned()))
     }
 }
 
 impl Serialize for Responses {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let labels = self.table();
         let mut m = s.serialize_map(Some(self.codes.len()))?;
         for c in &self.codes {
-            m.serialize_entry(&*c.code, &self.view(c))?;
+            m.serialize_entry(labels.get(c.code), &self.view(c))?;
         }
         m.end()
     }
@@ -415,32 +502,32 @@ impl Serialize for Responses {
 
 /// A borrowed [`ResponseDetail`], serialised identically.
 struct ResponseDetailRef<'r> {
-    flags: &'r [(Arc<str>, Percent)],
-    hosts: &'r [(Arc<str>, Percent)],
+    flags: PctItems<'r>,
+    hosts: PctItems<'r>,
 }
 
 impl ResponseDetailRef<'_> {
     fn to_owned(&self) -> ResponseDetail {
-        let own = |v: &[(Arc<str>, Percent)]| {
+        let own = |v: &PctItems<'_>| {
             v.iter()
                 .map(|(k, p)| (k.to_string(), p.to_string()))
                 .collect()
         };
         ResponseDetail {
-            flags: own(self.flags),
-            hosts: own(self.hosts),
+            flags: own(&self.flags),
+            hosts: own(&self.hosts),
         }
     }
 }
 
-/// Serialises a sorted slice of pairs as a JSON object.
-struct PairMap<'r>(&'r [(Arc<str>, Percent)]);
+/// Serialises sorted pairs as a JSON object.
+struct PairMap<'r>(&'r PctItems<'r>);
 
 impl Serialize for PairMap<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(self.0.len()))?;
-        for (k, v) in self.0 {
-            m.serialize_entry(&**k, v)?;
+        let mut m = s.serialize_map(Some(self.0.items.len()))?;
+        for (k, v) in self.0.iter() {
+            m.serialize_entry(k, &v)?;
         }
         m.end()
     }
@@ -451,10 +538,10 @@ impl Serialize for ResponseDetailRef<'_> {
         let n = usize::from(!self.flags.is_empty()) + usize::from(!self.hosts.is_empty());
         let mut st = s.serialize_struct("ResponseDetail", n)?;
         if !self.flags.is_empty() {
-            st.serialize_field("flags", &PairMap(self.flags))?;
+            st.serialize_field("flags", &PairMap(&self.flags))?;
         }
         if !self.hosts.is_empty() {
-            st.serialize_field("hosts", &PairMap(self.hosts))?;
+            st.serialize_field("hosts", &PairMap(&self.hosts))?;
         }
         st.end()
     }

@@ -5,7 +5,8 @@
 //! go through serde_json itself. `tests/json_writer.rs` compares both on varied graphs.
 
 use super::cytoscape::{
-    CytoscapeGraph, EdgeData, NodeData, Percent, ProtocolTraffic, RateMap, Responses, ServiceName,
+    CytoscapeGraph, EdgeData, Id, NodeData, PctItems, Percent, ProtocolTraffic, RateMap, Responses,
+    ServiceName,
 };
 use super::num::FixedBuf;
 
@@ -54,6 +55,19 @@ fn string(out: &mut Vec<u8>, s: &str) {
     }
 }
 
+/// An id: the bytes are copied as they are unless they need escaping.
+fn id(out: &mut Vec<u8>, id: &Id) {
+    let b = id.as_bytes();
+    if !needs_escape(b) {
+        out.reserve(b.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(b);
+        out.push(b'"');
+    } else {
+        delegate(out, id.as_str());
+    }
+}
+
 /// Whether any byte is a control character, `"` or `\\` (eight bytes at a time).
 fn needs_escape(b: &[u8]) -> bool {
     const LO: u64 = 0x0101_0101_0101_0101;
@@ -63,19 +77,26 @@ fn needs_escape(b: &[u8]) -> bool {
     fn below(v: u64, n: u64) -> u64 {
         v.wrapping_sub(LO * n) & !v & HI
     }
+    fn hit(w: [u8; 8]) -> bool {
+        let x = u64::from_le_bytes(w);
+        below(x, 0x20)
+            | below(x ^ (LO * u64::from(b'"')), 1)
+            | below(x ^ (LO * u64::from(b'\\')), 1)
+            != 0
+    }
     let mut chunks = b.chunks_exact(8);
     for c in &mut chunks {
         let mut w = [0u8; 8];
         w.copy_from_slice(c);
-        let x = u64::from_le_bytes(w);
-        let hit = below(x, 0x20)
-            | below(x ^ (LO * u64::from(b'"')), 1)
-            | below(x ^ (LO * u64::from(b'\\')), 1);
-        if hit != 0 && needs_escape_bytes(c) {
+        if hit(w) && needs_escape_bytes(c) {
             return true;
         }
     }
-    needs_escape_bytes(chunks.remainder())
+    // The tail, padded with a harmless byte, in one word too.
+    let rest = chunks.remainder();
+    let mut w = [b'a'; 8];
+    w[..rest.len()].copy_from_slice(rest);
+    hit(w) && needs_escape_bytes(rest)
 }
 
 fn needs_escape_bytes(b: &[u8]) -> bool {
@@ -116,7 +137,7 @@ fn true_field(out: &mut Vec<u8>, k: &str, v: bool) {
 
 fn node(out: &mut Vec<u8>, d: &NodeData) {
     out.extend_from_slice(b"{\"id\":");
-    string(out, &d.id);
+    id(out, &d.id);
     if let Some(p) = &d.parent {
         str_field(out, "parent", p);
     }
@@ -247,7 +268,7 @@ fn traffic(out: &mut Vec<u8>, t: &ProtocolTraffic) {
     f.close();
 }
 
-fn pct_map(out: &mut Vec<u8>, items: &[(std::sync::Arc<str>, Percent)]) {
+fn pct_map(out: &mut Vec<u8>, items: &PctItems<'_>) {
     out.push(b'{');
     for (i, (k, p)) in items.iter().enumerate() {
         if i > 0 {
@@ -255,7 +276,7 @@ fn pct_map(out: &mut Vec<u8>, items: &[(std::sync::Arc<str>, Percent)]) {
         }
         string(out, k);
         out.push(b':');
-        percent(out, *p);
+        percent(out, p);
     }
     out.push(b'}');
 }
@@ -279,11 +300,11 @@ fn responses(out: &mut Vec<u8>, r: &Responses) {
         let mut f = Fields::open(out);
         if !flags.is_empty() {
             let out = f.key("flags");
-            pct_map(out, flags);
+            pct_map(out, &flags);
         }
         if !hosts.is_empty() {
             let out = f.key("hosts");
-            pct_map(out, hosts);
+            pct_map(out, &hosts);
         }
         f.close();
     }
@@ -292,9 +313,11 @@ fn responses(out: &mut Vec<u8>, r: &Responses) {
 
 fn edge(out: &mut Vec<u8>, d: &EdgeData) {
     out.extend_from_slice(b"{\"id\":");
-    string(out, &d.id);
-    str_field(out, "source", &d.source);
-    str_field(out, "target", &d.target);
+    id(out, &d.id);
+    key(out, "source");
+    id(out, &d.source);
+    key(out, "target");
+    id(out, &d.target);
     opt_str_field(out, "destPrincipal", &d.dest_principal);
     opt_str_field(out, "isMTLS", &d.is_mtls);
     opt_str_field(out, "responseTime", &d.response_time);

@@ -27,8 +27,8 @@ use crate::options::{
     ThroughputType,
 };
 use cytoscape::{
-    CytoscapeGraph, EdgeData, EdgeWrapper, Elements, Id, NodeData, NodeWrapper, ProtocolTraffic,
-    RateMap, Responses, SeInfo, ServiceName,
+    CytoscapeGraph, EdgeData, EdgeWrapper, Elements, Id, LabelTable, NodeData, NodeWrapper,
+    ProtocolTraffic, RateMap, Responses, SeInfo, ServiceName,
 };
 use ids::{IdKind, NodeKey, NodeType, is_ok, node_id, sha256_id};
 
@@ -122,33 +122,28 @@ struct Node<'a> {
     removed: bool,
 }
 
-/// Label values interned once per graph: responses, destination services and principals are
-/// then compared as integers (the strings of old samples are cold in cache), and the output
-/// shares one `Arc<str>` per value.
+/// Label values interned once per graph (borrowed from the input): responses, destination
+/// services and principals are then compared as integers (the strings of old samples are cold in
+/// cache), and the output's responses index one shared [`LabelTable`].
 #[derive(Default)]
-struct Labels {
-    index: FxHashMap<Arc<str>, u32>,
-    values: Vec<Arc<str>>,
+struct Labels<'a> {
+    index: FxHashMap<&'a str, u32>,
+    values: Vec<&'a str>,
 }
 
-impl Labels {
-    fn id(&mut self, s: &str) -> u32 {
+impl<'a> Labels<'a> {
+    fn id(&mut self, s: &'a str) -> u32 {
         if let Some(&i) = self.index.get(s) {
             return i;
         }
-        let v: Arc<str> = Arc::from(s);
         let i = self.values.len() as u32;
-        self.values.push(v.clone());
-        self.index.insert(v, i);
+        self.values.push(s);
+        self.index.insert(s, i);
         i
     }
 
-    fn arc(&self, i: u32) -> &Arc<str> {
-        &self.values[i as usize]
-    }
-
-    fn str(&self, i: u32) -> &str {
-        &self.values[i as usize]
+    fn str(&self, i: u32) -> &'a str {
+        self.values[i as usize]
     }
 }
 
@@ -163,7 +158,7 @@ enum Principal {
 }
 
 impl Principal {
-    fn add(&mut self, p: Option<&str>, labels: &mut Labels) {
+    fn add<'a>(&mut self, p: Option<&'a str>, labels: &mut Labels<'a>) {
         let Some(p) = p.filter(|p| !p.is_empty() && *p != "unknown") else {
             return;
         };
@@ -428,7 +423,7 @@ struct Builder<'a> {
     edges: Vec<Edge>,
     edge_index: FxHashMap<(u32, u32, Proto), u32>,
     diags: Diagnostics,
-    labels: Labels,
+    labels: Labels<'a>,
 }
 
 /// The parsed, validated identity of a sample.
@@ -1486,7 +1481,8 @@ impl<'a> Builder<'a> {
 
         let quantile = opts.response_time.quantile();
         let mut edges: Vec<EdgeWrapper> = Vec::with_capacity(self.edges.len());
-        let mut buf = String::with_capacity(140);
+        let mut buf: Vec<u8> = Vec::with_capacity(140);
+        let table = Arc::new(LabelTable::new(labels.values.iter().copied()));
         // Byte order of the interned labels, so responses sort on integers.
         let mut label_order: Vec<u32> = (0..labels.values.len() as u32).collect();
         label_order.sort_unstable_by(|&a, &b| labels.str(a).cmp(labels.str(b)));
@@ -1521,13 +1517,13 @@ impl<'a> Builder<'a> {
         for e in order {
             let (src, dst) = (&ids[e.src as usize], &ids[e.dst as usize]);
             buf.clear();
-            buf.push_str(src);
-            buf.push('.');
-            buf.push_str(dst);
-            buf.push('.');
-            buf.push_str(e.proto.as_str());
+            buf.extend_from_slice(src.as_bytes());
+            buf.push(b'.');
+            buf.extend_from_slice(dst.as_bytes());
+            buf.push(b'.');
+            buf.extend_from_slice(e.proto.as_str().as_bytes());
             let mut data = EdgeData {
-                id: sha256_id(buf.as_bytes()),
+                id: sha256_id(&buf),
                 source: *src,
                 target: *dst,
                 traffic: ProtocolTraffic {
@@ -1599,6 +1595,7 @@ impl<'a> Builder<'a> {
                     }
                     resp_rows.sort_by_key(|r| (r.0, r.1, r.2));
                     let out = &mut data.traffic.responses;
+                    *out = Responses::with_labels(&table);
                     out.reserve(e.responses.len(), resp_rows.len());
                     let mut i = 0;
                     while i < resp_rows.len() {
@@ -1613,9 +1610,9 @@ impl<'a> Builder<'a> {
                             j += 1;
                         }
                         match kind {
-                            0 => out.push_code(labels.arc(code_id).clone()),
-                            1 => out.push_flag(labels.arc(key_id).clone(), sum),
-                            _ => out.push_host(labels.arc(key_id).clone(), sum),
+                            0 => out.push_code(code_id),
+                            1 => out.push_flag(key_id, sum),
+                            _ => out.push_host(key_id, sum),
                         }
                         i = j;
                     }
