@@ -220,7 +220,7 @@ pub fn csv(example_files: &[&str], opts: &BundleOptions) -> Result<Value> {
         descriptor(
             "conditions",
             "Conditions",
-            "Running, Successful, Failure and Ready, each with the generation it describes.",
+            "Running, Successful, Failure, Ready, Reconciling and Stalled, each with the generation it describes.",
             &["urn:alm:descriptor:io.kubernetes.conditions"],
         ),
         descriptor(

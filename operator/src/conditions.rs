@@ -1,11 +1,19 @@
-//! Status conditions (pure): Kiali's Running/Successful/Failure plus Ready, each with
-//! observedGeneration; `lastTransitionTime` moves only when a status flips. Successful and Failure are
-//! never True together (Argo CD's Kiali health check stops at the first it finds).
+//! Status conditions (pure): Kiali's Running/Successful/Failure plus Ready, Reconciling and Stalled,
+//! each with observedGeneration; `lastTransitionTime` moves only when a status flips. Successful and
+//! Failure are never True together (Argo CD's Kiali health check stops at the first it finds).
+//! Reconciling and Stalled are kstatus' (Flux) standard conditions: status.observedGeneration is
+//! written as soon as a generation starts, so without them kstatus would call a CR still being
+//! reconciled, or one that failed, Current.
 
 use meshglass_crds::status::{
     CONDITION_FAILURE, CONDITION_READY, CONDITION_RUNNING, CONDITION_SUCCESSFUL, Condition,
     REASON_FAILED, REASON_RUNNING, REASON_SUCCESSFUL,
 };
+
+/// kstatus: the spec is not realised yet (True while a generation is being reconciled).
+pub const CONDITION_RECONCILING: &str = "Reconciling";
+/// kstatus: the last reconciliation failed; the operator retries with backoff.
+pub const CONDITION_STALLED: &str = "Stalled";
 
 /// Where a reconcile of one generation stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,24 +31,30 @@ pub fn conditions(
     phase: &Phase,
     now: &str,
 ) -> Vec<Condition> {
-    let (running, successful, failure, ready) = match phase {
+    let (running, successful, failure, ready, reconciling, stalled) = match phase {
         Phase::Running => (
             ("True", REASON_RUNNING, "Reconciling the new generation"),
             ("False", REASON_RUNNING, "Reconciling the new generation"),
             ("False", REASON_RUNNING, ""),
             ("False", "Reconciling", "Reconciling the new generation"),
+            ("True", REASON_RUNNING, "Reconciling the new generation"),
+            ("False", REASON_RUNNING, ""),
         ),
         Phase::Successful => (
             ("True", REASON_SUCCESSFUL, "Awaiting next reconciliation"),
             ("True", REASON_SUCCESSFUL, "Last reconciliation succeeded"),
             ("False", REASON_SUCCESSFUL, ""),
             ("True", REASON_SUCCESSFUL, "Last reconciliation succeeded"),
+            ("False", REASON_SUCCESSFUL, ""),
+            ("False", REASON_SUCCESSFUL, ""),
         ),
         Phase::Failed(msg) => (
             ("False", REASON_FAILED, "Last reconciliation failed"),
             ("False", REASON_FAILED, "Last reconciliation failed"),
             ("True", REASON_FAILED, msg.as_str()),
             ("False", REASON_FAILED, msg.as_str()),
+            ("False", REASON_FAILED, ""),
+            ("True", REASON_FAILED, msg.as_str()),
         ),
     };
     [
@@ -48,6 +62,8 @@ pub fn conditions(
         (CONDITION_SUCCESSFUL, successful),
         (CONDITION_FAILURE, failure),
         (CONDITION_READY, ready),
+        (CONDITION_RECONCILING, reconciling),
+        (CONDITION_STALLED, stalled),
     ]
     .into_iter()
     .map(|(type_, (status, reason, message))| {
@@ -109,5 +125,25 @@ mod tests {
         let failed = conditions(&running, Some(2), &Phase::Failed("boom".into()), "t3");
         assert_eq!(get(&failed, CONDITION_FAILURE).message, "boom");
         assert_eq!(get(&failed, CONDITION_READY).status, "False");
+    }
+
+    /// kstatus: InProgress while Reconciling=True, Failed when Stalled=True, Current otherwise.
+    #[test]
+    fn kstatus_conditions_follow_the_phase() {
+        let status = |phase: &Phase| {
+            let c = conditions(&[], Some(3), phase, "t0");
+            (
+                get(&c, CONDITION_RECONCILING).status.clone(),
+                get(&c, CONDITION_STALLED).status.clone(),
+            )
+        };
+        assert_eq!(status(&Phase::Running), ("True".into(), "False".into()));
+        assert_eq!(status(&Phase::Successful), ("False".into(), "False".into()));
+        assert_eq!(
+            status(&Phase::Failed("x".into())),
+            ("False".into(), "True".into())
+        );
+        let failed = conditions(&[], Some(3), &Phase::Failed("boom".into()), "t0");
+        assert_eq!(get(&failed, CONDITION_STALLED).message, "boom");
     }
 }
