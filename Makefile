@@ -10,7 +10,7 @@ export MESHGLASS_CACHE ?= $(HOME)/.cache/meshglass
 export HELM ?= $(MESHGLASS_CACHE)/helm-$(shell . tests/tools/versions.env; echo $$HELM_VERSION)/helm
 
 .PHONY: help demo demo-down test lint fmt-check clippy deny unit e2e crds crds-check \
-        charts charts-check tools prereqs clusters-up clusters-down bench bench-testbed ui ui-test bundle bundle-check
+        charts charts-check tools prereqs clusters-up clusters-down bench bench-testbed ui ui-test bundle bundle-check images images-lint
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -24,7 +24,7 @@ demo: prereqs tools ui ## the east/west demo mesh with the operator and the serv
 demo-down: ## stop what `make demo` started, and what a crashed demo left behind
 	$(CARGO) run --locked -q -p meshglass-simulator --bin meshglass-demo -- down --state-dir .local
 
-test: prereqs tools lint crds-check charts-check bundle-check unit e2e ui-test ## everything CI runs: lint, CRD drift, unit, end-to-end and browser tests
+test: prereqs tools lint crds-check charts-check bundle-check images-lint unit e2e ui-test ## everything CI runs: lint, CRD drift, unit, end-to-end and browser tests
 
 ## --- pieces of `make test` ---------------------------------------------------
 
@@ -63,6 +63,13 @@ bundle: ## regenerate the OLM bundle (bundle/) from the CRD, the operator's RBAC
 bundle-check: tools ## fail when bundle/ is stale or operator-verify reports an error in it
 	@$(CARGO) build --locked -q -p meshglass-operator --bin meshglass-operator
 	@tests/tools/bundle-check.sh $${CARGO_TARGET_DIR:-$(CURDIR)/target}/debug/meshglass-operator bundle
+
+images-lint: ## Containerfile rules: pinned bases, no ADD, numeric non-root USER, exec-form ENTRYPOINT, OCI labels
+	@images/lint.sh
+
+images: ui ## build the operator and server images offline with buildah (FROM scratch + host release binaries; OCI archives in target/images/)
+	$(CARGO) build --locked --release -q -p meshglass-operator -p meshglass-server --bins
+	images/build-local.sh $${CARGO_TARGET_DIR:-$(CURDIR)/target}/release
 
 ## --- Helm charts (charts/) ---------------------------------------------------
 
