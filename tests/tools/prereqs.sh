@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests use when they are missing: prometheus (prometheus +
-# promtool). Quiet when everything is already there.
+# promtool), lua5.4 (runs the Argo CD health check of examples/gitops/). Quiet when everything is already there.
 set -euo pipefail
 missing=()
-for cmd in prometheus promtool; do
+for cmd in prometheus promtool lua5.4; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("$cmd")
 done
 [ "${#missing[@]}" = 0 ] && exit 0
+packages=()
+case " ${missing[*]} " in *" prometheus "*|*" promtool "*) packages+=(prometheus) ;; esac
+case " ${missing[*]} " in *" lua5.4 "*) packages+=(lua5.4) ;; esac
 
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "prereqs: ${missing[*]} missing and apt-get is not available; install Prometheus (prometheus, promtool) by hand" >&2
@@ -15,20 +18,20 @@ fi
 sudo=()
 if [ "$(id -u)" != 0 ]; then
   if command -v sudo >/dev/null 2>&1; then sudo=(sudo); else
-    echo "prereqs: ${missing[*]} missing; run 'apt-get install prometheus' as root" >&2
+    echo "prereqs: ${missing[*]} missing; run 'apt-get install ${packages[*]}' as root" >&2
     exit 2
   fi
 fi
-echo "prereqs: installing Debian's prometheus (missing: ${missing[*]}) ..." >&2
+echo "prereqs: installing Debian's ${packages[*]} (missing: ${missing[*]}) ..." >&2
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
 # --no-install-recommends: no node exporter or services beyond what the tests run.
-"${sudo[@]}" apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 # The package enables a system service; the tests start their own instances.
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
   "${sudo[@]}" systemctl disable --now prometheus >/dev/null 2>&1 || true
 fi
-for cmd in prometheus promtool; do
-  command -v "$cmd" >/dev/null 2>&1 || { echo "prereqs: $cmd still missing after installing prometheus" >&2; exit 1; }
+for cmd in prometheus promtool lua5.4; do
+  command -v "$cmd" >/dev/null 2>&1 || { echo "prereqs: $cmd still missing after installing ${packages[*]}" >&2; exit 1; }
 done
 echo "prereqs: prometheus $(prometheus --version 2>&1 | head -1 | awk '{print $3}') installed" >&2
