@@ -69,7 +69,8 @@ fn rules_json(rules: Vec<k8s_openapi::api::rbac::v1::PolicyRule>) -> Result<Valu
 }
 
 /// The operator's Deployment spec: one replica (a Lease elects the leader), restricted Pod Security,
-/// read-only root filesystem, probes on the admin port.
+/// read-only root filesystem, probes on the admin port — the same container as the Helm chart's
+/// (charts/meshglass-operator, default values).
 pub fn deployment_spec(opts: &BundleOptions) -> Value {
     let probe = |path: &str, delay: u32| {
         json!({
@@ -88,18 +89,24 @@ pub fn deployment_spec(opts: &BundleOptions) -> Value {
                 "serviceAccountName": PACKAGE,
                 "securityContext": {
                     "runAsNonRoot": true,
+                    "runAsUser": 65532,
+                    "runAsGroup": 65532,
                     "seccompProfile": {"type": "RuntimeDefault"},
                 },
                 "containers": [{
                     "name": "operator",
                     "image": opts.operator_image,
                     "imagePullPolicy": "IfNotPresent",
-                    "args": ["run", "--log-format", "json"],
+                    "args": [
+                        "run", "--log-format", "json",
+                        "--leader-election", "true", "--lease-name", PACKAGE,
+                    ],
                     "env": [
-                        {"name": "MESHGLASS_SERVER_IMAGE", "value": opts.server_image},
-                        {"name": "MESHGLASS_OPERATOR_ADMIN_ADDR", "value": format!("0.0.0.0:{ADMIN_PORT}")},
                         {"name": "POD_NAMESPACE", "valueFrom": field("metadata.namespace")},
                         {"name": "POD_NAME", "valueFrom": field("metadata.name")},
+                        {"name": "MESHGLASS_SERVER_IMAGE", "value": opts.server_image},
+                        {"name": "MESHGLASS_OPERATOR_ADMIN_ADDR", "value": format!("0.0.0.0:{ADMIN_PORT}")},
+                        {"name": "RUST_LOG", "value": "info"},
                     ],
                     "ports": [{"name": "http-admin", "containerPort": ADMIN_PORT, "protocol": "TCP"}],
                     "livenessProbe": probe("/healthz", 5),
