@@ -1,0 +1,344 @@
+//! End-to-end: the OLM bundle (bundle/) installs a working operator.
+//!
+//! What OLM would create from the ClusterServiceVersion is created here by hand on a real API server:
+//! the ServiceAccount, a ClusterRole + binding from `clusterPermissions`, a Role + binding from
+//! `permissions`, and the operator Deployment from `install.spec.deployments`, in a namespace that
+//! enforces the restricted Pod Security profile. The operator then runs in-process with that
+//! ServiceAccount's token (the pods on kwok nodes run no containers) and reconciles the CSV's own
+//! `alm-examples` to Successful — proof that the bundle's permissions suffice. The CSV's operator
+//! container is also compared with the Helm chart's, rendered with default values.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+use k8s_openapi::api::core::v1::{Namespace, Pod, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams,
+};
+use kube::{Client, ResourceExt};
+use meshglass_operator::controller::{self, Settings};
+use meshglass_operator::crds::Kiali;
+use meshglass_testbed::{TestNamespace, apply_crd, tools, wait_until};
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(90);
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+fn read_yaml(rel: &str) -> Value {
+    let path = root().join(rel);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
+}
+
+fn csv() -> Value {
+    read_yaml("bundle/manifests/meshglass-operator.clusterserviceversion.yaml")
+}
+
+fn from<T: serde::de::DeserializeOwned>(v: &Value) -> T {
+    serde_json::from_value(v.clone()).expect("well-formed object")
+}
+
+/// `helm template meshglass-operator charts/meshglass-operator` with default values, as documents.
+fn helm_template() -> Vec<Value> {
+    let helm = tools::helm().expect("helm is built (make tools)");
+    let chart = root().join("charts/meshglass-operator");
+    let out = std::process::Command::new(helm)
+        .args(["template", "meshglass-operator"])
+        .arg(&chart)
+        .args(["--namespace", "meshglass-operator"])
+        .output()
+        .expect("helm runs");
+    assert!(
+        out.status.success(),
+        "helm template: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).expect("UTF-8");
+    serde_yaml_ng::Deserializer::from_str(&text)
+        .map(|d| <Value as serde::Deserialize>::deserialize(d).expect("YAML document"))
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+fn rendered<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
+    docs.iter()
+        .find(|d| d["kind"] == kind)
+        .unwrap_or_else(|| panic!("the chart renders a {kind}"))
+}
+
+#[test]
+fn csv_operator_matches_the_helm_chart() {
+    let csv = csv();
+    let docs = helm_template();
+    let install = &csv["spec"]["install"]["spec"];
+    let csv_pod = &install["deployments"][0]["spec"]["template"]["spec"];
+    let chart_pod = &rendered(&docs, "Deployment")["spec"]["template"]["spec"];
+    assert_eq!(csv_pod["securityContext"], chart_pod["securityContext"]);
+    let (a, b) = (&csv_pod["containers"][0], &chart_pod["containers"][0]);
+    for key in [
+        "image",
+        "imagePullPolicy",
+        "args",
+        "env",
+        "ports",
+        "livenessProbe",
+        "readinessProbe",
+        "securityContext",
+        "resources",
+    ] {
+        assert_eq!(a[key], b[key], "container field {key}: CSV vs chart");
+    }
+    assert_eq!(
+        install["clusterPermissions"][0]["rules"],
+        rendered(&docs, "ClusterRole")["rules"],
+        "clusterPermissions vs the chart's ClusterRole"
+    );
+    assert_eq!(
+        install["permissions"][0]["rules"],
+        rendered(&docs, "Role")["rules"],
+        "permissions vs the chart's Role"
+    );
+}
+
+async fn create<K>(api: &Api<K>, obj: &K)
+where
+    K: kube::Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    api.create(&PostParams::default(), obj)
+        .await
+        .unwrap_or_else(|e| panic!("create {}: {e}", obj.name_any()));
+}
+
+/// What OLM creates from the CSV, in `ns`: ServiceAccount, RBAC and the operator Deployment.
+async fn install_like_olm(client: &Client, ns: &str, csv: &Value) {
+    let install = &csv["spec"]["install"]["spec"];
+    let sa_name = install["clusterPermissions"][0]["serviceAccountName"]
+        .as_str()
+        .expect("serviceAccountName");
+    assert_eq!(install["permissions"][0]["serviceAccountName"], sa_name);
+    let subject = json!([{"kind": "ServiceAccount", "name": sa_name, "namespace": ns}]);
+    create(
+        &Api::<ServiceAccount>::namespaced(client.clone(), ns),
+        &from(&json!({"metadata": {"name": sa_name}})),
+    )
+    .await;
+    let cluster_name = format!("{ns}-{sa_name}");
+    create(
+        &Api::<ClusterRole>::all(client.clone()),
+        &from(&json!({"metadata": {"name": cluster_name}, "rules": install["clusterPermissions"][0]["rules"]})),
+    )
+    .await;
+    create(
+        &Api::<ClusterRoleBinding>::all(client.clone()),
+        &from(&json!({
+            "metadata": {"name": cluster_name},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": cluster_name},
+            "subjects": subject,
+        })),
+    )
+    .await;
+    create(
+        &Api::<Role>::namespaced(client.clone(), ns),
+        &from(&json!({"metadata": {"name": sa_name}, "rules": install["permissions"][0]["rules"]})),
+    )
+    .await;
+    create(
+        &Api::<RoleBinding>::namespaced(client.clone(), ns),
+        &from(&json!({
+            "metadata": {"name": sa_name},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": sa_name},
+            "subjects": subject,
+        })),
+    )
+    .await;
+    let dep = &install["deployments"][0];
+    create(
+        &Api::<Deployment>::namespaced(client.clone(), ns),
+        &from(&json!({"metadata": {"name": dep["name"]}, "spec": dep["spec"]})),
+    )
+    .await;
+}
+
+async fn sa_token(client: &Client, ns: &str, name: &str) -> String {
+    let req = TokenRequest {
+        spec: TokenRequestSpec {
+            audiences: vec![],
+            expiration_seconds: Some(3600),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    Api::<ServiceAccount>::namespaced(client.clone(), ns)
+        .create_token_request(name, &PostParams::default(), &req)
+        .await
+        .expect("token request")
+        .status
+        .expect("token status")
+        .token
+}
+
+async fn wait_successful(client: &Client, ns: &str, name: &str) {
+    let api: Api<Kiali> = Api::namespaced(client.clone(), ns);
+    wait_until(
+        &format!("Kiali {ns}/{name} is Successful for its generation"),
+        WAIT,
+        || {
+            let api = api.clone();
+            let name = name.to_string();
+            async move {
+                let k = api.get(&name).await?;
+                let ok = k
+                    .status
+                    .as_ref()
+                    .is_some_and(|s| s.is_successful_for(k.metadata.generation));
+                Ok::<_, kube::Error>(ok.then_some(()))
+            }
+        },
+    )
+    .await
+    .expect("Kiali becomes Successful");
+}
+
+async fn delete_and_wait(client: &Client, ns: &str, name: &str) {
+    let api: Api<Kiali> = Api::namespaced(client.clone(), ns);
+    api.delete(name, &DeleteParams::default())
+        .await
+        .expect("delete CR");
+    wait_until(&format!("Kiali {ns}/{name} is gone"), WAIT, || {
+        let api = api.clone();
+        let name = name.to_string();
+        async move { Ok::<_, kube::Error>(api.get_opt(&name).await?.is_none().then_some(())) }
+    })
+    .await
+    .expect("CR removed (finalizer released)");
+}
+
+#[tokio::test]
+async fn bundle_installs_an_operator_that_reconciles_its_examples() {
+    let bed = meshglass_testbed::shared(&["east"])
+        .await
+        .expect("test bed starts");
+    let admin = bed.cluster("east").client().await.expect("client");
+    let csv = csv();
+
+    // The bundle's CRD.
+    let crd: CustomResourceDefinition = from(&read_yaml("bundle/manifests/kiali.io_kialis.yaml"));
+    apply_crd(&admin, &crd, WAIT)
+        .await
+        .expect("bundle CRD is Established");
+
+    // The operator's namespace enforces the restricted profile.
+    let ns = TestNamespace::create(&admin, "olm")
+        .await
+        .expect("namespace");
+    Api::<Namespace>::all(admin.clone())
+        .patch(
+            ns.name(),
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {
+                "pod-security.kubernetes.io/enforce": "restricted",
+                "pod-security.kubernetes.io/enforce-version": "latest",
+            }}})),
+        )
+        .await
+        .expect("label restricted");
+    install_like_olm(&admin, ns.name(), &csv).await;
+    let dep_name = csv["spec"]["install"]["spec"]["deployments"][0]["name"]
+        .as_str()
+        .expect("deployment name")
+        .to_string();
+    let deployments: Api<Deployment> = Api::namespaced(admin.clone(), ns.name());
+    wait_until("the operator Deployment is available", WAIT, || {
+        let deployments = deployments.clone();
+        let name = dep_name.clone();
+        async move {
+            let d = deployments.get(&name).await.map_err(|e| e.to_string())?;
+            let s = d.status.unwrap_or_default();
+            let failed = s
+                .conditions
+                .iter()
+                .flatten()
+                .any(|c| c.type_ == "ReplicaFailure" && c.status == "True");
+            if failed {
+                return Err(format!("ReplicaFailure: {:?}", s.conditions));
+            }
+            Ok((s.available_replicas == Some(1)).then_some(()))
+        }
+    })
+    .await
+    .expect("operator pod admitted under restricted Pod Security");
+    let pods = Api::<Pod>::namespaced(admin.clone(), ns.name())
+        .list(&ListParams::default().labels(&format!("app.kubernetes.io/name={dep_name}")))
+        .await
+        .expect("pods");
+    assert_eq!(pods.items.len(), 1);
+
+    // The operator, with exactly the bundle's permissions.
+    let sa = csv["spec"]["install"]["spec"]["clusterPermissions"][0]["serviceAccountName"]
+        .as_str()
+        .expect("sa")
+        .to_string();
+    let token = sa_token(&admin, ns.name(), &sa).await;
+    let operator = bed
+        .cluster("east")
+        .client_with_token(&token)
+        .await
+        .expect("operator client");
+    // Not allowed by the bundle: reading nodes.
+    let denied = Api::<k8s_openapi::api::core::v1::Node>::all(operator.clone())
+        .list(&ListParams::default())
+        .await;
+    assert!(
+        matches!(&denied, Err(kube::Error::Api(s)) if s.code == 403),
+        "{denied:?}"
+    );
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("operator runtime");
+        rt.block_on(controller::run(
+            operator,
+            Settings::default(),
+            std::future::pending(),
+        ));
+    });
+
+    // The CSV's alm-examples, one after the other (both are istio-system/kiali).
+    let examples: Vec<Value> = serde_json::from_str(
+        csv["metadata"]["annotations"]["alm-examples"]
+            .as_str()
+            .expect("alm-examples"),
+    )
+    .expect("JSON");
+    assert_eq!(examples.len(), 2);
+    let _ = Api::<Namespace>::all(admin.clone())
+        .create(
+            &PostParams::default(),
+            &from(&json!({"metadata": {"name": "istio-system"}})),
+        )
+        .await;
+    let ar = ApiResource::erase::<Kiali>(&());
+    for example in &examples {
+        let obj: DynamicObject = from(example);
+        let cr_ns = obj.namespace().expect("namespace");
+        Api::<DynamicObject>::namespaced_with(admin.clone(), &cr_ns, &ar)
+            .create(&PostParams::default(), &obj)
+            .await
+            .expect("create the example");
+        wait_successful(&admin, &cr_ns, &obj.name_any()).await;
+        delete_and_wait(&admin, &cr_ns, &obj.name_any()).await;
+    }
+}
