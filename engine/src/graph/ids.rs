@@ -42,26 +42,57 @@ pub(crate) enum IdKind {
     App,
 }
 
-/// A node's identifying fields, borrowed from the input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) struct NodeKey<'a> {
-    pub kind: IdKind,
-    pub cluster: &'a str,
-    pub namespace: &'a str,
-    pub a: &'a str,
-    pub b: &'a str,
+/// A label value borrowed from the input with its id in the graph's label interner. Ids are
+/// exact (one per distinct string), and `""` and `unknown` always have the ids
+/// [`Lbl::EMPTY`] and [`Lbl::UNKNOWN`] carry, so identity tests are integer compares.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Lbl<'a> {
+    pub s: &'a str,
+    pub id: u32,
 }
 
+impl Lbl<'static> {
+    pub(crate) const EMPTY: Lbl<'static> = Lbl { s: "", id: 0 };
+    pub(crate) const UNKNOWN: Lbl<'static> = Lbl {
+        s: "unknown",
+        id: 1,
+    };
+}
+
+impl Lbl<'_> {
+    /// Set and not `unknown`.
+    pub(crate) fn ok(self) -> bool {
+        self.id > Lbl::UNKNOWN.id
+    }
+
+    fn is_unknown(self) -> bool {
+        self.id == Lbl::UNKNOWN.id
+    }
+}
+
+/// A node's identifying fields, borrowed from the input.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NodeKey<'a> {
+    pub kind: IdKind,
+    pub cluster: Lbl<'a>,
+    pub namespace: Lbl<'a>,
+    pub a: Lbl<'a>,
+    pub b: Lbl<'a>,
+}
+
+/// A node key as integers: the node index's key.
+pub(crate) type IntKey = (u8, u32, u32, u32, u32);
+
 impl NodeKey<'_> {
-    /// An unambiguous byte encoding of the key (kind, then each field length-prefixed), for
-    /// hashing and comparing a key as one slice.
-    pub(crate) fn encode(&self, buf: &mut Vec<u8>) {
-        buf.clear();
-        buf.push(self.kind as u8);
-        for f in [self.cluster, self.namespace, self.a, self.b] {
-            buf.extend_from_slice(&(f.len() as u64).to_le_bytes());
-            buf.extend_from_slice(f.as_bytes());
-        }
+    /// The key as integers (the interned ids of its fields).
+    pub(crate) fn int_key(&self) -> IntKey {
+        (
+            self.kind as u8,
+            self.cluster.id,
+            self.namespace.id,
+            self.a.id,
+            self.b.id,
+        )
     }
 
     /// Writes Kiali's internal id string (the input of the SHA-256 node id).
@@ -74,16 +105,16 @@ impl NodeKey<'_> {
             IdKind::App => "app_",
         };
         buf.push_str(prefix);
-        buf.push_str(self.cluster);
+        buf.push_str(self.cluster.s);
         buf.push('_');
-        buf.push_str(self.namespace);
+        buf.push_str(self.namespace.s);
         if self.kind != IdKind::Unknown {
             buf.push('_');
-            buf.push_str(self.a);
+            buf.push_str(self.a.s);
         }
         if self.kind == IdKind::VappVer {
             buf.push('_');
-            buf.push_str(self.b);
+            buf.push_str(self.b.s);
         }
     }
 }
@@ -96,16 +127,16 @@ pub(crate) fn is_ok(s: &str) -> bool {
 /// Kiali's `graph.Id`: the node identity for a label set, its type and its namespace.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn node_id<'a>(
-    cluster: &'a str,
-    svc_ns: &'a str,
-    svc: &'a str,
-    wl_ns: &'a str,
-    wl: &'a str,
-    app: &'a str,
-    ver: &'a str,
+    cluster: Lbl<'a>,
+    svc_ns: Lbl<'a>,
+    svc: Lbl<'a>,
+    wl_ns: Lbl<'a>,
+    wl: Lbl<'a>,
+    app: Lbl<'a>,
+    ver: Lbl<'a>,
     graph_type: GraphType,
-) -> Result<(NodeKey<'a>, NodeType, &'a str), &'static str> {
-    let namespace = if is_ok(wl_ns) { wl_ns } else { svc_ns };
+) -> Result<(NodeKey<'a>, NodeType, Lbl<'a>), &'static str> {
+    let namespace = if wl_ns.ok() { wl_ns } else { svc_ns };
     let key = |kind, a, b| NodeKey {
         kind,
         cluster,
@@ -115,22 +146,30 @@ pub(crate) fn node_id<'a>(
     };
 
     // The unknown source.
-    if namespace == "unknown" && wl == "unknown" && app == "unknown" && svc.is_empty() {
-        return Ok((key(IdKind::Unknown, "", ""), NodeType::Unknown, namespace));
+    if namespace.is_unknown() && wl.is_unknown() && app.is_unknown() && svc.id == Lbl::EMPTY.id {
+        return Ok((
+            key(IdKind::Unknown, Lbl::EMPTY, Lbl::EMPTY),
+            NodeType::Unknown,
+            namespace,
+        ));
     }
     // A request to an unknown destination: one unknown service per namespace.
-    if wl == "unknown" && app == "unknown" && svc == "unknown" {
+    if wl.is_unknown() && app.is_unknown() && svc.is_unknown() {
         return Ok((
-            key(IdKind::Svc, "unknown", ""),
+            key(IdKind::Svc, Lbl::UNKNOWN, Lbl::EMPTY),
             NodeType::Service,
             namespace,
         ));
     }
-    let (wl_ok, app_ok, svc_ok) = (is_ok(wl), is_ok(app), is_ok(svc));
+    let (wl_ok, app_ok, svc_ok) = (wl.ok(), app.ok(), svc.ok());
     if !wl_ok && !app_ok && !svc_ok {
         return Err("no workload, app or service");
     }
-    let svc_node = (key(IdKind::Svc, svc, ""), NodeType::Service, namespace);
+    let svc_node = (
+        key(IdKind::Svc, svc, Lbl::EMPTY),
+        NodeType::Service,
+        namespace,
+    );
     match graph_type {
         GraphType::Workload | GraphType::Service => {
             if !wl_ok && !svc_ok {
@@ -139,22 +178,34 @@ pub(crate) fn node_id<'a>(
             if !wl_ok {
                 return Ok(svc_node);
             }
-            Ok((key(IdKind::Wl, wl, ""), NodeType::Workload, namespace))
+            Ok((
+                key(IdKind::Wl, wl, Lbl::EMPTY),
+                NodeType::Workload,
+                namespace,
+            ))
         }
         GraphType::App | GraphType::VersionedApp => {
             if app_ok {
                 if graph_type == GraphType::VersionedApp {
                     if wl_ok {
-                        return Ok((key(IdKind::VappWl, wl, ""), NodeType::App, namespace));
+                        return Ok((
+                            key(IdKind::VappWl, wl, Lbl::EMPTY),
+                            NodeType::App,
+                            namespace,
+                        ));
                     }
-                    if is_ok(ver) {
+                    if ver.ok() {
                         return Ok((key(IdKind::VappVer, app, ver), NodeType::App, namespace));
                     }
                 }
-                return Ok((key(IdKind::App, app, ""), NodeType::App, namespace));
+                return Ok((key(IdKind::App, app, Lbl::EMPTY), NodeType::App, namespace));
             }
             if wl_ok {
-                return Ok((key(IdKind::Wl, wl, ""), NodeType::Workload, namespace));
+                return Ok((
+                    key(IdKind::Wl, wl, Lbl::EMPTY),
+                    NodeType::Workload,
+                    namespace,
+                ));
             }
             Ok(svc_node)
         }

@@ -30,7 +30,7 @@ use cytoscape::{
     CytoscapeGraph, EdgeData, EdgeWrapper, Elements, Id, LabelTable, NodeData, NodeWrapper,
     ProtocolTraffic, RateMap, Responses, SeInfo, ServiceName,
 };
-use ids::{IdKind, NodeKey, NodeType, is_ok, node_id, sha256_id};
+use ids::{IdKind, IntKey, Lbl, NodeKey, NodeType, is_ok, node_id, sha256_id};
 
 /// The result of [`build_graph`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -122,29 +122,70 @@ struct Node<'a> {
     removed: bool,
 }
 
-/// Label values interned once per graph (borrowed from the input): responses, destination
-/// services and principals are then compared as integers (the strings of old samples are cold in
-/// cache), and the output's responses index one shared [`LabelTable`].
-#[derive(Default)]
+/// Label values interned once per graph (borrowed from the input): node keys, responses,
+/// destination services and principals are then integers (the strings of old samples are cold
+/// in cache), and the output's responses index one shared [`LabelTable`]. A value is found by
+/// its hash, taken once per sample label ([`label_hashes`]); equal hashes of different strings
+/// fall back to an exact map, so ids are exact.
 struct Labels<'a> {
-    index: FxHashMap<&'a str, u32>,
+    by_hash: FxHashMap<u64, u32>,
+    collided: FxHashMap<&'a str, u32>,
     values: Vec<&'a str>,
 }
 
 impl<'a> Labels<'a> {
-    fn id(&mut self, s: &'a str) -> u32 {
-        if let Some(&i) = self.index.get(s) {
-            return i;
+    fn new() -> Self {
+        let mut l = Labels {
+            by_hash: FxHashMap::with_capacity_and_hasher(4096, Default::default()),
+            collided: FxHashMap::default(),
+            values: Vec::with_capacity(4096),
+        };
+        // Fixed ids for the values node identity tests compare against.
+        let empty = l.id(Lbl::EMPTY.s);
+        let unknown = l.id(Lbl::UNKNOWN.s);
+        debug_assert_eq!((empty, unknown), (Lbl::EMPTY.id, Lbl::UNKNOWN.id));
+        l
+    }
+
+    /// The id of `s`, whose [`hash_str`] is `h`.
+    fn hashed(&mut self, s: &'a str, h: u64) -> u32 {
+        let next = self.values.len() as u32;
+        match self.by_hash.entry(h) {
+            std::collections::hash_map::Entry::Occupied(e) => {
+                let i = *e.get();
+                if self.values[i as usize] == s {
+                    return i;
+                }
+                *self.collided.entry(s).or_insert_with(|| {
+                    self.values.push(s);
+                    next
+                })
+            }
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(next);
+                self.values.push(s);
+                next
+            }
         }
-        let i = self.values.len() as u32;
-        self.values.push(s);
-        self.index.insert(s, i);
-        i
+    }
+
+    fn id(&mut self, s: &'a str) -> u32 {
+        self.hashed(s, hash_str(s))
+    }
+
+    fn lbl(&mut self, s: &'a str) -> Lbl<'a> {
+        Lbl { s, id: self.id(s) }
     }
 
     fn str(&self, i: u32) -> &'a str {
         self.values[i as usize]
     }
+}
+
+fn hash_str(s: &str) -> u64 {
+    let mut h = FxHasher::default();
+    h.write(s.as_bytes());
+    h.finish()
 }
 
 /// Interned label ids.
@@ -361,15 +402,31 @@ fn lab(v: &Option<String>) -> Option<&str> {
     v.as_deref()
 }
 
-/// Hash of the labels that identify traffic: a source-reported series with the same hash as a
-/// destination-reported one describes the same traffic and is dropped (Kiali's time-series dedup).
-/// `reporter` and the security labels are left out: Istio's source proxies report
-/// `connection_security_policy="unknown"` (only the destination knows the policy it enforced),
-/// so including them would count every in-mesh request twice.
-fn series_hash(f: Family, l: &IstioLabels) -> u64 {
-    let mut h = FxHasher::default();
-    f.hash(&mut h);
-    for v in [
+/// The traffic-identifying labels, in [`label_hashes`] order.
+const H_SRC_CLUSTER: usize = 0;
+const H_SRC_NS: usize = 1;
+const H_SRC_WL: usize = 2;
+const H_SRC_APP: usize = 3;
+const H_SRC_VER: usize = 4;
+const H_DST_CLUSTER: usize = 5;
+const H_DST_SVC_NS: usize = 6;
+const H_DST_SVC: usize = 7;
+const H_DST_SVC_NAME: usize = 8;
+const H_DST_WL_NS: usize = 9;
+const H_DST_WL: usize = 10;
+const H_DST_APP: usize = 11;
+const H_DST_VER: usize = 12;
+const H_CODE: usize = 14;
+const H_GRPC: usize = 15;
+const H_FLAGS: usize = 16;
+
+/// The hash of an absent label (distinct from the hash of `""`).
+const NONE_HASH: u64 = 0x5851_f42d_4c95_7f2d;
+
+/// [`hash_str`] of each label that identifies traffic (absent: [`NONE_HASH`]), taken once per
+/// sample: the series hash combines them, and the label interner finds values by them.
+fn label_hashes(l: &IstioLabels) -> [u64; 18] {
+    [
         &l.source_cluster,
         &l.source_workload_namespace,
         &l.source_workload,
@@ -388,8 +445,20 @@ fn series_hash(f: Family, l: &IstioLabels) -> u64 {
         &l.grpc_response_status,
         &l.response_flags,
         &l.le,
-    ] {
-        v.as_deref().hash(&mut h);
+    ]
+    .map(|v| v.as_deref().map_or(NONE_HASH, hash_str))
+}
+
+/// Hash of the labels that identify traffic: a source-reported series with the same hash as a
+/// destination-reported one describes the same traffic and is dropped (Kiali's time-series dedup).
+/// `reporter` and the security labels are left out: Istio's source proxies report
+/// `connection_security_policy="unknown"` (only the destination knows the policy it enforced),
+/// so including them would count every in-mesh request twice.
+fn series_hash(f: Family, hashes: &[u64; 18]) -> u64 {
+    let mut h = FxHasher::default();
+    h.write_u8(f as u8);
+    for &v in hashes {
+        h.write_u64(v);
     }
     h.finish()
 }
@@ -417,30 +486,31 @@ struct Builder<'a> {
     inv: &'a MeshInventory,
     namespaces: FxHashSet<&'a str>,
     nodes: Vec<Node<'a>>,
-    /// Node by [`NodeKey::encode`]d key: one contiguous hash and compare per lookup.
-    node_index: FxHashMap<Box<[u8]>, u32>,
-    key_buf: Vec<u8>,
+    /// Node by [`NodeKey::int_key`].
+    node_index: FxHashMap<IntKey, u32>,
     edges: Vec<Edge>,
     edge_index: FxHashMap<(u32, u32, Proto), u32>,
     diags: Diagnostics,
     labels: Labels<'a>,
+    /// `-` (no response).
+    dash: Lbl<'static>,
 }
 
 /// The parsed, validated identity of a sample.
 struct Parsed<'a> {
-    src_cluster: &'a str,
-    src_ns: &'a str,
-    src_wl: &'a str,
-    src_app: &'a str,
-    src_ver: &'a str,
-    dst_cluster: &'a str,
-    dst_svc_ns: &'a str,
-    dst_svc: &'a str,
-    dst_svc_name: &'a str,
-    dst_wl_ns: &'a str,
-    dst_wl: &'a str,
-    dst_app: &'a str,
-    dst_ver: &'a str,
+    src_cluster: Lbl<'a>,
+    src_ns: Lbl<'a>,
+    src_wl: Lbl<'a>,
+    src_app: Lbl<'a>,
+    src_ver: Lbl<'a>,
+    dst_cluster: Lbl<'a>,
+    dst_svc_ns: Lbl<'a>,
+    dst_svc: Lbl<'a>,
+    dst_svc_name: Lbl<'a>,
+    dst_wl_ns: Lbl<'a>,
+    dst_wl: Lbl<'a>,
+    dst_app: Lbl<'a>,
+    dst_ver: Lbl<'a>,
 }
 
 impl<'a> Builder<'a> {
@@ -451,11 +521,11 @@ impl<'a> Builder<'a> {
             namespaces: opts.namespaces.iter().map(String::as_str).collect(),
             nodes: Vec::new(),
             node_index: FxHashMap::default(),
-            key_buf: Vec::with_capacity(128),
             edges: Vec::new(),
             edge_index: FxHashMap::default(),
             diags: Diagnostics::default(),
-            labels: Labels::default(),
+            labels: Labels::new(),
+            dash: Lbl::EMPTY,
         }
     }
 
@@ -475,7 +545,7 @@ impl<'a> Builder<'a> {
                 .is_some_and(|n| self.namespaces.contains(n))
     }
 
-    fn parse(&mut self, s: &'a Sample) -> Option<Parsed<'a>> {
+    fn parse(&mut self, s: &'a Sample, hs: &[u64; 18]) -> Option<Parsed<'a>> {
         let l = &s.labels;
         let (
             Some(src_ns),
@@ -529,8 +599,10 @@ impl<'a> Builder<'a> {
             return None;
         }
         // Istio#29373: destination_cluster missing or unknown — assume the source cluster.
+        let mut dst_from_src = false;
         if !is_ok(dst_cluster) && is_ok(src_cluster) && is_ok(dst_svc_ns) {
             dst_cluster = src_cluster;
+            dst_from_src = true;
         }
         // Known-bad destination telemetry (Kiali's IsBadDestTelemetry).
         if (!is_ok(dst_wl)
@@ -548,33 +620,50 @@ impl<'a> Builder<'a> {
             });
             return None;
         }
+        let labels = &mut self.labels;
+        let mut lbl = |v: &'a str, h: usize| Lbl {
+            s: v,
+            id: labels.hashed(v, hs[h]),
+        };
+        let src_cluster_l = if src_cluster_ok {
+            lbl(src_cluster, H_SRC_CLUSTER)
+        } else {
+            Lbl::UNKNOWN
+        };
+        let dst_cluster_l = if dst_from_src {
+            src_cluster_l
+        } else if dst_cluster_ok {
+            lbl(dst_cluster, H_DST_CLUSTER)
+        } else {
+            Lbl::UNKNOWN
+        };
         Some(Parsed {
-            src_cluster,
-            src_ns,
-            src_wl,
-            src_app,
-            src_ver,
-            dst_cluster,
-            dst_svc_ns,
-            dst_svc,
-            dst_svc_name,
-            dst_wl_ns,
-            dst_wl,
-            dst_app,
-            dst_ver,
+            src_cluster: src_cluster_l,
+            src_ns: lbl(src_ns, H_SRC_NS),
+            src_wl: lbl(src_wl, H_SRC_WL),
+            src_app: lbl(src_app, H_SRC_APP),
+            src_ver: lbl(src_ver, H_SRC_VER),
+            dst_cluster: dst_cluster_l,
+            dst_svc_ns: lbl(dst_svc_ns, H_DST_SVC_NS),
+            dst_svc: lbl(dst_svc, H_DST_SVC),
+            dst_svc_name: lbl(dst_svc_name, H_DST_SVC_NAME),
+            dst_wl_ns: lbl(dst_wl_ns, H_DST_WL_NS),
+            dst_wl: lbl(dst_wl, H_DST_WL),
+            dst_app: lbl(dst_app, H_DST_APP),
+            dst_ver: lbl(dst_ver, H_DST_VER),
         })
     }
 
     #[allow(clippy::too_many_arguments)]
     fn add_node(
         &mut self,
-        cluster: &'a str,
-        svc_ns: &'a str,
-        svc: &'a str,
-        wl_ns: &'a str,
-        wl: &'a str,
-        app: &'a str,
-        ver: &'a str,
+        cluster: Lbl<'a>,
+        svc_ns: Lbl<'a>,
+        svc: Lbl<'a>,
+        wl_ns: Lbl<'a>,
+        wl: Lbl<'a>,
+        app: Lbl<'a>,
+        ver: Lbl<'a>,
     ) -> Option<u32> {
         let gt = match self.opts.graph_type {
             GraphType::Service => GraphType::Workload,
@@ -585,15 +674,16 @@ impl<'a> Builder<'a> {
         ) {
             Ok(v) => v,
             Err(why) => {
-                self.diags.push("bad_node", || format!("{why}: cluster={cluster} namespace={wl_ns}/{svc_ns} workload={wl} app={app} version={ver} service={svc}"));
+                self.diags.push("bad_node", || format!("{why}: cluster={} namespace={}/{} workload={} app={} version={} service={}", cluster.s, wl_ns.s, svc_ns.s, wl.s, app.s, ver.s, svc.s));
                 return None;
             }
         };
-        key.encode(&mut self.key_buf);
-        if let Some(&i) = self.node_index.get(self.key_buf.as_slice()) {
+        let int_key = key.int_key();
+        if let Some(&i) = self.node_index.get(&int_key) {
             return Some(i);
         }
-        let (mut workload, mut app, mut version, mut service) = (wl, app, ver, svc);
+        let (cluster, namespace) = (cluster.s, namespace.s);
+        let (mut workload, mut app, mut version, mut service) = (wl.s, app.s, ver.s, svc.s);
         match node_type {
             NodeType::Workload => {
                 if app == "unknown" {
@@ -638,7 +728,7 @@ impl<'a> Builder<'a> {
             service_entry: None,
             removed: false,
         });
-        self.node_index.insert(self.key_buf.as_slice().into(), i);
+        self.node_index.insert(int_key, i);
         Some(i)
     }
 
@@ -649,15 +739,11 @@ impl<'a> Builder<'a> {
         })
     }
 
-    fn add_dest_service(&mut self, node: u32, cluster: &'a str, ns: &'a str, svc: &'a str) {
-        if !is_ok(svc) {
+    fn add_dest_service(&mut self, node: u32, cluster: Lbl<'a>, ns: Lbl<'a>, svc: Lbl<'a>) {
+        if !svc.ok() {
             return;
         }
-        let key = (
-            self.labels.id(cluster),
-            self.labels.id(ns),
-            self.labels.id(svc),
-        );
+        let key = (cluster.id, ns.id, svc.id);
         let ds = &mut self.nodes[node as usize].dest_services;
         if !ds.contains(&key) {
             ds.push(key);
@@ -671,9 +757,9 @@ impl<'a> Builder<'a> {
         e: u32,
         proto: Proto,
         val: f64,
-        code: Option<&'a str>,
-        flags: &'a str,
-        host: &'a str,
+        code: Option<Lbl<'a>>,
+        flags: Lbl<'a>,
+        host: Lbl<'a>,
         l: &'a IstioLabels,
         security: bool,
     ) {
@@ -691,8 +777,7 @@ impl<'a> Builder<'a> {
         if val <= 0.0 {
             return;
         }
-        let labels = &mut self.labels;
-        let (flags, host) = (labels.id(flags), labels.id(host));
+        let (flags, host) = (flags.id, host.id);
         let edge = &mut self.edges[e as usize];
         edge.total += val;
         if security && lab(&l.connection_security_policy) == Some("mutual_tls") {
@@ -703,8 +788,8 @@ impl<'a> Builder<'a> {
                 self.nodes[src].rates.grpc_out += val;
                 let dr = &mut self.nodes[dst].rates;
                 dr.grpc_in += val;
-                if let Some(code) = code {
-                    edge.add_response(labels.id(code), flags, host, val);
+                if let Some(Lbl { s: code, id }) = code {
+                    edge.add_response(id, flags, host, val);
                     if code == "-" {
                         dr.grpc_in_noresp += val;
                         edge.noresp += val;
@@ -720,8 +805,8 @@ impl<'a> Builder<'a> {
                 self.nodes[src].rates.http_out += val;
                 let dr = &mut self.nodes[dst].rates;
                 dr.http_in += val;
-                let code = code.unwrap_or("-");
-                edge.add_response(labels.id(code), flags, host, val);
+                let Lbl { s: code, id } = code.unwrap_or(self.dash);
+                edge.add_response(id, flags, host, val);
                 match code.as_bytes().first() {
                     Some(b'3') => {
                         dr.http_in_3xx += val;
@@ -745,15 +830,33 @@ impl<'a> Builder<'a> {
             Proto::Tcp => {
                 self.nodes[src].rates.tcp_out += val;
                 self.nodes[dst].rates.tcp_in += val;
-                edge.add_response(labels.id("-"), flags, host, val);
+                edge.add_response(self.dash.id, flags, host, val);
             }
         }
     }
 
-    fn ingest(&mut self, s: &'a Sample, role: Role, source_reported: bool) {
+    fn code_of(&mut self, proto: Proto, l: &'a IstioLabels, hs: &[u64; 18]) -> Option<Lbl<'a>> {
+        let code = lab(&l.response_code)?;
+        let (v, h) = if code == "0" {
+            return Some(self.dash);
+        } else if proto != Proto::Grpc || code.starts_with('4') || code.starts_with('5') {
+            (code, hs[H_CODE])
+        } else {
+            match lab(&l.grpc_response_status) {
+                Some(g) => (g, hs[H_GRPC]),
+                None => (code, hs[H_CODE]),
+            }
+        };
+        Some(Lbl {
+            s: v,
+            id: self.labels.hashed(v, h),
+        })
+    }
+
+    fn ingest(&mut self, s: &'a Sample, role: Role, source_reported: bool, hs: &[u64; 18]) {
         let l = &s.labels;
-        let Some(p) = self.parse(s) else { return };
-        let mut code: Option<&'a str> = None;
+        let Some(p) = self.parse(s, hs) else { return };
+        let mut code: Option<Lbl<'a>> = None;
         let proto = match role {
             Role::Requests
             | Role::Bucket
@@ -776,7 +879,7 @@ impl<'a> Builder<'a> {
                     {
                         return;
                     }
-                    code = match code_of(proto, l) {
+                    code = match self.code_of(proto, l, hs) {
                         Some(c) => Some(c),
                         None => {
                             self.diags.push("missing_label", || {
@@ -791,9 +894,12 @@ impl<'a> Builder<'a> {
             Role::Messages => Proto::Grpc,
             Role::Tcp => Proto::Tcp,
         };
-        let flags: &'a str = match role {
+        let flags: Lbl<'a> = match role {
             Role::Requests | Role::Tcp => match lab(&l.response_flags) {
-                Some(f) => f,
+                Some(f) => Lbl {
+                    s: f,
+                    id: self.labels.hashed(f, hs[H_FLAGS]),
+                },
                 None => {
                     self.diags.push("missing_label", || {
                         format!("{} sample without response_flags", s.family)
@@ -801,17 +907,17 @@ impl<'a> Builder<'a> {
                     return;
                 }
             },
-            _ => "",
+            _ => Lbl::EMPTY,
         };
         let host = p.dst_svc;
 
         let inject = self.opts.injects_service_nodes()
-            && is_ok(p.dst_svc_name)
-            && p.dst_svc_name != "PassthroughCluster";
+            && p.dst_svc_name.ok()
+            && p.dst_svc_name.s != "PassthroughCluster";
         let Some(src) = self.add_node(
             p.src_cluster,
             p.src_ns,
-            "",
+            Lbl::EMPTY,
             p.src_ns,
             p.src_wl,
             p.src_app,
@@ -834,8 +940,8 @@ impl<'a> Builder<'a> {
         let mut hops: [(u32, u32); 2] = [(src, dst), (0, 0)];
         let mut n_hops = 1;
         if inject {
-            let Some(svc) =
-                self.add_node(p.dst_cluster, p.dst_svc_ns, p.dst_svc_name, "", "", "", "")
+            let e = Lbl::EMPTY;
+            let Some(svc) = self.add_node(p.dst_cluster, p.dst_svc_ns, p.dst_svc_name, e, e, e, e)
             else {
                 return;
             };
@@ -889,17 +995,6 @@ impl<'a> Builder<'a> {
     }
 }
 
-fn code_of(proto: Proto, l: &IstioLabels) -> Option<&str> {
-    let code = lab(&l.response_code)?;
-    if code == "0" {
-        return Some("-");
-    }
-    if proto != Proto::Grpc || code.starts_with('4') || code.starts_with('5') {
-        return Some(code);
-    }
-    Some(lab(&l.grpc_response_status).unwrap_or(code))
-}
-
 /// Builds the namespace graph from the samples of the [`crate::queries`] results (all families
 /// in one slice, any order) and the mesh inventory. Never panics on bad input: such samples are
 /// skipped and reported in [`GraphResult::diagnostics`].
@@ -909,6 +1004,10 @@ pub fn build_graph(
     inventory: &MeshInventory,
 ) -> GraphResult {
     let mut b = Builder::new(opts, inventory);
+    b.dash = Lbl {
+        s: "-",
+        id: b.labels.id("-"),
+    };
 
     // Destination-reported series first; a source-reported series describing the same traffic
     // (same labels but the reporter) is then skipped, as Kiali's time-series hash does.
@@ -933,15 +1032,16 @@ pub fn build_graph(
                 if !b.in_scope(false, &s.labels) {
                     continue;
                 }
+                let hs = label_hashes(&s.labels);
                 if dedup {
-                    seen.insert(series_hash(s.family, &s.labels));
+                    seen.insert(series_hash(s.family, &hs));
                 }
-                b.ingest(s, role, false);
+                b.ingest(s, role, false, &hs);
             }
             Some("source") => {
                 if b.in_scope(true, &s.labels) {
                     let h = if dedup {
-                        series_hash(s.family, &s.labels)
+                        series_hash(s.family, &label_hashes(&s.labels))
                     } else {
                         0
                     };
@@ -957,7 +1057,7 @@ pub fn build_graph(
         if matches!(role, Role::Requests | Role::Messages | Role::Tcp) && seen.contains(&h) {
             continue;
         }
-        b.ingest(s, role, true);
+        b.ingest(s, role, true, &label_hashes(&s.labels));
     }
 
     if opts.appender_enabled(Appender::DeadNode) {
@@ -1059,8 +1159,10 @@ impl<'a> Builder<'a> {
                     continue;
                 }
                 let before = self.nodes.len();
-                if let Some(i) =
-                    self.add_node(&c.name, &w.namespace, "", &w.namespace, &w.name, app, ver)
+                let l = &mut self.labels;
+                let (cl, ns, wl) = (l.lbl(&c.name), l.lbl(&w.namespace), l.lbl(&w.name));
+                let (app, ver) = (l.lbl(app), l.lbl(ver));
+                if let Some(i) = self.add_node(cl, ns, Lbl::EMPTY, ns, wl, app, ver)
                     && i as usize >= before
                 {
                     self.nodes[i as usize].is_idle = true;
@@ -1072,7 +1174,10 @@ impl<'a> Builder<'a> {
                         continue;
                     }
                     let before = self.nodes.len();
-                    if let Some(i) = self.add_node(&c.name, &s.namespace, &s.name, "", "", "", "")
+                    let l = &mut self.labels;
+                    let (cl, ns, name) = (l.lbl(&c.name), l.lbl(&s.namespace), l.lbl(&s.name));
+                    let e = Lbl::EMPTY;
+                    if let Some(i) = self.add_node(cl, ns, name, e, e, e, e)
                         && i as usize >= before
                     {
                         self.nodes[i as usize].is_idle = true;
@@ -1113,15 +1218,16 @@ impl<'a> Builder<'a> {
                 },
                 namespace: se.namespace.clone(),
             };
+            let cluster_l = n.key.cluster;
             let key = NodeKey {
                 kind: IdKind::Svc,
-                cluster,
-                namespace: &se.namespace,
-                a: &se.name,
-                b: "",
+                cluster: cluster_l,
+                namespace: self.labels.lbl(&se.namespace),
+                a: self.labels.lbl(&se.name),
+                b: Lbl::EMPTY,
             };
-            key.encode(&mut self.key_buf);
-            let target = match self.node_index.get(self.key_buf.as_slice()) {
+            let int_key = key.int_key();
+            let target = match self.node_index.get(&int_key) {
                 Some(&t) if t as usize != i => t,
                 Some(_) => {
                     self.nodes[i].service_entry = Some(info);
@@ -1148,7 +1254,7 @@ impl<'a> Builder<'a> {
                         service_entry: Some(info),
                         removed: false,
                     });
-                    self.node_index.insert(self.key_buf.as_slice().into(), t);
+                    self.node_index.insert(int_key, t);
                     t
                 }
             };
@@ -1787,4 +1893,30 @@ fn sort_elements(nodes: &mut [NodeWrapper], edges: &mut [EdgeWrapper]) {
         let (a, b) = (&w[0].data, &w[1].data);
         (&a.source, &a.target, a.traffic.protocol) <= (&b.source, &b.target, b.traffic.protocol)
     }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Labels, Lbl, hash_str};
+
+    #[test]
+    fn label_ids_are_exact_even_when_hashes_collide() {
+        let mut l = Labels::new();
+        assert_eq!(l.id(""), Lbl::EMPTY.id);
+        assert_eq!(l.id("unknown"), Lbl::UNKNOWN.id);
+        // Two strings forced onto one hash get distinct, stable ids.
+        let a = l.hashed("alpha", 42);
+        let b = l.hashed("beta", 42);
+        let c = l.hashed("gamma", 42);
+        assert_ne!(a, b);
+        assert_ne!(b, c);
+        assert_ne!(a, c);
+        assert_eq!(l.hashed("beta", 42), b);
+        assert_eq!(l.hashed("alpha", 42), a);
+        assert_eq!(l.hashed("gamma", 42), c);
+        assert_eq!((l.str(a), l.str(b), l.str(c)), ("alpha", "beta", "gamma"));
+        // The ordinary path agrees with itself.
+        let d = l.hashed("delta", hash_str("delta"));
+        assert_eq!(l.id("delta"), d);
+    }
 }
