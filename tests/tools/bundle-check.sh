@@ -22,13 +22,28 @@ if ! diff -ru "$dir" "$tmp/bundle"; then
   exit 1
 fi
 
-rc=0
-log=$("$verify" manifests --object_validate --operatorhub_validate "$dir" 2>&1) || rc=$?
+# verify DIR: operator-verify's log; fails (status 1) when it exits non-zero or logs an error.
+verify() {
+  local rc=0 log
+  log=$("$verify" manifests --object_validate --operatorhub_validate "$1" 2>&1) || rc=$?
+  printf '%s\n' "$log"
+  [ "$rc" = 0 ] && ! grep -q -E 'level=(error|fatal)' <<<"$log"
+}
+
+if ! log=$(verify "$dir"); then
+  echo "$log" >&2
+  echo "bundle-check: operator-verify rejects $dir" >&2
+  exit 1
+fi
 # Known, accepted warnings: no icon; the deprecated name of the operatorhub validator.
 shown=$(grep -v -e 'csv.Spec.Icon not specified' -e 'validator is deprecated' <<<"$log" || true)
 [ -n "$shown" ] && echo "$shown" >&2
-if [ "$rc" != 0 ] || grep -q -E 'level=(error|fatal)' <<<"$log"; then
-  echo "bundle-check: operator-verify rejects $dir" >&2
+
+# The check must be able to fail: a copy whose CSV owns a CRD version the bundle does not ship is rejected.
+cp -r "$dir" "$tmp/broken"
+sed -i 's/^    version: v1alpha1$/    version: v1beta9/' "$tmp/broken/manifests/"*.clusterserviceversion.yaml
+if grep -q 'version: v1beta9' "$tmp/broken/manifests/"*.clusterserviceversion.yaml && verify "$tmp/broken" >/dev/null; then
+  echo "bundle-check: operator-verify accepted a broken bundle; the check cannot be trusted" >&2
   exit 1
 fi
 echo "bundle-check: $dir is up to date and valid (operator-verify $OPERATOR_FRAMEWORK_API_VERSION)"
