@@ -397,16 +397,37 @@ async fn operator_chart_rbac_suffices_and_nothing_more() {
     let remote_ns = restricted_namespace(&admin, "helm-op-remote").await;
     let primary_inst = format!("op-p-{}", suffix(&primary_ns));
     let remote_inst = format!("op-r-{}", suffix(&remote_ns));
-    let primary = example_cr("kiali-primary.yaml", primary_ns.name(), &primary_inst);
-    let remote = example_cr("kiali-remote.yaml", remote_ns.name(), &remote_inst);
-    Api::<Kiali>::namespaced(admin.clone(), primary_ns.name())
-        .create(&PostParams::default(), &primary)
-        .await
-        .expect("primary CR");
-    Api::<Kiali>::namespaced(admin.clone(), remote_ns.name())
-        .create(&PostParams::default(), &remote)
-        .await
-        .expect("remote CR");
+    // The CRs come from the chart itself (cr.create with the ci/ values, which are the examples' specs).
+    for (values, cr_ns, inst) in [
+        (
+            "ci/primary-cr-values.yaml",
+            primary_ns.name(),
+            &primary_inst,
+        ),
+        ("ci/remote-cr-values.yaml", remote_ns.name(), &remote_inst),
+    ] {
+        let values = chart("meshglass-operator").join(values);
+        let out = template(
+            "meshglass-operator",
+            &release,
+            ns.name(),
+            &[
+                "-f",
+                values.to_str().expect("UTF-8 path"),
+                "--set",
+                &format!("cr.namespace={cr_ns}"),
+                "--set",
+                &format!("cr.spec.deployment.instance_name={inst}"),
+            ],
+        )
+        .await;
+        let crs: Vec<serde_json::Value> = documents(&out)
+            .into_iter()
+            .filter(|d| d["kind"] == "Kiali")
+            .collect();
+        assert_eq!(crs.len(), 1, "cr.create renders one Kiali CR: {out}");
+        apply(&admin, &crs).await;
+    }
     wait_successful(&admin, primary_ns.name(), "kiali").await;
     wait_successful(&admin, remote_ns.name(), "kiali").await;
     // The ClusterRoles the operator created (allowed by the escalation rule only because it holds their rules).
@@ -999,6 +1020,16 @@ async fn bad_values_are_refused_with_the_field_named() {
             "meshglass-operator",
             &["--set", "logFormat=xml"],
             &["/logFormat", "json", "text"],
+        ),
+        (
+            "meshglass-operator",
+            &[
+                "--set",
+                "replicaCount=2",
+                "--set",
+                "leaderElection.enabled=false",
+            ],
+            &["replicaCount", "leaderElection.enabled"],
         ),
         (
             "meshglass-operator",
