@@ -28,10 +28,11 @@ impl Id {
         Id { len: 64, bytes }
     }
 
-    /// An id from a string of at most 64 bytes (`None` if longer).
+    /// An id from a string of at most 64 bytes without quotes, backslashes or control
+    /// characters (`None` otherwise), so ids never need escaping in JSON.
     pub fn new(s: &str) -> Option<Self> {
         let len = s.len();
-        if len > 64 {
+        if len > 64 || s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
             return None;
         }
         let mut bytes = [0u8; 64];

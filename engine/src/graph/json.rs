@@ -55,17 +55,13 @@ fn string(out: &mut Vec<u8>, s: &str) {
     }
 }
 
-/// An id: the bytes are copied as they are unless they need escaping.
+/// An id: its bytes never need escaping (see [`Id::new`]).
 fn id(out: &mut Vec<u8>, id: &Id) {
     let b = id.as_bytes();
-    if !needs_escape(b) {
-        out.reserve(b.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(b);
-        out.push(b'"');
-    } else {
-        delegate(out, id.as_str());
-    }
+    out.reserve(b.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(b);
+    out.push(b'"');
 }
 
 /// Whether any byte is a control character, `"` or `\\` (eight bytes at a time).
@@ -330,7 +326,28 @@ fn edge(out: &mut Vec<u8>, d: &EdgeData) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::cytoscape::Id;
     use super::{needs_escape, needs_escape_bytes};
+
+    #[test]
+    fn ids_never_need_escaping() {
+        for ok in [
+            "",
+            "box_a",
+            "0123456789abcdef",
+            "é/ü \u{7f}",
+            &"f".repeat(64),
+        ] {
+            let id = Id::new(ok).map(|i| i.to_string());
+            assert_eq!(id.as_deref(), Some(ok));
+            let mut out = Vec::new();
+            super::id(&mut out, &Id::new(ok).unwrap_or_default());
+            assert_eq!(out, serde_json::to_vec(ok).unwrap_or_default());
+        }
+        for bad in ["q\"uote", "back\\", "nl\n", "\u{1}", &"f".repeat(65)] {
+            assert!(Id::new(bad).is_none(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn word_scan_agrees_with_byte_scan() {

@@ -131,6 +131,11 @@ struct Labels<'a> {
     by_hash: FxHashMap<u64, u32>,
     collided: FxHashMap<&'a str, u32>,
     values: Vec<&'a str>,
+    /// A copy of every value, back to back (`copy[spans[i]]` is value `i`): comparing a sample's
+    /// label with this small, hot copy is much cheaper than with the value's first occurrence in
+    /// the (cold) input.
+    copy: Vec<u8>,
+    spans: Vec<(u32, u32)>,
 }
 
 impl<'a> Labels<'a> {
@@ -139,6 +144,8 @@ impl<'a> Labels<'a> {
             by_hash: FxHashMap::with_capacity_and_hasher(4096, Default::default()),
             collided: FxHashMap::default(),
             values: Vec::with_capacity(4096),
+            copy: Vec::with_capacity(64 * 1024),
+            spans: Vec::with_capacity(4096),
         };
         // Fixed ids for the values node identity tests compare against.
         let empty = l.id(Lbl::EMPTY.s);
@@ -153,20 +160,32 @@ impl<'a> Labels<'a> {
         match self.by_hash.entry(h) {
             std::collections::hash_map::Entry::Occupied(e) => {
                 let i = *e.get();
-                if self.values[i as usize] == s {
+                let (a, b) = self.spans[i as usize];
+                if self.copy.get(a as usize..b as usize) == Some(s.as_bytes()) {
                     return i;
                 }
-                *self.collided.entry(s).or_insert_with(|| {
-                    self.values.push(s);
-                    next
-                })
+                match self.collided.get(s) {
+                    Some(&j) => j,
+                    None => {
+                        self.collided.insert(s, next);
+                        self.push(s);
+                        next
+                    }
+                }
             }
             std::collections::hash_map::Entry::Vacant(e) => {
                 e.insert(next);
-                self.values.push(s);
+                self.push(s);
                 next
             }
         }
+    }
+
+    fn push(&mut self, s: &'a str) {
+        let a = self.copy.len() as u32;
+        self.copy.extend_from_slice(s.as_bytes());
+        self.spans.push((a, self.copy.len() as u32));
+        self.values.push(s);
     }
 
     fn id(&mut self, s: &'a str) -> u32 {
@@ -1590,9 +1609,20 @@ impl<'a> Builder<'a> {
         let mut buf: Vec<u8> = Vec::with_capacity(140);
         let table = Arc::new(LabelTable::new(labels.values.iter().copied()));
         // Byte order of the interned labels, so responses sort on integers.
-        let mut label_order: Vec<u32> = (0..labels.values.len() as u32).collect();
+        // Only the labels responses use (codes, flags, hosts) need a rank.
+        let mut used = vec![false; labels.values.len()];
+        for e in &self.edges {
+            for r in &e.responses {
+                used[r.code as usize] = true;
+                used[r.flags as usize] = true;
+                used[r.host as usize] = true;
+            }
+        }
+        let mut label_order: Vec<u32> = (0..labels.values.len() as u32)
+            .filter(|&i| used[i as usize])
+            .collect();
         label_order.sort_unstable_by(|&a, &b| labels.str(a).cmp(labels.str(b)));
-        let mut label_rank = vec![0u32; label_order.len()];
+        let mut label_rank = vec![0u32; labels.values.len()];
         for (r, &i) in label_order.iter().enumerate() {
             label_rank[i as usize] = r as u32;
         }
