@@ -305,6 +305,8 @@ pub(crate) struct LabelTable {
     text: String,
     /// `text[spans[i].0..spans[i].1]` is label `i`.
     spans: Vec<(u32, u32)>,
+    /// Whether label `i` can be written to JSON without escaping (checked once, not per use).
+    plain: Vec<bool>,
 }
 
 impl LabelTable {
@@ -314,6 +316,7 @@ impl LabelTable {
             let start = t.text.len() as u32;
             t.text.push_str(l);
             t.spans.push((start, t.text.len() as u32));
+            t.plain.push(!super::json::needs_escape(l.as_bytes()));
         }
         t
     }
@@ -376,6 +379,18 @@ impl<'r> PctItems<'r> {
         self.items.iter().map(move |&(k, p)| (labels.get(k), p))
     }
 
+    /// Like `iter`, with whether each label can be written without escaping.
+    pub(crate) fn iter_plain(&self) -> impl Iterator<Item = (&'r str, bool, Percent)> + 'r {
+        let labels = self.labels;
+        self.items.iter().map(move |&(k, p)| {
+            (
+                labels.get(k),
+                labels.plain.get(k as usize).copied().unwrap_or(false),
+                p,
+            )
+        })
+    }
+
     fn eq(&self, o: PctItems<'_>) -> bool {
         self.items.len() == o.items.len() && self.iter().zip(o.iter()).all(|(a, b)| a == b)
     }
@@ -384,6 +399,7 @@ impl<'r> PctItems<'r> {
 static EMPTY_LABELS: LabelTable = LabelTable {
     text: String::new(),
     spans: Vec::new(),
+    plain: Vec::new(),
 };
 
 impl Responses {

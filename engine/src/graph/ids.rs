@@ -42,31 +42,52 @@ pub(crate) enum IdKind {
     App,
 }
 
-/// A label value borrowed from the input with its id in the graph's label interner. Ids are
-/// exact (one per distinct string), and `""` and `unknown` always have the ids
-/// [`Lbl::EMPTY`] and [`Lbl::UNKNOWN`] carry, so identity tests are integer compares.
+/// A label value borrowed from the input with its id in the graph's label interner, or
+/// [`Lbl::LAZY`] and the value's hash until the id is needed (most labels of a sample only
+/// matter when they create a node). Ids are exact (one per distinct string), and `""` and
+/// `unknown` always have the ids [`Lbl::EMPTY`] and [`Lbl::UNKNOWN`] carry.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Lbl<'a> {
     pub s: &'a str,
+    /// The value's hash (for a lazy id).
+    pub h: u64,
     pub id: u32,
 }
 
 impl Lbl<'static> {
-    pub(crate) const EMPTY: Lbl<'static> = Lbl { s: "", id: 0 };
+    pub(crate) const EMPTY: Lbl<'static> = Lbl { s: "", h: 0, id: 0 };
     pub(crate) const UNKNOWN: Lbl<'static> = Lbl {
         s: "unknown",
+        h: 0,
         id: 1,
     };
+    /// The id of a label not interned yet.
+    pub(crate) const LAZY: u32 = u32::MAX;
 }
 
-impl Lbl<'_> {
+impl<'a> Lbl<'a> {
+    /// A label whose id is taken when needed.
+    pub(crate) fn lazy(s: &'a str, h: u64) -> Self {
+        Lbl {
+            s,
+            h,
+            id: Lbl::LAZY,
+        }
+    }
+
     /// Set and not `unknown`.
     pub(crate) fn ok(self) -> bool {
-        self.id > Lbl::UNKNOWN.id
+        match self.id {
+            Lbl::LAZY => is_ok(self.s),
+            id => id > Lbl::UNKNOWN.id,
+        }
     }
 
     fn is_unknown(self) -> bool {
-        self.id == Lbl::UNKNOWN.id
+        match self.id {
+            Lbl::LAZY => self.s == "unknown",
+            id => id == Lbl::UNKNOWN.id,
+        }
     }
 }
 
@@ -84,7 +105,7 @@ pub(crate) struct NodeKey<'a> {
 pub(crate) type IntKey = (u8, u32, u32, u32, u32);
 
 impl NodeKey<'_> {
-    /// The key as integers (the interned ids of its fields).
+    /// The key as integers (the interned ids of its fields, which must not be lazy).
     pub(crate) fn int_key(&self) -> IntKey {
         (
             self.kind as u8,
@@ -146,7 +167,7 @@ pub(crate) fn node_id<'a>(
     };
 
     // The unknown source.
-    if namespace.is_unknown() && wl.is_unknown() && app.is_unknown() && svc.id == Lbl::EMPTY.id {
+    if namespace.is_unknown() && wl.is_unknown() && app.is_unknown() && svc.s.is_empty() {
         return Ok((
             key(IdKind::Unknown, Lbl::EMPTY, Lbl::EMPTY),
             NodeType::Unknown,

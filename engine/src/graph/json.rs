@@ -65,14 +65,16 @@ fn id(out: &mut Vec<u8>, id: &Id) {
 }
 
 /// Whether any byte is a control character, `"` or `\\` (eight bytes at a time).
-fn needs_escape(b: &[u8]) -> bool {
+pub(crate) fn needs_escape(b: &[u8]) -> bool {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     // High bit set in a byte of the result for (at least) every byte of `v` below `n`: no false
     // negatives; a false positive only costs an exact byte-wise look at the chunk.
+    #[inline(always)]
     fn below(v: u64, n: u64) -> u64 {
         v.wrapping_sub(LO * n) & !v & HI
     }
+    #[inline(always)]
     fn hit(w: [u8; 8]) -> bool {
         let x = u64::from_le_bytes(w);
         below(x, 0x20)
@@ -266,11 +268,17 @@ fn traffic(out: &mut Vec<u8>, t: &ProtocolTraffic) {
 
 fn pct_map(out: &mut Vec<u8>, items: &PctItems<'_>) {
     out.push(b'{');
-    for (i, (k, p)) in items.iter().enumerate() {
+    for (i, (k, plain, p)) in items.iter_plain().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        string(out, k);
+        if plain {
+            out.push(b'"');
+            out.extend_from_slice(k.as_bytes());
+            out.push(b'"');
+        } else {
+            string(out, k);
+        }
         out.push(b':');
         percent(out, p);
     }

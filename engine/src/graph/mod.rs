@@ -193,7 +193,19 @@ impl<'a> Labels<'a> {
     }
 
     fn lbl(&mut self, s: &'a str) -> Lbl<'a> {
-        Lbl { s, id: self.id(s) }
+        let h = hash_str(s);
+        Lbl {
+            s,
+            h,
+            id: self.hashed(s, h),
+        }
+    }
+
+    /// Takes the id of a lazy label.
+    fn resolve(&mut self, l: &mut Lbl<'a>) {
+        if l.id == Lbl::LAZY {
+            l.id = self.hashed(l.s, l.h);
+        }
     }
 
     fn str(&self, i: u32) -> &'a str {
@@ -639,11 +651,7 @@ impl<'a> Builder<'a> {
             });
             return None;
         }
-        let labels = &mut self.labels;
-        let mut lbl = |v: &'a str, h: usize| Lbl {
-            s: v,
-            id: labels.hashed(v, hs[h]),
-        };
+        let lbl = |v: &'a str, h: usize| Lbl::lazy(v, hs[h]);
         let src_cluster_l = if src_cluster_ok {
             lbl(src_cluster, H_SRC_CLUSTER)
         } else {
@@ -697,6 +705,10 @@ impl<'a> Builder<'a> {
                 return None;
             }
         };
+        let mut key = key;
+        for f in [&mut key.cluster, &mut key.namespace, &mut key.a, &mut key.b] {
+            self.labels.resolve(f);
+        }
         let int_key = key.int_key();
         if let Some(&i) = self.node_index.get(&int_key) {
             return Some(i);
@@ -762,6 +774,10 @@ impl<'a> Builder<'a> {
         if !svc.ok() {
             return;
         }
+        let (mut cluster, mut ns, mut svc) = (cluster, ns, svc);
+        for f in [&mut cluster, &mut ns, &mut svc] {
+            self.labels.resolve(f);
+        }
         let key = (cluster.id, ns.id, svc.id);
         let ds = &mut self.nodes[node as usize].dest_services;
         if !ds.contains(&key) {
@@ -807,7 +823,7 @@ impl<'a> Builder<'a> {
                 self.nodes[src].rates.grpc_out += val;
                 let dr = &mut self.nodes[dst].rates;
                 dr.grpc_in += val;
-                if let Some(Lbl { s: code, id }) = code {
+                if let Some(Lbl { s: code, id, .. }) = code {
                     edge.add_response(id, flags, host, val);
                     if code == "-" {
                         dr.grpc_in_noresp += val;
@@ -824,7 +840,7 @@ impl<'a> Builder<'a> {
                 self.nodes[src].rates.http_out += val;
                 let dr = &mut self.nodes[dst].rates;
                 dr.http_in += val;
-                let Lbl { s: code, id } = code.unwrap_or(self.dash);
+                let Lbl { s: code, id, .. } = code.unwrap_or(self.dash);
                 edge.add_response(id, flags, host, val);
                 match code.as_bytes().first() {
                     Some(b'3') => {
@@ -868,6 +884,7 @@ impl<'a> Builder<'a> {
         };
         Some(Lbl {
             s: v,
+            h,
             id: self.labels.hashed(v, h),
         })
     }
@@ -917,6 +934,7 @@ impl<'a> Builder<'a> {
             Role::Requests | Role::Tcp => match lab(&l.response_flags) {
                 Some(f) => Lbl {
                     s: f,
+                    h: hs[H_FLAGS],
                     id: self.labels.hashed(f, hs[H_FLAGS]),
                 },
                 None => {
@@ -928,6 +946,17 @@ impl<'a> Builder<'a> {
             },
             _ => Lbl::EMPTY,
         };
+        // Ids used more than once, or always (the rest are taken only if a node is new).
+        let mut p = p;
+        for f in [
+            &mut p.src_cluster,
+            &mut p.dst_cluster,
+            &mut p.dst_svc_ns,
+            &mut p.dst_svc,
+            &mut p.dst_svc_name,
+        ] {
+            self.labels.resolve(f);
+        }
         let host = p.dst_svc;
 
         let inject = self.opts.injects_service_nodes()
@@ -1025,6 +1054,7 @@ pub fn build_graph(
     let mut b = Builder::new(opts, inventory);
     b.dash = Lbl {
         s: "-",
+        h: 0,
         id: b.labels.id("-"),
     };
 
