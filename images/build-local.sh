@@ -13,6 +13,7 @@ version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 # vfs works on any filesystem and without overlay support; STORAGE_DRIVER=overlay is faster where it works.
 buildah=(buildah --storage-driver "${STORAGE_DRIVER:-vfs}")
 out=target/images
+epoch=$(git log -1 --format=%ct 2>/dev/null || echo 0)
 mkdir -p "$out"
 
 for name in meshglass-operator meshglass-server; do
@@ -31,7 +32,13 @@ for name in meshglass-operator meshglass-server; do
     > "$ctx/rootfs/etc/passwd"
   printf 'root:x:0:\nnonroot:x:65532:\n' > "$ctx/rootfs/etc/group"
   image=localhost/$name:v$version
-  "${buildah[@]}" bud --quiet --pull=never --isolation chroot -f "images/$short.local.Containerfile" -t "$image" "$ctx" >/dev/null
+  old=$("${buildah[@]}" images --quiet --no-trunc "$image" 2>/dev/null || true)
+  # Reproducible: image and file times are the last commit's, so the same binaries give the same image ID.
+  "${buildah[@]}" bud --quiet --pull=never --isolation chroot --timestamp "$epoch" \
+    -f "images/$short.local.Containerfile" -t "$image" "$ctx" >/dev/null
+  new=$("${buildah[@]}" images --quiet --no-trunc "$image")
+  # The previous build of this tag, now untagged, is removed (if nothing else uses it).
+  if [ -n "$old" ] && [ "$old" != "$new" ]; then "${buildah[@]}" rmi "$old" >/dev/null 2>&1 || true; fi
   # Smoke test: the image's binary starts (as 65532, from the image's own root filesystem).
   ctr=$("${buildah[@]}" from --pull=never "$image")
   trap '"${buildah[@]}" rm "$ctr" >/dev/null 2>&1 || true' EXIT
