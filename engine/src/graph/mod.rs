@@ -285,11 +285,55 @@ impl Latency {
     }
 }
 
+#[derive(Clone, Copy, Default)]
 struct Resp {
     code: LabelId,
     flags: LabelId,
     host: LabelId,
     val: f64,
+}
+
+/// An edge's (code, flags, host) totals: the first few inline, next to the edge's other
+/// counters (no allocation and no extra cache miss per sample for the common edge), any more in
+/// a vector.
+#[derive(Default)]
+struct RespList {
+    inline: [Resp; RespList::INLINE],
+    n: usize,
+    more: Vec<Resp>,
+}
+
+impl RespList {
+    const INLINE: usize = 4;
+
+    fn iter(&self) -> impl Iterator<Item = &Resp> {
+        self.inline[..self.n.min(Self::INLINE)]
+            .iter()
+            .chain(self.more.iter())
+    }
+
+    fn iter_mut(&mut self) -> impl Iterator<Item = &mut Resp> {
+        self.inline[..self.n.min(Self::INLINE)]
+            .iter_mut()
+            .chain(self.more.iter_mut())
+    }
+
+    fn push(&mut self, r: Resp) {
+        if self.n < Self::INLINE {
+            self.inline[self.n] = r;
+        } else {
+            self.more.push(r);
+        }
+        self.n += 1;
+    }
+
+    fn len(&self) -> usize {
+        self.n
+    }
+
+    fn is_empty(&self) -> bool {
+        self.n == 0
+    }
 }
 
 struct Edge {
@@ -302,7 +346,7 @@ struct Edge {
     c5xx: f64,
     noresp: f64,
     err: f64,
-    responses: Vec<Resp>,
+    responses: RespList,
     mtls: f64,
     src_principal: Principal,
     dst_principal: Principal,
@@ -324,7 +368,7 @@ impl Edge {
             c5xx: 0.0,
             noresp: 0.0,
             err: 0.0,
-            responses: Vec::new(),
+            responses: RespList::default(),
             mtls: 0.0,
             src_principal: Principal::None,
             dst_principal: Principal::None,
@@ -335,19 +379,20 @@ impl Edge {
     }
 
     fn add_response(&mut self, code: LabelId, flags: LabelId, host: LabelId, val: f64) {
-        match self
+        if let Some(r) = self
             .responses
             .iter_mut()
             .find(|r| r.code == code && r.flags == flags && r.host == host)
         {
-            Some(r) => r.val += val,
-            None => self.responses.push(Resp {
-                code,
-                flags,
-                host,
-                val,
-            }),
+            r.val += val;
+            return;
         }
+        self.responses.push(Resp {
+            code,
+            flags,
+            host,
+            val,
+        });
     }
 
     /// Adds another edge's traffic (service-graph reduction).
@@ -358,7 +403,7 @@ impl Edge {
         self.c5xx += o.c5xx;
         self.noresp += o.noresp;
         self.err += o.err;
-        for r in &o.responses {
+        for r in o.responses.iter() {
             self.add_response(r.code, r.flags, r.host, r.val);
         }
         self.mtls += o.mtls;
@@ -1642,7 +1687,7 @@ impl<'a> Builder<'a> {
         // Only the labels responses use (codes, flags, hosts) need a rank.
         let mut used = vec![false; labels.values.len()];
         for e in &self.edges {
-            for r in &e.responses {
+            for r in e.responses.iter() {
                 used[r.code as usize] = true;
                 used[r.flags as usize] = true;
                 used[r.host as usize] = true;
@@ -1746,7 +1791,7 @@ impl<'a> Builder<'a> {
                     // (code, 0 = code itself / 1 = flags / 2 = host, key, percentage), stably
                     // sorted so equal keys are summed in input order, as a map insertion would.
                     resp_rows.clear();
-                    for r in &e.responses {
+                    for r in e.responses.iter() {
                         let pct = r.val / e.total * 100.0;
                         let code = label_rank[r.code as usize];
                         resp_rows.push((code, 0u8, 0, r.code, r.code, 0.0));
