@@ -287,8 +287,12 @@ fn pct_map(out: &mut Vec<u8>, items: &PctItems<'_>) {
 
 fn percent(out: &mut Vec<u8>, p: Percent) {
     let mut buf = FixedBuf::new();
-    match buf.format(p.0, 1) {
-        Some(s) => string(out, s),
+    match buf.format_ascii(p.0, 1) {
+        Some(digits) => {
+            out.push(b'"');
+            out.extend_from_slice(digits);
+            out.push(b'"');
+        }
         None => delegate(out, &p),
     }
 }

@@ -75,7 +75,11 @@ fn write_scaled(buf: &mut [u8; 32], n: u64, prec: usize) -> usize {
 fn push_scaled(out: &mut String, n: u64, prec: usize) {
     let mut buf = [0u8; 32];
     let at = write_scaled(&mut buf, n, prec);
-    out.push_str(std::str::from_utf8(&buf[at..]).unwrap_or_default());
+    // ASCII digits and a point: pushed as chars, no UTF-8 validation needed.
+    out.reserve(buf.len() - at);
+    for &b in &buf[at..] {
+        out.push(char::from(b));
+    }
 }
 
 /// A stack buffer for the fast path, for serialisers that want a `&str` without allocating.
@@ -86,6 +90,13 @@ pub(crate) struct FixedBuf {
 impl FixedBuf {
     pub(crate) fn new() -> Self {
         FixedBuf { buf: [0; 32] }
+    }
+
+    /// Like [`FixedBuf::format`], as ASCII bytes (digits and a point: nothing to escape).
+    pub(crate) fn format_ascii(&mut self, v: f64, prec: usize) -> Option<&[u8]> {
+        let n = fast_scaled(v, prec)?;
+        let at = write_scaled(&mut self.buf, n, prec);
+        Some(&self.buf[at..])
     }
 
     /// `v` with `prec` decimals, or `None` when only `core::fmt` can format it exactly.
