@@ -16,25 +16,27 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
-use kube::api::{
-    Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams,
-};
+use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::watcher;
-use kube::{Client, CustomResourceExt, ResourceExt};
-use meshglass_operator::controller::{self, Settings};
+use kube::{Client, ResourceExt};
+use meshglass_operator::controller::{self};
 use meshglass_operator::crds::Kiali;
 use meshglass_operator::crds::names;
-use meshglass_testbed::{TestBed, TestNamespace, apply_crd, tools, wait_until};
+use meshglass_testbed::{TestBed, TestNamespace, tools, wait_until};
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 
-const WAIT: Duration = Duration::from_secs(90);
+mod common;
+use common::{
+    WAIT, delete_cr_and_wait, enforce_restricted, install_kiali_crd, spawn_operator,
+    wait_successful,
+};
+
 /// The field manager of the GitOps tool applying the CR.
 const GITOPS: &str = "argocd-controller";
 const ARGOCD_CM: &str = include_str!("../../examples/gitops/argocd-cm-kiali-health.yaml");
@@ -50,20 +52,11 @@ async fn bed() -> &'static TestBed {
                 .await
                 .expect("test bed starts");
             let client = bed.cluster("east").client().await.expect("client");
-            apply_crd(&client, &Kiali::crd(), WAIT)
-                .await
-                .expect("the Kiali CRD applies and is Established");
-            std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                    .expect("operator runtime");
-                rt.block_on(async move {
-                    let client = bed.cluster("east").client().await.expect("operator client");
-                    controller::run(client, Settings::default(), std::future::pending()).await;
-                });
-            });
+            install_kiali_crd(&client).await;
+            spawn_operator(
+                move || async move { bed.cluster("east").client().await.expect("operator client") },
+                std::future::pending(),
+            );
             bed
         })
         .await
@@ -102,28 +95,6 @@ async fn gitops_apply(client: &Client, yaml: &str) -> DynamicObject {
         )
         .await
         .expect("server-side apply of the manifest")
-}
-
-/// Waits until the CR is Successful for its current generation (as `kubectl wait` with observedGeneration).
-async fn wait_successful(client: &Client, ns: &str) -> Kiali {
-    let api: Api<Kiali> = Api::namespaced(client.clone(), ns);
-    wait_until(
-        &format!("Kiali {ns}/kiali is Successful for its generation"),
-        WAIT,
-        || {
-            let api = api.clone();
-            async move {
-                let k = api.get("kiali").await?;
-                let ok = k
-                    .status
-                    .as_ref()
-                    .is_some_and(|s| s.is_successful_for(k.metadata.generation));
-                Ok::<_, kube::Error>(ok.then_some(k))
-            }
-        },
-    )
-    .await
-    .expect("Kiali becomes Successful")
 }
 
 /// Waits until the server Deployment is rolled out: observed, updated, ready and available.
@@ -234,32 +205,6 @@ async fn full_reconcile_pass(client: &Client, cr_ns: &str) {
     .expect("full reconcile");
 }
 
-async fn delete_cr(client: &Client, ns: &str, instance: &str) {
-    let api: Api<Kiali> = Api::namespaced(client.clone(), ns);
-    api.delete("kiali", &DeleteParams::default())
-        .await
-        .expect("delete CR");
-    wait_until(
-        &format!("Kiali {ns}/kiali and ClusterRole {instance}-viewer are gone"),
-        WAIT,
-        || {
-            let api = api.clone();
-            let roles: Api<ClusterRole> = Api::all(client.clone());
-            let instance = instance.to_string();
-            async move {
-                let gone = api.get_opt("kiali").await?.is_none()
-                    && roles
-                        .get_opt(&format!("{instance}-viewer"))
-                        .await?
-                        .is_none();
-                Ok::<_, kube::Error>(gone.then_some(()))
-            }
-        },
-    )
-    .await
-    .expect("cleaned up");
-}
-
 #[tokio::test]
 async fn applying_the_same_manifest_twice_changes_nothing() {
     let east = east().await;
@@ -269,7 +214,7 @@ async fn applying_the_same_manifest_twice_changes_nothing() {
     let yaml = manifest(ns.name(), ns.name(), "");
 
     let first = gitops_apply(&east, &yaml).await;
-    let k = wait_successful(&east, ns.name()).await;
+    let k = wait_successful(&east, ns.name(), "kiali").await;
     assert_eq!(k.metadata.generation, first.metadata.generation);
     wait_rolled_out(&east, ns.name(), ns.name()).await;
     let cr_version = Api::<Kiali>::namespaced(east.clone(), ns.name())
@@ -291,7 +236,7 @@ async fn applying_the_same_manifest_twice_changes_nothing() {
         "a second apply of the same manifest rewrote the CR"
     );
     full_reconcile_pass(&east, ns.name()).await;
-    let k = wait_successful(&east, ns.name()).await;
+    let k = wait_successful(&east, ns.name(), "kiali").await;
     assert_eq!(
         k.resource_version(),
         cr_version,
@@ -303,7 +248,7 @@ async fn applying_the_same_manifest_twice_changes_nothing() {
         "a no-op apply plus a full reconcile changed children"
     );
 
-    delete_cr(&east, ns.name(), ns.name()).await;
+    delete_cr_and_wait(&east, ns.name(), "kiali", ns.name()).await;
 }
 
 /// Labels/annotations `team=mesh`, `example.com/owner=platform` added by another field manager.
@@ -347,7 +292,7 @@ async fn foreign_fields_survive_and_owned_fields_are_put_back() {
         .expect("namespace");
     let inst = ns.name().to_string();
     gitops_apply(&east, &manifest(ns.name(), &inst, "")).await;
-    wait_successful(&east, ns.name()).await;
+    wait_successful(&east, ns.name(), "kiali").await;
     let deployments: Api<Deployment> = Api::namespaced(east.clone(), ns.name());
     let services: Api<Service> = Api::namespaced(east.clone(), ns.name());
     let config_maps: Api<ConfigMap> = Api::namespaced(east.clone(), ns.name());
@@ -462,7 +407,7 @@ async fn foreign_fields_survive_and_owned_fields_are_put_back() {
         );
     }
 
-    delete_cr(&east, ns.name(), &inst).await;
+    delete_cr_and_wait(&east, ns.name(), "kiali", &inst).await;
 }
 
 /// The Argo CD health check of examples/gitops/, run by Debian's Lua on `obj`.
@@ -597,7 +542,7 @@ async fn status_is_what_argo_cd_and_flux_read() {
     };
 
     gitops_apply(&east, &manifest(ns.name(), &inst, "")).await;
-    let good = wait_successful(&east, ns.name()).await;
+    let good = wait_successful(&east, ns.name(), "kiali").await;
     let status = good.status.clone().expect("status");
     // Flux (kstatus): Current = observedGeneration matches and Ready=True.
     assert_eq!(status.observed_generation, good.metadata.generation);
@@ -652,7 +597,7 @@ async fn status_is_what_argo_cd_and_flux_read() {
 
     // Git is fixed again.
     gitops_apply(&east, &manifest(ns.name(), &inst, "")).await;
-    let recovered = wait_successful(&east, ns.name()).await;
+    let recovered = wait_successful(&east, ns.name(), "kiali").await;
     assert!(recovered.metadata.generation > bad.metadata.generation);
     assert_eq!(
         argocd_health(&serde_json::to_value(&recovered).expect("json")).0,
@@ -705,7 +650,7 @@ async fn status_is_what_argo_cd_and_flux_read() {
         }
     }
 
-    delete_cr(&east, ns.name(), &inst).await;
+    delete_cr_and_wait(&east, ns.name(), "kiali", &inst).await;
 }
 
 #[test]
@@ -731,17 +676,7 @@ async fn server_pod_is_admitted_under_restricted_pod_security() {
     let target = TestNamespace::create(&east, "gitops-restricted")
         .await
         .expect("namespace");
-    Api::<Namespace>::all(east.clone())
-        .patch(
-            target.name(),
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"labels": {
-                "pod-security.kubernetes.io/enforce": "restricted",
-                "pod-security.kubernetes.io/enforce-version": "latest",
-            }}})),
-        )
-        .await
-        .expect("label the namespace restricted");
+    enforce_restricted(&east, target.name()).await;
     let pods: Api<Pod> = Api::namespaced(east.clone(), target.name());
 
     // The admission plugin is on: a pod outside the profile is rejected.
@@ -758,7 +693,7 @@ async fn server_pod_is_admitted_under_restricted_pod_security() {
     let inst = cr_ns.name().to_string();
     let extra = format!("    namespace: {}\n", target.name());
     gitops_apply(&east, &manifest(cr_ns.name(), &inst, &extra)).await;
-    wait_successful(&east, cr_ns.name()).await;
+    wait_successful(&east, cr_ns.name(), "kiali").await;
     let d = wait_rolled_out(&east, target.name(), &inst).await;
     let conditions = d
         .status
@@ -813,5 +748,5 @@ async fn server_pod_is_admitted_under_restricted_pod_security() {
         .collect();
     assert!(failed.is_empty(), "{failed:?}");
 
-    delete_cr(&east, cr_ns.name(), &inst).await;
+    delete_cr_and_wait(&east, cr_ns.name(), "kiali", &inst).await;
 }

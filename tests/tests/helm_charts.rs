@@ -14,10 +14,8 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret, Service, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
@@ -29,14 +27,15 @@ use kube::api::{
 use kube::discovery::Scope;
 use kube::{Client, ResourceExt};
 use meshglass_operator::build::{self, BuildOptions, Child};
-use meshglass_operator::controller::{self, Settings};
 use meshglass_operator::crds::config::Config;
 use meshglass_operator::crds::{Kiali, names};
-use meshglass_testbed::{TestBed, TestNamespace, apply_crd, poll, tools, wait_until};
+use meshglass_testbed::{TestBed, apply_crd, poll, tools, wait_until};
 use serde::Deserialize;
 
+mod common;
+use common::{WAIT, restricted_namespace, sa_token, spawn_operator, suffix, wait_successful};
+
 const CLUSTER: &str = "east";
-const WAIT: Duration = Duration::from_secs(90);
 const MANAGER: &str = "helm-charts-e2e";
 /// The images the charts name by default (`v` + appVersion = the workspace version).
 const SERVER_IMAGE: &str = concat!("localhost/meshglass-server:v", env!("CARGO_PKG_VERSION"));
@@ -159,27 +158,6 @@ async fn apply(client: &Client, docs: &[serde_json::Value]) {
     }
 }
 
-/// A fresh namespace whose PodSecurity admission enforces the restricted profile.
-async fn restricted_namespace(client: &Client, prefix: &str) -> TestNamespace {
-    let ns = TestNamespace::create(client, prefix)
-        .await
-        .expect("test namespace");
-    let labels = serde_json::json!({"metadata": {"labels": {
-        "pod-security.kubernetes.io/enforce": "restricted",
-        "pod-security.kubernetes.io/enforce-version": "latest",
-    }}});
-    Api::<Namespace>::all(client.clone())
-        .patch(ns.name(), &PatchParams::default(), &Patch::Merge(&labels))
-        .await
-        .expect("labelling the namespace restricted");
-    ns
-}
-
-/// The random suffix of a TestNamespace name: unique names for cluster-scoped objects.
-fn suffix(ns: &TestNamespace) -> &str {
-    ns.name().rsplit('-').next().expect("a suffix")
-}
-
 /// Waits until the Deployment has an available replica: its pods passed restricted PodSecurity admission.
 async fn wait_available(client: &Client, ns: &str, name: &str) {
     let api: Api<Deployment> = Api::namespaced(client.clone(), ns);
@@ -207,24 +185,6 @@ async fn wait_available(client: &Client, ns: &str, name: &str) {
     .expect("the deployment becomes available");
 }
 
-/// A short-lived token of a ServiceAccount (TokenRequest API).
-async fn sa_token(client: &Client, ns: &str, sa: &str) -> String {
-    let request = TokenRequest {
-        spec: TokenRequestSpec {
-            expiration_seconds: Some(3600),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    Api::<ServiceAccount>::namespaced(client.clone(), ns)
-        .create_token_request(sa, &PostParams::default(), &request)
-        .await
-        .unwrap_or_else(|e| panic!("a token for {ns}/{sa}: {e}"))
-        .status
-        .expect("token status")
-        .token
-}
-
 fn assert_forbidden<T: std::fmt::Debug>(what: &str, result: Result<T, kube::Error>) {
     match result {
         Err(kube::Error::Api(s)) if s.code == 403 => {}
@@ -246,31 +206,6 @@ fn example_spec(file: &str) -> serde_json::Value {
     let v: serde_json::Value =
         serde_yaml_ng::from_str(&read(&repo().join("examples").join(file))).expect("example YAML");
     v["spec"].clone()
-}
-
-/// Waits for `Successful` for the CR's current generation; on timeout the error shows its conditions.
-async fn wait_successful(client: &Client, ns: &str, name: &str) {
-    let api: Api<Kiali> = Api::namespaced(client.clone(), ns);
-    poll(
-        &format!("Kiali {ns}/{name} is Successful for its generation"),
-        WAIT,
-        || {
-            let api = api.clone();
-            let name = name.to_string();
-            async move {
-                let k = api.get(&name).await.map_err(|e| e.to_string())?;
-                match &k.status {
-                    Some(s) if s.is_successful_for(k.metadata.generation) => Ok(()),
-                    s => Err(format!(
-                        "status {}",
-                        serde_json::to_string(s).unwrap_or_default()
-                    )),
-                }
-            }
-        },
-    )
-    .await
-    .expect("the Kiali CR becomes Successful under the chart's RBAC");
 }
 
 /// A remote-cluster secret as `meshglass-operator remote-secret` writes it (one cluster, one user).
@@ -373,23 +308,17 @@ async fn operator_chart_rbac_suffices_and_nothing_more() {
         .expect("token client");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let operator_token = token.clone();
-    let operator = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("operator runtime");
-        rt.block_on(async move {
-            let client = bed_cluster(bed)
+    let operator = spawn_operator(
+        move || async move {
+            bed_cluster(bed)
                 .client_with_token(&operator_token)
                 .await
-                .expect("operator client");
-            controller::run(client, Settings::default(), async move {
-                let _ = stopped.await;
-            })
-            .await;
-        });
-    });
+                .expect("operator client")
+        },
+        async move {
+            let _ = stopped.await;
+        },
+    );
 
     // A primary CR (examples/kiali-primary.yaml) and a remote one (examples/kiali-remote.yaml), each in its own
     // namespace; the primary's server pods must be restricted too.

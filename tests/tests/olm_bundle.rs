@@ -9,23 +9,21 @@
 //! container is also compared with the Helm chart's, rendered with default values.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{Namespace, Pod, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{
-    Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams,
-};
+use kube::api::{Api, ApiResource, DynamicObject, ListParams, PostParams};
 use kube::{Client, ResourceExt};
-use meshglass_operator::controller::{self, Settings};
 use meshglass_operator::crds::Kiali;
-use meshglass_testbed::{TestNamespace, apply_crd, tools, wait_until};
+use meshglass_testbed::{apply_crd, tools, wait_until};
 use serde_json::{Value, json};
 
-const WAIT: Duration = Duration::from_secs(90);
+mod common;
+use common::{
+    WAIT, delete_cr_and_wait, restricted_namespace, sa_token, spawn_operator, wait_successful,
+};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -170,60 +168,6 @@ async fn install_like_olm(client: &Client, ns: &str, csv: &Value) {
     .await;
 }
 
-async fn sa_token(client: &Client, ns: &str, name: &str) -> String {
-    let req = TokenRequest {
-        spec: TokenRequestSpec {
-            audiences: vec![],
-            expiration_seconds: Some(3600),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    Api::<ServiceAccount>::namespaced(client.clone(), ns)
-        .create_token_request(name, &PostParams::default(), &req)
-        .await
-        .expect("token request")
-        .status
-        .expect("token status")
-        .token
-}
-
-async fn wait_successful(client: &Client, ns: &str, name: &str) {
-    let api: Api<Kiali> = Api::namespaced(client.clone(), ns);
-    wait_until(
-        &format!("Kiali {ns}/{name} is Successful for its generation"),
-        WAIT,
-        || {
-            let api = api.clone();
-            let name = name.to_string();
-            async move {
-                let k = api.get(&name).await?;
-                let ok = k
-                    .status
-                    .as_ref()
-                    .is_some_and(|s| s.is_successful_for(k.metadata.generation));
-                Ok::<_, kube::Error>(ok.then_some(()))
-            }
-        },
-    )
-    .await
-    .expect("Kiali becomes Successful");
-}
-
-async fn delete_and_wait(client: &Client, ns: &str, name: &str) {
-    let api: Api<Kiali> = Api::namespaced(client.clone(), ns);
-    api.delete(name, &DeleteParams::default())
-        .await
-        .expect("delete CR");
-    wait_until(&format!("Kiali {ns}/{name} is gone"), WAIT, || {
-        let api = api.clone();
-        let name = name.to_string();
-        async move { Ok::<_, kube::Error>(api.get_opt(&name).await?.is_none().then_some(())) }
-    })
-    .await
-    .expect("CR removed (finalizer released)");
-}
-
 #[tokio::test]
 async fn bundle_installs_an_operator_that_reconciles_its_examples() {
     let bed = meshglass_testbed::shared(&["east"])
@@ -239,20 +183,7 @@ async fn bundle_installs_an_operator_that_reconciles_its_examples() {
         .expect("bundle CRD is Established");
 
     // The operator's namespace enforces the restricted profile.
-    let ns = TestNamespace::create(&admin, "olm")
-        .await
-        .expect("namespace");
-    Api::<Namespace>::all(admin.clone())
-        .patch(
-            ns.name(),
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"labels": {
-                "pod-security.kubernetes.io/enforce": "restricted",
-                "pod-security.kubernetes.io/enforce-version": "latest",
-            }}})),
-        )
-        .await
-        .expect("label restricted");
+    let ns = restricted_namespace(&admin, "olm").await;
     install_like_olm(&admin, ns.name(), &csv).await;
     let dep_name = csv["spec"]["install"]["spec"]["deployments"][0]["name"]
         .as_str()
@@ -303,18 +234,15 @@ async fn bundle_installs_an_operator_that_reconciles_its_examples() {
         matches!(&denied, Err(kube::Error::Api(s)) if s.code == 403),
         "{denied:?}"
     );
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("operator runtime");
-        rt.block_on(controller::run(
-            operator,
-            Settings::default(),
-            std::future::pending(),
-        ));
-    });
+    spawn_operator(
+        move || async move {
+            bed.cluster("east")
+                .client_with_token(&token)
+                .await
+                .expect("operator client")
+        },
+        std::future::pending(),
+    );
 
     // The CSV's alm-examples, one after the other (both are istio-system/kiali).
     let examples: Vec<Value> = serde_json::from_str(
@@ -339,6 +267,9 @@ async fn bundle_installs_an_operator_that_reconciles_its_examples() {
             .await
             .expect("create the example");
         wait_successful(&admin, &cr_ns, &obj.name_any()).await;
-        delete_and_wait(&admin, &cr_ns, &obj.name_any()).await;
+        let instance = example["spec"]["deployment"]["instance_name"]
+            .as_str()
+            .unwrap_or("kiali");
+        delete_cr_and_wait(&admin, &cr_ns, &obj.name_any(), instance).await;
     }
 }

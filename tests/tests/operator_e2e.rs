@@ -14,15 +14,18 @@ use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams,
 };
-use kube::{Client, CustomResourceExt, ResourceExt};
-use meshglass_operator::controller::{self, Settings};
+use kube::{Client, ResourceExt};
 use meshglass_operator::crds::Kiali;
 use meshglass_operator::crds::names;
-use meshglass_testbed::{TestBed, TestNamespace, apply_crd, tools, wait_until};
+use meshglass_testbed::{TestBed, TestNamespace, tools, wait_until};
 use tokio::sync::OnceCell;
 
+mod common;
+use common::{
+    WAIT, delete_cr_and_wait, ensure_namespace, install_kiali_crd, spawn_operator, wait_successful,
+};
+
 const CLUSTERS: &[&str] = &["east", "west"];
-const WAIT: Duration = Duration::from_secs(60);
 
 /// OSSM 3 §6.5 step 1: the primary Kiali CR, verbatim.
 const OSSM_PRIMARY: &str = r#"
@@ -72,55 +75,18 @@ async fn bed() -> &'static TestBed {
                 .expect("test bed starts");
             for name in CLUSTERS {
                 let client = bed.cluster(name).client().await.expect("client");
-                install_crd(&client).await;
+                install_kiali_crd(&client).await;
                 ensure_namespace(&client, "istio-system").await;
             }
-            std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                    .expect("operator runtime");
-                rt.block_on(async move {
-                    let mut runs = Vec::new();
-                    for name in CLUSTERS {
-                        let client = bed.cluster(name).client().await.expect("operator client");
-                        runs.push(controller::run(
-                            client,
-                            Settings::default(),
-                            std::future::pending(),
-                        ));
-                    }
-                    futures::future::join_all(runs).await;
-                });
-            });
+            for name in CLUSTERS {
+                spawn_operator(
+                    move || async move { bed.cluster(name).client().await.expect("operator client") },
+                    std::future::pending(),
+                );
+            }
             bed
         })
         .await
-}
-
-async fn install_crd(client: &Client) {
-    apply_crd(client, &Kiali::crd(), WAIT)
-        .await
-        .expect("the Kiali CRD applies and is Established");
-}
-
-async fn ensure_namespace(client: &Client, name: &str) {
-    let ns = Namespace {
-        metadata: kube::api::ObjectMeta {
-            name: Some(name.into()),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    match Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &ns)
-        .await
-    {
-        Ok(_) => {}
-        Err(kube::Error::Api(s)) if s.code == 409 => {}
-        Err(e) => panic!("creating namespace {name}: {e}"),
-    }
 }
 
 /// Creates a CR from YAML exactly as written (no round trip through the Rust types).
@@ -138,29 +104,6 @@ fn kiali_yaml(ns: &str, instance: &str, extra_deployment: &str) -> String {
     format!(
         "apiVersion: kiali.io/v1alpha1\nkind: Kiali\nmetadata:\n  name: kiali\n  namespace: {ns}\nspec:\n  auth:\n    strategy: anonymous\n  deployment:\n    instance_name: {instance}\n{extra_deployment}"
     )
-}
-
-/// `kubectl wait --for=condition=Successful` with observedGeneration: Successful=True for the current generation.
-async fn wait_successful(client: &Client, ns: &str, name: &str) -> Kiali {
-    let api: Api<Kiali> = Api::namespaced(client.clone(), ns);
-    wait_until(
-        &format!("Kiali {ns}/{name} is Successful for its generation"),
-        WAIT,
-        || {
-            let api = api.clone();
-            let name = name.to_string();
-            async move {
-                let k = api.get(&name).await?;
-                let ok = k
-                    .status
-                    .as_ref()
-                    .is_some_and(|s| s.is_successful_for(k.metadata.generation));
-                Ok::<_, kube::Error>(ok.then_some(k))
-            }
-        },
-    )
-    .await
-    .expect("Kiali becomes Successful")
 }
 
 /// `Kind namespace/name` of every object carrying the CR's owner labels.
@@ -619,34 +562,6 @@ async fn labelled_secret_rolls_the_server_without_cr_change() {
 /// Deletes the CR `kiali` and waits until it and its cluster-scoped RBAC are gone.
 async fn delete_and_wait(client: &Client, ns: &str, inst: &str) {
     delete_cr_and_wait(client, ns, "kiali", inst).await
-}
-
-async fn delete_cr_and_wait(client: &Client, ns: &str, cr: &str, inst: &str) {
-    let api: Api<Kiali> = Api::namespaced(client.clone(), ns);
-    api.delete(cr, &DeleteParams::default())
-        .await
-        .expect("delete CR");
-    wait_until(
-        &format!("Kiali {ns}/{cr}, ClusterRole(s) and ClusterRoleBinding {inst} are gone"),
-        WAIT,
-        || {
-            let client = client.clone();
-            let api = api.clone();
-            let inst = inst.to_string();
-            let cr = cr.to_string();
-            async move {
-                let roles: Api<ClusterRole> = Api::all(client.clone());
-                let bindings: Api<ClusterRoleBinding> = Api::all(client);
-                let gone = api.get_opt(&cr).await?.is_none()
-                    && roles.get_opt(&inst).await?.is_none()
-                    && roles.get_opt(&format!("{inst}-viewer")).await?.is_none()
-                    && bindings.get_opt(&inst).await?.is_none();
-                Ok::<_, kube::Error>(gone.then_some(()))
-            }
-        },
-    )
-    .await
-    .expect("cleaned up");
 }
 
 #[tokio::test]

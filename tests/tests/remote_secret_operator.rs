@@ -2,23 +2,19 @@
 //! the CLI, run with the guide's options (`--process-remote-resources false`), puts the operator-made token into
 //! the remote-cluster Secret on east.
 
-use std::time::Duration;
-
-use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
+use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::{
-    Api, Client, Config, CustomResourceExt, ResourceExt,
-    api::{ApiResource, DynamicObject, ListParams, ObjectMeta, PostParams},
+    Api, Client, Config, ResourceExt,
+    api::{ApiResource, DynamicObject, ListParams, PostParams},
     config::{KubeConfigOptions, Kubeconfig},
 };
-use meshglass_operator::{
-    controller::{self, Settings},
-    crds::Kiali,
-    remote_secret,
-};
-use meshglass_testbed::{TestBed, apply_crd, wait_until};
+use meshglass_operator::{crds::Kiali, remote_secret};
+use meshglass_testbed::{TestBed, wait_until};
+
+mod common;
+use common::{WAIT, ensure_namespace, install_kiali_crd, spawn_operator};
 
 const CLUSTERS: &[&str] = &["east", "west"];
-const WAIT: Duration = Duration::from_secs(90);
 
 /// The remote Kiali CR of the OSSM 3 multi-cluster guide, verbatim.
 const OSSM_REMOTE: &str = r#"
@@ -38,50 +34,6 @@ spec:
     remote_cluster_resources_only: true
 "#;
 
-async fn install_crd(client: &Client) {
-    apply_crd(client, &Kiali::crd(), WAIT)
-        .await
-        .expect("the Kiali CRD applies and is Established");
-}
-
-async fn ensure_namespace(client: &Client, name: &str) {
-    let ns = Namespace {
-        metadata: ObjectMeta {
-            name: Some(name.into()),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    match Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &ns)
-        .await
-    {
-        Ok(_) => {}
-        Err(kube::Error::Api(s)) if s.code == 409 => {}
-        Err(e) => panic!("creating namespace {name}: {e}"),
-    }
-}
-
-/// Runs the operator against west (as `meshglass-operator run --context west`) on a thread and runtime of its
-/// own, for the rest of the test process.
-fn start_operator_on(bed: &'static TestBed, cluster: &'static str) {
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("operator runtime");
-        rt.block_on(async move {
-            let client = bed
-                .cluster(cluster)
-                .client()
-                .await
-                .expect("operator client");
-            controller::run(client, Settings::default(), std::future::pending()).await;
-        });
-    });
-}
-
 #[tokio::test]
 async fn the_cli_uses_the_token_the_operator_made_for_a_remote_mode_cr() {
     let bed: &'static TestBed = meshglass_testbed::shared(CLUSTERS)
@@ -89,10 +41,13 @@ async fn the_cli_uses_the_token_the_operator_made_for_a_remote_mode_cr() {
         .expect("test bed starts");
     let east = bed.cluster("east").client().await.expect("east client");
     let west = bed.cluster("west").client().await.expect("west client");
-    install_crd(&west).await;
+    install_kiali_crd(&west).await;
     ensure_namespace(&west, "istio-system").await;
     ensure_namespace(&east, "istio-system").await;
-    start_operator_on(bed, "west");
+    spawn_operator(
+        move || async move { bed.cluster("west").client().await.expect("operator client") },
+        std::future::pending(),
+    );
 
     // Step 4-6 of the guide: the remote CR, applied as written, becomes Successful.
     let cr: DynamicObject = serde_yaml_ng::from_str(OSSM_REMOTE).expect("CR parses");
