@@ -49,8 +49,9 @@ unit: ui ## unit tests of every crate (no clusters)
 e2e: prereqs tools ui ## end-to-end tests on real control planes (tests/tests/*.rs)
 	$(CARGO) test --locked -p meshglass-testbed --tests -- --test-threads=2
 
-crds: ## regenerate the committed CRD YAML from the Rust types
+crds: ## regenerate the committed CRD YAML from the Rust types, and its copies in charts/ and bundle/
 	$(CARGO) run --locked -q -p meshglass-operator -- crd > crds/kiali.io_kialis.yaml
+	@$(MAKE) --no-print-directory charts bundle
 
 crds-check: ## fail when the committed CRD YAML differs from the Rust types
 	@$(CARGO) run --locked -q -p meshglass-operator -- crd > target/kiali.io_kialis.yaml.check
