@@ -34,7 +34,7 @@ use tokio::sync::OnceCell;
 mod common;
 use common::{
     WAIT, delete_cr_and_wait, enforce_restricted, install_kiali_crd, spawn_operator,
-    wait_successful,
+    wait_rolled_out, wait_successful,
 };
 
 /// The field manager of the GitOps tool applying the CR.
@@ -95,32 +95,6 @@ async fn gitops_apply(client: &Client, yaml: &str) -> DynamicObject {
         )
         .await
         .expect("server-side apply of the manifest")
-}
-
-/// Waits until the server Deployment is rolled out: observed, updated, ready and available.
-async fn wait_rolled_out(client: &Client, ns: &str, name: &str) -> Deployment {
-    let api: Api<Deployment> = Api::namespaced(client.clone(), ns);
-    wait_until(
-        &format!("Deployment {ns}/{name} is rolled out"),
-        WAIT,
-        || {
-            let api = api.clone();
-            let name = name.to_string();
-            async move {
-                let d = api.get(&name).await?;
-                let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-                let s = d.status.clone().unwrap_or_default();
-                let done = s.observed_generation == d.metadata.generation
-                    && s.replicas == Some(want)
-                    && s.updated_replicas == Some(want)
-                    && s.ready_replicas == Some(want)
-                    && s.available_replicas == Some(want);
-                Ok::<_, kube::Error>(done.then_some(d))
-            }
-        },
-    )
-    .await
-    .expect("rolled out")
 }
 
 /// `Kind namespace/name` → resourceVersion of every object carrying the CR's owner labels.

@@ -29,11 +29,13 @@ use kube::{Client, ResourceExt};
 use meshglass_operator::build::{self, BuildOptions, Child};
 use meshglass_operator::crds::config::Config;
 use meshglass_operator::crds::{Kiali, names};
-use meshglass_testbed::{TestBed, apply_crd, poll, tools, wait_until};
+use meshglass_testbed::{TestBed, apply_crd, tools, wait_until};
 use serde::Deserialize;
 
 mod common;
-use common::{WAIT, restricted_namespace, sa_token, spawn_operator, suffix, wait_successful};
+use common::{
+    WAIT, restricted_namespace, sa_token, spawn_operator, suffix, wait_rolled_out, wait_successful,
+};
 
 const CLUSTER: &str = "east";
 const MANAGER: &str = "helm-charts-e2e";
@@ -158,33 +160,6 @@ async fn apply(client: &Client, docs: &[serde_json::Value]) {
     }
 }
 
-/// Waits until the Deployment has an available replica: its pods passed restricted PodSecurity admission.
-async fn wait_available(client: &Client, ns: &str, name: &str) {
-    let api: Api<Deployment> = Api::namespaced(client.clone(), ns);
-    poll(
-        &format!("deployment {ns}/{name} has an available replica (pods admitted as restricted)"),
-        WAIT,
-        || {
-            let api = api.clone();
-            let name = name.to_string();
-            async move {
-                let d = api.get(&name).await.map_err(|e| e.to_string())?;
-                let status = d.status.unwrap_or_default();
-                if status.available_replicas.unwrap_or(0) >= 1 {
-                    Ok(())
-                } else {
-                    Err(format!(
-                        "status {}",
-                        serde_json::to_string(&status).unwrap_or_default()
-                    ))
-                }
-            }
-        },
-    )
-    .await
-    .expect("the deployment becomes available");
-}
-
 fn assert_forbidden<T: std::fmt::Debug>(what: &str, result: Result<T, kube::Error>) {
     match result {
         Err(kube::Error::Api(s)) if s.code == 403 => {}
@@ -239,6 +214,35 @@ async fn bed() -> &'static TestBed {
     meshglass_testbed::shared(&[CLUSTER])
         .await
         .expect("test bed starts")
+}
+
+/// What the server's rules allow a token: list pods and deployments everywhere, read no Secret (here in `ns`).
+/// Returns the token's client.
+async fn reads_the_cluster_but_no_secrets(
+    bed: &'static TestBed,
+    token: &str,
+    ns: &str,
+    who: &str,
+) -> Client {
+    let client = bed_cluster(bed)
+        .client_with_token(token)
+        .await
+        .expect("token client");
+    Api::<Pod>::all(client.clone())
+        .list(&ListParams::default())
+        .await
+        .unwrap_or_else(|e| panic!("{who} lists pods: {e}"));
+    Api::<Deployment>::all(client.clone())
+        .list(&ListParams::default())
+        .await
+        .unwrap_or_else(|e| panic!("{who} lists deployments: {e}"));
+    assert_forbidden(
+        &format!("{who} reading Secrets"),
+        Api::<Secret>::namespaced(client.clone(), ns)
+            .list(&ListParams::default())
+            .await,
+    );
+    client
 }
 
 #[tokio::test]
@@ -298,7 +302,7 @@ async fn operator_chart_rbac_suffices_and_nothing_more() {
         other => panic!("a non-restricted pod was admitted: {other:?}"),
     }
     // ... and the operator's pod is admitted.
-    wait_available(&admin, ns.name(), &fullname).await;
+    wait_rolled_out(&admin, ns.name(), &fullname).await;
 
     // The operator in process, with the credentials of the chart's ServiceAccount.
     let token = sa_token(&admin, ns.name(), &fullname).await;
@@ -370,7 +374,7 @@ async fn operator_chart_rbac_suffices_and_nothing_more() {
             .await
             .unwrap_or_else(|e| panic!("ClusterRole {name} created by the operator: {e}"));
     }
-    wait_available(&admin, primary_ns.name(), &primary_inst).await;
+    wait_rolled_out(&admin, primary_ns.name(), &primary_inst).await;
     Api::<Secret>::namespaced(admin.clone(), remote_ns.name())
         .get(&names::token_secret(&remote_inst))
         .await
@@ -634,7 +638,7 @@ async fn server_chart_renders_what_the_operator_builds() {
 
     // Applied in a restricted namespace: every object exists and the pod is admitted.
     apply(&admin, &docs).await;
-    wait_available(&admin, ns.name(), &inst).await;
+    wait_rolled_out(&admin, ns.name(), &inst).await;
     Api::<ServiceAccount>::namespaced(admin.clone(), ns.name())
         .get(&sa)
         .await
@@ -663,20 +667,7 @@ async fn server_chart_renders_what_the_operator_builds() {
     );
     // The server's ServiceAccount reads the cluster, and no Secrets.
     let token = sa_token(&admin, ns.name(), &sa).await;
-    let as_server = bed_cluster(bed)
-        .client_with_token(&token)
-        .await
-        .expect("token client");
-    Api::<Pod>::all(as_server.clone())
-        .list(&ListParams::default())
-        .await
-        .expect("the server lists pods");
-    assert_forbidden(
-        "the server reading Secrets",
-        Api::<Secret>::namespaced(as_server, ns.name())
-            .list(&ListParams::default())
-            .await,
-    );
+    reads_the_cluster_but_no_secrets(bed, &token, ns.name(), "the server").await;
 
     // With access to the cluster (`helm template --dry-run=server`, as `helm install` does), the chart finds
     // remote-cluster secrets as the operator does: by label and Kiali's fixed name.
@@ -839,24 +830,8 @@ async fn server_chart_remote_mode_makes_a_read_only_token() {
     .expect("the token controller fills the token Secret");
 
     // What a primary's server does with it: read the cluster; nothing else.
-    let as_remote = bed_cluster(bed)
-        .client_with_token(&token)
-        .await
-        .expect("token client");
-    Api::<Pod>::all(as_remote.clone())
-        .list(&ListParams::default())
-        .await
-        .expect("the remote token lists pods");
-    Api::<Deployment>::all(as_remote.clone())
-        .list(&ListParams::default())
-        .await
-        .expect("the remote token lists deployments");
-    assert_forbidden(
-        "the remote token reading Secrets",
-        Api::<Secret>::namespaced(as_remote.clone(), ns.name())
-            .list(&ListParams::default())
-            .await,
-    );
+    let as_remote =
+        reads_the_cluster_but_no_secrets(bed, &token, ns.name(), "the remote token").await;
     let pod: Pod = serde_json::from_value(serde_json::json!({
         "metadata": {"name": "forbidden"},
         "spec": {"containers": [{"name": "c", "image": "busybox"}]}

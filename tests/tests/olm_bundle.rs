@@ -17,12 +17,13 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{Api, ApiResource, DynamicObject, ListParams, PostParams};
 use kube::{Client, ResourceExt};
 use meshglass_operator::crds::Kiali;
-use meshglass_testbed::{apply_crd, tools, wait_until};
+use meshglass_testbed::{apply_crd, tools};
 use serde_json::{Value, json};
 
 mod common;
 use common::{
-    WAIT, delete_cr_and_wait, restricted_namespace, sa_token, spawn_operator, wait_successful,
+    WAIT, delete_cr_and_wait, restricted_namespace, sa_token, spawn_operator, wait_rolled_out,
+    wait_successful,
 };
 
 fn root() -> PathBuf {
@@ -189,26 +190,8 @@ async fn bundle_installs_an_operator_that_reconciles_its_examples() {
         .as_str()
         .expect("deployment name")
         .to_string();
-    let deployments: Api<Deployment> = Api::namespaced(admin.clone(), ns.name());
-    wait_until("the operator Deployment is available", WAIT, || {
-        let deployments = deployments.clone();
-        let name = dep_name.clone();
-        async move {
-            let d = deployments.get(&name).await.map_err(|e| e.to_string())?;
-            let s = d.status.unwrap_or_default();
-            let failed = s
-                .conditions
-                .iter()
-                .flatten()
-                .any(|c| c.type_ == "ReplicaFailure" && c.status == "True");
-            if failed {
-                return Err(format!("ReplicaFailure: {:?}", s.conditions));
-            }
-            Ok((s.available_replicas == Some(1)).then_some(()))
-        }
-    })
-    .await
-    .expect("operator pod admitted under restricted Pod Security");
+    // Its pod is admitted under restricted Pod Security.
+    wait_rolled_out(&admin, ns.name(), &dep_name).await;
     let pods = Api::<Pod>::namespaced(admin.clone(), ns.name())
         .list(&ListParams::default().labels(&format!("app.kubernetes.io/name={dep_name}")))
         .await

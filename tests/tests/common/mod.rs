@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
@@ -135,6 +136,41 @@ pub async fn wait_successful(client: &Client, ns: &str, name: &str) -> Kiali {
     )
     .await
     .expect("Kiali becomes Successful")
+}
+
+/// Waits until a Deployment is rolled out — observed, and updated, ready and available for all its replicas — so
+/// its pods passed admission (e.g. restricted Pod Security). On timeout the error shows the Deployment's status,
+/// whose `ReplicaFailure` condition names an admission error.
+pub async fn wait_rolled_out(client: &Client, ns: &str, name: &str) -> Deployment {
+    let api: Api<Deployment> = Api::namespaced(client.clone(), ns);
+    poll(
+        &format!("Deployment {ns}/{name} is rolled out (its pods admitted)"),
+        WAIT,
+        || {
+            let api = api.clone();
+            let name = name.to_string();
+            async move {
+                let d = api.get(&name).await.map_err(|e| e.to_string())?;
+                let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+                let s = d.status.clone().unwrap_or_default();
+                let done = s.observed_generation == d.metadata.generation
+                    && s.replicas == Some(want)
+                    && s.updated_replicas == Some(want)
+                    && s.ready_replicas == Some(want)
+                    && s.available_replicas == Some(want);
+                if done {
+                    Ok(d)
+                } else {
+                    Err(format!(
+                        "status {}",
+                        serde_json::to_string(&s).unwrap_or_default()
+                    ))
+                }
+            }
+        },
+    )
+    .await
+    .expect("the Deployment rolls out")
 }
 
 /// Deletes the CR and waits until it (its finalizer released) and the cluster-scoped RBAC of
