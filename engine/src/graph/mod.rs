@@ -502,7 +502,7 @@ const NONE_HASH: u64 = 0x5851_f42d_4c95_7f2d;
 /// [`hash_str`] of each label that identifies traffic (absent: [`NONE_HASH`]), taken once per
 /// sample: the series hash combines them, and the label interner finds values by them.
 fn label_hashes(l: &IstioLabels) -> [u64; 18] {
-    [
+    let fields = [
         &l.source_cluster,
         &l.source_workload_namespace,
         &l.source_workload,
@@ -521,8 +521,14 @@ fn label_hashes(l: &IstioLabels) -> [u64; 18] {
         &l.grpc_response_status,
         &l.response_flags,
         &l.le,
-    ]
-    .map(|v| v.as_deref().map_or(NONE_HASH, hash_str))
+    ];
+    let mut out = [NONE_HASH; 18];
+    for (o, v) in out.iter_mut().zip(fields) {
+        if let Some(v) = v {
+            *o = hash_str(v);
+        }
+    }
+    out
 }
 
 /// Hash of the labels that identify traffic: a source-reported series with the same hash as a
