@@ -18,7 +18,7 @@ mod promql;
 pub use diag::{Diagnostic, Diagnostics};
 pub use graph::cytoscape::{
     CytoscapeGraph, EdgeData, EdgeWrapper, Elements, Id, NodeData, NodeWrapper, Percent,
-    ProtocolTraffic, RateMap, ResponseDetail, Responses, SeInfo, ServiceName,
+    ProtocolTraffic, RateMap, RateValue, ResponseDetail, Responses, SeInfo, ServiceName,
 };
 pub use graph::{GraphResult, build_graph};
 pub use health::{

@@ -134,7 +134,7 @@ fn edge_rate(g: &CytoscapeGraph, from: &str, to: &str, key: &str) -> Option<Stri
             label(by_id[e.data.source.as_str()]) == from
                 && label(by_id[e.data.target.as_str()]) == to
         })
-        .and_then(|e| e.data.traffic.rates.get(key).cloned())
+        .and_then(|e| e.data.traffic.rates.get_str(key))
 }
 
 fn node<'g>(g: &'g CytoscapeGraph, l: &str) -> &'g NodeData {
@@ -147,7 +147,7 @@ fn node<'g>(g: &'g CytoscapeGraph, l: &str) -> &'g NodeData {
 }
 
 fn rate(d: &NodeData, key: &str) -> Option<String> {
-    d.traffic.iter().find_map(|t| t.rates.get(key).cloned())
+    d.traffic.iter().find_map(|t| t.rates.get_str(key))
 }
 
 #[test]

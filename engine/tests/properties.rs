@@ -233,7 +233,7 @@ proptest! {
             .edges
             .iter()
             .filter_map(|e| e.data.traffic.rates.get("http"))
-            .map(|v| v.parse::<f64>().unwrap_or(f64::NAN))
+            .map(|v| v.to_string().parse::<f64>().unwrap_or(f64::NAN))
             .sum();
         prop_assert!((expected - got).abs() < 1e-6, "expected {expected}, edges sum to {got}");
         prop_assert!(r.diagnostics.is_empty(), "{:?}", r.diagnostics);

@@ -145,11 +145,81 @@ impl Serialize for Id {
     }
 }
 
+/// A rate's value: a number kept as such and formatted only when written (Kiali's rate strings:
+/// `"2.00"`, `"0.040"`, percentages `"40.0"`), or a text given verbatim.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RateValue {
+    /// A rate: at least two decimals, more (up to five) to show one significant digit.
+    Rate(f64),
+    /// A percentage: one decimal.
+    Percent(f64),
+    /// A value written as given.
+    Text(Box<str>),
+}
+
+impl RateValue {
+    /// Kiali's number of decimals for a rate: two, or more (up to five) so that a value below 1
+    /// shows one significant digit.
+    pub(crate) fn rate_precision(v: f64) -> usize {
+        let mut needed = 0usize;
+        if v > 0.0 {
+            let mut x = v;
+            while needed < 5 && x < 1.0 {
+                x *= 10.0;
+                needed += 1;
+            }
+        }
+        needed.max(2)
+    }
+
+    /// The number and its decimals, or `None` for a text.
+    pub(crate) fn number(&self) -> Option<(f64, usize)> {
+        match *self {
+            RateValue::Rate(v) => Some((v, Self::rate_precision(v))),
+            RateValue::Percent(v) => Some((v, 1)),
+            RateValue::Text(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for RateValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self, self.number()) {
+            (_, Some((v, prec))) => {
+                let mut buf = super::num::FixedBuf::new();
+                match buf.format(v, prec) {
+                    Some(text) => f.write_str(text),
+                    None => f.write_str(&super::num::fixed(v, prec)),
+                }
+            }
+            (RateValue::Text(t), None) => f.write_str(t),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Serialize for RateValue {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match (self, self.number()) {
+            (_, Some((v, prec))) => {
+                let mut buf = super::num::FixedBuf::new();
+                match buf.format(v, prec) {
+                    Some(text) => s.serialize_str(text),
+                    None => s.serialize_str(&super::num::fixed(v, prec)),
+                }
+            }
+            (RateValue::Text(t), None) => s.serialize_str(t),
+            _ => s.serialize_str(""),
+        }
+    }
+}
+
 /// Rates by name (`httpIn`, `http5xx`, `httpPercentErr`, …), kept in byte order of the names: a
 /// small sorted vector (a node or edge has at most a dozen), with the map methods callers use.
+/// Values are numbers until written ([`RateValue`]).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RateMap {
-    items: Vec<(&'static str, String)>,
+    items: Vec<(&'static str, RateValue)>,
 }
 
 impl RateMap {
@@ -160,8 +230,13 @@ impl RateMap {
         }
     }
 
+    /// Sets a rate given as text; returns the previous value of that name.
+    pub fn insert(&mut self, name: &'static str, value: String) -> Option<RateValue> {
+        self.set(name, RateValue::Text(value.into_boxed_str()))
+    }
+
     /// Sets a rate; returns the previous value of that name.
-    pub fn insert(&mut self, name: &'static str, value: String) -> Option<String> {
+    pub fn set(&mut self, name: &'static str, value: RateValue) -> Option<RateValue> {
         match self.items.binary_search_by(|(k, _)| (*k).cmp(name)) {
             Ok(i) => Some(std::mem::replace(&mut self.items[i].1, value)),
             Err(i) => {
@@ -172,15 +247,20 @@ impl RateMap {
     }
 
     /// The rate of that name.
-    pub fn get(&self, name: &str) -> Option<&String> {
+    pub fn get(&self, name: &str) -> Option<&RateValue> {
         self.items
             .binary_search_by(|(k, _)| (*k).cmp(name))
             .ok()
             .map(|i| &self.items[i].1)
     }
 
+    /// The rate of that name as Kiali's text (`"2.00"`).
+    pub fn get_str(&self, name: &str) -> Option<String> {
+        self.get(name).map(ToString::to_string)
+    }
+
     /// Removes a rate; returns its value.
-    pub fn remove(&mut self, name: &str) -> Option<String> {
+    pub fn remove(&mut self, name: &str) -> Option<RateValue> {
         self.items
             .binary_search_by(|(k, _)| (*k).cmp(name))
             .ok()
@@ -188,7 +268,7 @@ impl RateMap {
     }
 
     /// Names and values, in byte order of the names.
-    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &String)> + '_ {
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &RateValue)> + '_ {
         self.items.iter().map(|(k, v)| (*k, v))
     }
 

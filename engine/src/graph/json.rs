@@ -5,8 +5,8 @@
 //! go through serde_json itself. `tests/json_writer.rs` compares both on varied graphs.
 
 use super::cytoscape::{
-    CytoscapeGraph, EdgeData, Id, NodeData, PctItems, Percent, ProtocolTraffic, RateMap, Responses,
-    ServiceName,
+    CytoscapeGraph, EdgeData, EdgeWrapper, Id, NodeData, PctItems, Percent, ProtocolTraffic,
+    RateMap, RateValue, Responses, ServiceName,
 };
 use super::num::FixedBuf;
 
@@ -28,7 +28,37 @@ pub(crate) fn write_graph(g: &CytoscapeGraph, out: &mut Vec<u8>) {
         out.push(b'}');
     }
     out.extend_from_slice(b"],\"edges\":[");
-    for (i, e) in g.elements.edges.iter().enumerate() {
+    let edges = &g.elements.edges;
+    if edges.len() >= PARALLEL_MIN_EDGES {
+        // Many edges: the second half is written on another thread, then appended.
+        let (first, second) = edges.split_at(edges.len() / 2);
+        std::thread::scope(|scope| {
+            let later = scope.spawn(|| {
+                let mut tail = Vec::with_capacity(second.len() * 1024);
+                edge_list(&mut tail, second);
+                tail
+            });
+            edge_list(out, first);
+            let tail = later
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            if !first.is_empty() && !tail.is_empty() {
+                out.push(b',');
+            }
+            out.extend_from_slice(&tail);
+        });
+    } else {
+        edge_list(out, edges);
+    }
+    out.extend_from_slice(b"]}}");
+}
+
+/// Graphs with at least this many edges are written on two threads.
+const PARALLEL_MIN_EDGES: usize = 2_000;
+
+/// Edges, comma-separated.
+fn edge_list(out: &mut Vec<u8>, edges: &[EdgeWrapper]) {
+    for (i, e) in edges.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
@@ -36,7 +66,6 @@ pub(crate) fn write_graph(g: &CytoscapeGraph, out: &mut Vec<u8>) {
         edge(out, &e.data);
         out.push(b'}');
     }
-    out.extend_from_slice(b"]}}");
 }
 
 fn int(out: &mut Vec<u8>, v: i64) {
@@ -234,7 +263,7 @@ fn rates(out: &mut Vec<u8>, r: &RateMap) {
         // Rate names are the engine's own ASCII identifiers; anything else is escaped properly.
         if !needs_escape_bytes(k.as_bytes()) {
             let out = f.key(k);
-            string(out, v);
+            rate_value(out, v);
         } else {
             if f.first {
                 f.first = false;
@@ -243,10 +272,31 @@ fn rates(out: &mut Vec<u8>, r: &RateMap) {
             }
             delegate(f.out, k);
             f.out.push(b':');
-            string(f.out, v);
+            rate_value(f.out, v);
         }
     }
     f.close();
+}
+
+/// A rate as Kiali's string: numbers formatted here, on the stack (digits and a point need no
+/// escaping); texts escaped as any string.
+fn rate_value(out: &mut Vec<u8>, v: &RateValue) {
+    match (v, v.number()) {
+        (_, Some((x, prec))) => {
+            let mut buf = FixedBuf::new();
+            match buf.format_ascii(x, prec) {
+                Some(digits) => {
+                    out.reserve(digits.len() + 2);
+                    out.push(b'"');
+                    out.extend_from_slice(digits);
+                    out.push(b'"');
+                }
+                None => delegate(out, v),
+            }
+        }
+        (RateValue::Text(t), None) => string(out, t),
+        _ => out.extend_from_slice(b"\"\""),
+    }
 }
 
 fn traffic(out: &mut Vec<u8>, t: &ProtocolTraffic) {

@@ -28,7 +28,7 @@ use crate::options::{
 };
 use cytoscape::{
     CytoscapeGraph, EdgeData, EdgeWrapper, Elements, Id, LabelTable, NodeData, NodeWrapper,
-    ProtocolTraffic, RateMap, Responses, SeInfo, ServiceName,
+    ProtocolTraffic, RateMap, RateValue, Responses, SeInfo, ServiceName,
 };
 use ids::{IdKind, IntKey, Lbl, NodeKey, NodeType, is_ok, node_id, sha256_id};
 
@@ -563,6 +563,22 @@ fn looks_like_ip(s: &str) -> bool {
             .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// Whether a sample concerns the selected namespaces.
+fn in_scope(namespaces: &FxHashSet<&str>, source_reported: bool, l: &IstioLabels) -> bool {
+    if !source_reported {
+        return lab(&l.destination_workload_namespace).is_some_and(|n| namespaces.contains(n));
+    }
+    if lab(&l.source_workload_namespace).is_some_and(|n| namespaces.contains(n)) {
+        return true;
+    }
+    // Requests to a selected namespace's service that never reached a workload.
+    lab(&l.destination_workload_namespace) == Some("unknown")
+        && lab(&l.destination_workload) == Some("unknown")
+        && lab(&l.destination_service)
+            .and_then(|h| h.split('.').nth(1))
+            .is_some_and(|n| namespaces.contains(n))
+}
+
 struct Builder<'a> {
     opts: &'a GraphOptions,
     inv: &'a MeshInventory,
@@ -576,6 +592,8 @@ struct Builder<'a> {
     labels: Labels<'a>,
     /// `-` (no response).
     dash: Lbl<'static>,
+    /// Use a second thread for the large parts.
+    parallel: bool,
 }
 
 /// The parsed, validated identity of a sample.
@@ -608,23 +626,8 @@ impl<'a> Builder<'a> {
             diags: Diagnostics::default(),
             labels: Labels::new(),
             dash: Lbl::EMPTY,
+            parallel: false,
         }
-    }
-
-    fn in_scope(&self, source_reported: bool, l: &IstioLabels) -> bool {
-        if !source_reported {
-            return lab(&l.destination_workload_namespace)
-                .is_some_and(|n| self.namespaces.contains(n));
-        }
-        if lab(&l.source_workload_namespace).is_some_and(|n| self.namespaces.contains(n)) {
-            return true;
-        }
-        // Requests to a selected namespace's service that never reached a workload.
-        lab(&l.destination_workload_namespace) == Some("unknown")
-            && lab(&l.destination_workload) == Some("unknown")
-            && lab(&l.destination_service)
-                .and_then(|h| h.split('.').nth(1))
-                .is_some_and(|n| self.namespaces.contains(n))
     }
 
     fn parse(&mut self, s: &'a Sample, hs: &[u64; 18]) -> Option<Parsed<'a>> {
@@ -940,6 +943,28 @@ impl<'a> Builder<'a> {
         })
     }
 
+    /// Ingests destination-reported samples (recording their series for the dedup) and reports
+    /// the bad ones, in input order.
+    fn ingest_triaged(&mut self, seen: &mut FxHashSet<u64>, triaged: Vec<Triaged<'a>>) {
+        for t in triaged {
+            let s = t.sample;
+            match t.verdict {
+                Verdict::NonFinite => self.diags.push("non_finite_value", || {
+                    format!("{} value {}", s.family, s.value)
+                }),
+                Verdict::BadReporter => self.diags.push("bad_reporter", || {
+                    format!("{} reporter {:?}", s.family, lab(&s.labels.reporter))
+                }),
+                Verdict::Ingest => {
+                    if t.dedup {
+                        seen.insert(t.series);
+                    }
+                    self.ingest(s, t.role, false, &t.hashes);
+                }
+            }
+        }
+    }
+
     fn ingest(&mut self, s: &'a Sample, role: Role, source_reported: bool, hs: &[u64; 18]) {
         let l = &s.labels;
         let Some(p) = self.parse(s, hs) else { return };
@@ -1094,6 +1119,85 @@ impl<'a> Builder<'a> {
     }
 }
 
+/// Inputs at least this large are triaged on a second thread while the first ingests.
+const PARALLEL_MIN_SAMPLES: usize = 10_000;
+
+/// Graphs with at least this many edges build them on two threads.
+const PARALLEL_MIN_EDGES: usize = 2_000;
+
+/// Samples per triaged chunk (the ingesting thread waits for the first one only).
+const TRIAGE_CHUNK: usize = 4_096;
+
+/// What [`triage`] found out about one sample.
+#[derive(Clone, Copy, PartialEq)]
+enum Verdict {
+    Ingest,
+    NonFinite,
+    BadReporter,
+}
+
+/// A sample to ingest (or to report), with its label hashes and series hash.
+struct Triaged<'a> {
+    sample: &'a Sample,
+    verdict: Verdict,
+    role: Role,
+    /// Takes part in the source/destination dedup.
+    dedup: bool,
+    series: u64,
+    hashes: [u64; 18],
+}
+
+/// Scope, label hashes and series hash of each sample of `chunk`: destination-reported samples
+/// and diagnostics (in input order), and source-reported samples (ingested after all others).
+fn triage<'a>(
+    opts: &GraphOptions,
+    namespaces: &FxHashSet<&str>,
+    chunk: &'a [Sample],
+) -> (Vec<Triaged<'a>>, Vec<Triaged<'a>>) {
+    let mut now = Vec::with_capacity(chunk.len() / 2 + 1);
+    let mut later = Vec::with_capacity(chunk.len() / 2 + 1);
+    for s in chunk {
+        let Some(role) = role(opts, s.family) else {
+            continue;
+        };
+        let mut t = Triaged {
+            sample: s,
+            verdict: Verdict::Ingest,
+            role,
+            dedup: matches!(role, Role::Requests | Role::Messages | Role::Tcp),
+            series: 0,
+            hashes: [NONE_HASH; 18],
+        };
+        if !s.value.is_finite() || s.value < 0.0 {
+            t.verdict = Verdict::NonFinite;
+            now.push(t);
+            continue;
+        }
+        let source = match lab(&s.labels.reporter) {
+            Some("destination") => false,
+            Some("source") => true,
+            _ => {
+                t.verdict = Verdict::BadReporter;
+                now.push(t);
+                continue;
+            }
+        };
+        if !in_scope(namespaces, source, &s.labels) {
+            continue;
+        }
+        t.hashes = label_hashes(&s.labels);
+        if t.dedup {
+            t.series = series_hash(s.family, &t.hashes);
+        }
+        if source {
+            later.push(t);
+        } else {
+            now.push(t);
+        }
+    }
+    (now, later)
+}
+
 /// Builds the namespace graph from the samples of the [`crate::queries`] results (all families
 /// in one slice, any order) and the mesh inventory. Never panics on bad input: such samples are
 /// skipped and reported in [`GraphResult::diagnostics`].
@@ -1102,7 +1206,23 @@ pub fn build_graph(
     samples: &[Sample],
     inventory: &MeshInventory,
 ) -> GraphResult {
+    build(
+        opts,
+        samples,
+        inventory,
+        samples.len() >= PARALLEL_MIN_SAMPLES,
+    )
+}
+
+/// [`build_graph`], on two threads when `parallel` (the same graph either way).
+fn build(
+    opts: &GraphOptions,
+    samples: &[Sample],
+    inventory: &MeshInventory,
+    parallel: bool,
+) -> GraphResult {
     let mut b = Builder::new(opts, inventory);
+    b.parallel = parallel;
     b.dash = Lbl {
         s: "-",
         h: 0,
@@ -1111,53 +1231,39 @@ pub fn build_graph(
 
     // Destination-reported series first; a source-reported series describing the same traffic
     // (same labels but the reporter) is then skipped, as Kiali's time-series hash does.
-    // The series hash of a source-reported sample is taken in the same pass (its labels are in
-    // cache then); the second pass only looks it up.
+    // Each sample's scope, label hashes and series hash are taken once ([`triage`]); on large
+    // inputs a second thread does that, chunk by chunk, while this one ingests the chunks
+    // already done, in input order, so the graph is the same.
     let mut seen: FxHashSet<u64> =
         FxHashSet::with_capacity_and_hasher(samples.len() / 2, Default::default());
-    let mut deferred: Vec<(&Sample, Role, u64)> = Vec::with_capacity(samples.len() / 2);
-    for s in samples {
-        let Some(role) = role(opts, s.family) else {
-            continue;
-        };
-        if !s.value.is_finite() || s.value < 0.0 {
-            b.diags.push("non_finite_value", || {
-                format!("{} value {}", s.family, s.value)
+    let mut deferred: Vec<Vec<Triaged<'_>>> = Vec::new();
+    let namespaces: FxHashSet<&str> = opts.namespaces.iter().map(String::as_str).collect();
+    if parallel {
+        let namespaces = &namespaces;
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            scope.spawn(move || {
+                for chunk in samples.chunks(TRIAGE_CHUNK) {
+                    if tx.send(triage(opts, namespaces, chunk)).is_err() {
+                        return;
+                    }
+                }
             });
-            continue;
-        }
-        let dedup = matches!(role, Role::Requests | Role::Messages | Role::Tcp);
-        match lab(&s.labels.reporter) {
-            Some("destination") => {
-                if !b.in_scope(false, &s.labels) {
-                    continue;
-                }
-                let hs = label_hashes(&s.labels);
-                if dedup {
-                    seen.insert(series_hash(s.family, &hs));
-                }
-                b.ingest(s, role, false, &hs);
+            for (now, later) in rx {
+                b.ingest_triaged(&mut seen, now);
+                deferred.push(later);
             }
-            Some("source") => {
-                if b.in_scope(true, &s.labels) {
-                    let h = if dedup {
-                        series_hash(s.family, &label_hashes(&s.labels))
-                    } else {
-                        0
-                    };
-                    deferred.push((s, role, h));
-                }
-            }
-            other => b.diags.push("bad_reporter", || {
-                format!("{} reporter {other:?}", s.family)
-            }),
-        }
+        });
+    } else {
+        let (now, later) = triage(opts, &namespaces, samples);
+        b.ingest_triaged(&mut seen, now);
+        deferred.push(later);
     }
-    for (s, role, h) in deferred {
-        if matches!(role, Role::Requests | Role::Messages | Role::Tcp) && seen.contains(&h) {
+    for t in deferred.into_iter().flatten() {
+        if t.dedup && seen.contains(&t.series) {
             continue;
         }
-        b.ingest(s, role, true, &label_hashes(&s.labels));
+        b.ingest(t.sample, t.role, true, &t.hashes);
     }
 
     if opts.appender_enabled(Appender::DeadNode) {
@@ -1566,26 +1672,9 @@ fn host_matches(pattern: &str, host: &str) -> bool {
     }
 }
 
-/// Kiali's rate formatting: at least `min` decimals, more (up to 5) to show one significant digit.
-fn rate_str(v: f64) -> String {
-    let mut precision = 2usize;
-    let mut x = v;
-    let mut needed = 0usize;
-    if x > 0.0 {
-        while needed < 5 && x < 1.0 {
-            x *= 10.0;
-            needed += 1;
-        }
-    }
-    if needed > precision {
-        precision = needed;
-    }
-    num::fixed(v, precision)
-}
-
 fn put_rate(rates: &mut RateMap, k: &'static str, v: f64) {
     if v > 0.0 {
-        rates.insert(k, rate_str(v));
+        rates.set(k, RateValue::Rate(v));
     }
 }
 
@@ -1686,8 +1775,6 @@ impl<'a> Builder<'a> {
         }
 
         let quantile = opts.response_time.quantile();
-        let mut edges: Vec<EdgeWrapper> = Vec::with_capacity(self.edges.len());
-        let mut buf: Vec<u8> = Vec::with_capacity(140);
         let table = Arc::new(LabelTable::new(labels.values.iter().copied()));
         // Byte order of the interned labels, so responses sort on integers.
         // Only the labels responses use (codes, flags, hosts) need a rank.
@@ -1708,7 +1795,6 @@ impl<'a> Builder<'a> {
             label_rank[i as usize] = r as u32;
         }
         // (code rank, 0 = code itself / 1 = flags / 2 = host, key rank, code, key, percentage).
-        let mut resp_rows: Vec<(u32, u8, u32, LabelId, LabelId, f64)> = Vec::new();
         // Kiali's edge order (source id, target id, protocol), decided on integers: each node
         // gets the rank of its id among the sorted ids (equal ids, equal ranks).
         let mut by_id: Vec<u32> = (0..self.nodes.len() as u32)
@@ -1731,7 +1817,11 @@ impl<'a> Builder<'a> {
             })
             .collect();
         order.sort_by_key(|e| (rank[e.src as usize], rank[e.dst as usize], e.proto));
-        for e in order {
+        // One edge's data; `buf` and `resp_rows` are scratch space.
+        let edge_data = |e: &Edge,
+                         buf: &mut Vec<u8>,
+                         resp_rows: &mut Vec<(u32, u8, u32, LabelId, LabelId, f64)>|
+         -> EdgeWrapper {
             let (src, dst) = (&ids[e.src as usize], &ids[e.dst as usize]);
             buf.clear();
             buf.extend_from_slice(src.as_bytes());
@@ -1740,7 +1830,7 @@ impl<'a> Builder<'a> {
             buf.push(b'.');
             buf.extend_from_slice(e.proto.as_str().as_bytes());
             let mut data = EdgeData {
-                id: sha256_id(&buf),
+                id: sha256_id(buf),
                 source: *src,
                 target: *dst,
                 traffic: ProtocolTraffic {
@@ -1782,7 +1872,7 @@ impl<'a> Builder<'a> {
                 if let Some(k) = pct_err_k {
                     let pct = err / e.total * 100.0;
                     if pct > 0.0 {
-                        rates.insert(k, num::fixed(pct, 1));
+                        rates.set(k, RateValue::Percent(pct));
                     }
                 }
                 if let Some(k) = pct_req_k
@@ -1790,7 +1880,7 @@ impl<'a> Builder<'a> {
                 {
                     let pct = e.total / src_out * 100.0;
                     if pct > 0.0 {
-                        rates.insert(k, num::fixed(pct, 1));
+                        rates.set(k, RateValue::Percent(pct));
                     }
                 }
                 if !e.responses.is_empty() {
@@ -1869,8 +1959,34 @@ impl<'a> Builder<'a> {
                     data.throughput = num::fixed(bytes, 0);
                 }
             }
-            edges.push(EdgeWrapper { data });
-        }
+            EdgeWrapper { data }
+        };
+        let build = |part: &[&Edge]| -> Vec<EdgeWrapper> {
+            let mut buf: Vec<u8> = Vec::with_capacity(140);
+            let mut rows = Vec::new();
+            let mut out = Vec::with_capacity(part.len());
+            for e in part {
+                out.push(edge_data(e, &mut buf, &mut rows));
+            }
+            out
+        };
+        // Many edges: the second half is built on another thread (same order, same bytes).
+        let mut edges = if self.parallel && order.len() >= PARALLEL_MIN_EDGES {
+            let (first, second) = order.split_at(order.len() / 2);
+            std::thread::scope(|scope| {
+                let later = scope.spawn(|| build(second));
+                let mut edges = Vec::with_capacity(self.edges.len());
+                edges.extend(build(first));
+                edges.extend(
+                    later
+                        .join()
+                        .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+                );
+                edges
+            })
+        } else {
+            build(&order)
+        };
 
         add_boxes(opts, &mut nodes);
         sort_elements(&mut nodes, &mut edges);
@@ -2009,6 +2125,38 @@ fn sort_elements(nodes: &mut [NodeWrapper], edges: &mut [EdgeWrapper]) {
 #[cfg(test)]
 mod tests {
     use super::{Labels, Lbl, hash_str};
+    use crate::{GraphOptions, GraphType, fixtures};
+
+    #[test]
+    fn two_threads_build_the_same_graph_as_one() {
+        let (namespaces, inv, mut samples) = fixtures::synthetic_mesh(3, 20, 300, 30_000);
+        // Some bad samples too, so diagnostics are compared as well.
+        samples[7].value = f64::NAN;
+        samples[20_000].labels.reporter = Some("elsewhere".to_string());
+        for (graph_type, inject) in [
+            (GraphType::Workload, false),
+            (GraphType::Workload, true),
+            (GraphType::App, false),
+            (GraphType::Service, false),
+        ] {
+            let opts = GraphOptions {
+                graph_type,
+                inject_service_nodes: inject,
+                namespaces: namespaces.iter().take(15).cloned().collect(),
+                query_time: 1_700_000_000,
+                ..GraphOptions::default()
+            };
+            let one = super::build(&opts, &samples, &inv, false);
+            let two = super::build(&opts, &samples, &inv, true);
+            assert!(two.graph.elements.edges.len() >= super::PARALLEL_MIN_EDGES);
+            let json = two.graph.to_json_vec();
+            assert_eq!(one.graph.to_json_vec(), json);
+            // The writer's two-thread path against serde's derived output.
+            assert_eq!(json, serde_json::to_vec(&one.graph).unwrap());
+            assert_eq!(one.diagnostics, two.diagnostics);
+            assert!(!one.diagnostics.is_empty());
+        }
+    }
 
     #[test]
     fn label_ids_are_exact_even_when_hashes_collide() {
