@@ -52,26 +52,38 @@ pub(crate) struct Lbl<'a> {
     /// The value's hash (for a lazy id).
     pub h: u64,
     pub id: u32,
+    /// The value's id in the triage thread's interner ([`Lbl::NO_W`]: none), which finds the
+    /// graph's id without comparing strings again.
+    pub w: u32,
 }
 
 impl Lbl<'static> {
-    pub(crate) const EMPTY: Lbl<'static> = Lbl { s: "", h: 0, id: 0 };
+    pub(crate) const EMPTY: Lbl<'static> = Lbl {
+        s: "",
+        h: 0,
+        id: 0,
+        w: Lbl::NO_W,
+    };
     pub(crate) const UNKNOWN: Lbl<'static> = Lbl {
         s: "unknown",
         h: 0,
         id: 1,
+        w: Lbl::NO_W,
     };
+    /// No triage id.
+    pub(crate) const NO_W: u32 = u32::MAX;
     /// The id of a label not interned yet.
     pub(crate) const LAZY: u32 = u32::MAX;
 }
 
 impl<'a> Lbl<'a> {
     /// A label whose id is taken when needed.
-    pub(crate) fn lazy(s: &'a str, h: u64) -> Self {
+    pub(crate) fn lazy(s: &'a str, h: u64, w: u32) -> Self {
         Lbl {
             s,
             h,
             id: Lbl::LAZY,
+            w,
         }
     }
 

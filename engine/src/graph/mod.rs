@@ -136,6 +136,8 @@ struct Labels<'a> {
     /// the (cold) input.
     copy: Vec<u8>,
     spans: Vec<(u32, u32)>,
+    /// Id by triage id ([`Lbl::w`]; [`Lbl::LAZY`] until known).
+    by_w: Vec<u32>,
 }
 
 impl<'a> Labels<'a> {
@@ -146,6 +148,7 @@ impl<'a> Labels<'a> {
             values: Vec::with_capacity(4096),
             copy: Vec::with_capacity(64 * 1024),
             spans: Vec::with_capacity(4096),
+            by_w: Vec::new(),
         };
         // Fixed ids for the values node identity tests compare against.
         let empty = l.id(Lbl::EMPTY.s);
@@ -181,6 +184,27 @@ impl<'a> Labels<'a> {
         }
     }
 
+    /// The id of `s` (hash `h`, triage id `w`): strings with one triage id are equal, so only
+    /// the first of them is looked up by hash and compared.
+    fn hashed_w(&mut self, s: &'a str, h: u64, w: u32) -> u32 {
+        if w == Lbl::NO_W {
+            return self.hashed(s, h);
+        }
+        let w = w as usize;
+        if let Some(&id) = self.by_w.get(w)
+            && id != Lbl::LAZY
+        {
+            return id;
+        }
+        let id = self.hashed(s, h);
+        if w >= self.by_w.len() {
+            self.by_w
+                .resize((w + 1).max(self.by_w.len() * 2), Lbl::LAZY);
+        }
+        self.by_w[w] = id;
+        id
+    }
+
     fn push(&mut self, s: &'a str) {
         let a = self.copy.len() as u32;
         self.copy.extend_from_slice(s.as_bytes());
@@ -198,13 +222,14 @@ impl<'a> Labels<'a> {
             s,
             h,
             id: self.hashed(s, h),
+            w: Lbl::NO_W,
         }
     }
 
     /// Takes the id of a lazy label.
     fn resolve(&mut self, l: &mut Lbl<'a>) {
         if l.id == Lbl::LAZY {
-            l.id = self.hashed(l.s, l.h);
+            l.id = self.hashed_w(l.s, l.h, l.w);
         }
     }
 
@@ -496,13 +521,51 @@ const H_CODE: usize = 14;
 const H_GRPC: usize = 15;
 const H_FLAGS: usize = 16;
 
+/// A sample's [`label_hashes`] and, when a triage thread interned them, the labels' ids in its
+/// interner ([`Lbl::w`]).
+struct Hashes {
+    h: [u64; 18],
+    w: [u32; 18],
+}
+
+/// The labels [`Lbl`]s are made of (the others only feed the series hash).
+const INTERNED: [usize; 16] = [
+    H_SRC_CLUSTER,
+    H_SRC_NS,
+    H_SRC_WL,
+    H_SRC_APP,
+    H_SRC_VER,
+    H_DST_CLUSTER,
+    H_DST_SVC_NS,
+    H_DST_SVC,
+    H_DST_SVC_NAME,
+    H_DST_WL_NS,
+    H_DST_WL,
+    H_DST_APP,
+    H_DST_VER,
+    H_CODE,
+    H_GRPC,
+    H_FLAGS,
+];
+
 /// The hash of an absent label (distinct from the hash of `""`).
 const NONE_HASH: u64 = 0x5851_f42d_4c95_7f2d;
 
 /// [`hash_str`] of each label that identifies traffic (absent: [`NONE_HASH`]), taken once per
 /// sample: the series hash combines them, and the label interner finds values by them.
 fn label_hashes(l: &IstioLabels) -> [u64; 18] {
-    let fields = [
+    let mut out = [NONE_HASH; 18];
+    for (o, v) in out.iter_mut().zip(hashed_labels(l)) {
+        if let Some(v) = v {
+            *o = hash_str(v);
+        }
+    }
+    out
+}
+
+/// The labels [`label_hashes`] hashes, in its order.
+fn hashed_labels(l: &IstioLabels) -> [&Option<String>; 18] {
+    [
         &l.source_cluster,
         &l.source_workload_namespace,
         &l.source_workload,
@@ -521,14 +584,7 @@ fn label_hashes(l: &IstioLabels) -> [u64; 18] {
         &l.grpc_response_status,
         &l.response_flags,
         &l.le,
-    ];
-    let mut out = [NONE_HASH; 18];
-    for (o, v) in out.iter_mut().zip(fields) {
-        if let Some(v) = v {
-            *o = hash_str(v);
-        }
-    }
-    out
+    ]
 }
 
 /// Hash of the labels that identify traffic: a source-reported series with the same hash as a
@@ -630,7 +686,7 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn parse(&mut self, s: &'a Sample, hs: &[u64; 18]) -> Option<Parsed<'a>> {
+    fn parse(&mut self, s: &'a Sample, hs: &Hashes) -> Option<Parsed<'a>> {
         let l = &s.labels;
         let (
             Some(src_ns),
@@ -705,7 +761,7 @@ impl<'a> Builder<'a> {
             });
             return None;
         }
-        let lbl = |v: &'a str, h: usize| Lbl::lazy(v, hs[h]);
+        let lbl = |v: &'a str, h: usize| Lbl::lazy(v, hs.h[h], hs.w[h]);
         let src_cluster_l = if src_cluster_ok {
             lbl(src_cluster, H_SRC_CLUSTER)
         } else {
@@ -924,22 +980,24 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn code_of(&mut self, proto: Proto, l: &'a IstioLabels, hs: &[u64; 18]) -> Option<Lbl<'a>> {
+    fn code_of(&mut self, proto: Proto, l: &'a IstioLabels, hs: &Hashes) -> Option<Lbl<'a>> {
         let code = lab(&l.response_code)?;
-        let (v, h) = if code == "0" {
+        let (v, i) = if code == "0" {
             return Some(self.dash);
         } else if proto != Proto::Grpc || code.starts_with('4') || code.starts_with('5') {
-            (code, hs[H_CODE])
+            (code, H_CODE)
         } else {
             match lab(&l.grpc_response_status) {
-                Some(g) => (g, hs[H_GRPC]),
-                None => (code, hs[H_CODE]),
+                Some(g) => (g, H_GRPC),
+                None => (code, H_CODE),
             }
         };
+        let (h, w) = (hs.h[i], hs.w[i]);
         Some(Lbl {
             s: v,
             h,
-            id: self.labels.hashed(v, h),
+            id: self.labels.hashed_w(v, h, w),
+            w,
         })
     }
 
@@ -965,7 +1023,7 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn ingest(&mut self, s: &'a Sample, role: Role, source_reported: bool, hs: &[u64; 18]) {
+    fn ingest(&mut self, s: &'a Sample, role: Role, source_reported: bool, hs: &Hashes) {
         let l = &s.labels;
         let Some(p) = self.parse(s, hs) else { return };
         let mut code: Option<Lbl<'a>> = None;
@@ -1010,8 +1068,9 @@ impl<'a> Builder<'a> {
             Role::Requests | Role::Tcp => match lab(&l.response_flags) {
                 Some(f) => Lbl {
                     s: f,
-                    h: hs[H_FLAGS],
-                    id: self.labels.hashed(f, hs[H_FLAGS]),
+                    h: hs.h[H_FLAGS],
+                    id: self.labels.hashed_w(f, hs.h[H_FLAGS], hs.w[H_FLAGS]),
+                    w: hs.w[H_FLAGS],
                 },
                 None => {
                     self.diags.push("missing_label", || {
@@ -1144,15 +1203,17 @@ struct Triaged<'a> {
     /// Takes part in the source/destination dedup.
     dedup: bool,
     series: u64,
-    hashes: [u64; 18],
+    hashes: Hashes,
 }
 
 /// Scope, label hashes and series hash of each sample of `chunk`: destination-reported samples
 /// and diagnostics (in input order), and source-reported samples (ingested after all others).
+/// With `interner` (a triage thread's own), the labels' ids in it are found too ([`Lbl::w`]).
 fn triage<'a>(
     opts: &GraphOptions,
     namespaces: &FxHashSet<&str>,
     chunk: &'a [Sample],
+    mut interner: Option<&mut Labels<'a>>,
 ) -> (Vec<Triaged<'a>>, Vec<Triaged<'a>>) {
     let mut now = Vec::with_capacity(chunk.len() / 2 + 1);
     let mut later = Vec::with_capacity(chunk.len() / 2 + 1);
@@ -1166,7 +1227,10 @@ fn triage<'a>(
             role,
             dedup: matches!(role, Role::Requests | Role::Messages | Role::Tcp),
             series: 0,
-            hashes: [NONE_HASH; 18],
+            hashes: Hashes {
+                h: [NONE_HASH; 18],
+                w: [Lbl::NO_W; 18],
+            },
         };
         if !s.value.is_finite() || s.value < 0.0 {
             t.verdict = Verdict::NonFinite;
@@ -1185,9 +1249,17 @@ fn triage<'a>(
         if !in_scope(namespaces, source, &s.labels) {
             continue;
         }
-        t.hashes = label_hashes(&s.labels);
+        t.hashes.h = label_hashes(&s.labels);
         if t.dedup {
-            t.series = series_hash(s.family, &t.hashes);
+            t.series = series_hash(s.family, &t.hashes.h);
+        }
+        if let Some(interner) = interner.as_deref_mut() {
+            let values = hashed_labels(&s.labels);
+            for i in INTERNED {
+                if let Some(v) = values[i] {
+                    t.hashes.w[i] = interner.hashed(v, t.hashes.h[i]);
+                }
+            }
         }
         if source {
             later.push(t);
@@ -1227,6 +1299,7 @@ fn build(
         s: "-",
         h: 0,
         id: b.labels.id("-"),
+        w: Lbl::NO_W,
     };
 
     // Destination-reported series first; a source-reported series describing the same traffic
@@ -1243,8 +1316,12 @@ fn build(
         std::thread::scope(|scope| {
             let (tx, rx) = std::sync::mpsc::channel();
             scope.spawn(move || {
+                let mut interner = Labels::new();
                 for chunk in samples.chunks(TRIAGE_CHUNK) {
-                    if tx.send(triage(opts, namespaces, chunk)).is_err() {
+                    if tx
+                        .send(triage(opts, namespaces, chunk, Some(&mut interner)))
+                        .is_err()
+                    {
                         return;
                     }
                 }
@@ -1255,7 +1332,7 @@ fn build(
             }
         });
     } else {
-        let (now, later) = triage(opts, &namespaces, samples);
+        let (now, later) = triage(opts, &namespaces, samples, None);
         b.ingest_triaged(&mut seen, now);
         deferred.push(later);
     }
