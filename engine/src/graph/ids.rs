@@ -89,16 +89,19 @@ impl<'a> Lbl<'a> {
 
     /// Set and not `unknown`.
     pub(crate) fn ok(self) -> bool {
-        match self.id {
-            Lbl::LAZY => is_ok(self.s),
-            id => id > Lbl::UNKNOWN.id,
+        match (self.id, self.w) {
+            (Lbl::LAZY, Lbl::NO_W) => is_ok(self.s),
+            // Triage ids number `""` and `unknown` as the graph's ids do.
+            (Lbl::LAZY, w) => w > Lbl::UNKNOWN.id,
+            (id, _) => id > Lbl::UNKNOWN.id,
         }
     }
 
     fn is_unknown(self) -> bool {
-        match self.id {
-            Lbl::LAZY => self.s == "unknown",
-            id => id == Lbl::UNKNOWN.id,
+        match (self.id, self.w) {
+            (Lbl::LAZY, Lbl::NO_W) => self.s == "unknown",
+            (Lbl::LAZY, w) => w == Lbl::UNKNOWN.id,
+            (id, _) => id == Lbl::UNKNOWN.id,
         }
     }
 }

@@ -1004,7 +1004,7 @@ impl<'a> Builder<'a> {
     /// Ingests destination-reported samples (recording their series for the dedup) and reports
     /// the bad ones, in input order.
     fn ingest_triaged(&mut self, seen: &mut FxHashSet<u64>, triaged: Vec<Triaged<'a>>) {
-        for t in triaged {
+        for t in &triaged {
             let s = t.sample;
             match t.verdict {
                 Verdict::NonFinite => self.diags.push("non_finite_value", || {
@@ -1206,6 +1206,9 @@ struct Triaged<'a> {
     hashes: Hashes,
 }
 
+/// [`triage`]'s result: samples to ingest now, and source-reported ones.
+type TriagedChunk<'a> = (Vec<Triaged<'a>>, Vec<Triaged<'a>>);
+
 /// Scope, label hashes and series hash of each sample of `chunk`: destination-reported samples
 /// and diagnostics (in input order), and source-reported samples (ingested after all others).
 /// With `interner` (a triage thread's own), the labels' ids in it are found too ([`Lbl::w`]).
@@ -1214,7 +1217,7 @@ fn triage<'a>(
     namespaces: &FxHashSet<&str>,
     chunk: &'a [Sample],
     mut interner: Option<&mut Labels<'a>>,
-) -> (Vec<Triaged<'a>>, Vec<Triaged<'a>>) {
+) -> TriagedChunk<'a> {
     let mut now = Vec::with_capacity(chunk.len() / 2 + 1);
     let mut later = Vec::with_capacity(chunk.len() / 2 + 1);
     for s in chunk {
@@ -1253,7 +1256,8 @@ fn triage<'a>(
         if t.dedup {
             t.series = series_hash(s.family, &t.hashes.h);
         }
-        if let Some(interner) = interner.as_deref_mut() {
+        // Source-reported samples are mostly dropped by the dedup: not worth interning.
+        if let Some(interner) = interner.as_deref_mut().filter(|_| !source) {
             let values = hashed_labels(&s.labels);
             for i in INTERNED {
                 if let Some(v) = values[i] {
@@ -1312,23 +1316,57 @@ fn build(
     let mut deferred: Vec<Vec<Triaged<'_>>> = Vec::new();
     let namespaces: FxHashSet<&str> = opts.namespaces.iter().map(String::as_str).collect();
     if parallel {
+        // Chunks are claimed in order by the triage thread and, while it is behind, by this
+        // one (without the triage interner: those labels are looked up the ordinary way).
         let namespaces = &namespaces;
+        let chunks: Vec<&[Sample]> = samples.chunks(TRIAGE_CHUNK).collect();
+        let chunks = &chunks;
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let next = &next;
+        let claim = move || next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         std::thread::scope(|scope| {
             let (tx, rx) = std::sync::mpsc::channel();
             scope.spawn(move || {
                 let mut interner = Labels::new();
-                for chunk in samples.chunks(TRIAGE_CHUNK) {
-                    if tx
-                        .send(triage(opts, namespaces, chunk, Some(&mut interner)))
-                        .is_err()
-                    {
+                loop {
+                    let k = claim();
+                    let Some(chunk) = chunks.get(k) else { return };
+                    let done = triage(opts, namespaces, chunk, Some(&mut interner));
+                    if tx.send((k, done)).is_err() {
                         return;
                     }
                 }
             });
-            for (now, later) in rx {
-                b.ingest_triaged(&mut seen, now);
-                deferred.push(later);
+            let mut ready: Vec<Option<TriagedChunk<'_>>> = Vec::new();
+            ready.resize_with(chunks.len(), || None);
+            for k in 0..chunks.len() {
+                while ready[k].is_none() {
+                    match rx.try_recv() {
+                        Ok((j, done)) => ready[j] = Some(done),
+                        Err(std::sync::mpsc::TryRecvError::Empty) => {
+                            let j = claim();
+                            match chunks.get(j) {
+                                Some(chunk) => {
+                                    ready[j] = Some(triage(opts, namespaces, chunk, None));
+                                }
+                                None => {
+                                    if let Ok((j, done)) = rx.recv() {
+                                        ready[j] = Some(done);
+                                    }
+                                }
+                            }
+                        }
+                        Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                            // The triage thread stopped early (its panic is re-raised when
+                            // the scope ends): do the chunk here.
+                            ready[k] = Some(triage(opts, namespaces, chunks[k], None));
+                        }
+                    }
+                }
+                if let Some((now, later)) = ready[k].take() {
+                    b.ingest_triaged(&mut seen, now);
+                    deferred.push(later);
+                }
             }
         });
     } else {
@@ -1336,7 +1374,7 @@ fn build(
         b.ingest_triaged(&mut seen, now);
         deferred.push(later);
     }
-    for t in deferred.into_iter().flatten() {
+    for t in deferred.iter().flatten() {
         if t.dedup && seen.contains(&t.series) {
             continue;
         }
