@@ -112,6 +112,9 @@ fn summary(g: &CytoscapeGraph) -> String {
                 d.traffic.protocol,
                 rates.join(" "),
                 d.is_mtls
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
             )
         })
         .collect();
@@ -220,7 +223,15 @@ fn workload_graph() {
     let unknown = node(&g, "unknown/unknown:unknown");
     assert!(unknown.is_root);
     assert!(!pp.is_root);
-    assert!(g.elements.edges.iter().all(|e| e.data.is_mtls == "100"));
+    assert!(
+        g.elements.edges.iter().all(|e| e
+            .data
+            .is_mtls
+            .as_ref()
+            .map(ToString::to_string)
+            .as_deref()
+            == Some("100"))
+    );
     insta::assert_snapshot!("workload", summary(&g));
     insta::assert_json_snapshot!("workload_json", g);
 }

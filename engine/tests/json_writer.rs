@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use meshglass_engine::{
-    BoxBy, CytoscapeGraph, GraphOptions, GraphType, NodeWrapper, SeInfo, build_graph, fixtures,
+    BoxBy, CytoscapeGraph, GraphOptions, GraphType, NodeWrapper, RateValue, SeInfo, build_graph,
+    fixtures,
 };
 
 fn check(g: &CytoscapeGraph) {
@@ -87,8 +88,9 @@ fn escaped_strings_and_rare_fields_match_serde_json() {
     if let Some(e) = g.elements.edges.first_mut() {
         e.data.source_principal = weird.to_string();
         e.data.dest_principal = "spiffe://cluster.local/ns/x/sa/y".to_string();
-        e.data.throughput = "12".to_string();
-        e.data.response_time = "7".to_string();
+        e.data.throughput = Some(RateValue::Whole(12.4));
+        e.data.response_time = Some(RateValue::Text("7".into()));
+        e.data.is_mtls = Some(RateValue::Whole(99.5));
         e.data.traffic.rates.insert("http", weird.to_string());
         e.data.traffic.rates.insert("we\"ird", "1".to_string());
         e.data.traffic.protocol = "";

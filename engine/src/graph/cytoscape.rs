@@ -153,6 +153,8 @@ pub enum RateValue {
     Rate(f64),
     /// A percentage: one decimal.
     Percent(f64),
+    /// A whole number (rounded, no decimals): `"100"`.
+    Whole(f64),
     /// A value written as given.
     Text(Box<str>),
 }
@@ -177,6 +179,7 @@ impl RateValue {
         match *self {
             RateValue::Rate(v) => Some((v, Self::rate_precision(v))),
             RateValue::Percent(v) => Some((v, 1)),
+            RateValue::Whole(v) => Some((v, 0)),
             RateValue::Text(_) => None,
         }
     }
@@ -759,17 +762,17 @@ pub struct EdgeData {
     #[serde(rename = "destPrincipal", skip_serializing_if = "String::is_empty")]
     pub dest_principal: String,
     /// Percentage of traffic using mutual TLS, rounded (`"100"`).
-    #[serde(rename = "isMTLS", skip_serializing_if = "String::is_empty")]
-    pub is_mtls: String,
+    #[serde(rename = "isMTLS", skip_serializing_if = "Option::is_none")]
+    pub is_mtls: Option<RateValue>,
     /// Response time in milliseconds, rounded.
-    #[serde(rename = "responseTime", skip_serializing_if = "String::is_empty")]
-    pub response_time: String,
+    #[serde(rename = "responseTime", skip_serializing_if = "Option::is_none")]
+    pub response_time: Option<RateValue>,
     /// Source principal, when the edge has exactly one.
     #[serde(rename = "sourcePrincipal", skip_serializing_if = "String::is_empty")]
     pub source_principal: String,
     /// Throughput in bytes per second, rounded.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub throughput: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub throughput: Option<RateValue>,
     /// The edge's traffic (one protocol).
     pub traffic: ProtocolTraffic,
 }

@@ -155,6 +155,13 @@ fn opt_str_field(out: &mut Vec<u8>, k: &str, v: &str) {
     }
 }
 
+fn opt_rate_field(out: &mut Vec<u8>, k: &str, v: &Option<RateValue>) {
+    if let Some(v) = v {
+        key(out, k);
+        rate_value(out, v);
+    }
+}
+
 fn true_field(out: &mut Vec<u8>, k: &str, v: bool) {
     if v {
         key(out, k);
@@ -377,10 +384,10 @@ fn edge(out: &mut Vec<u8>, d: &EdgeData) {
     key(out, "target");
     id(out, &d.target);
     opt_str_field(out, "destPrincipal", &d.dest_principal);
-    opt_str_field(out, "isMTLS", &d.is_mtls);
-    opt_str_field(out, "responseTime", &d.response_time);
+    opt_rate_field(out, "isMTLS", &d.is_mtls);
+    opt_rate_field(out, "responseTime", &d.response_time);
     opt_str_field(out, "sourcePrincipal", &d.source_principal);
-    opt_str_field(out, "throughput", &d.throughput);
+    opt_rate_field(out, "throughput", &d.throughput);
     key(out, "traffic");
     traffic(out, &d.traffic);
     out.push(b'}');

@@ -2040,7 +2040,7 @@ impl<'a> Builder<'a> {
                     }
                 }
                 if e.mtls > 0.0 {
-                    data.is_mtls = num::fixed(e.mtls / e.total * 100.0, 0);
+                    data.is_mtls = Some(RateValue::Whole(e.mtls / e.total * 100.0));
                 }
             }
             if let Principal::One(p) = e.src_principal {
@@ -2061,7 +2061,7 @@ impl<'a> Builder<'a> {
                     None => None,
                 };
                 if let Some(rt) = rt.filter(|v| v.is_finite() && *v > 0.0) {
-                    data.response_time = num::fixed(rt, 0);
+                    data.response_time = Some(RateValue::Whole(rt));
                 }
             }
             if e.proto == Proto::Http {
@@ -2071,7 +2071,7 @@ impl<'a> Builder<'a> {
                     e.bytes[1]
                 };
                 if bytes > 0.0 {
-                    data.throughput = num::fixed(bytes, 0);
+                    data.throughput = Some(RateValue::Whole(bytes));
                 }
             }
             EdgeWrapper { data }
