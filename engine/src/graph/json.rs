@@ -33,15 +33,20 @@ pub(crate) fn write_graph(g: &CytoscapeGraph, out: &mut Vec<u8>) {
         // Many edges: the second half is written on another thread, then appended.
         let (first, second) = edges.split_at(edges.len() / 2);
         std::thread::scope(|scope| {
-            let later = scope.spawn(|| {
+            let write = || {
                 let mut tail = Vec::with_capacity(second.len() * 1024);
                 edge_list(&mut tail, second);
                 tail
-            });
+            };
+            let later = std::thread::Builder::new().spawn_scoped(scope, write);
             edge_list(out, first);
-            let tail = later
-                .join()
-                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            let tail = match later {
+                Ok(later) => later
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+                // No second thread: this one writes the rest.
+                Err(_) => write(),
+            };
             if !first.is_empty() && !tail.is_empty() {
                 out.push(b',');
             }

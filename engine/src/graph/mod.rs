@@ -1326,7 +1326,8 @@ fn build(
         let claim = move || next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         std::thread::scope(|scope| {
             let (tx, rx) = std::sync::mpsc::channel();
-            scope.spawn(move || {
+            // Without a second thread (spawning failed) this one triages every chunk.
+            let _ = std::thread::Builder::new().spawn_scoped(scope, move || {
                 let mut interner = Labels::new();
                 loop {
                     let k = claim();
@@ -2089,14 +2090,18 @@ impl<'a> Builder<'a> {
         let mut edges = if self.parallel && order.len() >= PARALLEL_MIN_EDGES {
             let (first, second) = order.split_at(order.len() / 2);
             std::thread::scope(|scope| {
-                let later = scope.spawn(|| build(second));
+                let later = std::thread::Builder::new().spawn_scoped(scope, || build(second));
                 let mut edges = Vec::with_capacity(self.edges.len());
                 edges.extend(build(first));
-                edges.extend(
-                    later
-                        .join()
-                        .unwrap_or_else(|p| std::panic::resume_unwind(p)),
-                );
+                match later {
+                    Ok(later) => edges.extend(
+                        later
+                            .join()
+                            .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+                    ),
+                    // No second thread: this one builds the rest.
+                    Err(_) => edges.extend(build(second)),
+                }
                 edges
             })
         } else {
