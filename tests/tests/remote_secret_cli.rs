@@ -14,19 +14,17 @@ use kube::{
     config::{KubeConfigOptions, Kubeconfig},
 };
 use meshglass_operator::remote_secret::{self, Change, Outcome};
-use meshglass_testbed::{TestBed, TestNamespace, tools, wait_until};
+use meshglass_testbed::{TestBed, tools, wait_until};
 
 const CLUSTERS: &[&str] = &["east", "west"];
+
+mod common;
+use common::{east_west, east_west_opts, suffix, test_namespace};
 
 async fn bed() -> &'static TestBed {
     meshglass_testbed::shared(CLUSTERS)
         .await
         .expect("test bed starts")
-}
-
-/// A short random-enough suffix for cluster-scoped names (ClusterRoles are shared by all tests of the bed).
-fn suffix(ns: &TestNamespace) -> String {
-    ns.name().rsplit('-').next().unwrap_or("x").to_string()
 }
 
 /// Runs the CLI with the bed's kubeconfig and `extra` options; returns the outcome and what it printed.
@@ -68,27 +66,13 @@ async fn client_from_secret(secret: &Secret, cluster: &str) -> Client {
 #[tokio::test]
 async fn process_remote_resources_creates_a_working_view_only_secret_idempotently_and_deletes_it() {
     let bed = bed().await;
-    let east = bed.cluster("east").client().await.expect("east client");
-    let west = bed.cluster("west").client().await.expect("west client");
-    let kiali_ns = TestNamespace::create(&east, "rs-kiali")
-        .await
-        .expect("east namespace");
+    let (east, west) = east_west(bed).await;
+    let kiali_ns = test_namespace(&east, "rs-kiali").await;
     let id = suffix(&kiali_ns);
     // The remote namespace does not exist: the CLI creates it (and, with --delete, removes it again).
     let remote_ns = format!("rs-access-{id}");
     let name = format!("rs-{id}");
-    let opts = [
-        "--kiali-cluster-context",
-        "east",
-        "--remote-cluster-context",
-        "west",
-        "--kiali-cluster-namespace",
-        kiali_ns.name(),
-        "--remote-cluster-namespace",
-        &remote_ns,
-        "--kiali-resource-name",
-        &name,
-    ];
+    let opts = east_west_opts(kiali_ns.name(), &remote_ns, &name);
 
     let (first, printed) = run_cli(bed, &opts).await.expect("first run succeeds");
     assert_eq!(first.cluster_name, "west");
@@ -250,14 +234,9 @@ async fn process_remote_resources_creates_a_working_view_only_secret_idempotentl
 #[tokio::test]
 async fn delete_leaves_objects_it_did_not_create_alone() {
     let bed = bed().await;
-    let east = bed.cluster("east").client().await.expect("east client");
-    let west = bed.cluster("west").client().await.expect("west client");
-    let kiali_ns = TestNamespace::create(&east, "rs-keep")
-        .await
-        .expect("east namespace");
-    let remote_ns = TestNamespace::create(&west, "rs-keep-remote")
-        .await
-        .expect("west namespace");
+    let (east, west) = east_west(bed).await;
+    let kiali_ns = test_namespace(&east, "rs-keep").await;
+    let remote_ns = test_namespace(&west, "rs-keep-remote").await;
     let name = format!("rs-keep-{}", suffix(&kiali_ns));
     // A same-named ServiceAccount and Secret made by someone else.
     let sa = ServiceAccount {
@@ -287,19 +266,10 @@ async fn delete_leaves_objects_it_did_not_create_alone() {
     let (outcome, _) = run_cli(
         bed,
         &[
-            "--kiali-cluster-context",
-            "east",
-            "--remote-cluster-context",
-            "west",
-            "--kiali-cluster-namespace",
-            kiali_ns.name(),
-            "--remote-cluster-namespace",
-            remote_ns.name(),
-            "--kiali-resource-name",
-            &name,
-            "--delete",
-            "true",
-        ],
+            east_west_opts(kiali_ns.name(), remote_ns.name(), &name),
+            vec!["--delete", "true"],
+        ]
+        .concat(),
     )
     .await
     .expect("delete runs");
@@ -376,28 +346,16 @@ fn kubectl_apply(bed: &TestBed, context: &str, yaml: &str) {
 #[tokio::test]
 async fn dry_run_writes_nothing_and_its_output_applies_cleanly_with_kubectl() {
     let bed = bed().await;
-    let east = bed.cluster("east").client().await.expect("east client");
-    let west = bed.cluster("west").client().await.expect("west client");
-    let kiali_ns = TestNamespace::create(&east, "rs-dry")
-        .await
-        .expect("east namespace");
+    let (east, west) = east_west(bed).await;
+    let kiali_ns = test_namespace(&east, "rs-dry").await;
     let id = suffix(&kiali_ns);
     let remote_ns = format!("rs-dry-access-{id}");
     let name = format!("rs-dry-{id}");
     let opts = [
-        "--kiali-cluster-context",
-        "east",
-        "--remote-cluster-context",
-        "west",
-        "--kiali-cluster-namespace",
-        kiali_ns.name(),
-        "--remote-cluster-namespace",
-        &remote_ns,
-        "--kiali-resource-name",
-        &name,
-        "--remote-cluster-name",
-        "west-dry",
-    ];
+        east_west_opts(kiali_ns.name(), &remote_ns, &name),
+        vec!["--remote-cluster-name", "west-dry"],
+    ]
+    .concat();
     let mut dry = opts.to_vec();
     dry.extend_from_slice(&["--dry-run", "true"]);
     let (outcome, output) = run_cli(bed, &dry).await.expect("dry run succeeds");
@@ -524,9 +482,7 @@ async fn dry_run_writes_nothing_and_its_output_applies_cleanly_with_kubectl() {
 async fn without_a_ca_in_the_kubeconfig_the_remote_root_ca_is_used() {
     let bed = bed().await;
     let east = bed.cluster("east").client().await.expect("east client");
-    let kiali_ns = TestNamespace::create(&east, "rs-ca")
-        .await
-        .expect("east namespace");
+    let kiali_ns = test_namespace(&east, "rs-ca").await;
     let id = suffix(&kiali_ns);
     let remote_ns = format!("rs-ca-access-{id}");
     let name = format!("rs-ca-{id}");

@@ -13,18 +13,17 @@ use kube::{
     config::Kubeconfig,
 };
 use meshglass_operator::remote_secret::{self, Error};
-use meshglass_testbed::{TestBed, TestNamespace};
+use meshglass_testbed::TestBed;
 
 const CLUSTERS: &[&str] = &["east", "west"];
+
+mod common;
+use common::{east_west, east_west_opts, suffix, test_namespace};
 
 async fn bed() -> &'static TestBed {
     meshglass_testbed::shared(CLUSTERS)
         .await
         .expect("test bed starts")
-}
-
-fn suffix(ns: &TestNamespace) -> String {
-    ns.name().rsplit('-').next().unwrap_or("x").to_string()
 }
 
 /// Runs the CLI expecting a failure; checks the error is one line, has the category, names `needles`, and that
@@ -109,11 +108,8 @@ async fn nothing_written(
 async fn argument_errors_name_the_problem() {
     let bed = bed().await;
     let kubeconfig = bed.kubeconfig_path().display().to_string();
-    let east = bed.cluster("east").client().await.expect("east");
-    let west = bed.cluster("west").client().await.expect("west");
-    let kiali_ns = TestNamespace::create(&east, "rs-err")
-        .await
-        .expect("namespace");
+    let (east, west) = east_west(bed).await;
+    let kiali_ns = test_namespace(&east, "rs-err").await;
     let remote_ns = format!("rs-err-access-{}", suffix(&kiali_ns));
     let name = format!("rs-err-{}", suffix(&kiali_ns));
     let base = [
@@ -192,29 +188,15 @@ async fn argument_errors_name_the_problem() {
 async fn a_missing_kiali_namespace_stops_before_any_write() {
     let bed = bed().await;
     let kubeconfig = bed.kubeconfig_path().display().to_string();
-    let east = bed.cluster("east").client().await.expect("east");
-    let west = bed.cluster("west").client().await.expect("west");
-    let marker = TestNamespace::create(&east, "rs-nons")
-        .await
-        .expect("namespace");
+    let (east, west) = east_west(bed).await;
+    let marker = test_namespace(&east, "rs-nons").await;
     let id = suffix(&marker);
     let missing = format!("rs-missing-{id}");
     let remote_ns = format!("rs-nons-access-{id}");
     let name = format!("rs-nons-{id}");
     fails(
         &kubeconfig,
-        &[
-            "--kiali-cluster-context",
-            "east",
-            "--remote-cluster-context",
-            "west",
-            "--kiali-cluster-namespace",
-            &missing,
-            "--remote-cluster-namespace",
-            &remote_ns,
-            "--kiali-resource-name",
-            &name,
-        ],
+        &east_west_opts(&missing, &remote_ns, &name),
         None,
         "primary_namespace_missing",
         &[&missing, "--kiali-cluster-namespace"],
@@ -233,11 +215,8 @@ async fn a_missing_kiali_namespace_stops_before_any_write() {
 #[tokio::test]
 async fn an_unreachable_remote_api_is_reported() {
     let bed = bed().await;
-    let east = bed.cluster("east").client().await.expect("east");
-    let west = bed.cluster("west").client().await.expect("west");
-    let kiali_ns = TestNamespace::create(&east, "rs-down")
-        .await
-        .expect("namespace");
+    let (east, west) = east_west(bed).await;
+    let kiali_ns = test_namespace(&east, "rs-down").await;
     let id = suffix(&kiali_ns);
     let name = format!("rs-down-{id}");
     let remote_ns = format!("rs-down-access-{id}");
@@ -306,14 +285,9 @@ async fn an_unreachable_remote_api_is_reported() {
 async fn a_token_that_is_never_populated_times_out_with_advice() {
     let bed = bed().await;
     let kubeconfig = bed.kubeconfig_path().display().to_string();
-    let east = bed.cluster("east").client().await.expect("east");
-    let west = bed.cluster("west").client().await.expect("west");
-    let kiali_ns = TestNamespace::create(&east, "rs-tok")
-        .await
-        .expect("namespace");
-    let remote_ns = TestNamespace::create(&west, "rs-tok-remote")
-        .await
-        .expect("namespace");
+    let (east, west) = east_west(bed).await;
+    let kiali_ns = test_namespace(&east, "rs-tok").await;
+    let remote_ns = test_namespace(&west, "rs-tok-remote").await;
     let name = format!("rs-tok-{}", suffix(&kiali_ns));
     // A Secret of that name exists but nothing ever puts a token in it.
     let empty = Secret {
@@ -331,19 +305,10 @@ async fn a_token_that_is_never_populated_times_out_with_advice() {
     fails(
         &kubeconfig,
         &[
-            "--kiali-cluster-context",
-            "east",
-            "--remote-cluster-context",
-            "west",
-            "--kiali-cluster-namespace",
-            kiali_ns.name(),
-            "--remote-cluster-namespace",
-            remote_ns.name(),
-            "--kiali-resource-name",
-            &name,
-            "--process-remote-resources",
-            "false",
-        ],
+            east_west_opts(kiali_ns.name(), remote_ns.name(), &name),
+            vec!["--process-remote-resources", "false"],
+        ]
+        .concat(),
         Some(Duration::from_secs(3)),
         "token_timeout",
         &[
@@ -364,14 +329,9 @@ async fn a_token_that_is_never_populated_times_out_with_advice() {
 async fn credentials_without_the_needed_permissions_are_refused_by_name() {
     let bed = bed().await;
     let kubeconfig = bed.kubeconfig_path().display().to_string();
-    let east = bed.cluster("east").client().await.expect("east");
-    let west = bed.cluster("west").client().await.expect("west");
-    let kiali_ns = TestNamespace::create(&east, "rs-perm")
-        .await
-        .expect("namespace");
-    let remote_ns = TestNamespace::create(&west, "rs-perm-remote")
-        .await
-        .expect("namespace");
+    let (east, west) = east_west(bed).await;
+    let kiali_ns = test_namespace(&east, "rs-perm").await;
+    let remote_ns = test_namespace(&west, "rs-perm-remote").await;
     let name = format!("rs-perm-{}", suffix(&kiali_ns));
     // A ServiceAccount with a token but no role at all.
     let sa = ServiceAccount {
@@ -398,19 +358,10 @@ async fn credentials_without_the_needed_permissions_are_refused_by_name() {
     fails(
         &kubeconfig,
         &[
-            "--kiali-cluster-context",
-            "east",
-            "--remote-cluster-context",
-            "west",
-            "--kiali-cluster-namespace",
-            kiali_ns.name(),
-            "--remote-cluster-namespace",
-            remote_ns.name(),
-            "--kiali-resource-name",
-            &name,
-            "--process-remote-resources",
-            "false",
-        ],
+            east_west_opts(kiali_ns.name(), remote_ns.name(), &name),
+            vec!["--process-remote-resources", "false"],
+        ]
+        .concat(),
         None,
         "permission_missing",
         &[
@@ -430,11 +381,8 @@ async fn credentials_without_the_needed_permissions_are_refused_by_name() {
 async fn a_failure_after_the_remote_writes_removes_them_again() {
     let bed = bed().await;
     let kubeconfig = bed.kubeconfig_path().display().to_string();
-    let east = bed.cluster("east").client().await.expect("east");
-    let west = bed.cluster("west").client().await.expect("west");
-    let kiali_ns = TestNamespace::create(&east, "rs-undo")
-        .await
-        .expect("namespace");
+    let (east, west) = east_west(bed).await;
+    let kiali_ns = test_namespace(&east, "rs-undo").await;
     let id = suffix(&kiali_ns);
     let remote_ns = format!("rs-undo-access-{id}");
     let name = format!("rs-undo-{id}");
@@ -448,19 +396,10 @@ async fn a_failure_after_the_remote_writes_removes_them_again() {
     fails(
         &kubeconfig,
         &[
-            "--kiali-cluster-context",
-            "east",
-            "--remote-cluster-context",
-            "west",
-            "--kiali-cluster-namespace",
-            kiali_ns.name(),
-            "--remote-cluster-namespace",
-            &remote_ns,
-            "--kiali-resource-name",
-            &name,
-            "--remote-cluster-url",
-            &url,
-        ],
+            east_west_opts(kiali_ns.name(), &remote_ns, &name),
+            vec!["--remote-cluster-url", &url],
+        ]
+        .concat(),
         None,
         "unreachable",
         &[&format!("127.0.0.1:{port}")],

@@ -14,7 +14,7 @@ use kube::CustomResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use meshglass_operator::controller::{self, Settings};
 use meshglass_operator::crds::Kiali;
-use meshglass_testbed::{TestNamespace, apply_crd, poll, wait_until};
+use meshglass_testbed::{TestBed, TestNamespace, apply_crd, poll, wait_until};
 
 /// How long the shared waits below give the operator.
 pub const WAIT: Duration = Duration::from_secs(90);
@@ -81,9 +81,7 @@ pub async fn enforce_restricted(client: &Client, ns: &str) {
 
 /// A fresh test namespace whose PodSecurity admission enforces the restricted profile.
 pub async fn restricted_namespace(client: &Client, prefix: &str) -> TestNamespace {
-    let ns = TestNamespace::create(client, prefix)
-        .await
-        .expect("test namespace");
+    let ns = test_namespace(client, prefix).await;
     enforce_restricted(client, ns.name()).await;
     ns
 }
@@ -91,6 +89,36 @@ pub async fn restricted_namespace(client: &Client, prefix: &str) -> TestNamespac
 /// The random suffix of a TestNamespace name: unique names for cluster-scoped objects.
 pub fn suffix(ns: &TestNamespace) -> &str {
     ns.name().rsplit('-').next().unwrap_or("x")
+}
+
+/// A fresh test namespace `<prefix>-<random>` (deleted when dropped).
+pub async fn test_namespace(client: &Client, prefix: &str) -> TestNamespace {
+    TestNamespace::create(client, prefix)
+        .await
+        .unwrap_or_else(|e| panic!("test namespace {prefix}-…: {e}"))
+}
+
+/// Admin clients of the shared bed's `east` and `west` clusters.
+pub async fn east_west(bed: &TestBed) -> (Client, Client) {
+    let east = bed.cluster("east").client().await.expect("east client");
+    let west = bed.cluster("west").client().await.expect("west client");
+    (east, west)
+}
+
+/// The options every remote-secret run of the tests starts with: Kiali on east, the remote is west.
+pub fn east_west_opts<'a>(kiali_ns: &'a str, remote_ns: &'a str, name: &'a str) -> Vec<&'a str> {
+    vec![
+        "--kiali-cluster-context",
+        "east",
+        "--remote-cluster-context",
+        "west",
+        "--kiali-cluster-namespace",
+        kiali_ns,
+        "--remote-cluster-namespace",
+        remote_ns,
+        "--kiali-resource-name",
+        name,
+    ]
 }
 
 /// A one-hour token of a ServiceAccount (TokenRequest API).
