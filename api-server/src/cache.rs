@@ -134,8 +134,18 @@ pub struct Objects {
     pub istio: Vec<(IstioKind, DynamicObject)>,
 }
 
+/// The core kinds watched per cluster, by the names their watches report as synced.
+pub const CORE_KIND_NAMES: [&str; 7] = [
+    "namespaces",
+    "services",
+    "deployments",
+    "statefulsets",
+    "daemonsets",
+    "replicasets",
+    "pods",
+];
 /// The number of core kinds watched per cluster.
-pub const CORE_KINDS: usize = 7;
+pub const CORE_KINDS: usize = CORE_KIND_NAMES.len();
 
 fn loaded<K>(objs: Vec<K>, dyntype: K::DynamicType) -> Store<K>
 where

@@ -52,15 +52,7 @@ impl ClusterState {
             let mut w = s.write();
             w.accessible = true;
             w.probed = true;
-            for k in [
-                "namespaces",
-                "services",
-                "deployments",
-                "statefulsets",
-                "daemonsets",
-                "replicasets",
-                "pods",
-            ] {
+            for k in cache::CORE_KIND_NAMES {
                 w.synced.insert(k);
             }
             w.istio_discovered = true;
@@ -536,15 +528,7 @@ mod tests {
     fn settled_waits_for_discovered_istio_kinds() {
         let s = ClusterState::default();
         s.probe_result(Ok(()));
-        for k in [
-            "namespaces",
-            "services",
-            "deployments",
-            "statefulsets",
-            "daemonsets",
-            "replicasets",
-            "pods",
-        ] {
+        for k in cache::CORE_KIND_NAMES {
             s.mark_synced(k);
         }
         assert!(!s.settled(), "Istio CRDs not looked for yet");
