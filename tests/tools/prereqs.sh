@@ -11,24 +11,12 @@ packages=()
 case " ${missing[*]} " in *" prometheus "*|*" promtool "*) packages+=(prometheus) ;; esac
 case " ${missing[*]} " in *" lua5.4 "*) packages+=(lua5.4) ;; esac
 
-if ! command -v apt-get >/dev/null 2>&1; then
-  echo "prereqs: ${missing[*]} missing and apt-get is not available; install Prometheus (prometheus, promtool) by hand" >&2
-  exit 2
-fi
-sudo=()
-if [ "$(id -u)" != 0 ]; then
-  if command -v sudo >/dev/null 2>&1; then sudo=(sudo); else
-    echo "prereqs: ${missing[*]} missing; run 'apt-get install ${packages[*]}' as root" >&2
-    exit 2
-  fi
-fi
-echo "prereqs: installing Debian's ${packages[*]} (missing: ${missing[*]}) ..." >&2
-export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -qq
 # --no-install-recommends: no node exporter or services beyond what the tests run.
-"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+"$(dirname "$0")/apt-install.sh" prereqs "${packages[@]}"
 # The package enables a system service; the tests start their own instances.
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+  sudo=()
+  [ "$(id -u)" = 0 ] || sudo=(sudo)
   "${sudo[@]}" systemctl disable --now prometheus >/dev/null 2>&1 || true
 fi
 for cmd in prometheus promtool lua5.4; do
