@@ -13,14 +13,16 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use base64::Engine as _;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Secret, Service, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use kube::Client;
 use kube::api::{Api, PostParams};
-use meshglass_testbed::{Cluster, Prometheus, TestBed, wait_until};
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::token_kubeconfig;
+use meshglass_testbed::{Prometheus, TestBed, wait_for_token, wait_until};
 use serde_json::{Value, json};
 
 const TIMEOUT: Duration = Duration::from_secs(600);
@@ -74,27 +76,9 @@ async fn reader_token(client: &Client) -> String {
                "type": "kubernetes.io/service-account-token"}),
     )
     .await;
-    wait_until("token", TIMEOUT, || async {
-        let s = secrets.get("meshglass-server-token").await?;
-        let t = s
-            .data
-            .and_then(|d| d.get("token").cloned())
-            .and_then(|t| String::from_utf8(t.0).ok());
-        Ok::<_, kube::Error>(t.filter(|t| !t.is_empty()))
-    })
-    .await
-    .expect("token")
-}
-
-fn kubeconfig(c: &Cluster, token: &str) -> String {
-    let ca = base64::engine::general_purpose::STANDARD.encode(c.ca_pem());
-    let n = c.name();
-    format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: {n}\n  cluster:\n    server: {}\n    certificate-authority-data: {ca}\n\
-         users:\n- name: {n}\n  user:\n    token: {token}\ncontexts:\n- name: {n}\n  context:\n    cluster: {n}\n    user: {n}\n\
-         current-context: {n}\n",
-        c.server_url()
-    )
+    wait_for_token(client, ns, "meshglass-server-token", TIMEOUT)
+        .await
+        .expect("token")
 }
 
 /// Per namespace: a→b in east, a(east)→b(west) with 10 % 5xx, b(west)→c(west); both reporters.
@@ -244,7 +228,7 @@ async fn main() {
     std::fs::create_dir_all(&secret_dir).expect("secrets dir");
     std::fs::write(
         secret_dir.join("west"),
-        kubeconfig(bed.cluster("west"), &reader_token(&west).await),
+        token_kubeconfig(bed.cluster("west"), &reader_token(&west).await),
     )
     .expect("kubeconfig");
     let (port, mport) = (free_port(), free_port());

@@ -20,6 +20,7 @@ mod namespace;
 mod pki;
 mod process;
 mod prometheus;
+mod token;
 pub mod tools;
 mod wait;
 
@@ -28,4 +29,5 @@ pub use crd::apply_crd;
 pub use error::Error;
 pub use namespace::TestNamespace;
 pub use prometheus::Prometheus;
+pub use token::wait_for_token;
 pub use wait::{poll, wait_until};

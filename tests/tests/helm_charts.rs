@@ -29,7 +29,7 @@ use kube::{Client, ResourceExt};
 use meshglass_operator::build::{self, BuildOptions, Child};
 use meshglass_operator::crds::config::Config;
 use meshglass_operator::crds::{Kiali, names};
-use meshglass_testbed::{TestBed, apply_crd, tools, wait_until};
+use meshglass_testbed::{TestBed, apply_crd, tools, wait_for_token, wait_until};
 use serde::Deserialize;
 
 mod common;
@@ -806,28 +806,9 @@ async fn server_chart_remote_mode_makes_a_read_only_token() {
     }
 
     apply(&admin, &docs).await;
-    let secrets: Api<Secret> = Api::namespaced(admin.clone(), ns.name());
-    let token = wait_until(
-        &format!("secret {}/{token_secret} holds a token", ns.name()),
-        WAIT,
-        || {
-            let secrets = secrets.clone();
-            let name = token_secret.clone();
-            async move {
-                let s = secrets.get(&name).await?;
-                Ok::<_, kube::Error>(
-                    s.data
-                        .and_then(|d| {
-                            d.get("token")
-                                .map(|t| String::from_utf8_lossy(&t.0).into_owned())
-                        })
-                        .filter(|t| !t.is_empty()),
-                )
-            }
-        },
-    )
-    .await
-    .expect("the token controller fills the token Secret");
+    let token = wait_for_token(&admin, ns.name(), &token_secret, WAIT)
+        .await
+        .expect("the token controller fills the token Secret");
 
     // What a primary's server does with it: read the cluster; nothing else.
     let as_remote =

@@ -17,7 +17,7 @@ use kube::api::{
 use kube::{Client, ResourceExt};
 use meshglass_operator::crds::Kiali;
 use meshglass_operator::crds::names;
-use meshglass_testbed::{TestBed, TestNamespace, tools, wait_until};
+use meshglass_testbed::{TestBed, TestNamespace, tools, wait_for_token, wait_until};
 use tokio::sync::OnceCell;
 
 mod common;
@@ -169,21 +169,9 @@ fn set(items: &[&str]) -> BTreeSet<String> {
 
 /// The token of a `kubernetes.io/service-account-token` Secret, once the token controller filled it.
 async fn token_of(client: &Client, ns: &str, secret: &str) -> String {
-    let api: Api<Secret> = Api::namespaced(client.clone(), ns);
-    wait_until(&format!("secret {ns}/{secret} holds a token"), WAIT, || {
-        let api = api.clone();
-        let secret = secret.to_string();
-        async move {
-            let s = api.get(&secret).await?;
-            let token = s.data.and_then(|d| {
-                d.get("token")
-                    .map(|t| String::from_utf8_lossy(&t.0).to_string())
-            });
-            Ok::<_, kube::Error>(token.filter(|t| !t.is_empty()))
-        }
-    })
-    .await
-    .expect("token")
+    wait_for_token(client, ns, secret, WAIT)
+        .await
+        .expect("token")
 }
 
 /// The token reads pods on its cluster and cannot create any.

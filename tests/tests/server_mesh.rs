@@ -11,13 +11,14 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use base64::Engine as _;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Secret, Service, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleBinding};
 use kube::api::{Api, ApiResource, DynamicObject, PostParams};
 use kube::{Client, ResourceExt};
-use meshglass_testbed::{Cluster, Prometheus, TestBed, TestNamespace, wait_until};
+mod common;
+use common::token_kubeconfig;
+use meshglass_testbed::{Prometheus, TestBed, TestNamespace, wait_for_token, wait_until};
 use serde_json::{Value, json};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
@@ -155,28 +156,9 @@ async fn token_of(client: &Client, ns: &str, sa: &str) -> String {
                "type": "kubernetes.io/service-account-token"}),
     )
     .await;
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
-    wait_until(&format!("token in Secret {ns}/{name}"), TIMEOUT, || async {
-        let s = secrets.get(&name).await?;
-        let token = s
-            .data
-            .and_then(|d| d.get("token").cloned())
-            .and_then(|t| String::from_utf8(t.0).ok());
-        Ok::<_, kube::Error>(token.filter(|t| !t.is_empty()))
-    })
-    .await
-    .expect("token")
-}
-
-fn remote_kubeconfig(cluster: &Cluster, token: &str) -> String {
-    let ca = base64::engine::general_purpose::STANDARD.encode(cluster.ca_pem());
-    let name = cluster.name();
-    format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: {name}\n  cluster:\n    server: {}\n    certificate-authority-data: {ca}\n\
-         users:\n- name: {name}\n  user:\n    token: {token}\ncontexts:\n- name: {name}\n  context:\n    cluster: {name}\n    user: {name}\n\
-         current-context: {name}\n",
-        cluster.server_url()
-    )
+    wait_for_token(client, ns, &name, TIMEOUT)
+        .await
+        .expect("token")
 }
 
 fn drop_kubeconfig(dir: &Path, cluster: &str, text: &str) {
@@ -471,7 +453,7 @@ async fn server_serves_the_mesh_across_clusters_and_survives_cluster_outages() {
     drop_kubeconfig(
         secrets_dir.path(),
         "west",
-        &remote_kubeconfig(bed.cluster("west"), &west_token),
+        &token_kubeconfig(bed.cluster("west"), &west_token),
     );
 
     let server = start_server(&bed, prom.url(), "anonymous", secrets_dir.path()).await;
@@ -630,7 +612,7 @@ async fn server_serves_the_mesh_across_clusters_and_survives_cluster_outages() {
     drop_kubeconfig(
         secrets_dir.path(),
         "third",
-        &remote_kubeconfig(bed.cluster("third"), &third_token),
+        &token_kubeconfig(bed.cluster("third"), &third_token),
     );
     wait_until(
         "third cluster listed and its namespaces served",

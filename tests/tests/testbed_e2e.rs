@@ -11,7 +11,7 @@ use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind, ListParams, ObjectMeta, PostParams};
 use kube::{Api, Client};
 use meshglass_testbed::{
-    Error, Prometheus, StartOptions, TestBed, TestNamespace, shared, wait_until,
+    Error, Prometheus, StartOptions, TestBed, TestNamespace, shared, wait_for_token, wait_until,
 };
 use serde_json::json;
 
@@ -121,16 +121,7 @@ async fn service_account_token(client: &Client, ns: &str, sa: &str) -> Result<St
             },
         )
         .await?;
-    let name = format!("{sa}-token");
-    wait_until(&format!("token in Secret {ns}/{name}"), TIMEOUT, || async {
-        let s = secrets.get(&name).await?;
-        let token = s
-            .data
-            .and_then(|d| d.get("token").cloned())
-            .and_then(|t| String::from_utf8(t.0).ok());
-        Ok::<_, kube::Error>(token.filter(|t| !t.is_empty()))
-    })
-    .await
+    wait_for_token(client, ns, &format!("{sa}-token"), TIMEOUT).await
 }
 
 #[tokio::test]

@@ -14,7 +14,8 @@ use kube::CustomResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use meshglass_operator::controller::{self, Settings};
 use meshglass_operator::crds::Kiali;
-use meshglass_testbed::{TestBed, TestNamespace, apply_crd, poll, wait_until};
+use meshglass_operator::remote_secret::objects::{Trust, remote_kubeconfig};
+use meshglass_testbed::{Cluster, TestBed, TestNamespace, apply_crd, poll, wait_until};
 
 /// How long the shared waits below give the operator.
 pub const WAIT: Duration = Duration::from_secs(90);
@@ -119,6 +120,18 @@ pub fn east_west_opts<'a>(kiali_ns: &'a str, remote_ns: &'a str, name: &'a str) 
         "--kiali-resource-name",
         name,
     ]
+}
+
+/// A kubeconfig for `cluster` with a ServiceAccount token, as the remote-secret CLI writes it.
+pub fn token_kubeconfig(cluster: &Cluster, token: &str) -> String {
+    let kubeconfig = remote_kubeconfig(
+        cluster.name(),
+        cluster.server_url(),
+        &Trust::Ca(cluster.ca_pem().to_vec()),
+        token,
+    )
+    .expect("kubeconfig");
+    serde_yaml_ng::to_string(&kubeconfig).expect("kubeconfig YAML")
 }
 
 /// A one-hour token of a ServiceAccount (TokenRequest API).
