@@ -22,7 +22,8 @@ use tokio::sync::OnceCell;
 
 mod common;
 use common::{
-    WAIT, delete_cr_and_wait, ensure_namespace, install_kiali_crd, spawn_operator, wait_successful,
+    OSSM_REMOTE, WAIT, delete_cr_and_wait, ensure_namespace, install_kiali_crd, spawn_operator,
+    wait_successful,
 };
 
 const CLUSTERS: &[&str] = &["east", "west"];
@@ -44,24 +45,6 @@ spec:
       thanos_proxy:
         enabled: true
       url: https://thanos-querier.openshift-monitoring.svc.cluster.local:9091
-"#;
-
-/// OSSM 3 §6.5 step 4: the remote Kiali CR, verbatim.
-const OSSM_REMOTE: &str = r#"
-apiVersion: kiali.io/v1alpha1
-kind: Kiali
-metadata:
-  name: kiali
-  namespace: istio-system
-spec:
-  version: default
-  auth:
-    openshift:
-      redirect_uris:
-        # Replace kiali-route-hostname with the hostname from the previous step.
-        - "https://{kiali-route-hostname}/api/auth/callback/cluster2"
-  deployment:
-    remote_cluster_resources_only: true
 "#;
 
 static SETUP: OnceCell<&'static TestBed> = OnceCell::const_new();

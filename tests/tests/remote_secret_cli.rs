@@ -19,7 +19,7 @@ use meshglass_testbed::{TestBed, tools, wait_until};
 const CLUSTERS: &[&str] = &["east", "west"];
 
 mod common;
-use common::{east_west, east_west_opts, suffix, test_namespace};
+use common::{assert_remote_cluster_secret, east_west, east_west_opts, suffix, test_namespace};
 
 async fn bed() -> &'static TestBed {
     meshglass_testbed::shared(CLUSTERS)
@@ -90,20 +90,7 @@ async fn process_remote_resources_creates_a_working_view_only_secret_idempotentl
         .get("kiali-remote-cluster-secret-west")
         .await
         .expect("secret on east");
-    assert_eq!(
-        secret
-            .labels()
-            .get("kiali.io/multiCluster")
-            .map(String::as_str),
-        Some("true")
-    );
-    assert_eq!(
-        secret
-            .annotations()
-            .get("kiali.io/cluster")
-            .map(String::as_str),
-        Some("west")
-    );
+    assert_remote_cluster_secret(&secret, "west");
     let data = secret.data.clone().expect("data");
     assert_eq!(data.keys().collect::<Vec<_>>(), ["west"]);
     let kubeconfig = Kubeconfig::from_yaml(std::str::from_utf8(&data["west"].0).expect("utf-8"))

@@ -12,27 +12,12 @@ use meshglass_operator::{crds::Kiali, remote_secret};
 use meshglass_testbed::{TestBed, wait_until};
 
 mod common;
-use common::{WAIT, ensure_namespace, install_kiali_crd, spawn_operator};
+use common::{
+    OSSM_REMOTE, WAIT, assert_remote_cluster_secret, ensure_namespace, install_kiali_crd,
+    spawn_operator,
+};
 
 const CLUSTERS: &[&str] = &["east", "west"];
-
-/// The remote Kiali CR of the OSSM 3 multi-cluster guide, verbatim.
-const OSSM_REMOTE: &str = r#"
-apiVersion: kiali.io/v1alpha1
-kind: Kiali
-metadata:
-  name: kiali
-  namespace: istio-system
-spec:
-  version: default
-  auth:
-    openshift:
-      redirect_uris:
-        # Replace kiali-route-hostname with the hostname from the previous step.
-        - "https://{kiali-route-hostname}/api/auth/callback/cluster2"
-  deployment:
-    remote_cluster_resources_only: true
-"#;
 
 #[tokio::test]
 async fn the_cli_uses_the_token_the_operator_made_for_a_remote_mode_cr() {
@@ -146,20 +131,7 @@ async fn the_cli_uses_the_token_the_operator_made_for_a_remote_mode_cr() {
         .get("kiali-remote-cluster-secret-cluster2")
         .await
         .expect("Secret on east");
-    assert_eq!(
-        secret
-            .labels()
-            .get("kiali.io/multiCluster")
-            .map(String::as_str),
-        Some("true")
-    );
-    assert_eq!(
-        secret
-            .annotations()
-            .get("kiali.io/cluster")
-            .map(String::as_str),
-        Some("cluster2")
-    );
+    assert_remote_cluster_secret(&secret, "cluster2");
     let text = String::from_utf8(secret.data.as_ref().expect("data")["cluster2"].0.clone())
         .expect("utf-8");
     let kubeconfig = Kubeconfig::from_yaml(&text).expect("kubeconfig parses");

@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
-use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
-use kube::Client;
 use kube::CustomResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::{Client, ResourceExt};
 use meshglass_operator::controller::{self, Settings};
 use meshglass_operator::crds::Kiali;
 use meshglass_operator::remote_secret::objects::{Trust, remote_kubeconfig};
@@ -19,6 +19,24 @@ use meshglass_testbed::{Cluster, TestBed, TestNamespace, apply_crd, poll, wait_u
 
 /// How long the shared waits below give the operator.
 pub const WAIT: Duration = Duration::from_secs(90);
+
+/// OSSM 3 §6.5 step 4: the remote Kiali CR, verbatim.
+pub const OSSM_REMOTE: &str = r#"
+apiVersion: kiali.io/v1alpha1
+kind: Kiali
+metadata:
+  name: kiali
+  namespace: istio-system
+spec:
+  version: default
+  auth:
+    openshift:
+      redirect_uris:
+        # Replace kiali-route-hostname with the hostname from the previous step.
+        - "https://{kiali-route-hostname}/api/auth/callback/cluster2"
+  deployment:
+    remote_cluster_resources_only: true
+"#;
 
 /// Runs the operator in process, on a thread and runtime of its own, until `stop` resolves
 /// (`std::future::pending()` for the rest of the test process). `make_client` runs on that
@@ -132,6 +150,25 @@ pub fn token_kubeconfig(cluster: &Cluster, token: &str) -> String {
     )
     .expect("kubeconfig");
     serde_yaml_ng::to_string(&kubeconfig).expect("kubeconfig YAML")
+}
+
+/// Asserts the contract of a remote-cluster Secret: labelled `kiali.io/multiCluster: "true"` and annotated
+/// `kiali.io/cluster: <cluster>`.
+pub fn assert_remote_cluster_secret(secret: &Secret, cluster: &str) {
+    assert_eq!(
+        secret
+            .labels()
+            .get("kiali.io/multiCluster")
+            .map(String::as_str),
+        Some("true")
+    );
+    assert_eq!(
+        secret
+            .annotations()
+            .get("kiali.io/cluster")
+            .map(String::as_str),
+        Some(cluster)
+    );
 }
 
 /// A one-hour token of a ServiceAccount (TokenRequest API).
