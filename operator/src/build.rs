@@ -288,6 +288,22 @@ pub fn hash(parts: &[&[u8]]) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The container securityContext of the restricted Pod Security profile, with a read-only root filesystem:
+/// the server's container, and the operator's own in the OLM bundle.
+pub fn restricted_container_security_context() -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        capabilities: Some(Capabilities {
+            drop: Some(vec!["ALL".into()]),
+            ..Default::default()
+        }),
+        privileged: Some(false),
+        read_only_root_filesystem: Some(true),
+        run_as_non_root: Some(true),
+        ..Default::default()
+    }
+}
+
 /// Read-only access to the kinds the server caches.
 pub fn namespaced_read_rules() -> Vec<PolicyRule> {
     let read = || vec!["get".to_string(), "list".to_string(), "watch".to_string()];
@@ -639,17 +655,7 @@ impl<'a> Ctx<'a> {
             ]),
             readiness_probe: Some(probe()),
             liveness_probe: Some(probe()),
-            security_context: Some(SecurityContext {
-                allow_privilege_escalation: Some(false),
-                capabilities: Some(Capabilities {
-                    drop: Some(vec!["ALL".into()]),
-                    ..Default::default()
-                }),
-                privileged: Some(false),
-                read_only_root_filesystem: Some(true),
-                run_as_non_root: Some(true),
-                ..Default::default()
-            }),
+            security_context: Some(restricted_container_security_context()),
             resources: Some(
                 self.extra::<ResourceRequirements>("resources")?
                     .unwrap_or_else(default_resources),

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::{Error, Result, rbac};
+use crate::{Error, Result, build, rbac};
 
 /// OLM package name (also the ServiceAccount and Deployment name of the operator).
 pub const PACKAGE: &str = "meshglass-operator";
@@ -115,13 +115,7 @@ pub fn deployment_spec(opts: &BundleOptions) -> Value {
                         "requests": {"cpu": "10m", "memory": "32Mi"},
                         "limits": {"cpu": "500m", "memory": "256Mi"},
                     },
-                    "securityContext": {
-                        "allowPrivilegeEscalation": false,
-                        "capabilities": {"drop": ["ALL"]},
-                        "privileged": false,
-                        "readOnlyRootFilesystem": true,
-                        "runAsNonRoot": true,
-                    },
+                    "securityContext": build::restricted_container_security_context(),
                 }],
             },
         },
