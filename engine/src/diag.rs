@@ -33,6 +33,18 @@ impl Diagnostics {
         }
     }
 
+    /// Adds diagnostics collected after these (the first example of a kind stays the first).
+    pub fn merge(&mut self, later: Diagnostics) {
+        for (kind, (count, example)) in later.by_kind {
+            match self.by_kind.get_mut(kind) {
+                Some(e) => e.0 += count,
+                None => {
+                    self.by_kind.insert(kind, (count, example));
+                }
+            }
+        }
+    }
+
     /// Total occurrences of a kind.
     pub fn count(&self, kind: &str) -> u64 {
         self.by_kind.get(kind).map_or(0, |e| e.0)

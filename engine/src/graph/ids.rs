@@ -42,67 +42,31 @@ pub(crate) enum IdKind {
     App,
 }
 
-/// A label value borrowed from the input with its id in the graph's label interner, or
-/// [`Lbl::LAZY`] and the value's hash until the id is needed (most labels of a sample only
-/// matter when they create a node). Ids are exact (one per distinct string), and `""` and
-/// `unknown` always have the ids [`Lbl::EMPTY`] and [`Lbl::UNKNOWN`] carry.
+/// A label value borrowed from the input with its id in a label interner (the graph's, or a
+/// planner's). Ids are exact (one per distinct string), and `""` and `unknown` always have the
+/// ids [`Lbl::EMPTY`] and [`Lbl::UNKNOWN`] carry, in every interner.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Lbl<'a> {
     pub s: &'a str,
-    /// The value's hash (for a lazy id).
-    pub h: u64,
     pub id: u32,
-    /// The value's id in the triage thread's interner ([`Lbl::NO_W`]: none), which finds the
-    /// graph's id without comparing strings again.
-    pub w: u32,
 }
 
 impl Lbl<'static> {
-    pub(crate) const EMPTY: Lbl<'static> = Lbl {
-        s: "",
-        h: 0,
-        id: 0,
-        w: Lbl::NO_W,
-    };
+    pub(crate) const EMPTY: Lbl<'static> = Lbl { s: "", id: 0 };
     pub(crate) const UNKNOWN: Lbl<'static> = Lbl {
         s: "unknown",
-        h: 0,
         id: 1,
-        w: Lbl::NO_W,
     };
-    /// No triage id.
-    pub(crate) const NO_W: u32 = u32::MAX;
-    /// The id of a label not interned yet.
-    pub(crate) const LAZY: u32 = u32::MAX;
 }
 
-impl<'a> Lbl<'a> {
-    /// A label whose id is taken when needed.
-    pub(crate) fn lazy(s: &'a str, h: u64, w: u32) -> Self {
-        Lbl {
-            s,
-            h,
-            id: Lbl::LAZY,
-            w,
-        }
-    }
-
+impl Lbl<'_> {
     /// Set and not `unknown`.
     pub(crate) fn ok(self) -> bool {
-        match (self.id, self.w) {
-            (Lbl::LAZY, Lbl::NO_W) => is_ok(self.s),
-            // Triage ids number `""` and `unknown` as the graph's ids do.
-            (Lbl::LAZY, w) => w > Lbl::UNKNOWN.id,
-            (id, _) => id > Lbl::UNKNOWN.id,
-        }
+        self.id > Lbl::UNKNOWN.id
     }
 
     fn is_unknown(self) -> bool {
-        match (self.id, self.w) {
-            (Lbl::LAZY, Lbl::NO_W) => self.s == "unknown",
-            (Lbl::LAZY, w) => w == Lbl::UNKNOWN.id,
-            (id, _) => id == Lbl::UNKNOWN.id,
-        }
+        self.id == Lbl::UNKNOWN.id
     }
 }
 
@@ -120,7 +84,7 @@ pub(crate) struct NodeKey<'a> {
 pub(crate) type IntKey = (u8, u32, u32, u32, u32);
 
 impl NodeKey<'_> {
-    /// The key as integers (the interned ids of its fields, which must not be lazy).
+    /// The key as integers (the ids of its fields in their interner).
     pub(crate) fn int_key(&self) -> IntKey {
         (
             self.kind as u8,

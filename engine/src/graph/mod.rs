@@ -122,11 +122,11 @@ struct Node<'a> {
     removed: bool,
 }
 
-/// Label values interned once per graph (borrowed from the input): node keys, responses,
-/// destination services and principals are then integers (the strings of old samples are cold
-/// in cache), and the output's responses index one shared [`LabelTable`]. A value is found by
-/// its hash, taken once per sample label ([`label_hashes`]); equal hashes of different strings
-/// fall back to an exact map, so ids are exact.
+/// Label values interned (borrowed from the input): node keys, responses, destination services
+/// and principals are then integers. The graph has one interner, and so has each [`Planner`]
+/// (the graph maps a planner's ids to its own when it applies the planner's work). A value is
+/// found by its hash, taken once per sample label ([`label_hashes`]); equal hashes of different
+/// strings fall back to an exact map, so ids are exact.
 struct Labels<'a> {
     by_hash: FxHashMap<u64, u32>,
     collided: FxHashMap<&'a str, u32>,
@@ -136,8 +136,6 @@ struct Labels<'a> {
     /// the (cold) input.
     copy: Vec<u8>,
     spans: Vec<(u32, u32)>,
-    /// Id by triage id ([`Lbl::w`]; [`Lbl::LAZY`] until known).
-    by_w: Vec<u32>,
 }
 
 impl<'a> Labels<'a> {
@@ -148,7 +146,6 @@ impl<'a> Labels<'a> {
             values: Vec::with_capacity(4096),
             copy: Vec::with_capacity(64 * 1024),
             spans: Vec::with_capacity(4096),
-            by_w: Vec::new(),
         };
         // Fixed ids for the values node identity tests compare against.
         let empty = l.id(Lbl::EMPTY.s);
@@ -184,27 +181,6 @@ impl<'a> Labels<'a> {
         }
     }
 
-    /// The id of `s` (hash `h`, triage id `w`): strings with one triage id are equal, so only
-    /// the first of them is looked up by hash and compared.
-    fn hashed_w(&mut self, s: &'a str, h: u64, w: u32) -> u32 {
-        if w == Lbl::NO_W {
-            return self.hashed(s, h);
-        }
-        let w = w as usize;
-        if let Some(&id) = self.by_w.get(w)
-            && id != Lbl::LAZY
-        {
-            return id;
-        }
-        let id = self.hashed(s, h);
-        if w >= self.by_w.len() {
-            self.by_w
-                .resize((w + 1).max(self.by_w.len() * 2), Lbl::LAZY);
-        }
-        self.by_w[w] = id;
-        id
-    }
-
     fn push(&mut self, s: &'a str) {
         let a = self.copy.len() as u32;
         self.copy.extend_from_slice(s.as_bytes());
@@ -217,19 +193,14 @@ impl<'a> Labels<'a> {
     }
 
     fn lbl(&mut self, s: &'a str) -> Lbl<'a> {
-        let h = hash_str(s);
-        Lbl {
-            s,
-            h,
-            id: self.hashed(s, h),
-            w: Lbl::NO_W,
-        }
+        Lbl { s, id: self.id(s) }
     }
 
-    /// Takes the id of a lazy label.
-    fn resolve(&mut self, l: &mut Lbl<'a>) {
-        if l.id == Lbl::LAZY {
-            l.id = self.hashed_w(l.s, l.h, l.w);
+    /// [`Labels::lbl`] of a value whose hash is known.
+    fn lbl_hashed(&mut self, s: &'a str, h: u64) -> Lbl<'a> {
+        Lbl {
+            s,
+            id: self.hashed(s, h),
         }
     }
 
@@ -255,16 +226,6 @@ enum Principal {
 }
 
 impl Principal {
-    fn add<'a>(&mut self, p: Option<&'a str>, labels: &mut Labels<'a>) {
-        let Some(p) = p.filter(|p| !p.is_empty() && *p != "unknown") else {
-            return;
-        };
-        if *self == Principal::Many {
-            return;
-        }
-        self.add_id(labels.id(p));
-    }
-
     fn add_id(&mut self, p: LabelId) {
         *self = match *self {
             Principal::None => Principal::One(p),
@@ -521,33 +482,6 @@ const H_CODE: usize = 14;
 const H_GRPC: usize = 15;
 const H_FLAGS: usize = 16;
 
-/// A sample's [`label_hashes`] and, when a triage thread interned them, the labels' ids in its
-/// interner ([`Lbl::w`]).
-struct Hashes {
-    h: [u64; 18],
-    w: [u32; 18],
-}
-
-/// The labels [`Lbl`]s are made of (the others only feed the series hash).
-const INTERNED: [usize; 16] = [
-    H_SRC_CLUSTER,
-    H_SRC_NS,
-    H_SRC_WL,
-    H_SRC_APP,
-    H_SRC_VER,
-    H_DST_CLUSTER,
-    H_DST_SVC_NS,
-    H_DST_SVC,
-    H_DST_SVC_NAME,
-    H_DST_WL_NS,
-    H_DST_WL,
-    H_DST_APP,
-    H_DST_VER,
-    H_CODE,
-    H_GRPC,
-    H_FLAGS,
-];
-
 /// The hash of an absent label (distinct from the hash of `""`).
 const NONE_HASH: u64 = 0x5851_f42d_4c95_7f2d;
 
@@ -646,8 +580,6 @@ struct Builder<'a> {
     edge_index: FxHashMap<(u32, u32, Proto), u32>,
     diags: Diagnostics,
     labels: Labels<'a>,
-    /// `-` (no response).
-    dash: Lbl<'static>,
     /// Use a second thread for the large parts.
     parallel: bool,
 }
@@ -669,6 +601,530 @@ struct Parsed<'a> {
     dst_ver: Lbl<'a>,
 }
 
+impl<'a> Parsed<'a> {
+    /// The arguments of [`node_id`] for the sample's node `k`: 0 source, 1 destination,
+    /// 2 destination service (injected).
+    fn node(&self, k: usize) -> [Lbl<'a>; 7] {
+        let e = Lbl::EMPTY;
+        match k {
+            0 => [
+                self.src_cluster,
+                self.src_ns,
+                e,
+                self.src_ns,
+                self.src_wl,
+                self.src_app,
+                self.src_ver,
+            ],
+            1 => [
+                self.dst_cluster,
+                self.dst_svc_ns,
+                self.dst_svc_name,
+                self.dst_wl_ns,
+                self.dst_wl,
+                self.dst_app,
+                self.dst_ver,
+            ],
+            _ => [
+                self.dst_cluster,
+                self.dst_svc_ns,
+                self.dst_svc_name,
+                e,
+                e,
+                e,
+                e,
+            ],
+        }
+    }
+}
+
+/// Reads and checks a sample's identity (Kiali's bad-telemetry rules), numbering its labels in
+/// `labels`; `hs` are its [`label_hashes`].
+fn parse<'a>(
+    labels: &mut Labels<'a>,
+    diags: &mut Diagnostics,
+    s: &'a Sample,
+    hs: &[u64; 18],
+) -> Option<Parsed<'a>> {
+    let l = &s.labels;
+    let (
+        Some(src_ns),
+        Some(src_wl),
+        Some(src_app),
+        Some(src_ver),
+        Some(dst_svc_ns),
+        Some(dst_svc),
+        Some(dst_svc_name),
+        Some(dst_wl_ns),
+        Some(dst_wl),
+        Some(dst_app),
+        Some(dst_ver),
+    ) = (
+        lab(&l.source_workload_namespace),
+        lab(&l.source_workload),
+        lab(&l.source_canonical_service),
+        lab(&l.source_canonical_revision),
+        lab(&l.destination_service_namespace),
+        lab(&l.destination_service),
+        lab(&l.destination_service_name),
+        lab(&l.destination_workload_namespace),
+        lab(&l.destination_workload),
+        lab(&l.destination_canonical_service),
+        lab(&l.destination_canonical_revision),
+    )
+    else {
+        diags.push("missing_label", || {
+            format!(
+                "{} sample without an expected source_/destination_ label: {:?}",
+                s.family, l
+            )
+        });
+        return None;
+    };
+    let src_cluster_ok = l.source_cluster.is_some();
+    let dst_cluster_ok = l.destination_cluster.is_some();
+    let src_cluster = lab(&l.source_cluster).unwrap_or("unknown");
+    let mut dst_cluster = lab(&l.destination_cluster).unwrap_or("unknown");
+
+    // Known-bad source telemetry (Kiali's IsBadSourceTelemetry).
+    if (is_ok(src_ns) && !is_ok(src_wl) && !is_ok(src_app))
+        || (is_ok(src_ns) && src_cluster_ok && !is_ok(src_cluster))
+    {
+        diags.push("bad_source_telemetry", || {
+            format!(
+                "{} source {src_cluster}/{src_ns}/{src_wl}/{src_app}",
+                s.family
+            )
+        });
+        return None;
+    }
+    // Istio#29373: destination_cluster missing or unknown — assume the source cluster.
+    let mut dst_from_src = false;
+    if !is_ok(dst_cluster) && is_ok(src_cluster) && is_ok(dst_svc_ns) {
+        dst_cluster = src_cluster;
+        dst_from_src = true;
+    }
+    // Known-bad destination telemetry (Kiali's IsBadDestTelemetry).
+    if (!is_ok(dst_wl)
+        && is_ok(dst_svc)
+        && is_ok(dst_svc_name)
+        && dst_svc == dst_svc_name
+        && looks_like_ip(dst_svc_name))
+        || (is_ok(dst_svc_ns) && dst_cluster_ok && !is_ok(dst_cluster))
+    {
+        diags.push("bad_dest_telemetry", || {
+            format!(
+                "{} destination {dst_cluster}/{dst_svc_ns}/{dst_svc_name}/{dst_wl}",
+                s.family
+            )
+        });
+        return None;
+    }
+    let mut lbl = |v: &'a str, h: usize| labels.lbl_hashed(v, hs[h]);
+    let src_cluster_l = if src_cluster_ok {
+        lbl(src_cluster, H_SRC_CLUSTER)
+    } else {
+        Lbl::UNKNOWN
+    };
+    let dst_cluster_l = if dst_from_src {
+        src_cluster_l
+    } else if dst_cluster_ok {
+        lbl(dst_cluster, H_DST_CLUSTER)
+    } else {
+        Lbl::UNKNOWN
+    };
+    Some(Parsed {
+        src_cluster: src_cluster_l,
+        src_ns: lbl(src_ns, H_SRC_NS),
+        src_wl: lbl(src_wl, H_SRC_WL),
+        src_app: lbl(src_app, H_SRC_APP),
+        src_ver: lbl(src_ver, H_SRC_VER),
+        dst_cluster: dst_cluster_l,
+        dst_svc_ns: lbl(dst_svc_ns, H_DST_SVC_NS),
+        dst_svc: lbl(dst_svc, H_DST_SVC),
+        dst_svc_name: lbl(dst_svc_name, H_DST_SVC_NAME),
+        dst_wl_ns: lbl(dst_wl_ns, H_DST_WL_NS),
+        dst_wl: lbl(dst_wl, H_DST_WL),
+        dst_app: lbl(dst_app, H_DST_APP),
+        dst_ver: lbl(dst_ver, H_DST_VER),
+    })
+}
+
+/// The graph type node identity follows (a service graph is built from a workload graph).
+fn identity_graph_type(opts: &GraphOptions) -> GraphType {
+    match opts.graph_type {
+        GraphType::Service => GraphType::Workload,
+        g => g,
+    }
+}
+
+/// [`node_id`] of `n` ([`Parsed::node`]'s order), reporting a bad one.
+fn find_node_id<'a>(
+    diags: &mut Diagnostics,
+    gt: GraphType,
+    n: [Lbl<'a>; 7],
+) -> Option<(NodeKey<'a>, NodeType, Lbl<'a>)> {
+    let [cluster, svc_ns, svc, wl_ns, wl, app, ver] = n;
+    match node_id(cluster, svc_ns, svc, wl_ns, wl, app, ver, gt) {
+        Ok(v) => Some(v),
+        Err(why) => {
+            diags.push("bad_node", || {
+                format!(
+                    "{why}: cluster={} namespace={}/{} workload={} app={} version={} service={}",
+                    cluster.s, wl_ns.s, svc_ns.s, wl.s, app.s, ver.s, svc.s
+                )
+            });
+            None
+        }
+    }
+}
+
+/// How a response code counts on an edge and its destination node.
+#[derive(Clone, Copy, PartialEq)]
+enum Outcome {
+    Other,
+    C3xx,
+    C4xx,
+    C5xx,
+    NoResponse,
+    GrpcErr,
+}
+
+/// An absent label id in a [`Plan`].
+const NO_LABEL: u32 = u32::MAX;
+
+/// What one sample does to the graph, worked out without the graph by a [`Planner`] (so on
+/// either thread): label ids are the planner's, node keys are [`IntKey`]s of them. The graph
+/// applies plans in input order ([`Builder::apply`]), so the result is the same as taking the
+/// samples one by one.
+struct Plan<'a> {
+    sample: &'a Sample,
+    value: f64,
+    /// Series hash, recorded for the source/destination dedup when `dedup`.
+    series: u64,
+    /// `le` of a bucket sample (NaN: missing or not a number).
+    le: f64,
+    /// Nodes found or created in this order: source, destination, injected service. Fewer
+    /// than the sample needs when one was bad (those before it still exist, as in Kiali).
+    nodes: [IntKey; 3],
+    n_nodes: u8,
+    /// Whether the sample adds traffic (its nodes are all good and it counts).
+    traffic: bool,
+    role: Role,
+    proto: Proto,
+    dedup: bool,
+    source_reported: bool,
+    /// Counted as mutual TLS (security appender).
+    mtls: bool,
+    outcome: Outcome,
+    /// Response key (code, flags, host); `code` [`NO_LABEL`]: no response entry.
+    code: u32,
+    flags: u32,
+    host: u32,
+    /// Destination service (cluster, namespace, name) for `destServices`; [`NO_LABEL`]: none.
+    dest_svc: [u32; 3],
+    /// Source and destination principals (security appender); [`NO_LABEL`]: none.
+    principals: [u32; 2],
+}
+
+/// A source-reported sample, ingested after all others unless the dedup drops it.
+struct Deferred<'a> {
+    sample: &'a Sample,
+    role: Role,
+    dedup: bool,
+    series: u64,
+}
+
+/// A [`Planner`]'s work on one chunk of samples.
+struct Planned<'a> {
+    /// Which planner (index of its id map in [`build`]).
+    planner: usize,
+    /// Labels the planner numbered first in this chunk, in id order.
+    new_labels: Vec<&'a str>,
+    /// Samples to ingest now (all but source-reported ones), in input order.
+    plans: Vec<Plan<'a>>,
+    /// Source-reported samples, in input order.
+    later: Vec<Deferred<'a>>,
+    /// What was skipped, in input order.
+    diags: Diagnostics,
+}
+
+/// Works out [`Plan`]s: scope, label hashes, series hash, parsing, the checks that report bad
+/// input, node identity, response classes. Everything that depends on the sample alone, so it
+/// can run on a second thread while the graph is built from earlier chunks. Each planner numbers
+/// labels in its own interner.
+struct Planner<'a> {
+    index: usize,
+    opts: &'a GraphOptions,
+    namespaces: &'a FxHashSet<&'a str>,
+    labels: Labels<'a>,
+    /// `-` (no response).
+    dash: Lbl<'a>,
+    /// Labels numbered before this were handed out with an earlier chunk.
+    sent: usize,
+    diags: Diagnostics,
+}
+
+impl<'a> Planner<'a> {
+    fn new(index: usize, opts: &'a GraphOptions, namespaces: &'a FxHashSet<&'a str>) -> Self {
+        let mut labels = Labels::new();
+        let dash = labels.lbl("-");
+        Planner {
+            index,
+            opts,
+            namespaces,
+            labels,
+            dash,
+            sent: 0,
+            diags: Diagnostics::default(),
+        }
+    }
+
+    /// Plans a chunk: destination-reported samples (and diagnostics) now, source-reported ones
+    /// for later.
+    fn chunk(&mut self, chunk: &'a [Sample]) -> Planned<'a> {
+        let mut plans = Vec::with_capacity(chunk.len() / 2 + 1);
+        let mut later = Vec::with_capacity(chunk.len() / 2 + 1);
+        for s in chunk {
+            let Some(role) = role(self.opts, s.family) else {
+                continue;
+            };
+            if !s.value.is_finite() || s.value < 0.0 {
+                self.diags.push("non_finite_value", || {
+                    format!("{} value {}", s.family, s.value)
+                });
+                continue;
+            }
+            let source = match lab(&s.labels.reporter) {
+                Some("destination") => false,
+                Some("source") => true,
+                _ => {
+                    self.diags.push("bad_reporter", || {
+                        format!("{} reporter {:?}", s.family, lab(&s.labels.reporter))
+                    });
+                    continue;
+                }
+            };
+            if !in_scope(self.namespaces, source, &s.labels) {
+                continue;
+            }
+            let hs = label_hashes(&s.labels);
+            let dedup = matches!(role, Role::Requests | Role::Messages | Role::Tcp);
+            let series = if dedup { series_hash(s.family, &hs) } else { 0 };
+            if source {
+                // Mostly dropped by the dedup: planned only if not.
+                later.push(Deferred {
+                    sample: s,
+                    role,
+                    dedup,
+                    series,
+                });
+            } else {
+                plans.push(self.plan(s, role, false, &hs, dedup, series));
+            }
+        }
+        self.finish(plans, later)
+    }
+
+    /// Plans source-reported samples the dedup kept.
+    fn deferred(&mut self, kept: &[&Deferred<'a>]) -> Planned<'a> {
+        let plans = kept
+            .iter()
+            .map(|d| {
+                let hs = label_hashes(&d.sample.labels);
+                self.plan(d.sample, d.role, true, &hs, false, d.series)
+            })
+            .collect();
+        self.finish(plans, Vec::new())
+    }
+
+    fn finish(&mut self, plans: Vec<Plan<'a>>, later: Vec<Deferred<'a>>) -> Planned<'a> {
+        let new_labels = self.labels.values[self.sent..].to_vec();
+        self.sent = self.labels.values.len();
+        Planned {
+            planner: self.index,
+            new_labels,
+            plans,
+            later,
+            diags: std::mem::take(&mut self.diags),
+        }
+    }
+
+    /// What ingesting `s` does, checked as Kiali does, reporting bad input.
+    fn plan(
+        &mut self,
+        s: &'a Sample,
+        role: Role,
+        source_reported: bool,
+        hs: &[u64; 18],
+        dedup: bool,
+        series: u64,
+    ) -> Plan<'a> {
+        let mut plan = Plan {
+            sample: s,
+            value: s.value,
+            series,
+            le: f64::NAN,
+            nodes: [(0, 0, 0, 0, 0); 3],
+            n_nodes: 0,
+            traffic: false,
+            role,
+            proto: Proto::Tcp,
+            dedup,
+            source_reported,
+            mtls: false,
+            outcome: Outcome::Other,
+            code: NO_LABEL,
+            flags: Lbl::EMPTY.id,
+            host: Lbl::EMPTY.id,
+            dest_svc: [NO_LABEL; 3],
+            principals: [NO_LABEL; 2],
+        };
+        let l = &s.labels;
+        let Some(p) = parse(&mut self.labels, &mut self.diags, s, hs) else {
+            return plan;
+        };
+        let mut code: Option<Lbl<'a>> = None;
+        let proto = match role {
+            Role::Requests
+            | Role::Bucket
+            | Role::DurationSum
+            | Role::DurationCount
+            | Role::Bytes => {
+                let proto = match lab(&l.request_protocol) {
+                    Some("http") => Proto::Http,
+                    Some("grpc") => Proto::Grpc,
+                    other => {
+                        self.diags.push("unknown_protocol", || {
+                            format!("{} request_protocol {other:?}", s.family)
+                        });
+                        return plan;
+                    }
+                };
+                if role == Role::Requests {
+                    if (proto == Proto::Http && self.opts.rates.http != HttpRate::Requests)
+                        || (proto == Proto::Grpc && self.opts.rates.grpc != GrpcRate::Requests)
+                    {
+                        return plan;
+                    }
+                    code = match self.code_of(proto, l, hs) {
+                        Some(c) => Some(c),
+                        None => {
+                            self.diags.push("missing_label", || {
+                                format!("{} sample without response_code", s.family)
+                            });
+                            return plan;
+                        }
+                    };
+                }
+                proto
+            }
+            Role::Messages => Proto::Grpc,
+            Role::Tcp => Proto::Tcp,
+        };
+        let flags: Lbl<'a> = match role {
+            Role::Requests | Role::Tcp => match lab(&l.response_flags) {
+                Some(f) => self.labels.lbl_hashed(f, hs[H_FLAGS]),
+                None => {
+                    self.diags.push("missing_label", || {
+                        format!("{} sample without response_flags", s.family)
+                    });
+                    return plan;
+                }
+            },
+            _ => Lbl::EMPTY,
+        };
+        let inject = self.opts.injects_service_nodes()
+            && p.dst_svc_name.ok()
+            && p.dst_svc_name.s != "PassthroughCluster";
+        let gt = identity_graph_type(self.opts);
+        let mut dst_type = NodeType::Unknown;
+        for k in 0..3 {
+            if k == 2 && !(inject && dst_type != NodeType::Service) {
+                break;
+            }
+            let Some((key, node_type, _)) = find_node_id(&mut self.diags, gt, p.node(k)) else {
+                return plan;
+            };
+            plan.nodes[k] = key.int_key();
+            plan.n_nodes += 1;
+            if k == 1 {
+                dst_type = node_type;
+            }
+        }
+        plan.traffic = true;
+        plan.proto = proto;
+        plan.flags = flags.id;
+        plan.host = p.dst_svc.id;
+        if p.dst_svc_name.ok() {
+            plan.dest_svc = [p.dst_cluster.id, p.dst_svc_ns.id, p.dst_svc_name.id];
+        }
+        let (code, outcome) = match proto {
+            Proto::Grpc => match code {
+                Some(Lbl { s: c, id }) => {
+                    let outcome = if c == "-" {
+                        Outcome::NoResponse
+                    } else if (c.len() == 3 && (c.starts_with('4') || c.starts_with('5')))
+                        || (c.len() != 3 && c != "0")
+                    {
+                        Outcome::GrpcErr
+                    } else {
+                        Outcome::Other
+                    };
+                    (id, outcome)
+                }
+                None => (NO_LABEL, Outcome::Other),
+            },
+            Proto::Http => {
+                let Lbl { s: c, id } = code.unwrap_or(self.dash);
+                let outcome = match c.as_bytes().first() {
+                    Some(b'3') => Outcome::C3xx,
+                    Some(b'4') => Outcome::C4xx,
+                    Some(b'5') => Outcome::C5xx,
+                    Some(b'-') => Outcome::NoResponse,
+                    _ => Outcome::Other,
+                };
+                (id, outcome)
+            }
+            Proto::Tcp => (self.dash.id, Outcome::Other),
+        };
+        plan.code = code;
+        plan.outcome = outcome;
+        if self.opts.appender_enabled(Appender::SecurityPolicy) && role != Role::Messages {
+            for (i, p) in [&l.source_principal, &l.destination_principal]
+                .into_iter()
+                .enumerate()
+            {
+                if let Some(p) = lab(p).filter(|p| !p.is_empty() && *p != "unknown") {
+                    plan.principals[i] = self.labels.id(p);
+                }
+            }
+            plan.mtls = lab(&l.connection_security_policy) == Some("mutual_tls");
+        }
+        if role == Role::Bucket
+            && let Some(le) = lab(&l.le)
+        {
+            plan.le = crate::input::parse_prom_float(le);
+        }
+        plan
+    }
+
+    fn code_of(&mut self, proto: Proto, l: &'a IstioLabels, hs: &[u64; 18]) -> Option<Lbl<'a>> {
+        let code = lab(&l.response_code)?;
+        let (v, i) = if code == "0" {
+            return Some(self.dash);
+        } else if proto != Proto::Grpc || code.starts_with('4') || code.starts_with('5') {
+            (code, H_CODE)
+        } else {
+            match lab(&l.grpc_response_status) {
+                Some(g) => (g, H_GRPC),
+                None => (code, H_CODE),
+            }
+        };
+        Some(self.labels.lbl_hashed(v, hs[i]))
+    }
+}
+
 impl<'a> Builder<'a> {
     fn new(opts: &'a GraphOptions, inv: &'a MeshInventory) -> Self {
         Builder {
@@ -681,148 +1137,29 @@ impl<'a> Builder<'a> {
             edge_index: FxHashMap::default(),
             diags: Diagnostics::default(),
             labels: Labels::new(),
-            dash: Lbl::EMPTY,
             parallel: false,
         }
     }
 
-    fn parse(&mut self, s: &'a Sample, hs: &Hashes) -> Option<Parsed<'a>> {
-        let l = &s.labels;
-        let (
-            Some(src_ns),
-            Some(src_wl),
-            Some(src_app),
-            Some(src_ver),
-            Some(dst_svc_ns),
-            Some(dst_svc),
-            Some(dst_svc_name),
-            Some(dst_wl_ns),
-            Some(dst_wl),
-            Some(dst_app),
-            Some(dst_ver),
-        ) = (
-            lab(&l.source_workload_namespace),
-            lab(&l.source_workload),
-            lab(&l.source_canonical_service),
-            lab(&l.source_canonical_revision),
-            lab(&l.destination_service_namespace),
-            lab(&l.destination_service),
-            lab(&l.destination_service_name),
-            lab(&l.destination_workload_namespace),
-            lab(&l.destination_workload),
-            lab(&l.destination_canonical_service),
-            lab(&l.destination_canonical_revision),
-        )
-        else {
-            self.diags.push("missing_label", || {
-                format!(
-                    "{} sample without an expected source_/destination_ label: {:?}",
-                    s.family, l
-                )
-            });
-            return None;
-        };
-        let src_cluster_ok = l.source_cluster.is_some();
-        let dst_cluster_ok = l.destination_cluster.is_some();
-        let src_cluster = lab(&l.source_cluster).unwrap_or("unknown");
-        let mut dst_cluster = lab(&l.destination_cluster).unwrap_or("unknown");
-
-        // Known-bad source telemetry (Kiali's IsBadSourceTelemetry).
-        if (is_ok(src_ns) && !is_ok(src_wl) && !is_ok(src_app))
-            || (is_ok(src_ns) && src_cluster_ok && !is_ok(src_cluster))
-        {
-            self.diags.push("bad_source_telemetry", || {
-                format!(
-                    "{} source {src_cluster}/{src_ns}/{src_wl}/{src_app}",
-                    s.family
-                )
-            });
-            return None;
-        }
-        // Istio#29373: destination_cluster missing or unknown — assume the source cluster.
-        let mut dst_from_src = false;
-        if !is_ok(dst_cluster) && is_ok(src_cluster) && is_ok(dst_svc_ns) {
-            dst_cluster = src_cluster;
-            dst_from_src = true;
-        }
-        // Known-bad destination telemetry (Kiali's IsBadDestTelemetry).
-        if (!is_ok(dst_wl)
-            && is_ok(dst_svc)
-            && is_ok(dst_svc_name)
-            && dst_svc == dst_svc_name
-            && looks_like_ip(dst_svc_name))
-            || (is_ok(dst_svc_ns) && dst_cluster_ok && !is_ok(dst_cluster))
-        {
-            self.diags.push("bad_dest_telemetry", || {
-                format!(
-                    "{} destination {dst_cluster}/{dst_svc_ns}/{dst_svc_name}/{dst_wl}",
-                    s.family
-                )
-            });
-            return None;
-        }
-        let lbl = |v: &'a str, h: usize| Lbl::lazy(v, hs.h[h], hs.w[h]);
-        let src_cluster_l = if src_cluster_ok {
-            lbl(src_cluster, H_SRC_CLUSTER)
-        } else {
-            Lbl::UNKNOWN
-        };
-        let dst_cluster_l = if dst_from_src {
-            src_cluster_l
-        } else if dst_cluster_ok {
-            lbl(dst_cluster, H_DST_CLUSTER)
-        } else {
-            Lbl::UNKNOWN
-        };
-        Some(Parsed {
-            src_cluster: src_cluster_l,
-            src_ns: lbl(src_ns, H_SRC_NS),
-            src_wl: lbl(src_wl, H_SRC_WL),
-            src_app: lbl(src_app, H_SRC_APP),
-            src_ver: lbl(src_ver, H_SRC_VER),
-            dst_cluster: dst_cluster_l,
-            dst_svc_ns: lbl(dst_svc_ns, H_DST_SVC_NS),
-            dst_svc: lbl(dst_svc, H_DST_SVC),
-            dst_svc_name: lbl(dst_svc_name, H_DST_SVC_NAME),
-            dst_wl_ns: lbl(dst_wl_ns, H_DST_WL_NS),
-            dst_wl: lbl(dst_wl, H_DST_WL),
-            dst_app: lbl(dst_app, H_DST_APP),
-            dst_ver: lbl(dst_ver, H_DST_VER),
-        })
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn add_node(
-        &mut self,
-        cluster: Lbl<'a>,
-        svc_ns: Lbl<'a>,
-        svc: Lbl<'a>,
-        wl_ns: Lbl<'a>,
-        wl: Lbl<'a>,
-        app: Lbl<'a>,
-        ver: Lbl<'a>,
-    ) -> Option<u32> {
-        let gt = match self.opts.graph_type {
-            GraphType::Service => GraphType::Workload,
-            g => g,
-        };
-        let (key, node_type, namespace) = match node_id(
-            cluster, svc_ns, svc, wl_ns, wl, app, ver, gt,
-        ) {
-            Ok(v) => v,
-            Err(why) => {
-                self.diags.push("bad_node", || format!("{why}: cluster={} namespace={}/{} workload={} app={} version={} service={}", cluster.s, wl_ns.s, svc_ns.s, wl.s, app.s, ver.s, svc.s));
-                return None;
-            }
-        };
-        let mut key = key;
-        for f in [&mut key.cluster, &mut key.namespace, &mut key.a, &mut key.b] {
-            self.labels.resolve(f);
-        }
+    /// The node `n` ([`Parsed::node`]'s order) stands for, added if new.
+    fn add_node(&mut self, n: [Lbl<'a>; 7]) -> Option<u32> {
+        let gt = identity_graph_type(self.opts);
+        let (key, node_type, namespace) = find_node_id(&mut self.diags, gt, n)?;
         let int_key = key.int_key();
         if let Some(&i) = self.node_index.get(&int_key) {
             return Some(i);
         }
+        Some(self.push_node(key, node_type, namespace, n))
+    }
+
+    fn push_node(
+        &mut self,
+        key: NodeKey<'a>,
+        node_type: NodeType,
+        namespace: Lbl<'a>,
+        n: [Lbl<'a>; 7],
+    ) -> u32 {
+        let [cluster, _, svc, _, wl, app, ver] = n;
         let (cluster, namespace) = (cluster.s, namespace.s);
         let (mut workload, mut app, mut version, mut service) = (wl.s, app.s, ver.s, svc.s);
         match node_type {
@@ -836,7 +1173,7 @@ impl<'a> Builder<'a> {
                 service = "";
             }
             NodeType::App => {
-                if gt != GraphType::VersionedApp {
+                if self.opts.graph_type != GraphType::VersionedApp {
                     workload = "";
                     version = "";
                 }
@@ -850,6 +1187,7 @@ impl<'a> Builder<'a> {
             NodeType::Unknown => {}
         }
         let i = self.nodes.len() as u32;
+        self.node_index.insert(key.int_key(), i);
         self.nodes.push(Node {
             key,
             node_type,
@@ -869,8 +1207,20 @@ impl<'a> Builder<'a> {
             service_entry: None,
             removed: false,
         });
-        self.node_index.insert(int_key, i);
-        Some(i)
+        i
+    }
+
+    /// Node `k` of a planned sample that is not in the graph yet: its labels are read again
+    /// (in the graph's interner) to create it.
+    fn new_node(&mut self, s: &'a Sample, k: usize) -> Option<u32> {
+        let hs = label_hashes(&s.labels);
+        // The planner reported this sample's problems already.
+        let mut reported = Diagnostics::default();
+        let p = parse(&mut self.labels, &mut reported, s, &hs)?;
+        let n = p.node(k);
+        let gt = identity_graph_type(self.opts);
+        let (key, node_type, namespace) = find_node_id(&mut reported, gt, n)?;
+        Some(self.push_node(key, node_type, namespace, n))
     }
 
     fn edge(&mut self, src: u32, dst: u32, proto: Proto) -> u32 {
@@ -880,293 +1230,110 @@ impl<'a> Builder<'a> {
         })
     }
 
-    fn add_dest_service(&mut self, node: u32, cluster: Lbl<'a>, ns: Lbl<'a>, svc: Lbl<'a>) {
-        if !svc.ok() {
-            return;
-        }
-        let (mut cluster, mut ns, mut svc) = (cluster, ns, svc);
-        for f in [&mut cluster, &mut ns, &mut svc] {
-            self.labels.resolve(f);
-        }
-        let key = (cluster.id, ns.id, svc.id);
+    fn add_dest_service(&mut self, node: u32, key: (LabelId, LabelId, LabelId)) {
         let ds = &mut self.nodes[node as usize].dest_services;
         if !ds.contains(&key) {
             ds.push(key);
         }
     }
 
-    /// Adds traffic to an edge and its end nodes (Kiali's AddToMetadata).
-    #[allow(clippy::too_many_arguments)]
-    fn add_traffic(
+    /// Adds a chunk's work: its labels, diagnostics and samples, in input order.
+    fn apply_chunk(
         &mut self,
-        e: u32,
-        proto: Proto,
-        val: f64,
-        code: Option<Lbl<'a>>,
-        flags: Lbl<'a>,
-        host: Lbl<'a>,
-        l: &'a IstioLabels,
-        security: bool,
-    ) {
-        let (src, dst) = {
-            let edge = &self.edges[e as usize];
-            (edge.src as usize, edge.dst as usize)
-        };
-        if security {
-            let edge = &mut self.edges[e as usize];
-            edge.src_principal
-                .add(lab(&l.source_principal), &mut self.labels);
-            edge.dst_principal
-                .add(lab(&l.destination_principal), &mut self.labels);
+        maps: &mut [Vec<u32>; 2],
+        seen: &mut FxHashSet<u64>,
+        c: Planned<'a>,
+    ) -> Vec<Deferred<'a>> {
+        let map = &mut maps[c.planner];
+        for s in c.new_labels {
+            map.push(self.labels.id(s));
         }
-        if val <= 0.0 {
-            return;
-        }
-        let (flags, host) = (flags.id, host.id);
-        let edge = &mut self.edges[e as usize];
-        edge.total += val;
-        if security && lab(&l.connection_security_policy) == Some("mutual_tls") {
-            edge.mtls += val;
-        }
-        match proto {
-            Proto::Grpc => {
-                self.nodes[src].rates.grpc_out += val;
-                let dr = &mut self.nodes[dst].rates;
-                dr.grpc_in += val;
-                if let Some(Lbl { s: code, id, .. }) = code {
-                    edge.add_response(id, flags, host, val);
-                    if code == "-" {
-                        dr.grpc_in_noresp += val;
-                        edge.noresp += val;
-                    } else if (code.len() == 3 && (code.starts_with('4') || code.starts_with('5')))
-                        || (code.len() != 3 && code != "0")
-                    {
-                        dr.grpc_in_err += val;
-                        edge.err += val;
-                    }
-                }
+        self.diags.merge(c.diags);
+        for p in &c.plans {
+            if p.dedup {
+                seen.insert(p.series);
             }
-            Proto::Http => {
-                self.nodes[src].rates.http_out += val;
-                let dr = &mut self.nodes[dst].rates;
-                dr.http_in += val;
-                let Lbl { s: code, id, .. } = code.unwrap_or(self.dash);
-                edge.add_response(id, flags, host, val);
-                match code.as_bytes().first() {
-                    Some(b'3') => {
-                        dr.http_in_3xx += val;
-                        edge.c3xx += val;
-                    }
-                    Some(b'4') => {
-                        dr.http_in_4xx += val;
-                        edge.c4xx += val;
-                    }
-                    Some(b'5') => {
-                        dr.http_in_5xx += val;
-                        edge.c5xx += val;
-                    }
-                    Some(b'-') => {
-                        dr.http_in_noresp += val;
-                        edge.noresp += val;
-                    }
-                    _ => {}
-                }
-            }
-            Proto::Tcp => {
-                self.nodes[src].rates.tcp_out += val;
-                self.nodes[dst].rates.tcp_in += val;
-                edge.add_response(self.dash.id, flags, host, val);
-            }
+            self.apply(p, map);
         }
+        c.later
     }
 
-    fn code_of(&mut self, proto: Proto, l: &'a IstioLabels, hs: &Hashes) -> Option<Lbl<'a>> {
-        let code = lab(&l.response_code)?;
-        let (v, i) = if code == "0" {
-            return Some(self.dash);
-        } else if proto != Proto::Grpc || code.starts_with('4') || code.starts_with('5') {
-            (code, H_CODE)
-        } else {
-            match lab(&l.grpc_response_status) {
-                Some(g) => (g, H_GRPC),
-                None => (code, H_CODE),
+    /// Ingests one planned sample (Kiali's AddToMetadata on each hop); `map` takes the
+    /// planner's label ids to the graph's.
+    fn apply(&mut self, p: &Plan<'a>, map: &[u32]) {
+        let m = |i: u32| {
+            if i == NO_LABEL {
+                NO_LABEL
+            } else {
+                map[i as usize]
             }
         };
-        let (h, w) = (hs.h[i], hs.w[i]);
-        Some(Lbl {
-            s: v,
-            h,
-            id: self.labels.hashed_w(v, h, w),
-            w,
-        })
-    }
-
-    /// Ingests destination-reported samples (recording their series for the dedup) and reports
-    /// the bad ones, in input order.
-    fn ingest_triaged(&mut self, seen: &mut FxHashSet<u64>, triaged: Vec<Triaged<'a>>) {
-        for t in &triaged {
-            let s = t.sample;
-            match t.verdict {
-                Verdict::NonFinite => self.diags.push("non_finite_value", || {
-                    format!("{} value {}", s.family, s.value)
-                }),
-                Verdict::BadReporter => self.diags.push("bad_reporter", || {
-                    format!("{} reporter {:?}", s.family, lab(&s.labels.reporter))
-                }),
-                Verdict::Ingest => {
-                    if t.dedup {
-                        seen.insert(t.series);
-                    }
-                    self.ingest(s, t.role, false, &t.hashes);
-                }
-            }
-        }
-    }
-
-    fn ingest(&mut self, s: &'a Sample, role: Role, source_reported: bool, hs: &Hashes) {
-        let l = &s.labels;
-        let Some(p) = self.parse(s, hs) else { return };
-        let mut code: Option<Lbl<'a>> = None;
-        let proto = match role {
-            Role::Requests
-            | Role::Bucket
-            | Role::DurationSum
-            | Role::DurationCount
-            | Role::Bytes => {
-                let proto = match lab(&l.request_protocol) {
-                    Some("http") => Proto::Http,
-                    Some("grpc") => Proto::Grpc,
-                    other => {
-                        self.diags.push("unknown_protocol", || {
-                            format!("{} request_protocol {other:?}", s.family)
-                        });
-                        return;
-                    }
-                };
-                if role == Role::Requests {
-                    if (proto == Proto::Http && self.opts.rates.http != HttpRate::Requests)
-                        || (proto == Proto::Grpc && self.opts.rates.grpc != GrpcRate::Requests)
-                    {
-                        return;
-                    }
-                    code = match self.code_of(proto, l, hs) {
-                        Some(c) => Some(c),
-                        None => {
-                            self.diags.push("missing_label", || {
-                                format!("{} sample without response_code", s.family)
-                            });
-                            return;
-                        }
-                    };
-                }
-                proto
-            }
-            Role::Messages => Proto::Grpc,
-            Role::Tcp => Proto::Tcp,
-        };
-        let flags: Lbl<'a> = match role {
-            Role::Requests | Role::Tcp => match lab(&l.response_flags) {
-                Some(f) => Lbl {
-                    s: f,
-                    h: hs.h[H_FLAGS],
-                    id: self.labels.hashed_w(f, hs.h[H_FLAGS], hs.w[H_FLAGS]),
-                    w: hs.w[H_FLAGS],
+        let mut nodes = [0u32; 3];
+        for (k, &(kind, c, ns, a, b)) in p.nodes[..usize::from(p.n_nodes)].iter().enumerate() {
+            let key = (kind, m(c), m(ns), m(a), m(b));
+            nodes[k] = match self.node_index.get(&key) {
+                Some(&i) => i,
+                None => match self.new_node(p.sample, k) {
+                    Some(i) => i,
+                    None => return,
                 },
-                None => {
-                    self.diags.push("missing_label", || {
-                        format!("{} sample without response_flags", s.family)
-                    });
-                    return;
-                }
-            },
-            _ => Lbl::EMPTY,
-        };
-        // Ids used more than once, or always (the rest are taken only if a node is new).
-        let mut p = p;
-        for f in [
-            &mut p.src_cluster,
-            &mut p.dst_cluster,
-            &mut p.dst_svc_ns,
-            &mut p.dst_svc,
-            &mut p.dst_svc_name,
-        ] {
-            self.labels.resolve(f);
-        }
-        let host = p.dst_svc;
-
-        let inject = self.opts.injects_service_nodes()
-            && p.dst_svc_name.ok()
-            && p.dst_svc_name.s != "PassthroughCluster";
-        let Some(src) = self.add_node(
-            p.src_cluster,
-            p.src_ns,
-            Lbl::EMPTY,
-            p.src_ns,
-            p.src_wl,
-            p.src_app,
-            p.src_ver,
-        ) else {
-            return;
-        };
-        let Some(dst) = self.add_node(
-            p.dst_cluster,
-            p.dst_svc_ns,
-            p.dst_svc_name,
-            p.dst_wl_ns,
-            p.dst_wl,
-            p.dst_app,
-            p.dst_ver,
-        ) else {
-            return;
-        };
-        let inject = inject && self.nodes[dst as usize].node_type != NodeType::Service;
-        let mut hops: [(u32, u32); 2] = [(src, dst), (0, 0)];
-        let mut n_hops = 1;
-        if inject {
-            let e = Lbl::EMPTY;
-            let Some(svc) = self.add_node(p.dst_cluster, p.dst_svc_ns, p.dst_svc_name, e, e, e, e)
-            else {
-                return;
             };
-            hops = [(src, svc), (svc, dst)];
-            n_hops = 2;
         }
-        let security = self.opts.appender_enabled(Appender::SecurityPolicy);
-        for &(a, b) in &hops[..n_hops] {
-            match role {
+        if !p.traffic {
+            return;
+        }
+        let (src, dst) = (nodes[0], nodes[1]);
+        let hops: [(u32, u32); 2] = [(src, dst), (nodes[1], nodes[1])];
+        let hops = if p.n_nodes == 3 {
+            [(src, nodes[2]), (nodes[2], dst)]
+        } else {
+            hops
+        };
+        let hops = &hops[..usize::from(p.n_nodes) - 1];
+        let proto = p.proto;
+        let dest_svc = (p.dest_svc[0] != NO_LABEL)
+            .then(|| (m(p.dest_svc[0]), m(p.dest_svc[1]), m(p.dest_svc[2])));
+        for &(a, b) in hops {
+            match p.role {
                 Role::Requests | Role::Messages | Role::Tcp => {
                     let e = self.edge(a, b, proto);
-                    self.add_traffic(
-                        e,
-                        proto,
-                        s.value,
-                        code,
-                        flags,
-                        host,
-                        l,
-                        security && role != Role::Messages,
-                    );
-                    self.add_dest_service(b, p.dst_cluster, p.dst_svc_ns, p.dst_svc_name);
+                    let edge = &mut self.edges[e as usize];
+                    if p.principals[0] != NO_LABEL {
+                        edge.src_principal.add_id(m(p.principals[0]));
+                    }
+                    if p.principals[1] != NO_LABEL {
+                        edge.dst_principal.add_id(m(p.principals[1]));
+                    }
+                    if p.value > 0.0 {
+                        let resp = (p.code != NO_LABEL).then(|| Resp {
+                            code: m(p.code),
+                            flags: m(p.flags),
+                            host: m(p.host),
+                            val: p.value,
+                        });
+                        self.add_traffic(e, p, resp);
+                    }
+                    if let Some(key) = dest_svc {
+                        self.add_dest_service(b, key);
+                    }
                 }
                 Role::Bucket | Role::DurationSum | Role::DurationCount | Role::Bytes => {
                     // Response time and throughput decorate edges that carry traffic; they never create one.
                     let Some(&e) = self.edge_index.get(&(a, b, proto)) else {
                         continue;
                     };
-                    let r = usize::from(source_reported);
+                    let r = usize::from(p.source_reported);
                     let edge = &mut self.edges[e as usize];
-                    match role {
+                    let s = p.sample;
+                    match p.role {
                         Role::Bucket => {
-                            let le = match lab(&l.le).map(crate::input::parse_prom_float) {
-                                Some(le) if !le.is_nan() => le,
-                                _ => {
-                                    self.diags.push("bad_bucket", || {
-                                        format!("{} bucket with le {:?}", s.family, l.le)
-                                    });
-                                    return;
-                                }
-                            };
-                            edge.latency[r].add_bucket(le, s.value);
+                            if p.le.is_nan() {
+                                self.diags.push("bad_bucket", || {
+                                    format!("{} bucket with le {:?}", s.family, s.labels.le)
+                                });
+                                return;
+                            }
+                            edge.latency[r].add_bucket(p.le, s.value);
                         }
                         Role::DurationSum => edge.latency[r].sum += s.value,
                         Role::DurationCount => edge.latency[r].count += s.value,
@@ -1176,103 +1343,63 @@ impl<'a> Builder<'a> {
             }
         }
     }
+
+    /// Adds a sample's traffic (`p.value` > 0) to edge `e` and its end nodes, with its response
+    /// entry if any.
+    fn add_traffic(&mut self, e: u32, p: &Plan<'a>, resp: Option<Resp>) {
+        let val = p.value;
+        let edge = &mut self.edges[e as usize];
+        let (src, dst) = (edge.src as usize, edge.dst as usize);
+        edge.total += val;
+        if p.mtls {
+            edge.mtls += val;
+        }
+        if let Some(r) = resp {
+            edge.add_response(r.code, r.flags, r.host, r.val);
+        }
+        match p.outcome {
+            Outcome::Other => {}
+            Outcome::C3xx => edge.c3xx += val,
+            Outcome::C4xx => edge.c4xx += val,
+            Outcome::C5xx => edge.c5xx += val,
+            Outcome::NoResponse => edge.noresp += val,
+            Outcome::GrpcErr => edge.err += val,
+        }
+        let sr = &mut self.nodes[src].rates;
+        *sr.out_mut(p.proto) += val;
+        let dr = &mut self.nodes[dst].rates;
+        match p.proto {
+            Proto::Grpc => {
+                dr.grpc_in += val;
+                match p.outcome {
+                    Outcome::NoResponse => dr.grpc_in_noresp += val,
+                    Outcome::GrpcErr => dr.grpc_in_err += val,
+                    _ => {}
+                }
+            }
+            Proto::Http => {
+                dr.http_in += val;
+                match p.outcome {
+                    Outcome::C3xx => dr.http_in_3xx += val,
+                    Outcome::C4xx => dr.http_in_4xx += val,
+                    Outcome::C5xx => dr.http_in_5xx += val,
+                    Outcome::NoResponse => dr.http_in_noresp += val,
+                    _ => {}
+                }
+            }
+            Proto::Tcp => dr.tcp_in += val,
+        }
+    }
 }
 
-/// Inputs at least this large are triaged on a second thread while the first ingests.
+/// Inputs at least this large are planned on a second thread too while the first builds.
 const PARALLEL_MIN_SAMPLES: usize = 10_000;
 
 /// Graphs with at least this many edges build them on two threads.
 const PARALLEL_MIN_EDGES: usize = 2_000;
 
-/// Samples per triaged chunk (the ingesting thread waits for the first one only).
-const TRIAGE_CHUNK: usize = 4_096;
-
-/// What [`triage`] found out about one sample.
-#[derive(Clone, Copy, PartialEq)]
-enum Verdict {
-    Ingest,
-    NonFinite,
-    BadReporter,
-}
-
-/// A sample to ingest (or to report), with its label hashes and series hash.
-struct Triaged<'a> {
-    sample: &'a Sample,
-    verdict: Verdict,
-    role: Role,
-    /// Takes part in the source/destination dedup.
-    dedup: bool,
-    series: u64,
-    hashes: Hashes,
-}
-
-/// [`triage`]'s result: samples to ingest now, and source-reported ones.
-type TriagedChunk<'a> = (Vec<Triaged<'a>>, Vec<Triaged<'a>>);
-
-/// Scope, label hashes and series hash of each sample of `chunk`: destination-reported samples
-/// and diagnostics (in input order), and source-reported samples (ingested after all others).
-/// With `interner` (a triage thread's own), the labels' ids in it are found too ([`Lbl::w`]).
-fn triage<'a>(
-    opts: &GraphOptions,
-    namespaces: &FxHashSet<&str>,
-    chunk: &'a [Sample],
-    mut interner: Option<&mut Labels<'a>>,
-) -> TriagedChunk<'a> {
-    let mut now = Vec::with_capacity(chunk.len() / 2 + 1);
-    let mut later = Vec::with_capacity(chunk.len() / 2 + 1);
-    for s in chunk {
-        let Some(role) = role(opts, s.family) else {
-            continue;
-        };
-        let mut t = Triaged {
-            sample: s,
-            verdict: Verdict::Ingest,
-            role,
-            dedup: matches!(role, Role::Requests | Role::Messages | Role::Tcp),
-            series: 0,
-            hashes: Hashes {
-                h: [NONE_HASH; 18],
-                w: [Lbl::NO_W; 18],
-            },
-        };
-        if !s.value.is_finite() || s.value < 0.0 {
-            t.verdict = Verdict::NonFinite;
-            now.push(t);
-            continue;
-        }
-        let source = match lab(&s.labels.reporter) {
-            Some("destination") => false,
-            Some("source") => true,
-            _ => {
-                t.verdict = Verdict::BadReporter;
-                now.push(t);
-                continue;
-            }
-        };
-        if !in_scope(namespaces, source, &s.labels) {
-            continue;
-        }
-        t.hashes.h = label_hashes(&s.labels);
-        if t.dedup {
-            t.series = series_hash(s.family, &t.hashes.h);
-        }
-        // Source-reported samples are mostly dropped by the dedup: not worth interning.
-        if let Some(interner) = interner.as_deref_mut().filter(|_| !source) {
-            let values = hashed_labels(&s.labels);
-            for i in INTERNED {
-                if let Some(v) = values[i] {
-                    t.hashes.w[i] = interner.hashed(v, t.hashes.h[i]);
-                }
-            }
-        }
-        if source {
-            later.push(t);
-        } else {
-            now.push(t);
-        }
-    }
-    (now, later)
-}
+/// Samples per planned chunk (the building thread waits for the first one only).
+const PLAN_CHUNK: usize = 4_096;
 
 /// Builds the namespace graph from the samples of the [`crate::queries`] results (all families
 /// in one slice, any order) and the mesh inventory. Never panics on bad input: such samples are
@@ -1299,46 +1426,42 @@ fn build(
 ) -> GraphResult {
     let mut b = Builder::new(opts, inventory);
     b.parallel = parallel;
-    b.dash = Lbl {
-        s: "-",
-        h: 0,
-        id: b.labels.id("-"),
-        w: Lbl::NO_W,
-    };
 
     // Destination-reported series first; a source-reported series describing the same traffic
     // (same labels but the reporter) is then skipped, as Kiali's time-series hash does.
-    // Each sample's scope, label hashes and series hash are taken once ([`triage`]); on large
-    // inputs a second thread does that, chunk by chunk, while this one ingests the chunks
-    // already done, in input order, so the graph is the same.
+    // Samples are planned chunk by chunk ([`Planner`]); on large inputs a second thread plans
+    // chunks while this one applies those already planned, in input order, so the graph is
+    // the same.
     let mut seen: FxHashSet<u64> =
         FxHashSet::with_capacity_and_hasher(samples.len() / 2, Default::default());
-    let mut deferred: Vec<Vec<Triaged<'_>>> = Vec::new();
+    let mut deferred: Vec<Vec<Deferred<'_>>> = Vec::new();
+    // Planner ids → graph ids, per planner (0: the second thread's, 1: this thread's).
+    let mut maps: [Vec<u32>; 2] = [Vec::with_capacity(4096), Vec::with_capacity(4096)];
     let namespaces: FxHashSet<&str> = opts.namespaces.iter().map(String::as_str).collect();
+    let mut planner = Planner::new(1, opts, &namespaces);
+    let chunks: Vec<&[Sample]> = samples.chunks(PLAN_CHUNK).collect();
     if parallel {
-        // Chunks are claimed in order by the triage thread and, while it is behind, by this
-        // one (without the triage interner: those labels are looked up the ordinary way).
-        let namespaces = &namespaces;
-        let chunks: Vec<&[Sample]> = samples.chunks(TRIAGE_CHUNK).collect();
+        // Chunks are claimed in order by the second thread and, while it is behind, by this
+        // one.
         let chunks = &chunks;
+        let namespaces = &namespaces;
         let next = std::sync::atomic::AtomicUsize::new(0);
         let next = &next;
         let claim = move || next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         std::thread::scope(|scope| {
             let (tx, rx) = std::sync::mpsc::channel();
-            // Without a second thread (spawning failed) this one triages every chunk.
+            // Without a second thread (spawning failed) this one plans every chunk.
             let _ = std::thread::Builder::new().spawn_scoped(scope, move || {
-                let mut interner = Labels::new();
+                let mut planner = Planner::new(0, opts, namespaces);
                 loop {
                     let k = claim();
                     let Some(chunk) = chunks.get(k) else { return };
-                    let done = triage(opts, namespaces, chunk, Some(&mut interner));
-                    if tx.send((k, done)).is_err() {
+                    if tx.send((k, planner.chunk(chunk))).is_err() {
                         return;
                     }
                 }
             });
-            let mut ready: Vec<Option<TriagedChunk<'_>>> = Vec::new();
+            let mut ready: Vec<Option<Planned<'_>>> = Vec::new();
             ready.resize_with(chunks.len(), || None);
             for k in 0..chunks.len() {
                 while ready[k].is_none() {
@@ -1347,9 +1470,7 @@ fn build(
                         Err(std::sync::mpsc::TryRecvError::Empty) => {
                             let j = claim();
                             match chunks.get(j) {
-                                Some(chunk) => {
-                                    ready[j] = Some(triage(opts, namespaces, chunk, None));
-                                }
+                                Some(chunk) => ready[j] = Some(planner.chunk(chunk)),
                                 None => {
                                     if let Ok((j, done)) = rx.recv() {
                                         ready[j] = Some(done);
@@ -1358,28 +1479,31 @@ fn build(
                             }
                         }
                         Err(std::sync::mpsc::TryRecvError::Disconnected) => {
-                            // The triage thread stopped early (its panic is re-raised when
-                            // the scope ends): do the chunk here.
-                            ready[k] = Some(triage(opts, namespaces, chunks[k], None));
+                            // The second thread stopped early (its panic is re-raised when
+                            // the scope ends): plan the chunk here.
+                            ready[k] = Some(planner.chunk(chunks[k]));
                         }
                     }
                 }
-                if let Some((now, later)) = ready[k].take() {
-                    b.ingest_triaged(&mut seen, now);
-                    deferred.push(later);
+                if let Some(done) = ready[k].take() {
+                    deferred.push(b.apply_chunk(&mut maps, &mut seen, done));
                 }
             }
         });
     } else {
-        let (now, later) = triage(opts, &namespaces, samples, None);
-        b.ingest_triaged(&mut seen, now);
-        deferred.push(later);
-    }
-    for t in deferred.iter().flatten() {
-        if t.dedup && seen.contains(&t.series) {
-            continue;
+        for chunk in chunks {
+            let done = planner.chunk(chunk);
+            deferred.push(b.apply_chunk(&mut maps, &mut seen, done));
         }
-        b.ingest(t.sample, t.role, true, &t.hashes);
+    }
+    let kept: Vec<&Deferred<'_>> = deferred
+        .iter()
+        .flatten()
+        .filter(|d| !(d.dedup && seen.contains(&d.series)))
+        .collect();
+    if !kept.is_empty() {
+        let done = planner.deferred(&kept);
+        b.apply_chunk(&mut maps, &mut seen, done);
     }
 
     if opts.appender_enabled(Appender::DeadNode) {
@@ -1484,7 +1608,7 @@ impl<'a> Builder<'a> {
                 let l = &mut self.labels;
                 let (cl, ns, wl) = (l.lbl(&c.name), l.lbl(&w.namespace), l.lbl(&w.name));
                 let (app, ver) = (l.lbl(app), l.lbl(ver));
-                if let Some(i) = self.add_node(cl, ns, Lbl::EMPTY, ns, wl, app, ver)
+                if let Some(i) = self.add_node([cl, ns, Lbl::EMPTY, ns, wl, app, ver])
                     && i as usize >= before
                 {
                     self.nodes[i as usize].is_idle = true;
@@ -1499,7 +1623,7 @@ impl<'a> Builder<'a> {
                     let l = &mut self.labels;
                     let (cl, ns, name) = (l.lbl(&c.name), l.lbl(&s.namespace), l.lbl(&s.name));
                     let e = Lbl::EMPTY;
-                    if let Some(i) = self.add_node(cl, ns, name, e, e, e, e)
+                    if let Some(i) = self.add_node([cl, ns, name, e, e, e, e])
                         && i as usize >= before
                     {
                         self.nodes[i as usize].is_idle = true;
