@@ -2374,9 +2374,39 @@ mod tests {
     #[test]
     fn two_threads_build_the_same_graph_as_one() {
         let (namespaces, inv, mut samples) = fixtures::synthetic_mesh(3, 20, 300, 30_000);
-        // Some bad samples too, so diagnostics are compared as well.
+        let selected: Vec<String> = namespaces.iter().take(15).cloned().collect();
+        // The first destination-reported (`source` false) or source-reported sample in scope
+        // from index `from` on.
+        let find = |samples: &[crate::Sample], from: usize, source: bool| {
+            (from..samples.len())
+                .find(|&i| {
+                    let l = &samples[i].labels;
+                    let ns = if source {
+                        &l.source_workload_namespace
+                    } else {
+                        &l.destination_workload_namespace
+                    };
+                    (l.reporter.as_deref() == Some("source")) == source
+                        && ns.as_ref().is_some_and(|n| selected.contains(n))
+                })
+                .unwrap()
+        };
+        // Some bad samples too, so diagnostics are compared as well: one of a kind in an early
+        // chunk and one in a late chunk (the early one is the example), planned by either thread.
         samples[7].value = f64::NAN;
         samples[20_000].labels.reporter = Some("elsewhere".to_string());
+        let early = find(&samples, 5_000, false);
+        samples[early].labels.request_protocol = Some("pigeon-early".to_string());
+        let late = find(&samples, 25_000, false);
+        samples[late].labels.request_protocol = Some("pigeon-late".to_string());
+        // A source-reported series without a destination-reported twin: kept by the dedup and
+        // ingested last.
+        let kept = find(&samples, 9_000, true);
+        samples[kept].labels.response_code = Some("299".to_string());
+        // Principals (security appender) on samples of several chunks.
+        for i in (0..samples.len()).step_by(997) {
+            samples[i].labels.source_principal = Some(format!("spiffe://cluster.local/p{}", i % 3));
+        }
         for (graph_type, inject) in [
             (GraphType::Workload, false),
             (GraphType::Workload, true),
@@ -2386,7 +2416,7 @@ mod tests {
             let opts = GraphOptions {
                 graph_type,
                 inject_service_nodes: inject,
-                namespaces: namespaces.iter().take(15).cloned().collect(),
+                namespaces: selected.clone(),
                 query_time: 1_700_000_000,
                 ..GraphOptions::default()
             };
@@ -2398,7 +2428,16 @@ mod tests {
             // The writer's two-thread path against serde's derived output.
             assert_eq!(json, serde_json::to_vec(&one.graph).unwrap());
             assert_eq!(one.diagnostics, two.diagnostics);
-            assert!(!one.diagnostics.is_empty());
+            let protocols = one
+                .diagnostics
+                .iter()
+                .find(|d| d.kind == "unknown_protocol")
+                .unwrap();
+            assert_eq!(protocols.count, 2);
+            assert!(protocols.example.contains("pigeon-early"), "{protocols:?}");
+            let text = String::from_utf8(json).unwrap();
+            assert!(text.contains("\"299\""));
+            assert!(text.contains("spiffe://cluster.local/p"));
         }
     }
 
