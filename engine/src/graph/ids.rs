@@ -57,9 +57,22 @@ impl Lbl<'static> {
         s: "unknown",
         id: 1,
     };
+    /// The id of an [`Lbl::unnumbered`] value other than `""` and `unknown`.
+    pub(crate) const UNNUMBERED: u32 = u32::MAX - 1;
 }
 
-impl Lbl<'_> {
+impl<'a> Lbl<'a> {
+    /// A value not numbered in any interner (never part of a node key): its id only tells
+    /// `""` and `unknown` from the rest.
+    pub(crate) fn unnumbered(s: &'a str) -> Self {
+        let id = match s {
+            "" => Lbl::EMPTY.id,
+            "unknown" => Lbl::UNKNOWN.id,
+            _ => Lbl::UNNUMBERED,
+        };
+        Lbl { s, id }
+    }
+
     /// Set and not `unknown`.
     pub(crate) fn ok(self) -> bool {
         self.id > Lbl::UNKNOWN.id
@@ -86,6 +99,11 @@ pub(crate) type IntKey = (u8, u32, u32, u32, u32);
 impl NodeKey<'_> {
     /// The key as integers (the ids of its fields in their interner).
     pub(crate) fn int_key(&self) -> IntKey {
+        debug_assert!(
+            [self.cluster, self.namespace, self.a, self.b]
+                .iter()
+                .all(|l| l.id != Lbl::UNNUMBERED)
+        );
         (
             self.kind as u8,
             self.cluster.id,

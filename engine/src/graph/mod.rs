@@ -645,6 +645,7 @@ fn parse<'a>(
     diags: &mut Diagnostics,
     s: &'a Sample,
     hs: &[u64; 18],
+    gt: GraphType,
 ) -> Option<Parsed<'a>> {
     let l = &s.labels;
     let (
@@ -721,6 +722,8 @@ fn parse<'a>(
         return None;
     }
     let mut lbl = |v: &'a str, h: usize| labels.lbl_hashed(v, hs[h]);
+    // Apps and versions are parts of node keys in app graphs only.
+    let app_keys = matches!(gt, GraphType::App | GraphType::VersionedApp);
     let src_cluster_l = if src_cluster_ok {
         lbl(src_cluster, H_SRC_CLUSTER)
     } else {
@@ -737,16 +740,32 @@ fn parse<'a>(
         src_cluster: src_cluster_l,
         src_ns: lbl(src_ns, H_SRC_NS),
         src_wl: lbl(src_wl, H_SRC_WL),
-        src_app: lbl(src_app, H_SRC_APP),
-        src_ver: lbl(src_ver, H_SRC_VER),
+        src_app: if app_keys {
+            lbl(src_app, H_SRC_APP)
+        } else {
+            Lbl::unnumbered(src_app)
+        },
+        src_ver: if app_keys {
+            lbl(src_ver, H_SRC_VER)
+        } else {
+            Lbl::unnumbered(src_ver)
+        },
         dst_cluster: dst_cluster_l,
         dst_svc_ns: lbl(dst_svc_ns, H_DST_SVC_NS),
         dst_svc: lbl(dst_svc, H_DST_SVC),
         dst_svc_name: lbl(dst_svc_name, H_DST_SVC_NAME),
         dst_wl_ns: lbl(dst_wl_ns, H_DST_WL_NS),
         dst_wl: lbl(dst_wl, H_DST_WL),
-        dst_app: lbl(dst_app, H_DST_APP),
-        dst_ver: lbl(dst_ver, H_DST_VER),
+        dst_app: if app_keys {
+            lbl(dst_app, H_DST_APP)
+        } else {
+            Lbl::unnumbered(dst_app)
+        },
+        dst_ver: if app_keys {
+            lbl(dst_ver, H_DST_VER)
+        } else {
+            Lbl::unnumbered(dst_ver)
+        },
     })
 }
 
@@ -981,7 +1000,13 @@ impl<'a> Planner<'a> {
             principals: [NO_LABEL; 2],
         };
         let l = &s.labels;
-        let Some(p) = parse(&mut self.labels, &mut self.diags, s, hs) else {
+        let Some(p) = parse(
+            &mut self.labels,
+            &mut self.diags,
+            s,
+            hs,
+            identity_graph_type(self.opts),
+        ) else {
             return plan;
         };
         let mut code: Option<Lbl<'a>> = None;
@@ -1216,7 +1241,13 @@ impl<'a> Builder<'a> {
         let hs = label_hashes(&s.labels);
         // The planner reported this sample's problems already.
         let mut reported = Diagnostics::default();
-        let p = parse(&mut self.labels, &mut reported, s, &hs)?;
+        let p = parse(
+            &mut self.labels,
+            &mut reported,
+            s,
+            &hs,
+            identity_graph_type(self.opts),
+        )?;
         let n = p.node(k);
         let gt = identity_graph_type(self.opts);
         let (key, node_type, namespace) = find_node_id(&mut reported, gt, n)?;
