@@ -115,15 +115,15 @@ fn relevant_namespaces(requested: &[String], samples: &[engine::Sample]) -> Hash
     for s in samples {
         let l = &s.labels;
         for ns in [
-            &l.source_workload_namespace,
-            &l.destination_service_namespace,
-            &l.destination_workload_namespace,
+            l.source_workload_namespace(),
+            l.destination_service_namespace(),
+            l.destination_workload_namespace(),
         ]
         .into_iter()
         .flatten()
         {
-            if !out.contains(ns.as_str()) {
-                out.insert(ns.clone());
+            if !out.contains(ns) {
+                out.insert(ns.to_string());
             }
         }
     }

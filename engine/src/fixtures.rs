@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::input::{Family, Sample};
+use crate::input::{Family, Label, Sample};
 use crate::inventory::{
     ClusterInventory, MeshInventory, NamespaceInfo, ServiceInfo, ServicePort, WorkloadInfo,
 };
@@ -77,7 +77,7 @@ impl Series<'_> {
         }
         let mut s = Sample::new(family, pairs, value);
         if self.protocol != "grpc" {
-            s.labels.grpc_response_status = None;
+            s.labels.put(Label::GrpcResponseStatus, None);
         }
         s
     }

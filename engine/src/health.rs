@@ -504,13 +504,13 @@ struct Acc {
 
 type Key = (HealthKind, String, String, String); // kind, cluster, namespace, name
 
-fn ok(v: &Option<String>) -> Option<&str> {
-    v.as_deref().filter(|s| !s.is_empty() && *s != "unknown")
+fn ok(v: Option<&str>) -> Option<&str> {
+    v.filter(|s| !s.is_empty() && *s != "unknown")
 }
 
 /// Istio reports `response_code` 0 for "no response"; gRPC uses its own status when present.
 pub(crate) fn response_code(protocol: &str, l: &IstioLabels) -> Option<String> {
-    let code = l.response_code.as_deref()?;
+    let code = l.response_code()?;
     if code == "0" {
         return Some("-".to_string());
     }
@@ -518,9 +518,8 @@ pub(crate) fn response_code(protocol: &str, l: &IstioLabels) -> Option<String> {
         return Some(code.to_string());
     }
     Some(
-        l.grpc_response_status
-            .clone()
-            .unwrap_or_else(|| code.to_string()),
+        l.grpc_response_status()
+            .map_or_else(|| code.to_string(), str::to_string),
     )
 }
 
@@ -547,7 +546,7 @@ pub fn health(
             continue;
         }
         let l = &s.labels;
-        let reporter = match l.reporter.as_deref() {
+        let reporter = match l.reporter() {
             Some("source") => true,
             Some("destination") => false,
             other => {
@@ -555,7 +554,7 @@ pub fn health(
                 continue;
             }
         };
-        let protocol = match l.request_protocol.as_deref() {
+        let protocol = match l.request_protocol() {
             Some(p @ ("http" | "grpc")) => p,
             other => {
                 diags.push("unknown_protocol", || format!("request_protocol {other:?}"));
@@ -566,8 +565,8 @@ pub fn health(
             diags.push("missing_label", || "response_code missing".to_string());
             continue;
         };
-        let src_cluster = ok(&l.source_cluster).unwrap_or("unknown");
-        let dst_cluster = ok(&l.destination_cluster).unwrap_or(src_cluster);
+        let src_cluster = ok(l.source_cluster()).unwrap_or("unknown");
+        let dst_cluster = ok(l.destination_cluster()).unwrap_or(src_cluster);
         let rk = (protocol.to_string(), code);
         let mut add = |kind: HealthKind,
                        cluster: &str,
@@ -590,42 +589,42 @@ pub fn health(
             *map.entry(rk.clone()).or_insert(0.0) += s.value;
         };
         if reporter {
-            let sns = ok(&l.source_workload_namespace);
+            let sns = ok(l.source_workload_namespace());
             add(
                 HealthKind::Workload,
                 src_cluster,
                 sns,
-                ok(&l.source_workload),
+                ok(l.source_workload()),
                 false,
             );
             add(
                 HealthKind::App,
                 src_cluster,
                 sns,
-                ok(&l.source_canonical_service),
+                ok(l.source_canonical_service()),
                 false,
             );
         }
-        let dns = ok(&l.destination_workload_namespace).or(ok(&l.destination_service_namespace));
+        let dns = ok(l.destination_workload_namespace()).or(ok(l.destination_service_namespace()));
         add(
             HealthKind::Workload,
             dst_cluster,
             dns,
-            ok(&l.destination_workload),
+            ok(l.destination_workload()),
             true,
         );
         add(
             HealthKind::App,
             dst_cluster,
             dns,
-            ok(&l.destination_canonical_service),
+            ok(l.destination_canonical_service()),
             true,
         );
         add(
             HealthKind::Service,
             dst_cluster,
-            ok(&l.destination_service_namespace),
-            ok(&l.destination_service_name),
+            ok(l.destination_service_namespace()),
+            ok(l.destination_service_name()),
             true,
         );
     }

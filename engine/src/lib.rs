@@ -25,7 +25,7 @@ pub use health::{
     EntityHealth, HealthConfig, HealthKind, HealthReport, HealthRequest, HealthRules, HealthStatus,
     NamespaceSummary, RateRule, RequestHealth, Tolerance, WorkloadStatus, health,
 };
-pub use input::{Family, IstioLabels, Sample, parse_prom_float, parse_prometheus_response};
+pub use input::{Family, IstioLabels, Label, Sample, parse_prom_float, parse_prometheus_response};
 pub use inventory::{
     ClusterInventory, MeshInventory, NamespaceInfo, ServiceEntryInfo, ServiceInfo, ServicePort,
     WorkloadInfo,

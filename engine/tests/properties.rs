@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use meshglass_engine::{
     BoxBy, Family, GraphOptions, GraphType, HealthKind, HealthRequest, HealthRules, HealthStatus,
-    IstioLabels, MeshInventory, Sample, build_graph, fixtures, health,
+    IstioLabels, Label, MeshInventory, Sample, build_graph, fixtures, health,
 };
 use proptest::prelude::*;
 
@@ -97,30 +97,11 @@ fn garbage_sample() -> impl Strategy<Value = Sample> {
         .prop_map(|(f, l, value, reporter)| {
             let mut it = l.into_iter();
             let mut n = || it.next().flatten();
-            let labels = IstioLabels {
-                reporter: Some(reporter.to_string()),
-                source_cluster: n(),
-                source_workload_namespace: n(),
-                source_workload: n(),
-                source_canonical_service: n(),
-                source_canonical_revision: n(),
-                source_principal: n(),
-                destination_cluster: n(),
-                destination_service_namespace: n(),
-                destination_service: n(),
-                destination_service_name: n(),
-                destination_workload_namespace: n(),
-                destination_workload: n(),
-                destination_canonical_service: n(),
-                destination_canonical_revision: n(),
-                destination_principal: n(),
-                request_protocol: n(),
-                response_code: n(),
-                grpc_response_status: n(),
-                response_flags: n(),
-                connection_security_policy: n(),
-                le: n(),
-            };
+            let mut labels = IstioLabels::default();
+            labels.put(Label::Reporter, Some(reporter));
+            for label in &Label::ALL[1..] {
+                labels.put(*label, n().as_deref());
+            }
             Sample {
                 family: Family::ALL[f],
                 labels,
@@ -224,7 +205,7 @@ proptest! {
         let r = build_graph(&o, &samples, &inventory());
         let expected: f64 = samples
             .iter()
-            .filter(|s| matches!(s.labels.destination_workload_namespace.as_deref(), Some("bookinfo" | "shop")))
+            .filter(|s| matches!(s.labels.destination_workload_namespace(), Some("bookinfo" | "shop")))
             .map(|s| s.value)
             .sum();
         let got: f64 = r
@@ -304,7 +285,7 @@ proptest! {
         check_structure(&r.graph)?;
         let _ = serde_json::to_string(&r.graph);
         let bad_values = samples.iter().any(|s| !s.value.is_finite() && s.family == Family::RequestsTotal
-            && matches!(s.labels.reporter.as_deref(), Some("source" | "destination")));
+            && matches!(s.labels.reporter(), Some("source" | "destination")));
         let h = health(
             &HealthRequest { namespaces: vec!["bookinfo".into()], clusters: None, kinds: vec![] },
             &samples,
@@ -324,9 +305,11 @@ fn bad_input_is_reported_not_fatal() {
     let mut nan = samples[0].clone();
     nan.value = f64::NAN;
     let mut missing = samples[1].clone();
-    missing.labels.destination_workload = None;
+    missing.labels.put(Label::DestinationWorkload, None);
     let mut proto = samples[2].clone();
-    proto.labels.request_protocol = Some("carrier-pigeon".into());
+    proto
+        .labels
+        .put(Label::RequestProtocol, Some("carrier-pigeon"));
     samples.extend([nan, missing, proto]);
     let o = GraphOptions {
         namespaces: vec!["bookinfo".into()],

@@ -20,7 +20,7 @@ use serde::Serialize;
 
 use crate::Diagnostic;
 use crate::diag::Diagnostics;
-use crate::input::{Family, IstioLabels, Sample};
+use crate::input::{Family, IstioLabels, Label, Sample};
 use crate::inventory::{MeshInventory, WorkloadInfo};
 use crate::options::{
     Appender, GraphOptions, GraphType, GrpcRate, HttpRate, ResponseTimeStat, TcpRate,
@@ -161,7 +161,11 @@ impl<'a> Labels<'a> {
             std::collections::hash_map::Entry::Occupied(e) => {
                 let i = *e.get();
                 let (a, b) = self.spans[i as usize];
-                if self.copy.get(a as usize..b as usize) == Some(s.as_bytes()) {
+                if self
+                    .copy
+                    .get(a as usize..b as usize)
+                    .is_some_and(|c| same_bytes(c, s.as_bytes()))
+                {
                     return i;
                 }
                 match self.collided.get(s) {
@@ -209,9 +213,31 @@ impl<'a> Labels<'a> {
     }
 }
 
+/// `a == b` for the short strings labels are, without a call to `memcmp`: eight bytes at a
+/// time.
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let (mut x, mut y) = (a.chunks_exact(8), b.chunks_exact(8));
+    for (p, q) in (&mut x).zip(&mut y) {
+        if p != q {
+            return false;
+        }
+    }
+    x.remainder().iter().zip(y.remainder()).all(|(p, q)| p == q)
+}
+
+#[inline]
 fn hash_str(s: &str) -> u64 {
+    hash_bytes(s.as_bytes())
+}
+
+#[inline]
+fn hash_bytes(b: &[u8]) -> u64 {
     let mut h = FxHasher::default();
-    h.write(s.as_bytes());
+    h.write(b);
     h.finish()
 }
 
@@ -460,10 +486,6 @@ fn role(o: &GraphOptions, f: Family) -> Option<Role> {
     }
 }
 
-fn lab(v: &Option<String>) -> Option<&str> {
-    v.as_deref()
-}
-
 /// The traffic-identifying labels, in [`label_hashes`] order.
 const H_SRC_CLUSTER: usize = 0;
 const H_SRC_NS: usize = 1;
@@ -489,37 +511,35 @@ const NONE_HASH: u64 = 0x5851_f42d_4c95_7f2d;
 /// sample: the series hash combines them, and the label interner finds values by them.
 fn label_hashes(l: &IstioLabels) -> [u64; 18] {
     let mut out = [NONE_HASH; 18];
-    for (o, v) in out.iter_mut().zip(hashed_labels(l)) {
-        if let Some(v) = v {
-            *o = hash_str(v);
+    for (o, label) in out.iter_mut().zip(HASHED) {
+        if let Some(v) = l.get_bytes(label) {
+            *o = hash_bytes(v);
         }
     }
     out
 }
 
 /// The labels [`label_hashes`] hashes, in its order.
-fn hashed_labels(l: &IstioLabels) -> [&Option<String>; 18] {
-    [
-        &l.source_cluster,
-        &l.source_workload_namespace,
-        &l.source_workload,
-        &l.source_canonical_service,
-        &l.source_canonical_revision,
-        &l.destination_cluster,
-        &l.destination_service_namespace,
-        &l.destination_service,
-        &l.destination_service_name,
-        &l.destination_workload_namespace,
-        &l.destination_workload,
-        &l.destination_canonical_service,
-        &l.destination_canonical_revision,
-        &l.request_protocol,
-        &l.response_code,
-        &l.grpc_response_status,
-        &l.response_flags,
-        &l.le,
-    ]
-}
+const HASHED: [Label; 18] = [
+    Label::SourceCluster,
+    Label::SourceWorkloadNamespace,
+    Label::SourceWorkload,
+    Label::SourceCanonicalService,
+    Label::SourceCanonicalRevision,
+    Label::DestinationCluster,
+    Label::DestinationServiceNamespace,
+    Label::DestinationService,
+    Label::DestinationServiceName,
+    Label::DestinationWorkloadNamespace,
+    Label::DestinationWorkload,
+    Label::DestinationCanonicalService,
+    Label::DestinationCanonicalRevision,
+    Label::RequestProtocol,
+    Label::ResponseCode,
+    Label::GrpcResponseStatus,
+    Label::ResponseFlags,
+    Label::Le,
+];
 
 /// Hash of the labels that identify traffic: a source-reported series with the same hash as a
 /// destination-reported one describes the same traffic and is dropped (Kiali's time-series dedup).
@@ -556,15 +576,19 @@ fn looks_like_ip(s: &str) -> bool {
 /// Whether a sample concerns the selected namespaces.
 fn in_scope(namespaces: &FxHashSet<&str>, source_reported: bool, l: &IstioLabels) -> bool {
     if !source_reported {
-        return lab(&l.destination_workload_namespace).is_some_and(|n| namespaces.contains(n));
+        return l
+            .destination_workload_namespace()
+            .is_some_and(|n| namespaces.contains(n));
     }
-    if lab(&l.source_workload_namespace).is_some_and(|n| namespaces.contains(n)) {
+    if l.source_workload_namespace()
+        .is_some_and(|n| namespaces.contains(n))
+    {
         return true;
     }
     // Requests to a selected namespace's service that never reached a workload.
-    lab(&l.destination_workload_namespace) == Some("unknown")
-        && lab(&l.destination_workload) == Some("unknown")
-        && lab(&l.destination_service)
+    l.destination_workload_namespace() == Some("unknown")
+        && l.destination_workload() == Some("unknown")
+        && l.destination_service()
             .and_then(|h| h.split('.').nth(1))
             .is_some_and(|n| namespaces.contains(n))
 }
@@ -661,17 +685,17 @@ fn parse<'a>(
         Some(dst_app),
         Some(dst_ver),
     ) = (
-        lab(&l.source_workload_namespace),
-        lab(&l.source_workload),
-        lab(&l.source_canonical_service),
-        lab(&l.source_canonical_revision),
-        lab(&l.destination_service_namespace),
-        lab(&l.destination_service),
-        lab(&l.destination_service_name),
-        lab(&l.destination_workload_namespace),
-        lab(&l.destination_workload),
-        lab(&l.destination_canonical_service),
-        lab(&l.destination_canonical_revision),
+        l.source_workload_namespace(),
+        l.source_workload(),
+        l.source_canonical_service(),
+        l.source_canonical_revision(),
+        l.destination_service_namespace(),
+        l.destination_service(),
+        l.destination_service_name(),
+        l.destination_workload_namespace(),
+        l.destination_workload(),
+        l.destination_canonical_service(),
+        l.destination_canonical_revision(),
     )
     else {
         diags.push("missing_label", || {
@@ -682,10 +706,10 @@ fn parse<'a>(
         });
         return None;
     };
-    let src_cluster_ok = l.source_cluster.is_some();
-    let dst_cluster_ok = l.destination_cluster.is_some();
-    let src_cluster = lab(&l.source_cluster).unwrap_or("unknown");
-    let mut dst_cluster = lab(&l.destination_cluster).unwrap_or("unknown");
+    let src_cluster_ok = l.source_cluster().is_some();
+    let dst_cluster_ok = l.destination_cluster().is_some();
+    let src_cluster = l.source_cluster().unwrap_or("unknown");
+    let mut dst_cluster = l.destination_cluster().unwrap_or("unknown");
 
     // Known-bad source telemetry (Kiali's IsBadSourceTelemetry).
     if (is_ok(src_ns) && !is_ok(src_wl) && !is_ok(src_app))
@@ -914,12 +938,12 @@ impl<'a> Planner<'a> {
                 });
                 continue;
             }
-            let source = match lab(&s.labels.reporter) {
+            let source = match s.labels.reporter() {
                 Some("destination") => false,
                 Some("source") => true,
                 _ => {
                     self.diags.push("bad_reporter", || {
-                        format!("{} reporter {:?}", s.family, lab(&s.labels.reporter))
+                        format!("{} reporter {:?}", s.family, s.labels.reporter())
                     });
                     continue;
                 }
@@ -1016,7 +1040,7 @@ impl<'a> Planner<'a> {
             | Role::DurationSum
             | Role::DurationCount
             | Role::Bytes => {
-                let proto = match lab(&l.request_protocol) {
+                let proto = match l.request_protocol() {
                     Some("http") => Proto::Http,
                     Some("grpc") => Proto::Grpc,
                     other => {
@@ -1048,7 +1072,7 @@ impl<'a> Planner<'a> {
             Role::Tcp => Proto::Tcp,
         };
         let flags: Lbl<'a> = match role {
-            Role::Requests | Role::Tcp => match lab(&l.response_flags) {
+            Role::Requests | Role::Tcp => match l.response_flags() {
                 Some(f) => self.labels.lbl_hashed(f, hs[H_FLAGS]),
                 None => {
                     self.diags.push("missing_label", || {
@@ -1116,18 +1140,18 @@ impl<'a> Planner<'a> {
         plan.code = code;
         plan.outcome = outcome;
         if self.opts.appender_enabled(Appender::SecurityPolicy) && role != Role::Messages {
-            for (i, p) in [&l.source_principal, &l.destination_principal]
+            for (i, p) in [l.source_principal(), l.destination_principal()]
                 .into_iter()
                 .enumerate()
             {
-                if let Some(p) = lab(p).filter(|p| !p.is_empty() && *p != "unknown") {
+                if let Some(p) = p.filter(|p| !p.is_empty() && *p != "unknown") {
                     plan.principals[i] = self.labels.id(p);
                 }
             }
-            plan.mtls = lab(&l.connection_security_policy) == Some("mutual_tls");
+            plan.mtls = l.connection_security_policy() == Some("mutual_tls");
         }
         if role == Role::Bucket
-            && let Some(le) = lab(&l.le)
+            && let Some(le) = l.le()
         {
             plan.le = crate::input::parse_prom_float(le);
         }
@@ -1135,13 +1159,13 @@ impl<'a> Planner<'a> {
     }
 
     fn code_of(&mut self, proto: Proto, l: &'a IstioLabels, hs: &[u64; 18]) -> Option<Lbl<'a>> {
-        let code = lab(&l.response_code)?;
+        let code = l.response_code()?;
         let (v, i) = if code == "0" {
             return Some(self.dash);
         } else if proto != Proto::Grpc || code.starts_with('4') || code.starts_with('5') {
             (code, H_CODE)
         } else {
-            match lab(&l.grpc_response_status) {
+            match l.grpc_response_status() {
                 Some(g) => (g, H_GRPC),
                 None => (code, H_CODE),
             }
@@ -1360,7 +1384,7 @@ impl<'a> Builder<'a> {
                         Role::Bucket => {
                             if p.le.is_nan() {
                                 self.diags.push("bad_bucket", || {
-                                    format!("{} bucket with le {:?}", s.family, s.labels.le)
+                                    format!("{} bucket with le {:?}", s.family, s.labels.le())
                                 });
                                 return;
                             }
@@ -2400,7 +2424,7 @@ fn sort_elements(nodes: &mut [NodeWrapper], edges: &mut [EdgeWrapper]) {
 #[cfg(test)]
 mod tests {
     use super::{Labels, Lbl, hash_str};
-    use crate::{GraphOptions, GraphType, fixtures};
+    use crate::{GraphOptions, GraphType, Label, fixtures};
 
     #[test]
     fn two_threads_build_the_same_graph_as_one() {
@@ -2413,30 +2437,37 @@ mod tests {
                 .find(|&i| {
                     let l = &samples[i].labels;
                     let ns = if source {
-                        &l.source_workload_namespace
+                        l.source_workload_namespace()
                     } else {
-                        &l.destination_workload_namespace
+                        l.destination_workload_namespace()
                     };
-                    (l.reporter.as_deref() == Some("source")) == source
-                        && ns.as_ref().is_some_and(|n| selected.contains(n))
+                    (l.reporter() == Some("source")) == source
+                        && ns.is_some_and(|n| selected.iter().any(|s| s == n))
                 })
                 .unwrap()
         };
         // Some bad samples too, so diagnostics are compared as well: one of a kind in an early
         // chunk and one in a late chunk (the early one is the example), planned by either thread.
         samples[7].value = f64::NAN;
-        samples[20_000].labels.reporter = Some("elsewhere".to_string());
+        samples[20_000]
+            .labels
+            .put(Label::Reporter, Some("elsewhere"));
         let early = find(&samples, 5_000, false);
-        samples[early].labels.request_protocol = Some("pigeon-early".to_string());
+        samples[early]
+            .labels
+            .put(Label::RequestProtocol, Some("pigeon-early"));
         let late = find(&samples, 25_000, false);
-        samples[late].labels.request_protocol = Some("pigeon-late".to_string());
+        samples[late]
+            .labels
+            .put(Label::RequestProtocol, Some("pigeon-late"));
         // A source-reported series without a destination-reported twin: kept by the dedup and
         // ingested last.
         let kept = find(&samples, 9_000, true);
-        samples[kept].labels.response_code = Some("299".to_string());
+        samples[kept].labels.put(Label::ResponseCode, Some("299"));
         // Principals (security appender) on samples of several chunks.
         for i in (0..samples.len()).step_by(997) {
-            samples[i].labels.source_principal = Some(format!("spiffe://cluster.local/p{}", i % 3));
+            let p = format!("spiffe://cluster.local/p{}", i % 3);
+            samples[i].labels.put(Label::SourcePrincipal, Some(&p));
         }
         for (graph_type, inject) in [
             (GraphType::Workload, false),
