@@ -573,24 +573,54 @@ fn looks_like_ip(s: &str) -> bool {
             .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// Whether a sample concerns the selected namespaces.
-fn in_scope(namespaces: &FxHashSet<&str>, source_reported: bool, l: &IstioLabels) -> bool {
-    if !source_reported {
-        return l
-            .destination_workload_namespace()
-            .is_some_and(|n| namespaces.contains(n));
+/// The selected namespaces, found by the [`hash_str`] a sample's labels already have.
+struct Scope<'a> {
+    names: FxHashSet<&'a str>,
+    by_hash: FxHashMap<u64, &'a str>,
+    /// Selected namespaces whose hash another one has (compared one by one).
+    collided: Vec<&'a str>,
+}
+
+impl<'a> Scope<'a> {
+    fn new(opts: &'a GraphOptions) -> Self {
+        let mut scope = Scope {
+            names: opts.namespaces.iter().map(String::as_str).collect(),
+            by_hash: FxHashMap::default(),
+            collided: Vec::new(),
+        };
+        for n in &opts.namespaces {
+            if let Some(other) = scope.by_hash.insert(hash_str(n), n) {
+                scope.by_hash.insert(hash_str(n), other);
+                scope.collided.push(n);
+            }
+        }
+        scope
     }
-    if l.source_workload_namespace()
-        .is_some_and(|n| namespaces.contains(n))
-    {
-        return true;
+
+    /// Whether `v`, whose hash is `h`, is a selected namespace.
+    fn has(&self, v: Option<&str>, h: u64) -> bool {
+        let Some(v) = v else { return false };
+        self.by_hash
+            .get(&h)
+            .is_some_and(|n| same_bytes(n.as_bytes(), v.as_bytes()))
+            || (!self.collided.is_empty() && self.collided.contains(&v))
     }
-    // Requests to a selected namespace's service that never reached a workload.
-    l.destination_workload_namespace() == Some("unknown")
-        && l.destination_workload() == Some("unknown")
-        && l.destination_service()
-            .and_then(|h| h.split('.').nth(1))
-            .is_some_and(|n| namespaces.contains(n))
+
+    /// Whether a sample (label hashes `hs`) concerns the selected namespaces.
+    fn includes(&self, source_reported: bool, l: &IstioLabels, hs: &[u64; 18]) -> bool {
+        if !source_reported {
+            return self.has(l.destination_workload_namespace(), hs[H_DST_WL_NS]);
+        }
+        if self.has(l.source_workload_namespace(), hs[H_SRC_NS]) {
+            return true;
+        }
+        // Requests to a selected namespace's service that never reached a workload.
+        l.destination_workload_namespace() == Some("unknown")
+            && l.destination_workload() == Some("unknown")
+            && l.destination_service()
+                .and_then(|h| h.split('.').nth(1))
+                .is_some_and(|n| self.names.contains(n))
+    }
 }
 
 struct Builder<'a> {
@@ -753,16 +783,29 @@ fn parse<'a>(
     } else {
         Lbl::UNKNOWN
     };
+    // A value equal to one numbered just before (same hash, same bytes: both are in the
+    // sample's buffer, in cache) takes its id without a lookup.
+    let again = |prev: Lbl<'a>, hp: usize, v: &'a str, hv: usize| {
+        (hs[hp] == hs[hv] && prev.s == v).then_some(Lbl { s: v, id: prev.id })
+    };
     let dst_cluster_l = if dst_from_src {
         src_cluster_l
     } else if dst_cluster_ok {
-        lbl(dst_cluster, H_DST_CLUSTER)
+        match again(src_cluster_l, H_SRC_CLUSTER, dst_cluster, H_DST_CLUSTER) {
+            Some(l) if src_cluster_ok => l,
+            _ => lbl(dst_cluster, H_DST_CLUSTER),
+        }
     } else {
         Lbl::UNKNOWN
     };
+    let src_ns_l = lbl(src_ns, H_SRC_NS);
+    let dst_svc_ns_l = again(src_ns_l, H_SRC_NS, dst_svc_ns, H_DST_SVC_NS)
+        .unwrap_or_else(|| lbl(dst_svc_ns, H_DST_SVC_NS));
+    let dst_wl_ns_l = again(dst_svc_ns_l, H_DST_SVC_NS, dst_wl_ns, H_DST_WL_NS)
+        .unwrap_or_else(|| lbl(dst_wl_ns, H_DST_WL_NS));
     Some(Parsed {
         src_cluster: src_cluster_l,
-        src_ns: lbl(src_ns, H_SRC_NS),
+        src_ns: src_ns_l,
         src_wl: lbl(src_wl, H_SRC_WL),
         src_app: if app_keys {
             lbl(src_app, H_SRC_APP)
@@ -775,10 +818,10 @@ fn parse<'a>(
             Lbl::unnumbered(src_ver)
         },
         dst_cluster: dst_cluster_l,
-        dst_svc_ns: lbl(dst_svc_ns, H_DST_SVC_NS),
+        dst_svc_ns: dst_svc_ns_l,
         dst_svc: lbl(dst_svc, H_DST_SVC),
         dst_svc_name: lbl(dst_svc_name, H_DST_SVC_NAME),
-        dst_wl_ns: lbl(dst_wl_ns, H_DST_WL_NS),
+        dst_wl_ns: dst_wl_ns_l,
         dst_wl: lbl(dst_wl, H_DST_WL),
         dst_app: if app_keys {
             lbl(dst_app, H_DST_APP)
@@ -899,7 +942,7 @@ struct Planned<'a> {
 struct Planner<'a> {
     index: usize,
     opts: &'a GraphOptions,
-    namespaces: &'a FxHashSet<&'a str>,
+    scope: &'a Scope<'a>,
     labels: Labels<'a>,
     /// `-` (no response).
     dash: Lbl<'a>,
@@ -909,13 +952,13 @@ struct Planner<'a> {
 }
 
 impl<'a> Planner<'a> {
-    fn new(index: usize, opts: &'a GraphOptions, namespaces: &'a FxHashSet<&'a str>) -> Self {
+    fn new(index: usize, opts: &'a GraphOptions, scope: &'a Scope<'a>) -> Self {
         let mut labels = Labels::new();
         let dash = labels.lbl("-");
         Planner {
             index,
             opts,
-            namespaces,
+            scope,
             labels,
             dash,
             sent: 0,
@@ -948,10 +991,10 @@ impl<'a> Planner<'a> {
                     continue;
                 }
             };
-            if !in_scope(self.namespaces, source, &s.labels) {
+            let hs = label_hashes(&s.labels);
+            if !self.scope.includes(source, &s.labels, &hs) {
                 continue;
             }
-            let hs = label_hashes(&s.labels);
             let dedup = matches!(role, Role::Requests | Role::Messages | Role::Tcp);
             let series = if dedup { series_hash(s.family, &hs) } else { 0 };
             if source {
@@ -1492,14 +1535,14 @@ fn build(
     let mut deferred: Vec<Vec<Deferred<'_>>> = Vec::new();
     // Planner ids → graph ids, per planner (0: the second thread's, 1: this thread's).
     let mut maps: [Vec<u32>; 2] = [Vec::with_capacity(4096), Vec::with_capacity(4096)];
-    let namespaces: FxHashSet<&str> = opts.namespaces.iter().map(String::as_str).collect();
-    let mut planner = Planner::new(1, opts, &namespaces);
+    let selected = Scope::new(opts);
+    let mut planner = Planner::new(1, opts, &selected);
     let chunks: Vec<&[Sample]> = samples.chunks(PLAN_CHUNK).collect();
     if parallel {
         // Chunks are claimed in order by the second thread and, while it is behind, by this
         // one.
         let chunks = &chunks;
-        let namespaces = &namespaces;
+        let selected = &selected;
         let next = std::sync::atomic::AtomicUsize::new(0);
         let next = &next;
         let claim = move || next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -1507,7 +1550,7 @@ fn build(
             let (tx, rx) = std::sync::mpsc::channel();
             // Without a second thread (spawning failed) this one plans every chunk.
             let _ = std::thread::Builder::new().spawn_scoped(scope, move || {
-                let mut planner = Planner::new(0, opts, namespaces);
+                let mut planner = Planner::new(0, opts, selected);
                 loop {
                     let k = claim();
                     let Some(chunk) = chunks.get(k) else { return };
@@ -2423,7 +2466,7 @@ fn sort_elements(nodes: &mut [NodeWrapper], edges: &mut [EdgeWrapper]) {
 
 #[cfg(test)]
 mod tests {
-    use super::{Labels, Lbl, hash_str};
+    use super::{Labels, Lbl, Scope, hash_str};
     use crate::{GraphOptions, GraphType, Label, fixtures};
 
     #[test]
@@ -2501,6 +2544,29 @@ mod tests {
             assert!(text.contains("\"299\""));
             assert!(text.contains("spiffe://cluster.local/p"));
         }
+    }
+
+    #[test]
+    fn selected_namespaces_are_exact_even_when_hashes_collide() {
+        let opts = GraphOptions {
+            namespaces: vec!["alpha".into(), "beta".into()],
+            ..GraphOptions::default()
+        };
+        let scope = Scope::new(&opts);
+        assert!(scope.has(Some("alpha"), hash_str("alpha")));
+        assert!(scope.has(Some("beta"), hash_str("beta")));
+        assert!(!scope.has(Some("gamma"), hash_str("gamma")));
+        assert!(!scope.has(None, super::NONE_HASH));
+        // "beta" forced onto "alpha"'s hash: found by comparison, and nothing else is.
+        let forced = Scope {
+            names: scope.names.clone(),
+            by_hash: [(7, "alpha")].into_iter().collect(),
+            collided: vec!["beta"],
+        };
+        assert!(forced.has(Some("alpha"), 7));
+        assert!(forced.has(Some("beta"), 7));
+        assert!(!forced.has(Some("alphA"), 7));
+        assert!(!forced.has(Some("gamma"), 8));
     }
 
     #[test]
