@@ -19,19 +19,24 @@ pub(crate) fn write_graph(g: &CytoscapeGraph, out: &mut Vec<u8>) {
     out.extend_from_slice(b",\"graphType\":");
     string(out, g.graph_type);
     out.extend_from_slice(b",\"elements\":{\"nodes\":[");
-    for (i, n) in g.elements.nodes.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
+    let nodes = |out: &mut Vec<u8>| {
+        for (i, n) in g.elements.nodes.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"data\":");
+            node(out, &n.data);
+            out.push(b'}');
         }
-        out.extend_from_slice(b"{\"data\":");
-        node(out, &n.data);
-        out.push(b'}');
-    }
-    out.extend_from_slice(b"],\"edges\":[");
+        out.extend_from_slice(b"],\"edges\":[");
+    };
     let edges = &g.elements.edges;
     if edges.len() >= PARALLEL_MIN_EDGES {
-        // Many edges: the second half is written on another thread, then appended.
-        let (first, second) = edges.split_at(edges.len() / 2);
+        // Many edges: the later ones are written on another thread, then appended; this one
+        // writes the nodes, the first edges and the copy, so it takes fewer edges (a node
+        // writes about half an edge's bytes).
+        let split = edges.len().saturating_sub(g.elements.nodes.len() / 2) * 2 / 5;
+        let (first, second) = edges.split_at(split);
         std::thread::scope(|scope| {
             let write = || {
                 let mut tail = Vec::with_capacity(second.len() * 1024);
@@ -39,6 +44,7 @@ pub(crate) fn write_graph(g: &CytoscapeGraph, out: &mut Vec<u8>) {
                 tail
             };
             let later = std::thread::Builder::new().spawn_scoped(scope, write);
+            nodes(out);
             edge_list(out, first);
             let tail = match later {
                 Ok(later) => later
@@ -53,6 +59,7 @@ pub(crate) fn write_graph(g: &CytoscapeGraph, out: &mut Vec<u8>) {
             out.extend_from_slice(&tail);
         });
     } else {
+        nodes(out);
         edge_list(out, edges);
     }
     out.extend_from_slice(b"]}}");

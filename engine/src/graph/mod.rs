@@ -2032,85 +2032,90 @@ impl<'a> Builder<'a> {
             ids.push(sha256_id(id_buf.as_bytes()));
         }
 
-        let mut nodes: Vec<NodeWrapper> = Vec::with_capacity(self.nodes.len() + 16);
-        for (i, n) in self.nodes.iter().enumerate() {
-            if n.removed {
-                continue;
-            }
-            let r = &n.rates;
-            let mut traffic = Vec::new();
-            let mut grpc = RateMap::with_capacity(4);
-            put_rate(&mut grpc, "grpcIn", r.grpc_in);
-            put_rate(&mut grpc, "grpcInErr", r.grpc_in_err);
-            put_rate(&mut grpc, "grpcInNoResponse", r.grpc_in_noresp);
-            put_rate(&mut grpc, "grpcOut", r.grpc_out);
-            if !grpc.is_empty() {
-                traffic.push(ProtocolTraffic {
-                    protocol: "grpc",
-                    rates: grpc,
-                    responses: Responses::default(),
+        let ids = &ids;
+        // The nodes' data (built beside the edges on large graphs).
+        let build_nodes = || -> Vec<NodeWrapper> {
+            let mut nodes: Vec<NodeWrapper> = Vec::with_capacity(self.nodes.len() + 16);
+            for (i, n) in self.nodes.iter().enumerate() {
+                if n.removed {
+                    continue;
+                }
+                let r = &n.rates;
+                let mut traffic = Vec::new();
+                let mut grpc = RateMap::with_capacity(4);
+                put_rate(&mut grpc, "grpcIn", r.grpc_in);
+                put_rate(&mut grpc, "grpcInErr", r.grpc_in_err);
+                put_rate(&mut grpc, "grpcInNoResponse", r.grpc_in_noresp);
+                put_rate(&mut grpc, "grpcOut", r.grpc_out);
+                if !grpc.is_empty() {
+                    traffic.push(ProtocolTraffic {
+                        protocol: "grpc",
+                        rates: grpc,
+                        responses: Responses::default(),
+                    });
+                }
+                let mut http = RateMap::with_capacity(6);
+                put_rate(&mut http, "httpIn", r.http_in);
+                put_rate(&mut http, "httpIn3xx", r.http_in_3xx);
+                put_rate(&mut http, "httpIn4xx", r.http_in_4xx);
+                put_rate(&mut http, "httpIn5xx", r.http_in_5xx);
+                put_rate(&mut http, "httpInNoResponse", r.http_in_noresp);
+                put_rate(&mut http, "httpOut", r.http_out);
+                if !http.is_empty() {
+                    traffic.push(ProtocolTraffic {
+                        protocol: "http",
+                        rates: http,
+                        responses: Responses::default(),
+                    });
+                }
+                let mut tcp = RateMap::with_capacity(2);
+                put_rate(&mut tcp, "tcpIn", r.tcp_in);
+                put_rate(&mut tcp, "tcpOut", r.tcp_out);
+                if !tcp.is_empty() {
+                    traffic.push(ProtocolTraffic {
+                        protocol: "tcp",
+                        rates: tcp,
+                        responses: Responses::default(),
+                    });
+                }
+                let mut dest_services: Vec<ServiceName> = n
+                    .dest_services
+                    .iter()
+                    .map(|&(c, ns, name)| ServiceName {
+                        cluster: labels.str(c).to_string(),
+                        namespace: labels.str(ns).to_string(),
+                        name: labels.str(name).to_string(),
+                    })
+                    .collect();
+                dest_services.sort();
+                nodes.push(NodeWrapper {
+                    data: NodeData {
+                        id: ids[i],
+                        parent: None,
+                        node_type: n.node_type.as_str(),
+                        cluster: n.cluster.to_string(),
+                        namespace: n.namespace.to_string(),
+                        workload: n.workload.to_string(),
+                        app: n.app.to_string(),
+                        version: n.version.to_string(),
+                        service: n.service.to_string(),
+                        dest_services,
+                        traffic,
+                        health_data: None,
+                        has_health_config: None,
+                        is_box: "",
+                        is_dead: n.is_dead,
+                        is_idle: n.is_idle,
+                        is_inaccessible: false,
+                        is_out_of_mesh: n.is_out_of_mesh,
+                        is_outside: n.is_outside,
+                        is_root: n.is_root,
+                        is_service_entry: n.service_entry.clone(),
+                    },
                 });
             }
-            let mut http = RateMap::with_capacity(6);
-            put_rate(&mut http, "httpIn", r.http_in);
-            put_rate(&mut http, "httpIn3xx", r.http_in_3xx);
-            put_rate(&mut http, "httpIn4xx", r.http_in_4xx);
-            put_rate(&mut http, "httpIn5xx", r.http_in_5xx);
-            put_rate(&mut http, "httpInNoResponse", r.http_in_noresp);
-            put_rate(&mut http, "httpOut", r.http_out);
-            if !http.is_empty() {
-                traffic.push(ProtocolTraffic {
-                    protocol: "http",
-                    rates: http,
-                    responses: Responses::default(),
-                });
-            }
-            let mut tcp = RateMap::with_capacity(2);
-            put_rate(&mut tcp, "tcpIn", r.tcp_in);
-            put_rate(&mut tcp, "tcpOut", r.tcp_out);
-            if !tcp.is_empty() {
-                traffic.push(ProtocolTraffic {
-                    protocol: "tcp",
-                    rates: tcp,
-                    responses: Responses::default(),
-                });
-            }
-            let mut dest_services: Vec<ServiceName> = n
-                .dest_services
-                .iter()
-                .map(|&(c, ns, name)| ServiceName {
-                    cluster: labels.str(c).to_string(),
-                    namespace: labels.str(ns).to_string(),
-                    name: labels.str(name).to_string(),
-                })
-                .collect();
-            dest_services.sort();
-            nodes.push(NodeWrapper {
-                data: NodeData {
-                    id: ids[i],
-                    parent: None,
-                    node_type: n.node_type.as_str(),
-                    cluster: n.cluster.to_string(),
-                    namespace: n.namespace.to_string(),
-                    workload: n.workload.to_string(),
-                    app: n.app.to_string(),
-                    version: n.version.to_string(),
-                    service: n.service.to_string(),
-                    dest_services,
-                    traffic,
-                    health_data: None,
-                    has_health_config: None,
-                    is_box: "",
-                    is_dead: n.is_dead,
-                    is_idle: n.is_idle,
-                    is_inaccessible: false,
-                    is_out_of_mesh: n.is_out_of_mesh,
-                    is_outside: n.is_outside,
-                    is_root: n.is_root,
-                    is_service_entry: n.service_entry.clone(),
-                },
-            });
-        }
+            nodes
+        };
 
         let quantile = opts.response_time.quantile();
         let table = Arc::new(LabelTable::new(labels.values.iter().copied()));
@@ -2299,22 +2304,25 @@ impl<'a> Builder<'a> {
             }
             EdgeWrapper { data }
         };
-        let build = |part: &[&Edge]| -> Vec<EdgeWrapper> {
+        // `part`'s edges, in a vector with room for `room` edges.
+        let build = |part: &[&Edge], room: usize| -> Vec<EdgeWrapper> {
             let mut buf: Vec<u8> = Vec::with_capacity(140);
             let mut rows = Vec::new();
-            let mut out = Vec::with_capacity(part.len());
+            let mut out = Vec::with_capacity(room.max(part.len()));
             for e in part {
                 out.push(edge_data(e, &mut buf, &mut rows));
             }
             out
         };
-        // Many edges: the second half is built on another thread (same order, same bytes).
-        let mut edges = if self.parallel && order.len() >= PARALLEL_MIN_EDGES {
-            let (first, second) = order.split_at(order.len() / 2);
+        // Many edges: the later ones are built on another thread (same order, same bytes)
+        // while this one builds the nodes and the first edges (a node costs about half an edge).
+        let (mut nodes, mut edges) = if self.parallel && order.len() >= PARALLEL_MIN_EDGES {
+            let split = order.len().saturating_sub(self.nodes.len() / 2) / 2;
+            let (first, second) = order.split_at(split);
             std::thread::scope(|scope| {
-                let later = std::thread::Builder::new().spawn_scoped(scope, || build(second));
-                let mut edges = Vec::with_capacity(self.edges.len());
-                edges.extend(build(first));
+                let later = std::thread::Builder::new().spawn_scoped(scope, || build(second, 0));
+                let nodes = build_nodes();
+                let mut edges = build(first, order.len());
                 match later {
                     Ok(later) => edges.extend(
                         later
@@ -2322,12 +2330,12 @@ impl<'a> Builder<'a> {
                             .unwrap_or_else(|p| std::panic::resume_unwind(p)),
                     ),
                     // No second thread: this one builds the rest.
-                    Err(_) => edges.extend(build(second)),
+                    Err(_) => edges.extend(build(second, 0)),
                 }
-                edges
+                (nodes, edges)
             })
         } else {
-            build(&order)
+            (build_nodes(), build(&order, 0))
         };
 
         add_boxes(opts, &mut nodes);
