@@ -2033,7 +2033,8 @@ impl<'a> Builder<'a> {
         }
 
         let ids = &ids;
-        // The nodes' data (built beside the edges on large graphs).
+        // The nodes' data with their boxes, in Kiali's order (built beside the edges on large
+        // graphs).
         let build_nodes = || -> Vec<NodeWrapper> {
             let mut nodes: Vec<NodeWrapper> = Vec::with_capacity(self.nodes.len() + 16);
             for (i, n) in self.nodes.iter().enumerate() {
@@ -2114,6 +2115,8 @@ impl<'a> Builder<'a> {
                     },
                 });
             }
+            add_boxes(opts, &mut nodes);
+            sort_nodes(&mut nodes);
             nodes
         };
 
@@ -2315,9 +2318,10 @@ impl<'a> Builder<'a> {
             out
         };
         // Many edges: the later ones are built on another thread (same order, same bytes)
-        // while this one builds the nodes and the first edges (a node costs about half an edge).
-        let (mut nodes, mut edges) = if self.parallel && order.len() >= PARALLEL_MIN_EDGES {
-            let split = order.len().saturating_sub(self.nodes.len() / 2) / 2;
+        // while this one builds and sorts the nodes and builds the first edges (a node costs
+        // about as much as an edge).
+        let (nodes, edges) = if self.parallel && order.len() >= PARALLEL_MIN_EDGES {
+            let split = order.len().saturating_sub(self.nodes.len()) / 2;
             let (first, second) = order.split_at(split);
             std::thread::scope(|scope| {
                 let later = std::thread::Builder::new().spawn_scoped(scope, || build(second, 0));
@@ -2338,8 +2342,11 @@ impl<'a> Builder<'a> {
             (build_nodes(), build(&order, 0))
         };
 
-        add_boxes(opts, &mut nodes);
-        sort_elements(&mut nodes, &mut edges);
+        // Edges are built in Kiali's order (source id, target id, protocol).
+        debug_assert!(edges.windows(2).all(|w| {
+            let (a, b) = (&w[0].data, &w[1].data);
+            (&a.source, &a.target, a.traffic.protocol) <= (&b.source, &b.target, b.traffic.protocol)
+        }));
         CytoscapeGraph {
             timestamp: opts.query_time,
             duration: i64::try_from(opts.duration_secs).unwrap_or(i64::MAX),
@@ -2444,7 +2451,9 @@ fn box_node(id: Id, kind: &'static str, cluster: &str, namespace: &str, app: &st
 /// Kiali's order: boxes first (cluster, namespace, app), then by cluster, namespace, app, version,
 /// service, workload; ties broken by id so the output is fully deterministic. Edges by source,
 /// target, protocol.
-fn sort_elements(nodes: &mut [NodeWrapper], edges: &mut [EdgeWrapper]) {
+/// Kiali's node order: boxes first (cluster, namespace, app), then by cluster, namespace, app,
+/// version, service, workload and id. Sorted by index, then each node moved once.
+fn sort_nodes(nodes: &mut Vec<NodeWrapper>) {
     fn rank(b: &str) -> u8 {
         match b {
             "cluster" => 0,
@@ -2453,8 +2462,9 @@ fn sort_elements(nodes: &mut [NodeWrapper], edges: &mut [EdgeWrapper]) {
             _ => 3,
         }
     }
-    nodes.sort_by(|a, b| {
-        let (a, b) = (&a.data, &b.data);
+    let mut order: Vec<u32> = (0..nodes.len() as u32).collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (&nodes[a as usize].data, &nodes[b as usize].data);
         rank(a.is_box)
             .cmp(&rank(b.is_box))
             .then_with(|| a.cluster.cmp(&b.cluster))
@@ -2465,11 +2475,8 @@ fn sort_elements(nodes: &mut [NodeWrapper], edges: &mut [EdgeWrapper]) {
             .then_with(|| a.workload.cmp(&b.workload))
             .then_with(|| a.id.cmp(&b.id))
     });
-    // Edges are built in Kiali's order (source id, target id, protocol) by `into_cytoscape`.
-    debug_assert!(edges.windows(2).all(|w| {
-        let (a, b) = (&w[0].data, &w[1].data);
-        (&a.source, &a.target, a.traffic.protocol) <= (&b.source, &b.target, b.traffic.protocol)
-    }));
+    let mut slots: Vec<Option<NodeWrapper>> = std::mem::take(nodes).into_iter().map(Some).collect();
+    nodes.extend(order.iter().filter_map(|&i| slots[i as usize].take()));
 }
 
 #[cfg(test)]
