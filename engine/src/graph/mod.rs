@@ -1,9 +1,11 @@
-//! The traffic graph: samples → traffic map → appenders → Cytoscape JSON.
+//! The traffic graph: samples → plans → traffic map → appenders → Cytoscape JSON.
 //!
-//! The traffic map borrows every string from the samples and the inventory, so building it
-//! allocates per node and per edge, never per sample. Node ids are Kiali's: SHA-256 of the same
-//! identifying string Kiali hashes (`wl_<cluster>_<namespace>_<workload>`, …), so identical input
-//! gives identical ids regardless of sample order.
+//! Samples are planned chunk by chunk (a planner: everything that depends on a sample alone,
+//! on a second thread for large inputs) and applied to the traffic map in input order. The
+//! traffic map borrows every string from the samples and the inventory, so building it
+//! allocates per chunk, node and edge, never per sample. Node ids are Kiali's: SHA-256 of the
+//! same identifying string Kiali hashes (`wl_<cluster>_<namespace>_<workload>`, …), so identical
+//! input gives identical ids regardless of sample order.
 
 pub mod cytoscape;
 mod ids;
