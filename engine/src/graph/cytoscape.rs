@@ -240,6 +240,11 @@ impl RateMap {
 
     /// Sets a rate; returns the previous value of that name.
     pub fn set(&mut self, name: &'static str, value: RateValue) -> Option<RateValue> {
+        // Rates are mostly set in name order: append without a search.
+        if self.items.last().is_none_or(|(k, _)| *k < name) {
+            self.items.push((name, value));
+            return None;
+        }
         match self.items.binary_search_by(|(k, _)| (*k).cmp(name)) {
             Ok(i) => Some(std::mem::replace(&mut self.items[i].1, value)),
             Err(i) => {

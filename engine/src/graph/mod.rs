@@ -2196,22 +2196,27 @@ impl<'a> Builder<'a> {
                     Proto::Tcp => 1,
                 });
                 let src_out = self.nodes[e.src as usize].rates.out(e.proto);
-                let (total_k, pct_err_k, pct_req_k) = match e.proto {
+                // In name order (the map appends them without searching).
+                let (pct_err_k, pct_req_k) = match e.proto {
                     Proto::Http => {
+                        put_rate(rates, "http", e.total);
                         put_rate(rates, "http3xx", e.c3xx);
                         put_rate(rates, "http4xx", e.c4xx);
                         put_rate(rates, "http5xx", e.c5xx);
                         put_rate(rates, "httpNoResponse", e.noresp);
-                        ("http", Some("httpPercentErr"), Some("httpPercentReq"))
+                        (Some("httpPercentErr"), Some("httpPercentReq"))
                     }
                     Proto::Grpc => {
+                        put_rate(rates, "grpc", e.total);
                         put_rate(rates, "grpcErr", e.err);
                         put_rate(rates, "grpcNoResponse", e.noresp);
-                        ("grpc", Some("grpcPercentErr"), Some("grpcPercentReq"))
+                        (Some("grpcPercentErr"), Some("grpcPercentReq"))
                     }
-                    Proto::Tcp => ("tcp", None, None),
+                    Proto::Tcp => {
+                        put_rate(rates, "tcp", e.total);
+                        (None, None)
+                    }
                 };
-                put_rate(rates, total_k, e.total);
                 let err = match e.proto {
                     Proto::Http => e.c4xx + e.c5xx + e.noresp,
                     Proto::Grpc => e.err + e.noresp,
