@@ -625,6 +625,9 @@ impl<'a> Scope<'a> {
     }
 }
 
+/// Workloads by (cluster, namespace, name).
+type WorkloadIndex<'a> = FxHashMap<(&'a str, &'a str, &'a str), &'a WorkloadInfo>;
+
 struct Builder<'a> {
     opts: &'a GraphOptions,
     inv: &'a MeshInventory,
@@ -1606,8 +1609,16 @@ fn build(
         b.apply_chunk(&mut maps, &mut seen, done);
     }
 
+    // Built once for the appenders that look workloads up.
+    let wl_index = if opts.appender_enabled(Appender::DeadNode)
+        || opts.appender_enabled(Appender::SidecarsCheck)
+    {
+        b.workload_index()
+    } else {
+        WorkloadIndex::default()
+    };
     if opts.appender_enabled(Appender::DeadNode) {
-        b.dead_nodes();
+        b.dead_nodes(&wl_index);
     }
     if opts.include_idle_nodes && opts.appender_enabled(Appender::IdleNode) {
         b.idle_nodes();
@@ -1616,7 +1627,7 @@ fn build(
         b.service_entries();
     }
     if opts.appender_enabled(Appender::SidecarsCheck) {
-        b.sidecars_check();
+        b.sidecars_check(&wl_index);
     }
     b.outsiders_and_roots();
     if opts.graph_type == GraphType::Service {
@@ -1642,12 +1653,11 @@ impl<'a> Builder<'a> {
     /// Kiali's deadNode appender: nodes without traffic whose workload is gone are dropped, those
     /// whose workload has no pods are flagged `isDead`; traffic-less service nodes that lead
     /// nowhere are dropped.
-    fn dead_nodes(&mut self) {
+    fn dead_nodes(&mut self, wl_index: &WorkloadIndex<'a>) {
         let mut has_out = vec![false; self.nodes.len()];
         for e in &self.edges {
             has_out[e.src as usize] = true;
         }
-        let wl_index = self.workload_index();
         for (i, n) in self.nodes.iter_mut().enumerate() {
             if n.rates.has_traffic() || n.node_type == NodeType::Unknown {
                 continue;
@@ -1680,7 +1690,7 @@ impl<'a> Builder<'a> {
         self.remove_edges_of_removed_nodes();
     }
 
-    fn workload_index(&self) -> FxHashMap<(&'a str, &'a str, &'a str), &'a WorkloadInfo> {
+    fn workload_index(&self) -> WorkloadIndex<'a> {
         let mut m = FxHashMap::default();
         for c in &self.inv.clusters {
             for w in &c.workloads {
@@ -1870,8 +1880,7 @@ impl<'a> Builder<'a> {
     }
 
     /// Kiali's sidecarsCheck appender: `isOutOfMesh` on workload-backed nodes without a sidecar.
-    fn sidecars_check(&mut self) {
-        let wl_index = self.workload_index();
+    fn sidecars_check(&mut self, wl_index: &WorkloadIndex<'a>) {
         let inv = self.inv;
         for n in &mut self.nodes {
             if n.removed || n.is_outside_ns(&self.namespaces) {
