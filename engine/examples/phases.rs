@@ -40,14 +40,12 @@ fn main() {
         let t3 = cpu_ns();
         let wall = w0.elapsed().as_secs_f64() * 1e3;
         wall_best = wall_best.min(wall);
-        if round > 0 {
-            wall_sum += wall;
-        }
         let phase = [t1 - t0, t2 - t1, t3 - t2, t3 - t0];
         for (b, p) in best.iter_mut().zip(phase) {
             *b = (*b).min(p);
         }
         if round > 0 {
+            wall_sum += wall;
             for (m, p) in sum.iter_mut().zip(phase) {
                 *m += p;
             }

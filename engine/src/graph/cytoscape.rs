@@ -185,35 +185,32 @@ impl RateValue {
     }
 }
 
-impl std::fmt::Display for RateValue {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl RateValue {
+    /// Calls `f` with Kiali's text of the value (numbers formatted on the stack).
+    fn with_text<R>(&self, f: impl FnOnce(&str) -> R) -> R {
         match (self, self.number()) {
             (_, Some((v, prec))) => {
                 let mut buf = super::num::FixedBuf::new();
                 match buf.format(v, prec) {
-                    Some(text) => f.write_str(text),
-                    None => f.write_str(&super::num::fixed(v, prec)),
+                    Some(text) => f(text),
+                    None => f(&super::num::fixed(v, prec)),
                 }
             }
-            (RateValue::Text(t), None) => f.write_str(t),
-            _ => Ok(()),
+            (RateValue::Text(t), None) => f(t),
+            _ => f(""),
         }
+    }
+}
+
+impl std::fmt::Display for RateValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.with_text(|t| f.write_str(t))
     }
 }
 
 impl Serialize for RateValue {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match (self, self.number()) {
-            (_, Some((v, prec))) => {
-                let mut buf = super::num::FixedBuf::new();
-                match buf.format(v, prec) {
-                    Some(text) => s.serialize_str(text),
-                    None => s.serialize_str(&super::num::fixed(v, prec)),
-                }
-            }
-            (RateValue::Text(t), None) => s.serialize_str(t),
-            _ => s.serialize_str(""),
-        }
+        self.with_text(|t| s.serialize_str(t))
     }
 }
 

@@ -96,13 +96,17 @@ fn string(out: &mut Vec<u8>, s: &str) {
     }
 }
 
-/// An id: its bytes never need escaping (see [`Id::new`]).
-fn id(out: &mut Vec<u8>, id: &Id) {
-    let b = id.as_bytes();
+/// Bytes known not to need escaping, as a JSON string.
+fn quoted(out: &mut Vec<u8>, b: &[u8]) {
     out.reserve(b.len() + 2);
     out.push(b'"');
     out.extend_from_slice(b);
     out.push(b'"');
+}
+
+/// An id: its bytes never need escaping (see [`Id::new`]).
+fn id(out: &mut Vec<u8>, id: &Id) {
+    quoted(out, id.as_bytes());
 }
 
 /// Whether any byte is a control character, `"` or `\\` (eight bytes at a time).
@@ -304,12 +308,7 @@ fn rate_value(out: &mut Vec<u8>, v: &RateValue) {
         (_, Some((x, prec))) => {
             let mut buf = FixedBuf::new();
             match buf.format_ascii(x, prec) {
-                Some(digits) => {
-                    out.reserve(digits.len() + 2);
-                    out.push(b'"');
-                    out.extend_from_slice(digits);
-                    out.push(b'"');
-                }
+                Some(digits) => quoted(out, digits),
                 None => delegate(out, v),
             }
         }
@@ -342,9 +341,7 @@ fn pct_map(out: &mut Vec<u8>, items: &PctItems<'_>) {
             out.push(b',');
         }
         if plain {
-            out.push(b'"');
-            out.extend_from_slice(k.as_bytes());
-            out.push(b'"');
+            quoted(out, k.as_bytes());
         } else {
             string(out, k);
         }
@@ -357,11 +354,7 @@ fn pct_map(out: &mut Vec<u8>, items: &PctItems<'_>) {
 fn percent(out: &mut Vec<u8>, p: Percent) {
     let mut buf = FixedBuf::new();
     match buf.format_ascii(p.0, 1) {
-        Some(digits) => {
-            out.push(b'"');
-            out.extend_from_slice(digits);
-            out.push(b'"');
-        }
+        Some(digits) => quoted(out, digits),
         None => delegate(out, &p),
     }
 }
