@@ -591,9 +591,11 @@ impl<'a> Scope<'a> {
             collided: Vec::new(),
         };
         for n in &opts.namespaces {
-            if let Some(other) = scope.by_hash.insert(hash_str(n), n) {
-                scope.by_hash.insert(hash_str(n), other);
-                scope.collided.push(n);
+            match scope.by_hash.entry(hash_str(n)) {
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(n);
+                }
+                std::collections::hash_map::Entry::Occupied(_) => scope.collided.push(n),
             }
         }
         scope
@@ -631,7 +633,8 @@ type WorkloadIndex<'a> = FxHashMap<(&'a str, &'a str, &'a str), &'a WorkloadInfo
 struct Builder<'a> {
     opts: &'a GraphOptions,
     inv: &'a MeshInventory,
-    namespaces: FxHashSet<&'a str>,
+    /// The selected namespaces ([`Scope::names`]).
+    namespaces: &'a FxHashSet<&'a str>,
     nodes: Vec<Node<'a>>,
     /// Node by [`NodeKey::int_key`].
     node_index: FxHashMap<IntKey, u32>,
@@ -926,6 +929,15 @@ struct Deferred<'a> {
     series: u64,
 }
 
+// `Planner::roles` is indexed by `Family as usize`.
+const _: () = {
+    let mut i = 0;
+    while i < Family::ALL.len() {
+        assert!(Family::ALL[i] as usize == i);
+        i += 1;
+    }
+};
+
 /// A [`Planner`]'s work on one chunk of samples.
 struct Planned<'a> {
     /// Which planner (index of its id map in [`build`]).
@@ -948,6 +960,12 @@ struct Planner<'a> {
     index: usize,
     opts: &'a GraphOptions,
     scope: &'a Scope<'a>,
+    /// [`role`] of each family ([`Family::ALL`] order), decided once.
+    roles: [Option<Role>; Family::ALL.len()],
+    /// The graph type node identity follows.
+    gt: GraphType,
+    inject: bool,
+    security: bool,
     labels: Labels<'a>,
     /// `-` (no response).
     dash: Lbl<'a>,
@@ -964,6 +982,10 @@ impl<'a> Planner<'a> {
             index,
             opts,
             scope,
+            roles: Family::ALL.map(|f| role(opts, f)),
+            gt: identity_graph_type(opts),
+            inject: opts.injects_service_nodes(),
+            security: opts.appender_enabled(Appender::SecurityPolicy),
             labels,
             dash,
             sent: 0,
@@ -977,7 +999,7 @@ impl<'a> Planner<'a> {
         let mut plans = Vec::with_capacity(chunk.len() / 2 + 1);
         let mut later = Vec::with_capacity(chunk.len() / 2 + 1);
         for s in chunk {
-            let Some(role) = role(self.opts, s.family) else {
+            let Some(role) = self.roles[s.family as usize] else {
                 continue;
             };
             if !s.value.is_finite() || s.value < 0.0 {
@@ -1072,13 +1094,7 @@ impl<'a> Planner<'a> {
             principals: [NO_LABEL; 2],
         };
         let l = &s.labels;
-        let Some(p) = parse(
-            &mut self.labels,
-            &mut self.diags,
-            s,
-            hs,
-            identity_graph_type(self.opts),
-        ) else {
+        let Some(p) = parse(&mut self.labels, &mut self.diags, s, hs, self.gt) else {
             return plan;
         };
         let mut code: Option<Lbl<'a>> = None;
@@ -1131,16 +1147,14 @@ impl<'a> Planner<'a> {
             },
             _ => Lbl::EMPTY,
         };
-        let inject = self.opts.injects_service_nodes()
-            && p.dst_svc_name.ok()
-            && p.dst_svc_name.s != "PassthroughCluster";
-        let gt = identity_graph_type(self.opts);
+        let inject = self.inject && p.dst_svc_name.ok() && p.dst_svc_name.s != "PassthroughCluster";
         let mut dst_type = NodeType::Unknown;
         for k in 0..3 {
             if k == 2 && !(inject && dst_type != NodeType::Service) {
                 break;
             }
-            let Some((key, node_type, _)) = find_node_id(&mut self.diags, gt, p.node(k)) else {
+            let Some((key, node_type, _)) = find_node_id(&mut self.diags, self.gt, p.node(k))
+            else {
                 return plan;
             };
             plan.nodes[k] = key.int_key();
@@ -1187,7 +1201,7 @@ impl<'a> Planner<'a> {
         };
         plan.code = code;
         plan.outcome = outcome;
-        if self.opts.appender_enabled(Appender::SecurityPolicy) && role != Role::Messages {
+        if self.security && role != Role::Messages {
             for (i, p) in [l.source_principal(), l.destination_principal()]
                 .into_iter()
                 .enumerate()
@@ -1223,11 +1237,11 @@ impl<'a> Planner<'a> {
 }
 
 impl<'a> Builder<'a> {
-    fn new(opts: &'a GraphOptions, inv: &'a MeshInventory) -> Self {
+    fn new(opts: &'a GraphOptions, inv: &'a MeshInventory, scope: &'a Scope<'a>) -> Self {
         Builder {
             opts,
             inv,
-            namespaces: opts.namespaces.iter().map(String::as_str).collect(),
+            namespaces: &scope.names,
             nodes: Vec::new(),
             node_index: FxHashMap::default(),
             edges: Vec::new(),
@@ -1385,12 +1399,11 @@ impl<'a> Builder<'a> {
         if !p.traffic {
             return;
         }
-        let (src, dst) = (nodes[0], nodes[1]);
-        let hops: [(u32, u32); 2] = [(src, dst), (nodes[1], nodes[1])];
+        let [src, dst, svc] = nodes;
         let hops = if p.n_nodes == 3 {
-            [(src, nodes[2]), (nodes[2], dst)]
+            [(src, svc), (svc, dst)]
         } else {
-            hops
+            [(src, dst), (src, dst)]
         };
         let hops = &hops[..usize::from(p.n_nodes) - 1];
         let proto = p.proto;
@@ -1527,7 +1540,8 @@ fn build(
     inventory: &MeshInventory,
     parallel: bool,
 ) -> GraphResult {
-    let mut b = Builder::new(opts, inventory);
+    let selected = Scope::new(opts);
+    let mut b = Builder::new(opts, inventory, &selected);
     b.parallel = parallel;
 
     // Destination-reported series first; a source-reported series describing the same traffic
@@ -1540,7 +1554,6 @@ fn build(
     let mut deferred: Vec<Vec<Deferred<'_>>> = Vec::new();
     // Planner ids → graph ids, per planner (0: the second thread's, 1: this thread's).
     let mut maps: [Vec<u32>; 2] = [Vec::with_capacity(4096), Vec::with_capacity(4096)];
-    let selected = Scope::new(opts);
     let mut planner = Planner::new(1, opts, &selected);
     let chunks: Vec<&[Sample]> = samples.chunks(PLAN_CHUNK).collect();
     if parallel {
@@ -1883,7 +1896,7 @@ impl<'a> Builder<'a> {
     fn sidecars_check(&mut self, wl_index: &WorkloadIndex<'a>) {
         let inv = self.inv;
         for n in &mut self.nodes {
-            if n.removed || n.is_outside_ns(&self.namespaces) {
+            if n.removed || n.is_outside_ns(self.namespaces) {
                 continue;
             }
             match n.node_type {
@@ -1920,7 +1933,7 @@ impl<'a> Builder<'a> {
             if n.removed {
                 continue;
             }
-            n.is_outside = n.node_type != NodeType::Unknown && n.is_outside_ns(&self.namespaces);
+            n.is_outside = n.node_type != NodeType::Unknown && n.is_outside_ns(self.namespaces);
             n.is_root = has_out[i] && !has_in[i];
             if self.opts.include_idle_edges && !n.rates.has_traffic() && (has_in[i] || has_out[i]) {
                 n.is_idle = true;
@@ -2053,43 +2066,43 @@ impl<'a> Builder<'a> {
                     continue;
                 }
                 let r = &n.rates;
-                let mut traffic = Vec::new();
-                let mut grpc = RateMap::with_capacity(4);
-                put_rate(&mut grpc, "grpcIn", r.grpc_in);
-                put_rate(&mut grpc, "grpcInErr", r.grpc_in_err);
-                put_rate(&mut grpc, "grpcInNoResponse", r.grpc_in_noresp);
-                put_rate(&mut grpc, "grpcOut", r.grpc_out);
-                if !grpc.is_empty() {
-                    traffic.push(ProtocolTraffic {
-                        protocol: "grpc",
-                        rates: grpc,
+                // Each protocol's rates, in name order; a protocol without any is left out.
+                let traffic: Vec<ProtocolTraffic> = [
+                    (
+                        "grpc",
+                        &[
+                            ("grpcIn", r.grpc_in),
+                            ("grpcInErr", r.grpc_in_err),
+                            ("grpcInNoResponse", r.grpc_in_noresp),
+                            ("grpcOut", r.grpc_out),
+                        ][..],
+                    ),
+                    (
+                        "http",
+                        &[
+                            ("httpIn", r.http_in),
+                            ("httpIn3xx", r.http_in_3xx),
+                            ("httpIn4xx", r.http_in_4xx),
+                            ("httpIn5xx", r.http_in_5xx),
+                            ("httpInNoResponse", r.http_in_noresp),
+                            ("httpOut", r.http_out),
+                        ],
+                    ),
+                    ("tcp", &[("tcpIn", r.tcp_in), ("tcpOut", r.tcp_out)]),
+                ]
+                .into_iter()
+                .filter_map(|(protocol, values)| {
+                    let mut rates = RateMap::with_capacity(values.len());
+                    for &(k, v) in values {
+                        put_rate(&mut rates, k, v);
+                    }
+                    (!rates.is_empty()).then(|| ProtocolTraffic {
+                        protocol,
+                        rates,
                         responses: Responses::default(),
-                    });
-                }
-                let mut http = RateMap::with_capacity(6);
-                put_rate(&mut http, "httpIn", r.http_in);
-                put_rate(&mut http, "httpIn3xx", r.http_in_3xx);
-                put_rate(&mut http, "httpIn4xx", r.http_in_4xx);
-                put_rate(&mut http, "httpIn5xx", r.http_in_5xx);
-                put_rate(&mut http, "httpInNoResponse", r.http_in_noresp);
-                put_rate(&mut http, "httpOut", r.http_out);
-                if !http.is_empty() {
-                    traffic.push(ProtocolTraffic {
-                        protocol: "http",
-                        rates: http,
-                        responses: Responses::default(),
-                    });
-                }
-                let mut tcp = RateMap::with_capacity(2);
-                put_rate(&mut tcp, "tcpIn", r.tcp_in);
-                put_rate(&mut tcp, "tcpOut", r.tcp_out);
-                if !tcp.is_empty() {
-                    traffic.push(ProtocolTraffic {
-                        protocol: "tcp",
-                        rates: tcp,
-                        responses: Responses::default(),
-                    });
-                }
+                    })
+                })
+                .collect();
                 let mut dest_services: Vec<ServiceName> = n
                     .dest_services
                     .iter()
