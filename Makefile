@@ -6,8 +6,6 @@ CARGO ?= cargo
 CLUSTERS ?= east west
 # Built tools (kube-apiserver, etcd, kwok, ...) are cached outside the clone, keyed by version.
 export MESHGLASS_CACHE ?= $(HOME)/.cache/meshglass
-# helm (charts-check) as `make tools` builds it, pinned by tests/tools/versions.env.
-export HELM ?= $(MESHGLASS_CACHE)/helm-$(shell . tests/tools/versions.env; echo $$HELM_VERSION)/helm
 
 .PHONY: help demo demo-down test lint fmt-check clippy deny unit e2e crds crds-check \
         charts charts-check tools prereqs clusters-up clusters-down bench bench-testbed ui ui-test bundle bundle-check images images-lint

@@ -263,7 +263,6 @@ fn select_secrets<'a>(
     (mounted, statuses)
 }
 
-/// Hex SHA-256.
 /// Kiali's default `deployment.resources` (requests 10m CPU / 64Mi, limit 1Gi memory), used when the CR
 /// sets none: the pod always has requests and a memory limit (namespaces with a LimitRange or a
 /// ResourceQuota reject pods without them).
@@ -279,6 +278,7 @@ pub fn default_resources() -> ResourceRequirements {
     }
 }
 
+/// Hex SHA-256.
 pub fn hash(parts: &[&[u8]]) -> String {
     let mut h = Sha256::new();
     for p in parts {
@@ -340,6 +340,14 @@ pub fn namespaced_read_rules() -> Vec<PolicyRule> {
             ],
         ),
     ]
+}
+
+/// The server's cluster rules (what the operator grants a cluster-wide server, primary or
+/// remote): the read rules of the kinds it caches plus TokenReview/SubjectAccessReview.
+pub fn server_rules() -> Vec<PolicyRule> {
+    let mut rules = namespaced_read_rules();
+    rules.extend(auth_rules());
+    rules
 }
 
 /// Cluster-scoped checks of a user's identity (TokenReview, SubjectAccessReview).
@@ -442,9 +450,7 @@ impl<'a> Ctx<'a> {
         };
         let mut out = Vec::new();
         let cluster_rules = if self.cfg.deployment.cluster_wide_access {
-            let mut r = namespaced_read_rules();
-            r.extend(auth_rules());
-            r
+            server_rules()
         } else {
             auth_rules()
         };

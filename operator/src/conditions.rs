@@ -31,21 +31,19 @@ pub fn conditions(
     phase: &Phase,
     now: &str,
 ) -> Vec<Condition> {
-    let (running, successful, failure, ready, reconciling, stalled) = match phase {
+    let (running, successful, failure, ready, reconciling) = match phase {
         Phase::Running => (
             ("True", REASON_RUNNING, "Reconciling the new generation"),
             ("False", REASON_RUNNING, "Reconciling the new generation"),
             ("False", REASON_RUNNING, ""),
             ("False", "Reconciling", "Reconciling the new generation"),
             ("True", REASON_RUNNING, "Reconciling the new generation"),
-            ("False", REASON_RUNNING, ""),
         ),
         Phase::Successful => (
             ("True", REASON_SUCCESSFUL, "Awaiting next reconciliation"),
             ("True", REASON_SUCCESSFUL, "Last reconciliation succeeded"),
             ("False", REASON_SUCCESSFUL, ""),
             ("True", REASON_SUCCESSFUL, "Last reconciliation succeeded"),
-            ("False", REASON_SUCCESSFUL, ""),
             ("False", REASON_SUCCESSFUL, ""),
         ),
         Phase::Failed(msg) => (
@@ -54,7 +52,6 @@ pub fn conditions(
             ("True", REASON_FAILED, msg.as_str()),
             ("False", REASON_FAILED, msg.as_str()),
             ("False", REASON_FAILED, ""),
-            ("True", REASON_FAILED, msg.as_str()),
         ),
     };
     [
@@ -63,7 +60,8 @@ pub fn conditions(
         (CONDITION_FAILURE, failure),
         (CONDITION_READY, ready),
         (CONDITION_RECONCILING, reconciling),
-        (CONDITION_STALLED, stalled),
+        // Stalled says what Failure says, in kstatus' terms.
+        (CONDITION_STALLED, failure),
     ]
     .into_iter()
     .map(|(type_, (status, reason, message))| {

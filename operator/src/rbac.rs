@@ -53,8 +53,7 @@ pub fn operator_cluster_rules() -> Vec<PolicyRule> {
         ),
         rule("events.k8s.io", &["events"], &["create", "patch"]),
     ];
-    rules.extend(build::namespaced_read_rules());
-    rules.extend(build::auth_rules());
+    rules.extend(build::server_rules());
     rules
 }
 
@@ -87,24 +86,16 @@ pub fn operator_rbac_yaml() -> crate::Result<String> {
     serde_yaml_ng::to_string(&operator_rbac()).map_err(|e| crate::Error::Serialize(e.to_string()))
 }
 
-/// The server's cluster rules (what the operator grants a cluster-wide server, primary or
-/// remote): the read rules of the kinds it caches plus TokenReview/SubjectAccessReview.
-pub fn server_rules() -> Vec<PolicyRule> {
-    let mut rules = build::namespaced_read_rules();
-    rules.extend(build::auth_rules());
-    rules
-}
-
 /// The server's rules, as `meshglass-operator rbac --server` prints them.
 #[derive(Debug, Serialize)]
 pub struct ServerRbac {
     pub rules: Vec<PolicyRule>,
 }
 
-/// YAML of [`server_rules`] (`rules:`), the source of the server chart's ClusterRole.
+/// YAML of [`build::server_rules`] (`rules:`), the source of the server chart's ClusterRole.
 pub fn server_rbac_yaml() -> crate::Result<String> {
     serde_yaml_ng::to_string(&ServerRbac {
-        rules: server_rules(),
+        rules: build::server_rules(),
     })
     .map_err(|e| crate::Error::Serialize(e.to_string()))
 }
