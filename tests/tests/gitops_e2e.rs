@@ -27,14 +27,14 @@ use kube::{Client, ResourceExt};
 use meshglass_operator::controller::{self};
 use meshglass_operator::crds::Kiali;
 use meshglass_operator::crds::names;
-use meshglass_testbed::{TestBed, TestNamespace, tools, wait_until};
+use meshglass_testbed::{TestBed, tools, wait_until};
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 
 mod common;
 use common::{
-    WAIT, delete_cr_and_wait, enforce_restricted, install_kiali_crd, spawn_operator,
-    wait_rolled_out, wait_successful,
+    WAIT, delete_cr_and_wait, install_kiali_crd, restricted_namespace, spawn_operator,
+    test_namespace, wait_rolled_out, wait_successful,
 };
 
 /// The field manager of the GitOps tool applying the CR.
@@ -182,9 +182,7 @@ async fn full_reconcile_pass(client: &Client, cr_ns: &str) {
 #[tokio::test]
 async fn applying_the_same_manifest_twice_changes_nothing() {
     let east = east().await;
-    let ns = TestNamespace::create(&east, "gitops-twice")
-        .await
-        .expect("namespace");
+    let ns = test_namespace(&east, "gitops-twice").await;
     let yaml = manifest(ns.name(), ns.name(), "");
 
     let first = gitops_apply(&east, &yaml).await;
@@ -261,9 +259,7 @@ fn has_foreign_metadata(meta: &kube::api::ObjectMeta) -> bool {
 #[tokio::test]
 async fn foreign_fields_survive_and_owned_fields_are_put_back() {
     let east = east().await;
-    let ns = TestNamespace::create(&east, "gitops-fields")
-        .await
-        .expect("namespace");
+    let ns = test_namespace(&east, "gitops-fields").await;
     let inst = ns.name().to_string();
     gitops_apply(&east, &manifest(ns.name(), &inst, "")).await;
     wait_successful(&east, ns.name(), "kiali").await;
@@ -385,11 +381,17 @@ async fn foreign_fields_survive_and_owned_fields_are_put_back() {
 }
 
 /// The Argo CD health check of examples/gitops/, run by Debian's Lua on `obj`.
-fn argocd_health(obj: &Value) -> (String, String) {
+/// The Lua health check of examples/gitops/argocd-cm-kiali-health.yaml.
+fn health_script() -> String {
     let cm: Value = serde_yaml_ng::from_str(ARGOCD_CM).expect("argocd-cm parses");
-    let script = cm["data"]["resource.customizations.health.kiali.io_Kiali"]
+    cm["data"]["resource.customizations.health.kiali.io_Kiali"]
         .as_str()
-        .expect("the health key");
+        .expect("the health key")
+        .to_string()
+}
+
+fn argocd_health(obj: &Value) -> (String, String) {
+    let script = health_script();
     let lua = tools::which("lua5.4")
         .or_else(|| tools::which("lua"))
         .expect("lua5.4 is installed (make prereqs)");
@@ -494,9 +496,7 @@ fn kstatus(k: &Kiali) -> &'static str {
 #[tokio::test]
 async fn status_is_what_argo_cd_and_flux_read() {
     let east = east().await;
-    let ns = TestNamespace::create(&east, "gitops-status")
-        .await
-        .expect("namespace");
+    let ns = test_namespace(&east, "gitops-status").await;
     let inst = ns.name().to_string();
     let api: Api<Kiali> = Api::namespaced(east.clone(), ns.name());
 
@@ -629,10 +629,7 @@ async fn status_is_what_argo_cd_and_flux_read() {
 
 #[test]
 fn readme_shows_the_tested_health_check() {
-    let cm: Value = serde_yaml_ng::from_str(ARGOCD_CM).expect("argocd-cm parses");
-    let script = cm["data"]["resource.customizations.health.kiali.io_Kiali"]
-        .as_str()
-        .expect("the health key");
+    let script = health_script();
     for line in script.lines().filter(|l| !l.trim().is_empty()) {
         assert!(
             README.contains(line),
@@ -644,13 +641,8 @@ fn readme_shows_the_tested_health_check() {
 #[tokio::test]
 async fn server_pod_is_admitted_under_restricted_pod_security() {
     let east = east().await;
-    let cr_ns = TestNamespace::create(&east, "gitops-pss-cr")
-        .await
-        .expect("namespace");
-    let target = TestNamespace::create(&east, "gitops-restricted")
-        .await
-        .expect("namespace");
-    enforce_restricted(&east, target.name()).await;
+    let cr_ns = test_namespace(&east, "gitops-pss-cr").await;
+    let target = restricted_namespace(&east, "gitops-restricted").await;
     let pods: Api<Pod> = Api::namespaced(east.clone(), target.name());
 
     // The admission plugin is on: a pod outside the profile is rejected.

@@ -29,25 +29,19 @@ use kube::{Client, ResourceExt};
 use meshglass_operator::build::{self, BuildOptions, Child};
 use meshglass_operator::crds::config::Config;
 use meshglass_operator::crds::{Kiali, names};
+use meshglass_operator::remote_secret::objects::{Trust, kubeconfig_yaml, remote_kubeconfig};
 use meshglass_testbed::{TestBed, apply_crd, tools, wait_for_token, wait_until};
-use serde::Deserialize;
 
 mod common;
 use common::{
-    WAIT, restricted_namespace, sa_token, spawn_operator, suffix, wait_rolled_out, wait_successful,
+    WAIT, documents, repo, restricted_namespace, sa_token, spawn_operator, suffix, wait_rolled_out,
+    wait_successful,
 };
 
 const CLUSTER: &str = "east";
 const MANAGER: &str = "helm-charts-e2e";
 /// The images the charts name by default (`v` + appVersion = the workspace version).
 const SERVER_IMAGE: &str = concat!("localhost/meshglass-server:v", env!("CARGO_PKG_VERSION"));
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the repository root")
-        .to_path_buf()
-}
 
 fn chart(name: &str) -> PathBuf {
     repo().join("charts").join(name)
@@ -81,14 +75,6 @@ async fn template(chart_name: &str, release: &str, ns: &str, extra: &[&str]) -> 
     helm(&args)
         .await
         .unwrap_or_else(|e| panic!("helm template {chart_name} {extra:?}: {e}"))
-}
-
-/// The documents of a multi-document YAML stream (empty documents skipped).
-fn documents(yaml: &str) -> Vec<serde_json::Value> {
-    serde_yaml_ng::Deserializer::from_str(yaml)
-        .map(|doc| serde_json::Value::deserialize(doc).expect("a YAML document"))
-        .filter(|v| !v.is_null())
-        .collect()
 }
 
 /// The one rendered object of `kind` named `name`, as `T`.
@@ -185,9 +171,14 @@ fn example_spec(file: &str) -> serde_json::Value {
 
 /// A remote-cluster secret as `meshglass-operator remote-secret` writes it (one cluster, one user).
 fn remote_secret(ns: &str, name: &str, cluster: &str, labelled: bool) -> Secret {
-    let kubeconfig = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: {cluster}\n  cluster:\n    server: https://127.0.0.1:6443\n    certificate-authority-data: Zm9v\nusers:\n- name: {cluster}\n  user:\n    token: abc\ncontexts:\n- name: {cluster}\n  context: {{cluster: {cluster}, user: {cluster}}}\ncurrent-context: {cluster}\n"
-    );
+    let kubeconfig = remote_kubeconfig(
+        cluster,
+        "https://127.0.0.1:6443",
+        &Trust::Ca(b"foo".to_vec()),
+        "abc",
+    )
+    .and_then(|k| kubeconfig_yaml(&k))
+    .expect("kubeconfig");
     Secret {
         metadata: ObjectMeta {
             name: Some(name.into()),

@@ -8,10 +8,8 @@
 //! `alm-examples` to Successful — proof that the bundle's permissions suffice. The CSV's operator
 //! container is also compared with the Helm chart's, rendered with default values.
 
-use std::path::{Path, PathBuf};
-
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Namespace, Pod, ServiceAccount};
+use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams, PostParams};
@@ -22,19 +20,12 @@ use serde_json::{Value, json};
 
 mod common;
 use common::{
-    WAIT, delete_cr_and_wait, restricted_namespace, sa_token, spawn_operator, wait_rolled_out,
-    wait_successful,
+    WAIT, delete_cr_and_wait, documents, ensure_namespace, repo, restricted_namespace, sa_token,
+    spawn_operator, wait_rolled_out, wait_successful,
 };
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
-}
-
 fn read_yaml(rel: &str) -> Value {
-    let path = root().join(rel);
+    let path = repo().join(rel);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
@@ -51,7 +42,7 @@ fn from<T: serde::de::DeserializeOwned>(v: &Value) -> T {
 /// `helm template meshglass-operator charts/meshglass-operator` with default values, as documents.
 fn helm_template() -> Vec<Value> {
     let helm = tools::helm().expect("helm is built (make tools)");
-    let chart = root().join("charts/meshglass-operator");
+    let chart = repo().join("charts/meshglass-operator");
     let out = std::process::Command::new(helm)
         .args(["template", "meshglass-operator"])
         .arg(&chart)
@@ -64,10 +55,7 @@ fn helm_template() -> Vec<Value> {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8(out.stdout).expect("UTF-8");
-    serde_yaml_ng::Deserializer::from_str(&text)
-        .map(|d| <Value as serde::Deserialize>::deserialize(d).expect("YAML document"))
-        .filter(|v| !v.is_null())
-        .collect()
+    documents(&text)
 }
 
 fn rendered<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
@@ -235,12 +223,7 @@ async fn bundle_installs_an_operator_that_reconciles_its_examples() {
     )
     .expect("JSON");
     assert_eq!(examples.len(), 2);
-    let _ = Api::<Namespace>::all(admin.clone())
-        .create(
-            &PostParams::default(),
-            &from(&json!({"metadata": {"name": "istio-system"}})),
-        )
-        .await;
+    ensure_namespace(&admin, "istio-system").await;
     let ar = ApiResource::erase::<Kiali>(&());
     for example in &examples {
         let obj: DynamicObject = from(example);

@@ -9,12 +9,12 @@ use kube::{
     config::{KubeConfigOptions, Kubeconfig},
 };
 use meshglass_operator::{crds::Kiali, remote_secret};
-use meshglass_testbed::{TestBed, wait_until};
+use meshglass_testbed::TestBed;
 
 mod common;
 use common::{
-    OSSM_REMOTE, WAIT, assert_remote_cluster_secret, ensure_namespace, install_kiali_crd,
-    spawn_operator,
+    OSSM_REMOTE, assert_remote_cluster_secret, east_west, ensure_namespace, install_kiali_crd,
+    spawn_operator, wait_successful,
 };
 
 const CLUSTERS: &[&str] = &["east", "west"];
@@ -24,8 +24,7 @@ async fn the_cli_uses_the_token_the_operator_made_for_a_remote_mode_cr() {
     let bed: &'static TestBed = meshglass_testbed::shared(CLUSTERS)
         .await
         .expect("test bed starts");
-    let east = bed.cluster("east").client().await.expect("east client");
-    let west = bed.cluster("west").client().await.expect("west client");
+    let (east, west) = east_west(bed).await;
     install_kiali_crd(&west).await;
     ensure_namespace(&west, "istio-system").await;
     ensure_namespace(&east, "istio-system").await;
@@ -45,20 +44,7 @@ async fn the_cli_uses_the_token_the_operator_made_for_a_remote_mode_cr() {
         .create(&PostParams::default(), &cr)
         .await
         .expect("remote CR created");
-    let typed: Api<Kiali> = Api::namespaced(west.clone(), "istio-system");
-    wait_until("the remote Kiali CR is Successful", WAIT, || {
-        let typed = typed.clone();
-        async move {
-            let k = typed.get("kiali").await?;
-            let ok = k
-                .status
-                .as_ref()
-                .is_some_and(|s| s.is_successful_for(k.metadata.generation));
-            Ok::<_, kube::Error>(ok.then_some(()))
-        }
-    })
-    .await
-    .expect("remote CR reconciled");
+    wait_successful(&west, "istio-system", "kiali").await;
 
     // Step 7: the guide's command, with this bed's contexts.
     let kubeconfig = bed.kubeconfig_path().display().to_string();

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
@@ -14,7 +15,7 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use meshglass_operator::controller::{self, Settings};
 use meshglass_operator::crds::Kiali;
-use meshglass_operator::remote_secret::objects::{Trust, remote_kubeconfig};
+use meshglass_operator::remote_secret::objects::{Trust, kubeconfig_yaml, remote_kubeconfig};
 use meshglass_testbed::{Cluster, TestBed, TestNamespace, apply_crd, poll, wait_until};
 
 /// How long the shared waits below give the operator.
@@ -149,7 +150,7 @@ pub fn token_kubeconfig(cluster: &Cluster, token: &str) -> String {
         token,
     )
     .expect("kubeconfig");
-    serde_yaml_ng::to_string(&kubeconfig).expect("kubeconfig YAML")
+    kubeconfig_yaml(&kubeconfig).expect("kubeconfig YAML")
 }
 
 /// Asserts the contract of a remote-cluster Secret: labelled `kiali.io/multiCluster: "true"` and annotated
@@ -279,4 +280,22 @@ pub async fn delete_cr_and_wait(client: &Client, ns: &str, cr: &str, inst: &str)
     )
     .await
     .expect("cleaned up");
+}
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the repository root")
+        .to_path_buf()
+}
+
+/// The documents of a multi-document YAML stream (empty documents skipped).
+pub fn documents(yaml: &str) -> Vec<serde_json::Value> {
+    serde_yaml_ng::Deserializer::from_str(yaml)
+        .map(|doc| {
+            <serde_json::Value as serde::Deserialize>::deserialize(doc).expect("a YAML document")
+        })
+        .filter(|v| !v.is_null())
+        .collect()
 }
