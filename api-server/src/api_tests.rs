@@ -8,13 +8,15 @@ use axum::http::{Request, StatusCode};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::api::{AppState, MISSING_HEADER, router};
+use crate::auth::AuthStrategy;
 use crate::auth::{Auth, StaticReviewer, User};
 use crate::cache::{ClusterCache, IstioKind, Objects};
-use crate::config::{AuthStrategy, Config};
+use crate::fixtures::*;
 use crate::metrics::Metrics;
-use crate::model::fixtures::*;
 use crate::registry::{ClusterEntry, Registry};
+use crate::routes::router;
+use crate::state::{AppState, MISSING_HEADER};
+use meshglass_crds::Config;
 
 fn mesh() -> Vec<Arc<ClusterEntry>> {
     let mut east = Objects {
@@ -103,6 +105,7 @@ fn state(strategy: AuthStrategy, web_root: &str) -> Arc<AppState> {
         prom: None,
         metrics: Arc::new(Metrics::default()),
         health_rules: Arc::new(meshglass_engine::HealthRules::default()),
+        app_labels: Arc::default(),
     })
 }
 
@@ -422,6 +425,7 @@ fn with_prom(url: &str) -> Arc<AppState> {
         )),
         metrics: s.metrics.clone(),
         health_rules: s.health_rules.clone(),
+        app_labels: s.app_labels.clone(),
     })
 }
 
@@ -519,10 +523,14 @@ async fn health_without_traffic_is_na_and_replicas_decide() {
 async fn configured_clusters_without_kubeconfig_are_listed_and_metrics_count_caches() {
     let base = anon();
     let mut config = (*base.config).clone();
-    config.clustering.clusters.push(crate::config::ClusterRef {
-        name: "south".into(),
-        secret_name: "kiali-remote-cluster-secret-south".into(),
-    });
+    config
+        .clustering
+        .clusters
+        .push(meshglass_crds::config::ClusterRef {
+            name: "south".into(),
+            secret_name: "kiali-remote-cluster-secret-south".into(),
+            ..Default::default()
+        });
     let s = Arc::new(AppState {
         config: Arc::new(config),
         registry: base.registry.clone(),
@@ -530,6 +538,7 @@ async fn configured_clusters_without_kubeconfig_are_listed_and_metrics_count_cac
         prom: None,
         metrics: base.metrics.clone(),
         health_rules: base.health_rules.clone(),
+        app_labels: base.app_labels.clone(),
     });
     let (_, _, b) = call(&s, "/kiali/api/config", None).await;
     assert_eq!(b["clusters"]["south"]["accessible"], false);

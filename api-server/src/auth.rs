@@ -20,9 +20,21 @@ use k8s_openapi::api::authorization::v1::{
 use kube::api::{Api, PostParams};
 use sha2::{Digest, Sha256};
 
-use crate::config::AuthStrategy;
 use crate::error::{Error, Result};
 use crate::registry::{ClusterEntry, Registry, describe_kube_error};
+use meshglass_crds::Config;
+pub use meshglass_crds::spec::AuthStrategy;
+
+/// The configured strategy, when the server implements it (anonymous, token, header).
+pub fn configured_strategy(config: &Config) -> Result<AuthStrategy> {
+    match config.auth_strategy() {
+        Some(s @ (AuthStrategy::Anonymous | AuthStrategy::Token | AuthStrategy::Header)) => Ok(s),
+        _ => Err(Error::Config(format!(
+            "auth.strategy {:?} is not supported (allowed: anonymous, token, header)",
+            config.auth.strategy
+        ))),
+    }
+}
 
 /// An authenticated user, as the home cluster's TokenReview describes it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

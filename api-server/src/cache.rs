@@ -15,86 +15,19 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
 
-use crate::registry::ClusterState;
+use crate::sync_state::ClusterState;
+pub use crate::sync_state::{CORE_KIND_NAMES, CORE_KINDS};
 
-/// The Istio kinds the server caches, when their CRDs exist.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum IstioKind {
-    VirtualService,
-    DestinationRule,
-    Gateway,
-    ServiceEntry,
-    Sidecar,
-    AuthorizationPolicy,
-    PeerAuthentication,
-    RequestAuthentication,
-}
+pub use meshglass_engine::IstioKind;
 
-impl IstioKind {
-    /// Every cached Istio kind.
-    pub const ALL: [IstioKind; 8] = [
-        IstioKind::VirtualService,
-        IstioKind::DestinationRule,
-        IstioKind::Gateway,
-        IstioKind::ServiceEntry,
-        IstioKind::Sidecar,
-        IstioKind::AuthorizationPolicy,
-        IstioKind::PeerAuthentication,
-        IstioKind::RequestAuthentication,
-    ];
-
-    /// API group of the kind.
-    pub fn group(self) -> &'static str {
-        match self {
-            IstioKind::AuthorizationPolicy
-            | IstioKind::PeerAuthentication
-            | IstioKind::RequestAuthentication => "security.istio.io",
-            _ => "networking.istio.io",
-        }
-    }
-
-    /// Kind name.
-    pub fn kind(self) -> &'static str {
-        match self {
-            IstioKind::VirtualService => "VirtualService",
-            IstioKind::DestinationRule => "DestinationRule",
-            IstioKind::Gateway => "Gateway",
-            IstioKind::ServiceEntry => "ServiceEntry",
-            IstioKind::Sidecar => "Sidecar",
-            IstioKind::AuthorizationPolicy => "AuthorizationPolicy",
-            IstioKind::PeerAuthentication => "PeerAuthentication",
-            IstioKind::RequestAuthentication => "RequestAuthentication",
-        }
-    }
-
-    /// Plural resource name (the `objects` parameter of `/api/istio/config`).
-    pub fn plural(self) -> &'static str {
-        match self {
-            IstioKind::VirtualService => "virtualservices",
-            IstioKind::DestinationRule => "destinationrules",
-            IstioKind::Gateway => "gateways",
-            IstioKind::ServiceEntry => "serviceentries",
-            IstioKind::Sidecar => "sidecars",
-            IstioKind::AuthorizationPolicy => "authorizationpolicies",
-            IstioKind::PeerAuthentication => "peerauthentications",
-            IstioKind::RequestAuthentication => "requestauthentications",
-        }
-    }
-
-    /// Parses a plural resource name.
-    pub fn from_plural(s: &str) -> Option<IstioKind> {
-        IstioKind::ALL.into_iter().find(|k| k.plural() == s)
-    }
-
-    /// Default ApiResource (v1) used when discovery is not available (tests).
-    pub fn api_resource(self, version: &str) -> ApiResource {
-        ApiResource {
-            group: self.group().to_string(),
-            version: version.to_string(),
-            api_version: format!("{}/{}", self.group(), version),
-            kind: self.kind().to_string(),
-            plural: self.plural().to_string(),
-        }
+/// The ApiResource of an Istio kind at `version` (v1 where discovery is not available: tests).
+pub fn api_resource(kind: IstioKind, version: &str) -> ApiResource {
+    ApiResource {
+        group: kind.group().to_string(),
+        version: version.to_string(),
+        api_version: format!("{}/{}", kind.group(), version),
+        kind: kind.kind().to_string(),
+        plural: kind.plural().to_string(),
     }
 }
 
@@ -133,19 +66,6 @@ pub struct Objects {
     pub pods: Vec<Pod>,
     pub istio: Vec<(IstioKind, DynamicObject)>,
 }
-
-/// The core kinds watched per cluster, by the names their watches report as synced.
-pub const CORE_KIND_NAMES: [&str; 7] = [
-    "namespaces",
-    "services",
-    "deployments",
-    "statefulsets",
-    "daemonsets",
-    "replicasets",
-    "pods",
-];
-/// The number of core kinds watched per cluster.
-pub const CORE_KINDS: usize = CORE_KIND_NAMES.len();
 
 fn loaded<K>(objs: Vec<K>, dyntype: K::DynamicType) -> Store<K>
 where
@@ -195,7 +115,7 @@ impl ClusterCache {
         let istio = IstioKind::ALL
             .into_iter()
             .map(|k| {
-                let ar = k.api_resource("v1");
+                let ar = api_resource(k, "v1");
                 let store = loaded(istio.remove(&k).unwrap_or_default(), ar.clone());
                 (k, (ar, store))
             })
@@ -509,7 +429,7 @@ mod tests {
     fn in_memory_cache_serves_objects() {
         let mut ns = Namespace::default();
         ns.metadata.name = Some("bookinfo".into());
-        let vs = DynamicObject::new("r", &IstioKind::VirtualService.api_resource("v1"))
+        let vs = DynamicObject::new("r", &api_resource(IstioKind::VirtualService, "v1"))
             .within("bookinfo");
         let c = ClusterCache::from_objects(Objects {
             namespaces: vec![ns],

@@ -1,21 +1,25 @@
 //! The meshglass server library: cluster registry, per-cluster caches, Prometheus client,
 //! authentication and the Kiali-compatible REST API.
 
-pub mod api;
 pub mod auth;
 pub mod cache;
-pub mod config;
 pub mod error;
-pub mod graph;
+pub mod inventory;
+pub mod kiali_json;
 pub mod metrics;
-pub mod model;
+pub mod params;
 pub mod prom;
 pub mod registry;
+pub mod routes;
+pub mod state;
+mod sync_state;
+pub mod telemetry;
 pub mod ui;
-pub mod validations;
 
 #[cfg(test)]
 mod api_tests;
+#[cfg(test)]
+mod fixtures;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -26,10 +30,10 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 
 pub use error::{Error, Result};
 
-use crate::api::AppState;
 use crate::auth::{Auth, KubeReviewer};
-use crate::config::Config;
 use crate::registry::{ClusterEntry, Registry};
+use crate::state::AppState;
+pub use meshglass_crds::Config;
 
 /// How to start the server.
 #[derive(Debug, Clone)]
@@ -120,7 +124,7 @@ async fn home_name(config: &Config, client: &kube::Client) -> String {
 /// and metrics ports. Returns once listening; clusters sync in the background.
 pub async fn start(opts: Options) -> Result<Running> {
     let config = Arc::new(opts.config.clone());
-    let strategy = config.auth_strategy()?;
+    let strategy = auth::configured_strategy(&config)?;
     let registry = Arc::new(Registry::default());
     let home_cfg = home_config(&opts).await?;
     let home_client = kube::Client::try_from(home_cfg.clone())
@@ -137,7 +141,7 @@ pub async fn start(opts: Options) -> Result<Running> {
     let conc = if prom_cfg.max_concurrency == 0 {
         8
     } else {
-        prom_cfg.max_concurrency
+        usize::try_from(prom_cfg.max_concurrency).unwrap_or(usize::MAX)
     };
     let prom = Arc::new(prom::PromClient::new(
         &config.prometheus_url(),
@@ -156,7 +160,14 @@ pub async fn start(opts: Options) -> Result<Running> {
         auth,
         prom: Some(prom),
         metrics: Arc::new(metrics::Metrics::default()),
-        health_rules: Arc::new(graph::health_rules(&config)?),
+        health_rules: Arc::new(
+            meshglass_engine::HealthRules::new(&config.health_config)
+                .map_err(params::engine_err)?,
+        ),
+        app_labels: Arc::new(meshglass_engine::AppLabels::configured(
+            &config.istio_labels.app_label_name,
+            &config.istio_labels.version_label_name,
+        )),
     });
 
     let mut tasks = tokio::task::JoinSet::new();
@@ -174,7 +185,7 @@ pub async fn start(opts: Options) -> Result<Running> {
     };
     let listener = tokio::net::TcpListener::bind((host, config.server.port)).await?;
     let api_addr = listener.local_addr()?;
-    let app = api::router(state.clone());
+    let app = routes::router(state.clone());
     tasks.spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "API server stopped");
@@ -185,7 +196,7 @@ pub async fn start(opts: Options) -> Result<Running> {
         let ml =
             tokio::net::TcpListener::bind((host, config.server.observability.metrics.port)).await?;
         metrics_addr = Some(ml.local_addr()?);
-        let mapp = api::metrics_router(state.clone());
+        let mapp = routes::metrics_router(state.clone());
         tasks.spawn(async move {
             if let Err(e) = axum::serve(ml, mapp).await {
                 tracing::error!(error = %e, "metrics server stopped");

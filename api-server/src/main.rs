@@ -14,7 +14,7 @@ struct Cli {
     #[arg(
         long,
         env = "MESHGLASS_CONFIG",
-        default_value = "/kiali-configuration/config.yaml"
+        default_value = meshglass_crds::config::CONFIG_FILE
     )]
     config: PathBuf,
     /// Kubeconfig of the home cluster (in-cluster credentials when absent).
@@ -27,7 +27,7 @@ struct Cli {
     #[arg(
         long,
         env = "MESHGLASS_REMOTE_SECRETS_DIR",
-        default_value = "/kiali-remote-cluster-secrets"
+        default_value = meshglass_crds::config::REMOTE_SECRETS_DIR
     )]
     remote_secrets_dir: PathBuf,
     /// Log as JSON lines.
@@ -49,10 +49,12 @@ async fn main() -> anyhow::Result<()> {
         tracing_subscriber::fmt().with_env_filter(filter).init();
     }
     let config = if cli.config.exists() {
-        meshglass_server::config::Config::from_file(&cli.config)?
+        let text = std::fs::read_to_string(&cli.config)
+            .with_context(|| format!("cannot read {}", cli.config.display()))?;
+        meshglass_server::Config::from_yaml(&text).context("invalid config.yaml")?
     } else {
         tracing::warn!(path = %cli.config.display(), "no config file; using defaults");
-        meshglass_server::config::Config::default()
+        meshglass_server::Config::default()
     };
     let running = meshglass_server::start(meshglass_server::Options {
         config,

@@ -25,6 +25,19 @@ pub const CONFIG_FILE: &str = "/kiali-configuration/config.yaml";
 pub const CONFIG_KEY: &str = "config.yaml";
 /// Where remote-cluster secrets are mounted, one directory per secret.
 pub const REMOTE_SECRETS_DIR: &str = "/kiali-remote-cluster-secrets";
+/// Default `server.port` (API and web UI).
+pub const DEFAULT_PORT: u16 = 20001;
+/// Default `server.observability.metrics.port`.
+pub const DEFAULT_METRICS_PORT: u16 = 9090;
+/// Default `server.web_root`.
+pub const DEFAULT_WEB_ROOT: &str = "/kiali";
+/// The namespace a file that names none is read for (`deployment.namespace`, `istio_namespace`).
+pub const DEFAULT_NAMESPACE: &str = "istio-system";
+
+/// Kiali's default `external_services.prometheus.url` for a deployment namespace.
+pub fn default_prometheus_url(namespace: &str) -> String {
+    format!("http://prometheus.{namespace}:9090")
+}
 
 pub type Extra = BTreeMap<String, Value>;
 
@@ -130,8 +143,18 @@ pub struct PrometheusConfig {
     pub custom_headers: BTreeMap<String, String>,
     pub query_scope: BTreeMap<String, String>,
     pub thanos_proxy: ThanosProxy,
+    /// Seconds a query may take; 0 = the server's default (10 s). Written only when set.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub query_timeout: u64,
+    /// Queries in flight at once; 0 = the server's default (8). Written only when set.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub max_concurrency: u64,
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -161,41 +184,9 @@ pub struct ThanosProxy {
     pub extra: Extra,
 }
 
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[serde(default)]
-pub struct HealthConfig {
-    /// User entries first, then Kiali's default entry; the first matching entry wins.
-    pub rate: Vec<Rate>,
-    #[serde(flatten)]
-    pub extra: Extra,
-}
-
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-#[serde(default)]
-pub struct Rate {
-    /// Regexes matched against the whole namespace, kind (app|service|workload) and name.
-    pub namespace: String,
-    pub kind: String,
-    pub name: String,
-    pub tolerance: Vec<Tolerance>,
-    #[serde(flatten)]
-    pub extra: Extra,
-}
-
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-#[serde(default)]
-pub struct Tolerance {
-    /// Regex on the response code; `X` = any digit (`5XX`), `-` = no response.
-    pub code: String,
-    /// Error percentage (0–100) from which the status is Degraded / Failure.
-    pub degraded: f64,
-    pub failure: f64,
-    /// Regexes on protocol (http|grpc) and direction (inbound|outbound).
-    pub protocol: String,
-    pub direction: String,
-    #[serde(flatten)]
-    pub extra: Extra,
-}
+/// `health_config`: the engine's rule types, so the file, the operator and the health engine read
+/// one model. User entries come first, then Kiali's default entry; the first matching entry wins.
+pub use meshglass_engine::{HealthConfig, RateRule as Rate, Tolerance};
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(default)]
@@ -258,7 +249,7 @@ impl Default for Config {
             clustering: ClusteringConfig::default(),
             deployment: DeploymentConfig::default(),
             external_services: ExternalServicesConfig::default(),
-            health_config: HealthConfig::default(),
+            health_config: HealthConfig::kiali_default(),
             istio_labels: IstioLabelsConfig::default(),
             kubernetes_config: KubernetesConfig::default(),
             server: ServerConfig::default(),
@@ -335,6 +326,8 @@ impl Default for PrometheusConfig {
             custom_headers: BTreeMap::new(),
             query_scope: BTreeMap::new(),
             thanos_proxy: ThanosProxy::default(),
+            query_timeout: 0,
+            max_concurrency: 0,
             extra: Extra::new(),
         }
     }
@@ -361,42 +354,6 @@ impl Default for ThanosProxy {
             enabled: false,
             retention_period: "7d".into(),
             scrape_interval: "30s".into(),
-            extra: Extra::new(),
-        }
-    }
-}
-
-impl Default for HealthConfig {
-    fn default() -> Self {
-        HealthConfig {
-            rate: vec![Rate::kiali_default()],
-            extra: Extra::new(),
-        }
-    }
-}
-
-impl Rate {
-    /// Kiali's built-in tolerances: http 5xx degraded >0% failure ≥10%, 4xx 10/20, gRPC codes 1–16
-    /// 0/10, no response 0/10; for every namespace, kind and name.
-    pub fn kiali_default() -> Rate {
-        let t = |code: &str, protocol: &str, degraded: f64, failure: f64| Tolerance {
-            code: code.into(),
-            degraded,
-            failure,
-            protocol: protocol.into(),
-            direction: ".*".into(),
-            extra: Extra::new(),
-        };
-        Rate {
-            namespace: ".*".into(),
-            kind: ".*".into(),
-            name: ".*".into(),
-            tolerance: vec![
-                t("5XX", "http", 0.0, 10.0),
-                t("4XX", "http", 10.0, 20.0),
-                t("^[1-9]$|^1[0-6]$", "grpc", 0.0, 10.0),
-                t("-", "http|grpc", 0.0, 10.0),
-            ],
             extra: Extra::new(),
         }
     }
@@ -429,8 +386,8 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             address: String::new(),
-            port: 20001,
-            web_root: "/kiali".into(),
+            port: DEFAULT_PORT,
+            web_root: DEFAULT_WEB_ROOT.into(),
             observability: Observability::default(),
             cors_allow_all: false,
             gzip_enabled: true,
@@ -443,7 +400,7 @@ impl Default for MetricsConfig {
     fn default() -> Self {
         MetricsConfig {
             enabled: true,
-            port: 9090,
+            port: DEFAULT_METRICS_PORT,
             extra: Extra::new(),
         }
     }
@@ -489,7 +446,7 @@ impl Config {
                     }
                 }
             }
-            rates.push(Rate::kiali_default());
+            rates.extend(HealthConfig::kiali_default().rate);
             cfg.health_config.rate = rates;
         }
 
@@ -508,10 +465,10 @@ impl Config {
         }
         if cfg.external_services.prometheus.url.is_empty() {
             cfg.external_services.prometheus.url =
-                format!("http://prometheus.{}:9090", cfg.deployment.namespace);
+                default_prometheus_url(&cfg.deployment.namespace);
         }
         if cfg.server.web_root.is_empty() {
-            cfg.server.web_root = "/kiali".into();
+            cfg.server.web_root = DEFAULT_WEB_ROOT.into();
         }
         Ok(cfg)
     }
@@ -520,7 +477,11 @@ impl Config {
         serde_yaml_ng::to_string(self).map_err(|e| Error::Config(e.to_string()))
     }
 
+    /// Parses `config.yaml` text; an empty file is the default configuration.
     pub fn from_yaml(text: &str) -> Result<Config> {
+        if text.trim().is_empty() {
+            return Ok(Config::default());
+        }
         serde_yaml_ng::from_str(text).map_err(|e| Error::Config(e.to_string()))
     }
 
@@ -528,6 +489,58 @@ impl Config {
     pub fn instance(&self) -> &str {
         &self.deployment.instance_name
     }
+
+    // What a reader of the file (the server) resolves: a file written by the operator has every
+    // value filled in; a hand-written one gets the same defaults here.
+
+    /// `deployment.namespace`, [`DEFAULT_NAMESPACE`] when unset.
+    pub fn deployment_namespace(&self) -> &str {
+        non_empty_or(&self.deployment.namespace, DEFAULT_NAMESPACE)
+    }
+
+    /// `istio_namespace`, [`DEFAULT_NAMESPACE`] when unset.
+    pub fn istio_namespace(&self) -> &str {
+        non_empty_or(&self.istio_namespace, DEFAULT_NAMESPACE)
+    }
+
+    /// `external_services.prometheus.url` without a trailing slash, Kiali's default when unset.
+    pub fn prometheus_url(&self) -> String {
+        let url = self.external_services.prometheus.url.trim();
+        if url.is_empty() {
+            default_prometheus_url(self.deployment_namespace())
+        } else {
+            url.trim_end_matches('/').to_string()
+        }
+    }
+
+    /// `server.web_root` normalised: leading slash, no trailing slash, "" for the root.
+    pub fn web_root(&self) -> String {
+        let root = self.server.web_root.trim().trim_end_matches('/');
+        if root.is_empty() {
+            String::new()
+        } else if root.starts_with('/') {
+            root.to_string()
+        } else {
+            format!("/{root}")
+        }
+    }
+
+    /// `auth.strategy` ("" is the default, `token`); `None` for a value Kiali does not define.
+    pub fn auth_strategy(&self) -> Option<AuthStrategy> {
+        serde_json::from_value::<AuthStrategy>(Value::String(self.auth.strategy.clone()))
+            .ok()
+            .map(|s| {
+                if s == AuthStrategy::Unset {
+                    AuthStrategy::Token
+                } else {
+                    s
+                }
+            })
+    }
+}
+
+fn non_empty_or<'a>(v: &'a str, default: &'a str) -> &'a str {
+    if v.is_empty() { default } else { v }
 }
 
 /// Removes `""` values from objects (Kiali: empty means default). List items are kept.
@@ -587,7 +600,7 @@ mod tests {
             cfg.clustering.autodetect_secrets.label,
             DEFAULT_SECRET_LABEL
         );
-        assert_eq!(cfg.health_config.rate, vec![Rate::kiali_default()]);
+        assert_eq!(cfg.health_config, HealthConfig::kiali_default());
     }
 
     #[test]
@@ -640,7 +653,10 @@ mod tests {
             ("bookinfo", ".*")
         );
         assert_eq!(user.tolerance[0].protocol, ".*");
-        assert_eq!(cfg.health_config.rate[1], Rate::kiali_default());
+        assert_eq!(
+            cfg.health_config.rate[1],
+            HealthConfig::kiali_default().rate[0]
+        );
     }
 
     #[test]

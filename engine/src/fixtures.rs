@@ -91,18 +91,21 @@ fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 }
 
 fn workload(name: &str, app: &str, version: &str, replicas: (i32, i32, i32)) -> WorkloadInfo {
-    WorkloadInfo {
+    let mut w = WorkloadInfo {
         name: name.to_string(),
         namespace: "bookinfo".to_string(),
         kind: "Deployment".to_string(),
+        group: "apps".to_string(),
         labels: labels(&[("app", app), ("version", version)]),
-        annotations: BTreeMap::new(),
         desired_replicas: replicas.0,
         current_replicas: replicas.1,
         available_replicas: replicas.2,
         istio_sidecar: true,
         synced_proxies: -1,
-    }
+        ..WorkloadInfo::default()
+    };
+    w.resolve_app(&crate::AppLabels::default());
+    w
 }
 
 fn service(name: &str) -> ServiceInfo {

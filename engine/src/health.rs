@@ -66,6 +66,9 @@ pub enum HealthKind {
 }
 
 impl HealthKind {
+    /// Every kind, in the order error messages list them.
+    pub const ALL: [HealthKind; 3] = [HealthKind::App, HealthKind::Service, HealthKind::Workload];
+
     /// The `type` parameter value.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -86,10 +89,14 @@ impl HealthKind {
     }
 }
 
+/// Keys of Kiali's config format this version does not read: kept, so that a file round-trips.
+pub type Extra = std::collections::BTreeMap<String, serde_json::Value>;
+
 /// One tolerance of `health_config.rate[].tolerance[]` (Kiali's config format).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Tolerance {
     /// Response code regex; `X` stands for any digit (`5XX`); `-` = no response.
+    #[serde(default)]
     pub code: String,
     /// Error percentage above which the status is Degraded.
     #[serde(default)]
@@ -103,10 +110,13 @@ pub struct Tolerance {
     /// Direction regex (`inbound`, `outbound`); empty = any.
     #[serde(default)]
     pub direction: String,
+    /// Keys not modelled here.
+    #[serde(flatten)]
+    pub extra: Extra,
 }
 
 /// One rule of `health_config.rate[]`: which objects it applies to and their tolerances.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RateRule {
     /// Namespace regex; empty = any.
     #[serde(default)]
@@ -120,6 +130,9 @@ pub struct RateRule {
     /// Tolerances.
     #[serde(default)]
     pub tolerance: Vec<Tolerance>,
+    /// Keys not modelled here.
+    #[serde(flatten)]
+    pub extra: Extra,
 }
 
 /// `health_config` as in the Kiali CR.
@@ -128,6 +141,9 @@ pub struct HealthConfig {
     /// Rate rules, first match wins; Kiali's defaults always follow as the fallback.
     #[serde(default)]
     pub rate: Vec<RateRule>,
+    /// Keys not modelled here.
+    #[serde(flatten)]
+    pub extra: Extra,
 }
 
 impl HealthConfig {
@@ -140,8 +156,10 @@ impl HealthConfig {
             failure,
             protocol: protocol.to_string(),
             direction: ".*".to_string(),
+            extra: Extra::new(),
         };
         HealthConfig {
+            extra: Extra::new(),
             rate: vec![RateRule {
                 namespace: ".*".to_string(),
                 kind: ".*".to_string(),
@@ -152,6 +170,7 @@ impl HealthConfig {
                     t("^[1-9]$|^1[0-6]$", 0.0, 10.0, "grpc"),
                     t("-", 0.0, 10.0, "http|grpc"),
                 ],
+                extra: Extra::new(),
             }],
         }
     }
@@ -210,10 +229,14 @@ fn compile_tolerance(t: &Tolerance) -> Result<CompiledTolerance, Error> {
 }
 
 impl HealthRules {
-    /// Compiles a configuration; Kiali's defaults are appended as the fallback rule.
+    /// Compiles a configuration; Kiali's defaults are appended as the fallback rule unless the
+    /// configuration already ends with them (a `config.yaml` written by the operator does).
     pub fn new(config: &HealthConfig) -> Result<Self, Error> {
         let mut rules = config.rate.clone();
-        rules.extend(HealthConfig::kiali_default().rate);
+        let defaults = HealthConfig::kiali_default().rate;
+        if !rules.ends_with(&defaults) {
+            rules.extend(defaults);
+        }
         Self::compile_rules(&rules)
     }
 
@@ -277,6 +300,7 @@ pub fn parse_rate_annotation(value: &str) -> Result<Vec<Tolerance>, Error> {
                 failure: num(parts[2])?,
                 protocol: parts.get(3).copied().unwrap_or(".*").to_string(),
                 direction: parts.get(4).copied().unwrap_or(".*").to_string(),
+                extra: Extra::new(),
             })
         })
         .collect()

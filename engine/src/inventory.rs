@@ -67,6 +67,9 @@ pub struct ServiceInfo {
     /// Service annotations (e.g. `health.kiali.io/rate`).
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
+    /// `spec.clusterIPs`.
+    #[serde(default)]
+    pub ip_addresses: Vec<String>,
 }
 
 /// One port of a Service.
@@ -85,6 +88,70 @@ pub struct ServicePort {
     pub app_protocol: Option<String>,
 }
 
+/// Which labels name a workload's app and version, in Kiali's order: Istio's canonical-name
+/// labels, then `app`/`version`, then `app.kubernetes.io/name`/`version`, then the labels
+/// `istio_labels.app_label_name`/`version_label_name` of the configuration name. Lists, details,
+/// health and the graph all group workloads through [`AppLabels::app`] and
+/// [`AppLabels::version`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppLabels {
+    /// App label keys, first present wins.
+    pub app: Vec<String>,
+    /// Version label keys, first present wins.
+    pub version: Vec<String>,
+}
+
+impl Default for AppLabels {
+    fn default() -> Self {
+        AppLabels::configured("", "")
+    }
+}
+
+impl AppLabels {
+    /// Kiali's order, with the configured label names (when set) last.
+    pub fn configured(app_label_name: &str, version_label_name: &str) -> Self {
+        let keys = |fixed: [&str; 3], configured: &str| {
+            let mut v: Vec<String> = fixed.iter().map(|k| k.to_string()).collect();
+            if !configured.is_empty() && !v.iter().any(|k| k == configured) {
+                v.push(configured.to_string());
+            }
+            v
+        };
+        AppLabels {
+            app: keys(
+                [
+                    "service.istio.io/canonical-name",
+                    "app",
+                    "app.kubernetes.io/name",
+                ],
+                app_label_name,
+            ),
+            version: keys(
+                [
+                    "service.istio.io/canonical-revision",
+                    "version",
+                    "app.kubernetes.io/version",
+                ],
+                version_label_name,
+            ),
+        }
+    }
+
+    /// The app a label set names.
+    pub fn app<'a>(&self, labels: &'a BTreeMap<String, String>) -> Option<&'a str> {
+        first(&self.app, labels)
+    }
+
+    /// The version a label set names.
+    pub fn version<'a>(&self, labels: &'a BTreeMap<String, String>) -> Option<&'a str> {
+        first(&self.version, labels)
+    }
+}
+
+fn first<'a>(keys: &[String], labels: &'a BTreeMap<String, String>) -> Option<&'a str> {
+    keys.iter().find_map(|k| labels.get(k)).map(String::as_str)
+}
+
 /// A workload: the controller of a set of pods.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct WorkloadInfo {
@@ -92,15 +159,29 @@ pub struct WorkloadInfo {
     pub name: String,
     /// Workload namespace.
     pub namespace: String,
-    /// Controller kind, e.g. `Deployment`.
+    /// Controller kind, e.g. `Deployment` (`Pod` for a bare pod).
     #[serde(default)]
     pub kind: String,
+    /// API group of the kind (`apps`; "" for core kinds).
+    #[serde(default)]
+    pub group: String,
     /// Pod template labels (`app`, `version`, `service.istio.io/canonical-name`, …).
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
     /// Workload annotations (e.g. `health.kiali.io/rate`).
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
+    /// The app and version the labels name ([`AppLabels`]), resolved once by
+    /// [`WorkloadInfo::resolve_app`].
+    #[serde(default)]
+    pub app: Option<String>,
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Creation time (RFC 3339) and resource version of the controller object.
+    #[serde(default)]
+    pub created_at: Option<String>,
+    #[serde(default)]
+    pub resource_version: Option<String>,
     /// Desired replicas (spec).
     pub desired_replicas: i32,
     /// Current replicas (pods that exist).
@@ -113,6 +194,9 @@ pub struct WorkloadInfo {
     /// Proxies in sync with istiod, `-1` when unknown or no sidecar.
     #[serde(default = "minus_one")]
     pub synced_proxies: i32,
+    /// The workload's pods, sorted by name.
+    #[serde(default)]
+    pub pods: Vec<PodInfo>,
 }
 
 fn minus_one() -> i32 {
@@ -120,29 +204,74 @@ fn minus_one() -> i32 {
 }
 
 impl WorkloadInfo {
-    /// The app name: the canonical-name label, else `app`, else `app.kubernetes.io/name`.
-    pub fn app(&self) -> Option<&str> {
-        [
-            "service.istio.io/canonical-name",
-            "app",
-            "app.kubernetes.io/name",
-        ]
-        .iter()
-        .find_map(|k| self.labels.get(*k))
-        .map(String::as_str)
+    /// Sets [`WorkloadInfo::app`] and [`WorkloadInfo::version`] from the labels.
+    pub fn resolve_app(&mut self, rules: &AppLabels) {
+        self.app = rules.app(&self.labels).map(str::to_string);
+        self.version = rules.version(&self.labels).map(str::to_string);
     }
 
-    /// The version: the canonical-revision label, else `version`, else `app.kubernetes.io/version`.
-    pub fn version(&self) -> Option<&str> {
-        [
-            "service.istio.io/canonical-revision",
-            "version",
-            "app.kubernetes.io/version",
-        ]
-        .iter()
-        .find_map(|k| self.labels.get(*k))
-        .map(String::as_str)
+    /// The app name ([`AppLabels`]).
+    pub fn app(&self) -> Option<&str> {
+        self.app.as_deref()
     }
+
+    /// The version ([`AppLabels`]).
+    pub fn version(&self) -> Option<&str> {
+        self.version.as_deref()
+    }
+
+    /// Service accounts of the pods, sorted and without repeats.
+    pub fn service_accounts(&self) -> Vec<String> {
+        let set: std::collections::BTreeSet<&str> = self
+            .pods
+            .iter()
+            .filter_map(|p| p.service_account.as_deref())
+            .collect();
+        set.into_iter().map(str::to_string).collect()
+    }
+}
+
+/// A pod of a workload.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PodInfo {
+    /// Pod name.
+    pub name: String,
+    /// Pod labels.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Creation time.
+    #[serde(default)]
+    pub created_at: Option<String>,
+    /// `status.phase` (`Unknown` when unset).
+    #[serde(default)]
+    pub phase: String,
+    /// `spec.nodeName`.
+    #[serde(default)]
+    pub node_name: Option<String>,
+    /// `spec.serviceAccountName`.
+    #[serde(default)]
+    pub service_account: Option<String>,
+    /// Whether the pod carries an Istio sidecar.
+    #[serde(default)]
+    pub istio_sidecar: bool,
+}
+
+/// Kiali's apps: workloads with an app, grouped by namespace and app.
+pub fn apps(workloads: &[WorkloadInfo]) -> BTreeMap<(String, String), Vec<&WorkloadInfo>> {
+    let mut m: BTreeMap<(String, String), Vec<&WorkloadInfo>> = BTreeMap::new();
+    for w in workloads {
+        if let Some(app) = w.app() {
+            m.entry((w.namespace.clone(), app.to_string()))
+                .or_default()
+                .push(w);
+        }
+    }
+    m
+}
+
+/// Whether a selector matches a label set. An empty selector matches nothing, as for Services.
+pub fn selector_matches(sel: &BTreeMap<String, String>, labels: &BTreeMap<String, String>) -> bool {
+    !sel.is_empty() && sel.iter().all(|(k, v)| labels.get(k) == Some(v))
 }
 
 /// An Istio ServiceEntry.

@@ -12,8 +12,10 @@ pub mod graph;
 pub mod health;
 mod input;
 mod inventory;
+pub mod istio;
 mod options;
 mod promql;
+pub mod validations;
 
 pub use diag::{Diagnostic, Diagnostics};
 pub use graph::cytoscape::{
@@ -27,12 +29,13 @@ pub use health::{
 };
 pub use input::{Family, IstioLabels, Label, Sample, parse_prom_float, parse_prometheus_response};
 pub use inventory::{
-    ClusterInventory, MeshInventory, NamespaceInfo, ServiceEntryInfo, ServiceInfo, ServicePort,
-    WorkloadInfo,
+    AppLabels, ClusterInventory, MeshInventory, NamespaceInfo, PodInfo, ServiceEntryInfo,
+    ServiceInfo, ServicePort, WorkloadInfo, apps, selector_matches,
 };
+pub use istio::{ConfigObject, IstioKind};
 pub use options::{
     Appender, BoxBy, GraphOptions, GraphType, GrpcRate, HttpRate, Rates, ResponseTimeStat, TcpRate,
-    ThroughputType, parse_duration,
+    ThroughputType, allowed_values, parse_duration,
 };
 pub use promql::{PromQuery, health_queries, queries};
 

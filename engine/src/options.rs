@@ -22,26 +22,101 @@ pub enum GraphType {
     Service,
 }
 
+/// The values of a parameter with a fixed set: each spelling and what it means. Parsing and the
+/// "allowed" part of error messages both read these tables.
+pub type Values<T> = [(&'static str, T)];
+
+/// `graphType` values.
+pub const GRAPH_TYPES: &Values<GraphType> = &[
+    ("app", GraphType::App),
+    ("versionedApp", GraphType::VersionedApp),
+    ("workload", GraphType::Workload),
+    ("service", GraphType::Service),
+];
+/// `rateHttp` values.
+pub const HTTP_RATES: &Values<HttpRate> =
+    &[("requests", HttpRate::Requests), ("none", HttpRate::None)];
+/// `rateGrpc` values.
+pub const GRPC_RATES: &Values<GrpcRate> = &[
+    ("requests", GrpcRate::Requests),
+    ("sent", GrpcRate::Sent),
+    ("received", GrpcRate::Received),
+    ("total", GrpcRate::Total),
+    ("none", GrpcRate::None),
+];
+/// `rateTcp` values.
+pub const TCP_RATES: &Values<TcpRate> = &[
+    ("sent", TcpRate::Sent),
+    ("received", TcpRate::Received),
+    ("total", TcpRate::Total),
+    ("none", TcpRate::None),
+];
+/// `responseTime` values.
+pub const RESPONSE_TIMES: &Values<ResponseTimeStat> = &[
+    ("avg", ResponseTimeStat::Avg),
+    ("50", ResponseTimeStat::P50),
+    ("95", ResponseTimeStat::P95),
+    ("99", ResponseTimeStat::P99),
+];
+/// `throughputType` values.
+pub const THROUGHPUT_TYPES: &Values<ThroughputType> = &[
+    ("request", ThroughputType::Request),
+    ("response", ThroughputType::Response),
+];
+
+/// The value `v` of parameter `name` in `table`.
+pub fn lookup<T: Copy>(name: &'static str, table: &Values<T>, v: &str) -> Result<T, Error> {
+    table
+        .iter()
+        .find(|(s, _)| *s == v)
+        .map(|(_, t)| *t)
+        .ok_or_else(|| Error::invalid(name, v))
+}
+
+fn spellings<T>(table: &Values<T>) -> String {
+    table.iter().map(|(s, _)| *s).collect::<Vec<_>>().join(", ")
+}
+
+/// What a graph or health parameter accepts, in words for an error message ("true, false" for
+/// the booleans and any other name).
+pub fn allowed_values(param: &str) -> String {
+    match param {
+        "graphType" => spellings(GRAPH_TYPES),
+        "boxBy" => "comma-separated subset of cluster, namespace, app".into(),
+        "rateHttp" => spellings(HTTP_RATES),
+        "rateGrpc" => spellings(GRPC_RATES),
+        "rateTcp" => spellings(TCP_RATES),
+        "responseTime" => spellings(RESPONSE_TIMES),
+        "throughputType" => spellings(THROUGHPUT_TYPES),
+        "appenders" => Appender::ALL
+            .iter()
+            .map(|a| a.name())
+            .collect::<Vec<_>>()
+            .join(", "),
+        "duration" | "rateInterval" => "a positive duration such as 60s, 10m, 1h".into(),
+        "queryTime" => "Unix time in seconds".into(),
+        "namespaces" => "comma-separated namespace names (at least one)".into(),
+        "type" => crate::HealthKind::ALL
+            .iter()
+            .map(|k| k.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        _ => "true, false".into(),
+    }
+}
+
 impl GraphType {
     /// The parameter value (`app`, `versionedApp`, `workload`, `service`).
     pub fn as_str(self) -> &'static str {
-        match self {
-            GraphType::App => "app",
-            GraphType::VersionedApp => "versionedApp",
-            GraphType::Workload => "workload",
-            GraphType::Service => "service",
-        }
+        GRAPH_TYPES
+            .iter()
+            .find(|(_, t)| *t == self)
+            .map_or("workload", |(s, _)| s)
     }
 
     /// Parses a `graphType` parameter value.
     pub fn parse(s: &str) -> Result<Self, Error> {
-        match s {
-            "app" => Ok(GraphType::App),
-            "versionedApp" => Ok(GraphType::VersionedApp),
-            "workload" => Ok(GraphType::Workload),
-            "service" => Ok(GraphType::Service),
-            _ => Err(Error::invalid("graphType", s)),
-        }
+        lookup("graphType", GRAPH_TYPES, s)
     }
 }
 
@@ -299,47 +374,14 @@ impl GraphOptions {
                     o.include_idle_edges = parse_bool("includeIdleEdges", v)?
                 }
                 "idleNodes" if !v.is_empty() => o.include_idle_nodes = parse_bool("idleNodes", v)?,
-                "rateHttp" if !v.is_empty() => {
-                    o.rates.http = match v {
-                        "none" => HttpRate::None,
-                        "requests" => HttpRate::Requests,
-                        _ => return Err(Error::invalid("rateHttp", v)),
-                    }
-                }
-                "rateGrpc" if !v.is_empty() => {
-                    o.rates.grpc = match v {
-                        "none" => GrpcRate::None,
-                        "requests" => GrpcRate::Requests,
-                        "sent" => GrpcRate::Sent,
-                        "received" => GrpcRate::Received,
-                        "total" => GrpcRate::Total,
-                        _ => return Err(Error::invalid("rateGrpc", v)),
-                    }
-                }
-                "rateTcp" if !v.is_empty() => {
-                    o.rates.tcp = match v {
-                        "none" => TcpRate::None,
-                        "sent" => TcpRate::Sent,
-                        "received" => TcpRate::Received,
-                        "total" => TcpRate::Total,
-                        _ => return Err(Error::invalid("rateTcp", v)),
-                    }
-                }
+                "rateHttp" if !v.is_empty() => o.rates.http = lookup("rateHttp", HTTP_RATES, v)?,
+                "rateGrpc" if !v.is_empty() => o.rates.grpc = lookup("rateGrpc", GRPC_RATES, v)?,
+                "rateTcp" if !v.is_empty() => o.rates.tcp = lookup("rateTcp", TCP_RATES, v)?,
                 "responseTime" if !v.is_empty() => {
-                    o.response_time = match v {
-                        "avg" => ResponseTimeStat::Avg,
-                        "50" => ResponseTimeStat::P50,
-                        "95" => ResponseTimeStat::P95,
-                        "99" => ResponseTimeStat::P99,
-                        _ => return Err(Error::invalid("responseTime", v)),
-                    }
+                    o.response_time = lookup("responseTime", RESPONSE_TIMES, v)?
                 }
                 "throughputType" if !v.is_empty() => {
-                    o.throughput_type = match v {
-                        "request" => ThroughputType::Request,
-                        "response" => ThroughputType::Response,
-                        _ => return Err(Error::invalid("throughputType", v)),
-                    }
+                    o.throughput_type = lookup("throughputType", THROUGHPUT_TYPES, v)?
                 }
                 "appenders" => {
                     o.appenders = Some(

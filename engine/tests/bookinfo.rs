@@ -527,8 +527,11 @@ fn annotation_and_rules_override_tolerances() {
                 failure: 30.0,
                 protocol: "http".into(),
                 direction: ".*".into(),
+                ..Default::default()
             }],
+            ..Default::default()
         }],
+        ..Default::default()
     })
     .expect("rules compile");
     let r = report(HealthKind::Workload, &rules, &inv);
@@ -543,8 +546,10 @@ fn annotation_and_rules_override_tolerances() {
                 namespace: "(".into(),
                 kind: String::new(),
                 name: String::new(),
-                tolerance: vec![]
-            }]
+                tolerance: vec![],
+                ..Default::default()
+            }],
+            ..Default::default()
         })
         .is_err()
     );

@@ -6,7 +6,9 @@
 //! - resident memory per cached pod with 2 clusters × `--pods` pods.
 //!
 //! The server runs as its own process (the release `meshglass-server` binary), so its RSS is its
-//! own. Usage: `bench_server [--server-bin PATH] [--namespaces 200] [--pods 5000] [--rounds 20]`.
+//! own. With `--baseline-bin PATH` the graph figures and `/api/namespaces` under graph load are
+//! measured for that binary first, then for `--server-bin`, on the same bed and Prometheus.
+//! Usage: `bench_server [--server-bin PATH] [--baseline-bin PATH] [--namespaces 200] [--pods 5000] [--rounds 20]`.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -231,105 +233,25 @@ async fn main() {
         token_kubeconfig(bed.cluster("west"), &reader_token(&west).await),
     )
     .expect("kubeconfig");
-    let (port, mport) = (free_port(), free_port());
-    let cfg = dir.path().join("config.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "auth:\n  strategy: anonymous\nserver:\n  address: 127.0.0.1\n  port: {port}\n  observability:\n    metrics:\n      port: {mport}\n\
-             kubernetes_config:\n  cluster_name: east\nexternal_services:\n  prometheus:\n    url: {}\n",
-            prom.url()
-        ),
-    )
-    .expect("config");
-    let mut child = tokio::process::Command::new(&bin)
-        .args([
-            "--config",
-            &cfg.to_string_lossy(),
-            "--kubeconfig",
-            &bed.kubeconfig_path().to_string_lossy(),
-        ])
-        .args([
-            "--context",
-            "east",
-            "--remote-secrets-dir",
-            &dir.path().join("secrets").to_string_lossy(),
-        ])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("server");
-    let pid = child.id().expect("pid");
-    let http = reqwest::Client::new();
-    let base = format!("http://127.0.0.1:{port}/kiali");
-    let metrics = format!("http://127.0.0.1:{mport}/metrics");
-    wait_until("server ready", TIMEOUT, || async {
-        let r = http
-            .get(format!("http://127.0.0.1:{port}/readyz"))
-            .send()
-            .await?;
-        Ok::<_, reqwest::Error>((r.status() == 200).then_some(()))
-    })
-    .await
-    .expect("ready");
-
-    println!(
-        "\n| namespaces | p50 ms | p95 ms | Prometheus queries | time outside Prometheus | nodes | edges |"
-    );
-    println!("|---:|---:|---:|---:|---:|---:|---:|");
-    for n in [1usize, 50, 200].into_iter().filter(|n| *n <= n_ns) {
-        let list = namespaces[..n].join(",");
-        let url = format!(
-            "{base}/api/namespaces/graph?namespaces={list}&graphType=workload&duration=600s&queryTime={end}"
-        );
-        let (mut totals, mut outside, mut queries, mut nodes, mut edges) =
-            (Vec::new(), Vec::new(), 0usize, 0usize, 0usize);
-        for round in 0..rounds + 2 {
-            let start = Instant::now();
-            let resp = http.get(&url).send().await.expect("graph");
-            assert_eq!(resp.status(), 200);
-            let timing = resp
-                .headers()
-                .get("server-timing")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_string();
-            let body: Value = resp.json().await.expect("json");
-            let ms = start.elapsed().as_secs_f64() * 1000.0;
-            let prom_ms: f64 = timing
-                .split("prom;dur=")
-                .nth(1)
-                .and_then(|s| s.split(';').next())
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0.0);
-            queries = timing
-                .split("desc=\"")
-                .nth(1)
-                .and_then(|s| s.split(' ').next())
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
-            nodes = body["elements"]["nodes"]
-                .as_array()
-                .map(|a| a.len())
-                .unwrap_or(0);
-            edges = body["elements"]["edges"]
-                .as_array()
-                .map(|a| a.len())
-                .unwrap_or(0);
-            if round >= 2 {
-                totals.push(ms);
-                outside.push(((ms - prom_ms) / ms).max(0.0));
-            }
-        }
-        totals.sort_by(f64::total_cmp);
-        let share = outside.iter().sum::<f64>() / outside.len().max(1) as f64 * 100.0;
-        println!(
-            "| {n} | {:.1} | {:.1} | {queries} | {share:.0} % | {nodes} | {edges} |",
-            percentile(&totals, 0.5),
-            percentile(&totals, 0.95)
-        );
+    let secrets = dir.path().join("secrets");
+    let mut servers: Vec<(&str, PathBuf)> = Vec::new();
+    if let Some(base_bin) = arg("--baseline-bin").map(PathBuf::from) {
+        assert!(base_bin.exists(), "{} missing", base_bin.display());
+        servers.push(("before", base_bin));
     }
+    servers.push(("after", bin.clone()));
+    let mut last = None;
+    for (label, server_bin) in servers {
+        let server = Server::start(&server_bin, dir.path(), &bed, &secrets, prom.url()).await;
+        println!("\n### {label}: {}", server_bin.display());
+        graph_table(&server.http, &server.base, &namespaces, end, rounds).await;
+        if n_ns >= 200 {
+            namespaces_under_load(&server.http, &server.base, &namespaces[..200], end).await;
+        }
+        last = Some(server);
+    }
+    let Some(mut server) = last else { return };
+    let (http, metrics, pid) = (server.http.clone(), server.metrics.clone(), server.pid);
 
     // Memory: RSS before and after 2 × `pods` pods are cached.
     let before = rss_kib(pid);
@@ -397,7 +319,191 @@ async fn main() {
         after / 1024,
         (after.saturating_sub(before)) as f64 / (2 * pods) as f64
     );
-    child.kill().await.ok();
+    server.child.kill().await.ok();
     drop(prom);
     bed.stop();
+}
+
+/// A `meshglass-server` process on free ports, reading a config written for this run.
+struct Server {
+    child: tokio::process::Child,
+    pid: u32,
+    http: reqwest::Client,
+    base: String,
+    metrics: String,
+}
+
+impl Server {
+    async fn start(bin: &Path, dir: &Path, bed: &TestBed, secrets: &Path, prom: &str) -> Server {
+        let (port, mport) = (free_port(), free_port());
+        let cfg = dir.join(format!("config-{port}.yaml"));
+        std::fs::write(
+            &cfg,
+            format!(
+                "auth:\n  strategy: anonymous\nserver:\n  address: 127.0.0.1\n  port: {port}\n  observability:\n    metrics:\n      port: {mport}\n\
+                 kubernetes_config:\n  cluster_name: east\nexternal_services:\n  prometheus:\n    url: {prom}\n"
+            ),
+        )
+        .expect("config");
+        let child = tokio::process::Command::new(bin)
+            .args([
+                "--config",
+                &cfg.to_string_lossy(),
+                "--kubeconfig",
+                &bed.kubeconfig_path().to_string_lossy(),
+            ])
+            .args([
+                "--context",
+                "east",
+                "--remote-secrets-dir",
+                &secrets.to_string_lossy(),
+            ])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("server");
+        let pid = child.id().expect("pid");
+        let http = reqwest::Client::new();
+        wait_until("server ready", TIMEOUT, || async {
+            let r = http
+                .get(format!("http://127.0.0.1:{port}/readyz"))
+                .send()
+                .await?;
+            Ok::<_, reqwest::Error>((r.status() == 200).then_some(()))
+        })
+        .await
+        .expect("ready");
+        Server {
+            child,
+            pid,
+            http,
+            base: format!("http://127.0.0.1:{port}/kiali"),
+            metrics: format!("http://127.0.0.1:{mport}/metrics"),
+        }
+    }
+}
+
+fn graph_url(base: &str, namespaces: &[String], end: i64) -> String {
+    format!(
+        "{base}/api/namespaces/graph?namespaces={}&graphType=workload&duration=600s&queryTime={end}",
+        namespaces.join(",")
+    )
+}
+
+/// Graph latency at 1, 50 and 200 namespaces.
+async fn graph_table(
+    http: &reqwest::Client,
+    base: &str,
+    namespaces: &[String],
+    end: i64,
+    rounds: usize,
+) {
+    println!(
+        "\n| namespaces | p50 ms | p95 ms | Prometheus queries | time outside Prometheus | nodes | edges |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    for n in [1usize, 50, 200]
+        .into_iter()
+        .filter(|n| *n <= namespaces.len())
+    {
+        let url = graph_url(base, &namespaces[..n], end);
+        let (mut totals, mut outside, mut queries, mut nodes, mut edges) =
+            (Vec::new(), Vec::new(), 0usize, 0usize, 0usize);
+        for round in 0..rounds + 2 {
+            let start = Instant::now();
+            let resp = http.get(&url).send().await.expect("graph");
+            assert_eq!(resp.status(), 200);
+            let timing = resp
+                .headers()
+                .get("server-timing")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
+            let body: Value = resp.json().await.expect("json");
+            let ms = start.elapsed().as_secs_f64() * 1000.0;
+            let prom_ms: f64 = timing
+                .split("prom;dur=")
+                .nth(1)
+                .and_then(|s| s.split(';').next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0.0);
+            queries = timing
+                .split("desc=\"")
+                .nth(1)
+                .and_then(|s| s.split(' ').next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            nodes = body["elements"]["nodes"]
+                .as_array()
+                .map(|a| a.len())
+                .unwrap_or(0);
+            edges = body["elements"]["edges"]
+                .as_array()
+                .map(|a| a.len())
+                .unwrap_or(0);
+            if round >= 2 {
+                totals.push(ms);
+                outside.push(((ms - prom_ms) / ms).max(0.0));
+            }
+        }
+        totals.sort_by(f64::total_cmp);
+        let share = outside.iter().sum::<f64>() / outside.len().max(1) as f64 * 100.0;
+        println!(
+            "| {n} | {:.1} | {:.1} | {queries} | {share:.0} % | {nodes} | {edges} |",
+            percentile(&totals, 0.5),
+            percentile(&totals, 0.95)
+        );
+    }
+}
+
+/// `/api/namespaces` latency while 10 graph requests of 200 namespaces are in flight.
+async fn namespaces_under_load(
+    http: &reqwest::Client,
+    base: &str,
+    namespaces: &[String],
+    end: i64,
+) {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let url = graph_url(base, namespaces, end);
+    let graphs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut load = tokio::task::JoinSet::new();
+    for _ in 0..10 {
+        let (http, url, stop, graphs) = (http.clone(), url.clone(), stop.clone(), graphs.clone());
+        load.spawn(async move {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let r = http.get(&url).send().await.expect("graph");
+                assert_eq!(r.status(), 200);
+                r.bytes().await.expect("graph body");
+                graphs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+    }
+    // Wait for the load to be in flight: the first graphs answered.
+    wait_until("graph load running", TIMEOUT, || async {
+        Ok::<_, String>((graphs.load(std::sync::atomic::Ordering::Relaxed) >= 10).then_some(()))
+    })
+    .await
+    .expect("load");
+    let mut ms = Vec::new();
+    for _ in 0..100 {
+        let start = Instant::now();
+        let r = http
+            .get(format!("{base}/api/namespaces"))
+            .send()
+            .await
+            .expect("namespaces");
+        assert_eq!(r.status(), 200);
+        r.bytes().await.expect("namespaces body");
+        ms.push(start.elapsed().as_secs_f64() * 1000.0);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    while load.join_next().await.is_some() {}
+    ms.sort_by(f64::total_cmp);
+    println!(
+        "\n/api/namespaces with 10 concurrent 200-namespace graphs in flight: p50 {:.1} ms, p95 {:.1} ms ({} graphs served meanwhile)",
+        percentile(&ms, 0.5),
+        percentile(&ms, 0.95),
+        graphs.load(std::sync::atomic::Ordering::Relaxed)
+    );
 }

@@ -1,0 +1,354 @@
+//! The edge: the caches' Kubernetes objects translated into the engine's inventory and config
+//! types. Every route reads workloads, apps and services through these functions, so lists,
+//! details, health, the graph and validations group them the same way.
+
+use std::collections::{BTreeMap, HashMap};
+
+use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::api::DynamicObject;
+use meshglass_engine::{
+    AppLabels, ClusterInventory, ConfigObject, IstioKind, NamespaceInfo, PodInfo, ServiceEntryInfo,
+    ServiceInfo, ServicePort, WorkloadInfo,
+};
+
+use crate::cache::ClusterCache;
+
+/// Whether a pod has an Istio sidecar.
+pub fn has_sidecar(p: &Pod) -> bool {
+    let annotated = p
+        .metadata
+        .annotations
+        .as_ref()
+        .is_some_and(|a| a.contains_key("sidecar.istio.io/status"));
+    let container = p.spec.as_ref().is_some_and(|s| {
+        s.containers.iter().any(|c| c.name == "istio-proxy")
+            || s.init_containers
+                .as_ref()
+                .is_some_and(|cs| cs.iter().any(|c| c.name == "istio-proxy"))
+    });
+    annotated || container
+}
+
+fn labels(m: &ObjectMeta) -> BTreeMap<String, String> {
+    m.labels.clone().unwrap_or_default()
+}
+
+fn name(m: &ObjectMeta) -> String {
+    m.name.clone().unwrap_or_default()
+}
+
+fn ns(m: &ObjectMeta) -> String {
+    m.namespace.clone().unwrap_or_default()
+}
+
+fn created_at(m: &ObjectMeta) -> Option<String> {
+    m.creation_timestamp.as_ref().map(|t| t.0.to_string())
+}
+
+fn controller_of(m: &ObjectMeta) -> Option<(&str, &str)> {
+    m.owner_references
+        .as_ref()?
+        .iter()
+        .find(|o| o.controller == Some(true))
+        .map(|o| (o.kind.as_str(), o.name.as_str()))
+}
+
+fn pod_info(p: &Pod) -> PodInfo {
+    PodInfo {
+        name: name(&p.metadata),
+        labels: labels(&p.metadata),
+        created_at: created_at(&p.metadata),
+        phase: p
+            .status
+            .as_ref()
+            .and_then(|s| s.phase.clone())
+            .unwrap_or_else(|| "Unknown".into()),
+        node_name: p.spec.as_ref().and_then(|s| s.node_name.clone()),
+        service_account: p.spec.as_ref().and_then(|s| s.service_account_name.clone()),
+        istio_sidecar: has_sidecar(p),
+    }
+}
+
+/// A workload of a controller object, its replica counts still to fill in.
+fn controller(
+    m: &ObjectMeta,
+    kind: &str,
+    group: &str,
+    template: Option<&ObjectMeta>,
+) -> WorkloadInfo {
+    WorkloadInfo {
+        name: name(m),
+        namespace: ns(m),
+        kind: kind.to_string(),
+        group: group.to_string(),
+        labels: template.map(labels).unwrap_or_else(|| labels(m)),
+        annotations: m.annotations.clone().unwrap_or_default(),
+        created_at: created_at(m),
+        resource_version: m.resource_version.clone(),
+        synced_proxies: -1,
+        ..WorkloadInfo::default()
+    }
+}
+
+/// Every workload of a cluster in the namespaces `keep` accepts: Deployments, StatefulSets,
+/// DaemonSets, ReplicaSets without a Deployment and bare pods, each with its pods, sorted by
+/// namespace and name.
+pub fn workloads(
+    cache: &ClusterCache,
+    keep: &dyn Fn(&str) -> bool,
+    rules: &AppLabels,
+) -> Vec<WorkloadInfo> {
+    let mut out: BTreeMap<(String, String), WorkloadInfo> = BTreeMap::new();
+    let mut put = |w: WorkloadInfo| {
+        out.insert((w.namespace.clone(), w.name.clone()), w);
+    };
+    for d in cache.deployments.state() {
+        if !keep(&ns(&d.metadata)) {
+            continue;
+        }
+        let tpl = d.spec.as_ref().and_then(|s| s.template.metadata.as_ref());
+        let mut w = controller(&d.metadata, "Deployment", "apps", tpl);
+        w.desired_replicas = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+        if let Some(st) = &d.status {
+            w.current_replicas = st.replicas.unwrap_or(0);
+            w.available_replicas = st.available_replicas.unwrap_or(0);
+        }
+        put(w);
+    }
+    for s in cache.statefulsets.state() {
+        if !keep(&ns(&s.metadata)) {
+            continue;
+        }
+        let tpl = s.spec.as_ref().and_then(|s| s.template.metadata.as_ref());
+        let mut w = controller(&s.metadata, "StatefulSet", "apps", tpl);
+        w.desired_replicas = s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+        if let Some(st) = &s.status {
+            w.current_replicas = st.replicas;
+            w.available_replicas = st.available_replicas.unwrap_or(0);
+        }
+        put(w);
+    }
+    for d in cache.daemonsets.state() {
+        if !keep(&ns(&d.metadata)) {
+            continue;
+        }
+        let tpl = d.spec.as_ref().and_then(|s| s.template.metadata.as_ref());
+        let mut w = controller(&d.metadata, "DaemonSet", "apps", tpl);
+        if let Some(st) = &d.status {
+            w.desired_replicas = st.desired_number_scheduled;
+            w.current_replicas = st.current_number_scheduled;
+            w.available_replicas = st.number_available.unwrap_or(0);
+        }
+        put(w);
+    }
+    // ReplicaSet -> owning Deployment, to attribute pods.
+    let mut rs_owner: HashMap<(String, String), String> = HashMap::new();
+    for r in cache.replicasets.state() {
+        if !keep(&ns(&r.metadata)) {
+            continue;
+        }
+        if let Some(("Deployment", dep)) = controller_of(&r.metadata) {
+            rs_owner.insert((ns(&r.metadata), name(&r.metadata)), dep.to_string());
+            continue;
+        }
+        let tpl = r
+            .spec
+            .as_ref()
+            .and_then(|s| s.template.as_ref()?.metadata.as_ref());
+        let mut w = controller(&r.metadata, "ReplicaSet", "apps", tpl);
+        w.desired_replicas = r.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+        if let Some(st) = &r.status {
+            w.current_replicas = st.replicas;
+            w.available_replicas = st.available_replicas.unwrap_or(0);
+        }
+        put(w);
+    }
+    for p in cache.pods.state() {
+        let pns = ns(&p.metadata);
+        if !keep(&pns) {
+            continue;
+        }
+        let owner = match controller_of(&p.metadata) {
+            Some(("ReplicaSet", rs)) => rs_owner
+                .get(&(pns.clone(), rs.to_string()))
+                .cloned()
+                .unwrap_or_else(|| rs.to_string()),
+            Some((_, o)) => o.to_string(),
+            None => {
+                let mut w = controller(&p.metadata, "Pod", "", None);
+                let running = p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
+                w.desired_replicas = 1;
+                w.current_replicas = 1;
+                w.available_replicas = i32::from(running);
+                w.pods.push(pod_info(&p));
+                out.insert((w.namespace.clone(), w.name.clone()), w);
+                continue;
+            }
+        };
+        if let Some(w) = out.get_mut(&(pns, owner)) {
+            w.pods.push(pod_info(&p));
+        }
+    }
+    let mut v: Vec<WorkloadInfo> = out.into_values().collect();
+    for w in &mut v {
+        w.pods.sort_by(|a, b| a.name.cmp(&b.name));
+        w.istio_sidecar = !w.pods.is_empty() && w.pods.iter().all(|p| p.istio_sidecar);
+        w.resolve_app(rules);
+    }
+    v
+}
+
+/// The selector of a Service.
+pub fn service_selector(s: &Service) -> BTreeMap<String, String> {
+    s.spec
+        .as_ref()
+        .and_then(|s| s.selector.clone())
+        .unwrap_or_default()
+}
+
+fn service_info(s: &Service) -> ServiceInfo {
+    let spec = s.spec.as_ref();
+    ServiceInfo {
+        name: name(&s.metadata),
+        namespace: ns(&s.metadata),
+        selector: service_selector(s),
+        ports: spec
+            .and_then(|s| s.ports.as_ref())
+            .map(|ps| {
+                ps.iter()
+                    .map(|p| ServicePort {
+                        name: p.name.clone().unwrap_or_default(),
+                        port: p.port,
+                        protocol: p.protocol.clone().unwrap_or_default(),
+                        app_protocol: p.app_protocol.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        labels: labels(&s.metadata),
+        annotations: s.metadata.annotations.clone().unwrap_or_default(),
+        ip_addresses: spec.and_then(|s| s.cluster_ips.clone()).unwrap_or_default(),
+    }
+}
+
+/// Services of a cluster in the namespaces `keep` accepts, sorted by namespace and name.
+pub fn services(cache: &ClusterCache, keep: &dyn Fn(&str) -> bool) -> Vec<ServiceInfo> {
+    let mut v: Vec<ServiceInfo> = cache
+        .services
+        .state()
+        .iter()
+        .filter(|s| keep(&ns(&s.metadata)))
+        .map(|s| service_info(s))
+        .collect();
+    v.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    v
+}
+
+/// Namespaces of a cluster that `keep` accepts.
+pub fn namespaces(cache: &ClusterCache, keep: &dyn Fn(&str) -> bool) -> Vec<NamespaceInfo> {
+    cache
+        .namespaces
+        .state()
+        .iter()
+        .filter(|n| n.metadata.name.as_deref().is_some_and(keep))
+        .map(|n| NamespaceInfo {
+            name: name(&n.metadata),
+            labels: labels(&n.metadata),
+            annotations: n.metadata.annotations.clone().unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// An Istio object as the engine reads it.
+pub fn config_object(kind: IstioKind, o: &DynamicObject) -> ConfigObject {
+    ConfigObject {
+        kind,
+        name: name(&o.metadata),
+        namespace: ns(&o.metadata),
+        version: o
+            .types
+            .as_ref()
+            .and_then(|t| t.api_version.split('/').nth(1).map(String::from))
+            .unwrap_or_else(|| "v1".into()),
+        spec: o.data["spec"].clone(),
+    }
+}
+
+fn service_entry(se: &ConfigObject) -> ServiceEntryInfo {
+    let strs = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    ServiceEntryInfo {
+        name: se.name.clone(),
+        namespace: se.namespace.clone(),
+        hosts: strs(&se.spec["hosts"]),
+        location: se.spec["location"].as_str().unwrap_or_default().to_string(),
+        export_to: strs(&se.spec["exportTo"]),
+    }
+}
+
+/// One cluster's inventory in the namespaces `keep` accepts; `service_entries` are the
+/// cluster's ServiceEntries (already filtered by the caller).
+pub fn cluster_inventory(
+    name: &str,
+    cache: &ClusterCache,
+    keep: &dyn Fn(&str) -> bool,
+    rules: &AppLabels,
+    service_entries: &[ConfigObject],
+) -> ClusterInventory {
+    ClusterInventory {
+        name: name.to_string(),
+        namespaces: namespaces(cache, keep),
+        services: services(cache, keep),
+        workloads: workloads(cache, keep, rules),
+        service_entries: service_entries.iter().map(service_entry).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::Objects;
+    use crate::fixtures::*;
+
+    #[test]
+    fn pods_are_attributed_through_replicasets() {
+        let mut o = Objects::default();
+        deployment(&mut o, "bookinfo", "reviews", "v1", 2, 1);
+        deployment(&mut o, "other", "x", "v1", 1, 1);
+        let c = ClusterCache::from_objects(o);
+        let ws = workloads(&c, &|n| n == "bookinfo", &AppLabels::default());
+        assert_eq!(ws.len(), 1);
+        let w = &ws[0];
+        assert_eq!(
+            (
+                w.name.as_str(),
+                w.kind.as_str(),
+                w.desired_replicas,
+                w.available_replicas
+            ),
+            ("reviews-v1", "Deployment", 2, 1)
+        );
+        assert_eq!(w.pods.len(), 2);
+        assert!(w.istio_sidecar);
+        assert_eq!(w.app(), Some("reviews"));
+        assert_eq!(w.service_accounts(), vec!["bookinfo-reviews".to_string()]);
+        let item = crate::kiali_json::workload_item("east", w);
+        assert_eq!(item["podCount"], 2);
+        assert_eq!(item["cluster"], "east");
+    }
+
+    #[test]
+    fn selectors() {
+        let l: BTreeMap<String, String> = [("app".to_string(), "a".to_string())].into();
+        assert!(meshglass_engine::selector_matches(&l, &l));
+        assert!(!meshglass_engine::selector_matches(&BTreeMap::new(), &l));
+    }
+}

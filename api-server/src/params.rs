@@ -1,0 +1,159 @@
+//! The one query-parameter parser of every route. Errors are 400s that name the parameter, the
+//! value and what would be valid; the graph and health parameters' values come from the
+//! engine's tables ([`meshglass_engine::allowed_values`]).
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use meshglass_crds::names::is_dns_label;
+use meshglass_engine as engine;
+
+use crate::error::{Error, Result};
+
+/// Query parameters of one request.
+pub struct Params(pub HashMap<String, String>);
+
+/// The caller's clock: the default `queryTime`.
+pub fn now_unix() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// The parameter names errors may quote (a `&'static str` the engine's errors do not carry for
+/// names outside this list).
+const KNOWN: [&str; 17] = [
+    "graphType",
+    "boxBy",
+    "injectServiceNodes",
+    "includeIdleEdges",
+    "idleNodes",
+    "rateHttp",
+    "rateGrpc",
+    "rateTcp",
+    "responseTime",
+    "throughputType",
+    "appenders",
+    "namespaces",
+    "duration",
+    "queryTime",
+    "rateInterval",
+    "type",
+    "clusterName",
+];
+
+/// A 400 for parameter `name`, listing what the engine accepts for it.
+pub fn invalid(name: &str, value: impl Into<String>) -> Error {
+    let known = KNOWN
+        .into_iter()
+        .find(|k| *k == name)
+        .unwrap_or("parameter");
+    Error::bad_param(known, value, engine::allowed_values(name))
+}
+
+/// Maps an engine error to the server's: parameter errors become 400s naming the allowed values.
+pub fn engine_err(e: engine::Error) -> Error {
+    match e {
+        engine::Error::InvalidParam { name, value } => invalid(name, value),
+        engine::Error::PrometheusResponse(m) => Error::Prometheus(m),
+        engine::Error::HealthConfig(m) => Error::Config(m),
+    }
+}
+
+/// Namespace and object names of a detail route's path.
+pub fn check_path_names(ns: &str, name: &str) -> Result<()> {
+    if !is_dns_label(ns) {
+        return Err(Error::bad_param(
+            "namespace",
+            ns,
+            "a namespace name (RFC 1123 label)",
+        ));
+    }
+    if name.is_empty() || name.len() > 253 || name.contains('/') {
+        return Err(Error::bad_param("name", name, "an object name"));
+    }
+    Ok(())
+}
+
+impl Params {
+    /// A raw parameter ("" counts as absent).
+    pub fn get(&self, k: &str) -> Option<&str> {
+        self.0.get(k).map(String::as_str).filter(|v| !v.is_empty())
+    }
+
+    /// `clusterName`.
+    pub fn cluster(&self) -> Option<&str> {
+        self.get("clusterName")
+    }
+
+    /// A boolean parameter.
+    pub fn bool(&self, k: &'static str, default: bool) -> Result<bool> {
+        match self.get(k) {
+            None => Ok(default),
+            Some("true") => Ok(true),
+            Some("false") => Ok(false),
+            Some(v) => Err(Error::bad_param(k, v, "true, false")),
+        }
+    }
+
+    /// A comma-separated list of namespace names.
+    pub fn namespaces(&self) -> Result<Option<BTreeSet<String>>> {
+        let Some(v) = self.get("namespaces") else {
+            return Ok(None);
+        };
+        let mut set = BTreeSet::new();
+        for n in v.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            if !is_dns_label(n) {
+                return Err(Error::bad_param(
+                    "namespaces",
+                    n,
+                    "comma-separated namespace names (RFC 1123 labels)",
+                ));
+            }
+            set.insert(n.to_string());
+        }
+        Ok(Some(set))
+    }
+
+    /// The graph options of a graph route; `force_ns` replaces `namespaces` (node graphs).
+    pub fn graph_options(&self, force_ns: Option<&str>) -> Result<engine::GraphOptions> {
+        let mut pairs: Vec<(&str, &str)> = self
+            .0
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        if let Some(ns) = force_ns {
+            pairs.retain(|(k, _)| *k != "namespaces");
+            pairs.push(("namespaces", ns));
+        }
+        let opts = engine::GraphOptions::from_query_pairs(pairs, now_unix()).map_err(engine_err)?;
+        if opts.namespaces.is_empty() {
+            return Err(invalid("namespaces", ""));
+        }
+        if let Some(ns) = opts.namespaces.iter().find(|ns| !is_dns_label(ns)) {
+            return Err(invalid("namespaces", ns.clone()));
+        }
+        Ok(opts)
+    }
+
+    /// `type` of a health request (default `app`).
+    pub fn health_kind(&self) -> Result<engine::HealthKind> {
+        engine::HealthKind::parse(self.get("type").unwrap_or("app"))
+            .map_err(|_| invalid("type", self.get("type").unwrap_or_default()))
+    }
+
+    /// `rateInterval` in seconds (default 10m).
+    pub fn rate_interval(&self) -> Result<u64> {
+        engine::parse_duration(self.get("rateInterval").unwrap_or("10m"))
+            .map_err(|_| invalid("rateInterval", self.get("rateInterval").unwrap_or_default()))
+    }
+
+    /// `queryTime` in Unix seconds (default now).
+    pub fn query_time(&self) -> Result<i64> {
+        match self.get("queryTime") {
+            None => Ok(now_unix()),
+            Some(t) => t.parse::<i64>().map_err(|_| invalid("queryTime", t)),
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! `/api/clusters/health`: the engine's health of apps, services or workloads over the clusters
+//! the caller sees, from one set of Prometheus queries for every namespace asked for.
+
+use std::collections::{BTreeSet, HashMap};
+
+use axum::Extension;
+use axum::extract::{Query, State};
+use axum::response::Response;
+use meshglass_engine as engine;
+
+use crate::auth::Identity;
+use crate::error::Result;
+use crate::params::Params;
+use crate::state::{Shared, blocking};
+use crate::telemetry::{inventory, relevant_namespaces, run_queries};
+
+/// `/api/clusters/health?namespaces=&type=app|service|workload&rateInterval=&queryTime=`.
+pub async fn get_clusters_health(
+    State(s): State<Shared>,
+    Extension(id): Extension<Identity>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    let p = Params(q);
+    let kind = p.health_kind()?;
+    let rate = p.rate_interval()?;
+    let query_time = p.query_time()?;
+    let cluster = p.cluster().map(String::from);
+    let views = s.views(&id, cluster.as_deref(), p.namespaces()?).await?;
+    let namespaces: Vec<String> = match p.namespaces()? {
+        Some(set) => set.into_iter().collect(),
+        None => {
+            let all: BTreeSet<String> = views
+                .clusters
+                .iter()
+                .flat_map(|v| v.namespace_names())
+                .collect();
+            all.into_iter().collect()
+        }
+    };
+    s.require_namespaces(&id, &views, &namespaces)?;
+    let samples = run_queries(&s, engine::health_queries(&namespaces, rate, query_time)).await?;
+    let rules = s.health_rules.clone();
+    let (views, body) = blocking(move || {
+        let inv = inventory(&views, &relevant_namespaces(&namespaces, &samples));
+        let req = engine::HealthRequest {
+            namespaces,
+            clusters: None,
+            kinds: vec![kind],
+        };
+        let report = engine::health(&req, &samples, &inv, &rules);
+        let body = report.to_kiali_json(kind, cluster.as_deref());
+        (views, body)
+    })
+    .await?;
+    Ok(views.respond(body))
+}

@@ -1,0 +1,144 @@
+//! The HTTP routes: Kiali's paths, parameters and JSON field names, under `server.web_root`.
+//! One module per area; handlers are named as verbs over the shared state.
+//!
+//! | area | module | routes |
+//! |---|---|---|
+//! | status and config | [`status`] | `/api`, `/api/status`, `/api/auth/info`, `/api/config`, `/healthz`, `/readyz` |
+//! | inventory | [`inventory`] | `/api/namespaces`, `/api/clusters/{apps,workloads,services}`, `/api/namespaces/{ns}/{apps,workloads,services}/{name}` |
+//! | Istio config | [`istio`] | `/api/istio/config`, `/api/istio/validations` |
+//! | graph | [`graph`] | `/api/namespaces/graph`, `/api/namespaces/{ns}/{workloads,apps,applications,services}/{name}/graph` |
+//! | health | [`health`] | `/api/clusters/health` |
+
+pub mod graph;
+pub mod health;
+pub mod inventory;
+pub mod istio;
+pub mod status;
+
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::metrics::RouteLabels;
+use crate::state::Shared;
+
+/// Builds the router: API routes under `server.web_root`, plus `/healthz` and `/readyz`.
+pub fn router(state: Shared) -> Router {
+    let protected = Router::new()
+        .route("/api/config", get(status::get_config))
+        .route("/api/namespaces", get(inventory::list_namespaces))
+        .route("/api/clusters/apps", get(inventory::list_apps))
+        .route("/api/clusters/workloads", get(inventory::list_workloads))
+        .route("/api/clusters/services", get(inventory::list_services))
+        .route("/api/namespaces/{ns}/apps/{name}", get(inventory::get_app))
+        .route(
+            "/api/namespaces/{ns}/workloads/{name}",
+            get(inventory::get_workload),
+        )
+        .route(
+            "/api/namespaces/{ns}/services/{name}",
+            get(inventory::get_service),
+        )
+        .route("/api/istio/config", get(istio::list_config))
+        .route("/api/istio/validations", get(istio::summarize_validations))
+        .route("/api/namespaces/graph", get(graph::graph_namespaces))
+        .route(
+            "/api/namespaces/{ns}/workloads/{name}/graph",
+            get(graph::graph_workload),
+        )
+        .route(
+            "/api/namespaces/{ns}/apps/{name}/graph",
+            get(graph::graph_app),
+        )
+        .route(
+            "/api/namespaces/{ns}/applications/{name}/graph",
+            get(graph::graph_app),
+        )
+        .route(
+            "/api/namespaces/{ns}/applications/{name}/versions/{version}/graph",
+            get(graph::graph_app_version),
+        )
+        .route(
+            "/api/namespaces/{ns}/services/{name}/graph",
+            get(graph::graph_service),
+        )
+        .route("/api/clusters/health", get(health::get_clusters_health))
+        .layer(middleware::from_fn_with_state(state.clone(), authenticate));
+    let public = Router::new()
+        .route("/api", get(status::get_status))
+        .route("/api/status", get(status::get_status))
+        .route("/api/auth/info", get(status::get_auth_info))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(status::get_readiness));
+    let api = protected.merge(public);
+    let root = state.config.web_root();
+    let app = if root.is_empty() {
+        api
+    } else {
+        Router::new()
+            .nest(&root, api)
+            .route("/healthz", get(|| async { "ok" }))
+            .route("/readyz", get(status::get_readiness))
+    };
+    app.merge(crate::ui::router(&root))
+        .layer(middleware::from_fn_with_state(state.clone(), record))
+        .with_state(state)
+}
+
+/// Router of the metrics port.
+pub fn metrics_router(state: Shared) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            get(|State(s): State<Shared>| async move {
+                (
+                    [(
+                        header::CONTENT_TYPE,
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    )],
+                    s.metrics.render(&s.registry),
+                )
+            }),
+        )
+        .with_state(state)
+}
+
+async fn record(State(s): State<Shared>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let start = Instant::now();
+    let resp = next.run(req).await;
+    let labels = RouteLabels {
+        route,
+        status: resp.status().as_u16(),
+    };
+    s.metrics.requests.get_or_create(&labels).inc();
+    s.metrics
+        .latency
+        .get_or_create(&labels)
+        .observe(start.elapsed().as_secs_f64());
+    resp
+}
+
+async fn authenticate(State(s): State<Shared>, mut req: Request, next: Next) -> Response {
+    let authz = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
+    match s.auth.authenticate(authz.as_deref()).await {
+        Ok(id) => {
+            req.extensions_mut().insert(id);
+            next.run(req).await
+        }
+        Err(e) => e.into_response(),
+    }
+}

@@ -1,0 +1,121 @@
+//! Status and configuration: `/api/status`, `/api/auth/info`, `/api/config`, readiness.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::state::Shared;
+
+/// `/readyz`: 200 once every cluster's caches are synced (or the cluster is known unreachable).
+pub async fn get_readiness(State(s): State<Shared>) -> Response {
+    if s.registry.ready() {
+        (StatusCode::OK, "ready").into_response()
+    } else {
+        let waiting: Vec<String> = s
+            .registry
+            .snapshot()
+            .iter()
+            .filter(|c| !c.state.settled())
+            .map(|c| c.name.clone())
+            .collect();
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("caches not synced: {}", waiting.join(", ")),
+        )
+            .into_response()
+    }
+}
+
+/// `/api/auth/info`.
+pub async fn get_auth_info(State(s): State<Shared>) -> Json<Value> {
+    Json(
+        json!({"strategy": s.auth.strategy.effective(), "authorizationEndpoint": "", "sessionInfo": {}}),
+    )
+}
+
+/// `/api/status`: Kiali's status, with a warning per unreachable cluster.
+pub async fn get_status(State(s): State<Shared>) -> Json<Value> {
+    let warnings: Vec<String> = s
+        .registry
+        .snapshot()
+        .iter()
+        .filter(|c| !c.state.accessible())
+        .map(|c| {
+            format!(
+                "cluster {} is not reachable: {}",
+                c.name,
+                c.state.error().unwrap_or_default()
+            )
+        })
+        .collect();
+    Json(json!({
+        "status": {
+            "Kiali state": "running",
+            "Kiali version": env!("CARGO_PKG_VERSION"),
+            "Kiali commit hash": "",
+            "Kiali container version": "",
+        },
+        "externalServices": [
+            {"name": "Prometheus", "url": s.config.prometheus_url()},
+        ],
+        "warningMessages": warnings,
+        "istioEnvironment": {"isMaistra": false, "istioAPIEnabled": true},
+    }))
+}
+
+/// `/api/config`: the clusters, the auth strategy and the settings the UI reads.
+pub async fn get_config(State(s): State<Shared>) -> Json<Value> {
+    let mut clusters = serde_json::Map::new();
+    for c in s.registry.snapshot() {
+        clusters.insert(
+            c.name.clone(),
+            json!({
+                "name": c.name,
+                "accessible": c.state.accessible(),
+                "isKialiHome": c.is_home,
+                "apiEndpoint": c.api_endpoint,
+                "secretName": c.secret_name.clone().unwrap_or_default(),
+                "network": "",
+                "kialiInstances": [],
+                "error": c.state.error(),
+            }),
+        );
+    }
+    // Clusters named in `clustering.clusters` without a kubeconfig: listed, not accessible.
+    for c in &s.config.clustering.clusters {
+        if c.name.is_empty() || clusters.contains_key(&c.name) {
+            continue;
+        }
+        clusters.insert(
+            c.name.clone(),
+            json!({
+                "name": c.name,
+                "accessible": false,
+                "isKialiHome": false,
+                "apiEndpoint": "",
+                "secretName": c.secret_name,
+                "network": "",
+                "kialiInstances": [],
+                "error": "no kubeconfig for this cluster in the remote-cluster secrets directory",
+            }),
+        );
+    }
+    let home = s
+        .registry
+        .home()
+        .map(|h| h.name.clone())
+        .unwrap_or_default();
+    Json(json!({
+        "clusters": clusters,
+        "authStrategy": s.auth.strategy.effective(),
+        "istioNamespace": s.config.istio_namespace(),
+        "webRoot": s.config.web_root(),
+        "deployment": {"viewOnlyMode": s.config.deployment.view_only_mode},
+        "healthConfig": {"rate": s.config.health_config.rate},
+        "prometheus": {"globalScrapeInterval": 15},
+        "clusterName": home,
+        "istioLabels": {"appLabelName": "app", "versionLabelName": "version"},
+    }))
+}

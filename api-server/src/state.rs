@@ -1,0 +1,281 @@
+//! What every route reads: the shared state, and the clusters and namespaces a caller may see
+//! ([`Views`]), each cluster's objects read through the edge translation of [`crate::inventory`].
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use axum::Json;
+use axum::http::HeaderValue;
+use axum::response::{IntoResponse, Response};
+use kube::api::DynamicObject;
+use meshglass_crds::Config;
+use meshglass_engine::validations::ClusterConfig;
+use meshglass_engine::{AppLabels, ClusterInventory, IstioKind, ServiceInfo, WorkloadInfo};
+use serde_json::{Value, json};
+
+use crate::auth::{Auth, Identity};
+use crate::error::{Error, Result};
+use crate::inventory;
+use crate::metrics::Metrics;
+use crate::prom::PromClient;
+use crate::registry::{ClusterEntry, Registry};
+
+/// Header naming the clusters a response lacks (unreachable, or not checkable for the user).
+pub const MISSING_HEADER: &str = "x-meshglass-missing-clusters";
+
+/// Everything the routes read.
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub registry: Arc<Registry>,
+    pub auth: Arc<Auth>,
+    pub prom: Option<Arc<PromClient>>,
+    pub metrics: Arc<Metrics>,
+    pub health_rules: Arc<meshglass_engine::HealthRules>,
+    /// Which labels name apps and versions (`istio_labels` of the configuration).
+    pub app_labels: Arc<AppLabels>,
+}
+
+/// Shared state of the router.
+pub type Shared = Arc<AppState>;
+
+/// Runs CPU-bound work (graph, health, validations, inventories) on tokio's blocking pool, so
+/// that the async workers keep answering cheap requests while a large graph is built.
+pub async fn blocking<T, F>(f: F) -> Result<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Engine(format!("request worker stopped: {e}")))
+}
+
+/// What one cluster shows to the caller.
+pub struct View {
+    pub entry: Arc<ClusterEntry>,
+    /// `None`: every namespace.
+    allowed: Option<BTreeSet<String>>,
+    /// Namespaces asked for with the `namespaces` parameter (`None`: all).
+    wanted: Option<Arc<BTreeSet<String>>>,
+    app_labels: Arc<AppLabels>,
+}
+
+impl View {
+    /// Whether the caller may see `ns` (and asked for it).
+    pub fn sees(&self, ns: &str) -> bool {
+        self.allowed.as_ref().is_none_or(|a| a.contains(ns))
+            && self.wanted.as_ref().is_none_or(|w| w.contains(ns))
+    }
+
+    /// Whether the caller may see `ns`, whatever it asked for.
+    pub fn may_see(&self, ns: &str) -> bool {
+        self.allowed.as_ref().is_none_or(|a| a.contains(ns))
+    }
+
+    /// Cluster name.
+    pub fn name(&self) -> &str {
+        &self.entry.name
+    }
+
+    /// Visible namespace names, sorted.
+    pub fn namespace_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .entry
+            .cache
+            .namespaces
+            .state()
+            .iter()
+            .filter_map(|n| n.metadata.name.clone())
+            .filter(|n| self.sees(n))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Visible workloads.
+    pub fn workloads(&self) -> Vec<WorkloadInfo> {
+        inventory::workloads(&self.entry.cache, &|ns| self.sees(ns), &self.app_labels)
+    }
+
+    /// Visible services.
+    pub fn services(&self) -> Vec<ServiceInfo> {
+        inventory::services(&self.entry.cache, &|ns| self.sees(ns))
+    }
+
+    /// Visible Istio objects of `kind`, sorted by namespace and name.
+    pub fn istio(&self, kind: IstioKind) -> Vec<Arc<DynamicObject>> {
+        let mut v: Vec<_> = self
+            .entry
+            .cache
+            .istio(kind)
+            .into_iter()
+            .filter(|o| self.sees(o.metadata.namespace.as_deref().unwrap_or_default()))
+            .collect();
+        v.sort_by(|a, b| {
+            (&a.metadata.namespace, &a.metadata.name)
+                .cmp(&(&b.metadata.namespace, &b.metadata.name))
+        });
+        v
+    }
+
+    /// The engine inventory of what this view shows in the namespaces `keep` also accepts.
+    pub fn inventory(&self, keep: &dyn Fn(&str) -> bool) -> ClusterInventory {
+        let service_entries: Vec<_> = self
+            .istio(IstioKind::ServiceEntry)
+            .iter()
+            .map(|o| inventory::config_object(IstioKind::ServiceEntry, o))
+            .collect();
+        inventory::cluster_inventory(
+            self.name(),
+            &self.entry.cache,
+            &|ns| self.sees(ns) && keep(ns),
+            &self.app_labels,
+            &service_entries,
+        )
+    }
+
+    /// Validation input: this view's inventory and every Istio object it shows.
+    pub fn config(&self) -> ClusterConfig {
+        let objects: BTreeMap<IstioKind, Vec<_>> = IstioKind::ALL
+            .into_iter()
+            .map(|k| {
+                let objs = self
+                    .istio(k)
+                    .iter()
+                    .map(|o| inventory::config_object(k, o))
+                    .collect();
+                (k, objs)
+            })
+            .collect();
+        ClusterConfig::new(self.inventory(&|_| true), objects)
+    }
+}
+
+/// The clusters a request can use, and those it lacks.
+pub struct Views {
+    pub clusters: Vec<View>,
+    pub missing: Vec<(String, String)>,
+}
+
+impl Views {
+    /// Adds the missing-clusters header and, for JSON objects, `missingClusters`.
+    pub fn respond(&self, mut body: Value) -> Response {
+        if let Some(obj) = body.as_object_mut() {
+            obj.insert("missingClusters".into(), self.missing_json());
+        }
+        self.with_header(Json(body).into_response())
+    }
+
+    /// `missingClusters`: `[{name, error}]`.
+    pub fn missing_json(&self) -> Value {
+        Value::Array(
+            self.missing
+                .iter()
+                .map(|(n, e)| json!({"name": n, "error": e}))
+                .collect(),
+        )
+    }
+
+    /// Adds the missing-clusters header to a response.
+    pub fn with_header(&self, mut resp: Response) -> Response {
+        if !self.missing.is_empty() {
+            let names: Vec<&str> = self.missing.iter().map(|(n, _)| n.as_str()).collect();
+            if let Ok(v) = HeaderValue::from_str(&names.join(",")) {
+                resp.headers_mut().insert(MISSING_HEADER, v);
+            }
+        }
+        resp
+    }
+
+    /// Validation input of every view.
+    pub fn configs(&self) -> Vec<ClusterConfig> {
+        self.clusters.iter().map(View::config).collect()
+    }
+}
+
+impl AppState {
+    /// The clusters and namespaces `identity` may see; `cluster` restricts to one cluster
+    /// (400 naming the known clusters when unknown).
+    pub async fn views(
+        &self,
+        identity: &Identity,
+        cluster: Option<&str>,
+        wanted: Option<BTreeSet<String>>,
+    ) -> Result<Views> {
+        let all = self.registry.snapshot();
+        if let Some(c) = cluster {
+            self.check_cluster(c)?;
+        }
+        let wanted = wanted.map(Arc::new);
+        let mut views = Views {
+            clusters: Vec::new(),
+            missing: Vec::new(),
+        };
+        for entry in all {
+            if cluster.is_some_and(|c| c != entry.name) {
+                continue;
+            }
+            if !entry.state.accessible() {
+                let err = entry
+                    .state
+                    .error()
+                    .unwrap_or_else(|| "not reachable yet".into());
+                views.missing.push((entry.name.clone(), err));
+                continue;
+            }
+            let candidates: Vec<String> = entry
+                .cache
+                .namespaces
+                .state()
+                .iter()
+                .filter_map(|n| n.metadata.name.clone())
+                .filter(|n| wanted.as_ref().is_none_or(|w| w.contains(n)))
+                .collect();
+            match self
+                .auth
+                .allowed_namespaces(identity, &entry, candidates)
+                .await
+            {
+                Ok(allowed) => views.clusters.push(View {
+                    entry,
+                    allowed,
+                    wanted: wanted.clone(),
+                    app_labels: self.app_labels.clone(),
+                }),
+                Err(e) => views.missing.push((entry.name.clone(), e.to_string())),
+            }
+        }
+        Ok(views)
+    }
+
+    /// 400 naming the known clusters when `cluster` is not one of them.
+    pub fn check_cluster(&self, cluster: &str) -> Result<()> {
+        let all = self.registry.snapshot();
+        if all.iter().any(|e| e.name == cluster) {
+            return Ok(());
+        }
+        let names: Vec<&str> = all.iter().map(|e| e.name.as_str()).collect();
+        Err(Error::bad_param("clusterName", cluster, names.join(", ")))
+    }
+
+    /// 403 when a signed-in user may read one of `namespaces` in none of the views.
+    pub fn require_namespaces(
+        &self,
+        identity: &Identity,
+        views: &Views,
+        namespaces: &[String],
+    ) -> Result<()> {
+        if matches!(identity, Identity::Anonymous) {
+            return Ok(());
+        }
+        for ns in namespaces {
+            if !views.clusters.iter().any(|v| v.may_see(ns)) {
+                return Err(Error::Forbidden(format!(
+                    "user {} may not read namespace {ns} in any reachable cluster",
+                    identity.name()
+                )));
+            }
+        }
+        Ok(())
+    }
+}

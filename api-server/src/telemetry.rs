@@ -1,0 +1,61 @@
+//! What graph and health requests share: the engine's PromQL run against the one Prometheus
+//! (concurrently, bounded by the client), and the inventory of the namespaces the samples name.
+
+use std::collections::HashSet;
+
+use meshglass_engine as engine;
+
+use crate::error::{Error, Result};
+use crate::params::engine_err;
+use crate::state::{Shared, Views};
+
+/// Runs the queries concurrently (the client bounds concurrency) and parses every answer.
+pub async fn run_queries(s: &Shared, qs: Vec<engine::PromQuery>) -> Result<Vec<engine::Sample>> {
+    let prom = s
+        .prom
+        .clone()
+        .ok_or_else(|| Error::Prometheus("no Prometheus configured".into()))?;
+    let futs = qs.into_iter().map(|q| {
+        let prom = prom.clone();
+        async move {
+            let body = prom.instant_raw(&q.promql, Some(q.time)).await?;
+            engine::parse_prometheus_response(q.family, &body).map_err(engine_err)
+        }
+    });
+    let parts = futures::future::try_join_all(futs).await?;
+    Ok(parts.into_iter().flatten().collect())
+}
+
+/// The namespaces a graph or health answer can mention: the requested ones and every namespace
+/// the samples name. The inventory is built for these only, so a request's cost follows what it
+/// asks for, not the size of every cluster's cache.
+pub fn relevant_namespaces(requested: &[String], samples: &[engine::Sample]) -> HashSet<String> {
+    let mut out: HashSet<String> = requested.iter().cloned().collect();
+    for s in samples {
+        let l = &s.labels;
+        for ns in [
+            l.source_workload_namespace(),
+            l.destination_service_namespace(),
+            l.destination_workload_namespace(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if !out.contains(ns) {
+                out.insert(ns.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// The engine inventory of what the views show, in the namespaces `keep` holds.
+pub fn inventory(views: &Views, keep: &HashSet<String>) -> engine::MeshInventory {
+    engine::MeshInventory {
+        clusters: views
+            .clusters
+            .iter()
+            .map(|v| v.inventory(&|ns| keep.contains(ns)))
+            .collect(),
+    }
+}
