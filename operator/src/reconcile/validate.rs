@@ -105,3 +105,59 @@ pub fn validate(kiali: &Kiali) -> Result<Validated<'_>, Error> {
         secrets,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::Secret;
+    use meshglass_crds::KialiSpec;
+
+    fn kiali(spec: serde_json::Value) -> Kiali {
+        let spec: KialiSpec = serde_json::from_value(spec).unwrap();
+        let mut k = Kiali::new("kiali", spec);
+        k.metadata.namespace = Some("istio-system".into());
+        k
+    }
+
+    fn secret(name: &str, labels: &[(&str, &str)]) -> Secret {
+        let mut s = Secret::default();
+        s.metadata.name = Some(name.into());
+        s.metadata.labels = Some(
+            labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        );
+        s
+    }
+
+    #[test]
+    fn the_secret_scope_is_derived_once_from_the_effective_config() {
+        let k = kiali(serde_json::json!({
+            "deployment": {"namespace": "kiali-ns"},
+            "clustering": {"clusters": [{"name": "west", "secret_name": "west-creds"}]},
+        }));
+        let v = validate(&k).unwrap();
+        let scope = v.secrets.expect("primary mode");
+        assert_eq!(scope.namespace, "kiali-ns");
+        assert_eq!(scope.names, ["west-creds", config::MULTI_CLUSTER_SECRET]);
+        assert!(scope.matches(&secret("west-creds", &[])));
+        assert!(scope.matches(&secret("any", &[("kiali.io/multiCluster", "true")])));
+        assert!(!scope.matches(&secret("any", &[("kiali.io/multiCluster", "false")])));
+
+        let off =
+            kiali(serde_json::json!({"clustering": {"autodetect_secrets": {"enabled": false}}}));
+        let scope = validate(&off).unwrap().secrets.unwrap();
+        assert_eq!(scope.label, None);
+        assert!(!scope.matches(&secret("any", &[("kiali.io/multiCluster", "true")])));
+    }
+
+    #[test]
+    fn remote_mode_observes_no_secrets_and_bad_specs_fail_validation() {
+        let remote =
+            kiali(serde_json::json!({"deployment": {"remote_cluster_resources_only": true}}));
+        assert!(validate(&remote).unwrap().secrets.is_none());
+        let bad = kiali(serde_json::json!({"deployment": {"instance_name": "Not Valid"}}));
+        assert_eq!(validate(&bad).unwrap_err().category(), "invalid_spec");
+    }
+}
