@@ -137,15 +137,12 @@ long-lived token Secret.
 Status follows `kubectl wait --for=condition=Successful`, Argo CD's Kiali health check and Flux's kstatus \
 (`status.observedGeneration` and a `Ready` condition). The operator watches Kiali resources in all namespaces.";
 
-/// The ClusterServiceVersion.
-pub fn csv(example_files: &[&str], opts: &BundleOptions) -> Result<Value> {
-    let examples = alm_examples(example_files)?;
-    let examples_json =
-        serde_json::to_string_pretty(&examples).map_err(|e| Error::Serialize(e.to_string()))?;
+/// The CSV's spec descriptors: the CR fields the OperatorHub form shows.
+fn spec_descriptors() -> Vec<Value> {
     let bool_switch = "urn:alm:descriptor:com.tectonic.ui:booleanSwitch";
     let text = "urn:alm:descriptor:com.tectonic.ui:text";
     let number = "urn:alm:descriptor:com.tectonic.ui:number";
-    let spec_descriptors = vec![
+    vec![
         descriptor(
             "auth.strategy",
             "Authentication strategy",
@@ -212,8 +209,13 @@ pub fn csv(example_files: &[&str], opts: &BundleOptions) -> Result<Value> {
             "Path prefix of the API and web UI (default /kiali).",
             &[text],
         ),
-    ];
-    let status_descriptors = vec![
+    ]
+}
+
+/// The CSV's status descriptors.
+fn status_descriptors() -> Vec<Value> {
+    let text = "urn:alm:descriptor:com.tectonic.ui:text";
+    vec![
         descriptor(
             "conditions",
             "Conditions",
@@ -244,7 +246,16 @@ pub fn csv(example_files: &[&str], opts: &BundleOptions) -> Result<Value> {
             "Remote mode: the Secret holding the ServiceAccount token for the primary.",
             &["urn:alm:descriptor:io.kubernetes:Secret"],
         ),
-    ];
+    ]
+}
+
+/// The ClusterServiceVersion.
+pub fn csv(example_files: &[&str], opts: &BundleOptions) -> Result<Value> {
+    let examples = alm_examples(example_files)?;
+    let examples_json =
+        serde_json::to_string_pretty(&examples).map_err(|e| Error::Serialize(e.to_string()))?;
+    let spec_descriptors = spec_descriptors();
+    let status_descriptors = status_descriptors();
     let kiali_resources = ["ServiceAccount", "ConfigMap", "Deployment", "Service"]
         .iter()
         .map(|k| json!({"kind": k, "name": "", "version": "v1"}))

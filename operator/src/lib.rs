@@ -10,24 +10,28 @@ pub mod conditions;
 pub mod controller;
 pub mod metrics;
 pub mod rbac;
+pub mod reconcile;
 pub mod secrets;
 
 /// The CR types, for callers (tests, tools) that already depend on the operator.
 pub use meshglass_crds as crds;
 
-/// Reconcile errors; each has a fixed category for metrics and Events.
+/// Reconcile errors: one per stage, each with a fixed category for metrics and Events.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("invalid Kiali CR: {0}")]
-    Invalid(String),
     #[error(transparent)]
-    Crds(#[from] meshglass_crds::Error),
-    #[error("Kubernetes API: {0}")]
-    Kube(#[from] kube::Error),
-    #[error("applying {key}: {source}")]
-    Apply { key: String, source: kube::Error },
+    Validate(#[from] reconcile::validate::Error),
+    #[error(transparent)]
+    Observe(#[from] reconcile::observe::Error),
+    #[error(transparent)]
+    Build(#[from] build::Error),
+    #[error(transparent)]
+    Apply(#[from] reconcile::apply::Error),
+    #[error(transparent)]
+    Status(#[from] reconcile::status::Error),
     #[error("finalizer: {0}")]
     Finalizer(String),
+    /// The generated artefacts (bundle, chart RBAC) could not be serialized.
     #[error("cannot serialize an object: {0}")]
     Serialize(String),
 }
@@ -35,10 +39,11 @@ pub enum Error {
 impl Error {
     pub fn category(&self) -> &'static str {
         match self {
-            Error::Invalid(_) => "invalid_spec",
-            Error::Crds(e) => e.category(),
-            Error::Kube(_) => "kube_api",
-            Error::Apply { .. } => "apply",
+            Error::Validate(e) => e.category(),
+            Error::Observe(e) => e.category(),
+            Error::Build(e) => e.category(),
+            Error::Apply(e) => e.category(),
+            Error::Status(e) => e.category(),
             Error::Finalizer(_) => "finalizer",
             Error::Serialize(_) => "serialize",
         }

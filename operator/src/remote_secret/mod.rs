@@ -7,13 +7,21 @@
 //! the Kiali cluster it proves that kubeconfig against the remote API (SelfSubjectAccessReviews).
 //!
 //! Layout: [`args`] (options, validation), [`contexts`] (reading the user's kubeconfig), [`objects`] (pure
-//! builders), [`run`] (the pipeline that talks to the clusters), [`error`].
+//! builders), [`run`] (the pipeline and its report), `plan` (what a run will write and check), `apply` (the
+//! one apply interface: dry run or real, with rollback), `token` and `verify` (the credential and its proof),
+//! `delete` (`--delete`), `cluster` (clients per context), [`error`].
 
+mod apply;
 pub mod args;
+mod cluster;
 pub mod contexts;
+mod delete;
 pub mod error;
 pub mod objects;
+mod plan;
 pub mod run;
+mod token;
+mod verify;
 
 pub use args::{Args, parse_args};
 pub use error::{Error, Result};

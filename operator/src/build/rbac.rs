@@ -1,0 +1,170 @@
+//! The server's roles and bindings: one ClusterRole (the read rules, or only the identity checks
+//! when cluster-wide access is off, then per-namespace Roles for the selected namespaces).
+
+use std::collections::BTreeSet;
+
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::rbac::v1::{
+    ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use kube::ResourceExt;
+use kube::core::{Selector, SelectorExt};
+use meshglass_crds::names;
+
+use super::{Child, Ctx, Error, Result};
+
+/// Read-only access to the kinds the server caches.
+pub fn namespaced_read_rules() -> Vec<PolicyRule> {
+    let read = || vec!["get".to_string(), "list".to_string(), "watch".to_string()];
+    let rule = |group: &str, resources: &[&str]| PolicyRule {
+        api_groups: Some(vec![group.to_string()]),
+        resources: Some(resources.iter().map(|r| r.to_string()).collect()),
+        verbs: read(),
+        ..Default::default()
+    };
+    vec![
+        rule("", &["namespaces", "pods", "services", "endpoints"]),
+        rule(
+            "apps",
+            &["deployments", "replicasets", "statefulsets", "daemonsets"],
+        ),
+        rule(
+            "networking.istio.io",
+            &[
+                "destinationrules",
+                "gateways",
+                "serviceentries",
+                "sidecars",
+                "virtualservices",
+                "workloadentries",
+                "workloadgroups",
+            ],
+        ),
+        rule(
+            "security.istio.io",
+            &[
+                "authorizationpolicies",
+                "peerauthentications",
+                "requestauthentications",
+            ],
+        ),
+    ]
+}
+
+/// The server's cluster rules (what the operator grants a cluster-wide server, primary or
+/// remote): the read rules of the kinds it caches plus TokenReview/SubjectAccessReview.
+pub fn server_rules() -> Vec<PolicyRule> {
+    let mut rules = namespaced_read_rules();
+    rules.extend(auth_rules());
+    rules
+}
+
+/// Cluster-scoped checks of a user's identity (TokenReview, SubjectAccessReview).
+pub fn auth_rules() -> Vec<PolicyRule> {
+    vec![
+        PolicyRule {
+            api_groups: Some(vec!["authentication.k8s.io".into()]),
+            resources: Some(vec!["tokenreviews".into()]),
+            verbs: vec!["create".into()],
+            ..Default::default()
+        },
+        PolicyRule {
+            api_groups: Some(vec!["authorization.k8s.io".into()]),
+            resources: Some(vec!["subjectaccessreviews".into()]),
+            verbs: vec!["create".into()],
+            ..Default::default()
+        },
+    ]
+}
+
+impl Ctx<'_> {
+    fn subject(&self) -> Vec<Subject> {
+        vec![Subject {
+            kind: "ServiceAccount".into(),
+            name: names::service_account(&self.inst),
+            namespace: Some(self.ns.clone()),
+            ..Default::default()
+        }]
+    }
+
+    pub(super) fn rbac(&self, namespaces: &[Namespace]) -> Result<Vec<Child>> {
+        let view_only = self.cfg.deployment.view_only_mode;
+        let role_name = names::role(&self.inst, view_only);
+        let cluster_role_ref = RoleRef {
+            api_group: "rbac.authorization.k8s.io".into(),
+            kind: "ClusterRole".into(),
+            name: role_name.clone(),
+        };
+        let mut out = Vec::new();
+        let cluster_rules = if self.cfg.deployment.cluster_wide_access {
+            server_rules()
+        } else {
+            auth_rules()
+        };
+        out.push(Child::ClusterRole(ClusterRole {
+            metadata: self.cluster_meta(&role_name),
+            rules: Some(cluster_rules),
+            ..Default::default()
+        }));
+        out.push(Child::ClusterRoleBinding(ClusterRoleBinding {
+            metadata: self.cluster_meta(&self.inst),
+            role_ref: cluster_role_ref,
+            subjects: Some(self.subject()),
+        }));
+        if !self.cfg.deployment.cluster_wide_access {
+            for ns in self.selected_namespaces(namespaces)? {
+                out.push(Child::Role(Role {
+                    metadata: self.meta(&role_name, &ns),
+                    rules: Some(namespaced_read_rules()),
+                }));
+                out.push(Child::RoleBinding(RoleBinding {
+                    metadata: self.meta(&self.inst, &ns),
+                    role_ref: RoleRef {
+                        api_group: "rbac.authorization.k8s.io".into(),
+                        kind: "Role".into(),
+                        name: role_name.clone(),
+                    },
+                    subjects: Some(self.subject()),
+                }));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Namespaces the server may read when cluster-wide access is off: the deployment and Istio
+    /// namespaces, `accessible_namespaces` names, and existing namespaces matching
+    /// `discovery_selectors.default`.
+    fn selected_namespaces(&self, namespaces: &[Namespace]) -> Result<BTreeSet<String>> {
+        let mut out = BTreeSet::from([self.ns.clone(), self.cfg.istio_namespace.clone()]);
+        out.extend(
+            self.cfg
+                .deployment
+                .accessible_namespaces
+                .iter()
+                .filter(|n| names::is_dns_label(n))
+                .cloned(),
+        );
+        let selectors = self
+            .cfg
+            .deployment
+            .discovery_selectors
+            .get("default")
+            .cloned()
+            .unwrap_or_default();
+        if !selectors.is_null() {
+            const FIELD: &str = "deployment.discovery_selectors.default";
+            let selectors: Vec<LabelSelector> =
+                serde_json::from_value(selectors).map_err(|e| Error::field(FIELD, e))?;
+            for sel in selectors {
+                let sel = Selector::try_from(sel).map_err(|e| Error::field(FIELD, e))?;
+                for n in namespaces {
+                    if sel.matches(n.labels()) {
+                        out.insert(n.name_any());
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}

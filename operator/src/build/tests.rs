@@ -1,0 +1,465 @@
+use super::*;
+use meshglass_crds::KialiSpec;
+
+const KUBECONFIG: &str = "apiVersion: v1\nkind: Config\nclusters:\n- name: west\n  cluster: {server: 'https://127.0.0.1:6443'}\nusers:\n- name: west\n  user: {token: abc}\ncontexts:\n- name: west\n  context: {cluster: west, user: west}\ncurrent-context: west\n";
+
+fn kiali(ns: &str, spec: serde_json::Value) -> Kiali {
+    let spec: KialiSpec = serde_json::from_value(spec).unwrap();
+    let mut k = Kiali::new("kiali", spec);
+    k.metadata.namespace = Some(ns.into());
+    k.metadata.uid = Some("uid-1".into());
+    k
+}
+
+fn ossm_primary() -> Kiali {
+    kiali(
+        "istio-system",
+        serde_json::json!({
+            "version": "default",
+            "external_services": {"prometheus": {
+                "auth": {"type": "bearer", "use_kiali_token": true},
+                "thanos_proxy": {"enabled": true},
+                "url": "https://thanos-querier.openshift-monitoring.svc.cluster.local:9091"
+            }}
+        }),
+    )
+}
+
+fn keys(d: &Desired) -> Vec<String> {
+    let mut k: Vec<String> = d.objects.iter().map(Child::key).collect();
+    k.sort();
+    k
+}
+
+fn secret(name: &str, labels: &[(&str, &str)], data: &[(&str, &str)]) -> Secret {
+    Secret {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            namespace: Some("istio-system".into()),
+            labels: Some(
+                labels
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
+            ..Default::default()
+        },
+        data: Some(secret_data(data)),
+        ..Default::default()
+    }
+}
+
+fn deployment(d: &Desired) -> &Deployment {
+    d.objects
+        .iter()
+        .find_map(|c| match c {
+            Child::Deployment(d) => Some(d),
+            _ => None,
+        })
+        .unwrap()
+}
+
+fn cluster_role(d: &Desired) -> &ClusterRole {
+    d.objects
+        .iter()
+        .find_map(|c| match c {
+            Child::ClusterRole(r) => Some(r),
+            _ => None,
+        })
+        .unwrap()
+}
+
+#[test]
+fn primary_creates_exactly_the_server_objects() {
+    let d = build(&ossm_primary(), &[], &[], &BuildOptions::default()).unwrap();
+    assert_eq!(
+        keys(&d),
+        vec![
+            "ClusterRole kiali",
+            "ClusterRoleBinding kiali",
+            "ConfigMap istio-system/kiali",
+            "Deployment istio-system/kiali",
+            "Service istio-system/kiali",
+            "ServiceAccount istio-system/kiali-service-account",
+        ]
+    );
+    assert_eq!(
+        d.ignored_fields,
+        vec!["external_services.prometheus.thanos_proxy"]
+    );
+    for c in &d.objects {
+        let m = c.meta();
+        let labels = m.labels.as_ref().unwrap();
+        assert_eq!(labels["app"], "kiali");
+        assert_eq!(labels["app.kubernetes.io/instance"], "kiali");
+        assert_eq!(labels["app.kubernetes.io/part-of"], "kiali");
+        // Owner references only on namespaced children.
+        assert_eq!(
+            m.owner_references.is_some(),
+            m.namespace.is_some(),
+            "{}",
+            c.key()
+        );
+    }
+    let cm = d
+        .objects
+        .iter()
+        .find_map(|c| {
+            if let Child::ConfigMap(c) = c {
+                Some(c)
+            } else {
+                None
+            }
+        })
+        .unwrap();
+    let cfg = Config::from_yaml(&cm.data.as_ref().unwrap()["config.yaml"]).unwrap();
+    assert_eq!(
+        cfg.external_services.prometheus.url,
+        "https://thanos-querier.openshift-monitoring.svc.cluster.local:9091"
+    );
+    assert_eq!(cfg, d.config);
+
+    let dep = deployment(&d);
+    let pod = dep.spec.as_ref().unwrap().template.spec.as_ref().unwrap();
+    let c = &pod.containers[0];
+    assert_eq!(c.image.as_deref(), Some("meshglass-server"));
+    assert_eq!(
+        c.args.as_ref().unwrap(),
+        &vec![
+            "--config".to_string(),
+            "/kiali-configuration/config.yaml".into()
+        ]
+    );
+    let sc = c.security_context.as_ref().unwrap();
+    assert_eq!(sc.allow_privilege_escalation, Some(false));
+    assert_eq!(
+        sc.capabilities.as_ref().unwrap().drop.as_ref().unwrap(),
+        &vec!["ALL".to_string()]
+    );
+    assert_eq!(sc.read_only_root_filesystem, Some(true));
+    assert_eq!(c.resources.as_ref(), Some(&default_resources()));
+    let psc = pod.security_context.as_ref().unwrap();
+    assert_eq!(psc.run_as_non_root, Some(true));
+    assert_eq!(
+        psc.seccomp_profile.as_ref().unwrap().type_,
+        "RuntimeDefault"
+    );
+    assert_eq!(
+        pod.service_account_name.as_deref(),
+        Some("kiali-service-account")
+    );
+    let ann = dep
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .metadata
+        .as_ref()
+        .unwrap()
+        .annotations
+        .as_ref()
+        .unwrap();
+    assert_eq!(
+        ann[names::CONFIG_HASH_ANNOTATION],
+        hash(&[cm.data.as_ref().unwrap()["config.yaml"].as_bytes()])
+    );
+
+    // Read-only, and never Secrets.
+    for rule in cluster_role(&d).rules.as_ref().unwrap() {
+        let res = rule.resources.as_ref().unwrap();
+        assert!(!res.iter().any(|r| r == "secrets"));
+        let review = res.iter().all(|r| r.ends_with("reviews"));
+        let allowed: &[&str] = if review {
+            &["create"]
+        } else {
+            &["get", "list", "watch"]
+        };
+        assert!(
+            rule.verbs.iter().all(|v| allowed.contains(&v.as_str())),
+            "{rule:?}"
+        );
+    }
+}
+
+#[test]
+fn remote_creates_only_credentials() {
+    let k = kiali(
+        "istio-system",
+        serde_json::json!({"version": "default", "auth": {"openshift": {"redirect_uris": ["https://x/api/auth/callback/cluster2"]}}, "deployment": {"remote_cluster_resources_only": true}}),
+    );
+    let d = build(&k, &[], &[], &BuildOptions::default()).unwrap();
+    assert_eq!(
+        keys(&d),
+        vec![
+            "ClusterRole kiali",
+            "ClusterRoleBinding kiali",
+            "Secret istio-system/kiali-service-account-token",
+            "ServiceAccount istio-system/kiali-service-account",
+        ]
+    );
+    let s = d
+        .objects
+        .iter()
+        .find_map(|c| {
+            if let Child::Secret(s) = c {
+                Some(s)
+            } else {
+                None
+            }
+        })
+        .unwrap();
+    assert_eq!(
+        s.type_.as_deref(),
+        Some("kubernetes.io/service-account-token")
+    );
+    assert_eq!(
+        s.metadata.annotations.as_ref().unwrap()["kubernetes.io/service-account.name"],
+        "kiali-service-account"
+    );
+    assert!(d.remote_only());
+    assert_eq!(d.ignored_fields, vec!["auth.openshift"]);
+}
+
+#[test]
+fn view_only_uses_the_viewer_role() {
+    let k = kiali(
+        "istio-system",
+        serde_json::json!({"deployment": {"view_only_mode": true}}),
+    );
+    let d = build(&k, &[], &[], &BuildOptions::default()).unwrap();
+    assert!(keys(&d).contains(&"ClusterRole kiali-viewer".to_string()));
+    assert!(!keys(&d).contains(&"ClusterRole kiali".to_string()));
+    let crb = d
+        .objects
+        .iter()
+        .find_map(|c| {
+            if let Child::ClusterRoleBinding(b) = c {
+                Some(b)
+            } else {
+                None
+            }
+        })
+        .unwrap();
+    assert_eq!(crb.metadata.name.as_deref(), Some("kiali"));
+    assert_eq!(crb.role_ref.name, "kiali-viewer");
+}
+
+#[test]
+fn namespace_scoped_access_creates_roles_per_selected_namespace() {
+    let ns = |name: &str, labels: &[(&str, &str)]| Namespace {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            labels: Some(
+                labels
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let namespaces = [
+        ns("bookinfo", &[("mesh", "yes")]),
+        ns("other", &[]),
+        ns("istio-system", &[]),
+    ];
+    let k = kiali(
+        "istio-system",
+        serde_json::json!({"deployment": {"cluster_wide_access": false, "discovery_selectors": {"default": [{"matchLabels": {"mesh": "yes"}}]}, "accessible_namespaces": ["legacy"]}}),
+    );
+    let d = build(&k, &[], &namespaces, &BuildOptions::default()).unwrap();
+    let k = keys(&d);
+    for expected in [
+        "Role bookinfo/kiali",
+        "RoleBinding bookinfo/kiali",
+        "Role istio-system/kiali",
+        "Role legacy/kiali",
+    ] {
+        assert!(
+            k.contains(&expected.to_string()),
+            "{expected} missing from {k:?}"
+        );
+    }
+    assert!(!k.iter().any(|x| x.contains("other/")), "{k:?}");
+    // The cluster role keeps only the identity checks.
+    for rule in cluster_role(&d).rules.as_ref().unwrap() {
+        assert_eq!(rule.verbs, vec!["create".to_string()]);
+    }
+    // Roles outside the CR's namespace cannot carry an owner reference.
+    let role = d
+        .objects
+        .iter()
+        .find(|c| c.key() == "Role bookinfo/kiali")
+        .unwrap();
+    assert!(role.meta().owner_references.is_none());
+}
+
+#[test]
+fn resources_from_the_cr_replace_the_defaults() {
+    let k = kiali(
+        "istio-system",
+        serde_json::json!({"deployment": {"resources": {"requests": {"cpu": "50m"}, "limits": {"cpu": "1"}}}}),
+    );
+    let d = build(&k, &[], &[], &BuildOptions::default()).unwrap();
+    let pod = deployment(&d)
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .spec
+        .clone()
+        .unwrap();
+    let r = pod.containers[0].resources.clone().unwrap();
+    assert_eq!(r.requests.unwrap()["cpu"].0, "50m");
+    let limits = r.limits.unwrap();
+    assert_eq!(limits["cpu"].0, "1");
+    assert!(!limits.contains_key("memory"));
+}
+
+#[test]
+fn custom_instance_name_and_namespace() {
+    let k = kiali(
+        "operators",
+        serde_json::json!({"deployment": {"instance_name": "mesh-console", "namespace": "console"}, "istio_namespace": "istio-system"}),
+    );
+    let d = build(&k, &[], &[], &BuildOptions::default()).unwrap();
+    assert_eq!(
+        keys(&d),
+        vec![
+            "ClusterRole mesh-console",
+            "ClusterRoleBinding mesh-console",
+            "ConfigMap console/mesh-console",
+            "Deployment console/mesh-console",
+            "Service console/mesh-console",
+            "ServiceAccount console/mesh-console-service-account",
+        ]
+    );
+    assert!(
+        d.objects
+            .iter()
+            .all(|c| c.meta().owner_references.is_none())
+    );
+    let sel = deployment(&d)
+        .spec
+        .as_ref()
+        .unwrap()
+        .selector
+        .match_labels
+        .clone()
+        .unwrap();
+    assert_eq!(sel["app.kubernetes.io/instance"], "mesh-console");
+    assert_eq!(d.config.istio_namespace, "istio-system");
+}
+
+#[test]
+fn remote_secrets_are_mounted_checked_and_hashed() {
+    let label = [("kiali.io/multiCluster", "true")];
+    let good = secret(
+        "kiali-remote-cluster-secret-west",
+        &label,
+        &[("west", KUBECONFIG)],
+    );
+    let bad = secret("broken", &label, &[("east", "not: a kubeconfig")]);
+    let unrelated = secret("other", &[], &[("x", KUBECONFIG)]);
+    let k = kiali(
+        "istio-system",
+        serde_json::json!({"clustering": {"clusters": [{"name": "north", "secret_name": "north-secret"}]}}),
+    );
+    let d = build(
+        &k,
+        &[good.clone(), bad, unrelated],
+        &[],
+        &BuildOptions::default(),
+    )
+    .unwrap();
+    let names: Vec<(&str, bool)> = d
+        .remote_secrets
+        .iter()
+        .map(|s| (s.name.as_str(), s.mounted))
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            ("broken", false),
+            ("kiali-remote-cluster-secret-west", true),
+            ("north-secret", false)
+        ]
+    );
+    assert!(
+        d.remote_secrets[0]
+            .problem
+            .as_deref()
+            .unwrap()
+            .contains("\"east\"")
+    );
+    let pod = deployment(&d).spec.clone().unwrap().template.spec.unwrap();
+    let mounts: Vec<String> = pod.containers[0]
+        .volume_mounts
+        .clone()
+        .unwrap()
+        .into_iter()
+        .map(|m| m.mount_path)
+        .collect();
+    assert!(
+        mounts.contains(
+            &"/kiali-remote-cluster-secrets/kiali-remote-cluster-secret-west".to_string()
+        )
+    );
+    assert!(
+        !mounts
+            .iter()
+            .any(|m| m.ends_with("/broken") || m.ends_with("/other"))
+    );
+
+    // New secret data → a new pod template; the config hash is unchanged.
+    let ann = |d: &Desired| {
+        deployment(d)
+            .spec
+            .clone()
+            .unwrap()
+            .template
+            .metadata
+            .unwrap()
+            .annotations
+            .unwrap()
+    };
+    let changed = secret(
+        "kiali-remote-cluster-secret-west",
+        &label,
+        &[("west", &KUBECONFIG.replace("abc", "def"))],
+    );
+    let d2 = build(&k, &[changed], &[], &BuildOptions::default()).unwrap();
+    assert_ne!(
+        ann(&d)[names::SECRETS_HASH_ANNOTATION],
+        ann(&d2)[names::SECRETS_HASH_ANNOTATION]
+    );
+    assert_eq!(
+        ann(&d)[names::CONFIG_HASH_ANNOTATION],
+        ann(&d2)[names::CONFIG_HASH_ANNOTATION]
+    );
+}
+
+#[test]
+fn invalid_spec_is_an_error_not_a_panic() {
+    let k = kiali(
+        "istio-system",
+        serde_json::json!({"deployment": {"instance_name": "Not Valid"}}),
+    );
+    assert_eq!(
+        build(&k, &[], &[], &BuildOptions::default())
+            .unwrap_err()
+            .category(),
+        "invalid_spec"
+    );
+    let k = kiali(
+        "istio-system",
+        serde_json::json!({"deployment": {"tolerations": [{"tolerationSeconds": "soon"}]}}),
+    );
+    assert_eq!(
+        build(&k, &[], &[], &BuildOptions::default())
+            .unwrap_err()
+            .category(),
+        "invalid_spec"
+    );
+}

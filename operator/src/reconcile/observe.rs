@@ -1,0 +1,71 @@
+//! The observe stage: reads what the build depends on besides the CR — the candidate remote-cluster
+//! Secrets (primary mode) and, when cluster-wide access is off, the namespaces.
+
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use kube::api::{Api, ListParams};
+use kube::{Client, ResourceExt};
+
+use super::validate::{SecretScope, Validated};
+
+/// A read from the API server failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+}
+
+impl Error {
+    pub fn category(&self) -> &'static str {
+        match self {
+            Error::Kube(_) => "kube_api",
+        }
+    }
+}
+
+/// What the cluster holds that the desired objects depend on.
+#[derive(Clone, Debug, Default)]
+pub struct Observed {
+    pub secrets: Vec<Secret>,
+    pub namespaces: Vec<Namespace>,
+}
+
+pub async fn observe(client: &Client, validated: &Validated<'_>) -> Result<Observed, Error> {
+    let secrets = match &validated.secrets {
+        Some(scope) => candidate_secrets(client, scope).await?,
+        None => Vec::new(),
+    };
+    let namespaces = if validated.config.deployment.cluster_wide_access {
+        Vec::new()
+    } else {
+        Api::<Namespace>::all(client.clone())
+            .list(&ListParams::default())
+            .await?
+            .items
+    };
+    Ok(Observed {
+        secrets,
+        namespaces,
+    })
+}
+
+/// The candidate remote-cluster secrets: listed by label, then each named one not already found.
+async fn candidate_secrets(client: &Client, scope: &SecretScope) -> Result<Vec<Secret>, Error> {
+    let api = Api::<Secret>::namespaced(client.clone(), &scope.namespace);
+    let mut out = Vec::new();
+    if let Some((k, v)) = &scope.label {
+        out.extend(
+            api.list(&ListParams::default().labels(&format!("{k}={v}")))
+                .await?
+                .items,
+        );
+    }
+    for name in &scope.names {
+        if out.iter().any(|s| &s.name_any() == name) {
+            continue;
+        }
+        if let Some(s) = api.get_opt(name).await? {
+            out.push(s);
+        }
+    }
+    Ok(out)
+}
