@@ -11,7 +11,7 @@ use super::ids::Lbl;
 use crate::input::{Family, IstioLabels, Label};
 
 /// Label values interned (borrowed from the input): node keys, responses, destination services
-/// and principals are then integers. The graph has one interner, and so has each [`Planner`]
+/// and principals are then integers. The graph has one interner, and so has each [`Planner`](super::plan::Planner)
 /// (the graph maps a planner's ids to its own when it applies the planner's work). A value is
 /// found by its hash, taken once per sample label ([`label_hashes`]); equal hashes of different
 /// strings fall back to an exact map, so ids are exact.

@@ -7,16 +7,20 @@
 //! same identifying string Kiali hashes (`wl_<cluster>_<namespace>_<workload>`, …), so identical
 //! input gives identical ids regardless of sample order.
 //!
-//! Modules, lowest first: [`cytoscape`] (the output model) and `num`/`stats` (number formatting,
-//! quantiles); `ids` (node identity); `labels` (interning, hashing); `scope`, `parse` and
-//! `plan` (what a sample does); `map` and `traffic` (the traffic map and how plans change it);
-//! `appenders` (Kiali's appenders and finalizers); `boxes` and `output` (the Cytoscape model of
-//! the map); `json` (the direct writer); `build` (the request path tying them together).
+//! Modules, lowest first (each uses only those before it):
+//! - `escape`, `num`, `stats`: JSON string escaping, number formatting, quantiles;
+//! - [`cytoscape`]: Kiali's output model; `json`: its direct JSON writer;
+//! - `ids`: node identity; `labels`: label interning and hashing;
+//! - `scope`, `parse`, `plan`: which samples count and what each does to the graph;
+//! - `map`, `traffic`: the traffic map's records and how plans change them;
+//! - `appenders`: Kiali's appenders and finalizers; `boxes`, `output`: the map as the model;
+//! - `build`: the request path, tying them together ([`build_graph`]).
 
 mod appenders;
 mod boxes;
 mod build;
 pub mod cytoscape;
+mod escape;
 mod ids;
 mod json;
 mod labels;

@@ -83,7 +83,7 @@ impl<'a> Parsed<'a> {
 }
 
 /// Reads and checks a sample's identity (Kiali's bad-telemetry rules), numbering its labels in
-/// `labels`; `hs` are its [`label_hashes`].
+/// `labels`; `hs` are its [`label_hashes`](super::labels::label_hashes).
 pub(super) fn parse<'a>(
     labels: &mut Labels<'a>,
     diags: &mut Diagnostics,

@@ -88,7 +88,7 @@ pub(super) const NO_LABEL: u32 = u32::MAX;
 
 /// What one sample does to the graph, worked out without the graph by a [`Planner`] (so on
 /// either thread): label ids are the planner's, node keys are [`IntKey`]s of them. The graph
-/// applies plans in input order ([`Builder::apply`]), so the result is the same as taking the
+/// applies plans in input order ([`Builder::apply`](super::traffic::Builder::apply)), so the result is the same as taking the
 /// samples one by one.
 pub(super) struct Plan<'a> {
     pub(super) sample: &'a Sample,
@@ -139,7 +139,7 @@ const _: () = {
 
 /// A [`Planner`]'s work on one chunk of samples.
 pub(super) struct Planned<'a> {
-    /// Which planner (index of its id map in [`build`]).
+    /// Which planner (index of its id map: 0 for the second thread's, 1 for the building one).
     pub(super) planner: usize,
     /// Labels the planner numbered first in this chunk, in id order.
     pub(super) new_labels: Vec<&'a str>,

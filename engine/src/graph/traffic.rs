@@ -51,7 +51,7 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// The node `n` ([`Parsed::node`]'s order) stands for, added if new.
+    /// The node `n` ([`Parsed::node`](super::parse::Parsed::node)'s order) stands for, added if new.
     pub(super) fn add_node(&mut self, n: [Lbl<'a>; 7]) -> Option<u32> {
         let gt = identity_graph_type(self.opts);
         let (key, node_type, namespace) = find_node_id(&mut self.diags, gt, n)?;
