@@ -13,6 +13,7 @@ pub mod health;
 mod input;
 mod inventory;
 mod options;
+mod par;
 mod promql;
 
 pub use diag::{Diagnostic, Diagnostics};

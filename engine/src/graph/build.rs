@@ -12,6 +12,7 @@ use crate::diag::Diagnostic;
 use crate::input::Sample;
 use crate::inventory::MeshInventory;
 use crate::options::GraphOptions;
+use crate::par;
 
 /// The result of [`build_graph`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -117,19 +118,18 @@ fn plan_on_two_threads<'a>(
     let next = std::sync::atomic::AtomicUsize::new(0);
     let next = &next;
     let claim = move || next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::channel();
-        // Without a second thread (spawning failed) this one plans every chunk.
-        let _ = std::thread::Builder::new().spawn_scoped(scope, move || {
-            let mut planner = Planner::new(0, opts, selected);
-            loop {
-                let k = claim();
-                let Some(chunk) = chunks.get(k) else { return };
-                if tx.send((k, planner.chunk(chunk))).is_err() {
-                    return;
-                }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let second = move || {
+        let mut planner = Planner::new(0, opts, selected);
+        loop {
+            let k = claim();
+            let Some(chunk) = chunks.get(k) else { return };
+            if tx.send((k, planner.chunk(chunk))).is_err() {
+                return;
             }
-        });
+        }
+    };
+    let here = || {
         let mut ready: Vec<Option<Planned<'_>>> = Vec::new();
         ready.resize_with(chunks.len(), || None);
         for k in 0..chunks.len() {
@@ -149,7 +149,7 @@ fn plan_on_two_threads<'a>(
                     }
                     Err(std::sync::mpsc::TryRecvError::Disconnected) => {
                         // The second thread stopped early (its panic is re-raised when
-                        // the scope ends): plan the chunk here.
+                        // both are done): plan the chunk here.
                         ready[k] = Some(planner.chunk(chunks[k]));
                     }
                 }
@@ -158,7 +158,10 @@ fn plan_on_two_threads<'a>(
                 apply(done);
             }
         }
-    });
+    };
+    // Without a second thread `second` runs first, here: it plans every chunk, and `here`
+    // then applies them.
+    par::join(here, second);
 }
 
 #[cfg(test)]

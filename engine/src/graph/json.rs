@@ -10,6 +10,7 @@ use super::cytoscape::{
 };
 use super::escape::{needs_escape, needs_escape_bytes};
 use super::num::FixedBuf;
+use crate::par;
 
 impl CytoscapeGraph {
     /// The graph as JSON: the same bytes as `serde_json::to_vec(self)`, several times faster
@@ -50,27 +51,21 @@ fn write_graph(g: &CytoscapeGraph, out: &mut Vec<u8>) {
         // writes about half an edge's bytes).
         let split = edges.len().saturating_sub(g.elements.nodes.len() / 2) * 2 / 5;
         let (first, second) = edges.split_at(split);
-        std::thread::scope(|scope| {
-            let write = || {
+        let ((), tail) = par::join(
+            || {
+                nodes(out);
+                edge_list(out, first);
+            },
+            || {
                 let mut tail = Vec::with_capacity(second.len() * 1024);
                 edge_list(&mut tail, second);
                 tail
-            };
-            let later = std::thread::Builder::new().spawn_scoped(scope, write);
-            nodes(out);
-            edge_list(out, first);
-            let tail = match later {
-                Ok(later) => later
-                    .join()
-                    .unwrap_or_else(|p| std::panic::resume_unwind(p)),
-                // No second thread: this one writes the rest.
-                Err(_) => write(),
-            };
-            if !first.is_empty() && !tail.is_empty() {
-                out.push(b',');
-            }
-            out.extend_from_slice(&tail);
-        });
+            },
+        );
+        if !first.is_empty() && !tail.is_empty() {
+            out.push(b',');
+        }
+        out.extend_from_slice(&tail);
     } else {
         nodes(out);
         edge_list(out, edges);

@@ -14,6 +14,7 @@ use super::labels::Labels;
 use super::map::{Edge, Node, NodeRates, Principal, Proto};
 use super::stats;
 use super::traffic::Builder;
+use crate::par;
 
 /// Graphs with at least this many edges build them on two threads.
 pub(super) const PARALLEL_MIN_EDGES: usize = 2_000;
@@ -49,21 +50,12 @@ impl<'a> Builder<'a> {
         let (nodes, edges) = if self.parallel && order.len() >= PARALLEL_MIN_EDGES {
             let split = order.len().saturating_sub(self.nodes.len()) / 2;
             let (first, second) = order.split_at(split);
-            std::thread::scope(|scope| {
-                let later = std::thread::Builder::new().spawn_scoped(scope, || build(second, 0));
-                let nodes = build_nodes();
-                let mut edges = build(first, order.len());
-                match later {
-                    Ok(later) => edges.extend(
-                        later
-                            .join()
-                            .unwrap_or_else(|p| std::panic::resume_unwind(p)),
-                    ),
-                    // No second thread: this one builds the rest.
-                    Err(_) => edges.extend(build(second, 0)),
-                }
-                (nodes, edges)
-            })
+            let ((nodes, mut edges), rest) = par::join(
+                || (build_nodes(), build(first, order.len())),
+                || build(second, 0),
+            );
+            edges.extend(rest);
+            (nodes, edges)
         } else {
             (build_nodes(), build(&order, 0))
         };
