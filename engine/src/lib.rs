@@ -15,6 +15,7 @@ mod inventory;
 mod options;
 mod par;
 mod promql;
+mod rules;
 
 pub use diag::{Diagnostic, Diagnostics};
 pub use graph::cytoscape::{

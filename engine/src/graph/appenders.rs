@@ -4,11 +4,12 @@
 use rustc_hash::FxHashMap;
 
 use super::cytoscape::SeInfo;
-use super::ids::{IdKind, Lbl, NodeKey, NodeType, is_ok};
+use super::ids::{IdKind, Lbl, NodeKey, NodeType};
 use super::map::{Edge, Node, Proto};
 use super::traffic::Builder;
 use crate::inventory::WorkloadInfo;
 use crate::options::{Appender, GraphType};
+use crate::rules::is_ok;
 
 /// Workloads by (cluster, namespace, name).
 type WorkloadIndex<'a> = FxHashMap<(&'a str, &'a str, &'a str), &'a WorkloadInfo>;

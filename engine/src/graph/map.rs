@@ -4,8 +4,9 @@
 use rustc_hash::FxHashSet;
 
 use super::cytoscape::SeInfo;
-use super::ids::{NodeKey, NodeType, is_ok};
+use super::ids::{NodeKey, NodeType};
 use super::labels::LabelId;
+use crate::rules::is_ok;
 
 /// Protocols in Kiali's order (gRPC, HTTP, TCP), which is also the order of a node's `traffic`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

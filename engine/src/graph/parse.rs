@@ -1,7 +1,7 @@
 //! A sample's identity: its source/destination labels read and checked with Kiali's
 //! bad-telemetry rules, numbered in an interner, and turned into node identities.
 
-use super::ids::{Lbl, NodeKey, NodeType, is_ok, node_id};
+use super::ids::{Lbl, NodeKey, NodeType, node_id};
 use super::labels::{
     H_DST_APP, H_DST_CLUSTER, H_DST_SVC, H_DST_SVC_NAME, H_DST_SVC_NS, H_DST_VER, H_DST_WL,
     H_DST_WL_NS, H_SRC_APP, H_SRC_CLUSTER, H_SRC_NS, H_SRC_VER, H_SRC_WL, Labels,
@@ -9,6 +9,7 @@ use super::labels::{
 use crate::diag::Diagnostics;
 use crate::input::Sample;
 use crate::options::{GraphOptions, GraphType};
+use crate::rules::is_ok;
 
 /// `^\d+\.\d+\.\d+\.\d+(:\d+)?$` without a regex.
 pub(super) fn looks_like_ip(s: &str) -> bool {

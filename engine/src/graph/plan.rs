@@ -13,6 +13,7 @@ use crate::options::{
     Appender, GraphOptions, GraphType, GrpcRate, HttpRate, ResponseTimeStat, TcpRate,
     ThroughputType,
 };
+use crate::rules::{self, ResponseCode};
 
 /// What a sample contributes, decided by its family and the options.
 #[derive(Clone, Copy, PartialEq)]
@@ -392,16 +393,11 @@ impl<'a> Planner<'a> {
     }
 
     fn code_of(&mut self, proto: Proto, l: &'a IstioLabels, hs: &[u64; 18]) -> Option<Lbl<'a>> {
-        let code = l.response_code()?;
-        let (v, i) = if code == "0" {
-            return Some(self.dash);
-        } else if proto != Proto::Grpc || code.starts_with('4') || code.starts_with('5') {
-            (code, H_CODE)
-        } else {
-            match l.grpc_response_status() {
-                Some(g) => (g, H_GRPC),
-                None => (code, H_CODE),
-            }
+        // Kiali's rule decides which label; its hash, taken once per sample, numbers it.
+        let (v, i) = match rules::response_code(proto == Proto::Grpc, l)? {
+            ResponseCode::NoResponse => return Some(self.dash),
+            ResponseCode::Http(code) => (code, H_CODE),
+            ResponseCode::Grpc(status) => (status, H_GRPC),
         };
         Some(self.labels.lbl_hashed(v, hs[i]))
     }
