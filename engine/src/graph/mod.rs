@@ -11,8 +11,9 @@
 //! - `escape`, `num`, `stats`: JSON string escaping, number formatting, quantiles;
 //! - [`cytoscape`]: Kiali's output model; `json`: its direct JSON writer;
 //! - `ids`: node identity; `labels`: label interning and hashing;
+//! - `map`: the traffic map's records (nodes, edges and their counters, protocols);
 //! - `scope`, `parse`, `plan`: which samples count and what each does to the graph;
-//! - `map`, `traffic`: the traffic map's records and how plans change them;
+//! - `traffic`: the traffic map being built, and how plans change it;
 //! - `appenders`: Kiali's appenders and finalizers; `boxes`, `output`: the map as the model;
 //! - `build`: the request path, tying them together ([`build_graph`]).
 
