@@ -86,13 +86,7 @@ pub(super) fn add_boxes(opts: &GraphOptions, nodes: &mut Vec<NodeWrapper>) {
     }
 }
 
-pub(super) fn box_node(
-    id: Id,
-    kind: &'static str,
-    cluster: &str,
-    namespace: &str,
-    app: &str,
-) -> NodeData {
+fn box_node(id: Id, kind: &'static str, cluster: &str, namespace: &str, app: &str) -> NodeData {
     NodeData {
         id,
         node_type: "box",

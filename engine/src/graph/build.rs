@@ -24,10 +24,10 @@ pub struct GraphResult {
 }
 
 /// Inputs at least this large are planned on a second thread too while the first builds.
-pub(super) const PARALLEL_MIN_SAMPLES: usize = 10_000;
+const PARALLEL_MIN_SAMPLES: usize = 10_000;
 
 /// Samples per planned chunk (the building thread waits for the first one only).
-pub(super) const PLAN_CHUNK: usize = 4_096;
+const PLAN_CHUNK: usize = 4_096;
 
 /// Builds the namespace graph from the samples of the [`crate::queries`] results (all families
 /// in one slice, any order) and the mesh inventory. Never panics on bad input: such samples are

@@ -43,7 +43,7 @@ impl<'a> Labels<'a> {
     }
 
     /// The id of `s`, whose [`hash_str`] is `h`.
-    pub(super) fn hashed(&mut self, s: &'a str, h: u64) -> u32 {
+    fn hashed(&mut self, s: &'a str, h: u64) -> u32 {
         let next = self.values.len() as u32;
         match self.by_hash.entry(h) {
             std::collections::hash_map::Entry::Occupied(e) => {

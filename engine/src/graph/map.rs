@@ -177,7 +177,7 @@ pub(super) struct RespList {
 }
 
 impl RespList {
-    pub(super) const INLINE: usize = 4;
+    const INLINE: usize = 4;
 
     pub(super) fn iter(&self) -> impl Iterator<Item = &Resp> {
         self.inline[..self.n.min(Self::INLINE)]

@@ -9,8 +9,7 @@ use super::cytoscape::{
     ProtocolTraffic, RateMap, RateValue, Responses, ServiceName,
 };
 use super::ids::sha256_id;
-use super::labels::LabelId;
-use super::labels::Labels;
+use super::labels::{LabelId, Labels};
 use super::map::{Edge, Node, NodeRates, Principal, Proto};
 use super::stats;
 use super::traffic::Builder;
@@ -19,7 +18,7 @@ use crate::par;
 /// Graphs with at least this many edges build them on two threads.
 pub(super) const PARALLEL_MIN_EDGES: usize = 2_000;
 
-pub(super) fn put_rate(rates: &mut RateMap, k: &'static str, v: f64) {
+fn put_rate(rates: &mut RateMap, k: &'static str, v: f64) {
     if v > 0.0 {
         rates.set(k, RateValue::Rate(v));
     }

@@ -12,7 +12,7 @@ use crate::options::{GraphOptions, GraphType};
 use crate::rules::is_ok;
 
 /// `^\d+\.\d+\.\d+\.\d+(:\d+)?$` without a regex.
-pub(super) fn looks_like_ip(s: &str) -> bool {
+fn looks_like_ip(s: &str) -> bool {
     let (addr, port) = match s.split_once(':') {
         Some((a, p)) => (a, Some(p)),
         None => (s, None),
