@@ -236,6 +236,8 @@ pub(super) fn identity_graph_type(opts: &GraphOptions) -> GraphType {
 }
 
 /// [`node_id`] of `n` ([`Parsed::node`]'s order), reporting a bad one.
+// Inlined into the planner, as when both were one module (the hot path per sample).
+#[inline]
 pub(super) fn find_node_id<'a>(
     diags: &mut Diagnostics,
     gt: GraphType,
