@@ -528,23 +528,14 @@ struct Acc {
 
 type Key = (HealthKind, String, String, String); // kind, cluster, namespace, name
 
+/// The value if set and not `unknown` ([`crate::rules::is_ok`]).
 fn ok(v: Option<&str>) -> Option<&str> {
-    v.filter(|s| !s.is_empty() && *s != "unknown")
+    v.filter(|s| crate::rules::is_ok(s))
 }
 
-/// Istio reports `response_code` 0 for "no response"; gRPC uses its own status when present.
+/// A request's response code as Kiali shows it ([`crate::rules::response_code`]).
 pub(crate) fn response_code(protocol: &str, l: &IstioLabels) -> Option<String> {
-    let code = l.response_code()?;
-    if code == "0" {
-        return Some("-".to_string());
-    }
-    if protocol != "grpc" || code.starts_with('4') || code.starts_with('5') {
-        return Some(code.to_string());
-    }
-    Some(
-        l.grpc_response_status()
-            .map_or_else(|| code.to_string(), str::to_string),
-    )
+    crate::rules::response_code(protocol == "grpc", l).map(|c| c.as_str().to_string())
 }
 
 /// Computes health for the requested namespaces from `istio_requests_total` samples (see

@@ -14,7 +14,9 @@ mod input;
 mod inventory;
 pub mod istio;
 mod options;
+mod par;
 mod promql;
+mod rules;
 pub mod validations;
 
 pub use diag::{Diagnostic, Diagnostics};

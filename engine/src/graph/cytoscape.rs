@@ -7,6 +7,8 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeStruct, Serializer};
 
+use super::escape::needs_escape;
+
 /// A node or edge id: Kiali's lower-case hex SHA-256 (64 ASCII characters), stored inline so a
 /// graph of tens of thousands of edges needs no heap string per id, and copying one (an edge's
 /// `source` and `target`) is a plain copy. Reads as a `&str` ([`Id::as_str`], `Deref`).
@@ -312,18 +314,6 @@ pub struct CytoscapeGraph {
     pub elements: Elements,
 }
 
-impl CytoscapeGraph {
-    /// The graph as JSON: the same bytes as `serde_json::to_vec(self)`, several times faster
-    /// (a direct writer; see `graph/json.rs`), into one buffer sized up front from the element
-    /// counts.
-    pub fn to_json_vec(&self) -> Vec<u8> {
-        let estimate = 256 + self.elements.nodes.len() * 640 + self.elements.edges.len() * 1024;
-        let mut out = Vec::with_capacity(estimate);
-        super::json::write_graph(self, &mut out);
-        out
-    }
-}
-
 /// `elements`: nodes (compound parents first) and edges, in Kiali's sort order.
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct Elements {
@@ -401,7 +391,7 @@ impl LabelTable {
             let start = t.text.len() as u32;
             t.text.push_str(l);
             t.spans.push((start, t.text.len() as u32));
-            t.plain.push(!super::json::needs_escape(l.as_bytes()));
+            t.plain.push(!needs_escape(l.as_bytes()));
         }
         t
     }

@@ -4,6 +4,7 @@ use sha2::{Digest, Sha256};
 
 use super::cytoscape::Id;
 use crate::options::GraphType;
+use crate::rules::is_ok;
 
 /// Kiali's node types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -73,9 +74,11 @@ impl<'a> Lbl<'a> {
         Lbl { s, id }
     }
 
-    /// Set and not `unknown`.
+    /// Set and not `unknown` ([`is_ok`]), decided on the id: `""` and `unknown` have fixed ids.
     pub(crate) fn ok(self) -> bool {
-        self.id > Lbl::UNKNOWN.id
+        let ok = self.id > Lbl::UNKNOWN.id;
+        debug_assert_eq!(ok, is_ok(self.s));
+        ok
     }
 
     fn is_unknown(self) -> bool {
@@ -135,11 +138,6 @@ impl NodeKey<'_> {
             buf.push_str(self.b.s);
         }
     }
-}
-
-/// Set and not `unknown`.
-pub(crate) fn is_ok(s: &str) -> bool {
-    !s.is_empty() && s != "unknown"
 }
 
 /// Kiali's `graph.Id`: the node identity for a label set, its type and its namespace.

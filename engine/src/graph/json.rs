@@ -8,10 +8,24 @@ use super::cytoscape::{
     CytoscapeGraph, EdgeData, EdgeWrapper, Id, NodeData, PctItems, Percent, ProtocolTraffic,
     RateMap, RateValue, Responses, ServiceName,
 };
+use super::escape::{needs_escape, needs_escape_bytes};
 use super::num::FixedBuf;
+use crate::par;
+
+impl CytoscapeGraph {
+    /// The graph as JSON: the same bytes as `serde_json::to_vec(self)`, several times faster
+    /// (this module's direct writer), into one buffer sized up front from the element
+    /// counts.
+    pub fn to_json_vec(&self) -> Vec<u8> {
+        let estimate = 256 + self.elements.nodes.len() * 640 + self.elements.edges.len() * 1024;
+        let mut out = Vec::with_capacity(estimate);
+        write_graph(self, &mut out);
+        out
+    }
+}
 
 /// Appends the graph's JSON to `out`.
-pub(crate) fn write_graph(g: &CytoscapeGraph, out: &mut Vec<u8>) {
+fn write_graph(g: &CytoscapeGraph, out: &mut Vec<u8>) {
     out.extend_from_slice(b"{\"timestamp\":");
     int(out, g.timestamp);
     out.extend_from_slice(b",\"duration\":");
@@ -37,27 +51,21 @@ pub(crate) fn write_graph(g: &CytoscapeGraph, out: &mut Vec<u8>) {
         // writes about half an edge's bytes).
         let split = edges.len().saturating_sub(g.elements.nodes.len() / 2) * 2 / 5;
         let (first, second) = edges.split_at(split);
-        std::thread::scope(|scope| {
-            let write = || {
+        let ((), tail) = par::join(
+            || {
+                nodes(out);
+                edge_list(out, first);
+            },
+            || {
                 let mut tail = Vec::with_capacity(second.len() * 1024);
                 edge_list(&mut tail, second);
                 tail
-            };
-            let later = std::thread::Builder::new().spawn_scoped(scope, write);
-            nodes(out);
-            edge_list(out, first);
-            let tail = match later {
-                Ok(later) => later
-                    .join()
-                    .unwrap_or_else(|p| std::panic::resume_unwind(p)),
-                // No second thread: this one writes the rest.
-                Err(_) => write(),
-            };
-            if !first.is_empty() && !tail.is_empty() {
-                out.push(b',');
-            }
-            out.extend_from_slice(&tail);
-        });
+            },
+        );
+        if !first.is_empty() && !tail.is_empty() {
+            out.push(b',');
+        }
+        out.extend_from_slice(&tail);
     } else {
         nodes(out);
         edge_list(out, edges);
@@ -107,43 +115,6 @@ fn quoted(out: &mut Vec<u8>, b: &[u8]) {
 /// An id: its bytes never need escaping (see [`Id::new`]).
 fn id(out: &mut Vec<u8>, id: &Id) {
     quoted(out, id.as_bytes());
-}
-
-/// Whether any byte is a control character, `"` or `\\` (eight bytes at a time).
-pub(crate) fn needs_escape(b: &[u8]) -> bool {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    // High bit set in a byte of the result for (at least) every byte of `v` below `n`: no false
-    // negatives; a false positive only costs an exact byte-wise look at the chunk.
-    #[inline(always)]
-    fn below(v: u64, n: u64) -> u64 {
-        v.wrapping_sub(LO * n) & !v & HI
-    }
-    #[inline(always)]
-    fn hit(w: [u8; 8]) -> bool {
-        let x = u64::from_le_bytes(w);
-        below(x, 0x20)
-            | below(x ^ (LO * u64::from(b'"')), 1)
-            | below(x ^ (LO * u64::from(b'\\')), 1)
-            != 0
-    }
-    let mut chunks = b.chunks_exact(8);
-    for c in &mut chunks {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        if hit(w) && needs_escape_bytes(c) {
-            return true;
-        }
-    }
-    // The tail, padded with a harmless byte, in one word too.
-    let rest = chunks.remainder();
-    let mut w = [b'a'; 8];
-    w[..rest.len()].copy_from_slice(rest);
-    hit(w) && needs_escape_bytes(rest)
-}
-
-fn needs_escape_bytes(b: &[u8]) -> bool {
-    b.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
 /// Serialises a value with serde_json (compact output is context-free, so the bytes are the same
@@ -401,7 +372,6 @@ fn edge(out: &mut Vec<u8>, d: &EdgeData) {
 #[cfg(test)]
 mod tests {
     use super::super::cytoscape::Id;
-    use super::{needs_escape, needs_escape_bytes};
 
     #[test]
     fn ids_never_need_escaping() {
@@ -420,24 +390,6 @@ mod tests {
         }
         for bad in ["q\"uote", "back\\", "nl\n", "\u{1}", &"f".repeat(65)] {
             assert!(Id::new(bad).is_none(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn word_scan_agrees_with_byte_scan() {
-        let mut s: Vec<u8> = b"0123456789abcdef0123456789abcdef-x.y_z/".to_vec();
-        for pos in 0..s.len() {
-            for special in [
-                0u8, 0x1f, b'"', b'\\', 0x20, 0x7f, 0x80, 0xff, b'!', b'#', b'[', b']',
-            ] {
-                let old = s[pos];
-                s[pos] = special;
-                for start in 0..9.min(s.len()) {
-                    let b = &s[start..];
-                    assert_eq!(needs_escape(b), needs_escape_bytes(b), "{b:?}");
-                }
-                s[pos] = old;
-            }
         }
     }
 }
