@@ -104,7 +104,7 @@ fn workload(name: &str, app: &str, version: &str, replicas: (i32, i32, i32)) -> 
         synced_proxies: -1,
         ..WorkloadInfo::default()
     };
-    w.resolve_app(&crate::AppLabels::default());
+    w.resolve_app(&crate::inventory::AppLabels::default());
     w
 }
 

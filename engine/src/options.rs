@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::Error;
+use crate::error::Error;
 
 /// Kiali's graph types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -96,7 +96,7 @@ pub fn allowed_values(param: &str) -> String {
         "duration" | "rateInterval" => "a positive duration such as 60s, 10m, 1h".into(),
         "queryTime" => "Unix time in seconds".into(),
         "namespaces" => "comma-separated namespace names (at least one)".into(),
-        "type" => crate::HealthKind::ALL
+        "type" => crate::health::HealthKind::ALL
             .iter()
             .map(|k| k.as_str())
             .collect::<Vec<_>>()

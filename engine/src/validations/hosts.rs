@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::{Check, ClusterConfig, check, note};
-use crate::IstioKind;
 use crate::inventory::selector_matches;
+use crate::istio::IstioKind;
 
 /// A host as written in an Istio object, resolved against the object's namespace.
 #[derive(Debug, Clone, PartialEq, Eq)]

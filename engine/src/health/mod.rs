@@ -6,13 +6,19 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use regex::Regex;
 use serde::{Deserialize, Serialize};
 
+use crate::diag::Diagnostic;
 use crate::diag::Diagnostics;
 use crate::input::{Family, IstioLabels, Sample};
 use crate::inventory::{ClusterInventory, MeshInventory, WorkloadInfo};
-use crate::{Diagnostic, Error};
+
+mod rules;
+
+use rules::{CompiledTolerance, compile_tolerance};
+pub use rules::{Extra, HealthConfig, HealthRules, RateRule, Tolerance, parse_rate_annotation};
+
+use crate::error::Error;
 
 /// The annotation that overrides the rate tolerances of one object.
 pub const RATE_ANNOTATION: &str = "health.kiali.io/rate";
@@ -87,223 +93,6 @@ impl HealthKind {
             _ => Err(Error::invalid("type", s)),
         }
     }
-}
-
-/// Keys of Kiali's config format this version does not read: kept, so that a file round-trips.
-pub type Extra = std::collections::BTreeMap<String, serde_json::Value>;
-
-/// One tolerance of `health_config.rate[].tolerance[]` (Kiali's config format).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Tolerance {
-    /// Response code regex; `X` stands for any digit (`5XX`); `-` = no response.
-    #[serde(default)]
-    pub code: String,
-    /// Error percentage above which the status is Degraded.
-    #[serde(default)]
-    pub degraded: f64,
-    /// Error percentage at or above which the status is Failure.
-    #[serde(default)]
-    pub failure: f64,
-    /// Protocol regex (`http`, `grpc`, `http|grpc`); empty = any.
-    #[serde(default)]
-    pub protocol: String,
-    /// Direction regex (`inbound`, `outbound`); empty = any.
-    #[serde(default)]
-    pub direction: String,
-    /// Keys not modelled here.
-    #[serde(flatten)]
-    pub extra: Extra,
-}
-
-/// One rule of `health_config.rate[]`: which objects it applies to and their tolerances.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct RateRule {
-    /// Namespace regex; empty = any.
-    #[serde(default)]
-    pub namespace: String,
-    /// Kind regex (`app`, `service`, `workload`); empty = any.
-    #[serde(default)]
-    pub kind: String,
-    /// Name regex; empty = any.
-    #[serde(default)]
-    pub name: String,
-    /// Tolerances.
-    #[serde(default)]
-    pub tolerance: Vec<Tolerance>,
-    /// Keys not modelled here.
-    #[serde(flatten)]
-    pub extra: Extra,
-}
-
-/// `health_config` as in the Kiali CR.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-pub struct HealthConfig {
-    /// Rate rules, first match wins; Kiali's defaults always follow as the fallback.
-    #[serde(default)]
-    pub rate: Vec<RateRule>,
-    /// Keys not modelled here.
-    #[serde(flatten)]
-    pub extra: Extra,
-}
-
-impl HealthConfig {
-    /// Kiali's default tolerances: HTTP 5xx degraded >0% failure ≥10%; 4xx 10/20; gRPC codes
-    /// 1–16 0/10; no response 0/10.
-    pub fn kiali_default() -> Self {
-        let t = |code: &str, degraded: f64, failure: f64, protocol: &str| Tolerance {
-            code: code.to_string(),
-            degraded,
-            failure,
-            protocol: protocol.to_string(),
-            direction: ".*".to_string(),
-            extra: Extra::new(),
-        };
-        HealthConfig {
-            extra: Extra::new(),
-            rate: vec![RateRule {
-                namespace: ".*".to_string(),
-                kind: ".*".to_string(),
-                name: ".*".to_string(),
-                tolerance: vec![
-                    t("5XX", 0.0, 10.0, "http"),
-                    t("4XX", 10.0, 20.0, "http"),
-                    t("^[1-9]$|^1[0-6]$", 0.0, 10.0, "grpc"),
-                    t("-", 0.0, 10.0, "http|grpc"),
-                ],
-                extra: Extra::new(),
-            }],
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-struct CompiledTolerance {
-    code: Regex,
-    degraded: f64,
-    failure: f64,
-    protocol: Regex,
-    direction: Regex,
-}
-
-#[derive(Debug, Clone)]
-struct CompiledRule {
-    namespace: Regex,
-    kind: Regex,
-    name: Regex,
-    tolerance: Vec<CompiledTolerance>,
-}
-
-/// Compiled health rules (regexes built once).
-#[derive(Debug, Clone)]
-pub struct HealthRules {
-    rules: Vec<CompiledRule>,
-}
-
-impl Default for HealthRules {
-    fn default() -> Self {
-        // The default configuration is a constant known to compile.
-        Self::compile_rules(&HealthConfig::kiali_default().rate)
-            .unwrap_or(HealthRules { rules: Vec::new() })
-    }
-}
-
-fn anchored(pattern: &str, what: &str) -> Result<Regex, Error> {
-    let p = if pattern.is_empty() { ".*" } else { pattern };
-    Regex::new(&format!("^(?:{p})$"))
-        .map_err(|e| Error::HealthConfig(format!("{what} regex [{pattern}]: {e}")))
-}
-
-fn code_regex(code: &str) -> Result<Regex, Error> {
-    let p = code.replace(['X', 'x'], "\\d");
-    anchored(&p, "code")
-}
-
-fn compile_tolerance(t: &Tolerance) -> Result<CompiledTolerance, Error> {
-    Ok(CompiledTolerance {
-        code: code_regex(&t.code)?,
-        degraded: t.degraded,
-        failure: t.failure,
-        protocol: anchored(&t.protocol, "protocol")?,
-        direction: anchored(&t.direction, "direction")?,
-    })
-}
-
-impl HealthRules {
-    /// Compiles a configuration; Kiali's defaults are appended as the fallback rule unless the
-    /// configuration already ends with them (a `config.yaml` written by the operator does).
-    pub fn new(config: &HealthConfig) -> Result<Self, Error> {
-        let mut rules = config.rate.clone();
-        let defaults = HealthConfig::kiali_default().rate;
-        if !rules.ends_with(&defaults) {
-            rules.extend(defaults);
-        }
-        Self::compile_rules(&rules)
-    }
-
-    fn compile_rules(rules: &[RateRule]) -> Result<Self, Error> {
-        let rules = rules
-            .iter()
-            .map(|r| {
-                Ok(CompiledRule {
-                    namespace: anchored(&r.namespace, "namespace")?,
-                    kind: anchored(&r.kind, "kind")?,
-                    name: anchored(&r.name, "name")?,
-                    tolerance: r
-                        .tolerance
-                        .iter()
-                        .map(compile_tolerance)
-                        .collect::<Result<_, _>>()?,
-                })
-            })
-            .collect::<Result<Vec<_>, Error>>()?;
-        Ok(HealthRules { rules })
-    }
-
-    fn tolerances_for(
-        &self,
-        namespace: &str,
-        kind: HealthKind,
-        name: &str,
-    ) -> &[CompiledTolerance] {
-        self.rules
-            .iter()
-            .find(|r| {
-                r.namespace.is_match(namespace)
-                    && r.kind.is_match(kind.as_str())
-                    && r.name.is_match(name)
-            })
-            .map_or(&[], |r| r.tolerance.as_slice())
-    }
-}
-
-/// Parses a `health.kiali.io/rate` annotation: `code,degraded,failure[,protocol[,direction]]`,
-/// several separated by `;`.
-pub fn parse_rate_annotation(value: &str) -> Result<Vec<Tolerance>, Error> {
-    value
-        .split(';')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|item| {
-            let parts: Vec<&str> = item.split(',').map(str::trim).collect();
-            if parts.len() < 3 || parts.len() > 5 {
-                return Err(Error::HealthConfig(format!("annotation item [{item}]")));
-            }
-            let num = |s: &str| {
-                s.parse::<f64>()
-                    .ok()
-                    .filter(|v| v.is_finite() && *v >= 0.0)
-                    .ok_or_else(|| Error::HealthConfig(format!("annotation threshold [{s}]")))
-            };
-            Ok(Tolerance {
-                code: parts[0].to_string(),
-                degraded: num(parts[1])?,
-                failure: num(parts[2])?,
-                protocol: parts.get(3).copied().unwrap_or(".*").to_string(),
-                direction: parts.get(4).copied().unwrap_or(".*").to_string(),
-                extra: Extra::new(),
-            })
-        })
-        .collect()
 }
 
 /// A health request (`/api/clusters/health`).
@@ -548,8 +337,63 @@ pub fn health(
     rules: &HealthRules,
 ) -> HealthReport {
     let mut diags = Diagnostics::default();
-    let mut accs: HashMap<Key, Acc> = HashMap::new();
+    let accs = accumulate(samples, &mut diags);
 
+    let kinds: Vec<HealthKind> = if req.kinds.is_empty() {
+        vec![HealthKind::App, HealthKind::Service, HealthKind::Workload]
+    } else {
+        req.kinds.clone()
+    };
+    let mut entities = Vec::new();
+    let mut clusters: Vec<&ClusterInventory> = inventory
+        .clusters
+        .iter()
+        .filter(|c| {
+            req.clusters
+                .as_ref()
+                .is_none_or(|list| list.contains(&c.name))
+        })
+        .collect();
+    clusters.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut namespaces: Vec<&String> = req.namespaces.iter().collect();
+    namespaces.sort();
+    namespaces.dedup();
+
+    let mut summaries = Vec::new();
+    for c in clusters {
+        for ns in &namespaces {
+            if !c.namespaces.iter().any(|n| &n.name == *ns) {
+                continue;
+            }
+            for &kind in &kinds {
+                let before = entities.len();
+                entities.extend(kind_entities(rules, &mut diags, &accs, kind, c, ns));
+                let mut counts: BTreeMap<HealthStatus, u32> = BTreeMap::new();
+                let mut worst = HealthStatus::Na;
+                for e in &entities[before..] {
+                    *counts.entry(e.status).or_insert(0) += 1;
+                    worst = worst.max(e.status);
+                }
+                summaries.push(NamespaceSummary {
+                    cluster: c.name.clone(),
+                    namespace: (*ns).clone(),
+                    kind,
+                    counts,
+                    status: worst,
+                });
+            }
+        }
+    }
+    HealthReport {
+        entities,
+        namespaces: summaries,
+        diagnostics: diags.into_vec(),
+    }
+}
+
+/// Request rates per object from the `istio_requests_total` samples.
+fn accumulate(samples: &[Sample], diags: &mut Diagnostics) -> HashMap<Key, Acc> {
+    let mut accs: HashMap<Key, Acc> = HashMap::new();
     for s in samples {
         if s.family != Family::RequestsTotal {
             continue;
@@ -644,125 +488,89 @@ pub fn health(
         );
     }
 
-    let kinds: Vec<HealthKind> = if req.kinds.is_empty() {
-        vec![HealthKind::App, HealthKind::Service, HealthKind::Workload]
-    } else {
-        req.kinds.clone()
-    };
-    let mut entities = Vec::new();
-    let mut clusters: Vec<&ClusterInventory> = inventory
-        .clusters
-        .iter()
-        .filter(|c| {
-            req.clusters
-                .as_ref()
-                .is_none_or(|list| list.contains(&c.name))
-        })
-        .collect();
-    clusters.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut namespaces: Vec<&String> = req.namespaces.iter().collect();
-    namespaces.sort();
-    namespaces.dedup();
+    accs
+}
 
-    let mut summaries = Vec::new();
-    for c in clusters {
-        for ns in &namespaces {
-            if !c.namespaces.iter().any(|n| &n.name == *ns) {
-                continue;
-            }
-            for &kind in &kinds {
-                let before = entities.len();
-                match kind {
-                    HealthKind::Workload => {
-                        let mut wls: Vec<&WorkloadInfo> =
-                            c.workloads.iter().filter(|w| &w.namespace == *ns).collect();
-                        wls.sort_by(|a, b| a.name.cmp(&b.name));
-                        for w in wls {
-                            let statuses = vec![WorkloadStatus::from_workload(w)];
-                            entities.push(entity(
-                                rules,
-                                &mut diags,
-                                &accs,
-                                kind,
-                                &c.name,
-                                ns,
-                                &w.name,
-                                statuses,
-                                &w.annotations,
-                            ));
-                        }
-                    }
-                    HealthKind::App => {
-                        let mut apps: BTreeMap<&str, Vec<&WorkloadInfo>> = BTreeMap::new();
-                        for w in c.workloads.iter().filter(|w| &w.namespace == *ns) {
-                            if let Some(app) = w.app() {
-                                apps.entry(app).or_default().push(w);
-                            }
-                        }
-                        for (app, mut wls) in apps {
-                            wls.sort_by(|a, b| a.name.cmp(&b.name));
-                            let statuses = wls
-                                .iter()
-                                .map(|w| WorkloadStatus::from_workload(w))
-                                .collect();
-                            let annotations = wls
-                                .iter()
-                                .find(|w| w.annotations.contains_key(RATE_ANNOTATION))
-                                .map(|w| w.annotations.clone())
-                                .unwrap_or_default();
-                            entities.push(entity(
-                                rules,
-                                &mut diags,
-                                &accs,
-                                kind,
-                                &c.name,
-                                ns,
-                                app,
-                                statuses,
-                                &annotations,
-                            ));
-                        }
-                    }
-                    HealthKind::Service => {
-                        let mut svcs: Vec<_> =
-                            c.services.iter().filter(|s| &s.namespace == *ns).collect();
-                        svcs.sort_by(|a, b| a.name.cmp(&b.name));
-                        for s in svcs {
-                            entities.push(entity(
-                                rules,
-                                &mut diags,
-                                &accs,
-                                kind,
-                                &c.name,
-                                ns,
-                                &s.name,
-                                Vec::new(),
-                                &s.annotations,
-                            ));
-                        }
-                    }
-                }
-                let mut counts: BTreeMap<HealthStatus, u32> = BTreeMap::new();
-                let mut worst = HealthStatus::Na;
-                for e in &entities[before..] {
-                    *counts.entry(e.status).or_insert(0) += 1;
-                    worst = worst.max(e.status);
-                }
-                summaries.push(NamespaceSummary {
-                    cluster: c.name.clone(),
-                    namespace: (*ns).clone(),
+/// The health of every object of `kind` in namespace `ns` of cluster `c`, in name order.
+fn kind_entities(
+    rules: &HealthRules,
+    diags: &mut Diagnostics,
+    accs: &HashMap<Key, Acc>,
+    kind: HealthKind,
+    c: &ClusterInventory,
+    ns: &String,
+) -> Vec<EntityHealth> {
+    let mut entities = Vec::new();
+    match kind {
+        HealthKind::Workload => {
+            let mut wls: Vec<&WorkloadInfo> =
+                c.workloads.iter().filter(|w| &w.namespace == ns).collect();
+            wls.sort_by(|a, b| a.name.cmp(&b.name));
+            for w in wls {
+                let statuses = vec![WorkloadStatus::from_workload(w)];
+                entities.push(entity(
+                    rules,
+                    diags,
+                    accs,
                     kind,
-                    counts,
-                    status: worst,
-                });
+                    &c.name,
+                    ns,
+                    &w.name,
+                    statuses,
+                    &w.annotations,
+                ));
+            }
+        }
+        HealthKind::App => {
+            let mut apps: BTreeMap<&str, Vec<&WorkloadInfo>> = BTreeMap::new();
+            for w in c.workloads.iter().filter(|w| &w.namespace == ns) {
+                if let Some(app) = w.app() {
+                    apps.entry(app).or_default().push(w);
+                }
+            }
+            for (app, mut wls) in apps {
+                wls.sort_by(|a, b| a.name.cmp(&b.name));
+                let statuses = wls
+                    .iter()
+                    .map(|w| WorkloadStatus::from_workload(w))
+                    .collect();
+                let annotations = wls
+                    .iter()
+                    .find(|w| w.annotations.contains_key(RATE_ANNOTATION))
+                    .map(|w| w.annotations.clone())
+                    .unwrap_or_default();
+                entities.push(entity(
+                    rules,
+                    diags,
+                    accs,
+                    kind,
+                    &c.name,
+                    ns,
+                    app,
+                    statuses,
+                    &annotations,
+                ));
+            }
+        }
+        HealthKind::Service => {
+            let mut svcs: Vec<_> = c.services.iter().filter(|s| &s.namespace == ns).collect();
+            svcs.sort_by(|a, b| a.name.cmp(&b.name));
+            for s in svcs {
+                entities.push(entity(
+                    rules,
+                    diags,
+                    accs,
+                    kind,
+                    &c.name,
+                    ns,
+                    &s.name,
+                    Vec::new(),
+                    &s.annotations,
+                ));
             }
         }
     }
-    HealthReport {
-        entities,
-        namespaces: summaries,
-        diagnostics: diags.into_vec(),
-    }
+    entities
 }
 
 #[allow(clippy::too_many_arguments)]
