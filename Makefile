@@ -8,7 +8,7 @@ CLUSTERS ?= east west
 export MESHGLASS_CACHE ?= $(HOME)/.cache/meshglass
 
 .PHONY: help demo demo-down test lint fmt-check clippy deny unit e2e crds crds-check \
-        charts charts-check tools prereqs clusters-up clusters-down bench bench-testbed ui ui-test bundle bundle-check images images-lint
+        charts charts-check tools prereqs clusters-up clusters-down bench bench-testbed bench-server compare-server ui ui-test bundle bundle-check images images-lint
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -105,6 +105,11 @@ bench: ## criterion benchmarks of the engine, and the test-bed figures
 bench-testbed: tools ## cold/warm figures for the test bed: build time, start time, memory
 	$(CARGO) run --locked -q -p meshglass-testbed --bin testbed -- bench
 
-bench-server: tools ## server figures on the test bed: graph latency p50/p95 (1/50/200 namespaces), queries per graph, RSS per cached pod
+bench-server: tools ## server figures on the test bed: graph p50/p95 (1/50/200 namespaces), /api/namespaces under graph load, RSS per cached pod; BASELINE=<binary> measures it first
 	$(CARGO) build --locked --release -q -p meshglass-server
-	$(CARGO) run --locked --release -q -p meshglass-testbed --example server_bench
+	$(CARGO) run --locked --release -q -p meshglass-testbed --example server_bench -- $(if $(BASELINE),--baseline-bin $(BASELINE))
+
+compare-server: tools ## every recorded route of the test bed answered by BASELINE=<binary> and by this tree's server: same status and bytes (graphs: same JSON)
+	@test -n "$(BASELINE)" || { echo "compare-server: set BASELINE=<path of the meshglass-server to compare with>"; exit 2; }
+	$(CARGO) build --locked --release -q -p meshglass-server
+	$(CARGO) run --locked --release -q -p meshglass-testbed --example server_compare -- --baseline-bin $(BASELINE)
