@@ -558,3 +558,84 @@ async fn configured_clusters_without_kubeconfig_are_listed_and_metrics_count_cac
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn canonical_name_groups_the_app_in_lists_details_health_and_graph() {
+    let mut east = Objects {
+        namespaces: vec![namespace("bookinfo")],
+        ..Default::default()
+    };
+    deployment(&mut east, "bookinfo", "reviews-legacy", "v1", 1, 1);
+    let canonical = (
+        "service.istio.io/canonical-name".to_string(),
+        "reviews".to_string(),
+    );
+    for d in &mut east.deployments {
+        if let Some(l) = d
+            .spec
+            .as_mut()
+            .and_then(|s| s.template.metadata.as_mut())
+            .and_then(|m| m.labels.as_mut())
+        {
+            l.insert(canonical.0.clone(), canonical.1.clone());
+        }
+    }
+    let base = with_prom(&empty_prometheus().await);
+    let s = Arc::new(AppState {
+        config: base.config.clone(),
+        registry: Registry::with(vec![ClusterEntry::in_memory(
+            "east",
+            true,
+            ClusterCache::from_objects(east),
+        )]),
+        auth: base.auth.clone(),
+        prom: base.prom.clone(),
+        metrics: base.metrics.clone(),
+        health_rules: base.health_rules.clone(),
+        app_labels: base.app_labels.clone(),
+    });
+    let (_, _, apps) = call(&s, "/kiali/api/clusters/apps", None).await;
+    let names: Vec<&str> = apps["applications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["reviews"], "{apps}");
+    let (st, _, app) = call(&s, "/kiali/api/namespaces/bookinfo/apps/reviews", None).await;
+    assert_eq!(st, StatusCode::OK, "{app}");
+    assert_eq!(app["workloads"][0]["workloadName"], "reviews-legacy-v1");
+    let (st, _, _) = call(
+        &s,
+        "/kiali/api/namespaces/bookinfo/apps/reviews-legacy",
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let (_, _, h) = call(
+        &s,
+        "/kiali/api/clusters/health?namespaces=bookinfo&type=app&queryTime=1700000000",
+        None,
+    )
+    .await;
+    let keys: Vec<&String> = h["namespaceAppHealth"]["bookinfo"]
+        .as_object()
+        .map(|m| m.keys().collect())
+        .unwrap_or_default();
+    assert_eq!(keys, vec!["reviews"], "{h}");
+    let (st, _, g) = call(
+        &s,
+        "/kiali/api/namespaces/graph?namespaces=bookinfo&graphType=app&idleNodes=true&queryTime=1700000000",
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{g}");
+    let graph_apps: Vec<&str> = g["elements"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["data"].get("isBox").is_none())
+        .map(|n| n["data"]["app"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(graph_apps, vec!["reviews"], "{g}");
+}
