@@ -38,6 +38,30 @@ async fn fails(
     err
 }
 
+/// [`fails`] for a run that uses the remote objects as they are (`--process-remote-resources false`); east is
+/// left without a Secret for west.
+async fn fails_with_existing_remote_objects(
+    case: &RemoteSecretCase,
+    timeout: Option<Duration>,
+    category: &str,
+    needles: &[&str],
+) {
+    fails(
+        &case.kubeconfig,
+        &[case.opts(), vec!["--process-remote-resources", "false"]].concat(),
+        timeout,
+        category,
+        needles,
+    )
+    .await;
+    no_secret_on_east(
+        case,
+        case.kiali_ns.name(),
+        "kiali-remote-cluster-secret-west",
+    )
+    .await;
+}
+
 /// Asserts that neither cluster holds any object named after the case's resource name, nor east the west Secret
 /// in `kiali_ns`.
 async fn nothing_written(case: &RemoteSecretCase, kiali_ns: &str) {
@@ -230,9 +254,8 @@ async fn a_token_that_is_never_populated_times_out_with_advice() {
     )
     .await;
 
-    fails(
-        &case.kubeconfig,
-        &[case.opts(), vec!["--process-remote-resources", "false"]].concat(),
+    fails_with_existing_remote_objects(
+        &case,
         Some(Duration::from_secs(3)),
         "token_timeout",
         &[
@@ -240,12 +263,6 @@ async fn a_token_that_is_never_populated_times_out_with_advice() {
             "remote_cluster_resources_only",
             "after 3s",
         ],
-    )
-    .await;
-    no_secret_on_east(
-        &case,
-        case.kiali_ns.name(),
-        "kiali-remote-cluster-secret-west",
     )
     .await;
 }
@@ -259,18 +276,11 @@ async fn credentials_without_the_needed_permissions_are_refused_by_name() {
         .await
         .expect("a ServiceAccount and its token Secret");
 
-    fails(
-        &case.kubeconfig,
-        &[case.opts(), vec!["--process-remote-resources", "false"]].concat(),
+    fails_with_existing_remote_objects(
+        &case,
         None,
         "permission_missing",
         &["may not list namespaces", &format!("{remote_ns}/{name}")],
-    )
-    .await;
-    no_secret_on_east(
-        &case,
-        case.kiali_ns.name(),
-        "kiali-remote-cluster-secret-west",
     )
     .await;
 }

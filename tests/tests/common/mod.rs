@@ -1,5 +1,6 @@
-//! Helpers shared by the end-to-end tests that drive the operator; a test file includes them with
-//! `mod common;`. Each test binary uses a subset, hence the `dead_code` allowance.
+//! Set-up shared by the end-to-end tests that drive the operator and its `remote-secret` CLI; a test file
+//! includes it with `mod common;`. What needs no operator type (namespaces, named objects, waits, tokens) lives
+//! in the meshglass-testbed library instead. Each test binary uses a subset, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
 use std::fmt::Debug;
