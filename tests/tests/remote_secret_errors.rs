@@ -109,60 +109,46 @@ async fn argument_errors_name_the_problem() {
         "--kiali-resource-name",
         &case.name,
     ];
-    let with = |more: &[&'static str]| {
-        let mut v: Vec<&str> = base.to_vec();
-        v.extend_from_slice(more);
-        v
+    let contexts = |kiali: &'static str, remote: &'static str| {
+        [
+            "--kiali-cluster-context",
+            kiali,
+            "--remote-cluster-context",
+            remote,
+        ]
     };
-
-    // The same context twice.
-    fails(
-        &case.kubeconfig,
-        &with(&[
-            "--kiali-cluster-context",
-            "west",
-            "--remote-cluster-context",
-            "west",
-        ]),
-        None,
-        "same_context",
-        &["\"west\"", "--remote-cluster-context"],
-    )
-    .await;
-    // An unknown context: the known ones are listed.
-    fails(
-        &case.kubeconfig,
-        &with(&[
-            "--kiali-cluster-context",
-            "east",
-            "--remote-cluster-context",
-            "north",
-        ]),
-        None,
-        "unknown_context",
-        &["\"north\"", "east, west"],
-    )
-    .await;
-    // An invalid cluster name: the allowed pattern is shown.
-    fails(
-        &case.kubeconfig,
-        &with(&[
-            "--kiali-cluster-context",
-            "east",
-            "--remote-cluster-context",
-            "west",
-            "--remote-cluster-name",
-            "west/1",
-        ]),
-        None,
-        "invalid_cluster_name",
-        &[
-            "\"west/1\"",
-            remote_secret::args::CLUSTER_NAME_PATTERN,
-            "--remote-cluster-name",
-        ],
-    )
-    .await;
+    let cases: [(&[&str], &str, &[&str]); 3] = [
+        // The same context twice.
+        (
+            &contexts("west", "west"),
+            "same_context",
+            &["\"west\"", "--remote-cluster-context"],
+        ),
+        // An unknown context: the known ones are listed.
+        (
+            &contexts("east", "north"),
+            "unknown_context",
+            &["\"north\"", "east, west"],
+        ),
+        // An invalid cluster name: the allowed pattern is shown.
+        (
+            &[
+                &contexts("east", "west")[..],
+                &["--remote-cluster-name", "west/1"],
+            ]
+            .concat(),
+            "invalid_cluster_name",
+            &[
+                "\"west/1\"",
+                remote_secret::args::CLUSTER_NAME_PATTERN,
+                "--remote-cluster-name",
+            ],
+        ),
+    ];
+    for (options, category, needles) in cases {
+        let argv = [&base[..], options].concat();
+        fails(&case.kubeconfig, &argv, None, category, needles).await;
+    }
     nothing_written(&case, case.kiali_ns.name()).await;
     no_remote_namespace(&case).await;
 }
