@@ -7,7 +7,7 @@ CLUSTERS ?= east west
 # Built tools (kube-apiserver, etcd, kwok, ...) are cached outside the clone, keyed by version.
 export MESHGLASS_CACHE ?= $(HOME)/.cache/meshglass
 
-.PHONY: help demo demo-down test lint fmt-check clippy deny unit e2e crds crds-check \
+.PHONY: help demo demo-down test lint fmt-check clippy acyclic deny unit e2e crds crds-check \
         charts charts-check tools prereqs clusters-up clusters-down bench bench-testbed bench-server compare-server ui ui-test bundle bundle-check images images-lint
 
 help:
@@ -33,13 +33,16 @@ prereqs: ## install the Debian packages the tests use (prometheus, chromium), wh
 tools: ## build (or reuse from $(MESHGLASS_CACHE)) kube-apiserver, controller-manager, scheduler, etcd, kwok
 	@tests/tools/build-tools.sh
 
-lint: fmt-check clippy ## rustfmt and clippy -D warnings
+lint: fmt-check clippy acyclic ## rustfmt, clippy -D warnings, and no import cycle between modules
 
 fmt-check:
 	$(CARGO) fmt --all --check
 
 clippy: ui
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+acyclic: ## no module of a workspace library imports one that imports it back (cargo-modules, cached in $(MESHGLASS_CACHE))
+	@CARGO=$(CARGO) tests/tools/acyclic.sh
 
 unit: ui ## unit tests of every crate (no clusters)
 	$(CARGO) test --workspace --locked --lib --bins

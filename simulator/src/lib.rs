@@ -4,10 +4,14 @@
 //! mesh's sidecars would: live, per cluster, on a `/metrics` endpoint ([`metrics::exposition`]), or backfilled
 //! with timestamps as OpenMetrics for `promtool tsdb create-blocks-from openmetrics` ([`metrics::openmetrics`]).
 //! Counters are deterministic functions of time, so tests can assert exact rates. It also renders the
-//! Kubernetes objects (Deployments, Services, …) of each cluster's share of the topology ([`manifests`]).
+//! Kubernetes objects (Deployments, Services, …) of each cluster's share of the topology ([`manifests`]), and
+//! serves the live metrics over HTTP ([`serve`]).
 
+#[cfg(test)]
+mod fixtures;
 pub mod manifests;
 pub mod metrics;
+pub mod serve;
 pub mod topology;
 
 pub use topology::{Flow, Mesh, Protocol, Topology};

@@ -4,10 +4,10 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
+use meshglass_simulator::serve::{metrics_router, now};
 use meshglass_simulator::{Mesh, Topology, manifests, metrics, parse_duration, parse_time};
 
 #[derive(Parser)]
@@ -86,13 +86,6 @@ fn write_stdout(text: &str) -> anyhow::Result<()> {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
         _ => Ok(()),
     }
-}
-
-fn now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
 }
 
 #[tokio::main]
@@ -186,28 +179,9 @@ async fn serve(
     listen: SocketAddr,
     origin: f64,
 ) -> anyhow::Result<()> {
-    use axum::{Router, http::header, routing::get};
-    let state = (mesh, cluster.clone());
-    let app = Router::new()
-        .route(
-            "/metrics",
-            get(
-                move |axum::extract::State((mesh, cluster)): axum::extract::State<(
-                    Arc<Mesh>,
-                    String,
-                )>| async move {
-                    (
-                        [(
-                            header::CONTENT_TYPE,
-                            "text/plain; version=0.0.4; charset=utf-8",
-                        )],
-                        metrics::exposition(&mesh, Some(&cluster), origin, now()),
-                    )
-                },
-            ),
-        )
-        .route("/healthz", get(|| async { "ok" }))
-        .with_state(state);
+    use axum::routing::get;
+    let app = metrics_router(mesh, Some(cluster.clone()), origin)
+        .route("/healthz", get(|| async { "ok" }));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;

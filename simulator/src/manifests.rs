@@ -126,7 +126,7 @@ pub fn to_yaml(objects: &[Value]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::topology::Topology;
+    use crate::fixtures::demo;
 
     fn names(objects: &[Value], kind: &str) -> Vec<String> {
         objects
@@ -144,10 +144,7 @@ mod tests {
 
     #[test]
     fn demo_objects_per_cluster() {
-        let mesh = Topology::parse(include_str!("../../examples/demo-mesh.yaml"))
-            .unwrap()
-            .resolve()
-            .unwrap();
+        let mesh = demo();
         let east = for_cluster(&mesh, "east");
         let west = for_cluster(&mesh, "west");
         assert_eq!(

@@ -473,19 +473,14 @@ pub fn time_steps(start: f64, end: f64, step: f64) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::topology::Topology;
+    use crate::fixtures::{demo, mesh};
     use std::collections::BTreeMap;
 
-    const DEMO: &str = include_str!("../../examples/demo-mesh.yaml");
     const T0: f64 = 1_700_000_000.0;
-
-    fn demo() -> Mesh {
-        Topology::parse(DEMO).unwrap().resolve().unwrap()
-    }
 
     /// Every protocol, both in-cluster and cross-cluster.
     fn mixed() -> Mesh {
-        Topology::parse(
+        mesh(
             "
 clusters: [a, b]
 workloads:
@@ -502,8 +497,6 @@ calls:
      protocol: tcp, request_bytes: 100, response_bytes: 300, mtls: false}
 ",
         )
-        .unwrap()
-        .resolve()
         .unwrap()
     }
 

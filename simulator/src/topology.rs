@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use meshglass_crds::names::is_dns_label;
 use serde::Deserialize;
 
 use crate::{Error, Result};
@@ -474,24 +475,10 @@ fn response_mix(
     Ok(out)
 }
 
-fn is_dns_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    pub(crate) const DEMO: &str = include_str!("../../examples/demo-mesh.yaml");
-
-    fn mesh(yaml: &str) -> Result<Mesh> {
-        Topology::parse(yaml)?.resolve()
-    }
+    use crate::fixtures::{DEMO, mesh};
 
     const BASE: &str = "
 clusters: [a, b]

@@ -8,6 +8,8 @@
 //!   are installed on every cluster.
 //! * [`TestNamespace`] gives a test a fresh namespace, [`wait_until`] polls a condition with a
 //!   timeout whose error says what was last seen, and [`Prometheus`] runs Debian's Prometheus.
+//! * Set-up shared by the end-to-end tests: [`named`] objects, [`wait_gone`], ServiceAccounts with token
+//!   Secrets ([`create_service_account`], [`wait_for_token`]), CRDs ([`apply_crd`]).
 //!
 //! Processes never outlive the process that started them (a watchdog kills them when it goes),
 //! except for beds started detached by `testbed up`; leftovers of a crashed run are stopped by
@@ -17,6 +19,7 @@ mod bed;
 mod crd;
 mod error;
 mod namespace;
+mod objects;
 mod pki;
 mod process;
 mod prometheus;
@@ -28,6 +31,7 @@ pub use bed::{Cluster, StartOptions, TestBed, shared, stop_state_dir, validate_c
 pub use crd::apply_crd;
 pub use error::Error;
 pub use namespace::TestNamespace;
+pub use objects::{named, wait_gone};
 pub use prometheus::Prometheus;
-pub use token::wait_for_token;
+pub use token::{create_service_account, wait_for_token};
 pub use wait::{poll, wait_until};

@@ -27,13 +27,12 @@ use kube::{Client, ResourceExt};
 use meshglass_operator::controller::{self};
 use meshglass_operator::crds::Kiali;
 use meshglass_operator::crds::names;
-use meshglass_testbed::{TestBed, tools, wait_until};
+use meshglass_testbed::{TestBed, tools, wait_gone, wait_until};
 use serde_json::{Value, json};
-use tokio::sync::OnceCell;
 
 mod common;
 use common::{
-    WAIT, delete_cr_and_wait, install_kiali_crd, restricted_namespace, spawn_operator,
+    WAIT, delete_cr_and_wait, operator_bed, request_reconcile, restricted_namespace,
     test_namespace, wait_rolled_out, wait_successful,
 };
 
@@ -42,24 +41,9 @@ const GITOPS: &str = "argocd-controller";
 const ARGOCD_CM: &str = include_str!("../../examples/gitops/argocd-cm-kiali-health.yaml");
 const README: &str = include_str!("../../README.md");
 
-static SETUP: OnceCell<&'static TestBed> = OnceCell::const_new();
-
 /// The shared bed (east only) with the CRD installed and the operator running against it.
 async fn bed() -> &'static TestBed {
-    SETUP
-        .get_or_init(|| async {
-            let bed = meshglass_testbed::shared(&["east"])
-                .await
-                .expect("test bed starts");
-            let client = bed.cluster("east").client().await.expect("client");
-            install_kiali_crd(&client).await;
-            spawn_operator(
-                move || async move { bed.cluster("east").client().await.expect("operator client") },
-                std::future::pending(),
-            );
-            bed
-        })
-        .await
+    operator_bed(&["east"], &[]).await
 }
 
 async fn east() -> Client {
@@ -159,24 +143,9 @@ async fn full_reconcile_pass(client: &Client, cr_ns: &str) {
         .create(&PostParams::default(), &sentinel)
         .await
         .expect("create the sentinel Role");
-    wait_until(
-        "the operator pruned the sentinel Role (a full reconcile ran)",
-        WAIT,
-        || {
-            let roles = roles.clone();
-            async move {
-                Ok::<_, kube::Error>(
-                    roles
-                        .get_opt("reconcile-sentinel")
-                        .await?
-                        .is_none()
-                        .then_some(()),
-                )
-            }
-        },
-    )
-    .await
-    .expect("full reconcile");
+    wait_gone(&roles, "reconcile-sentinel", WAIT)
+        .await
+        .expect("the operator pruned the sentinel Role (a full reconcile ran)");
 }
 
 #[tokio::test]
@@ -307,14 +276,7 @@ async fn foreign_fields_survive_and_owned_fields_are_put_back() {
         .await
         .expect("edit config");
     // And a forced reconcile, as a user would trigger one.
-    Api::<Kiali>::namespaced(east.clone(), ns.name())
-        .patch(
-            "kiali",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"annotations": {"kiali.io/reconcile": "2026-01-01T00:00:00Z"}}})),
-        )
-        .await
-        .expect("touch kiali.io/reconcile");
+    request_reconcile(&east, ns.name(), "kiali", "2026-01-01T00:00:00Z").await;
 
     wait_until(
         "the operator put back replicas and config.yaml",

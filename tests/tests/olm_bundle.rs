@@ -20,8 +20,8 @@ use serde_json::{Value, json};
 
 mod common;
 use common::{
-    WAIT, delete_cr_and_wait, documents, ensure_namespace, repo, restricted_namespace, sa_token,
-    spawn_operator, wait_rolled_out, wait_successful,
+    WAIT, create, delete_cr_and_wait, documents, ensure_namespace, repo, restricted_namespace,
+    sa_token, spawn_operator, wait_rolled_out, wait_successful,
 };
 
 fn read_yaml(rel: &str) -> Value {
@@ -96,15 +96,6 @@ fn csv_operator_matches_the_helm_chart() {
         rendered(&docs, "Role")["rules"],
         "permissions vs the chart's Role"
     );
-}
-
-async fn create<K>(api: &Api<K>, obj: &K)
-where
-    K: kube::Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
-{
-    api.create(&PostParams::default(), obj)
-        .await
-        .unwrap_or_else(|e| panic!("create {}: {e}", obj.name_any()));
 }
 
 /// What OLM creates from the CSV, in `ns`: ServiceAccount, RBAC and the operator Deployment.

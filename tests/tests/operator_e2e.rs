@@ -18,12 +18,11 @@ use kube::{Client, ResourceExt};
 use meshglass_operator::crds::Kiali;
 use meshglass_operator::crds::names;
 use meshglass_testbed::{TestBed, TestNamespace, tools, wait_for_token, wait_until};
-use tokio::sync::OnceCell;
 
 mod common;
 use common::{
-    OSSM_REMOTE, WAIT, delete_cr_and_wait, ensure_namespace, install_kiali_crd, spawn_operator,
-    wait_successful,
+    OSSM_REMOTE, WAIT, assert_invalid, delete_cr_and_wait, east_west, exists, operator_bed,
+    request_reconcile, test_namespace, wait_successful,
 };
 
 const CLUSTERS: &[&str] = &["east", "west"];
@@ -47,29 +46,42 @@ spec:
       url: https://thanos-querier.openshift-monitoring.svc.cluster.local:9091
 "#;
 
-static SETUP: OnceCell<&'static TestBed> = OnceCell::const_new();
-
-/// The shared bed with the CRD installed and an operator running against each cluster.
+/// The shared bed with the CRD installed, `istio-system` on each cluster and an operator running against each.
 async fn bed() -> &'static TestBed {
-    SETUP
-        .get_or_init(|| async {
-            let bed = meshglass_testbed::shared(CLUSTERS)
-                .await
-                .expect("test bed starts");
-            for name in CLUSTERS {
-                let client = bed.cluster(name).client().await.expect("client");
-                install_kiali_crd(&client).await;
-                ensure_namespace(&client, "istio-system").await;
-            }
-            for name in CLUSTERS {
-                spawn_operator(
-                    move || async move { bed.cluster(name).client().await.expect("operator client") },
-                    std::future::pending(),
-                );
-            }
-            bed
-        })
+    operator_bed(CLUSTERS, &["istio-system"]).await
+}
+
+/// A test's own namespace on one cluster of the bed. Its name is also the test's instance name, so that the
+/// cluster-scoped objects of the test's CRs are its own.
+struct Own {
+    client: Client,
+    ns: TestNamespace,
+    inst: String,
+}
+
+impl Own {
+    async fn namespace(cluster: &str, prefix: &str) -> Own {
+        let client = bed().await.cluster(cluster).client().await.expect("client");
+        let ns = test_namespace(&client, prefix).await;
+        let inst = ns.name().to_string();
+        Own { client, ns, inst }
+    }
+
+    /// Creates the CR `kiali` of this namespace and instance, with `extra_deployment` lines under
+    /// `spec.deployment`.
+    async fn create_cr(&self, extra_deployment: &str) -> Kiali {
+        create_yaml(
+            &self.client,
+            &kiali_yaml(self.ns.name(), &self.inst, extra_deployment),
+        )
         .await
+        .expect("CR")
+    }
+
+    /// Deletes the CR `kiali` and waits until it and its cluster-scoped RBAC are gone.
+    async fn delete_cr(&self) {
+        delete_cr_and_wait(&self.client, self.ns.name(), "kiali", &self.inst).await
+    }
 }
 
 /// Creates a CR from YAML exactly as written (no round trip through the Rust types).
@@ -192,8 +204,7 @@ async fn assert_read_only(bed: &TestBed, cluster: &str, token: &str, ns: &str) {
 #[tokio::test]
 async fn ossm_primary_and_remote_crs_reach_successful() {
     let bed = bed().await;
-    let east = bed.cluster("east").client().await.expect("east client");
-    let west = bed.cluster("west").client().await.expect("west client");
+    let (east, west) = east_west(bed).await;
 
     create_yaml(&east, OSSM_PRIMARY)
         .await
@@ -322,16 +333,7 @@ async fn ossm_primary_and_remote_crs_reach_successful() {
         .delete("kiali", &DeleteParams::default())
         .await
         .expect("delete");
-    let api: Api<Kiali> = Api::namespaced(east.clone(), "istio-system");
-    api.patch(
-        "kiali",
-        &PatchParams::default(),
-        &Patch::Merge(
-            serde_json::json!({"metadata": {"annotations": {"kiali.io/reconcile": "now"}}}),
-        ),
-    )
-    .await
-    .expect("annotate");
+    request_reconcile(&east, "istio-system", "kiali", "now").await;
     wait_until("the deleted Deployment comes back", WAIT, || {
         let east = east.clone();
         async move {
@@ -346,25 +348,17 @@ async fn ossm_primary_and_remote_crs_reach_successful() {
 
 #[tokio::test]
 async fn view_only_remote_token_reads_but_cannot_write() {
-    let bed = bed().await;
-    let west = bed.cluster("west").client().await.expect("west client");
-    let ns = TestNamespace::create(&west, "op-view")
-        .await
-        .expect("namespace");
-    let inst = ns.name().to_string();
-    let yaml = kiali_yaml(
-        ns.name(),
-        &inst,
-        "    remote_cluster_resources_only: true\n    view_only_mode: true\n",
-    );
-    create_yaml(&west, &yaml).await.expect("CR");
-    let k = wait_successful(&west, ns.name(), "kiali").await;
+    let own = Own::namespace("west", "op-view").await;
+    let (west, ns, inst) = (&own.client, &own.ns, &own.inst);
+    own.create_cr("    remote_cluster_resources_only: true\n    view_only_mode: true\n")
+        .await;
+    let k = wait_successful(west, ns.name(), "kiali").await;
     let secret = k
         .status
         .and_then(|s| s.service_account_token_secret)
         .expect("token secret in status");
     assert_eq!(
-        owned_objects(&west, ns.name(), "kiali").await,
+        owned_objects(west, ns.name(), "kiali").await,
         set(&[
             &format!("ClusterRole {inst}-viewer"),
             &format!("ClusterRoleBinding {inst}"),
@@ -372,9 +366,9 @@ async fn view_only_remote_token_reads_but_cannot_write() {
             &format!("ServiceAccount {}/{inst}-service-account", ns.name()),
         ])
     );
-    let token = token_of(&west, ns.name(), &secret).await;
-    assert_read_only(bed, "west", &token, ns.name()).await;
-    delete_and_wait(&west, ns.name(), &inst).await;
+    let token = token_of(west, ns.name(), &secret).await;
+    assert_read_only(bed().await, "west", &token, ns.name()).await;
+    own.delete_cr().await;
 }
 
 const KUBECONFIG: &str = "apiVersion: v1\nkind: Config\nclusters:\n- name: west\n  cluster: {server: 'https://127.0.0.1:6443'}\nusers:\n- name: west\n  user: {token: abc}\ncontexts:\n- name: west\n  context: {cluster: west, user: west}\ncurrent-context: west\n";
@@ -399,19 +393,13 @@ fn template_annotation(d: &Deployment, key: &str) -> String {
 
 #[tokio::test]
 async fn labelled_secret_rolls_the_server_without_cr_change() {
-    let bed = bed().await;
-    let east = bed.cluster("east").client().await.expect("east client");
-    let ns = TestNamespace::create(&east, "op-roll")
-        .await
-        .expect("namespace");
-    let inst = ns.name().to_string();
-    create_yaml(&east, &kiali_yaml(ns.name(), &inst, ""))
-        .await
-        .expect("CR");
-    let before = wait_successful(&east, ns.name(), "kiali").await;
+    let own = Own::namespace("east", "op-roll").await;
+    let (east, ns, inst) = (&own.client, &own.ns, &own.inst);
+    own.create_cr("").await;
+    let before = wait_successful(east, ns.name(), "kiali").await;
     let deployments: Api<Deployment> = Api::namespaced(east.clone(), ns.name());
     let hash0 = template_annotation(
-        &deployments.get(&inst).await.expect("deployment"),
+        &deployments.get(inst).await.expect("deployment"),
         names::SECRETS_HASH_ANNOTATION,
     );
 
@@ -527,68 +515,33 @@ async fn labelled_secret_rolls_the_server_without_cr_change() {
     )
     .await
     .expect("rolled back");
-    delete_and_wait(&east, ns.name(), &inst).await;
-}
-
-/// Deletes the CR `kiali` and waits until it and its cluster-scoped RBAC are gone.
-async fn delete_and_wait(client: &Client, ns: &str, inst: &str) {
-    delete_cr_and_wait(client, ns, "kiali", inst).await
+    own.delete_cr().await;
 }
 
 #[tokio::test]
 async fn deleting_the_cr_removes_cluster_rbac() {
-    let bed = bed().await;
-    let east = bed.cluster("east").client().await.expect("east client");
-    let ns = TestNamespace::create(&east, "op-del")
-        .await
-        .expect("namespace");
-    let inst = ns.name().to_string();
-    create_yaml(&east, &kiali_yaml(ns.name(), &inst, ""))
-        .await
-        .expect("CR");
-    wait_successful(&east, ns.name(), "kiali").await;
-    assert!(
-        Api::<ClusterRole>::all(east.clone())
-            .get_opt(&inst)
-            .await
-            .expect("get")
-            .is_some()
-    );
-    assert!(
-        Api::<ClusterRoleBinding>::all(east.clone())
-            .get_opt(&inst)
-            .await
-            .expect("get")
-            .is_some()
-    );
-    delete_and_wait(&east, ns.name(), &inst).await;
+    let own = Own::namespace("east", "op-del").await;
+    let (east, ns, inst) = (&own.client, &own.ns, &own.inst);
+    own.create_cr("").await;
+    wait_successful(east, ns.name(), "kiali").await;
+    assert!(exists(&Api::<ClusterRole>::all(east.clone()), inst).await);
+    assert!(exists(&Api::<ClusterRoleBinding>::all(east.clone()), inst).await);
+    own.delete_cr().await;
 }
 
 #[tokio::test]
 async fn api_server_rejects_bad_enums_and_immutable_changes() {
-    let bed = bed().await;
-    let east = bed.cluster("east").client().await.expect("east client");
-    let ns = TestNamespace::create(&east, "op-val")
-        .await
-        .expect("namespace");
-    let inst = ns.name().to_string();
+    let own = Own::namespace("east", "op-val").await;
+    let (east, ns, inst) = (&own.client, &own.ns, &own.inst);
 
-    let bad = kiali_yaml(ns.name(), &inst, "").replace("strategy: anonymous", "strategy: kerberos");
-    match create_yaml(&east, &bad).await {
-        Err(kube::Error::Api(s)) => {
-            assert_eq!(s.code, 422, "{s:?}");
-            assert!(
-                s.message.contains("spec.auth.strategy") && s.message.contains("kerberos"),
-                "{}",
-                s.message
-            );
-        }
-        other => panic!("an unknown auth.strategy must be rejected: {other:?}"),
-    }
+    let bad = kiali_yaml(ns.name(), inst, "").replace("strategy: anonymous", "strategy: kerberos");
+    assert_invalid(
+        create_yaml(east, &bad).await,
+        &["spec.auth.strategy", "kerberos"],
+        "an unknown auth.strategy",
+    );
 
-    create_yaml(&east, &kiali_yaml(ns.name(), &inst, ""))
-        .await
-        .expect("valid CR");
+    own.create_cr("").await;
     let api: Api<Kiali> = Api::namespaced(east.clone(), ns.name());
     for (patch, field) in [
         (
@@ -604,24 +557,16 @@ async fn api_server_rejects_bad_enums_and_immutable_changes() {
             "deployment.remote_cluster_resources_only",
         ),
     ] {
-        match api
-            .patch("kiali", &PatchParams::default(), &Patch::Merge(patch))
-            .await
-        {
-            Err(kube::Error::Api(s)) => {
-                assert_eq!(s.code, 422, "{s:?}");
-                assert!(
-                    s.message.contains(field) && s.message.contains("immutable"),
-                    "{}",
-                    s.message
-                );
-            }
-            other => panic!("changing {field} must be rejected: {other:?}"),
-        }
+        assert_invalid(
+            api.patch("kiali", &PatchParams::default(), &Patch::Merge(patch))
+                .await,
+            &[field, "immutable"],
+            &format!("changing {field}"),
+        );
     }
 
     // A new generation: Successful follows it (observedGeneration), never the previous result.
-    wait_successful(&east, ns.name(), "kiali").await;
+    wait_successful(east, ns.name(), "kiali").await;
     let edited = api
         .patch(
             "kiali",
@@ -630,36 +575,28 @@ async fn api_server_rejects_bad_enums_and_immutable_changes() {
         )
         .await
         .expect("edit");
-    let k = wait_successful(&east, ns.name(), "kiali").await;
+    let k = wait_successful(east, ns.name(), "kiali").await;
     assert_eq!(
         k.status.and_then(|s| s.observed_generation),
         edited.metadata.generation
     );
     // The binding was replaced to point at the viewer role; the old role is gone.
     let binding = Api::<ClusterRoleBinding>::all(east.clone())
-        .get(&inst)
+        .get(inst)
         .await
         .expect("binding");
     assert_eq!(binding.role_ref.name, format!("{inst}-viewer"));
-    assert!(
-        Api::<ClusterRole>::all(east.clone())
-            .get_opt(&inst)
-            .await
-            .expect("get")
-            .is_none()
-    );
-    delete_and_wait(&east, ns.name(), &inst).await;
+    assert!(!exists(&Api::<ClusterRole>::all(east.clone()), inst).await);
+    own.delete_cr().await;
 }
 
 /// Benchmark figure: CR created → `Successful` for its generation, 20 runs, observed through a watch.
 /// Printed (`--nocapture`); the assertion only guards against a gross regression.
 #[tokio::test]
 async fn cr_apply_to_successful_latency() {
-    let bed = bed().await;
-    let east = bed.cluster("east").client().await.expect("east client");
-    let ns = TestNamespace::create(&east, "op-bench")
-        .await
-        .expect("namespace");
+    let Own {
+        client: east, ns, ..
+    } = Own::namespace("east", "op-bench").await;
     let api: Api<Kiali> = Api::namespaced(east.clone(), ns.name());
     let mut samples = Vec::new();
     for i in 0..20 {
@@ -701,20 +638,11 @@ async fn cr_apply_to_successful_latency() {
 /// Failure together; fixing it recovers, and other CRs keep reconciling meanwhile.
 #[tokio::test]
 async fn unusable_spec_reports_failure_then_recovers() {
-    let bed = bed().await;
-    let east = bed.cluster("east").client().await.expect("east client");
-    let ns = TestNamespace::create(&east, "op-fail")
-        .await
-        .expect("namespace");
-    let inst = ns.name().to_string();
-    let yaml = kiali_yaml(
-        ns.name(),
-        &inst,
-        "    tolerations:\n    - tolerationSeconds: soon\n",
-    );
-    create_yaml(&east, &yaml)
-        .await
-        .expect("CR accepted by the schema");
+    let own = Own::namespace("east", "op-fail").await;
+    let (east, ns) = (&own.client, &own.ns);
+    // The schema accepts it.
+    own.create_cr("    tolerations:\n    - tolerationSeconds: soon\n")
+        .await;
     let api: Api<Kiali> = Api::namespaced(east.clone(), ns.name());
     let failed = wait_until("the CR reports Failure", WAIT, || {
         let api = api.clone();
@@ -749,42 +677,36 @@ async fn unusable_spec_reports_failure_then_recovers() {
     )
     .await
     .expect("fix");
-    let k = wait_successful(&east, ns.name(), "kiali").await;
+    let k = wait_successful(east, ns.name(), "kiali").await;
     let status = k.status.expect("status");
     assert_eq!(
         status.condition("Failure").expect("Failure").status,
         "False"
     );
-    delete_and_wait(&east, ns.name(), &inst).await;
+    own.delete_cr().await;
 }
 
 /// cluster_wide_access false: Roles only in the selected namespaces, following namespaces as they
 /// appear (no CR change), and the ClusterRole keeps only the identity checks.
 #[tokio::test]
 async fn namespace_scoped_access_follows_selected_namespaces() {
-    let bed = bed().await;
-    let east = bed.cluster("east").client().await.expect("east client");
-    let ns = TestNamespace::create(&east, "op-scoped")
-        .await
-        .expect("namespace");
-    let inst = ns.name().to_string();
+    let own = Own::namespace("east", "op-scoped").await;
+    let (east, ns, inst) = (&own.client, &own.ns, &own.inst);
     let label = format!("mesh-{inst}");
     let extra = format!(
         "    cluster_wide_access: false\n    discovery_selectors:\n      default:\n      - matchLabels: {{{label}: \"yes\"}}\n"
     );
-    create_yaml(&east, &kiali_yaml(ns.name(), &inst, &extra))
-        .await
-        .expect("CR");
-    wait_successful(&east, ns.name(), "kiali").await;
+    own.create_cr(&extra).await;
+    wait_successful(east, ns.name(), "kiali").await;
     let role_names = |set: BTreeSet<String>| -> Vec<String> {
         set.into_iter().filter(|k| k.starts_with("Role ")).collect()
     };
     assert_eq!(
-        role_names(owned_objects(&east, ns.name(), "kiali").await),
+        role_names(owned_objects(east, ns.name(), "kiali").await),
         vec![format!("Role {}/{inst}", ns.name())]
     );
     let cluster_role = Api::<ClusterRole>::all(east.clone())
-        .get(&inst)
+        .get(inst)
         .await
         .expect("cluster role");
     for rule in cluster_role.rules.unwrap_or_default() {
@@ -792,9 +714,7 @@ async fn namespace_scoped_access_follows_selected_namespaces() {
     }
 
     // A namespace that matches the selector appears: it gets a Role without any CR change.
-    let selected = TestNamespace::create(&east, "op-selected")
-        .await
-        .expect("namespace");
+    let selected = test_namespace(east, "op-selected").await;
     Api::<Namespace>::all(east.clone())
         .patch(
             selected.name(),
@@ -819,9 +739,9 @@ async fn namespace_scoped_access_follows_selected_namespaces() {
     })
     .await
     .expect("role created");
-    delete_and_wait(&east, ns.name(), &inst).await;
+    own.delete_cr().await;
     assert!(
-        owned_objects(&east, ns.name(), "kiali").await.is_empty(),
+        owned_objects(east, ns.name(), "kiali").await.is_empty(),
         "every Role and RoleBinding is removed with the CR"
     );
 }

@@ -9,33 +9,24 @@ use k8s_openapi::api::{
     rbac::v1::{ClusterRole, ClusterRoleBinding},
 };
 use kube::{
-    Api, Client, Config, ResourceExt,
-    api::{ListParams, ObjectMeta, PostParams},
-    config::{KubeConfigOptions, Kubeconfig},
+    Api, ResourceExt,
+    api::{ListParams, PostParams},
+    config::Kubeconfig,
 };
 use meshglass_operator::remote_secret::{self, Change, Outcome};
-use meshglass_testbed::{TestBed, tools, wait_until};
-
-const CLUSTERS: &[&str] = &["east", "west"];
+use meshglass_testbed::{TestBed, named, tools, wait_gone, wait_until};
 
 mod common;
-use common::{assert_remote_cluster_secret, east_west, east_west_opts, suffix, test_namespace};
-
-async fn bed() -> &'static TestBed {
-    meshglass_testbed::shared(CLUSTERS)
-        .await
-        .expect("test bed starts")
-}
+use common::{
+    RemoteSecretCase, assert_remote_cluster_secret, client_from_secret, create, exists,
+    kubeconfig_file, kubeconfig_in, run_remote_secret,
+};
 
 /// Runs the CLI with the bed's kubeconfig and `extra` options; returns the outcome and what it printed.
 async fn run_cli(bed: &TestBed, extra: &[&str]) -> Result<(Outcome, String), remote_secret::Error> {
     let kubeconfig = bed.kubeconfig_path().display().to_string();
-    let mut argv = vec!["remote-secret", "--kubeconfig", kubeconfig.as_str()];
-    argv.extend_from_slice(extra);
-    let args = remote_secret::parse_args(argv).expect("options parse");
-    let mut out = Vec::new();
-    let outcome = remote_secret::run(&args, &mut out).await?;
-    Ok((outcome, String::from_utf8(out).expect("utf-8 output")))
+    let (outcome, printed) = run_remote_secret(&kubeconfig, extra, None).await;
+    Ok((outcome?, printed))
 }
 
 async fn rv<K>(api: &Api<K>, name: &str) -> Option<String>
@@ -48,31 +39,21 @@ where
         .and_then(|o| o.meta().resource_version.clone())
 }
 
-/// A client from the kubeconfig stored in the Secret (one context, named after the cluster).
-async fn client_from_secret(secret: &Secret, cluster: &str) -> Client {
-    let data = secret.data.as_ref().expect("secret data");
-    let text = String::from_utf8(data[cluster].0.clone()).expect("utf-8 kubeconfig");
-    let kubeconfig = Kubeconfig::from_yaml(&text).expect("kubeconfig parses");
-    let options = KubeConfigOptions {
-        context: Some(cluster.to_string()),
-        ..Default::default()
-    };
-    let config = Config::from_custom_kubeconfig(kubeconfig, &options)
-        .await
-        .expect("config");
-    Client::try_from(config).expect("client")
+/// The CA a kubeconfig cluster entry embeds (`certificate-authority-data`), decoded.
+fn ca_data(cluster: &kube::config::Cluster) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(cluster.certificate_authority_data.clone().expect("CA data"))
+        .expect("base64 CA")
 }
 
 #[tokio::test]
 async fn process_remote_resources_creates_a_working_view_only_secret_idempotently_and_deletes_it() {
-    let bed = bed().await;
-    let (east, west) = east_west(bed).await;
-    let kiali_ns = test_namespace(&east, "rs-kiali").await;
-    let id = suffix(&kiali_ns);
     // The remote namespace does not exist: the CLI creates it (and, with --delete, removes it again).
-    let remote_ns = format!("rs-access-{id}");
-    let name = format!("rs-{id}");
-    let opts = east_west_opts(kiali_ns.name(), &remote_ns, &name);
+    let case = RemoteSecretCase::new("rs-kiali").await;
+    let (bed, east, west) = (case.bed, &case.east, &case.west);
+    let (kiali_ns, remote_ns, name) = (&case.kiali_ns, &case.remote_ns, &case.name);
+    let opts = case.opts();
 
     let (first, printed) = run_cli(bed, &opts).await.expect("first run succeeds");
     assert_eq!(first.cluster_name, "west");
@@ -93,8 +74,7 @@ async fn process_remote_resources_creates_a_working_view_only_secret_idempotentl
     assert_remote_cluster_secret(&secret, "west");
     let data = secret.data.clone().expect("data");
     assert_eq!(data.keys().collect::<Vec<_>>(), ["west"]);
-    let kubeconfig = Kubeconfig::from_yaml(std::str::from_utf8(&data["west"].0).expect("utf-8"))
-        .expect("kubeconfig parses");
+    let kubeconfig = kubeconfig_in(&secret, "west");
     assert_eq!(kubeconfig.clusters.len(), 1);
     assert_eq!(kubeconfig.auth_infos.len(), 1);
     assert_eq!(kubeconfig.contexts.len(), 1);
@@ -106,12 +86,7 @@ async fn process_remote_resources_creates_a_working_view_only_secret_idempotentl
         cluster.server.as_deref(),
         Some(bed.cluster("west").server_url())
     );
-    let ca = {
-        use base64::Engine as _;
-        base64::engine::general_purpose::STANDARD
-            .decode(cluster.certificate_authority_data.expect("CA data"))
-            .expect("base64 CA")
-    };
+    let ca = ca_data(&cluster);
     assert_eq!(ca, bed.cluster("west").ca_pem());
     assert_eq!(cluster.insecure_skip_tls_verify, None);
 
@@ -126,7 +101,7 @@ async fn process_remote_resources_creates_a_working_view_only_secret_idempotentl
         "spec": {"containers": [{"name": "c", "image": "busybox"}]},
     }))
     .expect("pod");
-    let refused = Api::<Pod>::namespaced(remote, &remote_ns)
+    let refused = Api::<Pod>::namespaced(remote, remote_ns)
         .create(&PostParams::default(), &pod)
         .await
         .expect_err("creating a pod must be refused");
@@ -136,26 +111,26 @@ async fn process_remote_resources_creates_a_working_view_only_secret_idempotentl
     );
 
     // A second run changes nothing: every object keeps its resourceVersion.
-    let west_sa: Api<ServiceAccount> = Api::namespaced(west.clone(), &remote_ns);
-    let west_tokens: Api<Secret> = Api::namespaced(west.clone(), &remote_ns);
+    let west_sa: Api<ServiceAccount> = Api::namespaced(west.clone(), remote_ns);
+    let west_tokens: Api<Secret> = Api::namespaced(west.clone(), remote_ns);
     let roles: Api<ClusterRole> = Api::all(west.clone());
     let bindings: Api<ClusterRoleBinding> = Api::all(west.clone());
     let viewer = format!("{name}-viewer");
     let before = (
         rv(&east_secrets, "kiali-remote-cluster-secret-west").await,
-        rv(&west_sa, &name).await,
-        rv(&west_tokens, &name).await,
+        rv(&west_sa, name).await,
+        rv(&west_tokens, name).await,
         rv(&roles, &viewer).await,
-        rv(&bindings, &name).await,
+        rv(&bindings, name).await,
     );
     let (second, _) = run_cli(bed, &opts).await.expect("second run succeeds");
     assert!(second.changed_nothing(), "{:?}", second.actions);
     let after = (
         rv(&east_secrets, "kiali-remote-cluster-secret-west").await,
-        rv(&west_sa, &name).await,
-        rv(&west_tokens, &name).await,
+        rv(&west_sa, name).await,
+        rv(&west_tokens, name).await,
         rv(&roles, &viewer).await,
-        rv(&bindings, &name).await,
+        rv(&bindings, name).await,
     );
     assert_eq!(before, after);
 
@@ -168,18 +143,12 @@ async fn process_remote_resources_creates_a_working_view_only_secret_idempotentl
         "{:?}",
         deleted.actions
     );
-    assert!(
-        east_secrets
-            .get_opt("kiali-remote-cluster-secret-west")
-            .await
-            .expect("get")
-            .is_none()
-    );
-    assert!(west_sa.get_opt(&name).await.expect("get").is_none());
-    assert!(west_tokens.get_opt(&name).await.expect("get").is_none());
-    assert!(roles.get_opt(&viewer).await.expect("get").is_none());
-    assert!(roles.get_opt(&name).await.expect("get").is_none());
-    assert!(bindings.get_opt(&name).await.expect("get").is_none());
+    assert!(!exists(&east_secrets, "kiali-remote-cluster-secret-west").await);
+    assert!(!exists(&west_sa, name).await);
+    assert!(!exists(&west_tokens, name).await);
+    assert!(!exists(&roles, &viewer).await);
+    assert!(!exists(&roles, name).await);
+    assert!(!exists(&bindings, name).await);
     let labelled = ListParams::default().labels(&format!("app.kubernetes.io/instance={name}"));
     assert!(roles.list(&labelled).await.expect("list").items.is_empty());
     assert!(
@@ -190,26 +159,13 @@ async fn process_remote_resources_creates_a_working_view_only_secret_idempotentl
             .items
             .is_empty()
     );
-    let namespaces: Api<Namespace> = Api::all(west.clone());
-    wait_until(
-        "the remote namespace the CLI created is gone",
+    wait_gone(
+        &Api::<Namespace>::all(west.clone()),
+        remote_ns,
         Duration::from_secs(60),
-        || {
-            let namespaces = namespaces.clone();
-            let remote_ns = remote_ns.clone();
-            async move {
-                Ok::<_, kube::Error>(
-                    namespaces
-                        .get_opt(&remote_ns)
-                        .await?
-                        .is_none()
-                        .then_some(()),
-                )
-            }
-        },
     )
     .await
-    .expect("remote namespace deleted");
+    .expect("the remote namespace the CLI created is gone");
 
     // A second delete finds nothing to do.
     let (again, _) = run_cli(bed, &delete_opts)
@@ -220,64 +176,26 @@ async fn process_remote_resources_creates_a_working_view_only_secret_idempotentl
 
 #[tokio::test]
 async fn delete_leaves_objects_it_did_not_create_alone() {
-    let bed = bed().await;
-    let (east, west) = east_west(bed).await;
-    let kiali_ns = test_namespace(&east, "rs-keep").await;
-    let remote_ns = test_namespace(&west, "rs-keep-remote").await;
-    let name = format!("rs-keep-{}", suffix(&kiali_ns));
+    let case = RemoteSecretCase::with_remote_namespace("rs-keep").await;
+    let (east, west) = (&case.east, &case.west);
+    let (kiali_ns, remote_ns, name) = (&case.kiali_ns, &case.remote_ns, &case.name);
     // A same-named ServiceAccount and Secret made by someone else.
-    let sa = ServiceAccount {
-        metadata: ObjectMeta {
-            name: Some(name.clone()),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    Api::<ServiceAccount>::namespaced(west.clone(), remote_ns.name())
-        .create(&PostParams::default(), &sa)
-        .await
-        .expect("foreign SA");
-    let foreign = Secret {
-        metadata: ObjectMeta {
-            name: Some("kiali-remote-cluster-secret-west".into()),
-            ..Default::default()
-        },
-        string_data: Some(BTreeMap::from([("other".to_string(), "data".to_string())])),
-        ..Default::default()
-    };
-    Api::<Secret>::namespaced(east.clone(), kiali_ns.name())
-        .create(&PostParams::default(), &foreign)
-        .await
-        .expect("foreign secret");
+    let west_sa = Api::<ServiceAccount>::namespaced(west.clone(), remote_ns);
+    create(&west_sa, &named(name)).await;
+    let mut foreign: Secret = named("kiali-remote-cluster-secret-west");
+    foreign.string_data = Some(BTreeMap::from([("other".to_string(), "data".to_string())]));
+    let east_secrets = Api::<Secret>::namespaced(east.clone(), kiali_ns.name());
+    create(&east_secrets, &foreign).await;
 
-    let (outcome, _) = run_cli(
-        bed,
-        &[
-            east_west_opts(kiali_ns.name(), remote_ns.name(), &name),
-            vec!["--delete", "true"],
-        ]
-        .concat(),
-    )
-    .await
-    .expect("delete runs");
+    let (outcome, _) = run_cli(case.bed, &[case.opts(), vec!["--delete", "true"]].concat())
+        .await
+        .expect("delete runs");
     assert!(outcome.changed_nothing(), "{:?}", outcome.actions);
-    assert!(
-        Api::<ServiceAccount>::namespaced(west.clone(), remote_ns.name())
-            .get_opt(&name)
-            .await
-            .expect("get")
-            .is_some()
-    );
-    assert!(
-        Api::<Secret>::namespaced(east.clone(), kiali_ns.name())
-            .get_opt("kiali-remote-cluster-secret-west")
-            .await
-            .expect("get")
-            .is_some()
-    );
+    assert!(exists(&west_sa, name).await);
+    assert!(exists(&east_secrets, "kiali-remote-cluster-secret-west").await);
     assert!(
         Api::<Namespace>::all(west.clone())
-            .get_opt(remote_ns.name())
+            .get_opt(remote_ns)
             .await
             .expect("get")
             .is_some_and(|n| n.metadata.deletion_timestamp.is_none())
@@ -332,47 +250,27 @@ fn kubectl_apply(bed: &TestBed, context: &str, yaml: &str) {
 
 #[tokio::test]
 async fn dry_run_writes_nothing_and_its_output_applies_cleanly_with_kubectl() {
-    let bed = bed().await;
-    let (east, west) = east_west(bed).await;
-    let kiali_ns = test_namespace(&east, "rs-dry").await;
-    let id = suffix(&kiali_ns);
-    let remote_ns = format!("rs-dry-access-{id}");
-    let name = format!("rs-dry-{id}");
-    let opts = [
-        east_west_opts(kiali_ns.name(), &remote_ns, &name),
-        vec!["--remote-cluster-name", "west-dry"],
-    ]
-    .concat();
+    let case = RemoteSecretCase::new("rs-dry").await;
+    let (bed, east, west) = (case.bed, &case.east, &case.west);
+    let (kiali_ns, remote_ns, name) = (&case.kiali_ns, &case.remote_ns, &case.name);
+    let opts = [case.opts(), vec!["--remote-cluster-name", "west-dry"]].concat();
     let mut dry = opts.to_vec();
     dry.extend_from_slice(&["--dry-run", "true"]);
     let (outcome, output) = run_cli(bed, &dry).await.expect("dry run succeeds");
     assert!(outcome.changed_nothing(), "{:?}", outcome.actions);
 
     // Nothing was written on either side.
-    let namespaces: Api<Namespace> = Api::all(west.clone());
-    assert!(namespaces.get_opt(&remote_ns).await.expect("get").is_none());
+    assert!(!exists(&Api::<Namespace>::all(west.clone()), remote_ns).await);
     assert!(
-        Api::<ClusterRole>::all(west.clone())
-            .get_opt(&format!("{name}-viewer"))
-            .await
-            .expect("get")
-            .is_none()
+        !exists(
+            &Api::<ClusterRole>::all(west.clone()),
+            &format!("{name}-viewer")
+        )
+        .await
     );
-    assert!(
-        Api::<ClusterRoleBinding>::all(west.clone())
-            .get_opt(&name)
-            .await
-            .expect("get")
-            .is_none()
-    );
+    assert!(!exists(&Api::<ClusterRoleBinding>::all(west.clone()), name).await);
     let east_secrets: Api<Secret> = Api::namespaced(east.clone(), kiali_ns.name());
-    assert!(
-        east_secrets
-            .get_opt("kiali-remote-cluster-secret-west-dry")
-            .await
-            .expect("get")
-            .is_none()
-    );
+    assert!(!exists(&east_secrets, "kiali-remote-cluster-secret-west-dry").await);
 
     // Every object is in the output, the Secret clearly marked.
     for kind in [
@@ -418,11 +316,11 @@ async fn dry_run_writes_nothing_and_its_output_applies_cleanly_with_kubectl() {
             .as_ref()
             .is_some_and(|d| d.contains_key("west-dry"))
     );
-    let sa: Api<ServiceAccount> = Api::namespaced(west.clone(), &remote_ns);
-    assert!(sa.get_opt(&name).await.expect("get").is_some());
+    let sa: Api<ServiceAccount> = Api::namespaced(west.clone(), remote_ns);
+    assert!(exists(&sa, name).await);
 
     // Now that the token exists, a dry run embeds it and says so.
-    let token_secrets: Api<Secret> = Api::namespaced(west.clone(), &remote_ns);
+    let token_secrets: Api<Secret> = Api::namespaced(west.clone(), remote_ns);
     wait_until(
         "the applied token Secret is populated",
         Duration::from_secs(60),
@@ -455,24 +353,14 @@ async fn dry_run_writes_nothing_and_its_output_applies_cleanly_with_kubectl() {
     let mut delete = opts.to_vec();
     delete.extend_from_slice(&["--delete", "true"]);
     run_cli(bed, &delete).await.expect("delete succeeds");
-    assert!(
-        east_secrets
-            .get_opt("kiali-remote-cluster-secret-west-dry")
-            .await
-            .expect("get")
-            .is_none()
-    );
-    assert!(sa.get_opt(&name).await.expect("get").is_none());
+    assert!(!exists(&east_secrets, "kiali-remote-cluster-secret-west-dry").await);
+    assert!(!exists(&sa, name).await);
 }
 
 #[tokio::test]
 async fn without_a_ca_in_the_kubeconfig_the_remote_root_ca_is_used() {
-    let bed = bed().await;
-    let east = bed.cluster("east").client().await.expect("east client");
-    let kiali_ns = test_namespace(&east, "rs-ca").await;
-    let id = suffix(&kiali_ns);
-    let remote_ns = format!("rs-ca-access-{id}");
-    let name = format!("rs-ca-{id}");
+    let case = RemoteSecretCase::new("rs-ca").await;
+    let (bed, east, west, kiali_ns) = (case.bed, &case.east, &case.west, &case.kiali_ns);
 
     // The user's kubeconfig trusts west blindly (insecure-skip-tls-verify, no CA).
     let mut kubeconfig = Kubeconfig::read_from(bed.kubeconfig_path()).expect("bed kubeconfig");
@@ -483,65 +371,32 @@ async fn without_a_ca_in_the_kubeconfig_the_remote_root_ca_is_used() {
             c.insecure_skip_tls_verify = Some(true);
         }
     }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("kubeconfig");
-    std::fs::write(&path, serde_yaml_ng::to_string(&kubeconfig).expect("yaml"))
-        .expect("write kubeconfig");
-    let path = path.display().to_string();
-    let opts = [
-        "--kubeconfig",
-        path.as_str(),
-        "--kiali-cluster-context",
-        "east",
-        "--remote-cluster-context",
-        "west",
-        "--kiali-cluster-namespace",
-        kiali_ns.name(),
-        "--remote-cluster-namespace",
-        &remote_ns,
-        "--kiali-resource-name",
-        &name,
-    ];
-    let args =
-        remote_secret::parse_args(std::iter::once("remote-secret").chain(opts)).expect("parses");
-    remote_secret::run(&args, &mut Vec::new())
-        .await
-        .expect("run succeeds");
+    let (_dir, path) = kubeconfig_file(&kubeconfig);
+    let opts = case.opts();
+    let (outcome, _) = run_remote_secret(&path, &opts, None).await;
+    outcome.expect("run succeeds");
 
     // The server's kubeconfig verifies west with west's kube-root-ca.crt instead of skipping verification.
     let secret = Api::<Secret>::namespaced(east.clone(), kiali_ns.name())
         .get("kiali-remote-cluster-secret-west")
         .await
         .expect("secret");
-    let text =
-        String::from_utf8(secret.data.as_ref().expect("data")["west"].0.clone()).expect("utf-8");
-    let generated = Kubeconfig::from_yaml(&text).expect("kubeconfig");
+    let generated = kubeconfig_in(&secret, "west");
     let cluster = generated.clusters[0].cluster.clone().expect("cluster");
     assert_eq!(cluster.insecure_skip_tls_verify, None);
-    let ca = {
-        use base64::Engine as _;
-        base64::engine::general_purpose::STANDARD
-            .decode(cluster.certificate_authority_data.expect("CA data"))
-            .expect("base64")
-    };
-    let root = Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(
-        bed.cluster("west").client().await.expect("west"),
-        "kube-system",
-    )
-    .get("kube-root-ca.crt")
-    .await
-    .expect("root CA configmap");
+    let ca = ca_data(&cluster);
+    let root =
+        Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(west.clone(), "kube-system")
+            .get("kube-root-ca.crt")
+            .await
+            .expect("root CA configmap");
     assert_eq!(ca, root.data.expect("data")["ca.crt"].as_bytes());
     let pods: Api<Pod> = Api::all(client_from_secret(&secret, "west").await);
     pods.list(&ListParams::default())
         .await
         .expect("verified TLS connection lists pods");
 
-    let mut delete = vec!["remote-secret"];
-    delete.extend_from_slice(&opts);
-    delete.extend_from_slice(&["--delete", "true"]);
-    let args = remote_secret::parse_args(delete).expect("parses");
-    remote_secret::run(&args, &mut Vec::new())
-        .await
-        .expect("delete succeeds");
+    let (deleted, _) =
+        run_remote_secret(&path, &[opts, vec!["--delete", "true"]].concat(), None).await;
+    deleted.expect("delete succeeds");
 }

@@ -7,24 +7,15 @@ use k8s_openapi::api::{
     core::v1::{Namespace, Secret, ServiceAccount},
     rbac::v1::{ClusterRole, ClusterRoleBinding},
 };
-use kube::{
-    Api, Client,
-    api::{ObjectMeta, PostParams},
-    config::Kubeconfig,
-};
+use kube::{Api, config::Kubeconfig};
 use meshglass_operator::remote_secret::{self, Error};
-use meshglass_testbed::TestBed;
-
-const CLUSTERS: &[&str] = &["east", "west"];
+use meshglass_testbed::{create_service_account, named, wait_gone};
 
 mod common;
-use common::{east_west, east_west_opts, suffix, test_namespace};
-
-async fn bed() -> &'static TestBed {
-    meshglass_testbed::shared(CLUSTERS)
-        .await
-        .expect("test bed starts")
-}
+use common::{
+    RemoteSecretCase, create, east_west_opts, exists, kubeconfig_file, run_remote_secret,
+    unused_port,
+};
 
 /// Runs the CLI expecting a failure; checks the error is one line, has the category, names `needles`, and that
 /// the command's own output stayed empty.
@@ -35,198 +26,157 @@ async fn fails(
     category: &str,
     needles: &[&str],
 ) -> Error {
-    let mut argv = vec!["remote-secret", "--kubeconfig", kubeconfig];
-    argv.extend_from_slice(extra);
-    let mut args = remote_secret::parse_args(argv).expect("options parse");
-    if let Some(t) = timeout {
-        args.token_timeout = t;
-    }
-    let mut out = Vec::new();
-    let err = remote_secret::run(&args, &mut out)
-        .await
-        .expect_err("the run must fail");
+    let (outcome, out) = run_remote_secret(kubeconfig, extra, timeout).await;
+    let err = outcome.expect_err("the run must fail");
     let msg = err.to_string();
     assert_eq!(err.category(), category, "{msg}");
     assert!(!msg.contains('\n'), "error is not one line: {msg}");
     for needle in needles {
         assert!(msg.contains(needle), "{needle:?} missing from: {msg}");
     }
-    assert!(
-        out.is_empty(),
-        "printed on failure: {}",
-        String::from_utf8_lossy(&out)
-    );
+    assert!(out.is_empty(), "printed on failure: {out}");
     err
 }
 
-/// Asserts that neither cluster holds any object named after `name` / the west Secret in `kiali_ns`.
-async fn nothing_written(
-    east: &Client,
-    west: &Client,
-    kiali_ns: &str,
-    remote_ns: &str,
-    name: &str,
+/// [`fails`] for a run that uses the remote objects as they are (`--process-remote-resources false`); east is
+/// left without a Secret for west.
+async fn fails_with_existing_remote_objects(
+    case: &RemoteSecretCase,
+    timeout: Option<Duration>,
+    category: &str,
+    needles: &[&str],
 ) {
-    let secret = Api::<Secret>::namespaced(east.clone(), kiali_ns)
-        .get_opt("kiali-remote-cluster-secret-west")
+    fails(
+        &case.kubeconfig,
+        &[case.opts(), vec!["--process-remote-resources", "false"]].concat(),
+        timeout,
+        category,
+        needles,
+    )
+    .await;
+    no_secret_on_east(
+        case,
+        case.kiali_ns.name(),
+        "kiali-remote-cluster-secret-west",
+    )
+    .await;
+}
+
+/// Asserts that neither cluster holds any object named after the case's resource name, nor east the west Secret
+/// in `kiali_ns`.
+async fn nothing_written(case: &RemoteSecretCase, kiali_ns: &str) {
+    let (west, remote_ns, name) = (&case.west, &case.remote_ns, &case.name);
+    no_secret_on_east(case, kiali_ns, "kiali-remote-cluster-secret-west").await;
+    assert!(
+        !exists(
+            &Api::<ServiceAccount>::namespaced(west.clone(), remote_ns),
+            name
+        )
         .await
-        .expect("get");
-    assert!(secret.is_none(), "a Secret was written on east");
-    assert!(
-        Api::<ServiceAccount>::namespaced(west.clone(), remote_ns)
-            .get_opt(name)
-            .await
-            .expect("get")
-            .is_none()
     );
-    assert!(
-        Api::<Secret>::namespaced(west.clone(), remote_ns)
-            .get_opt(name)
-            .await
-            .expect("get")
-            .is_none()
-    );
-    assert!(
-        Api::<ClusterRoleBinding>::all(west.clone())
-            .get_opt(name)
-            .await
-            .expect("get")
-            .is_none()
-    );
+    assert!(!exists(&Api::<Secret>::namespaced(west.clone(), remote_ns), name).await);
+    assert!(!exists(&Api::<ClusterRoleBinding>::all(west.clone()), name).await);
     for role in [name.to_string(), format!("{name}-viewer")] {
-        assert!(
-            Api::<ClusterRole>::all(west.clone())
-                .get_opt(&role)
-                .await
-                .expect("get")
-                .is_none()
-        );
+        assert!(!exists(&Api::<ClusterRole>::all(west.clone()), &role).await);
     }
+}
+
+/// Asserts that east holds no remote-cluster Secret `secret` in `kiali_ns`.
+async fn no_secret_on_east(case: &RemoteSecretCase, kiali_ns: &str, secret: &str) {
+    assert!(
+        !exists(
+            &Api::<Secret>::namespaced(case.east.clone(), kiali_ns),
+            secret
+        )
+        .await,
+        "a Secret was written on east"
+    );
+}
+
+/// Asserts that west has no namespace named as the case's remote namespace.
+async fn no_remote_namespace(case: &RemoteSecretCase) {
+    assert!(!exists(&Api::<Namespace>::all(case.west.clone()), &case.remote_ns).await);
 }
 
 #[tokio::test]
 async fn argument_errors_name_the_problem() {
-    let bed = bed().await;
-    let kubeconfig = bed.kubeconfig_path().display().to_string();
-    let (east, west) = east_west(bed).await;
-    let kiali_ns = test_namespace(&east, "rs-err").await;
-    let remote_ns = format!("rs-err-access-{}", suffix(&kiali_ns));
-    let name = format!("rs-err-{}", suffix(&kiali_ns));
+    let case = RemoteSecretCase::new("rs-err").await;
     let base = [
         "--kiali-cluster-namespace",
-        kiali_ns.name(),
+        case.kiali_ns.name(),
         "--remote-cluster-namespace",
-        &remote_ns,
+        &case.remote_ns,
         "--kiali-resource-name",
-        &name,
+        &case.name,
     ];
-    let with = |more: &[&'static str]| {
-        let mut v: Vec<&str> = base.to_vec();
-        v.extend_from_slice(more);
-        v
+    let contexts = |kiali: &'static str, remote: &'static str| {
+        [
+            "--kiali-cluster-context",
+            kiali,
+            "--remote-cluster-context",
+            remote,
+        ]
     };
-
-    // The same context twice.
-    fails(
-        &kubeconfig,
-        &with(&[
-            "--kiali-cluster-context",
-            "west",
-            "--remote-cluster-context",
-            "west",
-        ]),
-        None,
-        "same_context",
-        &["\"west\"", "--remote-cluster-context"],
-    )
-    .await;
-    // An unknown context: the known ones are listed.
-    fails(
-        &kubeconfig,
-        &with(&[
-            "--kiali-cluster-context",
-            "east",
-            "--remote-cluster-context",
-            "north",
-        ]),
-        None,
-        "unknown_context",
-        &["\"north\"", "east, west"],
-    )
-    .await;
-    // An invalid cluster name: the allowed pattern is shown.
-    fails(
-        &kubeconfig,
-        &with(&[
-            "--kiali-cluster-context",
-            "east",
-            "--remote-cluster-context",
-            "west",
-            "--remote-cluster-name",
-            "west/1",
-        ]),
-        None,
-        "invalid_cluster_name",
-        &[
-            "\"west/1\"",
-            remote_secret::args::CLUSTER_NAME_PATTERN,
-            "--remote-cluster-name",
-        ],
-    )
-    .await;
-    nothing_written(&east, &west, kiali_ns.name(), &remote_ns, &name).await;
-    assert!(
-        Api::<Namespace>::all(west.clone())
-            .get_opt(&remote_ns)
-            .await
-            .expect("get")
-            .is_none()
-    );
+    let cases: [(&[&str], &str, &[&str]); 3] = [
+        // The same context twice.
+        (
+            &contexts("west", "west"),
+            "same_context",
+            &["\"west\"", "--remote-cluster-context"],
+        ),
+        // An unknown context: the known ones are listed.
+        (
+            &contexts("east", "north"),
+            "unknown_context",
+            &["\"north\"", "east, west"],
+        ),
+        // An invalid cluster name: the allowed pattern is shown.
+        (
+            &[
+                &contexts("east", "west")[..],
+                &["--remote-cluster-name", "west/1"],
+            ]
+            .concat(),
+            "invalid_cluster_name",
+            &[
+                "\"west/1\"",
+                remote_secret::args::CLUSTER_NAME_PATTERN,
+                "--remote-cluster-name",
+            ],
+        ),
+    ];
+    for (options, category, needles) in cases {
+        let argv = [&base[..], options].concat();
+        fails(&case.kubeconfig, &argv, None, category, needles).await;
+    }
+    nothing_written(&case, case.kiali_ns.name()).await;
+    no_remote_namespace(&case).await;
 }
 
 #[tokio::test]
 async fn a_missing_kiali_namespace_stops_before_any_write() {
-    let bed = bed().await;
-    let kubeconfig = bed.kubeconfig_path().display().to_string();
-    let (east, west) = east_west(bed).await;
-    let marker = test_namespace(&east, "rs-nons").await;
-    let id = suffix(&marker);
-    let missing = format!("rs-missing-{id}");
-    let remote_ns = format!("rs-nons-access-{id}");
-    let name = format!("rs-nons-{id}");
+    // The case's own Kiali namespace only marks the test; the one named on the command line does not exist.
+    let case = RemoteSecretCase::new("rs-nons").await;
+    let missing = format!("rs-missing-{}", common::suffix(&case.kiali_ns));
     fails(
-        &kubeconfig,
-        &east_west_opts(&missing, &remote_ns, &name),
+        &case.kubeconfig,
+        &east_west_opts(&missing, &case.remote_ns, &case.name),
         None,
         "primary_namespace_missing",
         &[&missing, "--kiali-cluster-namespace"],
     )
     .await;
-    nothing_written(&east, &west, &missing, &remote_ns, &name).await;
-    assert!(
-        Api::<Namespace>::all(west.clone())
-            .get_opt(&remote_ns)
-            .await
-            .expect("get")
-            .is_none()
-    );
+    nothing_written(&case, &missing).await;
+    no_remote_namespace(&case).await;
 }
 
 #[tokio::test]
 async fn an_unreachable_remote_api_is_reported() {
-    let bed = bed().await;
-    let (east, west) = east_west(bed).await;
-    let kiali_ns = test_namespace(&east, "rs-down").await;
-    let id = suffix(&kiali_ns);
-    let name = format!("rs-down-{id}");
-    let remote_ns = format!("rs-down-access-{id}");
+    let case = RemoteSecretCase::new("rs-down").await;
 
     // A kubeconfig with a context "down" whose API server does not listen (a port nobody holds).
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.local_addr().expect("addr").port()
-    };
-    let mut kubeconfig = Kubeconfig::read_from(bed.kubeconfig_path()).expect("bed kubeconfig");
+    let port = unused_port();
+    let mut kubeconfig = Kubeconfig::read_from(case.bed.kubeconfig_path()).expect("bed kubeconfig");
     let mut down_cluster = kubeconfig
         .clusters
         .iter()
@@ -249,181 +199,99 @@ async fn an_unreachable_remote_api_is_reported() {
     }
     kubeconfig.clusters.push(down_cluster);
     kubeconfig.contexts.push(down_context);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("kubeconfig");
-    std::fs::write(&path, serde_yaml_ng::to_string(&kubeconfig).expect("yaml"))
-        .expect("write kubeconfig");
+    let (_dir, path) = kubeconfig_file(&kubeconfig);
 
     fails(
-        &path.display().to_string(),
+        &path,
         &[
             "--kiali-cluster-context",
             "east",
             "--remote-cluster-context",
             "down",
             "--kiali-cluster-namespace",
-            kiali_ns.name(),
+            case.kiali_ns.name(),
             "--remote-cluster-namespace",
-            &remote_ns,
+            &case.remote_ns,
             "--kiali-resource-name",
-            &name,
+            &case.name,
         ],
         None,
         "unreachable",
         &[&format!("127.0.0.1:{port}"), "\"down\""],
     )
     .await;
-    let secret = Api::<Secret>::namespaced(east.clone(), kiali_ns.name())
-        .get_opt("kiali-remote-cluster-secret-down")
-        .await
-        .expect("get");
-    assert!(secret.is_none());
-    nothing_written(&east, &west, kiali_ns.name(), &remote_ns, &name).await;
+    no_secret_on_east(
+        &case,
+        case.kiali_ns.name(),
+        "kiali-remote-cluster-secret-down",
+    )
+    .await;
+    nothing_written(&case, case.kiali_ns.name()).await;
 }
 
 #[tokio::test]
 async fn a_token_that_is_never_populated_times_out_with_advice() {
-    let bed = bed().await;
-    let kubeconfig = bed.kubeconfig_path().display().to_string();
-    let (east, west) = east_west(bed).await;
-    let kiali_ns = test_namespace(&east, "rs-tok").await;
-    let remote_ns = test_namespace(&west, "rs-tok-remote").await;
-    let name = format!("rs-tok-{}", suffix(&kiali_ns));
+    let case = RemoteSecretCase::with_remote_namespace("rs-tok").await;
+    let (name, remote_ns) = (&case.name, &case.remote_ns);
     // A Secret of that name exists but nothing ever puts a token in it.
-    let empty = Secret {
-        metadata: ObjectMeta {
-            name: Some(name.clone()),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    Api::<Secret>::namespaced(west.clone(), remote_ns.name())
-        .create(&PostParams::default(), &empty)
-        .await
-        .expect("empty secret");
+    create(
+        &Api::<Secret>::namespaced(case.west.clone(), remote_ns),
+        &named(name),
+    )
+    .await;
 
-    fails(
-        &kubeconfig,
-        &[
-            east_west_opts(kiali_ns.name(), remote_ns.name(), &name),
-            vec!["--process-remote-resources", "false"],
-        ]
-        .concat(),
+    fails_with_existing_remote_objects(
+        &case,
         Some(Duration::from_secs(3)),
         "token_timeout",
         &[
-            &format!("{}/{name}", remote_ns.name()),
+            &format!("{remote_ns}/{name}"),
             "remote_cluster_resources_only",
             "after 3s",
         ],
     )
     .await;
-    let secret = Api::<Secret>::namespaced(east.clone(), kiali_ns.name())
-        .get_opt("kiali-remote-cluster-secret-west")
-        .await
-        .expect("get");
-    assert!(secret.is_none(), "a Secret was written on east");
 }
 
 #[tokio::test]
 async fn credentials_without_the_needed_permissions_are_refused_by_name() {
-    let bed = bed().await;
-    let kubeconfig = bed.kubeconfig_path().display().to_string();
-    let (east, west) = east_west(bed).await;
-    let kiali_ns = test_namespace(&east, "rs-perm").await;
-    let remote_ns = test_namespace(&west, "rs-perm-remote").await;
-    let name = format!("rs-perm-{}", suffix(&kiali_ns));
+    let case = RemoteSecretCase::with_remote_namespace("rs-perm").await;
+    let (name, remote_ns) = (&case.name, &case.remote_ns);
     // A ServiceAccount with a token but no role at all.
-    let sa = ServiceAccount {
-        metadata: ObjectMeta {
-            name: Some(name.clone()),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    Api::<ServiceAccount>::namespaced(west.clone(), remote_ns.name())
-        .create(&PostParams::default(), &sa)
+    create_service_account(&case.west, remote_ns, name, name)
         .await
-        .expect("sa");
-    let token: Secret = serde_json::from_value(serde_json::json!({
-        "metadata": {"name": name, "annotations": {"kubernetes.io/service-account.name": name}},
-        "type": "kubernetes.io/service-account-token",
-    }))
-    .expect("token secret");
-    Api::<Secret>::namespaced(west.clone(), remote_ns.name())
-        .create(&PostParams::default(), &token)
-        .await
-        .expect("token secret");
+        .expect("a ServiceAccount and its token Secret");
 
-    fails(
-        &kubeconfig,
-        &[
-            east_west_opts(kiali_ns.name(), remote_ns.name(), &name),
-            vec!["--process-remote-resources", "false"],
-        ]
-        .concat(),
+    fails_with_existing_remote_objects(
+        &case,
         None,
         "permission_missing",
-        &[
-            "may not list namespaces",
-            &format!("{}/{name}", remote_ns.name()),
-        ],
+        &["may not list namespaces", &format!("{remote_ns}/{name}")],
     )
     .await;
-    let secret = Api::<Secret>::namespaced(east.clone(), kiali_ns.name())
-        .get_opt("kiali-remote-cluster-secret-west")
-        .await
-        .expect("get");
-    assert!(secret.is_none(), "a Secret was written on east");
 }
 
 #[tokio::test]
 async fn a_failure_after_the_remote_writes_removes_them_again() {
-    let bed = bed().await;
-    let kubeconfig = bed.kubeconfig_path().display().to_string();
-    let (east, west) = east_west(bed).await;
-    let kiali_ns = test_namespace(&east, "rs-undo").await;
-    let id = suffix(&kiali_ns);
-    let remote_ns = format!("rs-undo-access-{id}");
-    let name = format!("rs-undo-{id}");
+    let case = RemoteSecretCase::new("rs-undo").await;
     // The URL the server would use does not answer: found only when the generated kubeconfig is proven, after
     // the ServiceAccount, role, binding, token Secret and namespace were created on west.
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.local_addr().expect("addr").port()
-    };
+    let port = unused_port();
     let url = format!("https://127.0.0.1:{port}");
     fails(
-        &kubeconfig,
-        &[
-            east_west_opts(kiali_ns.name(), &remote_ns, &name),
-            vec!["--remote-cluster-url", &url],
-        ]
-        .concat(),
+        &case.kubeconfig,
+        &[case.opts(), vec!["--remote-cluster-url", &url]].concat(),
         None,
         "unreachable",
         &[&format!("127.0.0.1:{port}")],
     )
     .await;
-    nothing_written(&east, &west, kiali_ns.name(), &remote_ns, &name).await;
-    let namespaces: Api<Namespace> = Api::all(west.clone());
-    meshglass_testbed::wait_until(
-        "the namespace the failed run created is gone",
+    nothing_written(&case, case.kiali_ns.name()).await;
+    wait_gone(
+        &Api::<Namespace>::all(case.west.clone()),
+        &case.remote_ns,
         Duration::from_secs(60),
-        || {
-            let namespaces = namespaces.clone();
-            let remote_ns = remote_ns.clone();
-            async move {
-                Ok::<_, kube::Error>(
-                    namespaces
-                        .get_opt(&remote_ns)
-                        .await?
-                        .is_none()
-                        .then_some(()),
-                )
-            }
-        },
     )
     .await
-    .expect("namespace removed");
+    .expect("the namespace the failed run created is gone");
 }

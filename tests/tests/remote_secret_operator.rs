@@ -4,17 +4,16 @@
 
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::{
-    Api, Client, Config, ResourceExt,
+    Api, ResourceExt,
     api::{ApiResource, DynamicObject, ListParams, PostParams},
-    config::{KubeConfigOptions, Kubeconfig},
 };
 use meshglass_operator::{crds::Kiali, remote_secret};
 use meshglass_testbed::TestBed;
 
 mod common;
 use common::{
-    OSSM_REMOTE, assert_remote_cluster_secret, east_west, ensure_namespace, install_kiali_crd,
-    spawn_operator, wait_successful,
+    OSSM_REMOTE, assert_remote_cluster_secret, client_from_secret, east_west, ensure_namespace,
+    install_kiali_crd, kubeconfig_in, run_remote_secret, spawn_operator, wait_successful,
 };
 
 const CLUSTERS: &[&str] = &["east", "west"];
@@ -48,32 +47,30 @@ async fn the_cli_uses_the_token_the_operator_made_for_a_remote_mode_cr() {
 
     // Step 7: the guide's command, with this bed's contexts.
     let kubeconfig = bed.kubeconfig_path().display().to_string();
-    let args = remote_secret::parse_args([
-        "remote-secret",
-        "--kubeconfig",
+    let (outcome, _) = run_remote_secret(
         &kubeconfig,
-        "--kiali-cluster-context",
-        "east",
-        "--remote-cluster-context",
-        "west",
-        "--view-only",
-        "false",
-        "--kiali-resource-name",
-        "kiali-service-account",
-        "--remote-cluster-namespace",
-        "istio-system",
-        "--process-kiali-secret",
-        "true",
-        "--process-remote-resources",
-        "false",
-        "--remote-cluster-name",
-        "cluster2",
-    ])
-    .expect("the guide's options parse");
-    let mut out = Vec::new();
-    let outcome = remote_secret::run(&args, &mut out)
-        .await
-        .expect("the CLI succeeds");
+        &[
+            "--kiali-cluster-context",
+            "east",
+            "--remote-cluster-context",
+            "west",
+            "--view-only",
+            "false",
+            "--kiali-resource-name",
+            "kiali-service-account",
+            "--remote-cluster-namespace",
+            "istio-system",
+            "--process-kiali-secret",
+            "true",
+            "--process-remote-resources",
+            "false",
+            "--remote-cluster-name",
+            "cluster2",
+        ],
+        None,
+    )
+    .await;
+    let outcome = outcome.expect("the CLI succeeds");
     // Nothing is created on west: the operator's objects are used as they are.
     assert!(
         outcome
@@ -118,9 +115,7 @@ async fn the_cli_uses_the_token_the_operator_made_for_a_remote_mode_cr() {
         .await
         .expect("Secret on east");
     assert_remote_cluster_secret(&secret, "cluster2");
-    let text = String::from_utf8(secret.data.as_ref().expect("data")["cluster2"].0.clone())
-        .expect("utf-8");
-    let kubeconfig = Kubeconfig::from_yaml(&text).expect("kubeconfig parses");
+    let kubeconfig = kubeconfig_in(&secret, "cluster2");
     let user = kubeconfig.auth_infos[0].auth_info.clone().expect("user");
     let token = serde_json::to_value(&user).expect("json")["token"]
         .as_str()
@@ -132,17 +127,7 @@ async fn the_cli_uses_the_token_the_operator_made_for_a_remote_mode_cr() {
     );
 
     // And it works: it reads west.
-    let options = KubeConfigOptions {
-        context: Some("cluster2".into()),
-        ..Default::default()
-    };
-    let client = Client::try_from(
-        Config::from_custom_kubeconfig(kubeconfig, &options)
-            .await
-            .expect("config"),
-    )
-    .expect("client");
-    Api::<Pod>::all(client)
+    Api::<Pod>::all(client_from_secret(&secret, "cluster2").await)
         .list(&ListParams::default())
         .await
         .expect("lists pods on west");

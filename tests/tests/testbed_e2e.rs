@@ -6,12 +6,13 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::authentication::v1::SelfSubjectReview;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod};
 use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind, ListParams, ObjectMeta, PostParams};
 use kube::{Api, Client};
 use meshglass_testbed::{
-    Error, Prometheus, StartOptions, TestBed, TestNamespace, shared, wait_for_token, wait_until,
+    Error, Prometheus, StartOptions, TestBed, TestNamespace, create_service_account, shared,
+    wait_for_token, wait_until,
 };
 use serde_json::json;
 
@@ -93,35 +94,9 @@ async fn deployment_on_west_reaches_two_available_replicas() {
 /// Creates a ServiceAccount and a token Secret for it; returns the token once the token
 /// controller has filled it in.
 async fn service_account_token(client: &Client, ns: &str, sa: &str) -> Result<String, Error> {
-    let sas: Api<ServiceAccount> = Api::namespaced(client.clone(), ns);
-    sas.create(
-        &PostParams::default(),
-        &ServiceAccount {
-            metadata: meta(sa, ns),
-            ..ServiceAccount::default()
-        },
-    )
-    .await?;
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
-    let mut secret_meta = meta(&format!("{sa}-token"), ns);
-    secret_meta.annotations = Some(
-        [(
-            "kubernetes.io/service-account.name".to_string(),
-            sa.to_string(),
-        )]
-        .into(),
-    );
-    secrets
-        .create(
-            &PostParams::default(),
-            &Secret {
-                metadata: secret_meta,
-                type_: Some("kubernetes.io/service-account-token".to_string()),
-                ..Secret::default()
-            },
-        )
-        .await?;
-    wait_for_token(client, ns, &format!("{sa}-token"), TIMEOUT).await
+    let secret = format!("{sa}-token");
+    create_service_account(client, ns, sa, &secret).await?;
+    wait_for_token(client, ns, &secret, TIMEOUT).await
 }
 
 #[tokio::test]

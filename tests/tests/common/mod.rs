@@ -1,7 +1,9 @@
-//! Helpers shared by the end-to-end tests that drive the operator; a test file includes them with
-//! `mod common;`. Each test binary uses a subset, hence the `dead_code` allowance.
+//! Set-up shared by the end-to-end tests that drive the operator and its `remote-secret` CLI; a test file
+//! includes it with `mod common;`. What needs no operator type (namespaces, named objects, waits, tokens) lives
+//! in the meshglass-testbed library instead. Each test binary uses a subset, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+use std::fmt::Debug;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -10,13 +12,16 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
-use kube::CustomResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
-use kube::{Client, ResourceExt};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config, CustomResourceExt, Resource, ResourceExt};
 use meshglass_operator::controller::{self, Settings};
 use meshglass_operator::crds::Kiali;
 use meshglass_operator::remote_secret::objects::{Trust, kubeconfig_yaml, remote_kubeconfig};
+use meshglass_operator::remote_secret::{self, Outcome};
 use meshglass_testbed::{Cluster, TestBed, TestNamespace, apply_crd, poll, wait_until};
+use serde::de::DeserializeOwned;
+use tokio::sync::OnceCell;
 
 /// How long the shared waits below give the operator.
 pub const WAIT: Duration = Duration::from_secs(90);
@@ -59,6 +64,43 @@ where
             controller::run(client, Settings::default(), stop).await;
         });
     })
+}
+
+/// The shared bed of `clusters` (the same on every call of a test binary) with the Kiali CRD installed, the
+/// shared `namespaces` created, and an operator running in process against each cluster.
+pub async fn operator_bed(
+    clusters: &'static [&'static str],
+    namespaces: &'static [&'static str],
+) -> &'static TestBed {
+    static SETUP: OnceCell<&'static TestBed> = OnceCell::const_new();
+    SETUP
+        .get_or_init(|| async {
+            let bed = meshglass_testbed::shared(clusters)
+                .await
+                .expect("test bed starts");
+            for name in clusters {
+                let client = bed.cluster(name).client().await.expect("client");
+                install_kiali_crd(&client).await;
+                for ns in namespaces {
+                    ensure_namespace(&client, ns).await;
+                }
+            }
+            for name in clusters {
+                spawn_operator(
+                    move || async move { bed.cluster(name).client().await.expect("operator client") },
+                    std::future::pending(),
+                );
+            }
+            bed
+        })
+        .await
+}
+
+/// The shared bed of clusters `east` and `west`, without an operator (the remote-secret CLI's tests).
+pub async fn east_west_bed() -> &'static TestBed {
+    meshglass_testbed::shared(&["east", "west"])
+        .await
+        .expect("test bed starts")
 }
 
 /// Installs the Kiali CRD (server-side apply) and waits until it is Established.
@@ -190,66 +232,79 @@ pub async fn sa_token(client: &Client, ns: &str, sa: &str) -> String {
         .token
 }
 
+/// Polls `ns/name` until `done` accepts it and returns what `done` made of it; `done`'s `Err` says what it saw,
+/// which the timeout error shows.
+async fn wait_for_object<K, T>(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    what: &str,
+    done: impl Fn(K) -> Result<T, String>,
+) -> T
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + Debug,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), ns);
+    poll(what, WAIT, || {
+        let api = api.clone();
+        let done = &done;
+        async move { done(api.get(name).await.map_err(|e| e.to_string())?) }
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// `kubectl wait --for=condition=Successful` with observedGeneration: waits for Successful=True
 /// for the CR's current generation and returns the CR; on timeout the error shows its status.
 pub async fn wait_successful(client: &Client, ns: &str, name: &str) -> Kiali {
-    let api: Api<Kiali> = Api::namespaced(client.clone(), ns);
-    poll(
+    wait_for_object(
+        client,
+        ns,
+        name,
         &format!("Kiali {ns}/{name} is Successful for its generation"),
-        WAIT,
-        || {
-            let api = api.clone();
-            let name = name.to_string();
-            async move {
-                let k = api.get(&name).await.map_err(|e| e.to_string())?;
-                match &k.status {
-                    Some(s) if s.is_successful_for(k.metadata.generation) => Ok(k),
-                    s => Err(format!(
-                        "generation {:?}, status {}",
-                        k.metadata.generation,
-                        serde_json::to_string(s).unwrap_or_default()
-                    )),
-                }
-            }
+        |k: Kiali| match &k.status {
+            Some(s) if s.is_successful_for(k.metadata.generation) => Ok(k),
+            s => Err(format!(
+                "generation {:?}, status {}",
+                k.metadata.generation,
+                serde_json::to_string(s).unwrap_or_default()
+            )),
         },
     )
     .await
-    .expect("Kiali becomes Successful")
 }
 
 /// Waits until a Deployment is rolled out — observed, and updated, ready and available for all its replicas — so
 /// its pods passed admission (e.g. restricted Pod Security). On timeout the error shows the Deployment's status,
 /// whose `ReplicaFailure` condition names an admission error.
 pub async fn wait_rolled_out(client: &Client, ns: &str, name: &str) -> Deployment {
-    let api: Api<Deployment> = Api::namespaced(client.clone(), ns);
-    poll(
+    wait_for_object(
+        client,
+        ns,
+        name,
         &format!("Deployment {ns}/{name} is rolled out (its pods admitted)"),
-        WAIT,
-        || {
-            let api = api.clone();
-            let name = name.to_string();
-            async move {
-                let d = api.get(&name).await.map_err(|e| e.to_string())?;
-                let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-                let s = d.status.clone().unwrap_or_default();
-                let done = s.observed_generation == d.metadata.generation
-                    && s.replicas == Some(want)
-                    && s.updated_replicas == Some(want)
-                    && s.ready_replicas == Some(want)
-                    && s.available_replicas == Some(want);
-                if done {
-                    Ok(d)
-                } else {
-                    Err(format!(
-                        "status {}",
-                        serde_json::to_string(&s).unwrap_or_default()
-                    ))
-                }
+        |d: Deployment| {
+            let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+            let s = d.status.clone().unwrap_or_default();
+            let done = s.observed_generation == d.metadata.generation
+                && s.replicas == Some(want)
+                && s.updated_replicas == Some(want)
+                && s.ready_replicas == Some(want)
+                && s.available_replicas == Some(want);
+            if done {
+                Ok(d)
+            } else {
+                Err(format!(
+                    "status {}",
+                    serde_json::to_string(&s).unwrap_or_default()
+                ))
             }
         },
     )
     .await
-    .expect("the Deployment rolls out")
 }
 
 /// Deletes the CR and waits until it (its finalizer released) and the cluster-scoped RBAC of
@@ -298,4 +353,158 @@ pub fn documents(yaml: &str) -> Vec<serde_json::Value> {
         })
         .filter(|v| !v.is_null())
         .collect()
+}
+
+/// Whether `api` holds `name`.
+pub async fn exists<K>(api: &Api<K>, name: &str) -> bool
+where
+    K: Resource + Clone + DeserializeOwned + Debug,
+{
+    api.get_opt(name)
+        .await
+        .unwrap_or_else(|e| panic!("get {name}: {e}"))
+        .is_some()
+}
+
+/// Creates `obj` through `api` and returns it as stored.
+pub async fn create<K>(api: &Api<K>, obj: &K) -> K
+where
+    K: Resource + Clone + serde::Serialize + DeserializeOwned + Debug,
+{
+    api.create(&PostParams::default(), obj)
+        .await
+        .unwrap_or_else(|e| panic!("create {}: {e}", obj.name_any()))
+}
+
+/// Asks the operator to reconcile the CR now, as the guides do (`kubectl annotate … kiali.io/reconcile=…`).
+pub async fn request_reconcile(client: &Client, ns: &str, name: &str, value: &str) {
+    Api::<Kiali>::namespaced(client.clone(), ns)
+        .patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(
+                serde_json::json!({"metadata": {"annotations": {"kiali.io/reconcile": value}}}),
+            ),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("annotating Kiali {ns}/{name} kiali.io/reconcile: {e}"));
+}
+
+/// Asserts the API server refused a write as invalid (422) with a message naming every one of `needles`.
+pub fn assert_invalid<T: Debug>(result: Result<T, kube::Error>, needles: &[&str], what: &str) {
+    match result {
+        Err(kube::Error::Api(s)) => {
+            assert_eq!(s.code, 422, "{s:?}");
+            assert!(
+                needles.iter().all(|n| s.message.contains(n)),
+                "{}",
+                s.message
+            );
+        }
+        other => panic!("{what} must be rejected: {other:?}"),
+    }
+}
+
+/// A port on 127.0.0.1 that nothing listens on (bound once, then released).
+pub fn unused_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+/// Writes `kubeconfig` into a fresh temporary directory; returns the directory (removed on drop) and the path.
+pub fn kubeconfig_file(kubeconfig: &Kubeconfig) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("kubeconfig");
+    std::fs::write(&path, serde_yaml_ng::to_string(kubeconfig).expect("yaml"))
+        .expect("write kubeconfig");
+    let path = path.display().to_string();
+    (dir, path)
+}
+
+/// Runs `meshglass-operator remote-secret --kubeconfig <kubeconfig> <extra…>` in process, with options parsed
+/// exactly as on the command line (and the token wait shortened to `token_timeout` when given); returns the
+/// outcome and what the command printed.
+pub async fn run_remote_secret(
+    kubeconfig: &str,
+    extra: &[&str],
+    token_timeout: Option<Duration>,
+) -> (Result<Outcome, remote_secret::Error>, String) {
+    let mut argv = vec!["remote-secret", "--kubeconfig", kubeconfig];
+    argv.extend_from_slice(extra);
+    let mut args = remote_secret::parse_args(argv).expect("options parse");
+    if let Some(t) = token_timeout {
+        args.token_timeout = t;
+    }
+    let mut out = Vec::new();
+    let outcome = remote_secret::run(&args, &mut out).await;
+    (outcome, String::from_utf8(out).expect("utf-8 output"))
+}
+
+/// The set-up of a remote-secret test on the shared east/west bed: a fresh Kiali namespace on east, and a
+/// remote namespace and resource name unique to it (`<prefix>-access-<suffix>`, `<prefix>-<suffix>`).
+pub struct RemoteSecretCase {
+    pub bed: &'static TestBed,
+    /// The bed's kubeconfig (contexts east and west).
+    pub kubeconfig: String,
+    pub east: Client,
+    pub west: Client,
+    pub kiali_ns: TestNamespace,
+    pub remote_ns: String,
+    pub name: String,
+    /// The remote namespace when the case made it (deleted with the case).
+    _remote: Option<TestNamespace>,
+}
+
+impl RemoteSecretCase {
+    /// A case whose remote namespace does not exist yet (the CLI creates it).
+    pub async fn new(prefix: &str) -> Self {
+        let bed = east_west_bed().await;
+        let (east, west) = east_west(bed).await;
+        let kiali_ns = test_namespace(&east, prefix).await;
+        let id = suffix(&kiali_ns).to_string();
+        RemoteSecretCase {
+            bed,
+            kubeconfig: bed.kubeconfig_path().display().to_string(),
+            east,
+            west,
+            remote_ns: format!("{prefix}-access-{id}"),
+            name: format!("{prefix}-{id}"),
+            kiali_ns,
+            _remote: None,
+        }
+    }
+
+    /// A case whose remote namespace already exists: a test namespace `<prefix>-remote-…` on west.
+    pub async fn with_remote_namespace(prefix: &str) -> Self {
+        let mut case = Self::new(prefix).await;
+        let remote = test_namespace(&case.west, &format!("{prefix}-remote")).await;
+        case.remote_ns = remote.name().to_string();
+        case._remote = Some(remote);
+        case
+    }
+
+    /// The options of a run between east and west for this case.
+    pub fn opts(&self) -> Vec<&str> {
+        east_west_opts(self.kiali_ns.name(), &self.remote_ns, &self.name)
+    }
+}
+
+/// The kubeconfig stored in a remote-cluster Secret under the cluster's key.
+pub fn kubeconfig_in(secret: &Secret, cluster: &str) -> Kubeconfig {
+    let data = secret.data.as_ref().expect("secret data");
+    let text = String::from_utf8(data[cluster].0.clone()).expect("utf-8 kubeconfig");
+    Kubeconfig::from_yaml(&text).expect("kubeconfig parses")
+}
+
+/// A client from the kubeconfig stored in the Secret (one context, named after the cluster).
+pub async fn client_from_secret(secret: &Secret, cluster: &str) -> Client {
+    let kubeconfig = kubeconfig_in(secret, cluster);
+    let options = KubeConfigOptions {
+        context: Some(cluster.to_string()),
+        ..Default::default()
+    };
+    let config = Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .expect("config");
+    Client::try_from(config).expect("client")
 }

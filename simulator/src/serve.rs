@@ -1,0 +1,37 @@
+//! Live sidecar metrics over HTTP: the `/metrics` route that `meshglass-simulator serve` and the demo's
+//! simulated sidecars both serve.
+
+use std::sync::Arc;
+
+use axum::{Router, http::header, routing::get};
+
+use crate::{Mesh, metrics};
+
+/// `GET /metrics`: the exposition of `cluster`'s sidecars (all clusters with `None`), counters starting at
+/// `origin` (Unix seconds) and read at the time of the request.
+pub fn metrics_router(mesh: Arc<Mesh>, cluster: Option<String>, origin: f64) -> Router {
+    Router::new().route(
+        "/metrics",
+        get(move || {
+            let mesh = mesh.clone();
+            let cluster = cluster.clone();
+            async move {
+                (
+                    [(
+                        header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )],
+                    metrics::exposition(&mesh, cluster.as_deref(), origin, now()),
+                )
+            }
+        }),
+    )
+}
+
+/// The wall clock in Unix seconds (0 before 1970).
+pub fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
