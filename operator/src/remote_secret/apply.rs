@@ -21,8 +21,8 @@ use super::{
     cluster::Cluster,
     error::{Error, Result, describe, is_status},
     objects::{self, FIELD_MANAGER},
+    outcome::{Action, Change, Side, action, print_actions, yaml_of},
     plan::{KialiWrite, Plan, RemoteWrite},
-    run::{Action, Change, Side, action, print_actions, yaml_of},
     token::{FoundToken, find_token, wait_token},
 };
 

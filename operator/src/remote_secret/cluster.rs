@@ -8,7 +8,7 @@ use kube::{
 };
 
 use super::error::{Error, Result, describe, describe_kubeconfig};
-use super::run::Side;
+use super::outcome::Side;
 
 /// A cluster-admin-side client for one context, checked to answer.
 pub(super) struct Cluster {

@@ -19,8 +19,8 @@ use super::{
     cluster::connect,
     error::{Result, is_status},
     objects::{self, CLUSTER_ANNOTATION, MULTI_CLUSTER_LABEL, ROOT_CA_CONFIGMAP},
+    outcome::{Action, Change, Outcome, Side},
     plan::Plan,
-    run::{Action, Change, Outcome, Side},
 };
 
 /// Deletes `name` when it exists and `ours` says this tool created it.

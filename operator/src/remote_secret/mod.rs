@@ -18,6 +18,7 @@ pub mod contexts;
 mod delete;
 pub mod error;
 pub mod objects;
+mod outcome;
 mod plan;
 pub mod run;
 mod token;
@@ -25,7 +26,8 @@ mod verify;
 
 pub use args::{Args, parse_args};
 pub use error::{Error, Result};
-pub use run::{Action, Change, Outcome, Side, run};
+pub use outcome::{Action, Change, Outcome, Side};
+pub use run::run;
 
 /// Entry point of `meshglass-operator remote-secret`: logs go to stderr (stdout carries the summary, or the
 /// `--dry-run` YAML), the pipeline runs on a runtime of its own. A failed run prints `error: <one line>` on stderr

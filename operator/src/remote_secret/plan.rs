@@ -15,7 +15,7 @@ use super::{
     contexts::{KubeconfigTrust, context_cluster, kubeconfig_trust, resolve_context},
     error::{Error, Result},
     objects,
-    run::{Action, Change, Side, action, yaml_of},
+    outcome::{Action, Change, Side, action, yaml_of},
     token::PLACEHOLDER_TOKEN,
 };
 

@@ -4,10 +4,9 @@
 //! When a later step fails, the remote objects this run created are removed again, so a failed run leaves
 //! nothing half-written. `--delete` is [`super::delete`].
 
-use std::{fmt, io::Write};
+use std::io::Write;
 
-use kube::{Resource, config::Kubeconfig};
-use serde::Serialize;
+use kube::config::Kubeconfig;
 use tracing::info;
 
 use super::{
@@ -17,109 +16,12 @@ use super::{
     delete::delete,
     error::{Error, Result, describe_kubeconfig},
     objects,
+    outcome::{Action, Outcome, Side, print_actions},
     plan::{self, Plan, kiali_write},
     verify::server_kubeconfig,
 };
 
 pub use super::token::PLACEHOLDER_TOKEN;
-
-/// Which cluster an action happened on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
-    Kiali,
-    Remote,
-}
-
-impl Side {
-    pub(super) fn word(self) -> &'static str {
-        match self {
-            Side::Kiali => "Kiali",
-            Side::Remote => "remote",
-        }
-    }
-}
-
-/// What happened to one object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Change {
-    Created,
-    Updated,
-    Unchanged,
-    Deleted,
-    /// `--delete`: the object did not exist.
-    Absent,
-    /// `--delete`: the object exists but was not created by this tool, so it stays.
-    LeftAlone,
-    /// `--dry-run`: would be written (printed on the output).
-    WouldApply,
-    /// `--dry-run --delete`: would be deleted.
-    WouldDelete,
-}
-
-/// One object the run touched (or would touch).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Action {
-    pub side: Side,
-    pub kind: &'static str,
-    pub namespace: Option<String>,
-    pub name: String,
-    pub change: Change,
-}
-
-impl fmt::Display for Action {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let change = match self.change {
-            Change::Created => "created",
-            Change::Updated => "updated",
-            Change::Unchanged => "unchanged",
-            Change::Deleted => "deleted",
-            Change::Absent => "not found (nothing to delete)",
-            Change::LeftAlone => "left alone (not created by remote-secret)",
-            Change::WouldApply => "would be applied (dry run)",
-            Change::WouldDelete => "would be deleted (dry run)",
-        };
-        let ns = self
-            .namespace
-            .as_deref()
-            .map(|n| format!("{n}/"))
-            .unwrap_or_default();
-        write!(
-            f,
-            "{} cluster: {} {}{} {}",
-            self.side.word(),
-            self.kind,
-            ns,
-            self.name,
-            change
-        )
-    }
-}
-
-/// What a run did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Outcome {
-    pub actions: Vec<Action>,
-    /// The remote cluster's name (the Secret's key).
-    pub cluster_name: String,
-    /// The Secret's name on the Kiali cluster.
-    pub secret_name: String,
-}
-
-impl Outcome {
-    /// `true` when no object was created, updated or deleted.
-    pub fn changed_nothing(&self) -> bool {
-        self.actions.iter().all(|a| {
-            matches!(
-                a.change,
-                Change::Unchanged
-                    | Change::Absent
-                    | Change::LeftAlone
-                    | Change::WouldApply
-                    | Change::WouldDelete
-            )
-        })
-    }
-}
 
 /// Runs the CLI, as `meshglass-operator remote-secret` does: progress goes to the tracing log, the action summary
 /// (or, with `--dry-run`, the YAML of every object) to `out`.
@@ -200,14 +102,6 @@ async fn create<A: Apply>(
     Ok(())
 }
 
-/// One line per action.
-pub(super) fn print_actions<W: Write>(out: &mut W, actions: &[Action]) -> Result<()> {
-    for a in actions {
-        writeln!(out, "{a}").map_err(|e| Error::Output(e.to_string()))?;
-    }
-    Ok(())
-}
-
 fn load_kubeconfig(args: &Args) -> Result<Kubeconfig> {
     match &args.kubeconfig {
         Some(path) => Kubeconfig::read_from(path).map_err(|e| Error::Kubeconfig {
@@ -221,38 +115,10 @@ fn load_kubeconfig(args: &Args) -> Result<Kubeconfig> {
     }
 }
 
-pub(super) fn yaml_of<K: Serialize>(obj: &K) -> Result<String> {
-    serde_yaml_ng::to_string(obj).map_err(|_| Error::Encode {
-        what: "an object as YAML",
-        cause: "YAML serialization failed".to_string(),
-    })
-}
-
-pub(super) fn action<K: Resource<DynamicType = ()>>(side: Side, obj: &K, change: Change) -> Action {
-    Action {
-        side,
-        kind: static_kind::<K>(),
-        namespace: obj.meta().namespace.clone(),
-        name: obj.meta().name.clone().unwrap_or_default(),
-        change,
-    }
-}
-
-fn static_kind<K: Resource<DynamicType = ()>>() -> &'static str {
-    // The kinds the CLI handles, as static strings for `Action`.
-    match K::kind(&()).as_ref() {
-        "Namespace" => "Namespace",
-        "ServiceAccount" => "ServiceAccount",
-        "ClusterRole" => "ClusterRole",
-        "ClusterRoleBinding" => "ClusterRoleBinding",
-        "Secret" => "Secret",
-        _ => "object",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::remote_secret::Change;
     use crate::remote_secret::args::parse_args;
 
     #[test]
