@@ -8,8 +8,8 @@ use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::DynamicObject;
 use meshglass_engine::{
-    AppLabels, ClusterInventory, ConfigObject, IstioKind, NamespaceInfo, PodInfo, ServiceEntryInfo,
-    ServiceInfo, ServicePort, WorkloadInfo,
+    AppLabels, ClusterInventory, ConfigObject, IstioKind, NamespaceInfo, PodInfo, ServiceInfo,
+    ServicePort, WorkloadInfo,
 };
 
 use crate::cache::ClusterCache;
@@ -275,25 +275,6 @@ pub fn config_object(kind: IstioKind, o: &DynamicObject) -> ConfigObject {
     }
 }
 
-fn service_entry(se: &ConfigObject) -> ServiceEntryInfo {
-    let strs = |v: &serde_json::Value| -> Vec<String> {
-        v.as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|s| s.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    ServiceEntryInfo {
-        name: se.name.clone(),
-        namespace: se.namespace.clone(),
-        hosts: strs(&se.spec["hosts"]),
-        location: se.spec["location"].as_str().unwrap_or_default().to_string(),
-        export_to: strs(&se.spec["exportTo"]),
-    }
-}
-
 /// One cluster's inventory in the namespaces `keep` accepts; `service_entries` are the
 /// cluster's ServiceEntries (already filtered by the caller).
 pub fn cluster_inventory(
@@ -308,7 +289,10 @@ pub fn cluster_inventory(
         namespaces: namespaces(cache, keep),
         services: services(cache, keep),
         workloads: workloads(cache, keep, rules),
-        service_entries: service_entries.iter().map(service_entry).collect(),
+        service_entries: service_entries
+            .iter()
+            .map(ConfigObject::service_entry)
+            .collect(),
     }
 }
 

@@ -87,3 +87,30 @@ pub struct ConfigObject {
     /// `spec`, as stored.
     pub spec: Value,
 }
+
+/// The strings of a JSON array (`spec.hosts`, `spec.exportTo`, …); anything else is empty.
+pub fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl ConfigObject {
+    /// The inventory's view of a ServiceEntry: its hosts, location and `exportTo`.
+    pub fn service_entry(&self) -> crate::inventory::ServiceEntryInfo {
+        crate::inventory::ServiceEntryInfo {
+            name: self.name.clone(),
+            namespace: self.namespace.clone(),
+            hosts: strings(&self.spec["hosts"]),
+            location: self.spec["location"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            export_to: strings(&self.spec["exportTo"]),
+        }
+    }
+}

@@ -240,16 +240,23 @@ async fn main() {
         servers.push(("before", base_bin));
     }
     servers.push(("after", bin.clone()));
-    let mut last = None;
-    for (label, server_bin) in servers {
-        let server = Server::start(&server_bin, dir.path(), &bed, &secrets, prom.url()).await;
-        println!("\n### {label}: {}", server_bin.display());
-        graph_table(&server.http, &server.base, &namespaces, end, rounds).await;
-        if n_ns >= 200 {
+    // Every server runs at once and the rounds alternate between them, so that a slower phase of
+    // the machine or of Prometheus affects each binary alike.
+    let mut running = Vec::new();
+    for (label, server_bin) in &servers {
+        let server = Server::start(server_bin, dir.path(), &bed, &secrets, prom.url()).await;
+        println!("{label}: {}", server_bin.display());
+        running.push((*label, server));
+    }
+    graph_tables(&running, &namespaces, end, rounds).await;
+    if n_ns >= 200 {
+        for (label, server) in &running {
+            print!("\n{label}: ");
             namespaces_under_load(&server.http, &server.base, &namespaces[..200], end).await;
         }
-        last = Some(server);
     }
+    let last = running.pop().map(|(_, s)| s);
+    drop(running);
     let Some(mut server) = last else { return };
     let (http, metrics, pid) = (server.http.clone(), server.metrics.clone(), server.pid);
 
@@ -391,69 +398,85 @@ fn graph_url(base: &str, namespaces: &[String], end: i64) -> String {
     )
 }
 
-/// Graph latency at 1, 50 and 200 namespaces.
-async fn graph_table(
-    http: &reqwest::Client,
-    base: &str,
-    namespaces: &[String],
-    end: i64,
-    rounds: usize,
-) {
-    println!(
-        "\n| namespaces | p50 ms | p95 ms | Prometheus queries | time outside Prometheus | nodes | edges |"
-    );
-    println!("|---:|---:|---:|---:|---:|---:|---:|");
-    for n in [1usize, 50, 200]
+/// Figures of one graph size for one server.
+#[derive(Default)]
+struct Figures {
+    totals: Vec<f64>,
+    outside: Vec<f64>,
+    queries: usize,
+    nodes: usize,
+    edges: usize,
+}
+
+/// Times one graph request; its figures go to `f` when `keep`.
+async fn time_graph(http: &reqwest::Client, url: &str, f: &mut Figures, keep: bool) {
+    let start = Instant::now();
+    let resp = http.get(url).send().await.expect("graph");
+    assert_eq!(resp.status(), 200);
+    let timing = resp
+        .headers()
+        .get("server-timing")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let body: Value = resp.json().await.expect("json");
+    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    let prom_ms: f64 = timing
+        .split("prom;dur=")
+        .nth(1)
+        .and_then(|s| s.split(';').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    f.queries = timing
+        .split("desc=\"")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let count = |k: &str| body["elements"][k].as_array().map(|a| a.len()).unwrap_or(0);
+    (f.nodes, f.edges) = (count("nodes"), count("edges"));
+    if keep {
+        f.totals.push(ms);
+        f.outside.push(((ms - prom_ms) / ms).max(0.0));
+    }
+}
+
+/// Graph latency at 1, 50 and 200 namespaces, one table per server, rounds alternating.
+async fn graph_tables(servers: &[(&str, Server)], namespaces: &[String], end: i64, rounds: usize) {
+    let sizes: Vec<usize> = [1usize, 50, 200]
         .into_iter()
         .filter(|n| *n <= namespaces.len())
-    {
-        let url = graph_url(base, &namespaces[..n], end);
-        let (mut totals, mut outside, mut queries, mut nodes, mut edges) =
-            (Vec::new(), Vec::new(), 0usize, 0usize, 0usize);
+        .collect();
+    let mut figures: Vec<Vec<Figures>> = servers
+        .iter()
+        .map(|_| sizes.iter().map(|_| Figures::default()).collect())
+        .collect();
+    for (i, n) in sizes.iter().enumerate() {
         for round in 0..rounds + 2 {
-            let start = Instant::now();
-            let resp = http.get(&url).send().await.expect("graph");
-            assert_eq!(resp.status(), 200);
-            let timing = resp
-                .headers()
-                .get("server-timing")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_string();
-            let body: Value = resp.json().await.expect("json");
-            let ms = start.elapsed().as_secs_f64() * 1000.0;
-            let prom_ms: f64 = timing
-                .split("prom;dur=")
-                .nth(1)
-                .and_then(|s| s.split(';').next())
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0.0);
-            queries = timing
-                .split("desc=\"")
-                .nth(1)
-                .and_then(|s| s.split(' ').next())
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
-            nodes = body["elements"]["nodes"]
-                .as_array()
-                .map(|a| a.len())
-                .unwrap_or(0);
-            edges = body["elements"]["edges"]
-                .as_array()
-                .map(|a| a.len())
-                .unwrap_or(0);
-            if round >= 2 {
-                totals.push(ms);
-                outside.push(((ms - prom_ms) / ms).max(0.0));
+            for (s, (_, server)) in servers.iter().enumerate() {
+                let url = graph_url(&server.base, &namespaces[..*n], end);
+                time_graph(&server.http, &url, &mut figures[s][i], round >= 2).await;
             }
         }
-        totals.sort_by(f64::total_cmp);
-        let share = outside.iter().sum::<f64>() / outside.len().max(1) as f64 * 100.0;
+    }
+    for ((label, _), per_size) in servers.iter().zip(figures.iter_mut()) {
+        println!("\n{label}:\n");
         println!(
-            "| {n} | {:.1} | {:.1} | {queries} | {share:.0} % | {nodes} | {edges} |",
-            percentile(&totals, 0.5),
-            percentile(&totals, 0.95)
+            "| namespaces | p50 ms | p95 ms | Prometheus queries | time outside Prometheus | nodes | edges |"
         );
+        println!("|---:|---:|---:|---:|---:|---:|---:|");
+        for (n, f) in sizes.iter().zip(per_size.iter_mut()) {
+            f.totals.sort_by(f64::total_cmp);
+            let share = f.outside.iter().sum::<f64>() / f.outside.len().max(1) as f64 * 100.0;
+            println!(
+                "| {n} | {:.1} | {:.1} | {} | {share:.0} % | {} | {} |",
+                percentile(&f.totals, 0.5),
+                percentile(&f.totals, 0.95),
+                f.queries,
+                f.nodes,
+                f.edges
+            );
+        }
     }
 }
 
@@ -501,7 +524,7 @@ async fn namespaces_under_load(
     while load.join_next().await.is_some() {}
     ms.sort_by(f64::total_cmp);
     println!(
-        "\n/api/namespaces with 10 concurrent 200-namespace graphs in flight: p50 {:.1} ms, p95 {:.1} ms ({} graphs served meanwhile)",
+        "/api/namespaces with 10 concurrent 200-namespace graphs in flight: p50 {:.1} ms, p95 {:.1} ms ({} graphs served meanwhile)",
         percentile(&ms, 0.5),
         percentile(&ms, 0.95),
         graphs.load(std::sync::atomic::Ordering::Relaxed)

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use super::hosts::{Host, Mesh, fqdn, label_map, outcome, parse_host};
-use super::{Check, ClusterConfig, check, strings};
+use super::{Check, ClusterConfig, check};
+use crate::istio::strings;
 use crate::istio::{ConfigObject, IstioKind};
 
 /// Hosts claimed by the VirtualServices of a cluster (with their gateways), for KIA1106:

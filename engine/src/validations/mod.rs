@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::inventory::ClusterInventory;
-use crate::istio::{ConfigObject, IstioKind};
+use crate::istio::{ConfigObject, IstioKind, strings};
 
 /// What one cluster contributes to validation: its inventory and its Istio config.
 pub struct ClusterConfig {
@@ -104,16 +104,6 @@ impl Validation {
             self.object_gvk.group, self.object_gvk.version, self.object_gvk.kind
         )
     }
-}
-
-pub(crate) fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 pub(crate) fn check(code: &'static str, path: String) -> Check {

@@ -247,7 +247,7 @@ pub async fn bookinfo_split(bed: &TestBed, east: &Client, west: &Client) -> Scen
     service(west, &ns, "ratings").await;
     let (net, sec) = ("networking.istio.io", "security.istio.io");
     istio_obj(
-        &east,
+        east,
         &ns,
         "DestinationRule",
         "destinationrules",
@@ -258,7 +258,7 @@ pub async fn bookinfo_split(bed: &TestBed, east: &Client, west: &Client) -> Scen
     )
     .await;
     istio_obj(
-        &east,
+        east,
         &ns,
         "DestinationRule",
         "destinationrules",
@@ -268,7 +268,7 @@ pub async fn bookinfo_split(bed: &TestBed, east: &Client, west: &Client) -> Scen
     )
     .await;
     istio_obj(
-        &east,
+        east,
         &ns,
         "DestinationRule",
         "destinationrules",
@@ -278,7 +278,7 @@ pub async fn bookinfo_split(bed: &TestBed, east: &Client, west: &Client) -> Scen
     )
     .await;
     istio_obj(
-        &east,
+        east,
         &ns,
         "VirtualService",
         "virtualservices",
@@ -290,7 +290,7 @@ pub async fn bookinfo_split(bed: &TestBed, east: &Client, west: &Client) -> Scen
     )
     .await;
     istio_obj(
-        &east,
+        east,
         &ns,
         "AuthorizationPolicy",
         "authorizationpolicies",
@@ -349,7 +349,7 @@ pub async fn bookinfo_split(bed: &TestBed, east: &Client, west: &Client) -> Scen
 
     // West's kubeconfig from a real ServiceAccount token, in the secrets directory.
     let secrets_dir = tempfile::tempdir().expect("tempdir");
-    let west_token = remote_reader_token(&west).await;
+    let west_token = remote_reader_token(west).await;
     drop_kubeconfig(
         secrets_dir.path(),
         "west",
