@@ -240,7 +240,7 @@ async fn main() {
         servers.push(("before", base_bin));
     }
     servers.push(("after", bin.clone()));
-    // Every server runs at once and the rounds alternate between them, so that a slower phase of
+    // Every server runs at once and each round asks every one of them, so that a slower phase of
     // the machine or of Prometheus affects each binary alike.
     let mut running = Vec::new();
     for (label, server_bin) in &servers {
@@ -453,7 +453,11 @@ async fn graph_tables(servers: &[(&str, Server)], namespaces: &[String], end: i6
         .collect();
     for (i, n) in sizes.iter().enumerate() {
         for round in 0..rounds + 2 {
-            for (s, (_, server)) in servers.iter().enumerate() {
+            // Which server goes first alternates too: a request right after another one can
+            // find Prometheus busier.
+            for k in 0..servers.len() {
+                let s = (k + round) % servers.len();
+                let server = &servers[s].1;
                 let url = graph_url(&server.base, &namespaces[..*n], end);
                 time_graph(&server.http, &url, &mut figures[s][i], round >= 2).await;
             }

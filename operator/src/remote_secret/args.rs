@@ -5,6 +5,8 @@ use std::{path::PathBuf, time::Duration};
 
 use clap::{ArgAction, Parser};
 
+use meshglass_crds::names::{is_dns_label, is_dns_subdomain};
+
 use super::error::{Error, Result};
 
 /// The context name that stands for the kubeconfig's current context (as in kiali-prepare-remote-cluster.sh).
@@ -137,21 +139,6 @@ pub fn validate_cluster_name(name: &str) -> Result<()> {
             max: CLUSTER_NAME_MAX,
         })
     }
-}
-
-/// A DNS-1123 label: namespaces.
-fn is_dns_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-}
-
-/// A DNS-1123 subdomain: names of ServiceAccounts, Secrets, ClusterRoles.
-fn is_dns_subdomain(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns_label)
 }
 
 impl Args {
