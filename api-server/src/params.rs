@@ -21,35 +21,9 @@ pub fn now_unix() -> i64 {
         .unwrap_or(0)
 }
 
-/// The parameter names errors may quote (a `&'static str` the engine's errors do not carry for
-/// names outside this list).
-const KNOWN: [&str; 17] = [
-    "graphType",
-    "boxBy",
-    "injectServiceNodes",
-    "includeIdleEdges",
-    "idleNodes",
-    "rateHttp",
-    "rateGrpc",
-    "rateTcp",
-    "responseTime",
-    "throughputType",
-    "appenders",
-    "namespaces",
-    "duration",
-    "queryTime",
-    "rateInterval",
-    "type",
-    "clusterName",
-];
-
 /// A 400 for parameter `name`, listing what the engine accepts for it.
-pub fn invalid(name: &str, value: impl Into<String>) -> Error {
-    let known = KNOWN
-        .into_iter()
-        .find(|k| *k == name)
-        .unwrap_or("parameter");
-    Error::bad_param(known, value, engine::allowed_values(name))
+pub fn invalid(name: &'static str, value: impl Into<String>) -> Error {
+    Error::bad_param(name, value, engine::allowed_values(name))
 }
 
 /// Maps an engine error to the server's: parameter errors become 400s naming the allowed values.

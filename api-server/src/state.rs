@@ -10,7 +10,9 @@ use axum::response::{IntoResponse, Response};
 use kube::api::DynamicObject;
 use meshglass_crds::Config;
 use meshglass_engine::validations::ClusterConfig;
-use meshglass_engine::{AppLabels, ClusterInventory, IstioKind, ServiceInfo, WorkloadInfo};
+use meshglass_engine::{
+    AppLabels, ClusterInventory, ConfigObject, IstioKind, ServiceInfo, WorkloadInfo,
+};
 use serde_json::{Value, json};
 
 use crate::auth::{Auth, Identity};
@@ -118,36 +120,48 @@ impl View {
         v
     }
 
-    /// The engine inventory of what this view shows in the namespaces `keep` also accepts.
-    pub fn inventory(&self, keep: &dyn Fn(&str) -> bool) -> ClusterInventory {
-        let service_entries: Vec<_> = self
-            .istio(IstioKind::ServiceEntry)
+    /// Visible Istio objects of `kind`, as the engine reads them.
+    fn config_objects(&self, kind: IstioKind) -> Vec<ConfigObject> {
+        self.istio(kind)
             .iter()
-            .map(|o| inventory::config_object(IstioKind::ServiceEntry, o))
-            .collect();
+            .map(|o| inventory::config_object(kind, o))
+            .collect()
+    }
+
+    /// The inventory of what this view shows in the namespaces `keep` also accepts, with the
+    /// view's ServiceEntries `service_entries`.
+    fn inventory_with(
+        &self,
+        keep: &dyn Fn(&str) -> bool,
+        service_entries: &[ConfigObject],
+    ) -> ClusterInventory {
         inventory::cluster_inventory(
             self.name(),
             &self.entry.cache,
             &|ns| self.sees(ns) && keep(ns),
             &self.app_labels,
-            &service_entries,
+            service_entries,
         )
     }
 
-    /// Validation input: this view's inventory and every Istio object it shows.
+    /// The engine inventory of what this view shows in the namespaces `keep` also accepts.
+    pub fn inventory(&self, keep: &dyn Fn(&str) -> bool) -> ClusterInventory {
+        self.inventory_with(keep, &self.config_objects(IstioKind::ServiceEntry))
+    }
+
+    /// Validation input: this view's inventory and every Istio object it shows (each object read
+    /// once; the inventory's ServiceEntries are the same objects).
     pub fn config(&self) -> ClusterConfig {
-        let objects: BTreeMap<IstioKind, Vec<_>> = IstioKind::ALL
+        let objects: BTreeMap<IstioKind, Vec<ConfigObject>> = IstioKind::ALL
             .into_iter()
-            .map(|k| {
-                let objs = self
-                    .istio(k)
-                    .iter()
-                    .map(|o| inventory::config_object(k, o))
-                    .collect();
-                (k, objs)
-            })
+            .map(|k| (k, self.config_objects(k)))
             .collect();
-        ClusterConfig::new(self.inventory(&|_| true), objects)
+        let service_entries = objects
+            .get(&IstioKind::ServiceEntry)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let inventory = self.inventory_with(&|_| true, service_entries);
+        ClusterConfig::new(inventory, objects)
     }
 }
 
@@ -204,7 +218,7 @@ impl AppState {
     ) -> Result<Views> {
         let all = self.registry.snapshot();
         if let Some(c) = cluster {
-            self.check_cluster(c)?;
+            check_cluster(&all, c)?;
         }
         let wanted = wanted.map(Arc::new);
         let mut views = Views {
@@ -250,12 +264,7 @@ impl AppState {
 
     /// 400 naming the known clusters when `cluster` is not one of them.
     pub fn check_cluster(&self, cluster: &str) -> Result<()> {
-        let all = self.registry.snapshot();
-        if all.iter().any(|e| e.name == cluster) {
-            return Ok(());
-        }
-        let names: Vec<&str> = all.iter().map(|e| e.name.as_str()).collect();
-        Err(Error::bad_param("clusterName", cluster, names.join(", ")))
+        check_cluster(&self.registry.snapshot(), cluster)
     }
 
     /// 403 when a signed-in user may read one of `namespaces` in none of the views.
@@ -278,4 +287,13 @@ impl AppState {
         }
         Ok(())
     }
+}
+
+/// 400 naming the clusters of `all` when `cluster` is not one of them.
+fn check_cluster(all: &[Arc<ClusterEntry>], cluster: &str) -> Result<()> {
+    if all.iter().any(|e| e.name == cluster) {
+        return Ok(());
+    }
+    let names: Vec<&str> = all.iter().map(|e| e.name.as_str()).collect();
+    Err(Error::bad_param("clusterName", cluster, names.join(", ")))
 }

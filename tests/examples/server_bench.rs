@@ -12,7 +12,6 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt;
@@ -23,18 +22,13 @@ use kube::Client;
 use kube::api::{Api, PostParams};
 #[path = "../tests/common/mod.rs"]
 mod common;
+mod support;
 use common::token_kubeconfig;
 use meshglass_testbed::{Prometheus, TestBed, wait_for_token, wait_until};
 use serde_json::{Value, json};
+use support::{Server, arg};
 
 const TIMEOUT: Duration = Duration::from_secs(600);
-
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
 
 async fn create<T>(api: &Api<T>, v: Value)
 where
@@ -119,13 +113,6 @@ fn openmetrics(namespaces: &[String], start: i64, end: i64) -> String {
     }
     out.push_str("# EOF\n");
     out
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -329,66 +316,6 @@ async fn main() {
     server.child.kill().await.ok();
     drop(prom);
     bed.stop();
-}
-
-/// A `meshglass-server` process on free ports, reading a config written for this run.
-struct Server {
-    child: tokio::process::Child,
-    pid: u32,
-    http: reqwest::Client,
-    base: String,
-    metrics: String,
-}
-
-impl Server {
-    async fn start(bin: &Path, dir: &Path, bed: &TestBed, secrets: &Path, prom: &str) -> Server {
-        let (port, mport) = (free_port(), free_port());
-        let cfg = dir.join(format!("config-{port}.yaml"));
-        std::fs::write(
-            &cfg,
-            format!(
-                "auth:\n  strategy: anonymous\nserver:\n  address: 127.0.0.1\n  port: {port}\n  observability:\n    metrics:\n      port: {mport}\n\
-                 kubernetes_config:\n  cluster_name: east\nexternal_services:\n  prometheus:\n    url: {prom}\n"
-            ),
-        )
-        .expect("config");
-        let child = tokio::process::Command::new(bin)
-            .args([
-                "--config",
-                &cfg.to_string_lossy(),
-                "--kubeconfig",
-                &bed.kubeconfig_path().to_string_lossy(),
-            ])
-            .args([
-                "--context",
-                "east",
-                "--remote-secrets-dir",
-                &secrets.to_string_lossy(),
-            ])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("server");
-        let pid = child.id().expect("pid");
-        let http = reqwest::Client::new();
-        wait_until("server ready", TIMEOUT, || async {
-            let r = http
-                .get(format!("http://127.0.0.1:{port}/readyz"))
-                .send()
-                .await?;
-            Ok::<_, reqwest::Error>((r.status() == 200).then_some(()))
-        })
-        .await
-        .expect("ready");
-        Server {
-            child,
-            pid,
-            http,
-            base: format!("http://127.0.0.1:{port}/kiali"),
-            metrics: format!("http://127.0.0.1:{mport}/metrics"),
-        }
-    }
 }
 
 fn graph_url(base: &str, namespaces: &[String], end: i64) -> String {

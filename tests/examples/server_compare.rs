@@ -12,7 +12,6 @@
 //! BASELINE=OLD`); exits 1 on any difference.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use meshglass_testbed::{TestBed, wait_until};
@@ -22,58 +21,10 @@ use serde_json::Value;
 mod common;
 #[path = "../tests/scenario/mod.rs"]
 mod scenario;
+mod support;
+use support::{Server, arg};
 
 const TIMEOUT: Duration = Duration::from_secs(300);
-
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-struct Server {
-    _child: tokio::process::Child,
-    base: String,
-}
-
-async fn start(bin: &Path, cfg: &Path, bed: &TestBed, secrets: &Path, port: u16) -> Server {
-    let child = tokio::process::Command::new(bin)
-        .args(["--config", &cfg.to_string_lossy()])
-        .args(["--kubeconfig", &bed.kubeconfig_path().to_string_lossy()])
-        .args([
-            "--context",
-            "east",
-            "--remote-secrets-dir",
-            &secrets.to_string_lossy(),
-        ])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
-    let http = reqwest::Client::new();
-    wait_until("server ready", TIMEOUT, || async {
-        let r = http
-            .get(format!("http://127.0.0.1:{port}/readyz"))
-            .send()
-            .await?;
-        Ok::<_, reqwest::Error>((r.status() == 200).then_some(()))
-    })
-    .await
-    .expect("ready");
-    Server {
-        _child: child,
-        base: format!("http://127.0.0.1:{port}/kiali"),
-    }
-}
 
 /// Status, missing-clusters header and body of one GET.
 async fn get(http: &reqwest::Client, url: &str) -> (u16, String, Vec<u8>) {
@@ -183,21 +134,11 @@ async fn main() {
     let west = bed.cluster("west").client().await.expect("west");
     let sc = scenario::bookinfo_split(&bed, &east, &west).await;
 
+    let cfg_dir = tempfile::tempdir().expect("config dir");
     let mut servers = Vec::new();
     for bin in [&baseline, &current] {
-        let (port, mport) = (free_port(), free_port());
-        let spec: meshglass_crds::KialiSpec = serde_json::from_value(serde_json::json!({
-            "auth": {"strategy": "anonymous"},
-            "server": {"address": "127.0.0.1", "port": port,
-                       "observability": {"metrics": {"port": mport}}},
-            "kubernetes_config": {"cluster_name": "east"},
-            "external_services": {"prometheus": {"url": sc.prom.url()}},
-        }))
-        .expect("spec");
-        let cfg = meshglass_crds::Config::from_spec(&spec, "istio-system").expect("config");
-        let path = sc.secrets_dir.path().with_extension(format!("{port}.yaml"));
-        std::fs::write(&path, cfg.to_yaml().expect("yaml")).expect("write config");
-        servers.push(start(bin, &path, &bed, sc.secrets_dir.path(), port).await);
+        let (dir, secrets) = (cfg_dir.path(), sc.secrets_dir.path());
+        servers.push(Server::start(bin, dir, &bed, secrets, sc.prom.url()).await);
     }
     let http = reqwest::Client::new();
     for s in &servers {

@@ -1,0 +1,94 @@
+//! What the server examples (`server_bench`, `server_compare`) share: their command line, free
+//! ports, and a `meshglass-server` process started on the test bed with a `config.yaml` written as
+//! the operator writes it.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use meshglass_testbed::{TestBed, wait_until};
+
+/// The value after `name` on the command line.
+pub fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+/// A port free on loopback right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A `meshglass-server` process on free ports: the API and the metrics port.
+#[allow(dead_code, reason = "each example reads the fields it needs")]
+pub struct Server {
+    pub child: tokio::process::Child,
+    pub pid: u32,
+    pub http: reqwest::Client,
+    /// `http://127.0.0.1:<port>/kiali`.
+    pub base: String,
+    /// The metrics endpoint.
+    pub metrics: String,
+}
+
+impl Server {
+    /// Starts `bin` against the bed's east cluster (west and others through `secrets`), reading
+    /// Prometheus at `prom`, with its `config.yaml` in `dir`; returns once `/readyz` answers 200.
+    pub async fn start(
+        bin: &Path,
+        dir: &Path,
+        bed: &TestBed,
+        secrets: &Path,
+        prom: &str,
+    ) -> Server {
+        let (port, mport) = (free_port(), free_port());
+        let spec: meshglass_crds::KialiSpec = serde_json::from_value(serde_json::json!({
+            "auth": {"strategy": "anonymous"},
+            "server": {"address": "127.0.0.1", "port": port,
+                       "observability": {"metrics": {"port": mport}}},
+            "kubernetes_config": {"cluster_name": "east"},
+            "external_services": {"prometheus": {"url": prom}},
+        }))
+        .expect("spec");
+        let cfg = meshglass_crds::Config::from_spec(&spec, "istio-system").expect("config");
+        let path = dir.join(format!("config-{port}.yaml"));
+        std::fs::write(&path, cfg.to_yaml().expect("yaml")).expect("write config");
+        let child = tokio::process::Command::new(bin)
+            .args(["--config", &path.to_string_lossy()])
+            .args(["--kubeconfig", &bed.kubeconfig_path().to_string_lossy()])
+            .args([
+                "--context",
+                "east",
+                "--remote-secrets-dir",
+                &secrets.to_string_lossy(),
+            ])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
+        let pid = child.id().expect("pid");
+        let http = reqwest::Client::new();
+        wait_until("server ready", Duration::from_secs(300), || async {
+            let r = http
+                .get(format!("http://127.0.0.1:{port}/readyz"))
+                .send()
+                .await?;
+            Ok::<_, reqwest::Error>((r.status() == 200).then_some(()))
+        })
+        .await
+        .expect("ready");
+        Server {
+            child,
+            pid,
+            http,
+            base: format!("http://127.0.0.1:{port}/kiali"),
+            metrics: format!("http://127.0.0.1:{mport}/metrics"),
+        }
+    }
+}
