@@ -30,6 +30,9 @@ pub enum Error {
     /// Prometheus could not answer.
     #[error("prometheus unavailable: {0}")]
     Prometheus(String),
+    /// An external service (Prometheus, ...) failed in a named way.
+    #[error(transparent)]
+    Upstream(#[from] crate::upstream::Failure),
     /// A Kubernetes API call failed.
     #[error("kubernetes: {0}")]
     Kube(String),
@@ -59,6 +62,7 @@ impl Error {
             Error::Unauthorized(_) => "unauthorized",
             Error::Forbidden(_) => "forbidden",
             Error::Prometheus(_) => "prometheus",
+            Error::Upstream(f) => f.service,
             Error::Kube(_) => "kubernetes",
             Error::Config(_) => "config",
             Error::Kubeconfig(_) => "kubeconfig",
@@ -74,9 +78,17 @@ impl Error {
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
-            Error::Prometheus(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Prometheus(_) | Error::Upstream(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Kube(_) | Error::Kubeconfig(_) => StatusCode::BAD_GATEWAY,
             Error::Config(_) | Error::Engine(_) | Error::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The fixed code of an upstream failure (`unreachable`, `tls_unknown_authority`, ...).
+    pub fn reason(&self) -> Option<&'static str> {
+        match self {
+            Error::Upstream(f) => Some(f.kind.code()),
+            _ => None,
         }
     }
 
@@ -101,6 +113,9 @@ impl IntoResponse for Error {
             "error": self.to_string(),
             "category": self.category(),
         });
+        if let Some(reason) = self.reason() {
+            body["reason"] = json!(reason);
+        }
         if let Error::BadParam { param, allowed, .. } = &self {
             body["parameter"] = json!(param);
             body["allowed"] = json!(allowed);

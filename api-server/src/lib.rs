@@ -15,11 +15,14 @@ pub mod state;
 mod sync_state;
 pub mod telemetry;
 pub mod ui;
+pub mod upstream;
 
 #[cfg(test)]
 mod api_tests;
 #[cfg(test)]
 mod fixtures;
+#[cfg(test)]
+mod upstream_tests;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -43,6 +46,8 @@ pub struct Options {
     pub kubeconfig: Option<PathBuf>,
     pub context: Option<String>,
     pub remote_secrets_dir: PathBuf,
+    /// Where mounted credentials, CA bundle and ServiceAccount token are read.
+    pub paths: upstream::Paths,
     /// How often the remote-secrets directory is read again.
     pub secrets_poll: Duration,
 }
@@ -143,10 +148,13 @@ pub async fn start(opts: Options) -> Result<Running> {
     } else {
         usize::try_from(prom_cfg.max_concurrency).unwrap_or(usize::MAX)
     };
-    let prom = Arc::new(prom::PromClient::new(
-        &config.prometheus_url(),
+    let mut prom_url = prom_cfg.clone();
+    prom_url.url = config.prometheus_url();
+    let prom = Arc::new(prom::PromClient::configured(
+        &prom_url,
         timeout,
         conc,
+        &opts.paths,
     )?);
     let auth = Arc::new(Auth::new(
         strategy,

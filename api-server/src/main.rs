@@ -30,6 +30,27 @@ struct Cli {
         default_value = meshglass_crds::config::REMOTE_SECRETS_DIR
     )]
     remote_secrets_dir: PathBuf,
+    /// Values of `secret:<name>:<key>` credentials: `<dir>/<service>-<field>/value.txt`.
+    #[arg(
+        long,
+        env = "MESHGLASS_OVERRIDE_SECRETS_DIR",
+        default_value = meshglass_crds::config::OVERRIDE_SECRETS_DIR
+    )]
+    override_secrets_dir: PathBuf,
+    /// Extra CA certificates (`*.pem`, `*.crt`) trusted besides the platform's roots.
+    #[arg(
+        long,
+        env = "MESHGLASS_CA_BUNDLE_DIR",
+        default_value = meshglass_crds::config::CA_BUNDLE_DIR
+    )]
+    ca_bundle_dir: PathBuf,
+    /// The server's ServiceAccount token (`auth.use_kiali_token`), re-read when it changes.
+    #[arg(
+        long,
+        env = "MESHGLASS_SERVICE_ACCOUNT_TOKEN",
+        default_value = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+    )]
+    service_account_token: PathBuf,
     /// Log as JSON lines.
     #[arg(long)]
     log_json: bool,
@@ -61,6 +82,11 @@ async fn main() -> anyhow::Result<()> {
         kubeconfig: cli.kubeconfig,
         context: cli.context,
         remote_secrets_dir: cli.remote_secrets_dir,
+        paths: meshglass_server::upstream::Paths {
+            override_secrets_dir: cli.override_secrets_dir,
+            ca_bundle_dir: cli.ca_bundle_dir,
+            service_account_token: cli.service_account_token,
+        },
         secrets_poll: Duration::from_secs(2),
     })
     .await

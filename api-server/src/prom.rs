@@ -1,4 +1,5 @@
-//! Prometheus HTTP API client: instant queries with a timeout and bounded concurrency.
+//! Prometheus HTTP API client: instant queries with a timeout and bounded concurrency, over the
+//! shared upstream client (TLS, auth, headers, bounded bodies, named failures).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -8,7 +9,10 @@ use std::time::Duration;
 use serde::Deserialize;
 use tokio::sync::Semaphore;
 
+use meshglass_crds::config::PrometheusConfig;
+
 use crate::error::{Error, Result};
+use crate::upstream;
 
 /// One sample of an instant vector.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,14 +21,18 @@ pub struct Sample {
     pub value: f64,
 }
 
-/// A Prometheus client.
+/// A Prometheus client: the shared upstream client, the query scope and the concurrency bound.
 pub struct PromClient {
-    base: String,
-    http: reqwest::Client,
+    upstream: upstream::Client,
     permits: Arc<Semaphore>,
     timeout: Duration,
     queries: AtomicU64,
+    scope: meshglass_engine::QueryScope,
+    health_check_url: String,
 }
+
+/// Largest Prometheus answer read (a 50-namespace graph answers a few MiB).
+pub const MAX_BODY: usize = 64 << 20;
 
 #[derive(Deserialize)]
 struct ApiResponse {
@@ -51,24 +59,64 @@ struct VectorItem {
 }
 
 impl PromClient {
-    /// A client for `base` (e.g. `http://prometheus:9090`).
+    /// A client for `base` (e.g. `http://prometheus:9090`) without auth, TLS extras or scope.
     pub fn new(base: &str, timeout: Duration, max_concurrency: usize) -> Result<Self> {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .build()
-            .map_err(|e| Error::Prometheus(format!("cannot build HTTP client: {e}")))?;
+        let cfg = PrometheusConfig {
+            url: base.to_string(),
+            ..PrometheusConfig::default()
+        };
+        Self::configured(&cfg, timeout, max_concurrency, &upstream::Paths::default())
+    }
+
+    /// The client `external_services.prometheus` describes.
+    pub fn configured(
+        cfg: &PrometheusConfig,
+        timeout: Duration,
+        max_concurrency: usize,
+        paths: &upstream::Paths,
+    ) -> Result<Self> {
+        let upstream = upstream::Client::new(&upstream::Settings {
+            service: "prometheus",
+            url: &cfg.url,
+            auth: &cfg.auth,
+            custom_headers: &cfg.custom_headers,
+            timeout,
+            max_body: MAX_BODY,
+            paths,
+        })?;
+        let scope = meshglass_engine::QueryScope::new(&cfg.query_scope).map_err(|e| {
+            Error::Config(format!(
+                "external_services.prometheus.query_scope: {e}: label names match [a-zA-Z_][a-zA-Z0-9_]*"
+            ))
+        })?;
         Ok(PromClient {
-            base: base.trim_end_matches('/').to_string(),
-            http,
+            upstream,
             permits: Arc::new(Semaphore::new(max_concurrency.max(1))),
             timeout,
             queries: AtomicU64::new(0),
+            scope,
+            health_check_url: cfg.health_check_url.trim().to_string(),
         })
     }
 
+    /// The label matchers every query carries (`query_scope`).
+    pub fn scope(&self) -> &meshglass_engine::QueryScope {
+        &self.scope
+    }
+
+    /// Probes `health_check_url` (default `<url>/-/healthy`): `Ok` when it answers 2xx.
+    pub async fn check_health(&self) -> std::result::Result<(), upstream::Failure> {
+        let target = if self.health_check_url.is_empty() {
+            "/-/healthy"
+        } else {
+            self.health_check_url.as_str()
+        };
+        self.upstream.get(target).await.map(|_| ())
+    }
+
     /// The base URL.
-    pub fn url(&self) -> &str {
-        &self.base
+    pub fn url(&self) -> String {
+        self.upstream.url()
     }
 
     /// Queries sent so far.
@@ -90,34 +138,20 @@ impl PromClient {
             form.push(("time", t.to_string()));
         }
         form.push(("timeout", format!("{}s", self.timeout.as_secs().max(1))));
-        let url = reqwest::Url::parse_with_params(&format!("{}/api/v1/query", self.base), &form)
-            .map_err(|e| Error::Prometheus(format!("invalid Prometheus URL {}: {e}", self.base)))?;
-        let resp = self.http.get(url).send().await.map_err(|e| {
-            if e.is_timeout() {
-                Error::Prometheus(format!("query timed out after {:?}", self.timeout))
-            } else {
-                Error::Prometheus(format!("cannot reach {}: {}", self.base, root_cause(&e)))
+        let answer = self.upstream.post_form("/api/v1/query", &form).await?;
+        let ct = answer.content_type.to_ascii_lowercase();
+        if !ct.is_empty() && !ct.contains("json") {
+            return Err(upstream::Failure {
+                service: "prometheus",
+                kind: upstream::FailureKind::NotJson,
+                message: format!(
+                    "the answer is {}, not JSON (is the URL a Prometheus API?)",
+                    ct.split(';').next().unwrap_or_default()
+                ),
             }
-        })?;
-        let status = resp.status();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| Error::Prometheus(format!("unreadable response (HTTP {status}): {e}")))?;
-        if !status.is_success() {
-            let reason = serde_json::from_slice::<ApiResponse>(&body)
-                .ok()
-                .map(|b| {
-                    format!(
-                        "{}: {}",
-                        b.error_type.unwrap_or_default(),
-                        b.error.unwrap_or_default()
-                    )
-                })
-                .unwrap_or_else(|| String::from_utf8_lossy(&body).chars().take(200).collect());
-            return Err(Error::Prometheus(format!("HTTP {status}: {reason}")));
+            .into());
         }
-        Ok(body.to_vec())
+        Ok(answer.body)
     }
 
     /// Runs an instant query at `time` (Unix seconds; now when `None`).
@@ -160,28 +194,24 @@ impl PromClient {
     }
 }
 
-fn root_cause(e: &dyn std::error::Error) -> String {
-    let mut msg = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        msg = format!("{msg}: {s}");
-        src = s.source();
-    }
-    msg
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn unreachable_prometheus_is_a_prometheus_error() {
-        // Port 9 on loopback: nothing listens; the error names the URL.
-        let c = PromClient::new("http://127.0.0.1:9", Duration::from_secs(2), 2).unwrap();
+    async fn unreachable_prometheus_is_a_named_503_without_the_url() {
+        // Port 9 on loopback: nothing listens.
+        let c = PromClient::new("http://user:pw@127.0.0.1:9", Duration::from_secs(2), 2).unwrap();
+        assert_eq!(c.url(), "http://127.0.0.1:9");
         let e = c.instant("up", None).await.unwrap_err();
         assert_eq!(e.category(), "prometheus");
         assert_eq!(e.status(), axum::http::StatusCode::SERVICE_UNAVAILABLE);
-        assert!(e.to_string().contains("127.0.0.1:9"));
+        assert_eq!(e.reason(), Some("unreachable"));
+        let text = e.to_string();
+        assert!(
+            !text.contains("127.0.0.1") && !text.contains("pw"),
+            "{text}"
+        );
         assert_eq!(c.query_count(), 1);
     }
 }

@@ -37,12 +37,14 @@ pub const ACTED_ON: &[&str] = &[
     "deployment.service_type",
     "deployment.service_annotations",
     "deployment.logger",
-    "external_services.prometheus.enabled",
+    // The metrics client (api-server/src/upstream.rs, prom.rs): `enabled`, `is_core` and
+    // `cache_*` are not read by anything, so they are reported when set.
     "external_services.prometheus.url",
     "external_services.prometheus.health_check_url",
     "external_services.prometheus.auth",
     "external_services.prometheus.custom_headers",
     "external_services.prometheus.query_scope",
+    "external_services.prometheus.thanos_proxy",
     "health_config.rate",
     "istio_labels.app_label_name",
     "istio_labels.version_label_name",
@@ -95,7 +97,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ossm_primary_cr_reports_thanos_proxy_only() {
+    fn ossm_primary_cr_reports_nothing_ignored() {
         let spec: KialiSpec = serde_json::from_value(serde_json::json!({
             "version": "default",
             "external_services": {"prometheus": {
@@ -105,9 +107,27 @@ mod tests {
             }}
         }))
         .unwrap();
+        assert!(
+            ignored_fields(&spec).is_empty(),
+            "{:?}",
+            ignored_fields(&spec)
+        );
+        // The metrics client's unread knobs are reported.
+        let spec: KialiSpec = serde_json::from_value(serde_json::json!({
+            "external_services": {"prometheus": {
+                "enabled": true, "cache_enabled": true, "cache_duration": 7, "is_core": true,
+                "query_scope": {"mesh_id": "m"}
+            }}
+        }))
+        .unwrap();
         assert_eq!(
             ignored_fields(&spec),
-            vec!["external_services.prometheus.thanos_proxy".to_string()]
+            vec![
+                "external_services.prometheus.cache_duration",
+                "external_services.prometheus.cache_enabled",
+                "external_services.prometheus.enabled",
+                "external_services.prometheus.is_core",
+            ]
         );
     }
 

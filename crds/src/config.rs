@@ -23,6 +23,13 @@ pub const MULTI_CLUSTER_SECRET: &str = "kiali-multi-cluster-secret";
 pub const CONFIG_DIR: &str = "/kiali-configuration";
 pub const CONFIG_FILE: &str = "/kiali-configuration/config.yaml";
 pub const CONFIG_KEY: &str = "config.yaml";
+/// Where the values of `secret:<name>:<key>` credentials are mounted, one directory per setting
+/// (`prometheus-password/value.txt`, ...), as Kiali reads them.
+pub const OVERRIDE_SECRETS_DIR: &str = "/kiali-override-secrets";
+/// Where ConfigMap `<instance>-cabundle` (extra CA certificates) is mounted when it exists.
+pub const CA_BUNDLE_DIR: &str = "/kiali-cabundle";
+/// The key of the CA bundle ConfigMap Kiali reads.
+pub const CA_BUNDLE_KEY: &str = "additional-ca-bundle.pem";
 /// Where remote-cluster secrets are mounted, one directory per secret.
 pub const REMOTE_SECRETS_DIR: &str = "/kiali-remote-cluster-secrets";
 /// Default `server.port` (API and web UI).

@@ -40,6 +40,6 @@ pub use options::{
     Appender, BoxBy, GraphOptions, GraphType, GrpcRate, HttpRate, Rates, ResponseTimeStat, TcpRate,
     ThroughputType, allowed_values, parse_duration,
 };
-pub use promql::{PromQuery, health_queries, queries};
+pub use promql::{PromQuery, QueryScope, health_queries, queries};
 
 pub use error::{Error, Result};

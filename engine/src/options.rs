@@ -316,6 +316,10 @@ pub struct GraphOptions {
     pub duration_secs: u64,
     /// `queryTime` as Unix seconds: the end of the window.
     pub query_time: i64,
+    /// Label matchers of the configuration's `query_scope`, added to every selector (not a
+    /// request parameter: the server sets it).
+    #[serde(skip)]
+    pub scope: crate::promql::QueryScope,
 }
 
 impl Default for GraphOptions {
@@ -333,6 +337,7 @@ impl Default for GraphOptions {
             namespaces: Vec::new(),
             duration_secs: 600,
             query_time: 0,
+            scope: crate::promql::QueryScope::default(),
         }
     }
 }

@@ -7,8 +7,11 @@
 //! to their services that never reached a workload) are joined with `or`. `reporter` is kept in the
 //! grouping, so `or` never merges a source-reported series into a destination-reported one.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
+use crate::error::Error;
 use crate::input::Family;
 use crate::options::{
     Appender, GraphOptions, GrpcRate, HttpRate, ResponseTimeStat, TcpRate, ThroughputType,
@@ -23,6 +26,38 @@ pub struct PromQuery {
     pub promql: String,
     /// Evaluation time, Unix seconds (the request's `queryTime`).
     pub time: i64,
+}
+
+/// `external_services.prometheus.query_scope`: label matchers added to every selector the engine
+/// writes (e.g. `mesh_id="mesh-a"`), so one store shared by several meshes answers for this one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueryScope {
+    /// `k="v",` for each matcher, sorted by label name: the prefix of every selector.
+    prefix: String,
+}
+
+impl QueryScope {
+    /// Validates the label names (Prometheus' `[a-zA-Z_][a-zA-Z0-9_]*`) and escapes the values.
+    pub fn new(matchers: &BTreeMap<String, String>) -> Result<Self, Error> {
+        let mut prefix = String::new();
+        for (k, v) in matchers {
+            let mut chars = k.chars();
+            let valid = chars
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid {
+                return Err(Error::invalid("query_scope", k));
+            }
+            prefix.push_str(&format!("{k}=\"{}\",", promql_escape(v)));
+        }
+        Ok(QueryScope { prefix })
+    }
+
+    /// Whether no matcher is added.
+    pub fn is_empty(&self) -> bool {
+        self.prefix.is_empty()
+    }
 }
 
 /// The node-identifying labels (Kiali's group-by minus protocol/code/flags).
@@ -127,6 +162,7 @@ pub fn health_queries(
     namespaces: &[String],
     rate_interval_secs: u64,
     query_time: i64,
+    scope: &QueryScope,
 ) -> Vec<PromQuery> {
     if namespaces.is_empty() {
         return Vec::new();
@@ -135,10 +171,11 @@ pub fn health_queries(
     let g = group(&["request_protocol", "response_code", "grpc_response_status"]).join(",");
     let m = Family::RequestsTotal.metric_name();
     let d = rate_interval_secs.max(1);
+    let sc = &scope.prefix;
     let promql = format!(
-        "round((sum by ({g}) (rate({m}{{reporter=~\"source|destination\",destination_workload_namespace=~\"{ns}\"}}[{d}s])) \
-         or sum by ({g}) (rate({m}{{reporter=\"source\",source_workload_namespace=~\"{ns}\"}}[{d}s])) \
-         or sum by ({g}) (rate({m}{{reporter=\"source\",destination_workload=\"unknown\",destination_service_namespace=~\"{ns}\"}}[{d}s]))) > 0, 0.001)"
+        "round((sum by ({g}) (rate({m}{{{sc}reporter=~\"source|destination\",destination_workload_namespace=~\"{ns}\"}}[{d}s])) \
+         or sum by ({g}) (rate({m}{{{sc}reporter=\"source\",source_workload_namespace=~\"{ns}\"}}[{d}s])) \
+         or sum by ({g}) (rate({m}{{{sc}reporter=\"source\",destination_workload=\"unknown\",destination_service_namespace=~\"{ns}\"}}[{d}s]))) > 0, 0.001)"
     );
     vec![PromQuery {
         family: Family::RequestsTotal,
@@ -164,10 +201,11 @@ fn query(
 ) -> PromQuery {
     let g = g.join(",");
     let m = family.metric_name();
+    let sc = &o.scope.prefix;
     let promql = format!(
-        "round((sum by ({g}) (rate({m}{{reporter=\"destination\",destination_workload_namespace=~\"{ns}\"}}[{dur}s])) \
-         or sum by ({g}) (rate({m}{{reporter=\"source\",source_workload_namespace=~\"{ns}\"}}[{dur}s])) \
-         or sum by ({g}) (rate({m}{{reporter=\"source\",source_workload_namespace!~\"{ns}\",destination_workload_namespace=\"unknown\",destination_workload=\"unknown\",destination_service=~\"^.+\\\\.({ns})\\\\..+$\"}}[{dur}s]))){idle}, 0.001)"
+        "round((sum by ({g}) (rate({m}{{{sc}reporter=\"destination\",destination_workload_namespace=~\"{ns}\"}}[{dur}s])) \
+         or sum by ({g}) (rate({m}{{{sc}reporter=\"source\",source_workload_namespace=~\"{ns}\"}}[{dur}s])) \
+         or sum by ({g}) (rate({m}{{{sc}reporter=\"source\",source_workload_namespace!~\"{ns}\",destination_workload_namespace=\"unknown\",destination_workload=\"unknown\",destination_service=~\"^.+\\\\.({ns})\\\\..+$\"}}[{dur}s]))){idle}, 0.001)"
     );
     PromQuery {
         family,
@@ -200,4 +238,43 @@ fn promql_escape(s: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_scope_reaches_every_selector() {
+        let scope = QueryScope::new(&BTreeMap::from([
+            ("mesh_id".to_string(), "mesh-\"a\"".to_string()),
+            ("tenant".to_string(), "t1".to_string()),
+        ]))
+        .unwrap();
+        let o = GraphOptions {
+            namespaces: vec!["bookinfo".into()],
+            scope: scope.clone(),
+            ..GraphOptions::default()
+        };
+        let mut all = queries(&o);
+        all.extend(health_queries(&o.namespaces, 60, 0, &scope));
+        assert!(all.len() > 2);
+        for q in &all {
+            let selectors = q.promql.matches('{').count();
+            let scoped = q
+                .promql
+                .matches("{mesh_id=\"mesh-\\\"a\\\"\",tenant=\"t1\",reporter")
+                .count();
+            assert_eq!(selectors, scoped, "{}", q.promql);
+        }
+        // No scope: the queries are the unscoped ones.
+        let plain = queries(&GraphOptions {
+            scope: QueryScope::default(),
+            ..o.clone()
+        });
+        assert!(plain.iter().all(|q| !q.promql.contains("mesh_id")));
+        // A label name Prometheus would reject is an error naming it.
+        let bad = QueryScope::new(&BTreeMap::from([("mesh-id".to_string(), "x".to_string())]));
+        assert!(bad.unwrap_err().to_string().contains("mesh-id"));
+    }
 }

@@ -86,6 +86,7 @@ async fn start_server(
         kubeconfig: Some(bed.kubeconfig_path().to_path_buf()),
         context: Some("east".into()),
         remote_secrets_dir: dir.to_path_buf(),
+        paths: Default::default(),
         secrets_poll: Duration::from_secs(1),
     })
     .await

@@ -8,8 +8,11 @@
 #   istio-api-<v>/   customresourcedefinitions.gen.yaml
 #   helm-<v>/        helm (charts: lint, template)
 #   operator-framework-api-<v>/  operator-verify (bundle: validate the CSV and annotations)
+#   thanos-<v>/      thanos (sidecar + query: the test bed's distributed metrics store)
+#   oauth2-proxy-<v>/ oauth2-proxy (HTTPS bearer-token gate in front of Thanos Query)
 # Versions: tests/tools/versions.env. Wrapper modules: tests/tools/{k8s,etcd,kwok} (see sync-modules.sh),
-# tests/tools/{helm,olm} (their go.mod pins the version; keep it equal to versions.env).
+# tests/tools/{helm,olm,thanos,oauth2-proxy} (their go.mod pins the version; keep it equal to versions.env;
+# thanos' go.mod repeats the replaces of Thanos' own go.mod, which Go ignores in dependencies).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=versions.env
@@ -114,6 +117,15 @@ pinned olm github.com/operator-framework/api "$OPERATOR_FRAMEWORK_API_VERSION"
 build helm "$HELM_VERSION" helm "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" helm -- helm.sh/helm/v3/cmd/helm
 build operator-framework-api "$OPERATOR_FRAMEWORK_API_VERSION" olm "-s -w" operator-verify -- \
   github.com/operator-framework/api/cmd/operator-verify
+
+# --- Metrics store (wrapper modules tests/tools/{thanos,oauth2-proxy}) -------------------
+pinned thanos github.com/thanos-io/thanos "$THANOS_VERSION"
+pinned oauth2-proxy github.com/oauth2-proxy/oauth2-proxy/v7 "$OAUTH2_PROXY_VERSION"
+pv=github.com/prometheus/common/version
+build thanos "$THANOS_VERSION" thanos "-s -w -X $pv.Version=${THANOS_VERSION#v}" thanos -- github.com/thanos-io/thanos/cmd/thanos
+build oauth2-proxy "$OAUTH2_PROXY_VERSION" oauth2-proxy \
+  "-s -w -X github.com/oauth2-proxy/oauth2-proxy/v7/pkg/version.VERSION=$OAUTH2_PROXY_VERSION" oauth2-proxy -- \
+  github.com/oauth2-proxy/oauth2-proxy/v7
 
 [ "$built" = 1 ] && echo "build-tools: tools ready in $cache" >&2
 exit 0

@@ -41,7 +41,10 @@ async fn respond(
     focus: Focus,
 ) -> Result<(Response, Timing)> {
     let p = Params(q);
-    let opts = p.graph_options(force_ns.as_deref())?;
+    let mut opts = p.graph_options(force_ns.as_deref())?;
+    if let Some(prom) = &s.prom {
+        opts.scope = prom.scope().clone();
+    }
     let views = s.views(id, p.cluster(), None).await?;
     s.require_namespaces(id, &views, &opts.namespaces)?;
     let qs = engine::queries(&opts);

@@ -38,7 +38,13 @@ pub async fn get_clusters_health(
         }
     };
     s.require_namespaces(&id, &views, &namespaces)?;
-    let samples = run_queries(&s, engine::health_queries(&namespaces, rate, query_time)).await?;
+    let scope = s
+        .prom
+        .as_ref()
+        .map(|p| p.scope().clone())
+        .unwrap_or_default();
+    let qs = engine::health_queries(&namespaces, rate, query_time, &scope);
+    let samples = run_queries(&s, qs).await?;
     let rules = s.health_rules.clone();
     let (views, body) = blocking(move || {
         let inv = inventory(&views, &relevant_namespaces(&namespaces, &samples));

@@ -35,9 +35,25 @@ pub async fn get_auth_info(State(s): State<Shared>) -> Json<Value> {
     )
 }
 
-/// `/api/status`: Kiali's status, with a warning per unreachable cluster.
+/// `/api/status`: Kiali's status, with a warning per unreachable cluster and Prometheus' health
+/// (its `health_check_url`, default `<url>/-/healthy`). The URL is shown without credentials.
 pub async fn get_status(State(s): State<Shared>) -> Json<Value> {
-    let warnings: Vec<String> = s
+    let mut prometheus = json!({"name": "Prometheus"});
+    match &s.prom {
+        Some(p) => {
+            prometheus["url"] = json!(p.url());
+            match p.check_health().await {
+                Ok(()) => prometheus["health"] = json!("Healthy"),
+                Err(f) => {
+                    prometheus["health"] = json!("Unreachable");
+                    prometheus["reason"] = json!(f.kind.code());
+                    prometheus["error"] = json!(f.to_string());
+                }
+            }
+        }
+        None => prometheus["url"] = json!(crate::upstream::redacted(&s.config.prometheus_url())),
+    }
+    let mut warnings: Vec<String> = s
         .registry
         .snapshot()
         .iter()
@@ -50,6 +66,9 @@ pub async fn get_status(State(s): State<Shared>) -> Json<Value> {
             )
         })
         .collect();
+    if let Some(e) = prometheus.get("error").and_then(Value::as_str) {
+        warnings.push(e.to_string());
+    }
     Json(json!({
         "status": {
             "Kiali state": "running",
@@ -57,9 +76,7 @@ pub async fn get_status(State(s): State<Shared>) -> Json<Value> {
             "Kiali commit hash": "",
             "Kiali container version": "",
         },
-        "externalServices": [
-            {"name": "Prometheus", "url": s.config.prometheus_url()},
-        ],
+        "externalServices": [prometheus],
         "warningMessages": warnings,
         "istioEnvironment": {"isMaistra": false, "istioAPIEnabled": true},
     }))
@@ -114,8 +131,90 @@ pub async fn get_config(State(s): State<Shared>) -> Json<Value> {
         "webRoot": s.config.web_root(),
         "deployment": {"viewOnlyMode": s.config.deployment.view_only_mode},
         "healthConfig": {"rate": s.config.health_config.rate},
-        "prometheus": {"globalScrapeInterval": 15},
+        "prometheus": prometheus_settings(&s.config.external_services.prometheus.thanos_proxy),
         "clusterName": home,
         "istioLabels": {"appLabelName": "app", "versionLabelName": "version"},
     }))
+}
+
+/// What `/api/config` says of the metrics store. With `thanos_proxy.enabled` (Kiali's meaning: a
+/// Thanos Query is the store, so its scrape interval and retention come from the configuration,
+/// not from a Prometheus' own status API) they are the configured ones; otherwise Prometheus'
+/// default scrape interval and no retention.
+fn prometheus_settings(thanos: &meshglass_crds::config::ThanosProxy) -> Value {
+    if !thanos.enabled {
+        return json!({"globalScrapeInterval": 15});
+    }
+    let mut v = json!({});
+    if let Some(secs) = duration_secs(&thanos.scrape_interval) {
+        v["globalScrapeInterval"] = json!(secs);
+    }
+    if let Some(secs) = duration_secs(&thanos.retention_period) {
+        v["storageTsdbRetention"] = json!(secs);
+    }
+    v
+}
+
+/// A Prometheus duration (`30s`, `7d`, `1h30m`) in seconds; `None` when it does not parse.
+fn duration_secs(text: &str) -> Option<u64> {
+    let mut total = 0u64;
+    let mut num = String::new();
+    let t = text.trim();
+    if t.is_empty() {
+        return None;
+    }
+    let mut chars = t.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let unit = if c == 'm' && chars.peek() == Some(&'s') {
+            chars.next();
+            "ms"
+        } else {
+            match c {
+                's' => "s",
+                'm' => "m",
+                'h' => "h",
+                'd' => "d",
+                'w' => "w",
+                'y' => "y",
+                _ => return None,
+            }
+        };
+        let n: u64 = num.parse().ok()?;
+        num.clear();
+        total += match unit {
+            "ms" => n / 1000,
+            "s" => n,
+            "m" => n * 60,
+            "h" => n * 3600,
+            "d" => n * 86_400,
+            "w" => n * 604_800,
+            _ => n * 31_536_000,
+        };
+    }
+    num.is_empty().then_some(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thanos_proxy_settings_are_kialis() {
+        let mut t = meshglass_crds::config::ThanosProxy::default();
+        assert_eq!(prometheus_settings(&t), json!({"globalScrapeInterval": 15}));
+        t.enabled = true;
+        assert_eq!(
+            prometheus_settings(&t),
+            json!({"globalScrapeInterval": 30, "storageTsdbRetention": 604_800})
+        );
+        t.scrape_interval = "1m30s".into();
+        t.retention_period = "bogus".into();
+        assert_eq!(prometheus_settings(&t), json!({"globalScrapeInterval": 90}));
+        assert_eq!(duration_secs("2w"), Some(1_209_600));
+        assert_eq!(duration_secs("15"), None);
+    }
 }

@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 use crate::reconcile::validate::{SecretScope, Validated, validate};
 use crate::secrets::check_remote_secret;
 
+mod credentials;
 mod rbac;
 mod workload;
 
@@ -180,7 +181,10 @@ pub fn desired(
     namespaces: &[Namespace],
     opts: &BuildOptions,
 ) -> Result<Desired> {
-    let cfg = &validated.config;
+    // Inline credentials leave the config for a Secret before anything renders it.
+    let mut owned = validated.config.clone();
+    let creds = credentials::extract(&mut owned);
+    let cfg = &owned;
     let ctx = Ctx::new(validated.kiali, cfg, opts, &validated.cr_namespace);
     let mut objects = Vec::new();
 
@@ -217,7 +221,19 @@ pub fn desired(
                 )])),
                 ..Default::default()
             }));
-            objects.push(Child::Deployment(ctx.deployment(&config_yaml, &mounted)?));
+            if !creds.inline.is_empty() {
+                objects.push(Child::Secret(Secret {
+                    metadata: ctx.meta(&credentials::secret_name(&ctx.inst), &ctx.ns),
+                    type_: Some("Opaque".into()),
+                    data: Some(creds.inline.clone()),
+                    ..Default::default()
+                }));
+            }
+            objects.push(Child::Deployment(ctx.deployment(
+                &config_yaml,
+                &mounted,
+                &creds,
+            )?));
             objects.push(Child::Service(ctx.service()));
         }
     }

@@ -83,10 +83,8 @@ fn primary_creates_exactly_the_server_objects() {
             "ServiceAccount istio-system/kiali-service-account",
         ]
     );
-    assert_eq!(
-        d.ignored_fields,
-        vec!["external_services.prometheus.thanos_proxy"]
-    );
+    // The seed's primary CR: every field it sets is acted on (thanos_proxy included).
+    assert!(d.ignored_fields.is_empty(), "{:?}", d.ignored_fields);
     for c in &d.objects {
         let m = c.meta();
         let labels = m.labels.as_ref().unwrap();
@@ -462,4 +460,59 @@ fn invalid_spec_is_an_error_not_a_panic() {
             .category(),
         "invalid_spec"
     );
+}
+
+#[test]
+fn inline_metrics_credentials_go_to_a_secret_never_the_configmap() {
+    let k = kiali(
+        "istio-system",
+        serde_json::json!({"external_services": {"prometheus": {
+            "url": "https://thanos:9091",
+            "auth": {"type": "bearer", "token": "inline-t0ken"}
+        }}}),
+    );
+    let d = build(&k, &[], &[], &BuildOptions::default()).unwrap();
+    let mut secret_seen = false;
+    for c in &d.objects {
+        match c {
+            Child::ConfigMap(cm) => {
+                let yaml = &cm.data.as_ref().unwrap()[config::CONFIG_KEY];
+                assert!(!yaml.contains("inline-t0ken"), "{yaml}");
+                assert!(
+                    yaml.contains("secret:kiali-prometheus-auth:token"),
+                    "{yaml}"
+                );
+            }
+            Child::Secret(s) if s.name_any() == "kiali-prometheus-auth" => {
+                assert_eq!(s.data.as_ref().unwrap()["token"].0, b"inline-t0ken");
+                assert!(s.metadata.owner_references.is_some());
+                secret_seen = true;
+            }
+            other => assert!(
+                !serde_json::to_string(other.meta())
+                    .unwrap()
+                    .contains("inline-t0ken"),
+                "{}",
+                other.key()
+            ),
+        }
+    }
+    assert!(secret_seen);
+    assert!(!format!("{:?}", d.config).contains("inline-t0ken"));
+    let pod = deployment(&d)
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .spec
+        .as_ref()
+        .unwrap();
+    let mounts = pod.containers[0].volume_mounts.as_ref().unwrap();
+    assert!(
+        mounts
+            .iter()
+            .any(|m| m.mount_path == "/kiali-override-secrets/prometheus-token")
+    );
+    assert!(mounts.iter().any(|m| m.mount_path == "/kiali-cabundle"));
+    assert!(!serde_json::to_string(pod).unwrap().contains("inline-t0ken"));
 }

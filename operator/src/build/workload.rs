@@ -78,9 +78,17 @@ impl Ctx<'_> {
         )
     }
 
-    pub(super) fn deployment(&self, config_yaml: &str, secrets: &[&Secret]) -> Result<Deployment> {
+    pub(super) fn deployment(
+        &self,
+        config_yaml: &str,
+        secrets: &[&Secret],
+        creds: &super::credentials::Credentials,
+    ) -> Result<Deployment> {
         let template = self.pod_metadata(config_yaml, secrets)?;
-        let (volumes, mounts) = self.volumes(secrets);
+        let (mut volumes, mut mounts) = self.volumes(secrets);
+        let (v, m) = creds.volumes(&self.inst);
+        volumes.extend(v);
+        mounts.extend(m);
         let container = self.container(mounts)?;
         let pod = self.pod(container, volumes)?;
         Ok(Deployment {

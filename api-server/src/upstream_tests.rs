@@ -1,0 +1,299 @@
+//! The upstream client against small loopback servers: what it sends (auth, headers, POST form)
+//! and how each failure is named.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use meshglass_crds::config::{PrometheusAuth, PrometheusConfig};
+
+use crate::prom::PromClient;
+use crate::upstream::{FailureKind, Paths};
+
+/// What the fake saw of the last request.
+#[derive(Default, Clone)]
+struct Seen {
+    method: String,
+    authorization: String,
+    custom: String,
+    body: String,
+}
+
+async fn serve(answer: fn() -> Response) -> (String, Arc<Mutex<Seen>>) {
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let s2 = seen.clone();
+    let app = axum::Router::new().route(
+        "/{*rest}",
+        any(
+            move |method: axum::http::Method, h: HeaderMap, body: String| {
+                let seen = s2.clone();
+                async move {
+                    let get = |k: &str| {
+                        h.get(k)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default()
+                            .to_string()
+                    };
+                    *seen.lock().unwrap() = Seen {
+                        method: method.to_string(),
+                        authorization: get("authorization"),
+                        custom: get("x-scope-orgid"),
+                        body,
+                    };
+                    answer()
+                }
+            },
+        ),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(l, app).await });
+    (format!("http://{addr}"), seen)
+}
+
+fn vector() -> Response {
+    (
+        [("content-type", "application/json")],
+        r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"a":"b"},"value":[1,"2"]}]}}"#,
+    )
+        .into_response()
+}
+
+fn client(url: &str, auth: PrometheusAuth, paths: &Paths) -> PromClient {
+    let cfg = PrometheusConfig {
+        url: url.into(),
+        auth,
+        custom_headers: BTreeMap::from([("X-Scope-OrgID".to_string(), "tenant-a".to_string())]),
+        ..PrometheusConfig::default()
+    };
+    PromClient::configured(&cfg, Duration::from_secs(2), 4, paths).unwrap()
+}
+
+fn paths(dir: &std::path::Path) -> Paths {
+    Paths {
+        override_secrets_dir: dir.join("override"),
+        ca_bundle_dir: dir.join("cabundle"),
+        service_account_token: dir.join("sa-token"),
+    }
+}
+
+#[tokio::test]
+async fn queries_are_posted_with_auth_and_custom_headers() {
+    let (url, seen) = serve(vector).await;
+    let dir = tempfile::tempdir().unwrap();
+    let p = paths(dir.path());
+    // Inline basic auth.
+    let basic = PrometheusAuth {
+        auth_type: "basic".into(),
+        username: "kiali".into(),
+        password: "s3cret".into(),
+        ..PrometheusAuth::default()
+    };
+    let c = client(&url, basic, &p);
+    let samples = c.instant("up{namespace=~\"a|b\"}", Some(1)).await.unwrap();
+    assert_eq!(samples[0].value, 2.0);
+    let s = seen.lock().unwrap().clone();
+    assert_eq!(s.method, "POST");
+    assert_eq!(s.authorization, "Basic a2lhbGk6czNjcmV0");
+    assert_eq!(s.custom, "tenant-a");
+    assert!(
+        s.body.contains("query=up%7Bnamespace%3D%7E%22a%7Cb%22%7D"),
+        "{}",
+        s.body
+    );
+    assert!(s.body.contains("time=1"), "{}", s.body);
+
+    // `secret:<name>:<key>` token: read from the mounted file, again when it changes.
+    let tdir = dir.path().join("override/prometheus-token");
+    std::fs::create_dir_all(&tdir).unwrap();
+    std::fs::write(tdir.join("value.txt"), "tok-1\n").unwrap();
+    let bearer = PrometheusAuth {
+        auth_type: "bearer".into(),
+        token: "secret:prom-creds:token".into(),
+        ..PrometheusAuth::default()
+    };
+    let c = client(&url, bearer, &p);
+    c.instant("up", None).await.unwrap();
+    assert_eq!(seen.lock().unwrap().authorization, "Bearer tok-1");
+
+    // use_kiali_token: the ServiceAccount token file, re-read after the kubelet rotates it.
+    std::fs::write(&p.service_account_token, "sa-1").unwrap();
+    let own = PrometheusAuth {
+        auth_type: "bearer".into(),
+        use_kiali_token: true,
+        ..PrometheusAuth::default()
+    };
+    let c = client(&url, own, &p);
+    c.instant("up", None).await.unwrap();
+    assert_eq!(seen.lock().unwrap().authorization, "Bearer sa-1");
+    // Rotation as the kubelet's atomic writer does it: a new file renamed over the old.
+    let tmp = dir.path().join("sa-token.new");
+    std::fs::write(&tmp, "sa-2").unwrap();
+    let later = std::time::SystemTime::now() + Duration::from_secs(5);
+    std::fs::File::options()
+        .write(true)
+        .open(&tmp)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    std::fs::rename(&tmp, &p.service_account_token).unwrap();
+    c.instant("up", None).await.unwrap();
+    assert_eq!(seen.lock().unwrap().authorization, "Bearer sa-2");
+
+    // A missing mounted secret is a named failure, not a request without credentials.
+    std::fs::remove_file(&p.service_account_token).unwrap();
+    let e = c.instant("up", None).await.unwrap_err();
+    assert_eq!(e.reason(), Some("credentials"));
+    assert!(!e.to_string().contains("sa-2"), "{e}");
+}
+
+fn status(code: u16) -> Response {
+    let body = format!("<html>upstream says secret-body-{code}</html>");
+    (StatusCode::from_u16(code).unwrap(), body).into_response()
+}
+
+#[tokio::test]
+async fn failures_are_named_without_url_credentials_or_upstream_body() {
+    let cases: [(fn() -> Response, FailureKind); 6] = [
+        (|| status(401), FailureKind::Unauthorized),
+        (|| status(403), FailureKind::Forbidden),
+        (|| status(502), FailureKind::ServerError),
+        (|| status(503), FailureKind::ServerError),
+        (
+            || ([("content-type", "text/html")], "<html>login</html>").into_response(),
+            FailureKind::NotJson,
+        ),
+        (
+            || {
+                (
+                    StatusCode::BAD_REQUEST,
+                    r#"{"status":"error","errorType":"bad_data","error":"parse error near secret-body"}"#,
+                )
+                    .into_response()
+            },
+            FailureKind::Rejected,
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (answer, kind) in cases {
+        let (url, _) = serve(answer).await;
+        let with_user = url.replace("http://", "http://admin:pa55@");
+        let c = client(&with_user, PrometheusAuth::default(), &paths(dir.path()));
+        let e = c.instant("up", None).await.unwrap_err();
+        assert_eq!(e.reason(), Some(kind.code()), "{e}");
+        assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let text = e.to_string();
+        for leak in ["secret-body", "pa55", "admin", "127.0.0.1", "login"] {
+            assert!(!text.contains(leak), "{leak} in {text}");
+        }
+        assert_eq!(c.url(), url, "the shown URL has no credentials");
+    }
+}
+
+#[tokio::test]
+async fn hanging_and_endless_upstreams_are_cut_off() {
+    // A server that accepts and never answers: a timeout within the configured bound.
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = l.accept().await {
+            held.push(s);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let c = client(
+        &format!("http://{addr}"),
+        PrometheusAuth::default(),
+        &paths(dir.path()),
+    );
+    let t = std::time::Instant::now();
+    let e = c.instant("up", None).await.unwrap_err();
+    assert_eq!(e.reason(), Some("timeout"));
+    assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
+
+    // An endless 200 stream: stopped at the cap, not buffered.
+    let (url, _) = serve(|| {
+        let chunk = bytes_chunk();
+        let s = futures::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone()));
+        ([("content-type", "application/json")], Body::from_stream(s)).into_response()
+    })
+    .await;
+    let c = PromClient::configured(
+        &PrometheusConfig {
+            url,
+            ..PrometheusConfig::default()
+        },
+        Duration::from_secs(60),
+        1,
+        &paths(dir.path()),
+    )
+    .unwrap();
+    let e = c.instant("up", None).await.unwrap_err();
+    assert_eq!(e.reason(), Some("too_large"), "{e}");
+}
+
+fn bytes_chunk() -> axum::body::Bytes {
+    axum::body::Bytes::from(vec![b' '; 1 << 20])
+}
+
+#[tokio::test]
+async fn configuration_errors_name_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = paths(dir.path());
+    let bad_type = PrometheusConfig {
+        url: "http://127.0.0.1:9".into(),
+        auth: PrometheusAuth {
+            auth_type: "kerberos".into(),
+            ..PrometheusAuth::default()
+        },
+        ..PrometheusConfig::default()
+    };
+    let e = PromClient::configured(&bad_type, Duration::from_secs(1), 1, &p)
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("auth.type \"kerberos\""), "{e}");
+    let bad_url = PrometheusConfig {
+        url: "ftp://x".into(),
+        ..PrometheusConfig::default()
+    };
+    let e = PromClient::configured(&bad_url, Duration::from_secs(1), 1, &p)
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("http or https"), "{e}");
+    let bad_scope = PrometheusConfig {
+        url: "http://127.0.0.1:9".into(),
+        query_scope: BTreeMap::from([("mesh-id".to_string(), "x".to_string())]),
+        ..PrometheusConfig::default()
+    };
+    let e = PromClient::configured(&bad_scope, Duration::from_secs(1), 1, &p)
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("query_scope"), "{e}");
+    assert!(crate::upstream::secret_reference("secret:a:b") == Some(("a", "b")));
+    assert!(crate::upstream::secret_reference("secret:a").is_none());
+}
+
+#[tokio::test]
+async fn health_check_url_is_what_status_probes() {
+    let (down, _) = serve(|| status(500)).await;
+    let (up, _) = serve(vector).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = PrometheusConfig {
+        url: down.clone(),
+        ..PrometheusConfig::default()
+    };
+    let p = paths(dir.path());
+    let c = PromClient::configured(&cfg, Duration::from_secs(2), 1, &p).unwrap();
+    assert_eq!(
+        c.check_health().await.unwrap_err().kind,
+        FailureKind::ServerError
+    );
+    cfg.health_check_url = format!("{up}/-/ready");
+    let c = PromClient::configured(&cfg, Duration::from_secs(2), 1, &p).unwrap();
+    c.check_health().await.unwrap();
+}
