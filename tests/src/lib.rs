@@ -7,7 +7,9 @@
 //!   Ready nodes; one etcd serves every cluster of a bed under distinct prefixes. The Istio CRDs
 //!   are installed on every cluster.
 //! * [`TestNamespace`] gives a test a fresh namespace, [`wait_until`] polls a condition with a
-//!   timeout whose error says what was last seen, and [`Prometheus`] runs Debian's Prometheus.
+//!   timeout whose error says what was last seen, and [`Prometheus`] runs Debian's Prometheus;
+//!   [`ThanosQuery`] puts Thanos sidecars and a query over several, [`TokenGate`] an HTTPS
+//!   ServiceAccount-token gate (oauth2-proxy) in front.
 //! * Set-up shared by the end-to-end tests: [`named`] objects, [`wait_gone`], ServiceAccounts with token
 //!   Secrets ([`create_service_account`], [`wait_for_token`]), CRDs ([`apply_crd`]).
 //!
@@ -23,6 +25,7 @@ mod objects;
 mod pki;
 mod process;
 mod prometheus;
+mod thanos;
 mod token;
 pub mod tools;
 mod wait;
@@ -33,5 +36,6 @@ pub use error::Error;
 pub use namespace::TestNamespace;
 pub use objects::{named, wait_gone};
 pub use prometheus::Prometheus;
+pub use thanos::{GateOptions, ThanosQuery, TokenGate};
 pub use token::{create_service_account, wait_for_token};
 pub use wait::{poll, wait_until};

@@ -17,6 +17,8 @@ pub struct Versions {
     pub istio_api: String,
     pub helm: String,
     pub operator_framework_api: String,
+    pub thanos: String,
+    pub oauth2_proxy: String,
 }
 
 /// Reads the pinned versions compiled in from tests/tools/versions.env.
@@ -36,6 +38,8 @@ pub fn versions() -> Versions {
         istio_api: get("ISTIO_API_VERSION"),
         helm: get("HELM_VERSION"),
         operator_framework_api: get("OPERATOR_FRAMEWORK_API_VERSION"),
+        thanos: get("THANOS_VERSION"),
+        oauth2_proxy: get("OAUTH2_PROXY_VERSION"),
     }
 }
 
