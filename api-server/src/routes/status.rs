@@ -35,8 +35,9 @@ pub async fn get_auth_info(State(s): State<Shared>) -> Json<Value> {
     )
 }
 
-/// `/api/status`: Kiali's status, with a warning per unreachable cluster and Prometheus' health
-/// (its `health_check_url`, default `<url>/-/healthy`). The URL is shown without credentials.
+/// `/api/status` (unauthenticated): Kiali's status, with a warning naming each unavailable
+/// cluster, never why, and Prometheus' health (its `health_check_url`, default `<url>/-/healthy`)
+/// as a fixed reason code. The URL is shown without credentials.
 pub async fn get_status(State(s): State<Shared>) -> Json<Value> {
     let mut prometheus = json!({"name": "Prometheus"});
     match &s.prom {
@@ -47,7 +48,6 @@ pub async fn get_status(State(s): State<Shared>) -> Json<Value> {
                 Err(f) => {
                     prometheus["health"] = json!("Unreachable");
                     prometheus["reason"] = json!(f.kind.code());
-                    prometheus["error"] = json!(f.to_string());
                 }
             }
         }
@@ -58,16 +58,12 @@ pub async fn get_status(State(s): State<Shared>) -> Json<Value> {
         .snapshot()
         .iter()
         .filter(|c| !c.state.accessible())
-        .map(|c| {
-            format!(
-                "cluster {} is not reachable: {}",
-                c.name,
-                c.state.error().unwrap_or_default()
-            )
-        })
+        // The reason (a refused kubeconfig field, an API error) is for signed-in callers only:
+        // `/api/config` shows it.
+        .map(|c| format!("cluster {} is not available", c.name))
         .collect();
-    if let Some(e) = prometheus.get("error").and_then(Value::as_str) {
-        warnings.push(e.to_string());
+    if let Some(code) = prometheus.get("reason").and_then(Value::as_str) {
+        warnings.push(format!("prometheus is not available ({code})"));
     }
     Json(json!({
         "status": {
