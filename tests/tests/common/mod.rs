@@ -47,10 +47,12 @@ spec:
 "#;
 
 /// The tenancy of the shared test operators: remote mode allowed (the OSSM and example remote CRs mint the
-/// remote token legitimately), the default namespace and image only otherwise.
+/// remote token legitimately) and another deployment namespace (the restricted-Pod-Security namespace of the
+/// GitOps test), only the default image. tests/tests/operator_trust.rs runs one with every switch off.
 pub fn test_tenancy() -> Tenancy {
     Tenancy {
         allow_remote_cluster_resources: true,
+        allow_ad_hoc_namespace: true,
         ..Tenancy::default()
     }
 }
