@@ -305,8 +305,13 @@ async fn an_object_the_cli_did_not_create_is_not_taken_over() {
     let mut names = Vec::new();
     for role in [case.name.clone(), format!("{}-viewer", case.name)] {
         let mut theirs: ClusterRole = named(&role);
-        theirs.metadata.labels =
-            Some([("app.kubernetes.io/managed-by".to_string(), "someone-else".to_string())].into());
+        theirs.metadata.labels = Some(
+            [(
+                "app.kubernetes.io/managed-by".to_string(),
+                "someone-else".to_string(),
+            )]
+            .into(),
+        );
         create(&roles, &theirs).await;
         names.push(role);
     }
@@ -323,9 +328,14 @@ async fn an_object_the_cli_did_not_create_is_not_taken_over() {
     )
     .await;
     for role in &names {
-        let kept = roles.get(role).await.expect("the foreign ClusterRole stays");
+        let kept = roles
+            .get(role)
+            .await
+            .expect("the foreign ClusterRole stays");
         assert_eq!(
-            kept.labels().get("app.kubernetes.io/managed-by").map(String::as_str),
+            kept.labels()
+                .get("app.kubernetes.io/managed-by")
+                .map(String::as_str),
             Some("someone-else"),
             "{role} was relabelled"
         );
