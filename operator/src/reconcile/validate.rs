@@ -7,6 +7,7 @@ use kube::ResourceExt;
 use meshglass_crds::Kiali;
 use meshglass_crds::config::{self, Config};
 use meshglass_crds::names;
+use meshglass_crds::spec::AuthStrategy;
 
 /// Why a CR cannot be reconciled as written.
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +97,9 @@ pub fn validate(kiali: &Kiali) -> Result<Validated<'_>, Error> {
         return Err(Error::Invalid(problems.join("; ")));
     }
     let config = Config::from_spec(&kiali.spec, &cr_namespace)?;
+    if !config.deployment.remote_cluster_resources_only {
+        check_strategy(&config)?;
+    }
     let secrets =
         (!config.deployment.remote_cluster_resources_only).then(|| SecretScope::of(&config));
     Ok(Validated {
@@ -104,6 +108,18 @@ pub fn validate(kiali: &Kiali) -> Result<Validated<'_>, Error> {
         config,
         secrets,
     })
+}
+
+/// A server with a strategy it has no login for exits at start, so such a CR must not read Successful.
+/// Remote-only CRs run no server (the seed's remote CR carries `auth.openshift` for the primary's use).
+fn check_strategy(config: &Config) -> Result<(), Error> {
+    match config.auth_strategy() {
+        Some(AuthStrategy::Anonymous | AuthStrategy::Token | AuthStrategy::Header) => Ok(()),
+        _ => Err(Error::Invalid(format!(
+            "auth.strategy {:?} is not supported: the server has no login for it yet (supported: anonymous, token, header)",
+            config.auth.strategy
+        ))),
+    }
 }
 
 #[cfg(test)]
@@ -159,5 +175,25 @@ mod tests {
         assert!(validate(&remote).unwrap().secrets.is_none());
         let bad = kiali(serde_json::json!({"deployment": {"instance_name": "Not Valid"}}));
         assert_eq!(validate(&bad).unwrap_err().category(), "invalid_spec");
+    }
+
+    #[test]
+    fn strategies_without_a_login_fail_on_a_primary_only() {
+        for strategy in ["openid", "openshift"] {
+            let k = kiali(serde_json::json!({"auth": {"strategy": strategy}}));
+            let err = validate(&k).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("auth.strategy \"{strategy}\" is not supported")),
+                "{err}"
+            );
+            let remote = kiali(
+                serde_json::json!({"auth": {"strategy": strategy}, "deployment": {"remote_cluster_resources_only": true}}),
+            );
+            assert!(validate(&remote).is_ok());
+        }
+        for strategy in ["", "anonymous", "token", "header"] {
+            let k = kiali(serde_json::json!({"auth": {"strategy": strategy}}));
+            assert!(validate(&k).is_ok(), "{strategy}");
+        }
     }
 }
