@@ -16,6 +16,7 @@ pub const ACTED_ON: &[&str] = &[
     "clustering.autodetect_secrets.enabled",
     "clustering.autodetect_secrets.label",
     "clustering.clusters",
+    "clustering.enable_exec_provider",
     "clustering.ignore_home_cluster",
     "deployment.instance_name",
     "deployment.namespace",

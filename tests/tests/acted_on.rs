@@ -99,6 +99,12 @@ fn cases() -> Vec<Case> {
             Build,
         ),
         case(
+            "clustering.enable_exec_provider",
+            json!(false),
+            json!(true),
+            Build,
+        ),
+        case(
             "clustering.ignore_home_cluster",
             json!(false),
             json!(true),
@@ -388,6 +394,15 @@ fn kiali(spec: &Value) -> Kiali {
 }
 
 fn remote_secret(name: &str, labels: &[(&str, &str)], cluster: &str) -> Secret {
+    remote_secret_with(name, labels, cluster, &KUBECONFIG.replace("NAME", cluster))
+}
+
+fn remote_secret_with(
+    name: &str,
+    labels: &[(&str, &str)],
+    cluster: &str,
+    kubeconfig: &str,
+) -> Secret {
     Secret {
         metadata: ObjectMeta {
             name: Some(name.into()),
@@ -400,10 +415,7 @@ fn remote_secret(name: &str, labels: &[(&str, &str)], cluster: &str) -> Secret {
             ),
             ..Default::default()
         },
-        data: Some(secret_data(&[(
-            cluster,
-            &KUBECONFIG.replace("NAME", cluster),
-        )])),
+        data: Some(secret_data(&[(cluster, kubeconfig)])),
         ..Default::default()
     }
 }
@@ -419,6 +431,15 @@ fn rendered(spec: &Value) -> Value {
         ),
         remote_secret("west-creds", &[], "west"),
         remote_secret("north-creds", &[("other", "yes")], "north"),
+        // An exec credential plugin: mounted only with clustering.enable_exec_provider.
+        remote_secret_with(
+            "kiali-remote-cluster-secret-south",
+            &[("kiali.io/multiCluster", "true")],
+            "south",
+            &KUBECONFIG
+                .replace("NAME", "south")
+                .replace("{token: abc}", "{exec: {command: get-token}}"),
+        ),
     ];
     let namespace = |name: &str, labels: &[(&str, &str)]| Namespace {
         metadata: ObjectMeta {
