@@ -19,6 +19,7 @@ use kube::api::{Api, ObjectMeta, PostParams};
 use meshglass_crds::accepted::{ACTED_ON, ignored_fields};
 use meshglass_crds::{Config, Kiali, KialiSpec, names};
 use meshglass_operator::build::{BuildOptions, build, secret_data};
+use meshglass_operator::reconcile::validate::Tenancy;
 use meshglass_testbed::{TestBed, TestNamespace, wait_until};
 use serde_json::{Value, json};
 
@@ -463,7 +464,11 @@ fn rendered(spec: &Value) -> Value {
         &kiali(spec),
         &secrets,
         &namespaces,
-        &BuildOptions::default(),
+        // Every switch on, so that image and namespace fields show what they build, not a refusal.
+        &BuildOptions {
+            tenancy: Tenancy::allow_all(),
+            ..BuildOptions::default()
+        },
     ) {
         Ok(d) => d,
         Err(e) => return json!({"error": e.to_string()}),
