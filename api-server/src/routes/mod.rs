@@ -85,9 +85,11 @@ pub fn router(state: Shared) -> Router {
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(status::get_readiness))
     };
-    app.merge(crate::ui::router(&root))
-        .layer(middleware::from_fn_with_state(state.clone(), record))
-        .with_state(state)
+    crate::edge::layers(
+        app.merge(crate::ui::router(&root))
+            .layer(middleware::from_fn_with_state(state.clone(), record))
+            .with_state(state),
+    )
 }
 
 /// Router of the metrics port.

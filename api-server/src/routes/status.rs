@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -35,21 +35,36 @@ pub async fn get_auth_info(State(s): State<Shared>) -> Json<Value> {
     )
 }
 
-/// `/api/status`: Kiali's status, with a warning per unreachable cluster.
-pub async fn get_status(State(s): State<Shared>) -> Json<Value> {
+/// `/api/status`: Kiali's status, with a warning per unreachable cluster. The route is public:
+/// callers the token strategy authenticated (anonymous mode has none) also get the Prometheus URL
+/// and each cluster's error; others get the cluster names only (details in `/api/config`).
+pub async fn get_status(State(s): State<Shared>, headers: HeaderMap) -> Json<Value> {
+    let authz = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let detailed = authz.is_some()
+        && matches!(
+            s.auth.authenticate(authz).await,
+            Ok(crate::auth::Identity::User(_))
+        );
     let warnings: Vec<String> = s
         .registry
         .snapshot()
         .iter()
         .filter(|c| !c.state.accessible())
-        .map(|c| {
-            format!(
+        .map(|c| match detailed {
+            true => format!(
                 "cluster {} is not reachable: {}",
                 c.name,
                 c.state.error().unwrap_or_default()
-            )
+            ),
+            false => format!("cluster {} is not reachable", c.name),
         })
         .collect();
+    let mut prometheus = json!({"name": "Prometheus"});
+    if detailed {
+        prometheus["url"] = json!(s.config.prometheus_url());
+    }
     Json(json!({
         "status": {
             "Kiali state": "running",
@@ -57,9 +72,7 @@ pub async fn get_status(State(s): State<Shared>) -> Json<Value> {
             "Kiali commit hash": "",
             "Kiali container version": "",
         },
-        "externalServices": [
-            {"name": "Prometheus", "url": s.config.prometheus_url()},
-        ],
+        "externalServices": [prometheus],
         "warningMessages": warnings,
         "istioEnvironment": {"isMaistra": false, "istioAPIEnabled": true},
     }))
