@@ -60,9 +60,12 @@ pub fn inventory(views: &Views, keep: &HashSet<String>) -> engine::MeshInventory
     }
 }
 
+/// A (cluster, namespace) pair of telemetry.
+type Place<'a> = (&'a str, &'a str);
+
 /// Where a sample's source and destination are: (cluster, namespace) of each end, `None` for an
 /// end the labels do not place.
-fn ends(s: &engine::Sample) -> (Option<(&str, &str)>, Vec<(&str, &str)>) {
+fn ends(s: &engine::Sample) -> (Option<Place<'_>>, Vec<Place<'_>>) {
     let l = &s.labels;
     let src = l
         .source_cluster()

@@ -225,18 +225,20 @@ async fn graph_of_a_user_of_one_cluster_shows_nothing_of_the_other() {
     let mut worst = 0.0f64;
     for path in [
         format!("/api/namespaces/graph?namespaces={ns}&graphType=workload"),
-        format!("/api/namespaces/graph?namespaces={ns}&graphType=versionedApp&boxBy=cluster,namespace,app"),
+        format!(
+            "/api/namespaces/graph?namespaces={ns}&graphType=versionedApp&boxBy=cluster,namespace,app"
+        ),
         format!("/api/namespaces/{ns}/workloads/productpage-v1/graph?graphType=workload"),
     ] {
-        let url = format!(
-            "{}{path}&duration=600s&queryTime={}",
-            server.base, sc.end
-        );
+        let url = format!("{}{path}&duration=600s&queryTime={}", server.base, sc.end);
         let started = Instant::now();
         let (st, g) = get(&http, &url, t).await;
         worst = worst.max(started.elapsed().as_secs_f64() * 1000.0);
         assert_eq!(st, 200, "{path}: {g}");
-        let nodes = g["elements"]["nodes"].as_array().cloned().unwrap_or_default();
+        let nodes = g["elements"]["nodes"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         assert!(nodes.len() >= 2, "{path}: {g}");
         let text = g.to_string();
         // West's reviews → ratings traffic (rates, codes, principals) is not in the answer.
@@ -261,7 +263,10 @@ async fn graph_of_a_user_of_one_cluster_shows_nothing_of_the_other() {
     // West's namespace alone is refused outright.
     let (st, h) = get(
         &http,
-        &format!("{}/api/clusters/health?namespaces={ns}&clusterName=west", server.base),
+        &format!(
+            "{}/api/clusters/health?namespaces={ns}&clusterName=west",
+            server.base
+        ),
         t,
     )
     .await;
@@ -283,13 +288,20 @@ async fn graph_of_a_user_of_one_cluster_shows_nothing_of_the_other() {
 async fn twenty_thousand_junk_tokens_cost_a_bounded_number_of_token_reviews() {
     let bed = common::east_west_bed().await;
     let (east, _) = common::east_west(bed).await;
-    let ns = TestNamespace::create(&east, "junk").await.expect("namespace");
+    let ns = TestNamespace::create(&east, "junk")
+        .await
+        .expect("namespace");
     let token = east_only_viewer(&east, ns.name()).await;
     let secrets = tempfile::tempdir().expect("tempdir");
     let mut server = Server::start(bed, secrets.path(), "http://127.0.0.1:9").await;
     let http = reqwest::Client::new();
     // The real user signs in before the flood (its review is cached).
-    let (st, b) = get(&http, &format!("{}/api/namespaces", server.base), Some(&token)).await;
+    let (st, b) = get(
+        &http,
+        &format!("{}/api/namespaces", server.base),
+        Some(&token),
+    )
+    .await;
     assert_eq!(st, 200, "{b}");
 
     let before = apiserver_token_reviews(&east).await;
@@ -312,7 +324,10 @@ async fn twenty_thousand_junk_tokens_cost_a_bounded_number_of_token_reviews() {
         .collect()
         .await;
     let elapsed = started.elapsed().as_secs_f64();
-    assert!(statuses.iter().all(|s| [401, 503].contains(s)), "only 401 and 503");
+    assert!(
+        statuses.iter().all(|s| [401, 503].contains(s)),
+        "only 401 and 503"
+    );
     let reviews = apiserver_token_reviews(&east).await - before;
     let counted = server.counter("meshglass_server_token_reviews_total").await;
     // Burst 20, then 10 per second.
@@ -321,7 +336,10 @@ async fn twenty_thousand_junk_tokens_cost_a_bounded_number_of_token_reviews() {
         (reviews as f64) <= bound,
         "{reviews} TokenReviews in {elapsed:.1} s (bound {bound})"
     );
-    assert!(counted >= reviews, "server counted {counted}, API server {reviews}");
+    assert!(
+        counted >= reviews,
+        "server counted {counted}, API server {reviews}"
+    );
 
     // The signed-in user is unaffected during another flood.
     let flood = {
@@ -331,7 +349,11 @@ async fn twenty_thousand_junk_tokens_cost_a_bounded_number_of_token_reviews() {
                 .for_each_concurrent(32, |i| {
                     let (http, url) = (http.clone(), url.clone());
                     async move {
-                        let _ = http.get(&url).bearer_auth(format!("more-junk-{i}")).send().await;
+                        let _ = http
+                            .get(&url)
+                            .bearer_auth(format!("more-junk-{i}"))
+                            .send()
+                            .await;
                     }
                 })
                 .await
@@ -348,7 +370,9 @@ async fn twenty_thousand_junk_tokens_cost_a_bounded_number_of_token_reviews() {
     assert!(worst < 2000.0, "{worst} ms");
     let rss = server.peak_rss_mib();
     assert!(rss < 300.0, "{rss} MiB");
-    println!("token reviews: API server {reviews}, server {counted}, {elapsed:.1} s for 20,000 tokens");
+    println!(
+        "token reviews: API server {reviews}, server {counted}, {elapsed:.1} s for 20,000 tokens"
+    );
     fault_line(
         &format!("20,000 distinct junk tokens ({reviews} TokenReviews in {elapsed:.0} s)"),
         "n/a",
@@ -371,7 +395,9 @@ async fn slow_header_clients_holding_3000_sockets_are_cut_off_and_others_served(
     let started = Instant::now();
     let mut sockets = Vec::new();
     for _ in 0..3_000 {
-        let mut s = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+        let mut s = tokio::net::TcpStream::connect(&addr)
+            .await
+            .expect("connect");
         s.write_all(b"GET /kiali/api/status HTTP/1.1\r\nHost: x\r\n")
             .await
             .expect("write");
@@ -441,7 +467,10 @@ async fn slow_header_clients_holding_3000_sockets_are_cut_off_and_others_served(
         }
     }
     assert_eq!(closed, 3_000, "slow sockets still open after 40 s");
-    let detect = first.expect("a close").duration_since(started).as_secs_f64();
+    let detect = first
+        .expect("a close")
+        .duration_since(started)
+        .as_secs_f64();
     let recover = last.duration_since(started).as_secs_f64();
     assert!(recover < 10.0 + opened.as_secs_f64() + 5.0, "{recover} s");
     assert!(worst < 1000.0, "{worst} ms");
