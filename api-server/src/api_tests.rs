@@ -639,3 +639,124 @@ async fn canonical_name_groups_the_app_in_lists_details_health_and_graph() {
         .collect();
     assert_eq!(graph_apps, vec!["reviews"], "{g}");
 }
+
+// Issue 22, point 1: `ports` of service list items and of a workload's services was a list of
+// port objects; Kiali's `ServiceOverview.ports` maps port names to numbers. Service details keep
+// Kiali's `Service.ports` list.
+#[tokio::test]
+async fn service_overviews_map_port_names_to_numbers() {
+    let s = anon();
+    let (st, _, b) = call(&s, "/kiali/api/clusters/services?namespaces=bookinfo", None).await;
+    assert_eq!(st, StatusCode::OK);
+    for svc in b["services"].as_array().unwrap() {
+        assert_eq!(svc["ports"], json!({"http": 9080}), "{svc}");
+    }
+    let (_, _, w) = call(
+        &s,
+        "/kiali/api/namespaces/bookinfo/workloads/reviews-v1",
+        None,
+    )
+    .await;
+    assert_eq!(w["services"][0]["ports"], json!({"http": 9080}), "{w}");
+    let (_, _, d) = call(&s, "/kiali/api/namespaces/bookinfo/services/reviews", None).await;
+    assert_eq!(d["service"]["ports"][0]["port"], 9080, "{d}");
+    assert_eq!(d["service"]["ports"][0]["name"], "http", "{d}");
+}
+
+// Issue 22, point 2: `health=true` and `validate=true` were ignored on details.
+#[tokio::test]
+async fn details_carry_health_and_validations_when_asked() {
+    let s = with_prom(&empty_prometheus().await);
+    let (st, _, app) = call(
+        &s,
+        "/kiali/api/namespaces/bookinfo/apps/reviews?health=true",
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{app}");
+    assert_eq!(
+        app["health"]["workloadStatuses"].as_array().unwrap().len(),
+        2,
+        "{app}"
+    );
+    let (_, _, w) = call(
+        &s,
+        "/kiali/api/namespaces/bookinfo/workloads/ratings-v1?health=true",
+        None,
+    )
+    .await;
+    assert_eq!(w["health"]["workloadStatus"]["name"], "ratings-v1", "{w}");
+    assert!(w["health"]["requests"]["inbound"].is_object(), "{w}");
+    let (_, _, svc) = call(
+        &s,
+        "/kiali/api/namespaces/bookinfo/services/reviews?health=true&validate=true",
+        None,
+    )
+    .await;
+    assert!(svc["health"]["requests"].is_object(), "{svc}");
+    let vals = &svc["instances"][0]["validations"];
+    assert!(
+        vals["networking.istio.io/v1, Kind=VirtualService"]["reviews.bookinfo"].is_object(),
+        "{svc}"
+    );
+    // Only the objects that refer to the service.
+    assert!(
+        vals["networking.istio.io/v1, Kind=DestinationRule"]["broken.bookinfo"].is_null(),
+        "{svc}"
+    );
+    assert!(svc["instances"][0]["endpoints"].is_array(), "{svc}");
+    assert_eq!(
+        svc["instances"][0]["virtualServices"][0]["metadata"]["name"],
+        "reviews"
+    );
+    // Without the parameters, no health is computed (no Prometheus needed).
+    let (st, _, plain) = call(&anon(), "/kiali/api/namespaces/bookinfo/apps/reviews", None).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(plain.get("health").is_none(), "{plain}");
+    let (st, _, b) = call(
+        &s,
+        "/kiali/api/namespaces/bookinfo/apps/reviews?health=maybe",
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert_eq!(b["parameter"], "health");
+}
+
+// Issue 22, point 3: an unknown appender answered 200.
+#[tokio::test]
+async fn unknown_appenders_are_400_naming_the_valid_ones() {
+    let s = with_prom(&empty_prometheus().await);
+    let (st, _, b) = call(
+        &s,
+        "/kiali/api/namespaces/graph?namespaces=bookinfo&appenders=deadNode,nope",
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{b}");
+    assert_eq!(b["parameter"], "appenders");
+    assert!(b["error"].as_str().unwrap().contains("\"nope\""), "{b}");
+    assert!(b["allowed"].as_str().unwrap().contains("istio"), "{b}");
+    let (st, _, _) = call(
+        &s,
+        "/kiali/api/namespaces/graph?namespaces=bookinfo&appenders=deadNode,istio",
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+}
+
+// Issue 22, point 4: health of a namespace that does not exist omitted it.
+#[tokio::test]
+async fn health_of_a_missing_namespace_is_an_empty_entry() {
+    let s = with_prom(&empty_prometheus().await);
+    let (st, _, b) = call(
+        &s,
+        "/kiali/api/clusters/health?namespaces=bookinfo,nowhere&type=app",
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert_eq!(b["namespaceAppHealth"]["nowhere"], json!({}), "{b}");
+    assert!(b["namespaceAppHealth"]["bookinfo"]["reviews"].is_object());
+}

@@ -67,6 +67,9 @@ fn pod_info(p: &Pod) -> PodInfo {
         node_name: p.spec.as_ref().and_then(|s| s.node_name.clone()),
         service_account: p.spec.as_ref().and_then(|s| s.service_account_name.clone()),
         istio_sidecar: has_sidecar(p),
+        ip: p.status.as_ref().and_then(|s| s.pod_ip.clone()),
+        annotations: p.metadata.annotations.clone().unwrap_or_default(),
+        created_by: controller_of(&p.metadata).map(|(k, n)| (k.to_string(), n.to_string())),
     }
 }
 
@@ -229,6 +232,14 @@ fn service_info(s: &Service) -> ServiceInfo {
         labels: labels(&s.metadata),
         annotations: s.metadata.annotations.clone().unwrap_or_default(),
         ip_addresses: spec.and_then(|s| s.cluster_ips.clone()).unwrap_or_default(),
+        cluster_ip: spec.and_then(|s| s.cluster_ip.clone()),
+        service_type: spec
+            .and_then(|s| s.type_.clone())
+            .unwrap_or_else(|| "ClusterIP".into()),
+        external_name: spec.and_then(|s| s.external_name.clone()),
+        ip_families: spec.and_then(|s| s.ip_families.clone()).unwrap_or_default(),
+        created_at: created_at(&s.metadata),
+        resource_version: s.metadata.resource_version.clone(),
     }
 }
 
@@ -283,6 +294,7 @@ pub fn cluster_inventory(
     keep: &dyn Fn(&str) -> bool,
     rules: &AppLabels,
     service_entries: &[ConfigObject],
+    routing: Vec<ConfigObject>,
 ) -> ClusterInventory {
     ClusterInventory {
         name: name.to_string(),
@@ -293,6 +305,7 @@ pub fn cluster_inventory(
             .iter()
             .map(ConfigObject::service_entry)
             .collect(),
+        routing,
     }
 }
 

@@ -130,11 +130,13 @@ impl View {
     }
 
     /// The inventory of what this view shows in the namespaces `keep` also accepts, with the
-    /// view's ServiceEntries `service_entries`.
+    /// view's ServiceEntries `service_entries` and VirtualServices and DestinationRules
+    /// `routing` (of every visible namespace: a VirtualService anywhere may route to a service).
     fn inventory_with(
         &self,
         keep: &dyn Fn(&str) -> bool,
         service_entries: &[ConfigObject],
+        routing: Vec<ConfigObject>,
     ) -> ClusterInventory {
         inventory::cluster_inventory(
             self.name(),
@@ -142,12 +144,24 @@ impl View {
             &|ns| self.sees(ns) && keep(ns),
             &self.app_labels,
             service_entries,
+            routing,
         )
+    }
+
+    /// The visible VirtualServices and DestinationRules.
+    fn routing(&self) -> Vec<ConfigObject> {
+        let mut v = self.config_objects(IstioKind::VirtualService);
+        v.extend(self.config_objects(IstioKind::DestinationRule));
+        v
     }
 
     /// The engine inventory of what this view shows in the namespaces `keep` also accepts.
     pub fn inventory(&self, keep: &dyn Fn(&str) -> bool) -> ClusterInventory {
-        self.inventory_with(keep, &self.config_objects(IstioKind::ServiceEntry))
+        self.inventory_with(
+            keep,
+            &self.config_objects(IstioKind::ServiceEntry),
+            self.routing(),
+        )
     }
 
     /// Validation input: this view's inventory and every Istio object it shows (each object read
@@ -161,7 +175,11 @@ impl View {
             .get(&IstioKind::ServiceEntry)
             .map(Vec::as_slice)
             .unwrap_or_default();
-        let inventory = self.inventory_with(&|_| true, service_entries);
+        let routing = [IstioKind::VirtualService, IstioKind::DestinationRule]
+            .iter()
+            .flat_map(|k| objects.get(k).cloned().unwrap_or_default())
+            .collect();
+        let inventory = self.inventory_with(&|_| true, service_entries, routing);
         ClusterConfig::new(inventory, objects)
     }
 }

@@ -20,8 +20,11 @@ pub type Extra = BTreeMap<String, Value>;
 
 /// CEL: `deployment.instance_name` (default `kiali`) never changes.
 const RULE_INSTANCE_NAME: &str = "(has(self.deployment) && has(self.deployment.instance_name) && self.deployment.instance_name != '' ? self.deployment.instance_name : 'kiali') == (has(oldSelf.deployment) && has(oldSelf.deployment.instance_name) && oldSelf.deployment.instance_name != '' ? oldSelf.deployment.instance_name : 'kiali')";
-/// CEL: `deployment.namespace` (default: the CR's namespace, written "") never changes.
-const RULE_NAMESPACE: &str = "(has(self.deployment) && has(self.deployment.__namespace__) ? self.deployment.__namespace__ : '') == (has(oldSelf.deployment) && has(oldSelf.deployment.__namespace__) ? oldSelf.deployment.__namespace__ : '')";
+/// CEL: `deployment.namespace` may not change from one namespace to another. CEL cannot see the
+/// CR's `metadata.namespace`, which "" stands for, so "" ↔ a namespace passes here: writing the
+/// namespace the CR already has is no change, and the operator's validate stage refuses (with
+/// `Failure`) an effective value that differs from `status.deployment.namespace`.
+const RULE_NAMESPACE: &str = "(has(self.deployment) && has(self.deployment.__namespace__) ? self.deployment.__namespace__ : '') == (has(oldSelf.deployment) && has(oldSelf.deployment.__namespace__) ? oldSelf.deployment.__namespace__ : '') || (has(self.deployment) && has(self.deployment.__namespace__) ? self.deployment.__namespace__ : '') == '' || (has(oldSelf.deployment) && has(oldSelf.deployment.__namespace__) ? oldSelf.deployment.__namespace__ : '') == ''";
 /// CEL: `deployment.remote_cluster_resources_only` (default false) never changes.
 const RULE_REMOTE_ONLY: &str = "(has(self.deployment) && has(self.deployment.remote_cluster_resources_only) ? self.deployment.remote_cluster_resources_only : false) == (has(oldSelf.deployment) && has(oldSelf.deployment.remote_cluster_resources_only) ? oldSelf.deployment.remote_cluster_resources_only : false)";
 
@@ -45,7 +48,7 @@ const RULE_REMOTE_ONLY: &str = "(has(self.deployment) && has(self.deployment.rem
     printcolumn = r#"{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}"#
 )]
 #[x_kube(validation = Rule::new(RULE_INSTANCE_NAME).message("deployment.instance_name is immutable: delete and recreate the Kiali CR to change it").reason(Reason::FieldValueForbidden))]
-#[x_kube(validation = Rule::new(RULE_NAMESPACE).message("deployment.namespace is immutable: delete and recreate the Kiali CR to change it").reason(Reason::FieldValueForbidden))]
+#[x_kube(validation = Rule::new(RULE_NAMESPACE).message("deployment.namespace is immutable (it may be written, not changed): delete and recreate the Kiali CR to change it").reason(Reason::FieldValueForbidden))]
 #[x_kube(validation = Rule::new(RULE_REMOTE_ONLY).message("deployment.remote_cluster_resources_only is immutable: delete and recreate the Kiali CR to change it").reason(Reason::FieldValueForbidden))]
 pub struct KialiSpec {
     /// Kiali version label ("default" when empty).

@@ -149,6 +149,7 @@ pub fn bookinfo_inventory() -> MeshInventory {
                     workload("reviews-v2", "reviews", "v2", (2, 2, 1)),
                 ],
                 service_entries: Vec::new(),
+                routing: Vec::new(),
             },
             ClusterInventory {
                 name: "west".to_string(),
@@ -159,6 +160,7 @@ pub fn bookinfo_inventory() -> MeshInventory {
                     workload("ratings-v1", "ratings", "v1", (1, 1, 1)),
                 ],
                 service_entries: Vec::new(),
+                routing: Vec::new(),
             },
         ],
     }

@@ -33,6 +33,9 @@ pub struct ClusterInventory {
     /// Istio ServiceEntries.
     #[serde(default)]
     pub service_entries: Vec<ServiceEntryInfo>,
+    /// VirtualServices and DestinationRules: what the graph's istio appender badges nodes from.
+    #[serde(skip)]
+    pub routing: Vec<crate::istio::ConfigObject>,
 }
 
 /// A namespace.
@@ -70,6 +73,23 @@ pub struct ServiceInfo {
     /// `spec.clusterIPs`.
     #[serde(default)]
     pub ip_addresses: Vec<String>,
+    /// `spec.clusterIP` (`None` for headless, or when unset).
+    #[serde(default)]
+    pub cluster_ip: Option<String>,
+    /// `spec.type` (`ClusterIP` when unset).
+    #[serde(default)]
+    pub service_type: String,
+    /// `spec.externalName`.
+    #[serde(default)]
+    pub external_name: Option<String>,
+    /// `spec.ipFamilies`.
+    #[serde(default)]
+    pub ip_families: Vec<String>,
+    /// Creation time (RFC 3339) and resource version of the Service.
+    #[serde(default)]
+    pub created_at: Option<String>,
+    #[serde(default)]
+    pub resource_version: Option<String>,
 }
 
 /// One port of a Service.
@@ -254,6 +274,15 @@ pub struct PodInfo {
     /// Whether the pod carries an Istio sidecar.
     #[serde(default)]
     pub istio_sidecar: bool,
+    /// `status.podIP`.
+    #[serde(default)]
+    pub ip: Option<String>,
+    /// Pod annotations.
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    /// The pod's controller (`kind`, `name`) from its owner references.
+    #[serde(default)]
+    pub created_by: Option<(String, String)>,
 }
 
 /// Kiali's apps: workloads with an app, grouped by namespace and app.

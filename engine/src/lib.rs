@@ -22,8 +22,9 @@ pub mod validations;
 
 pub use diag::{Diagnostic, Diagnostics};
 pub use graph::cytoscape::{
-    CytoscapeGraph, EdgeData, EdgeWrapper, Elements, Id, NodeData, NodeWrapper, Percent,
-    ProtocolTraffic, RateMap, RateValue, ResponseDetail, Responses, SeInfo, ServiceName,
+    CytoscapeGraph, EdgeData, EdgeWrapper, Elements, Id, IstioBadges, NodeData, NodeWrapper,
+    Percent, ProtocolTraffic, RateMap, RateValue, ResponseDetail, Responses, SeInfo, ServiceName,
+    VsInfo,
 };
 pub use graph::{GraphResult, build_graph};
 pub use health::{
@@ -35,7 +36,7 @@ pub use inventory::{
     AppLabels, ClusterInventory, MeshInventory, NamespaceInfo, PodInfo, ServiceEntryInfo,
     ServiceInfo, ServicePort, WorkloadInfo, apps, selector_matches,
 };
-pub use istio::{ConfigObject, IstioKind};
+pub use istio::{ConfigObject, Host, IstioKind, names_service, parse_host};
 pub use options::{
     Appender, BoxBy, GraphOptions, GraphType, GrpcRate, HttpRate, MAX_DURATION_SECS,
     MAX_NAMESPACES, MAX_QUERY_TIME_AHEAD_SECS, Rates, ResponseTimeStat, TcpRate, ThroughputType,

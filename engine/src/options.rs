@@ -284,13 +284,17 @@ pub enum Appender {
     Throughput,
     /// `health`: node `healthData` with a computed status.
     Health,
+    /// `istio`: node badges from the Istio config (`hasCB`, `hasVS`, `hasTrafficShifting`,
+    /// `hasTCPTrafficShifting`, `hasRequestTimeout`, `hasFaultInjection`, …).
+    Istio,
 }
 
 impl Appender {
     /// Every appender.
-    pub const ALL: [Appender; 8] = [
+    pub const ALL: [Appender; 9] = [
         Appender::DeadNode,
         Appender::IdleNode,
+        Appender::Istio,
         Appender::ResponseTime,
         Appender::SecurityPolicy,
         Appender::ServiceEntry,
@@ -310,6 +314,7 @@ impl Appender {
             Appender::SidecarsCheck => "sidecarsCheck",
             Appender::Throughput => "throughput",
             Appender::Health => "health",
+            Appender::Istio => "istio",
         }
     }
 
@@ -383,7 +388,7 @@ impl GraphOptions {
 
     /// Parses Kiali's graph query parameters. Absent parameters take Kiali's defaults;
     /// `queryTime` defaults to `now_unix` (the caller's clock, so the engine stays pure).
-    /// Unknown parameters are ignored; unknown appender names are ignored as Kiali does.
+    /// Unknown parameters are ignored; an unknown appender name is an error, as in Kiali (400).
     pub fn from_query_pairs<'a, I>(pairs: I, now_unix: i64) -> Result<Self, Error>
     where
         I: IntoIterator<Item = (&'a str, &'a str)>,
@@ -414,12 +419,15 @@ impl GraphOptions {
                     o.throughput_type = lookup("throughputType", THROUGHPUT_TYPES, v)?
                 }
                 "appenders" => {
-                    o.appenders = Some(
-                        v.split(',')
-                            .map(str::trim)
-                            .filter_map(Appender::from_name)
-                            .collect(),
-                    )
+                    let mut list = Vec::new();
+                    for name in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                        let a =
+                            Appender::from_name(name).ok_or(Error::invalid("appenders", name))?;
+                        if !list.contains(&a) {
+                            list.push(a);
+                        }
+                    }
+                    o.appenders = Some(list);
                 }
                 "namespaces" => {
                     o.namespaces = v
@@ -495,4 +503,38 @@ pub fn parse_duration(v: &str) -> Result<u64, Error> {
         return Err(Error::invalid("duration", v));
     }
     Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(pairs: &[(&str, &str)]) -> Result<GraphOptions, Error> {
+        let mut all = vec![("namespaces", "bookinfo")];
+        all.extend_from_slice(pairs);
+        GraphOptions::from_query_pairs(all, 0)
+    }
+
+    // Issue 22, point 3: an unknown appender used to be dropped silently (200); Kiali answers 400.
+    #[test]
+    fn unknown_appender_is_an_error_naming_it() {
+        let err = parse(&[("appenders", "deadNode,bogus")]).unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidParam { name: "appenders", value } if value == "bogus"),
+            "{err}"
+        );
+        let allowed = allowed_values("appenders");
+        for a in Appender::ALL {
+            assert!(allowed.contains(a.name()), "{allowed}");
+        }
+    }
+
+    #[test]
+    fn known_appenders_parse_once_each_and_empty_means_none() {
+        let o = parse(&[("appenders", " istio, deadNode,istio ")]).unwrap();
+        assert_eq!(o.appenders, Some(vec![Appender::Istio, Appender::DeadNode]));
+        let o = parse(&[("appenders", "")]).unwrap();
+        assert_eq!(o.appenders, Some(vec![]));
+        assert!(parse(&[]).unwrap().appender_enabled(Appender::Istio));
+    }
 }

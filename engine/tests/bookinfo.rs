@@ -571,3 +571,110 @@ fn replica_rules() {
     assert_eq!(ws(2, 3, 2).status(), HealthStatus::Failure);
     assert_eq!(ws(2, 2, 2).status(), HealthStatus::Healthy);
 }
+
+/// Issue 22, point 7: nodes carried no istio badges at all. East has a VirtualService splitting
+/// reviews over v1/v2 with a timeout and a fault, and a DestinationRule with a circuit breaker
+/// on subset v2 only; west has a tcp-splitting VirtualService for ratings.
+#[test]
+fn istio_appender_badges_service_and_version_nodes() {
+    use meshglass_engine::{ConfigObject, IstioKind, VsInfo};
+    use serde_json::json;
+    let obj = |kind, name: &str, spec| ConfigObject {
+        kind,
+        name: name.into(),
+        namespace: "bookinfo".into(),
+        version: "v1".into(),
+        spec,
+    };
+    let mut inv = fixtures::bookinfo_inventory();
+    inv.clusters[0].routing = vec![
+        obj(
+            IstioKind::VirtualService,
+            "reviews",
+            json!({"hosts": ["reviews"], "http": [{"timeout": "2s", "fault": {"abort": {"httpStatus": 500}},
+                "route": [{"destination": {"host": "reviews", "subset": "v1"}, "weight": 80},
+                          {"destination": {"host": "reviews", "subset": "v2"}, "weight": 20}]}]}),
+        ),
+        obj(
+            IstioKind::DestinationRule,
+            "reviews",
+            json!({"host": "reviews.bookinfo.svc.cluster.local", "subsets": [
+                {"name": "v1", "labels": {"version": "v1"}},
+                {"name": "v2", "labels": {"version": "v2"}, "trafficPolicy": {"connectionPool": {"http": {"http1MaxPendingRequests": 1}}}}]}),
+        ),
+    ];
+    inv.clusters[1].routing = vec![obj(
+        IstioKind::VirtualService,
+        "ratings",
+        json!({"hosts": ["ratings"], "tcp": [{"route": [
+            {"destination": {"host": "ratings", "subset": "a"}, "weight": 50},
+            {"destination": {"host": "ratings", "subset": "b"}, "weight": 50}]}]}),
+    )];
+    let mut o = opts(GraphType::Workload);
+    o.inject_service_nodes = true;
+    let r = build_graph(&o, &fixtures::bookinfo_samples(), &inv);
+    let g = r.graph;
+    let reviews = node(&g, "east/svc:reviews");
+    assert_eq!(
+        reviews.istio.has_vs,
+        Some(VsInfo {
+            hostnames: vec!["reviews".into()]
+        })
+    );
+    let b = &reviews.istio;
+    assert!(b.has_traffic_shifting && b.has_request_timeout && b.has_fault_injection);
+    assert!(b.has_request_routing && !b.has_tcp_traffic_shifting && !b.has_mirroring);
+    assert!(b.has_cb, "any subset's circuit breaker badges the service");
+    assert!(node(&g, "east/workload:reviews-v2").istio.has_cb);
+    assert!(!node(&g, "east/workload:reviews-v1").istio.has_cb);
+    assert_eq!(node(&g, "east/svc:details").istio, Default::default());
+    let ratings = node(&g, "west/svc:ratings");
+    assert!(ratings.istio.has_tcp_traffic_shifting && !ratings.istio.has_traffic_shifting);
+
+    // The writer the server sends and serde agree, with Kiali's names.
+    let body: serde_json::Value = serde_json::from_slice(&g.to_json_vec()).unwrap();
+    assert_eq!(body, serde_json::to_value(&g).unwrap());
+    let n = body["elements"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["data"]["id"] == serde_json::json!(reviews.id.as_str()))
+        .unwrap();
+    for k in [
+        "hasCB",
+        "hasTrafficShifting",
+        "hasRequestTimeout",
+        "hasFaultInjection",
+    ] {
+        assert_eq!(n["data"][k], true, "{k}: {n}");
+    }
+    assert_eq!(n["data"]["hasVS"], json!({"hostnames": ["reviews"]}));
+
+    // Without the appender, no badges.
+    o.appenders = Some(vec![]);
+    let g = build_graph(&o, &fixtures::bookinfo_samples(), &inv).graph;
+    assert_eq!(node(&g, "east/svc:reviews").istio, Default::default());
+}
+
+/// Issue 22, point 4: a namespace that exists nowhere was left out of the body; Kiali answers
+/// an empty entry for it.
+#[test]
+fn health_of_a_missing_namespace_is_an_empty_entry() {
+    let req = HealthRequest {
+        namespaces: vec!["bookinfo".into(), "no-such-ns".into()],
+        clusters: None,
+        kinds: vec![HealthKind::Service],
+    };
+    let r = health(
+        &req,
+        &fixtures::bookinfo_samples(),
+        &fixtures::bookinfo_inventory(),
+        &HealthRules::default(),
+    );
+    let body = r.to_kiali_json(HealthKind::Service, None);
+    assert_eq!(
+        body["namespaceServiceHealth"]["no-such-ns"],
+        serde_json::json!({})
+    );
+    assert!(body["namespaceServiceHealth"]["bookinfo"]["reviews"].is_object());
+}

@@ -549,10 +549,6 @@ async fn api_server_rejects_bad_enums_and_immutable_changes() {
             "deployment.instance_name",
         ),
         (
-            serde_json::json!({"spec": {"deployment": {"namespace": "elsewhere"}}}),
-            "deployment.namespace",
-        ),
-        (
             serde_json::json!({"spec": {"deployment": {"remote_cluster_resources_only": true}}}),
             "deployment.remote_cluster_resources_only",
         ),
@@ -587,6 +583,98 @@ async fn api_server_rejects_bad_enums_and_immutable_changes() {
         .expect("binding");
     assert_eq!(binding.role_ref.name, format!("{inst}-viewer"));
     assert!(!exists(&Api::<ClusterRole>::all(east.clone()), inst).await);
+    own.delete_cr().await;
+}
+
+/// Waits until the CR reports `Failure=True` for its current generation; returns the message.
+async fn wait_failure(api: &Api<Kiali>) -> String {
+    let k = wait_until("the CR reports Failure", WAIT, || {
+        let api = api.clone();
+        async move {
+            let k = api.get("kiali").await?;
+            let failed = k.status.as_ref().is_some_and(|s| {
+                s.condition("Failure").is_some_and(|c| {
+                    c.status == "True" && c.observed_generation == k.metadata.generation
+                })
+            });
+            Ok::<_, kube::Error>(failed.then_some(k))
+        }
+    })
+    .await
+    .expect("failure reported");
+    let status = k.status.expect("status");
+    status
+        .condition("Failure")
+        .expect("Failure")
+        .message
+        .clone()
+}
+
+/// Issue 22, point 6: immutability means "may not change", not "may not be written". Kiali's own
+/// CI writes `deployment.namespace` = the namespace the CR already has; that was refused.
+#[tokio::test]
+async fn immutable_fields_may_be_written_with_the_value_they_have() {
+    let own = Own::namespace("east", "op-immut").await;
+    let (east, ns) = (&own.client, &own.ns);
+    own.create_cr("").await;
+    wait_successful(east, ns.name(), "kiali").await;
+    let api: Api<Kiali> = Api::namespaced(east.clone(), ns.name());
+    let patch = |v: serde_json::Value| {
+        let api = api.clone();
+        async move {
+            api.patch(
+                "kiali",
+                &PatchParams::default(),
+                &Patch::Merge(serde_json::json!({"spec": {"deployment": v}})),
+            )
+            .await
+        }
+    };
+    // Unset → the CR's own namespace: accepted, and still Successful for the new generation.
+    let written = patch(serde_json::json!({"namespace": ns.name()}))
+        .await
+        .expect("writing the namespace the CR already has is accepted");
+    let k = wait_successful(east, ns.name(), "kiali").await;
+    assert_eq!(k.metadata.generation, written.metadata.generation);
+    assert_eq!(
+        k.status.and_then(|s| s.deployment).map(|d| d.namespace),
+        Some(ns.name().to_string())
+    );
+    // One namespace → another: refused by the API server, with the reason.
+    assert_invalid(
+        patch(serde_json::json!({"namespace": "elsewhere"})).await,
+        &["deployment.namespace", "may be written, not changed"],
+        "moving deployment.namespace",
+    );
+    // Back to unset (the same effective value), then unset → another namespace: CEL cannot tell
+    // that from writing the own namespace, so the operator refuses it with Failure and the reason.
+    patch(serde_json::json!({"namespace": ""}))
+        .await
+        .expect("unset again");
+    wait_successful(east, ns.name(), "kiali").await;
+    patch(serde_json::json!({"namespace": "elsewhere"}))
+        .await
+        .expect("the API server cannot see that this is a change");
+    let msg = wait_failure(&api).await;
+    assert!(
+        msg.contains("deployment.namespace may not change")
+            && msg.contains(ns.name())
+            && msg.contains("elsewhere"),
+        "{msg}"
+    );
+    // Nothing moved: the server's objects stay in the CR's namespace.
+    assert!(
+        exists(
+            &Api::<Deployment>::namespaced(east.clone(), ns.name()),
+            &own.inst
+        )
+        .await
+    );
+    // Setting it back recovers.
+    patch(serde_json::json!({"namespace": null}))
+        .await
+        .expect("fix");
+    wait_successful(east, ns.name(), "kiali").await;
     own.delete_cr().await;
 }
 

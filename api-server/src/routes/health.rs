@@ -11,7 +11,7 @@ use meshglass_engine as engine;
 use crate::auth::Identity;
 use crate::error::Result;
 use crate::params::Params;
-use crate::state::{Shared, blocking};
+use crate::state::{Shared, Views, blocking};
 use crate::telemetry::{inventory, relevant_namespaces, run_queries, visible_samples};
 
 /// `/api/clusters/health?namespaces=&type=app|service|workload&rateInterval=&queryTime=`.
@@ -38,9 +38,23 @@ pub async fn get_clusters_health(
         }
     };
     s.require_namespaces(&id, &views, &namespaces)?;
-    let samples = run_queries(&s, engine::health_queries(&namespaces, rate, query_time)).await?;
+    let (views, report) = health_of(&s, views, namespaces, kind, rate, query_time).await?;
+    Ok(views.respond(report.to_kiali_json(kind, cluster.as_deref())))
+}
+
+/// The engine's health of `kind` in `namespaces` over the views, from one set of Prometheus
+/// queries; the views come back with it (the work runs on the blocking pool).
+pub async fn health_of(
+    s: &Shared,
+    views: Views,
+    namespaces: Vec<String>,
+    kind: engine::HealthKind,
+    rate: u64,
+    query_time: i64,
+) -> Result<(Views, engine::HealthReport)> {
+    let samples = run_queries(s, engine::health_queries(&namespaces, rate, query_time)).await?;
     let rules = s.health_rules.clone();
-    let (views, body) = blocking(move || {
+    blocking(move || {
         let samples = visible_samples(&views, samples);
         let inv = inventory(&views, &relevant_namespaces(&namespaces, &samples));
         let req = engine::HealthRequest {
@@ -49,9 +63,7 @@ pub async fn get_clusters_health(
             kinds: vec![kind],
         };
         let report = engine::health(&req, &samples, &inv, &rules);
-        let body = report.to_kiali_json(kind, cluster.as_deref());
-        (views, body)
+        (views, report)
     })
-    .await?;
-    Ok(views.respond(body))
+    .await
 }

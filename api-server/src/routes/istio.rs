@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use crate::auth::Identity;
 use crate::error::{Error, Result};
+use crate::kiali_json;
 use crate::params::Params;
 use crate::state::{Shared, blocking};
 
@@ -81,20 +82,13 @@ pub async fn list_config(
     }
     let (views, map) = blocking(move || {
         let all = validations::validate(&views.configs());
-        let mut map: BTreeMap<String, serde_json::Map<String, Value>> = BTreeMap::new();
-        for val in all.into_iter().filter(|v| v.cluster == cluster) {
-            if !kinds.iter().any(|k| k.kind() == val.object_gvk.kind) {
-                continue;
-            }
-            map.entry(val.gvk_key()).or_default().insert(
-                format!("{}.{}", val.name, val.namespace),
-                serde_json::to_value(&val).unwrap_or(Value::Null),
-            );
-        }
+        let map = kiali_json::validations(all.iter().filter(|v| {
+            v.cluster == cluster && kinds.iter().any(|k| k.kind() == v.object_gvk.kind)
+        }));
         (views, map)
     })
     .await?;
-    body["validations"] = json!(map);
+    body["validations"] = map;
     Ok(views.respond(body))
 }
 

@@ -4,11 +4,13 @@
 //! | area | module | routes |
 //! |---|---|---|
 //! | status and config | [`status`] | `/api`, `/api/status`, `/api/auth/info`, `/api/config`, `/healthz`, `/readyz` |
-//! | inventory | [`inventory`] | `/api/namespaces`, `/api/clusters/{apps,workloads,services}`, `/api/namespaces/{ns}/{apps,workloads,services}/{name}` |
+//! | inventory | [`inventory`] | `/api/namespaces`, `/api/clusters/{apps,workloads,services}` |
+//! | details | [`details`] | `/api/namespaces/{ns}/{apps,workloads,services}/{name}` |
 //! | Istio config | [`istio`] | `/api/istio/config`, `/api/istio/validations` |
 //! | graph | [`graph`] | `/api/namespaces/graph`, `/api/namespaces/{ns}/{workloads,apps,applications,services}/{name}/graph` |
 //! | health | [`health`] | `/api/clusters/health` |
 
+pub mod details;
 pub mod graph;
 pub mod health;
 pub mod inventory;
@@ -35,14 +37,14 @@ pub fn router(state: Shared) -> Router {
         .route("/api/clusters/apps", get(inventory::list_apps))
         .route("/api/clusters/workloads", get(inventory::list_workloads))
         .route("/api/clusters/services", get(inventory::list_services))
-        .route("/api/namespaces/{ns}/apps/{name}", get(inventory::get_app))
+        .route("/api/namespaces/{ns}/apps/{name}", get(details::get_app))
         .route(
             "/api/namespaces/{ns}/workloads/{name}",
-            get(inventory::get_workload),
+            get(details::get_workload),
         )
         .route(
             "/api/namespaces/{ns}/services/{name}",
-            get(inventory::get_service),
+            get(details::get_service),
         )
         .route("/api/istio/config", get(istio::list_config))
         .route("/api/istio/validations", get(istio::summarize_validations))

@@ -124,6 +124,8 @@ pub async fn get_config(State(s): State<Shared>) -> Json<Value> {
         "clusters": clusters,
         "authStrategy": s.auth.strategy.effective(),
         "istioNamespace": s.config.istio_namespace(),
+        "istioConfigMap": "istio",
+        "clusterWideAccess": s.config.deployment.cluster_wide_access,
         "webRoot": s.config.web_root(),
         "deployment": {"viewOnlyMode": s.config.deployment.view_only_mode},
         "healthConfig": {"rate": s.config.health_config.rate},

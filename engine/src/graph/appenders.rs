@@ -3,11 +3,12 @@
 
 use rustc_hash::FxHashMap;
 
-use super::cytoscape::SeInfo;
+use super::cytoscape::{SeInfo, VsInfo};
 use super::ids::{IdKind, Lbl, NodeKey, NodeType};
 use super::map::{Edge, Node, Proto};
 use super::traffic::Builder;
-use crate::inventory::WorkloadInfo;
+use crate::inventory::{AppLabels, WorkloadInfo};
+use crate::istio::{IstioKind, strings};
 use crate::options::{Appender, GraphType};
 use crate::rules::is_ok;
 
@@ -38,6 +39,9 @@ impl<'a> Builder<'a> {
         }
         if opts.appender_enabled(Appender::SidecarsCheck) {
             self.sidecars_check(&wl_index);
+        }
+        if opts.appender_enabled(Appender::Istio) {
+            self.istio_badges();
         }
         self.outsiders_and_roots();
         if opts.graph_type == GraphType::Service {
@@ -285,6 +289,69 @@ impl<'a> Builder<'a> {
                 }
                 _ => {}
             }
+        }
+    }
+
+    /// Kiali's istio appender: badges from each node's cluster's VirtualServices and
+    /// DestinationRules. Circuit breakers (`hasCB`) on nodes of the requested namespaces, from
+    /// the DestinationRules of the node's namespace: for a service node its service, else the
+    /// services the node was requested as (for a node with a version, only a subset of that
+    /// version or the whole service counts). VirtualService badges on service nodes, from the
+    /// first VirtualService (any namespace) that routes to the service.
+    fn istio_badges(&mut self) {
+        let inv = self.inv;
+        let version_labels = AppLabels::default().version;
+        let (labels, namespaces) = (&self.labels, self.namespaces);
+        for n in self.nodes.iter_mut().filter(|n| !n.removed) {
+            let Some(c) = inv.cluster(n.cluster) else {
+                continue;
+            };
+            if n.node_type == NodeType::Unknown || !is_ok(n.namespace) {
+                continue;
+            }
+            if !n.is_outside_ns(namespaces) {
+                let drs = || {
+                    c.routing.iter().filter(|o| {
+                        o.kind == IstioKind::DestinationRule && o.namespace == n.namespace
+                    })
+                };
+                n.istio.has_cb = match n.node_type {
+                    NodeType::Service => {
+                        drs().any(|dr| dr.has_circuit_breaker(n.service, n.namespace, None, &[]))
+                    }
+                    _ => {
+                        let version = is_ok(n.version).then_some(n.version);
+                        n.dest_services.iter().any(|&(_, ns, name)| {
+                            drs().any(|dr| {
+                                dr.has_circuit_breaker(
+                                    labels.str(name),
+                                    labels.str(ns),
+                                    version,
+                                    &version_labels,
+                                )
+                            })
+                        })
+                    }
+                };
+            }
+            if n.node_type != NodeType::Service {
+                continue;
+            }
+            let Some(vs) = c.routing.iter().find(|o| {
+                o.kind == IstioKind::VirtualService && o.routes_to(n.service, n.namespace)
+            }) else {
+                continue;
+            };
+            let b = &mut n.istio;
+            b.has_vs = Some(VsInfo {
+                hostnames: strings(&vs.spec["hosts"]),
+            });
+            b.has_request_routing = vs.has_request_routing();
+            b.has_request_timeout = vs.has_request_timeout();
+            b.has_fault_injection = vs.has_fault_injection();
+            b.has_traffic_shifting = vs.has_traffic_shifting();
+            b.has_tcp_traffic_shifting = vs.has_tcp_traffic_shifting();
+            b.has_mirroring = vs.has_mirroring();
         }
     }
 

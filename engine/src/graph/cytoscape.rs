@@ -359,6 +359,44 @@ pub struct SeInfo {
     pub namespace: String,
 }
 
+/// The VirtualServices routing to a node's service (`hasVS`): their hosts.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct VsInfo {
+    /// The hosts of the VirtualServices.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hostnames: Vec<String>,
+}
+
+/// Kiali's istio appender badges of a node, from the VirtualServices and DestinationRules of its
+/// cluster; each is absent when false.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct IstioBadges {
+    /// A DestinationRule sets a circuit breaker for the node's service (or its version).
+    #[serde(rename = "hasCB", skip_serializing_if = "is_false")]
+    pub has_cb: bool,
+    /// A VirtualService has an http route `fault`.
+    #[serde(rename = "hasFaultInjection", skip_serializing_if = "is_false")]
+    pub has_fault_injection: bool,
+    /// A VirtualService has an http route `mirror`.
+    #[serde(rename = "hasMirroring", skip_serializing_if = "is_false")]
+    pub has_mirroring: bool,
+    /// A VirtualService has routes with destinations.
+    #[serde(rename = "hasRequestRouting", skip_serializing_if = "is_false")]
+    pub has_request_routing: bool,
+    /// A VirtualService has an http route `timeout`.
+    #[serde(rename = "hasRequestTimeout", skip_serializing_if = "is_false")]
+    pub has_request_timeout: bool,
+    /// A VirtualService has a tcp route with several destinations.
+    #[serde(rename = "hasTCPTrafficShifting", skip_serializing_if = "is_false")]
+    pub has_tcp_traffic_shifting: bool,
+    /// A VirtualService has an http route with several destinations.
+    #[serde(rename = "hasTrafficShifting", skip_serializing_if = "is_false")]
+    pub has_traffic_shifting: bool,
+    /// A VirtualService routes to the node's service.
+    #[serde(rename = "hasVS", skip_serializing_if = "Option::is_none")]
+    pub has_vs: Option<VsInfo>,
+}
+
 /// Traffic of one protocol: `{protocol, rates, responses}`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct ProtocolTraffic {
@@ -715,6 +753,9 @@ pub struct NodeData {
     /// Health annotation override (`health.kiali.io/*`) of the backing object.
     #[serde(rename = "hasHealthConfig", skip_serializing_if = "Option::is_none")]
     pub has_health_config: Option<BTreeMap<String, String>>,
+    /// The istio appender's badges (`hasCB`, `hasVS`, …).
+    #[serde(flatten)]
+    pub istio: IstioBadges,
     /// `cluster`, `namespace` or `app` on compound box nodes.
     #[serde(rename = "isBox", skip_serializing_if = "str::is_empty")]
     pub is_box: &'static str,

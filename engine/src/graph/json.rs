@@ -200,6 +200,19 @@ fn node(out: &mut Vec<u8>, d: &NodeData) {
         key(out, "hasHealthConfig");
         delegate(out, h);
     }
+    // The flattened badges, in serde's order.
+    let b = &d.istio;
+    true_field(out, "hasCB", b.has_cb);
+    true_field(out, "hasFaultInjection", b.has_fault_injection);
+    true_field(out, "hasMirroring", b.has_mirroring);
+    true_field(out, "hasRequestRouting", b.has_request_routing);
+    true_field(out, "hasRequestTimeout", b.has_request_timeout);
+    true_field(out, "hasTCPTrafficShifting", b.has_tcp_traffic_shifting);
+    true_field(out, "hasTrafficShifting", b.has_traffic_shifting);
+    if let Some(vs) = &b.has_vs {
+        key(out, "hasVS");
+        delegate(out, vs);
+    }
     opt_str_field(out, "isBox", d.is_box);
     true_field(out, "isDead", d.is_dead);
     true_field(out, "isIdle", d.is_idle);

@@ -3,7 +3,7 @@
 
 use rustc_hash::FxHashSet;
 
-use super::cytoscape::SeInfo;
+use super::cytoscape::{IstioBadges, SeInfo};
 use super::ids::{NodeKey, NodeType};
 use super::labels::LabelId;
 use crate::rules::is_ok;
@@ -102,6 +102,7 @@ pub(super) struct Node<'a> {
     pub(super) is_out_of_mesh: bool,
     pub(super) is_root: bool,
     pub(super) service_entry: Option<SeInfo>,
+    pub(super) istio: IstioBadges,
     pub(super) removed: bool,
 }
 
@@ -309,6 +310,7 @@ impl<'a> Node<'a> {
             is_out_of_mesh: false,
             is_root: false,
             service_entry: None,
+            istio: IstioBadges::default(),
             removed: false,
         }
     }

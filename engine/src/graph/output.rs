@@ -129,6 +129,7 @@ impl<'a> Builder<'a> {
                 traffic: node_traffic(&n.rates),
                 health_data: None,
                 has_health_config: None,
+                istio: n.istio.clone(),
                 is_box: "",
                 is_dead: n.is_dead,
                 is_idle: n.is_idle,

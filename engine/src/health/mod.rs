@@ -244,6 +244,9 @@ pub struct HealthReport {
     pub entities: Vec<EntityHealth>,
     /// Per-cluster namespace summaries.
     pub namespaces: Vec<NamespaceSummary>,
+    /// The namespaces asked for, sorted: each has an entry in Kiali's body, empty when it exists
+    /// in no cluster (or holds nothing of the kind), as Kiali answers.
+    pub requested: Vec<String>,
     /// Skipped input.
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -254,7 +257,11 @@ impl HealthReport {
     /// that cluster is reported; otherwise same-named objects of several clusters are merged (rates
     /// summed, statuses concatenated, worst status).
     pub fn to_kiali_json(&self, kind: HealthKind, cluster: Option<&str>) -> serde_json::Value {
-        let mut merged: BTreeMap<&str, BTreeMap<&str, EntityHealth>> = BTreeMap::new();
+        let mut merged: BTreeMap<&str, BTreeMap<&str, EntityHealth>> = self
+            .requested
+            .iter()
+            .map(|ns| (ns.as_str(), BTreeMap::new()))
+            .collect();
         for e in self.entities.iter().filter(|e| e.kind == kind) {
             if cluster.is_some_and(|c| c != e.cluster) {
                 continue;
@@ -387,6 +394,7 @@ pub fn health(
     HealthReport {
         entities,
         namespaces: summaries,
+        requested: namespaces.into_iter().cloned().collect(),
         diagnostics: diags.into_vec(),
     }
 }

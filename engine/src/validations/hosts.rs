@@ -8,40 +8,7 @@ use serde_json::Value;
 use super::{Check, ClusterConfig, check, note};
 use crate::inventory::selector_matches;
 use crate::istio::IstioKind;
-
-/// A host as written in an Istio object, resolved against the object's namespace.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Host {
-    /// `<svc>.<ns>.svc.cluster.local`-style service reference.
-    Service { name: String, namespace: String },
-    /// Anything else (external names, wildcards): matched against ServiceEntry hosts.
-    Other(String),
-}
-
-pub(super) fn parse_host(host: &str, obj_ns: &str) -> Host {
-    if host.contains('*') {
-        return Host::Other(host.to_string());
-    }
-    let parts: Vec<&str> = host.split('.').collect();
-    match parts.as_slice() {
-        [svc] => Host::Service {
-            name: svc.to_string(),
-            namespace: obj_ns.to_string(),
-        },
-        [svc, ns] | [svc, ns, "svc"] | [svc, ns, "svc", "cluster", "local"] => Host::Service {
-            name: svc.to_string(),
-            namespace: ns.to_string(),
-        },
-        _ => Host::Other(host.to_string()),
-    }
-}
-
-pub(super) fn fqdn(h: &Host) -> String {
-    match h {
-        Host::Service { name, namespace } => format!("{name}.{namespace}.svc.cluster.local"),
-        Host::Other(s) => s.clone(),
-    }
-}
+pub(super) use crate::istio::{Host, fqdn, parse_host};
 
 /// Every cluster's config and inventory, for lookups across the mesh.
 pub(super) struct Mesh<'a> {

@@ -7,6 +7,7 @@ use kube::ResourceExt;
 use meshglass_crds::Kiali;
 use meshglass_crds::config::{self, Config};
 use meshglass_crds::names;
+use meshglass_crds::status::DeploymentStatus;
 
 /// Why a CR cannot be reconciled as written.
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +89,43 @@ pub fn namespace_of(kiali: &Kiali) -> Result<String, Error> {
         .ok_or_else(|| Error::Invalid("the Kiali CR has no namespace".into()))
 }
 
+/// Immutability means "may not change": the effective instance name, namespace and mode must be
+/// those the CR was reconciled with (`status.deployment`). Writing the value a field already has
+/// (for example the CR's own namespace where it was unset) is no change. The CRD's CEL rules
+/// refuse most changes already; this catches what CEL cannot see (`""` = the CR's namespace).
+fn unchanged(was: &DeploymentStatus, config: &Config) -> Result<(), Error> {
+    let d = &config.deployment;
+    let changed = |field: &str, from: &str, to: &str| {
+        Error::Invalid(format!(
+            "{field} may not change: this CR was reconciled with {from:?} \
+             (status.deployment), the spec now gives {to:?}; set it back, or delete and \
+             recreate the Kiali CR to change it"
+        ))
+    };
+    if d.namespace != was.namespace {
+        return Err(changed(
+            "deployment.namespace",
+            &was.namespace,
+            &d.namespace,
+        ));
+    }
+    if d.instance_name != was.instance_name {
+        return Err(changed(
+            "deployment.instance_name",
+            &was.instance_name,
+            &d.instance_name,
+        ));
+    }
+    if d.remote_cluster_resources_only != was.remote_cluster_resources_only {
+        return Err(changed(
+            "deployment.remote_cluster_resources_only",
+            &was.remote_cluster_resources_only.to_string(),
+            &d.remote_cluster_resources_only.to_string(),
+        ));
+    }
+    Ok(())
+}
+
 /// The validate stage: the spec's own rules, then the effective configuration (computed once).
 pub fn validate(kiali: &Kiali) -> Result<Validated<'_>, Error> {
     let cr_namespace = namespace_of(kiali)?;
@@ -96,6 +134,9 @@ pub fn validate(kiali: &Kiali) -> Result<Validated<'_>, Error> {
         return Err(Error::Invalid(problems.join("; ")));
     }
     let config = Config::from_spec(&kiali.spec, &cr_namespace)?;
+    if let Some(was) = kiali.status.as_ref().and_then(|s| s.deployment.as_ref()) {
+        unchanged(was, &config)?;
+    }
     let secrets =
         (!config.deployment.remote_cluster_resources_only).then(|| SecretScope::of(&config));
     Ok(Validated {
@@ -159,5 +200,56 @@ mod tests {
         assert!(validate(&remote).unwrap().secrets.is_none());
         let bad = kiali(serde_json::json!({"deployment": {"instance_name": "Not Valid"}}));
         assert_eq!(validate(&bad).unwrap_err().category(), "invalid_spec");
+    }
+
+    // Issue 22, point 6: immutability is "may not change", judged on the effective values.
+    #[test]
+    fn writing_the_value_a_field_already_has_is_no_change() {
+        let reconciled = |mut k: Kiali| {
+            k.status = Some(meshglass_crds::KialiStatus {
+                deployment: Some(DeploymentStatus {
+                    instance_name: "kiali".into(),
+                    namespace: "istio-system".into(),
+                    remote_cluster_resources_only: false,
+                }),
+                ..Default::default()
+            });
+            k
+        };
+        // Unset, then the CR's own namespace written out: the same effective value.
+        for spec in [
+            serde_json::json!({}),
+            serde_json::json!({"deployment": {"namespace": "istio-system", "instance_name": "kiali"}}),
+            serde_json::json!({"deployment": {"namespace": ""}}),
+        ] {
+            assert!(validate(&reconciled(kiali(spec.clone()))).is_ok(), "{spec}");
+        }
+        // "" → another namespace passes CEL (it cannot see metadata.namespace); refused here.
+        let moved = reconciled(kiali(
+            serde_json::json!({"deployment": {"namespace": "elsewhere"}}),
+        ));
+        let err = validate(&moved).unwrap_err().to_string();
+        assert!(
+            err.contains("deployment.namespace may not change")
+                && err.contains("\"istio-system\"")
+                && err.contains("\"elsewhere\""),
+            "{err}"
+        );
+        let remote = reconciled(kiali(
+            serde_json::json!({"deployment": {"remote_cluster_resources_only": true}}),
+        ));
+        assert!(
+            validate(&remote)
+                .unwrap_err()
+                .to_string()
+                .contains("remote_cluster_resources_only")
+        );
+        // Never reconciled: nothing to compare with.
+        assert!(
+            validate(&kiali(
+                serde_json::json!({"deployment": {"namespace": "elsewhere"}})
+            ))
+            .is_ok()
+        );
     }
 }

@@ -84,7 +84,7 @@ async fn service(client: &Client, ns: &str, app: &str) {
     .await;
 }
 
-async fn istio_obj(
+pub async fn istio_obj(
     client: &Client,
     ns: &str,
     kind: &str,
