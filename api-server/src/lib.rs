@@ -182,6 +182,7 @@ pub async fn start(opts: Options) -> Result<Running> {
         opts.remote_secrets_dir.clone(),
         home.clone(),
         opts.secrets_poll,
+        config.clustering.enable_exec_provider,
     ));
 
     let host = if config.server.address.is_empty() {
