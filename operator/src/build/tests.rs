@@ -25,6 +25,14 @@ fn ossm_primary() -> Kiali {
     )
 }
 
+/// Build options whose tenancy allows every CR (remote mode, another namespace, another image).
+fn permissive() -> BuildOptions {
+    BuildOptions {
+        tenancy: Tenancy::allow_all(),
+        ..BuildOptions::default()
+    }
+}
+
 fn keys(d: &Desired) -> Vec<String> {
     let mut k: Vec<String> = d.objects.iter().map(Child::key).collect();
     k.sort();
@@ -195,7 +203,7 @@ fn remote_creates_only_credentials() {
         "istio-system",
         serde_json::json!({"version": "default", "auth": {"openshift": {"redirect_uris": ["https://x/api/auth/callback/cluster2"]}}, "deployment": {"remote_cluster_resources_only": true}}),
     );
-    let d = build(&k, &[], &[], &BuildOptions::default()).unwrap();
+    let d = build(&k, &[], &[], &permissive()).unwrap();
     assert_eq!(
         keys(&d),
         vec![
@@ -331,7 +339,7 @@ fn custom_instance_name_and_namespace() {
         "operators",
         serde_json::json!({"deployment": {"instance_name": "mesh-console", "namespace": "console"}, "istio_namespace": "istio-system"}),
     );
-    let d = build(&k, &[], &[], &BuildOptions::default()).unwrap();
+    let d = build(&k, &[], &[], &permissive()).unwrap();
     assert_eq!(
         keys(&d),
         vec![
