@@ -6,6 +6,7 @@ use kube::{Resource, ResourceExt};
 use meshglass_crds::Kiali;
 use meshglass_crds::config::{self, Config};
 use meshglass_crds::names;
+use meshglass_crds::spec::AuthStrategy;
 use meshglass_crds::status::DeploymentStatus;
 
 /// Why a CR cannot be reconciled as written.
@@ -216,6 +217,9 @@ pub fn validate<'a>(kiali: &'a Kiali, tenancy: &Tenancy) -> Result<Validated<'a>
     if let Some(refusal) = tenancy.refusal(&config, &cr_namespace) {
         return Err(Error::Refused(refusal));
     }
+    if !config.deployment.remote_cluster_resources_only {
+        check_strategy(&config)?;
+    }
     let secrets =
         (!config.deployment.remote_cluster_resources_only).then(|| SecretScope::of(&config));
     Ok(Validated {
@@ -224,6 +228,18 @@ pub fn validate<'a>(kiali: &'a Kiali, tenancy: &Tenancy) -> Result<Validated<'a>
         config,
         secrets,
     })
+}
+
+/// A server with a strategy it has no login for exits at start, so such a CR must not read Successful.
+/// Remote-only CRs run no server (the seed's remote CR carries `auth.openshift` for the primary's use).
+fn check_strategy(config: &Config) -> Result<(), Error> {
+    match config.auth_strategy() {
+        Some(AuthStrategy::Anonymous | AuthStrategy::Token | AuthStrategy::Header) => Ok(()),
+        _ => Err(Error::Invalid(format!(
+            "auth.strategy {:?} is not supported: the server has no login for it yet (supported: anonymous, token, header)",
+            config.auth.strategy
+        ))),
+    }
 }
 
 #[cfg(test)]
@@ -359,6 +375,26 @@ mod tests {
         ];
         for (spec, tenancy) in each {
             validate(&kiali(spec), &tenancy).expect("allowed by its switch");
+        }
+    }
+
+    #[test]
+    fn strategies_without_a_login_fail_on_a_primary_only() {
+        for strategy in ["openid", "openshift"] {
+            let k = kiali(serde_json::json!({"auth": {"strategy": strategy}}));
+            let err = validate(&k, &Tenancy::allow_all()).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("auth.strategy \"{strategy}\" is not supported")),
+                "{err}"
+            );
+            let remote = kiali(
+                serde_json::json!({"auth": {"strategy": strategy}, "deployment": {"remote_cluster_resources_only": true}}),
+            );
+            assert!(validate(&remote, &Tenancy::allow_all()).is_ok());
+        }
+        for strategy in ["", "anonymous", "token", "header"] {
+            let k = kiali(serde_json::json!({"auth": {"strategy": strategy}}));
+            assert!(validate(&k, &Tenancy::allow_all()).is_ok(), "{strategy}");
         }
     }
 
