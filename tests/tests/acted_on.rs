@@ -251,6 +251,30 @@ fn cases() -> Vec<Case> {
             Build,
         ),
         case(
+            "deployment.ingress.enabled",
+            Value::Null,
+            json!(true),
+            Build,
+        ),
+        with(
+            case(
+                "deployment.ingress.class_name",
+                Value::Null,
+                json!("traefik"),
+                Build,
+            ),
+            json!({"deployment": {"ingress": {"enabled": true}}}),
+        ),
+        with(
+            case(
+                "deployment.ingress.override_yaml",
+                Value::Null,
+                json!({"metadata": {"annotations": {"cert-manager.io/cluster-issuer": "letsencrypt"}}}),
+                Build,
+            ),
+            json!({"deployment": {"ingress": {"enabled": true}}}),
+        ),
+        case(
             "deployment.logger.log_level",
             json!("info"),
             json!("debug"),
@@ -505,6 +529,8 @@ fn child_json(c: &meshglass_operator::build::Child) -> Value {
         Deployment(o) => serde_json::to_value(o),
         Service(o) => serde_json::to_value(o),
         Secret(o) => serde_json::to_value(o),
+        Ingress(o) => serde_json::to_value(o),
+        Route(o) => serde_json::to_value(o),
     }
     .expect("serializable")
 }
