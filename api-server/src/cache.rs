@@ -259,7 +259,7 @@ async fn run_watch<K>(
         match ev {
             Ok(watcher::Event::InitDone) => state.mark_synced(kind),
             Ok(_) => {}
-            Err(e) => state.watch_error(kind, &e.to_string()),
+            Err(e) => state.watch_error(kind, &e.to_string(), denied_code(&e)),
         }
     }
 }
@@ -280,9 +280,58 @@ async fn run_dynamic_watch(
         match ev {
             Ok(watcher::Event::InitDone) => state.mark_synced(kind),
             Ok(_) => {}
-            Err(e) => state.watch_error(kind, &e.to_string()),
+            Err(e) => state.watch_error(kind, &e.to_string(), denied_code(&e)),
         }
     }
+}
+
+/// The status code (401/403) of a failed cheap list (`limit=1`, metadata only) of `api`.
+async fn denied_list<K>(api: Api<K>) -> Option<u16>
+where
+    K: Resource + Clone + DeserializeOwned + Debug,
+{
+    match api
+        .list_metadata(&kube::api::ListParams::default().limit(1))
+        .await
+    {
+        Err(kube::Error::Api(s)) if matches!(s.code, 401 | 403) => Some(s.code),
+        _ => None,
+    }
+}
+
+/// The core kinds the client may not list (RBAC removed, token revoked), with the status code.
+/// Other failures (timeouts, 5xx) are the probe's business and count as permitted here.
+pub async fn denied_core_kinds(client: &Client) -> BTreeMap<&'static str, u16> {
+    let c = client;
+    let codes = futures::join!(
+        denied_list(Api::<Namespace>::all(c.clone())),
+        denied_list(Api::<Service>::all(c.clone())),
+        denied_list(Api::<Deployment>::all(c.clone())),
+        denied_list(Api::<StatefulSet>::all(c.clone())),
+        denied_list(Api::<DaemonSet>::all(c.clone())),
+        denied_list(Api::<ReplicaSet>::all(c.clone())),
+        denied_list(Api::<Pod>::all(c.clone())),
+    );
+    let codes = [
+        codes.0, codes.1, codes.2, codes.3, codes.4, codes.5, codes.6,
+    ];
+    CORE_KIND_NAMES
+        .into_iter()
+        .zip(codes)
+        .filter_map(|(k, c)| c.map(|c| (k, c)))
+        .collect()
+}
+
+/// The status code of a watch error that says the credentials or permissions are gone.
+fn denied_code(e: &watcher::Error) -> Option<u16> {
+    let code = match e {
+        watcher::Error::InitialListFailed(kube::Error::Api(s))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(s))
+        | watcher::Error::WatchFailed(kube::Error::Api(s)) => s.code,
+        watcher::Error::WatchError(s) => s.code,
+        _ => return None,
+    };
+    matches!(code, 401 | 403).then_some(code)
 }
 
 /// Spawns one watch per core kind on `tasks`.

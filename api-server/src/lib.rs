@@ -176,6 +176,7 @@ pub async fn start(opts: Options) -> Result<Running> {
         opts.remote_secrets_dir.clone(),
         home.clone(),
         opts.secrets_poll,
+        config.clustering.enable_exec_provider,
     ));
 
     let host = if config.server.address.is_empty() {

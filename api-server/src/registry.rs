@@ -2,9 +2,12 @@
 //! found under the remote-secrets directory (`<dir>/<secret-name>/<cluster-name>`).
 //!
 //! The directory is polled, so added, rotated and removed kubeconfigs add, re-credential and
-//! drop clusters without a restart. A cluster that cannot be reached never blocks start-up: it
-//! is listed with its error, left out of responses (which name it), and probed again with
-//! backoff until it answers.
+//! drop clusters without a restart. Every kubeconfig passes the allow-list of
+//! [`meshglass_crds::kubeconfig`] first; a refused one makes its cluster missing with the field
+//! named (on `/api/config`, never its contents). A rotated kubeconfig connects beside the
+//! current entry, which keeps serving until the new one has synced (or has failed, which then
+//! shows). A cluster that cannot be reached never blocks start-up: it is listed with its error,
+//! left out of responses (which name it), and probed again with backoff until it answers.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -15,6 +18,8 @@ use std::time::Duration;
 use kube::Client;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use tokio::task::JoinSet;
+
+use meshglass_crds::kubeconfig::check_kubeconfig;
 
 use crate::cache::{self, ClusterCache};
 use crate::error::{Error, Result};
@@ -82,10 +87,15 @@ impl ClusterEntry {
             .to_string()
             .trim_end_matches('/')
             .to_string();
-        let client = Client::try_from(config)
-            .map_err(|e| Error::Kubeconfig(format!("cluster {name}: {e}")))?;
+        let client = Client::try_from(config).map_err(|e| match e {
+            // Its message quotes the exec plugin's command line and output.
+            kube::Error::Auth(_) => Error::Kubeconfig(format!(
+                "cluster {name}: the credentials could not be set up (exec plugin failed or unusable credential)"
+            )),
+            e => Error::Kubeconfig(format!("cluster {name}: {e}")),
+        })?;
         let (cache, writers) = ClusterCache::new();
-        let state = Arc::new(ClusterState::default());
+        let state = ClusterState::named(name);
         let mut tasks = JoinSet::new();
         tasks.spawn(probe_loop(name.to_string(), client.clone(), state.clone()));
         cache::spawn_core_watches(&client, writers, &state, &mut tasks);
@@ -113,10 +123,11 @@ impl ClusterEntry {
     }
 }
 
-/// Probes the API server: every 3 s while it answers; after a failure, again after 1 s,
-/// doubling up to 10 s.
+/// Probes the API server: every 3 s while it answers (and every third time whether the core
+/// kinds may still be listed); after a failure, again after 1 s, doubling up to 10 s.
 async fn probe_loop(name: String, client: Client, state: Arc<ClusterState>) {
     let mut backoff = Duration::from_secs(1);
+    let mut round: u64 = 0;
     loop {
         let res =
             match tokio::time::timeout(Duration::from_secs(5), client.apiserver_version()).await {
@@ -133,6 +144,14 @@ async fn probe_loop(name: String, client: Client, state: Arc<ClusterState>) {
             }
         }
         if ok {
+            if round.is_multiple_of(3)
+                && let Ok(denied) =
+                    tokio::time::timeout(Duration::from_secs(5), cache::denied_core_kinds(&client))
+                        .await
+            {
+                state.permission_result(denied);
+            }
+            round += 1;
             backoff = Duration::from_secs(1);
             tokio::time::sleep(Duration::from_secs(3)).await;
         } else {
@@ -162,6 +181,8 @@ pub fn describe_kube_error(e: &kube::Error) -> String {
 #[derive(Default)]
 pub struct Registry {
     clusters: RwLock<BTreeMap<String, Arc<ClusterEntry>>>,
+    /// Entries with new credentials, syncing beside the entry they will replace.
+    pending: Mutex<HashMap<String, Arc<ClusterEntry>>>,
     secrets_scanned: std::sync::atomic::AtomicBool,
 }
 
@@ -177,8 +198,17 @@ impl Registry {
         Arc::new(r)
     }
 
-    /// Adds or replaces a cluster (the replaced one's tasks stop).
+    fn take_pending(&self, name: &str) -> Option<Arc<ClusterEntry>> {
+        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        p.remove(name)
+    }
+
+    /// Adds or replaces a cluster (the replaced one's tasks stop, and so do those of an entry
+    /// that was syncing to replace it).
     pub fn insert(&self, e: Arc<ClusterEntry>) {
+        if let Some(p) = self.take_pending(&e.name) {
+            p.stop();
+        }
         let old = {
             let mut m = self.clusters.write().unwrap_or_else(|e| e.into_inner());
             m.insert(e.name.clone(), e)
@@ -188,8 +218,36 @@ impl Registry {
         }
     }
 
+    /// Lets `e` sync beside the current entry of its name; [`Registry::promote`] swaps it in.
+    fn stage(&self, e: Arc<ClusterEntry>) {
+        let old = {
+            let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            p.insert(e.name.clone(), e)
+        };
+        if let Some(old) = old {
+            old.stop();
+        }
+    }
+
+    /// Swaps in `e` if it is still the entry staged for its name (a later rotation or a removal
+    /// supersedes it). Returns whether it was swapped in.
+    fn promote(&self, e: &Arc<ClusterEntry>) -> bool {
+        {
+            let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            if !p.get(&e.name).is_some_and(|x| Arc::ptr_eq(x, e)) {
+                return false;
+            }
+            p.remove(&e.name);
+        }
+        self.insert(e.clone());
+        true
+    }
+
     /// Removes a cluster and stops its tasks.
     pub fn remove(&self, name: &str) {
+        if let Some(p) = self.take_pending(name) {
+            p.stop();
+        }
         let old = {
             let mut m = self.clusters.write().unwrap_or_else(|e| e.into_inner());
             m.remove(name)
@@ -266,8 +324,14 @@ pub fn scan_secrets_dir(dir: &Path) -> Vec<RemoteFile> {
     out
 }
 
-/// Builds a client configuration from the text of a remote-cluster kubeconfig.
-pub async fn config_from_kubeconfig_text(text: &str) -> Result<kube::Config> {
+/// Builds a client configuration from the text of a remote-cluster kubeconfig that passes the
+/// allow-list (`allow_exec`: `clustering.enable_exec_provider`).
+pub async fn config_from_kubeconfig_text(text: &str, allow_exec: bool) -> Result<kube::Config> {
+    check_kubeconfig(text, allow_exec).map_err(|r| {
+        Error::Kubeconfig(format!(
+            "refused by the allow-list of remote-cluster kubeconfigs: {r}"
+        ))
+    })?;
     let kc = Kubeconfig::from_yaml(text)
         .map_err(|e| Error::Kubeconfig(format!("not a kubeconfig: {e}")))?;
     kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
@@ -281,16 +345,21 @@ fn digest(s: &str) -> u64 {
     h.finish()
 }
 
-/// Keeps the registry in line with the secrets directory; never returns.
+/// How long a rotated cluster's new entry may take to sync before it replaces the old one anyway.
+const ROTATION_SYNC_LIMIT: Duration = Duration::from_secs(120);
+
+/// Keeps the registry in line with the secrets directory; never returns. `allow_exec` is
+/// `clustering.enable_exec_provider`.
 pub async fn watch_secrets_dir(
     registry: Arc<Registry>,
     dir: PathBuf,
     home: String,
     every: Duration,
+    allow_exec: bool,
 ) {
     let mut known: HashMap<String, u64> = HashMap::new();
     loop {
-        sync_secrets_once(&registry, &dir, &home, &mut known).await;
+        sync_secrets_once(&registry, &dir, &home, &mut known, allow_exec).await;
         registry
             .secrets_scanned
             .store(true, std::sync::atomic::Ordering::SeqCst);
@@ -298,11 +367,27 @@ pub async fn watch_secrets_dir(
     }
 }
 
+/// Swaps a rotated cluster's new entry in once it has synced, failed, or taken too long.
+async fn promote_when_synced(registry: Arc<Registry>, e: Arc<ClusterEntry>) {
+    let start = tokio::time::Instant::now();
+    loop {
+        let failed = e.state.settled() && !e.state.accessible();
+        if e.state.ready_to_serve() || failed || start.elapsed() > ROTATION_SYNC_LIMIT {
+            if registry.promote(&e) {
+                tracing::info!(cluster = %e.name, synced = e.state.ready_to_serve(), "new credentials in use");
+            }
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 async fn sync_secrets_once(
-    registry: &Registry,
+    registry: &Arc<Registry>,
     dir: &Path,
     home: &str,
     known: &mut HashMap<String, u64>,
+    allow_exec: bool,
 ) {
     let mut seen: HashMap<String, RemoteFile> = HashMap::new();
     for f in scan_secrets_dir(dir) {
@@ -327,18 +412,27 @@ async fn sync_secrets_once(
         if known.get(&name) == Some(&d) {
             continue;
         }
-        let action = if known.contains_key(&name) {
+        let rotation = known.contains_key(&name);
+        let action = if rotation {
             "re-credentialing"
         } else {
             "adding"
         };
         tracing::info!(cluster = %name, secret = %f.secret_name, "{action} remote cluster");
         known.insert(name.clone(), d);
-        let entry = match config_from_kubeconfig_text(&f.content).await {
+        let entry = match config_from_kubeconfig_text(&f.content, allow_exec).await {
             Ok(cfg) => ClusterEntry::connect(&name, Some(f.secret_name.clone()), cfg, false),
             Err(e) => Err(e),
         };
+        let serving = registry
+            .snapshot()
+            .into_iter()
+            .any(|c| c.name == name && c.state.accessible());
         match entry {
+            Ok(e) if rotation && serving => {
+                registry.stage(e.clone());
+                tokio::spawn(promote_when_synced(registry.clone(), e));
+            }
             Ok(e) => registry.insert(e),
             Err(e) => {
                 tracing::warn!(cluster = %name, error = %e, "remote cluster unusable");
@@ -380,12 +474,12 @@ mod tests {
     #[tokio::test]
     async fn secrets_dir_changes_add_and_drop_clusters() {
         let d = tempfile::tempdir().unwrap();
-        let reg = Registry::default();
+        let reg = Arc::new(Registry::default());
         let mut known = HashMap::new();
         std::fs::create_dir_all(d.path().join("s1")).unwrap();
         std::fs::write(d.path().join("s1/bad"), "not: [a kubeconfig").unwrap();
         std::fs::write(d.path().join("s1/home"), "ignored").unwrap();
-        sync_secrets_once(&reg, d.path(), "home", &mut known).await;
+        sync_secrets_once(&reg, d.path(), "home", &mut known, false).await;
         let snap = reg.snapshot();
         assert_eq!(snap.len(), 1);
         assert_eq!(snap[0].name, "bad");
@@ -393,8 +487,118 @@ mod tests {
         assert!(snap[0].state.error().unwrap().contains("kubeconfig"));
         assert!(snap[0].state.settled());
         std::fs::remove_file(d.path().join("s1/bad")).unwrap();
-        sync_secrets_once(&reg, d.path(), "home", &mut known).await;
+        sync_secrets_once(&reg, d.path(), "home", &mut known, false).await;
         assert!(reg.snapshot().is_empty());
+    }
+
+    const KC: &str = "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:1'}\nusers:\n- name: c\n  user: {token: t0k3n}\ncontexts:\n- name: c\n  context: {cluster: c, user: c}\ncurrent-context: c\n";
+
+    #[tokio::test]
+    async fn refused_kubeconfigs_name_the_field_never_the_value() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("s1")).unwrap();
+        let file = KC.replace(
+            "{token: t0k3n}",
+            "{tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token}",
+        );
+        std::fs::write(d.path().join("s1/filed"), file).unwrap();
+        let exec = KC.replace(
+            "{token: t0k3n}",
+            "{exec: {command: /nonexistent/meshglass-plugin, args: [evil]}}",
+        );
+        std::fs::write(d.path().join("s1/execd"), &exec).unwrap();
+        let imp = KC.replace("{token: t0k3n}", "{token: t0k3n, as: system:admin}");
+        std::fs::write(d.path().join("s1/imper"), imp).unwrap();
+        let reg = Arc::new(Registry::default());
+        let mut known = HashMap::new();
+        sync_secrets_once(&reg, d.path(), "home", &mut known, false).await;
+        let errors: BTreeMap<String, String> = reg
+            .snapshot()
+            .iter()
+            .map(|c| (c.name.clone(), c.state.error().unwrap_or_default()))
+            .collect();
+        for (cluster, field) in [
+            ("filed", "users[0].user.tokenFile"),
+            ("execd", "users[0].user.exec"),
+            ("imper", "users[0].user.as"),
+        ] {
+            let e = &errors[cluster];
+            assert!(e.contains(field) && e.contains("refused"), "{cluster}: {e}");
+            for secret in [
+                "serviceaccount",
+                "/nonexistent",
+                "evil",
+                "system:admin",
+                "t0k3n",
+            ] {
+                assert!(!e.contains(secret), "{cluster}: {e}");
+            }
+        }
+        // With clustering.enable_exec_provider the exec plugin runs (and fails here, saying so
+        // without its command line).
+        std::fs::remove_file(d.path().join("s1/filed")).unwrap();
+        std::fs::remove_file(d.path().join("s1/imper")).unwrap();
+        let reg = Arc::new(Registry::default());
+        let mut known = HashMap::new();
+        sync_secrets_once(&reg, d.path(), "home", &mut known, true).await;
+        let e = reg.snapshot()[0].state.error().unwrap_or_default();
+        assert!(
+            e.contains("exec plugin failed") && !e.contains("refused") && !e.contains("evil"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_staged_entry_replaces_the_serving_one_only_when_promoted() {
+        let (cache, _w) = ClusterCache::new();
+        let reg = Registry::with(vec![ClusterEntry::in_memory("west", false, cache)]);
+        let old = reg.snapshot()[0].clone();
+        let a = ClusterEntry::broken("west", None, "syncing".into());
+        let b = ClusterEntry::broken("west", None, "syncing".into());
+        reg.stage(a.clone());
+        assert!(
+            Arc::ptr_eq(&reg.snapshot()[0], &old),
+            "old entry serves meanwhile"
+        );
+        reg.stage(b.clone());
+        assert!(!reg.promote(&a), "superseded by a later rotation");
+        assert!(Arc::ptr_eq(&reg.snapshot()[0], &old));
+        assert!(reg.promote(&b));
+        assert!(Arc::ptr_eq(&reg.snapshot()[0], &b));
+        reg.stage(a.clone());
+        reg.remove("west");
+        assert!(!reg.promote(&a), "removed meanwhile");
+        assert!(reg.snapshot().is_empty());
+    }
+
+    #[test]
+    fn denied_kinds_mark_the_cluster_missing_with_the_reason() {
+        let s = ClusterState::named("west");
+        s.probe_result(Ok(()));
+        for k in cache::CORE_KIND_NAMES {
+            s.mark_synced(k);
+        }
+        s.istio_discovered();
+        assert!(s.accessible() && s.ready_to_serve());
+        s.watch_error("pods", "pods is forbidden", Some(403));
+        assert!(!s.accessible() && s.settled() && !s.ready_to_serve());
+        let e = s.error().unwrap();
+        assert!(e.contains("403") && e.contains("pods"), "{e}");
+        s.watch_error("services", "connection reset", None);
+        assert_eq!(
+            s.error().unwrap(),
+            e,
+            "a non-permission error does not deny"
+        );
+        s.mark_synced("pods");
+        assert!(s.accessible() && s.error().is_none());
+        s.permission_result([("namespaces", 403), ("pods", 403)].into());
+        assert!(!s.accessible());
+        assert!(s.error().unwrap().contains("namespaces, pods"));
+        s.permission_result(BTreeMap::new());
+        assert!(s.accessible());
+        s.permission_result([("pods", 401)].into());
+        assert!(s.error().unwrap().contains("401"));
     }
 
     #[test]

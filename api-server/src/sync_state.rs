@@ -1,7 +1,12 @@
 //! Reachability and sync state of one cluster: written by its watches (cache) and its probe
 //! (registry), read by readiness, `/api/config` and every response that names missing clusters.
+//!
+//! A cluster is accessible when its API server answers the probe and no kind it caches is denied:
+//! a 401/403 from a watch, or from the probe's permission check (which finds RBAC removed while a
+//! long-lived watch stream still runs), marks the cluster missing with the reason until the same
+//! source succeeds again (the watch relisting, the check passing).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock};
 
 /// The core kinds watched per cluster, by the names their watches report as synced.
@@ -19,7 +24,10 @@ pub const CORE_KINDS: usize = CORE_KIND_NAMES.len();
 
 #[derive(Debug, Default)]
 struct StateInner {
-    accessible: bool,
+    /// The cluster's name, for logs.
+    cluster: String,
+    /// The last probe reached the API server.
+    reachable: bool,
     probed: bool,
     error: Option<String>,
     synced: BTreeSet<&'static str>,
@@ -27,6 +35,27 @@ struct StateInner {
     istio_expected: BTreeSet<&'static str>,
     /// The first look for the Istio CRDs is over.
     istio_discovered: bool,
+    /// Kinds whose watch got a 401/403, with the status code.
+    denied_by_watch: BTreeMap<&'static str, u16>,
+    /// Kinds the probe's permission check may not list, with the status code.
+    denied_by_probe: BTreeMap<&'static str, u16>,
+    /// Kinds whose watch is failing (logged once at warn until it recovers).
+    failing: BTreeSet<&'static str>,
+}
+
+impl StateInner {
+    fn denial(&self) -> Option<String> {
+        let mut kinds: BTreeMap<&str, u16> = self.denied_by_probe.clone();
+        kinds.extend(self.denied_by_watch.iter().map(|(k, c)| (*k, *c)));
+        let code = kinds.values().copied().max()?;
+        let names: Vec<&str> = kinds.keys().copied().collect();
+        let why = if code == 401 {
+            "credentials rejected (HTTP 401)"
+        } else {
+            "permission denied (HTTP 403)"
+        };
+        Some(format!("{why}: cannot list {}", names.join(", ")))
+    }
 }
 
 /// Reachability and sync state of one cluster, updated by its background tasks.
@@ -43,12 +72,19 @@ impl ClusterState {
         self.inner.read().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// A fresh state of the cluster `name` (nothing probed or synced yet).
+    pub fn named(name: &str) -> Arc<ClusterState> {
+        let s = ClusterState::default();
+        s.write().cluster = name.to_string();
+        Arc::new(s)
+    }
+
     /// A state for an in-memory cluster: reachable and synced.
     pub fn synced() -> Arc<ClusterState> {
         let s = ClusterState::default();
         {
             let mut w = s.write();
-            w.accessible = true;
+            w.reachable = true;
             w.probed = true;
             for k in CORE_KIND_NAMES {
                 w.synced.insert(k);
@@ -72,6 +108,10 @@ impl ClusterState {
     pub(crate) fn mark_synced(&self, kind: &'static str) {
         let mut w = self.write();
         w.synced.insert(kind);
+        let was_denied = w.denied_by_watch.remove(kind).is_some();
+        if w.failing.remove(kind) || was_denied {
+            tracing::info!(cluster = %w.cluster, kind, "watch recovered");
+        }
     }
 
     pub(crate) fn expect_istio(&self, kind: &'static str) {
@@ -82,35 +122,63 @@ impl ClusterState {
         self.write().istio_discovered = true;
     }
 
-    pub(crate) fn watch_error(&self, kind: &'static str, err: &str) {
-        tracing::debug!(kind, error = err, "watch error");
+    /// A watch of `kind` failed; `denied` is the HTTP status when it is 401 or 403. Logged at
+    /// warn with the cluster named when the watch starts failing, at debug while it goes on.
+    pub(crate) fn watch_error(&self, kind: &'static str, err: &str, denied: Option<u16>) {
+        let mut w = self.write();
+        let first = w.failing.insert(kind);
+        if let Some(code) = denied {
+            w.denied_by_watch.insert(kind, code);
+        }
+        if first {
+            tracing::warn!(cluster = %w.cluster, kind, error = err, "watch failing; cached data of this kind is stale until it recovers");
+        } else {
+            tracing::debug!(cluster = %w.cluster, kind, error = err, "watch still failing");
+        }
+    }
+
+    /// The result of the probe's permission check: the kinds it may not list, with the code.
+    pub(crate) fn permission_result(&self, denied: BTreeMap<&'static str, u16>) {
+        let mut w = self.write();
+        if w.denied_by_probe != denied {
+            if denied.is_empty() {
+                tracing::info!(cluster = %w.cluster, "permissions restored");
+            } else {
+                let kinds: Vec<&str> = denied.keys().copied().collect();
+                tracing::warn!(cluster = %w.cluster, kinds = ?kinds, "permissions revoked; cluster marked missing");
+            }
+            w.denied_by_probe = denied;
+        }
     }
 
     pub(crate) fn probe_result(&self, res: std::result::Result<(), String>) -> bool {
         let mut w = self.write();
-        let was = w.accessible;
+        let was = w.reachable;
         w.probed = true;
         match res {
             Ok(()) => {
-                w.accessible = true;
+                w.reachable = true;
                 w.error = None;
             }
             Err(e) => {
-                w.accessible = false;
+                w.reachable = false;
                 w.error = Some(e);
             }
         }
-        was != w.accessible
+        was != w.reachable
     }
 
-    /// Whether the last probe reached the API server.
+    /// Whether the cluster can be shown: its API server answered the last probe and no cached
+    /// kind is denied.
     pub fn accessible(&self) -> bool {
-        self.read().accessible
+        let r = self.read();
+        r.reachable && r.denied_by_watch.is_empty() && r.denied_by_probe.is_empty()
     }
 
-    /// The last error, if the cluster is not reachable.
+    /// Why the cluster is not accessible (unreachable, or which kinds are denied).
     pub fn error(&self) -> Option<String> {
-        self.read().error.clone()
+        let r = self.read();
+        r.error.clone().or_else(|| r.denial())
     }
 
     /// Whether every core kind has been listed once.
@@ -119,12 +187,27 @@ impl ClusterState {
     }
 
     /// Start-up has nothing more to wait for from this cluster: every core kind and every
-    /// Istio kind whose CRD exists is synced, or it was probed and found unreachable.
+    /// Istio kind whose CRD exists is synced, or it was probed and found unreachable, or a kind
+    /// is denied.
     pub fn settled(&self) -> bool {
         let r = self.read();
         let all = r.istio_discovered
             && r.synced.len() >= CORE_KINDS
             && r.istio_expected.iter().all(|k| r.synced.contains(k));
-        all || (r.probed && !r.accessible)
+        all || (r.probed && !r.reachable)
+            || !r.denied_by_watch.is_empty()
+            || !r.denied_by_probe.is_empty()
+    }
+
+    /// Every core kind is synced and the cluster is accessible: a replacement (new credentials)
+    /// may take over from the entry it replaces.
+    pub fn ready_to_serve(&self) -> bool {
+        let synced = {
+            let r = self.read();
+            r.istio_discovered
+                && r.synced.len() >= CORE_KINDS
+                && r.istio_expected.iter().all(|k| r.synced.contains(k))
+        };
+        synced && self.accessible()
     }
 }

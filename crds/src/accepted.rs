@@ -13,6 +13,7 @@ pub const ACTED_ON: &[&str] = &[
     "auth.openid",
     "clustering.autodetect_secrets",
     "clustering.clusters",
+    "clustering.enable_exec_provider",
     "clustering.ignore_home_cluster",
     "deployment.instance_name",
     "deployment.namespace",

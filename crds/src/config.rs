@@ -74,6 +74,8 @@ pub struct AuthConfig {
 pub struct ClusteringConfig {
     pub autodetect_secrets: AutodetectSecrets,
     pub clusters: Vec<ClusterRef>,
+    /// Remote kubeconfigs may use an exec credential plugin (see [`crate::kubeconfig`]).
+    pub enable_exec_provider: bool,
     pub ignore_home_cluster: bool,
     #[serde(flatten)]
     pub extra: Extra,

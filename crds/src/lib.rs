@@ -4,10 +4,12 @@
 //! - [`status`]: conditions and the status fields GitOps tools read;
 //! - [`config`]: the effective server configuration (`config.yaml`) built from a spec;
 //! - [`names`]: object names and labels derived from a CR;
+//! - [`kubeconfig`]: the allow-list remote-cluster kubeconfigs pass (operator and server);
 //! - [`accepted`]: which spec fields this version acts on, and which it only accepts.
 
 pub mod accepted;
 pub mod config;
+pub mod kubeconfig;
 pub mod names;
 pub mod schema;
 pub mod spec;

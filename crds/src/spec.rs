@@ -405,6 +405,10 @@ pub struct ClusteringSpec {
     pub autodetect_secrets: Option<AutodetectSecretsSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clusters: Option<Vec<ClusterSpec>>,
+    /// Accept remote-cluster kubeconfigs whose user runs an exec credential plugin (Kiali's
+    /// `clustering.enable_exec_provider`, default false: such kubeconfigs are refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_exec_provider: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignore_home_cluster: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

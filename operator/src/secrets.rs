@@ -1,11 +1,13 @@
 //! Remote-cluster secret checks (pure). A valid secret maps each data key (a cluster name) to a
-//! kubeconfig with exactly one cluster and one user. Problems name the key, never the contents.
+//! kubeconfig that passes the allow-list of [`meshglass_crds::kubeconfig`] (the one the server
+//! applies too). Problems name the key and the field, never the contents.
 
 use k8s_openapi::api::core::v1::Secret;
-use kube::config::Kubeconfig;
+use meshglass_crds::kubeconfig::check_kubeconfig;
 
-/// The cluster names a secret provides, or why it cannot be used.
-pub fn check_remote_secret(secret: &Secret) -> Result<Vec<String>, String> {
+/// The cluster names a secret provides, or why it cannot be used; `allow_exec` is
+/// `clustering.enable_exec_provider`.
+pub fn check_remote_secret(secret: &Secret, allow_exec: bool) -> Result<Vec<String>, String> {
     let data = secret
         .data
         .as_ref()
@@ -15,28 +17,8 @@ pub fn check_remote_secret(secret: &Secret) -> Result<Vec<String>, String> {
     for (key, value) in data {
         let text =
             std::str::from_utf8(&value.0).map_err(|_| format!("key {key:?} is not UTF-8 text"))?;
-        let kc =
-            Kubeconfig::from_yaml(text).map_err(|_| format!("key {key:?} is not a kubeconfig"))?;
-        if kc.clusters.len() != 1 {
-            return Err(format!(
-                "key {key:?} holds {} clusters, expected exactly one",
-                kc.clusters.len()
-            ));
-        }
-        if kc.auth_infos.len() != 1 {
-            return Err(format!(
-                "key {key:?} holds {} users, expected exactly one",
-                kc.auth_infos.len()
-            ));
-        }
-        let server = kc.clusters[0]
-            .cluster
-            .as_ref()
-            .and_then(|c| c.server.as_deref())
-            .unwrap_or_default();
-        if server.is_empty() {
-            return Err(format!("key {key:?}: the cluster has no server URL"));
-        }
+        check_kubeconfig(text, allow_exec)
+            .map_err(|r| format!("key {key:?}: kubeconfig refused: {r}"))?;
         clusters.push(key.clone());
     }
     Ok(clusters)
@@ -74,24 +56,58 @@ current-context: west
     #[test]
     fn accepts_one_cluster_kubeconfigs() {
         assert_eq!(
-            check_remote_secret(&secret(&[("west", KUBECONFIG)])),
+            check_remote_secret(&secret(&[("west", KUBECONFIG)]), false),
             Ok(vec!["west".to_string()])
         );
     }
 
     #[test]
     fn rejects_other_content_without_leaking_it() {
-        let err = check_remote_secret(&secret(&[("west", "password: hunter2")])).unwrap_err();
+        let err =
+            check_remote_secret(&secret(&[("west", "password: hunter2")]), false).unwrap_err();
         assert!(err.contains("west") && !err.contains("hunter2"), "{err}");
         let two = KUBECONFIG.replace(
             "users:",
             "- name: b\n  cluster: {server: https://x}\nusers:",
         );
         assert!(
-            check_remote_secret(&secret(&[("west", &two)]))
+            check_remote_secret(&secret(&[("west", &two)]), false)
                 .unwrap_err()
-                .contains("2 clusters")
+                .contains("found 2")
         );
-        assert!(check_remote_secret(&Secret::default()).is_err());
+        assert!(check_remote_secret(&Secret::default(), false).is_err());
+    }
+
+    #[test]
+    fn the_remote_secret_cli_writes_accepted_kubeconfigs() {
+        use crate::remote_secret::objects::{Trust, kubeconfig_yaml, remote_kubeconfig};
+        for trust in [Trust::Ca(b"PEM".to_vec()), Trust::SkipVerify] {
+            let kc = remote_kubeconfig("west", "https://127.0.0.1:6443", &trust, "tok").unwrap();
+            let text = kubeconfig_yaml(&kc).unwrap();
+            assert_eq!(
+                check_remote_secret(&secret(&[("west", &text)]), false),
+                Ok(vec!["west".to_string()]),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_token_files_and_exec_unless_enabled() {
+        let file = KUBECONFIG.replace("    token: abc\n", "    tokenFile: /var/run/secret-path\n");
+        let err = check_remote_secret(&secret(&[("west", &file)]), true).unwrap_err();
+        assert!(
+            err.contains("west")
+                && err.contains("users[0].user.tokenFile")
+                && !err.contains("secret-path"),
+            "{err}"
+        );
+        let exec = KUBECONFIG.replace("    token: abc\n", "    exec: {command: get-token}\n");
+        let err = check_remote_secret(&secret(&[("west", &exec)]), false).unwrap_err();
+        assert!(err.contains("enable_exec_provider"), "{err}");
+        assert_eq!(
+            check_remote_secret(&secret(&[("west", &exec)]), true),
+            Ok(vec!["west".to_string()])
+        );
     }
 }

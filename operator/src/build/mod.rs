@@ -245,7 +245,7 @@ fn select_secrets<'a>(
     let mut mounted = Vec::new();
     let mut statuses = Vec::new();
     for s in candidates {
-        match check_remote_secret(s) {
+        match check_remote_secret(s, cfg.clustering.enable_exec_provider) {
             Ok(clusters) => {
                 statuses.push(RemoteSecretStatus {
                     name: s.name_any(),

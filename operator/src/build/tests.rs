@@ -441,6 +441,40 @@ fn remote_secrets_are_mounted_checked_and_hashed() {
 }
 
 #[test]
+fn exec_kubeconfigs_are_mounted_only_with_enable_exec_provider() {
+    let label = [("kiali.io/multiCluster", "true")];
+    let exec = KUBECONFIG.replace("{token: abc}", "{exec: {command: get-token}}");
+    let s = secret("exec-secret", &label, &[("west", &exec)]);
+    let problem = |spec: serde_json::Value| {
+        let d = build(
+            &kiali("istio-system", spec),
+            std::slice::from_ref(&s),
+            &[],
+            &BuildOptions::default(),
+        )
+        .unwrap();
+        assert!(d.ignored_fields.is_empty(), "{:?}", d.ignored_fields);
+        (
+            d.remote_secrets[0].mounted,
+            d.remote_secrets[0].problem.clone(),
+        )
+    };
+    let (mounted, why) = problem(serde_json::json!({}));
+    assert!(!mounted);
+    let why = why.unwrap();
+    assert!(
+        why.contains("users[0].user.exec")
+            && why.contains("enable_exec_provider")
+            && !why.contains("get-token"),
+        "{why}"
+    );
+    assert_eq!(
+        problem(serde_json::json!({"clustering": {"enable_exec_provider": true}})),
+        (true, None)
+    );
+}
+
+#[test]
 fn invalid_spec_is_an_error_not_a_panic() {
     let k = kiali(
         "istio-system",
