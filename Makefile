@@ -47,7 +47,8 @@ acyclic: ## no module of a workspace library imports one that imports it back (c
 unit: ui ## unit tests of every crate (no clusters)
 	$(CARGO) test --workspace --locked --lib --bins
 
-e2e: prereqs tools ui ## end-to-end tests on real control planes (tests/tests/*.rs)
+e2e: prereqs tools ui ## end-to-end tests on real control planes (tests/tests/*.rs; the fault suite runs the server binary)
+	$(CARGO) build --locked -p meshglass-server --bin meshglass-server
 	$(CARGO) test --locked -p meshglass-testbed --tests -- --test-threads=2
 
 crds: ## regenerate the committed CRD YAML from the Rust types, and its copies in charts/ and bundle/

@@ -6,12 +6,15 @@ use serde_json::Value;
 use crate::spec::KialiSpec;
 
 /// Dotted spec paths acted on by the operator or the server; a path covers everything below it.
+///
+/// Not hand-kept: `tests/tests/acted_on.rs` holds one case per path, each showing that changing the
+/// field changes the objects the operator builds or what the server does, and fails when a path has
+/// no case. A field whose effect cannot be shown does not belong here (it is reported ignored).
 pub const ACTED_ON: &[&str] = &[
-    "version",
     "istio_namespace",
     "auth.strategy",
-    "auth.openid",
-    "clustering.autodetect_secrets",
+    "clustering.autodetect_secrets.enabled",
+    "clustering.autodetect_secrets.label",
     "clustering.clusters",
     "clustering.enable_exec_provider",
     "clustering.ignore_home_cluster",
@@ -37,13 +40,9 @@ pub const ACTED_ON: &[&str] = &[
     "deployment.priority_class_name",
     "deployment.service_type",
     "deployment.service_annotations",
-    "deployment.logger",
-    "external_services.prometheus.enabled",
+    "deployment.logger.log_level",
+    "deployment.logger.log_format",
     "external_services.prometheus.url",
-    "external_services.prometheus.health_check_url",
-    "external_services.prometheus.auth",
-    "external_services.prometheus.custom_headers",
-    "external_services.prometheus.query_scope",
     "health_config.rate",
     "istio_labels.app_label_name",
     "istio_labels.version_label_name",
@@ -51,7 +50,8 @@ pub const ACTED_ON: &[&str] = &[
     "server.address",
     "server.port",
     "server.web_root",
-    "server.observability.metrics",
+    "server.observability.metrics.enabled",
+    "server.observability.metrics.port",
     "server.gzip_enabled",
 ];
 
@@ -96,7 +96,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ossm_primary_cr_reports_thanos_proxy_only() {
+    fn ossm_primary_cr_reports_what_nothing_acts_on() {
         let spec: KialiSpec = serde_json::from_value(serde_json::json!({
             "version": "default",
             "external_services": {"prometheus": {
@@ -108,7 +108,11 @@ mod tests {
         .unwrap();
         assert_eq!(
             ignored_fields(&spec),
-            vec!["external_services.prometheus.thanos_proxy".to_string()]
+            vec![
+                "external_services.prometheus.auth",
+                "external_services.prometheus.thanos_proxy",
+                "version"
+            ]
         );
     }
 
@@ -116,7 +120,7 @@ mod tests {
     fn unknown_and_unmodelled_keys_are_listed() {
         let spec: KialiSpec = serde_json::from_value(serde_json::json!({
             "auth": {"openshift": {"redirect_uris": ["https://x/api/auth/callback/cluster2"]}},
-            "deployment": {"remote_cluster_resources_only": true, "ingress": {"enabled": true}, "future_knob": 3},
+            "deployment": {"remote_cluster_resources_only": true, "hpa": {"spec": {}}, "future_knob": 3, "logger": {"log_level": "debug", "sampler_rate": "1"}},
             "chat_ai": {"enabled": false}
         }))
         .unwrap();
@@ -126,7 +130,8 @@ mod tests {
                 "auth.openshift",
                 "chat_ai",
                 "deployment.future_knob",
-                "deployment.ingress"
+                "deployment.hpa",
+                "deployment.logger.sampler_rate"
             ]
         );
     }

@@ -595,6 +595,8 @@ pub struct TestBed {
     kubeconfig_path: PathBuf,
     clusters: Vec<Cluster>,
     etcd: Arc<Mutex<Option<Proc>>>,
+    /// etcd's program and arguments, to start it again ([`TestBed::restart_etcd`]).
+    etcd_command: (PathBuf, Vec<String>),
     watchdog: Option<Arc<Watchdog>>,
     /// Processes are left running when the value is dropped (set once a detached start succeeded).
     keep_running: bool,
@@ -738,6 +740,7 @@ impl TestBed {
             run_dir: run_dir.clone(),
             clusters: Vec::new(),
             etcd: Arc::new(Mutex::new(None)),
+            etcd_command: (PathBuf::new(), Vec::new()),
             watchdog: watchdog.clone(),
             keep_running: false,
             remove_dir,
@@ -782,6 +785,7 @@ impl TestBed {
         if let Ok(mut slot) = bed.etcd.lock() {
             *slot = Some(etcd);
         }
+        bed.etcd_command = (tools.etcd.clone(), etcd_args);
 
         let mut kubeconfig_entries = Vec::new();
         for (name, port) in options.clusters.iter().zip(&api_ports) {
@@ -919,6 +923,37 @@ impl TestBed {
             out.extend(c.pids());
         }
         out
+    }
+
+    /// Stops the bed's etcd and starts it again on the same ports and data (owned beds only);
+    /// returns once every API server reports ready again.
+    pub async fn restart_etcd(&self) -> Result<(), Error> {
+        if self.clusters.iter().any(|c| !c.owned) {
+            return Err(Error::Unsupported(
+                "restart_etcd needs an owned TestBed (TestBed::start), not the shared one",
+            ));
+        }
+        let old = self.etcd.lock().ok().and_then(|mut e| e.take());
+        if let Some(mut p) = old {
+            p.stop(self.watchdog.as_deref());
+        }
+        let (bin, args) = &self.etcd_command;
+        let etcd = Proc::spawn(
+            &self.run_dir,
+            "etcd",
+            "etcd",
+            bin,
+            args,
+            self.watchdog.as_deref(),
+        )?;
+        if let Ok(mut slot) = self.etcd.lock() {
+            *slot = Some(etcd);
+        }
+        for c in &self.clusters {
+            let client = c.client().await?;
+            c.wait_apiserver_ready(&client).await?;
+        }
+        Ok(())
     }
 
     /// Stops every process and removes the bed's files (unless a state dir was given).

@@ -18,6 +18,7 @@
 mod bed;
 mod crd;
 mod error;
+pub mod faults;
 mod namespace;
 mod objects;
 mod pki;

@@ -115,6 +115,13 @@ pub async fn get_config(State(s): State<Shared>) -> Json<Value> {
         "healthConfig": {"rate": s.config.health_config.rate},
         "prometheus": {"globalScrapeInterval": 15},
         "clusterName": home,
-        "istioLabels": {"appLabelName": "app", "versionLabelName": "version"},
+        "istioLabels": {
+            "appLabelName": non_empty_or(&s.config.istio_labels.app_label_name, "app"),
+            "versionLabelName": non_empty_or(&s.config.istio_labels.version_label_name, "version"),
+        },
     }))
+}
+
+fn non_empty_or<'a>(v: &'a str, default: &'a str) -> &'a str {
+    if v.is_empty() { default } else { v }
 }

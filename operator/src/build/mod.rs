@@ -16,7 +16,7 @@ use meshglass_crds::status::RemoteSecretStatus;
 use meshglass_crds::{Kiali, accepted};
 use sha2::{Digest, Sha256};
 
-use crate::reconcile::validate::{SecretScope, Validated, validate};
+use crate::reconcile::validate::{SecretScope, Tenancy, Validated, validate};
 use crate::secrets::check_remote_secret;
 
 mod rbac;
@@ -63,6 +63,8 @@ pub struct BuildOptions {
     pub image_pull_policy: String,
     /// Value of the version labels (`v<operator version>`).
     pub version: String,
+    /// What CR authors may ask beyond their own namespace and the default image (checked by validation).
+    pub tenancy: Tenancy,
 }
 
 impl Default for BuildOptions {
@@ -71,6 +73,7 @@ impl Default for BuildOptions {
             server_image: "meshglass-server".into(),
             image_pull_policy: "IfNotPresent".into(),
             version: concat!("v", env!("CARGO_PKG_VERSION")).into(),
+            tenancy: Tenancy::default(),
         }
     }
 }
@@ -169,7 +172,7 @@ pub fn build(
     namespaces: &[Namespace],
     opts: &BuildOptions,
 ) -> crate::Result<Desired> {
-    let validated = validate(kiali)?;
+    let validated = validate(kiali, &opts.tenancy)?;
     Ok(desired(&validated, secrets, namespaces, opts)?)
 }
 
@@ -238,7 +241,7 @@ fn select_secrets<'a>(
 ) -> (Vec<&'a Secret>, Vec<RemoteSecretStatus>) {
     let mut candidates: Vec<&Secret> = secrets
         .iter()
-        .filter(|s| s.namespace().as_deref() == Some(scope.namespace.as_str()) && scope.matches(s))
+        .filter(|s| s.namespace().as_deref() == Some(scope.namespace.as_str()) && scope.matches(*s))
         .collect();
     candidates.sort_by_key(|s| s.name_any());
     candidates.dedup_by_key(|s| s.name_any());
@@ -364,3 +367,6 @@ pub fn secret_data(pairs: &[(&str, &str)]) -> BTreeMap<String, ByteString> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod proptests;

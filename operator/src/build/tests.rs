@@ -25,6 +25,14 @@ fn ossm_primary() -> Kiali {
     )
 }
 
+/// Build options whose tenancy allows every CR (remote mode, another namespace, another image).
+fn permissive() -> BuildOptions {
+    BuildOptions {
+        tenancy: Tenancy::allow_all(),
+        ..BuildOptions::default()
+    }
+}
+
 fn keys(d: &Desired) -> Vec<String> {
     let mut k: Vec<String> = d.objects.iter().map(Child::key).collect();
     k.sort();
@@ -83,9 +91,14 @@ fn primary_creates_exactly_the_server_objects() {
             "ServiceAccount istio-system/kiali-service-account",
         ]
     );
+    // Nothing acts on the metrics store's auth or Thanos settings yet, nor on `version`.
     assert_eq!(
         d.ignored_fields,
-        vec!["external_services.prometheus.thanos_proxy"]
+        vec![
+            "external_services.prometheus.auth",
+            "external_services.prometheus.thanos_proxy",
+            "version"
+        ]
     );
     for c in &d.objects {
         let m = c.meta();
@@ -187,7 +200,7 @@ fn remote_creates_only_credentials() {
         "istio-system",
         serde_json::json!({"version": "default", "auth": {"openshift": {"redirect_uris": ["https://x/api/auth/callback/cluster2"]}}, "deployment": {"remote_cluster_resources_only": true}}),
     );
-    let d = build(&k, &[], &[], &BuildOptions::default()).unwrap();
+    let d = build(&k, &[], &[], &permissive()).unwrap();
     assert_eq!(
         keys(&d),
         vec![
@@ -217,7 +230,7 @@ fn remote_creates_only_credentials() {
         "kiali-service-account"
     );
     assert!(d.remote_only());
-    assert_eq!(d.ignored_fields, vec!["auth.openshift"]);
+    assert_eq!(d.ignored_fields, vec!["auth.openshift", "version"]);
 }
 
 #[test]
@@ -323,7 +336,7 @@ fn custom_instance_name_and_namespace() {
         "operators",
         serde_json::json!({"deployment": {"instance_name": "mesh-console", "namespace": "console"}, "istio_namespace": "istio-system"}),
     );
-    let d = build(&k, &[], &[], &BuildOptions::default()).unwrap();
+    let d = build(&k, &[], &[], &permissive()).unwrap();
     assert_eq!(
         keys(&d),
         vec![
@@ -496,4 +509,43 @@ fn invalid_spec_is_an_error_not_a_panic() {
             .category(),
         "invalid_spec"
     );
+}
+
+#[test]
+fn a_users_sidecar_injection_choice_is_not_overridden() {
+    let pod_meta = |spec: serde_json::Value| {
+        let d = build(
+            &kiali("istio-system", spec),
+            &[],
+            &[],
+            &BuildOptions::default(),
+        )
+        .unwrap();
+        deployment(&d)
+            .spec
+            .as_ref()
+            .unwrap()
+            .template
+            .metadata
+            .clone()
+            .unwrap()
+    };
+    // By default the server gets no sidecar.
+    let m = pod_meta(serde_json::json!({}));
+    assert_eq!(m.labels.unwrap()["sidecar.istio.io/inject"], "false");
+    // Seed 002: the annotation asks for one, and no label of ours (which Istio reads first) says otherwise.
+    let m = pod_meta(
+        serde_json::json!({"deployment": {"pod_annotations": {"sidecar.istio.io/inject": "true"}}}),
+    );
+    assert!(
+        !m.labels
+            .as_ref()
+            .unwrap()
+            .contains_key("sidecar.istio.io/inject")
+    );
+    assert_eq!(m.annotations.unwrap()["sidecar.istio.io/inject"], "true");
+    let m = pod_meta(
+        serde_json::json!({"deployment": {"pod_labels": {"sidecar.istio.io/inject": "true"}}}),
+    );
+    assert_eq!(m.labels.unwrap()["sidecar.istio.io/inject"], "true");
 }

@@ -18,6 +18,9 @@ use meshglass_crds::names;
 
 use super::{Ctx, Error, Result, hash};
 
+/// Istio's per-pod injection switch (label or annotation; the label wins).
+const SIDECAR_INJECT: &str = "sidecar.istio.io/inject";
+
 /// Kiali's default `deployment.resources` (requests 10m CPU / 64Mi, limit 1Gi memory), used when the CR
 /// sets none: the pod always has requests and a memory limit (namespaces with a LimitRange or a
 /// ResourceQuota reject pods without them).
@@ -112,15 +115,19 @@ impl Ctx<'_> {
             }
         }
         let refs: Vec<&[u8]> = secret_parts.iter().map(|p| p.as_slice()).collect();
-        let mut pod_labels = self.labels();
-        pod_labels.insert("sidecar.istio.io/inject".into(), "false".into());
-        pod_labels.extend(
-            self.extra::<BTreeMap<String, String>>("pod_labels")?
-                .unwrap_or_default(),
-        );
+        let user_labels = self
+            .extra::<BTreeMap<String, String>>("pod_labels")?
+            .unwrap_or_default();
         let mut annotations = self
             .extra::<BTreeMap<String, String>>("pod_annotations")?
             .unwrap_or_default();
+        let mut pod_labels = self.labels();
+        // The server needs no sidecar; but Istio reads the label before the annotation, so a user's
+        // `sidecar.istio.io/inject` (label or annotation, seed 002) is never overridden by ours.
+        if !user_labels.contains_key(SIDECAR_INJECT) && !annotations.contains_key(SIDECAR_INJECT) {
+            pod_labels.insert(SIDECAR_INJECT.into(), "false".into());
+        }
+        pod_labels.extend(user_labels);
         annotations.insert(
             names::CONFIG_HASH_ANNOTATION.into(),
             hash(&[config_yaml.as_bytes()]),
