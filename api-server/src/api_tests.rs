@@ -18,7 +18,7 @@ use crate::routes::router;
 use crate::state::{AppState, MISSING_HEADER};
 use meshglass_crds::Config;
 
-fn mesh() -> Vec<Arc<ClusterEntry>> {
+pub(crate) fn mesh() -> Vec<Arc<ClusterEntry>> {
     let mut east = Objects {
         namespaces: vec![
             namespace("bookinfo"),
@@ -109,7 +109,7 @@ fn state(strategy: AuthStrategy, web_root: &str) -> Arc<AppState> {
     })
 }
 
-async fn call(
+pub(crate) async fn call(
     s: &Arc<AppState>,
     uri: &str,
     token: Option<&str>,

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod cache;
+pub mod edge;
 pub mod error;
 pub mod inventory;
 pub mod kiali_json;
@@ -15,12 +16,15 @@ pub mod routes;
 pub mod state;
 mod sync_state;
 pub mod telemetry;
+mod ttl_cache;
 pub mod ui;
 
 #[cfg(test)]
 mod api_tests;
 #[cfg(test)]
 mod fixtures;
+#[cfg(test)]
+mod trust_tests;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -187,12 +191,14 @@ pub async fn start(opts: Options) -> Result<Running> {
             registry: registry.clone(),
         }),
     ));
+    let mut server_metrics = metrics::Metrics::default();
+    server_metrics.register_reviews(&auth.counts);
     let state = Arc::new(AppState {
         config: config.clone(),
         registry: registry.clone(),
         auth,
         prom: Some(prom),
-        metrics: Arc::new(metrics::Metrics::default()),
+        metrics: Arc::new(server_metrics),
         health_rules: Arc::new(
             meshglass_engine::HealthRules::new(&config.health_config)
                 .map_err(params::engine_err)?,
@@ -220,22 +226,14 @@ pub async fn start(opts: Options) -> Result<Running> {
     let listener = tokio::net::TcpListener::bind((host, config.server.port)).await?;
     let api_addr = listener.local_addr()?;
     let app = routes::router(state.clone());
-    tasks.spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "API server stopped");
-        }
-    });
+    tasks.spawn(edge::serve(listener, app));
     let mut metrics_addr = None;
     if config.server.observability.metrics.enabled {
         let ml =
             tokio::net::TcpListener::bind((host, config.server.observability.metrics.port)).await?;
         metrics_addr = Some(ml.local_addr()?);
         let mapp = routes::metrics_router(state.clone());
-        tasks.spawn(async move {
-            if let Err(e) = axum::serve(ml, mapp).await {
-                tracing::error!(error = %e, "metrics server stopped");
-            }
-        });
+        tasks.spawn(edge::serve(ml, mapp));
     }
     tracing::info!(%api_addr, ?metrics_addr, home = %home, "meshglass server listening");
     Ok(Running {

@@ -97,7 +97,7 @@ pub fn router(state: Shared) -> Router {
     } else {
         app
     };
-    app.with_state(state)
+    crate::edge::layers(app.with_state(state))
 }
 
 /// Router of the metrics port.

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -35,9 +35,18 @@ pub async fn get_auth_info(State(s): State<Shared>) -> Json<Value> {
     )
 }
 
-/// `/api/status` (unauthenticated): Kiali's status, with a warning naming each unavailable
-/// cluster, never why.
-pub async fn get_status(State(s): State<Shared>) -> Json<Value> {
+/// `/api/status` (public): Kiali's status, with a warning naming each unavailable cluster,
+/// never why. Callers the token strategy authenticated (anonymous mode has none) also get the
+/// Prometheus URL.
+pub async fn get_status(State(s): State<Shared>, headers: HeaderMap) -> Json<Value> {
+    let authz = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let detailed = authz.is_some()
+        && matches!(
+            s.auth.authenticate(authz).await,
+            Ok(crate::auth::Identity::User(_))
+        );
     let warnings: Vec<String> = s
         .registry
         .snapshot()
@@ -47,6 +56,10 @@ pub async fn get_status(State(s): State<Shared>) -> Json<Value> {
         // `/api/config` shows it.
         .map(|c| format!("cluster {} is not available", c.name))
         .collect();
+    let mut prometheus = json!({"name": "Prometheus"});
+    if detailed {
+        prometheus["url"] = json!(s.config.prometheus_url());
+    }
     Json(json!({
         "status": {
             "Kiali state": "running",
@@ -54,9 +67,7 @@ pub async fn get_status(State(s): State<Shared>) -> Json<Value> {
             "Kiali commit hash": "",
             "Kiali container version": "",
         },
-        "externalServices": [
-            {"name": "Prometheus", "url": s.config.prometheus_url()},
-        ],
+        "externalServices": [prometheus],
         "warningMessages": warnings,
         "istioEnvironment": {"isMaistra": false, "istioAPIEnabled": true},
     }))

@@ -151,6 +151,14 @@ fn primary_creates_exactly_the_server_objects() {
     );
     assert_eq!(sc.read_only_root_filesystem, Some(true));
     assert_eq!(c.resources.as_ref(), Some(&default_resources()));
+    // Readiness waits for the caches (`/readyz`); liveness only asks whether the process answers.
+    let path = |p: &Option<k8s_openapi::api::core::v1::Probe>| {
+        p.as_ref()
+            .and_then(|p| p.http_get.as_ref())
+            .and_then(|g| g.path.clone())
+    };
+    assert_eq!(path(&c.readiness_probe).as_deref(), Some("/kiali/readyz"));
+    assert_eq!(path(&c.liveness_probe).as_deref(), Some("/kiali/healthz"));
     let psc = pod.security_context.as_ref().unwrap();
     assert_eq!(psc.run_as_non_root, Some(true));
     assert_eq!(

@@ -193,14 +193,16 @@ impl Ctx<'_> {
 
     fn container(&self, mounts: Vec<VolumeMount>) -> Result<Container> {
         let web_root = self.cfg.server.web_root.trim_end_matches('/');
-        let probe = || Probe {
+        // Liveness: the process answers (`/healthz`); readiness: its caches have synced
+        // (`/readyz`), so a server still listing its clusters gets no traffic.
+        let probe = |path: &str, period: i32| Probe {
             http_get: Some(HTTPGetAction {
-                path: Some(format!("{web_root}/healthz")),
+                path: Some(format!("{web_root}/{path}")),
                 port: IntOrString::String("api-port".into()),
                 ..Default::default()
             }),
             initial_delay_seconds: Some(5),
-            period_seconds: Some(30),
+            period_seconds: Some(period),
             ..Default::default()
         };
         let pull_policy = self
@@ -230,8 +232,8 @@ impl Ctx<'_> {
                     ..Default::default()
                 },
             ]),
-            readiness_probe: Some(probe()),
-            liveness_probe: Some(probe()),
+            readiness_probe: Some(probe("readyz", 10)),
+            liveness_probe: Some(probe("healthz", 30)),
             security_context: Some(restricted_container_security_context()),
             resources: Some(
                 self.extra::<ResourceRequirements>("resources")?
