@@ -251,6 +251,30 @@ fn cases() -> Vec<Case> {
             Build,
         ),
         case(
+            "deployment.ingress.enabled",
+            Value::Null,
+            json!(true),
+            Build,
+        ),
+        with(
+            case(
+                "deployment.ingress.class_name",
+                Value::Null,
+                json!("traefik"),
+                Build,
+            ),
+            json!({"deployment": {"ingress": {"enabled": true}}}),
+        ),
+        with(
+            case(
+                "deployment.ingress.override_yaml",
+                Value::Null,
+                json!({"metadata": {"annotations": {"cert-manager.io/cluster-issuer": "letsencrypt"}}}),
+                Build,
+            ),
+            json!({"deployment": {"ingress": {"enabled": true}}}),
+        ),
+        case(
             "deployment.logger.log_level",
             json!("info"),
             json!("debug"),
@@ -264,9 +288,9 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "external_services.prometheus.url",
+            json!("{prom}"),
             json!("http://127.0.0.1:1"),
-            json!("http://127.0.0.1:2"),
-            Server("/status/externalServices"),
+            Server("/health"),
         ),
         case(
             "health_config.rate",
@@ -364,7 +388,7 @@ fn merge(base: &mut Value, over: &Value) {
 }
 
 /// Replaces the `{ns}` and `{portN}` placeholders.
-fn fill(v: &Value, ns: &str, ports: &[u16; 4]) -> Value {
+fn fill(v: &Value, ns: &str, prom: &str, ports: &[u16; 4]) -> Value {
     match v {
         Value::String(s) => {
             if let Some(i) = s
@@ -374,12 +398,12 @@ fn fill(v: &Value, ns: &str, ports: &[u16; 4]) -> Value {
             {
                 return json!(ports[i - 1]);
             }
-            Value::String(s.replace("{ns}", ns))
+            Value::String(s.replace("{ns}", ns).replace("{prom}", prom))
         }
-        Value::Array(a) => Value::Array(a.iter().map(|x| fill(x, ns, ports)).collect()),
+        Value::Array(a) => Value::Array(a.iter().map(|x| fill(x, ns, prom, ports)).collect()),
         Value::Object(o) => Value::Object(
             o.iter()
-                .map(|(k, x)| (k.clone(), fill(x, ns, ports)))
+                .map(|(k, x)| (k.clone(), fill(x, ns, prom, ports)))
                 .collect(),
         ),
         other => other.clone(),
@@ -505,6 +529,8 @@ fn child_json(c: &meshglass_operator::build::Child) -> Value {
         Deployment(o) => serde_json::to_value(o),
         Service(o) => serde_json::to_value(o),
         Secret(o) => serde_json::to_value(o),
+        Ingress(o) => serde_json::to_value(o),
+        Route(o) => serde_json::to_value(o),
     }
     .expect("serializable")
 }
@@ -605,6 +631,14 @@ impl Server<'_> {
             config = json!({"status": config_status});
         }
         let (_, _, mut status) = get(format!("{base}/api/status"), false).await;
+        let (health, _, _) = get(
+            format!(
+                "{base}/api/clusters/health?namespaces={}&type=app&rateInterval=60s",
+                self.ns
+            ),
+            false,
+        )
+        .await;
         let (_, encoding, _) = get(format!("{base}/api/config"), true).await;
         let (root_status, _, _) = get(format!("http://{addr}/kiali/api/status"), false).await;
         let (_, _, apps) = get(
@@ -636,6 +670,7 @@ impl Server<'_> {
             "config": config,
             "status": status,
             "gzip": encoding,
+            "health": health,
             "kialiRoot": root_status,
             "apps": apps,
         });
@@ -687,6 +722,31 @@ async fn seed_namespace(client: &Client, ns: &str) {
     }
 }
 
+/// A stand-in metrics store that answers every query with an empty vector: the server reaches it
+/// (health 200) or not (503), which is what `external_services.prometheus.url` decides.
+async fn empty_prometheus() -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16384];
+                let _ = conn.read(&mut buf).await;
+                let body = r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#;
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = conn.write_all(resp.as_bytes()).await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
 #[tokio::test]
 async fn every_acted_on_field_changes_what_is_built_or_what_the_server_does() {
     let table = cases();
@@ -710,6 +770,7 @@ async fn every_acted_on_field_changes_what_is_built_or_what_the_server_does() {
         .expect("namespace");
     seed_namespace(&client, ns.name()).await;
     let secrets_dir = tempfile::tempdir().expect("tempdir");
+    let prom = empty_prometheus().await;
     let server = Server {
         bed,
         secrets_dir: secrets_dir.path(),
@@ -734,7 +795,7 @@ async fn every_acted_on_field_changes_what_is_built_or_what_the_server_does() {
             };
             merge(&mut spec, &c.base);
             set(&mut spec, c.path, v);
-            specs.push(fill(&spec, ns.name(), &ports));
+            specs.push(fill(&spec, ns.name(), &prom, &ports));
         }
         assert_ne!(
             specs[0], specs[1],

@@ -7,8 +7,10 @@ use std::collections::BTreeMap;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service, ServiceAccount};
+use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use kube::api::DynamicObject;
 use kube::{Resource, ResourceExt};
 use meshglass_crds::config::{self, Config};
 use meshglass_crds::names;
@@ -19,8 +21,11 @@ use sha2::{Digest, Sha256};
 use crate::reconcile::validate::{SecretScope, Tenancy, Validated, validate};
 use crate::secrets::check_remote_secret;
 
+mod expose;
 mod rbac;
 mod workload;
+
+pub use expose::route_resource;
 
 pub use rbac::{auth_rules, namespaced_read_rules, server_rules};
 pub use workload::{default_resources, restricted_container_security_context};
@@ -91,6 +96,9 @@ pub enum Child {
     Deployment(Deployment),
     Service(Service),
     Secret(Secret),
+    Ingress(Ingress),
+    /// `route.openshift.io/v1` Route (no typed struct: the API exists only on OpenShift).
+    Route(DynamicObject),
 }
 
 impl Child {
@@ -105,6 +113,8 @@ impl Child {
             Child::Deployment(_) => "Deployment",
             Child::Service(_) => "Service",
             Child::Secret(_) => "Secret",
+            Child::Ingress(_) => "Ingress",
+            Child::Route(_) => "Route",
         }
     }
 
@@ -119,6 +129,8 @@ impl Child {
             Child::Deployment(o) => o.meta(),
             Child::Service(o) => o.meta(),
             Child::Secret(o) => o.meta(),
+            Child::Ingress(o) => o.meta(),
+            Child::Route(o) => o.meta(),
         }
     }
 
@@ -165,22 +177,43 @@ pub fn is_candidate_secret(cfg: &Config, secret: &Secret) -> bool {
     SecretScope::of(cfg).matches(secret)
 }
 
-/// Validate and build in one call, for callers that hold a CR and what was observed (tests, charts).
+/// What the cluster's API offers that the build may use (observed once per reconcile).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Platform {
+    /// The `route.openshift.io` API exists (OpenShift): the server is exposed by a Route.
+    pub routes: bool,
+}
+
+/// Validate and build in one call, for callers that hold a CR and what was observed (tests, charts),
+/// on a cluster without OpenShift's APIs.
 pub fn build(
     kiali: &Kiali,
     secrets: &[Secret],
     namespaces: &[Namespace],
     opts: &BuildOptions,
 ) -> crate::Result<Desired> {
-    let validated = validate(kiali, &opts.tenancy)?;
-    Ok(desired(&validated, secrets, namespaces, opts)?)
+    build_on(kiali, secrets, namespaces, Platform::default(), opts)
 }
 
-/// The pure build stage: a validated CR plus the observed secrets and namespaces → the desired objects.
+/// [`build`] on a given platform.
+pub fn build_on(
+    kiali: &Kiali,
+    secrets: &[Secret],
+    namespaces: &[Namespace],
+    platform: Platform,
+    opts: &BuildOptions,
+) -> crate::Result<Desired> {
+    let validated = validate(kiali, &opts.tenancy)?;
+    Ok(desired(&validated, secrets, namespaces, platform, opts)?)
+}
+
+/// The pure build stage: a validated CR plus the observed secrets, namespaces and platform → the
+/// desired objects.
 pub fn desired(
     validated: &Validated<'_>,
     secrets: &[Secret],
     namespaces: &[Namespace],
+    platform: Platform,
     opts: &BuildOptions,
 ) -> Result<Desired> {
     let cfg = &validated.config;
@@ -222,6 +255,7 @@ pub fn desired(
             }));
             objects.push(Child::Deployment(ctx.deployment(&config_yaml, &mounted)?));
             objects.push(Child::Service(ctx.service()));
+            objects.extend(ctx.exposure(platform.routes)?);
         }
     }
 

@@ -16,7 +16,7 @@ use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
 use serde_json::{Map, Value, json};
 
-use super::{BuildOptions, desired, secret_data};
+use super::{BuildOptions, Platform, desired, secret_data};
 use crate::reconcile::validate::{Tenancy, validate};
 
 /// xorshift64*: enough spread for picking keys and values.
@@ -299,7 +299,13 @@ fn run_one(seed: u64) -> bool {
         secrets(&mut r, &validated.config.deployment.namespace),
         namespaces(&mut r),
     );
-    let _ = desired(&validated, &secrets, &namespaces, &opts);
+    let _ = desired(
+        &validated,
+        &secrets,
+        &namespaces,
+        Platform::default(),
+        &opts,
+    );
     true
 }
 

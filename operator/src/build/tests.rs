@@ -557,3 +557,94 @@ fn a_users_sidecar_injection_choice_is_not_overridden() {
     );
     assert_eq!(m.labels.unwrap()["sidecar.istio.io/inject"], "true");
 }
+
+#[test]
+fn ingress_when_enabled_and_a_route_where_the_route_api_exists() {
+    let built = |spec: serde_json::Value, routes: bool| {
+        build_on(
+            &kiali("istio-system", spec),
+            &[],
+            &[],
+            Platform { routes },
+            &BuildOptions::default(),
+        )
+        .unwrap()
+    };
+    let exposed = |d: &Desired| -> Vec<String> {
+        d.objects
+            .iter()
+            .filter(|c| matches!(c, Child::Ingress(_) | Child::Route(_)))
+            .map(Child::key)
+            .collect()
+    };
+    // Kiali: off by default on Kubernetes, on by default on OpenShift.
+    assert!(exposed(&built(serde_json::json!({}), false)).is_empty());
+    assert_eq!(
+        exposed(&built(serde_json::json!({}), true)),
+        ["Route istio-system/kiali"]
+    );
+    let off = serde_json::json!({"deployment": {"ingress": {"enabled": false}}});
+    assert!(exposed(&built(off, true)).is_empty());
+
+    // Seed 000: `deployment.ingress.enabled=true` on Kubernetes.
+    let on = serde_json::json!({"deployment": {"ingress": {"enabled": true}}});
+    let d = built(on.clone(), false);
+    assert_eq!(exposed(&d), ["Ingress istio-system/kiali"]);
+    let Some(Child::Ingress(ing)) = d.objects.iter().find(|c| c.kind() == "Ingress") else {
+        panic!("no Ingress")
+    };
+    let spec = ing.spec.as_ref().unwrap();
+    assert_eq!(spec.ingress_class_name.as_deref(), Some("nginx"));
+    let path = &spec.rules.as_ref().unwrap()[0].http.as_ref().unwrap().paths[0];
+    assert_eq!(path.path.as_deref(), Some("/kiali"));
+    let backend = path.backend.service.as_ref().unwrap();
+    assert_eq!(backend.name, "kiali");
+    assert_eq!(backend.port.as_ref().unwrap().number, Some(20001));
+    assert_eq!(ing.metadata.labels.as_ref().unwrap()["app"], "kiali");
+
+    // Seed 001: Route `<instance>` to the Service's http port; override_yaml names the host.
+    let d = built(
+        serde_json::json!({"deployment": {"ingress": {"override_yaml": {"spec": {"host": "kiali.apps.example.com", "to": {"kind": "Service", "name": "kiali"}}}}}}),
+        true,
+    );
+    let Some(Child::Route(route)) = d.objects.iter().find(|c| c.kind() == "Route") else {
+        panic!("no Route")
+    };
+    assert_eq!(route.data["spec"]["host"], "kiali.apps.example.com");
+    let d = built(on, true);
+    let Some(Child::Route(route)) = d.objects.iter().find(|c| c.kind() == "Route") else {
+        panic!("no Route")
+    };
+    assert_eq!(
+        route.types.as_ref().unwrap().api_version,
+        "route.openshift.io/v1"
+    );
+    assert_eq!(route.data["spec"]["to"]["name"], "kiali");
+    assert_eq!(route.data["spec"]["port"]["targetPort"], "http");
+    assert_eq!(route.data["spec"]["tls"]["termination"], "edge");
+
+    let class =
+        serde_json::json!({"deployment": {"ingress": {"enabled": true, "class_name": "traefik"}}});
+    let d = built(class, false);
+    let Some(Child::Ingress(ing)) = d.objects.iter().find(|c| c.kind() == "Ingress") else {
+        panic!("no Ingress")
+    };
+    assert_eq!(
+        ing.spec.as_ref().unwrap().ingress_class_name.as_deref(),
+        Some("traefik")
+    );
+    // A remote-only CR exposes nothing.
+    let remote = serde_json::json!({"deployment": {"remote_cluster_resources_only": true, "ingress": {"enabled": true}}});
+    let remote = build_on(
+        &kiali("istio-system", remote),
+        &[],
+        &[],
+        Platform { routes: true },
+        &BuildOptions {
+            tenancy: crate::reconcile::validate::Tenancy::allow_all(),
+            ..BuildOptions::default()
+        },
+    )
+    .unwrap();
+    assert!(exposed(&remote).is_empty());
+}

@@ -53,7 +53,7 @@ pub fn restricted_container_security_context() -> SecurityContext {
 }
 
 impl Ctx<'_> {
-    fn extra<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+    pub(super) fn extra<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
         match self.cfg.deployment.extra.get(key) {
             None | Some(serde_json::Value::Null) => Ok(None),
             Some(v) => serde_json::from_value(v.clone())

@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
+use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{
@@ -20,7 +21,7 @@ use meshglass_crds::names;
 use tracing::{info, warn};
 
 use super::MANAGER;
-use crate::build::{Child, Desired};
+use crate::build::{Child, Desired, route_resource};
 
 /// A write or a prune failed.
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +75,8 @@ fn resource_of(child: &Child) -> ApiResource {
         Child::Deployment(_) => ApiResource::erase::<Deployment>(&()),
         Child::Service(_) => ApiResource::erase::<Service>(&()),
         Child::Secret(_) => ApiResource::erase::<Secret>(&()),
+        Child::Ingress(_) => ApiResource::erase::<Ingress>(&()),
+        Child::Route(_) => route_resource(),
     }
 }
 
@@ -85,6 +88,9 @@ fn managed_kinds() -> Vec<(ApiResource, bool)> {
         (ApiResource::erase::<Deployment>(&()), true),
         (ApiResource::erase::<Service>(&()), true),
         (ApiResource::erase::<Secret>(&()), true),
+        (ApiResource::erase::<Ingress>(&()), true),
+        // Listed only where the API exists (prune treats its absence as nothing to delete).
+        (route_resource(), true),
         (ApiResource::erase::<Role>(&()), true),
         (ApiResource::erase::<RoleBinding>(&()), true),
         (ApiResource::erase::<ClusterRole>(&()), false),
@@ -110,6 +116,8 @@ fn child_value(child: &Child) -> Result<serde_json::Value, Error> {
         Child::Deployment(o) => serde_json::to_value(o),
         Child::Service(o) => serde_json::to_value(o),
         Child::Secret(o) => serde_json::to_value(o),
+        Child::Ingress(o) => serde_json::to_value(o),
+        Child::Route(o) => serde_json::to_value(o),
     };
     v.map_err(|e| Error::Serialize(e.to_string()))
 }
@@ -275,7 +283,14 @@ pub async fn prune(
         .unwrap_or_default();
     let lp = ListParams::default().labels(&owner_selector(cr_ns, cr_name));
     for (ar, namespaced) in managed_kinds() {
-        let list = dyn_api(client, &ar, None).list(&lp).await?;
+        let list = match dyn_api(client, &ar, None).list(&lp).await {
+            Ok(list) => list,
+            // An API this cluster does not serve (Routes outside OpenShift) holds nothing of ours.
+            Err(kube::Error::Api(s)) if s.code == 404 && ar.group == "route.openshift.io" => {
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         for obj in list.items {
             let ns = if namespaced { obj.namespace() } else { None };
             let key = (ar.kind.clone(), ns.clone(), obj.name_any());

@@ -233,6 +233,7 @@ async fn converge(kiali: &Kiali, ctx: &Context) -> Result<Desired> {
         &validated,
         &observed.secrets,
         &observed.namespaces,
+        observed.platform,
         &ctx.opts,
     )?;
     apply::apply(
