@@ -18,7 +18,7 @@ use crate::routes::router;
 use crate::state::{AppState, MISSING_HEADER};
 use meshglass_crds::Config;
 
-fn mesh() -> Vec<Arc<ClusterEntry>> {
+pub(crate) fn mesh() -> Vec<Arc<ClusterEntry>> {
     let mut east = Objects {
         namespaces: vec![
             namespace("bookinfo"),
@@ -109,7 +109,7 @@ fn state(strategy: AuthStrategy, web_root: &str) -> Arc<AppState> {
     })
 }
 
-async fn call(
+pub(crate) async fn call(
     s: &Arc<AppState>,
     uri: &str,
     token: Option<&str>,
@@ -640,6 +640,98 @@ async fn canonical_name_groups_the_app_in_lists_details_health_and_graph() {
         .map(|n| n["data"]["app"].as_str().unwrap_or_default())
         .collect();
     assert_eq!(graph_apps, vec!["reviews"], "{g}");
+}
+
+/// `state` with `config` changed by `edit`.
+fn configured(edit: impl FnOnce(&mut Config)) -> Arc<AppState> {
+    let base = anon();
+    let mut config = (*base.config).clone();
+    edit(&mut config);
+    Arc::new(AppState {
+        config: Arc::new(config),
+        registry: base.registry.clone(),
+        auth: base.auth.clone(),
+        prom: None,
+        metrics: Arc::new(Metrics::default()),
+        health_rules: base.health_rules.clone(),
+        app_labels: base.app_labels.clone(),
+    })
+}
+
+async fn content_encoding(s: &Arc<AppState>, accept: Option<&str>) -> Option<String> {
+    let mut req = Request::builder().uri("/kiali/api/config");
+    if let Some(a) = accept {
+        req = req.header("Accept-Encoding", a);
+    }
+    let resp = router(s.clone())
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    resp.headers()
+        .get("content-encoding")
+        .map(|v| v.to_str().unwrap().to_string())
+}
+
+#[tokio::test]
+async fn responses_are_gzipped_only_when_enabled_and_accepted() {
+    let on = configured(|c| c.server.gzip_enabled = true);
+    assert_eq!(
+        content_encoding(&on, Some("gzip")).await.as_deref(),
+        Some("gzip")
+    );
+    assert_eq!(content_encoding(&on, None).await, None);
+    let off = configured(|c| c.server.gzip_enabled = false);
+    assert_eq!(content_encoding(&off, Some("gzip")).await, None);
+}
+
+#[tokio::test]
+async fn config_names_the_configured_app_and_version_labels() {
+    let (_, _, b) = call(&anon(), "/kiali/api/config", None).await;
+    assert_eq!(
+        b["istioLabels"],
+        json!({"appLabelName": "app", "versionLabelName": "version"})
+    );
+    let s = configured(|c| {
+        c.istio_labels.app_label_name = "svc".into();
+        c.istio_labels.version_label_name = "rel".into();
+    });
+    let (_, _, b) = call(&s, "/kiali/api/config", None).await;
+    assert_eq!(
+        b["istioLabels"],
+        json!({"appLabelName": "svc", "versionLabelName": "rel"})
+    );
+}
+
+#[tokio::test]
+async fn an_ignored_home_cluster_is_not_listed_but_still_reviews_tokens() {
+    let entries = mesh();
+    let home = entries[0].clone();
+    let registry = Registry::with(entries.into_iter().skip(1).collect());
+    registry.hide_home(home);
+    assert_eq!(
+        registry.home().map(|h| h.name.clone()).as_deref(),
+        Some("east")
+    );
+    let base = anon();
+    let s = Arc::new(AppState {
+        config: base.config.clone(),
+        registry,
+        auth: base.auth.clone(),
+        prom: None,
+        metrics: Arc::new(Metrics::default()),
+        health_rules: base.health_rules.clone(),
+        app_labels: base.app_labels.clone(),
+    });
+    let (_, _, b) = call(&s, "/kiali/api/config", None).await;
+    let clusters: Vec<&String> = b["clusters"].as_object().unwrap().keys().collect();
+    assert_eq!(clusters, ["north", "west"]);
+    assert_eq!(b["clusterName"], "east");
+    let (_, _, b) = call(&s, "/kiali/api/namespaces", None).await;
+    assert!(
+        b.as_array().unwrap().iter().all(|n| n["cluster"] != "east"),
+        "{b}"
+    );
 }
 
 // Issue 22, point 1: `ports` of service list items and of a workload's services was a list of

@@ -3,7 +3,8 @@
 //! `anonymous`: everyone sees everything the server caches. `token` and `header`: the bearer
 //! token (sent by the user, or injected by an authenticating proxy) is checked with a
 //! TokenReview on the home cluster; then, on every cluster, a SubjectAccessReview asks whether
-//! that identity may read each namespace, and responses only contain namespaces it may.
+//! that identity may read each namespace a request names, and responses only contain namespaces
+//! it may (per cluster: reading `bookinfo` in east says nothing about west).
 //! Impersonation is never used. Tokens are never logged or stored; caches key on their
 //! SHA-256.
 
@@ -22,6 +23,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::registry::{ClusterEntry, Registry, describe_kube_error};
+use crate::ttl_cache::TtlCache;
 use meshglass_crds::Config;
 pub use meshglass_crds::spec::AuthStrategy;
 
@@ -164,17 +166,63 @@ impl Reviewer for KubeReviewer {
     }
 }
 
-const TTL: Duration = Duration::from_secs(30);
+/// How long a token review (either answer) and an access review are trusted.
+pub const REVIEW_TTL: Duration = Duration::from_secs(30);
+/// At most this many tokens (valid or not) are remembered.
+pub const TOKEN_CACHE_SIZE: usize = 10_000;
+/// At most this many (user, cluster, namespace) access answers are remembered.
+pub const ACCESS_CACHE_SIZE: usize = 50_000;
+/// TokenReviews of tokens not in the cache: a burst of this many...
+pub const TOKEN_REVIEW_BURST: u32 = 20;
+/// ...then this many per second; beyond, the request gets a 503 with `Retry-After`.
+pub const TOKEN_REVIEWS_PER_SEC: u32 = 10;
+/// Longer bearer tokens are refused without a review (Kubernetes tokens are a few KiB at most).
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
-type TokenCache = HashMap<[u8; 32], (Instant, Option<Arc<User>>)>;
-type AccessCache = HashMap<(Arc<User>, String, String), (Instant, bool)>;
+type AccessKey = (Arc<User>, String, String);
 
-/// Authentication and access decisions with short-lived caches.
+/// A token bucket: `burst` reviews at once, refilled at `rate` per second.
+struct Bucket {
+    tokens: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    fn take(&mut self, now: Instant) -> bool {
+        let refill = now.saturating_duration_since(self.last).as_secs_f64()
+            * f64::from(TOKEN_REVIEWS_PER_SEC);
+        self.tokens = (self.tokens + refill).min(f64::from(TOKEN_REVIEW_BURST));
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Counts of the reviews the server asked for (exported on the metrics port).
+#[derive(Default, Clone)]
+pub struct ReviewCounts {
+    /// TokenReviews sent to the home cluster.
+    pub token_reviews: prometheus_client::metrics::counter::Counter,
+    /// Requests refused because the TokenReview budget was spent.
+    pub token_reviews_refused: prometheus_client::metrics::counter::Counter,
+    /// SubjectAccessReviews sent (all clusters).
+    pub access_reviews: prometheus_client::metrics::counter::Counter,
+}
+
+/// Authentication and access decisions with short-lived, bounded caches: a token is reviewed
+/// once per [`REVIEW_TTL`] whatever the answer (a rejected token is remembered too, so replaying
+/// junk costs nothing), and new tokens are reviewed at a bounded rate.
 pub struct Auth {
     pub strategy: AuthStrategy,
     reviewer: Arc<dyn Reviewer>,
-    tokens: Mutex<TokenCache>,
-    access: Mutex<AccessCache>,
+    tokens: Mutex<TtlCache<[u8; 32], Option<Arc<User>>>>,
+    access: Mutex<TtlCache<AccessKey, bool>>,
+    bucket: Mutex<Bucket>,
+    pub counts: ReviewCounts,
 }
 
 impl Auth {
@@ -183,8 +231,13 @@ impl Auth {
         Auth {
             strategy,
             reviewer,
-            tokens: Mutex::new(HashMap::new()),
-            access: Mutex::new(HashMap::new()),
+            tokens: Mutex::new(TtlCache::new(REVIEW_TTL, TOKEN_CACHE_SIZE)),
+            access: Mutex::new(TtlCache::new(REVIEW_TTL, ACCESS_CACHE_SIZE)),
+            bucket: Mutex::new(Bucket {
+                tokens: f64::from(TOKEN_REVIEW_BURST),
+                last: Instant::now(),
+            }),
+            counts: ReviewCounts::default(),
         }
     }
 
@@ -208,18 +261,25 @@ impl Auth {
                     _ => "no bearer token in the Authorization header".into(),
                 })
             })?;
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(Error::Unauthorized(format!(
+                "the bearer token is longer than {MAX_TOKEN_BYTES} bytes"
+            )));
+        }
         let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        let cached = {
-            let mut m = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
-            m.retain(|_, (t, _)| t.elapsed() < TTL);
-            m.get(&key).map(|(_, u)| u.clone())
-        };
+        let cached = lock(&self.tokens).get(&key, Instant::now());
         let user = match cached {
             Some(u) => u,
             None => {
+                if !lock(&self.bucket).take(Instant::now()) {
+                    self.counts.token_reviews_refused.inc();
+                    return Err(Error::Busy(
+                        "too many new tokens to review; try again shortly".into(),
+                    ));
+                }
+                self.counts.token_reviews.inc();
                 let u = self.reviewer.review_token(token).await?.map(Arc::new);
-                let mut m = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
-                m.insert(key, (Instant::now(), u.clone()));
+                lock(&self.tokens).insert(key, u.clone(), Instant::now());
                 u
             }
         };
@@ -229,6 +289,7 @@ impl Auth {
     }
 
     /// The namespaces of `cluster` (among `candidates`) the identity may read; `None` = all.
+    /// Only the candidates are reviewed (at most 16 at a time), each answer cached.
     pub async fn allowed_namespaces(
         &self,
         identity: &Identity,
@@ -241,32 +302,34 @@ impl Auth {
         let mut allowed = BTreeSet::new();
         let mut todo = Vec::new();
         {
-            let mut m = self.access.lock().unwrap_or_else(|e| e.into_inner());
-            m.retain(|_, (t, _)| t.elapsed() < TTL);
+            let m = lock(&self.access);
+            let now = Instant::now();
             for ns in candidates {
-                match m.get(&(user.clone(), cluster.name.clone(), ns.clone())) {
-                    Some((_, true)) => {
+                match m.get(&(user.clone(), cluster.name.clone(), ns.clone()), now) {
+                    Some(true) => {
                         allowed.insert(ns);
                     }
-                    Some((_, false)) => {}
+                    Some(false) => {}
                     None => todo.push(ns),
                 }
             }
         }
         let results: Vec<(String, Result<bool>)> = futures::stream::iter(todo)
             .map(|ns| async move {
+                self.counts.access_reviews.inc();
                 let r = self.reviewer.can_read_namespace(cluster, user, &ns).await;
                 (ns, r)
             })
             .buffer_unordered(16)
             .collect()
             .await;
-        let mut m = self.access.lock().unwrap_or_else(|e| e.into_inner());
+        let mut m = lock(&self.access);
         for (ns, r) in results {
             let ok = r?;
             m.insert(
                 (user.clone(), cluster.name.clone(), ns.clone()),
-                (Instant::now(), ok),
+                ok,
+                Instant::now(),
             );
             if ok {
                 allowed.insert(ns);
@@ -274,6 +337,10 @@ impl Auth {
         }
         Ok(Some(allowed))
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A fixed reviewer for tests: tokens map to users, users to (cluster, namespace) grants.

@@ -20,6 +20,23 @@ pub use crate::sync_state::{CORE_KIND_NAMES, CORE_KINDS};
 
 pub use meshglass_engine::IstioKind;
 
+/// Every kind the cache watches, as RBAC names it: `(api group, resource)`. The server's roles
+/// must grant read access to exactly these (the operator's least-privilege test compares them).
+pub fn cached_resources() -> Vec<(&'static str, &'static str)> {
+    let mut v = vec![
+        ("", "namespaces"),
+        ("", "pods"),
+        ("", "services"),
+        ("apps", "daemonsets"),
+        ("apps", "deployments"),
+        ("apps", "replicasets"),
+        ("apps", "statefulsets"),
+    ];
+    v.extend(IstioKind::ALL.iter().map(|k| (k.group(), k.plural())));
+    v.sort();
+    v
+}
+
 /// The ApiResource of an Istio kind at `version` (v1 where discovery is not available: tests).
 pub fn api_resource(kind: IstioKind, version: &str) -> ApiResource {
     ApiResource {

@@ -45,10 +45,16 @@ pub enum Error {
     /// The graph or health engine rejected its input.
     #[error("engine: {0}")]
     Engine(String),
+    /// The server is at one of its limits (concurrent requests, token reviews): retry later.
+    #[error("server busy: {0}")]
+    Busy(String),
     /// I/O failure (listening socket, files).
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
 }
+
+/// `Retry-After` of a 503 sent at a limit, in seconds.
+pub const RETRY_AFTER_SECS: &str = "1";
 
 /// Result with the library error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -67,6 +73,7 @@ impl Error {
             Error::Config(_) => "config",
             Error::Kubeconfig(_) => "kubeconfig",
             Error::Engine(_) => "engine",
+            Error::Busy(_) => "busy",
             Error::Io(_) => "io",
         }
     }
@@ -78,7 +85,9 @@ impl Error {
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
-            Error::Prometheus(_) | Error::Upstream(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Prometheus(_) | Error::Upstream(_) | Error::Busy(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Error::Kube(_) | Error::Kubeconfig(_) => StatusCode::BAD_GATEWAY,
             Error::Config(_) | Error::Engine(_) | Error::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -120,9 +129,16 @@ impl IntoResponse for Error {
             body["parameter"] = json!(param);
             body["allowed"] = json!(allowed);
         }
-        if status.is_server_error() {
+        if status.is_server_error() && !matches!(self, Error::Busy(_)) {
             tracing::warn!(category = self.category(), error = %self, "request failed");
         }
-        (status, Json(body)).into_response()
+        let mut resp = (status, Json(body)).into_response();
+        if let Error::Busy(_) = self {
+            resp.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static(RETRY_AFTER_SECS),
+            );
+        }
+        resp
     }
 }

@@ -199,7 +199,70 @@ pub fn workloads(
         w.istio_sidecar = !w.pods.is_empty() && w.pods.iter().all(|p| p.istio_sidecar);
         w.resolve_app(rules);
     }
+    v.extend(workload_groups(cache, keep, rules));
+    v.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
     v
+}
+
+/// Kiali's WorkloadGroup workloads: each group with the WorkloadEntries it created (owned by
+/// it, or carrying its template labels in its namespace) as its replicas, all of them available
+/// and in the mesh (an entry is a proxy that registered itself). Labels and annotations are the
+/// group's template's (`spec.metadata`).
+fn workload_groups(
+    cache: &ClusterCache,
+    keep: &dyn Fn(&str) -> bool,
+    rules: &AppLabels,
+) -> Vec<WorkloadInfo> {
+    let entries = cache.istio(IstioKind::WorkloadEntry);
+    let map = |v: &serde_json::Value| -> BTreeMap<String, String> {
+        v.as_object()
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut out = Vec::new();
+    for g in cache.istio(IstioKind::WorkloadGroup) {
+        let gns = ns(&g.metadata);
+        if !keep(&gns) {
+            continue;
+        }
+        let gname = name(&g.metadata);
+        let template = &g.data["spec"]["metadata"];
+        let labels = map(&template["labels"]);
+        let members = entries
+            .iter()
+            .filter(|e| ns(&e.metadata) == gns)
+            .filter(|e| {
+                matches!(controller_of(&e.metadata), Some(("WorkloadGroup", o)) if o == gname)
+                    || (!labels.is_empty()
+                        && labels.iter().all(|(k, v)| {
+                            e.metadata.labels.as_ref().and_then(|l| l.get(k)) == Some(v)
+                        }))
+            })
+            .count() as i32;
+        let mut w = WorkloadInfo {
+            name: gname,
+            namespace: gns,
+            kind: "WorkloadGroup".into(),
+            group: IstioKind::WorkloadGroup.group().into(),
+            labels,
+            annotations: map(&template["annotations"]),
+            created_at: created_at(&g.metadata),
+            resource_version: g.metadata.resource_version.clone(),
+            desired_replicas: members,
+            current_replicas: members,
+            available_replicas: members,
+            istio_sidecar: members > 0,
+            synced_proxies: -1,
+            ..WorkloadInfo::default()
+        };
+        w.resolve_app(rules);
+        out.push(w);
+    }
+    out
 }
 
 /// The selector of a Service.
@@ -340,6 +403,49 @@ mod tests {
         let item = crate::kiali_json::workload_item("east", w);
         assert_eq!(item["podCount"], 2);
         assert_eq!(item["cluster"], "east");
+    }
+
+    // Issue 22, point 5: WorkloadGroups were not workloads at all.
+    #[test]
+    fn workload_groups_are_workloads_with_their_entries_as_replicas() {
+        let mut o = Objects::default();
+        let tpl = serde_json::json!({"metadata": {"labels": {"app": "vm", "version": "v1"}},
+                                     "template": {"serviceAccount": "vm"}});
+        istio(
+            &mut o,
+            IstioKind::WorkloadGroup,
+            "bookinfo",
+            "vm",
+            tpl.clone(),
+        );
+        istio(&mut o, IstioKind::WorkloadGroup, "other", "elsewhere", tpl);
+        for (name, labelled) in [("vm-1", true), ("vm-2", true), ("stray", false)] {
+            let mut e = kube::api::DynamicObject::new(
+                name,
+                &crate::cache::api_resource(IstioKind::WorkloadEntry, "v1"),
+            )
+            .within("bookinfo");
+            if labelled {
+                e.metadata.labels =
+                    Some([("app".into(), "vm".into()), ("version".into(), "v1".into())].into());
+            }
+            e.data = serde_json::json!({"spec": {"address": "10.0.0.9"}});
+            o.istio.push((IstioKind::WorkloadEntry, e));
+        }
+        let c = ClusterCache::from_objects(o);
+        let ws = workloads(&c, &|n| n == "bookinfo", &AppLabels::default());
+        assert_eq!(ws.len(), 1, "{ws:?}");
+        let w = &ws[0];
+        assert_eq!(
+            (w.kind.as_str(), w.group.as_str()),
+            ("WorkloadGroup", "networking.istio.io")
+        );
+        assert_eq!((w.desired_replicas, w.available_replicas), (2, 2));
+        assert_eq!((w.app(), w.version()), (Some("vm"), Some("v1")));
+        assert!(w.istio_sidecar && w.pods.is_empty());
+        let item = crate::kiali_json::workload_item("east", w);
+        assert_eq!(item["gvk"]["Kind"], "WorkloadGroup");
+        assert_eq!(item["gvk"]["Group"], "networking.istio.io");
     }
 
     #[test]

@@ -3,9 +3,11 @@
 
 pub mod auth;
 pub mod cache;
+pub mod edge;
 pub mod error;
 pub mod inventory;
 pub mod kiali_json;
+pub mod logging;
 pub mod metrics;
 pub mod params;
 pub mod prom;
@@ -14,6 +16,7 @@ pub mod routes;
 pub mod state;
 mod sync_state;
 pub mod telemetry;
+mod ttl_cache;
 pub mod ui;
 pub mod upstream;
 
@@ -22,6 +25,7 @@ mod api_tests;
 #[cfg(test)]
 mod fixtures;
 #[cfg(test)]
+mod trust_tests;
 mod upstream_tests;
 
 use std::net::SocketAddr;
@@ -29,6 +33,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use k8s_openapi::api::apps::v1::Deployment;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
 pub use error::{Error, Result};
@@ -99,30 +104,56 @@ async fn home_config(opts: &Options) -> Result<kube::Config> {
     }
 }
 
-/// The home cluster's name: `kubernetes_config.cluster_name`, else istiod's `CLUSTER_ID`,
-/// else `Kubernetes`.
+/// The home cluster's name: `kubernetes_config.cluster_name`, else the `CLUSTER_ID` of the
+/// control plane in `istio_namespace` ([`cluster_id`]), else `Kubernetes`.
 async fn home_name(config: &Config, client: &kube::Client) -> String {
     if !config.kubernetes_config.cluster_name.is_empty() {
         return config.kubernetes_config.cluster_name.clone();
     }
-    let api: kube::Api<k8s_openapi::api::apps::v1::Deployment> =
+    let api: kube::Api<Deployment> =
         kube::Api::namespaced(client.clone(), config.istio_namespace());
-    if let Ok(Ok(d)) = tokio::time::timeout(Duration::from_secs(3), api.get("istiod")).await {
-        let env = d
-            .spec
-            .and_then(|s| s.template.spec)
-            .and_then(|s| s.containers.into_iter().next())
-            .and_then(|c| c.env)
-            .unwrap_or_default();
-        if let Some(v) = env
-            .into_iter()
-            .find(|e| e.name == "CLUSTER_ID")
-            .and_then(|e| e.value)
-        {
-            return v;
+    let listed = tokio::time::timeout(
+        Duration::from_secs(3),
+        api.list(&kube::api::ListParams::default()),
+    )
+    .await;
+    match listed {
+        Ok(Ok(list)) => cluster_id(&list.items).unwrap_or_else(|| "Kubernetes".to_string()),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %registry::describe_kube_error(&e), namespace = %config.istio_namespace(), "cannot list the control plane; the home cluster is named Kubernetes");
+            "Kubernetes".to_string()
         }
+        Err(_) => "Kubernetes".to_string(),
     }
-    "Kubernetes".to_string()
+}
+
+/// The `CLUSTER_ID` of istiod among the Deployments of the Istio namespace. Istiod is the
+/// Deployment labelled `app=istiod` or named `istiod`/`istiod-<revision>` (OSSM 2 names it
+/// `istiod-<control plane>`, e.g. `istiod-basic`); `istiod` itself first, then by name.
+pub fn cluster_id(deployments: &[Deployment]) -> Option<String> {
+    let mut istiods: Vec<&Deployment> = deployments
+        .iter()
+        .filter(|d| {
+            let name = d.metadata.name.as_deref().unwrap_or_default();
+            let app = d.metadata.labels.as_ref().and_then(|l| l.get("app"));
+            name == "istiod" || name.starts_with("istiod-") || app.is_some_and(|a| a == "istiod")
+        })
+        .collect();
+    istiods.sort_by_key(|d| {
+        let name = d.metadata.name.clone().unwrap_or_default();
+        (name != "istiod", name)
+    });
+    istiods.iter().find_map(|d| {
+        let containers = &d.spec.as_ref()?.template.spec.as_ref()?.containers;
+        containers.iter().find_map(|c| {
+            c.env
+                .iter()
+                .flatten()
+                .find(|e| e.name == "CLUSTER_ID")
+                .and_then(|e| e.value.clone())
+                .filter(|v| !v.is_empty())
+        })
+    })
 }
 
 /// Starts the server: connects the home cluster, watches the secrets directory, binds the API
@@ -135,7 +166,12 @@ pub async fn start(opts: Options) -> Result<Running> {
     let home_client = kube::Client::try_from(home_cfg.clone())
         .map_err(|e| Error::Kubeconfig(format!("home cluster: {e}")))?;
     let home = home_name(&config, &home_client).await;
-    registry.insert(ClusterEntry::connect(&home, None, home_cfg, true)?);
+    let home_entry = ClusterEntry::connect(&home, None, home_cfg, true)?;
+    if config.clustering.ignore_home_cluster {
+        registry.hide_home(home_entry);
+    } else {
+        registry.insert(home_entry);
+    }
 
     let prom_cfg = &config.external_services.prometheus;
     let timeout = Duration::from_secs(if prom_cfg.query_timeout == 0 {
@@ -162,12 +198,14 @@ pub async fn start(opts: Options) -> Result<Running> {
             registry: registry.clone(),
         }),
     ));
+    let mut server_metrics = metrics::Metrics::default();
+    server_metrics.register_reviews(&auth.counts);
     let state = Arc::new(AppState {
         config: config.clone(),
         registry: registry.clone(),
         auth,
         prom: Some(prom),
-        metrics: Arc::new(metrics::Metrics::default()),
+        metrics: Arc::new(server_metrics),
         health_rules: Arc::new(
             meshglass_engine::HealthRules::new(&config.health_config)
                 .map_err(params::engine_err)?,
@@ -195,22 +233,14 @@ pub async fn start(opts: Options) -> Result<Running> {
     let listener = tokio::net::TcpListener::bind((host, config.server.port)).await?;
     let api_addr = listener.local_addr()?;
     let app = routes::router(state.clone());
-    tasks.spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "API server stopped");
-        }
-    });
+    tasks.spawn(edge::serve(listener, app));
     let mut metrics_addr = None;
     if config.server.observability.metrics.enabled {
         let ml =
             tokio::net::TcpListener::bind((host, config.server.observability.metrics.port)).await?;
         metrics_addr = Some(ml.local_addr()?);
         let mapp = routes::metrics_router(state.clone());
-        tasks.spawn(async move {
-            if let Err(e) = axum::serve(ml, mapp).await {
-                tracing::error!(error = %e, "metrics server stopped");
-            }
-        });
+        tasks.spawn(edge::serve(ml, mapp));
     }
     tracing::info!(%api_addr, ?metrics_addr, home = %home, "meshglass server listening");
     Ok(Running {
@@ -219,4 +249,73 @@ pub async fn start(opts: Options) -> Result<Running> {
         state,
         tasks,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::core::v1::{Container, EnvVar, PodSpec, PodTemplateSpec};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    use super::*;
+
+    fn istiod(name: &str, app: Option<&str>, cluster_id: &str) -> Deployment {
+        Deployment {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                labels: app.map(|a| [("app".to_string(), a.to_string())].into()),
+                ..Default::default()
+            },
+            spec: Some(k8s_openapi::api::apps::v1::DeploymentSpec {
+                template: PodTemplateSpec {
+                    spec: Some(PodSpec {
+                        containers: vec![Container {
+                            name: "discovery".into(),
+                            env: Some(vec![EnvVar {
+                                name: "CLUSTER_ID".into(),
+                                value: Some(cluster_id.into()),
+                                ..Default::default()
+                            }]),
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_control_plane_names_the_home_cluster_whatever_istiod_is_called() {
+        let other = istiod("prometheus", Some("prometheus"), "wrong");
+        assert_eq!(cluster_id(std::slice::from_ref(&other)), None);
+        // OSSM 2's ServiceMeshControlPlane "basic", and revisioned control planes.
+        assert_eq!(
+            cluster_id(&[
+                other.clone(),
+                istiod("istiod-basic", Some("istiod"), "east")
+            ])
+            .as_deref(),
+            Some("east")
+        );
+        assert_eq!(
+            cluster_id(&[istiod("istiod-1-24", None, "west")]).as_deref(),
+            Some("west")
+        );
+        assert_eq!(
+            cluster_id(&[istiod("pilot", Some("istiod"), "north")]).as_deref(),
+            Some("north")
+        );
+        // `istiod` itself wins over revisions.
+        assert_eq!(
+            cluster_id(&[
+                istiod("istiod-canary", Some("istiod"), "b"),
+                istiod("istiod", Some("istiod"), "a")
+            ])
+            .as_deref(),
+            Some("a")
+        );
+    }
 }

@@ -51,7 +51,7 @@ struct Cli {
         default_value = "/var/run/secrets/kubernetes.io/serviceaccount/token"
     )]
     service_account_token: PathBuf,
-    /// Log as JSON lines.
+    /// Log as JSON lines, whatever `deployment.logger.log_format` says.
     #[arg(long)]
     log_json: bool,
 }
@@ -59,24 +59,22 @@ struct Cli {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    if cli.log_json {
-        tracing_subscriber::fmt()
-            .json()
-            .with_env_filter(filter)
-            .init();
-    } else {
-        tracing_subscriber::fmt().with_env_filter(filter).init();
-    }
-    let config = if cli.config.exists() {
+    // The config comes first: `deployment.logger` decides how everything after it is logged.
+    let (mut config, found) = if cli.config.exists() {
         let text = std::fs::read_to_string(&cli.config)
             .with_context(|| format!("cannot read {}", cli.config.display()))?;
-        meshglass_server::Config::from_yaml(&text).context("invalid config.yaml")?
+        let config = meshglass_server::Config::from_yaml(&text).context("invalid config.yaml")?;
+        (config, true)
     } else {
-        tracing::warn!(path = %cli.config.display(), "no config file; using defaults");
-        meshglass_server::Config::default()
+        (meshglass_server::Config::default(), false)
     };
+    if cli.log_json {
+        config.deployment.logger.log_format = "json".into();
+    }
+    meshglass_server::logging::init(&config.deployment.logger);
+    if !found {
+        tracing::warn!(path = %cli.config.display(), "no config file; using defaults");
+    }
     let running = meshglass_server::start(meshglass_server::Options {
         config,
         kubeconfig: cli.kubeconfig,

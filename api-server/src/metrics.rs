@@ -77,6 +77,25 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Adds the authentication's review counters.
+    pub fn register_reviews(&mut self, c: &crate::auth::ReviewCounts) {
+        self.registry.register(
+            "token_reviews",
+            "TokenReviews sent to the home cluster",
+            c.token_reviews.clone(),
+        );
+        self.registry.register(
+            "token_reviews_refused",
+            "Requests refused because the TokenReview rate limit was reached",
+            c.token_reviews_refused.clone(),
+        );
+        self.registry.register(
+            "access_reviews",
+            "SubjectAccessReviews sent, all clusters",
+            c.access_reviews.clone(),
+        );
+    }
+
     /// Text exposition, refreshing the per-cluster gauges first.
     pub fn render(&self, clusters: &Arc<Clusters>) -> String {
         self.cluster_accessible.clear();

@@ -79,13 +79,12 @@ impl Params {
         let mut set = BTreeSet::new();
         for n in v.split(',').map(str::trim).filter(|n| !n.is_empty()) {
             if !is_dns_label(n) {
-                return Err(Error::bad_param(
-                    "namespaces",
-                    n,
-                    "comma-separated namespace names (RFC 1123 labels)",
-                ));
+                return Err(invalid("namespaces", n));
             }
             set.insert(n.to_string());
+        }
+        if set.len() > engine::MAX_NAMESPACES {
+            return Err(invalid("namespaces", format!("{} namespaces", set.len())));
         }
         Ok(Some(set))
     }
@@ -119,15 +118,15 @@ impl Params {
 
     /// `rateInterval` in seconds (default 10m).
     pub fn rate_interval(&self) -> Result<u64> {
-        engine::parse_duration(self.get("rateInterval").unwrap_or("10m"))
-            .map_err(|_| invalid("rateInterval", self.get("rateInterval").unwrap_or_default()))
+        engine::check_duration("rateInterval", self.get("rateInterval").unwrap_or("10m"))
+            .map_err(engine_err)
     }
 
     /// `queryTime` in Unix seconds (default now).
     pub fn query_time(&self) -> Result<i64> {
         match self.get("queryTime") {
             None => Ok(now_unix()),
-            Some(t) => t.parse::<i64>().map_err(|_| invalid("queryTime", t)),
+            Some(t) => engine::check_query_time(t, now_unix()).map_err(engine_err),
         }
     }
 }

@@ -181,6 +181,9 @@ pub fn describe_kube_error(e: &kube::Error) -> String {
 #[derive(Default)]
 pub struct Registry {
     clusters: RwLock<BTreeMap<String, Arc<ClusterEntry>>>,
+    /// The home cluster under `clustering.ignore_home_cluster`: it still reviews tokens, but is
+    /// neither listed nor read.
+    hidden_home: RwLock<Option<Arc<ClusterEntry>>>,
     /// Entries with new credentials, syncing beside the entry they will replace.
     pending: Mutex<HashMap<String, Arc<ClusterEntry>>>,
     secrets_scanned: std::sync::atomic::AtomicBool,
@@ -265,9 +268,27 @@ impl Registry {
         v
     }
 
-    /// The home cluster, if registered.
+    /// The home cluster, if registered (listed or hidden).
     pub fn home(&self) -> Option<Arc<ClusterEntry>> {
-        self.snapshot().into_iter().find(|c| c.is_home)
+        self.snapshot().into_iter().find(|c| c.is_home).or_else(|| {
+            self.hidden_home
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+        })
+    }
+
+    /// Keeps the home cluster for identity checks only (`clustering.ignore_home_cluster`): it is
+    /// left out of [`Registry::snapshot`], so no response lists it or shows its objects.
+    pub fn hide_home(&self, e: Arc<ClusterEntry>) {
+        let old = self
+            .hidden_home
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .replace(e);
+        if let Some(old) = old {
+            old.stop();
+        }
     }
 
     /// Ready once the secrets directory has been read and every cluster is settled.

@@ -57,8 +57,9 @@ pub struct View {
     pub entry: Arc<ClusterEntry>,
     /// `None`: every namespace.
     allowed: Option<BTreeSet<String>>,
-    /// Namespaces asked for with the `namespaces` parameter (`None`: all).
-    wanted: Option<Arc<BTreeSet<String>>>,
+    /// Namespaces asked for with the `namespaces` parameter (`None`: all), and those a graph's
+    /// traffic names ([`Views::admit`]).
+    wanted: Option<BTreeSet<String>>,
     app_labels: Arc<AppLabels>,
 }
 
@@ -190,6 +191,74 @@ pub struct Views {
 }
 
 impl Views {
+    /// Whether the caller may read namespace `ns` of `cluster` (a cluster it has no view of, or
+    /// the `unknown` namespace of telemetry, it may not).
+    pub fn may_see(&self, cluster: &str, ns: &str) -> bool {
+        !ns.is_empty()
+            && ns != "unknown"
+            && self
+                .clusters
+                .iter()
+                .any(|v| v.name() == cluster && v.may_see(ns))
+    }
+
+    /// Whether some view hides namespaces (a signed-in user's views).
+    pub fn restricted(&self) -> bool {
+        self.clusters.iter().any(|v| v.allowed.is_some())
+    }
+
+    /// Adds namespaces to the views: `more` holds (cluster, namespace) pairs, such as those a
+    /// graph's traffic names beside the requested namespaces. Only pairs of namespaces the
+    /// cluster has are reviewed (SubjectAccessReview); a review that fails hides the namespace.
+    pub async fn admit(
+        &mut self,
+        auth: &Auth,
+        identity: &Identity,
+        more: &BTreeSet<(String, String)>,
+    ) {
+        for v in &mut self.clusters {
+            let Some(wanted) = &v.wanted else {
+                continue;
+            };
+            let present: BTreeSet<String> = v
+                .entry
+                .cache
+                .namespaces
+                .state()
+                .iter()
+                .filter_map(|n| n.metadata.name.clone())
+                .collect();
+            let new: Vec<String> = more
+                .iter()
+                .filter(|(c, ns)| {
+                    *c == v.entry.name && !wanted.contains(ns) && present.contains(ns)
+                })
+                .map(|(_, ns)| ns.clone())
+                .collect();
+            if new.is_empty() {
+                continue;
+            }
+            match auth
+                .allowed_namespaces(identity, &v.entry, new.clone())
+                .await
+            {
+                Ok(Some(ok)) => {
+                    if let Some(a) = &mut v.allowed {
+                        a.extend(ok);
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(cluster = %v.entry.name, error = %e, "access review failed; namespaces hidden");
+                    continue;
+                }
+            }
+            if let Some(w) = &mut v.wanted {
+                w.extend(new);
+            }
+        }
+    }
+
     /// Adds the missing-clusters header and, for JSON objects, `missingClusters`.
     pub fn respond(&self, mut body: Value) -> Response {
         if let Some(obj) = body.as_object_mut() {
@@ -238,7 +307,6 @@ impl AppState {
         if let Some(c) = cluster {
             check_cluster(&all, c)?;
         }
-        let wanted = wanted.map(Arc::new);
         let mut views = Views {
             clusters: Vec::new(),
             missing: Vec::new(),

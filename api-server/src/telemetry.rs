@@ -1,7 +1,7 @@
 //! What graph and health requests share: the engine's PromQL run against the one Prometheus
 //! (concurrently, bounded by the client), and the inventory of the namespaces the samples name.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 
 use meshglass_engine as engine;
 
@@ -58,4 +58,60 @@ pub fn inventory(views: &Views, keep: &HashSet<String>) -> engine::MeshInventory
             .map(|v| v.inventory(&|ns| keep.contains(ns)))
             .collect(),
     }
+}
+
+/// A (cluster, namespace) pair of telemetry.
+type Place<'a> = (&'a str, &'a str);
+
+/// Where a sample's source and destination are: (cluster, namespace) of each end, `None` for an
+/// end the labels do not place.
+fn ends(s: &engine::Sample) -> (Option<Place<'_>>, Vec<Place<'_>>) {
+    let l = &s.labels;
+    let src = l
+        .source_cluster()
+        .zip(l.source_workload_namespace())
+        .filter(|(_, ns)| !ns.is_empty());
+    let dst_cluster = l.destination_cluster().unwrap_or_default();
+    let dst = [
+        l.destination_service_namespace(),
+        l.destination_workload_namespace(),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|ns| !ns.is_empty() && *ns != "unknown")
+    .map(|ns| (dst_cluster, ns))
+    .collect();
+    (src, dst)
+}
+
+/// The (cluster, namespace) pairs the samples name, at either end.
+pub fn traffic_namespaces(samples: &[engine::Sample]) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    for s in samples {
+        let (src, dst) = ends(s);
+        for (c, ns) in src.into_iter().chain(dst) {
+            if !out.contains(&(c.to_string(), ns.to_string())) {
+                out.insert((c.to_string(), ns.to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// The samples a signed-in caller may see: those with at least one end in a namespace it may
+/// read in that end's cluster. Traffic between namespaces it may not read (west's `bookinfo`
+/// when only east's is granted) is dropped, with its rates, error codes and principals.
+pub fn visible_samples(views: &Views, samples: Vec<engine::Sample>) -> Vec<engine::Sample> {
+    if !views.restricted() {
+        return samples;
+    }
+    samples
+        .into_iter()
+        .filter(|s| {
+            let (src, dst) = ends(s);
+            let src_ok = src.is_some_and(|(c, ns)| views.may_see(c, ns));
+            let dst_ok = !dst.is_empty() && dst.iter().all(|(c, ns)| views.may_see(c, ns));
+            src_ok || dst_ok
+        })
+        .collect()
 }

@@ -58,11 +58,13 @@ pub enum IstioKind {
     AuthorizationPolicy,
     PeerAuthentication,
     RequestAuthentication,
+    WorkloadEntry,
+    WorkloadGroup,
 }
 
 impl IstioKind {
     /// Every cached Istio kind.
-    pub const ALL: [IstioKind; 8] = [
+    pub const ALL: [IstioKind; 10] = [
         IstioKind::VirtualService,
         IstioKind::DestinationRule,
         IstioKind::Gateway,
@@ -71,6 +73,8 @@ impl IstioKind {
         IstioKind::AuthorizationPolicy,
         IstioKind::PeerAuthentication,
         IstioKind::RequestAuthentication,
+        IstioKind::WorkloadEntry,
+        IstioKind::WorkloadGroup,
     ];
 
     /// API group of the kind.
@@ -94,6 +98,8 @@ impl IstioKind {
             IstioKind::AuthorizationPolicy => "AuthorizationPolicy",
             IstioKind::PeerAuthentication => "PeerAuthentication",
             IstioKind::RequestAuthentication => "RequestAuthentication",
+            IstioKind::WorkloadEntry => "WorkloadEntry",
+            IstioKind::WorkloadGroup => "WorkloadGroup",
         }
     }
 
@@ -108,6 +114,8 @@ impl IstioKind {
             IstioKind::AuthorizationPolicy => "authorizationpolicies",
             IstioKind::PeerAuthentication => "peerauthentications",
             IstioKind::RequestAuthentication => "requestauthentications",
+            IstioKind::WorkloadEntry => "workloadentries",
+            IstioKind::WorkloadGroup => "workloadgroups",
         }
     }
 

@@ -77,6 +77,32 @@ fn spellings<T>(table: &Values<T>) -> String {
     table.iter().map(|(s, _)| *s).collect::<Vec<_>>().join(", ")
 }
 
+/// The longest `duration` and `rateInterval` accepted (30 days, Kiali's longest choice).
+pub const MAX_DURATION_SECS: u64 = 30 * 86_400;
+/// The most namespaces one request may name.
+pub const MAX_NAMESPACES: usize = 100;
+/// How far past the caller's clock a `queryTime` may be (clock skew).
+pub const MAX_QUERY_TIME_AHEAD_SECS: i64 = 300;
+
+/// Checks a `queryTime` against `now_unix`: positive and at most
+/// [`MAX_QUERY_TIME_AHEAD_SECS`] ahead.
+pub fn check_query_time(v: &str, now_unix: i64) -> Result<i64, Error> {
+    let t: i64 = v.parse().map_err(|_| Error::invalid("queryTime", v))?;
+    if t <= 0 || t > now_unix.saturating_add(MAX_QUERY_TIME_AHEAD_SECS) {
+        return Err(Error::invalid("queryTime", v));
+    }
+    Ok(t)
+}
+
+/// Checks a `duration` or `rateInterval` (`name`): [`parse_duration`], at most
+/// [`MAX_DURATION_SECS`].
+pub fn check_duration(name: &'static str, v: &str) -> Result<u64, Error> {
+    match parse_duration(v) {
+        Ok(d) if d <= MAX_DURATION_SECS => Ok(d),
+        _ => Err(Error::invalid(name, v)),
+    }
+}
+
 /// What a graph or health parameter accepts, in words for an error message ("true, false" for
 /// the booleans and any other name).
 pub fn allowed_values(param: &str) -> String {
@@ -93,9 +119,13 @@ pub fn allowed_values(param: &str) -> String {
             .map(|a| a.name())
             .collect::<Vec<_>>()
             .join(", "),
-        "duration" | "rateInterval" => "a positive duration such as 60s, 10m, 1h".into(),
-        "queryTime" => "Unix time in seconds".into(),
-        "namespaces" => "comma-separated namespace names (at least one)".into(),
+        "duration" | "rateInterval" => {
+            "a positive duration of at most 30d (2592000 s), such as 60s, 10m, 1h".into()
+        }
+        "queryTime" => "Unix time in seconds, positive and at most 300 s after now".into(),
+        "namespaces" => {
+            "comma-separated namespace names (RFC 1123 labels; at least one, at most 100)".into()
+        }
         "type" => crate::health::HealthKind::ALL
             .iter()
             .map(|k| k.as_str())
@@ -412,10 +442,8 @@ impl GraphOptions {
                         .map(str::to_string)
                         .collect()
                 }
-                "duration" if !v.is_empty() => o.duration_secs = parse_duration(v)?,
-                "queryTime" if !v.is_empty() => {
-                    o.query_time = v.parse().map_err(|_| Error::invalid("queryTime", v))?
-                }
+                "duration" if !v.is_empty() => o.duration_secs = check_duration("duration", v)?,
+                "queryTime" if !v.is_empty() => o.query_time = check_query_time(v, now_unix)?,
                 _ => {}
             }
         }
@@ -424,6 +452,10 @@ impl GraphOptions {
         }
         if o.namespaces.is_empty() {
             return Err(Error::invalid("namespaces", ""));
+        }
+        if o.namespaces.len() > MAX_NAMESPACES {
+            let n = format!("{} namespaces", o.namespaces.len());
+            return Err(Error::invalid("namespaces", &n));
         }
         Ok(o)
     }

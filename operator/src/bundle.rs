@@ -101,6 +101,10 @@ pub fn deployment_spec(opts: &BundleOptions) -> Value {
                         {"name": "POD_NAMESPACE", "valueFrom": field("metadata.namespace")},
                         {"name": "POD_NAME", "valueFrom": field("metadata.name")},
                         {"name": "MESHGLASS_SERVER_IMAGE", "value": opts.server_image},
+                        // Tenancy switches (README "Tenancy"), all off: patch the CSV's env to allow.
+                        {"name": "ALLOW_AD_HOC_KIALI_NAMESPACE", "value": "false"},
+                        {"name": "ALLOW_AD_HOC_KIALI_IMAGE", "value": "false"},
+                        {"name": "ALLOW_REMOTE_CLUSTER_RESOURCES", "value": "false"},
                         {"name": "MESHGLASS_OPERATOR_ADMIN_ADDR", "value": format!("0.0.0.0:{ADMIN_PORT}")},
                         {"name": "RUST_LOG", "value": "info"},
                     ],

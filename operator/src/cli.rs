@@ -15,6 +15,7 @@ use crate::admin::{self, AdminState};
 use crate::build::BuildOptions;
 use crate::controller::{self, Settings};
 use crate::metrics::Metrics;
+use crate::reconcile::validate::Tenancy;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -100,6 +101,18 @@ pub struct RunArgs {
         default_value = "meshglass-server"
     )]
     pub server_image: String,
+    /// Let a Kiali CR deploy the server into a namespace other than its own (`deployment.namespace`); off, such a
+    /// CR fails with the reason. Kiali's operator setting of the same name.
+    #[arg(long, env = "ALLOW_AD_HOC_KIALI_NAMESPACE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub allow_ad_hoc_kiali_namespace: bool,
+    /// Let a Kiali CR pick the server image (`deployment.image_name`, `image_version`, `image_digest`); off,
+    /// only the default image (`--server-image`) is deployed. Kiali's operator setting of the same name.
+    #[arg(long, env = "ALLOW_AD_HOC_KIALI_IMAGE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub allow_ad_hoc_kiali_image: bool,
+    /// Let a Kiali CR run in remote mode (`deployment.remote_cluster_resources_only`), which mints a
+    /// non-expiring ServiceAccount token with cluster-wide read for a Kiali on another cluster.
+    #[arg(long, env = "ALLOW_REMOTE_CLUSTER_RESOURCES", default_value_t = false, action = clap::ArgAction::Set)]
+    pub allow_remote_cluster_resources: bool,
     /// Elect a leader through a Lease so that only one replica reconciles.
     #[arg(long, env = "MESHGLASS_OPERATOR_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
     pub leader_election: bool,
@@ -213,7 +226,15 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     rt.block_on(async move {
         let client = client(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
         let settings = Settings {
-            build: BuildOptions { server_image: args.server_image.clone(), ..BuildOptions::default() },
+            build: BuildOptions {
+                server_image: args.server_image.clone(),
+                tenancy: Tenancy {
+                    allow_ad_hoc_namespace: args.allow_ad_hoc_kiali_namespace,
+                    allow_ad_hoc_image: args.allow_ad_hoc_kiali_image,
+                    allow_remote_cluster_resources: args.allow_remote_cluster_resources,
+                },
+                ..BuildOptions::default()
+            },
             metrics: Metrics::default(),
             ready: Arc::new(AtomicBool::new(false)),
         };

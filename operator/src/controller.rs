@@ -11,6 +11,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use kube::api::Api;
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
@@ -92,19 +93,22 @@ pub async fn run(
         )
         .watches(Api::<Role>::all(client.clone()), managed.clone(), owner_of)
         .watches(Api::<RoleBinding>::all(client.clone()), managed, owner_of)
+        // Secrets and Namespaces: metadata only (name, namespace, labels are all the mappers read), so that
+        // the cluster's other Secrets cost a few hundred bytes each, never their data. A CR's own Secrets are
+        // read whole only in its observe stage, by label and by name.
         .watches(
-            Api::<Secret>::all(client.clone()),
+            Api::<PartialObjectMeta<Secret>>::all(client.clone()),
             watcher::Config::default().any_semantic(),
-            move |s: Secret| {
+            move |s: PartialObjectMeta<Secret>| {
                 let mut out: Vec<ObjectRef<Guarded>> = owner_of(s.clone()).into_iter().collect();
                 out.extend(scopes.users(&secret_store, &s));
                 out
             },
         )
         .watches(
-            Api::<Namespace>::all(client.clone()),
+            Api::<PartialObjectMeta<Namespace>>::all(client.clone()),
             watcher::Config::default().any_semantic(),
-            move |_: Namespace| namespace_scoped(&ns_store),
+            move |_: PartialObjectMeta<Namespace>| namespace_scoped(&ns_store),
         )
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)

@@ -41,6 +41,11 @@ pub fn operator_cluster_rules() -> Vec<PolicyRule> {
             MANAGE,
         ),
         rule("apps", &["deployments"], MANAGE),
+        // `deployment.ingress`: an Ingress, or a Route where the route.openshift.io API exists
+        // (OpenShift lets a Route name its own host only with `create routes/custom-host`).
+        rule("networking.k8s.io", &["ingresses"], MANAGE),
+        rule("route.openshift.io", &["routes"], MANAGE),
+        rule("route.openshift.io", &["routes/custom-host"], &["create"]),
         rule(
             "rbac.authorization.k8s.io",
             &[

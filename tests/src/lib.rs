@@ -20,6 +20,7 @@
 mod bed;
 mod crd;
 mod error;
+pub mod failproxy;
 pub mod faults;
 mod namespace;
 mod objects;

@@ -7,7 +7,9 @@
 //! - etcd restarted;
 //! - west's RBAC removed (the ClusterRoleBinding deleted), then restored;
 //! - west's token revoked (its Secret deleted), then a new one rotated in;
-//! - west's kubeconfig rotated under load: no request during the rotation sees west empty.
+//! - west's kubeconfig rotated under load: no request during the rotation sees west empty;
+//! - an API server answering 500, then 429 (a loopback TLS proxy in front of west's real API
+//!   server, registered as cluster `westp`; 30 s of each instead of "a minute").
 //!
 //! Needs the server binary (`make e2e` builds it; by hand `cargo build -p meshglass-server`).
 //! The server must never restart (its pid is checked after every fault).
@@ -24,6 +26,8 @@ mod common;
 )]
 mod scenario;
 use common::token_kubeconfig;
+use meshglass_operator::remote_secret::objects::{Trust, kubeconfig_yaml, remote_kubeconfig};
+use meshglass_testbed::failproxy::FailProxy;
 use meshglass_testbed::faults::{
     LatencyProbe, ServerProcess, bed_pid, peak_rss_mib, print_fault_line, signal,
 };
@@ -443,6 +447,62 @@ async fn cluster_faults_are_detected_and_recovered_without_a_restart() {
         worst,
         ROUTE,
         rss,
+        None,
+    );
+
+    // --- An API server answering 500, then 429: west again, through a proxy, as `westp`.
+    let proxy = FailProxy::start(bed.cluster("west")).await.expect("proxy");
+    let kc = remote_kubeconfig(
+        "westp",
+        &proxy.url(),
+        &Trust::Ca(proxy.ca_pem().to_vec()),
+        &rotated,
+    )
+    .expect("kubeconfig");
+    drop_kubeconfig(&secrets, "westp", &kubeconfig_yaml(&kc).expect("yaml"));
+    wait_cluster(&server, "westp", true, "", RECOVER_MAX).await;
+    let probe = LatencyProbe::start(&server, ROUTE);
+    let t = Instant::now();
+    proxy.fail_with(500);
+    // The probe's 5 s timeout or the status: the client retries 429 (Retry-After), and a
+    // connection cut in the middle of a request may hang until the timeout.
+    let detect = wait_cluster(&server, "westp", false, "", DETECT_MAX).await;
+    let mut seen = std::collections::BTreeSet::new();
+    // 30 s of 500s, then 30 s of 429s; westp stays missing with the reason throughout, and
+    // west itself stays served.
+    let mut phase = async |since: Instant| {
+        while since.elapsed() < Duration::from_secs(30) {
+            let c = server.cluster_info("westp").await;
+            assert_eq!(c["accessible"], false, "{c}");
+            seen.insert(c["error"].as_str().unwrap_or_default().to_string());
+            let (_, b) = server.get(ROUTE).await;
+            assert!(west_view(&b) > 0, "west itself stays served: {b}");
+        }
+    };
+    phase(t).await;
+    let t429 = Instant::now();
+    proxy.fail_with(429);
+    phase(t429).await;
+    println!("westp's reasons while failing: {seen:?}");
+    let t = Instant::now();
+    proxy.pass();
+    wait_cluster(&server, "westp", true, "", RECOVER_MAX).await;
+    let recover = t.elapsed();
+    let (worst, failures, route) = probe.stop().await;
+    server.assert_running();
+    assert_eq!(server.pid, pid);
+    assert_eq!(failures, 0);
+    assert!(worst < WORST_ROUTE_MS, "{worst} ms");
+    print_fault_line(
+        &format!(
+            "API server answering 500 for 30 s, then 429 for 30 s (reasons shown: {})",
+            seen.len()
+        ),
+        Some(detect),
+        Some(recover),
+        worst,
+        &route,
+        peak_rss_mib(pid),
         None,
     );
 }

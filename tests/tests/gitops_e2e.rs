@@ -124,8 +124,9 @@ async fn children(client: &Client, cr_ns: &str) -> BTreeMap<String, String> {
 
 /// Makes the operator run one full reconcile of the CR without touching the CR or its children:
 /// a Role carrying the CR's owner labels wakes the CR (Roles are watched by those labels) and,
-/// being undesired, is deleted by the prune step that follows applying every child. Returns
-/// once it is gone, i.e. once that pass has run.
+/// being undesired, is deleted by the prune step that follows applying every child. It is written
+/// with the operator's field manager, since the prune deletes only objects that carry both the
+/// owner labels and that manager (no takeover). Returns once it is gone, i.e. once that pass has run.
 async fn full_reconcile_pass(client: &Client, cr_ns: &str) {
     let roles: Api<Role> = Api::namespaced(client.clone(), cr_ns);
     let sentinel: Role = serde_json::from_value(json!({
@@ -139,8 +140,12 @@ async fn full_reconcile_pass(client: &Client, cr_ns: &str) {
         "rules": [],
     }))
     .expect("a Role");
+    let as_operator = PostParams {
+        field_manager: Some(controller::MANAGER.into()),
+        ..PostParams::default()
+    };
     roles
-        .create(&PostParams::default(), &sentinel)
+        .create(&as_operator, &sentinel)
         .await
         .expect("create the sentinel Role");
     wait_gone(&roles, "reconcile-sentinel", WAIT)

@@ -769,7 +769,12 @@ async fn server_chart_remote_mode_makes_a_read_only_token() {
 
     // The operator's remote objects for examples/kiali-remote.yaml: same rules and token Secret.
     let cr = example_cr("kiali-remote.yaml", ns.name(), &inst);
-    let desired = build::build(&cr, &[], &[], &BuildOptions::default()).expect("operator build");
+    // An operator that allows remote mode (the chart's allowRemoteClusterResources).
+    let opts = BuildOptions {
+        tenancy: common::test_tenancy(),
+        ..BuildOptions::default()
+    };
+    let desired = build::build(&cr, &[], &[], &opts).expect("operator build");
     let mut op_kinds: Vec<&str> = desired.objects.iter().map(Child::kind).collect();
     op_kinds.sort();
     assert_eq!(

@@ -6,7 +6,8 @@
 //! Issue 22's points, each failing before and passing after: (1) `ports` of service overviews is
 //! a name → number map; (2) `health=true`/`validate=true` on details; (3) an unknown appender is
 //! a 400; (4) health lists a namespace that exists nowhere as an empty entry; (7) the istio
-//! appender's badges on graph nodes.
+//! appender's badges on graph nodes; and (5) a WorkloadGroup listed as a workload, its
+//! WorkloadEntries as its replicas.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -101,6 +102,30 @@ async fn every_route_decodes_as_kiali_models() {
         json!({"hosts": ["ratings"], "tcp": [{"route": [{"destination": {"host": "ratings", "port": {"number": 9080}}, "weight": 90},
                                                         {"destination": {"host": "ratings.other.svc.cluster.local"}, "weight": 10}]}]})).await;
 
+    // (5) A WorkloadGroup with the WorkloadEntry it created (a VM that registered itself).
+    istio_obj(&east, &ns, "WorkloadGroup", "workloadgroups", net, "vm",
+        json!({"metadata": {"labels": {"app": "vm", "version": "v1"}}, "template": {"serviceAccount": "default"}})).await;
+    let we = kube::api::ApiResource {
+        group: net.into(),
+        version: "v1".into(),
+        api_version: format!("{net}/v1"),
+        kind: "WorkloadEntry".into(),
+        plural: "workloadentries".into(),
+    };
+    let mut entry = kube::api::DynamicObject::new("vm-10.1.0.7", &we).within(&ns);
+    entry.metadata.labels = Some(
+        [
+            ("app".to_string(), "vm".to_string()),
+            ("version".to_string(), "v1".to_string()),
+        ]
+        .into(),
+    );
+    entry.data = json!({"spec": {"address": "10.1.0.7", "labels": {"app": "vm", "version": "v1"}}});
+    kube::Api::<kube::api::DynamicObject>::namespaced_with(east.clone(), &ns, &we)
+        .create(&Default::default(), &entry)
+        .await
+        .expect("WorkloadEntry");
+
     let server = start_server(bed, sc.prom.url(), sc.secrets_dir.path()).await;
     let api = Client {
         http: reqwest::Client::new(),
@@ -128,7 +153,7 @@ async fn every_route_decodes_as_kiali_models() {
             let vs = c["resources"]["networking.istio.io/v1, Kind=VirtualService"]
                 .as_array()
                 .map_or(0, Vec::len);
-            Ok::<_, String>((n == 5 && vs == 2).then_some(()))
+            Ok::<_, String>((n == 6 && vs == 2).then_some(()))
         },
     )
     .await
@@ -162,11 +187,22 @@ async fn every_route_decodes_as_kiali_models() {
     let (wls, _) = api
         .decode::<kiali::ClusterWorkloads>(&format!("/api/clusters/workloads?namespaces={ns}"))
         .await;
-    assert!(
-        wls.workloads
-            .iter()
-            .all(|w| w.gvk.kind == "Deployment" && w.created_at.contains('T'))
+    assert!(wls.workloads.iter().all(|w| w.created_at.contains('T')));
+    let vm = wls
+        .workloads
+        .iter()
+        .find(|w| w.name == "vm")
+        .expect("the WorkloadGroup is a workload");
+    assert_eq!(
+        (vm.gvk.group.as_str(), vm.gvk.kind.as_str()),
+        ("networking.istio.io", "WorkloadGroup")
     );
+    assert!(vm.istio_sidecar && vm.app_label && vm.pod_count == 0);
+    let (vmd, _) = api
+        .decode::<kiali::Workload>(&format!("/api/namespaces/{ns}/workloads/vm"))
+        .await;
+    assert_eq!((vmd.desired_replicas, vmd.available_replicas), (1, 1));
+    assert!(apps.applications.iter().any(|a| a.name == "vm"));
     // (1) ports: name → number.
     let (svcs, _) = api
         .decode::<kiali::ClusterServices>(&format!("/api/clusters/services?namespaces={ns}"))
@@ -254,10 +290,11 @@ async fn every_route_decodes_as_kiali_models() {
     let dr = &icl.validations.expect("validations")["networking.istio.io/v1, Kind=DestinationRule"];
     assert!(!dr[&format!("broken.{ns}")].valid);
     let (sums, _) = api
-        .decode::<BTreeMap<String, Value>>(&format!("/api/istio/validations?namespaces={ns}"))
+        .decode::<BTreeMap<String, BTreeMap<String, kiali::IstioValidationSummary>>>(&format!(
+            "/api/istio/validations?namespaces={ns}"
+        ))
         .await;
-    let east_sum: BTreeMap<String, kiali::IstioValidationSummary> =
-        serde_json::from_value(sums["east"].clone()).expect("Kiali's IstioValidationSummary");
+    let east_sum = &sums["east"];
     assert!(east_sum[&ns].errors >= 1);
 
     // Health, with (4) a namespace that exists nowhere.

@@ -257,7 +257,11 @@ async fn ossm_primary_and_remote_crs_reach_successful() {
     assert_eq!(ps.observed_generation, primary.metadata.generation);
     assert_eq!(
         ps.ignored_fields,
-        vec!["external_services.prometheus.thanos_proxy".to_string()]
+        [
+            "external_services.prometheus.auth",
+            "external_services.prometheus.thanos_proxy",
+            "version"
+        ]
     );
     assert!(
         !ps.environment

@@ -7,7 +7,7 @@ use k8s_openapi::api::{
     core::v1::{Namespace, Secret, ServiceAccount},
     rbac::v1::{ClusterRole, ClusterRoleBinding},
 };
-use kube::{Api, config::Kubeconfig};
+use kube::{Api, ResourceExt, config::Kubeconfig};
 use meshglass_operator::remote_secret::{self, Error};
 use meshglass_testbed::{create_service_account, named, wait_gone};
 
@@ -294,4 +294,65 @@ async fn a_failure_after_the_remote_writes_removes_them_again() {
     )
     .await
     .expect("the namespace the failed run created is gone");
+}
+
+/// No takeover: a ClusterRole of the name the CLI would write, made by someone else, is neither changed nor adopted;
+/// the error names it and how it is managed, and what the run created before is removed again.
+#[tokio::test]
+async fn an_object_the_cli_did_not_create_is_not_taken_over() {
+    let case = RemoteSecretCase::with_remote_namespace("rs-own").await;
+    let roles: Api<ClusterRole> = Api::all(case.west.clone());
+    let mut names = Vec::new();
+    for role in [case.name.clone(), format!("{}-viewer", case.name)] {
+        let mut theirs: ClusterRole = named(&role);
+        theirs.metadata.labels = Some(
+            [(
+                "app.kubernetes.io/managed-by".to_string(),
+                "someone-else".to_string(),
+            )]
+            .into(),
+        );
+        create(&roles, &theirs).await;
+        names.push(role);
+    }
+    fails(
+        &case.kubeconfig,
+        &case.opts(),
+        None,
+        "not_ours",
+        &[
+            &format!("ClusterRole {}", case.name),
+            "managed by someone-else",
+            "--kiali-resource-name",
+        ],
+    )
+    .await;
+    for role in &names {
+        let kept = roles
+            .get(role)
+            .await
+            .expect("the foreign ClusterRole stays");
+        assert_eq!(
+            kept.labels()
+                .get("app.kubernetes.io/managed-by")
+                .map(String::as_str),
+            Some("someone-else"),
+            "{role} was relabelled"
+        );
+        assert_eq!(kept.rules, None, "{role} was rewritten");
+    }
+    // The ServiceAccount the run created before the refusal is gone again.
+    wait_gone(
+        &Api::<ServiceAccount>::namespaced(case.west.clone(), &case.remote_ns),
+        &case.name,
+        Duration::from_secs(30),
+    )
+    .await
+    .expect("the run's ServiceAccount removed");
+    for role in &names {
+        roles
+            .delete(role, &Default::default())
+            .await
+            .expect("clean up");
+    }
 }

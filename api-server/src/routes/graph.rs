@@ -15,7 +15,9 @@ use crate::auth::Identity;
 use crate::error::Result;
 use crate::params::Params;
 use crate::state::{Shared, Views, blocking};
-use crate::telemetry::{inventory, relevant_namespaces, run_queries};
+use crate::telemetry::{
+    inventory, relevant_namespaces, run_queries, traffic_namespaces, visible_samples,
+};
 
 /// Time spent waiting for Prometheus, reported in a `Server-Timing` header.
 struct Timing {
@@ -45,18 +47,31 @@ async fn respond(
     if let Some(prom) = &s.prom {
         opts.scope = prom.scope().clone();
     }
-    let views = s.views(id, p.cluster(), None).await?;
+    // A signed-in user: access is reviewed for the requested namespaces only, then for the
+    // (cluster, namespace) pairs the traffic names.
+    let user = matches!(id, Identity::User(_));
+    let wanted = user.then(|| opts.namespaces.iter().cloned().collect());
+    let mut views = s.views(id, p.cluster(), wanted).await?;
     s.require_namespaces(id, &views, &opts.namespaces)?;
     let qs = engine::queries(&opts);
     let queries = qs.len();
     let t = Instant::now();
     let samples = run_queries(s, qs).await?;
     let prom_wait = t.elapsed();
+    if user {
+        views
+            .admit(&s.auth, id, &traffic_namespaces(&samples))
+            .await;
+    }
     let (views, body) = blocking(move || {
+        let samples = visible_samples(&views, samples);
         let inv = inventory(&views, &relevant_namespaces(&opts.namespaces, &samples));
         let mut result = engine::build_graph(&opts, &samples, &inv);
         for d in &result.diagnostics {
             tracing::debug!(diagnostic = ?d, "graph input skipped");
+        }
+        if views.restricted() {
+            mark_inaccessible(&mut result.graph, &views);
         }
         if let Some(ns) = &force_ns {
             keep_focus(&mut result.graph, ns, &focus);
@@ -79,6 +94,30 @@ fn with_missing(mut body: Vec<u8>, views: &Views) -> Vec<u8> {
         body.push(b'}');
     }
     body
+}
+
+/// Marks the nodes (and app and namespace boxes) of namespaces the caller may not read in their
+/// cluster `isInaccessible`, as Kiali does, and drops the principals of those ends from edges.
+fn mark_inaccessible(graph: &mut CytoscapeGraph, views: &Views) {
+    let mut hidden: HashSet<String> = HashSet::new();
+    for n in &mut graph.elements.nodes {
+        let d = &mut n.data;
+        if d.is_box == "cluster" {
+            continue;
+        }
+        if !views.may_see(&d.cluster, &d.namespace) {
+            d.is_inaccessible = true;
+            hidden.insert(d.id.as_str().to_string());
+        }
+    }
+    for e in &mut graph.elements.edges {
+        if hidden.contains(e.data.source.as_str()) {
+            e.data.source_principal.clear();
+        }
+        if hidden.contains(e.data.target.as_str()) {
+            e.data.dest_principal.clear();
+        }
+    }
 }
 
 /// Keeps the focal nodes of `ns`, their edges, the nodes at the other ends and the boxes

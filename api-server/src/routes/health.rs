@@ -12,7 +12,7 @@ use crate::auth::Identity;
 use crate::error::Result;
 use crate::params::Params;
 use crate::state::{Shared, Views, blocking};
-use crate::telemetry::{inventory, relevant_namespaces, run_queries};
+use crate::telemetry::{inventory, relevant_namespaces, run_queries, visible_samples};
 
 /// `/api/clusters/health?namespaces=&type=app|service|workload&rateInterval=&queryTime=`.
 pub async fn get_clusters_health(
@@ -61,6 +61,7 @@ pub async fn health_of(
     let samples = run_queries(s, qs).await?;
     let rules = s.health_rules.clone();
     blocking(move || {
+        let samples = visible_samples(&views, samples);
         let inv = inventory(&views, &relevant_namespaces(&namespaces, &samples));
         let req = engine::HealthRequest {
             namespaces,

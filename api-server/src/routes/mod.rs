@@ -25,6 +25,7 @@ use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use tower_http::compression::CompressionLayer;
 
 use crate::metrics::RouteLabels;
 use crate::state::Shared;
@@ -87,9 +88,16 @@ pub fn router(state: Shared) -> Router {
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(status::get_readiness))
     };
-    app.merge(crate::ui::router(&root))
-        .layer(middleware::from_fn_with_state(state.clone(), record))
-        .with_state(state)
+    let app = app
+        .merge(crate::ui::router(&root))
+        .layer(middleware::from_fn_with_state(state.clone(), record));
+    // `server.gzip_enabled` (Kiali's default: on): gzip for clients that accept it.
+    let app = if state.config.server.gzip_enabled {
+        app.layer(CompressionLayer::new().gzip(true))
+    } else {
+        app
+    };
+    crate::edge::layers(app.with_state(state))
 }
 
 /// Router of the metrics port.

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -35,23 +35,31 @@ pub async fn get_auth_info(State(s): State<Shared>) -> Json<Value> {
     )
 }
 
-/// `/api/status` (unauthenticated): Kiali's status, with a warning naming each unavailable
-/// cluster, never why, and Prometheus' health (its `health_check_url`, default `<url>/-/healthy`)
-/// as a fixed reason code. The URL is shown without credentials.
-pub async fn get_status(State(s): State<Shared>) -> Json<Value> {
+/// `/api/status` (public): Kiali's status, with a warning naming each unavailable cluster,
+/// never why, and Prometheus' health (its `health_check_url`, default `<url>/-/healthy`) as a
+/// fixed reason code. Callers the token strategy authenticated (anonymous mode has none) also
+/// get the Prometheus URL, without credentials.
+pub async fn get_status(State(s): State<Shared>, headers: HeaderMap) -> Json<Value> {
+    let authz = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let detailed = authz.is_some()
+        && matches!(
+            s.auth.authenticate(authz).await,
+            Ok(crate::auth::Identity::User(_))
+        );
     let mut prometheus = json!({"name": "Prometheus"});
-    match &s.prom {
-        Some(p) => {
-            prometheus["url"] = json!(p.url());
-            match p.check_health().await {
-                Ok(()) => prometheus["health"] = json!("Healthy"),
-                Err(f) => {
-                    prometheus["health"] = json!("Unreachable");
-                    prometheus["reason"] = json!(f.kind.code());
-                }
+    if let Some(p) = &s.prom {
+        match p.check_health().await {
+            Ok(()) => prometheus["health"] = json!("Healthy"),
+            Err(f) => {
+                prometheus["health"] = json!("Unreachable");
+                prometheus["reason"] = json!(f.kind.code());
             }
         }
-        None => prometheus["url"] = json!(crate::upstream::redacted(&s.config.prometheus_url())),
+    }
+    if detailed {
+        prometheus["url"] = json!(crate::upstream::redacted(&s.config.prometheus_url()));
     }
     let mut warnings: Vec<String> = s
         .registry
@@ -131,7 +139,10 @@ pub async fn get_config(State(s): State<Shared>) -> Json<Value> {
         "healthConfig": {"rate": s.config.health_config.rate},
         "prometheus": prometheus_settings(&s.config.external_services.prometheus.thanos_proxy),
         "clusterName": home,
-        "istioLabels": {"appLabelName": "app", "versionLabelName": "version"},
+        "istioLabels": {
+            "appLabelName": non_empty_or(&s.config.istio_labels.app_label_name, "app"),
+            "versionLabelName": non_empty_or(&s.config.istio_labels.version_label_name, "version"),
+        },
     }))
 }
 
@@ -194,6 +205,10 @@ fn duration_secs(text: &str) -> Option<u64> {
         };
     }
     num.is_empty().then_some(total)
+}
+
+fn non_empty_or<'a>(v: &'a str, default: &'a str) -> &'a str {
+    if v.is_empty() { default } else { v }
 }
 
 #[cfg(test)]

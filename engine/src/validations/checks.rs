@@ -47,7 +47,10 @@ pub(super) fn checks(
         | IstioKind::PeerAuthentication
         | IstioKind::RequestAuthentication
         | IstioKind::Sidecar => selector(mesh, c.name(), kind, o, &mut checks),
-        IstioKind::Gateway | IstioKind::ServiceEntry => {}
+        IstioKind::Gateway
+        | IstioKind::ServiceEntry
+        | IstioKind::WorkloadEntry
+        | IstioKind::WorkloadGroup => {}
     }
     checks
 }

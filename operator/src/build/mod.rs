@@ -7,8 +7,10 @@ use std::collections::BTreeMap;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service, ServiceAccount};
+use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use kube::api::DynamicObject;
 use kube::{Resource, ResourceExt};
 use meshglass_crds::config::{self, Config};
 use meshglass_crds::names;
@@ -16,12 +18,15 @@ use meshglass_crds::status::RemoteSecretStatus;
 use meshglass_crds::{Kiali, accepted};
 use sha2::{Digest, Sha256};
 
-use crate::reconcile::validate::{SecretScope, Validated, validate};
+use crate::reconcile::validate::{SecretScope, Tenancy, Validated, validate};
 use crate::secrets::check_remote_secret;
 
 mod credentials;
+mod expose;
 mod rbac;
 mod workload;
+
+pub use expose::route_resource;
 
 pub use rbac::{auth_rules, namespaced_read_rules, server_rules};
 pub use workload::{default_resources, restricted_container_security_context};
@@ -64,6 +69,8 @@ pub struct BuildOptions {
     pub image_pull_policy: String,
     /// Value of the version labels (`v<operator version>`).
     pub version: String,
+    /// What CR authors may ask beyond their own namespace and the default image (checked by validation).
+    pub tenancy: Tenancy,
 }
 
 impl Default for BuildOptions {
@@ -72,6 +79,7 @@ impl Default for BuildOptions {
             server_image: "meshglass-server".into(),
             image_pull_policy: "IfNotPresent".into(),
             version: concat!("v", env!("CARGO_PKG_VERSION")).into(),
+            tenancy: Tenancy::default(),
         }
     }
 }
@@ -89,6 +97,9 @@ pub enum Child {
     Deployment(Deployment),
     Service(Service),
     Secret(Secret),
+    Ingress(Ingress),
+    /// `route.openshift.io/v1` Route (no typed struct: the API exists only on OpenShift).
+    Route(DynamicObject),
 }
 
 impl Child {
@@ -103,6 +114,8 @@ impl Child {
             Child::Deployment(_) => "Deployment",
             Child::Service(_) => "Service",
             Child::Secret(_) => "Secret",
+            Child::Ingress(_) => "Ingress",
+            Child::Route(_) => "Route",
         }
     }
 
@@ -117,6 +130,8 @@ impl Child {
             Child::Deployment(o) => o.meta(),
             Child::Service(o) => o.meta(),
             Child::Secret(o) => o.meta(),
+            Child::Ingress(o) => o.meta(),
+            Child::Route(o) => o.meta(),
         }
     }
 
@@ -163,22 +178,43 @@ pub fn is_candidate_secret(cfg: &Config, secret: &Secret) -> bool {
     SecretScope::of(cfg).matches(secret)
 }
 
-/// Validate and build in one call, for callers that hold a CR and what was observed (tests, charts).
+/// What the cluster's API offers that the build may use (observed once per reconcile).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Platform {
+    /// The `route.openshift.io` API exists (OpenShift): the server is exposed by a Route.
+    pub routes: bool,
+}
+
+/// Validate and build in one call, for callers that hold a CR and what was observed (tests, charts),
+/// on a cluster without OpenShift's APIs.
 pub fn build(
     kiali: &Kiali,
     secrets: &[Secret],
     namespaces: &[Namespace],
     opts: &BuildOptions,
 ) -> crate::Result<Desired> {
-    let validated = validate(kiali)?;
-    Ok(desired(&validated, secrets, namespaces, opts)?)
+    build_on(kiali, secrets, namespaces, Platform::default(), opts)
 }
 
-/// The pure build stage: a validated CR plus the observed secrets and namespaces → the desired objects.
+/// [`build`] on a given platform.
+pub fn build_on(
+    kiali: &Kiali,
+    secrets: &[Secret],
+    namespaces: &[Namespace],
+    platform: Platform,
+    opts: &BuildOptions,
+) -> crate::Result<Desired> {
+    let validated = validate(kiali, &opts.tenancy)?;
+    Ok(desired(&validated, secrets, namespaces, platform, opts)?)
+}
+
+/// The pure build stage: a validated CR plus the observed secrets, namespaces and platform → the
+/// desired objects.
 pub fn desired(
     validated: &Validated<'_>,
     secrets: &[Secret],
     namespaces: &[Namespace],
+    platform: Platform,
     opts: &BuildOptions,
 ) -> Result<Desired> {
     // Inline credentials leave the config for a Secret before anything renders it.
@@ -235,6 +271,7 @@ pub fn desired(
                 &creds,
             )?));
             objects.push(Child::Service(ctx.service()));
+            objects.extend(ctx.exposure(platform.routes)?);
         }
     }
 
@@ -254,7 +291,7 @@ fn select_secrets<'a>(
 ) -> (Vec<&'a Secret>, Vec<RemoteSecretStatus>) {
     let mut candidates: Vec<&Secret> = secrets
         .iter()
-        .filter(|s| s.namespace().as_deref() == Some(scope.namespace.as_str()) && scope.matches(s))
+        .filter(|s| s.namespace().as_deref() == Some(scope.namespace.as_str()) && scope.matches(*s))
         .collect();
     candidates.sort_by_key(|s| s.name_any());
     candidates.dedup_by_key(|s| s.name_any());
@@ -380,3 +417,6 @@ pub fn secret_data(pairs: &[(&str, &str)]) -> BTreeMap<String, ByteString> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod proptests;

@@ -24,7 +24,7 @@ pub fn namespaced_read_rules() -> Vec<PolicyRule> {
         ..Default::default()
     };
     vec![
-        rule("", &["namespaces", "pods", "services", "endpoints"]),
+        rule("", &["namespaces", "pods", "services"]),
         rule(
             "apps",
             &["deployments", "replicasets", "statefulsets", "daemonsets"],

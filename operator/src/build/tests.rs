@@ -25,6 +25,14 @@ fn ossm_primary() -> Kiali {
     )
 }
 
+/// Build options whose tenancy allows every CR (remote mode, another namespace, another image).
+fn permissive() -> BuildOptions {
+    BuildOptions {
+        tenancy: Tenancy::allow_all(),
+        ..BuildOptions::default()
+    }
+}
+
 fn keys(d: &Desired) -> Vec<String> {
     let mut k: Vec<String> = d.objects.iter().map(Child::key).collect();
     k.sort();
@@ -83,8 +91,8 @@ fn primary_creates_exactly_the_server_objects() {
             "ServiceAccount istio-system/kiali-service-account",
         ]
     );
-    // The seed's primary CR: every field it sets is acted on (thanos_proxy included).
-    assert!(d.ignored_fields.is_empty(), "{:?}", d.ignored_fields);
+    // The seed's primary CR: every field it sets is acted on but `version`.
+    assert_eq!(d.ignored_fields, vec!["version"]);
     for c in &d.objects {
         let m = c.meta();
         let labels = m.labels.as_ref().unwrap();
@@ -136,6 +144,14 @@ fn primary_creates_exactly_the_server_objects() {
     );
     assert_eq!(sc.read_only_root_filesystem, Some(true));
     assert_eq!(c.resources.as_ref(), Some(&default_resources()));
+    // Readiness waits for the caches (`/readyz`); liveness only asks whether the process answers.
+    let path = |p: &Option<k8s_openapi::api::core::v1::Probe>| {
+        p.as_ref()
+            .and_then(|p| p.http_get.as_ref())
+            .and_then(|g| g.path.clone())
+    };
+    assert_eq!(path(&c.readiness_probe).as_deref(), Some("/kiali/readyz"));
+    assert_eq!(path(&c.liveness_probe).as_deref(), Some("/kiali/healthz"));
     let psc = pod.security_context.as_ref().unwrap();
     assert_eq!(psc.run_as_non_root, Some(true));
     assert_eq!(
@@ -185,7 +201,7 @@ fn remote_creates_only_credentials() {
         "istio-system",
         serde_json::json!({"version": "default", "auth": {"openshift": {"redirect_uris": ["https://x/api/auth/callback/cluster2"]}}, "deployment": {"remote_cluster_resources_only": true}}),
     );
-    let d = build(&k, &[], &[], &BuildOptions::default()).unwrap();
+    let d = build(&k, &[], &[], &permissive()).unwrap();
     assert_eq!(
         keys(&d),
         vec![
@@ -215,7 +231,7 @@ fn remote_creates_only_credentials() {
         "kiali-service-account"
     );
     assert!(d.remote_only());
-    assert_eq!(d.ignored_fields, vec!["auth.openshift"]);
+    assert_eq!(d.ignored_fields, vec!["auth.openshift", "version"]);
 }
 
 #[test]
@@ -321,7 +337,7 @@ fn custom_instance_name_and_namespace() {
         "operators",
         serde_json::json!({"deployment": {"instance_name": "mesh-console", "namespace": "console"}, "istio_namespace": "istio-system"}),
     );
-    let d = build(&k, &[], &[], &BuildOptions::default()).unwrap();
+    let d = build(&k, &[], &[], &permissive()).unwrap();
     assert_eq!(
         keys(&d),
         vec![
@@ -549,4 +565,134 @@ fn inline_metrics_credentials_go_to_a_secret_never_the_configmap() {
     );
     assert!(mounts.iter().any(|m| m.mount_path == "/kiali-cabundle"));
     assert!(!serde_json::to_string(pod).unwrap().contains("inline-t0ken"));
+}
+
+#[test]
+fn a_users_sidecar_injection_choice_is_not_overridden() {
+    let pod_meta = |spec: serde_json::Value| {
+        let d = build(
+            &kiali("istio-system", spec),
+            &[],
+            &[],
+            &BuildOptions::default(),
+        )
+        .unwrap();
+        deployment(&d)
+            .spec
+            .as_ref()
+            .unwrap()
+            .template
+            .metadata
+            .clone()
+            .unwrap()
+    };
+    // By default the server gets no sidecar.
+    let m = pod_meta(serde_json::json!({}));
+    assert_eq!(m.labels.unwrap()["sidecar.istio.io/inject"], "false");
+    // Seed 002: the annotation asks for one, and no label of ours (which Istio reads first) says otherwise.
+    let m = pod_meta(
+        serde_json::json!({"deployment": {"pod_annotations": {"sidecar.istio.io/inject": "true"}}}),
+    );
+    assert!(
+        !m.labels
+            .as_ref()
+            .unwrap()
+            .contains_key("sidecar.istio.io/inject")
+    );
+    assert_eq!(m.annotations.unwrap()["sidecar.istio.io/inject"], "true");
+    let m = pod_meta(
+        serde_json::json!({"deployment": {"pod_labels": {"sidecar.istio.io/inject": "true"}}}),
+    );
+    assert_eq!(m.labels.unwrap()["sidecar.istio.io/inject"], "true");
+}
+
+#[test]
+fn ingress_when_enabled_and_a_route_where_the_route_api_exists() {
+    let built = |spec: serde_json::Value, routes: bool| {
+        build_on(
+            &kiali("istio-system", spec),
+            &[],
+            &[],
+            Platform { routes },
+            &BuildOptions::default(),
+        )
+        .unwrap()
+    };
+    let exposed = |d: &Desired| -> Vec<String> {
+        d.objects
+            .iter()
+            .filter(|c| matches!(c, Child::Ingress(_) | Child::Route(_)))
+            .map(Child::key)
+            .collect()
+    };
+    // Kiali: off by default on Kubernetes, on by default on OpenShift.
+    assert!(exposed(&built(serde_json::json!({}), false)).is_empty());
+    assert_eq!(
+        exposed(&built(serde_json::json!({}), true)),
+        ["Route istio-system/kiali"]
+    );
+    let off = serde_json::json!({"deployment": {"ingress": {"enabled": false}}});
+    assert!(exposed(&built(off, true)).is_empty());
+
+    // Seed 000: `deployment.ingress.enabled=true` on Kubernetes.
+    let on = serde_json::json!({"deployment": {"ingress": {"enabled": true}}});
+    let d = built(on.clone(), false);
+    assert_eq!(exposed(&d), ["Ingress istio-system/kiali"]);
+    let Some(Child::Ingress(ing)) = d.objects.iter().find(|c| c.kind() == "Ingress") else {
+        panic!("no Ingress")
+    };
+    let spec = ing.spec.as_ref().unwrap();
+    assert_eq!(spec.ingress_class_name.as_deref(), Some("nginx"));
+    let path = &spec.rules.as_ref().unwrap()[0].http.as_ref().unwrap().paths[0];
+    assert_eq!(path.path.as_deref(), Some("/kiali"));
+    let backend = path.backend.service.as_ref().unwrap();
+    assert_eq!(backend.name, "kiali");
+    assert_eq!(backend.port.as_ref().unwrap().number, Some(20001));
+    assert_eq!(ing.metadata.labels.as_ref().unwrap()["app"], "kiali");
+
+    // Seed 001: Route `<instance>` to the Service's http port; override_yaml names the host.
+    let d = built(
+        serde_json::json!({"deployment": {"ingress": {"override_yaml": {"spec": {"host": "kiali.apps.example.com", "to": {"kind": "Service", "name": "kiali"}}}}}}),
+        true,
+    );
+    let Some(Child::Route(route)) = d.objects.iter().find(|c| c.kind() == "Route") else {
+        panic!("no Route")
+    };
+    assert_eq!(route.data["spec"]["host"], "kiali.apps.example.com");
+    let d = built(on, true);
+    let Some(Child::Route(route)) = d.objects.iter().find(|c| c.kind() == "Route") else {
+        panic!("no Route")
+    };
+    assert_eq!(
+        route.types.as_ref().unwrap().api_version,
+        "route.openshift.io/v1"
+    );
+    assert_eq!(route.data["spec"]["to"]["name"], "kiali");
+    assert_eq!(route.data["spec"]["port"]["targetPort"], "http");
+    assert_eq!(route.data["spec"]["tls"]["termination"], "edge");
+
+    let class =
+        serde_json::json!({"deployment": {"ingress": {"enabled": true, "class_name": "traefik"}}});
+    let d = built(class, false);
+    let Some(Child::Ingress(ing)) = d.objects.iter().find(|c| c.kind() == "Ingress") else {
+        panic!("no Ingress")
+    };
+    assert_eq!(
+        ing.spec.as_ref().unwrap().ingress_class_name.as_deref(),
+        Some("traefik")
+    );
+    // A remote-only CR exposes nothing.
+    let remote = serde_json::json!({"deployment": {"remote_cluster_resources_only": true, "ingress": {"enabled": true}}});
+    let remote = build_on(
+        &kiali("istio-system", remote),
+        &[],
+        &[],
+        Platform { routes: true },
+        &BuildOptions {
+            tenancy: crate::reconcile::validate::Tenancy::allow_all(),
+            ..BuildOptions::default()
+        },
+    )
+    .unwrap();
+    assert!(exposed(&remote).is_empty());
 }

@@ -18,6 +18,9 @@ use meshglass_crds::names;
 
 use super::{Ctx, Error, Result, hash};
 
+/// Istio's per-pod injection switch (label or annotation; the label wins).
+const SIDECAR_INJECT: &str = "sidecar.istio.io/inject";
+
 /// Kiali's default `deployment.resources` (requests 10m CPU / 64Mi, limit 1Gi memory), used when the CR
 /// sets none: the pod always has requests and a memory limit (namespaces with a LimitRange or a
 /// ResourceQuota reject pods without them).
@@ -50,7 +53,7 @@ pub fn restricted_container_security_context() -> SecurityContext {
 }
 
 impl Ctx<'_> {
-    fn extra<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+    pub(super) fn extra<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
         match self.cfg.deployment.extra.get(key) {
             None | Some(serde_json::Value::Null) => Ok(None),
             Some(v) => serde_json::from_value(v.clone())
@@ -120,15 +123,19 @@ impl Ctx<'_> {
             }
         }
         let refs: Vec<&[u8]> = secret_parts.iter().map(|p| p.as_slice()).collect();
-        let mut pod_labels = self.labels();
-        pod_labels.insert("sidecar.istio.io/inject".into(), "false".into());
-        pod_labels.extend(
-            self.extra::<BTreeMap<String, String>>("pod_labels")?
-                .unwrap_or_default(),
-        );
+        let user_labels = self
+            .extra::<BTreeMap<String, String>>("pod_labels")?
+            .unwrap_or_default();
         let mut annotations = self
             .extra::<BTreeMap<String, String>>("pod_annotations")?
             .unwrap_or_default();
+        let mut pod_labels = self.labels();
+        // The server needs no sidecar; but Istio reads the label before the annotation, so a user's
+        // `sidecar.istio.io/inject` (label or annotation, seed 002) is never overridden by ours.
+        if !user_labels.contains_key(SIDECAR_INJECT) && !annotations.contains_key(SIDECAR_INJECT) {
+            pod_labels.insert(SIDECAR_INJECT.into(), "false".into());
+        }
+        pod_labels.extend(user_labels);
         annotations.insert(
             names::CONFIG_HASH_ANNOTATION.into(),
             hash(&[config_yaml.as_bytes()]),
@@ -194,14 +201,16 @@ impl Ctx<'_> {
 
     fn container(&self, mounts: Vec<VolumeMount>) -> Result<Container> {
         let web_root = self.cfg.server.web_root.trim_end_matches('/');
-        let probe = || Probe {
+        // Liveness: the process answers (`/healthz`); readiness: its caches have synced
+        // (`/readyz`), so a server still listing its clusters gets no traffic.
+        let probe = |path: &str, period: i32| Probe {
             http_get: Some(HTTPGetAction {
-                path: Some(format!("{web_root}/healthz")),
+                path: Some(format!("{web_root}/{path}")),
                 port: IntOrString::String("api-port".into()),
                 ..Default::default()
             }),
             initial_delay_seconds: Some(5),
-            period_seconds: Some(30),
+            period_seconds: Some(period),
             ..Default::default()
         };
         let pull_policy = self
@@ -231,8 +240,8 @@ impl Ctx<'_> {
                     ..Default::default()
                 },
             ]),
-            readiness_probe: Some(probe()),
-            liveness_probe: Some(probe()),
+            readiness_probe: Some(probe("readyz", 10)),
+            liveness_probe: Some(probe("healthz", 30)),
             security_context: Some(restricted_container_security_context()),
             resources: Some(
                 self.extra::<ResourceRequirements>("resources")?

@@ -1,18 +1,27 @@
 //! The apply stage: server-side apply of every desired child with the one field manager, then prune
 //! of what carries this CR's owner labels but is no longer desired.
+//!
+//! No takeover: an object is changed or deleted only when it is this CR's ([`ownership`]: its owner labels
+//! name this CR and this operator's field manager wrote it). A child that does not exist yet is applied
+//! without `force`, so an object created in between by someone else fails the apply instead of being adopted;
+//! an existing object that is someone else's fails the reconcile with [`Error::Conflict`], naming its owner.
 
 use std::collections::BTreeSet;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
+use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
-use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, Preconditions,
+};
 use kube::{Client, ResourceExt};
 use meshglass_crds::names;
-use tracing::info;
+use tracing::{info, warn};
 
 use super::MANAGER;
-use crate::build::{Child, Desired};
+use crate::build::{Child, Desired, route_resource};
 
 /// A write or a prune failed.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +32,12 @@ pub enum Error {
     Apply { key: String, source: kube::Error },
     #[error("cannot serialize an object: {0}")]
     Serialize(String),
+    /// A desired child's name is taken by an object this CR did not create.
+    #[error(
+        "{key} already exists and {owner}; the operator changes and deletes only objects it created for this \
+         Kiali CR (choose another deployment.instance_name, or remove that object)"
+    )]
+    Conflict { key: String, owner: String },
 }
 
 impl Error {
@@ -31,6 +46,7 @@ impl Error {
             Error::Kube(_) => "kube_api",
             Error::Apply { .. } => "apply",
             Error::Serialize(_) => "serialize",
+            Error::Conflict { .. } => "conflict",
         }
     }
 }
@@ -43,7 +59,7 @@ pub async fn apply(
     desired: &Desired,
 ) -> Result<(), Error> {
     for child in &desired.objects {
-        apply_child(client, child).await?;
+        apply_child(client, cr_ns, cr_name, child).await?;
     }
     prune(client, cr_ns, cr_name, Some(desired)).await
 }
@@ -59,6 +75,8 @@ fn resource_of(child: &Child) -> ApiResource {
         Child::Deployment(_) => ApiResource::erase::<Deployment>(&()),
         Child::Service(_) => ApiResource::erase::<Service>(&()),
         Child::Secret(_) => ApiResource::erase::<Secret>(&()),
+        Child::Ingress(_) => ApiResource::erase::<Ingress>(&()),
+        Child::Route(_) => route_resource(),
     }
 }
 
@@ -70,6 +88,9 @@ fn managed_kinds() -> Vec<(ApiResource, bool)> {
         (ApiResource::erase::<Deployment>(&()), true),
         (ApiResource::erase::<Service>(&()), true),
         (ApiResource::erase::<Secret>(&()), true),
+        (ApiResource::erase::<Ingress>(&()), true),
+        // Listed only where the API exists (prune treats its absence as nothing to delete).
+        (route_resource(), true),
         (ApiResource::erase::<Role>(&()), true),
         (ApiResource::erase::<RoleBinding>(&()), true),
         (ApiResource::erase::<ClusterRole>(&()), false),
@@ -95,44 +116,134 @@ fn child_value(child: &Child) -> Result<serde_json::Value, Error> {
         Child::Deployment(o) => serde_json::to_value(o),
         Child::Service(o) => serde_json::to_value(o),
         Child::Secret(o) => serde_json::to_value(o),
+        Child::Ingress(o) => serde_json::to_value(o),
+        Child::Route(o) => serde_json::to_value(o),
     };
     v.map_err(|e| Error::Serialize(e.to_string()))
 }
 
-/// Server-side apply of one child; a binding whose roleRef changed is replaced (roleRef is immutable).
-async fn apply_child(client: &Client, child: &Child) -> Result<(), Error> {
+/// Whose an existing object is, as far as the CR `cr_ns/cr_name` is concerned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ownership {
+    /// Labelled for this CR and written by this operator's field manager: the CR's to change and delete.
+    Ours,
+    /// Someone else's; the text names the owner, for [`Error::Conflict`].
+    Theirs(String),
+}
+
+/// Reads `meta` of an existing object: ours only when both owner labels name `cr_ns/cr_name` and the
+/// operator's field manager is among its managers (labels alone can be copied onto any object).
+pub fn ownership(meta: &ObjectMeta, cr_ns: &str, cr_name: &str) -> Ownership {
+    let label = |key: &str| meta.labels.as_ref().and_then(|l| l.get(key)).cloned();
+    let (ns, name) = (
+        label(names::OWNER_NAMESPACE_LABEL),
+        label(names::OWNER_NAME_LABEL),
+    );
+    let managers: Vec<String> = meta
+        .managed_fields
+        .iter()
+        .flatten()
+        .filter_map(|f| f.manager.clone())
+        .fold(Vec::new(), |mut v, m| {
+            if !v.contains(&m) {
+                v.push(m);
+            }
+            v
+        });
+    let written_by_us = managers.iter().any(|m| m == MANAGER);
+    match (ns, name) {
+        (Some(ns), Some(name))
+            if ns == cr_ns && name == names::owner_label_value(cr_name) && written_by_us =>
+        {
+            Ownership::Ours
+        }
+        (Some(ns), Some(name)) if ns != cr_ns || name != names::owner_label_value(cr_name) => {
+            Ownership::Theirs(format!("belongs to Kiali CR {ns}/{name}"))
+        }
+        (Some(_), Some(_)) => Ownership::Theirs(format!(
+            "carries this CR's owner labels but was not written by {MANAGER} (managers: {})",
+            list_or_none(&managers)
+        )),
+        _ => Ownership::Theirs(format!(
+            "was not created by {MANAGER} for a Kiali CR (managers: {})",
+            list_or_none(&managers)
+        )),
+    }
+}
+
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none recorded".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// Server-side apply of one child, after checking that an existing object of that name is this CR's. A
+/// binding of ours whose roleRef changed is replaced (roleRef is immutable), deleting exactly the object
+/// checked (uid precondition).
+async fn apply_child(
+    client: &Client,
+    cr_ns: &str,
+    cr_name: &str,
+    child: &Child,
+) -> Result<(), Error> {
     let ar = resource_of(child);
     let meta = child.meta();
     let name = meta.name.clone().unwrap_or_default();
     let api = dyn_api(client, &ar, meta.namespace.as_deref());
     let value = child_value(child)?;
-    let params = PatchParams::apply(MANAGER).force();
+    let failed = |source| Error::Apply {
+        key: child.key(),
+        source,
+    };
+    let existing = api.get_opt(&name).await?;
+    let params = match &existing {
+        // Not forced: should someone create it meanwhile, the apply conflicts instead of adopting it.
+        None => PatchParams::apply(MANAGER),
+        Some(obj) => match ownership(&obj.metadata, cr_ns, cr_name) {
+            // Ours: take back fields others changed since (drift).
+            Ownership::Ours => PatchParams::apply(MANAGER).force(),
+            Ownership::Theirs(owner) => {
+                return Err(Error::Conflict {
+                    key: child.key(),
+                    owner,
+                });
+            }
+        },
+    };
     match api.patch(&name, &params, &Patch::Apply(&value)).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s))
             if s.code == 422
                 && matches!(child, Child::ClusterRoleBinding(_) | Child::RoleBinding(_)) =>
         {
-            delete_ignoring_missing(&api, &name).await?;
-            api.patch(&name, &params, &Patch::Apply(&value))
+            let Some(obj) = existing else {
+                return Err(failed(kube::Error::Api(s)));
+            };
+            delete_exactly(&api, &obj).await?;
+            api.patch(&name, &PatchParams::apply(MANAGER), &Patch::Apply(&value))
                 .await
                 .map(|_| ())
-                .map_err(|source| Error::Apply {
-                    key: child.key(),
-                    source,
-                })
+                .map_err(failed)
         }
-        Err(source) => Err(Error::Apply {
-            key: child.key(),
-            source,
-        }),
+        Err(source) => Err(failed(source)),
     }
 }
 
-async fn delete_ignoring_missing(api: &Api<DynamicObject>, name: &str) -> Result<(), Error> {
-    match api.delete(name, &DeleteParams::background()).await {
+/// Deletes `obj` itself (uid precondition: never a namesake created since); NotFound and a changed uid
+/// count as done.
+async fn delete_exactly(api: &Api<DynamicObject>, obj: &DynamicObject) -> Result<(), Error> {
+    let dp = DeleteParams {
+        preconditions: Some(Preconditions {
+            uid: obj.metadata.uid.clone(),
+            resource_version: None,
+        }),
+        ..DeleteParams::background()
+    };
+    match api.delete(&obj.name_any(), &dp).await {
         Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Ok(()),
         Err(e) => Err(e.into()),
     }
 }
@@ -172,16 +283,90 @@ pub async fn prune(
         .unwrap_or_default();
     let lp = ListParams::default().labels(&owner_selector(cr_ns, cr_name));
     for (ar, namespaced) in managed_kinds() {
-        let list = dyn_api(client, &ar, None).list(&lp).await?;
+        let list = match dyn_api(client, &ar, None).list(&lp).await {
+            Ok(list) => list,
+            // An API this cluster does not serve (Routes outside OpenShift) holds nothing of ours.
+            Err(kube::Error::Api(s)) if s.code == 404 && ar.group == "route.openshift.io" => {
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         for obj in list.items {
             let ns = if namespaced { obj.namespace() } else { None };
             let key = (ar.kind.clone(), ns.clone(), obj.name_any());
             if keep.contains(&key) {
                 continue;
             }
+            if let Ownership::Theirs(owner) = ownership(&obj.metadata, cr_ns, cr_name) {
+                warn!(kind = %ar.kind, namespace = ?ns, name = %obj.name_any(), owner = %owner, "left alone: carries the owner labels but is not ours");
+                continue;
+            }
             info!(kind = %ar.kind, namespace = ?ns, name = %obj.name_any(), "deleting object no longer desired");
-            delete_ignoring_missing(&dyn_api(client, &ar, ns.as_deref()), &obj.name_any()).await?;
+            delete_exactly(&dyn_api(client, &ar, ns.as_deref()), &obj).await?;
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
+
+    fn meta(labels: &[(&str, &str)], managers: &[&str]) -> ObjectMeta {
+        ObjectMeta {
+            labels: Some(
+                labels
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
+            managed_fields: Some(
+                managers
+                    .iter()
+                    .map(|m| ManagedFieldsEntry {
+                        manager: Some(m.to_string()),
+                        ..Default::default()
+                    })
+                    .collect(),
+            ),
+            ..Default::default()
+        }
+    }
+
+    const NS: &str = names::OWNER_NAMESPACE_LABEL;
+    const NAME: &str = names::OWNER_NAME_LABEL;
+
+    #[test]
+    fn only_objects_labelled_for_this_cr_and_written_by_the_operator_are_ours() {
+        let ours = meta(&[(NS, "a"), (NAME, "kiali")], &[MANAGER, "kubectl-edit"]);
+        assert_eq!(ownership(&ours, "a", "kiali"), Ownership::Ours);
+
+        let Ownership::Theirs(other) = ownership(&ours, "b", "kiali") else {
+            panic!("another CR's object is not ours");
+        };
+        assert_eq!(other, "belongs to Kiali CR a/kiali");
+
+        // A built-in ClusterRole (`admin`, `view`, ...) has neither the labels nor the manager.
+        let builtin = meta(
+            &[("kubernetes.io/bootstrapping", "rbac-defaults")],
+            &["kube-apiserver"],
+        );
+        let Ownership::Theirs(m) = ownership(&builtin, "a", "kiali") else {
+            panic!("a built-in role is not ours");
+        };
+        assert!(
+            m.contains("not created by meshglass-operator") && m.contains("kube-apiserver"),
+            "{m}"
+        );
+
+        // Copied labels are not enough.
+        let forged = meta(&[(NS, "a"), (NAME, "kiali")], &["kubectl-create"]);
+        assert!(
+            matches!(ownership(&forged, "a", "kiali"), Ownership::Theirs(m) if m.contains("kubectl-create"))
+        );
+        assert!(
+            matches!(ownership(&ObjectMeta::default(), "a", "kiali"), Ownership::Theirs(m) if m.contains("none recorded"))
+        );
+    }
 }

@@ -14,7 +14,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::{ObjectReference, Secret};
+use k8s_openapi::api::core::v1::ObjectReference;
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
 use kube::core::DeserializeGuard;
 use kube::core::error_boundary::InvalidObject;
@@ -122,7 +122,11 @@ impl SecretScopes {
     }
 
     /// CRs in `store` that mount (or would mount) `secret`: listed in their status, or a candidate.
-    pub fn users(&self, store: &Store<Guarded>, secret: &Secret) -> Vec<ObjectRef<Guarded>> {
+    pub fn users<S: Resource>(
+        &self,
+        store: &Store<Guarded>,
+        secret: &S,
+    ) -> Vec<ObjectRef<Guarded>> {
         let (ns, name) = (secret.namespace().unwrap_or_default(), secret.name_any());
         let scopes = lock(&self.0);
         let mut out = Vec::new();
@@ -216,7 +220,7 @@ async fn reconcile_generation(kiali: &Kiali, ctx: &Context) -> Result<Action> {
 
 /// validate → observe → build → apply.
 async fn converge(kiali: &Kiali, ctx: &Context) -> Result<Desired> {
-    let validated = match validate::validate(kiali) {
+    let validated = match validate::validate(kiali, &ctx.opts.tenancy) {
         Ok(v) => v,
         Err(e) => {
             ctx.secret_scopes.record(kiali, None);
@@ -229,6 +233,7 @@ async fn converge(kiali: &Kiali, ctx: &Context) -> Result<Desired> {
         &validated,
         &observed.secrets,
         &observed.namespaces,
+        observed.platform,
         &ctx.opts,
     )?;
     apply::apply(

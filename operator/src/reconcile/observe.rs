@@ -1,11 +1,13 @@
 //! The observe stage: reads what the build depends on besides the CR — the candidate remote-cluster
-//! Secrets (primary mode) and, when cluster-wide access is off, the namespaces.
+//! Secrets (primary mode), when cluster-wide access is off the namespaces, and whether the Route API
+//! exists.
 
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, ListParams};
 use kube::{Client, ResourceExt};
 
 use super::validate::{SecretScope, Validated};
+use crate::build::Platform;
 
 /// A read from the API server failed.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +29,7 @@ impl Error {
 pub struct Observed {
     pub secrets: Vec<Secret>,
     pub namespaces: Vec<Namespace>,
+    pub platform: Platform,
 }
 
 pub async fn observe(client: &Client, validated: &Validated<'_>) -> Result<Observed, Error> {
@@ -42,10 +45,27 @@ pub async fn observe(client: &Client, validated: &Validated<'_>) -> Result<Obser
             .await?
             .items
     };
+    let platform = Platform {
+        routes: route_api(client).await?,
+    };
     Ok(Observed {
         secrets,
         namespaces,
+        platform,
     })
+}
+
+/// Whether the cluster serves `route.openshift.io/v1` Routes (OpenShift, or a cluster with the
+/// Route CRD). Asked on every reconcile, so an API added later is used without a restart.
+pub async fn route_api(client: &Client) -> Result<bool, Error> {
+    match client
+        .list_api_group_resources("route.openshift.io/v1")
+        .await
+    {
+        Ok(list) => Ok(list.resources.iter().any(|r| r.name == "routes")),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The candidate remote-cluster secrets: listed by label, then each named one not already found.

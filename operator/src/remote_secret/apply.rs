@@ -104,7 +104,8 @@ impl Apply for Live {
             RemoteWrite::Namespace(o) => Api::<Namespace>::all(c)
                 .create(&PostParams::default(), o)
                 .await
-                .map(|_| Change::Created),
+                .map(|_| Change::Created)
+                .map_err(SsaError::Kube),
             RemoteWrite::ServiceAccount(o) => {
                 ssa(&namespaced::<ServiceAccount>(remote, o), o).await
             }
@@ -112,7 +113,7 @@ impl Apply for Live {
             RemoteWrite::ClusterRoleBinding(o) => ssa(&Api::<ClusterRoleBinding>::all(c), o).await,
             RemoteWrite::TokenSecret(o) => ssa(&namespaced::<Secret>(remote, o), o).await,
         }
-        .map_err(remote.kube_err(write.doing()))?;
+        .map_err(|e| e.into_error(remote, write.doing(), &write.label()))?;
         if change == Change::Created {
             self.created.push(write.clone());
         }
@@ -128,9 +129,13 @@ impl Apply for Live {
 
     async fn kiali(&mut self, kiali: &Cluster, write: &KialiWrite) -> Result<()> {
         let api: Api<Secret> = namespaced(kiali, &write.secret);
-        let change = ssa(&api, &write.secret)
-            .await
-            .map_err(kiali.kube_err("applying the remote-cluster Secret"))?;
+        let change = ssa(&api, &write.secret).await.map_err(|e| {
+            e.into_error(
+                kiali,
+                "applying the remote-cluster Secret".into(),
+                &format!("Secret {}", object_label(&write.secret)),
+            )
+        })?;
         self.actions
             .push(action(Side::Kiali, &write.secret, change));
         Ok(())
@@ -192,18 +197,78 @@ where
     )
 }
 
+/// Why [`ssa`] did not write.
+enum SsaError {
+    Kube(kube::Error),
+    /// The object exists and lacks the CLI's managed-by label; the text names who manages it.
+    NotOurs(String),
+}
+
+impl From<kube::Error> for SsaError {
+    fn from(e: kube::Error) -> Self {
+        SsaError::Kube(e)
+    }
+}
+
+impl SsaError {
+    fn into_error(self, cluster: &Cluster, doing: String, object: &str) -> Error {
+        match self {
+            SsaError::Kube(e) => cluster.kube_err(doing)(e),
+            SsaError::NotOurs(owner) => Error::NotOurs {
+                object: object.to_string(),
+                side: cluster.side.word(),
+                context: cluster.context.clone(),
+                owner,
+            },
+        }
+    }
+}
+
+fn object_label<K: Resource>(obj: &K) -> String {
+    match obj.meta().namespace.as_deref() {
+        Some(ns) => format!("{ns}/{}", obj.name_any()),
+        None => obj.name_any(),
+    }
+}
+
+/// Who manages an object the CLI did not create: its managed-by label, else its field managers.
+fn owner_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> String {
+    if let Some(by) = meta
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(objects::MANAGED_BY_KEY))
+    {
+        return format!("managed by {by}");
+    }
+    let managers: Vec<String> = meta
+        .managed_fields
+        .iter()
+        .flatten()
+        .filter_map(|f| f.manager.clone())
+        .collect();
+    if managers.is_empty() {
+        "no managed-by label".into()
+    } else {
+        format!("field managers {}", managers.join(", "))
+    }
+}
+
 /// Server-side apply with the CLI's field manager; reports whether the object was created, changed or left as is
-/// (same resourceVersion).
-async fn ssa<K>(api: &Api<K>, obj: &K) -> std::result::Result<Change, kube::Error>
+/// (same resourceVersion). An existing object is changed only when it carries the CLI's managed-by label (no
+/// takeover of objects someone else made); a new one is applied without `force`, so that one created meanwhile by
+/// someone else fails the apply rather than being adopted.
+async fn ssa<K>(api: &Api<K>, obj: &K) -> std::result::Result<Change, SsaError>
 where
     K: Resource + Clone + Serialize + DeserializeOwned + fmt::Debug,
 {
     let name = obj.meta().name.clone().unwrap_or_default();
-    let before = api
-        .get_opt(&name)
-        .await?
-        .and_then(|o| o.meta().resource_version.clone());
-    let params = PatchParams::apply(FIELD_MANAGER).force();
+    let existing = api.get_opt(&name).await?;
+    let params = match &existing {
+        None => PatchParams::apply(FIELD_MANAGER),
+        Some(o) if objects::is_managed(o.meta()) => PatchParams::apply(FIELD_MANAGER).force(),
+        Some(o) => return Err(SsaError::NotOurs(owner_of(o.meta()))),
+    };
+    let before = existing.and_then(|o| o.meta().resource_version.clone());
     let after = api.patch(&name, &params, &Patch::Apply(obj)).await?;
     Ok(match before {
         None => Change::Created,

@@ -80,6 +80,18 @@ pub enum Error {
     PrimaryNamespaceMissing { context: String, namespace: String },
 
     #[error(
+        "{object} already exists on the {side} cluster (context {context:?}) and was not created by \
+         meshglass-operator remote-secret ({owner}); the CLI changes only objects it created: pass another \
+         --kiali-resource-name, or remove that object"
+    )]
+    NotOurs {
+        object: String,
+        side: &'static str,
+        context: String,
+        owner: String,
+    },
+
+    #[error(
         "token Secret {namespace}/{name} on the remote cluster (context {context:?}) has no token after {secs}s; {hint}"
     )]
     TokenTimeout {
@@ -145,6 +157,7 @@ impl Error {
             Error::CredentialRejected { .. } => "credential_rejected",
             Error::PermissionMissing { .. } => "permission_missing",
             Error::Kube { .. } => "kube_api",
+            Error::NotOurs { .. } => "not_ours",
             Error::Encode { .. } => "encode",
             Error::Output(_) => "output",
         }

@@ -273,6 +273,7 @@ pub fn required_access() -> Vec<Access> {
         ("networking.istio.io", "serviceentries"),
         ("networking.istio.io", "sidecars"),
         ("networking.istio.io", "workloadentries"),
+        ("networking.istio.io", "workloadgroups"),
         ("security.istio.io", "authorizationpolicies"),
         ("security.istio.io", "peerauthentications"),
         ("security.istio.io", "requestauthentications"),

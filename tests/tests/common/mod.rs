@@ -15,8 +15,10 @@ use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config, CustomResourceExt, Resource, ResourceExt};
+use meshglass_operator::build::BuildOptions;
 use meshglass_operator::controller::{self, Settings};
 use meshglass_operator::crds::Kiali;
+use meshglass_operator::reconcile::validate::Tenancy;
 use meshglass_operator::remote_secret::objects::{Trust, kubeconfig_yaml, remote_kubeconfig};
 use meshglass_operator::remote_secret::{self, Outcome};
 use meshglass_testbed::{Cluster, TestBed, TestNamespace, apply_crd, poll, wait_until};
@@ -44,15 +46,47 @@ spec:
     remote_cluster_resources_only: true
 "#;
 
+/// The tenancy of the shared test operators: remote mode allowed (the OSSM and example remote CRs mint the
+/// remote token legitimately) and another deployment namespace (the restricted-Pod-Security namespace of the
+/// GitOps test), only the default image. tests/tests/operator_trust.rs runs one with every switch off.
+pub fn test_tenancy() -> Tenancy {
+    Tenancy {
+        allow_remote_cluster_resources: true,
+        allow_ad_hoc_namespace: true,
+        ..Tenancy::default()
+    }
+}
+
 /// Runs the operator in process, on a thread and runtime of its own, until `stop` resolves
 /// (`std::future::pending()` for the rest of the test process). `make_client` runs on that
-/// runtime, since a client is bound to the runtime that built it.
+/// runtime, since a client is bound to the runtime that built it. Its tenancy is [`test_tenancy`].
 pub fn spawn_operator<F, Fut, S>(make_client: F, stop: S) -> std::thread::JoinHandle<()>
 where
     F: FnOnce() -> Fut + Send + 'static,
     Fut: Future<Output = Client>,
     S: Future<Output = ()> + Send + Sync + 'static,
 {
+    spawn_operator_with(test_tenancy(), make_client, stop)
+}
+
+/// [`spawn_operator`] with the given tenancy switches.
+pub fn spawn_operator_with<F, Fut, S>(
+    tenancy: Tenancy,
+    make_client: F,
+    stop: S,
+) -> std::thread::JoinHandle<()>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = Client>,
+    S: Future<Output = ()> + Send + Sync + 'static,
+{
+    let settings = Settings {
+        build: BuildOptions {
+            tenancy,
+            ..BuildOptions::default()
+        },
+        ..Settings::default()
+    };
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -61,7 +95,7 @@ where
             .expect("operator runtime");
         rt.block_on(async move {
             let client = make_client().await;
-            controller::run(client, Settings::default(), stop).await;
+            controller::run(client, settings, stop).await;
         });
     })
 }
@@ -272,6 +306,35 @@ pub async fn wait_successful(client: &Client, ns: &str, name: &str) -> Kiali {
                 k.metadata.generation,
                 serde_json::to_string(s).unwrap_or_default()
             )),
+        },
+    )
+    .await
+}
+
+/// Waits until the CR reports Failure=True for its current generation (Successful not True) and returns the CR and
+/// the Failure message; on timeout the error shows its status.
+pub async fn wait_failure(client: &Client, ns: &str, name: &str) -> (Kiali, String) {
+    wait_for_object(
+        client,
+        ns,
+        name,
+        &format!("Kiali {ns}/{name} reports Failure for its generation"),
+        |k: Kiali| {
+            let failure = k.status.as_ref().and_then(|s| {
+                let c = s.condition("Failure")?;
+                (c.status == "True"
+                    && c.observed_generation == k.metadata.generation
+                    && !s.is_successful_for(k.metadata.generation))
+                .then(|| c.message.clone())
+            });
+            match failure {
+                Some(m) => Ok((k, m)),
+                None => Err(format!(
+                    "generation {:?}, status {}",
+                    k.metadata.generation,
+                    serde_json::to_string(&k.status).unwrap_or_default()
+                )),
+            }
         },
     )
     .await

@@ -36,6 +36,8 @@ pub async fn start_operators(
         (PRIMARY, ports.operator_east),
         (REMOTE, ports.operator_west),
     ] {
+        // West's CR runs in remote mode, which mints the token east's server uses: allowed there only.
+        let remote_mode = (cluster == REMOTE).to_string();
         running.procs.spawn(
             &format!("operator-{cluster}"),
             &setup.operator(),
@@ -48,6 +50,8 @@ pub async fn start_operators(
                 // Two operators on one machine: each its own /healthz, /readyz, /metrics port.
                 "--admin-addr".into(),
                 format!("127.0.0.1:{admin_port}"),
+                "--allow-remote-cluster-resources".into(),
+                remote_mode,
             ],
             &[],
         )?;

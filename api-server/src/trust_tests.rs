@@ -1,0 +1,330 @@
+//! Tests of the trust boundary through `Router::oneshot`: per-cluster authorization of graphs and
+//! health, review budgets, parameter caps, the public status, security headers and writes.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use crate::api_tests::{call, mesh};
+use crate::auth::{
+    Auth, AuthStrategy, StaticReviewer, TOKEN_REVIEW_BURST, TOKEN_REVIEWS_PER_SEC, User,
+};
+use crate::metrics::Metrics;
+use crate::registry::Registry;
+use crate::routes::router;
+use crate::state::AppState;
+use meshglass_crds::Config;
+
+/// Istio request samples: east productpage → west reviews (with 500s), and west reviews → west
+/// ratings, each with its principals.
+fn samples() -> Value {
+    let flow = |sc: &str, sa: &str, dc: &str, da: &str, code: &str, rate: &str| {
+        json!({"metric": {
+            "reporter": "destination", "source_cluster": sc, "source_workload_namespace": "bookinfo",
+            "source_workload": format!("{sa}-v1"), "source_canonical_service": sa,
+            "source_canonical_revision": "v1",
+            "source_principal": format!("spiffe://cluster.local/ns/bookinfo/sa/{sa}"),
+            "destination_cluster": dc, "destination_service_namespace": "bookinfo",
+            "destination_service": format!("{da}.bookinfo.svc.cluster.local"),
+            "destination_service_name": da, "destination_workload_namespace": "bookinfo",
+            "destination_workload": format!("{da}-v1"), "destination_canonical_service": da,
+            "destination_canonical_revision": "v1",
+            "destination_principal": format!("spiffe://cluster.local/ns/bookinfo/sa/{da}"),
+            "request_protocol": "http", "response_code": code, "grpc_response_status": "",
+            "response_flags": "-", "connection_security_policy": "mutual_tls"},
+            "value": [1_700_000_000, rate]})
+    };
+    json!([
+        flow("east", "productpage", "west", "reviews", "200", "1.5"),
+        flow("east", "productpage", "west", "reviews", "500", "0.5"),
+        flow("west", "reviews", "west", "ratings", "503", "0.25"),
+    ])
+}
+
+/// A stand-in Prometheus: the request-count queries get [`samples`], every other an empty vector
+/// (GET or POST).
+async fn fake_prometheus() -> String {
+    async fn answer(uri: axum::http::Uri, body: String) -> axum::Json<Value> {
+        let q = format!("{uri} {body}");
+        let result = if q.contains("istio_requests_total") && !q.contains("bucket") {
+            samples()
+        } else {
+            json!([])
+        };
+        axum::Json(json!({"status": "success", "data": {"resultType": "vector", "result": result}}))
+    }
+    let app = axum::Router::new().route("/api/v1/query", axum::routing::get(answer).post(answer));
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(l, app).await });
+    format!("http://{addr}")
+}
+
+/// Token strategy; alice may read `bookinfo` in east only.
+async fn east_only() -> Arc<AppState> {
+    let alice = User {
+        username: "alice".into(),
+        uid: "u1".into(),
+        groups: vec![],
+        extra: BTreeMap::new(),
+    };
+    let reviewer = StaticReviewer {
+        tokens: [("t-alice".to_string(), alice)].into(),
+        grants: [("alice".into(), "east".into(), "bookinfo".into())].into(),
+    };
+    let mut config = Config::default();
+    config.server.web_root = "/kiali".into();
+    let auth = Arc::new(Auth::new(AuthStrategy::Token, Arc::new(reviewer)));
+    let mut metrics = Metrics::default();
+    metrics.register_reviews(&auth.counts);
+    let url = fake_prometheus().await;
+    Arc::new(AppState {
+        config: Arc::new(config),
+        registry: Registry::with(mesh()),
+        auth,
+        prom: Some(Arc::new(
+            crate::prom::PromClient::new(&url, std::time::Duration::from_secs(5), 4).unwrap(),
+        )),
+        metrics: Arc::new(metrics),
+        health_rules: Arc::new(meshglass_engine::HealthRules::default()),
+        app_labels: Arc::default(),
+    })
+}
+
+fn nodes(g: &Value) -> Vec<&Value> {
+    g["elements"]["nodes"]
+        .as_array()
+        .map(|a| a.iter().map(|n| &n["data"]).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn graph_hides_other_clusters_namespaces_and_marks_them_inaccessible() {
+    let s = east_only().await;
+    let t = Some("t-alice");
+    for path in [
+        "/kiali/api/namespaces/graph?namespaces=bookinfo&graphType=workload",
+        "/kiali/api/namespaces/bookinfo/workloads/productpage-v1/graph?graphType=workload",
+        "/kiali/api/namespaces/bookinfo/workloads/reviews-v1/graph?graphType=workload",
+    ] {
+        let (st, _, g) = call(&s, path, t).await;
+        assert_eq!(st, StatusCode::OK, "{path}: {g}");
+        let text = g.to_string();
+        // West's own traffic (reviews → ratings, its 503s, ratings' principal) is not shown.
+        assert!(!text.contains("ratings"), "{path}: {text}");
+        assert!(!text.contains("503"), "{path}: {text}");
+        assert!(
+            !text.contains("sa/reviews"),
+            "{path}: west's principal in {text}"
+        );
+        for n in nodes(&g) {
+            let west = n["cluster"] == "west";
+            assert_eq!(
+                n["isInaccessible"].as_bool().unwrap_or(false),
+                west,
+                "{path}: {n}"
+            );
+        }
+    }
+    // The namespace graph still shows east's own traffic to west, with west's node marked.
+    let (_, _, g) = call(
+        &s,
+        "/kiali/api/namespaces/graph?namespaces=bookinfo&graphType=workload",
+        t,
+    )
+    .await;
+    let west: Vec<&Value> = nodes(&g)
+        .into_iter()
+        .filter(|n| n["cluster"] == "west")
+        .collect();
+    assert_eq!(west.len(), 1, "{g}");
+    assert_eq!(west[0]["workload"], "reviews-v1");
+    // Health of east's apps only.
+    let (st, _, h) = call(&s, "/kiali/api/clusters/health?namespaces=bookinfo", t).await;
+    assert_eq!(st, StatusCode::OK, "{h}");
+    assert!(!h.to_string().contains("ratings"), "{h}");
+}
+
+#[tokio::test]
+async fn access_is_reviewed_for_the_requested_namespaces_only() {
+    let s = east_only().await;
+    let (st, _, g) = call(
+        &s,
+        "/kiali/api/namespaces/graph?namespaces=bookinfo",
+        Some("t-alice"),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{g}");
+    // bookinfo in east and in west; not istio-system or private.
+    assert_eq!(s.auth.counts.access_reviews.get(), 2);
+    // Cached: the same graph again costs no review.
+    call(
+        &s,
+        "/kiali/api/namespaces/graph?namespaces=bookinfo",
+        Some("t-alice"),
+    )
+    .await;
+    assert_eq!(s.auth.counts.access_reviews.get(), 2);
+}
+
+#[tokio::test]
+async fn junk_tokens_cost_a_bounded_number_of_reviews() {
+    let s = east_only().await;
+    let mut busy = 0;
+    let started = std::time::Instant::now();
+    for i in 0..1_000 {
+        let (st, h, _) = call(&s, "/kiali/api/namespaces", Some(&format!("junk-{i}"))).await;
+        match st {
+            StatusCode::UNAUTHORIZED => {}
+            StatusCode::SERVICE_UNAVAILABLE => {
+                assert_eq!(h.get("retry-after").map(String::as_str), Some("1"));
+                busy += 1;
+            }
+            other => panic!("junk token answered {other}"),
+        }
+    }
+    let reviews = s.auth.counts.token_reviews.get();
+    // The burst, plus what the rate refills while the loop runs.
+    let refill = started.elapsed().as_secs_f64() * f64::from(TOKEN_REVIEWS_PER_SEC);
+    assert!(
+        reviews as f64 <= f64::from(TOKEN_REVIEW_BURST) + refill.ceil(),
+        "{reviews} reviews in {:?}",
+        started.elapsed()
+    );
+    assert_eq!(reviews + busy, 1_000);
+    // A rejected token is remembered: replaying it costs nothing.
+    let before = s.auth.counts.token_reviews.get();
+    for _ in 0..10 {
+        call(&s, "/kiali/api/namespaces", Some("junk-0")).await;
+    }
+    assert_eq!(s.auth.counts.token_reviews.get(), before);
+    let long = "x".repeat(10_000);
+    let (st, _, b) = call(&s, "/kiali/api/namespaces", Some(&long)).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED, "{b}");
+    assert_eq!(s.auth.counts.token_reviews.get(), before);
+}
+
+#[tokio::test]
+async fn durations_query_times_and_namespace_counts_are_capped() {
+    let s = east_only().await;
+    let many: Vec<String> = (0..101).map(|i| format!("ns{i}")).collect();
+    let far = crate::params::now_unix() + 3_600;
+    for (path, param, limit) in [
+        (
+            "/kiali/api/namespaces/graph?namespaces=bookinfo&duration=31d".to_string(),
+            "duration",
+            "30d",
+        ),
+        (
+            format!("/kiali/api/namespaces/graph?namespaces=bookinfo&queryTime={far}"),
+            "queryTime",
+            "300 s",
+        ),
+        (
+            "/kiali/api/namespaces/graph?namespaces=bookinfo&queryTime=-5".to_string(),
+            "queryTime",
+            "positive",
+        ),
+        (
+            format!("/kiali/api/namespaces/graph?namespaces={}", many.join(",")),
+            "namespaces",
+            "at most 100",
+        ),
+        (
+            format!("/kiali/api/clusters/health?namespaces={}", many.join(",")),
+            "namespaces",
+            "at most 100",
+        ),
+        (
+            "/kiali/api/clusters/health?rateInterval=400d".to_string(),
+            "rateInterval",
+            "30d",
+        ),
+        (
+            format!("/kiali/api/clusters/health?queryTime={far}"),
+            "queryTime",
+            "300 s",
+        ),
+    ] {
+        let (st, _, b) = call(&s, &path, Some("t-alice")).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{path}: {b}");
+        assert_eq!(b["parameter"], param, "{b}");
+        assert!(b["allowed"].as_str().unwrap().contains(limit), "{b}");
+    }
+}
+
+#[tokio::test]
+async fn public_status_shows_no_cluster_errors_or_urls() {
+    let s = east_only().await;
+    let (st, _, b) = call(&s, "/kiali/api/status", None).await;
+    assert_eq!(st, StatusCode::OK);
+    let text = b.to_string();
+    assert!(text.contains("cluster north is not available"), "{text}");
+    assert!(!text.contains("connection refused"), "{text}");
+    assert!(b["externalServices"][0].get("url").is_none(), "{text}");
+    let (_, _, b) = call(&s, "/kiali/api/status", Some("junk")).await;
+    assert!(b["externalServices"][0].get("url").is_none(), "{b}");
+    // A signed-in user gets the Prometheus URL (cluster errors are in /api/config).
+    let (_, _, b) = call(&s, "/kiali/api/status", Some("t-alice")).await;
+    assert!(b["externalServices"][0]["url"].is_string(), "{b}");
+}
+
+#[tokio::test]
+async fn every_response_has_security_headers_and_writes_check_origin() {
+    let s = east_only().await;
+    for path in [
+        "/kiali/",
+        "/kiali/api/status",
+        "/kiali/api/nothing",
+        "/healthz",
+    ] {
+        let (_, h, _) = call(&s, path, None).await;
+        let csp = h
+            .get("content-security-policy")
+            .cloned()
+            .unwrap_or_default();
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {h:?}");
+        assert!(csp.contains("script-src 'self'"), "{path}: {h:?}");
+        assert_eq!(
+            h.get("x-content-type-options").map(String::as_str),
+            Some("nosniff")
+        );
+        assert_eq!(
+            h.get("referrer-policy").map(String::as_str),
+            Some("no-referrer")
+        );
+    }
+    let post = |origin: Option<&'static str>, len: usize| {
+        let mut r = Request::builder()
+            .method("POST")
+            .uri("/kiali/api/status")
+            .header("host", "kiali.example");
+        if let Some(o) = origin {
+            r = r.header("origin", o);
+        }
+        r.header("content-length", len.to_string())
+            .body(Body::from(vec![b'x'; len]))
+            .unwrap()
+    };
+    let status = |req: Request<Body>| {
+        let s = s.clone();
+        async move { router(s).oneshot(req).await.unwrap().status() }
+    };
+    assert_eq!(
+        status(post(Some("https://evil.example"), 2)).await,
+        StatusCode::FORBIDDEN
+    );
+    // Same origin: past the check (no write route exists: 405).
+    assert_eq!(
+        status(post(Some("http://kiali.example"), 2)).await,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+    assert_eq!(
+        status(post(None, 100_000)).await,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+}

@@ -1,0 +1,836 @@
+//! `status.ignoredFields` is checked, not hand-kept: every path of `accepted::ACTED_ON` has a case
+//! here that sets the field to two values and shows a difference in what the operator builds (its
+//! pure build stage, the server's `config.yaml` and its hash left out, since every field lands there)
+//! or in what the server does (started in process on a real test-bed cluster, from the
+//! `config.yaml` the operator would write). The table's keys must equal `ACTED_ON`: a path added
+//! without a case, or a case whose field no longer has an effect, fails this test, and such a
+//! field belongs in `status.ignoredFields` until code acts on it.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use kube::Client;
+use kube::api::{Api, ObjectMeta, PostParams};
+use meshglass_crds::accepted::{ACTED_ON, ignored_fields};
+use meshglass_crds::{Config, Kiali, KialiSpec, names};
+use meshglass_operator::build::{BuildOptions, build, secret_data};
+use meshglass_operator::reconcile::validate::Tenancy;
+use meshglass_testbed::{TestBed, TestNamespace, wait_until};
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+const KUBECONFIG: &str = "apiVersion: v1\nkind: Config\nclusters:\n- name: NAME\n  cluster: {server: 'https://127.0.0.1:6443'}\nusers:\n- name: NAME\n  user: {token: abc}\ncontexts:\n- name: NAME\n  context: {cluster: NAME, user: NAME}\ncurrent-context: NAME\n";
+
+/// Where a field's effect shows.
+#[derive(Clone, Copy, Debug)]
+enum Via {
+    /// The objects of the operator's build stage (or whether it builds at all).
+    Build,
+    /// A JSON pointer into [`Server::observe`]'s answer of a server started from the config.
+    Server(&'static str),
+    /// What the server's log prints for a fixed set of events.
+    Log,
+}
+
+struct Case {
+    path: &'static str,
+    /// The field's two values (`null`: absent).
+    a: Value,
+    b: Value,
+    via: Via,
+    /// Other fields the effect needs (e.g. `cluster_wide_access: false` for per-namespace roles).
+    base: Value,
+}
+
+fn case(path: &'static str, a: Value, b: Value, via: Via) -> Case {
+    Case {
+        path,
+        a,
+        b,
+        via,
+        base: json!({}),
+    }
+}
+
+fn with(mut c: Case, base: Value) -> Case {
+    c.base = base;
+    c
+}
+
+/// One case per acted-on path. `{ns}` in a value is the test's namespace; `{port1}`… free ports.
+fn cases() -> Vec<Case> {
+    use Via::*;
+    let limited = json!({"deployment": {"cluster_wide_access": false}});
+    let image = json!({"deployment": {"image_name": "quay.io/kiali/kiali"}});
+    vec![
+        case(
+            "istio_namespace",
+            json!("{ns}"),
+            json!("istio-system"),
+            Server("/config/istioNamespace"),
+        ),
+        case(
+            "auth.strategy",
+            json!("anonymous"),
+            json!("token"),
+            Server("/auth/strategy"),
+        ),
+        case(
+            "clustering.autodetect_secrets.enabled",
+            json!(true),
+            json!(false),
+            Build,
+        ),
+        case(
+            "clustering.autodetect_secrets.label",
+            Value::Null,
+            json!("other=yes"),
+            Build,
+        ),
+        case(
+            "clustering.clusters",
+            Value::Null,
+            json!([{"name": "west", "secret_name": "west-creds"}]),
+            Build,
+        ),
+        case(
+            "clustering.enable_exec_provider",
+            json!(false),
+            json!(true),
+            Build,
+        ),
+        case(
+            "clustering.ignore_home_cluster",
+            json!(false),
+            json!(true),
+            Server("/config/clusters"),
+        ),
+        case(
+            "deployment.instance_name",
+            Value::Null,
+            json!("second"),
+            Build,
+        ),
+        case(
+            "deployment.namespace",
+            Value::Null,
+            json!("elsewhere"),
+            Build,
+        ),
+        case(
+            "deployment.remote_cluster_resources_only",
+            json!(false),
+            json!(true),
+            Build,
+        ),
+        case(
+            "deployment.view_only_mode",
+            json!(false),
+            json!(true),
+            Build,
+        ),
+        case(
+            "deployment.cluster_wide_access",
+            json!(true),
+            json!(false),
+            Build,
+        ),
+        with(
+            case(
+                "deployment.discovery_selectors",
+                Value::Null,
+                json!({"default": [{"matchLabels": {"mesh": "yes"}}]}),
+                Build,
+            ),
+            limited.clone(),
+        ),
+        with(
+            case(
+                "deployment.accessible_namespaces",
+                Value::Null,
+                json!(["legacy"]),
+                Build,
+            ),
+            limited,
+        ),
+        case(
+            "deployment.image_name",
+            Value::Null,
+            json!("quay.io/kiali/kiali"),
+            Build,
+        ),
+        with(
+            case(
+                "deployment.image_version",
+                Value::Null,
+                json!("v2.5"),
+                Build,
+            ),
+            image.clone(),
+        ),
+        with(
+            case(
+                "deployment.image_digest",
+                Value::Null,
+                json!("sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"),
+                Build,
+            ),
+            image,
+        ),
+        case(
+            "deployment.image_pull_policy",
+            Value::Null,
+            json!("Always"),
+            Build,
+        ),
+        case(
+            "deployment.image_pull_secrets",
+            Value::Null,
+            json!(["registry-creds"]),
+            Build,
+        ),
+        case("deployment.replicas", Value::Null, json!(2), Build),
+        case(
+            "deployment.resources",
+            Value::Null,
+            json!({"requests": {"cpu": "50m"}}),
+            Build,
+        ),
+        case(
+            "deployment.affinity",
+            Value::Null,
+            json!({"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]}]}}}),
+            Build,
+        ),
+        case(
+            "deployment.tolerations",
+            Value::Null,
+            json!([{"key": "dedicated", "operator": "Exists"}]),
+            Build,
+        ),
+        case(
+            "deployment.node_selector",
+            Value::Null,
+            json!({"zone": "a"}),
+            Build,
+        ),
+        case(
+            "deployment.pod_annotations",
+            Value::Null,
+            json!({"sidecar.istio.io/inject": "true"}),
+            Build,
+        ),
+        case(
+            "deployment.pod_labels",
+            Value::Null,
+            json!({"team": "mesh"}),
+            Build,
+        ),
+        case(
+            "deployment.priority_class_name",
+            Value::Null,
+            json!("system-cluster-critical"),
+            Build,
+        ),
+        case(
+            "deployment.service_type",
+            Value::Null,
+            json!("NodePort"),
+            Build,
+        ),
+        case(
+            "deployment.service_annotations",
+            Value::Null,
+            json!({"a": "b"}),
+            Build,
+        ),
+        case(
+            "deployment.ingress.enabled",
+            Value::Null,
+            json!(true),
+            Build,
+        ),
+        with(
+            case(
+                "deployment.ingress.class_name",
+                Value::Null,
+                json!("traefik"),
+                Build,
+            ),
+            json!({"deployment": {"ingress": {"enabled": true}}}),
+        ),
+        with(
+            case(
+                "deployment.ingress.override_yaml",
+                Value::Null,
+                json!({"metadata": {"annotations": {"cert-manager.io/cluster-issuer": "letsencrypt"}}}),
+                Build,
+            ),
+            json!({"deployment": {"ingress": {"enabled": true}}}),
+        ),
+        case(
+            "deployment.logger.log_level",
+            json!("info"),
+            json!("debug"),
+            Log,
+        ),
+        case(
+            "deployment.logger.log_format",
+            json!("text"),
+            json!("json"),
+            Log,
+        ),
+        case(
+            "external_services.prometheus.url",
+            json!("{prom}"),
+            json!("http://127.0.0.1:1"),
+            Server("/health"),
+        ),
+        case(
+            "health_config.rate",
+            Value::Null,
+            json!([{"namespace": "bookinfo", "tolerance": [{"code": "5XX", "degraded": 5, "failure": 20}]}]),
+            Server("/config/healthConfig"),
+        ),
+        case(
+            "istio_labels.app_label_name",
+            Value::Null,
+            json!("svc"),
+            Server("/apps"),
+        ),
+        with(
+            case(
+                "istio_labels.version_label_name",
+                Value::Null,
+                json!("rel"),
+                Server("/apps"),
+            ),
+            json!({"istio_labels": {"app_label_name": "svc"}}),
+        ),
+        case(
+            "kubernetes_config.cluster_name",
+            Value::Null,
+            json!("named"),
+            Server("/config/clusterName"),
+        ),
+        case(
+            "server.address",
+            json!("127.0.0.1"),
+            json!("127.0.0.2"),
+            Server("/api/ip"),
+        ),
+        case(
+            "server.port",
+            json!("{port1}"),
+            json!("{port2}"),
+            Server("/api/port"),
+        ),
+        case(
+            "server.web_root",
+            Value::Null,
+            json!("/console"),
+            Server("/kialiRoot"),
+        ),
+        case(
+            "server.observability.metrics.enabled",
+            json!(true),
+            json!(false),
+            Server("/metrics"),
+        ),
+        case(
+            "server.observability.metrics.port",
+            json!("{port3}"),
+            json!("{port4}"),
+            Server("/metrics"),
+        ),
+        case(
+            "server.gzip_enabled",
+            json!(true),
+            json!(false),
+            Server("/gzip"),
+        ),
+    ]
+}
+
+/// Sets `path` (dotted) in `spec` to `v`; `null` leaves it absent.
+fn set(spec: &mut Value, path: &str, v: &Value) {
+    if v.is_null() {
+        return;
+    }
+    let mut cur = spec;
+    let parts: Vec<&str> = path.split('.').collect();
+    for p in &parts[..parts.len() - 1] {
+        cur = cur
+            .as_object_mut()
+            .expect("object")
+            .entry(p.to_string())
+            .or_insert_with(|| json!({}));
+    }
+    cur[parts[parts.len() - 1]] = v.clone();
+}
+
+/// Deep merge of `over` into `base`.
+fn merge(base: &mut Value, over: &Value) {
+    match (base, over) {
+        (Value::Object(b), Value::Object(o)) => {
+            for (k, v) in o {
+                merge(b.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+        (b, o) => *b = o.clone(),
+    }
+}
+
+/// Replaces the `{ns}` and `{portN}` placeholders.
+fn fill(v: &Value, ns: &str, prom: &str, ports: &[u16; 4]) -> Value {
+    match v {
+        Value::String(s) => {
+            if let Some(i) = s
+                .strip_prefix("{port")
+                .and_then(|r| r.strip_suffix('}'))
+                .and_then(|n| n.parse::<usize>().ok())
+            {
+                return json!(ports[i - 1]);
+            }
+            Value::String(s.replace("{ns}", ns).replace("{prom}", prom))
+        }
+        Value::Array(a) => Value::Array(a.iter().map(|x| fill(x, ns, prom, ports)).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| (k.clone(), fill(x, ns, prom, ports)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn kiali(spec: &Value) -> Kiali {
+    let spec: KialiSpec = serde_json::from_value(spec.clone()).expect("a valid spec");
+    let mut k = Kiali::new("kiali", spec);
+    k.metadata.namespace = Some("istio-system".into());
+    k.metadata.uid = Some("uid-1".into());
+    k
+}
+
+fn remote_secret(name: &str, labels: &[(&str, &str)], cluster: &str) -> Secret {
+    remote_secret_with(name, labels, cluster, &KUBECONFIG.replace("NAME", cluster))
+}
+
+fn remote_secret_with(
+    name: &str,
+    labels: &[(&str, &str)],
+    cluster: &str,
+    kubeconfig: &str,
+) -> Secret {
+    Secret {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            namespace: Some("istio-system".into()),
+            labels: Some(
+                labels
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
+            ..Default::default()
+        },
+        data: Some(secret_data(&[(cluster, kubeconfig)])),
+        ..Default::default()
+    }
+}
+
+/// The objects the build stage renders for `spec`, without what every field changes: the
+/// server's `config.yaml` and the pod template's hash of it. A build error is an observation too.
+fn rendered(spec: &Value) -> Value {
+    let secrets = [
+        remote_secret(
+            "kiali-remote-cluster-secret-east",
+            &[("kiali.io/multiCluster", "true")],
+            "east",
+        ),
+        remote_secret("west-creds", &[], "west"),
+        remote_secret("north-creds", &[("other", "yes")], "north"),
+        // An exec credential plugin: mounted only with clustering.enable_exec_provider.
+        remote_secret_with(
+            "kiali-remote-cluster-secret-south",
+            &[("kiali.io/multiCluster", "true")],
+            "south",
+            &KUBECONFIG
+                .replace("NAME", "south")
+                .replace("{token: abc}", "{exec: {command: get-token}}"),
+        ),
+    ];
+    let namespace = |name: &str, labels: &[(&str, &str)]| Namespace {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            labels: Some(
+                labels
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let namespaces = [
+        namespace("istio-system", &[]),
+        namespace("mesh-a", &[("mesh", "yes")]),
+        namespace("legacy", &[]),
+    ];
+    let desired = match build(
+        &kiali(spec),
+        &secrets,
+        &namespaces,
+        // Every switch on, so that image and namespace fields show what they build, not a refusal.
+        &BuildOptions {
+            tenancy: Tenancy::allow_all(),
+            ..BuildOptions::default()
+        },
+    ) {
+        Ok(d) => d,
+        Err(e) => return json!({"error": e.to_string()}),
+    };
+    let objects: Vec<Value> = desired
+        .objects
+        .iter()
+        .map(|c| {
+            let mut v = child_json(c);
+            if let (Some(o), "ConfigMap") = (v.as_object_mut(), c.kind()) {
+                o.remove("data");
+            }
+            if let Some(a) = v
+                .pointer_mut("/spec/template/metadata/annotations")
+                .and_then(|a| a.as_object_mut())
+            {
+                a.remove(names::CONFIG_HASH_ANNOTATION);
+            }
+            json!({"key": c.key(), "object": v})
+        })
+        .collect();
+    json!(objects)
+}
+
+fn child_json(c: &meshglass_operator::build::Child) -> Value {
+    use meshglass_operator::build::Child::*;
+    match c {
+        ServiceAccount(o) => serde_json::to_value(o),
+        ConfigMap(o) => serde_json::to_value(o),
+        ClusterRole(o) => serde_json::to_value(o),
+        ClusterRoleBinding(o) => serde_json::to_value(o),
+        Role(o) => serde_json::to_value(o),
+        RoleBinding(o) => serde_json::to_value(o),
+        Deployment(o) => serde_json::to_value(o),
+        Service(o) => serde_json::to_value(o),
+        Secret(o) => serde_json::to_value(o),
+        Ingress(o) => serde_json::to_value(o),
+        Route(o) => serde_json::to_value(o),
+    }
+    .expect("serializable")
+}
+
+#[derive(Clone, Default)]
+struct Buf(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Buf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("buffer").extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What the server's logger (from the operator's `config.yaml`) prints for a debug, an info and an
+/// error event: how many lines, and whether each is a JSON object.
+fn logged(config: &Config) -> Value {
+    let buf = Buf::default();
+    let out = buf.clone();
+    let sub = meshglass_server::logging::subscriber(&config.deployment.logger, move || buf.clone());
+    tracing::subscriber::with_default(sub, || {
+        tracing::debug!(target: "meshglass_server", "detail");
+        tracing::info!(target: "meshglass_server", "listening");
+        tracing::error!(target: "meshglass_server", "broken");
+    });
+    let text = String::from_utf8(out.0.lock().expect("buffer").clone()).expect("UTF-8");
+    let json: Vec<bool> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Map<String, Value>>(l).is_ok())
+        .collect();
+    json!({"lines": json.len(), "json": json})
+}
+
+/// The effective config the operator writes for `spec` (the server reads exactly this file).
+fn config_of(spec: &Value) -> Config {
+    let k = kiali(spec);
+    let yaml = Config::from_spec(&k.spec, "istio-system")
+        .and_then(|c| c.to_yaml())
+        .expect("config.yaml");
+    Config::from_yaml(&yaml).expect("the server reads it")
+}
+
+/// The server started from a config, on the test bed's cluster.
+struct Server<'a> {
+    bed: &'a TestBed,
+    secrets_dir: &'a Path,
+    ns: &'a str,
+}
+
+impl Server<'_> {
+    async fn observe(&self, config: Config) -> Value {
+        let running = meshglass_server::start(meshglass_server::Options {
+            config,
+            kubeconfig: Some(self.bed.kubeconfig_path().to_path_buf()),
+            context: Some("east".into()),
+            remote_secrets_dir: self.secrets_dir.to_path_buf(),
+            secrets_poll: Duration::from_secs(1),
+        })
+        .await
+        .expect("server starts");
+        let http = reqwest::Client::new();
+        let addr = running.api_addr;
+        let base = running.base_url();
+        let state = running.state.clone();
+        wait_until("the server's caches sync", WAIT, || {
+            let ready = state.registry.ready();
+            async move { Ok::<_, String>(ready.then_some(())) }
+        })
+        .await
+        .expect("ready");
+        let get = |url: String, gzip: bool| {
+            let http = http.clone();
+            async move {
+                let mut req = http.get(&url);
+                if gzip {
+                    req = req.header("Accept-Encoding", "gzip");
+                }
+                let resp = req.send().await.expect("request");
+                let status = resp.status().as_u16();
+                let encoding = resp
+                    .headers()
+                    .get("content-encoding")
+                    .map(|v| v.to_str().unwrap_or_default().to_string());
+                let body: Value = if encoding.is_none() {
+                    resp.json().await.unwrap_or(Value::Null)
+                } else {
+                    Value::Null
+                };
+                (status, encoding, body)
+            }
+        };
+        let (_, _, auth) = get(format!("{base}/api/auth/info"), false).await;
+        let (config_status, _, mut config) = get(format!("{base}/api/config"), false).await;
+        if config_status != 200 {
+            config = json!({"status": config_status});
+        }
+        let (_, _, mut status) = get(format!("{base}/api/status"), false).await;
+        let (health, _, _) = get(
+            format!(
+                "{base}/api/clusters/health?namespaces={}&type=app&rateInterval=60s",
+                self.ns
+            ),
+            false,
+        )
+        .await;
+        let (_, encoding, _) = get(format!("{base}/api/config"), true).await;
+        let (root_status, _, _) = get(format!("http://{addr}/kiali/api/status"), false).await;
+        let (_, _, apps) = get(
+            format!("{base}/api/clusters/apps?namespaces={}", self.ns),
+            false,
+        )
+        .await;
+        // The cluster's accessibility may flip while a watch reconnects; it is not what any case shows.
+        if let Some(clusters) = config.get_mut("clusters").and_then(|c| c.as_object_mut()) {
+            for c in clusters.values_mut() {
+                if let Some(c) = c.as_object_mut() {
+                    c.remove("accessible");
+                    c.remove("error");
+                }
+            }
+        }
+        status.as_object_mut().map(|s| s.remove("warningMessages"));
+        // The apps of the test's namespace, with the version each names.
+        let apps: Vec<Value> = apps["applications"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|a| json!({"name": a["name"], "labels": a["labels"]}))
+            .collect();
+        let observed = json!({
+            "api": {"ip": addr.ip().to_string(), "port": addr.port()},
+            "metrics": running.metrics_addr.map(|a: SocketAddr| a.port()),
+            "auth": auth,
+            "config": config,
+            "status": status,
+            "gzip": encoding,
+            "health": health,
+            "kialiRoot": root_status,
+            "apps": apps,
+        });
+        running.shutdown();
+        observed
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A control plane named as OSSM 2 names it, whose `CLUSTER_ID` the server must find, and a
+/// workload whose app and version only the configured label names give.
+async fn seed_namespace(client: &Client, ns: &str) {
+    let deployment = |name: &str, labels: Value, env: Value| -> Deployment {
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "labels": labels},
+            "spec": {
+                "replicas": 0,
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {"containers": [{"name": "discovery", "image": "istio/pilot", "env": env}]}
+                }
+            }
+        }))
+        .expect("deployment")
+    };
+    let api: Api<Deployment> = Api::namespaced(client.clone(), ns);
+    for d in [
+        deployment(
+            "istiod-basic",
+            json!({"app": "istiod", "istio.io/rev": "basic"}),
+            json!([{"name": "CLUSTER_ID", "value": "from-istiod"}]),
+        ),
+        deployment(
+            "labelled",
+            json!({"svc": "labelled", "rel": "v7"}),
+            json!([]),
+        ),
+    ] {
+        api.create(&PostParams::default(), &d)
+            .await
+            .expect("create deployment");
+    }
+}
+
+/// A stand-in metrics store that answers every query with an empty vector: the server reaches it
+/// (health 200) or not (503), which is what `external_services.prometheus.url` decides.
+async fn empty_prometheus() -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16384];
+                let _ = conn.read(&mut buf).await;
+                let body = r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#;
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = conn.write_all(resp.as_bytes()).await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn every_acted_on_field_changes_what_is_built_or_what_the_server_does() {
+    let table = cases();
+    let keys: Vec<&str> = table.iter().map(|c| c.path).collect();
+    let unique: BTreeSet<&str> = keys.iter().copied().collect();
+    assert_eq!(unique.len(), keys.len(), "a path has two cases");
+    let acted: BTreeSet<&str> = ACTED_ON.iter().copied().collect();
+    let missing: Vec<&&str> = acted.difference(&unique).collect();
+    let extra: Vec<&&str> = unique.difference(&acted).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "ACTED_ON and the cases differ: paths without a case {missing:?}, cases of paths not acted on {extra:?}"
+    );
+
+    let bed = meshglass_testbed::shared(&["east"])
+        .await
+        .expect("test bed");
+    let client = bed.cluster("east").client().await.expect("client");
+    let ns = TestNamespace::create(&client, "acted-on")
+        .await
+        .expect("namespace");
+    seed_namespace(&client, ns.name()).await;
+    let secrets_dir = tempfile::tempdir().expect("tempdir");
+    let prom = empty_prometheus().await;
+    let server = Server {
+        bed,
+        secrets_dir: secrets_dir.path(),
+        ns: ns.name(),
+    };
+    // What a server case starts from: its own ports, anonymous (so every route answers), the test's
+    // namespace as the Istio namespace.
+    let server_base = json!({
+        "istio_namespace": "{ns}",
+        "auth": {"strategy": "anonymous"},
+        "server": {"address": "127.0.0.1", "port": 0, "observability": {"metrics": {"port": 0}}},
+    });
+
+    let mut failures = Vec::new();
+    for c in &table {
+        let ports = [free_port(), free_port(), free_port(), free_port()];
+        let mut specs = Vec::new();
+        for v in [&c.a, &c.b] {
+            let mut spec = match c.via {
+                Via::Server(_) => server_base.clone(),
+                _ => json!({}),
+            };
+            merge(&mut spec, &c.base);
+            set(&mut spec, c.path, v);
+            specs.push(fill(&spec, ns.name(), &prom, &ports));
+        }
+        assert_ne!(
+            specs[0], specs[1],
+            "{}: the two values are the same",
+            c.path
+        );
+        for spec in &specs {
+            let s: KialiSpec = serde_json::from_value(spec.clone()).expect("spec");
+            let ignored = ignored_fields(&s);
+            assert!(
+                !ignored.iter().any(|i| i == c.path),
+                "{}: reported ignored",
+                c.path
+            );
+        }
+        let (a, b) = match c.via {
+            Via::Build => (rendered(&specs[0]), rendered(&specs[1])),
+            Via::Log => (logged(&config_of(&specs[0])), logged(&config_of(&specs[1]))),
+            Via::Server(pointer) => {
+                let a = server.observe(config_of(&specs[0])).await;
+                let b = server.observe(config_of(&specs[1])).await;
+                let at = |v: &Value| v.pointer(pointer).cloned().unwrap_or(Value::Null);
+                (at(&a), at(&b))
+            }
+        };
+        if a == b {
+            failures.push(format!(
+                "{} ({:?}): {} and {} give the same {a}",
+                c.path, c.via, c.a, c.b
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "fields in ACTED_ON without an effect (remove them from ACTED_ON or make code act on them):\n{}",
+        failures.join("\n")
+    );
+}

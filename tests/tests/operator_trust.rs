@@ -1,0 +1,423 @@
+//! End-to-end: a CR per escalation path of a Kiali CR author (issue "Trust", findings 1 and 2), against an operator
+//! with the default tenancy (every allow switch off), on a cluster of this test binary's own.
+//!
+//! Tenancy: a CR deploys only into its own namespace, only the default image, and mints no remote token; each
+//! refusal is condition Failure naming the field and the switch. No takeover: an object the CR did not create —
+//! a built-in ClusterRole, a pre-existing binding, another CR's ClusterRole — is neither changed nor deleted, and
+//! the Failure names its owner.
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleRef, Subject};
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ObjectMeta, PostParams};
+use kube::{Client, ResourceExt};
+use meshglass_operator::crds::Kiali;
+use meshglass_operator::crds::names;
+use meshglass_operator::reconcile::validate::Tenancy;
+use meshglass_testbed::{TestBed, TestNamespace, wait_until};
+use std::time::Instant;
+
+use tokio::sync::OnceCell;
+
+mod common;
+use common::{
+    WAIT, delete_cr_and_wait, install_kiali_crd, spawn_operator_with, test_namespace, wait_failure,
+    wait_successful,
+};
+
+const CLUSTER: &str = "east";
+
+/// This binary's cluster with the CRD and one operator with the default (strict) tenancy.
+async fn bed() -> &'static TestBed {
+    static SETUP: OnceCell<&'static TestBed> = OnceCell::const_new();
+    SETUP
+        .get_or_init(|| async {
+            let bed = meshglass_testbed::shared(&[CLUSTER])
+                .await
+                .expect("test bed starts");
+            install_kiali_crd(&bed.cluster(CLUSTER).client().await.expect("client")).await;
+            spawn_operator_with(
+                Tenancy::default(),
+                move || async move { bed.cluster(CLUSTER).client().await.expect("client") },
+                std::future::pending(),
+            );
+            bed
+        })
+        .await
+}
+
+async fn client() -> Client {
+    bed().await.cluster(CLUSTER).client().await.expect("client")
+}
+
+/// Creates the CR `kiali` in `ns` with `deployment` lines (YAML, indented by four) under `spec.deployment`.
+async fn create_cr(client: &Client, ns: &str, deployment: &str) {
+    let yaml = format!(
+        "apiVersion: kiali.io/v1alpha1\nkind: Kiali\nmetadata:\n  name: kiali\n  namespace: {ns}\nspec:\n  auth:\n    \
+         strategy: anonymous\n  deployment:\n{deployment}"
+    );
+    let obj: DynamicObject = serde_yaml_ng::from_str(&yaml).expect("CR YAML parses");
+    Api::<DynamicObject>::namespaced_with(client.clone(), ns, &ApiResource::erase::<Kiali>(&()))
+        .create(&PostParams::default(), &obj)
+        .await
+        .expect("CR created");
+}
+
+/// Deletes the CR `kiali` of `ns` and waits until it is gone (its finalizer ran).
+async fn delete_cr(client: &Client, ns: &str) {
+    let api: Api<Kiali> = Api::namespaced(client.clone(), ns);
+    api.delete("kiali", &DeleteParams::default())
+        .await
+        .expect("delete CR");
+    wait_until(&format!("Kiali {ns}/kiali is gone"), WAIT, || {
+        let api = api.clone();
+        async move { Ok::<_, kube::Error>(api.get_opt("kiali").await?.is_none().then_some(())) }
+    })
+    .await
+    .expect("CR deleted");
+}
+
+/// Creates the CR (as [`create_cr`]) and waits for its Failure: the message and how long the refusal took.
+async fn refused(client: &Client, ns: &str, deployment: &str) -> (String, f64) {
+    let started = Instant::now();
+    create_cr(client, ns, deployment).await;
+    let (_, message) = wait_failure(client, ns, "kiali").await;
+    (message, started.elapsed().as_secs_f64())
+}
+
+/// The fault-table line of an escalation path: the time until the refusal is its detection time; nothing is
+/// unaffected to time (the operator runs in this process, so its RSS is not its own).
+fn fault_line(fault: &str, detect_s: f64) {
+    println!(
+        "FAULT | {fault} | detect {detect_s:.1} s | recover n/a | worst unaffected route n/a | peak RSS server n/a operator n/a"
+    );
+}
+
+fn owner_labels(meta: &ObjectMeta) -> Vec<String> {
+    meta.labels
+        .iter()
+        .flatten()
+        .filter(|(k, _)| k.starts_with("meshglass.io/"))
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect()
+}
+
+/// Finding 1: `deployment.namespace` naming another namespace (whose remote-cluster Secrets the server would
+/// mount) is refused; nothing is created there.
+#[tokio::test]
+async fn a_cr_deploys_only_into_its_own_namespace() {
+    let client = client().await;
+    let own = test_namespace(&client, "trust-ns").await;
+    let other = test_namespace(&client, "trust-victim").await;
+    let (message, detect) = refused(
+        &client,
+        own.name(),
+        &format!(
+            "    instance_name: {}\n    namespace: {}\n",
+            own.name(),
+            other.name()
+        ),
+    )
+    .await;
+    assert!(
+        message.contains(&format!("deployment.namespace {:?}", other.name()))
+            && message.contains("ALLOW_AD_HOC_KIALI_NAMESPACE"),
+        "{message}"
+    );
+    for (kind, found) in [
+        (
+            "Deployment",
+            Api::<Deployment>::namespaced(client.clone(), other.name())
+                .get_opt(own.name())
+                .await
+                .expect("get")
+                .is_some(),
+        ),
+        (
+            "ServiceAccount",
+            Api::<ServiceAccount>::namespaced(client.clone(), other.name())
+                .get_opt(&names::service_account(own.name()))
+                .await
+                .expect("get")
+                .is_some(),
+        ),
+        (
+            "ClusterRoleBinding",
+            Api::<ClusterRoleBinding>::all(client.clone())
+                .get_opt(own.name())
+                .await
+                .expect("get")
+                .is_some(),
+        ),
+    ] {
+        assert!(!found, "{kind} created for a refused CR");
+    }
+    fault_line("CR deploying into another namespace", detect);
+    delete_cr(&client, own.name()).await;
+}
+
+/// Finding 1: a CR picking the server image (which then runs with the server's cluster-wide read and the mounted
+/// remote credentials) is refused, for each of the three image fields.
+#[tokio::test]
+async fn a_cr_deploys_only_the_default_image() {
+    let client = client().await;
+    for (field, value) in [
+        ("image_name", "registry.example/evil"),
+        ("image_version", "v6.6.6"),
+        ("image_digest", "sha256:0000"),
+    ] {
+        let own = test_namespace(&client, "trust-image").await;
+        let (message, detect) = refused(
+            &client,
+            own.name(),
+            &format!(
+                "    instance_name: {}\n    {field}: {value:?}\n",
+                own.name()
+            ),
+        )
+        .await;
+        assert!(
+            message.contains(&format!("deployment.{field} {value:?}"))
+                && message.contains("ALLOW_AD_HOC_KIALI_IMAGE"),
+            "{message}"
+        );
+        fault_line(&format!("CR setting deployment.{field}"), detect);
+        let deployment = Api::<Deployment>::namespaced(client.clone(), own.name())
+            .get_opt(own.name())
+            .await
+            .expect("get");
+        assert!(deployment.is_none(), "a Deployment for a refused image");
+        delete_cr(&client, own.name()).await;
+    }
+}
+
+/// Finding 1: remote mode would mint a non-expiring token with cluster-wide read; refused unless allowed.
+#[tokio::test]
+async fn a_cr_mints_no_remote_token_unless_allowed() {
+    let client = client().await;
+    let own = test_namespace(&client, "trust-remote").await;
+    let (message, detect) = refused(
+        &client,
+        own.name(),
+        &format!(
+            "    instance_name: {}\n    remote_cluster_resources_only: true\n",
+            own.name()
+        ),
+    )
+    .await;
+    assert!(
+        message.contains("remote_cluster_resources_only")
+            && message.contains("ALLOW_REMOTE_CLUSTER_RESOURCES"),
+        "{message}"
+    );
+    fault_line("CR asking for a remote token", detect);
+    let tokens = Api::<Secret>::namespaced(client.clone(), own.name())
+        .get_opt(&names::token_secret(own.name()))
+        .await
+        .expect("get");
+    assert!(tokens.is_none(), "a token Secret for a refused CR");
+    delete_cr(&client, own.name()).await;
+}
+
+/// Finding 2: an instance name equal to a built-in ClusterRole's (`admin`) neither rewrites nor, on deletion,
+/// removes that role; the Failure says it is not the operator's.
+#[tokio::test]
+async fn a_builtin_cluster_role_is_never_rewritten_or_removed() {
+    let client = client().await;
+    let own = test_namespace(&client, "trust-admin").await;
+    let roles: Api<ClusterRole> = Api::all(client.clone());
+    let before = roles
+        .get("admin")
+        .await
+        .expect("the built-in admin ClusterRole");
+    let (message, detect) = refused(&client, own.name(), "    instance_name: admin\n").await;
+    assert!(
+        message.contains("ClusterRole admin already exists")
+            && message.contains("was not created by meshglass-operator"),
+        "{message}"
+    );
+    fault_line("CR named after a built-in ClusterRole", detect);
+    let during = roles.get("admin").await.expect("admin");
+    assert_eq!(owner_labels(&during.metadata), Vec::<String>::new());
+    assert_eq!(during.rules, before.rules, "admin's rules changed");
+    assert_eq!(during.uid(), before.uid());
+
+    delete_cr(&client, own.name()).await;
+    let after = roles
+        .get("admin")
+        .await
+        .expect("admin survives the CR's deletion");
+    assert_eq!(after.uid(), before.uid());
+    assert_eq!(after.rules, before.rules);
+    // What the CR did create (its ServiceAccount) went with it.
+    let sa = Api::<ServiceAccount>::namespaced(client.clone(), own.name())
+        .get_opt(&names::service_account("admin"))
+        .await
+        .expect("get");
+    assert!(sa.is_none(), "the CR's own ServiceAccount was not removed");
+}
+
+/// Finding 2: a pre-existing binding with a child's name (and another roleRef) is not deleted and recreated, a
+/// pre-existing ConfigMap is not adopted; deleting the CR leaves both.
+#[tokio::test]
+async fn pre_existing_objects_with_a_childs_name_are_not_adopted() {
+    let client = client().await;
+    let own = test_namespace(&client, "trust-adopt").await;
+    let inst = own.name().to_string();
+    let bindings: Api<ClusterRoleBinding> = Api::all(client.clone());
+    let foreign = bindings
+        .create(
+            &PostParams::default(),
+            &ClusterRoleBinding {
+                metadata: ObjectMeta {
+                    name: Some(inst.clone()),
+                    ..Default::default()
+                },
+                role_ref: RoleRef {
+                    api_group: "rbac.authorization.k8s.io".into(),
+                    kind: "ClusterRole".into(),
+                    name: "view".into(),
+                },
+                subjects: Some(vec![Subject {
+                    kind: "User".into(),
+                    name: "someone".into(),
+                    api_group: Some("rbac.authorization.k8s.io".into()),
+                    ..Default::default()
+                }]),
+            },
+        )
+        .await
+        .expect("foreign binding");
+    let (message, detect) =
+        refused(&client, own.name(), &format!("    instance_name: {inst}\n")).await;
+    assert!(
+        message.contains(&format!("ClusterRoleBinding {inst} already exists"))
+            && message.contains("managers: "),
+        "{message}"
+    );
+    fault_line("pre-existing binding with a child's name", detect);
+    let kept = bindings
+        .get(&inst)
+        .await
+        .expect("the binding is still there");
+    assert_eq!(kept.uid(), foreign.uid(), "the binding was recreated");
+    assert_eq!(kept.role_ref.name, "view");
+    assert_eq!(owner_labels(&kept.metadata), Vec::<String>::new());
+    delete_cr(&client, own.name()).await;
+    let kept = bindings
+        .get(&inst)
+        .await
+        .expect("survives the CR's deletion");
+    assert_eq!(kept.uid(), foreign.uid());
+    // The ClusterRole the CR did create went with it.
+    let role = Api::<ClusterRole>::all(client.clone())
+        .get_opt(&inst)
+        .await
+        .expect("get");
+    assert!(role.is_none(), "the CR's own ClusterRole was not removed");
+    bindings
+        .delete(&inst, &DeleteParams::default())
+        .await
+        .expect("clean up");
+
+    // The same for a namespaced child: a ConfigMap named like the instance, made by someone else.
+    let maps: Api<ConfigMap> = Api::namespaced(client.clone(), own.name());
+    let theirs = maps
+        .create(
+            &PostParams::default(),
+            &ConfigMap {
+                metadata: ObjectMeta {
+                    name: Some(inst.clone()),
+                    ..Default::default()
+                },
+                data: Some([("config.yaml".to_string(), "theirs: true\n".to_string())].into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("foreign ConfigMap");
+    let (message, detect) =
+        refused(&client, own.name(), &format!("    instance_name: {inst}\n")).await;
+    assert!(
+        message.contains(&format!("ConfigMap {}/{inst} already exists", own.name())),
+        "{message}"
+    );
+    fault_line("pre-existing ConfigMap with a child's name", detect);
+    delete_cr(&client, own.name()).await;
+    let kept = maps.get(&inst).await.expect("the ConfigMap survives");
+    assert_eq!(kept.uid(), theirs.uid());
+    assert_eq!(
+        kept.data
+            .unwrap_or_default()
+            .get("config.yaml")
+            .map(String::as_str),
+        Some("theirs: true\n")
+    );
+}
+
+/// Finding 2 (kiali/kiali#7922): two CRs with one instance name in different namespaces do not fight over one
+/// ClusterRole and binding — the second fails naming the first (Kiali's operator refuses the second too), and
+/// deleting the second leaves the first's objects and status alone.
+#[tokio::test]
+async fn a_second_cr_with_the_same_instance_name_fails_naming_the_first() {
+    let client = client().await;
+    let first: TestNamespace = test_namespace(&client, "trust-first").await;
+    let second = test_namespace(&client, "trust-second").await;
+    let inst = format!("shared-{}", &first.name()[first.name().len() - 6..]);
+    create_cr(
+        &client,
+        first.name(),
+        &format!("    instance_name: {inst}\n"),
+    )
+    .await;
+    wait_successful(&client, first.name(), "kiali").await;
+    let (message, detect) = refused(
+        &client,
+        second.name(),
+        &format!("    instance_name: {inst}\n"),
+    )
+    .await;
+    fault_line("second CR with the same instance name", detect);
+    assert!(
+        message.contains(&format!("ClusterRole {inst} already exists"))
+            && message.contains(&format!("belongs to Kiali CR {}/kiali", first.name())),
+        "{message}"
+    );
+    let role = Api::<ClusterRole>::all(client.clone())
+        .get(&inst)
+        .await
+        .expect("the first CR's ClusterRole");
+    assert!(
+        owner_labels(&role.metadata).contains(&format!(
+            "{}={}",
+            names::OWNER_NAMESPACE_LABEL,
+            first.name()
+        )),
+        "{:?}",
+        role.metadata.labels
+    );
+
+    delete_cr(&client, second.name()).await;
+    for (kind, present) in [
+        (
+            "ClusterRole",
+            Api::<ClusterRole>::all(client.clone())
+                .get_opt(&inst)
+                .await
+                .expect("get")
+                .is_some(),
+        ),
+        (
+            "ClusterRoleBinding",
+            Api::<ClusterRoleBinding>::all(client.clone())
+                .get_opt(&inst)
+                .await
+                .expect("get")
+                .is_some(),
+        ),
+    ] {
+        assert!(present, "deleting the second CR removed the first's {kind}");
+    }
+    wait_successful(&client, first.name(), "kiali").await;
+    delete_cr_and_wait(&client, first.name(), "kiali", &inst).await;
+}
