@@ -26,6 +26,7 @@ mod api_tests;
 mod fixtures;
 #[cfg(test)]
 mod trust_tests;
+#[cfg(test)]
 mod upstream_tests;
 
 use std::net::SocketAddr;

@@ -591,6 +591,7 @@ impl Server<'_> {
             context: Some("east".into()),
             remote_secrets_dir: self.secrets_dir.to_path_buf(),
             secrets_poll: Duration::from_secs(1),
+            paths: Default::default(),
         })
         .await
         .expect("server starts");
