@@ -121,14 +121,7 @@ impl Server {
             "the server exited"
         );
         assert_eq!(self.child.id(), Some(self.pid), "the server restarted");
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.pid)).expect("proc status");
-        let kib: f64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .expect("VmHWM");
-        kib / 1024.0
+        meshglass_testbed::faults::peak_rss_mib(self.pid) as f64
     }
 
     /// A counter of the server's metrics port.
@@ -194,9 +187,23 @@ async fn get(http: &reqwest::Client, url: &str, token: Option<&str>) -> (u16, Va
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
-fn fault_line(fault: &str, detect: &str, recover: &str, worst_ms: f64, route: &str, rss: f64) {
-    println!(
-        "FAULT | {fault} | detect {detect} | recover {recover} | worst unaffected route {worst_ms:.0} ms ({route}) | peak RSS server {rss:.0} MiB operator n/a"
+/// The suite's line: [`meshglass_testbed::faults::print_fault_line`], detect and recover in seconds.
+fn fault_line(
+    fault: &str,
+    detect: Option<f64>,
+    recover: Option<f64>,
+    worst_ms: f64,
+    route: &str,
+    rss: f64,
+) {
+    meshglass_testbed::faults::print_fault_line(
+        fault,
+        detect.map(Duration::from_secs_f64),
+        recover.map(Duration::from_secs_f64),
+        worst_ms.round() as u64,
+        route,
+        rss.round() as u64,
+        None,
     );
 }
 
@@ -275,8 +282,8 @@ async fn graph_of_a_user_of_one_cluster_shows_nothing_of_the_other() {
     assert!(rss < 300.0, "{rss} MiB");
     fault_line(
         "cross-cluster graph leak (user of east's namespace)",
-        "n/a",
-        "n/a",
+        None,
+        None,
         worst,
         "/api/namespaces/graph",
         rss,
@@ -375,8 +382,8 @@ async fn twenty_thousand_junk_tokens_cost_a_bounded_number_of_token_reviews() {
     );
     fault_line(
         &format!("20,000 distinct junk tokens ({reviews} TokenReviews in {elapsed:.0} s)"),
-        "n/a",
-        "n/a",
+        None,
+        None,
         worst,
         "/api/namespaces (signed-in user)",
         rss,
@@ -478,8 +485,8 @@ async fn slow_header_clients_holding_3000_sockets_are_cut_off_and_others_served(
     assert!(rss < 300.0, "{rss} MiB");
     fault_line(
         "slow-header clients holding 3,000 sockets",
-        &format!("{detect:.1} s"),
-        &format!("{recover:.1} s"),
+        Some(detect),
+        Some(recover),
         worst,
         "/api/status",
         rss,

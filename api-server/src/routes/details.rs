@@ -207,20 +207,14 @@ pub async fn get_workload(
     } else {
         views
     };
-    let (views, merged) = if ex.health {
-        let (views, merged) = add_health(
-            &s,
-            views,
-            &ex,
-            (HealthKind::Workload, &ns, &name),
-            &mut instances,
-        )
-        .await?;
-        (views, Some(merged))
-    } else {
-        (views, None)
-    };
-    respond_instances(&views, instances, merged)
+    respond_instances(
+        &s,
+        views,
+        &ex,
+        (HealthKind::Workload, &ns, &name),
+        instances,
+    )
+    .await
 }
 
 /// The static kind name of a validation's object (the kinds are [`IstioKind::ALL`]).
@@ -232,13 +226,21 @@ fn kind_name(v: &Validation) -> &'static str {
         .unwrap_or("")
 }
 
-/// The first instance with `clusters` (every instance's cluster), `instances`, and the merged
-/// health when asked for.
-fn respond_instances(
-    views: &Views,
-    instances: Vec<Value>,
-    health: Option<Value>,
+/// The first instance with `clusters` (every instance's cluster), `instances`, and with
+/// `health=true` each instance's health and the merged one at the top.
+async fn respond_instances(
+    s: &Shared,
+    views: Views,
+    ex: &Extras,
+    target: (HealthKind, &str, &str),
+    mut instances: Vec<Value>,
 ) -> Result<Response> {
+    let (views, health) = if ex.health {
+        let (views, merged) = add_health(s, views, ex, target, &mut instances).await?;
+        (views, Some(merged))
+    } else {
+        (views, None)
+    };
     let Some(first) = instances.first() else {
         return Err(Error::NotFound("not found in any reachable cluster".into()));
     };
@@ -332,18 +334,5 @@ pub async fn get_service(
     } else {
         views
     };
-    let (views, merged) = if ex.health {
-        let (views, merged) = add_health(
-            &s,
-            views,
-            &ex,
-            (HealthKind::Service, &ns, &name),
-            &mut instances,
-        )
-        .await?;
-        (views, Some(merged))
-    } else {
-        (views, None)
-    };
-    respond_instances(&views, instances, merged)
+    respond_instances(&s, views, &ex, (HealthKind::Service, &ns, &name), instances).await
 }
