@@ -104,14 +104,29 @@ impl PromClient {
         &self.scope
     }
 
-    /// Probes `health_check_url` (default `<url>/-/healthy`): `Ok` when it answers 2xx.
+    /// Probes `health_check_url` (default `<url>/-/healthy`): `Ok` when it answers 2xx with
+    /// anything but an HTML page.
     pub async fn check_health(&self) -> std::result::Result<(), upstream::Failure> {
         let target = if self.health_check_url.is_empty() {
             "/-/healthy"
         } else {
             self.health_check_url.as_str()
         };
-        self.upstream.get(target).await.map(|_| ())
+        let answer = self.upstream.get(target).await?;
+        // A login page in front of the store answers 200 too: that is not a healthy store.
+        if answer
+            .content_type
+            .to_ascii_lowercase()
+            .starts_with("text/html")
+        {
+            return Err(upstream::Failure {
+                service: "prometheus",
+                kind: upstream::FailureKind::NotJson,
+                message: "the health check answered an HTML page, not the store (a login page?)"
+                    .to_string(),
+            });
+        }
+        Ok(())
     }
 
     /// The base URL.

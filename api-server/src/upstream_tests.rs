@@ -296,4 +296,13 @@ async fn health_check_url_is_what_status_probes() {
     cfg.health_check_url = format!("{up}/-/ready");
     let c = PromClient::configured(&cfg, Duration::from_secs(2), 1, &p).unwrap();
     c.check_health().await.unwrap();
+    // A login page answering 200 is not a healthy store.
+    let (login, _) =
+        serve(|| ([("content-type", "text/html")], "<html>login</html>").into_response()).await;
+    cfg.health_check_url = format!("{login}/-/healthy");
+    let c = PromClient::configured(&cfg, Duration::from_secs(2), 1, &p).unwrap();
+    assert_eq!(
+        c.check_health().await.unwrap_err().kind,
+        FailureKind::NotJson
+    );
 }

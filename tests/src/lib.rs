@@ -27,6 +27,7 @@ mod objects;
 mod pki;
 mod process;
 mod prometheus;
+pub mod standin;
 mod thanos;
 mod token;
 pub mod tools;

@@ -287,6 +287,10 @@ impl TokenGate {
             "--oidc-email-claim=sub".to_string(),
             "--insecure-oidc-allow-unverified-email".to_string(),
             "--skip-jwt-bearer-tokens".to_string(),
+            // The API server signs ServiceAccount tokens with the key it is given: ES256 on the
+            // test bed, RS256 on most clusters.
+            "--oidc-enabled-signing-alg=ES256".to_string(),
+            "--oidc-enabled-signing-alg=RS256".to_string(),
             format!("--authenticated-emails-file={}", admitted.display()),
             "--cookie-secret=0123456789abcdef0123456789abcdef".to_string(),
             "--api-route=/".to_string(),

@@ -20,6 +20,7 @@ use meshglass_crds::accepted::{ACTED_ON, ignored_fields};
 use meshglass_crds::{Config, Kiali, KialiSpec, names};
 use meshglass_operator::build::{BuildOptions, build, secret_data};
 use meshglass_operator::reconcile::validate::Tenancy;
+use meshglass_testbed::standin::{Behaviour, Seen, StandIn};
 use meshglass_testbed::{TestBed, TestNamespace, wait_until};
 use serde_json::{Value, json};
 
@@ -292,6 +293,121 @@ fn cases() -> Vec<Case> {
             json!("http://127.0.0.1:1"),
             Server("/health"),
         ),
+        with(
+            case(
+                "external_services.prometheus.health_check_url",
+                Value::Null,
+                json!("{prom}/custom-health"),
+                Server("/prom/paths"),
+            ),
+            prom(json!({})),
+        ),
+        with(
+            case(
+                "external_services.prometheus.auth.type",
+                json!("none"),
+                json!("bearer"),
+                Server("/prom/authorization"),
+            ),
+            prom(json!({"auth": {"token": "inline-token"}})),
+        ),
+        with(
+            case(
+                "external_services.prometheus.auth.use_kiali_token",
+                json!(false),
+                json!(true),
+                Server("/prom/authorization"),
+            ),
+            prom(json!({"auth": {"type": "bearer", "token": "inline-token"}})),
+        ),
+        with(
+            case(
+                "external_services.prometheus.auth.username",
+                json!("alice"),
+                json!("bob"),
+                Server("/prom/authorization"),
+            ),
+            prom(json!({"auth": {"type": "basic", "password": "pw"}})),
+        ),
+        with(
+            case(
+                "external_services.prometheus.auth.password",
+                json!("pw-1"),
+                json!("pw-2"),
+                Server("/prom/authorization"),
+            ),
+            prom(json!({"auth": {"type": "basic", "username": "alice"}})),
+        ),
+        with(
+            case(
+                "external_services.prometheus.auth.token",
+                json!("token-1"),
+                json!("token-2"),
+                Server("/prom/authorization"),
+            ),
+            prom(json!({"auth": {"type": "bearer"}})),
+        ),
+        // Over HTTPS with a CA of its own: trusted through `ca_file`, or not verified at all.
+        with(
+            case(
+                "external_services.prometheus.auth.ca_file",
+                Value::Null,
+                json!("{ca}"),
+                Server("/health"),
+            ),
+            json!({"external_services": {"prometheus": {"url": "{proms}"}}}),
+        ),
+        with(
+            case(
+                "external_services.prometheus.auth.insecure_skip_verify",
+                json!(false),
+                json!(true),
+                Server("/health"),
+            ),
+            json!({"external_services": {"prometheus": {"url": "{proms}"}}}),
+        ),
+        with(
+            case(
+                "external_services.prometheus.custom_headers",
+                Value::Null,
+                json!({"X-Scope-OrgID": "tenant-a"}),
+                Server("/prom/headers"),
+            ),
+            prom(json!({})),
+        ),
+        with(
+            case(
+                "external_services.prometheus.query_scope",
+                Value::Null,
+                json!({"mesh_id": "mesh-a"}),
+                Server("/prom/queries"),
+            ),
+            prom(json!({})),
+        ),
+        case(
+            "external_services.prometheus.thanos_proxy.enabled",
+            json!(false),
+            json!(true),
+            Server("/config/prometheus"),
+        ),
+        with(
+            case(
+                "external_services.prometheus.thanos_proxy.retention_period",
+                json!("7d"),
+                json!("1d"),
+                Server("/config/prometheus"),
+            ),
+            json!({"external_services": {"prometheus": {"thanos_proxy": {"enabled": true}}}}),
+        ),
+        with(
+            case(
+                "external_services.prometheus.thanos_proxy.scrape_interval",
+                json!("30s"),
+                json!("1m"),
+                Server("/config/prometheus"),
+            ),
+            json!({"external_services": {"prometheus": {"thanos_proxy": {"enabled": true}}}}),
+        ),
         case(
             "health_config.rate",
             Value::Null,
@@ -358,6 +474,13 @@ fn cases() -> Vec<Case> {
     ]
 }
 
+/// `external_services.prometheus` pointing at the recording stand-in, with `extra` merged in.
+fn prom(extra: Value) -> Value {
+    let mut p = json!({"url": "{prom}"});
+    merge(&mut p, &extra);
+    json!({"external_services": {"prometheus": p}})
+}
+
 /// Sets `path` (dotted) in `spec` to `v`; `null` leaves it absent.
 fn set(spec: &mut Value, path: &str, v: &Value) {
     if v.is_null() {
@@ -387,8 +510,8 @@ fn merge(base: &mut Value, over: &Value) {
     }
 }
 
-/// Replaces the `{ns}` and `{portN}` placeholders.
-fn fill(v: &Value, ns: &str, prom: &str, ports: &[u16; 4]) -> Value {
+/// Replaces the `{portN}` placeholders and the named ones (`{ns}`, `{prom}`, …).
+fn fill(v: &Value, names: &[(&str, String)], ports: &[u16; 4]) -> Value {
     match v {
         Value::String(s) => {
             if let Some(i) = s
@@ -398,12 +521,16 @@ fn fill(v: &Value, ns: &str, prom: &str, ports: &[u16; 4]) -> Value {
             {
                 return json!(ports[i - 1]);
             }
-            Value::String(s.replace("{ns}", ns).replace("{prom}", prom))
+            let mut s = s.clone();
+            for (name, value) in names {
+                s = s.replace(name, value);
+            }
+            Value::String(s)
         }
-        Value::Array(a) => Value::Array(a.iter().map(|x| fill(x, ns, prom, ports)).collect()),
+        Value::Array(a) => Value::Array(a.iter().map(|x| fill(x, names, ports)).collect()),
         Value::Object(o) => Value::Object(
             o.iter()
-                .map(|(k, x)| (k.clone(), fill(x, ns, prom, ports)))
+                .map(|(k, x)| (k.clone(), fill(x, names, ports)))
                 .collect(),
         ),
         other => other.clone(),
@@ -581,17 +708,22 @@ struct Server<'a> {
     bed: &'a TestBed,
     secrets_dir: &'a Path,
     ns: &'a str,
+    /// Where the server's ServiceAccount token and mounted credentials are read.
+    paths: meshglass_server::upstream::Paths,
+    /// The recording metrics store `{prom}` names.
+    prom: &'a StandIn,
 }
 
 impl Server<'_> {
     async fn observe(&self, config: Config) -> Value {
+        self.prom.take();
         let running = meshglass_server::start(meshglass_server::Options {
             config,
             kubeconfig: Some(self.bed.kubeconfig_path().to_path_buf()),
             context: Some("east".into()),
             remote_secrets_dir: self.secrets_dir.to_path_buf(),
             secrets_poll: Duration::from_secs(1),
-            paths: Default::default(),
+            paths: self.paths.clone(),
         })
         .await
         .expect("server starts");
@@ -664,7 +796,20 @@ impl Server<'_> {
             .flatten()
             .map(|a| json!({"name": a["name"], "labels": a["labels"]}))
             .collect();
+        // What the metrics store received: credentials, extra headers, paths and queries.
+        let seen = self.prom.take();
+        let distinct = |f: &dyn Fn(&Seen) -> Vec<String>| -> Vec<String> {
+            let set: BTreeSet<String> = seen.iter().flat_map(f).collect();
+            set.into_iter().collect()
+        };
+        let prom = json!({
+            "authorization": distinct(&|s| s.headers.get("authorization").cloned().into_iter().collect()),
+            "headers": distinct(&|s| s.headers.iter().filter(|(k, _)| k.starts_with("x-")).map(|(k, v)| format!("{k}: {v}")).collect()),
+            "paths": distinct(&|s| vec![s.path.clone()]),
+            "queries": distinct(&|s| s.query.clone().into_iter().collect()),
+        });
         let observed = json!({
+            "prom": prom,
             "api": {"ip": addr.ip().to_string(), "port": addr.port()},
             "metrics": running.metrics_addr.map(|a: SocketAddr| a.port()),
             "auth": auth,
@@ -723,31 +868,6 @@ async fn seed_namespace(client: &Client, ns: &str) {
     }
 }
 
-/// A stand-in metrics store that answers every query with an empty vector: the server reaches it
-/// (health 200) or not (503), which is what `external_services.prometheus.url` decides.
-async fn empty_prometheus() -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        while let Ok((mut conn, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 16384];
-                let _ = conn.read(&mut buf).await;
-                let body = r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#;
-                let resp = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = conn.write_all(resp.as_bytes()).await;
-            });
-        }
-    });
-    format!("http://{addr}")
-}
-
 #[tokio::test]
 async fn every_acted_on_field_changes_what_is_built_or_what_the_server_does() {
     let table = cases();
@@ -771,11 +891,33 @@ async fn every_acted_on_field_changes_what_is_built_or_what_the_server_does() {
         .expect("namespace");
     seed_namespace(&client, ns.name()).await;
     let secrets_dir = tempfile::tempdir().expect("tempdir");
-    let prom = empty_prometheus().await;
+    // A metrics store that answers every query with an empty vector and records what it got: the
+    // server reaches it (health 200) or not (503), with the credentials and headers configured.
+    let prom = StandIn::http(Behaviour::Empty).await.expect("stand-in");
+    let proms = StandIn::https(Behaviour::Empty).await.expect("stand-in");
+    let files = tempfile::tempdir().expect("tempdir");
+    let ca = files.path().join("stand-in-ca.crt");
+    std::fs::write(&ca, proms.ca_pem().expect("CA")).expect("CA file");
+    let token = files.path().join("token");
+    std::fs::write(&token, "kiali-sa-token").expect("token file");
+    let names = |ns: &str| {
+        [
+            ("{ns}", ns.to_string()),
+            ("{proms}", proms.url().to_string()),
+            ("{prom}", prom.url().to_string()),
+            ("{ca}", ca.display().to_string()),
+        ]
+    };
     let server = Server {
         bed,
         secrets_dir: secrets_dir.path(),
         ns: ns.name(),
+        paths: meshglass_server::upstream::Paths {
+            override_secrets_dir: files.path().join("override"),
+            ca_bundle_dir: files.path().join("cabundle"),
+            service_account_token: token,
+        },
+        prom: &prom,
     };
     // What a server case starts from: its own ports, anonymous (so every route answers), the test's
     // namespace as the Istio namespace.
@@ -796,7 +938,7 @@ async fn every_acted_on_field_changes_what_is_built_or_what_the_server_does() {
             };
             merge(&mut spec, &c.base);
             set(&mut spec, c.path, v);
-            specs.push(fill(&spec, ns.name(), &prom, &ports));
+            specs.push(fill(&spec, &names(ns.name()), &ports));
         }
         assert_ne!(
             specs[0], specs[1],

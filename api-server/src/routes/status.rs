@@ -36,8 +36,9 @@ pub async fn get_auth_info(State(s): State<Shared>) -> Json<Value> {
 }
 
 /// `/api/status` (public): Kiali's status, with a warning naming each unavailable cluster,
-/// never why, and Prometheus' health (its `health_check_url`, default `<url>/-/healthy`) as a
-/// fixed reason code. Callers the token strategy authenticated (anonymous mode has none) also
+/// never why, and Prometheus' health (its `health_check_url`, default `<url>/-/healthy`) as
+/// `status["Prometheus health"]` and, when not healthy, a fixed reason code in
+/// `status["Prometheus reason"]`. Callers the token strategy authenticated (anonymous mode has none) also
 /// get the Prometheus URL, without credentials.
 pub async fn get_status(State(s): State<Shared>, headers: HeaderMap) -> Json<Value> {
     let authz = headers
@@ -48,13 +49,23 @@ pub async fn get_status(State(s): State<Shared>, headers: HeaderMap) -> Json<Val
             s.auth.authenticate(authz).await,
             Ok(crate::auth::Identity::User(_))
         );
+    // Kiali's `externalServices` entries hold name, version and url only: the store's health
+    // goes into the `status` map, as a fixed reason code.
     let mut prometheus = json!({"name": "Prometheus"});
+    let mut status = json!({
+        "Kiali state": "running",
+        "Kiali version": env!("CARGO_PKG_VERSION"),
+        "Kiali commit hash": "",
+        "Kiali container version": "",
+    });
+    let mut prometheus_down = None;
     if let Some(p) = &s.prom {
         match p.check_health().await {
-            Ok(()) => prometheus["health"] = json!("Healthy"),
+            Ok(()) => status["Prometheus health"] = json!("Healthy"),
             Err(f) => {
-                prometheus["health"] = json!("Unreachable");
-                prometheus["reason"] = json!(f.kind.code());
+                status["Prometheus health"] = json!("Unreachable");
+                status["Prometheus reason"] = json!(f.kind.code());
+                prometheus_down = Some(f.kind.code());
             }
         }
     }
@@ -70,16 +81,11 @@ pub async fn get_status(State(s): State<Shared>, headers: HeaderMap) -> Json<Val
         // `/api/config` shows it.
         .map(|c| format!("cluster {} is not available", c.name))
         .collect();
-    if let Some(code) = prometheus.get("reason").and_then(Value::as_str) {
+    if let Some(code) = prometheus_down {
         warnings.push(format!("prometheus is not available ({code})"));
     }
     Json(json!({
-        "status": {
-            "Kiali state": "running",
-            "Kiali version": env!("CARGO_PKG_VERSION"),
-            "Kiali commit hash": "",
-            "Kiali container version": "",
-        },
+        "status": status,
         "externalServices": [prometheus],
         "warningMessages": warnings,
         "istioEnvironment": {"isMaistra": false, "istioAPIEnabled": true},
