@@ -12,12 +12,15 @@ use super::hosts::Mesh;
 use super::{Found, check_in};
 use crate::istio::IstioKind;
 
+/// The specs of one cluster's objects by kind, namespace and name.
+type Specs<'a> = HashMap<(IstioKind, &'a str, &'a str), &'a Value>;
+
 /// MGL0005 for the objects of cluster `ci`.
 pub(super) fn differing(mesh: &Mesh<'_>, ci: usize, found: &mut Found) {
     if mesh.clusters.len() < 2 {
         return;
     }
-    let others: Vec<(&str, HashMap<(IstioKind, &str, &str), &Value>)> = mesh
+    let others: Vec<(&str, Specs<'_>)> = mesh
         .clusters
         .iter()
         .enumerate()
