@@ -43,7 +43,8 @@ async fn respond(
     focus: Focus,
 ) -> Result<(Response, Timing)> {
     let p = Params(q);
-    let opts = p.graph_options(force_ns.as_deref())?;
+    let mut opts = p.graph_options(force_ns.as_deref())?;
+    opts.istio_namespace = s.config.istio_namespace().to_string();
     // A signed-in user: access is reviewed for the requested namespaces only, then for the
     // (cluster, namespace) pairs the traffic names.
     let user = matches!(id, Identity::User(_));
