@@ -24,6 +24,8 @@ mod api_tests;
 #[cfg(test)]
 mod fixtures;
 #[cfg(test)]
+mod graph_health_tests;
+#[cfg(test)]
 mod trust_tests;
 
 use std::net::SocketAddr;
