@@ -25,6 +25,8 @@ mod api_tests;
 #[cfg(test)]
 mod fixtures;
 #[cfg(test)]
+mod graph_health_tests;
+#[cfg(test)]
 mod session_tests;
 #[cfg(test)]
 mod trust_tests;

@@ -26,6 +26,7 @@ pub use graph::cytoscape::{
     Percent, ProtocolTraffic, RateMap, RateValue, ResponseDetail, Responses, SeInfo, ServiceName,
     VsInfo,
 };
+pub use graph::node_health::add_node_health;
 pub use graph::{GraphResult, build_graph};
 pub use health::{
     EntityHealth, HealthConfig, HealthKind, HealthReport, HealthRequest, HealthRules, HealthStatus,

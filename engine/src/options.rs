@@ -351,6 +351,14 @@ pub struct GraphOptions {
     pub duration_secs: u64,
     /// `queryTime` as Unix seconds: the end of the window.
     pub query_time: i64,
+    /// The control plane's namespace (the server's `istio_namespace`, not a query parameter):
+    /// where the egress gateway's requests are drawn.
+    #[serde(default = "default_istio_namespace")]
+    pub istio_namespace: String,
+}
+
+fn default_istio_namespace() -> String {
+    "istio-system".to_string()
 }
 
 impl Default for GraphOptions {
@@ -368,6 +376,7 @@ impl Default for GraphOptions {
             namespaces: Vec::new(),
             duration_secs: 600,
             query_time: 0,
+            istio_namespace: default_istio_namespace(),
         }
     }
 }

@@ -367,7 +367,16 @@ impl<'a> Builder<'a> {
             if n.removed {
                 continue;
             }
-            n.is_outside = n.node_type != NodeType::Unknown && n.is_outside_ns(self.namespaces);
+            n.is_inaccessible = match n.node_type {
+                NodeType::Unknown => true,
+                NodeType::Service => {
+                    n.namespace == "unknown"
+                        || n.service == "PassthroughCluster"
+                        || n.service == "BlackHoleCluster"
+                }
+                _ => false,
+            };
+            n.is_outside = !n.is_inaccessible && n.is_outside_ns(self.namespaces);
             n.is_root = has_out[i] && !has_in[i];
             if self.opts.include_idle_edges && !n.rates.has_traffic() && (has_in[i] || has_out[i]) {
                 n.is_idle = true;

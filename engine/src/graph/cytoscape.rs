@@ -765,9 +765,14 @@ pub struct NodeData {
     /// Present in the inventory (or on an idle edge) but without traffic.
     #[serde(rename = "isIdle", skip_serializing_if = "is_false")]
     pub is_idle: bool,
-    /// In a namespace the caller may not see.
+    /// Not to be opened: the unknown source, `unknown` and egress-cluster service nodes, or a
+    /// node in a namespace the caller may not see.
     #[serde(rename = "isInaccessible", skip_serializing_if = "is_false")]
     pub is_inaccessible: bool,
+    /// A service node injected between a source and its destination workload
+    /// (`injectServiceNodes`).
+    #[serde(rename = "isInjected", skip_serializing_if = "is_false")]
+    pub is_injected: bool,
     /// A workload without an Istio sidecar.
     #[serde(rename = "isOutOfMesh", skip_serializing_if = "is_false")]
     pub is_out_of_mesh: bool,

@@ -217,6 +217,7 @@ fn node(out: &mut Vec<u8>, d: &NodeData) {
     true_field(out, "isDead", d.is_dead);
     true_field(out, "isIdle", d.is_idle);
     true_field(out, "isInaccessible", d.is_inaccessible);
+    true_field(out, "isInjected", d.is_injected);
     true_field(out, "isOutOfMesh", d.is_out_of_mesh);
     true_field(out, "isOutside", d.is_outside);
     true_field(out, "isRoot", d.is_root);

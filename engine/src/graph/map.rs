@@ -98,6 +98,11 @@ pub(super) struct Node<'a> {
     pub(super) dest_services: Vec<(LabelId, LabelId, LabelId)>,
     pub(super) is_dead: bool,
     pub(super) is_idle: bool,
+    /// Kiali's outsider finalizer: the unknown source, service nodes of namespace `unknown`
+    /// and the egress clusters (`PassthroughCluster`, `BlackHoleCluster`).
+    pub(super) is_inaccessible: bool,
+    /// A service node injected between a source and its destination workload.
+    pub(super) is_injected: bool,
     pub(super) is_outside: bool,
     pub(super) is_out_of_mesh: bool,
     pub(super) is_root: bool,
@@ -306,6 +311,8 @@ impl<'a> Node<'a> {
             dest_services: Vec::new(),
             is_dead: false,
             is_idle: false,
+            is_inaccessible: false,
+            is_injected: false,
             is_outside: false,
             is_out_of_mesh: false,
             is_root: false,

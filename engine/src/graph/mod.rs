@@ -15,6 +15,7 @@
 //! - `scope`, `parse`, `plan`: which samples count and what each does to the graph;
 //! - `traffic`: the traffic map being built, and how plans change it;
 //! - `appenders`: Kiali's appenders and finalizers; `boxes`, `output`: the map as the model;
+//! - [`node_health`]: the health appender, over the model and [`crate::health()`]'s report;
 //! - `build`: the request path, tying them together ([`build_graph`]).
 
 mod appenders;
@@ -26,6 +27,7 @@ mod ids;
 mod json;
 mod labels;
 mod map;
+pub mod node_health;
 mod num;
 mod output;
 mod parse;

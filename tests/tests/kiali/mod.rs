@@ -693,6 +693,8 @@ pub struct NodeData {
     pub is_gateway: Option<Value>,
     pub is_idle: Option<bool>,
     pub is_inaccessible: Option<bool>,
+    /// A service node injected by `injectServiceNodes` (Kiali 2.23+).
+    pub is_injected: Option<bool>,
     #[serde(rename = "isK8sGatewayAPI")]
     pub is_k8s_gateway_api: Option<bool>,
     pub is_out_of_mesh: Option<bool>,
