@@ -302,6 +302,14 @@ impl Views {
 }
 
 impl AppState {
+    /// The mesh settings validations read: the root namespace is `istio_namespace`.
+    pub fn validation_options(&self) -> meshglass_engine::validations::Options {
+        meshglass_engine::validations::Options {
+            root_namespace: self.config.istio_namespace().to_string(),
+            ..Default::default()
+        }
+    }
+
     /// The clusters and namespaces `identity` may see; `cluster` restricts to one cluster
     /// (400 naming the known clusters when unknown).
     pub async fn views(

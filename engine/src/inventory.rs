@@ -107,6 +107,9 @@ pub struct ServicePort {
     /// `appProtocol`, when set.
     #[serde(default)]
     pub app_protocol: Option<String>,
+    /// `targetPort` (a number or a container port name), when set.
+    #[serde(default)]
+    pub target_port: Option<String>,
 }
 
 /// Which labels name a workload's app and version, in Kiali's order: Istio's canonical-name
@@ -284,6 +287,9 @@ pub struct PodInfo {
     /// The pod's controller (`kind`, `name`) from its owner references.
     #[serde(default)]
     pub created_by: Option<(String, String)>,
+    /// `(name, containerPort)` of the ports its containers declare.
+    #[serde(default)]
+    pub container_ports: Vec<(String, i32)>,
 }
 
 /// Kiali's apps: workloads with an app, grouped by namespace and app.
