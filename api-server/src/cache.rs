@@ -8,7 +8,9 @@ use std::sync::{Arc, RwLock};
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
-use k8s_openapi::api::core::v1::{Container, Namespace, Pod, PodSpec, PodStatus, Service};
+use k8s_openapi::api::core::v1::{
+    Container, ContainerPort, Namespace, Pod, PodSpec, PodStatus, Service,
+};
 use kube::api::{Api, ApiResource, DynamicObject};
 use kube::runtime::reflector::{Lookup, Store, store::Writer};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -198,6 +200,16 @@ fn slim_containers(cs: &[Container]) -> Vec<Container> {
     cs.iter()
         .map(|c| Container {
             name: c.name.clone(),
+            // Names and numbers only: what KIA0701 compares with the services' target ports.
+            ports: c.ports.as_ref().map(|ps| {
+                ps.iter()
+                    .map(|p| ContainerPort {
+                        name: p.name.clone(),
+                        container_port: p.container_port,
+                        ..Default::default()
+                    })
+                    .collect()
+            }),
             ..Default::default()
         })
         .collect()

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::DynamicObject;
 use meshglass_engine::{
     AppLabels, ClusterInventory, ConfigObject, IstioKind, NamespaceInfo, PodInfo, ServiceInfo,
@@ -70,6 +71,13 @@ fn pod_info(p: &Pod) -> PodInfo {
         ip: p.status.as_ref().and_then(|s| s.pod_ip.clone()),
         annotations: p.metadata.annotations.clone().unwrap_or_default(),
         created_by: controller_of(&p.metadata).map(|(k, n)| (k.to_string(), n.to_string())),
+        container_ports: p
+            .spec
+            .iter()
+            .flat_map(|s| &s.containers)
+            .flat_map(|c| c.ports.iter().flatten())
+            .map(|cp| (cp.name.clone().unwrap_or_default(), cp.container_port))
+            .collect(),
     }
 }
 
@@ -288,6 +296,10 @@ fn service_info(s: &Service) -> ServiceInfo {
                         port: p.port,
                         protocol: p.protocol.clone().unwrap_or_default(),
                         app_protocol: p.app_protocol.clone(),
+                        target_port: p.target_port.as_ref().map(|t| match t {
+                            IntOrString::Int(n) => n.to_string(),
+                            IntOrString::String(s) => s.clone(),
+                        }),
                     })
                     .collect()
             })

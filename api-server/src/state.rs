@@ -148,10 +148,17 @@ impl View {
         )
     }
 
-    /// The visible VirtualServices and DestinationRules.
+    /// The visible VirtualServices, DestinationRules, Gateways and WorkloadEntries (what the
+    /// graph's appenders read).
     fn routing(&self) -> Vec<ConfigObject> {
         let mut v = self.config_objects(IstioKind::VirtualService);
-        v.extend(self.config_objects(IstioKind::DestinationRule));
+        for k in [
+            IstioKind::DestinationRule,
+            IstioKind::Gateway,
+            IstioKind::WorkloadEntry,
+        ] {
+            v.extend(self.config_objects(k));
+        }
         v
     }
 
@@ -295,6 +302,14 @@ impl Views {
 }
 
 impl AppState {
+    /// The mesh settings validations read: the root namespace is `istio_namespace`.
+    pub fn validation_options(&self) -> meshglass_engine::validations::Options {
+        meshglass_engine::validations::Options {
+            root_namespace: self.config.istio_namespace().to_string(),
+            ..Default::default()
+        }
+    }
+
     /// The clusters and namespaces `identity` may see; `cluster` restricts to one cluster
     /// (400 naming the known clusters when unknown).
     pub async fn views(

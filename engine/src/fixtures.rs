@@ -118,6 +118,7 @@ fn service(name: &str) -> ServiceInfo {
             port: 9080,
             protocol: "TCP".to_string(),
             app_protocol: None,
+            target_port: None,
         }],
         ..ServiceInfo::default()
     }
@@ -391,4 +392,74 @@ pub fn synthetic_mesh(
     }
     out.truncate(samples);
     (ns_names, inv, out)
+}
+
+/// Istio config at scale, for the validation benchmark: `clusters` clusters × `namespaces`
+/// namespaces, each namespace holding reviews (v1, v2), ratings and productpage with their
+/// services, and 5 objects — a VirtualService splitting reviews, its DestinationRule, an
+/// AuthorizationPolicy, a namespace-wide PeerAuthentication and a Sidecar. Every tenth
+/// namespace routes to a subset no rule defines, so some checks fire.
+pub fn synthetic_config(
+    clusters: usize,
+    namespaces: usize,
+) -> Vec<crate::validations::ClusterConfig> {
+    use crate::istio::{ConfigObject, IstioKind};
+    use serde_json::json;
+    (0..clusters)
+        .map(|c| {
+            let mut inv = crate::inventory::ClusterInventory {
+                name: format!("cluster-{c}"),
+                ..Default::default()
+            };
+            let mut objects: BTreeMap<IstioKind, Vec<ConfigObject>> = BTreeMap::new();
+            for n in 0..namespaces {
+                let ns = format!("ns-{n}");
+                inv.namespaces.push(crate::inventory::NamespaceInfo {
+                    name: ns.clone(),
+                    ..Default::default()
+                });
+                for (app, v) in [("reviews", "v1"), ("reviews", "v2"), ("ratings", "v1"), ("productpage", "v1")] {
+                    let mut w = workload(&format!("{app}-{v}"), app, v, (1, 1, 1));
+                    w.namespace = ns.clone();
+                    w.istio_sidecar = true;
+                    w.pods = vec![crate::inventory::PodInfo {
+                        name: format!("{app}-{v}-0"),
+                        service_account: Some(format!("bookinfo-{app}")),
+                        container_ports: vec![("http".into(), 9080)],
+                        ..Default::default()
+                    }];
+                    inv.workloads.push(w);
+                }
+                for app in ["reviews", "ratings", "productpage"] {
+                    let mut s = service(app);
+                    s.namespace = ns.clone();
+                    inv.services.push(s);
+                }
+                let subset = if n % 10 == 0 { "v9" } else { "v2" };
+                let specs = [
+                    (IstioKind::VirtualService, json!({"hosts": ["reviews"], "http": [{"route": [
+                        {"destination": {"host": "reviews", "subset": "v1"}, "weight": 80},
+                        {"destination": {"host": "reviews", "subset": subset}, "weight": 20}]}]})),
+                    (IstioKind::DestinationRule, json!({"host": "reviews", "subsets": [
+                        {"name": "v1", "labels": {"version": "v1"}},
+                        {"name": "v2", "labels": {"version": "v2"}}]})),
+                    (IstioKind::AuthorizationPolicy, json!({"selector": {"matchLabels": {"app": "ratings"}},
+                        "rules": [{"from": [{"source": {"principals": [format!("cluster.local/ns/{ns}/sa/bookinfo-reviews")]}}],
+                                   "to": [{"operation": {"methods": ["GET"]}}]}]})),
+                    (IstioKind::PeerAuthentication, json!({"mtls": {"mode": "STRICT"}})),
+                    (IstioKind::Sidecar, json!({"egress": [{"hosts": ["./*", "istio-system/*"]}]})),
+                ];
+                for (kind, spec) in specs {
+                    objects.entry(kind).or_default().push(ConfigObject {
+                        kind,
+                        name: format!("{}-{n}", kind.plural()),
+                        namespace: ns.clone(),
+                        version: "v1".into(),
+                        spec,
+                    });
+                }
+            }
+            crate::validations::ClusterConfig::new(inv, objects)
+        })
+        .collect()
 }

@@ -33,7 +33,8 @@ pub struct ClusterInventory {
     /// Istio ServiceEntries.
     #[serde(default)]
     pub service_entries: Vec<ServiceEntryInfo>,
-    /// VirtualServices and DestinationRules: what the graph's istio appender badges nodes from.
+    /// VirtualServices, DestinationRules, Gateways and WorkloadEntries: the Istio config the
+    /// graph's istio and workloadEntry appenders decorate nodes from.
     #[serde(skip)]
     pub routing: Vec<crate::istio::ConfigObject>,
 }
@@ -106,6 +107,9 @@ pub struct ServicePort {
     /// `appProtocol`, when set.
     #[serde(default)]
     pub app_protocol: Option<String>,
+    /// `targetPort` (a number or a container port name), when set.
+    #[serde(default)]
+    pub target_port: Option<String>,
 }
 
 /// Which labels name a workload's app and version, in Kiali's order: Istio's canonical-name
@@ -283,6 +287,9 @@ pub struct PodInfo {
     /// The pod's controller (`kind`, `name`) from its owner references.
     #[serde(default)]
     pub created_by: Option<(String, String)>,
+    /// `(name, containerPort)` of the ports its containers declare.
+    #[serde(default)]
+    pub container_ports: Vec<(String, i32)>,
 }
 
 /// Kiali's apps: workloads with an app, grouped by namespace and app.

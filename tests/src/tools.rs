@@ -19,6 +19,7 @@ pub struct Versions {
     pub operator_framework_api: String,
     pub thanos: String,
     pub oauth2_proxy: String,
+    pub hydra: String,
 }
 
 /// Reads the pinned versions compiled in from tests/tools/versions.env.
@@ -40,6 +41,7 @@ pub fn versions() -> Versions {
         operator_framework_api: get("OPERATOR_FRAMEWORK_API_VERSION"),
         thanos: get("THANOS_VERSION"),
         oauth2_proxy: get("OAUTH2_PROXY_VERSION"),
+        hydra: get("HYDRA_VERSION"),
     }
 }
 
@@ -131,6 +133,11 @@ pub fn operator_verify() -> Result<PathBuf, Error> {
         &v.operator_framework_api,
         "operator-verify",
     )
+}
+
+/// Ory Hydra (the test bed's OpenID provider), pinned by HYDRA_VERSION.
+pub fn hydra() -> Result<PathBuf, Error> {
+    packaging_tool("hydra", &versions().hydra, "hydra")
 }
 
 /// The kubectl to suggest: the one on PATH, else the one build-tools.sh built.

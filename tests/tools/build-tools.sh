@@ -10,6 +10,7 @@
 #   operator-framework-api-<v>/  operator-verify (bundle: validate the CSV and annotations)
 #   thanos-<v>/      thanos (sidecar + query: the test bed's distributed metrics store)
 #   oauth2-proxy-<v>/ oauth2-proxy (HTTPS bearer-token gate in front of Thanos Query)
+#   hydra-<v>/       hydra (Ory Hydra: the test bed's OpenID provider; cgo for its SQLite store)
 # Versions: tests/tools/versions.env. Wrapper modules: tests/tools/{k8s,etcd,kwok} (see sync-modules.sh),
 # tests/tools/{helm,olm,thanos,oauth2-proxy} (their go.mod pins the version; keep it equal to versions.env;
 # thanos' go.mod repeats the replaces of Thanos' own go.mod, which Go ignores in dependencies).
@@ -126,6 +127,12 @@ build thanos "$THANOS_VERSION" thanos "-s -w -X $pv.Version=${THANOS_VERSION#v}"
 build oauth2-proxy "$OAUTH2_PROXY_VERSION" oauth2-proxy \
   "-s -w -X github.com/oauth2-proxy/oauth2-proxy/v7/pkg/version.VERSION=$OAUTH2_PROXY_VERSION" oauth2-proxy -- \
   github.com/oauth2-proxy/oauth2-proxy/v7
+# --- OpenID provider (wrapper module tests/tools/hydra) ----------------------------------
+# Its in-memory store is SQLite (cgo, build tags of Hydra's own Makefile).
+pinned hydra github.com/ory/hydra/v2 "$HYDRA_VERSION"
+GOFLAGS="$GOFLAGS -tags=sqlite,sqlite_omit_load_extension" CGO_ENABLED=1 \
+  build hydra "$HYDRA_VERSION" hydra "-s -w -X github.com/ory/hydra/v2/driver/config.Version=$HYDRA_VERSION" hydra -- \
+  github.com/ory/hydra/v2
 
 [ "$built" = 1 ] && echo "build-tools: tools ready in $cache" >&2
 exit 0

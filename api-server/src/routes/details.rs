@@ -88,9 +88,10 @@ async fn add_health(
 }
 
 /// Every validation of the views, computed on the blocking pool.
-async fn all_validations(views: Views) -> Result<(Views, Vec<Validation>)> {
+async fn all_validations(s: &Shared, views: Views) -> Result<(Views, Vec<Validation>)> {
+    let opts = s.validation_options();
     blocking(move || {
-        let all = validations::validate(&views.configs());
+        let all = validations::validate_with(&views.configs(), &opts);
         (views, all)
     })
     .await
@@ -196,11 +197,16 @@ pub async fn get_workload(
         )));
     }
     let views = if ex.validate {
-        let (views, all) = all_validations(views).await?;
+        let (views, all) = all_validations(&s, views).await?;
         for i in &mut instances {
             let c = i["cluster"].as_str().unwrap_or_default().to_string();
             i["validations"] = kiali_json::validations(all.iter().filter(|v| {
-                v.cluster == c && selecting.contains(&(c.clone(), kind_name(v), v.name.clone()))
+                let own = !v.is_config()
+                    && v.object_gvk.kind == "workload"
+                    && v.namespace == ns
+                    && v.name == name;
+                v.cluster == c
+                    && (own || selecting.contains(&(c.clone(), kind_name(v), v.name.clone())))
             }));
         }
         views
@@ -322,12 +328,14 @@ pub async fn get_service(
         )));
     }
     let views = if ex.validate {
-        let (views, all) = all_validations(views).await?;
+        let (views, all) = all_validations(&s, views).await?;
         for i in &mut instances {
             let c = i["cluster"].as_str().unwrap_or_default().to_string();
             i["validations"] = kiali_json::validations(all.iter().filter(|v| {
                 let key = (c.clone(), kind_name(v), v.namespace.clone(), v.name.clone());
-                v.cluster == c && refs.contains(&key)
+                let own = !v.is_config() && v.object_gvk.kind == "service";
+                v.cluster == c
+                    && (refs.contains(&key) || (own && v.namespace == ns && v.name == name))
             }));
         }
         views

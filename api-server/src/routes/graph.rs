@@ -47,6 +47,7 @@ async fn respond(
     if let Some(prom) = &s.prom {
         opts.scope = prom.scope().clone();
     }
+    opts.istio_namespace = s.config.istio_namespace().to_string();
     // A signed-in user: access is reviewed for the requested namespaces only, then for the
     // (cluster, namespace) pairs the traffic names.
     let user = matches!(id, Identity::User(_));
@@ -54,24 +55,68 @@ async fn respond(
     let mut views = s.views(id, p.cluster(), wanted).await?;
     s.require_namespaces(id, &views, &opts.namespaces)?;
     let qs = engine::queries(&opts);
-    let queries = qs.len();
+    // The health appender: the health queries of /api/clusters/health over the graph's window,
+    // for the requested namespaces beside the graph's queries.
+    let health = opts.appender_enabled(engine::Appender::Health);
+    let health_q = |namespaces: &[String]| {
+        if health && !namespaces.is_empty() {
+            engine::health_queries(namespaces, opts.duration_secs, opts.query_time, &opts.scope)
+        } else {
+            Vec::new()
+        }
+    };
+    let hq = health_q(&opts.namespaces);
+    let queries = qs.len() + hq.len();
     let t = Instant::now();
-    let samples = run_queries(s, qs).await?;
-    let prom_wait = t.elapsed();
+    let (samples, health_samples) = tokio::try_join!(run_queries(s, qs), run_queries(s, hq))?;
     if user {
         views
             .admit(&s.auth, id, &traffic_namespaces(&samples))
             .await;
     }
+    // Nodes outside the requested namespaces get their namespaces' health too (one more query,
+    // only when the traffic leaves them).
+    let outside: Vec<String> = if health {
+        let mut v: Vec<String> = traffic_namespaces(&samples)
+            .into_iter()
+            .filter(|(c, ns)| !opts.namespaces.contains(ns) && views.may_see(c, ns))
+            .map(|(_, ns)| ns)
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    } else {
+        Vec::new()
+    };
+    let oq = health_q(&outside);
+    let queries = queries + oq.len();
+    let outside_samples = run_queries(s, oq).await?;
+    let prom_wait = t.elapsed();
+    let rules = s.health_rules.clone();
     let (views, body) = blocking(move || {
         let samples = visible_samples(&views, samples);
-        let inv = inventory(&views, &relevant_namespaces(&opts.namespaces, &samples));
+        let mut keep = relevant_namespaces(&opts.namespaces, &samples);
+        keep.extend(outside.iter().cloned());
+        let inv = inventory(&views, &keep);
         let mut result = engine::build_graph(&opts, &samples, &inv);
         for d in &result.diagnostics {
             tracing::debug!(diagnostic = ?d, "graph input skipped");
         }
         if views.restricted() {
             mark_inaccessible(&mut result.graph, &views);
+        }
+        if health {
+            let report = |namespaces: &[String], samples: Vec<engine::Sample>| {
+                let req = engine::HealthRequest {
+                    namespaces: namespaces.to_vec(),
+                    clusters: None,
+                    kinds: Vec::new(),
+                };
+                engine::health(&req, &visible_samples(&views, samples), &inv, &rules)
+            };
+            let inside = report(&opts.namespaces, health_samples);
+            let beyond = report(&outside, outside_samples);
+            engine::add_node_health(&mut result.graph, &[&inside, &beyond]);
         }
         if let Some(ns) = &force_ns {
             keep_focus(&mut result.graph, ns, &focus);

@@ -80,10 +80,13 @@ pub async fn list_config(
     if !validate {
         return Ok(views.respond(body));
     }
+    let opts = s.validation_options();
     let (views, map) = blocking(move || {
-        let all = validations::validate(&views.configs());
+        let all = validations::validate_with(&views.configs(), &opts);
         let map = kiali_json::validations(all.iter().filter(|v| {
-            v.cluster == cluster && kinds.iter().any(|k| k.kind() == v.object_gvk.kind)
+            v.is_config()
+                && v.cluster == cluster
+                && kinds.iter().any(|k| k.kind() == v.object_gvk.kind)
         }));
         (views, map)
     })
@@ -106,8 +109,11 @@ pub async fn summarize_validations(
     let views = s.views(&id, None, p.namespaces()?).await?;
     let only = p.cluster().map(String::from);
     let detail = p.bool("detail", false)?;
+    let opts = s.validation_options();
     let (views, body) = blocking(move || {
-        let all: Vec<Validation> = validations::validate(&views.configs());
+        let mut all: Vec<Validation> = validations::validate_with(&views.configs(), &opts);
+        // Kiali's summaries count Istio objects only.
+        all.retain(Validation::is_config);
         let keep = |c: &str| only.as_deref().is_none_or(|o| o == c);
         if detail {
             let list: Vec<&Validation> = all.iter().filter(|v| keep(&v.cluster)).collect();

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -28,27 +28,13 @@ pub async fn get_readiness(State(s): State<Shared>) -> Response {
     }
 }
 
-/// `/api/auth/info`.
-pub async fn get_auth_info(State(s): State<Shared>) -> Json<Value> {
-    Json(
-        json!({"strategy": s.auth.strategy.effective(), "authorizationEndpoint": "", "sessionInfo": {}}),
-    )
-}
-
 /// `/api/status` (public): Kiali's status, with a warning naming each unavailable cluster,
 /// never why, and Prometheus' health (its `health_check_url`, default `<url>/-/healthy`) as
 /// `status["Prometheus health"]` and, when not healthy, a fixed reason code in
 /// `status["Prometheus reason"]`. Callers the token strategy authenticated (anonymous mode has none) also
 /// get the Prometheus URL, without credentials.
 pub async fn get_status(State(s): State<Shared>, headers: HeaderMap) -> Json<Value> {
-    let authz = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let detailed = authz.is_some()
-        && matches!(
-            s.auth.authenticate(authz).await,
-            Ok(crate::auth::Identity::User(_))
-        );
+    let detailed = super::login::signed_in(&s, &headers).await;
     // Kiali's `externalServices` entries hold name, version and url only: the store's health
     // goes into the `status` map, as a fixed reason code.
     let mut prometheus = json!({"name": "Prometheus"});

@@ -13,7 +13,7 @@ use crate::options::{Appender, GraphType};
 use crate::rules::is_ok;
 
 /// Workloads by (cluster, namespace, name).
-type WorkloadIndex<'a> = FxHashMap<(&'a str, &'a str, &'a str), &'a WorkloadInfo>;
+pub(super) type WorkloadIndex<'a> = FxHashMap<(&'a str, &'a str, &'a str), &'a WorkloadInfo>;
 
 impl<'a> Builder<'a> {
     /// Kiali's appenders the options enable, then its finalizers (outsiders and roots, and the
@@ -22,7 +22,7 @@ impl<'a> Builder<'a> {
         let opts = self.opts;
         // Built once for the appenders that look workloads up.
         let wl_index = if opts.appender_enabled(Appender::DeadNode)
-            || opts.appender_enabled(Appender::SidecarsCheck)
+            || opts.appender_enabled(Appender::MeshCheck)
         {
             self.workload_index()
         } else {
@@ -37,11 +37,15 @@ impl<'a> Builder<'a> {
         if opts.appender_enabled(Appender::ServiceEntry) {
             self.service_entries();
         }
-        if opts.appender_enabled(Appender::SidecarsCheck) {
-            self.sidecars_check(&wl_index);
+        if opts.appender_enabled(Appender::MeshCheck) {
+            self.mesh_check(&wl_index);
         }
         if opts.appender_enabled(Appender::Istio) {
             self.istio_badges();
+            self.gateways();
+        }
+        if opts.appender_enabled(Appender::WorkloadEntry) {
+            self.workload_entries();
         }
         self.outsiders_and_roots();
         if opts.graph_type == GraphType::Service {
@@ -263,35 +267,6 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// Kiali's sidecarsCheck appender: `isOutOfMesh` on workload-backed nodes without a sidecar.
-    fn sidecars_check(&mut self, wl_index: &WorkloadIndex<'a>) {
-        let inv = self.inv;
-        for n in &mut self.nodes {
-            if n.removed || n.is_outside_ns(self.namespaces) {
-                continue;
-            }
-            match n.node_type {
-                NodeType::Workload => {
-                    if let Some(w) = wl_index.get(&(n.cluster, n.namespace, n.workload)) {
-                        n.is_out_of_mesh = !w.istio_sidecar;
-                    }
-                }
-                NodeType::App => {
-                    if is_ok(n.workload) {
-                        if let Some(w) = wl_index.get(&(n.cluster, n.namespace, n.workload)) {
-                            n.is_out_of_mesh = !w.istio_sidecar;
-                        }
-                    } else if let Some(c) = inv.cluster(n.cluster) {
-                        n.is_out_of_mesh = c.workloads.iter().any(|w| {
-                            w.namespace == n.namespace && w.app() == Some(n.app) && !w.istio_sidecar
-                        });
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-
     /// Kiali's istio appender: badges from each node's cluster's VirtualServices and
     /// DestinationRules. Circuit breakers (`hasCB`) on nodes of the requested namespaces, from
     /// the DestinationRules of the node's namespace: for a service node its service, else the
@@ -367,7 +342,16 @@ impl<'a> Builder<'a> {
             if n.removed {
                 continue;
             }
-            n.is_outside = n.node_type != NodeType::Unknown && n.is_outside_ns(self.namespaces);
+            n.is_inaccessible = match n.node_type {
+                NodeType::Unknown => true,
+                NodeType::Service => {
+                    n.namespace == "unknown"
+                        || n.service == "PassthroughCluster"
+                        || n.service == "BlackHoleCluster"
+                }
+                _ => false,
+            };
+            n.is_outside = !n.is_inaccessible && n.is_outside_ns(self.namespaces);
             n.is_root = has_out[i] && !has_in[i];
             if self.opts.include_idle_edges && !n.rates.has_traffic() && (has_in[i] || has_out[i]) {
                 n.is_idle = true;

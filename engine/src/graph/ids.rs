@@ -29,7 +29,7 @@ impl NodeType {
 /// Which of Kiali's id templates a node uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum IdKind {
-    /// `<cluster>_<namespace>` (the unknown source).
+    /// `<cluster>_unknown_source` (the unknown source).
     Unknown,
     /// `svc_<cluster>_<namespace>_<service>`.
     Svc,
@@ -127,12 +127,14 @@ impl NodeKey<'_> {
         };
         buf.push_str(prefix);
         buf.push_str(self.cluster.s);
+        if self.kind == IdKind::Unknown {
+            buf.push_str("_unknown_source");
+            return;
+        }
         buf.push('_');
         buf.push_str(self.namespace.s);
-        if self.kind != IdKind::Unknown {
-            buf.push('_');
-            buf.push_str(self.a.s);
-        }
+        buf.push('_');
+        buf.push_str(self.a.s);
         if self.kind == IdKind::VappVer {
             buf.push('_');
             buf.push_str(self.b.s);
@@ -189,7 +191,13 @@ pub(crate) fn node_id<'a>(
     match graph_type {
         GraphType::Workload | GraphType::Service => {
             if !wl_ok && !svc_ok {
-                return Err("no workload or service");
+                // An app label without workload or service (kiali#5696): Kiali keeps the
+                // namespace's unknown service node.
+                return Ok((
+                    key(IdKind::Svc, Lbl::UNKNOWN, Lbl::EMPTY),
+                    NodeType::Service,
+                    namespace,
+                ));
             }
             if !wl_ok {
                 return Ok(svc_node);

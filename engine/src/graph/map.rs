@@ -3,7 +3,7 @@
 
 use rustc_hash::FxHashSet;
 
-use super::cytoscape::{IstioBadges, SeInfo};
+use super::cytoscape::{GwInfo, IstioBadges, SeInfo, WeInfo};
 use super::ids::{NodeKey, NodeType};
 use super::labels::LabelId;
 use crate::rules::is_ok;
@@ -98,11 +98,18 @@ pub(super) struct Node<'a> {
     pub(super) dest_services: Vec<(LabelId, LabelId, LabelId)>,
     pub(super) is_dead: bool,
     pub(super) is_idle: bool,
+    /// Kiali's outsider finalizer: the unknown source, service nodes of namespace `unknown`
+    /// and the egress clusters (`PassthroughCluster`, `BlackHoleCluster`).
+    pub(super) is_inaccessible: bool,
+    /// A service node injected between a source and its destination workload.
+    pub(super) is_injected: bool,
     pub(super) is_outside: bool,
     pub(super) is_out_of_mesh: bool,
     pub(super) is_root: bool,
     pub(super) service_entry: Option<SeInfo>,
     pub(super) istio: IstioBadges,
+    pub(super) gateway: Option<GwInfo>,
+    pub(super) workload_entries: Vec<WeInfo>,
     pub(super) removed: bool,
 }
 
@@ -306,11 +313,15 @@ impl<'a> Node<'a> {
             dest_services: Vec::new(),
             is_dead: false,
             is_idle: false,
+            is_inaccessible: false,
+            is_injected: false,
             is_outside: false,
             is_out_of_mesh: false,
             is_root: false,
             service_entry: None,
             istio: IstioBadges::default(),
+            gateway: None,
+            workload_entries: Vec::new(),
             removed: false,
         }
     }

@@ -29,6 +29,16 @@ fn looks_like_ip(s: &str) -> bool {
             .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// The egress gateway's workload, app and service name (Kiali's special case).
+const EGRESS_GATEWAY: &str = "istio-egressgateway";
+
+/// `istio-egressgateway.<istio_ns>.svc.cluster.local`, compared without building it.
+fn is_egress_host(host: &str, istio_ns: &str) -> bool {
+    host.strip_prefix("istio-egressgateway.")
+        .and_then(|r| r.strip_prefix(istio_ns))
+        == Some(".svc.cluster.local")
+}
+
 /// The parsed, validated identity of a sample.
 pub(super) struct Parsed<'a> {
     pub(super) src_cluster: Lbl<'a>,
@@ -90,8 +100,9 @@ pub(super) fn parse<'a>(
     diags: &mut Diagnostics,
     s: &'a Sample,
     hs: &[u64; 18],
-    gt: GraphType,
+    opts: &'a GraphOptions,
 ) -> Option<Parsed<'a>> {
+    let gt = identity_graph_type(opts);
     let l = &s.labels;
     let (
         Some(src_ns),
@@ -144,9 +155,21 @@ pub(super) fn parse<'a>(
         });
         return None;
     }
+    // Requests to the egress gateway's host (kiali#2999): the istio-egressgateway app in the
+    // control plane's namespace, in the source's cluster.
+    let egress = is_egress_host(dst_svc, &opts.istio_namespace) && dst_svc == dst_svc_name;
+    let (mut dst_svc_ns, mut dst_svc_name, mut dst_wl_ns, mut dst_wl) =
+        (dst_svc_ns, dst_svc_name, dst_wl_ns, dst_wl);
+    let (mut dst_app, mut dst_ver) = (dst_app, dst_ver);
     // Istio#29373: destination_cluster missing or unknown — assume the source cluster.
     let mut dst_from_src = false;
-    if !is_ok(dst_cluster) && is_ok(src_cluster) && is_ok(dst_svc_ns) {
+    if egress {
+        let ns = opts.istio_namespace.as_str();
+        (dst_svc_ns, dst_svc_name, dst_wl_ns, dst_wl) = (ns, EGRESS_GATEWAY, ns, EGRESS_GATEWAY);
+        (dst_app, dst_ver) = (EGRESS_GATEWAY, "latest");
+        dst_cluster = src_cluster;
+        dst_from_src = true;
+    } else if !is_ok(dst_cluster) && is_ok(src_cluster) && is_ok(dst_svc_ns) {
         dst_cluster = src_cluster;
         dst_from_src = true;
     }
@@ -166,7 +189,19 @@ pub(super) fn parse<'a>(
         });
         return None;
     }
-    let mut lbl = |v: &'a str, h: usize| labels.lbl_hashed(v, hs[h]);
+    // Rewritten destination values (egress) are not what the label hashes were taken of.
+    let mut lbl = |v: &'a str, h: usize| {
+        if egress
+            && matches!(
+                h,
+                H_DST_SVC_NS | H_DST_SVC_NAME | H_DST_WL_NS | H_DST_WL | H_DST_APP | H_DST_VER
+            )
+        {
+            labels.lbl(v)
+        } else {
+            labels.lbl_hashed(v, hs[h])
+        }
+    };
     // Apps and versions are parts of node keys in app graphs only.
     let app_keys = matches!(gt, GraphType::App | GraphType::VersionedApp);
     let src_cluster_l = if src_cluster_ok {
@@ -190,10 +225,16 @@ pub(super) fn parse<'a>(
         Lbl::UNKNOWN
     };
     let src_ns_l = lbl(src_ns, H_SRC_NS);
-    let dst_svc_ns_l = again(src_ns_l, H_SRC_NS, dst_svc_ns, H_DST_SVC_NS)
-        .unwrap_or_else(|| lbl(dst_svc_ns, H_DST_SVC_NS));
-    let dst_wl_ns_l = again(dst_svc_ns_l, H_DST_SVC_NS, dst_wl_ns, H_DST_WL_NS)
-        .unwrap_or_else(|| lbl(dst_wl_ns, H_DST_WL_NS));
+    let (dst_svc_ns_l, dst_wl_ns_l) = if egress {
+        let ns = lbl(dst_svc_ns, H_DST_SVC_NS);
+        (ns, ns)
+    } else {
+        let svc_ns = again(src_ns_l, H_SRC_NS, dst_svc_ns, H_DST_SVC_NS)
+            .unwrap_or_else(|| lbl(dst_svc_ns, H_DST_SVC_NS));
+        let wl_ns = again(svc_ns, H_DST_SVC_NS, dst_wl_ns, H_DST_WL_NS)
+            .unwrap_or_else(|| lbl(dst_wl_ns, H_DST_WL_NS));
+        (svc_ns, wl_ns)
+    };
     Some(Parsed {
         src_cluster: src_cluster_l,
         src_ns: src_ns_l,

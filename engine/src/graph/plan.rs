@@ -294,7 +294,7 @@ impl<'a> Planner<'a> {
             principals: [NO_LABEL; 2],
         };
         let l = &s.labels;
-        let Some(p) = parse(&mut self.labels, &mut self.diags, s, hs, self.gt) else {
+        let Some(p) = parse(&mut self.labels, &mut self.diags, s, hs, self.opts) else {
             return plan;
         };
         let mut code: Option<Lbl<'a>> = None;
@@ -370,7 +370,13 @@ impl<'a> Planner<'a> {
         if p.dst_svc_name.ok() {
             plan.dest_svc = [p.dst_cluster.id, p.dst_svc_ns.id, p.dst_svc_name.id];
         }
-        let (code, outcome) = outcome(proto, code, self.dash);
+        // gRPC messages have no response code: Kiali files them under `-` (with their host),
+        // neither errors nor missing responses.
+        let (code, outcome) = if role == Role::Messages {
+            (self.dash.id, Outcome::Other)
+        } else {
+            outcome(proto, code, self.dash)
+        };
         plan.code = code;
         plan.outcome = outcome;
         if self.security && role != Role::Messages {

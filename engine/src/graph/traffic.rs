@@ -116,13 +116,7 @@ impl<'a> Builder<'a> {
         let hs = label_hashes(&s.labels);
         // The planner reported this sample's problems already.
         let mut reported = Diagnostics::default();
-        let p = parse(
-            &mut self.labels,
-            &mut reported,
-            s,
-            &hs,
-            identity_graph_type(self.opts),
-        )?;
+        let p = parse(&mut self.labels, &mut reported, s, &hs, self.opts)?;
         let n = p.node(k);
         let gt = identity_graph_type(self.opts);
         let (key, node_type, namespace) = find_node_id(&mut reported, gt, n)?;
@@ -184,6 +178,9 @@ impl<'a> Builder<'a> {
                     None => return,
                 },
             };
+        }
+        if p.n_nodes == 3 {
+            self.nodes[nodes[2] as usize].is_injected = true;
         }
         if !p.traffic {
             return;

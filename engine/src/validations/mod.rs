@@ -1,22 +1,67 @@
-//! Istio configuration validations with Kiali's codes, over every cluster the caller can see.
-//! Pure: the server translates its cached objects into [`ClusterConfig`]s at the edge.
+//! Istio configuration validations with Kiali's codes, messages, severities and paths, over
+//! every cluster the caller can see. Pure: the server translates its cached objects into
+//! [`ClusterConfig`]s at the edge.
 //!
-//! Implemented: KIA0202 (DestinationRule host not found), KIA0203 (subset labels match no
-//! workload), KIA1101 (VirtualService route host not found), KIA1106 (several VirtualServices
-//! for one host), KIA1107 (subset not found), KIA0004 (selector matches no workload).
-//! Beyond Kiali: a host, subset or workload that exists only in another cluster of the mesh
-//! counts as found, and an `info` check says where (code `MGL0001`).
+//! One module per kind: [`generic`] (KIA0002–KIA0005), [`authorization`] (KIA01xx),
+//! [`destination_rule`] (KIA02xx), [`gateway`] (KIA03xx), [`mtls`] (KIA0205–0208, KIA04xx,
+//! KIA05xx), [`service`] (KIA06xx/07xx), [`sidecar`] (KIA10xx), [`virtual_service`] (KIA11xx),
+//! [`service_entry`] (KIA12xx), [`workload`] (KIA13xx), [`multicluster`] (`MGLxxxx`, what only a
+//! view of every cluster shows). [`codes::CODES`] lists every code.
+//!
+//! Across clusters: a host, subset, gateway, namespace or workload that exists only in another
+//! cluster counts as found, and an `info` check (`MGL0001`) says where.
 
-mod checks;
+mod authorization;
+pub mod codes;
+mod destination_rule;
+mod gateway;
+mod generic;
 mod hosts;
+mod mtls;
+mod multicluster;
+mod service;
+mod service_entry;
+mod sidecar;
+mod virtual_service;
+mod workload;
 
-use std::collections::{BTreeMap, BTreeSet};
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::inventory::ClusterInventory;
 use crate::istio::{ConfigObject, IstioKind, strings};
+
+/// Mesh settings the checks depend on.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Istio's root namespace (mesh-wide policies live there).
+    pub root_namespace: String,
+    /// Istio's auto mTLS (on by default): the mTLS checks that need an explicit
+    /// PeerAuthentication or DestinationRule (KIA0205, KIA0206, KIA0401, KIA0501) only run
+    /// when it is off, as in Kiali.
+    pub auto_mtls: bool,
+    /// Mesh `outboundTrafficPolicy` is `REGISTRY_ONLY`: then, as in Kiali, every workload not
+    /// covered by an AuthorizationPolicy gets KIA1301.
+    pub registry_only: bool,
+    /// Trust domain of the principals (`cluster.local`).
+    pub trust_domain: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            root_namespace: "istio-system".into(),
+            auto_mtls: true,
+            registry_only: false,
+            trust_domain: "cluster.local".into(),
+        }
+    }
+}
 
 /// What one cluster contributes to validation: its inventory and its Istio config.
 pub struct ClusterConfig {
@@ -48,6 +93,14 @@ impl ClusterConfig {
     /// The cluster's name.
     pub fn name(&self) -> &str {
         &self.inventory.name
+    }
+
+    /// The objects of one kind.
+    pub fn of(&self, kind: IstioKind) -> &[ConfigObject] {
+        self.objects
+            .get(&kind)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
     }
 }
 
@@ -97,8 +150,18 @@ impl Validation {
         (e, w)
     }
 
-    /// Kiali's `<gvk>` map key, e.g. `networking.istio.io/v1, Kind=VirtualService`.
+    /// Whether the validation is of an Istio object (not of a service or workload, which
+    /// Kiali keys by kind alone).
+    pub fn is_config(&self) -> bool {
+        !self.object_gvk.group.is_empty()
+    }
+
+    /// Kiali's `<gvk>` map key, e.g. `networking.istio.io/v1, Kind=VirtualService`; the kind
+    /// alone (`service`, `workload`) for core objects.
     pub fn gvk_key(&self) -> String {
+        if self.object_gvk.group.is_empty() {
+            return self.object_gvk.kind.clone();
+        }
         format!(
             "{}/{}, Kind={}",
             self.object_gvk.group, self.object_gvk.version, self.object_gvk.kind
@@ -106,36 +169,25 @@ impl Validation {
     }
 }
 
-pub(crate) fn check(code: &'static str, path: String) -> Check {
-    let (message, severity) = match code {
-        "KIA0202" => (
-            "This host has no matching entry in the service registry (service, workload or service entries)",
-            "error",
-        ),
-        "KIA0203" => (
-            "This subset's labels are not found in any matching host",
-            "error",
-        ),
-        "KIA1101" => (
-            "DestinationWeight on route doesn't have a valid service (host not found)",
-            "error",
-        ),
-        "KIA1106" => ("More than one Virtual Service for same host", "warning"),
-        "KIA1107" => ("Subset not found", "warning"),
-        "KIA0004" => (
-            "No matching workload found for the selector in this namespace",
-            "warning",
-        ),
-        _ => ("", "unknown"),
-    };
+/// A check of `code` at `path`, with the catalogue's message and severity.
+pub(crate) fn check(code: &'static str, path: impl Into<String>) -> Check {
+    let (message, severity) = codes::describe(code);
     Check {
         code,
         message: message.to_string(),
         severity,
-        path,
+        path: path.into(),
     }
 }
 
+/// A check whose message names the clusters concerned.
+pub(crate) fn check_in(code: &'static str, path: impl Into<String>, clusters: &[String]) -> Check {
+    let mut c = check(code, path);
+    c.message = format!("{} (cluster(s) {})", c.message, clusters.join(", "));
+    c
+}
+
+/// `MGL0001`: what was looked for exists only in `clusters`.
 pub(crate) fn note(path: String, what: &str, clusters: &[String]) -> Check {
     Check {
         code: "MGL0001",
@@ -145,16 +197,94 @@ pub(crate) fn note(path: String, what: &str, clusters: &[String]) -> Check {
     }
 }
 
-/// Validates every Istio object of `clusters` against everything in `clusters`, sorted by
-/// cluster, namespace, kind and name.
+/// The key of an object within one cluster: kind, namespace, name.
+pub(crate) type Key = (IstioKind, String, String);
+
+/// Checks found by the checkers that compare objects with each other, with the objects each
+/// finding refers to.
+#[derive(Default)]
+pub(crate) struct Found {
+    checks: HashMap<Key, Vec<Check>>,
+    refs: HashMap<Key, Vec<(String, Key)>>,
+}
+
+impl Found {
+    pub(crate) fn add(&mut self, o: &ConfigObject, c: Check) {
+        self.checks.entry(key(o)).or_default().push(c);
+    }
+
+    pub(crate) fn refer(&mut self, o: &ConfigObject, cluster: &str, other: &ConfigObject) {
+        let r = self.refs.entry(key(o)).or_default();
+        let k = (cluster.to_string(), key(other));
+        if !r.contains(&k) {
+            r.push(k);
+        }
+    }
+}
+
+pub(crate) fn key(o: &ConfigObject) -> Key {
+    (o.kind, o.namespace.clone(), o.name.clone())
+}
+
+fn reference(cluster: &str, k: &Key, version: &str) -> Value {
+    json!({
+        "objectGVK": {"Group": k.0.group(), "Version": version, "Kind": k.0.kind()},
+        "name": k.2,
+        "namespace": k.1,
+        "cluster": cluster,
+    })
+}
+
+/// Validates every Istio object of `clusters` against everything in `clusters` with the
+/// default [`Options`].
 pub fn validate(clusters: &[ClusterConfig]) -> Vec<Validation> {
-    let mesh = hosts::Mesh { clusters };
+    validate_with(clusters, &Options::default())
+}
+
+/// Validates every Istio object, service and workload of `clusters` against everything in
+/// `clusters`, sorted by cluster, namespace, kind and name. Services and workloads get a
+/// validation only when they have a check.
+pub fn validate_with(clusters: &[ClusterConfig], opts: &Options) -> Vec<Validation> {
+    let mesh = hosts::Mesh::new(clusters, opts);
     let mut out = Vec::new();
-    for c in clusters {
-        let vs_hosts = checks::virtual_service_hosts(c);
+    for (ci, c) in clusters.iter().enumerate() {
+        let mut found = Found::default();
+        generic::multi_match(c, &mut found);
+        destination_rule::multi_match(&mesh, c, &mut found);
+        gateway::multi_match(c, &mut found);
+        virtual_service::single_host(c, &mut found);
+        multicluster::differing(&mesh, ci, &mut found);
         for (kind, objs) in &c.objects {
             for o in objs {
-                let checks = checks::checks(&mesh, c, &vs_hosts, *kind, o);
+                let mut checks = Vec::new();
+                let ctx = Ctx {
+                    mesh: &mesh,
+                    ci,
+                    c,
+                    o,
+                };
+                match kind {
+                    IstioKind::DestinationRule => destination_rule::run(&ctx, &mut checks),
+                    IstioKind::VirtualService => virtual_service::run(&ctx, &mut checks),
+                    IstioKind::Gateway => gateway::run(&ctx, &mut checks),
+                    IstioKind::ServiceEntry => service_entry::run(&ctx, &mut checks),
+                    IstioKind::Sidecar => sidecar::run(&ctx, &mut checks),
+                    IstioKind::AuthorizationPolicy => authorization::run(&ctx, &mut checks),
+                    IstioKind::PeerAuthentication => mtls::peer_authentication(&ctx, &mut checks),
+                    IstioKind::RequestAuthentication
+                    | IstioKind::WorkloadEntry
+                    | IstioKind::WorkloadGroup => {}
+                }
+                generic::run(&ctx, &mut checks);
+                let k = key(o);
+                checks.extend(found.checks.remove(&k).unwrap_or_default());
+                let references = found
+                    .refs
+                    .remove(&k)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|(cl, rk)| reference(cl, rk, &o.version))
+                    .collect();
                 out.push(Validation {
                     valid: !checks.iter().any(|c| c.severity == "error"),
                     name: o.name.clone(),
@@ -166,10 +296,12 @@ pub fn validate(clusters: &[ClusterConfig]) -> Vec<Validation> {
                         kind: kind.kind().to_string(),
                     },
                     checks,
-                    references: Vec::new(),
+                    references,
                 });
             }
         }
+        out.extend(service::validations(&mesh, ci));
+        out.extend(workload::validations(&mesh, ci));
     }
     out.sort_by(|a, b| {
         (&a.cluster, &a.namespace, &a.object_gvk.kind, &a.name).cmp(&(
@@ -182,213 +314,41 @@ pub fn validate(clusters: &[ClusterConfig]) -> Vec<Validation> {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::hosts::{Host, fqdn, parse_host, wildcard_match};
-    use super::*;
-    use crate::inventory::{ServiceInfo, WorkloadInfo};
-    use serde_json::json;
+/// What a checker of one object reads: the mesh, the object's cluster and the object.
+struct Ctx<'a> {
+    mesh: &'a hosts::Mesh<'a>,
+    /// Index of the object's cluster in the mesh.
+    ci: usize,
+    c: &'a ClusterConfig,
+    o: &'a ConfigObject,
+}
 
-    #[derive(Default)]
-    struct Objects {
-        services: Vec<ServiceInfo>,
-        workloads: Vec<WorkloadInfo>,
-        objects: BTreeMap<IstioKind, Vec<ConfigObject>>,
+impl Ctx<'_> {
+    /// The object's cluster's name.
+    fn own(&self) -> &str {
+        self.c.name()
     }
+}
 
-    fn deployment(o: &mut Objects, ns: &str, app: &str, version: &str) {
-        let labels: BTreeMap<String, String> = [("app", app), ("version", version)]
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .into();
-        o.workloads.push(WorkloadInfo {
-            name: format!("{app}-{version}"),
-            namespace: ns.into(),
-            labels,
-            ..Default::default()
-        });
-    }
-
-    fn service(o: &mut Objects, ns: &str, app: &str) {
-        o.services.push(ServiceInfo {
-            name: app.into(),
-            namespace: ns.into(),
-            selector: [("app".to_string(), app.to_string())].into(),
-            ..Default::default()
-        });
-    }
-
-    fn istio(o: &mut Objects, kind: IstioKind, ns: &str, name: &str, spec: Value) {
-        o.objects.entry(kind).or_default().push(ConfigObject {
-            kind,
-            name: name.into(),
-            namespace: ns.into(),
-            version: "v1".into(),
-            spec,
-        });
-    }
-
-    fn data(name: &str, o: Objects) -> ClusterConfig {
-        let inventory = ClusterInventory {
-            name: name.into(),
-            services: o.services,
-            workloads: o.workloads,
-            ..Default::default()
-        };
-        ClusterConfig::new(inventory, o.objects)
-    }
-
-    fn codes(vs: &[Validation], cluster: &str, kind: &str, name: &str) -> Vec<&'static str> {
-        vs.iter()
-            .find(|v| v.cluster == cluster && v.object_gvk.kind == kind && v.name == name)
-            .map(|v| v.checks.iter().map(|c| c.code).collect())
-            .unwrap_or_else(|| panic!("no validation for {cluster}/{kind}/{name}"))
-    }
-
-    #[test]
-    fn kia_codes_and_cross_cluster_notes() {
-        let mut east = Objects::default();
-        deployment(&mut east, "bookinfo", "reviews", "v1");
-        service(&mut east, "bookinfo", "reviews");
-        service(&mut east, "bookinfo", "productpage");
-        let mut west = Objects::default();
-        deployment(&mut west, "bookinfo", "ratings", "v1");
-        service(&mut west, "bookinfo", "ratings");
-        // DR on a host that exists nowhere -> KIA0202.
-        istio(
-            &mut east,
-            IstioKind::DestinationRule,
-            "bookinfo",
-            "broken",
-            json!({"host": "nosuch"}),
-        );
-        // DR with a subset whose labels match nothing -> KIA0203; v1 ok.
-        istio(
-            &mut east,
-            IstioKind::DestinationRule,
-            "bookinfo",
-            "reviews",
-            json!({
-            "host": "reviews.bookinfo.svc.cluster.local",
-            "subsets": [{"name": "v1", "labels": {"version": "v1"}}, {"name": "v9", "labels": {"version": "v9"}}]}),
-        );
-        // DR on a host only in west -> note, valid.
-        istio(
-            &mut east,
-            IstioKind::DestinationRule,
-            "bookinfo",
-            "ratings",
-            json!({"host": "ratings"}),
-        );
-        // VS: unknown host -> KIA1101, unknown subset -> KIA1107; two VS on one host -> KIA1106.
-        istio(
-            &mut east,
-            IstioKind::VirtualService,
-            "bookinfo",
-            "reviews",
-            json!({
-            "hosts": ["reviews"],
-            "http": [{"route": [{"destination": {"host": "reviews", "subset": "v3"}},
-                                {"destination": {"host": "ghost"}}]}]}),
-        );
-        istio(
-            &mut east,
-            IstioKind::VirtualService,
-            "bookinfo",
-            "reviews-dup",
-            json!({
-            "hosts": ["reviews.bookinfo.svc.cluster.local"],
-            "http": [{"route": [{"destination": {"host": "reviews", "subset": "v1"}}]}]}),
-        );
-        // AuthorizationPolicy selecting nothing -> KIA0004; selecting ratings (west only) -> note.
-        istio(
-            &mut east,
-            IstioKind::AuthorizationPolicy,
-            "bookinfo",
-            "none",
-            json!({"selector": {"matchLabels": {"app": "nope"}}}),
-        );
-        istio(
-            &mut east,
-            IstioKind::AuthorizationPolicy,
-            "bookinfo",
-            "ratings",
-            json!({"selector": {"matchLabels": {"app": "ratings"}}}),
-        );
-        istio(
-            &mut east,
-            IstioKind::ServiceEntry,
-            "bookinfo",
-            "ext",
-            json!({"hosts": ["api.example.com"]}),
-        );
-        istio(
-            &mut east,
-            IstioKind::VirtualService,
-            "bookinfo",
-            "ext",
-            json!({
-            "hosts": ["api.example.com"], "http": [{"route": [{"destination": {"host": "api.example.com"}}]}]}),
-        );
-
-        let vs = validate(&[data("east", east), data("west", west)]);
-        assert_eq!(
-            codes(&vs, "east", "DestinationRule", "broken"),
-            vec!["KIA0202"]
-        );
-        assert_eq!(
-            codes(&vs, "east", "DestinationRule", "reviews"),
-            vec!["KIA0203"]
-        );
-        assert_eq!(
-            codes(&vs, "east", "DestinationRule", "ratings"),
-            vec!["MGL0001"]
-        );
-        assert_eq!(
-            codes(&vs, "east", "VirtualService", "reviews"),
-            vec!["KIA1107", "KIA1101", "KIA1106"]
-        );
-        assert_eq!(
-            codes(&vs, "east", "VirtualService", "reviews-dup"),
-            vec!["KIA1106"]
-        );
-        assert_eq!(
-            codes(&vs, "east", "AuthorizationPolicy", "none"),
-            vec!["KIA0004"]
-        );
-        assert_eq!(
-            codes(&vs, "east", "AuthorizationPolicy", "ratings"),
-            vec!["MGL0001"]
-        );
-        assert!(codes(&vs, "east", "VirtualService", "ext").is_empty());
-        let broken = vs.iter().find(|v| v.name == "broken").unwrap();
-        assert!(!broken.valid);
-        assert_eq!(broken.checks[0].path, "spec/host");
-        assert_eq!(
-            broken.gvk_key(),
-            "networking.istio.io/v1, Kind=DestinationRule"
-        );
-        let ratings = vs
-            .iter()
-            .find(|v| v.name == "ratings" && v.object_gvk.kind == "DestinationRule")
-            .unwrap();
-        assert!(ratings.valid);
-        assert!(ratings.checks[0].message.contains("west"));
-    }
-
-    #[test]
-    fn host_parsing() {
-        assert_eq!(
-            parse_host("reviews.bookinfo.svc.cluster.local", "x"),
-            Host::Service {
-                name: "reviews".into(),
-                namespace: "bookinfo".into()
-            }
-        );
-        assert_eq!(
-            fqdn(&parse_host("reviews", "bookinfo")),
-            "reviews.bookinfo.svc.cluster.local"
-        );
-        assert!(matches!(parse_host("*.example.com", "x"), Host::Other(_)));
-        assert!(wildcard_match("*.example.com", "a.example.com"));
+/// A core object's validation (`service`, `workload`), keyed by kind alone as in Kiali.
+pub(crate) fn core_validation(
+    kind: &str,
+    cluster: &str,
+    ns: &str,
+    name: &str,
+    checks: Vec<Check>,
+) -> Validation {
+    Validation {
+        valid: !checks.iter().any(|c| c.severity == "error"),
+        name: name.to_string(),
+        namespace: ns.to_string(),
+        cluster: cluster.to_string(),
+        object_gvk: Gvk {
+            group: String::new(),
+            version: String::new(),
+            kind: kind.to_string(),
+        },
+        checks,
+        references: Vec::new(),
     }
 }

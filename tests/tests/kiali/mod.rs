@@ -72,6 +72,10 @@ pub struct AuthInfo {
     pub logout_endpoint: Option<String>,
     pub logout_redirect: Option<String>,
     pub session_info: SessionInfo,
+    /// BEYOND Kiali: the CSRF token that state-changing requests send back (`X-CSRF-Token`).
+    pub csrf_token: Option<String>,
+    /// BEYOND Kiali: every cluster's login state, by name.
+    pub clusters: Option<BTreeMap<String, Value>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -689,6 +693,8 @@ pub struct NodeData {
     pub is_gateway: Option<Value>,
     pub is_idle: Option<bool>,
     pub is_inaccessible: Option<bool>,
+    /// A service node injected by `injectServiceNodes` (Kiali 2.23+).
+    pub is_injected: Option<bool>,
     #[serde(rename = "isK8sGatewayAPI")]
     pub is_k8s_gateway_api: Option<bool>,
     pub is_out_of_mesh: Option<bool>,
