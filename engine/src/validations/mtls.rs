@@ -134,11 +134,7 @@ pub(super) fn peer_authentication(ctx: &Ctx<'_>, checks: &mut Vec<Check>) {
             .iter()
             .find(|d| ns_host(d, ns) && !dr_mode(d).is_empty());
         let mesh_dr_enables = drs.iter().any(|d| mesh_host(d) && enables(d));
-        if mode == "STRICT"
-            && !opts.auto_mtls
-            && !ns_dr.is_some_and(enables)
-            && !mesh_dr_enables
-        {
+        if mode == "STRICT" && !opts.auto_mtls && !ns_dr.is_some_and(enables) && !mesh_dr_enables {
             checks.push(check("KIA0501", "spec/mtls"));
         }
         if mode == "DISABLE" {
