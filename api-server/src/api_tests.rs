@@ -73,16 +73,15 @@ pub(crate) fn mesh() -> Vec<Arc<ClusterEntry>> {
     ]
 }
 
-fn state(strategy: AuthStrategy, web_root: &str) -> Arc<AppState> {
-    let mut config = Config::default();
-    config.server.web_root = web_root.to_string();
+/// alice: `t-alice`, reads `bookinfo` in east and west.
+pub(crate) fn reviewer() -> Arc<StaticReviewer> {
     let alice = User {
         username: "alice".into(),
         uid: "u1".into(),
         groups: vec![],
         extra: BTreeMap::new(),
     };
-    let reviewer = StaticReviewer {
+    Arc::new(StaticReviewer {
         tokens: [("t-alice".to_string(), alice)].into(),
         grants: [
             (
@@ -97,11 +96,16 @@ fn state(strategy: AuthStrategy, web_root: &str) -> Arc<AppState> {
             ),
         ]
         .into(),
-    };
+    })
+}
+
+pub(crate) fn state(strategy: AuthStrategy, web_root: &str) -> Arc<AppState> {
+    let mut config = Config::default();
+    config.server.web_root = web_root.to_string();
     Arc::new(AppState {
         config: Arc::new(config),
         registry: Registry::with(mesh()),
-        auth: Arc::new(Auth::new(strategy, Arc::new(reviewer))),
+        auth: Arc::new(Auth::new(strategy, reviewer())),
         prom: None,
         metrics: Arc::new(Metrics::default()),
         health_rules: Arc::new(meshglass_engine::HealthRules::default()),

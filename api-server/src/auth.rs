@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::http::{HeaderMap, Method, header};
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec};
@@ -23,6 +24,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::registry::{ClusterEntry, Registry, describe_kube_error};
+use crate::session::{self, Sealer, Session};
 use crate::ttl_cache::TtlCache;
 use meshglass_crds::Config;
 pub use meshglass_crds::spec::AuthStrategy;
@@ -223,6 +225,10 @@ pub struct Auth {
     access: Mutex<TtlCache<AccessKey, bool>>,
     bucket: Mutex<Bucket>,
     pub counts: ReviewCounts,
+    /// Seals the sessions of logins.
+    pub sealer: Sealer,
+    /// `login_token.expiration_seconds`.
+    pub session_seconds: u64,
 }
 
 impl Auth {
@@ -238,6 +244,67 @@ impl Auth {
                 last: Instant::now(),
             }),
             counts: ReviewCounts::default(),
+            sealer: Sealer::random(),
+            session_seconds: meshglass_crds::config::DEFAULT_SESSION_SECONDS,
+        }
+    }
+
+    /// Sessions sealed with `sealer`, lasting `seconds`.
+    pub fn with_sessions(mut self, sealer: Sealer, seconds: u64) -> Self {
+        self.sealer = sealer;
+        self.session_seconds = seconds;
+        self
+    }
+
+    /// The session of a request's cookies: `Ok(None)` without one, an error when it does not
+    /// open (forged, tampered, expired, another key) or was made for another strategy.
+    pub fn session(&self, headers: &HeaderMap, now: i64) -> Result<Option<Session>> {
+        let jar = session::cookies(headers);
+        let Some(text) = session::session_text(&jar) else {
+            return Ok(None);
+        };
+        let s = self.sealer.open(&text, now)?;
+        if s.strategy != self.strategy.effective() {
+            return Err(Error::Unauthorized(format!(
+                "the session was made for the {} strategy; log in again",
+                s.strategy
+            )));
+        }
+        Ok(Some(s))
+    }
+
+    /// Authenticates a request: its `Authorization` header, else its session cookie (whose CSRF
+    /// token a state-changing request must send), else as a caller without credentials.
+    pub async fn authenticate_request(
+        &self,
+        method: &Method,
+        headers: &HeaderMap,
+        now: i64,
+    ) -> Result<Identity> {
+        let authz = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        if authz.is_some() || self.strategy == AuthStrategy::Header {
+            return self.authenticate(authz).await;
+        }
+        let Some(s) = self.session(headers, now)? else {
+            return self.authenticate(None).await;
+        };
+        if session::is_write(method) {
+            let sent = headers
+                .get(session::CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            if !session::same_token(&s.csrf, sent) {
+                return Err(Error::Forbidden(format!(
+                    "this request changes state and needs the session's CSRF token in {}",
+                    session::CSRF_HEADER
+                )));
+            }
+        }
+        match &s.token {
+            Some(t) => self.authenticate(Some(&format!("Bearer {t}"))).await,
+            None => self.authenticate(None).await,
         }
     }
 

@@ -239,3 +239,33 @@ async fn twenty_percent_5xx_is_red_in_graph_and_list() {
         "{g}"
     );
 }
+
+#[tokio::test]
+async fn kiali_appenders_not_implemented_are_400_saying_so() {
+    let s = anonymous().await;
+    for name in ["ambient", "aggregateNode"] {
+        let (st, _, b) = call(
+            &s,
+            &format!("/kiali/api/namespaces/graph?namespaces=bookinfo&appenders=deadNode,{name}"),
+            None,
+        )
+        .await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{b}");
+        assert_eq!(b["parameter"], "appenders");
+        assert!(b["error"].as_str().unwrap().contains(name), "{b}");
+        let allowed = b["allowed"].as_str().unwrap();
+        assert!(allowed.starts_with("not supported ("), "{b}");
+        assert!(
+            allowed.contains("meshCheck") && allowed.contains("workloadEntry"),
+            "{b}"
+        );
+    }
+    // Kiali's older meshCheck name is accepted.
+    let (st, _, b) = call(
+        &s,
+        "/kiali/api/namespaces/graph?namespaces=bookinfo&appenders=sidecarsCheck,workloadEntry",
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+}

@@ -13,6 +13,7 @@ pub mod params;
 pub mod prom;
 pub mod registry;
 pub mod routes;
+pub mod session;
 pub mod state;
 mod sync_state;
 pub mod telemetry;
@@ -25,6 +26,8 @@ mod api_tests;
 mod fixtures;
 #[cfg(test)]
 mod graph_health_tests;
+#[cfg(test)]
+mod session_tests;
 #[cfg(test)]
 mod trust_tests;
 
@@ -187,12 +190,23 @@ pub async fn start(opts: Options) -> Result<Running> {
         timeout,
         conc,
     )?);
-    let auth = Arc::new(Auth::new(
-        strategy,
-        Arc::new(KubeReviewer {
-            registry: registry.clone(),
-        }),
-    ));
+    let sealer = if config.login_token.signing_key.is_empty() {
+        tracing::warn!(
+            "login_token.signing_key is not set: sessions are sealed with a random key and end when the server stops"
+        );
+        session::Sealer::random()
+    } else {
+        session::Sealer::new(&config.login_token.signing_key)?
+    };
+    let auth = Arc::new(
+        Auth::new(
+            strategy,
+            Arc::new(KubeReviewer {
+                registry: registry.clone(),
+            }),
+        )
+        .with_sessions(sealer, config.session_seconds()),
+    );
     let mut server_metrics = metrics::Metrics::default();
     server_metrics.register_reviews(&auth.counts);
     let state = Arc::new(AppState {

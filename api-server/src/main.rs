@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Parser;
 
 /// Multi-cluster, Kiali-compatible observability server.
-#[derive(Parser, Debug)]
+#[derive(Parser)]
 #[command(version, about)]
 struct Cli {
     /// The server configuration (the `config.yaml` of the operator's ConfigMap).
@@ -23,6 +23,10 @@ struct Cli {
     /// Context of the kubeconfig to use.
     #[arg(long)]
     context: Option<String>,
+    /// The key sealing session cookies, overriding `login_token.signing_key` (the operator sets it
+    /// from Secret `<instance>-signing-key`). Never printed.
+    #[arg(long, env = "LOGIN_TOKEN_SIGNING_KEY", hide_env_values = true)]
+    signing_key: Option<String>,
     /// Directory of remote-cluster kubeconfigs: `<dir>/<secret-name>/<cluster-name>`.
     #[arg(
         long,
@@ -47,6 +51,9 @@ async fn main() -> anyhow::Result<()> {
     } else {
         (meshglass_server::Config::default(), false)
     };
+    if let Some(k) = cli.signing_key.filter(|k| !k.is_empty()) {
+        config.login_token.signing_key = k;
+    }
     if cli.log_json {
         config.deployment.logger.log_format = "json".into();
     }

@@ -30,6 +30,14 @@ pub fn invalid(name: &'static str, value: impl Into<String>) -> Error {
 pub fn engine_err(e: engine::Error) -> Error {
     match e {
         engine::Error::InvalidParam { name, value } => invalid(name, value),
+        engine::Error::Unsupported { name, value, why } => Error::bad_param(
+            name,
+            value,
+            format!(
+                "not supported ({why}); supported: {}",
+                engine::allowed_values(name)
+            ),
+        ),
         engine::Error::PrometheusResponse(m) => Error::Prometheus(m),
         engine::Error::HealthConfig(m) => Error::Config(m),
     }

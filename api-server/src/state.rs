@@ -148,10 +148,17 @@ impl View {
         )
     }
 
-    /// The visible VirtualServices and DestinationRules.
+    /// The visible VirtualServices, DestinationRules, Gateways and WorkloadEntries (what the
+    /// graph's appenders read).
     fn routing(&self) -> Vec<ConfigObject> {
         let mut v = self.config_objects(IstioKind::VirtualService);
-        v.extend(self.config_objects(IstioKind::DestinationRule));
+        for k in [
+            IstioKind::DestinationRule,
+            IstioKind::Gateway,
+            IstioKind::WorkloadEntry,
+        ] {
+            v.extend(self.config_objects(k));
+        }
         v
     }
 

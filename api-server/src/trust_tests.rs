@@ -302,7 +302,9 @@ async fn every_response_has_security_headers_and_writes_check_origin() {
         let mut r = Request::builder()
             .method("POST")
             .uri("/kiali/api/status")
-            .header("host", "kiali.example");
+            .header("host", "kiali.example")
+            .header("cookie", "kiali-csrf=abc")
+            .header(crate::session::CSRF_HEADER, "abc");
         if let Some(o) = origin {
             r = r.header("origin", o);
         }
@@ -318,11 +320,20 @@ async fn every_response_has_security_headers_and_writes_check_origin() {
         status(post(Some("https://evil.example"), 2)).await,
         StatusCode::FORBIDDEN
     );
-    // Same origin: past the check (no write route exists: 405).
+    // Same origin and the CSRF token: past the checks (no such write route: 405).
     assert_eq!(
         status(post(Some("http://kiali.example"), 2)).await,
         StatusCode::METHOD_NOT_ALLOWED
     );
+    // Same origin without the CSRF token: refused.
+    let no_csrf = Request::builder()
+        .method("POST")
+        .uri("/kiali/api/status")
+        .header("host", "kiali.example")
+        .header("origin", "http://kiali.example")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(status(no_csrf).await, StatusCode::FORBIDDEN);
     assert_eq!(
         status(post(None, 100_000)).await,
         StatusCode::PAYLOAD_TOO_LARGE

@@ -50,6 +50,7 @@ pub const ACTED_ON: &[&str] = &[
     "istio_labels.app_label_name",
     "istio_labels.version_label_name",
     "kubernetes_config.cluster_name",
+    "login_token.expiration_seconds",
     "server.address",
     "server.port",
     "server.web_root",

@@ -53,9 +53,53 @@ pub struct Config {
     pub health_config: HealthConfig,
     pub istio_labels: IstioLabelsConfig,
     pub kubernetes_config: KubernetesConfig,
+    pub login_token: LoginTokenConfig,
     pub server: ServerConfig,
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+/// Default `login_token.expiration_seconds` (Kiali's: one day).
+pub const DEFAULT_SESSION_SECONDS: u64 = 86_400;
+
+/// `login_token`: how sessions are sealed and how long they last. Its `Debug` hides the key.
+#[derive(Serialize, Deserialize, Clone, PartialEq)]
+#[serde(default)]
+pub struct LoginTokenConfig {
+    /// The key sealing session cookies. Never written by the operator (it is "" in `config.yaml`):
+    /// the server gets it from Secret `<instance>-signing-key` through `LOGIN_TOKEN_SIGNING_KEY`.
+    pub signing_key: String,
+    /// How long a session lasts after login; 0 means the default.
+    pub expiration_seconds: u64,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl std::fmt::Debug for LoginTokenConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginTokenConfig")
+            .field(
+                "signing_key",
+                &if self.signing_key.is_empty() {
+                    ""
+                } else {
+                    "<hidden>"
+                },
+            )
+            .field("expiration_seconds", &self.expiration_seconds)
+            .field("extra", &self.extra)
+            .finish()
+    }
+}
+
+impl Default for LoginTokenConfig {
+    fn default() -> Self {
+        LoginTokenConfig {
+            signing_key: String::new(),
+            expiration_seconds: DEFAULT_SESSION_SECONDS,
+            extra: Extra::new(),
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -254,6 +298,7 @@ impl Default for Config {
             health_config: HealthConfig::kiali_default(),
             istio_labels: IstioLabelsConfig::default(),
             kubernetes_config: KubernetesConfig::default(),
+            login_token: LoginTokenConfig::default(),
             server: ServerConfig::default(),
             extra: Extra::new(),
         }
@@ -459,6 +504,8 @@ impl Config {
             .unwrap_or(AuthStrategy::Unset)
             .effective()
             .to_string();
+        // The key reaches the server from its Secret only: a ConfigMap is readable by more people.
+        cfg.login_token.signing_key.clear();
         if cfg.deployment.namespace.is_empty() {
             cfg.deployment.namespace = cr_namespace.to_string();
         }
@@ -527,6 +574,14 @@ impl Config {
         }
     }
 
+    /// `login_token.expiration_seconds`, [`DEFAULT_SESSION_SECONDS`] when 0.
+    pub fn session_seconds(&self) -> u64 {
+        match self.login_token.expiration_seconds {
+            0 => DEFAULT_SESSION_SECONDS,
+            s => s,
+        }
+    }
+
     /// `auth.strategy` ("" is the default, `token`); `None` for a value Kiali does not define.
     pub fn auth_strategy(&self) -> Option<AuthStrategy> {
         serde_json::from_value::<AuthStrategy>(Value::String(self.auth.strategy.clone()))
@@ -580,6 +635,19 @@ mod tests {
 
     fn spec(v: serde_json::Value) -> KialiSpec {
         serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn the_signing_key_never_reaches_config_yaml() {
+        let cfg = Config::from_spec(
+            &spec(serde_json::json!({"login_token": {"signing_key": "s3cr3t-s3cr3t-s3", "expiration_seconds": 60}})),
+            "istio-system",
+        )
+        .unwrap();
+        assert_eq!(cfg.session_seconds(), 60);
+        assert!(!cfg.to_yaml().unwrap().contains("s3cr3t"));
+        let d = Config::from_spec(&KialiSpec::default(), "istio-system").unwrap();
+        assert_eq!(d.session_seconds(), DEFAULT_SESSION_SECONDS);
     }
 
     #[test]

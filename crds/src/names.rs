@@ -17,6 +17,18 @@ pub fn role(instance: &str, view_only: bool) -> String {
 }
 
 /// Remote mode: the long-lived token Secret of the ServiceAccount.
+/// Secret holding the key that seals session cookies (Kiali's `kiali-signing-key`).
+pub fn signing_key_secret(instance: &str) -> String {
+    format!("{instance}-signing-key")
+}
+
+/// Data key of the signing-key Secret.
+pub const SIGNING_KEY_DATA_KEY: &str = "key";
+/// The server's environment variable carrying the signing key.
+pub const SIGNING_KEY_ENV: &str = "LOGIN_TOKEN_SIGNING_KEY";
+/// Pod-template annotation: hash of the signing key, so that rotating it rolls the pods.
+pub const SIGNING_KEY_HASH_ANNOTATION: &str = "meshglass.io/signing-key-hash";
+
 pub fn token_secret(instance: &str) -> String {
     format!("{instance}-service-account-token")
 }

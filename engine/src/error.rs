@@ -12,6 +12,16 @@ pub enum Error {
         /// The offending value.
         value: String,
     },
+    /// A parameter value Kiali knows that this engine does not implement.
+    #[error("{name} [{value}] is not supported: {why}")]
+    Unsupported {
+        /// Parameter name, e.g. `appenders`.
+        name: &'static str,
+        /// The value asked for.
+        value: String,
+        /// Why it is not supported.
+        why: &'static str,
+    },
     /// A health configuration regex or annotation does not parse.
     #[error("invalid health configuration: {0}")]
     HealthConfig(String),
@@ -24,7 +34,7 @@ impl Error {
     /// A fixed category for metrics labels and logs.
     pub fn category(&self) -> &'static str {
         match self {
-            Error::InvalidParam { .. } => "bad_request",
+            Error::InvalidParam { .. } | Error::Unsupported { .. } => "bad_request",
             Error::HealthConfig(_) => "health_config",
             Error::PrometheusResponse(_) => "prometheus_response",
         }

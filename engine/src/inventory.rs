@@ -33,7 +33,8 @@ pub struct ClusterInventory {
     /// Istio ServiceEntries.
     #[serde(default)]
     pub service_entries: Vec<ServiceEntryInfo>,
-    /// VirtualServices and DestinationRules: what the graph's istio appender badges nodes from.
+    /// VirtualServices, DestinationRules, Gateways and WorkloadEntries: the Istio config the
+    /// graph's istio and workloadEntry appenders decorate nodes from.
     #[serde(skip)]
     pub routing: Vec<crate::istio::ConfigObject>,
 }

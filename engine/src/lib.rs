@@ -22,9 +22,9 @@ pub mod validations;
 
 pub use diag::{Diagnostic, Diagnostics};
 pub use graph::cytoscape::{
-    CytoscapeGraph, EdgeData, EdgeWrapper, Elements, Id, IstioBadges, NodeData, NodeWrapper,
-    Percent, ProtocolTraffic, RateMap, RateValue, ResponseDetail, Responses, SeInfo, ServiceName,
-    VsInfo,
+    CytoscapeGraph, EdgeData, EdgeWrapper, Elements, GwInfo, Id, IstioBadges, NodeData,
+    NodeWrapper, Percent, ProtocolTraffic, RateMap, RateValue, ResponseDetail, Responses, SeInfo,
+    ServiceName, VsInfo, WeInfo,
 };
 pub use graph::node_health::add_node_health;
 pub use graph::{GraphResult, build_graph};

@@ -278,8 +278,12 @@ pub enum Appender {
     SecurityPolicy,
     /// `serviceEntry`: `isServiceEntry` nodes for ServiceEntry hosts.
     ServiceEntry,
-    /// `sidecarsCheck`: `isOutOfMesh` on workloads without a sidecar.
-    SidecarsCheck,
+    /// `meshCheck` (Kiali's older name `sidecarsCheck` is accepted too): `isOutOfMesh` on
+    /// nodes whose workloads have no sidecar.
+    MeshCheck,
+    /// `workloadEntry`: `hasWorkloadEntry` on nodes a WorkloadEntry's app and version labels
+    /// name.
+    WorkloadEntry,
     /// `throughput`: edge `throughput` in bytes per second.
     Throughput,
     /// `health`: node `healthData` with a computed status.
@@ -291,16 +295,31 @@ pub enum Appender {
 
 impl Appender {
     /// Every appender.
-    pub const ALL: [Appender; 9] = [
+    pub const ALL: [Appender; 10] = [
         Appender::DeadNode,
         Appender::IdleNode,
         Appender::Istio,
+        Appender::MeshCheck,
         Appender::ResponseTime,
         Appender::SecurityPolicy,
         Appender::ServiceEntry,
-        Appender::SidecarsCheck,
         Appender::Throughput,
+        Appender::WorkloadEntry,
         Appender::Health,
+    ];
+
+    /// Kiali appenders this engine does not implement, with why (a 400 naming the reason, not
+    /// an unknown name).
+    pub const UNSUPPORTED: [(&'static str, &'static str); 3] = [
+        (
+            "aggregateNode",
+            "operation (request_operation) aggregate nodes need Istio request classification, which meshglass does not query",
+        ),
+        (
+            "ambient",
+            "meshglass reads no ambient telemetry (ztunnel and waypoint series); sidecar telemetry only",
+        ),
+        ("extensions", "graph extensions are not supported"),
     ];
 
     /// Kiali's appender name.
@@ -311,7 +330,8 @@ impl Appender {
             Appender::ResponseTime => "responseTime",
             Appender::SecurityPolicy => "securityPolicy",
             Appender::ServiceEntry => "serviceEntry",
-            Appender::SidecarsCheck => "sidecarsCheck",
+            Appender::MeshCheck => "meshCheck",
+            Appender::WorkloadEntry => "workloadEntry",
             Appender::Throughput => "throughput",
             Appender::Health => "health",
             Appender::Istio => "istio",
@@ -320,6 +340,9 @@ impl Appender {
 
     /// Looks up an appender by Kiali name.
     pub fn from_name(s: &str) -> Option<Self> {
+        if s == "sidecarsCheck" {
+            return Some(Appender::MeshCheck);
+        }
         Appender::ALL.into_iter().find(|a| a.name() == s)
     }
 }
@@ -430,6 +453,15 @@ impl GraphOptions {
                 "appenders" => {
                     let mut list = Vec::new();
                     for name in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                        if let Some((_, why)) =
+                            Appender::UNSUPPORTED.iter().find(|(n, _)| *n == name)
+                        {
+                            return Err(Error::Unsupported {
+                                name: "appenders",
+                                value: name.to_string(),
+                                why,
+                            });
+                        }
                         let a =
                             Appender::from_name(name).ok_or(Error::invalid("appenders", name))?;
                         if !list.contains(&a) {

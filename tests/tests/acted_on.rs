@@ -319,6 +319,15 @@ fn cases() -> Vec<Case> {
             json!("named"),
             Server("/config/clusterName"),
         ),
+        with(
+            case(
+                "login_token.expiration_seconds",
+                json!(600),
+                json!(3600),
+                Server("/session/maxAge"),
+            ),
+            json!({"auth": {"strategy": "anonymous"}}),
+        ),
         case(
             "server.address",
             json!("127.0.0.1"),
@@ -640,6 +649,7 @@ impl Server<'_> {
         )
         .await;
         let (_, encoding, _) = get(format!("{base}/api/config"), true).await;
+        let session = login(&http, &base).await;
         let (root_status, _, _) = get(format!("http://{addr}/kiali/api/status"), false).await;
         let (_, _, apps) = get(
             format!("{base}/api/clusters/apps?namespaces={}", self.ns),
@@ -673,10 +683,51 @@ impl Server<'_> {
             "health": health,
             "kialiRoot": root_status,
             "apps": apps,
+            "session": session,
         });
         running.shutdown();
         observed
     }
+}
+
+/// A login through `/api/auth/info` (the CSRF cookie and token) and `/api/authenticate`: its status
+/// and the session cookie's `Max-Age`.
+async fn login(http: &reqwest::Client, base: &str) -> Value {
+    let info = http
+        .get(format!("{base}/api/auth/info"))
+        .send()
+        .await
+        .expect("auth info");
+    let csrf_cookie = info
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("kiali-csrf="))
+        .and_then(|v| v.split(';').next())
+        .unwrap_or_default()
+        .to_string();
+    let body: Value = info.json().await.unwrap_or(Value::Null);
+    let resp = http
+        .post(format!("{base}/api/authenticate"))
+        .header("cookie", csrf_cookie)
+        .header(
+            "x-csrf-token",
+            body["csrfToken"].as_str().unwrap_or_default(),
+        )
+        .send()
+        .await
+        .expect("authenticate");
+    let max_age = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("kiali-token-aes="))
+        .and_then(|v| v.split("Max-Age=").nth(1))
+        .and_then(|v| v.split(';').next())
+        .and_then(|v| v.parse::<u64>().ok());
+    json!({"status": resp.status().as_u16(), "maxAge": max_age})
 }
 
 fn free_port() -> u16 {

@@ -523,6 +523,81 @@ async fn labelled_secret_rolls_the_server_without_cr_change() {
 }
 
 #[tokio::test]
+async fn the_signing_key_is_made_once_never_shown_and_its_rotation_rolls_the_server() {
+    let own = Own::namespace("east", "op-key").await;
+    let (east, ns, inst) = (&own.client, &own.ns, &own.inst);
+    own.create_cr("").await;
+    wait_successful(east, ns.name(), "kiali").await;
+    let secrets: Api<Secret> = Api::namespaced(east.clone(), ns.name());
+    let name = names::signing_key_secret(inst);
+    let key_of = |s: &Secret| {
+        String::from_utf8(s.data.as_ref().expect("data")["key"].0.clone()).expect("text")
+    };
+    let key = key_of(&secrets.get(&name).await.expect("the signing key Secret"));
+    assert_eq!(key.len(), 32, "a random 32-character key");
+    let deployments: Api<Deployment> = Api::namespaced(east.clone(), ns.name());
+    let d = deployments.get(inst).await.expect("deployment");
+    let env = serde_json::to_string(&d.spec.as_ref().expect("spec").template).expect("json");
+    assert!(
+        env.contains("LOGIN_TOKEN_SIGNING_KEY") && env.contains(&name) && !env.contains(&key),
+        "{env}"
+    );
+    let hash0 = template_annotation(&d, names::SIGNING_KEY_HASH_ANNOTATION);
+    assert!(!hash0.is_empty());
+
+    // Another reconcile keeps the key; nothing the operator writes shows it.
+    request_reconcile(east, ns.name(), "kiali", "again").await;
+    wait_successful(east, ns.name(), "kiali").await;
+    assert_eq!(key_of(&secrets.get(&name).await.expect("secret")), key);
+    let k = Api::<Kiali>::namespaced(east.clone(), ns.name())
+        .get("kiali")
+        .await
+        .expect("CR");
+    let cm = Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(east.clone(), ns.name())
+        .get(inst)
+        .await
+        .expect("config map");
+    let events = Api::<k8s_openapi::api::core::v1::Event>::namespaced(east.clone(), ns.name())
+        .list(&ListParams::default())
+        .await
+        .expect("events");
+    for (what, text) in [
+        ("status", serde_json::to_string(&k.status).expect("json")),
+        ("ConfigMap", serde_json::to_string(&cm.data).expect("json")),
+        (
+            "Events",
+            serde_json::to_string(&events.items).expect("json"),
+        ),
+    ] {
+        assert!(!text.contains(&key), "the key is in the {what}");
+    }
+
+    // Rotating the key (editing the Secret) rolls the server's pods.
+    let rotated = "rotated-key-0123456789abcdefghij";
+    secrets
+        .patch(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"stringData": {"key": rotated}})),
+        )
+        .await
+        .expect("rotate");
+    wait_until("the Deployment rolls on the new key", WAIT, || {
+        let deployments = deployments.clone();
+        let (inst, hash0) = (inst.clone(), hash0.clone());
+        async move {
+            let d = deployments.get(&inst).await?;
+            let h = template_annotation(&d, names::SIGNING_KEY_HASH_ANNOTATION);
+            Ok::<_, kube::Error>((!h.is_empty() && h != hash0).then_some(()))
+        }
+    })
+    .await
+    .expect("rolled");
+    assert_eq!(key_of(&secrets.get(&name).await.expect("secret")), rotated);
+    own.delete_cr().await;
+}
+
+#[tokio::test]
 async fn deleting_the_cr_removes_cluster_rbac() {
     let own = Own::namespace("east", "op-del").await;
     let (east, ns, inst) = (&own.client, &own.ns, &own.inst);

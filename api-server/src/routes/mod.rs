@@ -3,7 +3,8 @@
 //!
 //! | area | module | routes |
 //! |---|---|---|
-//! | status and config | [`status`] | `/api`, `/api/status`, `/api/auth/info`, `/api/config`, `/healthz`, `/readyz` |
+//! | status and config | [`status`] | `/api`, `/api/status`, `/api/config`, `/healthz`, `/readyz` |
+//! | login | [`login`] | `/api/authenticate`, `/api/logout`, `/api/auth/info` |
 //! | inventory | [`inventory`] | `/api/namespaces`, `/api/clusters/{apps,workloads,services}` |
 //! | details | [`details`] | `/api/namespaces/{ns}/{apps,workloads,services}/{name}` |
 //! | Istio config | [`istio`] | `/api/istio/config`, `/api/istio/validations`, `/api/namespaces/{ns}/istio/{group}/{version}/{kind}/{name}` |
@@ -15,6 +16,7 @@ pub mod graph;
 pub mod health;
 pub mod inventory;
 pub mod istio;
+pub mod login;
 pub mod status;
 
 use std::time::Instant;
@@ -24,7 +26,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use tower_http::compression::CompressionLayer;
 
 use crate::metrics::RouteLabels;
@@ -79,10 +81,14 @@ pub fn router(state: Shared) -> Router {
     let public = Router::new()
         .route("/api", get(status::get_status))
         .route("/api/status", get(status::get_status))
-        .route("/api/auth/info", get(status::get_auth_info))
+        .route("/api/auth/info", get(login::get_auth_info))
+        .route("/api/authenticate", post(login::authenticate))
+        .route("/api/logout", post(login::logout))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(status::get_readiness));
-    let api = protected.merge(public);
+    let api = protected
+        .merge(public)
+        .layer(middleware::from_fn(check_csrf));
     let root = state.config.web_root();
     let app = if root.is_empty() {
         api
@@ -142,13 +148,22 @@ async fn record(State(s): State<Shared>, req: Request, next: Next) -> Response {
     resp
 }
 
+/// Every state-changing request of the API carries the CSRF token ([`crate::session`]).
+async fn check_csrf(req: Request, next: Next) -> Response {
+    if crate::session::is_write(req.method())
+        && let Err(why) = crate::session::check_csrf(req.headers())
+    {
+        return crate::error::Error::Forbidden(why).into_response();
+    }
+    next.run(req).await
+}
+
 async fn authenticate(State(s): State<Shared>, mut req: Request, next: Next) -> Response {
-    let authz = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .map(String::from);
-    match s.auth.authenticate(authz.as_deref()).await {
+    let auth = s
+        .auth
+        .authenticate_request(req.method(), req.headers(), login::now())
+        .await;
+    match auth {
         Ok(id) => {
             req.extensions_mut().insert(id);
             next.run(req).await

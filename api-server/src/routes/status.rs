@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -28,25 +28,11 @@ pub async fn get_readiness(State(s): State<Shared>) -> Response {
     }
 }
 
-/// `/api/auth/info`.
-pub async fn get_auth_info(State(s): State<Shared>) -> Json<Value> {
-    Json(
-        json!({"strategy": s.auth.strategy.effective(), "authorizationEndpoint": "", "sessionInfo": {}}),
-    )
-}
-
 /// `/api/status` (public): Kiali's status, with a warning naming each unavailable cluster,
 /// never why. Callers the token strategy authenticated (anonymous mode has none) also get the
 /// Prometheus URL.
 pub async fn get_status(State(s): State<Shared>, headers: HeaderMap) -> Json<Value> {
-    let authz = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let detailed = authz.is_some()
-        && matches!(
-            s.auth.authenticate(authz).await,
-            Ok(crate::auth::Identity::User(_))
-        );
+    let detailed = super::login::signed_in(&s, &headers).await;
     let warnings: Vec<String> = s
         .registry
         .snapshot()

@@ -141,6 +141,9 @@ export interface GraphNodeData {
   isRoot?: boolean;
   isOutside?: boolean;
   isServiceEntry?: unknown;
+  isInaccessible?: boolean;
+  /** The health of the node's object, as /api/clusters/health answers it (null: none). */
+  healthData?: Health | null;
   traffic?: Array<{ protocol: string; rates: Record<string, string> }>;
 }
 export interface GraphEdgeData {

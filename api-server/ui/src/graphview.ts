@@ -94,6 +94,20 @@ function edgeClass(d: GraphEdgeData): string {
   return cls.join(" ");
 }
 
+/** The node's health class, from the same status the lists show: red Failure, orange Degraded. */
+export function healthClass(d: GraphNodeData): string {
+  switch (d.healthData?.status?.status) {
+    case "Failure":
+      return "h-failure";
+    case "Degraded":
+      return "h-degraded";
+    case "Healthy":
+      return "h-healthy";
+    default:
+      return "";
+  }
+}
+
 export function toElements(body: GraphBody, opts: ViewOptions): ElementDefinition[] {
   const els: ElementDefinition[] = [];
   for (const n of body.elements?.nodes ?? []) {
@@ -106,6 +120,8 @@ export function toElements(body: GraphBody, opts: ViewOptions): ElementDefinitio
     if (d.isRoot) cls.push("root");
     if (d.isOutside) cls.push("outside");
     if (d.isServiceEntry) cls.push("serviceentry");
+    const hc = healthClass(d);
+    if (hc) cls.push(hc);
     if (opts.focus && !d.isBox && opts.focus(d)) cls.push("focus");
     els.push({ group: "nodes", data: { ...d, label: nodeLabel(d) }, classes: cls.join(" ") });
   }
@@ -147,6 +163,8 @@ function style(large: boolean): cytoscape.StylesheetJson {
     { selector: "node.root", style: { "border-width": 3 } },
     { selector: "node.dead, node.idle", style: { opacity: 0.55, "border-style": "dashed" } },
     { selector: "node.outside", style: { "background-color": "#eef1f4" } },
+    { selector: "node.h-degraded", style: { "border-color": "#f0ab00", "border-width": 3 } },
+    { selector: "node.h-failure", style: { "border-color": "#c9190b", "border-width": 3 } },
     { selector: "node.focus", style: { "border-color": "#0066cc", "border-width": 5 } },
     {
       selector: "node.box",

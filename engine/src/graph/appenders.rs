@@ -13,7 +13,7 @@ use crate::options::{Appender, GraphType};
 use crate::rules::is_ok;
 
 /// Workloads by (cluster, namespace, name).
-type WorkloadIndex<'a> = FxHashMap<(&'a str, &'a str, &'a str), &'a WorkloadInfo>;
+pub(super) type WorkloadIndex<'a> = FxHashMap<(&'a str, &'a str, &'a str), &'a WorkloadInfo>;
 
 impl<'a> Builder<'a> {
     /// Kiali's appenders the options enable, then its finalizers (outsiders and roots, and the
@@ -22,7 +22,7 @@ impl<'a> Builder<'a> {
         let opts = self.opts;
         // Built once for the appenders that look workloads up.
         let wl_index = if opts.appender_enabled(Appender::DeadNode)
-            || opts.appender_enabled(Appender::SidecarsCheck)
+            || opts.appender_enabled(Appender::MeshCheck)
         {
             self.workload_index()
         } else {
@@ -37,11 +37,15 @@ impl<'a> Builder<'a> {
         if opts.appender_enabled(Appender::ServiceEntry) {
             self.service_entries();
         }
-        if opts.appender_enabled(Appender::SidecarsCheck) {
-            self.sidecars_check(&wl_index);
+        if opts.appender_enabled(Appender::MeshCheck) {
+            self.mesh_check(&wl_index);
         }
         if opts.appender_enabled(Appender::Istio) {
             self.istio_badges();
+            self.gateways();
+        }
+        if opts.appender_enabled(Appender::WorkloadEntry) {
+            self.workload_entries();
         }
         self.outsiders_and_roots();
         if opts.graph_type == GraphType::Service {
@@ -259,35 +263,6 @@ impl<'a> Builder<'a> {
                     e.removed = false;
                     self.edge_index.insert((ns, nd, proto), ei as u32);
                 }
-            }
-        }
-    }
-
-    /// Kiali's sidecarsCheck appender: `isOutOfMesh` on workload-backed nodes without a sidecar.
-    fn sidecars_check(&mut self, wl_index: &WorkloadIndex<'a>) {
-        let inv = self.inv;
-        for n in &mut self.nodes {
-            if n.removed || n.is_outside_ns(self.namespaces) {
-                continue;
-            }
-            match n.node_type {
-                NodeType::Workload => {
-                    if let Some(w) = wl_index.get(&(n.cluster, n.namespace, n.workload)) {
-                        n.is_out_of_mesh = !w.istio_sidecar;
-                    }
-                }
-                NodeType::App => {
-                    if is_ok(n.workload) {
-                        if let Some(w) = wl_index.get(&(n.cluster, n.namespace, n.workload)) {
-                            n.is_out_of_mesh = !w.istio_sidecar;
-                        }
-                    } else if let Some(c) = inv.cluster(n.cluster) {
-                        n.is_out_of_mesh = c.workloads.iter().any(|w| {
-                            w.namespace == n.namespace && w.app() == Some(n.app) && !w.istio_sidecar
-                        });
-                    }
-                }
-                _ => {}
             }
         }
     }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeStruct, Serializer};
 
+pub use super::badges::{GwInfo, IstioBadges, SeInfo, VsInfo, WeInfo};
 use super::escape::needs_escape;
 
 /// A node or edge id: Kiali's lower-case hex SHA-256 (64 ASCII characters), stored inline so a
@@ -346,55 +347,6 @@ pub struct ServiceName {
     pub namespace: String,
     /// Service name.
     pub name: String,
-}
-
-/// ServiceEntry details of a node (`isServiceEntry`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SeInfo {
-    /// The ServiceEntry's hosts.
-    pub hosts: Vec<String>,
-    /// `MESH_EXTERNAL` or `MESH_INTERNAL`.
-    pub location: String,
-    /// The ServiceEntry's namespace.
-    pub namespace: String,
-}
-
-/// The VirtualServices routing to a node's service (`hasVS`): their hosts.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-pub struct VsInfo {
-    /// The hosts of the VirtualServices.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub hostnames: Vec<String>,
-}
-
-/// Kiali's istio appender badges of a node, from the VirtualServices and DestinationRules of its
-/// cluster; each is absent when false.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-pub struct IstioBadges {
-    /// A DestinationRule sets a circuit breaker for the node's service (or its version).
-    #[serde(rename = "hasCB", skip_serializing_if = "is_false")]
-    pub has_cb: bool,
-    /// A VirtualService has an http route `fault`.
-    #[serde(rename = "hasFaultInjection", skip_serializing_if = "is_false")]
-    pub has_fault_injection: bool,
-    /// A VirtualService has an http route `mirror`.
-    #[serde(rename = "hasMirroring", skip_serializing_if = "is_false")]
-    pub has_mirroring: bool,
-    /// A VirtualService has routes with destinations.
-    #[serde(rename = "hasRequestRouting", skip_serializing_if = "is_false")]
-    pub has_request_routing: bool,
-    /// A VirtualService has an http route `timeout`.
-    #[serde(rename = "hasRequestTimeout", skip_serializing_if = "is_false")]
-    pub has_request_timeout: bool,
-    /// A VirtualService has a tcp route with several destinations.
-    #[serde(rename = "hasTCPTrafficShifting", skip_serializing_if = "is_false")]
-    pub has_tcp_traffic_shifting: bool,
-    /// A VirtualService has an http route with several destinations.
-    #[serde(rename = "hasTrafficShifting", skip_serializing_if = "is_false")]
-    pub has_traffic_shifting: bool,
-    /// A VirtualService routes to the node's service.
-    #[serde(rename = "hasVS", skip_serializing_if = "Option::is_none")]
-    pub has_vs: Option<VsInfo>,
 }
 
 /// Traffic of one protocol: `{protocol, rates, responses}`.
@@ -756,12 +708,18 @@ pub struct NodeData {
     /// The istio appender's badges (`hasCB`, `hasVS`, …).
     #[serde(flatten)]
     pub istio: IstioBadges,
+    /// The WorkloadEntries the node stands for (workloadEntry appender).
+    #[serde(rename = "hasWorkloadEntry", skip_serializing_if = "Vec::is_empty")]
+    pub has_workload_entry: Vec<WeInfo>,
     /// `cluster`, `namespace` or `app` on compound box nodes.
     #[serde(rename = "isBox", skip_serializing_if = "str::is_empty")]
     pub is_box: &'static str,
     /// The workload exists but has no pods, and the node has no traffic.
     #[serde(rename = "isDead", skip_serializing_if = "is_false")]
     pub is_dead: bool,
+    /// An Istio ingress or egress gateway (istio appender).
+    #[serde(rename = "isGateway", skip_serializing_if = "Option::is_none")]
+    pub is_gateway: Option<GwInfo>,
     /// Present in the inventory (or on an idle edge) but without traffic.
     #[serde(rename = "isIdle", skip_serializing_if = "is_false")]
     pub is_idle: bool,

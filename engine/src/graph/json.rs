@@ -213,8 +213,16 @@ fn node(out: &mut Vec<u8>, d: &NodeData) {
         key(out, "hasVS");
         delegate(out, vs);
     }
+    if !d.has_workload_entry.is_empty() {
+        key(out, "hasWorkloadEntry");
+        delegate(out, &d.has_workload_entry);
+    }
     opt_str_field(out, "isBox", d.is_box);
     true_field(out, "isDead", d.is_dead);
+    if let Some(gw) = &d.is_gateway {
+        key(out, "isGateway");
+        delegate(out, gw);
+    }
     true_field(out, "isIdle", d.is_idle);
     true_field(out, "isInaccessible", d.is_inaccessible);
     true_field(out, "isInjected", d.is_injected);

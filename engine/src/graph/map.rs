@@ -3,7 +3,7 @@
 
 use rustc_hash::FxHashSet;
 
-use super::cytoscape::{IstioBadges, SeInfo};
+use super::cytoscape::{GwInfo, IstioBadges, SeInfo, WeInfo};
 use super::ids::{NodeKey, NodeType};
 use super::labels::LabelId;
 use crate::rules::is_ok;
@@ -108,6 +108,8 @@ pub(super) struct Node<'a> {
     pub(super) is_root: bool,
     pub(super) service_entry: Option<SeInfo>,
     pub(super) istio: IstioBadges,
+    pub(super) gateway: Option<GwInfo>,
+    pub(super) workload_entries: Vec<WeInfo>,
     pub(super) removed: bool,
 }
 
@@ -318,6 +320,8 @@ impl<'a> Node<'a> {
             is_root: false,
             service_entry: None,
             istio: IstioBadges::default(),
+            gateway: None,
+            workload_entries: Vec::new(),
             removed: false,
         }
     }

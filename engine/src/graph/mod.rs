@@ -9,19 +9,22 @@
 //!
 //! Modules, lowest first (each uses only those before it):
 //! - `escape`, `num`, `stats`: JSON string escaping, number formatting, quantiles;
-//! - [`cytoscape`]: Kiali's output model; `json`: its direct JSON writer;
+//! - `badges`, [`cytoscape`]: Kiali's output model; `json`: its direct JSON writer;
 //! - `ids`: node identity; `labels`: label interning and hashing;
 //! - `map`: the traffic map's records (nodes, edges and their counters, protocols);
 //! - `scope`, `parse`, `plan`: which samples count and what each does to the graph;
 //! - `traffic`: the traffic map being built, and how plans change it;
-//! - `appenders`: Kiali's appenders and finalizers; `boxes`, `output`: the map as the model;
+//! - `appenders`: Kiali's appenders and finalizers, `decorations` the inventory's (meshCheck,
+//!   gateways, WorkloadEntries); `boxes`, `output`: the map as the model;
 //! - [`node_health`]: the health appender, over the model and [`crate::health()`]'s report;
 //! - `build`: the request path, tying them together ([`build_graph`]).
 
 mod appenders;
+mod badges;
 mod boxes;
 mod build;
 pub mod cytoscape;
+mod decorations;
 mod escape;
 mod ids;
 mod json;

@@ -243,7 +243,15 @@ pub fn desired(
         }
         Some(scope) => {
             let config_yaml = cfg.to_yaml()?;
-            let (mounted, statuses) = select_secrets(cfg, scope, secrets);
+            // The signing key comes in with the observed Secrets; it is never a remote cluster's.
+            let key_name = names::signing_key_secret(&ctx.inst);
+            let is_key = |s: &Secret| {
+                s.metadata.name.as_deref() == Some(key_name.as_str())
+                    && s.metadata.namespace.as_deref().is_none_or(|n| n == ctx.ns)
+            };
+            let signing_key = secrets.iter().find(|s| is_key(s));
+            let others: Vec<Secret> = secrets.iter().filter(|s| !is_key(s)).cloned().collect();
+            let (mounted, statuses) = select_secrets(cfg, scope, &others);
             remote_secrets = statuses;
             objects.push(Child::ConfigMap(ConfigMap {
                 metadata: ctx.meta(&ctx.inst, &ctx.ns),
@@ -253,7 +261,11 @@ pub fn desired(
                 )])),
                 ..Default::default()
             }));
-            objects.push(Child::Deployment(ctx.deployment(&config_yaml, &mounted)?));
+            objects.push(Child::Deployment(ctx.deployment(
+                &config_yaml,
+                &mounted,
+                signing_key,
+            )?));
             objects.push(Child::Service(ctx.service()));
             objects.extend(ctx.exposure(platform.routes)?);
         }

@@ -648,3 +648,48 @@ fn ingress_when_enabled_and_a_route_where_the_route_api_exists() {
     .unwrap();
     assert!(exposed(&remote).is_empty());
 }
+
+#[test]
+fn the_signing_key_reaches_the_server_by_env_and_its_rotation_rolls_the_pods() {
+    let k = ossm_primary();
+    let key = |v: &str| secret("kiali-signing-key", &[], &[("key", v)]);
+    let with = |v: &str| build(&k, &[key(v)], &[], &BuildOptions::default()).unwrap();
+    let (a, b) = (with("first-key-0123456789"), with("second-key-0123456789"));
+    let pod = |d: &Desired| deployment(d).spec.clone().unwrap().template;
+    let env = pod(&a).spec.unwrap().containers[0].env.clone().unwrap();
+    let from = env[0].value_from.clone().unwrap().secret_key_ref.unwrap();
+    assert_eq!(env[0].name, "LOGIN_TOKEN_SIGNING_KEY");
+    assert_eq!(
+        (from.name.as_str(), from.key.as_str()),
+        ("kiali-signing-key", "key")
+    );
+    let hash = |d: &Desired| {
+        pod(d).metadata.unwrap().annotations.unwrap()[names::SIGNING_KEY_HASH_ANNOTATION].clone()
+    };
+    assert_ne!(hash(&a), hash(&b), "a rotated key rolls the pods");
+    // The key is in no built object, and is not taken for a remote cluster's secret.
+    for d in [&a, &b] {
+        let text =
+            serde_json::to_string(&d.objects.iter().map(child_value).collect::<Vec<_>>()).unwrap();
+        assert!(!text.contains("first-key") && !text.contains("second-key"));
+        assert!(d.remote_secrets.is_empty());
+    }
+    let without = build(&k, &[], &[], &BuildOptions::default()).unwrap();
+    assert!(
+        !pod(&without)
+            .metadata
+            .unwrap()
+            .annotations
+            .unwrap()
+            .contains_key(names::SIGNING_KEY_HASH_ANNOTATION)
+    );
+}
+
+fn child_value(c: &Child) -> serde_json::Value {
+    match c {
+        Child::Secret(s) => serde_json::to_value(s).unwrap(),
+        Child::ConfigMap(s) => serde_json::to_value(s).unwrap(),
+        Child::Deployment(s) => serde_json::to_value(s).unwrap(),
+        _ => serde_json::Value::Null,
+    }
+}

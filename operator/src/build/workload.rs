@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
     Affinity, Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource,
-    HTTPGetAction, LocalObjectReference, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
-    ResourceRequirements, SeccompProfile, Secret, SecretVolumeSource, SecurityContext, Service,
-    ServicePort, ServiceSpec, Toleration, Volume, VolumeMount,
+    EnvVar, EnvVarSource, HTTPGetAction, LocalObjectReference, PodSecurityContext, PodSpec,
+    PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, Secret, SecretKeySelector,
+    SecretVolumeSource, SecurityContext, Service, ServicePort, ServiceSpec, Toleration, Volume,
+    VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -81,8 +82,26 @@ impl Ctx<'_> {
         )
     }
 
-    pub(super) fn deployment(&self, config_yaml: &str, secrets: &[&Secret]) -> Result<Deployment> {
-        let template = self.pod_metadata(config_yaml, secrets)?;
+    /// The server's Deployment; `signing_key` is Secret `<instance>-signing-key` when it exists.
+    pub(super) fn deployment(
+        &self,
+        config_yaml: &str,
+        secrets: &[&Secret],
+        signing_key: Option<&Secret>,
+    ) -> Result<Deployment> {
+        let mut template = self.pod_metadata(config_yaml, secrets)?;
+        if let Some(key) = signing_key {
+            let data = key
+                .data
+                .as_ref()
+                .and_then(|d| d.get(names::SIGNING_KEY_DATA_KEY))
+                .map(|v| v.0.as_slice())
+                .unwrap_or_default();
+            template
+                .annotations
+                .get_or_insert_default()
+                .insert(names::SIGNING_KEY_HASH_ANNOTATION.into(), hash(&[data]));
+        }
         let (volumes, mounts) = self.volumes(secrets);
         let container = self.container(mounts)?;
         let pod = self.pod(container, volumes)?;
@@ -218,6 +237,19 @@ impl Ctx<'_> {
             image: Some(self.image()?),
             image_pull_policy: Some(pull_policy),
             args: Some(vec!["--config".into(), config::CONFIG_FILE.into()]),
+            // The key is read from its Secret, never from the ConfigMap.
+            env: Some(vec![EnvVar {
+                name: names::SIGNING_KEY_ENV.into(),
+                value_from: Some(EnvVarSource {
+                    secret_key_ref: Some(SecretKeySelector {
+                        name: names::signing_key_secret(&self.inst),
+                        key: names::SIGNING_KEY_DATA_KEY.into(),
+                        optional: Some(false),
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }]),
             ports: Some(vec![
                 ContainerPort {
                     name: Some("api-port".into()),

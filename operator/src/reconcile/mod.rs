@@ -7,6 +7,7 @@
 
 pub mod apply;
 pub mod observe;
+pub mod signing_key;
 pub mod status;
 pub mod validate;
 
@@ -140,7 +141,7 @@ impl SecretScopes {
                 .status
                 .as_ref()
                 .is_some_and(|s| s.remote_cluster_secrets.iter().any(|r| r.name == name));
-            if listed || scope.matches(secret) {
+            if listed || scope.matches(secret) || scope.signing_key == name {
                 out.push(key);
             }
         }
@@ -228,7 +229,19 @@ async fn converge(kiali: &Kiali, ctx: &Context) -> Result<Desired> {
         }
     };
     ctx.secret_scopes.record(kiali, validated.secrets.as_ref());
-    let observed = observe::observe(&ctx.client, &validated).await?;
+    let mut observed = observe::observe(&ctx.client, &validated).await?;
+    if validated.secrets.is_some() {
+        // A primary runs a server: its sessions need a key (created once, then kept).
+        let cfg = &validated.config;
+        let key = signing_key::ensure(
+            &ctx.client,
+            kiali,
+            &cfg.deployment.namespace,
+            cfg.instance(),
+        )
+        .await?;
+        observed.secrets.push(key);
+    }
     let desired = build::desired(
         &validated,
         &observed.secrets,

@@ -52,6 +52,8 @@ pub struct SecretScope {
     pub label: Option<(String, String)>,
     /// Secrets named explicitly, in the order they are looked up.
     pub names: Vec<String>,
+    /// The sessions' signing-key Secret: not a candidate, but its change (a rotated key) rolls the server.
+    pub signing_key: String,
 }
 
 impl SecretScope {
@@ -71,6 +73,7 @@ impl SecretScope {
                 .filter(|n| !n.is_empty())
                 .chain([config::MULTI_CLUSTER_SECRET.to_string()])
                 .collect(),
+            signing_key: names::signing_key_secret(cfg.instance()),
         }
     }
 

@@ -72,6 +72,10 @@ pub struct AuthInfo {
     pub logout_endpoint: Option<String>,
     pub logout_redirect: Option<String>,
     pub session_info: SessionInfo,
+    /// BEYOND Kiali: the CSRF token that state-changing requests send back (`X-CSRF-Token`).
+    pub csrf_token: Option<String>,
+    /// BEYOND Kiali: every cluster's login state, by name.
+    pub clusters: Option<BTreeMap<String, Value>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -101,8 +101,8 @@ export async function graphPage(app: HTMLElement, signal: AbortSignal): Promise<
   const legend = h(
     "div",
     { class: "legend muted" },
-    "Shapes: ▢ app · ○ workload · △ service · ◇ unknown. Edges: green ok, orange errors, red ≥10% errors, blue TCP, dashed idle",
-    " · dashed purple boxes are clusters.",
+    "Shapes: ▢ app · ○ workload · △ service · ◇ unknown. Node borders (health, as in the lists): red Failure, orange Degraded.",
+    " Edges: green ok, orange errors, red ≥10% errors, blue TCP, dashed idle · dashed purple boxes are clusters.",
   );
   clear(app, toolbar, h("div", { class: "graph-area" }, canvas, panel), status, legend);
 

@@ -1,0 +1,182 @@
+//! Login and logout: `/api/authenticate`, `/api/logout`, `/api/auth/info` (the sessions of
+//! [`crate::session`]).
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::auth::{AuthStrategy, Identity, MAX_TOKEN_BYTES};
+use crate::error::Error;
+use crate::session::{self, Session};
+use crate::state::Shared;
+
+/// Unix seconds now.
+pub fn now() -> i64 {
+    jiff::Timestamp::now().as_second()
+}
+
+fn rfc3339(unix: i64) -> String {
+    jiff::Timestamp::from_second(unix)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
+fn with_cookies(mut resp: Response, cookies: Vec<HeaderValue>) -> Response {
+    for c in cookies {
+        resp.headers_mut().append(header::SET_COOKIE, c);
+    }
+    resp
+}
+
+/// The `token` field of a form body (Kiali's login form), else the bearer token of the request.
+fn token_of(headers: &HeaderMap, body: &[u8]) -> Option<String> {
+    form_urlencoded::parse(body)
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.trim().to_string())
+        .or_else(|| {
+            headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|h| h.strip_prefix("Bearer "))
+                .map(|t| t.trim().to_string())
+        })
+        .filter(|t| !t.is_empty())
+}
+
+/// `POST /api/authenticate`: checks the credential of the strategy (`token`: the form's `token`,
+/// reviewed by the home cluster; `anonymous`: none) and starts a session bound to the CSRF token
+/// of the browser. Answers Kiali's `{username, expiresOn}`.
+pub async fn authenticate(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let jar = session::cookies(&headers);
+    // The edge's CSRF check has compared the header with this cookie already.
+    let Some(csrf) = jar.get(session::CSRF_COOKIE).cloned() else {
+        return Error::Forbidden("no CSRF cookie: call /api/auth/info first".into())
+            .into_response();
+    };
+    let token = match s.auth.strategy {
+        AuthStrategy::Anonymous => None,
+        AuthStrategy::Token => match token_of(&headers, &body) {
+            Some(t) if t.len() <= MAX_TOKEN_BYTES => Some(t),
+            Some(_) => {
+                return Error::Unauthorized(format!(
+                    "the token is longer than {MAX_TOKEN_BYTES} bytes"
+                ))
+                .into_response();
+            }
+            None => {
+                return Error::Unauthorized("the form has no token field".into()).into_response();
+            }
+        },
+        other => {
+            return Error::BadParam {
+                param: "auth.strategy",
+                value: other.effective().to_string(),
+                allowed: "anonymous or token (with header, the proxy sends every request's token: no login)"
+                    .into(),
+            }
+            .into_response();
+        }
+    };
+    let identity = match &token {
+        Some(t) => s.auth.authenticate(Some(&format!("Bearer {t}"))).await,
+        None => s.auth.authenticate(None).await,
+    };
+    let identity = match identity {
+        Ok(i) => i,
+        Err(e) => return e.into_response(),
+    };
+    let ttl = i64::try_from(s.auth.session_seconds).unwrap_or(i64::MAX / 4);
+    let expires = now().saturating_add(ttl);
+    let sess = Session {
+        username: identity.name().to_string(),
+        strategy: s.auth.strategy.effective().to_string(),
+        expires,
+        csrf,
+        token,
+        clusters: Default::default(),
+    };
+    let sealed = match s.auth.sealer.seal(&sess) {
+        Ok(t) => t,
+        Err(e) => return e.into_response(),
+    };
+    tracing::info!(user = %sess.username, "login");
+    let cookies = session::set_session(
+        &sealed,
+        &s.config.web_root(),
+        ttl,
+        session::chunk_count(&jar),
+    );
+    with_cookies(
+        Json(json!({"username": sess.username, "expiresOn": rfc3339(expires)})).into_response(),
+        cookies,
+    )
+}
+
+/// `POST /api/logout`: removes the session (every cluster's login with it).
+pub async fn logout(State(s): State<Shared>, headers: HeaderMap) -> Response {
+    let jar = session::cookies(&headers);
+    with_cookies(
+        StatusCode::NO_CONTENT.into_response(),
+        session::clear_session(&s.config.web_root(), session::chunk_count(&jar)),
+    )
+}
+
+/// `GET /api/auth/info`: the strategy, the session (user, expiry) when there is a valid one, the
+/// login state of every cluster, and the CSRF token (set as cookie too when the browser has none).
+pub async fn get_auth_info(State(s): State<Shared>, headers: HeaderMap) -> Response {
+    let jar = session::cookies(&headers);
+    let root = s.config.web_root();
+    let mut cookies = Vec::new();
+    let csrf = match jar.get(session::CSRF_COOKIE).filter(|c| c.len() >= 32) {
+        Some(c) => c.clone(),
+        None => {
+            let t = session::random_token();
+            cookies.push(session::set_csrf(&t, &root));
+            t
+        }
+    };
+    let sess = match s.auth.session(&headers, now()) {
+        Ok(v) => v,
+        Err(_) => {
+            cookies.extend(session::clear_session(&root, session::chunk_count(&jar)));
+            None
+        }
+    };
+    let anonymous = s.auth.strategy == AuthStrategy::Anonymous;
+    let mut clusters = serde_json::Map::new();
+    for c in s.registry.snapshot() {
+        let logged_in = anonymous
+            || sess
+                .as_ref()
+                .is_some_and(|x| x.token.is_some() || x.clusters.contains_key(&c.name));
+        clusters.insert(
+            c.name.clone(),
+            json!({"name": c.name, "isKialiHome": c.is_home, "loggedIn": logged_in}),
+        );
+    }
+    let session_info = match &sess {
+        Some(x) => json!({"username": x.username, "expiresOn": rfc3339(x.expires)}),
+        None => json!({}),
+    };
+    let body: Value = json!({
+        "strategy": s.auth.strategy.effective(),
+        "authorizationEndpoint": "",
+        "sessionInfo": session_info,
+        "csrfToken": csrf,
+        "clusters": clusters,
+    });
+    with_cookies(Json(body).into_response(), cookies)
+}
+
+/// Whether a request is signed in (a valid bearer token or session).
+pub async fn signed_in(s: &Shared, headers: &HeaderMap) -> bool {
+    matches!(
+        s.auth
+            .authenticate_request(&axum::http::Method::GET, headers, now())
+            .await,
+        Ok(Identity::User(_))
+    )
+}

@@ -1,0 +1,390 @@
+//! Login, sessions and CSRF through `Router::oneshot`: cookies as a browser keeps them.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use serde_json::Value;
+use tower::ServiceExt;
+
+use crate::api_tests::state;
+use crate::auth::{Auth, AuthStrategy};
+use crate::routes::router;
+use crate::session::{self, Sealer, Session};
+use crate::state::AppState;
+
+/// A browser's cookie jar, fed by `Set-Cookie` and sent as `Cookie`.
+#[derive(Default, Clone)]
+struct Browser {
+    jar: BTreeMap<String, String>,
+}
+
+struct Answer {
+    status: StatusCode,
+    set_cookies: Vec<String>,
+    body: Value,
+}
+
+impl Browser {
+    async fn send(
+        &mut self,
+        s: &Arc<AppState>,
+        method: &str,
+        uri: &str,
+        csrf: Option<&str>,
+        body: &str,
+    ) -> Answer {
+        let mut req = Request::builder().method(method).uri(uri);
+        if !self.jar.is_empty() {
+            let c: Vec<String> = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            req = req.header(header::COOKIE, c.join("; "));
+        }
+        if let Some(t) = csrf {
+            req = req.header(session::CSRF_HEADER, t);
+        }
+        if !body.is_empty() {
+            req = req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        }
+        let resp = router(s.clone())
+            .oneshot(req.body(Body::from(body.to_string())).unwrap())
+            .await
+            .unwrap();
+        let status = resp.status();
+        let set_cookies: Vec<String> = resp
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .collect();
+        for c in &set_cookies {
+            let (pair, attrs) = c.split_once(';').unwrap_or((c, ""));
+            let (k, v) = pair.split_once('=').unwrap();
+            if attrs.contains("Max-Age=0") {
+                self.jar.remove(k);
+            } else {
+                self.jar.insert(k.to_string(), v.to_string());
+            }
+        }
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Answer {
+            status,
+            set_cookies,
+            body,
+        }
+    }
+
+    async fn get(&mut self, s: &Arc<AppState>, uri: &str) -> Answer {
+        self.send(s, "GET", uri, None, "").await
+    }
+}
+
+/// The state `s` with its sessions sealed by `key`, lasting `seconds`.
+fn keyed(s: &Arc<AppState>, strategy: AuthStrategy, key: &str, seconds: u64) -> Arc<AppState> {
+    let auth = Auth::new(strategy, crate::api_tests::reviewer());
+    Arc::new(AppState {
+        config: s.config.clone(),
+        registry: s.registry.clone(),
+        auth: Arc::new(auth.with_sessions(Sealer::new(key).unwrap(), seconds)),
+        prom: None,
+        metrics: s.metrics.clone(),
+        health_rules: s.health_rules.clone(),
+        app_labels: s.app_labels.clone(),
+    })
+}
+
+const KEY_A: &str = "key-a-0123456789abcdef";
+const KEY_B: &str = "key-b-0123456789abcdef";
+
+#[tokio::test]
+async fn a_token_login_starts_a_session_that_logout_ends() {
+    let base = state(AuthStrategy::Token, "/kiali");
+    let s = keyed(&base, AuthStrategy::Token, KEY_A, 600);
+    let mut b = Browser::default();
+    let info = b.get(&s, "/kiali/api/auth/info").await;
+    assert_eq!(info.status, StatusCode::OK);
+    assert_eq!(info.body["strategy"], "token");
+    assert_eq!(info.body["sessionInfo"], serde_json::json!({}));
+    assert_eq!(info.body["clusters"]["east"]["loggedIn"], false);
+    let csrf = info.body["csrfToken"].as_str().unwrap().to_string();
+    assert!(
+        info.set_cookies.iter().any(
+            |c| c.starts_with("kiali-csrf=") && c.contains("HttpOnly; Secure; SameSite=Strict")
+        ),
+        "{:?}",
+        info.set_cookies
+    );
+    // Without a session: 401; a login without the CSRF header: 403.
+    assert_eq!(
+        b.get(&s, "/kiali/api/namespaces").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let no_csrf = b
+        .send(&s, "POST", "/kiali/api/authenticate", None, "token=t-alice")
+        .await;
+    assert_eq!(no_csrf.status, StatusCode::FORBIDDEN, "{}", no_csrf.body);
+    let wrong = b
+        .send(
+            &s,
+            "POST",
+            "/kiali/api/authenticate",
+            Some("nope"),
+            "token=t-alice",
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN);
+    let bad = b
+        .send(
+            &s,
+            "POST",
+            "/kiali/api/authenticate",
+            Some(&csrf),
+            "token=t-bad",
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNAUTHORIZED);
+    // The login.
+    let login = b
+        .send(
+            &s,
+            "POST",
+            "/kiali/api/authenticate",
+            Some(&csrf),
+            "token=t-alice",
+        )
+        .await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+    assert_eq!(login.body["username"], "alice");
+    let cookie = login
+        .set_cookies
+        .iter()
+        .find(|c| c.starts_with("kiali-token-aes="))
+        .unwrap();
+    assert!(
+        cookie.contains("Path=/kiali; HttpOnly; Secure; SameSite=Lax; Max-Age=600"),
+        "{cookie}"
+    );
+    assert!(!cookie.contains("t-alice"), "the token is sealed");
+    let expires: jiff::Timestamp = login.body["expiresOn"].as_str().unwrap().parse().unwrap();
+    let left = expires.as_second() - crate::routes::login::now();
+    assert!((598..=600).contains(&left), "{left}");
+    // The session is the credential: alice's namespaces only.
+    let ns = b.get(&s, "/kiali/api/namespaces").await;
+    assert_eq!(ns.status, StatusCode::OK);
+    let names: Vec<&str> = ns
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.iter().all(|n| *n == "bookinfo") && !names.is_empty(),
+        "{names:?}"
+    );
+    let info = b.get(&s, "/kiali/api/auth/info").await;
+    assert_eq!(info.body["sessionInfo"]["username"], "alice");
+    assert_eq!(
+        info.body["sessionInfo"]["expiresOn"],
+        login.body["expiresOn"]
+    );
+    assert_eq!(info.body["clusters"]["west"]["loggedIn"], true);
+    // Logout needs the token too, then ends the session.
+    assert_eq!(
+        b.send(&s, "POST", "/kiali/api/logout", None, "")
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let out = b
+        .send(&s, "POST", "/kiali/api/logout", Some(&csrf), "")
+        .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    assert!(!b.jar.contains_key(session::COOKIE));
+    assert_eq!(
+        b.get(&s, "/kiali/api/namespaces").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn forged_tampered_expired_and_rotated_sessions_get_401() {
+    let base = state(AuthStrategy::Token, "/kiali");
+    let s = keyed(&base, AuthStrategy::Token, KEY_A, 600);
+    let mut b = Browser::default();
+    let csrf = b.get(&s, "/kiali/api/auth/info").await.body["csrfToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let login = b
+        .send(
+            &s,
+            "POST",
+            "/kiali/api/authenticate",
+            Some(&csrf),
+            "token=t-alice",
+        )
+        .await;
+    assert_eq!(login.status, StatusCode::OK);
+    assert_eq!(
+        b.get(&s, "/kiali/api/namespaces").await.status,
+        StatusCode::OK
+    );
+    let good = b.jar[session::COOKIE].clone();
+
+    // Tampered: one character changed.
+    let mut t = b.clone();
+    let mut chars: Vec<char> = good.chars().collect();
+    chars[30] = if chars[30] == 'A' { 'B' } else { 'A' };
+    t.jar
+        .insert(session::COOKIE.into(), chars.into_iter().collect());
+    assert_eq!(
+        t.get(&s, "/kiali/api/namespaces").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    // Forged: sealed with another key, claiming the same user.
+    let mut f = b.clone();
+    let forged = Session {
+        username: "alice".into(),
+        strategy: "token".into(),
+        expires: crate::routes::login::now() + 600,
+        csrf: csrf.clone(),
+        token: Some("t-alice".into()),
+        clusters: BTreeMap::new(),
+    };
+    f.jar.insert(
+        session::COOKIE.into(),
+        Sealer::new(KEY_B).unwrap().seal(&forged).unwrap(),
+    );
+    assert_eq!(
+        f.get(&s, "/kiali/api/namespaces").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    f.jar.insert(session::COOKIE.into(), "not-a-session".into());
+    assert_eq!(
+        f.get(&s, "/kiali/api/namespaces").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    // Expired: sealed with the right key, its time passed.
+    let mut e = b.clone();
+    let expired = Session {
+        expires: crate::routes::login::now() - 1,
+        ..forged.clone()
+    };
+    e.jar.insert(
+        session::COOKIE.into(),
+        Sealer::new(KEY_A).unwrap().seal(&expired).unwrap(),
+    );
+    let r = e.get(&s, "/kiali/api/namespaces").await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        r.body["error"].as_str().unwrap().contains("expired"),
+        "{}",
+        r.body
+    );
+    // The same cookie, once the key is rotated: every session ends.
+    let rotated = keyed(&base, AuthStrategy::Token, KEY_B, 600);
+    assert_eq!(
+        b.get(&rotated, "/kiali/api/namespaces").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let info = b.get(&rotated, "/kiali/api/auth/info").await;
+    assert_eq!(info.body["sessionInfo"], serde_json::json!({}));
+    // A session made for another strategy is refused.
+    let anon = keyed(&base, AuthStrategy::Anonymous, KEY_A, 600);
+    let mut a = Browser {
+        jar: BTreeMap::new(),
+    };
+    a.jar.insert(session::COOKIE.into(), good);
+    assert_eq!(
+        anon.auth
+            .session(
+                &{
+                    let mut h = axum::http::HeaderMap::new();
+                    h.insert(
+                        header::COOKIE,
+                        format!("{}={}", session::COOKIE, a.jar[session::COOKIE])
+                            .parse()
+                            .unwrap(),
+                    );
+                    h
+                },
+                0
+            )
+            .map(|_| ())
+            .unwrap_err()
+            .category(),
+        "unauthorized"
+    );
+}
+
+#[tokio::test]
+async fn a_large_session_is_chunked_and_still_opens() {
+    let base = state(AuthStrategy::Token, "/kiali");
+    let s = keyed(&base, AuthStrategy::Token, KEY_A, 600);
+    let csrf = "c".repeat(40);
+    let big = Session {
+        username: "alice".into(),
+        strategy: "token".into(),
+        expires: crate::routes::login::now() + 600,
+        csrf: csrf.clone(),
+        token: Some("t-alice".into()),
+        clusters: (0..40)
+            .map(|i| (format!("cluster-{i}"), "x".repeat(300)))
+            .collect(),
+    };
+    let sealed = s.auth.sealer.seal(&big).unwrap();
+    let mut b = Browser::default();
+    for v in session::set_session(&sealed, "/kiali", 600, 0) {
+        let v = v.to_str().unwrap();
+        let (k, val) = v.split(';').next().unwrap().split_once('=').unwrap();
+        b.jar.insert(k.into(), val.into());
+    }
+    assert!(b.jar.len() >= 4, "{:?}", b.jar.keys());
+    assert_eq!(
+        b.get(&s, "/kiali/api/namespaces").await.status,
+        StatusCode::OK
+    );
+    // A write made with the session needs the session's own CSRF token, not only the cookie's.
+    let headers = |jar: &BTreeMap<String, String>, sent: &str| {
+        let mut h = axum::http::HeaderMap::new();
+        let c: Vec<String> = jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        h.insert(header::COOKIE, c.join("; ").parse().unwrap());
+        h.insert(session::CSRF_HEADER, sent.parse().unwrap());
+        h
+    };
+    let post = axum::http::Method::POST;
+    let now = crate::routes::login::now();
+    let ok = s
+        .auth
+        .authenticate_request(&post, &headers(&b.jar, &csrf), now)
+        .await;
+    assert_eq!(ok.unwrap().name(), "alice");
+    let other = "d".repeat(40);
+    b.jar.insert(session::CSRF_COOKIE.into(), other.clone());
+    let refused = s
+        .auth
+        .authenticate_request(&post, &headers(&b.jar, &other), now)
+        .await;
+    assert_eq!(refused.unwrap_err().category(), "forbidden");
+}
+
+#[tokio::test]
+async fn an_anonymous_login_has_a_session_and_every_cluster_is_open() {
+    let base = state(AuthStrategy::Anonymous, "/kiali");
+    let s = keyed(&base, AuthStrategy::Anonymous, KEY_A, 60);
+    let mut b = Browser::default();
+    let info = b.get(&s, "/kiali/api/auth/info").await;
+    assert_eq!(info.body["clusters"]["east"]["loggedIn"], true);
+    let csrf = info.body["csrfToken"].as_str().unwrap().to_string();
+    let login = b
+        .send(&s, "POST", "/kiali/api/authenticate", Some(&csrf), "")
+        .await;
+    assert_eq!(login.status, StatusCode::OK);
+    assert_eq!(login.body["username"], "anonymous");
+    let info = b.get(&s, "/kiali/api/auth/info").await;
+    assert_eq!(info.body["sessionInfo"]["username"], "anonymous");
+}
