@@ -8,7 +8,7 @@ CLUSTERS ?= east west
 export MESHGLASS_CACHE ?= $(HOME)/.cache/meshglass
 
 .PHONY: help demo demo-down test lint fmt-check clippy acyclic deny unit e2e crds crds-check \
-        charts charts-check tools prereqs clusters-up clusters-down bench bench-testbed bench-server compare-server ui ui-test bundle bundle-check images images-lint
+        charts charts-check tools prereqs clusters-up clusters-down bench bench-testbed bench-istio bench-server compare-server ui ui-test bundle bundle-check images images-lint
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -108,6 +108,10 @@ bench: ## criterion benchmarks of the engine, and the test-bed figures
 
 bench-testbed: tools ## cold/warm figures for the test bed: build time, start time, memory
 	$(CARGO) run --locked -q -p meshglass-testbed --bin testbed -- bench
+
+bench-istio: tools ## Istio config figures on the test bed: p50/p95 of /api/istio/config (with and without validate) and /api/istio/validations at 2 clusters x 200 namespaces x 5 objects
+	$(CARGO) build --locked --release -q -p meshglass-server
+	$(CARGO) run --locked --release -q -p meshglass-testbed --example istio_bench
 
 bench-server: tools ## server figures on the test bed: graph p50/p95 (1/50/200 namespaces), /api/namespaces under graph load, RSS per cached pod; BASELINE=<binary> measures it first
 	$(CARGO) build --locked --release -q -p meshglass-server

@@ -103,6 +103,40 @@ pub struct Cluster {
     others: Mutex<Vec<Proc>>,
     /// The bed's etcd, shared by its clusters (checked while waiting).
     etcd: Arc<Mutex<Option<Proc>>>,
+    /// The OpenID issuer this cluster's API server trusts (started on demand: [`crate::oidc`]).
+    oidc: OidcIssuer,
+}
+
+/// The OpenID issuer a cluster's API server trusts (structured authentication configuration):
+/// `https://127.0.0.1:<port>`, serving with the cluster's own serving certificate, ID tokens for
+/// audience `client_id`, the user name being the `sub` claim. Each cluster has its own issuer.
+#[derive(Debug, Clone)]
+pub struct OidcIssuer {
+    pub url: String,
+    pub port: u16,
+    pub client_id: String,
+    /// The cluster's serving certificate and key files, which the provider serves with.
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    /// PEM of the CA that signed them.
+    pub ca_pem: String,
+}
+
+/// The API server's `--authentication-config` for `issuer`.
+fn authentication_config(issuer: &OidcIssuer) -> Result<String, Error> {
+    let doc = serde_json::json!({
+        "apiVersion": "apiserver.config.k8s.io/v1",
+        "kind": "AuthenticationConfiguration",
+        "jwt": [{
+            "issuer": {
+                "url": issuer.url,
+                "audiences": [issuer.client_id],
+                "certificateAuthority": issuer.ca_pem,
+            },
+            "claimMappings": {"username": {"claim": "sub", "prefix": ""}},
+        }],
+    });
+    Ok(serde_yaml_ng::to_string(&doc)?)
 }
 
 fn b64(s: &str) -> String {
@@ -150,6 +184,11 @@ impl Cluster {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The OpenID issuer this cluster trusts.
+    pub fn oidc(&self) -> &OidcIssuer {
+        &self.oidc
     }
 
     /// PEM of the API server's serving CA.
@@ -748,15 +787,17 @@ impl TestBed {
         // From here on, an error drops `bed`, which stops everything started so far.
 
         let free = free_ports(
-            2 + if api_ports.is_empty() {
-                options.clusters.len()
-            } else {
-                0
-            },
+            2 + options.clusters.len()
+                + if api_ports.is_empty() {
+                    options.clusters.len()
+                } else {
+                    0
+                },
         )?;
         let (etcd_client, etcd_peer) = (free[0], free[1]);
+        let oidc_ports = free[2..2 + options.clusters.len()].to_vec();
         let api_ports = if api_ports.is_empty() {
-            free[2..].to_vec()
+            free[2 + options.clusters.len()..].to_vec()
         } else {
             api_ports
         };
@@ -788,7 +829,7 @@ impl TestBed {
         bed.etcd_command = (tools.etcd.clone(), etcd_args);
 
         let mut kubeconfig_entries = Vec::new();
-        for (name, port) in options.clusters.iter().zip(&api_ports) {
+        for ((name, port), oidc_port) in options.clusters.iter().zip(&api_ports).zip(&oidc_ports) {
             let dir = run_dir.join(name);
             fs::create_dir_all(&dir)
                 .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
@@ -804,7 +845,23 @@ impl TestBed {
             // Validate once, so Cluster::kubeconfig cannot fail later.
             Kubeconfig::from_yaml(&yaml)?;
             write(&dir.join("admin.kubeconfig"), &yaml)?;
+            let oidc = OidcIssuer {
+                url: format!("https://127.0.0.1:{oidc_port}"),
+                port: *oidc_port,
+                client_id: format!("meshglass-{name}"),
+                cert_file: dir.join("serving.crt"),
+                key_file: dir.join("serving.key"),
+                ca_pem: pki.serving_ca.clone(),
+            };
+            write(
+                &dir.join("authentication.yaml"),
+                &authentication_config(&oidc)?,
+            )?;
             let apiserver_args = vec![
+                format!(
+                    "--authentication-config={}",
+                    dir.join("authentication.yaml").display()
+                ),
                 format!("--etcd-servers=http://127.0.0.1:{etcd_client}"),
                 format!("--etcd-prefix=/{name}/registry"),
                 format!("--cert-dir={}", dir.join("certs").display()),
@@ -851,6 +908,7 @@ impl TestBed {
                 apiserver: Mutex::new(None),
                 others: Mutex::new(Vec::new()),
                 etcd: bed.etcd.clone(),
+                oidc,
             };
             let proc = cluster.spawn_apiserver()?;
             if let Ok(mut slot) = cluster.apiserver.lock() {

@@ -22,6 +22,7 @@ pub mod failproxy;
 pub mod faults;
 mod namespace;
 mod objects;
+pub mod oidc;
 mod pki;
 mod process;
 mod prometheus;
@@ -29,7 +30,9 @@ mod token;
 pub mod tools;
 mod wait;
 
-pub use bed::{Cluster, StartOptions, TestBed, shared, stop_state_dir, validate_cluster_name};
+pub use bed::{
+    Cluster, OidcIssuer, StartOptions, TestBed, shared, stop_state_dir, validate_cluster_name,
+};
 pub use crd::apply_crd;
 pub use error::Error;
 pub use namespace::TestNamespace;

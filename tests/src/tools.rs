@@ -17,6 +17,7 @@ pub struct Versions {
     pub istio_api: String,
     pub helm: String,
     pub operator_framework_api: String,
+    pub hydra: String,
 }
 
 /// Reads the pinned versions compiled in from tests/tools/versions.env.
@@ -36,6 +37,7 @@ pub fn versions() -> Versions {
         istio_api: get("ISTIO_API_VERSION"),
         helm: get("HELM_VERSION"),
         operator_framework_api: get("OPERATOR_FRAMEWORK_API_VERSION"),
+        hydra: get("HYDRA_VERSION"),
     }
 }
 
@@ -127,6 +129,11 @@ pub fn operator_verify() -> Result<PathBuf, Error> {
         &v.operator_framework_api,
         "operator-verify",
     )
+}
+
+/// Ory Hydra (the test bed's OpenID provider), pinned by HYDRA_VERSION.
+pub fn hydra() -> Result<PathBuf, Error> {
+    packaging_tool("hydra", &versions().hydra, "hydra")
 }
 
 /// The kubectl to suggest: the one on PATH, else the one build-tools.sh built.

@@ -8,6 +8,7 @@
 #   istio-api-<v>/   customresourcedefinitions.gen.yaml
 #   helm-<v>/        helm (charts: lint, template)
 #   operator-framework-api-<v>/  operator-verify (bundle: validate the CSV and annotations)
+#   hydra-<v>/       hydra (Ory Hydra: the test bed's OpenID provider; cgo for its SQLite store)
 # Versions: tests/tools/versions.env. Wrapper modules: tests/tools/{k8s,etcd,kwok} (see sync-modules.sh),
 # tests/tools/{helm,olm} (their go.mod pins the version; keep it equal to versions.env).
 set -euo pipefail
@@ -114,6 +115,13 @@ pinned olm github.com/operator-framework/api "$OPERATOR_FRAMEWORK_API_VERSION"
 build helm "$HELM_VERSION" helm "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" helm -- helm.sh/helm/v3/cmd/helm
 build operator-framework-api "$OPERATOR_FRAMEWORK_API_VERSION" olm "-s -w" operator-verify -- \
   github.com/operator-framework/api/cmd/operator-verify
+
+# --- OpenID provider (wrapper module tests/tools/hydra) ----------------------------------
+# Its in-memory store is SQLite (cgo, build tags of Hydra's own Makefile).
+pinned hydra github.com/ory/hydra/v2 "$HYDRA_VERSION"
+GOFLAGS="$GOFLAGS -tags=sqlite,sqlite_omit_load_extension" CGO_ENABLED=1 \
+  build hydra "$HYDRA_VERSION" hydra "-s -w -X github.com/ory/hydra/v2/driver/config.Version=$HYDRA_VERSION" hydra -- \
+  github.com/ory/hydra/v2
 
 [ "$built" = 1 ] && echo "build-tools: tools ready in $cache" >&2
 exit 0

@@ -13,11 +13,40 @@ export class ApiError extends Error {
   }
 }
 
-const TOKEN_KEY = "meshglass-token";
+/** `/api/auth/info`: the strategy, the session, every cluster's login state, the CSRF token. */
+export interface AuthInfo {
+  strategy: string;
+  sessionInfo: { username?: string; expiresOn?: string };
+  csrfToken: string;
+  clusters: Record<string, { name: string; isKialiHome: boolean; loggedIn: boolean }>;
+}
 
-export function setToken(t: string): void {
-  if (t) sessionStorage.setItem(TOKEN_KEY, t);
-  else sessionStorage.removeItem(TOKEN_KEY);
+/** The login state (also gives the browser its CSRF cookie). */
+export async function authInfo(): Promise<AuthInfo> {
+  const r = await fetch(apiUrl("api/auth/info"), { headers: { Accept: "application/json" } });
+  return (await r.json()) as AuthInfo;
+}
+
+/** A state-changing request: the CSRF token of /api/auth/info in `X-CSRF-Token`. */
+async function write(path: string, body?: URLSearchParams): Promise<Response> {
+  const info = await authInfo();
+  const headers: Record<string, string> = { "X-CSRF-Token": info.csrfToken };
+  if (body) headers["Content-Type"] = "application/x-www-form-urlencoded";
+  return fetch(apiUrl(path), { method: "POST", headers, body });
+}
+
+/** Logs in with a token (`token` strategy): the server keeps the session in an HttpOnly cookie. */
+export async function login(token: string): Promise<void> {
+  const r = await write("api/authenticate", new URLSearchParams({ token }));
+  if (!r.ok) {
+    const b = (await r.json().catch(() => ({}))) as { error?: string };
+    throw new ApiError(r.status, b.error || r.statusText, "unauthorized", "api/authenticate");
+  }
+}
+
+/** Ends the session (every cluster's login). */
+export async function logout(): Promise<void> {
+  await write("api/logout");
 }
 
 type Params = Record<string, string | number | boolean | undefined | null>;
@@ -32,9 +61,8 @@ export function apiUrl(path: string, params?: Params): string {
 
 /** GETs JSON; reports missing clusters as banners; throws ApiError on HTTP or network errors. */
 export async function get<T>(path: string, params?: Params, signal?: AbortSignal): Promise<T> {
+  // The session is the HttpOnly cookie the browser sends by itself; no token is kept in the page.
   const headers: Record<string, string> = { Accept: "application/json" };
-  const token = sessionStorage.getItem(TOKEN_KEY);
-  if (token) headers.Authorization = `Bearer ${token}`;
   let resp: Response;
   try {
     resp = await fetch(apiUrl(path, params), { headers, signal });

@@ -1,6 +1,7 @@
 // Banners above every page: API errors, unreachable clusters. Keyed so one cause shows once.
 
 import { h } from "./dom";
+import { login } from "./api";
 
 const sticky = new Set<string>();
 
@@ -33,19 +34,26 @@ export function clearPageBanners(): void {
   }
 }
 
+/** The `token` strategy's login: the session starts, and the page the user was on loads again. */
 function tokenForm(): HTMLElement {
-  const input = h("input", { type: "password", placeholder: "bearer token", "aria-label": "token" });
+  const input = h("input", { type: "password", placeholder: "bearer token", "aria-label": "token", "data-testid": "login-token" });
+  const status = h("span", { class: "muted", "data-testid": "login-status" });
   return h(
     "form",
     {
       class: "token",
+      "data-testid": "login-form",
       onsubmit: (e: Event) => {
         e.preventDefault();
-        sessionStorage.setItem("meshglass-token", input.value.trim());
-        location.reload();
+        login(input.value.trim())
+          .then(() => location.reload())
+          .catch((err: Error) => {
+            status.textContent = `login refused: ${err.message}`;
+          });
       },
     },
     input,
-    h("button", { type: "submit" }, "Log in"),
+    h("button", { type: "submit", "data-testid": "login-submit" }, "Log in"),
+    status,
   );
 }

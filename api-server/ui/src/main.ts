@@ -1,7 +1,7 @@
 import "./style.css";
 import { clear, h } from "./dom";
 import { clearPageBanners } from "./banners";
-import { clusterList, config, reportError } from "./api";
+import { authInfo, AuthInfo, clusterList, config, logout, reportError } from "./api";
 import { overviewPage } from "./pages/overview";
 import { graphPage } from "./pages/graph";
 import { listPage, ListKind } from "./pages/lists";
@@ -36,6 +36,7 @@ async function render(): Promise<void> {
       }),
     );
   }
+  void userMenu();
   const app = document.getElementById("app");
   if (!app) return;
   app.replaceChildren();
@@ -86,6 +87,46 @@ document.addEventListener("click", (e) => {
   e.preventDefault();
   navigate(a.getAttribute("href") ?? "");
 });
+/** Who is logged in, each cluster's login state, and logout (strategies with a login). */
+async function userMenu(): Promise<void> {
+  const el = document.getElementById("user");
+  if (!el) return;
+  let info: AuthInfo;
+  try {
+    info = await authInfo();
+  } catch {
+    return;
+  }
+  const user = info.sessionInfo?.username;
+  const clusters = Object.values(info.clusters ?? {}).map((c) =>
+    h(
+      "span",
+      { class: c.loggedIn ? "cluster-in" : "cluster-out", "data-testid": `login-state-${c.name}` },
+      c.loggedIn ? ` ${c.name} ✓` : ` ${c.name}: log in to see`,
+    ),
+  );
+  const parts: Array<Node | string> = [];
+  if (user && info.strategy !== "anonymous") {
+    parts.push(h("span", { "data-testid": "user-name" }, user));
+    parts.push(...clusters);
+    parts.push(
+      h(
+        "button",
+        {
+          "data-testid": "logout",
+          onclick: () => {
+            void logout().then(() => location.reload());
+          },
+        },
+        "Log out",
+      ),
+    );
+  } else if (info.strategy !== "anonymous") {
+    parts.push(h("span", { class: "muted", "data-testid": "user-name" }, "not logged in"), ...clusters);
+  }
+  el.replaceChildren(...parts);
+}
+
 window.addEventListener("popstate", () => void render());
 
 setNavigateHandler(() => void render());

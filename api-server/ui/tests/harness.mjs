@@ -217,6 +217,64 @@ export async function startBrokenServer(demo) {
 }
 
 /**
+ * A real meshglass-server with the `token` strategy on the demo's east cluster (sessions sealed with a fixed key, lasting
+ * `seconds`), and the token of a ServiceAccount `ui-viewer-<n>` that may view everything in east.
+ */
+export async function startTokenServer(demo, seconds) {
+  const kubeconfig = process.env.MESHGLASS_KUBECONFIG ?? demo.info.kubeconfig;
+  if (!kubeconfig) throw new Error("no kubeconfig: the demo did not report one and MESHGLASS_KUBECONFIG is not set");
+  const dir = mkdtempSync(join(tmpdir(), "meshglass-ui-token-"));
+  const port = await freePort();
+  const sa = `ui-viewer-${port}`;
+  const kubectl = (...args) => {
+    const r = spawnSync("kubectl", ["--kubeconfig", kubeconfig, "--context", "east", ...args], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`kubectl ${args.join(" ")}: ${r.stderr}`);
+    return r.stdout.trim();
+  };
+  kubectl("create", "serviceaccount", sa, "-n", "default");
+  kubectl("create", "clusterrolebinding", sa, "--clusterrole=view", `--serviceaccount=default:${sa}`);
+  const token = kubectl("create", "token", sa, "-n", "default", "--duration=1h");
+  writeFileSync(
+    join(dir, "config.yaml"),
+    [
+      "auth: {strategy: token}",
+      `server: {address: 127.0.0.1, port: ${port}, web_root: /kiali, observability: {metrics: {enabled: false}}}`,
+      `login_token: {expiration_seconds: ${seconds}}`,
+      "kubernetes_config: {cluster_name: east}",
+      "",
+    ].join("\n"),
+  );
+  mkdirSync(join(dir, "secrets"));
+  const logFile = join(artifacts, "token-server.log");
+  const log = createWriteStream(logFile);
+  const child = spawn(
+    join(binDir, "meshglass-server"),
+    ["--config", join(dir, "config.yaml"), "--kubeconfig", kubeconfig, "--context", "east", "--remote-secrets-dir", join(dir, "secrets")],
+    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LOGIN_TOKEN_SIGNING_KEY: "ui-test-signing-key-0123456789" } },
+  );
+  child.stdout.pipe(log);
+  child.stderr.pipe(log);
+  const url = `http://127.0.0.1:${port}/kiali`;
+  const stop = async () => {
+    await stopChild(child, "SIGTERM", 10_000);
+    spawnSync("kubectl", ["--kubeconfig", kubeconfig, "--context", "east", "delete", "clusterrolebinding", sa]);
+    spawnSync("kubectl", ["--kubeconfig", kubeconfig, "--context", "east", "delete", "serviceaccount", sa, "-n", "default"]);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitFor("the token server to be ready", 60_000, async () => {
+      if (child.exitCode !== null) throw new Error(`meshglass-server exited with ${child.exitCode}:\n${tail(logFile)}`);
+      const r = await fetch(`http://127.0.0.1:${port}/readyz`);
+      return r.ok;
+    });
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { url, token, user: `system:serviceaccount:default:${sa}`, stop };
+}
+
+/**
  * A synthetic Kiali graph shaped like a large mesh: `nodeCount` workloads in 10 tiers (front ends → back ends) spread
  * over 2 clusters and 10 namespaces per cluster, `edgeCount` distinct edges from each tier to the next one or two
  * tiers, a fifth of them across clusters, some with errors.

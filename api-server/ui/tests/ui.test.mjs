@@ -5,7 +5,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { artifacts, launchBrowser, startBrokenServer, startDemo, syntheticGraph, waitFor } from "./harness.mjs";
+import { artifacts, launchBrowser, startBrokenServer, startDemo, startTokenServer, syntheticGraph, waitFor } from "./harness.mjs";
 
 let demo;
 let browser;
@@ -162,6 +162,54 @@ test("an unreachable cluster and a Prometheus that is down show as banners, not 
     await shot("errors-graph");
   } finally {
     await broken.stop();
+  }
+});
+
+test("token login: the page asks for a token, the session brings it back, expiry asks again, logout ends it", async () => {
+  const ts = await startTokenServer(demo, 15);
+  const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  const p = await ctx.newPage();
+  try {
+    const where = `${ts.url}/console/applications`;
+    await p.goto(where);
+    const form = p.locator('[data-testid="login-form"]').first();
+    await form.waitFor({ timeout: 30_000 });
+    // A wrong token is refused by the home cluster's TokenReview.
+    await form.locator('[data-testid="login-token"]').fill("not-a-token");
+    await form.locator('[data-testid="login-submit"]').click();
+    await waitFor("the refusal", 20_000, async () => (await p.locator('[data-testid="login-status"]').first().innerText()).includes("refused"));
+    const logIn = async () => {
+      const f = p.locator('[data-testid="login-form"]').first();
+      await f.waitFor({ timeout: 30_000 });
+      await f.locator('[data-testid="login-token"]').fill(ts.token);
+      await f.locator('[data-testid="login-submit"]').click();
+      await p.locator('[data-testid="user-name"]', { hasText: ts.user }).waitFor({ timeout: 30_000 });
+    };
+    await logIn();
+    // Back on the page the user was on, with its data; the token is in no script-readable storage.
+    assert.equal(p.url(), where);
+    await p.locator("table tbody tr").first().waitFor({ timeout: 30_000 });
+    assert.match(await p.locator('[data-testid="login-state-east"]').innerText(), /east ✓/);
+    assert.equal(await p.evaluate(() => JSON.stringify(sessionStorage) + document.cookie), "{}");
+    const cookies = await ctx.cookies();
+    const session = cookies.find((c) => c.name === "kiali-token-aes");
+    assert.ok(session && session.httpOnly && session.secure && session.sameSite === "Lax", JSON.stringify(cookies));
+    await p.screenshot({ path: join(artifacts, "login-session.png") });
+    // The session expires: the next page asks for the token again, then comes back to the same page.
+    await waitFor("the session to expire", 40_000, async () => {
+      const st = await p.evaluate(async () => (await fetch("api/namespaces")).status);
+      return st === 401;
+    });
+    await p.reload();
+    await logIn();
+    assert.equal(p.url(), where);
+    // Logout ends the session.
+    await p.locator('[data-testid="logout"]').click();
+    await p.locator('[data-testid="login-form"]').first().waitFor({ timeout: 30_000 });
+    assert.equal((await ctx.cookies()).some((c) => c.name === "kiali-token-aes"), false);
+  } finally {
+    await ctx.close();
+    await ts.stop();
   }
 });
 
