@@ -33,13 +33,16 @@ prereqs: ## install the Debian packages the tests use (prometheus, chromium), wh
 tools: ## build (or reuse from $(MESHGLASS_CACHE)) kube-apiserver, controller-manager, scheduler, etcd, kwok
 	@tests/tools/build-tools.sh
 
-lint: fmt-check clippy acyclic ## rustfmt, clippy -D warnings, and no import cycle between modules
+lint: fmt-check clippy acyclic deny ## rustfmt, clippy -D warnings, no import cycle between modules, cargo-deny's policy
 
 fmt-check:
 	$(CARGO) fmt --all --check
 
 clippy: ui
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+deny: ## licenses, banned crates and sources of every dependency against deny.toml (cargo-deny, cached in $(MESHGLASS_CACHE))
+	@CARGO=$(CARGO) tests/tools/deny.sh
 
 acyclic: ## no module of a workspace library imports one that imports it back (cargo-modules, cached in $(MESHGLASS_CACHE))
 	@CARGO=$(CARGO) tests/tools/acyclic.sh
