@@ -8,7 +8,7 @@ CLUSTERS ?= east west
 export MESHGLASS_CACHE ?= $(HOME)/.cache/meshglass
 
 .PHONY: help demo demo-down test lint fmt-check clippy acyclic deny unit e2e crds crds-check \
-        charts charts-check tools prereqs clusters-up clusters-down bench bench-testbed bench-server compare-server ui ui-test bundle bundle-check images images-lint
+        charts charts-check tools prereqs clusters-up clusters-down bench bench-testbed bench-istio bench-server compare-server ui ui-test bundle bundle-check images images-lint
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -33,13 +33,16 @@ prereqs: ## install the Debian packages the tests use (prometheus, chromium), wh
 tools: ## build (or reuse from $(MESHGLASS_CACHE)) kube-apiserver, controller-manager, scheduler, etcd, kwok
 	@tests/tools/build-tools.sh
 
-lint: fmt-check clippy acyclic ## rustfmt, clippy -D warnings, and no import cycle between modules
+lint: fmt-check clippy acyclic deny ## rustfmt, clippy -D warnings, no import cycle between modules, cargo-deny's policy
 
 fmt-check:
 	$(CARGO) fmt --all --check
 
 clippy: ui
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+deny: ## licenses, banned crates and sources of every dependency against deny.toml (cargo-deny, cached in $(MESHGLASS_CACHE))
+	@CARGO=$(CARGO) tests/tools/deny.sh
 
 acyclic: ## no module of a workspace library imports one that imports it back (cargo-modules, cached in $(MESHGLASS_CACHE))
 	@CARGO=$(CARGO) tests/tools/acyclic.sh
@@ -108,6 +111,10 @@ bench: ## criterion benchmarks of the engine, and the test-bed figures
 
 bench-testbed: tools ## cold/warm figures for the test bed: build time, start time, memory
 	$(CARGO) run --locked -q -p meshglass-testbed --bin testbed -- bench
+
+bench-istio: tools ## Istio config figures on the test bed: p50/p95 of /api/istio/config (with and without validate) and /api/istio/validations at 2 clusters x 200 namespaces x 5 objects
+	$(CARGO) build --locked --release -q -p meshglass-server
+	$(CARGO) run --locked --release -q -p meshglass-testbed --example istio_bench
 
 bench-server: tools ## server figures on the test bed: graph p50/p95 (1/50/200 namespaces), /api/namespaces under graph load, RSS per cached pod; BASELINE=<binary> measures it first
 	$(CARGO) build --locked --release -q -p meshglass-server

@@ -858,3 +858,68 @@ async fn health_of_a_missing_namespace_is_an_empty_entry() {
     assert_eq!(b["namespaceAppHealth"]["nowhere"], json!({}), "{b}");
     assert!(b["namespaceAppHealth"]["bookinfo"]["reviews"].is_object());
 }
+
+#[tokio::test]
+async fn istio_config_detail() {
+    let s = anon();
+    let base = "/kiali/api/namespaces/bookinfo/istio";
+    let (st, _, b) = call(
+        &s,
+        &format!("{base}/networking.istio.io/v1/DestinationRule/broken?validate=true&help=true"),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert_eq!(b["cluster"], "east");
+    assert_eq!(b["namespace"]["name"], "bookinfo");
+    assert_eq!(b["gvk"]["Kind"], "DestinationRule");
+    assert_eq!(b["resource"]["metadata"]["name"], "broken");
+    assert_eq!(b["validation"]["checks"][0]["code"], "KIA0202");
+    assert_eq!(b["permissions"]["update"], false);
+    assert!(
+        b["help"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["objectField"] == "spec.host")
+    );
+    assert!(b["references"]["objectReferences"].is_array());
+    // Without validate/help: no validation, no help.
+    let (_, _, b) = call(
+        &s,
+        &format!("{base}/networking.istio.io/v1/VirtualService/reviews"),
+        None,
+    )
+    .await;
+    assert!(b["validation"].is_null() && b["help"].is_null());
+    assert!(b["references"]["serviceReferences"].as_array().is_some());
+    // An unknown kind is a 400 naming the kinds; an absent object a 404 naming the cluster.
+    let (st, _, b) = call(&s, &format!("{base}/networking.istio.io/v1/Pod/x"), None).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert!(
+        b["allowed"]
+            .as_str()
+            .unwrap()
+            .contains("gateway.networking.k8s.io/HTTPRoute")
+    );
+    let (st, _, b) = call(
+        &s,
+        &format!("{base}/networking.istio.io/v1/DestinationRule/broken?clusterName=west"),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::NOT_FOUND, "{b}");
+}
+
+#[tokio::test]
+async fn istio_config_detail_is_authorized_per_cluster_and_namespace() {
+    let s = state(AuthStrategy::Token, "/kiali");
+    let uri = "/kiali/api/namespaces/bookinfo/istio/networking.istio.io/v1/DestinationRule/broken";
+    let (st, _, _) = call(&s, uri, Some("t-alice")).await;
+    assert_eq!(st, StatusCode::OK);
+    let (st, _, b) = call(&s, uri, None).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED, "{b}");
+    let other = "/kiali/api/namespaces/istio-system/istio/networking.istio.io/v1/DestinationRule/x";
+    let (st, _, b) = call(&s, other, Some("t-alice")).await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{b}");
+}

@@ -34,7 +34,7 @@ pub fn cached_resources() -> Vec<(&'static str, &'static str)> {
         ("apps", "replicasets"),
         ("apps", "statefulsets"),
     ];
-    v.extend(IstioKind::ALL.iter().map(|k| (k.group(), k.plural())));
+    v.extend(IstioKind::ALL.iter().map(|k| (k.group(), k.resource())));
     v.sort();
     v
 }
@@ -46,7 +46,7 @@ pub fn api_resource(kind: IstioKind, version: &str) -> ApiResource {
         version: version.to_string(),
         api_version: format!("{}/{}", kind.group(), version),
         kind: kind.kind().to_string(),
-        plural: kind.plural().to_string(),
+        plural: kind.resource().to_string(),
     }
 }
 
@@ -424,19 +424,22 @@ pub async fn run_istio_discovery(
         if missing.is_empty() {
             break;
         }
-        for group in ["networking.istio.io", "security.istio.io"] {
+        let groups: std::collections::BTreeSet<&str> = missing.iter().map(|k| k.group()).collect();
+        for group in groups {
             let Ok(g) = kube::discovery::group(&client, group).await else {
                 continue;
             };
             for (ar, _caps) in g.recommended_resources() {
-                let Some(kind) = missing.iter().copied().find(|k| k.kind() == ar.kind) else {
+                let Some(kind) =
+                    IstioKind::from_group_kind(&ar.group, &ar.kind).filter(|k| missing.contains(k))
+                else {
                     continue;
                 };
                 let writer = Writer::new(ar.clone());
-                state.expect_istio(kind.kind());
+                state.expect_istio(kind.label());
                 cache.add_istio(kind, ar.clone(), writer.as_reader());
                 let api = Api::<DynamicObject>::all_with(client.clone(), &ar);
-                tasks.spawn(run_dynamic_watch(api, writer, kind.kind(), state.clone()));
+                tasks.spawn(run_dynamic_watch(api, writer, kind.label(), state.clone()));
             }
         }
         state.istio_discovered();

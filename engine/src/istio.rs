@@ -47,7 +47,9 @@ pub fn names_service(host: &str, obj_ns: &str, name: &str, ns: &str) -> bool {
     matches!(parse_host(host, obj_ns), Host::Service { name: n, namespace: s } if n == name && s == ns)
 }
 
-/// The Istio config kinds the console reads (the server caches them where their CRDs exist).
+/// The Istio config kinds the console reads (the server caches each in the clusters where its
+/// CRD exists): Istio's networking, security, telemetry and extensions kinds and the Gateway
+/// API's routes and gateways (`K8s…`, as Kiali names them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum IstioKind {
     VirtualService,
@@ -60,68 +62,216 @@ pub enum IstioKind {
     RequestAuthentication,
     WorkloadEntry,
     WorkloadGroup,
+    EnvoyFilter,
+    Telemetry,
+    WasmPlugin,
+    K8sGateway,
+    K8sHTTPRoute,
+    K8sGRPCRoute,
+    K8sReferenceGrant,
+    K8sTCPRoute,
+    K8sTLSRoute,
 }
 
-impl IstioKind {
-    /// Every cached Istio kind.
-    pub const ALL: [IstioKind; 10] = [
+/// `(kind, group, Kind, REST resource, Kiali's objects name)` of every kind.
+const KINDS: [(IstioKind, &str, &str, &str, &str); 19] = [
+    (
         IstioKind::VirtualService,
+        NET,
+        "VirtualService",
+        "virtualservices",
+        "virtualservices",
+    ),
+    (
         IstioKind::DestinationRule,
-        IstioKind::Gateway,
+        NET,
+        "DestinationRule",
+        "destinationrules",
+        "destinationrules",
+    ),
+    (IstioKind::Gateway, NET, "Gateway", "gateways", "gateways"),
+    (
         IstioKind::ServiceEntry,
-        IstioKind::Sidecar,
+        NET,
+        "ServiceEntry",
+        "serviceentries",
+        "serviceentries",
+    ),
+    (IstioKind::Sidecar, NET, "Sidecar", "sidecars", "sidecars"),
+    (
         IstioKind::AuthorizationPolicy,
+        SEC,
+        "AuthorizationPolicy",
+        "authorizationpolicies",
+        "authorizationpolicies",
+    ),
+    (
         IstioKind::PeerAuthentication,
+        SEC,
+        "PeerAuthentication",
+        "peerauthentications",
+        "peerauthentications",
+    ),
+    (
         IstioKind::RequestAuthentication,
+        SEC,
+        "RequestAuthentication",
+        "requestauthentications",
+        "requestauthentications",
+    ),
+    (
         IstioKind::WorkloadEntry,
+        NET,
+        "WorkloadEntry",
+        "workloadentries",
+        "workloadentries",
+    ),
+    (
         IstioKind::WorkloadGroup,
-    ];
+        NET,
+        "WorkloadGroup",
+        "workloadgroups",
+        "workloadgroups",
+    ),
+    (
+        IstioKind::EnvoyFilter,
+        NET,
+        "EnvoyFilter",
+        "envoyfilters",
+        "envoyfilters",
+    ),
+    (
+        IstioKind::Telemetry,
+        "telemetry.istio.io",
+        "Telemetry",
+        "telemetries",
+        "telemetries",
+    ),
+    (
+        IstioKind::WasmPlugin,
+        "extensions.istio.io",
+        "WasmPlugin",
+        "wasmplugins",
+        "wasmplugins",
+    ),
+    (
+        IstioKind::K8sGateway,
+        GWAPI,
+        "Gateway",
+        "gateways",
+        "k8sgateways",
+    ),
+    (
+        IstioKind::K8sHTTPRoute,
+        GWAPI,
+        "HTTPRoute",
+        "httproutes",
+        "k8shttproutes",
+    ),
+    (
+        IstioKind::K8sGRPCRoute,
+        GWAPI,
+        "GRPCRoute",
+        "grpcroutes",
+        "k8sgrpcroutes",
+    ),
+    (
+        IstioKind::K8sReferenceGrant,
+        GWAPI,
+        "ReferenceGrant",
+        "referencegrants",
+        "k8sreferencegrants",
+    ),
+    (
+        IstioKind::K8sTCPRoute,
+        GWAPI,
+        "TCPRoute",
+        "tcproutes",
+        "k8stcproutes",
+    ),
+    (
+        IstioKind::K8sTLSRoute,
+        GWAPI,
+        "TLSRoute",
+        "tlsroutes",
+        "k8stlsroutes",
+    ),
+];
+
+const NET: &str = "networking.istio.io";
+const SEC: &str = "security.istio.io";
+const GWAPI: &str = "gateway.networking.k8s.io";
+
+impl IstioKind {
+    /// Every cached kind.
+    pub const ALL: [IstioKind; 19] = {
+        let mut all = [IstioKind::VirtualService; 19];
+        let mut i = 0;
+        while i < 19 {
+            all[i] = KINDS[i].0;
+            i += 1;
+        }
+        all
+    };
+
+    fn row(
+        self,
+    ) -> &'static (
+        IstioKind,
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+    ) {
+        &KINDS[self as usize]
+    }
 
     /// API group of the kind.
     pub fn group(self) -> &'static str {
-        match self {
-            IstioKind::AuthorizationPolicy
-            | IstioKind::PeerAuthentication
-            | IstioKind::RequestAuthentication => "security.istio.io",
-            _ => "networking.istio.io",
-        }
+        self.row().1
     }
 
-    /// Kind name.
+    /// Kind name (`Gateway` for both Istio's and the Gateway API's: tell them by [`Self::group`]).
     pub fn kind(self) -> &'static str {
-        match self {
-            IstioKind::VirtualService => "VirtualService",
-            IstioKind::DestinationRule => "DestinationRule",
-            IstioKind::Gateway => "Gateway",
-            IstioKind::ServiceEntry => "ServiceEntry",
-            IstioKind::Sidecar => "Sidecar",
-            IstioKind::AuthorizationPolicy => "AuthorizationPolicy",
-            IstioKind::PeerAuthentication => "PeerAuthentication",
-            IstioKind::RequestAuthentication => "RequestAuthentication",
-            IstioKind::WorkloadEntry => "WorkloadEntry",
-            IstioKind::WorkloadGroup => "WorkloadGroup",
-        }
+        self.row().2
     }
 
-    /// Plural resource name (the `objects` parameter of `/api/istio/config`).
+    /// REST resource name (what RBAC and the API server call it).
+    pub fn resource(self) -> &'static str {
+        self.row().3
+    }
+
+    /// Kiali's name of the kind (the `objects` parameter of `/api/istio/config`):
+    /// the resource, `k8s`-prefixed for the Gateway API.
     pub fn plural(self) -> &'static str {
-        match self {
-            IstioKind::VirtualService => "virtualservices",
-            IstioKind::DestinationRule => "destinationrules",
-            IstioKind::Gateway => "gateways",
-            IstioKind::ServiceEntry => "serviceentries",
-            IstioKind::Sidecar => "sidecars",
-            IstioKind::AuthorizationPolicy => "authorizationpolicies",
-            IstioKind::PeerAuthentication => "peerauthentications",
-            IstioKind::RequestAuthentication => "requestauthentications",
-            IstioKind::WorkloadEntry => "workloadentries",
-            IstioKind::WorkloadGroup => "workloadgroups",
-        }
+        self.row().4
     }
 
-    /// Parses a plural resource name.
+    /// Parses Kiali's name of a kind.
     pub fn from_plural(s: &str) -> Option<IstioKind> {
         IstioKind::ALL.into_iter().find(|k| k.plural() == s)
+    }
+
+    /// The kind of an API group and kind name.
+    pub fn from_group_kind(group: &str, kind: &str) -> Option<IstioKind> {
+        IstioKind::ALL
+            .into_iter()
+            .find(|k| k.group() == group && k.kind() == kind)
+    }
+
+    /// A name unique among the kinds, for logs and metrics: the kind name, Kiali's name of
+    /// the kind (`k8sgateways`, …) for the Gateway API.
+    pub fn label(self) -> &'static str {
+        if self.is_gateway_api() {
+            self.plural()
+        } else {
+            self.kind()
+        }
+    }
+
+    /// Whether the kind is of the Gateway API.
+    pub fn is_gateway_api(self) -> bool {
+        self.group() == GWAPI
     }
 }
 
@@ -253,10 +403,12 @@ impl ConfigObject {
     /// (`selector`); empty when the object selects no workloads by label.
     pub fn workload_selector(&self) -> std::collections::BTreeMap<String, String> {
         let sel = match self.kind {
-            IstioKind::Sidecar => &self.spec["workloadSelector"]["labels"],
+            IstioKind::Sidecar | IstioKind::EnvoyFilter => &self.spec["workloadSelector"]["labels"],
             IstioKind::AuthorizationPolicy
             | IstioKind::PeerAuthentication
-            | IstioKind::RequestAuthentication => &self.spec["selector"]["matchLabels"],
+            | IstioKind::RequestAuthentication
+            | IstioKind::Telemetry
+            | IstioKind::WasmPlugin => &self.spec["selector"]["matchLabels"],
             IstioKind::Gateway => &self.spec["selector"],
             _ => &Value::Null,
         };
@@ -320,6 +472,17 @@ mod tests {
             version: "v1".into(),
             spec,
         }
+    }
+
+    #[test]
+    fn kinds_are_listed_in_order_with_unique_names() {
+        for (i, k) in IstioKind::ALL.iter().enumerate() {
+            assert_eq!(*k as usize, i);
+            assert_eq!(IstioKind::from_plural(k.plural()), Some(*k));
+            assert_eq!(IstioKind::from_group_kind(k.group(), k.kind()), Some(*k));
+        }
+        assert_eq!(IstioKind::K8sGateway.resource(), "gateways");
+        assert!(IstioKind::K8sHTTPRoute.is_gateway_api() && !IstioKind::Gateway.is_gateway_api());
     }
 
     #[test]

@@ -16,66 +16,17 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Namespace, Pod, Secret, Service, ServiceAccount};
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
-use kube::Client;
-use kube::api::{Api, PostParams};
+use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
+use kube::api::Api;
 #[path = "../tests/common/mod.rs"]
 mod common;
 mod support;
 use common::token_kubeconfig;
-use meshglass_testbed::{Prometheus, TestBed, wait_for_token, wait_until};
+use meshglass_testbed::{Prometheus, TestBed, wait_until};
 use serde_json::{Value, json};
-use support::{Server, arg};
+use support::{Server, arg, create, percentile, reader_token};
 
 const TIMEOUT: Duration = Duration::from_secs(600);
-
-async fn create<T>(api: &Api<T>, v: Value)
-where
-    T: kube::Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
-{
-    let o: T = serde_json::from_value(v).expect("object");
-    match api.create(&PostParams::default(), &o).await {
-        Ok(_) => {}
-        Err(kube::Error::Api(e)) if e.code == 409 => {}
-        Err(e) => panic!("create: {e}"),
-    }
-}
-
-async fn reader_token(client: &Client) -> String {
-    let ns = "kube-system";
-    create(
-        &Api::<ServiceAccount>::namespaced(client.clone(), ns),
-        json!({"metadata": {"name": "meshglass-server"}}),
-    )
-    .await;
-    create(
-        &Api::<ClusterRole>::all(client.clone()),
-        json!({"metadata": {"name": "meshglass-server-remote"}, "rules": [
-            {"apiGroups": [""], "resources": ["namespaces", "services", "pods"], "verbs": ["get", "list", "watch"]},
-            {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets", "daemonsets", "replicasets"], "verbs": ["get", "list", "watch"]},
-            {"apiGroups": ["networking.istio.io", "security.istio.io"], "resources": ["*"], "verbs": ["get", "list", "watch"]},
-            {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]}]}),
-    )
-    .await;
-    create(
-        &Api::<ClusterRoleBinding>::all(client.clone()),
-        json!({"metadata": {"name": "meshglass-server-remote"},
-               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "meshglass-server-remote"},
-               "subjects": [{"kind": "ServiceAccount", "name": "meshglass-server", "namespace": ns}]}),
-    )
-    .await;
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
-    create(
-        &secrets,
-        json!({"metadata": {"name": "meshglass-server-token", "annotations": {"kubernetes.io/service-account.name": "meshglass-server"}},
-               "type": "kubernetes.io/service-account-token"}),
-    )
-    .await;
-    wait_for_token(client, ns, "meshglass-server-token", TIMEOUT)
-        .await
-        .expect("token")
-}
 
 /// Per namespace: a→b in east, a(east)→b(west) with 10 % 5xx, b(west)→c(west); both reporters.
 fn openmetrics(namespaces: &[String], start: i64, end: i64) -> String {
@@ -124,14 +75,6 @@ fn rss_kib(pid: u32) -> u64 {
                 .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
         })
         .unwrap_or(0)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 async fn cached_pods(http: &reqwest::Client, metrics: &str) -> Vec<u64> {

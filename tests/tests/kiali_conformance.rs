@@ -297,6 +297,44 @@ async fn every_route_decodes_as_kiali_models() {
     let east_sum = &sums["east"];
     assert!(east_sum[&ns].errors >= 1);
 
+    // Istio config details: the object, its validation, references (across clusters), help.
+    let (det, _) = api
+        .decode::<kiali::IstioConfigDetails>(&format!(
+            "/api/namespaces/{ns}/istio/networking.istio.io/v1/DestinationRule/broken?validate=true&help=true"
+        ))
+        .await;
+    assert_eq!(
+        (det.cluster.as_str(), det.gvk.kind.as_str()),
+        ("east", "DestinationRule")
+    );
+    assert_eq!(det.resource.metadata.name, "broken");
+    let v = det.validation.expect("validation");
+    assert!(!v.valid && v.checks.iter().any(|c| c.code == "KIA0202"));
+    assert!(
+        det.help
+            .expect("help")
+            .iter()
+            .any(|h| h.object_field == "spec.host")
+    );
+    let (det, _) = api
+        .decode::<kiali::IstioConfigDetails>(&format!(
+            "/api/namespaces/{ns}/istio/networking.istio.io/v1/VirtualService/reviews-west?clusterName=west"
+        ))
+        .await;
+    assert!(det.validation.is_none() && det.help.is_none());
+    let refs = det.references.expect("references");
+    assert!(
+        refs.object_references
+            .iter()
+            .any(|r| r.name == "reviews-cb" && r.cluster == "west"),
+        "{refs:?}"
+    );
+    assert!(
+        refs.service_references
+            .iter()
+            .any(|r| r.name == "reviews" && r.cluster == "east")
+    );
+
     // Health, with (4) a namespace that exists nowhere.
     for kind in ["app", "service", "workload"] {
         let (h, _) = api

@@ -164,7 +164,7 @@ pub async fn get_workload(
     let (views, ex) = detail_views(&s, &id, &ns, &name, q).await?;
     let mut instances = Vec::new();
     // The objects selecting the workload, per cluster: (cluster, kind, name).
-    let mut selecting: BTreeSet<(String, &'static str, String)> = BTreeSet::new();
+    let mut selecting: BTreeSet<(String, IstioKind, String)> = BTreeSet::new();
     for v in &views.clusters {
         let all = v.workloads();
         let Some(w) = all.iter().find(|w| w.namespace == ns && w.name == name) else {
@@ -185,7 +185,7 @@ pub async fn get_workload(
                 for o in v.istio(kind) {
                     let co = crate::inventory::config_object(kind, &o);
                     if co.selects(&ns, &w.labels) {
-                        selecting.insert((v.name().to_string(), kind.kind(), co.name));
+                        selecting.insert((v.name().to_string(), kind, co.name));
                     }
                 }
             }
@@ -206,7 +206,9 @@ pub async fn get_workload(
                     && v.namespace == ns
                     && v.name == name;
                 v.cluster == c
-                    && (own || selecting.contains(&(c.clone(), kind_name(v), v.name.clone())))
+                    && (own
+                        || v.istio_kind()
+                            .is_some_and(|k| selecting.contains(&(c.clone(), k, v.name.clone()))))
             }));
         }
         views
@@ -221,15 +223,6 @@ pub async fn get_workload(
         instances,
     )
     .await
-}
-
-/// The static kind name of a validation's object (the kinds are [`IstioKind::ALL`]).
-fn kind_name(v: &Validation) -> &'static str {
-    IstioKind::ALL
-        .into_iter()
-        .map(IstioKind::kind)
-        .find(|k| *k == v.object_gvk.kind)
-        .unwrap_or("")
 }
 
 /// The first instance with `clusters` (every instance's cluster), `instances`, and with
@@ -275,7 +268,7 @@ pub async fn get_service(
     let mut instances = Vec::new();
     // The VirtualServices and DestinationRules referring to the service:
     // (cluster, kind, namespace, name).
-    type Ref = (String, &'static str, String, String);
+    type Ref = (String, IstioKind, String, String);
     let mut refs: BTreeSet<Ref> = BTreeSet::new();
     for v in &views.clusters {
         let Some(svc) = v
@@ -294,7 +287,7 @@ pub async fn get_service(
                 .map(|o| {
                     refs.insert((
                         v.name().to_string(),
-                        kind.kind(),
+                        kind,
                         o.metadata.namespace.clone().unwrap_or_default(),
                         o.metadata.name.clone().unwrap_or_default(),
                     ));
@@ -332,10 +325,13 @@ pub async fn get_service(
         for i in &mut instances {
             let c = i["cluster"].as_str().unwrap_or_default().to_string();
             i["validations"] = kiali_json::validations(all.iter().filter(|v| {
-                let key = (c.clone(), kind_name(v), v.namespace.clone(), v.name.clone());
+                let key = v
+                    .istio_kind()
+                    .map(|k| (c.clone(), k, v.namespace.clone(), v.name.clone()));
                 let own = !v.is_config() && v.object_gvk.kind == "service";
                 v.cluster == c
-                    && (refs.contains(&key) || (own && v.namespace == ns && v.name == name))
+                    && (key.is_some_and(|k| refs.contains(&k))
+                        || (own && v.namespace == ns && v.name == name))
             }));
         }
         views

@@ -98,25 +98,37 @@ async fn respond(
         let mut keep = relevant_namespaces(&opts.namespaces, &samples);
         keep.extend(outside.iter().cloned());
         let inv = inventory(&views, &keep);
-        let mut result = engine::build_graph(&opts, &samples, &inv);
+        let report = |namespaces: &[String], samples: Vec<engine::Sample>| {
+            let req = engine::HealthRequest {
+                namespaces: namespaces.to_vec(),
+                clusters: None,
+                kinds: Vec::new(),
+            };
+            engine::health(&req, &visible_samples(&views, samples), &inv, &rules)
+        };
+        // Health is computed on a second thread while the graph is built.
+        let (mut result, reports) = std::thread::scope(|sc| {
+            let reports = health.then(|| {
+                sc.spawn(|| {
+                    (
+                        report(&opts.namespaces, health_samples),
+                        report(&outside, outside_samples),
+                    )
+                })
+            });
+            let result = engine::build_graph(&opts, &samples, &inv);
+            let reports =
+                reports.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+            (result, reports)
+        });
         for d in &result.diagnostics {
             tracing::debug!(diagnostic = ?d, "graph input skipped");
         }
         if views.restricted() {
             mark_inaccessible(&mut result.graph, &views);
         }
-        if health {
-            let report = |namespaces: &[String], samples: Vec<engine::Sample>| {
-                let req = engine::HealthRequest {
-                    namespaces: namespaces.to_vec(),
-                    clusters: None,
-                    kinds: Vec::new(),
-                };
-                engine::health(&req, &visible_samples(&views, samples), &inv, &rules)
-            };
-            let inside = report(&opts.namespaces, health_samples);
-            let beyond = report(&outside, outside_samples);
-            engine::add_node_health(&mut result.graph, &[&inside, &beyond]);
+        if let Some((inside, beyond)) = &reports {
+            engine::add_node_health(&mut result.graph, &[inside, beyond]);
         }
         if let Some(ns) = &force_ns {
             keep_focus(&mut result.graph, ns, &focus);

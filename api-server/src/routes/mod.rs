@@ -7,7 +7,7 @@
 //! | login | [`login`] | `/api/authenticate`, `/api/logout`, `/api/auth/info` |
 //! | inventory | [`inventory`] | `/api/namespaces`, `/api/clusters/{apps,workloads,services}` |
 //! | details | [`details`] | `/api/namespaces/{ns}/{apps,workloads,services}/{name}` |
-//! | Istio config | [`istio`] | `/api/istio/config`, `/api/istio/validations` |
+//! | Istio config | [`istio`] | `/api/istio/config`, `/api/istio/validations`, `/api/namespaces/{ns}/istio/{group}/{version}/{kind}/{name}` |
 //! | graph | [`graph`] | `/api/namespaces/graph`, `/api/namespaces/{ns}/{workloads,apps,applications,services}/{name}/graph` |
 //! | health | [`health`] | `/api/clusters/health` |
 
@@ -51,6 +51,10 @@ pub fn router(state: Shared) -> Router {
         )
         .route("/api/istio/config", get(istio::list_config))
         .route("/api/istio/validations", get(istio::summarize_validations))
+        .route(
+            "/api/namespaces/{ns}/istio/{group}/{version}/{kind}/{name}",
+            get(istio::get_config_detail),
+        )
         .route("/api/namespaces/graph", get(graph::graph_namespaces))
         .route(
             "/api/namespaces/{ns}/workloads/{name}/graph",

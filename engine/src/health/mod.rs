@@ -4,13 +4,15 @@
 //! Status order (worst wins): `Failure` > `Degraded` > `Not Ready` > `Healthy` > `NA`, Kiali's
 //! status priorities.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::diag::Diagnostic;
 use crate::diag::Diagnostics;
-use crate::input::{Family, IstioLabels, Sample};
+use crate::input::{Family, Sample};
 use crate::inventory::{ClusterInventory, MeshInventory, WorkloadInfo};
 
 mod rules;
@@ -313,25 +315,26 @@ fn add_rates(
     }
 }
 
-type Rates = HashMap<(String, String), f64>; // (protocol, code) -> rate
+/// (protocol, code) → rate; strings borrowed from the samples.
+type Rates<'s> = FxHashMap<(&'s str, &'s str), f64>;
 
 #[derive(Default)]
-struct Acc {
-    in_source: Rates,
-    in_dest: Rates,
-    out: Rates,
+struct Acc<'s> {
+    in_source: Rates<'s>,
+    in_dest: Rates<'s>,
+    out: Rates<'s>,
 }
 
-type Key = (HealthKind, String, String, String); // kind, cluster, namespace, name
+/// (kind, cluster, namespace, name), borrowed: accumulating allocates per object, not per
+/// sample.
+type Key<'s> = (HealthKind, &'s str, &'s str, &'s str);
+
+/// Rates per object.
+type Accs<'s> = FxHashMap<Key<'s>, Acc<'s>>;
 
 /// The value if set and not `unknown` ([`crate::rules::is_ok`]).
 fn ok(v: Option<&str>) -> Option<&str> {
     v.filter(|s| crate::rules::is_ok(s))
-}
-
-/// A request's response code as Kiali shows it ([`crate::rules::response_code`]).
-pub(crate) fn response_code(protocol: &str, l: &IstioLabels) -> Option<String> {
-    crate::rules::response_code(protocol == "grpc", l).map(|c| c.as_str().to_string())
 }
 
 /// Computes health for the requested namespaces from `istio_requests_total` samples (see
@@ -400,8 +403,8 @@ pub fn health(
 }
 
 /// Request rates per object from the `istio_requests_total` samples.
-fn accumulate(samples: &[Sample], diags: &mut Diagnostics) -> HashMap<Key, Acc> {
-    let mut accs: HashMap<Key, Acc> = HashMap::new();
+fn accumulate<'s>(samples: &'s [Sample], diags: &mut Diagnostics) -> Accs<'s> {
+    let mut accs: Accs<'s> = FxHashMap::default();
     for s in samples {
         if s.family != Family::RequestsTotal {
             continue;
@@ -428,24 +431,23 @@ fn accumulate(samples: &[Sample], diags: &mut Diagnostics) -> HashMap<Key, Acc> 
                 continue;
             }
         };
-        let Some(code) = response_code(protocol, l) else {
+        let Some(code) = crate::rules::response_code(protocol == "grpc", l).map(|c| c.as_str())
+        else {
             diags.push("missing_label", || "response_code missing".to_string());
             continue;
         };
         let src_cluster = ok(l.source_cluster()).unwrap_or("unknown");
         let dst_cluster = ok(l.destination_cluster()).unwrap_or(src_cluster);
-        let rk = (protocol.to_string(), code);
+        let rk = (protocol, code);
         let mut add = |kind: HealthKind,
-                       cluster: &str,
-                       ns: Option<&str>,
-                       name: Option<&str>,
+                       cluster: &'s str,
+                       ns: Option<&'s str>,
+                       name: Option<&'s str>,
                        inbound: bool| {
             let (Some(ns), Some(name)) = (ns, name) else {
                 return;
             };
-            let acc = accs
-                .entry((kind, cluster.to_string(), ns.to_string(), name.to_string()))
-                .or_default();
+            let acc = accs.entry((kind, cluster, ns, name)).or_default();
             let map = if !inbound {
                 &mut acc.out
             } else if reporter {
@@ -453,7 +455,7 @@ fn accumulate(samples: &[Sample], diags: &mut Diagnostics) -> HashMap<Key, Acc> 
             } else {
                 &mut acc.in_dest
             };
-            *map.entry(rk.clone()).or_insert(0.0) += s.value;
+            *map.entry(rk).or_insert(0.0) += s.value;
         };
         if reporter {
             let sns = ok(l.source_workload_namespace());
@@ -503,7 +505,7 @@ fn accumulate(samples: &[Sample], diags: &mut Diagnostics) -> HashMap<Key, Acc> 
 fn kind_entities(
     rules: &HealthRules,
     diags: &mut Diagnostics,
-    accs: &HashMap<Key, Acc>,
+    accs: &Accs<'_>,
     kind: HealthKind,
     c: &ClusterInventory,
     ns: &String,
@@ -582,14 +584,14 @@ fn kind_entities(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn entity(
+fn entity<'a>(
     rules: &HealthRules,
     diags: &mut Diagnostics,
-    accs: &HashMap<Key, Acc>,
+    accs: &Accs<'a>,
     kind: HealthKind,
-    cluster: &str,
-    namespace: &str,
-    name: &str,
+    cluster: &'a str,
+    namespace: &'a str,
+    name: &'a str,
     workload_statuses: Vec<WorkloadStatus>,
     annotations: &BTreeMap<String, String>,
 ) -> EntityHealth {
@@ -601,26 +603,21 @@ fn entity(
             .collect(),
         ..RequestHealth::default()
     };
-    if let Some(acc) = accs.get(&(
-        kind,
-        cluster.to_string(),
-        namespace.to_string(),
-        name.to_string(),
-    )) {
+    if let Some(acc) = accs.get(&(kind, cluster, namespace, name)) {
         // Kiali combines reporters: source-reported first, destination-reported wins when higher.
         for ((p, c), v) in &acc.in_source {
             requests
                 .inbound
-                .entry(p.clone())
+                .entry(p.to_string())
                 .or_default()
-                .insert(c.clone(), *v);
+                .insert(c.to_string(), *v);
         }
         for ((p, c), v) in &acc.in_dest {
             let e = requests
                 .inbound
-                .entry(p.clone())
+                .entry(p.to_string())
                 .or_default()
-                .entry(c.clone())
+                .entry(c.to_string())
                 .or_insert(0.0);
             if *v > *e {
                 *e = *v;
@@ -629,9 +626,9 @@ fn entity(
         for ((p, c), v) in &acc.out {
             *requests
                 .outbound
-                .entry(p.clone())
+                .entry(p.to_string())
                 .or_default()
-                .entry(c.clone())
+                .entry(c.to_string())
                 .or_insert(0.0) += v;
         }
     }

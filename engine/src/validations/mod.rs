@@ -5,7 +5,8 @@
 //! One module per kind: [`generic`] (KIA0002–KIA0005), [`authorization`] (KIA01xx),
 //! [`destination_rule`] (KIA02xx), [`gateway`] (KIA03xx), [`mtls`] (KIA0205–0208, KIA04xx,
 //! KIA05xx), [`service`] (KIA06xx/07xx), [`sidecar`] (KIA10xx), [`virtual_service`] (KIA11xx),
-//! [`service_entry`] (KIA12xx), [`workload`] (KIA13xx), [`multicluster`] (`MGLxxxx`, what only a
+//! [`service_entry`] (KIA12xx), [`workload`] (KIA13xx), [`gateway_api`] (KIA14xx–16xx),
+//! [`multicluster`] (`MGLxxxx`, what only a
 //! view of every cluster shows). [`codes::CODES`] lists every code.
 //!
 //! Across clusters: a host, subset, gateway, namespace or workload that exists only in another
@@ -15,10 +16,12 @@ mod authorization;
 pub mod codes;
 mod destination_rule;
 mod gateway;
+mod gateway_api;
 mod generic;
 mod hosts;
 mod mtls;
 mod multicluster;
+pub mod references;
 mod service;
 mod service_entry;
 mod sidecar;
@@ -50,6 +53,8 @@ pub struct Options {
     pub registry_only: bool,
     /// Trust domain of the principals (`cluster.local`).
     pub trust_domain: String,
+    /// Gateway API classes the console knows (KIA1504 for any other).
+    pub gateway_classes: Vec<String>,
 }
 
 impl Default for Options {
@@ -59,6 +64,7 @@ impl Default for Options {
             auto_mtls: true,
             registry_only: false,
             trust_domain: "cluster.local".into(),
+            gateway_classes: vec!["istio".into(), "istio-remote".into()],
         }
     }
 }
@@ -138,6 +144,17 @@ pub struct Gvk {
     pub kind: String,
 }
 
+/// Group/version/kind of a reference (static group and kind).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct GvkRef {
+    #[serde(rename = "Group")]
+    pub group: &'static str,
+    #[serde(rename = "Version")]
+    pub version: String,
+    #[serde(rename = "Kind")]
+    pub kind: &'static str,
+}
+
 impl Validation {
     /// Errors and warnings counts.
     pub fn counts(&self) -> (usize, usize) {
@@ -154,6 +171,11 @@ impl Validation {
     /// Kiali keys by kind alone).
     pub fn is_config(&self) -> bool {
         !self.object_gvk.group.is_empty()
+    }
+
+    /// The Istio kind validated (`None` for a service or a workload).
+    pub fn istio_kind(&self) -> Option<IstioKind> {
+        IstioKind::from_group_kind(&self.object_gvk.group, &self.object_gvk.kind)
     }
 
     /// Kiali's `<gvk>` map key, e.g. `networking.istio.io/v1, Kind=VirtualService`; the kind
@@ -252,6 +274,7 @@ pub fn validate_with(clusters: &[ClusterConfig], opts: &Options) -> Vec<Validati
         generic::multi_match(c, &mut found);
         destination_rule::multi_match(&mesh, c, &mut found);
         gateway::multi_match(c, &mut found);
+        gateway_api::multi_match(c, &mut found);
         virtual_service::single_host(c, &mut found);
         multicluster::differing(&mesh, ci, &mut found);
         for (kind, objs) in &c.objects {
@@ -271,9 +294,8 @@ pub fn validate_with(clusters: &[ClusterConfig], opts: &Options) -> Vec<Validati
                     IstioKind::Sidecar => sidecar::run(&ctx, &mut checks),
                     IstioKind::AuthorizationPolicy => authorization::run(&ctx, &mut checks),
                     IstioKind::PeerAuthentication => mtls::peer_authentication(&ctx, &mut checks),
-                    IstioKind::RequestAuthentication
-                    | IstioKind::WorkloadEntry
-                    | IstioKind::WorkloadGroup => {}
+                    k if k.is_gateway_api() => gateway_api::run(&ctx, &mut checks),
+                    _ => {}
                 }
                 generic::run(&ctx, &mut checks);
                 let k = key(o);

@@ -33,6 +33,7 @@ pub fn namespaced_read_rules() -> Vec<PolicyRule> {
             "networking.istio.io",
             &[
                 "destinationrules",
+                "envoyfilters",
                 "gateways",
                 "serviceentries",
                 "sidecars",
@@ -47,6 +48,19 @@ pub fn namespaced_read_rules() -> Vec<PolicyRule> {
                 "authorizationpolicies",
                 "peerauthentications",
                 "requestauthentications",
+            ],
+        ),
+        rule("telemetry.istio.io", &["telemetries"]),
+        rule("extensions.istio.io", &["wasmplugins"]),
+        rule(
+            "gateway.networking.k8s.io",
+            &[
+                "gateways",
+                "grpcroutes",
+                "httproutes",
+                "referencegrants",
+                "tcproutes",
+                "tlsroutes",
             ],
         ),
     ]

@@ -6,7 +6,12 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use meshglass_testbed::{TestBed, wait_until};
+use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+use kube::Client;
+use kube::api::{Api, PostParams};
+use meshglass_testbed::{TestBed, wait_for_token, wait_until};
+use serde_json::{Value, json};
 
 /// The value after `name` on the command line.
 pub fn arg(name: &str) -> Option<String> {
@@ -91,4 +96,71 @@ impl Server {
             metrics: format!("http://127.0.0.1:{mport}/metrics"),
         }
     }
+}
+
+/// Creates `v` (an existing object of that name is fine).
+#[allow(dead_code, reason = "each example uses what it needs")]
+pub async fn create<T>(api: &Api<T>, v: Value)
+where
+    T: kube::Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let o: T = serde_json::from_value(v).expect("object");
+    match api.create(&PostParams::default(), &o).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(e)) if e.code == 409 => {}
+        Err(e) => panic!("create: {e}"),
+    }
+}
+
+/// A token of a `kube-system` ServiceAccount that may read what the server caches (the
+/// remote-cluster secret of west).
+#[allow(dead_code, reason = "each example uses what it needs")]
+pub async fn reader_token(client: &Client) -> String {
+    let ns = "kube-system";
+    create(
+        &Api::<ServiceAccount>::namespaced(client.clone(), ns),
+        json!({"metadata": {"name": "meshglass-server"}}),
+    )
+    .await;
+    create(
+        &Api::<ClusterRole>::all(client.clone()),
+        json!({"metadata": {"name": "meshglass-server-remote"}, "rules": [
+            {"apiGroups": [""], "resources": ["namespaces", "services", "pods"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets", "daemonsets", "replicasets"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": ["networking.istio.io", "security.istio.io", "telemetry.istio.io", "extensions.istio.io", "gateway.networking.k8s.io"], "resources": ["*"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]}]}),
+    )
+    .await;
+    create(
+        &Api::<ClusterRoleBinding>::all(client.clone()),
+        json!({"metadata": {"name": "meshglass-server-remote"},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "meshglass-server-remote"},
+               "subjects": [{"kind": "ServiceAccount", "name": "meshglass-server", "namespace": ns}]}),
+    )
+    .await;
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
+    create(
+        &secrets,
+        json!({"metadata": {"name": "meshglass-server-token", "annotations": {"kubernetes.io/service-account.name": "meshglass-server"}},
+               "type": "kubernetes.io/service-account-token"}),
+    )
+    .await;
+    wait_for_token(
+        client,
+        ns,
+        "meshglass-server-token",
+        Duration::from_secs(600),
+    )
+    .await
+    .expect("token")
+}
+
+/// The `p` quantile (0–1) of sorted values.
+#[allow(dead_code, reason = "each example uses what it needs")]
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
 }

@@ -602,6 +602,59 @@ pub struct IstioValidation {
     pub references: Vec<Value>,
 }
 
+/// `models.IstioConfigDetails` (`/api/namespaces/{ns}/istio/{group}/{version}/{kind}/{name}`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct IstioConfigDetails {
+    pub namespace: NamespaceRef,
+    pub gvk: Gvk,
+    pub resource: IstioObject,
+    pub permissions: ResourcePermissions,
+    pub validation: Option<IstioValidation>,
+    pub references: Option<IstioReferences>,
+    pub help: Option<Vec<IstioConfigHelp>>,
+    /// BEYOND: the cluster answered for, and the clusters the answer lacks.
+    pub cluster: String,
+    pub missing_clusters: Vec<MissingCluster>,
+}
+
+/// `models.IstioReferences`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct IstioReferences {
+    pub object_references: Vec<IstioValidationKey>,
+    pub service_references: Vec<NamedReference>,
+    pub workload_references: Vec<NamedReference>,
+}
+
+/// `models.IstioValidationKey`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IstioValidationKey {
+    #[serde(rename = "objectGVK")]
+    pub object_gvk: Gvk,
+    pub name: String,
+    pub namespace: String,
+    pub cluster: String,
+}
+
+/// `models.ServiceReference` / `models.WorkloadReference` (BEYOND: `cluster`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedReference {
+    pub name: String,
+    pub namespace: String,
+    pub cluster: String,
+}
+
+/// `models.IstioConfigHelp`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct IstioConfigHelp {
+    pub object_field: String,
+    pub message: String,
+}
+
 /// `models.IstioCheck`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
