@@ -137,6 +137,7 @@ async fn server_serves_the_mesh_across_clusters_and_survives_cluster_outages() {
         prom,
         secrets_dir,
         end,
+        ..
     } = scenario::bookinfo_split(&bed, &east, &west).await;
     let server = start_server(&bed, prom.url(), "anonymous", secrets_dir.path()).await;
     let api = Api2 {
