@@ -47,8 +47,9 @@ deny: ## licenses, banned crates and sources of every dependency against deny.to
 acyclic: ## no module of a workspace library imports one that imports it back (cargo-modules, cached in $(MESHGLASS_CACHE))
 	@CARGO=$(CARGO) tests/tools/acyclic.sh
 
-unit: ui ## unit tests of every crate (no clusters)
-	$(CARGO) test --workspace --locked --lib --bins
+unit: ui ## unit tests of every crate, and the integration tests of every crate but the test bed's (no clusters)
+	$(CARGO) test --workspace --locked --exclude meshglass-testbed --tests
+	$(CARGO) test --locked -p meshglass-testbed --lib --bins
 
 e2e: prereqs tools ui ## end-to-end tests on real control planes (tests/tests/*.rs; the fault suite runs the server binary)
 	$(CARGO) build --locked -p meshglass-server --bin meshglass-server

@@ -32,7 +32,7 @@ pub enum Error {
     Prometheus(String),
     /// An external service (Prometheus, ...) failed in a named way.
     #[error(transparent)]
-    Upstream(#[from] crate::upstream::Failure),
+    Upstream(#[from] crate::upstream::failure::Failure),
     /// A Kubernetes API call failed.
     #[error("kubernetes: {0}")]
     Kube(String),

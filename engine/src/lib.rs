@@ -18,6 +18,7 @@ mod options;
 mod par;
 mod promql;
 mod rules;
+mod scope;
 pub mod validations;
 
 pub use diag::{Diagnostic, Diagnostics};
@@ -43,6 +44,7 @@ pub use options::{
     MAX_NAMESPACES, MAX_QUERY_TIME_AHEAD_SECS, Rates, ResponseTimeStat, TcpRate, ThroughputType,
     allowed_values, check_duration, check_query_time, parse_duration,
 };
-pub use promql::{PromQuery, QueryScope, health_queries, queries};
+pub use promql::{PromQuery, health_queries, queries};
+pub use scope::QueryScope;
 
 pub use error::{Error, Result};

@@ -377,7 +377,7 @@ pub struct GraphOptions {
     /// Label matchers of the configuration's `query_scope`, added to every selector (not a
     /// request parameter: the server sets it).
     #[serde(skip)]
-    pub scope: crate::promql::QueryScope,
+    pub scope: crate::scope::QueryScope,
     /// The control plane's namespace (the server's `istio_namespace`, not a query parameter):
     /// where the egress gateway's requests are drawn.
     #[serde(default = "default_istio_namespace")]
@@ -403,7 +403,7 @@ impl Default for GraphOptions {
             namespaces: Vec::new(),
             duration_secs: 600,
             query_time: 0,
-            scope: crate::promql::QueryScope::default(),
+            scope: crate::scope::QueryScope::default(),
             istio_namespace: default_istio_namespace(),
         }
     }

@@ -7,15 +7,13 @@
 //! to their services that never reached a workload) are joined with `or`. `reporter` is kept in the
 //! grouping, so `or` never merges a source-reported series into a destination-reported one.
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 
-use crate::error::Error;
 use crate::input::Family;
 use crate::options::{
     Appender, GraphOptions, GrpcRate, HttpRate, ResponseTimeStat, TcpRate, ThroughputType,
 };
+use crate::scope::{QueryScope, promql_escape};
 
 /// One instant query to run against Prometheus at `time`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -26,38 +24,6 @@ pub struct PromQuery {
     pub promql: String,
     /// Evaluation time, Unix seconds (the request's `queryTime`).
     pub time: i64,
-}
-
-/// `external_services.prometheus.query_scope`: label matchers added to every selector the engine
-/// writes (e.g. `mesh_id="mesh-a"`), so one store shared by several meshes answers for this one.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct QueryScope {
-    /// `k="v",` for each matcher, sorted by label name: the prefix of every selector.
-    prefix: String,
-}
-
-impl QueryScope {
-    /// Validates the label names (Prometheus' `[a-zA-Z_][a-zA-Z0-9_]*`) and escapes the values.
-    pub fn new(matchers: &BTreeMap<String, String>) -> Result<Self, Error> {
-        let mut prefix = String::new();
-        for (k, v) in matchers {
-            let mut chars = k.chars();
-            let valid = chars
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-            if !valid {
-                return Err(Error::invalid("query_scope", k));
-            }
-            prefix.push_str(&format!("{k}=\"{}\",", promql_escape(v)));
-        }
-        Ok(QueryScope { prefix })
-    }
-
-    /// Whether no matcher is added.
-    pub fn is_empty(&self) -> bool {
-        self.prefix.is_empty()
-    }
 }
 
 /// The node-identifying labels (Kiali's group-by minus protocol/code/flags).
@@ -171,7 +137,7 @@ pub fn health_queries(
     let g = group(&["request_protocol", "response_code", "grpc_response_status"]).join(",");
     let m = Family::RequestsTotal.metric_name();
     let d = rate_interval_secs.max(1);
-    let sc = &scope.prefix;
+    let sc = scope.prefix();
     let promql = format!(
         "round((sum by ({g}) (rate({m}{{{sc}reporter=~\"source|destination\",destination_workload_namespace=~\"{ns}\"}}[{d}s])) \
          or sum by ({g}) (rate({m}{{{sc}reporter=\"source\",source_workload_namespace=~\"{ns}\"}}[{d}s])) \
@@ -201,7 +167,7 @@ fn query(
 ) -> PromQuery {
     let g = g.join(",");
     let m = family.metric_name();
-    let sc = &o.scope.prefix;
+    let sc = o.scope.prefix();
     let promql = format!(
         "round((sum by ({g}) (rate({m}{{{sc}reporter=\"destination\",destination_workload_namespace=~\"{ns}\"}}[{dur}s])) \
          or sum by ({g}) (rate({m}{{{sc}reporter=\"source\",source_workload_namespace=~\"{ns}\"}}[{dur}s])) \
@@ -227,21 +193,10 @@ fn namespace_regex(namespaces: &[String]) -> String {
     promql_escape(&alternation)
 }
 
-fn promql_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
 
     #[test]

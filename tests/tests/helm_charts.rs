@@ -506,11 +506,20 @@ async fn server_chart_renders_what_the_operator_builds() {
         format!("ClusterRoleBinding {inst}"),
         format!("ConfigMap {inst}"),
         format!("Deployment {inst}"),
+        format!("Secret {}", names::signing_key_secret(&inst)),
         format!("Service {inst}"),
         format!("ServiceAccount {sa}"),
     ];
     expected.sort();
     assert_eq!(kinds_and_names(&docs), expected);
+    // The session key: random, 32 characters, as the operator makes it.
+    let key: Secret = rendered(&docs, "Secret", &names::signing_key_secret(&inst));
+    let key = key
+        .data
+        .as_ref()
+        .and_then(|d| d.get(names::SIGNING_KEY_DATA_KEY))
+        .expect("the signing key");
+    assert_eq!(key.0.len(), 32);
 
     // What the operator builds for the same CR (examples/kiali-primary.yaml) and secret.
     let cr = example_cr("kiali-primary.yaml", ns.name(), &inst);

@@ -255,14 +255,8 @@ async fn ossm_primary_and_remote_crs_reach_successful() {
         ("kiali", "istio-system", false)
     );
     assert_eq!(ps.observed_generation, primary.metadata.generation);
-    assert_eq!(
-        ps.ignored_fields,
-        [
-            "external_services.prometheus.auth",
-            "external_services.prometheus.thanos_proxy",
-            "version"
-        ]
-    );
+    // The seed's Prometheus auth (bearer, use_kiali_token) and thanos_proxy are acted on now.
+    assert_eq!(ps.ignored_fields, ["version"]);
     assert!(
         !ps.environment
             .expect("environment")

@@ -27,20 +27,8 @@ set -euo pipefail
 CARGO_MODULES_VERSION=0.27.0
 CARGO=${CARGO:-cargo}
 
-cache="${MESHGLASS_CACHE:-$HOME/.cache/meshglass}"
-root="$cache/cargo-modules-$CARGO_MODULES_VERSION"
-if [ ! -x "$root/bin/cargo-modules" ]; then
-  echo "acyclic: installing cargo-modules $CARGO_MODULES_VERSION into $root (once; slow: it builds rust-analyzer crates)" >&2
-  mkdir -p "$cache"
-  # Into a scratch root first, so that an interrupted install never leaves a cache entry that looks complete.
-  tmp="$(mktemp -d "$cache/.cargo-modules-$CARGO_MODULES_VERSION.XXXXXX")"
-  trap 'rm -rf "$tmp"' EXIT
-  "$CARGO" install --locked --quiet --root "$tmp" "cargo-modules@$CARGO_MODULES_VERSION"
-  rm -rf "$root"
-  mv "$tmp" "$root"
-  trap - EXIT
-fi
-export PATH="$root/bin:$PATH"
+. "$(dirname "$0")/cargo-install-cached.sh"
+cargo_install_cached cargo-modules "$CARGO_MODULES_VERSION"
 
 cd "$(dirname "$0")/../.."
 if [ "$#" -gt 0 ]; then

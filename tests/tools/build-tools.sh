@@ -44,6 +44,8 @@ build() {
   pkgs=("$@")
   local dest="$cache/$name-$version" missing=0 o
   for o in "${outs[@]}"; do [ -x "$dest/$o" ] || missing=1; done
+  # The cache is keyed by version and by build tags: a build made with other tags is made again.
+  [ "$(cat "$dest/.build-tags" 2>/dev/null)" = "${BUILD_TAGS:-}" ] || missing=1
   [ "$missing" = 0 ] && return 0
   need_go "$name $version"
   echo "build-tools: building $name $version (${outs[*]}) into $dest ..." >&2
@@ -51,10 +53,11 @@ build() {
   mkdir -p "$dest"
   tmp="$(mktemp -d "$dest/.build.XXXXXX")"
   if [ "${#pkgs[@]}" = 1 ]; then
-    (cd "$here/$dir" && go build -ldflags "$ldflags" -o "$tmp/${outs[0]}" "${pkgs[0]}")
+    (cd "$here/$dir" && go build -tags "${BUILD_TAGS:-}" -ldflags "$ldflags" -o "$tmp/${outs[0]}" "${pkgs[0]}")
   else
-    (cd "$here/$dir" && go build -ldflags "$ldflags" -o "$tmp/" "${pkgs[@]}")
+    (cd "$here/$dir" && go build -tags "${BUILD_TAGS:-}" -ldflags "$ldflags" -o "$tmp/" "${pkgs[@]}")
   fi
+  printf '%s' "${BUILD_TAGS:-}" > "$dest/.build-tags"
   for o in "${outs[@]}"; do mv -f "$tmp/$o" "$dest/$o"; done
   rm -rf "$tmp"
   echo "$((SECONDS - start))" > "$dest/.build-seconds"
@@ -123,14 +126,17 @@ build operator-framework-api "$OPERATOR_FRAMEWORK_API_VERSION" olm "-s -w" opera
 pinned thanos github.com/thanos-io/thanos "$THANOS_VERSION"
 pinned oauth2-proxy github.com/oauth2-proxy/oauth2-proxy/v7 "$OAUTH2_PROXY_VERSION"
 pv=github.com/prometheus/common/version
-build thanos "$THANOS_VERSION" thanos "-s -w -X $pv.Version=${THANOS_VERSION#v}" thanos -- github.com/thanos-io/thanos/cmd/thanos
+# The tags of Thanos' own release build (.promu.yml): `slicelabels` is required — Thanos casts Prometheus'
+# labels.Labels to its protobuf labels as a slice, and without the tag (Prometheus' default is stringlabels) the
+# sidecar's gRPC replies carry garbage sizes and it panics in extgrpc's codec on the first Info call.
+BUILD_TAGS=netgo,slicelabels build thanos "$THANOS_VERSION" thanos "-s -w -X $pv.Version=${THANOS_VERSION#v}" thanos -- github.com/thanos-io/thanos/cmd/thanos
 build oauth2-proxy "$OAUTH2_PROXY_VERSION" oauth2-proxy \
   "-s -w -X github.com/oauth2-proxy/oauth2-proxy/v7/pkg/version.VERSION=$OAUTH2_PROXY_VERSION" oauth2-proxy -- \
   github.com/oauth2-proxy/oauth2-proxy/v7
 # --- OpenID provider (wrapper module tests/tools/hydra) ----------------------------------
 # Its in-memory store is SQLite (cgo, build tags of Hydra's own Makefile).
 pinned hydra github.com/ory/hydra/v2 "$HYDRA_VERSION"
-GOFLAGS="$GOFLAGS -tags=sqlite,sqlite_omit_load_extension" CGO_ENABLED=1 \
+BUILD_TAGS=sqlite,sqlite_omit_load_extension CGO_ENABLED=1 \
   build hydra "$HYDRA_VERSION" hydra "-s -w -X github.com/ory/hydra/v2/driver/config.Version=$HYDRA_VERSION" hydra -- \
   github.com/ory/hydra/v2
 

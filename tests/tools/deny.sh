@@ -10,21 +10,8 @@ set -euo pipefail
 CARGO_DENY_VERSION=0.20.2
 CARGO=${CARGO:-cargo}
 
-cache="${MESHGLASS_CACHE:-$HOME/.cache/meshglass}"
-root="$cache/cargo-deny-$CARGO_DENY_VERSION"
-if [ ! -x "$root/bin/cargo-deny" ]; then
-  echo "deny: installing cargo-deny $CARGO_DENY_VERSION into $root (once)" >&2
-  mkdir -p "$cache"
-  # Into a scratch root first, so that an interrupted install never leaves a cache entry that looks complete;
-  # its own target dir, so that the workspace's is not filled with cargo-deny's build.
-  tmp="$(mktemp -d "$cache/.cargo-deny-$CARGO_DENY_VERSION.XXXXXX")"
-  trap 'rm -rf "$tmp"' EXIT
-  CARGO_TARGET_DIR="$tmp/target" "$CARGO" install --locked --quiet --root "$tmp/root" "cargo-deny@$CARGO_DENY_VERSION"
-  rm -rf "$root"
-  mv "$tmp/root" "$root"
-  trap - EXIT
-  rm -rf "$tmp"
-fi
+. "$(dirname "$0")/cargo-install-cached.sh"
+cargo_install_cached cargo-deny "$CARGO_DENY_VERSION"
 
 cd "$(dirname "$0")/../.."
-exec "$root/bin/cargo-deny" --locked check licenses bans sources
+exec cargo-deny --locked check licenses bans sources

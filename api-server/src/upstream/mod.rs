@@ -15,6 +15,9 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, Header
 
 use crate::error::{Error, Result};
 
+pub mod failure;
+pub use failure::{Failure, FailureKind};
+
 /// Where the pod's files are; tests point them at a temporary directory.
 #[derive(Debug, Clone)]
 pub struct Paths {
@@ -36,53 +39,6 @@ impl Default for Paths {
             service_account_token: "/var/run/secrets/kubernetes.io/serviceaccount/token".into(),
         }
     }
-}
-
-/// What went wrong talking to an upstream, as a fixed code (the `reason` of a 503 body).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailureKind {
-    Unreachable,
-    TlsUnknownAuthority,
-    TlsNameMismatch,
-    Tls,
-    Unauthorized,
-    Forbidden,
-    ServerError,
-    Timeout,
-    TooLarge,
-    NotJson,
-    Rejected,
-    Credentials,
-}
-
-impl FailureKind {
-    /// The fixed, low-cardinality code.
-    pub fn code(self) -> &'static str {
-        match self {
-            FailureKind::Unreachable => "unreachable",
-            FailureKind::TlsUnknownAuthority => "tls_unknown_authority",
-            FailureKind::TlsNameMismatch => "tls_name_mismatch",
-            FailureKind::Tls => "tls",
-            FailureKind::Unauthorized => "unauthorized",
-            FailureKind::Forbidden => "forbidden",
-            FailureKind::ServerError => "server_error",
-            FailureKind::Timeout => "timeout",
-            FailureKind::TooLarge => "too_large",
-            FailureKind::NotJson => "not_json",
-            FailureKind::Rejected => "rejected",
-            FailureKind::Credentials => "credentials",
-        }
-    }
-}
-
-/// A failed upstream call. The message is written here, from facts we chose, never from the
-/// upstream's answer or the configured URL.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{service} unavailable: {message}")]
-pub struct Failure {
-    pub service: &'static str,
-    pub kind: FailureKind,
-    pub message: String,
 }
 
 /// A credential value: inline, or a file read again whenever it changes (a mounted Secret, the
