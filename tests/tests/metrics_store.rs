@@ -281,57 +281,6 @@ async fn seed_primary_cr_reads_thanos_behind_the_token_gate() {
         ca_bundle_dir: cabundle.clone(),
         service_account_token: token_file.clone(),
     };
-    {
-        // DEBUG
-        let jwt = std::fs::read_to_string(&token_file).unwrap();
-        let http = reqwest::Client::builder()
-            .tls_certs_only([reqwest::Certificate::from_pem(gate.ca_pem().as_bytes()).unwrap()])
-            .build()
-            .unwrap();
-        let q = format!(
-            "/api/v1/query?query=count(istio_requests_total)&time={}",
-            sc.end
-        );
-        let r = http
-            .get(format!("{}{q}", gate.url()))
-            .bearer_auth(&jwt)
-            .send()
-            .await
-            .unwrap();
-        let st = r.status();
-        let mut body = r.text().await.unwrap_or_default();
-        for p in &proms {
-            body += &reqwest::get(format!("{}{q}", p.url()))
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
-        }
-        body += &reqwest::get(format!("{}{q}", thanos.url()))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        body += &reqwest::get(format!("{}/api/v1/stores", thanos.url()))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let log =
-            std::fs::read_to_string(gate.dir().join("logs/oauth2-proxy.log")).unwrap_or_default();
-        let parts: Vec<&str> = jwt.split('.').collect();
-        use base64::Engine;
-        let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(parts[1])
-            .unwrap_or_default();
-        println!(
-            "DEBUG gate {st}: {body}\nclaims {}\nlog:\n{log}",
-            String::from_utf8_lossy(&claims)
-        );
-    }
     let config = || server_config(&config_yaml);
     let server = start_server(bed, config(), sc.secrets_dir.path(), paths.clone()).await;
     let ns = sc.ns_east.name();
@@ -447,7 +396,7 @@ async fn seed_primary_cr_reads_thanos_behind_the_token_gate() {
         // Health is NA (the status names the reason), and the cluster routes keep serving.
         let (_, status) = s.get("/api/status").await;
         assert_eq!(status["status"]["Prometheus reason"], reason, "{status}");
-        let (st, _) = s.get(&format!("/api/namespaces/{ns}/workloads")).await;
+        let (st, _) = s.get(&format!("/api/clusters/workloads?namespaces={ns}")).await;
         assert_eq!(st, 200, "inventory routes keep serving");
     }
 
@@ -457,7 +406,7 @@ async fn seed_primary_cr_reads_thanos_behind_the_token_gate() {
     assert_named_503(st, &b, "server_error");
     let (_, status) = server.get("/api/status").await;
     assert_ne!(status["status"]["Prometheus health"], "Healthy", "{status}");
-    let (st, _) = server.get(&format!("/api/namespaces/{ns}/workloads")).await;
+    let (st, _) = server.get(&format!("/api/clusters/workloads?namespaces={ns}")).await;
     assert_eq!(st, 200, "inventory routes keep serving");
     thanos.restart_query().await.expect("thanos query again");
     let g = poll("the graph after Thanos Query is back", TIMEOUT, || {
