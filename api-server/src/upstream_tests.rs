@@ -306,3 +306,16 @@ async fn health_check_url_is_what_status_probes() {
         FailureKind::NotJson
     );
 }
+
+#[test]
+fn a_rustls_error_is_found_through_nested_io_errors() {
+    // hyper wraps rustls' error in an io::Error inside another (what a missing CA gives).
+    use std::io::{Error as Io, ErrorKind};
+    let rustls = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+    let nested = Io::other(Io::new(ErrorKind::InvalidData, rustls));
+    assert_eq!(
+        crate::upstream::tls_kind(&nested),
+        Some(FailureKind::TlsUnknownAuthority)
+    );
+    assert_eq!(crate::upstream::tls_kind(&Io::other("refused")), None);
+}

@@ -396,7 +396,9 @@ async fn seed_primary_cr_reads_thanos_behind_the_token_gate() {
         // Health is NA (the status names the reason), and the cluster routes keep serving.
         let (_, status) = s.get("/api/status").await;
         assert_eq!(status["status"]["Prometheus reason"], reason, "{status}");
-        let (st, _) = s.get(&format!("/api/clusters/workloads?namespaces={ns}")).await;
+        let (st, _) = s
+            .get(&format!("/api/clusters/workloads?namespaces={ns}"))
+            .await;
         assert_eq!(st, 200, "inventory routes keep serving");
     }
 
@@ -406,7 +408,9 @@ async fn seed_primary_cr_reads_thanos_behind_the_token_gate() {
     assert_named_503(st, &b, "server_error");
     let (_, status) = server.get("/api/status").await;
     assert_ne!(status["status"]["Prometheus health"], "Healthy", "{status}");
-    let (st, _) = server.get(&format!("/api/clusters/workloads?namespaces={ns}")).await;
+    let (st, _) = server
+        .get(&format!("/api/clusters/workloads?namespaces={ns}"))
+        .await;
     assert_eq!(st, 200, "inventory routes keep serving");
     thanos.restart_query().await.expect("thanos query again");
     let g = poll("the graph after Thanos Query is back", TIMEOUT, || {

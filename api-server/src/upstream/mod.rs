@@ -500,15 +500,23 @@ impl Client {
     }
 }
 
+/// The rustls error an error is, or wraps through `io::Error`s — hyper wraps rustls' error in an
+/// `io::Error` inside another, and `io::Error::source` skips the error it wraps.
+fn rustls_error<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut cur = err;
+    loop {
+        if let Some(t) = cur.downcast_ref::<rustls::Error>() {
+            return Some(t);
+        }
+        cur = cur.downcast_ref::<std::io::Error>()?.get_ref()?;
+    }
+}
+
 /// The TLS failure in an error's source chain, if any.
-fn tls_kind(e: &(dyn std::error::Error + 'static)) -> Option<FailureKind> {
+pub(crate) fn tls_kind(e: &(dyn std::error::Error + 'static)) -> Option<FailureKind> {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {
-        let tls = err.downcast_ref::<rustls::Error>().or_else(|| {
-            err.downcast_ref::<std::io::Error>()
-                .and_then(|io| io.get_ref())
-                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        });
+        let tls = rustls_error(err);
         if let Some(t) = tls {
             use rustls::CertificateError as C;
             return Some(match t {
