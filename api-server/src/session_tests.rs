@@ -169,7 +169,7 @@ async fn a_token_login_starts_a_session_that_logout_ends() {
     );
     assert!(!cookie.contains("t-alice"), "the token is sealed");
     let expires: jiff::Timestamp = login.body["expiresOn"].as_str().unwrap().parse().unwrap();
-    let left = expires.as_second() - crate::routes::login::now();
+    let left = expires.as_second() - crate::params::now_unix();
     assert!((598..=600).contains(&left), "{left}");
     // The session is the credential: alice's namespaces only.
     let ns = b.get(&s, "/kiali/api/namespaces").await;
@@ -250,7 +250,7 @@ async fn forged_tampered_expired_and_rotated_sessions_get_401() {
     let forged = Session {
         username: "alice".into(),
         strategy: "token".into(),
-        expires: crate::routes::login::now() + 600,
+        expires: crate::params::now_unix() + 600,
         csrf: csrf.clone(),
         token: Some("t-alice".into()),
         clusters: BTreeMap::new(),
@@ -271,7 +271,7 @@ async fn forged_tampered_expired_and_rotated_sessions_get_401() {
     // Expired: sealed with the right key, its time passed.
     let mut e = b.clone();
     let expired = Session {
-        expires: crate::routes::login::now() - 1,
+        expires: crate::params::now_unix() - 1,
         ..forged.clone()
     };
     e.jar.insert(
@@ -329,7 +329,7 @@ async fn a_large_session_is_chunked_and_still_opens() {
     let big = Session {
         username: "alice".into(),
         strategy: "token".into(),
-        expires: crate::routes::login::now() + 600,
+        expires: crate::params::now_unix() + 600,
         csrf: csrf.clone(),
         token: Some("t-alice".into()),
         clusters: (0..40)
@@ -357,7 +357,7 @@ async fn a_large_session_is_chunked_and_still_opens() {
         h
     };
     let post = axum::http::Method::POST;
-    let now = crate::routes::login::now();
+    let now = crate::params::now_unix();
     let ok = s
         .auth
         .authenticate_request(&post, &headers(&b.jar, &csrf), now)

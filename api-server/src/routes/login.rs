@@ -10,13 +10,9 @@ use serde_json::{Value, json};
 
 use crate::auth::{AuthStrategy, Identity, MAX_TOKEN_BYTES};
 use crate::error::Error;
+use crate::params::now_unix as now;
 use crate::session::{self, Session};
 use crate::state::Shared;
-
-/// Unix seconds now.
-pub fn now() -> i64 {
-    jiff::Timestamp::now().as_second()
-}
 
 fn rfc3339(unix: i64) -> String {
     jiff::Timestamp::from_second(unix)

@@ -161,7 +161,7 @@ async fn check_csrf(req: Request, next: Next) -> Response {
 async fn authenticate(State(s): State<Shared>, mut req: Request, next: Next) -> Response {
     let auth = s
         .auth
-        .authenticate_request(req.method(), req.headers(), login::now())
+        .authenticate_request(req.method(), req.headers(), crate::params::now_unix())
         .await;
     match auth {
         Ok(id) => {
