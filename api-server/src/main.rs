@@ -52,7 +52,7 @@ struct Cli {
     #[arg(
         long,
         env = "MESHGLASS_SERVICE_ACCOUNT_TOKEN",
-        default_value = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+        default_value = meshglass_crds::config::SERVICE_ACCOUNT_TOKEN
     )]
     service_account_token: PathBuf,
     /// Log as JSON lines, whatever `deployment.logger.log_format` says.

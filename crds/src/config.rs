@@ -28,6 +28,8 @@ pub const CONFIG_KEY: &str = "config.yaml";
 pub const OVERRIDE_SECRETS_DIR: &str = "/kiali-override-secrets";
 /// Where ConfigMap `<instance>-cabundle` (extra CA certificates) is mounted when it exists.
 pub const CA_BUNDLE_DIR: &str = "/kiali-cabundle";
+/// Where the kubelet projects the server's own ServiceAccount token (`auth.use_kiali_token`).
+pub const SERVICE_ACCOUNT_TOKEN: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 /// The key of the CA bundle ConfigMap Kiali reads.
 pub const CA_BUNDLE_KEY: &str = "additional-ca-bundle.pem";
 /// Where remote-cluster secrets are mounted, one directory per secret.

@@ -4,7 +4,8 @@
 //! primary CR (`auth: {type: bearer, use_kiali_token: true}`, `thanos_proxy: {enabled: true}`),
 //! only the URL changed. The graph shows the simulator's exact cross-cluster rates; a wrong
 //! token, a missing CA and a stopped Thanos Query each give their named 503 while the rest keeps
-//! serving.
+//! serving. And seed 002's other path, west's Prometheus `remote_write`-ing into east's, gives the
+//! graph that federation gives.
 
 use std::time::Duration;
 
@@ -422,4 +423,241 @@ async fn seed_primary_cr_reads_thanos_behind_the_token_gate() {
     for s in [server, wrong_token, no_ca] {
         s.running.shutdown();
     }
+}
+
+/// The scenario's traffic as live sidecars of `cluster`: `/metrics` with each series that
+/// cluster's proxies report, counters growing at exactly their rate since `origin`.
+async fn live_sidecar(
+    ns: &str,
+    cluster: &'static str,
+    origin: f64,
+) -> (String, tokio::task::JoinHandle<()>) {
+    let series: Vec<scenario::RequestSeries> = scenario::request_series(ns)
+        .into_iter()
+        .filter(|s| s.reported_in == cluster)
+        .collect();
+    let series = std::sync::Arc::new(series);
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let series = series.clone();
+            async move {
+                let elapsed = unix_now() - origin;
+                let mut out = String::from("# TYPE istio_requests_total counter\n");
+                for s in series.iter() {
+                    out.push_str(&format!(
+                        "istio_requests_total{{{}}} {}\n",
+                        s.labels,
+                        s.rps * elapsed
+                    ));
+                }
+                out
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("sidecar port");
+    let addr = listener.local_addr().expect("sidecar address");
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (addr.to_string(), task)
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// One of `examples/prometheus/`.
+fn example(name: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/prometheus")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A server reading the plain Prometheus at `url` (the operator's config for a CR naming only it).
+async fn plain_server(bed: &TestBed, secrets: &std::path::Path, url: &str) -> Server {
+    let spec: meshglass_crds::KialiSpec =
+        serde_json::from_value(json!({"external_services": {"prometheus": {"url": url}}}))
+            .expect("spec");
+    let yaml = Config::from_spec(&spec, "istio-system")
+        .and_then(|c| c.to_yaml())
+        .expect("config");
+    start_server(bed, server_config(&yaml), secrets, Default::default()).await
+}
+
+/// Every edge's rates by (source, target).
+fn edge_rates(g: &Value) -> std::collections::BTreeMap<(String, String), Vec<(String, f64)>> {
+    edges(g)
+        .into_iter()
+        .map(|(s, t, traffic)| {
+            let traffic: Value = serde_json::from_str(&traffic).unwrap_or_default();
+            let rates = traffic["rates"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.parse().ok()?)))
+                .collect();
+            ((s, t), rates)
+        })
+        .collect()
+}
+
+/// How far two samplings of the same live counters may differ: the stores scrape at other
+/// moments (federation re-scrapes west's latest samples every 5 s and may miss one), and
+/// `rate()` then extrapolates to the window's edges by up to one scrape interval less — at most
+/// about 8 % of a 90 s window.
+const LIVE_TOLERANCE: f64 = 0.10;
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= LIVE_TOLERANCE * a.abs().max(b.abs()) + 0.011
+}
+
+/// Seed 002's other path: west's real Prometheus `remote_write`s its Istio series into east's
+/// (Prometheus' own receiver, `--web.enable-remote-write-receiver`), configured by
+/// `examples/prometheus/remote-write-west.yml` with east's `east.yml` minus its federation job.
+/// Beside it, the federation set-up of `east.yml` + `west.yml` over the same live sidecars. The
+/// server's graph read from either east Prometheus has the same edges, and rates that agree with
+/// each other and with the simulator's within [`LIVE_TOLERANCE`], over one fixed window.
+#[tokio::test]
+async fn remote_write_gives_the_federation_graph() {
+    const WINDOW: i64 = 90;
+    let bed = meshglass_testbed::shared(&["east", "west"])
+        .await
+        .expect("test bed");
+    let east = bed.cluster("east").client().await.expect("east client");
+    let west = bed.cluster("west").client().await.expect("west client");
+    let sc = scenario::bookinfo_split(bed, &east, &west).await;
+    let origin = unix_now();
+    let (east_sidecar, east_task) = live_sidecar(&sc.ns, "east", origin).await;
+    let (west_sidecar, west_task) = live_sidecar(&sc.ns, "west", origin).await;
+    let local = |text: String| {
+        text.replace("127.0.0.1:15091", &east_sidecar)
+            .replace("127.0.0.1:15092", &west_sidecar)
+    };
+
+    // Remote write: east's Prometheus scrapes its own sidecars only; west pushes into it.
+    let mut east_rw: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&local(example("east.yml"))).expect("east.yml");
+    let jobs = east_rw["scrape_configs"]
+        .as_sequence_mut()
+        .expect("scrape_configs");
+    jobs.retain(|j| j["job_name"] != "federate-west");
+    assert_eq!(jobs.len(), 1, "east.yml without its federation job");
+    let east_rw = Prometheus::start_with_config(&serde_yaml_ng::to_string(&east_rw).expect("yaml"))
+        .await
+        .expect("east's Prometheus (remote-write receiver)");
+    let rw_west =
+        local(example("remote-write-west.yml")).replace("http://127.0.0.1:9091", east_rw.url());
+    assert!(
+        rw_west.contains(&format!("{}/api/v1/write", east_rw.url())),
+        "{rw_west}"
+    );
+    let rw_west = Prometheus::start_with_config(&rw_west)
+        .await
+        .expect("west's Prometheus (remote_write)");
+
+    // Federation: west's Prometheus scrapes its sidecars, east's federates it.
+    let fed_west = Prometheus::start_with_config(&local(example("west.yml")))
+        .await
+        .expect("west's Prometheus");
+    let fed_east = Prometheus::start_with_config(&local(example("east.yml")).replace(
+        "127.0.0.1:9092",
+        fed_west.url().trim_start_matches("http://"),
+    ))
+    .await
+    .expect("east's Prometheus (federating west)");
+
+    let rw = plain_server(bed, sc.secrets_dir.path(), east_rw.url()).await;
+    let fed = plain_server(bed, sc.secrets_dir.path(), fed_east.url()).await;
+    let ns = &sc.ns;
+    let live = format!("/api/namespaces/graph?namespaces={ns}&graphType=workload&duration=60s");
+    for s in [&rw, &fed] {
+        poll("west's edges in the live graph", TIMEOUT, || {
+            s.graph_with_west(&live)
+        })
+        .await
+        .expect("live graph");
+    }
+    // One fixed window, wholly after both stores hold every series: once every series has a
+    // sample at or after its end, the graph of that window no longer changes.
+    let end = unix_now().ceil() as i64 + WINDOW;
+    let http = reqwest::Client::new();
+    for (store, p) in [("remote write", &east_rw), ("federation", &fed_east)] {
+        wait_until(
+            &format!("every series of east's Prometheus ({store}) sampled at {end}"),
+            Duration::from_secs(WINDOW as u64) + TIMEOUT,
+            || async {
+                let url = reqwest::Url::parse_with_params(
+                    &format!("{}/api/v1/query", p.url()),
+                    [(
+                        "query",
+                        "min(timestamp(istio_requests_total)) and count(istio_requests_total) == 8",
+                    )],
+                )
+                .expect("query URL");
+                let v: Value = http.get(url).send().await?.json().await?;
+                let t = v["data"]["result"][0]["value"][1]
+                    .as_str()
+                    .and_then(|t| t.parse::<f64>().ok());
+                Ok::<_, reqwest::Error>(t.filter(|t| *t >= end as f64).map(|_| ()))
+            },
+        )
+        .await
+        .expect("samples after the window");
+    }
+    let graph = format!(
+        "/api/namespaces/graph?namespaces={ns}&graphType=workload&duration={WINDOW}s&queryTime={end}"
+    );
+    let (st, g_rw) = rw.get(&graph).await;
+    assert_eq!(st, 200, "{g_rw}");
+    let (st, g_fed) = fed.get(&graph).await;
+    assert_eq!(st, 200, "{g_fed}");
+    let (r_rw, r_fed) = (edge_rates(&g_rw), edge_rates(&g_fed));
+    assert_eq!(
+        r_rw.keys().collect::<Vec<_>>(),
+        r_fed.keys().collect::<Vec<_>>(),
+        "the same edges over remote write as over federation\nremote write: {g_rw}\nfederation: {g_fed}"
+    );
+    for (edge, rates) in &r_rw {
+        let other = &r_fed[edge];
+        assert_eq!(
+            rates.iter().map(|r| &r.0).collect::<Vec<_>>(),
+            other.iter().map(|r| &r.0).collect::<Vec<_>>(),
+            "{edge:?}"
+        );
+        for ((k, a), (_, b)) in rates.iter().zip(other) {
+            assert!(
+                close(*a, *b),
+                "{edge:?} {k}: remote write {a}, federation {b}"
+            );
+        }
+    }
+    // And both are the simulator's rates, west's edges included.
+    for g in [&g_rw, &g_fed] {
+        for (from, to, want, want_5xx) in [
+            (("east", "productpage-v1"), ("west", "reviews-v3"), 2.0, 0.4),
+            (("east", "productpage-v1"), ("east", "reviews-v1"), 1.0, 0.0),
+            (("west", "reviews-v3"), ("west", "ratings-v1"), 0.5, 0.0),
+        ] {
+            let (http, err) = rate(g, from, to).unwrap_or_else(|| panic!("{from:?} → {to:?}: {g}"));
+            let http: f64 = http.parse().expect("rate");
+            let err: f64 = err.parse().unwrap_or(0.0);
+            assert!(
+                close(http, want) && close(err, want_5xx),
+                "{from:?} → {to:?}: {http} / {err}, want {want} / {want_5xx}"
+            );
+        }
+    }
+    for s in [rw, fed] {
+        s.running.shutdown();
+    }
+    drop((rw_west, fed_west));
+    east_task.abort();
+    west_task.abort();
 }

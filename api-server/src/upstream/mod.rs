@@ -36,7 +36,7 @@ impl Default for Paths {
         Paths {
             override_secrets_dir: meshglass_crds::config::OVERRIDE_SECRETS_DIR.into(),
             ca_bundle_dir: meshglass_crds::config::CA_BUNDLE_DIR.into(),
-            service_account_token: "/var/run/secrets/kubernetes.io/serviceaccount/token".into(),
+            service_account_token: meshglass_crds::config::SERVICE_ACCOUNT_TOKEN.into(),
         }
     }
 }

@@ -173,30 +173,45 @@ struct Flow<'a> {
     codes: &'a [(&'a str, f64)],
 }
 
-/// OpenMetrics for `istio_requests_total` (both reporters), counters growing linearly from
-/// `start` to `end` every 15 s, so that `rate()` over any window inside is exactly `rps`.
-/// As Istio does, the source reporter says `connection_security_policy="unknown"`.
-/// `stored_in`: only the samples a proxy of that cluster reports (source-reported in the source's
-/// cluster, destination-reported in the destination's), as a per-cluster Prometheus holds them.
-fn openmetrics(
-    ns: &str,
-    flows: &[Flow<'_>],
-    start: i64,
-    end: i64,
-    stored_in: Option<&str>,
-) -> String {
-    let mut out =
-        String::from("# HELP istio_requests Total requests.\n# TYPE istio_requests counter\n");
-    for f in flows {
+/// The scenario's traffic: productpage(east) → reviews-v1(east) and → reviews-v3(west) with 20 %
+/// 5xx, reviews-v3(west) → ratings-v1(west).
+const FLOWS: [Flow<'static>; 3] = [
+    Flow {
+        src: ("east", "productpage", "v1"),
+        dst: ("east", "reviews", "v1"),
+        codes: &[("200", 1.0)],
+    },
+    Flow {
+        src: ("east", "productpage", "v1"),
+        dst: ("west", "reviews", "v3"),
+        codes: &[("200", 1.6), ("500", 0.4)],
+    },
+    Flow {
+        src: ("west", "reviews", "v3"),
+        dst: ("west", "ratings", "v1"),
+        codes: &[("200", 0.5)],
+    },
+];
+
+/// One `istio_requests_total` series of the scenario: its labels, requests per second, and the
+/// cluster whose proxy reports it.
+pub struct RequestSeries {
+    pub labels: String,
+    pub rps: f64,
+    pub reported_in: &'static str,
+}
+
+/// Every series of the scenario's traffic in namespace `ns` (both reporters). As Istio does, the
+/// source reporter says `connection_security_policy="unknown"`.
+pub fn request_series(ns: &str) -> Vec<RequestSeries> {
+    let mut out = Vec::new();
+    for f in &FLOWS {
         for reporter in ["source", "destination"] {
-            let reporting = if reporter == "source" {
+            let reported_in = if reporter == "source" {
                 f.src.0
             } else {
                 f.dst.0
             };
-            if stored_in.is_some_and(|c| c != reporting) {
-                continue;
-            }
             for (code, rps) in f.codes {
                 let (sc, sa, sv) = f.src;
                 let (dc, da, dv) = f.dst;
@@ -216,13 +231,33 @@ fn openmetrics(
                         "unknown"
                     }
                 );
-                let mut t = start;
-                while t <= end {
-                    let v = rps * (t - start) as f64;
-                    let _ = writeln!(out, "istio_requests_total{{{labels}}} {v} {t}");
-                    t += 15;
-                }
+                out.push(RequestSeries {
+                    labels,
+                    rps: *rps,
+                    reported_in,
+                });
             }
+        }
+    }
+    out
+}
+
+/// OpenMetrics for the scenario's series, counters growing linearly from `start` to `end` every
+/// 15 s, so that `rate()` over any window inside is exactly `rps`.
+/// `stored_in`: only the samples a proxy of that cluster reports (source-reported in the source's
+/// cluster, destination-reported in the destination's), as a per-cluster Prometheus holds them.
+fn openmetrics(ns: &str, start: i64, end: i64, stored_in: Option<&str>) -> String {
+    let mut out =
+        String::from("# HELP istio_requests Total requests.\n# TYPE istio_requests counter\n");
+    for s in request_series(ns) {
+        if stored_in.is_some_and(|c| c != s.reported_in) {
+            continue;
+        }
+        let mut t = start;
+        while t <= end {
+            let v = s.rps * (t - start) as f64;
+            let _ = writeln!(out, "istio_requests_total{{{}}} {v} {t}", s.labels);
+            t += 15;
         }
     }
     out.push_str("# EOF\n");
@@ -346,26 +381,9 @@ pub async fn bookinfo_split(bed: &TestBed, east: &Client, west: &Client) -> Scen
         .as_secs() as i64;
     let end = now - now % 60 - 120;
     let start = end - 1800;
-    let flows = [
-        Flow {
-            src: ("east", "productpage", "v1"),
-            dst: ("east", "reviews", "v1"),
-            codes: &[("200", 1.0)],
-        },
-        Flow {
-            src: ("east", "productpage", "v1"),
-            dst: ("west", "reviews", "v3"),
-            codes: &[("200", 1.6), ("500", 0.4)],
-        },
-        Flow {
-            src: ("west", "reviews", "v3"),
-            dst: ("west", "ratings", "v1"),
-            codes: &[("200", 0.5)],
-        },
-    ];
     let per_cluster =
-        ["east", "west"].map(|c| (c.to_string(), openmetrics(&ns, &flows, start, end, Some(c))));
-    let prom = Prometheus::start_with_openmetrics(&openmetrics(&ns, &flows, start, end, None))
+        ["east", "west"].map(|c| (c.to_string(), openmetrics(&ns, start, end, Some(c))));
+    let prom = Prometheus::start_with_openmetrics(&openmetrics(&ns, start, end, None))
         .await
         .expect("prometheus");
 
