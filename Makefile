@@ -8,7 +8,7 @@ CLUSTERS ?= east west
 export MESHGLASS_CACHE ?= $(HOME)/.cache/meshglass
 
 .PHONY: help demo demo-down test lint fmt-check clippy acyclic deny unit e2e crds crds-check \
-        charts charts-check tools prereqs clusters-up clusters-down bench bench-testbed bench-istio bench-server compare-server ui ui-test bundle bundle-check images images-lint
+        charts charts-check findings-check tools prereqs clusters-up clusters-down bench bench-testbed bench-istio bench-server compare-server ui ui-test bundle bundle-check images images-lint
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -77,6 +77,9 @@ images-lint: ## Containerfile rules: pinned bases, no ADD, numeric non-root USER
 images: ui ## build the operator and server images offline with buildah (FROM scratch + host release binaries; OCI archives in target/images/)
 	$(CARGO) build --locked --release -q -p meshglass-operator -p meshglass-server --bins
 	images/build-local.sh $${CARGO_TARGET_DIR:-$(CURDIR)/target}/release
+
+findings-check: ## mutation check of the Trust findings: each guard undone (tests/tools/findings/*.patch) must fail its test; FINDINGS="1a 5" picks cases
+	@CARGO=$(CARGO) tests/tools/findings-check.sh
 
 ## --- Helm charts (charts/) ---------------------------------------------------
 

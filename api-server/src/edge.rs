@@ -247,6 +247,34 @@ mod tests {
         assert_eq!(after.status(), StatusCode::OK, "slots are given back");
     }
 
+    /// A client that sends part of its headers and then nothing is cut off at
+    /// [`HEADER_READ_TIMEOUT`] (hyper's own default is 30 s; without a timer, never).
+    #[tokio::test]
+    async fn a_client_that_never_finishes_its_headers_is_cut_off_at_the_timeout() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(serve(l, Router::new().route("/", get(|| async { "ok" }))));
+        let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+        c.write_all(b"GET / HTTP/1.1\r\nHost: kiali.example\r\n")
+            .await
+            .unwrap();
+        let started = std::time::Instant::now();
+        let mut rest = Vec::new();
+        let closed = tokio::time::timeout(
+            HEADER_READ_TIMEOUT + Duration::from_secs(25),
+            c.read_to_end(&mut rest),
+        )
+        .await;
+        let took = started.elapsed();
+        assert!(closed.is_ok(), "still open after {took:?}");
+        assert!(
+            took >= HEADER_READ_TIMEOUT - Duration::from_secs(1)
+                && took < HEADER_READ_TIMEOUT + Duration::from_secs(3),
+            "closed after {took:?}, not at the {HEADER_READ_TIMEOUT:?} header-read timeout"
+        );
+    }
+
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {

@@ -622,6 +622,51 @@ mod tests {
         assert!(s.error().unwrap().contains("401"));
     }
 
+    /// A log line of `ClusterState`'s, captured at warn and above.
+    fn warned(f: impl FnOnce()) -> String {
+        #[derive(Clone, Default)]
+        struct Buf(Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Buf {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Buf::default();
+        let out = buf.clone();
+        let sub = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::WARN)
+            .with_ansi(false)
+            .with_writer(move || buf.clone())
+            .finish();
+        tracing::subscriber::with_default(sub, f);
+        let text = out.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        String::from_utf8(text).unwrap_or_default()
+    }
+
+    #[test]
+    fn watch_errors_and_revoked_permissions_are_warned_with_the_cluster_named() {
+        let s = ClusterState::named("west");
+        let w = warned(|| s.watch_error("pods", "watch stream reset", None));
+        assert!(
+            w.contains("WARN") && w.contains("west") && w.contains("pods"),
+            "{w:?}"
+        );
+        // While the same watch goes on failing: not again at warn.
+        assert_eq!(
+            warned(|| s.watch_error("pods", "watch stream reset", None)),
+            ""
+        );
+        let w = warned(|| s.permission_result([("pods", 403)].into()));
+        assert!(w.contains("WARN") && w.contains("west"), "{w:?}");
+    }
+
     #[test]
     fn probe_results_flip_accessibility() {
         let s = ClusterState::default();

@@ -108,7 +108,10 @@ async fn a_token_login_starts_a_session_that_logout_ends() {
     assert_eq!(info.status, StatusCode::OK);
     assert_eq!(info.body["strategy"], "token");
     assert_eq!(info.body["sessionInfo"], serde_json::json!({}));
-    assert_eq!(info.body["clusters"]["east"]["loggedIn"], false);
+    // No session: no cluster names (nor which is home) for an unauthenticated caller.
+    assert!(info.body.get("clusters").is_none(), "{}", info.body);
+    let text = info.body.to_string();
+    assert!(!text.contains("east") && !text.contains("west"), "{text}");
     let csrf = info.body["csrfToken"].as_str().unwrap().to_string();
     assert!(
         info.set_cookies.iter().any(
@@ -293,6 +296,7 @@ async fn forged_tampered_expired_and_rotated_sessions_get_401() {
     );
     let info = b.get(&rotated, "/kiali/api/auth/info").await;
     assert_eq!(info.body["sessionInfo"], serde_json::json!({}));
+    assert!(info.body.get("clusters").is_none(), "{}", info.body);
     // A session made for another strategy is refused.
     let anon = keyed(&base, AuthStrategy::Anonymous, KEY_A, 600);
     let mut a = Browser {
@@ -387,4 +391,37 @@ async fn an_anonymous_login_has_a_session_and_every_cluster_is_open() {
     assert_eq!(login.body["username"], "anonymous");
     let info = b.get(&s, "/kiali/api/auth/info").await;
     assert_eq!(info.body["sessionInfo"]["username"], "anonymous");
+}
+
+#[tokio::test]
+async fn auth_info_names_the_clusters_to_signed_in_callers_only() {
+    let s = state(AuthStrategy::Header, "/kiali");
+    let info = |authz: Option<&'static str>| {
+        let s = s.clone();
+        async move {
+            let mut req = Request::builder().uri("/kiali/api/auth/info");
+            if let Some(a) = authz {
+                req = req.header(header::AUTHORIZATION, a);
+            }
+            let resp = router(s)
+                .oneshot(req.body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), StatusCode::OK);
+            let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            serde_json::from_slice::<Value>(&bytes).unwrap()
+        }
+    };
+    // No credential, or one the home cluster rejects: no cluster names.
+    for authz in [None, Some("Bearer t-bad"), Some("Basic eDp5")] {
+        let body = info(authz).await;
+        assert!(body.get("clusters").is_none(), "{authz:?}: {body}");
+        assert!(!body.to_string().contains("east"), "{body}");
+    }
+    // The proxy's valid bearer token: every cluster, logged in.
+    let body = info(Some("Bearer t-alice")).await;
+    assert_eq!(body["clusters"]["east"]["isKialiHome"], true, "{body}");
+    assert_eq!(body["clusters"]["west"]["loggedIn"], true, "{body}");
 }

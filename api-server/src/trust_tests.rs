@@ -203,6 +203,13 @@ async fn junk_tokens_cost_a_bounded_number_of_reviews() {
         call(&s, "/kiali/api/namespaces", Some("junk-0")).await;
     }
     assert_eq!(s.auth.counts.token_reviews.get(), before);
+    // The same on a fresh server, whose review budget is full: one review for eleven requests.
+    let fresh = east_only().await;
+    for _ in 0..11 {
+        let (st, _, _) = call(&fresh, "/kiali/api/namespaces", Some("junk-again")).await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(fresh.auth.counts.token_reviews.get(), 1);
     let long = "x".repeat(10_000);
     let (st, _, b) = call(&s, "/kiali/api/namespaces", Some(&long)).await;
     assert_eq!(st, StatusCode::UNAUTHORIZED, "{b}");
@@ -338,5 +345,24 @@ async fn every_response_has_security_headers_and_writes_check_origin() {
     assert_eq!(
         status(post(None, 100_000)).await,
         StatusCode::PAYLOAD_TOO_LARGE
+    );
+}
+
+/// Graph, health and validation work goes through `state::blocking`: it must leave the async
+/// worker free. On this test's runtime (one thread) the job waits for a message that only the
+/// async side can send; run inline, it would wait alone and give up.
+#[tokio::test]
+async fn cpu_work_runs_off_the_async_workers() {
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let job =
+        crate::state::blocking(move || rx.recv_timeout(std::time::Duration::from_secs(5)).is_ok());
+    let other = async {
+        tokio::task::yield_now().await;
+        let _ = tx.send(());
+    };
+    let (answered, ()) = tokio::join!(job, other);
+    assert!(
+        answered.unwrap(),
+        "the blocking job held the only async worker: nothing else ran meanwhile"
     );
 }

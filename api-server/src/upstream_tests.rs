@@ -216,10 +216,15 @@ async fn hanging_and_endless_upstreams_are_cut_off() {
     assert_eq!(e.reason(), Some("timeout"));
     assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
 
-    // An endless 200 stream: stopped at the cap, not buffered.
+    // A 200 stream without a length, longer than the cap (80 MiB; endless in the fault suite):
+    // stopped at the cap, not buffered. Finite, so that a client without the cap fails this test
+    // with a wrong reason instead of exhausting the machine's memory.
     let (url, _) = serve(|| {
         let chunk = bytes_chunk();
-        let s = futures::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone()));
+        let s = futures::StreamExt::take(
+            futures::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone())),
+            80,
+        );
         ([("content-type", "application/json")], Body::from_stream(s)).into_response()
     })
     .await;

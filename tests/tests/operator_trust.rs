@@ -421,3 +421,49 @@ async fn a_second_cr_with_the_same_instance_name_fails_naming_the_first() {
     wait_successful(&client, first.name(), "kiali").await;
     delete_cr_and_wait(&client, first.name(), "kiali", &inst).await;
 }
+
+/// Finding 2: deleting a CR deletes only what the operator created for it. A ConfigMap someone else made and
+/// gave this CR's owner labels (copied from a real child) is left alone by the finalizer's prune: labels can be
+/// copied, the operator's field manager cannot.
+#[tokio::test]
+async fn an_object_with_copied_owner_labels_survives_the_crs_deletion() {
+    let client = client().await;
+    let own = test_namespace(&client, "trust-copied").await;
+    let inst = own.name().to_string();
+    create_cr(&client, own.name(), &format!("    instance_name: {inst}\n")).await;
+    wait_successful(&client, own.name(), "kiali").await;
+    let maps: Api<ConfigMap> = Api::namespaced(client.clone(), own.name());
+    let copied = maps
+        .create(
+            &PostParams::default(),
+            &ConfigMap {
+                metadata: ObjectMeta {
+                    name: Some("copied-labels".into()),
+                    labels: Some(
+                        [
+                            (names::OWNER_NAMESPACE_LABEL.to_string(), inst.clone()),
+                            (
+                                names::OWNER_NAME_LABEL.to_string(),
+                                names::owner_label_value("kiali"),
+                            ),
+                        ]
+                        .into(),
+                    ),
+                    ..Default::default()
+                },
+                data: Some([("theirs".to_string(), "true".to_string())].into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("a ConfigMap with copied owner labels");
+    delete_cr(&client, own.name()).await;
+    let kept = maps
+        .get_opt("copied-labels")
+        .await
+        .expect("get")
+        .expect("the ConfigMap with copied labels was deleted with the CR");
+    assert_eq!(kept.uid(), copied.uid());
+    // The CR's own ConfigMap went with it.
+    assert!(maps.get_opt(&inst).await.expect("get").is_none());
+}

@@ -121,7 +121,9 @@ pub async fn logout(State(s): State<Shared>, headers: HeaderMap) -> Response {
 }
 
 /// `GET /api/auth/info`: the strategy, the session (user, expiry) when there is a valid one, the
-/// login state of every cluster, and the CSRF token (set as cookie too when the browser has none).
+/// CSRF token (set as cookie too when the browser has none), and — with a valid session, or under
+/// the anonymous strategy — the login state of every cluster (`clusters`, absent otherwise: an
+/// unauthenticated caller learns no cluster names).
 pub async fn get_auth_info(State(s): State<Shared>, headers: HeaderMap) -> Response {
     let jar = session::cookies(&headers);
     let root = s.config.web_root();
@@ -142,9 +144,28 @@ pub async fn get_auth_info(State(s): State<Shared>, headers: HeaderMap) -> Respo
         }
     };
     let anonymous = s.auth.strategy == AuthStrategy::Anonymous;
+    let session_info = match &sess {
+        Some(x) => json!({"username": x.username, "expiresOn": rfc3339(x.expires)}),
+        None => json!({}),
+    };
+    let mut body: Value = json!({
+        "strategy": s.auth.strategy.effective(),
+        "authorizationEndpoint": "",
+        "sessionInfo": session_info,
+        "csrfToken": csrf,
+    });
+    // The mesh's cluster names (and which is home) are for signed-in callers only: a session, or
+    // a valid bearer token (the `header` strategy's proxy sends one with every request).
+    let bearer = sess.is_none()
+        && headers.contains_key(header::AUTHORIZATION)
+        && signed_in(&s, &headers).await;
+    if !anonymous && sess.is_none() && !bearer {
+        return with_cookies(Json(body).into_response(), cookies);
+    }
     let mut clusters = serde_json::Map::new();
     for c in s.registry.snapshot() {
         let logged_in = anonymous
+            || bearer
             || sess
                 .as_ref()
                 .is_some_and(|x| x.token.is_some() || x.clusters.contains_key(&c.name));
@@ -153,17 +174,7 @@ pub async fn get_auth_info(State(s): State<Shared>, headers: HeaderMap) -> Respo
             json!({"name": c.name, "isKialiHome": c.is_home, "loggedIn": logged_in}),
         );
     }
-    let session_info = match &sess {
-        Some(x) => json!({"username": x.username, "expiresOn": rfc3339(x.expires)}),
-        None => json!({}),
-    };
-    let body: Value = json!({
-        "strategy": s.auth.strategy.effective(),
-        "authorizationEndpoint": "",
-        "sessionInfo": session_info,
-        "csrfToken": csrf,
-        "clusters": clusters,
-    });
+    body["clusters"] = Value::Object(clusters);
     with_cookies(Json(body).into_response(), cookies)
 }
 

@@ -10,6 +10,7 @@
 //! | Istio config | [`istio`] | `/api/istio/config`, `/api/istio/validations`, `/api/namespaces/{ns}/istio/{group}/{version}/{kind}/{name}` |
 //! | graph | [`graph`] | `/api/namespaces/graph`, `/api/namespaces/{ns}/{workloads,apps,applications,services}/{name}/graph` |
 //! | health | [`health`] | `/api/clusters/health` |
+//! | mesh | [`mesh`] | `/api/mesh/graph`, `/api/mesh/controlplanes`, `/api/istio/status` |
 
 pub mod details;
 pub mod graph;
@@ -17,6 +18,7 @@ pub mod health;
 pub mod inventory;
 pub mod istio;
 pub mod login;
+pub mod mesh;
 pub mod status;
 
 use std::time::Instant;
@@ -77,6 +79,9 @@ pub fn router(state: Shared) -> Router {
             get(graph::graph_service),
         )
         .route("/api/clusters/health", get(health::get_clusters_health))
+        .route("/api/mesh/graph", get(mesh::get_mesh_graph))
+        .route("/api/mesh/controlplanes", get(mesh::list_control_planes))
+        .route("/api/istio/status", get(mesh::get_istio_status))
         .layer(middleware::from_fn_with_state(state.clone(), authenticate));
     let public = Router::new()
         .route("/api", get(status::get_status))
