@@ -8,7 +8,7 @@ CLUSTERS ?= east west
 export MESHGLASS_CACHE ?= $(HOME)/.cache/meshglass
 
 .PHONY: help demo demo-down test lint fmt-check clippy acyclic deny unit e2e crds crds-check \
-        charts charts-check findings-check tools prereqs clusters-up clusters-down bench bench-testbed bench-istio bench-server compare-server ui ui-test bundle bundle-check images images-lint
+        charts charts-check findings-check proptest-million tools prereqs clusters-up clusters-down bench bench-testbed bench-istio bench-server compare-server ui ui-test bundle bundle-check images images-lint
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -77,6 +77,12 @@ images-lint: ## Containerfile rules: pinned bases, no ADD, numeric non-root USER
 images: ui ## build the operator and server images offline with buildah (FROM scratch + host release binaries; OCI archives in target/images/)
 	$(CARGO) build --locked --release -q -p meshglass-operator -p meshglass-server --bins
 	images/build-local.sh $${CARGO_TARGET_DIR:-$(CURDIR)/target}/release
+
+proptest-million: ## the four no-panic properties at a million inputs each (query parameters, kubeconfigs and Prometheus bodies run a million in `make unit` too; CR specs 20,000 there): about an hour
+	$(CARGO) test --locked -p meshglass-server --test params_proptest
+	$(CARGO) test --locked -p meshglass-crds --lib kubeconfig::tests
+	$(CARGO) test --locked -p meshglass-engine --test prometheus_bodies -- --nocapture
+	MESHGLASS_PROPTEST_CASES=1000000 $(CARGO) test --locked -p meshglass-operator --lib build::proptests
 
 findings-check: ## mutation check of the Trust findings: each guard undone (tests/tools/findings/*.patch) must fail its test; FINDINGS="1a 5" picks cases
 	@CARGO=$(CARGO) tests/tools/findings-check.sh
