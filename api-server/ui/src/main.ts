@@ -1,7 +1,7 @@
 import "./style.css";
 import { clear, h } from "./dom";
 import { clearPageBanners } from "./banners";
-import { authInfo, AuthInfo, clusterList, config, logout, reportError } from "./api";
+import { apiUrl, authInfo, AuthInfo, clusterList, config, logout, reportError } from "./api";
 import { overviewPage } from "./pages/overview";
 import { graphPage } from "./pages/graph";
 import { listPage, ListKind } from "./pages/lists";
@@ -98,12 +98,23 @@ async function userMenu(): Promise<void> {
     return;
   }
   const user = info.sessionInfo?.username;
+  const openid = info.strategy === "openid";
   const clusters = Object.values(info.clusters ?? {}).map((c) =>
-    h(
-      "span",
-      { class: c.loggedIn ? "cluster-in" : "cluster-out", "data-testid": `login-state-${c.name}` },
-      c.loggedIn ? ` ${c.name} ✓` : ` ${c.name}: log in to see`,
-    ),
+    openid && !c.loggedIn
+      ? h(
+          "a",
+          {
+            class: "cluster-out",
+            "data-testid": `login-state-${c.name}`,
+            href: apiUrl("api/auth/openid_redirect", { cluster: c.name }),
+          },
+          ` Log in to ${c.name}`,
+        )
+      : h(
+          "span",
+          { class: c.loggedIn ? "cluster-in" : "cluster-out", "data-testid": `login-state-${c.name}` },
+          c.loggedIn ? ` ${c.name} ✓` : ` ${c.name}: log in to see`,
+        ),
   );
   const parts: Array<Node | string> = [];
   if (user && info.strategy !== "anonymous") {
