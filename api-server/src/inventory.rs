@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -381,6 +382,39 @@ pub fn cluster_inventory(
             .map(ConfigObject::service_entry)
             .collect(),
         routing,
+    }
+}
+
+/// A Deployment of the Istio namespace as the engine reads it.
+pub fn component(d: &Deployment) -> meshglass_engine::mesh::Component {
+    let containers = d
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .map(|s| s.containers.as_slice())
+        .unwrap_or_default();
+    let first = containers
+        .iter()
+        .find(|c| c.name == "discovery")
+        .or(containers.first());
+    let cluster_id = containers.iter().find_map(|c| {
+        c.env
+            .iter()
+            .flatten()
+            .find(|e| e.name == "CLUSTER_ID")
+            .and_then(|e| e.value.clone())
+            .filter(|v| !v.is_empty())
+    });
+    let status = d.status.as_ref();
+    meshglass_engine::mesh::Component {
+        name: d.metadata.name.clone().unwrap_or_default(),
+        namespace: d.metadata.namespace.clone().unwrap_or_default(),
+        labels: d.metadata.labels.clone().unwrap_or_default(),
+        desired_replicas: d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
+        current_replicas: status.and_then(|s| s.replicas).unwrap_or(0),
+        available_replicas: status.and_then(|s| s.available_replicas).unwrap_or(0),
+        cluster_id,
+        image: first.and_then(|c| c.image.clone()),
     }
 }
 

@@ -29,11 +29,15 @@ mod fixtures;
 #[cfg(test)]
 mod graph_health_tests;
 #[cfg(test)]
+mod mesh_route_tests;
+#[cfg(test)]
 mod session_tests;
 #[cfg(test)]
 mod trust_tests;
 #[cfg(test)]
 mod upstream_tests;
+#[cfg(test)]
+mod write_tests;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -138,29 +142,13 @@ async fn home_name(config: &Config, client: &kube::Client) -> String {
 /// Deployment labelled `app=istiod` or named `istiod`/`istiod-<revision>` (OSSM 2 names it
 /// `istiod-<control plane>`, e.g. `istiod-basic`); `istiod` itself first, then by name.
 pub fn cluster_id(deployments: &[Deployment]) -> Option<String> {
-    let mut istiods: Vec<&Deployment> = deployments
+    let mut istiods: Vec<meshglass_engine::mesh::Component> = deployments
         .iter()
-        .filter(|d| {
-            let name = d.metadata.name.as_deref().unwrap_or_default();
-            let app = d.metadata.labels.as_ref().and_then(|l| l.get("app"));
-            name == "istiod" || name.starts_with("istiod-") || app.is_some_and(|a| a == "istiod")
-        })
+        .map(inventory::component)
+        .filter(|c| meshglass_engine::mesh::is_istiod(&c.name, &c.labels))
         .collect();
-    istiods.sort_by_key(|d| {
-        let name = d.metadata.name.clone().unwrap_or_default();
-        (name != "istiod", name)
-    });
-    istiods.iter().find_map(|d| {
-        let containers = &d.spec.as_ref()?.template.spec.as_ref()?.containers;
-        containers.iter().find_map(|c| {
-            c.env
-                .iter()
-                .flatten()
-                .find(|e| e.name == "CLUSTER_ID")
-                .and_then(|e| e.value.clone())
-                .filter(|v| !v.is_empty())
-        })
-    })
+    istiods.sort_by_key(|c| (c.name != "istiod", c.name.clone()));
+    istiods.into_iter().find_map(|c| c.cluster_id)
 }
 
 /// Starts the server: connects the home cluster, watches the secrets directory, binds the API

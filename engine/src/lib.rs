@@ -14,6 +14,7 @@ pub mod health;
 mod input;
 mod inventory;
 pub mod istio;
+pub mod mesh;
 mod options;
 mod par;
 mod promql;

@@ -26,7 +26,7 @@ mod build;
 pub mod cytoscape;
 mod decorations;
 mod escape;
-mod ids;
+pub(crate) mod ids;
 mod json;
 mod labels;
 mod map;

@@ -1,0 +1,189 @@
+//! The mesh page's routes: `/api/mesh/graph`, `/api/mesh/controlplanes` and `/api/istio/status`.
+//! Each cluster's Deployments and Namespaces become the engine's [`MeshCluster`] here (only what
+//! the caller may read); the engine ([`meshglass_engine::mesh`]) builds Kiali's shapes. An
+//! unreachable cluster is a box that says so, and is named in the missing-clusters header.
+
+use std::collections::HashMap;
+
+use axum::Extension;
+use axum::extract::{Query, State};
+use axum::response::Response;
+use meshglass_engine::mesh::{self, KialiInstance, KubeCluster, MeshCluster, MeshInput};
+use serde_json::{Value, json};
+
+use crate::auth::Identity;
+use crate::error::Result;
+use crate::inventory;
+use crate::params::{Params, now_unix};
+use crate::state::{Shared, View, Views};
+
+/// Gateways `/api/istio/status` reports (Kiali's default core components beside istiod).
+const GATEWAYS: [&str; 2] = ["istio-ingressgateway", "istio-egressgateway"];
+
+/// `/api/mesh/graph`: clusters, control planes, data planes and infrastructure.
+pub async fn get_mesh_graph(
+    State(s): State<Shared>,
+    Extension(id): Extension<Identity>,
+) -> Result<Response> {
+    let (views, input) = mesh_input(&s, &id, None).await?;
+    let graph = mesh::mesh_graph(&input, now_unix());
+    Ok(views.respond(serde_json::to_value(graph).unwrap_or(Value::Null)))
+}
+
+/// `/api/mesh/controlplanes[?clusterName=]`: Kiali's `ControlPlane` list.
+pub async fn list_control_planes(
+    State(s): State<Shared>,
+    Extension(id): Extension<Identity>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    let p = Params(q);
+    let (views, input) = mesh_input(&s, &id, p.cluster()).await?;
+    let cps = mesh::control_planes(&input);
+    Ok(views.respond(serde_json::to_value(cps).unwrap_or(Value::Null)))
+}
+
+/// `/api/istio/status[?clusterName=]`: control-plane components per cluster and their status.
+pub async fn get_istio_status(
+    State(s): State<Shared>,
+    Extension(id): Extension<Identity>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    let p = Params(q);
+    let (views, input) = mesh_input(&s, &id, p.cluster()).await?;
+    let statuses = mesh::component_statuses(&input);
+    Ok(views.respond(serde_json::to_value(statuses).unwrap_or(Value::Null)))
+}
+
+/// The engine's input: every cluster `id` may use (those it lacks, inaccessible), this console,
+/// and the metrics store with its health.
+async fn mesh_input(
+    s: &Shared,
+    id: &Identity,
+    cluster: Option<&str>,
+) -> Result<(Views, MeshInput)> {
+    let views = s.views(id, cluster, None).await?;
+    let istio_ns = s.config.istio_namespace().to_string();
+    let mut clusters: Vec<MeshCluster> = views
+        .clusters
+        .iter()
+        .map(|v| mesh_cluster(v, &istio_ns))
+        .collect();
+    for (name, error) in &views.missing {
+        let entry = s.registry.snapshot().into_iter().find(|e| &e.name == name);
+        clusters.push(MeshCluster {
+            cluster: KubeCluster {
+                accessible: false,
+                name: name.clone(),
+                api_endpoint: entry
+                    .as_ref()
+                    .map(|e| e.api_endpoint.clone())
+                    .unwrap_or_default(),
+                secret_name: entry
+                    .as_ref()
+                    .and_then(|e| e.secret_name.clone())
+                    .unwrap_or_default(),
+                is_kiali_home: entry.as_ref().is_some_and(|e| e.is_home),
+                error: Some(error.clone()),
+                ..Default::default()
+            },
+            ..Default::default()
+        });
+    }
+    clusters.sort_by(|a, b| a.cluster.name.cmp(&b.cluster.name));
+    let home = views.clusters.iter().find(|v| v.entry.is_home);
+    let kiali_ns = s.config.deployment_namespace().to_string();
+    let kiali = home.filter(|h| h.may_see(&kiali_ns)).map(|h| {
+        (
+            h.name().to_string(),
+            KialiInstance {
+                namespace: kiali_ns.clone(),
+                service_name: s.config.instance().to_string(),
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                ..Default::default()
+            },
+        )
+    });
+    let metric_store = match &s.prom {
+        None => None,
+        Some(p) => {
+            let healthy = p.check_health().await.is_ok();
+            let url = s.config.prometheus_url();
+            // In the mesh when the URL names a Service of the home cluster the caller may read.
+            let location = mesh::url_service(&url).and_then(|(svc, ns)| {
+                let h = home?;
+                let found = h.may_see(&ns)
+                    && h.entry.cache.services.state().iter().any(|o| {
+                        o.metadata.name.as_deref() == Some(svc.as_str())
+                            && o.metadata.namespace.as_deref() == Some(ns.as_str())
+                    });
+                found.then(|| (h.name().to_string(), ns))
+            });
+            let mut info = json!({
+                "IsCore": false,
+                "ThanosProxy": {"Enabled": s.config.external_services.prometheus.thanos_proxy.enabled},
+            });
+            // The URL (without credentials) for signed-in callers only, as `/api/status`.
+            if !matches!(id, Identity::Anonymous) {
+                info["URL"] = json!(crate::upstream::redacted(&url));
+            }
+            Some(mesh::MetricStore {
+                location,
+                healthy,
+                info,
+            })
+        }
+    };
+    Ok((
+        views,
+        MeshInput {
+            istio_namespace: istio_ns,
+            clusters,
+            kiali,
+            metric_store,
+        },
+    ))
+}
+
+/// One reachable cluster as the caller sees it.
+fn mesh_cluster(v: &View, istio_ns: &str) -> MeshCluster {
+    let cache = &v.entry.cache;
+    let namespaces = inventory::namespaces(cache, &|ns| v.may_see(ns));
+    let istio_namespace = namespaces.iter().find(|n| n.name == istio_ns).cloned();
+    let mut istiods = Vec::new();
+    let mut gateways = Vec::new();
+    if istio_namespace.is_some() {
+        for d in cache.deployments.state() {
+            if d.metadata.namespace.as_deref() != Some(istio_ns) {
+                continue;
+            }
+            let c = inventory::component(&d);
+            let app = c.labels.get("app").map(String::as_str).unwrap_or_default();
+            if mesh::is_istiod(&c.name, &c.labels) {
+                istiods.push(c);
+            } else if GATEWAYS.contains(&app) || GATEWAYS.contains(&c.name.as_str()) {
+                gateways.push(c);
+            }
+        }
+    }
+    let network = istio_namespace
+        .as_ref()
+        .and_then(|n| n.labels.get(mesh::NETWORK_LABEL))
+        .cloned()
+        .unwrap_or_default();
+    MeshCluster {
+        cluster: KubeCluster {
+            accessible: true,
+            api_endpoint: v.entry.api_endpoint.clone(),
+            is_kiali_home: v.entry.is_home,
+            kiali_instances: Vec::new(),
+            name: v.name().to_string(),
+            secret_name: v.entry.secret_name.clone().unwrap_or_default(),
+            network,
+            error: None,
+        },
+        istio_namespace,
+        istiods,
+        gateways,
+        namespaces,
+    }
+}
