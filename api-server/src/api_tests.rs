@@ -647,7 +647,7 @@ async fn canonical_name_groups_the_app_in_lists_details_health_and_graph() {
 }
 
 /// `state` with `config` changed by `edit`.
-fn configured(edit: impl FnOnce(&mut Config)) -> Arc<AppState> {
+pub(crate) fn configured(edit: impl FnOnce(&mut Config)) -> Arc<AppState> {
     let base = anon();
     let mut config = (*base.config).clone();
     edit(&mut config);

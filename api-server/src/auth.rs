@@ -56,6 +56,42 @@ pub enum Identity {
     User(Arc<User>),
 }
 
+/// The caller's bearer token, kept for the request only so that writes go to a cluster with the
+/// caller's own credentials ([`crate::routes::istio_write`]). Never logged: `Debug` prints nothing
+/// of it.
+#[derive(Clone)]
+pub struct CallerToken(Arc<str>);
+
+impl CallerToken {
+    /// The token text, to put in an `Authorization` header of a request to a cluster.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for CallerToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CallerToken(..)")
+    }
+}
+
+/// An authenticated request: who, and the bearer token it came with (none under `anonymous`).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub id: Identity,
+    pub token: Option<CallerToken>,
+}
+
+fn bearer(authorization: Option<&str>) -> Option<&str> {
+    authorization
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
 impl Identity {
     /// The user name (or `anonymous`).
     pub fn name(&self) -> &str {
@@ -281,14 +317,24 @@ impl Auth {
         headers: &HeaderMap,
         now: i64,
     ) -> Result<Identity> {
+        Ok(self.authenticate_caller(method, headers, now).await?.id)
+    }
+
+    /// As [`Auth::authenticate_request`], keeping the caller's bearer token for writes.
+    pub async fn authenticate_caller(
+        &self,
+        method: &Method,
+        headers: &HeaderMap,
+        now: i64,
+    ) -> Result<Caller> {
         let authz = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
         if authz.is_some() || self.strategy == AuthStrategy::Header {
-            return self.authenticate(authz).await;
+            return self.caller(authz).await;
         }
         let Some(s) = self.session(headers, now)? else {
-            return self.authenticate(None).await;
+            return self.caller(None).await;
         };
         if session::is_write(method) {
             let sent = headers
@@ -303,9 +349,18 @@ impl Auth {
             }
         }
         match &s.token {
-            Some(t) => self.authenticate(Some(&format!("Bearer {t}"))).await,
-            None => self.authenticate(None).await,
+            Some(t) => self.caller(Some(&format!("Bearer {t}"))).await,
+            None => self.caller(None).await,
         }
+    }
+
+    async fn caller(&self, authorization: Option<&str>) -> Result<Caller> {
+        let id = self.authenticate(authorization).await?;
+        let token = match id {
+            Identity::Anonymous => None,
+            Identity::User(_) => bearer(authorization).map(|t| CallerToken(Arc::from(t))),
+        };
+        Ok(Caller { id, token })
     }
 
     /// Authenticates a request from its `Authorization` header value.
@@ -313,21 +368,14 @@ impl Auth {
         if self.strategy == AuthStrategy::Anonymous {
             return Ok(Identity::Anonymous);
         }
-        let token = authorization
-            .and_then(|h| {
-                h.strip_prefix("Bearer ")
-                    .or_else(|| h.strip_prefix("bearer "))
+        let token = bearer(authorization).ok_or_else(|| {
+            Error::Unauthorized(match self.strategy {
+                AuthStrategy::Header => {
+                    "no bearer token in the Authorization header set by the proxy".into()
+                }
+                _ => "no bearer token in the Authorization header".into(),
             })
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                Error::Unauthorized(match self.strategy {
-                    AuthStrategy::Header => {
-                        "no bearer token in the Authorization header set by the proxy".into()
-                    }
-                    _ => "no bearer token in the Authorization header".into(),
-                })
-            })?;
+        })?;
         if token.len() > MAX_TOKEN_BYTES {
             return Err(Error::Unauthorized(format!(
                 "the bearer token is longer than {MAX_TOKEN_BYTES} bytes"

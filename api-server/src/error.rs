@@ -33,6 +33,15 @@ pub enum Error {
     /// An external service (Prometheus, ...) failed in a named way.
     #[error(transparent)]
     Upstream(#[from] crate::upstream::failure::Failure),
+    /// A cluster's API server refused a request sent with the caller's own credentials: its
+    /// status (4xx) and reason (`Forbidden`, `Invalid`, `AlreadyExists`, ...) are passed on.
+    #[error("cluster {cluster}: {message}")]
+    Refused {
+        cluster: String,
+        code: u16,
+        reason: String,
+        message: String,
+    },
     /// A Kubernetes API call failed.
     #[error("kubernetes: {0}")]
     Kube(String),
@@ -69,6 +78,7 @@ impl Error {
             Error::Forbidden(_) => "forbidden",
             Error::Prometheus(_) => "prometheus",
             Error::Upstream(f) => f.service,
+            Error::Refused { .. } => "refused",
             Error::Kube(_) => "kubernetes",
             Error::Config(_) => "config",
             Error::Kubeconfig(_) => "kubeconfig",
@@ -88,6 +98,10 @@ impl Error {
             Error::Prometheus(_) | Error::Upstream(_) | Error::Busy(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
+            Error::Refused { code, .. } => StatusCode::from_u16(*code)
+                .ok()
+                .filter(StatusCode::is_client_error)
+                .unwrap_or(StatusCode::BAD_GATEWAY),
             Error::Kube(_) | Error::Kubeconfig(_) => StatusCode::BAD_GATEWAY,
             Error::Config(_) | Error::Engine(_) | Error::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -124,6 +138,13 @@ impl IntoResponse for Error {
         });
         if let Some(reason) = self.reason() {
             body["reason"] = json!(reason);
+        }
+        if let Error::Refused {
+            cluster, reason, ..
+        } = &self
+        {
+            body["reason"] = json!(reason);
+            body["cluster"] = json!(cluster);
         }
         if let Error::BadParam { param, allowed, .. } = &self {
             body["parameter"] = json!(param);

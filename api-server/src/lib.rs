@@ -35,6 +35,8 @@ mod session_tests;
 mod trust_tests;
 #[cfg(test)]
 mod upstream_tests;
+#[cfg(test)]
+mod write_tests;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -33,6 +33,9 @@ pub struct ClusterEntry {
     pub is_home: bool,
     pub cache: Arc<ClusterCache>,
     pub client: Option<Client>,
+    /// How to reach the API server (URL, CA, timeouts) without the server's own credentials:
+    /// the base of a caller's client ([`ClusterEntry::client_as`]).
+    connection: Option<kube::Config>,
     pub state: Arc<ClusterState>,
     tasks: Mutex<JoinSet<()>>,
 }
@@ -53,6 +56,7 @@ impl ClusterEntry {
             is_home,
             cache,
             client: None,
+            connection: None,
             state: ClusterState::synced(),
             tasks: Mutex::new(JoinSet::new()),
         })
@@ -68,6 +72,7 @@ impl ClusterEntry {
             is_home: false,
             cache,
             client: None,
+            connection: None,
             state: ClusterState::failed(error),
             tasks: Mutex::new(JoinSet::new()),
         })
@@ -87,6 +92,9 @@ impl ClusterEntry {
             .to_string()
             .trim_end_matches('/')
             .to_string();
+        let mut connection = config.clone();
+        connection.auth_info = Default::default();
+        connection.headers.clear();
         let client = Client::try_from(config).map_err(|e| match e {
             // Its message quotes the exec plugin's command line and output.
             kube::Error::Auth(_) => Error::Kubeconfig(format!(
@@ -111,9 +119,23 @@ impl ClusterEntry {
             is_home,
             cache,
             client: Some(client),
+            connection: Some(connection),
             state,
             tasks: Mutex::new(tasks),
         }))
+    }
+
+    /// A client of this cluster authenticating with the caller's bearer token only (none of the
+    /// server's credentials): what a write is sent with, so that the API server decides.
+    pub fn client_as(&self, bearer_token: &str) -> Result<Client> {
+        let mut config = self.connection.clone().ok_or_else(|| {
+            Error::Kube(format!("cluster {} has no connection settings", self.name))
+        })?;
+        // kube's `AuthInfo.token` is a `SecretString`, whose crate is not re-exported.
+        config.auth_info = serde_json::from_value(serde_json::json!({"token": bearer_token}))
+            .map_err(|_| Error::Kube("the caller's token does not fit a client".into()))?;
+        Client::try_from(config)
+            .map_err(|_| Error::Kube(format!("cluster {}: no client for the caller", self.name)))
     }
 
     /// Stops every background task of the cluster.

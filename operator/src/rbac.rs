@@ -59,6 +59,7 @@ pub fn operator_cluster_rules() -> Vec<PolicyRule> {
         rule("events.k8s.io", &["events"], &["create", "patch"]),
     ];
     rules.extend(build::server_rules());
+    rules.extend(build::istio_write_rules());
     rules
 }
 
@@ -93,14 +94,19 @@ pub fn operator_rbac_yaml() -> crate::Result<String> {
 
 /// The server's rules, as `meshglass-operator rbac --server` prints them.
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ServerRbac {
     pub rules: Vec<PolicyRule>,
+    /// Added when `deployment.view_only_mode` is false.
+    pub write_rules: Vec<PolicyRule>,
 }
 
-/// YAML of [`build::server_rules`] (`rules:`), the source of the server chart's ClusterRole.
+/// YAML of [`build::server_rules`] (`rules:`) and [`build::istio_write_rules`] (`writeRules:`),
+/// the source of the server chart's ClusterRole.
 pub fn server_rbac_yaml() -> crate::Result<String> {
     serde_yaml_ng::to_string(&ServerRbac {
         rules: build::server_rules(),
+        write_rules: build::istio_write_rules(),
     })
     .map_err(|e| crate::Error::Serialize(e.to_string()))
 }
@@ -123,6 +129,7 @@ mod tests {
         for r in build::namespaced_read_rules()
             .iter()
             .chain(build::auth_rules().iter())
+            .chain(build::istio_write_rules().iter())
         {
             for g in r.api_groups.iter().flatten() {
                 for res in r.resources.iter().flatten() {
@@ -166,6 +173,8 @@ mod tests {
         let mut expected = build::namespaced_read_rules();
         expected.extend(build::auth_rules());
         assert_eq!(rules, expected);
+        let writes: Vec<PolicyRule> = serde_json::from_value(parsed["writeRules"].clone()).unwrap();
+        assert_eq!(writes, build::istio_write_rules());
         assert!(!y.contains("secrets"), "{y}");
     }
 

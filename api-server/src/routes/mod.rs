@@ -8,6 +8,7 @@
 //! | inventory | [`inventory`] | `/api/namespaces`, `/api/clusters/{apps,workloads,services}` |
 //! | details | [`details`] | `/api/namespaces/{ns}/{apps,workloads,services}/{name}` |
 //! | Istio config | [`istio`] | `/api/istio/config`, `/api/istio/validations`, `/api/namespaces/{ns}/istio/{group}/{version}/{kind}/{name}` |
+//! | Istio config writes | [`istio_write`] | `POST /api/namespaces/{ns}/istio/{group}/{version}/{kind}`, `PATCH`/`DELETE` `.../{kind}/{name}` |
 //! | graph | [`graph`] | `/api/namespaces/graph`, `/api/namespaces/{ns}/{workloads,apps,applications,services}/{name}/graph` |
 //! | health | [`health`] | `/api/clusters/health` |
 //! | mesh | [`mesh`] | `/api/mesh/graph`, `/api/mesh/controlplanes`, `/api/istio/status` |
@@ -17,6 +18,7 @@ pub mod graph;
 pub mod health;
 pub mod inventory;
 pub mod istio;
+pub mod istio_write;
 pub mod login;
 pub mod mesh;
 pub mod status;
@@ -54,8 +56,14 @@ pub fn router(state: Shared) -> Router {
         .route("/api/istio/config", get(istio::list_config))
         .route("/api/istio/validations", get(istio::summarize_validations))
         .route(
+            "/api/namespaces/{ns}/istio/{group}/{version}/{kind}",
+            post(istio_write::create_config),
+        )
+        .route(
             "/api/namespaces/{ns}/istio/{group}/{version}/{kind}/{name}",
-            get(istio::get_config_detail),
+            get(istio::get_config_detail)
+                .patch(istio_write::patch_config)
+                .delete(istio_write::delete_config),
         )
         .route("/api/namespaces/graph", get(graph::graph_namespaces))
         .route(
@@ -166,11 +174,12 @@ async fn check_csrf(req: Request, next: Next) -> Response {
 async fn authenticate(State(s): State<Shared>, mut req: Request, next: Next) -> Response {
     let auth = s
         .auth
-        .authenticate_request(req.method(), req.headers(), crate::params::now_unix())
+        .authenticate_caller(req.method(), req.headers(), crate::params::now_unix())
         .await;
     match auth {
-        Ok(id) => {
-            req.extensions_mut().insert(id);
+        Ok(caller) => {
+            req.extensions_mut().insert(caller.id.clone());
+            req.extensions_mut().insert(caller);
             next.run(req).await
         }
         Err(e) => e.into_response(),

@@ -66,6 +66,34 @@ pub fn namespaced_read_rules() -> Vec<PolicyRule> {
     ]
 }
 
+/// The Istio config groups and kinds the server writes for users (the Istio kinds it caches).
+pub fn istio_write_rules() -> Vec<PolicyRule> {
+    namespaced_read_rules()
+        .into_iter()
+        .filter(|r| {
+            r.api_groups
+                .iter()
+                .flatten()
+                .any(|g| g.ends_with(".istio.io") || g == "gateway.networking.k8s.io")
+        })
+        .map(|r| PolicyRule {
+            verbs: vec!["create".into(), "patch".into(), "delete".into()],
+            ..r
+        })
+        .collect()
+}
+
+/// The server's rules for `view_only_mode`: read-only when view-only, else also
+/// [`istio_write_rules`] (used only under the `anonymous` strategy: a signed-in user's writes go
+/// with the user's own token).
+pub fn rules_for(read: Vec<PolicyRule>, view_only: bool) -> Vec<PolicyRule> {
+    let mut rules = read;
+    if !view_only {
+        rules.extend(istio_write_rules());
+    }
+    rules
+}
+
 /// The server's cluster rules (what the operator grants a cluster-wide server, primary or
 /// remote): the read rules of the kinds it caches plus TokenReview/SubjectAccessReview.
 pub fn server_rules() -> Vec<PolicyRule> {
@@ -112,7 +140,7 @@ impl Ctx<'_> {
         };
         let mut out = Vec::new();
         let cluster_rules = if self.cfg.deployment.cluster_wide_access {
-            server_rules()
+            rules_for(server_rules(), view_only)
         } else {
             auth_rules()
         };
@@ -130,7 +158,7 @@ impl Ctx<'_> {
             for ns in self.selected_namespaces(namespaces)? {
                 out.push(Child::Role(Role {
                     metadata: self.meta(&role_name, &ns),
-                    rules: Some(namespaced_read_rules()),
+                    rules: Some(rules_for(namespaced_read_rules(), view_only)),
                 }));
                 out.push(Child::RoleBinding(RoleBinding {
                     metadata: self.meta(&self.inst, &ns),

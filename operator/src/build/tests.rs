@@ -178,13 +178,20 @@ fn primary_creates_exactly_the_server_objects() {
         hash(&[cm.data.as_ref().unwrap()["config.yaml"].as_bytes()])
     );
 
-    // Read-only, and never Secrets.
+    // Read-only but for Istio config (not view-only), and never Secrets.
     for rule in cluster_role(&d).rules.as_ref().unwrap() {
         let res = rule.resources.as_ref().unwrap();
         assert!(!res.iter().any(|r| r == "secrets"));
         let review = res.iter().all(|r| r.ends_with("reviews"));
+        let istio = rule
+            .api_groups
+            .iter()
+            .flatten()
+            .all(|g| g.ends_with(".istio.io") || g == "gateway.networking.k8s.io");
         let allowed: &[&str] = if review {
             &["create"]
+        } else if istio {
+            &["get", "list", "watch", "create", "patch", "delete"]
         } else {
             &["get", "list", "watch"]
         };
@@ -739,5 +746,71 @@ fn child_value(c: &Child) -> serde_json::Value {
         Child::ConfigMap(s) => serde_json::to_value(s).unwrap(),
         Child::Deployment(s) => serde_json::to_value(s).unwrap(),
         _ => serde_json::Value::Null,
+    }
+}
+
+/// The verbs a ClusterRole grants on `group`/`resource`.
+fn verbs_on(role: &ClusterRole, group: &str, resource: &str) -> Vec<String> {
+    let mut out: Vec<String> = role
+        .rules
+        .iter()
+        .flatten()
+        .filter(|r| {
+            r.api_groups.iter().flatten().any(|g| g == group)
+                && r.resources.iter().flatten().any(|x| x == resource)
+        })
+        .flat_map(|r| r.verbs.clone())
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn only_a_server_that_is_not_view_only_may_write_istio_config() {
+    let viewer = build(
+        &kiali(
+            "istio-system",
+            serde_json::json!({"deployment": {"view_only_mode": true}}),
+        ),
+        &[],
+        &[],
+        &BuildOptions::default(),
+    )
+    .unwrap();
+    let writer = build(
+        &kiali("istio-system", serde_json::json!({})),
+        &[],
+        &[],
+        &BuildOptions::default(),
+    )
+    .unwrap();
+    let read = ["get", "list", "watch"].map(String::from).to_vec();
+    assert_eq!(
+        verbs_on(
+            cluster_role(&viewer),
+            "networking.istio.io",
+            "virtualservices"
+        ),
+        read
+    );
+    assert_eq!(
+        verbs_on(
+            cluster_role(&writer),
+            "networking.istio.io",
+            "virtualservices"
+        ),
+        ["create", "delete", "get", "list", "patch", "watch"].map(String::from)
+    );
+    for (g, r) in [
+        ("security.istio.io", "authorizationpolicies"),
+        ("gateway.networking.k8s.io", "httproutes"),
+        ("telemetry.istio.io", "telemetries"),
+    ] {
+        assert!(verbs_on(cluster_role(&writer), g, r).contains(&"patch".to_string()));
+        assert!(!verbs_on(cluster_role(&viewer), g, r).contains(&"patch".to_string()));
+    }
+    // Writes stay on Istio config: nothing else gains a verb.
+    for (g, r) in [("", "pods"), ("", "services"), ("apps", "deployments")] {
+        assert_eq!(verbs_on(cluster_role(&writer), g, r), read, "{g}/{r}");
     }
 }

@@ -124,7 +124,7 @@ pub fn remote_objects(resource_name: &str, namespace: &str, view_only: bool) -> 
         },
         cluster_role: ClusterRole {
             metadata: meta(&role_name, None),
-            rules: Some(remote_rules()),
+            rules: Some(crate::build::rules_for(remote_rules(), view_only)),
             ..Default::default()
         },
         cluster_role_binding: ClusterRoleBinding {
