@@ -7,6 +7,7 @@ import { graphPage } from "./pages/graph";
 import { listPage, ListKind } from "./pages/lists";
 import { link, navigate, route, setNavigateHandler } from "./nav";
 import { detailPage, DetailKind } from "./pages/details";
+import { meshPage } from "./pages/mesh";
 
 const NAV: Array<[string, string]> = [
   ["console/overview", "Overview"],
@@ -15,6 +16,7 @@ const NAV: Array<[string, string]> = [
   ["console/workloads", "Workloads"],
   ["console/services", "Services"],
   ["console/istio", "Istio config"],
+  ["console/mesh", "Mesh"],
 ];
 
 let current: AbortController | null = null;
@@ -47,6 +49,8 @@ async function render(): Promise<void> {
       await overviewPage(app, ctl.signal);
     } else if (r === "console/graph/namespaces" || r === "console/graph") {
       await graphPage(app, ctl.signal);
+    } else if (r === "console/mesh") {
+      await meshPage(app, ctl.signal);
     } else if ((m = r.match(/^console\/(applications|workloads|services|istio)$/))) {
       await listPage(app, m[1] as ListKind, ctl.signal);
     } else if ((m = r.match(/^console\/namespaces\/([^/]+)\/(applications|workloads|services)\/([^/]+)$/))) {
