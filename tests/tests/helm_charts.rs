@@ -614,7 +614,14 @@ async fn server_chart_renders_what_the_operator_builds() {
             .contains_key(names::CONFIG_HASH_ANNOTATION)
     );
     let mut pod = spec.template.spec.clone().expect("pod spec");
-    let op_pod = op_spec.template.spec.clone().expect("pod spec");
+    let mut op_pod = op_spec.template.spec.clone().expect("pod spec");
+    // Secret `<instance>` (the OpenID client secret) is optional in both.
+    for v in op_pod.volumes.iter_mut().flatten() {
+        if let Some(s) = v.secret.as_mut().filter(|_| v.name == "kiali-secret") {
+            assert_eq!(s.optional, Some(true), "secret volume {}", v.name);
+            s.optional = None;
+        }
+    }
     for v in pod.volumes.iter_mut().flatten() {
         if let Some(s) = v.secret.as_mut() {
             assert_eq!(s.optional, Some(true), "secret volume {}", v.name);
@@ -727,6 +734,8 @@ async fn server_chart_renders_what_the_operator_builds() {
             "kiali-multi-cluster-secret".to_string(),
             "kiali-remote-cluster-secret-auto".to_string(),
             "kiali-remote-cluster-secret-west".to_string(),
+            // Secret `<instance>`: the OpenID client secret (optional).
+            inst.clone(),
         ]
     );
 
