@@ -92,6 +92,8 @@ impl std::fmt::Debug for CallerToken {
 pub struct Caller {
     pub id: Identity,
     pub token: Option<CallerToken>,
+    /// `openid`: the ID token of each cluster the caller logged in to, by cluster name.
+    pub cluster_tokens: BTreeMap<String, CallerToken>,
 }
 
 fn bearer(authorization: Option<&str>) -> Option<&str> {
@@ -418,7 +420,16 @@ impl Auth {
         if self.strategy == AuthStrategy::Openid {
             // Each cluster's token is that cluster's: no one token goes with the caller.
             let id = self.cluster_identity(&s).await?;
-            return Ok(Caller { id, token: None });
+            let cluster_tokens = s
+                .clusters
+                .iter()
+                .map(|(c, t)| (c.clone(), CallerToken(Arc::from(t.as_str()))))
+                .collect();
+            return Ok(Caller {
+                id,
+                token: None,
+                cluster_tokens,
+            });
         }
         match &s.token {
             Some(t) => self.caller(Some(&format!("Bearer {t}"))).await,
@@ -489,7 +500,11 @@ impl Auth {
             Identity::User(_) => bearer(authorization).map(|t| CallerToken(Arc::from(t))),
             Identity::Clusters { .. } => None,
         };
-        Ok(Caller { id, token })
+        Ok(Caller {
+            id,
+            token,
+            cluster_tokens: BTreeMap::new(),
+        })
     }
 
     /// Authenticates a request from its `Authorization` header value.

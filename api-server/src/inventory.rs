@@ -79,6 +79,12 @@ fn pod_info(p: &Pod) -> PodInfo {
             .flat_map(|c| c.ports.iter().flatten())
             .map(|cp| (cp.name.clone().unwrap_or_default(), cp.container_port))
             .collect(),
+        containers: p
+            .spec
+            .iter()
+            .flat_map(|s| &s.containers)
+            .map(|c| c.name.clone())
+            .collect(),
     }
 }
 

@@ -75,22 +75,32 @@ pub fn workload_detail(cluster: &str, w: &WorkloadInfo, services: &[Value]) -> V
     v
 }
 
+/// The name of Istio's sidecar container.
+pub const PROXY_CONTAINER: &str = "istio-proxy";
+
 /// Kiali's `Pod`; `cluster` and `nodeName` are ours.
-fn pod(cluster: &str, p: &PodInfo) -> Value {
+pub fn pod(cluster: &str, p: &PodInfo) -> Value {
     let created_by: Vec<Value> = p
         .created_by
         .iter()
         .map(|(kind, name)| json!({"name": name, "kind": kind}))
         .collect();
-    let proxy = |name: &str| json!({"name": name, "image": "", "isProxy": true, "isReady": p.phase == "Running", "isAmbient": false});
+    let ready = p.phase == "Running";
+    let container = |name: &str, is_proxy: bool| json!({"name": name, "image": "", "isProxy": is_proxy, "isReady": ready, "isAmbient": false});
+    let app_containers: Vec<Value> = p
+        .containers
+        .iter()
+        .filter(|c| c.as_str() != PROXY_CONTAINER)
+        .map(|c| container(c, false))
+        .collect();
     json!({
         "name": p.name,
         "cluster": cluster,
         "labels": p.labels,
         "createdAt": p.created_at.clone().unwrap_or_default(),
         "createdBy": created_by,
-        "containers": [],
-        "istioContainers": if p.istio_sidecar { json!([proxy("istio-proxy")]) } else { json!([]) },
+        "containers": app_containers,
+        "istioContainers": if p.istio_sidecar { json!([container(PROXY_CONTAINER, true)]) } else { json!([]) },
         "istioInitContainers": [],
         "status": p.phase,
         "statusMessage": "",

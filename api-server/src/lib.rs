@@ -1,6 +1,7 @@
 //! The meshglass server library: cluster registry, per-cluster caches, Prometheus client,
 //! authentication and the Kiali-compatible REST API.
 
+pub mod as_caller;
 pub mod auth;
 pub mod cache;
 pub mod edge;

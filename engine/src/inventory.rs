@@ -290,6 +290,9 @@ pub struct PodInfo {
     /// `(name, containerPort)` of the ports its containers declare.
     #[serde(default)]
     pub container_ports: Vec<(String, i32)>,
+    /// Names of its containers (`spec.containers`), the sidecar `istio-proxy` among them.
+    #[serde(default)]
+    pub containers: Vec<String>,
 }
 
 /// Kiali's apps: workloads with an app, grouped by namespace and app.

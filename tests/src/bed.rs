@@ -105,6 +105,9 @@ pub struct Cluster {
     etcd: Arc<Mutex<Option<Proc>>>,
     /// The OpenID issuer this cluster's API server trusts (started on demand: [`crate::oidc`]).
     oidc: OidcIssuer,
+    /// Port of kwok's kubelet API (`127.0.0.1`), which every simulated node of the cluster
+    /// advertises: the API server's `pods/log` reaches it.
+    kwok_port: u16,
 }
 
 /// The OpenID issuer a cluster's API server trusts (structured authentication configuration):
@@ -379,8 +382,17 @@ impl Cluster {
             format!("--config={}", tools.kwok_stages.display()),
             "--manage-all-nodes=false".to_string(),
             format!("--manage-nodes-with-annotation-selector={KWOK_ANNOTATION}=fake"),
-            "--node-port=0".to_string(),
-            "--server-address=".to_string(),
+            // kwok's kubelet API, advertised by every node (InternalIP 127.0.0.1 and this port):
+            // the API server's pods/log, with kwok's `Logs` objects naming each container's file.
+            "--node-ip=127.0.0.1".to_string(),
+            format!("--node-port={}", self.kwok_port),
+            format!("--server-address=127.0.0.1:{}", self.kwok_port),
+            format!("--tls-cert-file={}", dir.join("serving.crt").display()),
+            format!(
+                "--tls-private-key-file={}",
+                dir.join("serving.key").display()
+            ),
+            "--enable-crds=Logs".to_string(),
             "--cidr=10.244.0.1/16".to_string(),
         ];
         let specs = [
@@ -420,6 +432,9 @@ impl Cluster {
         let client = self.client().await?;
         self.wait_apiserver_ready(&client).await?;
         tracing::info!(cluster = %self.name, seconds = started.elapsed().as_secs_f64(), "kube-apiserver ready");
+        // kwok watches its Logs objects from the start: their CRD first.
+        self.install_crds(&client, &load_crds(&tools.kwok_logs_crd)?, "kwok Logs CRD")
+            .await?;
         self.spawn_others(tools)?;
 
         // Simulated nodes, managed by kwok (it marks them Ready).
@@ -460,47 +475,7 @@ impl Cluster {
             create_or_exists(node_api.create(&PostParams::default(), &node).await)?;
         }
 
-        // Istio CRDs.
-        let crd_resource = ApiResource::erase::<CustomResourceDefinition>(&());
-        let crd_api: Api<DynamicObject> = Api::all_with(client.clone(), &crd_resource);
-        let creates = crds.iter().map(|crd| {
-            let api = crd_api.clone();
-            async move { create_or_exists(api.create(&PostParams::default(), crd).await) }
-        });
-        futures::future::try_join_all(creates).await?;
-        let names: BTreeSet<String> = crds
-            .iter()
-            .filter_map(|c| c.metadata.name.clone())
-            .collect();
-        let typed_crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-        self.wait("Istio CRDs Established", || async {
-            let list = typed_crds
-                .list(&ListParams::default())
-                .await
-                .map_err(|e| e.to_string())?;
-            let established: BTreeSet<String> = list
-                .items
-                .iter()
-                .filter(|c| {
-                    c.status
-                        .as_ref()
-                        .and_then(|s| s.conditions.as_ref())
-                        .is_some_and(|cs| {
-                            cs.iter()
-                                .any(|c| c.type_ == "Established" && c.status == "True")
-                        })
-                })
-                .filter_map(|c| c.metadata.name.clone())
-                .collect();
-            let missing: Vec<&String> = names.difference(&established).collect();
-            if missing.is_empty() {
-                Ok(())
-            } else {
-                Err(format!("not Established yet: {missing:?}"))
-            }
-        })
-        .await?;
-
+        self.install_crds(&client, crds, "Istio CRDs").await?;
         tracing::info!(cluster = %self.name, seconds = started.elapsed().as_secs_f64(), "Istio CRDs established");
         // Service-account and root-CA machinery, and Ready nodes.
         let sa_api: Api<ServiceAccount> = Api::namespaced(client.clone(), "default");
@@ -551,6 +526,56 @@ impl Cluster {
         Ok(())
     }
 
+    /// Creates `crds` (existing ones are kept) and waits until all are Established.
+    async fn install_crds(
+        &self,
+        client: &Client,
+        crds: &[DynamicObject],
+        what: &str,
+    ) -> Result<(), Error> {
+        let crd_resource = ApiResource::erase::<CustomResourceDefinition>(&());
+        let crd_api: Api<DynamicObject> = Api::all_with(client.clone(), &crd_resource);
+        let creates = crds.iter().map(|crd| {
+            let api = crd_api.clone();
+            async move { create_or_exists(api.create(&PostParams::default(), crd).await) }
+        });
+        futures::future::try_join_all(creates).await?;
+        let names: BTreeSet<String> = crds
+            .iter()
+            .filter_map(|c| c.metadata.name.clone())
+            .collect();
+        let typed_crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+        self.wait(&format!("{what} Established"), || async {
+            let list = typed_crds
+                .list(&ListParams::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            let established: BTreeSet<String> = list
+                .items
+                .iter()
+                .filter(|c| {
+                    c.status
+                        .as_ref()
+                        .and_then(|s| s.conditions.as_ref())
+                        .is_some_and(|cs| {
+                            cs.iter()
+                                .any(|c| c.type_ == "Established" && c.status == "True")
+                        })
+                })
+                .filter_map(|c| c.metadata.name.clone())
+                .collect();
+            let missing: Vec<&String> = names.difference(&established).collect();
+            if missing.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("not Established yet: {missing:?}"))
+            }
+        })
+        .await?;
+
+        Ok(())
+    }
+
     fn stop_all(&self) {
         let watchdog = self.watchdog.as_deref();
         if let Ok(mut others) = self.others.lock() {
@@ -588,7 +613,7 @@ fn create_or_exists<T>(result: Result<T, kube::Error>) -> Result<(), Error> {
     }
 }
 
-/// Loads the Istio CRDs (multi-document YAML) as dynamic objects.
+/// Loads the CRDs of a multi-document YAML file as dynamic objects.
 fn load_crds(path: &Path) -> Result<Vec<DynamicObject>, Error> {
     let text = fs::read_to_string(path)
         .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
@@ -787,7 +812,7 @@ impl TestBed {
         // From here on, an error drops `bed`, which stops everything started so far.
 
         let free = free_ports(
-            2 + options.clusters.len()
+            2 + 2 * options.clusters.len()
                 + if api_ports.is_empty() {
                     options.clusters.len()
                 } else {
@@ -795,9 +820,11 @@ impl TestBed {
                 },
         )?;
         let (etcd_client, etcd_peer) = (free[0], free[1]);
-        let oidc_ports = free[2..2 + options.clusters.len()].to_vec();
+        let n = options.clusters.len();
+        let oidc_ports = free[2..2 + n].to_vec();
+        let kwok_ports = free[2 + n..2 + 2 * n].to_vec();
         let api_ports = if api_ports.is_empty() {
-            free[2 + options.clusters.len()..].to_vec()
+            free[2 + 2 * n..].to_vec()
         } else {
             api_ports
         };
@@ -829,7 +856,13 @@ impl TestBed {
         bed.etcd_command = (tools.etcd.clone(), etcd_args);
 
         let mut kubeconfig_entries = Vec::new();
-        for ((name, port), oidc_port) in options.clusters.iter().zip(&api_ports).zip(&oidc_ports) {
+        for (((name, port), oidc_port), kwok_port) in options
+            .clusters
+            .iter()
+            .zip(&api_ports)
+            .zip(&oidc_ports)
+            .zip(&kwok_ports)
+        {
             let dir = run_dir.join(name);
             fs::create_dir_all(&dir)
                 .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
@@ -887,6 +920,13 @@ impl TestBed {
                     dir.join("sa.key").display()
                 ),
                 "--endpoint-reconciler-type=none".to_string(),
+                // pods/log goes to kwok's kubelet API on the node's InternalIP (127.0.0.1), which
+                // serves with this cluster's serving certificate.
+                "--kubelet-preferred-address-types=InternalIP".to_string(),
+                format!(
+                    "--kubelet-certificate-authority={}",
+                    dir.join("serving-ca.crt").display()
+                ),
                 // Without a node-lifecycle controller nothing would lift the not-ready taint that
                 // this plugin puts on new nodes; kwok reports the nodes Ready instead.
                 "--disable-admission-plugins=TaintNodesByCondition".to_string(),
@@ -909,6 +949,7 @@ impl TestBed {
                 others: Mutex::new(Vec::new()),
                 etcd: bed.etcd.clone(),
                 oidc,
+                kwok_port: *kwok_port,
             };
             let proc = cluster.spawn_apiserver()?;
             if let Ok(mut slot) = cluster.apiserver.lock() {

@@ -10,6 +10,8 @@
 //!   timeout whose error says what was last seen, and [`Prometheus`] runs Debian's Prometheus;
 //!   [`ThanosQuery`] puts Thanos sidecars and a query over several, [`TokenGate`] an HTTPS
 //!   ServiceAccount-token gate (oauth2-proxy) in front.
+//! * Simulated pods have real container logs: [`podlogs::serve_logs`] maps their containers to
+//!   files that kwok's kubelet API serves to the API server's `pods/log`.
 //! * Set-up shared by the end-to-end tests: [`named`] objects, [`wait_gone`], ServiceAccounts with token
 //!   Secrets ([`create_service_account`], [`wait_for_token`]), CRDs ([`apply_crd`]).
 //!
@@ -26,6 +28,7 @@ mod namespace;
 mod objects;
 pub mod oidc;
 mod pki;
+pub mod podlogs;
 mod process;
 mod prometheus;
 pub mod standin;

@@ -63,6 +63,8 @@ pub struct Tools {
     pub etcd: PathBuf,
     pub kwok: PathBuf,
     pub kwok_stages: PathBuf,
+    /// kwok's `Logs` CRD (a pod's containers mapped to files served as their logs).
+    pub kwok_logs_crd: PathBuf,
     pub istio_crds: PathBuf,
 }
 
@@ -80,6 +82,7 @@ impl Tools {
             etcd: c.join(format!("etcd-{}", v.etcd)).join("etcd"),
             kwok: kwok.join("kwok"),
             kwok_stages: kwok.join("stages.yaml"),
+            kwok_logs_crd: kwok.join("logs-crd.yaml"),
             istio_crds: c
                 .join(format!("istio-api-{}", v.istio_api))
                 .join("customresourcedefinitions.gen.yaml"),
@@ -91,6 +94,7 @@ impl Tools {
             ("etcd", &tools.etcd),
             ("kwok", &tools.kwok),
             ("kwok stages", &tools.kwok_stages),
+            ("kwok Logs CRD", &tools.kwok_logs_crd),
             ("Istio CRDs", &tools.istio_crds),
         ] {
             if !path.is_file() {

@@ -4,7 +4,7 @@
 # Anything already there is reused: a warm run rebuilds nothing.
 #   kubernetes-<v>/  kube-apiserver kube-controller-manager kube-scheduler (+ kubectl when none is on PATH)
 #   etcd-<v>/        etcd
-#   kwok-<v>/        kwok stages.yaml
+#   kwok-<v>/        kwok stages.yaml logs-crd.yaml
 #   istio-api-<v>/   customresourcedefinitions.gen.yaml
 #   helm-<v>/        helm (charts: lint, template)
 #   operator-framework-api-<v>/  operator-verify (bundle: validate the CSV and annotations)
@@ -94,6 +94,18 @@ if [ ! -s "$stages" ]; then
     cat "$dir/kustomize/stage/$f"
   done > "$stages.tmp"
   mv "$stages.tmp" "$stages"
+  built=1
+fi
+
+# kwok's `Logs` CRD: a Logs object maps a pod's containers to files that kwok's kubelet API serves as their
+# logs (the API server's pods/log), so the simulated pods have real log lines.
+logs_crd="$cache/kwok-$KWOK_VERSION/logs-crd.yaml"
+if [ ! -s "$logs_crd" ]; then
+  need_go "kwok Logs CRD"
+  dir="$(cd "$here/kwok" && go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')"
+  cp "$dir/kustomize/crd/bases/kwok.x-k8s.io_logs.yaml" "$logs_crd.tmp"
+  chmod 644 "$logs_crd.tmp"
+  mv "$logs_crd.tmp" "$logs_crd"
   built=1
 fi
 

@@ -22,10 +22,10 @@ use meshglass_crds::names::{is_dns_label, is_dns_subdomain};
 use meshglass_engine::IstioKind;
 use serde_json::Value;
 
+use crate::as_caller::{client_for, refused};
 use crate::auth::{Caller, Identity};
 use crate::error::{Error, Result};
 use crate::params::{Params, check_path_names};
-use crate::registry::describe_kube_error;
 use crate::state::Shared;
 
 /// The body a write accepts, at most (Kiali's editor sends one object).
@@ -216,59 +216,6 @@ fn resource(kind: IstioKind, version: &str) -> ApiResource {
     }
 }
 
-/// A refusal of the cluster's API server, passed on with its status and reason; a 401 (the
-/// cluster does not accept the caller's token) becomes a 403 naming the cluster, so that the UI
-/// does not take it for the end of its own session.
-fn refused(cluster: &str, e: kube::Error) -> Error {
-    match e {
-        kube::Error::Api(s) if s.code == 401 => Error::Refused {
-            cluster: cluster.to_string(),
-            code: 403,
-            reason: "Unauthorized".into(),
-            message: format!("cluster {cluster} does not accept the caller's credentials"),
-        },
-        kube::Error::Api(s) if (400..500).contains(&s.code) => Error::Refused {
-            cluster: cluster.to_string(),
-            code: s.code,
-            reason: s.reason.clone(),
-            message: s.message.clone(),
-        },
-        e => Error::Kube(format!("cluster {cluster}: {}", describe_kube_error(&e))),
-    }
-}
-
-/// The client a write goes with: the caller's own token, or under `anonymous` the server's.
-fn client_for(s: &Shared, caller: &Caller, cluster: &str) -> Result<kube::Client> {
-    let entry = s
-        .registry
-        .snapshot()
-        .into_iter()
-        .find(|e| e.name == cluster)
-        .ok_or_else(|| {
-            let names: Vec<String> = s
-                .registry
-                .snapshot()
-                .iter()
-                .map(|e| e.name.clone())
-                .collect();
-            Error::bad_param("clusterName", cluster, names.join(", "))
-        })?;
-    match (&caller.id, &caller.token) {
-        (Identity::Anonymous, _) => entry
-            .client
-            .clone()
-            .ok_or_else(|| Error::Kube(format!("cluster {cluster} has no client"))),
-        (Identity::User(_), Some(t)) => entry.client_as(t.expose()),
-        (Identity::User(u), None) => Err(Error::Forbidden(format!(
-            "user {} has no bearer token to write with",
-            u.username
-        ))),
-        (Identity::Clusters { name, .. }, _) => Err(Error::Forbidden(format!(
-            "user {name}: writes with the openid strategy are not supported yet (use a token)"
-        ))),
-    }
-}
-
 /// The target cluster: `clusterName`, else the home cluster.
 fn target_cluster(s: &Shared, p: &Params) -> Result<String> {
     match p.cluster() {
@@ -363,6 +310,11 @@ async fn write_checked(
         Verb::Patch => Some(merge_patch(body, &t.ns, name, &ar)?),
         _ => None,
     };
+    if let Identity::Clusters { name, .. } = &caller.id {
+        return Err(Error::Forbidden(format!(
+            "user {name}: writes with the openid strategy are not supported yet (use a token)"
+        )));
+    }
     let client = client_for(s, caller, cluster)?;
     let api: Api<DynamicObject> = Api::namespaced_with(client, &t.ns, &ar);
     let done = match t.verb {

@@ -12,6 +12,7 @@
 //! | graph | [`graph`] | `/api/namespaces/graph`, `/api/namespaces/{ns}/{workloads,apps,applications,services}/{name}/graph` |
 //! | health | [`health`] | `/api/clusters/health` |
 //! | mesh | [`mesh`] | `/api/mesh/graph`, `/api/mesh/controlplanes`, `/api/istio/status` |
+//! | pods | [`pods`] | `/api/namespaces/{ns}/pods/{pod}`, `/api/namespaces/{ns}/pods/{pod}/logs` |
 
 pub mod details;
 pub mod graph;
@@ -21,6 +22,7 @@ pub mod istio;
 pub mod istio_write;
 pub mod login;
 pub mod mesh;
+pub mod pods;
 pub mod status;
 
 use std::time::Instant;
@@ -90,6 +92,11 @@ pub fn router(state: Shared) -> Router {
         .route("/api/mesh/graph", get(mesh::get_mesh_graph))
         .route("/api/mesh/controlplanes", get(mesh::list_control_planes))
         .route("/api/istio/status", get(mesh::get_istio_status))
+        .route("/api/namespaces/{ns}/pods/{pod}", get(pods::get_pod))
+        .route(
+            "/api/namespaces/{ns}/pods/{pod}/logs",
+            get(pods::get_pod_logs),
+        )
         .layer(middleware::from_fn_with_state(state.clone(), authenticate));
     let public = Router::new()
         .route("/api", get(status::get_status))

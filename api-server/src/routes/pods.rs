@@ -1,0 +1,394 @@
+//! Pods and their container logs, as Kiali serves them: `/api/namespaces/{ns}/pods/{pod}`
+//! (Kiali's `Pod`, from the caches, for a caller who may read the namespace) and
+//! `/api/namespaces/{ns}/pods/{pod}/logs` (Kiali's `PodLogs`: `entries` of `timestamp`,
+//! `timestampUnix`, `message`, `severity`, and `linesTruncated`).
+//!
+//! Logs are read from the pod's own cluster (`clusterName`, else the cluster whose cache holds
+//! the pod) with the caller's own credentials ([`crate::as_caller`]): the cluster's API server
+//! checks `get pods/log`, and its refusal is passed on. Only `anonymous` reads with the server's
+//! ServiceAccount. Every read is bounded: at most [`MAX_LINES`] lines and [`MAX_BYTES`] bytes,
+//! [`READ_TIMEOUT`] for a plain read; `follow=true` (BEYOND Kiali, whose UI polls) streams one
+//! entry per line (`application/x-ndjson`) for at most [`FOLLOW_MAX`].
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axum::Extension;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use futures::{AsyncBufReadExt, StreamExt};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, LogParams};
+use serde_json::{Value, json};
+
+use crate::as_caller::{client_for, refused};
+use crate::auth::Caller;
+use crate::error::{Error, Result};
+use crate::kiali_json;
+use crate::params::{Params, check_path_names};
+use crate::state::{Shared, Views};
+
+/// Lines a response holds at most (`maxLines` above it is refused).
+pub const MAX_LINES: usize = 10_000;
+/// Bytes of log the API server is asked for at most (`limitBytes`).
+pub const MAX_BYTES: i64 = 8 * 1024 * 1024;
+/// How long a plain (not followed) read may take.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a followed stream lasts at most; the UI follows again after it.
+pub const FOLLOW_MAX: Duration = Duration::from_secs(600);
+/// The longest `duration` accepted (a week).
+const MAX_DURATION_SECS: u64 = 7 * 24 * 3600;
+
+/// What a logs request asks for, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogQuery {
+    pub container: Option<String>,
+    /// `sinceTime`: Unix seconds.
+    pub since: Option<i64>,
+    /// `duration`: only lines up to `since + duration` (Kiali: the time range's end).
+    pub duration_secs: Option<u64>,
+    pub tail_lines: Option<i64>,
+    pub max_lines: usize,
+    pub follow: bool,
+}
+
+impl LogQuery {
+    /// Kiali's parameters: `container`, `sinceTime`, `duration`, `tailLines`, `maxLines`, and
+    /// `follow`.
+    pub fn from_params(p: &Params) -> Result<Self> {
+        let container = match p.get("container") {
+            None => None,
+            Some(c) if meshglass_crds::names::is_dns_label(c) => Some(c.to_string()),
+            Some(c) => {
+                return Err(Error::bad_param(
+                    "container",
+                    c,
+                    "a container name (RFC 1123 label)",
+                ));
+            }
+        };
+        let since = match p.get("sinceTime") {
+            None => None,
+            Some(v) => Some(
+                v.parse::<i64>()
+                    .ok()
+                    .filter(|t| *t >= 0)
+                    .ok_or_else(|| Error::bad_param("sinceTime", v, "Unix seconds (>= 0)"))?,
+            ),
+        };
+        let duration_secs = match p.get("duration") {
+            None => None,
+            Some(v) => Some(
+                meshglass_engine::check_duration("duration", v)
+                    .ok()
+                    .filter(|d| *d > 0 && *d <= MAX_DURATION_SECS)
+                    .ok_or_else(|| {
+                        Error::bad_param(
+                            "duration",
+                            v,
+                            "a duration such as 600s, 10m or 1h, at most 7d",
+                        )
+                    })?,
+            ),
+        };
+        let positive = |name: &'static str, max: i64| -> Result<Option<i64>> {
+            match p.get(name) {
+                None => Ok(None),
+                Some(v) => v
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| *n > 0 && *n <= max)
+                    .map(Some)
+                    .ok_or_else(|| {
+                        Error::bad_param(name, v, format!("a whole number from 1 to {max}"))
+                    }),
+            }
+        };
+        let tail_lines = positive("tailLines", MAX_LINES as i64)?;
+        let max_lines = positive("maxLines", MAX_LINES as i64)?
+            .map(|n| n as usize)
+            .unwrap_or(MAX_LINES);
+        Ok(LogQuery {
+            container,
+            since,
+            duration_secs,
+            tail_lines,
+            max_lines,
+            follow: p.bool("follow", false)?,
+        })
+    }
+
+    /// The last instant of the range (Unix milliseconds), when `sinceTime` and `duration` set one.
+    fn until_millis(&self) -> Option<i64> {
+        Some((self.since? + self.duration_secs? as i64) * 1000)
+    }
+
+    fn params(&self, container: Option<String>) -> LogParams {
+        LogParams {
+            container,
+            follow: self.follow,
+            limit_bytes: (!self.follow).then_some(MAX_BYTES),
+            since_time: self
+                .since
+                .and_then(|t| k8s_openapi::jiff::Timestamp::from_second(t).ok()),
+            tail_lines: self.tail_lines,
+            timestamps: true,
+            ..LogParams::default()
+        }
+    }
+}
+
+/// Kiali's `LogEntry` of one line the API server sent with `timestamps=true`
+/// (`<RFC 3339 time> <message>`): `timestamp` as `2006-01-02 15:04:05.000` (UTC),
+/// `timestampUnix` in milliseconds, and the severity the message names (`ERROR`, `WARN`, `DEBUG`,
+/// `TRACE`, else `INFO`), as Kiali reads it.
+pub fn log_entry(line: &str) -> Option<(i64, Value)> {
+    let line = line.trim_end_matches(['\r', '\n']);
+    let (ts, message) = line.split_once(' ').unwrap_or((line, ""));
+    let t: jiff::Timestamp = ts.parse().ok()?;
+    let millis = t.as_millisecond();
+    let shown = t.strftime("%Y-%m-%d %H:%M:%S%.3f").to_string();
+    Some((
+        millis,
+        json!({
+            "timestamp": shown,
+            "timestampUnix": millis,
+            "message": message,
+            "severity": severity(message),
+        }),
+    ))
+}
+
+/// The first of `ERROR`, `WARN`, `DEBUG`, `TRACE` the message names (any case), else `INFO`.
+fn severity(message: &str) -> &'static str {
+    let upper = message.to_ascii_uppercase();
+    ["ERROR", "WARN", "DEBUG", "TRACE"]
+        .into_iter()
+        .filter_map(|s| upper.find(s).map(|at| (at, s)))
+        .min()
+        .map(|(_, s)| s)
+        .unwrap_or("INFO")
+}
+
+/// The views of `ns` the caller may read (403 when none), and the pod `name` in them: its
+/// cluster and its Kiali JSON (404 when no view has it).
+async fn find_pod(
+    s: &Shared,
+    caller: &Caller,
+    ns: &str,
+    name: &str,
+    p: &Params,
+) -> Result<(Views, String, Value)> {
+    check_path_names(ns, name)?;
+    let views = s
+        .views(&caller.id, p.cluster(), Some([ns.to_string()].into()))
+        .await?;
+    s.require_namespaces(&caller.id, &views, &[ns.to_string()])?;
+    let found = views
+        .clusters
+        .iter()
+        .filter(|v| v.may_see(ns))
+        .find_map(|v| {
+            v.workloads()
+                .into_iter()
+                .filter(|w| w.namespace == ns)
+                .find_map(|w| w.pods.into_iter().find(|pod| pod.name == name))
+                .map(|pod| (v.name().to_string(), kiali_json::pod(v.name(), &pod)))
+        });
+    match found {
+        Some((cluster, mut pod)) => {
+            pod["namespace"] = json!(ns);
+            Ok((views, cluster, pod))
+        }
+        None => Err(Error::NotFound(format!(
+            "pod {ns}/{name} is in no cluster the caller may read{}",
+            p.cluster()
+                .map(|c| format!(" (clusterName {c})"))
+                .unwrap_or_default()
+        ))),
+    }
+}
+
+/// `/api/namespaces/{ns}/pods/{pod}`: Kiali's `Pod` (with its `cluster`).
+pub async fn get_pod(
+    State(s): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path((ns, pod)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    let p = Params(q);
+    let (views, _, body) = find_pod(&s, &caller, &ns, &pod, &p).await?;
+    Ok(views.respond(body))
+}
+
+/// `/api/namespaces/{ns}/pods/{pod}/logs`: Kiali's `PodLogs`, or with `follow=true` a stream of
+/// its entries, one JSON object per line.
+pub async fn get_pod_logs(
+    State(s): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path((ns, pod)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    let p = Params(q);
+    let lq = LogQuery::from_params(&p)?;
+    let (_, cluster, pod_json) = find_pod(&s, &caller, &ns, &pod, &p).await?;
+    // Without `container`: the pod's first application container (Kiali's UI always names one).
+    let container = lq.container.clone().or_else(|| {
+        pod_json["containers"][0]["name"]
+            .as_str()
+            .or_else(|| pod_json["istioContainers"][0]["name"].as_str())
+            .map(String::from)
+    });
+    let client = client_for(&s, &caller, &cluster)?;
+    let api: Api<Pod> = Api::namespaced(client, &ns);
+    let lp = lq.params(container.clone());
+    tracing::info!(
+        target: "meshglass::pod_logs",
+        user = %caller.id.name(),
+        cluster = %cluster,
+        namespace = %ns,
+        pod = %pod,
+        container = container.as_deref().unwrap_or_default(),
+        follow = lq.follow,
+        "pod logs"
+    );
+    let open = api.log_stream(&pod, &lp);
+    let reader = if lq.follow {
+        open.await
+    } else {
+        match tokio::time::timeout(READ_TIMEOUT, open).await {
+            Ok(r) => r,
+            Err(_) => return Err(timed_out(&cluster)),
+        }
+    }
+    .map_err(|e| refused(&cluster, e))?;
+    let until = lq.until_millis();
+    let lines = reader
+        .lines()
+        .filter_map(|l| async move { l.ok().and_then(|l| log_entry(&l)) })
+        .take_while(move |(t, _)| {
+            let keep = until.is_none_or(|u| *t <= u);
+            async move { keep }
+        })
+        .map(|(_, e)| e);
+    if lq.follow {
+        let deadline = tokio::time::Instant::now() + FOLLOW_MAX;
+        let stream = lines.take(lq.max_lines).map(|e| {
+            let mut line = e.to_string();
+            line.push('\n');
+            Ok::<_, std::io::Error>(line)
+        });
+        let bounded = futures::stream::unfold(
+            (Box::pin(stream), deadline),
+            |(mut st, deadline)| async move {
+                match tokio::time::timeout_at(deadline, st.next()).await {
+                    Ok(Some(item)) => Some((item, (st, deadline))),
+                    _ => None,
+                }
+            },
+        );
+        return Ok((
+            [
+                (header::CONTENT_TYPE, "application/x-ndjson"),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            Body::from_stream(bounded),
+        )
+            .into_response());
+    }
+    let read = async {
+        let mut entries = Vec::new();
+        let mut lines = Box::pin(lines);
+        let mut truncated = false;
+        while let Some(e) = lines.next().await {
+            if entries.len() == lq.max_lines {
+                truncated = true;
+                break;
+            }
+            entries.push(e);
+        }
+        (entries, truncated)
+    };
+    let (entries, truncated) = tokio::time::timeout(READ_TIMEOUT, read)
+        .await
+        .map_err(|_| timed_out(&cluster))?;
+    Ok(axum::Json(json!({"entries": entries, "linesTruncated": truncated})).into_response())
+}
+
+fn timed_out(cluster: &str) -> Error {
+    Error::Kube(format!(
+        "cluster {cluster}: the pod's log did not arrive within {} s",
+        READ_TIMEOUT.as_secs()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> Params {
+        Params(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn a_line_becomes_kialis_log_entry() {
+        let (t, e) = log_entry(
+            "2026-12-01T10:00:00.123456789Z [2026-12-01 10:00:00] warning: upstream slow\n",
+        )
+        .expect("entry");
+        assert_eq!(t, 1_796_119_200_123);
+        assert_eq!(e["timestamp"], "2026-12-01 10:00:00.123");
+        assert_eq!(e["timestampUnix"], 1_796_119_200_123_i64);
+        assert_eq!(e["message"], "[2026-12-01 10:00:00] warning: upstream slow");
+        assert_eq!(e["severity"], "WARN");
+        assert!(log_entry("no timestamp here").is_none());
+    }
+
+    #[test]
+    fn severity_is_the_first_level_named() {
+        assert_eq!(severity("GET /reviews 200"), "INFO");
+        assert_eq!(severity("error: debug dump follows"), "ERROR");
+        assert_eq!(severity("debug: an error was retried"), "DEBUG");
+        assert_eq!(severity("TRACE span"), "TRACE");
+    }
+
+    #[test]
+    fn kialis_parameters_are_read_and_bounded() {
+        let q = LogQuery::from_params(&params(&[
+            ("container", "istio-proxy"),
+            ("sinceTime", "1796119200"),
+            ("duration", "10m"),
+            ("tailLines", "50"),
+            ("maxLines", "100"),
+            ("follow", "true"),
+        ]))
+        .expect("valid");
+        assert_eq!(q.container.as_deref(), Some("istio-proxy"));
+        assert_eq!(q.until_millis(), Some((1_796_119_200 + 600) * 1000));
+        assert_eq!((q.tail_lines, q.max_lines, q.follow), (Some(50), 100, true));
+        let lp = q.params(q.container.clone());
+        assert!(lp.timestamps && lp.follow && lp.limit_bytes.is_none());
+        let plain = LogQuery::from_params(&params(&[])).expect("defaults");
+        assert_eq!(plain.max_lines, MAX_LINES);
+        assert_eq!(plain.params(None).limit_bytes, Some(MAX_BYTES));
+        for (k, v) in [
+            ("maxLines", "0"),
+            ("maxLines", "10001"),
+            ("tailLines", "-1"),
+            ("sinceTime", "yesterday"),
+            ("duration", "forever"),
+            ("container", "a/b"),
+            ("follow", "yes"),
+        ] {
+            let err = LogQuery::from_params(&params(&[(k, v)])).expect_err(k);
+            assert!(err.to_string().contains(k), "{k}={v}: {err}");
+        }
+    }
+}
