@@ -8,16 +8,16 @@ CLUSTERS ?= east west
 export MESHGLASS_CACHE ?= $(HOME)/.cache/meshglass
 
 .PHONY: help demo demo-down test lint fmt-check clippy acyclic deny unit e2e crds crds-check \
-        charts charts-check findings-check tools prereqs clusters-up clusters-down bench bench-testbed bench-istio bench-server compare-server ui ui-test bundle bundle-check images images-lint
+        charts charts-check findings-check proptest-million tools prereqs clusters-up clusters-down bench bench-testbed bench-istio bench-server bench-metrics-store compare-server ui ui-test bundle bundle-check images images-lint
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
 
 ## --- the two commands -------------------------------------------------------
 
-demo: prereqs tools ui ## the east/west demo mesh with the operator and the server (Ctrl-C stops it)
+demo: prereqs tools ui ## the east/west demo mesh with the operator and the server (Ctrl-C stops it); METRICS=thanos: over Thanos Query behind a token gate
 	$(CARGO) build --locked -q -p meshglass-operator -p meshglass-server --bins
-	$(CARGO) run --locked -q -p meshglass-simulator --bin meshglass-demo -- up --state-dir .local
+	$(CARGO) run --locked -q -p meshglass-simulator --bin meshglass-demo -- up --state-dir .local $(if $(METRICS),--metrics $(METRICS))
 
 demo-down: ## stop what `make demo` started, and what a crashed demo left behind
 	$(CARGO) run --locked -q -p meshglass-simulator --bin meshglass-demo -- down --state-dir .local
@@ -78,6 +78,12 @@ images: ui ## build the operator and server images offline with buildah (FROM sc
 	$(CARGO) build --locked --release -q -p meshglass-operator -p meshglass-server --bins
 	images/build-local.sh $${CARGO_TARGET_DIR:-$(CURDIR)/target}/release
 
+proptest-million: ## the four no-panic properties at a million inputs each (query parameters, kubeconfigs and Prometheus bodies run a million in `make unit` too; CR specs 20,000 there): about an hour
+	$(CARGO) test --locked -p meshglass-server --test params_proptest
+	$(CARGO) test --locked -p meshglass-crds --lib kubeconfig::tests
+	$(CARGO) test --locked -p meshglass-engine --test prometheus_bodies -- --nocapture
+	MESHGLASS_PROPTEST_CASES=1000000 $(CARGO) test --locked -p meshglass-operator --lib build::proptests
+
 findings-check: ## mutation check of the Trust findings: each guard undone (tests/tools/findings/*.patch) must fail its test; FINDINGS="1a 5" picks cases
 	@CARGO=$(CARGO) tests/tools/findings-check.sh
 
@@ -123,6 +129,10 @@ bench-istio: tools ## Istio config figures on the test bed: p50/p95 of /api/isti
 bench-server: tools ## server figures on the test bed: graph p50/p95 (1/50/200 namespaces), /api/namespaces under graph load, RSS per cached pod; BASELINE=<binary> measures it first
 	$(CARGO) build --locked --release -q -p meshglass-server
 	$(CARGO) run --locked --release -q -p meshglass-testbed --example server_bench -- $(if $(BASELINE),--baseline-bin $(BASELINE))
+
+bench-metrics-store: tools ## graph p50/p95 at 1 and 50 namespaces via Thanos Query (a sidecar beside each cluster's Prometheus) and via the plain Prometheus, in one run
+	$(CARGO) build --locked --release -q -p meshglass-server
+	$(CARGO) run --locked --release -q -p meshglass-testbed --example server_bench -- --thanos --namespaces 50 --pods 0 --rounds $(or $(ROUNDS),40)
 
 compare-server: tools ## every recorded route of the test bed answered by BASELINE=<binary> and by this tree's server: same status and bytes (graphs: same JSON)
 	@test -n "$(BASELINE)" || { echo "compare-server: set BASELINE=<path of the meshglass-server to compare with>"; exit 2; }

@@ -29,12 +29,17 @@ use crate::ttl_cache::TtlCache;
 use meshglass_crds::Config;
 pub use meshglass_crds::spec::AuthStrategy;
 
-/// The configured strategy, when the server implements it (anonymous, token, header).
+/// The configured strategy, when the server implements it (anonymous, token, header, openid).
 pub fn configured_strategy(config: &Config) -> Result<AuthStrategy> {
     match config.auth_strategy() {
-        Some(s @ (AuthStrategy::Anonymous | AuthStrategy::Token | AuthStrategy::Header)) => Ok(s),
+        Some(
+            s @ (AuthStrategy::Anonymous
+            | AuthStrategy::Token
+            | AuthStrategy::Header
+            | AuthStrategy::Openid),
+        ) => Ok(s),
         _ => Err(Error::Config(format!(
-            "auth.strategy {:?} is not supported (allowed: anonymous, token, header)",
+            "auth.strategy {:?} is not supported (allowed: anonymous, token, header, openid)",
             config.auth.strategy
         ))),
     }
@@ -53,7 +58,14 @@ pub struct User {
 #[derive(Debug, Clone)]
 pub enum Identity {
     Anonymous,
+    /// One credential for every cluster (`token`, `header`): the home cluster's review of it.
     User(Arc<User>),
+    /// `openid`: a credential per cluster the user logged in to, each reviewed by that cluster
+    /// (`users`); a cluster without one shows nothing of its namespaces.
+    Clusters {
+        name: String,
+        users: Arc<BTreeMap<String, Arc<User>>>,
+    },
 }
 
 /// The caller's bearer token, kept for the request only so that writes go to a cluster with the
@@ -98,14 +110,35 @@ impl Identity {
         match self {
             Identity::Anonymous => "anonymous",
             Identity::User(u) => &u.username,
+            Identity::Clusters { name, .. } => name,
+        }
+    }
+
+    /// Whether what the caller sees is restricted by its rights (a signed-in user).
+    pub fn is_user(&self) -> bool {
+        !matches!(self, Identity::Anonymous)
+    }
+
+    /// The user as `cluster` knows it; `None` for a cluster the user is not logged in to.
+    fn on(&self, cluster: &str) -> Option<Arc<User>> {
+        match self {
+            Identity::Anonymous => None,
+            Identity::User(u) => Some(u.clone()),
+            Identity::Clusters { users, .. } => users.get(cluster).cloned(),
         }
     }
 }
 
 /// Answers "who is this token" and "may this user read that namespace".
 pub trait Reviewer: Send + Sync {
-    /// `Ok(None)` when the token is not valid.
+    /// `Ok(None)` when the token is not valid (reviewed by the home cluster).
     fn review_token<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Option<User>>>;
+    /// `Ok(None)` when `cluster` does not accept the token (a per-cluster login).
+    fn review_token_on<'a>(
+        &'a self,
+        cluster: &'a str,
+        token: &'a str,
+    ) -> BoxFuture<'a, Result<Option<User>>>;
     /// Whether `user` may read namespace `ns` on `cluster`.
     fn can_read_namespace<'a>(
         &'a self,
@@ -130,32 +163,29 @@ impl Reviewer for KubeReviewer {
                 .ok_or_else(|| {
                     Error::Unauthorized("home cluster not available to review tokens".into())
                 })?;
-            let tr = TokenReview {
-                spec: TokenReviewSpec {
-                    token: Some(token.to_string()),
-                    ..Default::default()
-                },
-                ..Default::default()
-            };
-            let res = Api::<TokenReview>::all(home)
-                .create(&PostParams::default(), &tr)
-                .await
-                .map_err(|e| {
-                    Error::Kube(format!("token review failed: {}", describe_kube_error(&e)))
+            token_review(home, token).await
+        }
+        .boxed()
+    }
+
+    fn review_token_on<'a>(
+        &'a self,
+        cluster: &'a str,
+        token: &'a str,
+    ) -> BoxFuture<'a, Result<Option<User>>> {
+        async move {
+            let client = self
+                .registry
+                .snapshot()
+                .into_iter()
+                .find(|c| c.name == cluster)
+                .and_then(|c| c.client.clone())
+                .ok_or_else(|| {
+                    Error::Unauthorized(format!(
+                        "cluster {cluster} is not available to review tokens"
+                    ))
                 })?;
-            let Some(status) = res.status else {
-                return Ok(None);
-            };
-            if status.authenticated != Some(true) {
-                return Ok(None);
-            }
-            let u = status.user.unwrap_or_default();
-            Ok(Some(User {
-                username: u.username.unwrap_or_default(),
-                uid: u.uid.unwrap_or_default(),
-                groups: u.groups.unwrap_or_default(),
-                extra: u.extra.unwrap_or_default(),
-            }))
+            token_review(client, token).await
         }
         .boxed()
     }
@@ -202,6 +232,34 @@ impl Reviewer for KubeReviewer {
         }
         .boxed()
     }
+}
+
+/// A TokenReview of `token` on the cluster of `client`.
+async fn token_review(client: kube::Client, token: &str) -> Result<Option<User>> {
+    let tr = TokenReview {
+        spec: TokenReviewSpec {
+            token: Some(token.to_string()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let res = Api::<TokenReview>::all(client)
+        .create(&PostParams::default(), &tr)
+        .await
+        .map_err(|e| Error::Kube(format!("token review failed: {}", describe_kube_error(&e))))?;
+    let Some(status) = res.status else {
+        return Ok(None);
+    };
+    if status.authenticated != Some(true) {
+        return Ok(None);
+    }
+    let u = status.user.unwrap_or_default();
+    Ok(Some(User {
+        username: u.username.unwrap_or_default(),
+        uid: u.uid.unwrap_or_default(),
+        groups: u.groups.unwrap_or_default(),
+        extra: u.extra.unwrap_or_default(),
+    }))
 }
 
 /// How long a token review (either answer) and an access review are trusted.
@@ -265,6 +323,8 @@ pub struct Auth {
     pub sealer: Sealer,
     /// `login_token.expiration_seconds`.
     pub session_seconds: u64,
+    /// The `openid` strategy's providers.
+    pub openid: Option<Arc<crate::openid::OpenId>>,
 }
 
 impl Auth {
@@ -282,7 +342,14 @@ impl Auth {
             counts: ReviewCounts::default(),
             sealer: Sealer::random(),
             session_seconds: meshglass_crds::config::DEFAULT_SESSION_SECONDS,
+            openid: None,
         }
+    }
+
+    /// The `openid` strategy's providers.
+    pub fn with_openid(mut self, openid: crate::openid::OpenId) -> Self {
+        self.openid = Some(Arc::new(openid));
+        self
     }
 
     /// Sessions sealed with `sealer`, lasting `seconds`.
@@ -348,10 +415,71 @@ impl Auth {
                 )));
             }
         }
+        if self.strategy == AuthStrategy::Openid {
+            // Each cluster's token is that cluster's: no one token goes with the caller.
+            let id = self.cluster_identity(&s).await?;
+            return Ok(Caller { id, token: None });
+        }
         match &s.token {
             Some(t) => self.caller(Some(&format!("Bearer {t}"))).await,
             None => self.caller(None).await,
         }
+    }
+
+    /// `openid`: the user on each cluster of the session, that cluster reviewing its own ID
+    /// token. A token a cluster no longer accepts (expired, revoked) leaves that cluster out; with
+    /// none left the session is over.
+    pub async fn cluster_identity(&self, s: &Session) -> Result<Identity> {
+        let mut users = BTreeMap::new();
+        for (cluster, token) in &s.clusters {
+            match self.review(Some(cluster), token).await {
+                Ok(Some(u)) => {
+                    users.insert(cluster.clone(), u);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(cluster = %cluster, error = %e, "cannot review the session's ID token")
+                }
+            }
+        }
+        if users.is_empty() {
+            return Err(Error::Unauthorized(
+                "no cluster accepts the session's OpenID login any more; log in again".into(),
+            ));
+        }
+        Ok(Identity::Clusters {
+            name: s.username.clone(),
+            users: Arc::new(users),
+        })
+    }
+
+    /// The review of `token` by `cluster` (`None`: the home cluster), cached for [`REVIEW_TTL`]
+    /// whatever the answer, new tokens at a bounded rate.
+    pub async fn review(&self, cluster: Option<&str>, token: &str) -> Result<Option<Arc<User>>> {
+        let mut h = Sha256::new();
+        if let Some(c) = cluster {
+            h.update(c.as_bytes());
+            h.update([0u8]);
+        }
+        h.update(token.as_bytes());
+        let key: [u8; 32] = h.finalize().into();
+        if let Some(u) = lock(&self.tokens).get(&key, Instant::now()) {
+            return Ok(u);
+        }
+        if !lock(&self.bucket).take(Instant::now()) {
+            self.counts.token_reviews_refused.inc();
+            return Err(Error::Busy(
+                "too many new tokens to review; try again shortly".into(),
+            ));
+        }
+        self.counts.token_reviews.inc();
+        let u = match cluster {
+            Some(c) => self.reviewer.review_token_on(c, token).await?,
+            None => self.reviewer.review_token(token).await?,
+        }
+        .map(Arc::new);
+        lock(&self.tokens).insert(key, u.clone(), Instant::now());
+        Ok(u)
     }
 
     async fn caller(&self, authorization: Option<&str>) -> Result<Caller> {
@@ -359,6 +487,7 @@ impl Auth {
         let token = match id {
             Identity::Anonymous => None,
             Identity::User(_) => bearer(authorization).map(|t| CallerToken(Arc::from(t))),
+            Identity::Clusters { .. } => None,
         };
         Ok(Caller { id, token })
     }
@@ -381,23 +510,7 @@ impl Auth {
                 "the bearer token is longer than {MAX_TOKEN_BYTES} bytes"
             )));
         }
-        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        let cached = lock(&self.tokens).get(&key, Instant::now());
-        let user = match cached {
-            Some(u) => u,
-            None => {
-                if !lock(&self.bucket).take(Instant::now()) {
-                    self.counts.token_reviews_refused.inc();
-                    return Err(Error::Busy(
-                        "too many new tokens to review; try again shortly".into(),
-                    ));
-                }
-                self.counts.token_reviews.inc();
-                let u = self.reviewer.review_token(token).await?.map(Arc::new);
-                lock(&self.tokens).insert(key, u.clone(), Instant::now());
-                u
-            }
-        };
+        let user = self.review(None, token).await?;
         user.map(Identity::User).ok_or_else(|| {
             Error::Unauthorized("the token was rejected by the home cluster (TokenReview)".into())
         })
@@ -411,10 +524,15 @@ impl Auth {
         cluster: &ClusterEntry,
         candidates: Vec<String>,
     ) -> Result<Option<BTreeSet<String>>> {
-        let Identity::User(user) = identity else {
+        if !identity.is_user() {
             return Ok(None);
-        };
+        }
         let mut allowed = BTreeSet::new();
+        // A cluster the user has not logged in to: none of its namespaces.
+        let Some(user) = identity.on(&cluster.name) else {
+            return Ok(Some(allowed));
+        };
+        let user = &user;
         let mut todo = Vec::new();
         {
             let m = lock(&self.access);
@@ -467,6 +585,20 @@ pub struct StaticReviewer {
 impl Reviewer for StaticReviewer {
     fn review_token<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Option<User>>> {
         let u = self.tokens.get(token).cloned();
+        async move { Ok(u) }.boxed()
+    }
+
+    /// `<cluster>:<token>` when listed, else the token as the home cluster knows it.
+    fn review_token_on<'a>(
+        &'a self,
+        cluster: &'a str,
+        token: &'a str,
+    ) -> BoxFuture<'a, Result<Option<User>>> {
+        let u = self
+            .tokens
+            .get(&format!("{cluster}:{token}"))
+            .or_else(|| self.tokens.get(token))
+            .cloned();
         async move { Ok(u) }.boxed()
     }
 

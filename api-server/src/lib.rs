@@ -9,6 +9,7 @@ pub mod inventory;
 pub mod kiali_json;
 pub mod logging;
 pub mod metrics;
+pub mod openid;
 pub mod params;
 pub mod prom;
 pub mod registry;
@@ -194,15 +195,19 @@ pub async fn start(opts: Options) -> Result<Running> {
     } else {
         session::Sealer::new(&config.login_token.signing_key)?
     };
-    let auth = Arc::new(
-        Auth::new(
-            strategy,
-            Arc::new(KubeReviewer {
-                registry: registry.clone(),
-            }),
-        )
-        .with_sessions(sealer, config.session_seconds()),
-    );
+    let mut auth = Auth::new(
+        strategy,
+        Arc::new(KubeReviewer {
+            registry: registry.clone(),
+        }),
+    )
+    .with_sessions(sealer, config.session_seconds());
+    if strategy == auth::AuthStrategy::Openid {
+        let oidc = meshglass_crds::openid::OpenIdConfig::from_value(&config.auth.openid)
+            .map_err(|e| Error::Config(e.to_string()))?;
+        auth = auth.with_openid(openid::OpenId::new(oidc, &opts.paths)?);
+    }
+    let auth = Arc::new(auth);
     let mut server_metrics = metrics::Metrics::default();
     server_metrics.register_reviews(&auth.counts);
     let state = Arc::new(AppState {

@@ -55,6 +55,14 @@ struct Cli {
         default_value = meshglass_crds::config::SERVICE_ACCOUNT_TOKEN
     )]
     service_account_token: PathBuf,
+    /// Secret `<instance>` as mounted: `oidc-secret` (the OpenID client secret) and
+    /// `oidc-secret-<cluster>` (a cluster's own provider).
+    #[arg(
+        long,
+        env = "MESHGLASS_CLIENT_SECRET_DIR",
+        default_value = meshglass_crds::openid::CLIENT_SECRET_DIR
+    )]
+    client_secret_dir: PathBuf,
     /// Log as JSON lines, whatever `deployment.logger.log_format` says.
     #[arg(long)]
     log_json: bool,
@@ -91,6 +99,7 @@ async fn main() -> anyhow::Result<()> {
             override_secrets_dir: cli.override_secrets_dir,
             ca_bundle_dir: cli.ca_bundle_dir,
             service_account_token: cli.service_account_token,
+            client_secret_dir: cli.client_secret_dir,
         },
         secrets_poll: Duration::from_secs(2),
     })

@@ -109,13 +109,19 @@ impl Sealer {
 
     /// The session as cookie text (URL-safe base64 of nonce and ciphertext).
     pub fn seal(&self, s: &Session) -> Result<String> {
-        let mut buf = serde_json::to_vec(s).map_err(|e| Error::Engine(format!("session: {e}")))?;
+        self.seal_json(AAD, s)
+    }
+
+    /// `v` sealed for `purpose` (the associated data: text sealed for one purpose never opens
+    /// as another).
+    pub fn seal_json<T: Serialize>(&self, purpose: &[u8], v: &T) -> Result<String> {
+        let mut buf = serde_json::to_vec(v).map_err(|e| Error::Engine(format!("session: {e}")))?;
         let mut nonce = [0u8; NONCE_LEN];
         fill(&self.rng, &mut nonce);
         self.key
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce),
-                Aad::from(AAD),
+                Aad::from(purpose),
                 &mut buf,
             )
             .map_err(|_| Error::Engine("cannot seal the session".into()))?;
@@ -124,8 +130,12 @@ impl Sealer {
         Ok(URL_SAFE_NO_PAD.encode(out))
     }
 
-    /// The session a cookie holds, if it opens with this key and has not expired at `now`.
-    pub fn open(&self, text: &str, now: i64) -> Result<Session> {
+    /// What [`Sealer::seal_json`] sealed for `purpose`, if it opens with this key.
+    pub fn open_json<T: serde::de::DeserializeOwned>(
+        &self,
+        purpose: &[u8],
+        text: &str,
+    ) -> Result<T> {
         let bad = || Error::Unauthorized("the session cookie is not valid; log in again".into());
         let raw = URL_SAFE_NO_PAD.decode(text).map_err(|_| bad())?;
         if raw.len() < NONCE_LEN {
@@ -136,9 +146,14 @@ impl Sealer {
         let mut sealed = sealed.to_vec();
         let plain = self
             .key
-            .open_in_place(nonce, Aad::from(AAD), &mut sealed)
+            .open_in_place(nonce, Aad::from(purpose), &mut sealed)
             .map_err(|_| bad())?;
-        let s: Session = serde_json::from_slice(plain).map_err(|_| bad())?;
+        serde_json::from_slice(plain).map_err(|_| bad())
+    }
+
+    /// The session a cookie holds, if it opens with this key and has not expired at `now`.
+    pub fn open(&self, text: &str, now: i64) -> Result<Session> {
+        let s: Session = self.open_json(AAD, text)?;
         if s.expires <= now {
             return Err(Error::Unauthorized(
                 "the session has expired; log in again".into(),
@@ -193,12 +208,12 @@ pub fn session_text(jar: &BTreeMap<String, String>) -> Option<String> {
 }
 
 /// Cookie attributes: the web root's path, HttpOnly, Secure, and `same_site`.
-fn attrs(path: &str, same_site: &str, max_age: i64) -> String {
+pub fn attrs(path: &str, same_site: &str, max_age: i64) -> String {
     let path = if path.is_empty() { "/" } else { path };
     format!("Path={path}; HttpOnly; Secure; SameSite={same_site}; Max-Age={max_age}")
 }
 
-fn cookie(name: &str, value: &str, attrs: &str) -> HeaderValue {
+pub fn cookie(name: &str, value: &str, attrs: &str) -> HeaderValue {
     // Names are ours; values are URL-safe base64 or digits.
     HeaderValue::from_str(&format!("{name}={value}; {attrs}"))
         .unwrap_or_else(|_| HeaderValue::from_static(""))

@@ -78,6 +78,7 @@ fn paths(dir: &std::path::Path) -> Paths {
         override_secrets_dir: dir.join("override"),
         ca_bundle_dir: dir.join("cabundle"),
         service_account_token: dir.join("sa-token"),
+        client_secret_dir: dir.join("kiali-secret"),
     }
 }
 

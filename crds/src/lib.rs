@@ -5,12 +5,14 @@
 //! - [`config`]: the effective server configuration (`config.yaml`) built from a spec;
 //! - [`names`]: object names and labels derived from a CR;
 //! - [`kubeconfig`]: the allow-list remote-cluster kubeconfigs pass (operator and server);
+//! - [`openid`]: the `auth.openid` provider settings, per cluster;
 //! - [`accepted`]: which spec fields this version acts on, and which it only accepts.
 
 pub mod accepted;
 pub mod config;
 pub mod kubeconfig;
 pub mod names;
+pub mod openid;
 pub mod schema;
 pub mod spec;
 pub mod status;

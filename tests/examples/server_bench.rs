@@ -3,12 +3,17 @@
 //! - graph latency p50/p95 for 1, 50 and 200 namespaces over east + west, with Prometheus
 //!   backfilled for every namespace; Prometheus queries per graph; share of the time spent
 //!   outside Prometheus (from the server's `Server-Timing` header);
-//! - resident memory per cached pod with 2 clusters × `--pods` pods.
+//! - resident memory per cached pod with 2 clusters × `--pods` pods (skipped with `--pods 0`);
+//! - with `--thanos`, the graph figures over Thanos Query as well, in the same run: a Prometheus
+//!   per cluster holding what that cluster's proxies report, a Thanos sidecar beside each and one
+//!   Thanos Query over both (the seeds' distributed store), asked by a second server in every
+//!   round beside the one reading the plain Prometheus that holds every sample
+//!   (`make bench-metrics-store`).
 //!
 //! The server runs as its own process (the release `meshglass-server` binary), so its RSS is its
 //! own. With `--baseline-bin PATH` the graph figures and `/api/namespaces` under graph load are
 //! measured for that binary first, then for `--server-bin`, on the same bed and Prometheus.
-//! Usage: `bench_server [--server-bin PATH] [--baseline-bin PATH] [--namespaces 200] [--pods 5000] [--rounds 20]`.
+//! Usage: `bench_server [--server-bin PATH] [--baseline-bin PATH] [--thanos] [--namespaces 200] [--pods 5000] [--rounds 20]`.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -22,14 +27,15 @@ use kube::api::Api;
 mod common;
 mod support;
 use common::token_kubeconfig;
-use meshglass_testbed::{Prometheus, TestBed, wait_until};
+use meshglass_testbed::{Prometheus, TestBed, ThanosQuery, wait_until};
 use serde_json::{Value, json};
 use support::{Server, arg, create, percentile, reader_token};
 
 const TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Per namespace: a→b in east, a(east)→b(west) with 10 % 5xx, b(west)→c(west); both reporters.
-fn openmetrics(namespaces: &[String], start: i64, end: i64) -> String {
+/// `stored_in`: only the samples a proxy of that cluster reports (what its own Prometheus holds).
+fn openmetrics(namespaces: &[String], start: i64, end: i64, stored_in: Option<&str>) -> String {
     let mut out = String::from("# TYPE istio_requests counter\n");
     for ns in namespaces {
         let flows = [
@@ -40,6 +46,10 @@ fn openmetrics(namespaces: &[String], start: i64, end: i64) -> String {
         ];
         for ((sc, sa), (dc, da), code, rps) in flows {
             for reporter in ["source", "destination"] {
+                let reported_in = if reporter == "source" { sc } else { dc };
+                if stored_in.is_some_and(|c| c != reported_in) {
+                    continue;
+                }
                 let l = format!(
                     "reporter=\"{reporter}\",source_cluster=\"{sc}\",source_workload=\"{sa}-v1\",source_workload_namespace=\"{ns}\",\
                      source_canonical_service=\"{sa}\",source_canonical_revision=\"v1\",source_app=\"{sa}\",source_version=\"v1\",\
@@ -147,9 +157,31 @@ async fn main() {
         .expect("clock")
         .as_secs() as i64;
     let end = now - now % 60 - 120;
-    let prom = Prometheus::start_with_openmetrics(&openmetrics(&namespaces, end - 1200, end))
+    let prom = Prometheus::start_with_openmetrics(&openmetrics(&namespaces, end - 1200, end, None))
         .await
         .expect("prometheus");
+    // The distributed store: each cluster's own Prometheus (the sidecar needs an external label)
+    // and Thanos Query over their sidecars.
+    let thanos = if std::env::args().any(|a| a == "--thanos") {
+        let mut per_cluster = Vec::new();
+        for cluster in ["east", "west"] {
+            let cfg = format!(
+                "global:\n  scrape_interval: 15s\n  external_labels:\n    prometheus_cluster: {cluster}\n"
+            );
+            let om = openmetrics(&namespaces, end - 1200, end, Some(cluster));
+            per_cluster.push(
+                Prometheus::start(Some(&cfg), Some(&om))
+                    .await
+                    .expect("per-cluster prometheus"),
+            );
+        }
+        let query = ThanosQuery::start(&per_cluster.iter().collect::<Vec<_>>())
+            .await
+            .expect("thanos");
+        Some((per_cluster, query))
+    } else {
+        None
+    };
     println!(
         "setup: bed + {n_ns} namespaces x 2 clusters + backfill in {:.0} s",
         t0.elapsed().as_secs_f64()
@@ -164,18 +196,23 @@ async fn main() {
     )
     .expect("kubeconfig");
     let secrets = dir.path().join("secrets");
-    let mut servers: Vec<(&str, PathBuf)> = Vec::new();
+    let mut servers: Vec<(&str, PathBuf, &str)> = Vec::new();
     if let Some(base_bin) = arg("--baseline-bin").map(PathBuf::from) {
         assert!(base_bin.exists(), "{} missing", base_bin.display());
-        servers.push(("before", base_bin));
+        servers.push(("before", base_bin, prom.url()));
     }
-    servers.push(("after", bin.clone()));
+    if let Some((_, query)) = &thanos {
+        servers.push(("via Thanos Query", bin.clone(), query.url()));
+        servers.push(("via the plain Prometheus", bin.clone(), prom.url()));
+    } else {
+        servers.push(("after", bin.clone(), prom.url()));
+    }
     // Every server runs at once and each round asks every one of them, so that a slower phase of
     // the machine or of Prometheus affects each binary alike.
     let mut running = Vec::new();
-    for (label, server_bin) in &servers {
-        let server = Server::start(server_bin, dir.path(), &bed, &secrets, prom.url()).await;
-        println!("{label}: {}", server_bin.display());
+    for (label, server_bin, store) in &servers {
+        let server = Server::start(server_bin, dir.path(), &bed, &secrets, store).await;
+        println!("{label}: {} reading {store}", server_bin.display());
         running.push((*label, server));
     }
     graph_tables(&running, &namespaces, end, rounds).await;
@@ -187,7 +224,11 @@ async fn main() {
     }
     let last = running.pop().map(|(_, s)| s);
     drop(running);
+    drop(thanos);
     let Some(mut server) = last else { return };
+    if pods == 0 {
+        return;
+    }
     let (http, metrics, pid) = (server.http.clone(), server.metrics.clone(), server.pid);
 
     // Memory: RSS before and after 2 × `pods` pods are cached.
@@ -289,8 +330,10 @@ async fn time_graph(http: &reqwest::Client, url: &str, f: &mut Figures, keep: bo
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    let body: Value = resp.json().await.expect("json");
+    let bytes = resp.bytes().await.expect("graph body");
+    // The answer's latency: up to its last byte, not this client's parsing of it.
     let ms = start.elapsed().as_secs_f64() * 1000.0;
+    let body: Value = serde_json::from_slice(&bytes).expect("json");
     let prom_ms: f64 = timing
         .split("prom;dur=")
         .nth(1)

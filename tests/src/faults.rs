@@ -189,6 +189,144 @@ impl ServerProcess {
     }
 }
 
+/// The `meshglass-operator` binary, built by cargo (a no-op when up to date) into the target
+/// directory of the calling test binary (`<target>/debug/deps/<test>`), so that it is the code
+/// under test, patched or not.
+pub fn operator_bin() -> Result<PathBuf, Error> {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let target = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.ancestors().nth(3).map(Path::to_path_buf))
+        .unwrap_or_else(|| repo.join("target"));
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let status = std::process::Command::new(cargo)
+        .current_dir(&repo)
+        .args([
+            "build",
+            "--locked",
+            "-q",
+            "-p",
+            "meshglass-operator",
+            "--bin",
+            "meshglass-operator",
+        ])
+        .arg("--target-dir")
+        .arg(&target)
+        .status()
+        .map_err(|e| Error::io("running cargo build -p meshglass-operator", e))?;
+    if !status.success() {
+        return Err(Error::io(
+            "cargo build -p meshglass-operator",
+            std::io::Error::other(status.to_string()),
+        ));
+    }
+    Ok(target.join("debug").join("meshglass-operator"))
+}
+
+/// A `meshglass-operator run` process (no leader election) against one cluster, with the default
+/// tenancy (every allow switch off: the `ALLOW_*` variables are removed from its environment),
+/// logging text to `log`; killed when dropped.
+pub struct OperatorProcess {
+    child: std::process::Child,
+    pub pid: u32,
+    /// `http://127.0.0.1:<port>`, serving `/healthz`, `/readyz` and `/metrics`.
+    pub admin: String,
+}
+
+impl OperatorProcess {
+    pub fn start(binary: &Path, kubeconfig: &Path, log: &Path) -> Result<OperatorProcess, Error> {
+        let port = free_port()?;
+        let out = std::fs::File::create(log)
+            .map_err(|e| Error::io(format!("creating {}", log.display()), e))?;
+        let child = std::process::Command::new(binary)
+            .args(["run", "--leader-election", "false", "--log-format", "text"])
+            .arg("--kubeconfig")
+            .arg(kubeconfig)
+            .arg("--admin-addr")
+            .arg(format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "info")
+            .env_remove("ALLOW_AD_HOC_KIALI_NAMESPACE")
+            .env_remove("ALLOW_AD_HOC_KIALI_IMAGE")
+            .env_remove("ALLOW_REMOTE_CLUSTER_RESOURCES")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(out)
+            .spawn()
+            .map_err(|e| Error::io(format!("starting {}", binary.display()), e))?;
+        Ok(OperatorProcess {
+            pid: child.id(),
+            child,
+            admin: format!("http://127.0.0.1:{port}"),
+        })
+    }
+
+    /// A client for the admin port (one per runtime: tests run on runtimes of their own).
+    pub fn http() -> reqwest::Client {
+        reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap_or_default()
+    }
+
+    /// Waits until `/readyz` answers 200 (the Kiali watch has synced).
+    pub async fn wait_ready(&mut self) -> Result<(), Error> {
+        let http = Self::http();
+        let url = format!("{}/readyz", self.admin);
+        wait_until(
+            "the operator is ready (/readyz)",
+            Duration::from_secs(90),
+            || {
+                let (http, url) = (http.clone(), url.clone());
+                async move {
+                    let ok = http
+                        .get(&url)
+                        .send()
+                        .await
+                        .is_ok_and(|r| r.status().is_success());
+                    Ok::<_, Error>(ok.then_some(()))
+                }
+            },
+        )
+        .await
+    }
+
+    /// Milliseconds of one GET of `/healthz`, which must answer 200.
+    pub async fn healthz_ms(&self, http: &reqwest::Client) -> f64 {
+        let started = Instant::now();
+        let response = http
+            .get(format!("{}/healthz", self.admin))
+            .send()
+            .await
+            .expect("the operator's /healthz answers");
+        assert!(
+            response.status().is_success(),
+            "/healthz {}",
+            response.status()
+        );
+        started.elapsed().as_secs_f64() * 1000.0
+    }
+
+    /// Fails the test when the process has exited (a crash or an OOM kill would be a restart in a
+    /// pod).
+    pub fn assert_running(&mut self) {
+        if let Some(status) = self.child.try_wait().expect("try_wait") {
+            panic!("the operator exited during the fault: {status}");
+        }
+    }
+
+    /// Peak resident set (VmHWM) of the process, in MiB.
+    pub fn peak_rss_mib(&self) -> f64 {
+        peak_rss_mib(self.pid) as f64
+    }
+}
+
+impl Drop for OperatorProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Times one route over and over while a fault lasts; [`LatencyProbe::stop`] gives the worst.
 pub struct LatencyProbe {
     stop: Arc<AtomicBool>,
@@ -201,12 +339,19 @@ pub struct LatencyProbe {
 impl LatencyProbe {
     /// Starts GETting `<server.base><route>` every 50 ms (a non-2xx answer counts as a failure).
     pub fn start(server: &ServerProcess, route: &str) -> LatencyProbe {
+        LatencyProbe::start_url(
+            server.http.clone(),
+            format!("{}{route}", server.base),
+            route,
+        )
+    }
+
+    /// Starts GETting `url` every 50 ms with `http`; `route` names it in the fault line.
+    pub fn start_url(http: reqwest::Client, url: String, route: &str) -> LatencyProbe {
         let stop = Arc::new(AtomicBool::new(false));
         let worst_us = Arc::new(AtomicU64::new(0));
         let failures = Arc::new(AtomicU64::new(0));
         let (s, w, f) = (stop.clone(), worst_us.clone(), failures.clone());
-        let http = server.http.clone();
-        let url = format!("{}{route}", server.base);
         let task = tokio::spawn(async move {
             while !s.load(Ordering::SeqCst) {
                 let t = Instant::now();

@@ -269,6 +269,67 @@ impl Provider {
     }
 }
 
+/// A browser going through a console's login: from `start` (its redirect to the provider),
+/// through this provider's login form as `user`, back to the console, following every redirect
+/// until `done(url)` holds; returns that URL. `jar` holds the cookies before and after (by name:
+/// the console and the provider share the host 127.0.0.1, on other ports).
+impl Provider {
+    pub async fn browse(
+        &self,
+        jar: &mut BTreeMap<String, String>,
+        start: &str,
+        user: &str,
+        password: &str,
+        done: impl Fn(&str) -> bool,
+    ) -> Result<String, Error> {
+        let mut b = Browser::new(&self.issuer.ca_pem)?;
+        b.cookies = std::mem::take(jar);
+        let mut url = start.to_string();
+        let mut hops = 0;
+        let result = loop {
+            if done(&url) {
+                break Ok(url);
+            }
+            hops += 1;
+            if hops > 20 {
+                break Err(err("too many redirects", &url));
+            }
+            let r = if url.starts_with(&format!("{}/login?", self.login_url)) {
+                let challenge = url
+                    .split("login_challenge=")
+                    .nth(1)
+                    .unwrap_or_default()
+                    .to_string();
+                let body = form(&[
+                    ("challenge", &challenge),
+                    ("username", user),
+                    ("password", password),
+                ]);
+                b.send(
+                    "POST",
+                    &format!("{}/login", self.login_url),
+                    Some(&body),
+                    None,
+                )
+                .await?
+            } else {
+                b.send("GET", &url, None, None).await?
+            };
+            match r.location {
+                Some(l) if r.status / 100 == 3 => url = l,
+                _ => {
+                    break Err(err(
+                        "the flow stopped",
+                        format!("{} at {url}: {}", r.status, r.body),
+                    ));
+                }
+            }
+        };
+        *jar = std::mem::take(&mut b.cookies);
+        result
+    }
+}
+
 fn form(pairs: &[(&str, &str)]) -> String {
     form_urlencoded::Serializer::new(String::new())
         .extend_pairs(pairs)
@@ -470,7 +531,11 @@ impl Browser {
             if k.eq_ignore_ascii_case("set-cookie") {
                 let pair = v.split(';').next().unwrap_or_default();
                 if let Some((n, val)) = pair.split_once('=') {
-                    self.cookies.insert(n.to_string(), val.to_string());
+                    if v.contains("Max-Age=0") {
+                        self.cookies.remove(n);
+                    } else {
+                        self.cookies.insert(n.to_string(), val.to_string());
+                    }
                 }
             } else if k.eq_ignore_ascii_case("location") {
                 let base = format!("{}://{hostport}", if tls { "https" } else { "http" });

@@ -87,17 +87,29 @@ impl ThanosQuery {
     /// Starts a sidecar beside each Prometheus (each must have external labels) and a query over
     /// all of them; returns once the query answers `/-/ready`.
     pub async fn start(proms: &[&Prometheus]) -> Result<Self, Error> {
+        let data: Vec<PathBuf> = proms.iter().map(|p| p.dir().join("data")).collect();
+        let stores: Vec<(&str, &Path)> = proms
+            .iter()
+            .zip(&data)
+            .map(|(p, d)| (p.url(), d.as_path()))
+            .collect();
+        Self::start_over(&stores).await
+    }
+
+    /// As [`ThanosQuery::start`], beside Prometheus servers started elsewhere: (URL, TSDB
+    /// directory) of each (the demo's, on its fixed ports).
+    pub async fn start_over(stores: &[(&str, &Path)]) -> Result<Self, Error> {
         let thanos = binary("thanos", &versions().thanos)?;
         let dir = new_run_dir("thanos")?;
         let watchdog = Watchdog::start(&dir)?;
         let mut procs = Vec::new();
         let mut endpoints = Vec::new();
-        for (i, p) in proms.iter().enumerate() {
+        for (i, (url, tsdb)) in stores.iter().enumerate() {
             let (grpc, http) = (free_port()?, free_port()?);
             let args = vec![
                 "sidecar".to_string(),
-                format!("--prometheus.url={}", p.url()),
-                format!("--tsdb.path={}", p.dir().join("data").display()),
+                format!("--prometheus.url={url}"),
+                format!("--tsdb.path={}", tsdb.display()),
                 format!("--grpc-address=127.0.0.1:{grpc}"),
                 format!("--http-address=127.0.0.1:{http}"),
                 "--log.level=warn".to_string(),

@@ -69,6 +69,9 @@ fn cases() -> Vec<Case> {
     use Via::*;
     let limited = json!({"deployment": {"cluster_wide_access": false}});
     let image = json!({"deployment": {"image_name": "quay.io/kiali/kiali"}});
+    let openid = json!({"auth": {"strategy": "openid", "openid": {
+        "client_id": "kiali", "issuer_uri": "https://127.0.0.1:1",
+        "authorization_endpoint": "https://idp.example/auth"}}});
     vec![
         case(
             "istio_namespace",
@@ -81,6 +84,53 @@ fn cases() -> Vec<Case> {
             json!("anonymous"),
             json!("token"),
             Server("/auth/strategy"),
+        ),
+        with(
+            case(
+                "auth.openid.client_id",
+                json!("kiali"),
+                json!("other-client"),
+                Server("/openid/location"),
+            ),
+            openid.clone(),
+        ),
+        with(
+            case(
+                "auth.openid.authorization_endpoint",
+                json!("https://idp.example/auth"),
+                json!("https://idp.example/other"),
+                Server("/openid/location"),
+            ),
+            openid.clone(),
+        ),
+        with(
+            case(
+                "auth.openid.scopes",
+                Value::Null,
+                json!(["openid", "groups"]),
+                Server("/openid/location"),
+            ),
+            openid.clone(),
+        ),
+        with(
+            case(
+                "auth.openid.additional_request_params",
+                Value::Null,
+                json!({"prompt": "login"}),
+                Server("/openid/location"),
+            ),
+            openid.clone(),
+        ),
+        // Without an authorization endpoint, it is discovered from the issuer (here: none answers,
+        // and the error names the issuer asked).
+        with(
+            case(
+                "auth.openid.issuer_uri",
+                json!("https://127.0.0.1:1"),
+                json!("https://127.0.0.1:2"),
+                Server("/openid/error"),
+            ),
+            json!({"auth": {"strategy": "openid", "openid": {"client_id": "kiali"}}}),
         ),
         case(
             "clustering.autodetect_secrets.enabled",
@@ -783,6 +833,7 @@ impl Server<'_> {
         .await;
         let (_, encoding, _) = get(format!("{base}/api/config"), true).await;
         let session = login(&http, &base).await;
+        let openid = openid_redirect(&base).await;
         let (root_status, _, _) = get(format!("http://{addr}/kiali/api/status"), false).await;
         let (_, _, apps) = get(
             format!("{base}/api/clusters/apps?namespaces={}", self.ns),
@@ -830,10 +881,40 @@ impl Server<'_> {
             "kialiRoot": root_status,
             "apps": apps,
             "session": session,
+            "openid": openid,
         });
         running.shutdown();
         observed
     }
+}
+
+/// Where `/api/auth/openid_redirect` sends the browser (the per-login random `state`, `nonce` and
+/// `code_challenge` left out), or the error it answers.
+async fn openid_redirect(base: &str) -> Value {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let resp = http
+        .get(format!("{base}/api/auth/openid_redirect"))
+        .send()
+        .await
+        .expect("openid redirect");
+    let status = resp.status().as_u16();
+    let location = resp
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(|l| {
+            let (at, query) = l.split_once('?').unwrap_or((l, ""));
+            let kept: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .filter(|(k, _)| !matches!(k.as_str(), "state" | "nonce" | "code_challenge"))
+                .collect();
+            json!({"at": at, "query": kept})
+        });
+    let body = resp.text().await.unwrap_or_default();
+    json!({"status": status, "location": location, "error": if location.is_none() { body } else { String::new() }})
 }
 
 /// A login through `/api/auth/info` (the CSRF cookie and token) and `/api/authenticate`: its status
@@ -967,6 +1048,7 @@ async fn every_acted_on_field_changes_what_is_built_or_what_the_server_does() {
             override_secrets_dir: files.path().join("override"),
             ca_bundle_dir: files.path().join("cabundle"),
             service_account_token: token,
+            client_secret_dir: files.path().join("kiali-secret"),
         },
         prom: &prom,
     };

@@ -135,6 +135,23 @@ fn health_entries(health: &Value) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_shows_both_clusters_cross_cluster_edges_and_health() {
+    demo(&[]).await;
+}
+
+/// `make demo METRICS=thanos`: the same mesh read through Thanos Query behind the token gate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_over_thanos_behind_the_token_gate() {
+    let ready = demo(&["--metrics", "thanos"]).await;
+    let gate = ready["prometheus"].as_str().expect("store URL");
+    assert!(
+        gate.starts_with("https://"),
+        "the server reads the gate: {ready}"
+    );
+}
+
+/// Runs `meshglass-demo up` with `args` on a private bed, checks what a user sees first, stops it;
+/// returns its ready file.
+async fn demo(args: &[&str]) -> Value {
     let bed = TestBed::start(&["east", "west"])
         .await
         .expect("starting clusters east and west");
@@ -157,6 +174,7 @@ async fn demo_shows_both_clusters_cross_cluster_edges_and_health() {
         .arg("--free-ports")
         .arg("--ready-file")
         .arg(&ready_file)
+        .args(args)
         .stdout(std::fs::File::create(state.path().join("demo.out")).expect("demo output file"))
         .stderr(std::fs::File::create(state.path().join("demo.err")).expect("demo error file"))
         .kill_on_drop(true)
@@ -193,6 +211,12 @@ async fn demo_shows_both_clusters_cross_cluster_edges_and_health() {
         .timeout(Duration::from_secs(20))
         .build()
         .expect("http client");
+
+    // The metrics store answers.
+    let status = get_json(&http, &format!("{base}/api/status"), &[])
+        .await
+        .expect("/api/status");
+    assert_eq!(status["status"]["Prometheus health"], "Healthy", "{status}");
 
     // Both clusters, each accessible.
     let config = get_json(&http, &format!("{base}/api/config"), &[])
@@ -288,4 +312,5 @@ async fn demo_shows_both_clusters_cross_cluster_edges_and_health() {
         "processes still recorded after the demo stopped"
     );
     drop(bed);
+    ready
 }

@@ -614,7 +614,14 @@ async fn server_chart_renders_what_the_operator_builds() {
             .contains_key(names::CONFIG_HASH_ANNOTATION)
     );
     let mut pod = spec.template.spec.clone().expect("pod spec");
-    let op_pod = op_spec.template.spec.clone().expect("pod spec");
+    let mut op_pod = op_spec.template.spec.clone().expect("pod spec");
+    // Secret `<instance>` (the OpenID client secret) is optional in both.
+    for v in op_pod.volumes.iter_mut().flatten() {
+        if let Some(s) = v.secret.as_mut().filter(|_| v.name == "kiali-secret") {
+            assert_eq!(s.optional, Some(true), "secret volume {}", v.name);
+            s.optional = None;
+        }
+    }
     for v in pod.volumes.iter_mut().flatten() {
         if let Some(s) = v.secret.as_mut() {
             assert_eq!(s.optional, Some(true), "secret volume {}", v.name);
@@ -727,6 +734,8 @@ async fn server_chart_renders_what_the_operator_builds() {
             "kiali-multi-cluster-secret".to_string(),
             "kiali-remote-cluster-secret-auto".to_string(),
             "kiali-remote-cluster-secret-west".to_string(),
+            // Secret `<instance>`: the OpenID client secret (optional).
+            inst.clone(),
         ]
     );
 
@@ -947,4 +956,140 @@ async fn bad_values_are_refused_with_the_field_named() {
             );
         }
     }
+}
+
+/// Inline metrics-store credentials: the server chart keeps them out of its ConfigMap as the operator does — Secret
+/// `<instance>-prometheus-auth` holds the password and token, `config.yaml` their `secret:` references, and the
+/// Deployment mounts each key where the server reads it; a `secret:` reference of the values is mounted as given.
+#[tokio::test]
+async fn server_chart_keeps_prometheus_credentials_in_a_secret() {
+    let (ns, inst) = ("helm-creds", "creds");
+    let out = template(
+        "meshglass-server",
+        inst,
+        ns,
+        &[
+            "--set",
+            &format!("deployment.instance_name={inst}"),
+            "--set",
+            "external_services.prometheus.url=https://thanos:9091",
+            "--set",
+            "external_services.prometheus.auth.type=basic",
+            "--set",
+            "external_services.prometheus.auth.username=secret:store-creds:user",
+            "--set",
+            "external_services.prometheus.auth.password=s3cr3t-pw",
+            "--set",
+            "external_services.prometheus.auth.token=t0k3n-value",
+        ],
+    )
+    .await;
+    let docs = documents(&out);
+    let cm: ConfigMap = rendered(&docs, "ConfigMap", inst);
+    let config_yaml = cm
+        .data
+        .as_ref()
+        .and_then(|d| d.get("config.yaml"))
+        .expect("config.yaml");
+    for secret in ["s3cr3t-pw", "t0k3n-value"] {
+        assert!(!config_yaml.contains(secret), "{config_yaml}");
+    }
+    let chart_cfg = Config::from_yaml(config_yaml).expect("the chart's config.yaml");
+
+    let cr: Kiali = serde_json::from_value(serde_json::json!({
+        "apiVersion": "kiali.io/v1alpha1", "kind": "Kiali",
+        "metadata": {"name": inst, "namespace": ns},
+        "spec": {"deployment": {"instance_name": inst},
+                 "external_services": {"prometheus": {"url": "https://thanos:9091", "auth": {
+                     "type": "basic", "username": "secret:store-creds:user",
+                     "password": "s3cr3t-pw", "token": "t0k3n-value"}}}},
+    }))
+    .expect("CR");
+    let desired = build::build(&cr, &[], &[], &BuildOptions::default()).expect("operator build");
+    let own = format!("{inst}-prometheus-auth");
+    let op_secret = desired
+        .objects
+        .iter()
+        .find_map(|c| match c {
+            Child::Secret(s) if s.name_any() == own => Some(s.clone()),
+            _ => None,
+        })
+        .expect("the operator's credentials Secret");
+    let chart_secret: Secret = rendered(&docs, "Secret", &own);
+    assert_eq!(chart_secret.data, op_secret.data, "the same Secret data");
+    let op_cfg = desired
+        .objects
+        .iter()
+        .find_map(|c| match c {
+            Child::ConfigMap(m) => m.data.as_ref()?.get("config.yaml").cloned(),
+            _ => None,
+        })
+        .map(|y| Config::from_yaml(&y).expect("operator config"))
+        .expect("the operator's config.yaml");
+    assert_eq!(
+        chart_cfg.external_services.prometheus.auth, op_cfg.external_services.prometheus.auth,
+        "the same references in config.yaml"
+    );
+    // The same volumes and mounts for the credentials.
+    let creds = |d: &Deployment| {
+        let pod = d.spec.clone().expect("spec").template.spec.expect("pod");
+        let mut mounts: Vec<String> = pod.containers[0]
+            .volume_mounts
+            .iter()
+            .flatten()
+            .filter(|m| m.mount_path.starts_with("/kiali-override-secrets/"))
+            .map(|m| format!("{} {}", m.name, m.mount_path))
+            .collect();
+        let mut volumes: Vec<String> = pod
+            .volumes
+            .iter()
+            .flatten()
+            .filter_map(|v| {
+                let s = v.secret.as_ref()?;
+                let item = s.items.as_ref()?.first()?;
+                Some(format!(
+                    "{} {} {} {}",
+                    v.name,
+                    s.secret_name.as_deref()?,
+                    item.key,
+                    item.path
+                ))
+            })
+            .collect();
+        mounts.sort();
+        volumes.sort();
+        (mounts, volumes)
+    };
+    let op_deploy = desired
+        .objects
+        .iter()
+        .find_map(|c| match c {
+            Child::Deployment(d) => Some(d.clone()),
+            _ => None,
+        })
+        .expect("the operator's Deployment");
+    let chart_deploy: Deployment = rendered(&docs, "Deployment", inst);
+    let (mounts, volumes) = creds(&chart_deploy);
+    assert_eq!(
+        mounts,
+        vec![
+            "prometheus-password /kiali-override-secrets/prometheus-password",
+            "prometheus-token /kiali-override-secrets/prometheus-token",
+            "prometheus-username /kiali-override-secrets/prometheus-username",
+        ],
+        "{chart_deploy:?}"
+    );
+    assert_eq!(
+        volumes,
+        vec![
+            format!("prometheus-password {own} password value.txt"),
+            format!("prometheus-token {own} token value.txt"),
+            "prometheus-username store-creds user value.txt".to_string(),
+        ]
+    );
+    assert_eq!(
+        (mounts, volumes),
+        creds(&op_deploy),
+        "as the operator mounts them"
+    );
 }

@@ -281,6 +281,7 @@ async fn seed_primary_cr_reads_thanos_behind_the_token_gate() {
         override_secrets_dir: files.path().join("override"),
         ca_bundle_dir: cabundle.clone(),
         service_account_token: token_file.clone(),
+        ..Default::default()
     };
     let config = || server_config(&config_yaml);
     let server = start_server(bed, config(), sc.secrets_dir.path(), paths.clone()).await;

@@ -5,8 +5,6 @@
 //! arrive while it runs and when it starts with them present — it never restarts, and it still sees the one
 //! labelled remote-cluster Secret among them.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
@@ -15,51 +13,17 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::Client;
 use kube::api::{Api, ObjectMeta, PostParams};
 use meshglass_operator::crds::Kiali;
-use meshglass_testbed::{TestNamespace, faults, wait_until};
+use meshglass_testbed::faults::{self, OperatorProcess};
+use meshglass_testbed::{TestNamespace, wait_until};
 
 mod common;
-use common::{WAIT, install_kiali_crd, repo, test_namespace, unused_port, wait_successful};
+use common::{WAIT, install_kiali_crd, repo, test_namespace, wait_successful};
 
 const SECRETS: usize = 2_000;
 const SECRET_BYTES: usize = 400 * 1024;
 
 /// A kubeconfig the operator accepts as a remote-cluster secret (it is parsed, never used here).
 const KUBECONFIG: &str = "apiVersion: v1\nkind: Config\nclusters:\n- name: west\n  cluster: {server: 'https://127.0.0.1:6443'}\nusers:\n- name: west\n  user: {token: abc}\ncontexts:\n- name: west\n  context: {cluster: west, user: west}\ncurrent-context: west\n";
-
-/// The cargo target directory this test was built in (`<target>/debug/deps/<test>`).
-fn target_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap_or_default();
-    exe.ancestors()
-        .nth(3)
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| repo().join("target"))
-}
-
-/// Builds the operator binary in this test's target directory (a no-op when up to date).
-fn operator_binary() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let target = target_dir();
-    let status = Command::new(cargo)
-        .current_dir(repo())
-        .args([
-            "build",
-            "--locked",
-            "-q",
-            "-p",
-            "meshglass-operator",
-            "--bin",
-            "meshglass-operator",
-        ])
-        .arg("--target-dir")
-        .arg(&target)
-        .status()
-        .expect("running cargo build");
-    assert!(
-        status.success(),
-        "cargo build of the operator failed: {status}"
-    );
-    target.join("debug").join("meshglass-operator")
-}
 
 /// The chart's memory limit of the operator container, in MiB (`resources.limits.memory`, `<n>Mi`).
 fn chart_memory_limit_mib() -> f64 {
@@ -75,86 +39,6 @@ fn chart_memory_limit_mib() -> f64 {
         .strip_suffix("Mi")
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("resources.limits.memory {limit:?} is not <n>Mi"))
-}
-
-/// The operator process, killed when dropped.
-struct Operator {
-    child: Child,
-    admin: String,
-}
-
-impl Operator {
-    fn start(binary: &Path, kubeconfig: &Path, log: &Path) -> Operator {
-        let port = unused_port();
-        let log = std::fs::File::create(log).expect("log file");
-        let child = Command::new(binary)
-            .args(["run", "--leader-election", "false", "--log-format", "text"])
-            .arg("--kubeconfig")
-            .arg(kubeconfig)
-            .arg("--admin-addr")
-            .arg(format!("127.0.0.1:{port}"))
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("operator starts");
-        Operator {
-            child,
-            admin: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Fails the test when the process has exited (a crash or an OOM kill would be a restart in a pod).
-    fn assert_running(&mut self) {
-        if let Some(status) = self.child.try_wait().expect("try_wait") {
-            panic!("the operator exited during the fault: {status}");
-        }
-    }
-
-    /// Peak resident set (VmHWM) of the process, in MiB.
-    fn peak_rss_mib(&self) -> f64 {
-        faults::peak_rss_mib(self.pid()) as f64
-    }
-}
-
-impl Drop for Operator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Milliseconds of one GET of the operator's `/healthz`; it must answer 200.
-async fn healthz_ms(http: &reqwest::Client, admin: &str) -> f64 {
-    let started = Instant::now();
-    let response = http
-        .get(format!("{admin}/healthz"))
-        .send()
-        .await
-        .expect("/healthz answers");
-    assert!(
-        response.status().is_success(),
-        "/healthz {}",
-        response.status()
-    );
-    started.elapsed().as_secs_f64() * 1000.0
-}
-
-async fn wait_ready(http: &reqwest::Client, admin: &str) {
-    wait_until("the operator is ready (/readyz)", WAIT, || async {
-        let ok = http
-            .get(format!("{admin}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success());
-        Ok::<_, kube::Error>(ok.then_some(()))
-    })
-    .await
-    .expect("ready");
 }
 
 fn secret(name: &str, labels: &[(&str, &str)], data: &[(&str, Vec<u8>)]) -> Secret {
@@ -214,7 +98,7 @@ async fn wait_mounted(client: &Client, ns: &str, name: &str) -> f64 {
 #[tokio::test]
 async fn two_thousand_unrelated_secrets_stay_under_the_memory_limit() {
     let limit = chart_memory_limit_mib();
-    let binary = operator_binary();
+    let binary = faults::operator_bin().expect("the operator builds");
     let bed = meshglass_testbed::shared(&["east"])
         .await
         .expect("test bed");
@@ -228,13 +112,14 @@ async fn two_thousand_unrelated_secrets_stay_under_the_memory_limit() {
         .expect("http client");
 
     let own: TestNamespace = test_namespace(&client, "mem-kiali").await;
-    let mut operator = Operator::start(
+    let mut operator = OperatorProcess::start(
         &binary,
         &cluster.kubeconfig_path(),
         &logs.path().join("op1.log"),
-    );
-    let pid = operator.pid();
-    wait_ready(&http, &operator.admin).await;
+    )
+    .expect("operator starts");
+    let pid = operator.pid;
+    operator.wait_ready().await.expect("ready");
     let kiali_api: Api<Kiali> = Api::namespaced(client.clone(), own.name());
     let cr: Kiali = serde_json::from_value(serde_json::json!({
         "apiVersion": "kiali.io/v1alpha1", "kind": "Kiali",
@@ -270,26 +155,27 @@ async fn two_thousand_unrelated_secrets_stay_under_the_memory_limit() {
             .try_collect::<Vec<()>>()
             .await
             .expect("noise secrets created");
-        worst_ms = worst_ms.max(healthz_ms(&http, &operator.admin).await);
+        worst_ms = worst_ms.max(operator.healthz_ms(&http).await);
         operator.assert_running();
     }
     let flood_s = started.elapsed().as_secs_f64();
     let detect_running = wait_mounted(&client, own.name(), "remote-a").await;
-    worst_ms = worst_ms.max(healthz_ms(&http, &operator.admin).await);
+    worst_ms = worst_ms.max(operator.healthz_ms(&http).await);
     operator.assert_running();
-    assert_eq!(operator.pid(), pid);
+    assert_eq!(operator.pid, pid);
     let peak_running = operator.peak_rss_mib();
     drop(operator);
 
     // A fresh process that starts with the 2,000 Secrets present (its first list sees all of them).
-    let mut operator = Operator::start(
+    let mut operator = OperatorProcess::start(
         &binary,
         &cluster.kubeconfig_path(),
         &logs.path().join("op2.log"),
-    );
-    wait_ready(&http, &operator.admin).await;
+    )
+    .expect("operator starts");
+    operator.wait_ready().await.expect("ready");
     let detect_started = wait_mounted(&client, own.name(), "remote-b").await;
-    worst_ms = worst_ms.max(healthz_ms(&http, &operator.admin).await);
+    worst_ms = worst_ms.max(operator.healthz_ms(&http).await);
     operator.assert_running();
     let peak_started = operator.peak_rss_mib();
     let peak = peak_running.max(peak_started);

@@ -1,10 +1,15 @@
-//! End-to-end: a CR per escalation path of a Kiali CR author (issue "Trust", findings 1 and 2), against an operator
-//! with the default tenancy (every allow switch off), on a cluster of this test binary's own.
+//! End-to-end: a CR per escalation path of a Kiali CR author (issue "Trust", findings 1 and 2), against the real
+//! operator process (`meshglass-operator run`, built by this test) with the default tenancy (every allow switch
+//! off), on a cluster of this test binary's own.
 //!
 //! Tenancy: a CR deploys only into its own namespace, only the default image, and mints no remote token; each
 //! refusal is condition Failure naming the field and the switch. No takeover: an object the CR did not create —
 //! a built-in ClusterRole, a pre-existing binding, another CR's ClusterRole — is neither changed nor deleted, and
-//! the Failure names its owner.
+//! the Failure names its owner. Each test starts its own operator (one at a time: two would both act on every
+//! CR), polls its `/healthz` every 50 ms while the test runs, and fails when the process exits.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, ServiceAccount};
@@ -13,21 +18,20 @@ use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ObjectMeta, PostP
 use kube::{Client, ResourceExt};
 use meshglass_operator::crds::Kiali;
 use meshglass_operator::crds::names;
-use meshglass_operator::reconcile::validate::Tenancy;
+use meshglass_testbed::faults::{self, LatencyProbe, OperatorProcess};
 use meshglass_testbed::{TestBed, TestNamespace, wait_until};
 use std::time::Instant;
 
-use tokio::sync::OnceCell;
+use tokio::sync::{Mutex, MutexGuard, OnceCell};
 
 mod common;
 use common::{
-    WAIT, delete_cr_and_wait, install_kiali_crd, spawn_operator_with, test_namespace, wait_failure,
-    wait_successful,
+    WAIT, delete_cr_and_wait, install_kiali_crd, test_namespace, wait_failure, wait_successful,
 };
 
 const CLUSTER: &str = "east";
 
-/// This binary's cluster with the CRD and one operator with the default (strict) tenancy.
+/// This binary's cluster with the CRD.
 async fn bed() -> &'static TestBed {
     static SETUP: OnceCell<&'static TestBed> = OnceCell::const_new();
     SETUP
@@ -36,14 +40,90 @@ async fn bed() -> &'static TestBed {
                 .await
                 .expect("test bed starts");
             install_kiali_crd(&bed.cluster(CLUSTER).client().await.expect("client")).await;
-            spawn_operator_with(
-                Tenancy::default(),
-                move || async move { bed.cluster(CLUSTER).client().await.expect("client") },
-                std::future::pending(),
-            );
             bed
         })
         .await
+}
+
+/// The operator of one test: its process, the `/healthz` probe, and the turn of this test.
+struct Operator {
+    process: OperatorProcess,
+    pid: u32,
+    probe: Option<LatencyProbe>,
+    _log: tempfile::TempDir,
+    _turn: MutexGuard<'static, ()>,
+}
+
+/// Waits for this test's turn and starts the operator binary (default tenancy) against the cluster.
+async fn operator() -> Operator {
+    static TURN: Mutex<()> = Mutex::const_new(());
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    let turn = TURN.lock().await;
+    let bed = bed().await;
+    let binary = BINARY
+        .get_or_init(|| faults::operator_bin().expect("the operator builds"))
+        .clone();
+    let log = tempfile::tempdir().expect("log dir");
+    let mut process = OperatorProcess::start(
+        &binary,
+        &bed.cluster(CLUSTER).kubeconfig_path(),
+        &log.path().join("operator.log"),
+    )
+    .expect("operator starts");
+    process.wait_ready().await.expect("operator ready");
+    let probe = probe(&process);
+    Operator {
+        pid: process.pid,
+        process,
+        probe: Some(probe),
+        _log: log,
+        _turn: turn,
+    }
+}
+
+fn probe(p: &OperatorProcess) -> LatencyProbe {
+    LatencyProbe::start_url(
+        OperatorProcess::http(),
+        format!("{}/healthz", p.admin),
+        "operator /healthz",
+    )
+}
+
+impl Operator {
+    /// Fails when the operator exited or is another process.
+    fn assert_running(&mut self) {
+        self.process.assert_running();
+        assert_eq!(self.process.pid, self.pid, "the operator was restarted");
+    }
+
+    /// The fault-table line of an escalation path: the time until the refusal is its detection time; the
+    /// slowest `/healthz` since the last line and the operator's peak RSS (VmHWM). `/healthz` must have
+    /// answered every time.
+    async fn fault_line(&mut self, fault: &str, detect_s: f64) {
+        self.assert_running();
+        let (worst, failures, route) = match self.probe.take() {
+            Some(p) => p.stop().await,
+            None => (0, 0, String::new()),
+        };
+        assert_eq!(
+            failures, 0,
+            "{route} failed {failures} times during: {fault}"
+        );
+        self.probe = Some(probe(&self.process));
+        println!(
+            "FAULT | {fault} | detect {detect_s:.1} s | recover n/a | worst unaffected route {worst} ms ({route}) | peak RSS server n/a operator {:.0} MiB",
+            self.process.peak_rss_mib()
+        );
+    }
+
+    /// The end of a test: the operator is still the one started for it.
+    async fn finish(mut self) {
+        self.assert_running();
+        if let Some(p) = self.probe.take() {
+            let (_, failures, route) = p.stop().await;
+            assert_eq!(failures, 0, "{route} failed {failures} times");
+        }
+    }
 }
 
 async fn client() -> Client {
@@ -85,14 +165,6 @@ async fn refused(client: &Client, ns: &str, deployment: &str) -> (String, f64) {
     (message, started.elapsed().as_secs_f64())
 }
 
-/// The fault-table line of an escalation path: the time until the refusal is its detection time; nothing is
-/// unaffected to time (the operator runs in this process, so its RSS is not its own).
-fn fault_line(fault: &str, detect_s: f64) {
-    println!(
-        "FAULT | {fault} | detect {detect_s:.1} s | recover n/a | worst unaffected route n/a | peak RSS server n/a operator n/a"
-    );
-}
-
 fn owner_labels(meta: &ObjectMeta) -> Vec<String> {
     meta.labels
         .iter()
@@ -106,6 +178,7 @@ fn owner_labels(meta: &ObjectMeta) -> Vec<String> {
 /// mount) is refused; nothing is created there.
 #[tokio::test]
 async fn a_cr_deploys_only_into_its_own_namespace() {
+    let mut op = operator().await;
     let client = client().await;
     let own = test_namespace(&client, "trust-ns").await;
     let other = test_namespace(&client, "trust-victim").await;
@@ -152,14 +225,17 @@ async fn a_cr_deploys_only_into_its_own_namespace() {
     ] {
         assert!(!found, "{kind} created for a refused CR");
     }
-    fault_line("CR deploying into another namespace", detect);
+    op.fault_line("CR deploying into another namespace", detect)
+        .await;
     delete_cr(&client, own.name()).await;
+    op.finish().await;
 }
 
 /// Finding 1: a CR picking the server image (which then runs with the server's cluster-wide read and the mounted
 /// remote credentials) is refused, for each of the three image fields.
 #[tokio::test]
 async fn a_cr_deploys_only_the_default_image() {
+    let mut op = operator().await;
     let client = client().await;
     for (field, value) in [
         ("image_name", "registry.example/evil"),
@@ -181,7 +257,8 @@ async fn a_cr_deploys_only_the_default_image() {
                 && message.contains("ALLOW_AD_HOC_KIALI_IMAGE"),
             "{message}"
         );
-        fault_line(&format!("CR setting deployment.{field}"), detect);
+        op.fault_line(&format!("CR setting deployment.{field}"), detect)
+            .await;
         let deployment = Api::<Deployment>::namespaced(client.clone(), own.name())
             .get_opt(own.name())
             .await
@@ -189,11 +266,13 @@ async fn a_cr_deploys_only_the_default_image() {
         assert!(deployment.is_none(), "a Deployment for a refused image");
         delete_cr(&client, own.name()).await;
     }
+    op.finish().await;
 }
 
 /// Finding 1: remote mode would mint a non-expiring token with cluster-wide read; refused unless allowed.
 #[tokio::test]
 async fn a_cr_mints_no_remote_token_unless_allowed() {
+    let mut op = operator().await;
     let client = client().await;
     let own = test_namespace(&client, "trust-remote").await;
     let (message, detect) = refused(
@@ -210,19 +289,21 @@ async fn a_cr_mints_no_remote_token_unless_allowed() {
             && message.contains("ALLOW_REMOTE_CLUSTER_RESOURCES"),
         "{message}"
     );
-    fault_line("CR asking for a remote token", detect);
+    op.fault_line("CR asking for a remote token", detect).await;
     let tokens = Api::<Secret>::namespaced(client.clone(), own.name())
         .get_opt(&names::token_secret(own.name()))
         .await
         .expect("get");
     assert!(tokens.is_none(), "a token Secret for a refused CR");
     delete_cr(&client, own.name()).await;
+    op.finish().await;
 }
 
 /// Finding 2: an instance name equal to a built-in ClusterRole's (`admin`) neither rewrites nor, on deletion,
 /// removes that role; the Failure says it is not the operator's.
 #[tokio::test]
 async fn a_builtin_cluster_role_is_never_rewritten_or_removed() {
+    let mut op = operator().await;
     let client = client().await;
     let own = test_namespace(&client, "trust-admin").await;
     let roles: Api<ClusterRole> = Api::all(client.clone());
@@ -236,7 +317,8 @@ async fn a_builtin_cluster_role_is_never_rewritten_or_removed() {
             && message.contains("was not created by meshglass-operator"),
         "{message}"
     );
-    fault_line("CR named after a built-in ClusterRole", detect);
+    op.fault_line("CR named after a built-in ClusterRole", detect)
+        .await;
     let during = roles.get("admin").await.expect("admin");
     assert_eq!(owner_labels(&during.metadata), Vec::<String>::new());
     assert_eq!(during.rules, before.rules, "admin's rules changed");
@@ -255,12 +337,14 @@ async fn a_builtin_cluster_role_is_never_rewritten_or_removed() {
         .await
         .expect("get");
     assert!(sa.is_none(), "the CR's own ServiceAccount was not removed");
+    op.finish().await;
 }
 
 /// Finding 2: a pre-existing binding with a child's name (and another roleRef) is not deleted and recreated, a
 /// pre-existing ConfigMap is not adopted; deleting the CR leaves both.
 #[tokio::test]
 async fn pre_existing_objects_with_a_childs_name_are_not_adopted() {
+    let mut op = operator().await;
     let client = client().await;
     let own = test_namespace(&client, "trust-adopt").await;
     let inst = own.name().to_string();
@@ -295,7 +379,8 @@ async fn pre_existing_objects_with_a_childs_name_are_not_adopted() {
             && message.contains("managers: "),
         "{message}"
     );
-    fault_line("pre-existing binding with a child's name", detect);
+    op.fault_line("pre-existing binding with a child's name", detect)
+        .await;
     let kept = bindings
         .get(&inst)
         .await
@@ -342,7 +427,8 @@ async fn pre_existing_objects_with_a_childs_name_are_not_adopted() {
         message.contains(&format!("ConfigMap {}/{inst} already exists", own.name())),
         "{message}"
     );
-    fault_line("pre-existing ConfigMap with a child's name", detect);
+    op.fault_line("pre-existing ConfigMap with a child's name", detect)
+        .await;
     delete_cr(&client, own.name()).await;
     let kept = maps.get(&inst).await.expect("the ConfigMap survives");
     assert_eq!(kept.uid(), theirs.uid());
@@ -353,6 +439,7 @@ async fn pre_existing_objects_with_a_childs_name_are_not_adopted() {
             .map(String::as_str),
         Some("theirs: true\n")
     );
+    op.finish().await;
 }
 
 /// Finding 2 (kiali/kiali#7922): two CRs with one instance name in different namespaces do not fight over one
@@ -360,6 +447,7 @@ async fn pre_existing_objects_with_a_childs_name_are_not_adopted() {
 /// deleting the second leaves the first's objects and status alone.
 #[tokio::test]
 async fn a_second_cr_with_the_same_instance_name_fails_naming_the_first() {
+    let mut op = operator().await;
     let client = client().await;
     let first: TestNamespace = test_namespace(&client, "trust-first").await;
     let second = test_namespace(&client, "trust-second").await;
@@ -377,7 +465,8 @@ async fn a_second_cr_with_the_same_instance_name_fails_naming_the_first() {
         &format!("    instance_name: {inst}\n"),
     )
     .await;
-    fault_line("second CR with the same instance name", detect);
+    op.fault_line("second CR with the same instance name", detect)
+        .await;
     assert!(
         message.contains(&format!("ClusterRole {inst} already exists"))
             && message.contains(&format!("belongs to Kiali CR {}/kiali", first.name())),
@@ -420,6 +509,7 @@ async fn a_second_cr_with_the_same_instance_name_fails_naming_the_first() {
     }
     wait_successful(&client, first.name(), "kiali").await;
     delete_cr_and_wait(&client, first.name(), "kiali", &inst).await;
+    op.finish().await;
 }
 
 /// Finding 2: deleting a CR deletes only what the operator created for it. A ConfigMap someone else made and
@@ -427,6 +517,7 @@ async fn a_second_cr_with_the_same_instance_name_fails_naming_the_first() {
 /// copied, the operator's field manager cannot.
 #[tokio::test]
 async fn an_object_with_copied_owner_labels_survives_the_crs_deletion() {
+    let op = operator().await;
     let client = client().await;
     let own = test_namespace(&client, "trust-copied").await;
     let inst = own.name().to_string();
@@ -466,4 +557,5 @@ async fn an_object_with_copied_owner_labels_survives_the_crs_deletion() {
     assert_eq!(kept.uid(), copied.uid());
     // The CR's own ConfigMap went with it.
     assert!(maps.get_opt(&inst).await.expect("get").is_none());
+    op.finish().await;
 }

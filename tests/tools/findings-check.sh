@@ -29,7 +29,8 @@ CRDS="-p meshglass-crds --lib"
 TRUST="-p meshglass-testbed --test operator_trust"
 MEMORY="-p meshglass-testbed --test operator_memory"
 
-# id | cargo package and target | exact test name (cheap crates first, the test bed last)
+# id | cargo package and target | exact test name(s), space-separated: each must fail (crates whose
+# rebuild is cheap first, the server last)
 CASES=(
   "3a-user-fields|$CRDS|kubeconfig::tests::refuses_each_field_by_name_without_its_value"
   "3b-exec|$CRDS|kubeconfig::tests::exec_only_with_enable_exec_provider"
@@ -40,6 +41,9 @@ CASES=(
   "3d-operator-skips-allow-list|$OP|secrets::tests::refuses_token_files_and_exec_unless_enabled"
   "5m-readiness-on-healthz|$OP|build::tests::primary_creates_exactly_the_server_objects"
   "8d-inline-password-in-configmap|$OP|build::tests::inline_metrics_credentials_go_to_a_secret_never_the_configmap"
+  "2a-adopt-existing|$TRUST|pre_existing_objects_with_a_childs_name_are_not_adopted a_second_cr_with_the_same_instance_name_fails_naming_the_first"
+  "2c-prune-deletes-copied-labels|$TRUST|an_object_with_copied_owner_labels_survives_the_crs_deletion"
+  "7-operator-watches-whole-secrets|$MEMORY|two_thousand_unrelated_secrets_stay_under_the_memory_limit"
   "3c-server-skips-allow-list|$SRV|registry::tests::refused_kubeconfigs_name_the_field_never_the_value"
   "4a-traffic-unfiltered|$SRV|trust_tests::graph_hides_other_clusters_namespaces_and_marks_them_inaccessible"
   "4b-no-isInaccessible|$SRV|trust_tests::graph_hides_other_clusters_namespaces_and_marks_them_inaccessible"
@@ -61,10 +65,6 @@ CASES=(
   "8a-status-shows-prometheus-url|$SRV|trust_tests::public_status_shows_no_cluster_errors_or_urls"
   "8b-status-shows-cluster-errors|$SRV|trust_tests::public_status_shows_no_cluster_errors_or_urls"
   "8c-503-echoes-url-and-body|$SRV|upstream_tests::failures_are_named_without_url_credentials_or_upstream_body"
-  "2a-adopt-existing|$TRUST|pre_existing_objects_with_a_childs_name_are_not_adopted"
-  "2a-adopt-existing|$TRUST|a_second_cr_with_the_same_instance_name_fails_naming_the_first"
-  "2c-prune-deletes-copied-labels|$TRUST|an_object_with_copied_owner_labels_survives_the_crs_deletion"
-  "7-operator-watches-whole-secrets|$MEMORY|two_thousand_unrelated_secrets_stay_under_the_memory_limit"
 )
 
 selected() {
@@ -74,6 +74,14 @@ selected() {
   local p
   for p in $ONLY; do [[ $id == "$p"* ]] && return 0; done
   return 1
+}
+
+# Whether every test of the list failed in the log (`test <name> ... FAILED` in libtest's summary).
+all_failed() {
+  local log=$1 t
+  for t in $2; do
+    grep -q "^test $t \.\.\. FAILED" "$log" || grep -q "^    $t\$" "$log" || return 1
+  done
 }
 
 APPLIED=""
@@ -105,7 +113,7 @@ for c in "${CASES[@]}"; do
   selected "$id" "$target" || continue
   base_tests[$target]+=" $test"
   patch=$DIR/$id.patch
-  log=$LOGS/$id--${test##*::}.log
+  log=$LOGS/$id.log
   if ! git apply --check "$patch" 2>/dev/null; then
     echo "FINDING | $id | $test | BROKEN | the patch no longer applies (update $patch)"
     bad=1
@@ -114,15 +122,15 @@ for c in "${CASES[@]}"; do
   git apply "$patch" && APPLIED=$patch
   started=$SECONDS
   # shellcheck disable=SC2086 # $target is several words on purpose
-  $CARGO test --locked $target -- --exact "$test" --test-threads=1 --nocapture >"$log" 2>&1
+  # shellcheck disable=SC2086 # $test is one or more names
+  $CARGO test --locked $target -- --exact $test --test-threads=1 >"$log" 2>&1
   rc=$?
   restore
   took=$((SECONDS - started))
   if [[ $rc == 0 ]]; then
     echo "FINDING | $id | $test | SURVIVED | the test passes with the guard undone (${took} s; $log)"
     bad=1
-  elif grep -q "test ${test} \.\.\. FAILED\|^test ${test##*::} \.\.\. FAILED\|panicked at" "$log" &&
-    ! grep -q "could not compile\|^error\[E" "$log"; then
+  elif ! grep -q "could not compile\|^error\[E" "$log" && all_failed "$log" "$test"; then
     why=$(grep -A1 -m1 "panicked at" "$log" | tail -1 | cut -c1-220)
     echo "FINDING | $id | $test | KILLED | $why (${took} s)"
   else

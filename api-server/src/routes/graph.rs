@@ -50,7 +50,7 @@ async fn respond(
     opts.istio_namespace = s.config.istio_namespace().to_string();
     // A signed-in user: access is reviewed for the requested namespaces only, then for the
     // (cluster, namespace) pairs the traffic names.
-    let user = matches!(id, Identity::User(_));
+    let user = id.is_user();
     let wanted = user.then(|| opts.namespaces.iter().cloned().collect());
     let mut views = s.views(id, p.cluster(), wanted).await?;
     s.require_namespaces(id, &views, &opts.namespaces)?;

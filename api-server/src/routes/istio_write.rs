@@ -263,6 +263,9 @@ fn client_for(s: &Shared, caller: &Caller, cluster: &str) -> Result<kube::Client
             "user {} has no bearer token to write with",
             u.username
         ))),
+        (Identity::Clusters { name, .. }, _) => Err(Error::Forbidden(format!(
+            "user {name}: writes with the openid strategy are not supported yet (use a token)"
+        ))),
     }
 }
 

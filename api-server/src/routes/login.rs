@@ -3,13 +3,15 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::auth::{AuthStrategy, Identity, MAX_TOKEN_BYTES};
+use crate::auth::{AuthStrategy, MAX_TOKEN_BYTES};
 use crate::error::Error;
+use crate::openid::{self, OpenId};
 use crate::params::now_unix as now;
 use crate::session::{self, Session};
 use crate::state::Shared;
@@ -70,7 +72,7 @@ pub async fn authenticate(State(s): State<Shared>, headers: HeaderMap, body: Byt
             return Error::BadParam {
                 param: "auth.strategy",
                 value: other.effective().to_string(),
-                allowed: "anonymous or token (with header, the proxy sends every request's token: no login)"
+                allowed: "anonymous or token (with header, the proxy sends every request's token: no login; with openid, log in through /api/auth/openid_redirect)"
                     .into(),
             }
             .into_response();
@@ -150,7 +152,11 @@ pub async fn get_auth_info(State(s): State<Shared>, headers: HeaderMap) -> Respo
     };
     let mut body: Value = json!({
         "strategy": s.auth.strategy.effective(),
-        "authorizationEndpoint": "",
+        "authorizationEndpoint": if s.auth.strategy == AuthStrategy::Openid {
+            format!("{root}/api/auth/openid_redirect")
+        } else {
+            String::new()
+        },
         "sessionInfo": session_info,
         "csrfToken": csrf,
     });
@@ -184,6 +190,190 @@ pub async fn signed_in(s: &Shared, headers: &HeaderMap) -> bool {
         s.auth
             .authenticate_request(&axum::http::Method::GET, headers, now())
             .await,
-        Ok(Identity::User(_))
+        Ok(i) if i.is_user()
     )
+}
+
+/// The server's URL as the browser reached it (Kiali guesses it the same way): the proxy's
+/// `X-Forwarded-Proto`/`X-Forwarded-Host`, else `http` and `Host`; then the web root.
+fn external_base(headers: &HeaderMap, root: &str) -> String {
+    let first = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let proto = first("x-forwarded-proto").unwrap_or_else(|| "http".into());
+    let host = first("x-forwarded-host")
+        .or_else(|| first("host"))
+        .unwrap_or_else(|| "localhost".into());
+    format!("{proto}://{host}{root}")
+}
+
+fn redirect(to: &str, cookies: Vec<HeaderValue>) -> Response {
+    let mut resp = StatusCode::FOUND.into_response();
+    if let Ok(v) = HeaderValue::from_str(to) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    with_cookies(resp, cookies)
+}
+
+fn not_openid() -> Response {
+    (StatusCode::NOT_FOUND, "OpenId strategy is not enabled").into_response()
+}
+
+#[derive(Deserialize)]
+pub struct RedirectQuery {
+    cluster: Option<String>,
+}
+
+/// `GET /api/auth/openid_redirect[?cluster=<name>]` (Kiali's route; `cluster` BEYOND): sends
+/// the browser to the provider of the cluster (default: home) to log in there.
+pub async fn openid_redirect(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<RedirectQuery>,
+) -> Response {
+    let Some(oidc) = s.auth.openid.clone() else {
+        return not_openid();
+    };
+    let cluster = match q.cluster.filter(|c| !c.is_empty()) {
+        Some(c) => c,
+        None => match s.registry.home() {
+            Some(h) => h.name.clone(),
+            None => {
+                return Error::NotFound("the home cluster is not known yet".into()).into_response();
+            }
+        },
+    };
+    if let Err(e) = s.check_cluster(&cluster) {
+        return e.into_response();
+    }
+    let root = s.config.web_root();
+    let callback = format!(
+        "{}/api/auth/callback/{}",
+        external_base(&headers, &root),
+        form_urlencoded::byte_serialize(cluster.as_bytes()).collect::<String>()
+    );
+    let (url, flow) = match oidc.start(&cluster, callback, now()).await {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    let sealed = match OpenId::seal_flow(&s.auth.sealer, &flow) {
+        Ok(t) => t,
+        Err(e) => return e.into_response(),
+    };
+    let cookie = session::cookie(
+        openid::FLOW_COOKIE,
+        &sealed,
+        &session::attrs(&root, "Lax", openid::FLOW_SECONDS),
+    );
+    redirect(&url, vec![cookie])
+}
+
+#[derive(Deserialize)]
+pub struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+/// `GET /api/auth/callback/<cluster>`: the provider's redirect after a login. Exchanges the code,
+/// checks the ID token (its claims here, its signature by the cluster's API server, which must
+/// accept it) and adds the cluster to the browser's session (starting one when there is none).
+/// Then back to the console; a failure goes there too, as `?openid_error=` (as Kiali does).
+pub async fn openid_callback(
+    State(s): State<Shared>,
+    Path(cluster): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<CallbackQuery>,
+) -> Response {
+    let Some(oidc) = s.auth.openid.clone() else {
+        return not_openid();
+    };
+    let root = s.config.web_root();
+    let jar = session::cookies(&headers);
+    let mut cookies = vec![session::cookie(
+        openid::FLOW_COOKIE,
+        "",
+        &session::attrs(&root, "Lax", 0),
+    )];
+    let login = async {
+        if let Some(e) = &q.error {
+            return Err(Error::Unauthorized(format!(
+                "the provider refused the login: {}",
+                e.chars().take(100).collect::<String>()
+            )));
+        }
+        let state = q.state.as_deref().unwrap_or_default();
+        let flow = OpenId::open_flow(
+            &s.auth.sealer,
+            jar.get(openid::FLOW_COOKIE),
+            &cluster,
+            state,
+            now(),
+        )?;
+        let code = q
+            .code
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| Error::Unauthorized("the callback has no authorization code".into()))?;
+        let (id_token, name, exp) = oidc.finish(&flow, code, now()).await?;
+        if s.auth.review(Some(&cluster), &id_token).await?.is_none() {
+            return Err(Error::Unauthorized(format!(
+                "cluster {cluster} does not accept the ID token of its OpenID provider {} (its API server must trust that issuer)",
+                oidc.config.provider(&cluster).issuer_uri
+            )));
+        }
+        Ok((id_token, name, exp))
+    }
+    .await;
+    let (id_token, name, exp) = match login {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(cluster = %cluster, error = %e, "OpenID login failed");
+            let msg: String = form_urlencoded::byte_serialize(e.to_string().as_bytes()).collect();
+            return redirect(&format!("{root}/?openid_error={msg}"), cookies);
+        }
+    };
+    let at = now();
+    let ttl = i64::try_from(s.auth.session_seconds).unwrap_or(i64::MAX / 4);
+    let until = at.saturating_add(ttl).min(exp);
+    let csrf = match jar.get(session::CSRF_COOKIE).filter(|c| c.len() >= 32) {
+        Some(c) => c.clone(),
+        None => {
+            let t = session::random_token();
+            cookies.push(session::set_csrf(&t, &root));
+            t
+        }
+    };
+    let sess = match s.auth.session(&headers, at).ok().flatten() {
+        Some(mut x) => {
+            x.clusters.insert(cluster.clone(), id_token);
+            x.expires = x.expires.max(until);
+            x
+        }
+        None => Session {
+            username: name,
+            strategy: s.auth.strategy.effective().to_string(),
+            expires: until,
+            csrf,
+            token: None,
+            clusters: [(cluster.clone(), id_token)].into(),
+        },
+    };
+    let sealed = match s.auth.sealer.seal(&sess) {
+        Ok(t) => t,
+        Err(e) => return e.into_response(),
+    };
+    tracing::info!(user = %sess.username, cluster = %cluster, "OpenID login");
+    cookies.extend(session::set_session(
+        &sealed,
+        &root,
+        sess.expires - at,
+        session::chunk_count(&jar),
+    ));
+    redirect(&format!("{root}/"), cookies)
 }

@@ -4,7 +4,7 @@
 //! | area | module | routes |
 //! |---|---|---|
 //! | status and config | [`status`] | `/api`, `/api/status`, `/api/config`, `/healthz`, `/readyz` |
-//! | login | [`login`] | `/api/authenticate`, `/api/logout`, `/api/auth/info` |
+//! | login | [`login`] | `/api/authenticate`, `/api/logout`, `/api/auth/info`, `/api/auth/openid_redirect`, `/api/auth/callback/{cluster}` |
 //! | inventory | [`inventory`] | `/api/namespaces`, `/api/clusters/{apps,workloads,services}` |
 //! | details | [`details`] | `/api/namespaces/{ns}/{apps,workloads,services}/{name}` |
 //! | Istio config | [`istio`] | `/api/istio/config`, `/api/istio/validations`, `/api/namespaces/{ns}/istio/{group}/{version}/{kind}/{name}` |
@@ -97,6 +97,8 @@ pub fn router(state: Shared) -> Router {
         .route("/api/auth/info", get(login::get_auth_info))
         .route("/api/authenticate", post(login::authenticate))
         .route("/api/logout", post(login::logout))
+        .route("/api/auth/openid_redirect", get(login::openid_redirect))
+        .route("/api/auth/callback/{cluster}", get(login::openid_callback))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(status::get_readiness));
     let api = protected

@@ -29,6 +29,8 @@ pub struct Paths {
     pub ca_bundle_dir: PathBuf,
     /// The server's own ServiceAccount token (`use_kiali_token`), rotated by the kubelet.
     pub service_account_token: PathBuf,
+    /// Secret `<instance>` (key `oidc-secret`: the OpenID client secret), as Kiali mounts it.
+    pub client_secret_dir: PathBuf,
 }
 
 impl Default for Paths {
@@ -37,6 +39,7 @@ impl Default for Paths {
             override_secrets_dir: meshglass_crds::config::OVERRIDE_SECRETS_DIR.into(),
             ca_bundle_dir: meshglass_crds::config::CA_BUNDLE_DIR.into(),
             service_account_token: meshglass_crds::config::SERVICE_ACCOUNT_TOKEN.into(),
+            client_secret_dir: meshglass_crds::openid::CLIENT_SECRET_DIR.into(),
         }
     }
 }
@@ -204,7 +207,7 @@ pub struct Answer {
 static CRYPTO: Once = Once::new();
 
 /// rustls needs one process-wide crypto provider; kube already brings ring.
-fn install_crypto_provider() {
+pub(crate) fn install_crypto_provider() {
     CRYPTO.call_once(|| {
         let _ = rustls::crypto::ring::default_provider().install_default();
     });
@@ -212,7 +215,11 @@ fn install_crypto_provider() {
 
 /// Every certificate of the CA bundle directory and `auth.ca_file`; unreadable files are logged
 /// and skipped (the TLS failure then names the unknown authority).
-fn extra_roots(service: &str, auth: &PrometheusAuth, paths: &Paths) -> Vec<reqwest::Certificate> {
+pub(crate) fn extra_roots(
+    service: &str,
+    ca_file: &str,
+    paths: &Paths,
+) -> Vec<reqwest::Certificate> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(&paths.ca_bundle_dir)
         .map(|rd| {
             rd.flatten()
@@ -222,8 +229,8 @@ fn extra_roots(service: &str, auth: &PrometheusAuth, paths: &Paths) -> Vec<reqwe
         })
         .unwrap_or_default();
     files.sort();
-    if !auth.ca_file.trim().is_empty() {
-        files.push(PathBuf::from(auth.ca_file.trim()));
+    if !ca_file.trim().is_empty() {
+        files.push(PathBuf::from(ca_file.trim()));
     }
     let mut out = Vec::new();
     for f in files {
@@ -289,7 +296,7 @@ impl Client {
             .timeout(s.timeout)
             .connect_timeout(s.timeout.min(Duration::from_secs(5)))
             .default_headers(headers(service, s.custom_headers)?)
-            .tls_certs_merge(extra_roots(service, s.auth, s.paths));
+            .tls_certs_merge(extra_roots(service, &s.auth.ca_file, s.paths));
         if s.auth.insecure_skip_verify {
             tracing::warn!(
                 service,

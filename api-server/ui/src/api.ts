@@ -16,9 +16,12 @@ export class ApiError extends Error {
 /** `/api/auth/info`: the strategy, the session, every cluster's login state, the CSRF token. */
 export interface AuthInfo {
   strategy: string;
+  /** `openid`: where the browser goes to log in (`?cluster=<name>` for one cluster). */
+  authorizationEndpoint?: string;
   sessionInfo: { username?: string; expiresOn?: string };
   csrfToken: string;
-  clusters: Record<string, { name: string; isKialiHome: boolean; loggedIn: boolean }>;
+  /** Only with a session (or under the anonymous strategy). */
+  clusters?: Record<string, { name: string; isKialiHome: boolean; loggedIn: boolean }>;
 }
 
 /** The login state (also gives the browser its CSRF cookie). */

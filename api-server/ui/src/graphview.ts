@@ -377,7 +377,8 @@ export function separateBoxes(cy: Core, gap = 40): void {
         }
         if (dy > 0) {
           box.descendants().filter((d) => !d.isParent()).shift({ x: 0, y: dy });
-          bb = box.boundingBox();
+          // Inside the batch a compound's bounds are not recomputed yet: the box moved by dy.
+          bb = { ...bb, y1: bb.y1 + dy, y2: bb.y2 + dy };
         }
         placed.push({ x1: bb.x1, x2: bb.x2, y1: bb.y1, y2: bb.y2 });
       }

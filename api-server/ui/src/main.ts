@@ -1,12 +1,13 @@
 import "./style.css";
 import { clear, h } from "./dom";
 import { clearPageBanners } from "./banners";
-import { authInfo, AuthInfo, clusterList, config, logout, reportError } from "./api";
+import { apiUrl, authInfo, AuthInfo, clusterList, config, logout, reportError } from "./api";
 import { overviewPage } from "./pages/overview";
 import { graphPage } from "./pages/graph";
 import { listPage, ListKind } from "./pages/lists";
 import { link, navigate, route, setNavigateHandler } from "./nav";
 import { detailPage, DetailKind } from "./pages/details";
+import { meshPage } from "./pages/mesh";
 
 const NAV: Array<[string, string]> = [
   ["console/overview", "Overview"],
@@ -15,6 +16,7 @@ const NAV: Array<[string, string]> = [
   ["console/workloads", "Workloads"],
   ["console/services", "Services"],
   ["console/istio", "Istio config"],
+  ["console/mesh", "Mesh"],
 ];
 
 let current: AbortController | null = null;
@@ -47,6 +49,8 @@ async function render(): Promise<void> {
       await overviewPage(app, ctl.signal);
     } else if (r === "console/graph/namespaces" || r === "console/graph") {
       await graphPage(app, ctl.signal);
+    } else if (r === "console/mesh") {
+      await meshPage(app, ctl.signal);
     } else if ((m = r.match(/^console\/(applications|workloads|services|istio)$/))) {
       await listPage(app, m[1] as ListKind, ctl.signal);
     } else if ((m = r.match(/^console\/namespaces\/([^/]+)\/(applications|workloads|services)\/([^/]+)$/))) {
@@ -98,12 +102,23 @@ async function userMenu(): Promise<void> {
     return;
   }
   const user = info.sessionInfo?.username;
+  const openid = info.strategy === "openid";
   const clusters = Object.values(info.clusters ?? {}).map((c) =>
-    h(
-      "span",
-      { class: c.loggedIn ? "cluster-in" : "cluster-out", "data-testid": `login-state-${c.name}` },
-      c.loggedIn ? ` ${c.name} ✓` : ` ${c.name}: log in to see`,
-    ),
+    openid && !c.loggedIn
+      ? h(
+          "a",
+          {
+            class: "cluster-out",
+            "data-testid": `login-state-${c.name}`,
+            href: apiUrl("api/auth/openid_redirect", { cluster: c.name }),
+          },
+          ` Log in to ${c.name}`,
+        )
+      : h(
+          "span",
+          { class: c.loggedIn ? "cluster-in" : "cluster-out", "data-testid": `login-state-${c.name}` },
+          c.loggedIn ? ` ${c.name} ✓` : ` ${c.name}: log in to see`,
+        ),
   );
   const parts: Array<Node | string> = [];
   if (user && info.strategy !== "anonymous") {

@@ -89,6 +89,15 @@ version: {{ printf "v%s" .Chart.AppVersion | quote }}
 {{- if not (get $prom "url") }}
 {{- $_ := set $prom "url" (printf "http://prometheus.%s:9090" .Release.Namespace) }}
 {{- end }}
+{{- /* Inline credentials go into Secret <instance>-prometheus-auth; the ConfigMap holds the reference. */}}
+{{- $pauth := get $prom "auth" | default dict }}
+{{- $refs := (include "meshglass-server.prometheusAuth" . | fromYaml).references | default dict }}
+{{- range $field, $ref := $refs }}
+{{- $_ := set $pauth $field $ref }}
+{{- end }}
+{{- if $pauth }}
+{{- $_ := set $prom "auth" $pauth }}
+{{- end }}
 {{- $_ := set $es "prometheus" $prom }}
 {{- $_ := set $cfg "external_services" $es }}
 {{- $server := get $cfg "server" | default dict }}
@@ -144,4 +153,29 @@ version: {{ printf "v%s" .Chart.AppVersion | quote }}
 {{- end }}
 {{- end }}
 {{- toJson (dict "names" ($names | uniq | sortAlpha)) }}
+{{- end }}
+
+{{/* The metrics store's credentials as the operator handles them (operator/src/build/credentials.rs): an inline
+  `password` or `token` of external_services.prometheus.auth moves into Secret <instance>-prometheus-auth (`inline`),
+  the config then holding Kiali's `secret:<name>:<key>` reference (`references`), and every referenced key (the
+  username's too when it is a reference) is mounted at /kiali-override-secrets/prometheus-<field>/value.txt
+  (`mounts`). As YAML. */}}
+{{- define "meshglass-server.prometheusAuth" -}}
+{{- $own := printf "%s-prometheus-auth" (include "meshglass-server.instance" .) }}
+{{- $es := .Values.external_services | default dict }}
+{{- $prom := get $es "prometheus" | default dict }}
+{{- $auth := get $prom "auth" | default dict }}
+{{- $inline := dict }}{{- $refs := dict }}{{- $mounts := list }}
+{{- range $field := list "username" "password" "token" }}
+{{- $v := toString (get $auth $field | default "") }}
+{{- $parts := splitn ":" 3 $v }}
+{{- if and (hasPrefix "secret:" $v) $parts._1 $parts._2 }}
+{{- $mounts = append $mounts (dict "setting" (printf "prometheus-%s" $field) "secret" $parts._1 "key" $parts._2) }}
+{{- else if and $v (ne $field "username") }}
+{{- $_ := set $inline $field $v }}
+{{- $_ := set $refs $field (printf "secret:%s:%s" $own $field) }}
+{{- $mounts = append $mounts (dict "setting" (printf "prometheus-%s" $field) "secret" $own "key" $field) }}
+{{- end }}
+{{- end }}
+{{- toYaml (dict "name" $own "inline" $inline "references" $refs "mounts" $mounts) }}
 {{- end }}

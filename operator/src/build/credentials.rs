@@ -85,6 +85,22 @@ impl Credentials {
             read_only: Some(true),
             ..Default::default()
         }];
+        // Secret `<instance>` (key `oidc-secret`: the OpenID client secret), as Kiali mounts it.
+        volumes.push(Volume {
+            name: "kiali-secret".into(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(instance.to_string()),
+                optional: Some(true),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        mounts.push(VolumeMount {
+            name: "kiali-secret".into(),
+            mount_path: meshglass_crds::openid::CLIENT_SECRET_DIR.into(),
+            read_only: Some(true),
+            ..Default::default()
+        });
         for (setting, secret, key) in &self.mounts {
             volumes.push(Volume {
                 name: setting.clone(),
@@ -145,11 +161,18 @@ mod tests {
             ]
         );
         let (vols, mounts) = c.volumes("kiali");
-        assert_eq!(vols.len(), 3);
+        assert_eq!(vols.len(), 4);
         assert_eq!(vols[0].config_map.as_ref().unwrap().optional, Some(true));
+        // Secret `<instance>` (the OpenID client secret), optional, at Kiali's path.
+        let s = vols[1].secret.as_ref().unwrap();
+        assert_eq!(
+            (s.secret_name.as_deref(), s.optional),
+            (Some("kiali"), Some(true))
+        );
+        assert_eq!(mounts[1].mount_path, "/kiali-secret");
         assert!(mounts.iter().all(|m| m.read_only == Some(true)));
         assert_eq!(
-            mounts[2].mount_path,
+            mounts[3].mount_path,
             "/kiali-override-secrets/prometheus-token"
         );
         // Nothing inline: no Secret, only the CA bundle.

@@ -235,11 +235,17 @@ pub fn validate<'a>(kiali: &'a Kiali, tenancy: &Tenancy) -> Result<Validated<'a>
 
 /// A server with a strategy it has no login for exits at start, so such a CR must not read Successful.
 /// Remote-only CRs run no server (the seed's remote CR carries `auth.openshift` for the primary's use).
+/// `openid` needs `auth.openid` the server can use (it would exit at start otherwise).
 fn check_strategy(config: &Config) -> Result<(), Error> {
     match config.auth_strategy() {
         Some(AuthStrategy::Anonymous | AuthStrategy::Token | AuthStrategy::Header) => Ok(()),
+        Some(AuthStrategy::Openid) => {
+            meshglass_crds::openid::OpenIdConfig::from_value(&config.auth.openid)
+                .map(|_| ())
+                .map_err(|e| Error::Invalid(e.to_string()))
+        }
         _ => Err(Error::Invalid(format!(
-            "auth.strategy {:?} is not supported: the server has no login for it yet (supported: anonymous, token, header)",
+            "auth.strategy {:?} is not supported: the server has no login for it yet (supported: anonymous, token, header, openid)",
             config.auth.strategy
         ))),
     }
@@ -383,22 +389,31 @@ mod tests {
 
     #[test]
     fn strategies_without_a_login_fail_on_a_primary_only() {
-        for strategy in ["openid", "openshift"] {
-            let k = kiali(serde_json::json!({"auth": {"strategy": strategy}}));
-            let err = validate(&k, &Tenancy::allow_all()).unwrap_err().to_string();
-            assert!(
-                err.contains(&format!("auth.strategy \"{strategy}\" is not supported")),
-                "{err}"
-            );
-            let remote = kiali(
-                serde_json::json!({"auth": {"strategy": strategy}, "deployment": {"remote_cluster_resources_only": true}}),
-            );
-            assert!(validate(&remote, &Tenancy::allow_all()).is_ok());
-        }
+        let strategy = "openshift";
+        let k = kiali(serde_json::json!({"auth": {"strategy": strategy}}));
+        let err = validate(&k, &Tenancy::allow_all()).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("auth.strategy \"{strategy}\" is not supported")),
+            "{err}"
+        );
+        let remote = kiali(
+            serde_json::json!({"auth": {"strategy": strategy}, "deployment": {"remote_cluster_resources_only": true}}),
+        );
+        assert!(validate(&remote, &Tenancy::allow_all()).is_ok());
         for strategy in ["", "anonymous", "token", "header"] {
             let k = kiali(serde_json::json!({"auth": {"strategy": strategy}}));
             assert!(validate(&k, &Tenancy::allow_all()).is_ok(), "{strategy}");
         }
+        // openid: accepted with a usable auth.openid; a missing client id names the key.
+        let ok = kiali(serde_json::json!({"auth": {"strategy": "openid",
+            "openid": {"client_id": "kiali", "issuer_uri": "https://idp.example"}}}));
+        assert!(validate(&ok, &Tenancy::allow_all()).is_ok());
+        let bad = kiali(serde_json::json!({"auth": {"strategy": "openid",
+            "openid": {"issuer_uri": "https://idp.example"}}}));
+        let err = validate(&bad, &Tenancy::allow_all())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("auth.openid.client_id"), "{err}");
     }
 
     // Issue 22, point 6: immutability is "may not change", judged on the effective values.

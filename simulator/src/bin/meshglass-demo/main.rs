@@ -31,7 +31,7 @@ use files::absolute;
 use ports::Ports;
 use progress::Progress;
 use running::Running;
-use steps::{Clusters, Setup};
+use steps::{Clusters, Metrics, Setup};
 
 #[derive(Parser)]
 #[command(
@@ -73,6 +73,11 @@ struct UpArgs {
     /// 9091/9092, simulated sidecars 15091/15092, operators' admin endpoints 18081/18082).
     #[arg(long)]
     free_ports: bool,
+    /// Where the server reads metrics: `prometheus` (east's Prometheus, federating west) or `thanos` (Thanos
+    /// sidecars and Query over both clusters' Prometheus, behind an HTTPS ServiceAccount-token gate; the
+    /// primary CR as the seeds write it). `make demo METRICS=thanos`.
+    #[arg(long, value_enum, default_value_t = Metrics::Prometheus)]
+    metrics: Metrics,
     /// Once ready, write a JSON file with the URLs here.
     #[arg(long)]
     ready_file: Option<PathBuf>,
@@ -155,6 +160,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     procs::write_demo_pid(&demo_dir)?;
 
     let setup = Setup {
+        metrics: args.metrics,
         state_dir,
         examples,
         bin_dir,
@@ -187,13 +193,14 @@ async fn shutdown_signal() {
     tokio::select! { _ = tokio::signal::ctrl_c() => {}, _ = term.recv() => {} }
 }
 
-/// The nine steps, then the ready message; runs until a child it started exits.
+/// The nine steps (ten with `--metrics thanos`), then the ready message; runs until a child it started exits.
 async fn run(
     setup: &Setup,
     ready_file: Option<&Path>,
     running: &mut Running,
 ) -> anyhow::Result<()> {
-    let mut progress = Progress::new(9);
+    let thanos = setup.metrics == Metrics::Thanos;
+    let mut progress = Progress::new(if thanos { 10 } else { 9 });
     let mesh = steps::load_mesh(setup)?;
     let kubeconfig = steps::start_clusters(setup, &mut progress, running).await?;
     let mut clusters = Clusters::connect(kubeconfig).await?;
@@ -204,16 +211,59 @@ async fn run(
         .timeout(Duration::from_secs(10))
         .build()?;
     let east_prom = steps::start_prometheus(setup, &mut progress, running, &http).await?;
-    let instance =
-        steps::start_operators(setup, &mut progress, running, &mut clusters, &east_prom).await?;
+    let store = if thanos {
+        let instance = steps::primary_instance(setup)?;
+        Some(
+            steps::start_store(
+                setup,
+                &mut progress,
+                running,
+                &http,
+                &mut clusters,
+                &instance,
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
+    let instance = steps::start_operators(
+        setup,
+        &mut progress,
+        running,
+        &mut clusters,
+        &east_prom,
+        store.as_ref(),
+    )
+    .await?;
     let mounted = steps::wire_remote(setup, &mut progress, &clusters, &instance).await?;
-    let inputs =
+    let mut inputs =
         steps::materialise_server_inputs(setup, &mut progress, &clusters, &instance, &mounted)
             .await?;
+    if let Some(store) = &store {
+        inputs.extra_args = steps::server_files(setup, &clusters, &instance, store).await?;
+    }
     let kc = clusters.kc();
     let url =
         steps::start_server(setup, &mut progress, running, &http, &kc, &inputs, &mesh).await?;
-    print_ready(setup, &progress, &url, &east_prom, &kc, ready_file)?;
+    let metrics = match &store {
+        Some(s) => format!(
+            "Thanos Query {} behind the token gate {} (sidecars beside east's and west's Prometheus)",
+            s.query_url, s.url
+        ),
+        None => format!("Prometheus  {east_prom} (east, federating west)"),
+    };
+    let store_url = store
+        .as_ref()
+        .map_or(east_prom.as_str(), |s| s.url.as_str());
+    print_ready(
+        setup,
+        &progress,
+        &url,
+        (store_url, &metrics),
+        &kc,
+        ready_file,
+    )?;
     running.procs.wait_any_exit().await
 }
 
@@ -222,7 +272,7 @@ fn print_ready(
     setup: &Setup,
     progress: &Progress,
     url: &str,
-    east_prom: &str,
+    (east_prom, metrics): (&str, &str),
     kc: &str,
     ready_file: Option<&Path>,
 ) -> anyhow::Result<()> {
@@ -232,7 +282,7 @@ fn print_ready(
         progress.start.elapsed().as_secs_f64()
     );
     println!("  kubeconfig  {kc} (contexts east, west)");
-    println!("  Prometheus  {east_prom} (east, federating west)");
+    println!("  {metrics}");
     println!(
         "  logs        {}",
         setup.state_dir.join("demo/logs").display()

@@ -11,6 +11,8 @@ pub struct Running {
     /// The kubeconfig written for the bed's clusters, removed with them.
     pub kubeconfig: Option<PathBuf>,
     pub simulators: Vec<tokio::task::JoinHandle<()>>,
+    /// `--metrics thanos`: the token gate and Thanos (sidecars and Query), stopped when dropped.
+    pub thanos: Option<Box<dyn std::any::Any + Send>>,
 }
 
 impl Running {
@@ -20,6 +22,7 @@ impl Running {
             bed: None,
             kubeconfig: None,
             simulators: Vec::new(),
+            thanos: None,
         }
     }
 
@@ -27,6 +30,7 @@ impl Running {
         for s in &self.simulators {
             s.abort();
         }
+        self.thanos = None;
         self.procs.stop_all().await;
         if let Some(bed) = self.bed.take() {
             bed.stop();

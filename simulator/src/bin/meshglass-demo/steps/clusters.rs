@@ -92,7 +92,7 @@ pub async fn install_topology_and_crd(
     clusters: &mut Clusters,
     mesh: &Mesh,
 ) -> anyhow::Result<()> {
-    progress.begin("istio-system as primary-remote on two networks; Kiali CRD");
+    progress.begin("istio-system as primary-remote on two networks, istiod on east; Kiali CRD");
     let Clusters {
         apply_east,
         apply_west,
@@ -107,6 +107,9 @@ pub async fn install_topology_and_crd(
             "metadata": {"name": NAMESPACE, "labels": {"topology.istio.io/network": "network2"},
                          "annotations": {"topology.istio.io/controlPlaneClusters": PRIMARY}}}))
         .await?;
+    // East's control plane, as Istio's primary installs it (its pod runs on a simulated node): the mesh
+    // page shows it managing east and, through west's annotation, west.
+    apply_east.apply(&istiod(PRIMARY)).await?;
     install_kiali_crd(setup, [apply_east, apply_west]).await?;
     let extra = setup.examples.join("demo-istio-config.yaml");
     let mut istio_objects = 0;
@@ -124,9 +127,34 @@ pub async fn install_topology_and_crd(
         }
     }
     progress.done(&format!(
-        "network1/network2, west controlled by east, {istio_objects} Istio objects on east"
+        "network1/network2, istiod on east controlling west, {istio_objects} Istio objects on east"
     ));
     Ok(())
+}
+
+/// istiod of the default revision in `istio-system`, with the `CLUSTER_ID` of `cluster`.
+fn istiod(cluster: &str) -> serde_json::Value {
+    let labels = json!({"app": "istiod", "istio": "pilot", "istio.io/rev": "default"});
+    json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "istiod", "namespace": NAMESPACE, "labels": labels},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "istiod", "istio.io/rev": "default"}},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "containers": [{
+                        "name": "discovery",
+                        "image": "docker.io/istio/pilot:1.28.0",
+                        "env": [{"name": "CLUSTER_ID", "value": cluster}],
+                    }],
+                    "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}],
+                },
+            },
+        },
+    })
 }
 
 /// The CRD as `meshglass-operator crd` prints it, applied to both clusters, waiting until each serves it.

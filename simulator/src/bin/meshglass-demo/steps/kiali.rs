@@ -28,6 +28,7 @@ pub async fn start_operators(
     running: &mut Running,
     clusters: &mut Clusters,
     east_prom: &str,
+    store: Option<&super::Store>,
 ) -> anyhow::Result<String> {
     let ports = setup.ports;
     progress.begin("meshglass-operator on east (primary CR) and west (remote CR)");
@@ -57,16 +58,19 @@ pub async fn start_operators(
         )?;
     }
     let mut primary = one_document(&setup.examples.join("kiali-primary.yaml"))?;
-    primary["spec"]["external_services"]["prometheus"]["url"] = json!(east_prom);
+    match store {
+        None => primary["spec"]["external_services"]["prometheus"]["url"] = json!(east_prom),
+        Some(store) => {
+            primary["spec"]["external_services"]["prometheus"] =
+                super::thanos::seed_prometheus(store)
+        }
+    }
     primary["spec"]["server"]["port"] = json!(ports.server);
     primary["spec"]["server"]["observability"]["metrics"]["port"] = json!(ports.server_metrics);
     let remote = one_document(&setup.examples.join("kiali-remote.yaml"))?;
     clusters.apply_east.apply(&primary).await?;
     clusters.apply_west.apply(&remote).await?;
-    let instance = primary["spec"]["deployment"]["instance_name"]
-        .as_str()
-        .unwrap_or("kiali")
-        .to_owned();
+    let instance = instance_of(&primary);
     for (cluster, applier, cr) in [
         (PRIMARY, &mut clusters.apply_east, &primary),
         (REMOTE, &mut clusters.apply_west, &remote),
@@ -75,6 +79,21 @@ pub async fn start_operators(
     }
     progress.done("both Kiali CRs Successful");
     Ok(instance)
+}
+
+/// The instance name of a Kiali CR (`deployment.instance_name`, default `kiali`).
+fn instance_of(cr: &Value) -> String {
+    cr["spec"]["deployment"]["instance_name"]
+        .as_str()
+        .unwrap_or("kiali")
+        .to_owned()
+}
+
+/// The instance name of the example primary CR.
+pub fn primary_instance(setup: &Setup) -> anyhow::Result<String> {
+    Ok(instance_of(&one_document(
+        &setup.examples.join("kiali-primary.yaml"),
+    )?))
 }
 
 /// Waits until the Kiali CR `cr` on `cluster` has the condition Successful=True.
@@ -207,6 +226,8 @@ fn mounted_secrets(d: &Deployment) -> Vec<(String, bool)> {
 pub struct ServerInputs {
     pub config: PathBuf,
     pub secrets_dir: PathBuf,
+    /// More of the server's flags (`--metrics thanos`: its token and CA bundle files).
+    pub extra_args: Vec<String>,
 }
 
 /// Step 8: the operator's ConfigMap and the mounted remote secrets, written into the state directory.
@@ -256,6 +277,7 @@ pub async fn materialise_server_inputs(
     Ok(ServerInputs {
         config: kiali_dir.join("config.yaml"),
         secrets_dir,
+        extra_args: Vec::new(),
     })
 }
 
@@ -271,19 +293,21 @@ pub async fn start_server(
     mesh: &Mesh,
 ) -> anyhow::Result<String> {
     progress.begin("meshglass-server out of cluster, with that configuration");
+    let mut args = vec![
+        "--config".into(),
+        inputs.config.display().to_string(),
+        "--kubeconfig".into(),
+        kc.to_owned(),
+        "--context".into(),
+        PRIMARY.into(),
+        "--remote-secrets-dir".into(),
+        inputs.secrets_dir.display().to_string(),
+    ];
+    args.extend(inputs.extra_args.iter().cloned());
     running.procs.spawn(
         "server",
         &setup.bin_dir.join("meshglass-server"),
-        &[
-            "--config".into(),
-            inputs.config.display().to_string(),
-            "--kubeconfig".into(),
-            kc.to_owned(),
-            "--context".into(),
-            PRIMARY.into(),
-            "--remote-secrets-dir".into(),
-            inputs.secrets_dir.display().to_string(),
-        ],
+        &args,
         &[],
     )?;
     let base = format!("http://127.0.0.1:{}/kiali", setup.ports.server);

@@ -3,11 +3,13 @@
 //!
 //! * [`clusters`]: the two clusters, Istio's multi-cluster labels, the Kiali CRD and the demo apps;
 //! * [`telemetry`]: the simulated sidecars and one Prometheus per cluster, east federating west;
+//! * [`thanos`]: with `--metrics thanos`, Thanos sidecars and Query over them behind a token gate;
 //! * [`kiali`]: the operators with the example CRs, the remote secret, and the server.
 
 mod clusters;
 mod kiali;
 mod telemetry;
+mod thanos;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,15 +22,29 @@ use crate::kube_util::{self, Applier};
 use crate::ports::Ports;
 
 pub use clusters::{deploy_apps, install_topology_and_crd, start_clusters};
-pub use kiali::{materialise_server_inputs, start_operators, start_server, wire_remote};
+pub use kiali::{
+    materialise_server_inputs, primary_instance, start_operators, start_server, wire_remote,
+};
 pub use telemetry::{serve_sidecars, start_prometheus};
+pub use thanos::{Store, server_files, start_store};
 
 pub const NAMESPACE: &str = "istio-system";
 pub const PRIMARY: &str = "east";
 pub const REMOTE: &str = "west";
 
+/// Where the server reads metrics from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Metrics {
+    /// One Prometheus per cluster, east federating west (the default).
+    Prometheus,
+    /// Thanos sidecars beside each cluster's Prometheus and Thanos Query over them, behind an HTTPS gate
+    /// admitting only the server's ServiceAccount token (the seeds' OpenShift set-up).
+    Thanos,
+}
+
 /// What the steps read: where things live and which ports to use, fixed before the first step.
 pub struct Setup {
+    pub metrics: Metrics,
     pub state_dir: PathBuf,
     pub examples: PathBuf,
     pub bin_dir: PathBuf,

@@ -1,5 +1,6 @@
 //! Steps 4–5: the simulated sidecars' metrics, and one Prometheus per cluster with east federating west
-//! (the seeds' east/west setup).
+//! (the seeds' east/west setup) — or, with `--metrics thanos`, each keeping its own cluster's only, for the
+//! Thanos sidecars of [`super::thanos`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use anyhow::anyhow;
 use meshglass_simulator::Mesh;
 use serde_json::Value;
 
-use super::{PRIMARY, REMOTE, Setup};
+use super::{Metrics, PRIMARY, REMOTE, Setup};
 use crate::files::read;
 use crate::kube_util::wait_for;
 use crate::procs;
@@ -49,7 +50,8 @@ pub async fn serve_sidecars(
 }
 
 /// Step 5: west's Prometheus scrapes its sidecars; east's scrapes its own and federates west. Waits until east
-/// holds west's series; returns east's URL.
+/// holds west's series; returns east's URL. With `--metrics thanos` east does not federate, each has the
+/// external label the Thanos sidecar needs, and Thanos Query is waited on instead (step 6).
 pub async fn start_prometheus(
     setup: &Setup,
     progress: &mut Progress,
@@ -57,7 +59,12 @@ pub async fn start_prometheus(
     http: &reqwest::Client,
 ) -> anyhow::Result<String> {
     let ports = setup.ports;
-    progress.begin("Prometheus per cluster, east federating west");
+    let thanos = setup.metrics == Metrics::Thanos;
+    progress.begin(if thanos {
+        "Prometheus per cluster, each holding its own cluster's proxies"
+    } else {
+        "Prometheus per cluster, east federating west"
+    });
     let prometheus = procs::which("prometheus").ok_or_else(|| {
         anyhow!("prometheus not found: run `make prereqs` (installs Debian's prometheus)")
     })?;
@@ -78,6 +85,11 @@ pub async fn start_prometheus(
                 "127.0.0.1:9092",
                 &format!("127.0.0.1:{}", ports.prometheus_west),
             );
+        let config = if thanos {
+            for_thanos(&config, cluster)?
+        } else {
+            config
+        };
         let dir = setup.state_dir.join(format!("prometheus-{cluster}"));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("data"))?;
@@ -95,6 +107,13 @@ pub async fn start_prometheus(
         )?;
     }
     let east_prom = format!("http://127.0.0.1:{}", ports.prometheus_east);
+    if thanos {
+        progress.done(&format!(
+            "east {east_prom}, west http://127.0.0.1:{}",
+            ports.prometheus_west
+        ));
+        return Ok(east_prom);
+    }
     wait_for("east's Prometheus to hold west's federated series", Duration::from_secs(90), || {
         let http = http.clone();
         let url = format!("{east_prom}/api/v1/query");
@@ -112,4 +131,23 @@ pub async fn start_prometheus(
         ports.prometheus_west
     ));
     Ok(east_prom)
+}
+
+/// A cluster's prometheus.yml for a Thanos sidecar: no federation job, and the cluster as external label.
+fn for_thanos(config: &str, cluster: &str) -> anyhow::Result<String> {
+    let mut v: serde_yaml_ng::Value = serde_yaml_ng::from_str(config)?;
+    if let Some(jobs) = v["scrape_configs"].as_sequence_mut() {
+        jobs.retain(|j| j["metrics_path"].as_str() != Some("/federate"));
+    }
+    let global = v
+        .as_mapping_mut()
+        .ok_or_else(|| anyhow!("prometheus/{cluster}.yml is not a mapping"))?
+        .entry("global".into())
+        .or_insert_with(|| serde_yaml_ng::Mapping::new().into());
+    global["external_labels"] = serde_yaml_ng::to_value(
+        [("prometheus_cluster", cluster)]
+            .into_iter()
+            .collect::<std::collections::BTreeMap<_, _>>(),
+    )?;
+    Ok(serde_yaml_ng::to_string(&v)?)
 }
