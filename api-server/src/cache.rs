@@ -439,7 +439,9 @@ pub async fn run_istio_discovery(
             let Ok(g) = kube::discovery::group(&client, group).await else {
                 continue;
             };
-            for (ar, _caps) in g.recommended_resources() {
+            // Each kind at its own most stable version: the group's preferred version (v1 for
+            // networking) lacks the kinds served only at an older one (EnvoyFilter, v1alpha3).
+            for (ar, _caps) in g.resources_by_stability() {
                 let Some(kind) =
                     IstioKind::from_group_kind(&ar.group, &ar.kind).filter(|k| missing.contains(k))
                 else {

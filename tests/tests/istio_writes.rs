@@ -22,7 +22,7 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{Service, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use kube::Api;
-use meshglass_testbed::{TestBed, TestNamespace, wait_until};
+use meshglass_testbed::{TestBed, TestNamespace, poll, wait_until};
 use scenario::{TIMEOUT, create, drop_kubeconfig, istio_obj, token_of};
 use serde_json::{Value, json};
 
@@ -396,19 +396,25 @@ async fn a_remote_role_without_the_newer_kinds_degrades_only_those_kinds() {
     let server = start_as(bed, config(true, "anonymous", "east"), "east", dir.path()).await;
     let http = reqwest::Client::new();
     let base = server.base_url();
-    let west_entry = wait_until(
+    let west_entry = poll(
         "west accessible with its denied optional kinds reported",
         TIMEOUT,
         || async {
             let b: Value = http
                 .get(format!("{base}/api/config"))
                 .send()
-                .await?
+                .await
+                .map_err(|e| e.to_string())?
                 .json()
-                .await?;
+                .await
+                .map_err(|e| e.to_string())?;
             let w = b["clusters"]["west"].clone();
             let degraded = w["degradedKinds"].as_array().map(Vec::len).unwrap_or(0);
-            Ok::<_, reqwest::Error>((w["accessible"] == true && degraded >= 3).then_some(w))
+            if w["accessible"] == true && degraded >= 3 {
+                Ok(w)
+            } else {
+                Err(format!("west: {w}"))
+            }
         },
     )
     .await
