@@ -3,11 +3,11 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
-use tokio::sync::Semaphore;
+use tokio::sync::{Mutex, Semaphore};
 
 use meshglass_crds::config::PrometheusConfig;
 
@@ -29,7 +29,18 @@ pub struct PromClient {
     queries: AtomicU64,
     scope: meshglass_engine::QueryScope,
     health_check_url: String,
+    /// The last probe of `health_check_url` and when it was made (see [`PromClient::health`]).
+    health: Mutex<Option<(Instant, Health)>>,
+    /// Set when a query's outcome disagrees with the last probe: the next read probes again.
+    health_stale: AtomicBool,
+    last_healthy: AtomicBool,
 }
+
+/// The store's health: `Ok`, or why not.
+pub type Health = std::result::Result<(), upstream::Failure>;
+
+/// How long one probe of the store's health answers `/api/status` and the mesh page.
+pub const HEALTH_TTL: Duration = Duration::from_secs(5);
 
 /// Largest Prometheus answer read (a 50-namespace graph answers a few MiB).
 pub const MAX_BODY: usize = 64 << 20;
@@ -96,6 +107,9 @@ impl PromClient {
             queries: AtomicU64::new(0),
             scope,
             health_check_url: cfg.health_check_url.trim().to_string(),
+            health: Mutex::new(None),
+            health_stale: AtomicBool::new(false),
+            last_healthy: AtomicBool::new(true),
         })
     }
 
@@ -104,9 +118,35 @@ impl PromClient {
         &self.scope
     }
 
+    /// The store's health as `/api/status` and the mesh page report it: the last probe of
+    /// `health_check_url` when it is younger than [`HEALTH_TTL`] and no query has since
+    /// disagreed with it (a failed query after a healthy probe, or the reverse); else a new
+    /// probe. Concurrent callers share one probe.
+    pub async fn health(&self) -> Health {
+        let mut slot = self.health.lock().await;
+        let stale = self.health_stale.swap(false, Ordering::AcqRel);
+        if let Some((at, h)) = slot.as_ref()
+            && !stale
+            && at.elapsed() < HEALTH_TTL
+        {
+            return h.clone();
+        }
+        let h = self.check_health().await;
+        self.last_healthy.store(h.is_ok(), Ordering::Release);
+        *slot = Some((Instant::now(), h.clone()));
+        h
+    }
+
+    /// Marks the last probe stale when a query's outcome disagrees with it.
+    fn note_outcome(&self, ok: bool) {
+        if ok != self.last_healthy.load(Ordering::Acquire) {
+            self.health_stale.store(true, Ordering::Release);
+        }
+    }
+
     /// Probes `health_check_url` (default `<url>/-/healthy`): `Ok` when it answers 2xx with
     /// anything but an HTML page.
-    pub async fn check_health(&self) -> std::result::Result<(), upstream::Failure> {
+    pub async fn check_health(&self) -> Health {
         let target = if self.health_check_url.is_empty() {
             "/-/healthy"
         } else {
@@ -142,18 +182,44 @@ impl PromClient {
     /// Runs an instant query at `time` (Unix seconds; now when `None`) and returns the raw
     /// body of a successful answer.
     pub async fn instant_raw(&self, query: &str, time: Option<i64>) -> Result<Vec<u8>> {
+        let mut form = vec![("query", query.to_string())];
+        if let Some(t) = time {
+            form.push(("time", t.to_string()));
+        }
+        let r = self.post_query("/api/v1/query", form).await;
+        self.note_outcome(r.is_ok());
+        r
+    }
+
+    /// Runs a range query from `start` to `end` (Unix seconds) every `step` seconds and returns
+    /// the raw body of a successful answer.
+    pub async fn range_raw(&self, query: &str, start: i64, end: i64, step: u64) -> Result<Vec<u8>> {
+        let form = vec![
+            ("query", query.to_string()),
+            ("start", start.to_string()),
+            ("end", end.to_string()),
+            ("step", step.to_string()),
+        ];
+        let r = self.post_query("/api/v1/query_range", form).await;
+        self.note_outcome(r.is_ok());
+        r
+    }
+
+    /// POSTs a query form (one permit of the concurrency bound, counted) and returns the body
+    /// of a JSON answer.
+    async fn post_query(
+        &self,
+        path: &str,
+        mut form: Vec<(&'static str, String)>,
+    ) -> Result<Vec<u8>> {
         let _permit = self
             .permits
             .acquire()
             .await
             .map_err(|_| Error::Prometheus("client closed".into()))?;
         self.queries.fetch_add(1, Ordering::Relaxed);
-        let mut form = vec![("query", query.to_string())];
-        if let Some(t) = time {
-            form.push(("time", t.to_string()));
-        }
         form.push(("timeout", format!("{}s", self.timeout.as_secs().max(1))));
-        let answer = self.upstream.post_form("/api/v1/query", &form).await?;
+        let answer = self.upstream.post_form(path, &form).await?;
         let ct = answer.content_type.to_ascii_lowercase();
         if !ct.is_empty() && !ct.contains("json") {
             return Err(upstream::Failure {
