@@ -3,11 +3,11 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
-use tokio::sync::Semaphore;
+use tokio::sync::{Mutex, Semaphore};
 
 use meshglass_crds::config::PrometheusConfig;
 
@@ -29,7 +29,18 @@ pub struct PromClient {
     queries: AtomicU64,
     scope: meshglass_engine::QueryScope,
     health_check_url: String,
+    /// The last probe of `health_check_url` and when it was made (see [`PromClient::health`]).
+    health: Mutex<Option<(Instant, Health)>>,
+    /// Set when a query's outcome disagrees with the last probe: the next read probes again.
+    health_stale: AtomicBool,
+    last_healthy: AtomicBool,
 }
+
+/// The store's health: `Ok`, or why not.
+pub type Health = std::result::Result<(), upstream::Failure>;
+
+/// How long one probe of the store's health answers `/api/status` and the mesh page.
+pub const HEALTH_TTL: Duration = Duration::from_secs(5);
 
 /// Largest Prometheus answer read (a 50-namespace graph answers a few MiB).
 pub const MAX_BODY: usize = 64 << 20;
@@ -96,6 +107,9 @@ impl PromClient {
             queries: AtomicU64::new(0),
             scope,
             health_check_url: cfg.health_check_url.trim().to_string(),
+            health: Mutex::new(None),
+            health_stale: AtomicBool::new(false),
+            last_healthy: AtomicBool::new(true),
         })
     }
 
@@ -104,9 +118,35 @@ impl PromClient {
         &self.scope
     }
 
+    /// The store's health as `/api/status` and the mesh page report it: the last probe of
+    /// `health_check_url` when it is younger than [`HEALTH_TTL`] and no query has since
+    /// disagreed with it (a failed query after a healthy probe, or the reverse); else a new
+    /// probe. Concurrent callers share one probe.
+    pub async fn health(&self) -> Health {
+        let mut slot = self.health.lock().await;
+        let stale = self.health_stale.swap(false, Ordering::AcqRel);
+        if let Some((at, h)) = slot.as_ref()
+            && !stale
+            && at.elapsed() < HEALTH_TTL
+        {
+            return h.clone();
+        }
+        let h = self.check_health().await;
+        self.last_healthy.store(h.is_ok(), Ordering::Release);
+        *slot = Some((Instant::now(), h.clone()));
+        h
+    }
+
+    /// Marks the last probe stale when a query's outcome disagrees with it.
+    fn note_outcome(&self, ok: bool) {
+        if ok != self.last_healthy.load(Ordering::Acquire) {
+            self.health_stale.store(true, Ordering::Release);
+        }
+    }
+
     /// Probes `health_check_url` (default `<url>/-/healthy`): `Ok` when it answers 2xx with
     /// anything but an HTML page.
-    pub async fn check_health(&self) -> std::result::Result<(), upstream::Failure> {
+    pub async fn check_health(&self) -> Health {
         let target = if self.health_check_url.is_empty() {
             "/-/healthy"
         } else {
@@ -142,6 +182,12 @@ impl PromClient {
     /// Runs an instant query at `time` (Unix seconds; now when `None`) and returns the raw
     /// body of a successful answer.
     pub async fn instant_raw(&self, query: &str, time: Option<i64>) -> Result<Vec<u8>> {
+        let r = self.query_raw(query, time).await;
+        self.note_outcome(r.is_ok());
+        r
+    }
+
+    async fn query_raw(&self, query: &str, time: Option<i64>) -> Result<Vec<u8>> {
         let _permit = self
             .permits
             .acquire()

@@ -266,8 +266,16 @@ impl Views {
         }
     }
 
-    /// Adds the missing-clusters header and, for JSON objects, `missingClusters`.
-    pub fn respond(&self, mut body: Value) -> Response {
+    /// The body as JSON, with the missing-clusters header and, for JSON objects,
+    /// `missingClusters`. A body that does not serialize (a map with non-string keys) is a 500.
+    pub fn respond(&self, body: impl serde::Serialize) -> Response {
+        let mut body = match serde_json::to_value(body) {
+            Ok(v) => v,
+            Err(e) => {
+                return Error::Engine(format!("the answer does not serialize: {e}"))
+                    .into_response();
+            }
+        };
         if let Some(obj) = body.as_object_mut() {
             obj.insert("missingClusters".into(), self.missing_json());
         }

@@ -325,3 +325,64 @@ fn a_rustls_error_is_found_through_nested_io_errors() {
     );
     assert_eq!(crate::upstream::tls_kind(&Io::other("refused")), None);
 }
+
+#[tokio::test]
+async fn health_is_probed_once_per_ttl_and_again_when_a_query_disagrees() {
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+    let up = Arc::new(AtomicBool::new(true));
+    let probes = Arc::new(AtomicU32::new(0));
+    let (u1, u2, p1) = (up.clone(), up.clone(), probes.clone());
+    let app = axum::Router::new()
+        .route(
+            "/-/healthy",
+            any(move || {
+                let (up, probes) = (u1.clone(), p1.clone());
+                async move {
+                    probes.fetch_add(1, Ordering::SeqCst);
+                    if up.load(Ordering::SeqCst) {
+                        StatusCode::OK.into_response()
+                    } else {
+                        StatusCode::INTERNAL_SERVER_ERROR.into_response()
+                    }
+                }
+            }),
+        )
+        .route(
+            "/api/v1/query",
+            any(move || {
+                let up = u2.clone();
+                async move {
+                    if up.load(Ordering::SeqCst) {
+                        vector()
+                    } else {
+                        StatusCode::INTERNAL_SERVER_ERROR.into_response()
+                    }
+                }
+            }),
+        );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(l, app).await });
+    let c = PromClient::new(&format!("http://{addr}"), Duration::from_secs(2), 2).unwrap();
+
+    // Ten reads within the TTL, concurrently: one probe.
+    let reads = futures::future::join_all((0..10).map(|_| c.health())).await;
+    assert!(reads.iter().all(Result::is_ok));
+    assert_eq!(probes.load(Ordering::SeqCst), 1);
+    // A successful query agrees with the probe: still one.
+    c.instant("up", None).await.unwrap();
+    c.health().await.unwrap();
+    assert_eq!(probes.load(Ordering::SeqCst), 1);
+    // The store goes down: a failed query makes the next read probe again, at once.
+    up.store(false, Ordering::SeqCst);
+    c.instant("up", None).await.unwrap_err();
+    assert_eq!(c.health().await.unwrap_err().kind, FailureKind::ServerError);
+    assert_eq!(probes.load(Ordering::SeqCst), 2);
+    c.health().await.unwrap_err();
+    assert_eq!(probes.load(Ordering::SeqCst), 2);
+    // Back: the first successful query disagrees with the failed probe.
+    up.store(true, Ordering::SeqCst);
+    c.instant("up", None).await.unwrap();
+    c.health().await.unwrap();
+    assert_eq!(probes.load(Ordering::SeqCst), 3);
+}

@@ -9,7 +9,7 @@ use axum::Extension;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use meshglass_engine::mesh::{self, KialiInstance, KubeCluster, MeshCluster, MeshInput};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::auth::Identity;
 use crate::error::Result;
@@ -27,7 +27,7 @@ pub async fn get_mesh_graph(
 ) -> Result<Response> {
     let (views, input) = mesh_input(&s, &id, None).await?;
     let graph = mesh::mesh_graph(&input, now_unix());
-    Ok(views.respond(serde_json::to_value(graph).unwrap_or(Value::Null)))
+    Ok(views.respond(graph))
 }
 
 /// `/api/mesh/controlplanes[?clusterName=]`: Kiali's `ControlPlane` list.
@@ -39,7 +39,7 @@ pub async fn list_control_planes(
     let p = Params(q);
     let (views, input) = mesh_input(&s, &id, p.cluster()).await?;
     let cps = mesh::control_planes(&input);
-    Ok(views.respond(serde_json::to_value(cps).unwrap_or(Value::Null)))
+    Ok(views.respond(cps))
 }
 
 /// `/api/istio/status[?clusterName=]`: control-plane components per cluster and their status.
@@ -51,7 +51,7 @@ pub async fn get_istio_status(
     let p = Params(q);
     let (views, input) = mesh_input(&s, &id, p.cluster()).await?;
     let statuses = mesh::component_statuses(&input);
-    Ok(views.respond(serde_json::to_value(statuses).unwrap_or(Value::Null)))
+    Ok(views.respond(statuses))
 }
 
 /// The engine's input: every cluster `id` may use (those it lacks, inaccessible), this console,
@@ -106,7 +106,7 @@ async fn mesh_input(
     let metric_store = match &s.prom {
         None => None,
         Some(p) => {
-            let healthy = p.check_health().await.is_ok();
+            let healthy = p.health().await.is_ok();
             let url = s.config.prometheus_url();
             // In the mesh when the URL names a Service of the home cluster the caller may read.
             let location = mesh::url_service(&url).and_then(|(svc, ns)| {

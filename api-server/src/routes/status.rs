@@ -46,7 +46,7 @@ pub async fn get_status(State(s): State<Shared>, headers: HeaderMap) -> Json<Val
     });
     let mut prometheus_down = None;
     if let Some(p) = &s.prom {
-        match p.check_health().await {
+        match p.health().await {
             Ok(()) => status["Prometheus health"] = json!("Healthy"),
             Err(f) => {
                 status["Prometheus health"] = json!("Unreachable");
