@@ -42,6 +42,10 @@ pub enum Error {
         reason: String,
         message: String,
     },
+    /// The login provider (OpenID discovery, token endpoint) could not be reached or answered
+    /// something unusable.
+    #[error("login provider: {0}")]
+    Provider(String),
     /// A Kubernetes API call failed.
     #[error("kubernetes: {0}")]
     Kube(String),
@@ -79,6 +83,7 @@ impl Error {
             Error::Prometheus(_) => "prometheus",
             Error::Upstream(f) => f.service,
             Error::Refused { .. } => "refused",
+            Error::Provider(_) => "login_provider",
             Error::Kube(_) => "kubernetes",
             Error::Config(_) => "config",
             Error::Kubeconfig(_) => "kubeconfig",
@@ -102,7 +107,7 @@ impl Error {
                 .ok()
                 .filter(StatusCode::is_client_error)
                 .unwrap_or(StatusCode::BAD_GATEWAY),
-            Error::Kube(_) | Error::Kubeconfig(_) => StatusCode::BAD_GATEWAY,
+            Error::Provider(_) | Error::Kube(_) | Error::Kubeconfig(_) => StatusCode::BAD_GATEWAY,
             Error::Config(_) | Error::Engine(_) | Error::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

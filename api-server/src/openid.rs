@@ -167,15 +167,16 @@ pub fn check_claims(
 impl OpenId {
     /// The providers of `config` (`auth.openid`), trusting the CA bundle of `paths`.
     pub fn new(config: OpenIdConfig, paths: &Paths) -> Result<OpenId> {
-        crate::upstream::install_crypto_provider();
         let build = |insecure: bool| {
-            reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .redirect(reqwest::redirect::Policy::none())
-                .tls_certs_merge(crate::upstream::extra_roots("openid", "", paths))
-                .tls_danger_accept_invalid_certs(insecure)
-                .build()
-                .map_err(|e| Error::Config(format!("auth.openid: HTTP client: {e}")))
+            crate::upstream::http_client(&crate::upstream::ClientOptions {
+                service: "auth.openid",
+                ca_file: "",
+                insecure,
+                timeout: Duration::from_secs(10),
+                follow_redirects: false,
+                headers: Default::default(),
+                paths,
+            })
         };
         Ok(OpenId {
             config,
@@ -204,7 +205,7 @@ impl OpenId {
         }
         let url = format!("{issuer}/.well-known/openid-configuration");
         let fail = |why: String| {
-            Error::Kube(format!(
+            Error::Provider(format!(
                 "OpenID provider {issuer} (auth.openid.issuer_uri): {why}"
             ))
         };
@@ -308,7 +309,7 @@ impl OpenId {
             .body(body)
             .send()
             .await
-            .map_err(|e| Error::Kube(format!("OpenID token endpoint: {e}")))?;
+            .map_err(|e| Error::Provider(format!("OpenID token endpoint: {e}")))?;
         let status = resp.status();
         let body: Value = resp.json().await.unwrap_or(Value::Null);
         if !status.is_success() {
@@ -422,6 +423,25 @@ mod tests {
         }
         assert!(claims("not-a-jwt").is_err());
         assert!(claims("a.!!!.c").is_err());
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_provider_is_a_login_provider_error() {
+        let config = OpenIdConfig {
+            default: OpenIdProvider {
+                issuer_uri: "https://127.0.0.1:1".into(),
+                ..provider()
+            },
+            clusters: BTreeMap::new(),
+        };
+        let oidc = OpenId::new(config, &crate::upstream::Paths::default()).unwrap();
+        let e = oidc
+            .start("east", "http://x/cb".into(), 0)
+            .await
+            .unwrap_err();
+        assert_eq!(e.category(), "login_provider");
+        assert_eq!(e.status(), axum::http::StatusCode::BAD_GATEWAY);
+        assert!(e.to_string().contains("https://127.0.0.1:1"), "{e}");
     }
 
     #[test]

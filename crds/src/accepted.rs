@@ -13,15 +13,16 @@ use crate::spec::KialiSpec;
 pub const ACTED_ON: &[&str] = &[
     "istio_namespace",
     "auth.strategy",
-    // The openid strategy (api-server/src/openid.rs). Also acted on, shown by the e2e test
-    // server_openid but without a case here, so still reported: username_claim, the
-    // per-cluster `clusters` (BEYOND), allowed_domains (unit test); not read: disable_rbac,
-    // api_token, authentication_timeout.
+    // The openid strategy (api-server/src/openid.rs). Also acted on but without a case here, so
+    // still reported: allowed_domains (unit test); not read: disable_rbac, api_token,
+    // authentication_timeout.
     "auth.openid.client_id",
     "auth.openid.issuer_uri",
     "auth.openid.authorization_endpoint",
     "auth.openid.scopes",
     "auth.openid.additional_request_params",
+    "auth.openid.username_claim",
+    "auth.openid.clusters",
     "clustering.autodetect_secrets.enabled",
     "clustering.autodetect_secrets.label",
     "clustering.clusters",
@@ -78,6 +79,9 @@ pub const ACTED_ON: &[&str] = &[
     "server.address",
     "server.port",
     "server.web_root",
+    "server.web_fqdn",
+    "server.web_schema",
+    "server.web_port",
     "server.observability.metrics.enabled",
     "server.observability.metrics.port",
     "server.gzip_enabled",

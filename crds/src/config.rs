@@ -271,6 +271,15 @@ pub struct ServerConfig {
     pub address: String,
     pub port: u16,
     pub web_root: String,
+    /// The public host name of the console (Kiali's `web_fqdn`): with `web_schema` and
+    /// `web_port`, the base of the URLs the server hands out (the OpenID redirect URI); each
+    /// unset part is taken from the request (`X-Forwarded-*`, `Host`).
+    pub web_fqdn: String,
+    /// `http` or `https`.
+    pub web_schema: String,
+    /// A port number (Kiali accepts a number or a string).
+    #[serde(deserialize_with = "port_text")]
+    pub web_port: String,
     pub observability: Observability,
     pub cors_allow_all: bool,
     pub gzip_enabled: bool,
@@ -438,12 +447,27 @@ impl Default for KubernetesConfig {
     }
 }
 
+/// A port given as a number or a string (Kiali's `server.web_port`), as text.
+fn port_text<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
+    match Value::deserialize(d)? {
+        Value::Null => Ok(String::new()),
+        Value::String(s) => Ok(s),
+        Value::Number(n) => Ok(n.to_string()),
+        other => Err(serde::de::Error::custom(format!(
+            "server.web_port {other} is not valid: allowed a port number"
+        ))),
+    }
+}
+
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             address: String::new(),
             port: DEFAULT_PORT,
             web_root: DEFAULT_WEB_ROOT.into(),
+            web_fqdn: String::new(),
+            web_schema: String::new(),
+            web_port: String::new(),
             observability: Observability::default(),
             cors_allow_all: false,
             gzip_enabled: true,
@@ -528,6 +552,18 @@ impl Config {
         if cfg.server.web_root.is_empty() {
             cfg.server.web_root = DEFAULT_WEB_ROOT.into();
         }
+        let schema = cfg.server.web_schema.trim();
+        if !matches!(schema, "" | "http" | "https") {
+            return Err(Error::Config(format!(
+                "server.web_schema {schema:?} is not valid: allowed http or https"
+            )));
+        }
+        let port = cfg.server.web_port.trim();
+        if !port.is_empty() && port.parse::<u16>().map_or(true, |p| p == 0) {
+            return Err(Error::Config(format!(
+                "server.web_port {port:?} is not valid: allowed a port number 1-65535"
+            )));
+        }
         Ok(cfg)
     }
 
@@ -581,6 +617,44 @@ impl Config {
         } else {
             format!("/{root}")
         }
+    }
+
+    /// The console's public base URL (scheme, host, port, web root): `server.web_schema`,
+    /// `server.web_fqdn` and `server.web_port` where set; only the unset ones come from the
+    /// request (`proto`: `X-Forwarded-Proto`; `host`: `X-Forwarded-Host` or `Host`, with its port),
+    /// as Kiali guesses it. A default port (80 for http, 443 for https) is left out.
+    pub fn public_base(&self, proto: Option<&str>, host: Option<&str>) -> String {
+        let s = &self.server;
+        let scheme = match s.web_schema.trim() {
+            "" => proto
+                .filter(|p| matches!(*p, "http" | "https"))
+                .unwrap_or("http"),
+            set => set,
+        };
+        let (name, mut port) = match s.web_fqdn.trim() {
+            "" => {
+                let h = host.unwrap_or("localhost");
+                // `[v6]:port`, `name:port` or a bare name.
+                match h.rsplit_once(':') {
+                    Some((n, p)) if !n.is_empty() && !p.contains(']') => {
+                        (n.to_string(), p.to_string())
+                    }
+                    _ => (h.to_string(), String::new()),
+                }
+            }
+            fqdn => (fqdn.to_string(), String::new()),
+        };
+        if !s.web_port.trim().is_empty() {
+            port = s.web_port.trim().to_string();
+        }
+        let default_port =
+            (scheme == "http" && port == "80") || (scheme == "https" && port == "443");
+        let port = if port.is_empty() || default_port {
+            String::new()
+        } else {
+            format!(":{port}")
+        };
+        format!("{scheme}://{name}{port}{}", self.web_root())
     }
 
     /// `login_token.expiration_seconds`, [`DEFAULT_SESSION_SECONDS`] when 0.
@@ -657,6 +731,62 @@ mod tests {
         assert!(!cfg.to_yaml().unwrap().contains("s3cr3t"));
         let d = Config::from_spec(&KialiSpec::default(), "istio-system").unwrap();
         assert_eq!(d.session_seconds(), DEFAULT_SESSION_SECONDS);
+    }
+
+    #[test]
+    fn the_public_base_takes_the_request_only_for_what_is_unset() {
+        let base = |server: serde_json::Value, proto, host| {
+            Config::from_spec(&spec(serde_json::json!({"server": server})), "ns")
+                .unwrap()
+                .public_base(proto, host)
+        };
+        assert_eq!(
+            base(serde_json::json!({}), None, Some("h:20001")),
+            "http://h:20001/kiali"
+        );
+        assert_eq!(
+            base(
+                serde_json::json!({}),
+                Some("https"),
+                Some("proxy.example:443")
+            ),
+            "https://proxy.example/kiali"
+        );
+        // Set: the headers are not asked.
+        let all = serde_json::json!({"web_fqdn": "kiali.example", "web_schema": "https", "web_port": 8443});
+        assert_eq!(
+            base(all, Some("http"), Some("evil.example")),
+            "https://kiali.example:8443/kiali"
+        );
+        assert_eq!(
+            base(
+                serde_json::json!({"web_fqdn": "kiali.example", "web_port": "80"}),
+                None,
+                Some("evil:1")
+            ),
+            "http://kiali.example/kiali"
+        );
+        assert_eq!(
+            base(
+                serde_json::json!({"web_port": 9000, "web_root": "/"}),
+                None,
+                Some("h:1")
+            ),
+            "http://h:9000"
+        );
+        for (bad, field) in [
+            (
+                serde_json::json!({"web_schema": "ftp"}),
+                "server.web_schema",
+            ),
+            (serde_json::json!({"web_port": "x"}), "server.web_port"),
+            (serde_json::json!({"web_port": 0}), "server.web_port"),
+        ] {
+            let e = Config::from_spec(&spec(serde_json::json!({"server": bad})), "ns")
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(field), "{e}");
+        }
     }
 
     #[test]

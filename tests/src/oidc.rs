@@ -179,6 +179,24 @@ impl Provider {
         })
     }
 
+    /// Replaces the redirect URIs of the provider's client (a console started on another port).
+    pub async fn set_redirect_uris(&self, uris: &[String]) -> Result<(), Error> {
+        let resp = reqwest::Client::new()
+            .patch(format!(
+                "{}/admin/clients/{}",
+                self.admin_url, self.issuer.client_id
+            ))
+            .json(&json!([{"op": "replace", "path": "/redirect_uris", "value": uris}]))
+            .send()
+            .await
+            .map_err(|e| err("updating the client", e))?;
+        if !resp.status().is_success() {
+            let body = resp.text().await.unwrap_or_default();
+            return Err(err("updating the client", body));
+        }
+        Ok(())
+    }
+
     /// The browser's flow for `user`: authorization request with PKCE, the login form, consent,
     /// then the code exchange. Returns the token response (`id_token`, `access_token`, …).
     pub async fn login(

@@ -20,6 +20,7 @@ use meshglass_crds::accepted::{ACTED_ON, ignored_fields};
 use meshglass_crds::{Config, Kiali, KialiSpec, names};
 use meshglass_operator::build::{BuildOptions, build, secret_data};
 use meshglass_operator::reconcile::validate::Tenancy;
+use meshglass_testbed::oidc::{CLIENT_SECRET, Provider};
 use meshglass_testbed::standin::{Behaviour, Seen, StandIn};
 use meshglass_testbed::{TestBed, TestNamespace, wait_until};
 use serde_json::{Value, json};
@@ -117,6 +118,59 @@ fn cases() -> Vec<Case> {
                 "auth.openid.additional_request_params",
                 Value::Null,
                 json!({"prompt": "login"}),
+                Server("/openid/location"),
+            ),
+            openid.clone(),
+        ),
+        // BEYOND: a cluster's own provider (here the home cluster's, named by the base).
+        with(
+            case(
+                "auth.openid.clusters",
+                Value::Null,
+                json!({"home": {"authorization_endpoint": "https://idp.example/home"}}),
+                Server("/openid/location"),
+            ),
+            json!({"auth": {"strategy": "openid", "openid": {
+                "client_id": "kiali", "issuer_uri": "https://127.0.0.1:1",
+                "authorization_endpoint": "https://idp.example/auth"}},
+                "kubernetes_config": {"cluster_name": "home"}}),
+        ),
+        // A real login at the bed's provider (Hydra): the session's user name is the claim named.
+        with(
+            case(
+                "auth.openid.username_claim",
+                Value::Null,
+                json!("email"),
+                Server("/openidLogin/username"),
+            ),
+            json!({"auth": {"strategy": "openid", "openid": {
+                "client_id": "{oidc_client}", "issuer_uri": "{oidc_issuer}"}},
+                "server": {"port": "{port1}"}}),
+        ),
+        // The redirect URI handed to the provider: the public URL, not the request's Host.
+        with(
+            case(
+                "server.web_fqdn",
+                Value::Null,
+                json!("kiali.example"),
+                Server("/openid/location"),
+            ),
+            openid.clone(),
+        ),
+        with(
+            case(
+                "server.web_schema",
+                Value::Null,
+                json!("https"),
+                Server("/openid/location"),
+            ),
+            openid.clone(),
+        ),
+        with(
+            case(
+                "server.web_port",
+                Value::Null,
+                json!(8443),
                 Server("/openid/location"),
             ),
             openid.clone(),
@@ -771,11 +825,15 @@ struct Server<'a> {
     paths: meshglass_server::upstream::Paths,
     /// The recording metrics store `{prom}` names.
     prom: &'a StandIn,
+    /// The bed's OpenID provider for east (`{oidc_issuer}`), where the server logs in as alice.
+    oidc: &'a Provider,
 }
 
 impl Server<'_> {
     async fn observe(&self, config: Config) -> Value {
         self.prom.take();
+        let at_bed_provider = config.auth.strategy == "openid"
+            && config.auth.openid["issuer_uri"] == json!(self.oidc.issuer.url);
         let running = meshglass_server::start(meshglass_server::Options {
             config,
             kubeconfig: Some(self.bed.kubeconfig_path().to_path_buf()),
@@ -834,6 +892,12 @@ impl Server<'_> {
         let (_, encoding, _) = get(format!("{base}/api/config"), true).await;
         let session = login(&http, &base).await;
         let openid = openid_redirect(&base).await;
+        let openid_login = if at_bed_provider {
+            let home = state.registry.home().map(|h| h.name.clone());
+            oidc_login(self.oidc, &base, &home.unwrap_or_default()).await
+        } else {
+            Value::Null
+        };
         let (root_status, _, _) = get(format!("http://{addr}/kiali/api/status"), false).await;
         let (_, _, apps) = get(
             format!("{base}/api/clusters/apps?namespaces={}", self.ns),
@@ -882,6 +946,7 @@ impl Server<'_> {
             "apps": apps,
             "session": session,
             "openid": openid,
+            "openidLogin": openid_login,
         });
         running.shutdown();
         observed
@@ -907,14 +972,54 @@ async fn openid_redirect(base: &str) -> Value {
         .and_then(|v| v.to_str().ok())
         .map(|l| {
             let (at, query) = l.split_once('?').unwrap_or((l, ""));
+            // The server's own (random) address is named `{server}`: only a configured public
+            // URL changes the redirect URI.
             let kept: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
                 .into_owned()
                 .filter(|(k, _)| !matches!(k.as_str(), "state" | "nonce" | "code_challenge"))
+                .map(|(k, v)| (k, v.replace(base, "{server}")))
                 .collect();
             json!({"at": at, "query": kept})
         });
     let body = resp.text().await.unwrap_or_default();
     json!({"status": status, "location": location, "error": if location.is_none() { body } else { String::new() }})
+}
+
+/// alice's login through the server's OpenID flow at the bed's provider (the form filled in as a
+/// browser does), until the home cluster accepts her ID token: the session's user name.
+async fn oidc_login(oidc: &Provider, base: &str, home: &str) -> Value {
+    let callback = format!("{base}/api/auth/callback/{home}");
+    oidc.set_redirect_uris(std::slice::from_ref(&callback))
+        .await
+        .expect("redirect URI");
+    let start = format!("{base}/api/auth/openid_redirect");
+    let home_page = format!("{base}/");
+    let jar = wait_until("alice's OpenID login", WAIT, || {
+        let (start, home_page) = (start.clone(), home_page.clone());
+        async move {
+            let mut jar = std::collections::BTreeMap::new();
+            let end = oidc
+                .browse(&mut jar, &start, "alice", "alice-password", |u| {
+                    u == home_page || u.contains("openid_error=")
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok::<_, String>((end == home_page).then_some(jar))
+        }
+    })
+    .await
+    .expect("alice logs in");
+    let cookie: Vec<String> = jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let info: Value = reqwest::Client::new()
+        .get(format!("{base}/api/auth/info"))
+        .header("cookie", cookie.join("; "))
+        .send()
+        .await
+        .expect("auth info")
+        .json()
+        .await
+        .expect("json");
+    json!({"username": info["sessionInfo"]["username"]})
 }
 
 /// A login through `/api/auth/info` (the CSRF cookie and token) and `/api/authenticate`: its status
@@ -1032,8 +1137,18 @@ async fn every_acted_on_field_changes_what_is_built_or_what_the_server_does() {
     std::fs::write(&ca, proms.ca_pem().expect("CA")).expect("CA file");
     let token = files.path().join("token");
     std::fs::write(&token, "kiali-sa-token").expect("token file");
+    let east = bed.cluster("east");
+    let oidc = Provider::start(east, &[("alice", "alice-password")], &[])
+        .await
+        .expect("the bed's OpenID provider");
+    std::fs::create_dir_all(files.path().join("cabundle")).expect("dir");
+    std::fs::write(files.path().join("cabundle/oidc.pem"), &east.oidc().ca_pem).expect("CA");
+    std::fs::create_dir_all(files.path().join("kiali-secret")).expect("dir");
+    std::fs::write(files.path().join("kiali-secret/oidc-secret"), CLIENT_SECRET).expect("secret");
     let names = |ns: &str| {
         [
+            ("{oidc_issuer}", east.oidc().url.clone()),
+            ("{oidc_client}", east.oidc().client_id.clone()),
             ("{ns}", ns.to_string()),
             ("{proms}", proms.url().to_string()),
             ("{prom}", prom.url().to_string()),
@@ -1051,6 +1166,7 @@ async fn every_acted_on_field_changes_what_is_built_or_what_the_server_does() {
             client_secret_dir: files.path().join("kiali-secret"),
         },
         prom: &prom,
+        oidc: &oidc,
     };
     // What a server case starts from: its own ports, anonymous (so every route answers), the test's
     // namespace as the Istio namespace.

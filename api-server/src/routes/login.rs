@@ -194,9 +194,10 @@ pub async fn signed_in(s: &Shared, headers: &HeaderMap) -> bool {
     )
 }
 
-/// The server's URL as the browser reached it (Kiali guesses it the same way): the proxy's
-/// `X-Forwarded-Proto`/`X-Forwarded-Host`, else `http` and `Host`; then the web root.
-fn external_base(headers: &HeaderMap, root: &str) -> String {
+/// The server's URL as the browser reached it: `server.web_schema`/`web_fqdn`/`web_port` where
+/// set; only what is unset is taken from the proxy's `X-Forwarded-Proto`/`X-Forwarded-Host`, else
+/// `Host` ([`meshglass_crds::Config::public_base`]).
+fn external_base(s: &Shared, headers: &HeaderMap) -> String {
     let first = |name: &str| {
         headers
             .get(name)
@@ -205,11 +206,9 @@ fn external_base(headers: &HeaderMap, root: &str) -> String {
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty())
     };
-    let proto = first("x-forwarded-proto").unwrap_or_else(|| "http".into());
-    let host = first("x-forwarded-host")
-        .or_else(|| first("host"))
-        .unwrap_or_else(|| "localhost".into());
-    format!("{proto}://{host}{root}")
+    let proto = first("x-forwarded-proto");
+    let host = first("x-forwarded-host").or_else(|| first("host"));
+    s.config.public_base(proto.as_deref(), host.as_deref())
 }
 
 fn redirect(to: &str, cookies: Vec<HeaderValue>) -> Response {
@@ -254,7 +253,7 @@ pub async fn openid_redirect(
     let root = s.config.web_root();
     let callback = format!(
         "{}/api/auth/callback/{}",
-        external_base(&headers, &root),
+        external_base(&s, &headers),
         form_urlencoded::byte_serialize(cluster.as_bytes()).collect::<String>()
     );
     let (url, flow) = match oidc.start(&cluster, callback, now()).await {

@@ -247,6 +247,43 @@ pub(crate) fn extra_roots(
     out
 }
 
+/// What an HTTP client towards an external service (metrics store, OpenID provider) is made of.
+pub(crate) struct ClientOptions<'a> {
+    /// Name in messages and logs.
+    pub service: &'a str,
+    /// A CA file trusted besides the platform's roots and the CA bundle directory.
+    pub ca_file: &'a str,
+    /// Accept any certificate (`insecure_skip_verify`); the caller warns when it is asked for.
+    pub insecure: bool,
+    /// Bound on the whole exchange (connecting: at most 5 s of it).
+    pub timeout: Duration,
+    /// Follow redirects (reqwest's default policy), or hand them to the caller.
+    pub follow_redirects: bool,
+    /// Sent with every request.
+    pub headers: HeaderMap,
+    pub paths: &'a Paths,
+}
+
+/// The one builder of the server's outbound HTTP clients: the platform's roots plus the CA
+/// bundle (and `ca_file`), the insecure flag, timeouts and redirect policy.
+pub(crate) fn http_client(o: &ClientOptions<'_>) -> Result<reqwest::Client> {
+    install_crypto_provider();
+    let redirect = if o.follow_redirects {
+        reqwest::redirect::Policy::default()
+    } else {
+        reqwest::redirect::Policy::none()
+    };
+    reqwest::Client::builder()
+        .timeout(o.timeout)
+        .connect_timeout(o.timeout.min(Duration::from_secs(5)))
+        .redirect(redirect)
+        .default_headers(o.headers.clone())
+        .tls_certs_merge(extra_roots(o.service, o.ca_file, o.paths))
+        .tls_danger_accept_invalid_certs(o.insecure)
+        .build()
+        .map_err(|e| Error::Config(format!("cannot build the {} HTTP client: {e}", o.service)))
+}
+
 fn headers(service: &str, custom: &BTreeMap<String, String>) -> Result<HeaderMap> {
     let mut h = HeaderMap::new();
     for (k, v) in custom {
@@ -292,21 +329,21 @@ impl Client {
         let _ = url.set_username("");
         let _ = url.set_password(None);
         let credentials = Credentials::resolve(service, s.auth, url_user, s.paths)?;
-        let mut b = reqwest::Client::builder()
-            .timeout(s.timeout)
-            .connect_timeout(s.timeout.min(Duration::from_secs(5)))
-            .default_headers(headers(service, s.custom_headers)?)
-            .tls_certs_merge(extra_roots(service, &s.auth.ca_file, s.paths));
         if s.auth.insecure_skip_verify {
             tracing::warn!(
                 service,
                 "TLS verification is off (auth.insecure_skip_verify)"
             );
-            b = b.tls_danger_accept_invalid_certs(true);
         }
-        let http = b
-            .build()
-            .map_err(|e| Error::Config(format!("cannot build the {service} HTTP client: {e}")))?;
+        let http = http_client(&ClientOptions {
+            service,
+            ca_file: &s.auth.ca_file,
+            insecure: s.auth.insecure_skip_verify,
+            timeout: s.timeout,
+            follow_redirects: true,
+            headers: headers(service, s.custom_headers)?,
+            paths: s.paths,
+        })?;
         let path = url.path().trim_end_matches('/').to_string();
         url.set_path(&path);
         Ok(Client {
