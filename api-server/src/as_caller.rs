@@ -32,20 +32,7 @@ pub fn refused(cluster: &str, e: kube::Error) -> Error {
 /// The client of `cluster` a request goes with: the caller's own token (`token`, `header`), the
 /// ID token of the caller's login to that cluster (`openid`), or under `anonymous` the server's.
 pub fn client_for(s: &Shared, caller: &Caller, cluster: &str) -> Result<kube::Client> {
-    let entry = s
-        .registry
-        .snapshot()
-        .into_iter()
-        .find(|e| e.name == cluster)
-        .ok_or_else(|| {
-            let names: Vec<String> = s
-                .registry
-                .snapshot()
-                .iter()
-                .map(|e| e.name.clone())
-                .collect();
-            Error::bad_param("clusterName", cluster, names.join(", "))
-        })?;
+    let entry = s.entry(cluster)?;
     match (&caller.id, &caller.token) {
         (Identity::Anonymous, _) => entry
             .client
