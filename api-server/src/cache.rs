@@ -405,6 +405,16 @@ pub fn spawn_core_watches(
     ));
 }
 
+/// Whether a denied watch of `kind` degrades only that kind rather than the whole cluster: the
+/// kinds cached since the telemetry/extensions and Gateway API work, which a remote role written
+/// before them lacks. The networking and security kinds Kiali always read stay required.
+pub fn is_optional(kind: IstioKind) -> bool {
+    matches!(
+        kind,
+        IstioKind::EnvoyFilter | IstioKind::Telemetry | IstioKind::WasmPlugin
+    ) || kind.is_gateway_api()
+}
+
 /// Discovers which Istio kinds are served and watches them; kinds whose CRD is missing are
 /// looked for again periodically, so installing Istio later needs no restart.
 pub async fn run_istio_discovery(
@@ -429,13 +439,18 @@ pub async fn run_istio_discovery(
             let Ok(g) = kube::discovery::group(&client, group).await else {
                 continue;
             };
-            for (ar, _caps) in g.recommended_resources() {
+            // Each kind at its own most stable version: the group's preferred version (v1 for
+            // networking) lacks the kinds served only at an older one (EnvoyFilter, v1alpha3).
+            for (ar, _caps) in g.resources_by_stability() {
                 let Some(kind) =
                     IstioKind::from_group_kind(&ar.group, &ar.kind).filter(|k| missing.contains(k))
                 else {
                     continue;
                 };
                 let writer = Writer::new(ar.clone());
+                if is_optional(kind) {
+                    state.optional_istio(kind.label());
+                }
                 state.expect_istio(kind.label());
                 cache.add_istio(kind, ar.clone(), writer.as_reader());
                 let api = Api::<DynamicObject>::all_with(client.clone(), &ar);

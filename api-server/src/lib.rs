@@ -31,6 +31,8 @@ mod graph_health_tests;
 #[cfg(test)]
 mod mesh_route_tests;
 #[cfg(test)]
+mod metrics_route_tests;
+#[cfg(test)]
 mod session_tests;
 #[cfg(test)]
 mod trust_tests;

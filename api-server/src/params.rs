@@ -58,7 +58,41 @@ pub fn check_path_names(ns: &str, name: &str) -> Result<()> {
     Ok(())
 }
 
+/// The parameters of a raw query string with repeated keys kept, in order
+/// (`quantiles[]=0.5&quantiles[]=0.95`, Kiali's list parameters).
+pub fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
+    form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// The metrics request of a metrics or dashboard route: `ns` and the target's name checked,
+/// Kiali's parameters parsed by the engine (400s name the parameter and what it accepts).
+pub fn metrics_query(
+    ns: &str,
+    target: engine::metrics::MetricsTarget,
+    pairs: &[(String, String)],
+) -> Result<engine::metrics::MetricsQuery> {
+    use engine::metrics::MetricsTarget as T;
+    match &target {
+        T::Namespace => check_path_names(ns, "-")?,
+        T::App(n) | T::Workload(n) | T::Service(n) => check_path_names(ns, n)?,
+    }
+    engine::metrics::MetricsQuery::from_query_pairs(
+        ns,
+        target,
+        pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        now_unix(),
+    )
+    .map_err(engine_err)
+}
+
 impl Params {
+    /// The parameters of `pairs` (for a repeated key, the last value).
+    pub fn from_pairs(pairs: &[(String, String)]) -> Self {
+        Params(pairs.iter().cloned().collect())
+    }
+
     /// A raw parameter ("" counts as absent).
     pub fn get(&self, k: &str) -> Option<&str> {
         self.0.get(k).map(String::as_str).filter(|v| !v.is_empty())

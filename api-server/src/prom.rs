@@ -182,24 +182,44 @@ impl PromClient {
     /// Runs an instant query at `time` (Unix seconds; now when `None`) and returns the raw
     /// body of a successful answer.
     pub async fn instant_raw(&self, query: &str, time: Option<i64>) -> Result<Vec<u8>> {
-        let r = self.query_raw(query, time).await;
+        let mut form = vec![("query", query.to_string())];
+        if let Some(t) = time {
+            form.push(("time", t.to_string()));
+        }
+        let r = self.post_query("/api/v1/query", form).await;
         self.note_outcome(r.is_ok());
         r
     }
 
-    async fn query_raw(&self, query: &str, time: Option<i64>) -> Result<Vec<u8>> {
+    /// Runs a range query from `start` to `end` (Unix seconds) every `step` seconds and returns
+    /// the raw body of a successful answer.
+    pub async fn range_raw(&self, query: &str, start: i64, end: i64, step: u64) -> Result<Vec<u8>> {
+        let form = vec![
+            ("query", query.to_string()),
+            ("start", start.to_string()),
+            ("end", end.to_string()),
+            ("step", step.to_string()),
+        ];
+        let r = self.post_query("/api/v1/query_range", form).await;
+        self.note_outcome(r.is_ok());
+        r
+    }
+
+    /// POSTs a query form (one permit of the concurrency bound, counted) and returns the body
+    /// of a JSON answer.
+    async fn post_query(
+        &self,
+        path: &str,
+        mut form: Vec<(&'static str, String)>,
+    ) -> Result<Vec<u8>> {
         let _permit = self
             .permits
             .acquire()
             .await
             .map_err(|_| Error::Prometheus("client closed".into()))?;
         self.queries.fetch_add(1, Ordering::Relaxed);
-        let mut form = vec![("query", query.to_string())];
-        if let Some(t) = time {
-            form.push(("time", t.to_string()));
-        }
         form.push(("timeout", format!("{}s", self.timeout.as_secs().max(1))));
-        let answer = self.upstream.post_form("/api/v1/query", &form).await?;
+        let answer = self.upstream.post_form(path, &form).await?;
         let ct = answer.content_type.to_ascii_lowercase();
         if !ct.is_empty() && !ct.contains("json") {
             return Err(upstream::Failure {

@@ -644,6 +644,55 @@ mod tests {
         assert!(s.error().unwrap().contains("401"));
     }
 
+    #[test]
+    fn a_denied_optional_istio_kind_degrades_only_that_kind() {
+        use crate::cache::IstioKind;
+        let s = ClusterState::named("west");
+        s.probe_result(Ok(()));
+        for k in cache::CORE_KIND_NAMES {
+            s.mark_synced(k);
+        }
+        for k in [
+            IstioKind::VirtualService,
+            IstioKind::Telemetry,
+            IstioKind::K8sHTTPRoute,
+        ] {
+            if cache::is_optional(k) {
+                s.optional_istio(k.label());
+            }
+            s.expect_istio(k.label());
+        }
+        s.istio_discovered();
+        s.mark_synced(IstioKind::VirtualService.label());
+        assert!(!s.settled(), "waits for the Istio kinds");
+        s.watch_error("Telemetry", "telemetries is forbidden", Some(403));
+        s.watch_error("k8shttproutes", "httproutes is forbidden", Some(403));
+        assert!(s.accessible(), "{:?} {:?}", s.error(), s.degraded_kinds());
+        assert!(s.error().is_none(), "{:?}", s.error());
+        assert!(
+            s.settled() && s.ready_to_serve(),
+            "a degraded kind is not waited for"
+        );
+        assert_eq!(
+            s.degraded_kinds(),
+            vec![
+                "Telemetry: permission denied (HTTP 403)".to_string(),
+                "k8shttproutes: permission denied (HTTP 403)".to_string()
+            ]
+        );
+        // A required Istio kind denied still takes the cluster away.
+        s.watch_error("VirtualService", "virtualservices is forbidden", Some(403));
+        assert!(!s.accessible());
+        assert!(s.error().unwrap().contains("VirtualService"));
+        s.mark_synced("VirtualService");
+        // Granted again: the kind recovers.
+        s.mark_synced("Telemetry");
+        assert_eq!(s.degraded_kinds().len(), 1);
+        assert!(s.accessible());
+        assert!(!cache::is_optional(IstioKind::AuthorizationPolicy));
+        assert!(cache::is_optional(IstioKind::WasmPlugin));
+    }
+
     /// A log line of `ClusterState`'s, captured at warn and above.
     fn warned(f: impl FnOnce()) -> String {
         #[derive(Clone, Default)]

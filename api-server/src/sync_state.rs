@@ -4,7 +4,10 @@
 //! A cluster is accessible when its API server answers the probe and no kind it caches is denied:
 //! a 401/403 from a watch, or from the probe's permission check (which finds RBAC removed while a
 //! long-lived watch stream still runs), marks the cluster missing with the reason until the same
-//! source succeeds again (the watch relisting, the check passing).
+//! source succeeds again (the watch relisting, the check passing). The exception are the optional
+//! Istio kinds (those a role written before they were cached may lack): a denied watch of one
+//! degrades only that kind — the cluster stays accessible, without objects of that kind, and the
+//! kind is reported ([`ClusterState::degraded_kinds`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock};
@@ -37,6 +40,10 @@ struct StateInner {
     istio_discovered: bool,
     /// Kinds whose watch got a 401/403, with the status code.
     denied_by_watch: BTreeMap<&'static str, u16>,
+    /// Istio kinds whose denial degrades only themselves.
+    optional: BTreeSet<&'static str>,
+    /// Optional kinds whose watch got a 401/403, with the status code.
+    degraded: BTreeMap<&'static str, u16>,
     /// Kinds the probe's permission check may not list, with the status code.
     denied_by_probe: BTreeMap<&'static str, u16>,
     /// Kinds whose watch is failing (logged once at warn until it recovers).
@@ -44,6 +51,11 @@ struct StateInner {
 }
 
 impl StateInner {
+    /// An Istio kind has nothing more to sync: listed once, or degraded (denied and optional).
+    fn istio_done(&self, kind: &str) -> bool {
+        self.synced.contains(kind) || self.degraded.contains_key(kind)
+    }
+
     fn denial(&self) -> Option<String> {
         let mut kinds: BTreeMap<&str, u16> = self.denied_by_probe.clone();
         kinds.extend(self.denied_by_watch.iter().map(|(k, c)| (*k, *c)));
@@ -108,7 +120,8 @@ impl ClusterState {
     pub(crate) fn mark_synced(&self, kind: &'static str) {
         let mut w = self.write();
         w.synced.insert(kind);
-        let was_denied = w.denied_by_watch.remove(kind).is_some();
+        let was_denied =
+            w.denied_by_watch.remove(kind).is_some() | w.degraded.remove(kind).is_some();
         if w.failing.remove(kind) || was_denied {
             tracing::info!(cluster = %w.cluster, kind, "watch recovered");
         }
@@ -116,6 +129,28 @@ impl ClusterState {
 
     pub(crate) fn expect_istio(&self, kind: &'static str) {
         self.write().istio_expected.insert(kind);
+    }
+
+    /// `kind` is optional: its denial degrades only itself.
+    pub(crate) fn optional_istio(&self, kind: &'static str) {
+        self.write().optional.insert(kind);
+    }
+
+    /// The optional kinds whose watch is denied, each with why (`telemetries: permission denied
+    /// (HTTP 403)`): the cluster is shown without them.
+    pub fn degraded_kinds(&self) -> Vec<String> {
+        self.read()
+            .degraded
+            .iter()
+            .map(|(k, code)| {
+                let why = if *code == 401 {
+                    "credentials rejected (HTTP 401)"
+                } else {
+                    "permission denied (HTTP 403)"
+                };
+                format!("{k}: {why}")
+            })
+            .collect()
     }
 
     pub(crate) fn istio_discovered(&self) {
@@ -127,8 +162,19 @@ impl ClusterState {
     pub(crate) fn watch_error(&self, kind: &'static str, err: &str, denied: Option<u16>) {
         let mut w = self.write();
         let first = w.failing.insert(kind);
-        if let Some(code) = denied {
-            w.denied_by_watch.insert(kind, code);
+        let optional = w.optional.contains(kind);
+        match denied {
+            Some(code) if optional => {
+                w.degraded.insert(kind, code);
+            }
+            Some(code) => {
+                w.denied_by_watch.insert(kind, code);
+            }
+            None => {}
+        }
+        if first && optional && denied.is_some() {
+            tracing::warn!(cluster = %w.cluster, kind, error = err, "watch of an optional Istio kind denied; the cluster is shown without this kind until it recovers");
+            return;
         }
         if first {
             tracing::warn!(cluster = %w.cluster, kind, error = err, "watch failing; cached data of this kind is stale until it recovers");
@@ -193,7 +239,7 @@ impl ClusterState {
         let r = self.read();
         let all = r.istio_discovered
             && r.synced.len() >= CORE_KINDS
-            && r.istio_expected.iter().all(|k| r.synced.contains(k));
+            && r.istio_expected.iter().all(|k| r.istio_done(k));
         all || (r.probed && !r.reachable)
             || !r.denied_by_watch.is_empty()
             || !r.denied_by_probe.is_empty()
@@ -206,7 +252,7 @@ impl ClusterState {
             let r = self.read();
             r.istio_discovered
                 && r.synced.len() >= CORE_KINDS
-                && r.istio_expected.iter().all(|k| r.synced.contains(k))
+                && r.istio_expected.iter().all(|k| r.istio_done(k))
         };
         synced && self.accessible()
     }

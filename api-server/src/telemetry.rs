@@ -1,5 +1,6 @@
-//! What graph and health requests share: the engine's PromQL run against the one Prometheus
-//! (concurrently, bounded by the client), and the inventory of the namespaces the samples name.
+//! What graph, health and metrics requests share: the engine's PromQL run against the one
+//! Prometheus (concurrently, bounded by the client), and the inventory of the namespaces the
+//! samples name.
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -24,6 +25,32 @@ pub async fn run_queries(s: &Shared, qs: Vec<engine::PromQuery>) -> Result<Vec<e
     });
     let parts = futures::future::try_join_all(futs).await?;
     Ok(parts.into_iter().flatten().collect())
+}
+
+/// Runs metrics range queries concurrently (the client bounds concurrency) and collects the
+/// series of every answer.
+pub async fn run_range_queries(
+    s: &Shared,
+    qs: Vec<engine::metrics::MetricsRangeQuery>,
+) -> Result<Vec<engine::metrics::MetricSeries>> {
+    if qs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let prom = s
+        .prom
+        .clone()
+        .ok_or_else(|| Error::Prometheus("no Prometheus configured".into()))?;
+    let futs = qs.into_iter().map(|q| {
+        let prom = prom.clone();
+        async move {
+            let body = prom.range_raw(&q.promql, q.start, q.end, q.step).await?;
+            engine::metrics::parse_matrix(&body).map_err(engine_err)
+        }
+    });
+    let parts = futures::future::try_join_all(futs).await?;
+    Ok(engine::metrics::MetricSeries::collect(
+        parts.into_iter().flatten().collect(),
+    ))
 }
 
 /// The namespaces a graph or health answer can mention: the requested ones and every namespace

@@ -1,5 +1,6 @@
 //! The one query-parameter parser never panics: a million generated parameter sets, each given
-//! to every parser of `params.rs` (graph options, node graphs, namespaces, health, times).
+//! to every parser of `params.rs` (graph options, node graphs, namespaces, health, times,
+//! metrics requests and their range queries).
 //! A parameter either parses or is a 400 naming a parameter.
 
 use std::collections::HashMap;
@@ -28,6 +29,15 @@ const NAMES: &[&str] = &[
     "clusterName",
     "validate",
     "detail",
+    "direction",
+    "reporter",
+    "requestProtocol",
+    "quantiles[]",
+    "avg",
+    "byLabels[]",
+    "filters[]",
+    "step",
+    "rateFunc",
 ];
 
 /// Pieces of valid and nearly valid values.
@@ -62,6 +72,12 @@ const FRAGMENTS: &[&str] = &[
     "request",
     "response",
     "deadNode,idleNode",
+    "inbound",
+    "both",
+    "0.95",
+    "destination_cluster",
+    "request_duration_millis",
+    "irate",
     "ü",
     "\u{0}",
     "%00",
@@ -120,6 +136,12 @@ proptest! {
         ns in proptest::collection::vec(proptest::sample::select(CHARS), 0..70)
             .prop_map(|c| c.into_iter().collect::<String>()),
     ) {
+        let pairs: Vec<(String, String)> = q.clone().into_iter().collect();
+        let target = meshglass_engine::metrics::MetricsTarget::Workload(ns.clone());
+        match meshglass_server::params::metrics_query(&ns, target, &pairs) {
+            Ok(m) => assert!(m.range_queries().len() <= 4),
+            Err(e) => assert_eq!(e.status(), 400, "{e}"),
+        }
         let p = Params(q);
         is_400(p.graph_options(None));
         is_400(p.graph_options(Some(&ns)));

@@ -5,6 +5,7 @@
 //! A graph request goes: [`GraphOptions::from_query_pairs`] → [`queries`] (the PromQL to run) →
 //! [`parse_prometheus_response`] for each result → [`build_graph`] → serialise
 //! [`GraphResult::graph`]. Health goes: [`health_queries`] → [`health()`] → [`HealthReport`].
+//! Metrics dashboards go through [`metrics`].
 
 mod diag;
 mod error;
@@ -15,6 +16,7 @@ mod input;
 mod inventory;
 pub mod istio;
 pub mod mesh;
+pub mod metrics;
 mod options;
 mod par;
 mod promql;

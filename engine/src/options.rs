@@ -131,7 +131,7 @@ pub fn allowed_values(param: &str) -> String {
             .map(|k| k.as_str())
             .collect::<Vec<_>>()
             .join(", "),
-        _ => "true, false".into(),
+        other => crate::metrics::allowed_values(other).unwrap_or_else(|| "true, false".into()),
     }
 }
 
@@ -502,7 +502,7 @@ impl GraphOptions {
     }
 }
 
-fn parse_bool(name: &'static str, v: &str) -> Result<bool, Error> {
+pub(crate) fn parse_bool(name: &'static str, v: &str) -> Result<bool, Error> {
     match v {
         "true" | "1" | "t" | "T" | "TRUE" | "True" => Ok(true),
         "false" | "0" | "f" | "F" | "FALSE" | "False" => Ok(false),

@@ -7,6 +7,10 @@
 //!
 //! The server's home cluster is west, so that a west user's token is reviewed there and the
 //! write goes with that token: the API server decides, never the server's ServiceAccount.
+//!
+//! Also here, reading Istio config through a remote role written before the telemetry,
+//! extensions and Gateway API kinds were cached: those kinds are degraded (and reported), the
+//! cluster and its other kinds stay.
 
 mod common;
 #[allow(dead_code)] // only its helpers are used here, not the bookinfo scenario
@@ -16,27 +20,37 @@ use std::path::Path;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Service, ServiceAccount};
-use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
-use meshglass_testbed::{TestBed, TestNamespace, wait_until};
-use scenario::{TIMEOUT, create, token_of};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use kube::Api;
+use meshglass_testbed::{TestBed, TestNamespace, poll, wait_until};
+use scenario::{TIMEOUT, create, drop_kubeconfig, istio_obj, token_of};
 use serde_json::{Value, json};
 
 const VS_PATH: &str = "istio/networking.istio.io/v1/VirtualService";
 
-fn config(view_only: bool) -> meshglass_server::Config {
+fn config(view_only: bool, strategy: &str, home: &str) -> meshglass_server::Config {
     meshglass_server::Config::from_yaml(&format!(
-        "auth:\n  strategy: token\ndeployment:\n  view_only_mode: {view_only}\n\
+        "auth:\n  strategy: {strategy}\ndeployment:\n  view_only_mode: {view_only}\n\
          server:\n  address: 127.0.0.1\n  port: 0\n  web_root: /kiali\n  observability:\n    metrics:\n      port: 0\n\
-         kubernetes_config:\n  cluster_name: west\nexternal_services:\n  prometheus:\n    url: http://127.0.0.1:1\n"
+         kubernetes_config:\n  cluster_name: {home}\nexternal_services:\n  prometheus:\n    url: http://127.0.0.1:1\n"
     ))
     .expect("config")
 }
 
 async fn start(bed: &TestBed, view_only: bool, dir: &Path) -> meshglass_server::Running {
+    start_as(bed, config(view_only, "token", "west"), "west", dir).await
+}
+
+async fn start_as(
+    bed: &TestBed,
+    config: meshglass_server::Config,
+    home: &str,
+    dir: &Path,
+) -> meshglass_server::Running {
     let running = meshglass_server::start(meshglass_server::Options {
-        config: config(view_only),
+        config,
         kubeconfig: Some(bed.kubeconfig_path().to_path_buf()),
-        context: Some("west".into()),
+        context: Some(home.into()),
         remote_secrets_dir: dir.to_path_buf(),
         paths: Default::default(),
         secrets_poll: Duration::from_secs(1),
@@ -322,4 +336,128 @@ async fn writes_go_to_the_cluster_with_the_callers_own_credentials() {
     .await
     .expect("deleted");
     server.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_role_without_the_newer_kinds_degrades_only_those_kinds() {
+    let bed = common::east_west_bed().await;
+    let west = bed.cluster("west").client().await.expect("west client");
+    let ns_guard = TestNamespace::create(&west, "degraded")
+        .await
+        .expect("namespace");
+    let ns = ns_guard.name().to_string();
+    istio_obj(
+        &west,
+        &ns,
+        "VirtualService",
+        "virtualservices",
+        "networking.istio.io",
+        "reviews",
+        json!({"hosts": ["reviews"]}),
+    )
+    .await;
+    // The remote role as it was written before: networking and security only.
+    let role = format!("meshglass-old-reader-{ns}");
+    let read = json!(["get", "list", "watch"]);
+    create::<ServiceAccount>(
+        &west,
+        Some(&ns),
+        json!({"metadata": {"name": "old-reader"}}),
+    )
+    .await;
+    create::<ClusterRole>(
+        &west,
+        None,
+        json!({"metadata": {"name": role},
+               "rules": [
+                 {"apiGroups": [""], "resources": ["namespaces", "services", "pods"], "verbs": read},
+                 {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets", "daemonsets", "replicasets"], "verbs": read},
+                 {"apiGroups": ["networking.istio.io"], "resources": ["virtualservices", "destinationrules", "gateways",
+                   "serviceentries", "sidecars", "workloadentries", "workloadgroups"], "verbs": read},
+                 {"apiGroups": ["security.istio.io"], "resources": ["*"], "verbs": read},
+                 {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]}]}),
+    )
+    .await;
+    create::<ClusterRoleBinding>(
+        &west,
+        None,
+        json!({"metadata": {"name": role},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+               "subjects": [{"kind": "ServiceAccount", "name": "old-reader", "namespace": ns}]}),
+    )
+    .await;
+    let token = token_of(&west, &ns, "old-reader").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    drop_kubeconfig(
+        dir.path(),
+        "west",
+        &common::token_kubeconfig(bed.cluster("west"), &token),
+    );
+    let server = start_as(bed, config(true, "anonymous", "east"), "east", dir.path()).await;
+    let http = reqwest::Client::new();
+    let base = server.base_url();
+    let west_entry = poll(
+        "west accessible with its denied optional kinds reported",
+        TIMEOUT,
+        || async {
+            let b: Value = http
+                .get(format!("{base}/api/config"))
+                .send()
+                .await
+                .map_err(|e| e.to_string())?
+                .json()
+                .await
+                .map_err(|e| e.to_string())?;
+            let w = b["clusters"]["west"].clone();
+            let degraded = w["degradedKinds"].as_array().map(Vec::len).unwrap_or(0);
+            if w["accessible"] == true && degraded >= 3 {
+                Ok(w)
+            } else {
+                Err(format!("west: {w}"))
+            }
+        },
+    )
+    .await
+    .expect("west degraded, not missing");
+    let degraded: Vec<&str> = west_entry["degradedKinds"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for kind in ["EnvoyFilter", "Telemetry", "WasmPlugin"] {
+        assert!(
+            degraded.contains(&format!("{kind}: permission denied (HTTP 403)").as_str()),
+            "{kind} in {degraded:?}"
+        );
+    }
+    assert!(
+        !degraded.iter().any(|d| d.starts_with("VirtualService")),
+        "{degraded:?}"
+    );
+    let b: Value = http
+        .get(format!(
+            "{base}/api/istio/config?clusterName=west&namespaces={ns}&objects=virtualservices"
+        ))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    let vs = &b["resources"]["networking.istio.io/v1, Kind=VirtualService"];
+    assert_eq!(vs.as_array().map(Vec::len), Some(1), "{b}");
+    server.shutdown();
+    for r in [
+        Api::<ClusterRoleBinding>::all(west.clone())
+            .delete(&role, &Default::default())
+            .await
+            .map(|_| ()),
+        Api::<ClusterRole>::all(west.clone())
+            .delete(&role, &Default::default())
+            .await
+            .map(|_| ()),
+    ] {
+        r.expect("cleanup");
+    }
 }

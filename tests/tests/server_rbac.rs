@@ -44,3 +44,20 @@ fn the_server_is_granted_exactly_the_kinds_it_caches() {
         "the server never reads Secrets"
     );
 }
+
+#[test]
+fn the_remote_secret_tool_checks_every_kind_the_server_caches() {
+    let cached: BTreeSet<(String, String)> = meshglass_server::cache::cached_resources()
+        .into_iter()
+        .map(|(g, r)| (g.to_string(), r.to_string()))
+        .collect();
+    for verb in ["list", "watch"] {
+        let checked: BTreeSet<(String, String)> =
+            meshglass_operator::remote_secret::objects::required_access()
+                .into_iter()
+                .filter(|a| a.verb == verb)
+                .map(|a| (a.group.to_string(), a.resource.to_string()))
+                .collect();
+        assert_eq!(checked, cached, "{verb}");
+    }
+}

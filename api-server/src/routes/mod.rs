@@ -12,6 +12,7 @@
 //! | graph | [`graph`] | `/api/namespaces/graph`, `/api/namespaces/{ns}/{workloads,apps,applications,services}/{name}/graph` |
 //! | health | [`health`] | `/api/clusters/health` |
 //! | mesh | [`mesh`] | `/api/mesh/graph`, `/api/mesh/controlplanes`, `/api/istio/status` |
+//! | metrics | [`metrics`] | `/api/namespaces/{ns}/metrics`, `/api/namespaces/{ns}/{workloads,apps,services}/{name}/{metrics,dashboard}` |
 
 pub mod details;
 pub mod graph;
@@ -21,6 +22,7 @@ pub mod istio;
 pub mod istio_write;
 pub mod login;
 pub mod mesh;
+pub mod metrics;
 pub mod status;
 
 use std::time::Instant;
@@ -90,6 +92,7 @@ pub fn router(state: Shared) -> Router {
         .route("/api/mesh/graph", get(mesh::get_mesh_graph))
         .route("/api/mesh/controlplanes", get(mesh::list_control_planes))
         .route("/api/istio/status", get(mesh::get_istio_status))
+        .merge(metrics_routes())
         .layer(middleware::from_fn_with_state(state.clone(), authenticate));
     let public = Router::new()
         .route("/api", get(status::get_status))
@@ -123,6 +126,40 @@ pub fn router(state: Shared) -> Router {
         app
     };
     crate::edge::layers(app.with_state(state))
+}
+
+/// The metrics and dashboard routes.
+fn metrics_routes() -> Router<Shared> {
+    use metrics as m;
+    Router::new()
+        .route(
+            "/api/namespaces/{ns}/metrics",
+            get(m::get_namespace_metrics),
+        )
+        .route(
+            "/api/namespaces/{ns}/workloads/{name}/metrics",
+            get(m::get_workload_metrics),
+        )
+        .route(
+            "/api/namespaces/{ns}/apps/{name}/metrics",
+            get(m::get_app_metrics),
+        )
+        .route(
+            "/api/namespaces/{ns}/services/{name}/metrics",
+            get(m::get_service_metrics),
+        )
+        .route(
+            "/api/namespaces/{ns}/workloads/{name}/dashboard",
+            get(m::get_workload_dashboard),
+        )
+        .route(
+            "/api/namespaces/{ns}/apps/{name}/dashboard",
+            get(m::get_app_dashboard),
+        )
+        .route(
+            "/api/namespaces/{ns}/services/{name}/dashboard",
+            get(m::get_service_dashboard),
+        )
 }
 
 /// Router of the metrics port.

@@ -108,6 +108,8 @@ pub async fn get_config(State(s): State<Shared>) -> Json<Value> {
                 "network": "",
                 "kialiInstances": [],
                 "error": c.state.error(),
+                // Optional Istio kinds this cluster's credentials may not watch (ours).
+                "degradedKinds": c.state.degraded_kinds(),
             }),
         );
     }

@@ -14,56 +14,61 @@ use meshglass_crds::names;
 
 use super::{Child, Ctx, Error, Result};
 
-/// Read-only access to the kinds the server caches.
+/// The kinds the server caches, by API group: what it is granted to read, on the primary and on
+/// every remote cluster.
+pub const READ_KINDS: &[(&str, &[&str])] = &[
+    ("", &["namespaces", "pods", "services"]),
+    (
+        "apps",
+        &["deployments", "replicasets", "statefulsets", "daemonsets"],
+    ),
+    (
+        "networking.istio.io",
+        &[
+            "destinationrules",
+            "envoyfilters",
+            "gateways",
+            "serviceentries",
+            "sidecars",
+            "virtualservices",
+            "workloadentries",
+            "workloadgroups",
+        ],
+    ),
+    (
+        "security.istio.io",
+        &[
+            "authorizationpolicies",
+            "peerauthentications",
+            "requestauthentications",
+        ],
+    ),
+    ("telemetry.istio.io", &["telemetries"]),
+    ("extensions.istio.io", &["wasmplugins"]),
+    (
+        "gateway.networking.k8s.io",
+        &[
+            "gateways",
+            "grpcroutes",
+            "httproutes",
+            "referencegrants",
+            "tcproutes",
+            "tlsroutes",
+        ],
+    ),
+];
+
+/// Read-only access to the kinds the server caches ([`READ_KINDS`]).
 pub fn namespaced_read_rules() -> Vec<PolicyRule> {
-    let read = || vec!["get".to_string(), "list".to_string(), "watch".to_string()];
-    let rule = |group: &str, resources: &[&str]| PolicyRule {
-        api_groups: Some(vec![group.to_string()]),
-        resources: Some(resources.iter().map(|r| r.to_string()).collect()),
-        verbs: read(),
-        ..Default::default()
-    };
-    vec![
-        rule("", &["namespaces", "pods", "services"]),
-        rule(
-            "apps",
-            &["deployments", "replicasets", "statefulsets", "daemonsets"],
-        ),
-        rule(
-            "networking.istio.io",
-            &[
-                "destinationrules",
-                "envoyfilters",
-                "gateways",
-                "serviceentries",
-                "sidecars",
-                "virtualservices",
-                "workloadentries",
-                "workloadgroups",
-            ],
-        ),
-        rule(
-            "security.istio.io",
-            &[
-                "authorizationpolicies",
-                "peerauthentications",
-                "requestauthentications",
-            ],
-        ),
-        rule("telemetry.istio.io", &["telemetries"]),
-        rule("extensions.istio.io", &["wasmplugins"]),
-        rule(
-            "gateway.networking.k8s.io",
-            &[
-                "gateways",
-                "grpcroutes",
-                "httproutes",
-                "referencegrants",
-                "tcproutes",
-                "tlsroutes",
-            ],
-        ),
-    ]
+    READ_KINDS
+        .iter()
+        .map(|(group, resources)| PolicyRule {
+            api_groups: Some(vec![group.to_string()]),
+            resources: Some(resources.iter().map(|r| r.to_string()).collect()),
+            verbs: vec!["get".to_string(), "list".to_string(), "watch".to_string()],
+            ..Default::default()
+        })
+        .collect()
 }
 
 /// The Istio config groups and kinds the server writes for users (the Istio kinds it caches).

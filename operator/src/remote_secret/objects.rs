@@ -257,34 +257,18 @@ impl std::fmt::Display for Access {
 }
 
 /// The cluster-wide permissions checked with SelfSubjectAccessReviews before anything is written on the Kiali
-/// cluster: list and watch of namespaces, pods, services, workloads and Istio's networking/security config.
+/// cluster: list and watch of every kind the server caches (namespaces, pods, services, workloads and every Istio
+/// and Gateway API kind), the same list as the read rules the remote role grants.
 pub fn required_access() -> Vec<Access> {
-    const KINDS: &[(&str, &str)] = &[
-        ("", "namespaces"),
-        ("", "pods"),
-        ("", "services"),
-        ("apps", "deployments"),
-        ("apps", "replicasets"),
-        ("apps", "statefulsets"),
-        ("apps", "daemonsets"),
-        ("networking.istio.io", "virtualservices"),
-        ("networking.istio.io", "destinationrules"),
-        ("networking.istio.io", "gateways"),
-        ("networking.istio.io", "serviceentries"),
-        ("networking.istio.io", "sidecars"),
-        ("networking.istio.io", "workloadentries"),
-        ("networking.istio.io", "workloadgroups"),
-        ("security.istio.io", "authorizationpolicies"),
-        ("security.istio.io", "peerauthentications"),
-        ("security.istio.io", "requestauthentications"),
-    ];
-    KINDS
+    crate::build::READ_KINDS
         .iter()
-        .flat_map(|&(group, resource)| {
-            ["list", "watch"].map(|verb| Access {
-                verb,
-                group,
-                resource,
+        .flat_map(|&(group, resources)| {
+            resources.iter().flat_map(move |&resource| {
+                ["list", "watch"].map(|verb| Access {
+                    verb,
+                    group,
+                    resource,
+                })
             })
         })
         .collect()
@@ -533,6 +517,22 @@ mod tests {
             group: "security.istio.io",
             resource: "authorizationpolicies"
         }));
+        // The kinds cached since the first remote roles were written are checked too.
+        for (group, resource) in [
+            ("telemetry.istio.io", "telemetries"),
+            ("extensions.istio.io", "wasmplugins"),
+            ("networking.istio.io", "envoyfilters"),
+            ("gateway.networking.k8s.io", "httproutes"),
+        ] {
+            assert!(
+                all.contains(&Access {
+                    verb: "list",
+                    group,
+                    resource
+                }),
+                "{group}/{resource}"
+            );
+        }
         let r = access_review(&Access {
             verb: "list",
             group: "apps",
