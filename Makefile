@@ -15,9 +15,9 @@ help:
 
 ## --- the two commands -------------------------------------------------------
 
-demo: prereqs tools ui ## the east/west demo mesh with the operator and the server (Ctrl-C stops it); METRICS=thanos: over Thanos Query behind a token gate
+demo: prereqs tools ui ## the east/west demo mesh with the operator and the server (Ctrl-C stops it); METRICS=thanos: over Thanos Query behind a token gate; OPENID=1: also an OpenID provider per cluster and a server logging users in
 	$(CARGO) build --locked -q -p meshglass-operator -p meshglass-server --bins
-	$(CARGO) run --locked -q -p meshglass-simulator --bin meshglass-demo -- up --state-dir .local $(if $(METRICS),--metrics $(METRICS))
+	$(CARGO) run --locked -q -p meshglass-simulator --bin meshglass-demo -- up --state-dir .local $(if $(METRICS),--metrics $(METRICS)) $(if $(OPENID),--openid)
 
 demo-down: ## stop what `make demo` started, and what a crashed demo left behind
 	$(CARGO) run --locked -q -p meshglass-simulator --bin meshglass-demo -- down --state-dir .local
@@ -104,7 +104,7 @@ ui: ## build the web UI into api-server/ui/dist (npm ci + vite build; skipped wh
 
 ui-test: prereqs tools ui ## browser tests of the UI (Debian chromium + playwright-core) on the demo mesh
 	$(CARGO) build --locked -q -p meshglass-operator -p meshglass-server -p meshglass-simulator --bins
-	cd api-server/ui && MESHGLASS_BIN_DIR=$${CARGO_TARGET_DIR:-$(CURDIR)/target}/debug node --test --test-concurrency=1 tests/ui.test.mjs tests/mesh.test.mjs
+	cd api-server/ui && MESHGLASS_BIN_DIR=$${CARGO_TARGET_DIR:-$(CURDIR)/target}/debug node --test --test-concurrency=1 tests/ui.test.mjs tests/mesh.test.mjs tests/login.test.mjs
 
 ## --- local clusters ----------------------------------------------------------
 

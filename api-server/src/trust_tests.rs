@@ -144,6 +144,14 @@ async fn graph_hides_other_clusters_namespaces_and_marks_them_inaccessible() {
         .collect();
     assert_eq!(west.len(), 1, "{g}");
     assert_eq!(west[0]["workload"], "reviews-v1");
+    // West's node carries no rates or health of its own; east's node keeps its rates.
+    assert!(west[0].get("traffic").is_none(), "{}", west[0]);
+    assert!(west[0]["healthData"].is_null(), "{}", west[0]);
+    let east = nodes(&g)
+        .into_iter()
+        .find(|n| n["workload"] == "productpage-v1")
+        .expect("productpage");
+    assert!(east["traffic"].is_array(), "{east}");
     // Health of east's apps only.
     let (st, _, h) = call(&s, "/kiali/api/clusters/health?namespaces=bookinfo", t).await;
     assert_eq!(st, StatusCode::OK, "{h}");

@@ -154,7 +154,8 @@ fn with_missing(mut body: Vec<u8>, views: &Views) -> Vec<u8> {
 }
 
 /// Marks the nodes (and app and namespace boxes) of namespaces the caller may not read in their
-/// cluster `isInaccessible`, as Kiali does, and drops the principals of those ends from edges.
+/// cluster `isInaccessible`, as Kiali does, drops their rates and health (what the caller's own
+/// side sent or received stays on the edges) and the principals of those ends from edges.
 fn mark_inaccessible(graph: &mut CytoscapeGraph, views: &Views) {
     let mut hidden: HashSet<String> = HashSet::new();
     for n in &mut graph.elements.nodes {
@@ -164,6 +165,8 @@ fn mark_inaccessible(graph: &mut CytoscapeGraph, views: &Views) {
         }
         if !views.may_see(&d.cluster, &d.namespace) {
             d.is_inaccessible = true;
+            d.traffic.clear();
+            d.health_data = None;
             hidden.insert(d.id.as_str().to_string());
         }
     }

@@ -30,6 +30,34 @@ export async function authInfo(): Promise<AuthInfo> {
   return (await r.json()) as AuthInfo;
 }
 
+let authCache: Promise<AuthInfo> | null = null;
+
+/** /api/auth/info, asked again for every page view (`refresh`) and shared by what that view draws. */
+export function auth(refresh = false): Promise<AuthInfo> {
+  if (!authCache || refresh) {
+    authCache = authInfo();
+    authCache.catch(() => {
+      authCache = null;
+    });
+  }
+  return authCache;
+}
+
+/** Whether the session may read `cluster` (no session-bound login, or a login to that cluster). */
+export function loggedInTo(info: AuthInfo | null, cluster: string): boolean {
+  return info?.clusters?.[cluster]?.loggedIn ?? true;
+}
+
+/** The event `get` sends when the server answers 401: the session ended (main shows the login page). */
+export const UNAUTHORIZED = "meshglass:unauthorized";
+
+let loginPages = false;
+
+/** With a login page (`token`, `openid`), a 401 shows it instead of a banner. */
+export function setLoginPages(on: boolean): void {
+  loginPages = on;
+}
+
 /** A state-changing request: the CSRF token of /api/auth/info in `X-CSRF-Token`. */
 async function write(path: string, body?: URLSearchParams): Promise<Response> {
   const info = await authInfo();
@@ -82,6 +110,7 @@ export async function get<T>(path: string, params?: Params, signal?: AbortSignal
   }
   if (!resp.ok) {
     const b = (body ?? {}) as { error?: string; category?: string };
+    if (resp.status === 401) window.dispatchEvent(new CustomEvent(UNAUTHORIZED, { detail: b.error || "" }));
     throw new ApiError(resp.status, b.error || text || resp.statusText, b.category || "", path);
   }
   const missing = (body as { missingClusters?: Array<{ name: string; error?: string }> } | null)
@@ -97,6 +126,7 @@ export async function get<T>(path: string, params?: Params, signal?: AbortSignal
 /** Shows an API error as a banner (never a blank page). */
 export function reportError(context: string, e: unknown): void {
   if ((e as Error)?.name === "AbortError") return;
+  if (e instanceof ApiError && e.status === 401 && loginPages) return;
   if (e instanceof ApiError) {
     const what =
       e.status === 503

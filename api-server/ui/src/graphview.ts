@@ -120,6 +120,7 @@ export function toElements(body: GraphBody, opts: ViewOptions): ElementDefinitio
     if (d.isRoot) cls.push("root");
     if (d.isOutside) cls.push("outside");
     if (d.isServiceEntry) cls.push("serviceentry");
+    if (d.isInaccessible) cls.push("inaccessible");
     const hc = healthClass(d);
     if (hc) cls.push(hc);
     if (opts.focus && !d.isBox && opts.focus(d)) cls.push("focus");
@@ -163,6 +164,7 @@ function style(large: boolean): cytoscape.StylesheetJson {
     { selector: "node.root", style: { "border-width": 3 } },
     { selector: "node.dead, node.idle", style: { opacity: 0.55, "border-style": "dashed" } },
     { selector: "node.outside", style: { "background-color": "#eef1f4" } },
+    { selector: "node.inaccessible", style: { "border-style": "dotted", "background-color": "#f0f0f0", color: "#6a6e73" } },
     { selector: "node.h-degraded", style: { "border-color": "#f0ab00", "border-width": 3 } },
     { selector: "node.h-failure", style: { "border-color": "#c9190b", "border-width": 3 } },
     { selector: "node.focus", style: { "border-color": "#0066cc", "border-width": 5 } },

@@ -1,13 +1,14 @@
 import "./style.css";
 import { clear, h } from "./dom";
-import { clearPageBanners } from "./banners";
-import { apiUrl, authInfo, AuthInfo, clusterList, config, logout, reportError } from "./api";
+import { banner, clearPageBanners } from "./banners";
+import { auth, AuthInfo, clusterList, config, logout, reportError, setLoginPages, UNAUTHORIZED } from "./api";
 import { overviewPage } from "./pages/overview";
 import { graphPage } from "./pages/graph";
 import { listPage, ListKind } from "./pages/lists";
 import { link, navigate, route, setNavigateHandler } from "./nav";
 import { detailPage, DetailKind } from "./pages/details";
 import { meshPage } from "./pages/mesh";
+import { hasLoginPage, loginPage, startOpenidLogin, takeReturnTo } from "./pages/login";
 
 const NAV: Array<[string, string]> = [
   ["console/overview", "Overview"],
@@ -20,6 +21,9 @@ const NAV: Array<[string, string]> = [
 ];
 
 let current: AbortController | null = null;
+/** Whether the last page was shown to a logged-in user (a login page after it says that the session ended). */
+let hadSession = false;
+const ENDED = "Your session has ended; log in again to go back to this page.";
 
 async function render(): Promise<void> {
   current?.abort();
@@ -38,10 +42,28 @@ async function render(): Promise<void> {
       }),
     );
   }
-  void userMenu();
   const app = document.getElementById("app");
   if (!app) return;
+  const info = await auth(true).catch(() => null);
+  if (ctl.signal.aborted) return;
+  userMenu(info);
   app.replaceChildren();
+  setLoginPages(Boolean(info && hasLoginPage(info)));
+  if (info && hasLoginPage(info) && !info.sessionInfo?.username) {
+    document.getElementById("clusters-summary")?.replaceChildren();
+    loginPage(app, info, hadSession ? ENDED : undefined);
+    return;
+  }
+  hadSession = Boolean(info?.sessionInfo?.username);
+  void clustersSummary();
+  // Back from the OpenID provider (at the web root): the page the user was on.
+  const back = info?.sessionInfo?.username ? takeReturnTo() : null;
+  const loginError = new URLSearchParams(location.search).get("openid_error");
+  if (back && back !== location.pathname + location.search) {
+    navigate(back, true);
+    if (loginError) banner("login", "error", `The login did not succeed: ${loginError}`);
+    return;
+  }
   let m: RegExpMatchArray | null;
   try {
     if (r === "" || r === "console" || r === "console/overview") {
@@ -91,59 +113,79 @@ document.addEventListener("click", (e) => {
   e.preventDefault();
   navigate(a.getAttribute("href") ?? "");
 });
-/** Who is logged in, each cluster's login state, and logout (strategies with a login). */
-async function userMenu(): Promise<void> {
+/** Who is logged in, each cluster's login state ("Log in to west" with openid), and logout. */
+function userMenu(info: AuthInfo | null): void {
   const el = document.getElementById("user");
   if (!el) return;
-  let info: AuthInfo;
-  try {
-    info = await authInfo();
-  } catch {
+  if (!info || info.strategy === "anonymous") {
+    el.replaceChildren();
     return;
   }
   const user = info.sessionInfo?.username;
   const openid = info.strategy === "openid";
-  const clusters = Object.values(info.clusters ?? {}).map((c) =>
-    openid && !c.loggedIn
-      ? h(
-          "a",
-          {
-            class: "cluster-out",
-            "data-testid": `login-state-${c.name}`,
-            href: apiUrl("api/auth/openid_redirect", { cluster: c.name }),
-          },
-          ` Log in to ${c.name}`,
-        )
-      : h(
-          "span",
-          { class: c.loggedIn ? "cluster-in" : "cluster-out", "data-testid": `login-state-${c.name}` },
-          c.loggedIn ? ` ${c.name} ✓` : ` ${c.name}: log in to see`,
-        ),
-  );
-  const parts: Array<Node | string> = [];
-  if (user && info.strategy !== "anonymous") {
-    parts.push(h("span", { "data-testid": "user-name" }, user));
-    parts.push(...clusters);
-    parts.push(
-      h(
-        "button",
-        {
-          "data-testid": "logout",
-          onclick: () => {
-            void logout().then(() => location.reload());
-          },
-        },
-        "Log out",
-      ),
+  const clusters = Object.values(info.clusters ?? {})
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .map((c) =>
+      c.loggedIn
+        ? h("span", { class: "cluster-in", "data-testid": `login-state-${c.name}`, "data-logged-in": "true" }, ` ${c.name} ✓`)
+        : h(
+            "span",
+            { class: "cluster-out", "data-testid": `login-state-${c.name}`, "data-logged-in": "false" },
+            ` ${c.name}: log in to see `,
+            openid
+              ? h(
+                  "a",
+                  {
+                    href: "#",
+                    "data-testid": `login-to-${c.name}`,
+                    onclick: (e: MouseEvent) => {
+                      e.preventDefault();
+                      startOpenidLogin(info, c.name);
+                    },
+                  },
+                  `Log in to ${c.name}`,
+                )
+              : null,
+          ),
     );
-  } else if (info.strategy !== "anonymous") {
-    parts.push(h("span", { class: "muted", "data-testid": "user-name" }, "not logged in"), ...clusters);
+  const parts: Array<Node | string> = [];
+  if (user) {
+    parts.push(h("span", { "data-testid": "user-name" }, user), ...clusters);
+    if (hasLoginPage(info)) {
+      parts.push(
+        h(
+          "button",
+          {
+            "data-testid": "logout",
+            onclick: () => {
+              void logout().then(() => location.reload());
+            },
+          },
+          "Log out",
+        ),
+      );
+    }
+  } else {
+    parts.push(h("span", { class: "muted", "data-testid": "user-name" }, "not logged in"));
   }
   el.replaceChildren(...parts);
 }
 
+/** A 401 while the user was on a page: the session ended; the login page, at the same address. */
+window.addEventListener(UNAUTHORIZED, () => {
+  void auth(true)
+    .then((info) => {
+      const app = document.getElementById("app");
+      if (!app || !hasLoginPage(info) || info.sessionInfo?.username || app.querySelector('[data-testid="login-page"]')) return;
+      current?.abort();
+      userMenu(info);
+      loginPage(app, info, hadSession ? ENDED : undefined);
+      hadSession = false;
+    })
+    .catch(() => {});
+});
+
 window.addEventListener("popstate", () => void render());
 
 setNavigateHandler(() => void render());
-void clustersSummary();
 void render();

@@ -78,21 +78,22 @@ function stopChild(child, signal = "SIGINT", graceMs = 60_000) {
 }
 
 /**
- * The demo mesh, or the server at MESHGLASS_URL when set. Returns {url, stateDir, info, stop()}.
+ * The demo mesh, or the server at MESHGLASS_URL when set. Returns {url, stateDir, info, stop()}. `openid`: with an
+ * OpenID provider per cluster and a second server logging users in (`info.openid`: its URL and the providers).
  */
-export async function startDemo() {
-  if (process.env.MESHGLASS_URL) {
+export async function startDemo({ openid = false } = {}) {
+  if (process.env.MESHGLASS_URL && !openid) {
     return { url: process.env.MESHGLASS_URL.replace(/\/$/, ""), info: {}, stateDir: null, stop: async () => {} };
   }
   const demo = join(binDir, "meshglass-demo");
   if (!existsSync(demo)) throw new Error(`${demo} is missing: build the demo binaries first (make ui-test does)`);
   const stateDir = mkdtempSync(join(tmpdir(), "meshglass-ui-demo-"));
   const ready = join(stateDir, "ready.json");
-  const logFile = join(artifacts, "demo.log");
+  const logFile = join(artifacts, openid ? "demo-openid.log" : "demo.log");
   const log = createWriteStream(logFile);
   const child = spawn(
     demo,
-    ["up", "--state-dir", stateDir, "--free-ports", "--ready-file", ready, "--bin-dir", binDir, "--examples", join(repo, "examples")],
+    ["up", "--state-dir", stateDir, "--free-ports", "--ready-file", ready, "--bin-dir", binDir, "--examples", join(repo, "examples"), ...(openid ? ["--openid"] : [])],
     { cwd: repo, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "warn" } },
   );
   child.stdout.pipe(log);
@@ -112,6 +113,38 @@ export async function startDemo() {
     await stop();
     throw e;
   }
+}
+
+/**
+ * What every browser test file starts with: the demo (`demoOptions` as for startDemo), Chromium and one page of
+ * `viewport` whose script errors are printed. Returns {demo, browser, page, stop()}.
+ */
+export async function openSuite({ viewport = { width: 1600, height: 1000 }, demo: demoOptions } = {}) {
+  const demo = await startDemo(demoOptions);
+  let browser;
+  try {
+    browser = await launchBrowser();
+    const page = await browser.newPage({ viewport });
+    page.on("pageerror", (e) => console.error("page error:", e.message));
+    return {
+      demo,
+      browser,
+      page,
+      stop: async () => {
+        await browser.close();
+        await demo.stop();
+      },
+    };
+  } catch (e) {
+    await browser?.close();
+    await demo.stop();
+    throw e;
+  }
+}
+
+/** A screenshot of `page` kept in the artifacts directory as `<name>.png`. */
+export function shot(page, name, fullPage = false) {
+  return page.screenshot({ path: join(artifacts, `${name}.png`), fullPage });
 }
 
 async function freePort() {

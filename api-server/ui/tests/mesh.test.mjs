@@ -4,26 +4,16 @@
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { artifacts, launchBrowser, startDemo, waitFor } from "./harness.mjs";
+import { openSuite, shot as shotOf, waitFor } from "./harness.mjs";
 
 let demo;
-let browser;
 let page;
+let stop;
 
-before(async () => {
-  demo = await startDemo();
-  browser = await launchBrowser();
-  page = await browser.newPage({ viewport: { width: 1600, height: 1100 } });
-  page.on("pageerror", (e) => console.error("page error:", e.message));
-});
+before(async () => ({ demo, page, stop } = await openSuite({ viewport: { width: 1600, height: 1100 } })));
+after(async () => stop?.());
 
-after(async () => {
-  await browser?.close();
-  await demo?.stop();
-});
-
-const shot = (name) => page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+const shot = (name) => shotOf(page, name, true);
 
 test("the mesh page draws clusters, east's istiod managing both clusters' data planes, and its panel", async () => {
   // istiod's pod runs on a simulated node: wait until the server reports it Healthy.

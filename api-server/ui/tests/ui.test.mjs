@@ -5,25 +5,17 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { artifacts, launchBrowser, startBrokenServer, startDemo, startTokenServer, syntheticGraph, waitFor } from "./harness.mjs";
+import { artifacts, openSuite, shot as shotOf, startBrokenServer, startTokenServer, syntheticGraph, waitFor } from "./harness.mjs";
 
 let demo;
 let browser;
 let page;
+let stop;
 
-before(async () => {
-  demo = await startDemo();
-  browser = await launchBrowser();
-  page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
-  page.on("pageerror", (e) => console.error("page error:", e.message));
-});
+before(async () => ({ demo, browser, page, stop } = await openSuite()));
+after(async () => stop?.());
 
-after(async () => {
-  await browser?.close();
-  await demo?.stop();
-});
-
-const shot = (name) => page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: false });
+const shot = (name) => shotOf(page, name, false);
 
 /** Waits for the graph on the page to be drawn; returns what the page reports about it. */
 async function graphRendered(p = page, timeout = 60_000) {
@@ -174,6 +166,7 @@ test("token login: the page asks for a token, the session brings it back, expiry
     await p.goto(where);
     const form = p.locator('[data-testid="login-form"]').first();
     await form.waitFor({ timeout: 30_000 });
+    await p.locator('[data-testid="login-page"][data-strategy="token"]').waitFor();
     // A wrong token is refused by the home cluster's TokenReview.
     await form.locator('[data-testid="login-token"]').fill("not-a-token");
     await form.locator('[data-testid="login-submit"]').click();
@@ -200,9 +193,13 @@ test("token login: the page asks for a token, the session brings it back, expiry
       const st = await p.evaluate(async () => (await fetch("api/namespaces")).status);
       return st === 401;
     });
-    await p.reload();
+    // The next page the user opens shows the login page in its place, and the login comes back to it.
+    await p.locator('a[data-nav][href="console/workloads"]').click();
+    await p.locator('[data-testid="login-page"][data-strategy="token"]').waitFor({ timeout: 30_000 });
+    assert.equal(p.url(), `${ts.url}/console/workloads`);
     await logIn();
-    assert.equal(p.url(), where);
+    assert.equal(p.url(), `${ts.url}/console/workloads`);
+    await p.locator("table tbody tr").first().waitFor({ timeout: 30_000 });
     // Logout ends the session.
     await p.locator('[data-testid="logout"]').click();
     await p.locator('[data-testid="login-form"]').first().waitFor({ timeout: 30_000 });

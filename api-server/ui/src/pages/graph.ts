@@ -320,7 +320,7 @@ export async function graphPage(app: HTMLElement, signal: AbortSignal): Promise<
     const healthEl = h("div", { "data-testid": "panel-health" }, h("p", { class: "muted" }, "Loading health…"));
     const rates = d.traffic ?? [];
     const detail =
-      d.isBox || d.nodeType === "unknown"
+      d.isBox || d.nodeType === "unknown" || d.isInaccessible
         ? null
         : d.nodeType === "service"
           ? detailPath("services", d.namespace, d.service ?? "")
@@ -342,8 +342,11 @@ export async function graphPage(app: HTMLElement, signal: AbortSignal): Promise<
         row("Version", d.version),
         row("Workload", d.workload),
         row("Service", d.service),
-        row("Flags", [d.isRoot && "root", d.isDead && "dead", d.isIdle && "idle", d.isOutside && "outside"].filter(Boolean).join(", ")),
+        row("Flags", [d.isRoot && "root", d.isDead && "dead", d.isIdle && "idle", d.isOutside && "outside", d.isInaccessible && "inaccessible"].filter(Boolean).join(", ")),
       ),
+      d.isInaccessible && !d.isBox
+        ? h("p", { class: "muted", "data-testid": "panel-inaccessible" }, `You may not read ${d.namespace} in ${d.cluster} (or have not logged in to ${d.cluster}): only the traffic your namespaces sent or received is shown.`)
+        : null,
       d.isBox ? h("p", null, `${rendered?.cy.getElementById(d.id).descendants().filter((n) => !n.data("isBox")).length ?? 0} nodes inside`) : null,
       rates.length
         ? [
@@ -363,7 +366,7 @@ export async function graphPage(app: HTMLElement, signal: AbortSignal): Promise<
     if (d.isBox) return;
     const kind = d.nodeType === "service" ? "service" : d.nodeType === "workload" ? "workload" : "app";
     const key = kind === "service" ? d.service : kind === "workload" ? d.workload : d.app;
-    if (!key || !clusters.includes(d.cluster)) {
+    if (!key || !clusters.includes(d.cluster) || d.isInaccessible) {
       clear(healthEl, explain(undefined));
       return;
     }

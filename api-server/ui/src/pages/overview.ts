@@ -1,6 +1,7 @@
 // Overview: every namespace of every cluster, its health summary and request rate.
 
-import { clusterList, config, get, healthByCluster, inboundRate, Namespace, reportError } from "../api";
+import { auth, clusterList, config, get, healthByCluster, inboundRate, loggedInTo, Namespace, reportError } from "../api";
+import { startOpenidLogin } from "./login";
 import { clear, h, select } from "../dom";
 import { rate } from "../format";
 import { link, setQuery } from "../nav";
@@ -28,6 +29,9 @@ export async function overviewPage(app: HTMLElement, signal: AbortSignal): Promi
   const cfg = await config();
   const clusters = clusterList(cfg);
   clear(clusterSel, h("option", { value: "" }, "All clusters"), clusters.map((c) => h("option", { value: c.name, selected: c.name === clusterFilter }, c.name)));
+  // Clusters the session has no login to yet show nothing but the way to log in there.
+  const info = await auth().catch(() => null);
+  const locked = clusters.filter((c) => !loggedInTo(info, c.name)).map((c) => c.name);
   let namespaces: Namespace[] = [];
   try {
     namespaces = await get<Namespace[]>("api/namespaces", undefined, signal);
@@ -43,6 +47,18 @@ export async function overviewPage(app: HTMLElement, signal: AbortSignal): Promi
     clear(
       body,
       h("p", { class: "muted" }, `${visible.length} of ${rows.length} namespaces in ${clusters.length} clusters`),
+      locked
+        .filter((c) => !clusterFilter || c === clusterFilter)
+        .map((c) =>
+          h(
+            "p",
+            { class: "locked-cluster", "data-testid": `locked-${c}` },
+            `${c}: log in to see its namespaces. `,
+            info?.strategy === "openid"
+              ? h("button", { "data-testid": `overview-login-to-${c}`, onclick: () => info && startOpenidLogin(info, c) }, `Log in to ${c}`)
+              : null,
+          ),
+        ),
       h(
         "table",
         { class: "grid", "data-testid": "overview-table" },
@@ -82,7 +98,7 @@ export async function overviewPage(app: HTMLElement, signal: AbortSignal): Promi
     draw();
   });
 
-  const reachable = clusters.filter((c) => c.accessible).map((c) => c.name);
+  const reachable = clusters.filter((c) => c.accessible && !locked.includes(c.name)).map((c) => c.name);
   const [health, validations] = await Promise.all([
     healthByCluster(reachable, "app"),
     get<Validations>("api/istio/validations", undefined, signal).catch((e) => {

@@ -78,6 +78,11 @@ struct UpArgs {
     /// primary CR as the seeds write it). `make demo METRICS=thanos`.
     #[arg(long, value_enum, default_value_t = Metrics::Prometheus)]
     metrics: Metrics,
+    /// Also run an OpenID provider (Ory Hydra) per cluster, each trusted by its cluster's API server, and a
+    /// second server with `auth.strategy: openid` on the same clusters (users alice and bob, password
+    /// `<user>-password`; what they may see is the clusters' RBAC). Needs the clusters the demo starts.
+    #[arg(long)]
+    openid: bool,
     /// Once ready, write a JSON file with the URLs here.
     #[arg(long)]
     ready_file: Option<PathBuf>,
@@ -169,7 +174,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     };
     let mut running = Running::new(demo_dir.clone());
     let result = tokio::select! {
-        r = run(&setup, args.ready_file.as_deref(), &mut running) => r,
+        r = run(&setup, args.openid, args.ready_file.as_deref(), &mut running) => r,
         _ = shutdown_signal() => { println!("interrupted; stopping what the demo started"); Ok(()) }
     };
     if result.is_err() {
@@ -193,14 +198,16 @@ async fn shutdown_signal() {
     tokio::select! { _ = tokio::signal::ctrl_c() => {}, _ = term.recv() => {} }
 }
 
-/// The nine steps (ten with `--metrics thanos`), then the ready message; runs until a child it started exits.
+/// The nine steps (one more each for `--metrics thanos` and `--openid`), then the ready message; runs until
+/// a child it started exits.
 async fn run(
     setup: &Setup,
+    openid: bool,
     ready_file: Option<&Path>,
     running: &mut Running,
 ) -> anyhow::Result<()> {
     let thanos = setup.metrics == Metrics::Thanos;
-    let mut progress = Progress::new(if thanos { 10 } else { 9 });
+    let mut progress = Progress::new(9 + usize::from(thanos) + usize::from(openid));
     let mesh = steps::load_mesh(setup)?;
     let kubeconfig = steps::start_clusters(setup, &mut progress, running).await?;
     let mut clusters = Clusters::connect(kubeconfig).await?;
@@ -246,6 +253,10 @@ async fn run(
     let kc = clusters.kc();
     let url =
         steps::start_server(setup, &mut progress, running, &http, &kc, &inputs, &mesh).await?;
+    let openid = match openid {
+        true => Some(steps::start_openid(setup, &mut progress, running, &kc, &inputs).await?),
+        false => None,
+    };
     let metrics = match &store {
         Some(s) => format!(
             "Thanos Query {} behind the token gate {} (sidecars beside east's and west's Prometheus)",
@@ -262,6 +273,7 @@ async fn run(
         &url,
         (store_url, &metrics),
         &kc,
+        openid.as_ref(),
         ready_file,
     )?;
     running.procs.wait_any_exit().await
@@ -274,6 +286,7 @@ fn print_ready(
     url: &str,
     (east_prom, metrics): (&str, &str),
     kc: &str,
+    openid: Option<&steps::OpenidDemo>,
     ready_file: Option<&Path>,
 ) -> anyhow::Result<()> {
     println!();
@@ -283,14 +296,23 @@ fn print_ready(
     );
     println!("  kubeconfig  {kc} (contexts east, west)");
     println!("  {metrics}");
+    if let Some(o) = openid {
+        println!(
+            "  openid      {} (log in as alice or bob, password <user>-password)",
+            o.url
+        );
+    }
     println!(
         "  logs        {}",
         setup.state_dir.join("demo/logs").display()
     );
     println!("Ctrl-C (or `make demo-down`) stops everything the demo started.");
     if let Some(f) = ready_file {
-        let info = json!({"url": url, "prometheus": east_prom, "kubeconfig": kc,
+        let mut info = json!({"url": url, "prometheus": east_prom, "kubeconfig": kc,
                           "seconds": progress.start.elapsed().as_secs_f64()});
+        if let Some(o) = openid {
+            info["openid"] = json!({"url": o.url, "providers": o.providers});
+        }
         std::fs::write(f, serde_json::to_vec_pretty(&info)?)?;
     }
     Ok(())

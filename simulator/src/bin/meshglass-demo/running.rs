@@ -13,6 +13,8 @@ pub struct Running {
     pub simulators: Vec<tokio::task::JoinHandle<()>>,
     /// `--metrics thanos`: the token gate and Thanos (sidecars and Query), stopped when dropped.
     pub thanos: Option<Box<dyn std::any::Any + Send>>,
+    /// `--openid`: each cluster's OpenID provider, stopped when dropped.
+    pub providers: Vec<meshglass_testbed::oidc::Provider>,
 }
 
 impl Running {
@@ -23,6 +25,7 @@ impl Running {
             kubeconfig: None,
             simulators: Vec::new(),
             thanos: None,
+            providers: Vec::new(),
         }
     }
 
@@ -32,6 +35,7 @@ impl Running {
         }
         self.thanos = None;
         self.procs.stop_all().await;
+        self.providers.clear();
         if let Some(bed) = self.bed.take() {
             bed.stop();
         }

@@ -4,10 +4,12 @@
 //! * [`clusters`]: the two clusters, Istio's multi-cluster labels, the Kiali CRD and the demo apps;
 //! * [`telemetry`]: the simulated sidecars and one Prometheus per cluster, east federating west;
 //! * [`thanos`]: with `--metrics thanos`, Thanos sidecars and Query over them behind a token gate;
-//! * [`kiali`]: the operators with the example CRs, the remote secret, and the server.
+//! * [`kiali`]: the operators with the example CRs, the remote secret, and the server;
+//! * [`openid`]: with `--openid`, an OpenID provider per cluster and a second server logging users in.
 
 mod clusters;
 mod kiali;
+mod openid;
 mod telemetry;
 mod thanos;
 
@@ -23,8 +25,10 @@ use crate::ports::Ports;
 
 pub use clusters::{deploy_apps, install_topology_and_crd, start_clusters};
 pub use kiali::{
-    materialise_server_inputs, primary_instance, start_operators, start_server, wire_remote,
+    ServerInputs, materialise_server_inputs, primary_instance, start_operators, start_server,
+    wire_remote,
 };
+pub use openid::{OpenidDemo, start_openid};
 pub use telemetry::{serve_sidecars, start_prometheus};
 pub use thanos::{Store, server_files, start_store};
 
