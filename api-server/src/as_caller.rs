@@ -33,21 +33,19 @@ pub fn refused(cluster: &str, e: kube::Error) -> Error {
 /// ID token of the caller's login to that cluster (`openid`), or under `anonymous` the server's.
 pub fn client_for(s: &Shared, caller: &Caller, cluster: &str) -> Result<kube::Client> {
     let entry = s.entry(cluster)?;
-    match (&caller.id, &caller.token) {
+    match (&caller.id, caller.token_for(cluster)) {
         (Identity::Anonymous, _) => entry
             .client
             .clone()
             .ok_or_else(|| Error::Kube(format!("cluster {cluster} has no client"))),
-        (Identity::User(_), Some(t)) => entry.client_as(t.expose()),
+        (_, Some(t)) => entry.client_as(t.expose()),
         (Identity::User(u), None) => Err(Error::Forbidden(format!(
             "user {} has no bearer token to send to cluster {cluster}",
             u.username
         ))),
-        (Identity::Clusters { name, .. }, _) => match caller.cluster_tokens.get(cluster) {
-            Some(t) => entry.client_as(t.expose()),
-            None => Err(Error::Forbidden(format!(
-                "user {name} is not logged in to cluster {cluster}"
-            ))),
-        },
+        // `openid`: the ID token of the login to that cluster.
+        (Identity::Clusters { name, .. }, None) => Err(Error::Forbidden(format!(
+            "user {name} is not logged in to cluster {cluster}: log in to it first"
+        ))),
     }
 }
