@@ -12,6 +12,7 @@
 //! | graph | [`graph`] | `/api/namespaces/graph`, `/api/namespaces/{ns}/{workloads,apps,applications,services}/{name}/graph` |
 //! | health | [`health`] | `/api/clusters/health` |
 //! | mesh | [`mesh`] | `/api/mesh/graph`, `/api/mesh/controlplanes`, `/api/istio/status` |
+//! | mTLS | [`tls`] | `/api/mesh/tls`, `/api/namespaces/{ns}/tls`, `/api/clusters/tls` |
 //! | metrics | [`metrics`] | `/api/namespaces/{ns}/metrics`, `/api/namespaces/{ns}/{workloads,apps,services}/{name}/{metrics,dashboard}` |
 
 pub mod details;
@@ -24,6 +25,7 @@ pub mod login;
 pub mod mesh;
 pub mod metrics;
 pub mod status;
+pub mod tls;
 
 use std::time::Instant;
 
@@ -128,7 +130,7 @@ pub fn router(state: Shared) -> Router {
     crate::edge::layers(app.with_state(state))
 }
 
-/// The metrics and dashboard routes.
+/// The metrics, dashboard and mTLS routes.
 fn metrics_routes() -> Router<Shared> {
     use metrics as m;
     Router::new()
@@ -160,6 +162,9 @@ fn metrics_routes() -> Router<Shared> {
             "/api/namespaces/{ns}/services/{name}/dashboard",
             get(m::get_service_dashboard),
         )
+        .route("/api/mesh/tls", get(tls::get_mesh_tls))
+        .route("/api/namespaces/{ns}/tls", get(tls::get_namespace_tls))
+        .route("/api/clusters/tls", get(tls::get_clusters_tls))
 }
 
 /// Router of the metrics port.
