@@ -122,9 +122,10 @@ bench: ## criterion benchmarks of the engine, and the test-bed figures
 bench-testbed: tools ## cold/warm figures for the test bed: build time, start time, memory
 	$(CARGO) run --locked -q -p meshglass-testbed --bin testbed -- bench
 
-bench-istio: tools ## Istio config figures on the test bed: p50/p95 of /api/istio/config (with and without validate) and /api/istio/validations at 2 clusters x 200 namespaces x 5 objects
-	$(CARGO) build --locked --release -q -p meshglass-server
-	$(CARGO) run --locked --release -q -p meshglass-testbed --example istio_bench
+bench-istio: tools ## Istio config figures at 2 clusters x 200 namespaces x 5 objects: the engine's full validation run (criterion, allocations), then p50/p95 of /api/istio/config (with and without validate) and /api/istio/validations on the test bed; SERVER_BIN=<binary> skips the release build
+	$(CARGO) bench --locked -p meshglass-engine --bench validations
+	$(if $(SERVER_BIN),,$(CARGO) build --locked --release -q -p meshglass-server)
+	$(CARGO) run --locked --release -q -p meshglass-testbed --example istio_bench -- $(if $(SERVER_BIN),--server-bin $(SERVER_BIN))
 
 bench-server: tools ## server figures on the test bed: graph p50/p95 (1/50/200 namespaces), /api/namespaces under graph load, RSS per cached pod; BASELINE=<binary> measures it first
 	$(CARGO) build --locked --release -q -p meshglass-server

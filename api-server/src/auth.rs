@@ -176,9 +176,7 @@ impl Reviewer for KubeReviewer {
         async move {
             let client = self
                 .registry
-                .snapshot()
-                .into_iter()
-                .find(|c| c.name == cluster)
+                .entry(cluster)
                 .and_then(|c| c.client.clone())
                 .ok_or_else(|| {
                     Error::Unauthorized(format!(

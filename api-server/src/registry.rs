@@ -290,6 +290,15 @@ impl Registry {
         v
     }
 
+    /// The listed cluster named `name`.
+    pub fn entry(&self, name: &str) -> Option<Arc<ClusterEntry>> {
+        self.clusters
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
+    }
+
     /// The home cluster, if registered (listed or hidden).
     pub fn home(&self) -> Option<Arc<ClusterEntry>> {
         self.snapshot().into_iter().find(|c| c.is_home).or_else(|| {
@@ -467,10 +476,7 @@ async fn sync_secrets_once(
             Ok(cfg) => ClusterEntry::connect(&name, Some(f.secret_name.clone()), cfg, false),
             Err(e) => Err(e),
         };
-        let serving = registry
-            .snapshot()
-            .into_iter()
-            .any(|c| c.name == name && c.state.accessible());
+        let serving = registry.entry(&name).is_some_and(|c| c.state.accessible());
         match entry {
             Ok(e) if rotation && serving => {
                 registry.stage(e.clone());
@@ -529,9 +535,12 @@ mod tests {
         assert!(!snap[0].state.accessible());
         assert!(snap[0].state.error().unwrap().contains("kubeconfig"));
         assert!(snap[0].state.settled());
+        assert!(Arc::ptr_eq(&reg.entry("bad").unwrap(), &snap[0]));
+        assert!(reg.entry("home").is_none() && reg.entry("s1").is_none());
         std::fs::remove_file(d.path().join("s1/bad")).unwrap();
         sync_secrets_once(&reg, d.path(), "home", &mut known, false).await;
         assert!(reg.snapshot().is_empty());
+        assert!(reg.entry("bad").is_none());
     }
 
     const KC: &str = "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:1'}\nusers:\n- name: c\n  user: {token: t0k3n}\ncontexts:\n- name: c\n  context: {cluster: c, user: c}\ncurrent-context: c\n";

@@ -373,7 +373,14 @@ impl AppState {
 
     /// 400 naming the known clusters when `cluster` is not one of them.
     pub fn check_cluster(&self, cluster: &str) -> Result<()> {
-        check_cluster(&self.registry.snapshot(), cluster)
+        self.entry(cluster).map(|_| ())
+    }
+
+    /// The listed cluster `cluster` (400 naming the known clusters when unknown).
+    pub fn entry(&self, cluster: &str) -> Result<Arc<ClusterEntry>> {
+        self.registry
+            .entry(cluster)
+            .ok_or_else(|| unknown_cluster(&self.registry.snapshot(), cluster))
     }
 
     /// 403 when a signed-in user may read one of `namespaces` in none of the views.
@@ -403,6 +410,11 @@ fn check_cluster(all: &[Arc<ClusterEntry>], cluster: &str) -> Result<()> {
     if all.iter().any(|e| e.name == cluster) {
         return Ok(());
     }
+    Err(unknown_cluster(all, cluster))
+}
+
+/// The 400 of a `clusterName` that names no listed cluster: it lists the known ones.
+fn unknown_cluster(all: &[Arc<ClusterEntry>], cluster: &str) -> Error {
     let names: Vec<&str> = all.iter().map(|e| e.name.as_str()).collect();
-    Err(Error::bad_param("clusterName", cluster, names.join(", ")))
+    Error::bad_param("clusterName", cluster, names.join(", "))
 }

@@ -15,10 +15,9 @@ use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 #[path = "../tests/common/mod.rs"]
 mod common;
 mod support;
-use common::token_kubeconfig;
 use meshglass_testbed::{TestBed, wait_until};
 use serde_json::{Value, json};
-use support::{Server, arg, create, percentile, reader_token};
+use support::{Server, arg, create, percentile, west_secret};
 
 fn objects(ns: &str) -> Vec<(&'static str, &'static str, &'static str, Value)> {
     vec![
@@ -123,34 +122,13 @@ async fn main() {
     );
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let secret_dir = dir.path().join("secrets/kiali-remote-cluster-secret-west");
-    std::fs::create_dir_all(&secret_dir).expect("secrets dir");
-    std::fs::write(
-        secret_dir.join("west"),
-        token_kubeconfig(bed.cluster("west"), &reader_token(&west).await),
-    )
-    .expect("kubeconfig");
-    let server = Server::start(
-        &bin,
-        dir.path(),
-        &bed,
-        &dir.path().join("secrets"),
-        "http://127.0.0.1:9",
-    )
-    .await;
+    let secrets = west_secret(&bed, &west, dir.path()).await;
+    let server = Server::start(&bin, dir.path(), &bed, &secrets, "http://127.0.0.1:9").await;
     let want = 5 * n_ns;
     for cluster in ["east", "west"] {
         let url = format!("{}/api/istio/config?clusterName={cluster}", server.base);
         wait_until("objects cached", Duration::from_secs(600), || async {
-            let v: Value = server
-                .http
-                .get(&url)
-                .send()
-                .await
-                .map_err(|e| e.to_string())?
-                .json()
-                .await
-                .map_err(|e| e.to_string())?;
+            let v = common::get_json(&server.http, &url).await?;
             let n: usize = v["resources"]
                 .as_object()
                 .map(|m| m.values().filter_map(|a| a.as_array()).map(Vec::len).sum())

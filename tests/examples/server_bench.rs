@@ -26,10 +26,9 @@ use kube::api::Api;
 #[path = "../tests/common/mod.rs"]
 mod common;
 mod support;
-use common::token_kubeconfig;
 use meshglass_testbed::{Prometheus, TestBed, ThanosQuery, wait_until};
 use serde_json::{Value, json};
-use support::{Server, arg, create, percentile, reader_token};
+use support::{Server, arg, create, percentile, west_secret};
 
 const TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -188,14 +187,7 @@ async fn main() {
     );
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let secret_dir = dir.path().join("secrets/kiali-remote-cluster-secret-west");
-    std::fs::create_dir_all(&secret_dir).expect("secrets dir");
-    std::fs::write(
-        secret_dir.join("west"),
-        token_kubeconfig(bed.cluster("west"), &reader_token(&west).await),
-    )
-    .expect("kubeconfig");
-    let secrets = dir.path().join("secrets");
+    let secrets = west_secret(&bed, &west, dir.path()).await;
     let mut servers: Vec<(&str, PathBuf, &str)> = Vec::new();
     if let Some(base_bin) = arg("--baseline-bin").map(PathBuf::from) {
         assert!(base_bin.exists(), "{} missing", base_bin.display());

@@ -400,14 +400,7 @@ async fn a_remote_role_without_the_newer_kinds_degrades_only_those_kinds() {
         "west accessible with its denied optional kinds reported",
         TIMEOUT,
         || async {
-            let b: Value = http
-                .get(format!("{base}/api/config"))
-                .send()
-                .await
-                .map_err(|e| e.to_string())?
-                .json()
-                .await
-                .map_err(|e| e.to_string())?;
+            let b = common::get_json(&http, &format!("{base}/api/config")).await?;
             let w = b["clusters"]["west"].clone();
             let degraded = w["degradedKinds"].as_array().map(Vec::len).unwrap_or(0);
             if w["accessible"] == true && degraded >= 3 {

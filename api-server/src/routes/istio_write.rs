@@ -239,20 +239,7 @@ fn refused(cluster: &str, e: kube::Error) -> Error {
 
 /// The client a write goes with: the caller's own token, or under `anonymous` the server's.
 fn client_for(s: &Shared, caller: &Caller, cluster: &str) -> Result<kube::Client> {
-    let entry = s
-        .registry
-        .snapshot()
-        .into_iter()
-        .find(|e| e.name == cluster)
-        .ok_or_else(|| {
-            let names: Vec<String> = s
-                .registry
-                .snapshot()
-                .iter()
-                .map(|e| e.name.clone())
-                .collect();
-            Error::bad_param("clusterName", cluster, names.join(", "))
-        })?;
+    let entry = s.entry(cluster)?;
     match (&caller.id, &caller.token) {
         (Identity::Anonymous, _) => entry
             .client

@@ -69,7 +69,7 @@ async fn mesh_input(
         .map(|v| mesh_cluster(v, &istio_ns))
         .collect();
     for (name, error) in &views.missing {
-        let entry = s.registry.snapshot().into_iter().find(|e| &e.name == name);
+        let entry = s.registry.entry(name);
         clusters.push(MeshCluster {
             cluster: KubeCluster {
                 accessible: false,

@@ -82,6 +82,7 @@ async function overviewPairs(p) {
   const rows = p.locator('[data-testid="overview-table"] tbody tr');
   await p.locator('[data-testid="overview-table"]').waitFor({ timeout: 30_000 });
   await waitFor("the overview's health", 60_000, async () => (await p.locator('[data-testid="health-summary"]').count()) > 0);
+  await noErrorBanners(p, "the overview");
   return (await rows.evaluateAll((trs) => trs.map((tr) => `${tr.dataset.cluster}/${tr.dataset.namespace}`))).sort();
 }
 
@@ -102,6 +103,7 @@ async function graph(p) {
       .map((n) => ({ id: n.id(), inaccessible: n.hasClass("inaccessible") })),
   );
   const leaves = body.elements.nodes.map((n) => n.data).filter((d) => !d.isBox);
+  await noErrorBanners(p, "the graph");
   return { body, leaves, drawn };
 }
 
@@ -125,11 +127,18 @@ function checkGraph(g, grants, label) {
   assert.equal(g.drawn.length, g.leaves.length, `${label}: drawn nodes`);
 }
 
+/** A cluster the session cannot read is not an error: no error or auth banner on the page. */
+async function noErrorBanners(p, where) {
+  const texts = await p.locator("#banners .banner-error, #banners .banner-auth").allInnerTexts();
+  assert.deepEqual(texts, [], `banners on ${where}`);
+}
+
 /** The applications list's (cluster/namespace) pairs. */
 async function listPairs(p) {
   await p.goto(`${openid.url}/console/applications`);
   await p.locator('[data-testid="list-table"] tbody tr').first().waitFor({ timeout: 30_000 });
   const pairs = await p.locator('[data-testid="list-table"] tbody tr').evaluateAll((trs) => trs.map((tr) => `${tr.dataset.cluster}/${tr.dataset.namespace}`));
+  await noErrorBanners(p, "applications");
   return [...new Set(pairs)].sort();
 }
 
@@ -141,6 +150,8 @@ async function reviewsDetails(p) {
   await p.locator('[data-testid="detail-health"] .cluster-health').first().waitFor({ timeout: 30_000 });
   const clusters = (await el.innerText()).split(/\s+/).filter(Boolean).sort();
   const health = (await p.locator('[data-testid="detail-health"] .cluster-health').evaluateAll((els) => els.map((e) => e.dataset.cluster))).sort();
+  await p.locator('[data-testid="detail-traffic"] table').first().waitFor({ timeout: 30_000 });
+  await noErrorBanners(p, "the details of reviews");
   return { clusters, health };
 }
 

@@ -112,6 +112,21 @@ where
     }
 }
 
+/// Writes west's remote-cluster secret (a kubeconfig with [`reader_token`]) under
+/// `dir/secrets`, as the operator mounts it, and returns that secrets directory.
+#[allow(dead_code, reason = "each example uses what it needs")]
+pub async fn west_secret(bed: &TestBed, west: &Client, dir: &Path) -> std::path::PathBuf {
+    let secrets = dir.join("secrets");
+    let secret_dir = secrets.join("kiali-remote-cluster-secret-west");
+    std::fs::create_dir_all(&secret_dir).expect("secrets dir");
+    std::fs::write(
+        secret_dir.join("west"),
+        crate::common::token_kubeconfig(bed.cluster("west"), &reader_token(west).await),
+    )
+    .expect("kubeconfig");
+    secrets
+}
+
 /// A token of a `kube-system` ServiceAccount that may read what the server caches (the
 /// remote-cluster secret of west).
 #[allow(dead_code, reason = "each example uses what it needs")]

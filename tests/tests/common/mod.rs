@@ -25,6 +25,17 @@ use meshglass_testbed::{Cluster, TestBed, TestNamespace, apply_crd, poll, wait_u
 use serde::de::DeserializeOwned;
 use tokio::sync::OnceCell;
 
+/// The JSON body of a GET of `url`, any failure as text (for [`poll`] and [`wait_until`]).
+pub async fn get_json(http: &reqwest::Client, url: &str) -> Result<serde_json::Value, String> {
+    http.get(url)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())
+}
+
 /// How long the shared waits below give the operator.
 pub const WAIT: Duration = Duration::from_secs(90);
 
