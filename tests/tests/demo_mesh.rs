@@ -2,7 +2,8 @@
 //! bed sets up the seeds' primary-remote mesh (demo apps, simulated sidecars, Prometheus per cluster with east
 //! federating west, the operator with the example CRs, `remote-secret`, and the server run with what the
 //! operator produced). The test then checks what a user sees first: both clusters accessible in
-//! `/api/config`, edges between east and west in the graph, and health for the demo apps.
+//! `/api/config`, edges between east and west in the graph, health for the demo apps, and every graph
+//! node's `healthData` equal to what `/api/clusters/health` answers for its object (one rule).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -133,6 +134,103 @@ fn health_entries(health: &Value) -> Vec<String> {
     out
 }
 
+/// The health route's kind, body key and object name of a graph node (`None`: a node without
+/// health, such as the unknown source).
+fn health_object(n: &Value) -> Option<(&'static str, &'static str, String)> {
+    let s = |k: &str| n[k].as_str().unwrap_or_default().to_string();
+    match (s("nodeType").as_str(), s("isBox").as_str()) {
+        ("box", "app") => Some(("app", "namespaceAppHealth", s("app"))),
+        ("workload", _) => Some(("workload", "namespaceWorkloadHealth", s("workload"))),
+        ("app", _) if !s("workload").is_empty() => {
+            Some(("workload", "namespaceWorkloadHealth", s("workload")))
+        }
+        ("app", _) => Some(("app", "namespaceAppHealth", s("app"))),
+        ("service", _) => Some(("service", "namespaceServiceHealth", s("service"))),
+        _ => None,
+    }
+}
+
+/// For every node of the demo graph (versioned apps boxed by app, and the workload graph with
+/// service nodes), `healthData` equals the health route's entry for the node's cluster,
+/// namespace and object, at the same query time and window.
+async fn node_health_is_the_health_route(http: &reqwest::Client, base: &str) {
+    // Until the demo's traffic has reached the store, a graph has no health to compare.
+    let compared = wait_until(
+        "graph nodes with health",
+        Duration::from_secs(120),
+        || async {
+            let n = compare_node_health(http, base).await;
+            Ok::<_, String>((n >= 10).then_some(n))
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    println!("{compared} graph nodes with the health route's health");
+}
+
+/// Compares at one fixed time half a minute back (every scrape of that instant is stored);
+/// returns how many nodes had health.
+async fn compare_node_health(http: &reqwest::Client, base: &str) -> usize {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let t = (now - 30).to_string();
+    let mut answers: std::collections::BTreeMap<(String, String, &str), Value> = Default::default();
+    let mut compared = 0;
+    for (graph_type, extra) in [
+        ("versionedApp", ("boxBy", "app")),
+        ("workload", ("injectServiceNodes", "true")),
+    ] {
+        let graph = get_json(
+            http,
+            &format!("{base}/api/namespaces/graph"),
+            &[
+                ("namespaces", "bookinfo,helloworld,sample"),
+                ("graphType", graph_type),
+                extra,
+                ("duration", "60s"),
+                ("queryTime", &t),
+            ],
+        )
+        .await
+        .expect("graph");
+        for n in graph["elements"]["nodes"].as_array().expect("nodes") {
+            let d = &n["data"];
+            let expected = match health_object(d) {
+                None => Value::Null,
+                Some((kind, key, name)) => {
+                    let cluster = d["cluster"].as_str().unwrap_or_default().to_string();
+                    let ns = d["namespace"].as_str().unwrap_or_default().to_string();
+                    let k = (cluster.clone(), ns.clone(), kind);
+                    if !answers.contains_key(&k) {
+                        let h = get_json(
+                            http,
+                            &format!("{base}/api/clusters/health"),
+                            &[
+                                ("namespaces", ns.as_str()),
+                                ("type", kind),
+                                ("clusterName", cluster.as_str()),
+                                ("rateInterval", "60s"),
+                                ("queryTime", &t),
+                            ],
+                        )
+                        .await
+                        .expect("health");
+                        answers.insert(k.clone(), h);
+                    }
+                    answers[&k][key][ns.as_str()][name.as_str()].clone()
+                }
+            };
+            assert_eq!(d["healthData"], expected, "{graph_type}: {d}");
+            if !expected.is_null() {
+                compared += 1;
+            }
+        }
+    }
+    compared
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_shows_both_clusters_cross_cluster_edges_and_health() {
     demo(&[]).await;
@@ -250,6 +348,10 @@ async fn demo(args: &[&str]) -> Value {
     let crossing = |from: &str, to: &str| edges.iter().any(|(s, t)| s == from && t == to);
     assert!(crossing("east", "west"), "no east → west edge in {graph}");
     assert!(crossing("west", "east"), "no west → east edge in {graph}");
+
+    // Every node's health is what /api/clusters/health answers for its object, by one rule:
+    // both read at one fixed time, over the same window.
+    node_health_is_the_health_route(&http, &base).await;
 
     // Health of the demo apps, with the failing helloworld-v2 and ratings among them.
     let health = wait_until(

@@ -228,6 +228,30 @@ async fn server_serves_the_mesh_across_clusters_and_survives_cluster_outages() {
     assert_eq!(wh["reviews-v3"]["status"]["status"], "Failure", "{h}");
     assert_eq!(wh["details-v1"]["status"]["status"], "Failure", "{h}");
     assert_eq!(wh["reviews-v1"]["status"]["status"], "Healthy", "{h}");
+    // The same rule in the graph: reviews-v3's node is red, by the same error ratio.
+    let wg = api
+        .ok(&format!(
+            "/api/namespaces/graph?namespaces={ns}&graphType=workload&duration=600s&queryTime={end}"
+        ))
+        .await;
+    let node = wg["elements"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| &n["data"])
+        .find(|d| d["workload"] == "reviews-v3" && d["cluster"] == "west")
+        .unwrap_or_else(|| panic!("no reviews-v3 node: {wg}"));
+    assert_eq!(node["healthData"]["status"]["status"], "Failure", "{node}");
+    let west_health = api
+        .ok(&format!(
+            "/api/clusters/health?namespaces={ns}&type=workload&clusterName=west&rateInterval=600s&queryTime={end}"
+        ))
+        .await;
+    assert_eq!(
+        node["healthData"], west_health["namespaceWorkloadHealth"][&ns]["reviews-v3"],
+        "graph and list by one rule"
+    );
+    assert_eq!(node["healthData"]["status"]["errorRatio"], 20.0, "{node}");
 
     // Validations: the broken DestinationRule; the v3 subset found only in west is a note.
     let v = api
