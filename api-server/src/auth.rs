@@ -87,11 +87,22 @@ impl std::fmt::Debug for CallerToken {
     }
 }
 
-/// An authenticated request: who, and the bearer token it came with (none under `anonymous`).
+/// An authenticated request: who, and the bearer token it came with (none under `anonymous`);
+/// under `openid`, instead, the ID token of each cluster the session is logged in to and that
+/// cluster accepts.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub id: Identity,
     pub token: Option<CallerToken>,
+    pub cluster_tokens: BTreeMap<String, CallerToken>,
+}
+
+impl Caller {
+    /// The credential of the caller towards `cluster`: that cluster's own login, else the one
+    /// bearer token.
+    pub fn token_for(&self, cluster: &str) -> Option<&CallerToken> {
+        self.cluster_tokens.get(cluster).or(self.token.as_ref())
+    }
 }
 
 fn bearer(authorization: Option<&str>) -> Option<&str> {
@@ -416,7 +427,20 @@ impl Auth {
         if self.strategy == AuthStrategy::Openid {
             // Each cluster's token is that cluster's: no one token goes with the caller.
             let id = self.cluster_identity(&s).await?;
-            return Ok(Caller { id, token: None });
+            let cluster_tokens = match &id {
+                Identity::Clusters { users, .. } => s
+                    .clusters
+                    .iter()
+                    .filter(|(c, _)| users.contains_key(*c))
+                    .map(|(c, t)| (c.clone(), CallerToken(Arc::from(t.as_str()))))
+                    .collect(),
+                _ => BTreeMap::new(),
+            };
+            return Ok(Caller {
+                id,
+                token: None,
+                cluster_tokens,
+            });
         }
         match &s.token {
             Some(t) => self.caller(Some(&format!("Bearer {t}"))).await,
@@ -487,7 +511,11 @@ impl Auth {
             Identity::User(_) => bearer(authorization).map(|t| CallerToken(Arc::from(t))),
             Identity::Clusters { .. } => None,
         };
-        Ok(Caller { id, token })
+        Ok(Caller {
+            id,
+            token,
+            cluster_tokens: BTreeMap::new(),
+        })
     }
 
     /// Authenticates a request from its `Authorization` header value.

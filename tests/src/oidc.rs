@@ -220,50 +220,21 @@ impl Provider {
             ("code_challenge", &challenge),
             ("code_challenge_method", "S256"),
         ]);
+        let start = format!("{}/oauth2/auth?{query}", self.issuer.url);
+        let mut jar = BTreeMap::new();
+        let end = self
+            .browse(&mut jar, &start, user, password, |u| {
+                u.starts_with(redirect_uri)
+            })
+            .await?;
+        let q = end[redirect_uri.len()..].trim_start_matches('?');
+        let pairs: BTreeMap<String, String> =
+            form_urlencoded::parse(q.as_bytes()).into_owned().collect();
+        let code = pairs
+            .get("code")
+            .cloned()
+            .ok_or_else(|| err("no code in the redirect", q))?;
         let mut b = Browser::new(&self.issuer.ca_pem)?;
-        let mut url = format!("{}/oauth2/auth?{query}", self.issuer.url);
-        let code = loop {
-            if let Some(rest) = url.strip_prefix(redirect_uri) {
-                let q = rest.trim_start_matches('?');
-                let pairs: BTreeMap<String, String> =
-                    form_urlencoded::parse(q.as_bytes()).into_owned().collect();
-                match pairs.get("code") {
-                    Some(c) => break c.clone(),
-                    None => return Err(err("no code in the redirect", q)),
-                }
-            }
-            let r = if url.starts_with(&format!("{}/login?", self.login_url)) {
-                // The provider's login form.
-                let challenge = url
-                    .split("login_challenge=")
-                    .nth(1)
-                    .unwrap_or_default()
-                    .to_string();
-                let body = form(&[
-                    ("challenge", &challenge),
-                    ("username", user),
-                    ("password", password),
-                ]);
-                b.send(
-                    "POST",
-                    &format!("{}/login", self.login_url),
-                    Some(&body),
-                    None,
-                )
-                .await?
-            } else {
-                b.send("GET", &url, None, None).await?
-            };
-            match r.location {
-                Some(l) if r.status / 100 == 3 => url = l,
-                _ => {
-                    return Err(err(
-                        "the flow stopped",
-                        format!("{} at {url}: {}", r.status, r.body),
-                    ));
-                }
-            }
-        };
         let body = form(&[
             ("grant_type", "authorization_code"),
             ("code", &code),

@@ -7,25 +7,11 @@ mod common;
 
 use k8s_openapi::api::authentication::v1::SelfSubjectReview;
 use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::api::{Api, ListParams, PostParams};
 use meshglass_testbed::oidc::Provider;
 use serde_json::json;
 
 const REDIRECT: &str = "http://127.0.0.1:9/api/auth/callback";
-
-async fn view(client: &kube::Client, ns: &str, user: &str) {
-    let rb: RoleBinding = serde_json::from_value(json!({
-        "metadata": {"name": format!("{user}-view")},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
-        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
-    }))
-    .expect("binding");
-    Api::<RoleBinding>::namespaced(client.clone(), ns)
-        .create(&PostParams::default(), &rb)
-        .await
-        .expect("create binding");
-}
 
 /// Who the cluster says the token is (401: not accepted).
 async fn whoami(cluster: &meshglass_testbed::Cluster, token: &str) -> Result<String, u16> {
@@ -56,14 +42,9 @@ async fn can_list_pods(cluster: &meshglass_testbed::Cluster, token: &str, ns: &s
 #[tokio::test]
 async fn each_cluster_accepts_the_id_tokens_of_its_own_provider_and_rbac_decides() {
     let bed = common::east_west_bed().await;
-    let (east_c, west_c) = common::east_west(bed).await;
+    let (_east_c, west_c, ns_e) = common::alice_and_bob(bed, "oidc").await;
     let (east, west) = (bed.cluster("east"), bed.cluster("west"));
-    let ns_e = common::test_namespace(&east_c, "oidc").await;
     let ns = ns_e.name().to_string();
-    common::ensure_namespace(&west_c, &ns).await;
-    view(&east_c, &ns, "alice").await;
-    view(&east_c, &ns, "bob").await;
-    view(&west_c, &ns, "bob").await;
 
     let users = [("alice", "alice-password"), ("bob", "bob-password")];
     let pe = Provider::start(east, &users, &[REDIRECT.to_string()])

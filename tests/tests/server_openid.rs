@@ -10,26 +10,12 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use k8s_openapi::api::rbac::v1::RoleBinding;
-use kube::api::{Api, PostParams};
+use kube::api::Api;
 use meshglass_testbed::oidc::{CLIENT_SECRET, Provider};
 use meshglass_testbed::wait_until;
 use serde_json::{Value, json};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
-
-async fn view(client: &kube::Client, ns: &str, user: &str) {
-    let rb: RoleBinding = serde_json::from_value(json!({
-        "metadata": {"name": format!("{user}-view")},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
-        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
-    }))
-    .expect("binding");
-    Api::<RoleBinding>::namespaced(client.clone(), ns)
-        .create(&PostParams::default(), &rb)
-        .await
-        .expect("create binding");
-}
 
 /// An API call with the browser's cookies.
 async fn call(
@@ -49,6 +35,51 @@ async fn call(
     let resp = req.send().await.expect("server answers");
     let status = resp.status().as_u16();
     (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+/// A POST of `body` with the browser's cookies and CSRF token.
+async fn write(
+    jar: &BTreeMap<String, String>,
+    url: &str,
+    csrf: &str,
+    body: &Value,
+) -> (u16, Value) {
+    let c: Vec<String> = jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let resp = reqwest::Client::new()
+        .post(url)
+        .header("cookie", c.join("; "))
+        .header("x-csrf-token", csrf)
+        .json(body)
+        .send()
+        .await
+        .expect("server answers");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+/// A Role in `ns` letting User `user` create VirtualServices there.
+async fn vs_creator(client: &kube::Client, ns: &str, user: &str) {
+    use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+    let pp = kube::api::PostParams::default();
+    let role: Role = serde_json::from_value(json!({
+        "metadata": {"name": format!("{user}-vs")},
+        "rules": [{"apiGroups": ["networking.istio.io"], "resources": ["virtualservices"], "verbs": ["create"]}],
+    }))
+    .expect("role");
+    Api::<Role>::namespaced(client.clone(), ns)
+        .create(&pp, &role)
+        .await
+        .expect("create role");
+    let rb: RoleBinding = serde_json::from_value(json!({
+        "metadata": {"name": format!("{user}-vs")},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": format!("{user}-vs")},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
+    }))
+    .expect("binding");
+    Api::<RoleBinding>::namespaced(client.clone(), ns)
+        .create(&pp, &rb)
+        .await
+        .expect("create binding");
 }
 
 /// (cluster, namespace) pairs of `/api/namespaces`, for `ns` and `default` only.
@@ -84,25 +115,23 @@ fn pair(c: &str, n: &str) -> (String, String) {
 #[tokio::test]
 async fn openid_logins_are_per_cluster_and_each_user_sees_what_each_cluster_allows() {
     let bed = common::east_west_bed().await;
-    let (east_c, west_c) = common::east_west(bed).await;
+    let (_east_c, west_c, ns_e) = common::alice_and_bob(bed, "openid").await;
     let (east, west) = (bed.cluster("east"), bed.cluster("west"));
-    let ns_e = common::test_namespace(&east_c, "openid").await;
     let ns = ns_e.name().to_string();
-    common::ensure_namespace(&west_c, &ns).await;
-    view(&east_c, &ns, "alice").await;
-    view(&east_c, &ns, "bob").await;
-    view(&west_c, &ns, "bob").await;
 
-    // The server: west through its admin kubeconfig, each cluster's provider's CA trusted, the
-    // client secret as the operator mounts Secret `<instance>` key `oidc-secret`.
+    // The server: west through the credentials the operator creates there for a remote-mode CR
+    // (its real ClusterRole: the per-cluster review of an ID token must be allowed by it), each
+    // cluster's provider's CA trusted, the client secret as the operator mounts Secret
+    // `<instance>` key `oidc-secret`.
+    let (west_kubeconfig, west_rbac) =
+        common::remote_mode_credentials(west, &west_c, &ns, &ns).await;
     let files = tempfile::tempdir().expect("tempdir");
     let secrets = files.path().join("remote");
     std::fs::create_dir_all(secrets.join("west-secret")).expect("dir");
-    std::fs::write(
-        secrets.join("west-secret").join("west"),
-        serde_yaml_ng::to_string(&west.kubeconfig()).expect("yaml"),
-    )
-    .expect("west kubeconfig");
+    std::fs::write(secrets.join("west-secret").join("west"), west_kubeconfig)
+        .expect("west kubeconfig");
+    // bob may create VirtualServices in west's namespace (his writes go with his west login).
+    vs_creator(&west_c, &ns, "bob").await;
     let cabundle = files.path().join("cabundle");
     std::fs::create_dir_all(&cabundle).expect("dir");
     std::fs::write(cabundle.join("east.pem"), &east.oidc().ca_pem).expect("ca");
@@ -265,6 +294,21 @@ async fn openid_logins_are_per_cluster_and_each_user_sees_what_each_cluster_allo
     )
     .await;
     assert_eq!(info["clusters"]["west"]["loggedIn"], false, "{info}");
+    // A write to west before logging in there is refused by the server, naming the cluster.
+    let bob_csrf = info["csrfToken"].as_str().expect("csrf").to_string();
+    let vs_url = format!(
+        "{base}/api/namespaces/{ns}/istio/networking.istio.io/v1/VirtualService?clusterName=west"
+    );
+    let vs = json!({"metadata": {"name": "bobs-route"}, "spec": {"hosts": ["reviews"]}});
+    let (st, b) = write(&bob, &vs_url, &bob_csrf, &vs).await;
+    assert_eq!(st, 403, "{b}");
+    assert!(
+        b["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not logged in to cluster west"),
+        "{b}"
+    );
     // Then to west, with west's own provider: west's data appears, the server still running.
     let end = wait_until("bob's login to west", TIMEOUT, || {
         let pw = &pw;
@@ -294,6 +338,10 @@ async fn openid_logins_are_per_cluster_and_each_user_sees_what_each_cluster_allo
         namespaces(&bob, &base, &ns).await,
         vec![pair("east", &ns), pair("west", &ns)]
     );
+    // Now his write goes to west with his west ID token, and west's RBAC allows it.
+    let (st, b) = write(&bob, &vs_url, &bob_csrf, &vs).await;
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(b["metadata"]["name"], "bobs-route", "{b}");
 
     // alice logged in to west as well: west lets her see nothing.
     let end = pw
@@ -312,6 +360,20 @@ async fn openid_logins_are_per_cluster_and_each_user_sees_what_each_cluster_allo
     assert_eq!(
         namespaces(&alice, &base, &ns).await,
         vec![pair("east", &ns)]
+    );
+    // Her write to west goes with her west ID token: west's API server refuses it, naming her.
+    let alice_csrf = info["csrfToken"].as_str().expect("csrf").to_string();
+    let other = json!({"metadata": {"name": "alices-route"}, "spec": {"hosts": ["reviews"]}});
+    let (st, b) = write(&alice, &vs_url, &alice_csrf, &other).await;
+    assert_eq!(st, 403, "{b}");
+    assert_eq!(b["cluster"], "west", "{b}");
+    assert_eq!(b["reason"], "Forbidden", "{b}");
+    assert!(
+        b["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("\"alice\""),
+        "the API server's reason names the user: {b}"
     );
 
     // Logout (with the CSRF token) ends every cluster's login.
@@ -359,6 +421,7 @@ async fn openid_logins_are_per_cluster_and_each_user_sees_what_each_cluster_allo
     assert_eq!(st, 401);
 
     running.shutdown();
+    common::delete_cluster_scoped(&west_c, &west_rbac).await;
     Api::<k8s_openapi::api::core::v1::Namespace>::all(west_c.clone())
         .delete(&ns, &Default::default())
         .await

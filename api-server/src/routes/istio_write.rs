@@ -240,18 +240,19 @@ fn refused(cluster: &str, e: kube::Error) -> Error {
 /// The client a write goes with: the caller's own token, or under `anonymous` the server's.
 fn client_for(s: &Shared, caller: &Caller, cluster: &str) -> Result<kube::Client> {
     let entry = s.entry(cluster)?;
-    match (&caller.id, &caller.token) {
+    match (&caller.id, caller.token_for(cluster)) {
         (Identity::Anonymous, _) => entry
             .client
             .clone()
             .ok_or_else(|| Error::Kube(format!("cluster {cluster} has no client"))),
-        (Identity::User(_), Some(t)) => entry.client_as(t.expose()),
+        (_, Some(t)) => entry.client_as(t.expose()),
         (Identity::User(u), None) => Err(Error::Forbidden(format!(
             "user {} has no bearer token to write with",
             u.username
         ))),
-        (Identity::Clusters { name, .. }, _) => Err(Error::Forbidden(format!(
-            "user {name}: writes with the openid strategy are not supported yet (use a token)"
+        // `openid`: the write goes with the ID token of the object's cluster.
+        (Identity::Clusters { name, .. }, None) => Err(Error::Forbidden(format!(
+            "user {name} is not logged in to cluster {cluster}: log in to it to write there"
         ))),
     }
 }

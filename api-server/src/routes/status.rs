@@ -32,7 +32,8 @@ pub async fn get_readiness(State(s): State<Shared>) -> Response {
 /// never why, and Prometheus' health (its `health_check_url`, default `<url>/-/healthy`) as
 /// `status["Prometheus health"]` and, when not healthy, a fixed reason code in
 /// `status["Prometheus reason"]`. Callers the token strategy authenticated (anonymous mode has none) also
-/// get the Prometheus URL, without credentials.
+/// get the Prometheus URL, without credentials, and the names of the unavailable clusters (under
+/// the anonymous strategy everyone gets those).
 pub async fn get_status(State(s): State<Shared>, headers: HeaderMap) -> Json<Value> {
     let detailed = super::login::signed_in(&s, &headers).await;
     // Kiali's `externalServices` entries hold name, version and url only: the store's health
@@ -58,15 +59,29 @@ pub async fn get_status(State(s): State<Shared>, headers: HeaderMap) -> Json<Val
     if detailed {
         prometheus["url"] = json!(crate::upstream::redacted(&s.config.prometheus_url()));
     }
-    let mut warnings: Vec<String> = s
+    let down: Vec<String> = s
         .registry
         .snapshot()
         .iter()
         .filter(|c| !c.state.accessible())
-        // The reason (a refused kubeconfig field, an API error) is for signed-in callers only:
-        // `/api/config` shows it.
-        .map(|c| format!("cluster {} is not available", c.name))
+        .map(|c| c.name.clone())
         .collect();
+    // The reason (a refused kubeconfig field, an API error) is for signed-in callers only:
+    // `/api/config` shows it. Under a login strategy the names are too (as in /api/auth/info):
+    // a caller who has not signed in learns only how many clusters are missing.
+    let names_shown = detailed || s.auth.strategy == crate::auth::AuthStrategy::Anonymous;
+    let mut warnings: Vec<String> = if names_shown {
+        down.iter()
+            .map(|c| format!("cluster {c} is not available"))
+            .collect()
+    } else if down.is_empty() {
+        Vec::new()
+    } else {
+        vec![format!(
+            "{} cluster(s) not available (sign in to see which)",
+            down.len()
+        )]
+    };
     if let Some(code) = prometheus_down {
         warnings.push(format!("prometheus is not available ({code})"));
     }

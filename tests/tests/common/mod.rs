@@ -199,6 +199,33 @@ pub fn suffix(ns: &TestNamespace) -> &str {
 }
 
 /// A fresh test namespace `<prefix>-<random>` (deleted when dropped).
+/// The OpenID tests' users on the east/west bed: a namespace of the test (in east, and the same
+/// name in west), alice allowed to view it in east only, bob in both (ClusterRole `view`).
+/// Returns the clients of east and west and the namespace (west's copy is the caller's to delete).
+pub async fn alice_and_bob(bed: &TestBed, prefix: &str) -> (Client, Client, TestNamespace) {
+    let (east, west) = east_west(bed).await;
+    let ns = test_namespace(&east, prefix).await;
+    ensure_namespace(&west, ns.name()).await;
+    for (client, user) in [(&east, "alice"), (&east, "bob"), (&west, "bob")] {
+        grant_view(client, ns.name(), user).await;
+    }
+    (east, west, ns)
+}
+
+/// A RoleBinding of ClusterRole `view` in `ns` for the User `user`.
+pub async fn grant_view(client: &Client, ns: &str, user: &str) {
+    let rb: k8s_openapi::api::rbac::v1::RoleBinding = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": format!("{user}-view")},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
+    }))
+    .expect("binding");
+    Api::<k8s_openapi::api::rbac::v1::RoleBinding>::namespaced(client.clone(), ns)
+        .create(&kube::api::PostParams::default(), &rb)
+        .await
+        .expect("create binding");
+}
+
 pub async fn test_namespace(client: &Client, prefix: &str) -> TestNamespace {
     TestNamespace::create(client, prefix)
         .await
@@ -257,6 +284,80 @@ pub fn assert_remote_cluster_secret(secret: &Secret, cluster: &str) {
             .map(String::as_str),
         Some(cluster)
     );
+}
+
+/// What the operator builds on a remote cluster for a remote-mode CR (instance `inst` in `ns`,
+/// `deployment.remote_cluster_resources_only: true`), server-side applied to `client`'s cluster
+/// without owner references (no CR lives there): its ServiceAccount, ClusterRole and binding — the
+/// credentials a primary's server reads that cluster with. Returns a kubeconfig with that
+/// ServiceAccount's token and the cluster-scoped objects `(kind, name)` to delete afterwards.
+pub async fn remote_mode_credentials(
+    cluster: &Cluster,
+    client: &Client,
+    ns: &str,
+    inst: &str,
+) -> (String, Vec<(&'static str, String)>) {
+    let cr: Kiali = serde_json::from_value(serde_json::json!({
+        "apiVersion": "kiali.io/v1alpha1", "kind": "Kiali",
+        "metadata": {"name": inst, "namespace": ns, "uid": "remote-mode-test"},
+        "spec": {"deployment": {"instance_name": inst, "remote_cluster_resources_only": true}},
+    }))
+    .expect("a remote-mode CR");
+    let opts = BuildOptions {
+        tenancy: Tenancy::allow_all(),
+        ..BuildOptions::default()
+    };
+    let desired = meshglass_operator::build::build(&cr, &[], &[], &opts).expect("operator build");
+    let pp = PatchParams::apply("meshglass-test").force();
+    let mut cluster_scoped = Vec::new();
+    for child in desired.objects {
+        use meshglass_operator::build::Child;
+        match child {
+            Child::ServiceAccount(mut o) => {
+                o.metadata.owner_references = None;
+                Api::<ServiceAccount>::namespaced(client.clone(), ns)
+                    .patch(&o.name_any(), &pp, &Patch::Apply(&o))
+                    .await
+                    .expect("apply the ServiceAccount");
+            }
+            Child::ClusterRole(mut o) => {
+                o.metadata.owner_references = None;
+                Api::<ClusterRole>::all(client.clone())
+                    .patch(&o.name_any(), &pp, &Patch::Apply(&o))
+                    .await
+                    .expect("apply the ClusterRole");
+                cluster_scoped.push(("ClusterRole", o.name_any()));
+            }
+            Child::ClusterRoleBinding(mut o) => {
+                o.metadata.owner_references = None;
+                Api::<ClusterRoleBinding>::all(client.clone())
+                    .patch(&o.name_any(), &pp, &Patch::Apply(&o))
+                    .await
+                    .expect("apply the ClusterRoleBinding");
+                cluster_scoped.push(("ClusterRoleBinding", o.name_any()));
+            }
+            _ => {}
+        }
+    }
+    let token = sa_token(client, ns, &meshglass_crds::names::service_account(inst)).await;
+    (token_kubeconfig(cluster, &token), cluster_scoped)
+}
+
+/// Deletes the cluster-scoped objects [`remote_mode_credentials`] applied.
+pub async fn delete_cluster_scoped(client: &Client, objects: &[(&'static str, String)]) {
+    for (kind, name) in objects {
+        let dp = DeleteParams::default();
+        let _ = match *kind {
+            "ClusterRole" => Api::<ClusterRole>::all(client.clone())
+                .delete(name, &dp)
+                .await
+                .map(|_| ()),
+            _ => Api::<ClusterRoleBinding>::all(client.clone())
+                .delete(name, &dp)
+                .await
+                .map(|_| ()),
+        };
+    }
 }
 
 /// A one-hour token of a ServiceAccount (TokenRequest API).
