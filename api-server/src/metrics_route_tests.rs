@@ -188,3 +188,52 @@ async fn a_user_reads_the_telemetry_of_the_clusters_where_it_may_read_the_namesp
     assert_eq!(st, StatusCode::UNAUTHORIZED);
     assert_eq!(seen.lock().unwrap().len(), 4);
 }
+
+#[tokio::test]
+async fn tls_status_of_the_mesh_a_namespace_and_a_clusters_namespaces() {
+    let (s, _) = state(AuthStrategy::Anonymous).await;
+    let (st, _, m) = call(&s, "/kiali/api/mesh/tls", None).await;
+    assert_eq!(st, StatusCode::OK, "{m}");
+    assert_eq!(
+        m,
+        json!({"status": "MTLS_NOT_ENABLED", "autoMTLSEnabled": true, "minTLS": "N/A"})
+    );
+    let (st, _, n) = call(
+        &s,
+        "/kiali/api/namespaces/bookinfo/tls?clusterName=west",
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{n}");
+    assert_eq!(
+        (n["cluster"].as_str(), n["namespace"].as_str()),
+        (Some("west"), Some("bookinfo"))
+    );
+    assert_eq!(n["status"], "MTLS_NOT_ENABLED");
+    let (st, _, l) = call(
+        &s,
+        "/kiali/api/clusters/tls?namespaces=bookinfo,private",
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{l}");
+    let names: Vec<&str> = l
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["namespace"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["bookinfo", "private"]);
+    let (st, _, b) = call(&s, "/kiali/api/mesh/tls?clusterName=mars", None).await;
+    assert_eq!(
+        (st, b["parameter"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("clusterName"))
+    );
+    // bob may not read private.
+    let (s, _) = state(AuthStrategy::Token).await;
+    let (st, _, _) = call(&s, "/kiali/api/namespaces/private/tls", Some("t-bob")).await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    let (st, _, l) = call(&s, "/kiali/api/clusters/tls", Some("t-bob")).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(l.as_array().map(Vec::len), Some(1), "{l}");
+}

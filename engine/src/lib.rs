@@ -5,7 +5,7 @@
 //! A graph request goes: [`GraphOptions::from_query_pairs`] → [`queries`] (the PromQL to run) →
 //! [`parse_prometheus_response`] for each result → [`build_graph`] → serialise
 //! [`GraphResult::graph`]. Health goes: [`health_queries`] → [`health()`] → [`HealthReport`].
-//! Metrics dashboards go through [`metrics`].
+//! Metrics dashboards go through [`metrics`]; mTLS status through [`tls`].
 
 mod diag;
 mod error;
@@ -22,6 +22,7 @@ mod par;
 mod promql;
 mod rules;
 mod scope;
+pub mod tls;
 pub mod validations;
 
 pub use diag::{Diagnostic, Diagnostics};

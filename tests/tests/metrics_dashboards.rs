@@ -3,7 +3,8 @@
 //! in east and in west (namespace sameness), called from a client in each cluster. The inbound
 //! metrics of that workload, grouped by `destination_cluster`, give the simulator's configured
 //! request rates per cluster and their total exactly, and its duration quantiles within one
-//! histogram bucket of the configured latency distribution.
+//! histogram bucket of the configured latency distribution. The namespace's mTLS status in each
+//! cluster follows the PeerAuthentications and DestinationRules created there.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -18,7 +19,7 @@ mod common;
 #[allow(dead_code)]
 mod scenario;
 use common::token_kubeconfig;
-use scenario::{TIMEOUT, create, drop_kubeconfig, remote_reader_token};
+use scenario::{TIMEOUT, create, drop_kubeconfig, istio_obj, remote_reader_token};
 
 /// The test's traffic: all calls share one latency distribution, so every cluster's and the
 /// total's quantiles are the distribution's.
@@ -103,7 +104,7 @@ fn series(m: &Value, metric: &str) -> Vec<(String, String, Vec<f64>)> {
 }
 
 #[tokio::test]
-async fn inbound_metrics_of_a_workload_in_east_and_west_are_the_simulators() {
+async fn inbound_metrics_and_mtls_status_in_east_and_west_are_what_was_set_up() {
     let bed = meshglass_testbed::shared(&["east", "west"])
         .await
         .expect("test bed");
@@ -283,6 +284,69 @@ async fn inbound_metrics_of_a_workload_in_east_and_west_are_the_simulators() {
         .and_then(|s| s["datapoints"][0][1].as_str()?.parse().ok())
         .expect("the total's median");
     assert!(p50 > 0.010 && p50 <= 0.025, "median {p50} s in (10, 25] ms");
+
+    // mTLS status per cluster from the real PeerAuthentications and DestinationRules: STRICT in
+    // east's namespace, DISABLE (policy and DestinationRule) in west's, nothing mesh-wide.
+    let sec = "security.istio.io";
+    let strict = json!({"mtls": {"mode": "STRICT"}});
+    istio_obj(
+        &east,
+        &ns,
+        "PeerAuthentication",
+        "peerauthentications",
+        sec,
+        "default",
+        strict,
+    )
+    .await;
+    let disable = json!({"mtls": {"mode": "DISABLE"}});
+    istio_obj(
+        &west,
+        &ns,
+        "PeerAuthentication",
+        "peerauthentications",
+        sec,
+        "default",
+        disable,
+    )
+    .await;
+    let dr = json!({"host": format!("*.{ns}.svc.cluster.local"), "trafficPolicy": {"tls": {"mode": "DISABLE"}}});
+    istio_obj(
+        &west,
+        &ns,
+        "DestinationRule",
+        "destinationrules",
+        "networking.istio.io",
+        "no-tls",
+        dr,
+    )
+    .await;
+    for (cluster, want) in [("east", "MTLS_ENABLED"), ("west", "MTLS_DISABLED")] {
+        let path = format!("/api/namespaces/{ns}/tls?clusterName={cluster}");
+        let got = poll(&format!("{cluster}'s status {want}"), TIMEOUT, || async {
+            let v = get(path.clone()).await?;
+            if v["status"] == want {
+                Ok(v)
+            } else {
+                Err(v.to_string())
+            }
+        })
+        .await
+        .expect("namespace mTLS status");
+        assert_eq!(
+            (got["cluster"].as_str(), got["namespace"].as_str()),
+            (Some(cluster), Some(ns.as_str()))
+        );
+        let list = get(format!(
+            "/api/clusters/tls?namespaces={ns}&clusterName={cluster}"
+        ))
+        .await
+        .expect("clusters tls");
+        assert_eq!(list[0]["status"], want, "{list}");
+    }
+    let mesh_tls = get("/api/mesh/tls".into()).await.expect("mesh tls");
+    assert_eq!(mesh_tls["minTLS"], "N/A");
+    assert!(mesh_tls["status"].is_string(), "{mesh_tls}");
     running.shutdown();
     drop(ns_east);
 }

@@ -12,6 +12,7 @@
 //! | graph | [`graph`] | `/api/namespaces/graph`, `/api/namespaces/{ns}/{workloads,apps,applications,services}/{name}/graph` |
 //! | health | [`health`] | `/api/clusters/health` |
 //! | mesh | [`mesh`] | `/api/mesh/graph`, `/api/mesh/controlplanes`, `/api/istio/status` |
+//! | mTLS | [`tls`] | `/api/mesh/tls`, `/api/namespaces/{ns}/tls`, `/api/clusters/tls` |
 //! | metrics | [`metrics`] | `/api/namespaces/{ns}/metrics`, `/api/namespaces/{ns}/{workloads,apps,services}/{name}/{metrics,dashboard}` |
 //! | pods | [`pods`] | `/api/namespaces/{ns}/pods/{pod}`, `/api/namespaces/{ns}/pods/{pod}/logs` |
 
@@ -26,6 +27,7 @@ pub mod mesh;
 pub mod metrics;
 pub mod pods;
 pub mod status;
+pub mod tls;
 
 use std::time::Instant;
 
@@ -141,7 +143,7 @@ fn pod_routes() -> Router<Shared> {
         )
 }
 
-/// The metrics and dashboard routes.
+/// The metrics, dashboard and mTLS routes.
 fn metrics_routes() -> Router<Shared> {
     use metrics as m;
     Router::new()
@@ -173,6 +175,9 @@ fn metrics_routes() -> Router<Shared> {
             "/api/namespaces/{ns}/services/{name}/dashboard",
             get(m::get_service_dashboard),
         )
+        .route("/api/mesh/tls", get(tls::get_mesh_tls))
+        .route("/api/namespaces/{ns}/tls", get(tls::get_namespace_tls))
+        .route("/api/clusters/tls", get(tls::get_clusters_tls))
 }
 
 /// Router of the metrics port.
