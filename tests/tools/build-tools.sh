@@ -11,6 +11,7 @@
 #   thanos-<v>/      thanos (sidecar + query: the test bed's distributed metrics store)
 #   oauth2-proxy-<v>/ oauth2-proxy (HTTPS bearer-token gate in front of Thanos Query)
 #   hydra-<v>/       hydra (Ory Hydra: the test bed's OpenID provider; cgo for its SQLite store)
+#   jaeger-<v>/      jaeger (all-in-one: OTLP receiver and query API, the tracing store of tests and demo)
 # Versions: tests/tools/versions.env. Wrapper modules: tests/tools/{k8s,etcd,kwok} (see sync-modules.sh),
 # tests/tools/{helm,olm,thanos,oauth2-proxy} (their go.mod pins the version; keep it equal to versions.env;
 # thanos' go.mod repeats the replaces of Thanos' own go.mod, which Go ignores in dependencies).
@@ -151,6 +152,10 @@ pinned hydra github.com/ory/hydra/v2 "$HYDRA_VERSION"
 BUILD_TAGS=sqlite,sqlite_omit_load_extension CGO_ENABLED=1 \
   build hydra "$HYDRA_VERSION" hydra "-s -w -X github.com/ory/hydra/v2/driver/config.Version=$HYDRA_VERSION" hydra -- \
   github.com/ory/hydra/v2
+
+# --- Tracing store (wrapper module tests/tools/jaeger) -------------------------------------
+pinned jaeger github.com/jaegertracing/jaeger "$JAEGER_VERSION"
+build jaeger "$JAEGER_VERSION" jaeger "-s -w" jaeger -- github.com/jaegertracing/jaeger/cmd/jaeger
 
 [ "$built" = 1 ] && echo "build-tools: tools ready in $cache" >&2
 exit 0
