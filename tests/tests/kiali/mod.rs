@@ -128,6 +128,8 @@ pub struct KubeCluster {
     pub secret_name: String,
     /// BEYOND: why a cluster is not accessible.
     pub error: Option<String>,
+    /// BEYOND: optional Istio kinds this cluster's watch may not read (the rest is served).
+    pub degraded_kinds: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
