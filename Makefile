@@ -104,7 +104,7 @@ ui: ## build the web UI into api-server/ui/dist (npm ci + vite build; skipped wh
 
 ui-test: prereqs tools ui ## browser tests of the UI (Debian chromium + playwright-core) on the demo mesh
 	$(CARGO) build --locked -q -p meshglass-operator -p meshglass-server -p meshglass-simulator --bins
-	cd api-server/ui && MESHGLASS_BIN_DIR=$${CARGO_TARGET_DIR:-$(CURDIR)/target}/debug node --test --test-concurrency=1 tests/ui.test.mjs tests/mesh.test.mjs tests/login.test.mjs
+	cd api-server/ui && MESHGLASS_BIN_DIR=$${CARGO_TARGET_DIR:-$(CURDIR)/target}/debug node --test --test-concurrency=1 tests/*.test.mjs
 
 ## --- local clusters ----------------------------------------------------------
 
