@@ -126,6 +126,7 @@ async fn anonymous() -> Arc<AppState> {
         prom: Some(Arc::new(
             crate::prom::PromClient::new(&url, std::time::Duration::from_secs(5), 4).unwrap(),
         )),
+        tracing: crate::traces::unconfigured(),
         metrics: Arc::new(Metrics::default()),
         health_rules: Arc::new(meshglass_engine::HealthRules::default()),
         app_labels: Arc::default(),

@@ -19,6 +19,7 @@ pub mod session;
 pub mod state;
 mod sync_state;
 pub mod telemetry;
+pub mod traces;
 mod ttl_cache;
 pub mod ui;
 pub mod upstream;
@@ -218,6 +219,17 @@ pub async fn start(opts: Options) -> Result<Running> {
         registry: registry.clone(),
         auth,
         prom: Some(prom),
+        tracing: {
+            let t =
+                traces::TracingClient::configured(&config.external_services.tracing, &opts.paths)
+                    .map(Arc::new);
+            if let Err(f) = &t
+                && f.kind != upstream::FailureKind::Disabled
+            {
+                tracing::warn!(reason = f.kind.code(), error = %f, "traces are not available");
+            }
+            t
+        },
         metrics: Arc::new(server_metrics),
         health_rules: Arc::new(
             meshglass_engine::HealthRules::new(&config.health_config)

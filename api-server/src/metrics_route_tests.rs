@@ -74,6 +74,7 @@ async fn state(strategy: AuthStrategy) -> (Arc<AppState>, Seen) {
         prom: Some(Arc::new(
             crate::prom::PromClient::new(&url, std::time::Duration::from_secs(5), 4).unwrap(),
         )),
+        tracing: crate::traces::unconfigured(),
         metrics: Arc::new(Metrics::default()),
         health_rules: Arc::new(meshglass_engine::HealthRules::default()),
         app_labels: Arc::default(),

@@ -87,6 +87,120 @@ pub fn metrics_query(
     .map_err(engine_err)
 }
 
+/// Kiali's trace search parameters (`startMicros`, `endMicros`, `limit`, `minDuration`, `tags`,
+/// `clusterName`), resolved; other parameters are refused, as Kiali refuses them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TraceParams {
+    pub start_micros: u64,
+    pub end_micros: u64,
+    pub limit: u32,
+    pub min_duration_micros: Option<u64>,
+    pub tags: std::collections::BTreeMap<String, String>,
+    pub cluster: Option<String>,
+}
+
+/// Tags one search may carry, and the longest key or value.
+const MAX_TAGS: usize = 32;
+const MAX_TAG_LEN: usize = 256;
+
+/// The trace search of a traces or spans route; `now_micros` is the default `endMicros`, and the
+/// default start is an hour before the end (what Kiali's UI asks for first).
+pub fn trace_params(pairs: &[(String, String)], now_micros: u64) -> Result<TraceParams> {
+    const KNOWN: &str = "clusterName, endMicros, limit, minDuration, startMicros, tags";
+    let p = Params::from_pairs(pairs);
+    for (k, _) in pairs {
+        if !KNOWN.split(", ").any(|n| n == k) {
+            return Err(Error::bad_param("query", k.clone(), KNOWN));
+        }
+    }
+    let micros = |name: &'static str| -> Result<Option<u64>> {
+        p.get(name)
+            .map(|v| {
+                v.parse::<u64>().map_err(|_| {
+                    Error::bad_param(name, v, "microseconds since 1970 (a non-negative integer)")
+                })
+            })
+            .transpose()
+    };
+    let end = micros("endMicros")?.unwrap_or(now_micros);
+    let start = micros("startMicros")?.unwrap_or(end.saturating_sub(3_600_000_000));
+    if start > end {
+        return Err(Error::bad_param(
+            "startMicros",
+            start.to_string(),
+            format!("at most endMicros ({end})"),
+        ));
+    }
+    let limit = match p.get("limit") {
+        None => 100,
+        Some(v) => match v.parse::<u32>() {
+            Ok(n) if n > 0 => n.min(crate::traces::MAX_LIMIT),
+            _ => {
+                return Err(Error::bad_param(
+                    "limit",
+                    v,
+                    "a positive integer (at most 1000 are returned)",
+                ));
+            }
+        },
+    };
+    let min_duration_micros = p
+        .get("minDuration")
+        .map(|v| {
+            v.parse::<u64>().map_err(|_| {
+                Error::bad_param("minDuration", v, "microseconds (a non-negative integer)")
+            })
+        })
+        .transpose()?;
+    let mut tags = std::collections::BTreeMap::new();
+    if let Some(raw) = p.get("tags") {
+        let bad = || {
+            Error::bad_param(
+                "tags",
+                raw.chars().take(100).collect::<String>(),
+                format!(
+                    "a JSON object of at most {MAX_TAGS} string values, keys and values at most {MAX_TAG_LEN} characters"
+                ),
+            )
+        };
+        let v: std::collections::BTreeMap<String, String> =
+            serde_json::from_str(raw).map_err(|_| bad())?;
+        if v.len() > MAX_TAGS
+            || v.iter()
+                .any(|(k, x)| k.is_empty() || k.len() > MAX_TAG_LEN || x.len() > MAX_TAG_LEN)
+        {
+            return Err(bad());
+        }
+        tags = v;
+    }
+    Ok(TraceParams {
+        start_micros: start,
+        end_micros: end,
+        limit,
+        min_duration_micros,
+        tags,
+        cluster: p.cluster().map(str::to_string),
+    })
+}
+
+/// `duration` (seconds, positive) and `clusterName` of Kiali's error-traces route.
+pub fn error_traces_params(pairs: &[(String, String)]) -> Result<(u64, Option<String>)> {
+    const KNOWN: &str = "clusterName, duration";
+    let p = Params::from_pairs(pairs);
+    for (k, _) in pairs {
+        if !KNOWN.split(", ").any(|n| n == k) {
+            return Err(Error::bad_param("query", k.clone(), KNOWN));
+        }
+    }
+    let raw = p.get("duration").unwrap_or_default();
+    let secs = raw
+        .parse::<u64>()
+        .ok()
+        .filter(|d| *d > 0 && *d <= 30 * 86_400)
+        .ok_or_else(|| Error::bad_param("duration", raw, "seconds, 1 to 2592000 (30 d)"))?;
+    Ok((secs, p.cluster().map(str::to_string)))
+}
+
 impl Params {
     /// The parameters of `pairs` (for a repeated key, the last value).
     pub fn from_pairs(pairs: &[(String, String)]) -> Self {

@@ -90,6 +90,7 @@ fn keyed(s: &Arc<AppState>, strategy: AuthStrategy, key: &str, seconds: u64) -> 
         registry: s.registry.clone(),
         auth: Arc::new(auth.with_sessions(Sealer::new(key).unwrap(), seconds)),
         prom: None,
+        tracing: crate::traces::unconfigured(),
         metrics: s.metrics.clone(),
         health_rules: s.health_rules.clone(),
         app_labels: s.app_labels.clone(),

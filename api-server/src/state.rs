@@ -31,6 +31,8 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     pub auth: Arc<Auth>,
     pub prom: Option<Arc<PromClient>>,
+    /// The tracing store's client, or why there is none (the traces routes answer 503 so).
+    pub tracing: crate::traces::Configured,
     pub metrics: Arc<Metrics>,
     pub health_rules: Arc<meshglass_engine::HealthRules>,
     /// Which labels name apps and versions (`istio_labels` of the configuration).

@@ -89,6 +89,7 @@ async fn east_only() -> Arc<AppState> {
         prom: Some(Arc::new(
             crate::prom::PromClient::new(&url, std::time::Duration::from_secs(5), 4).unwrap(),
         )),
+        tracing: crate::traces::unconfigured(),
         metrics: Arc::new(metrics),
         health_rules: Arc::new(meshglass_engine::HealthRules::default()),
         app_labels: Arc::default(),

@@ -183,6 +183,7 @@ pub struct LoggerConfig {
 #[serde(default)]
 pub struct ExternalServicesConfig {
     pub prometheus: PrometheusConfig,
+    pub tracing: crate::tracing::TracingConfig,
     #[serde(flatten)]
     pub extra: Extra,
 }

@@ -6,6 +6,7 @@
 //! - [`names`]: object names and labels derived from a CR;
 //! - [`kubeconfig`]: the allow-list remote-cluster kubeconfigs pass (operator and server);
 //! - [`openid`]: the `auth.openid` provider settings, per cluster;
+//! - [`tracing`]: `external_services.tracing`, the tracing store;
 //! - [`accepted`]: which spec fields this version acts on, and which it only accepts.
 
 pub mod accepted;
@@ -16,6 +17,7 @@ pub mod openid;
 pub mod schema;
 pub mod spec;
 pub mod status;
+pub mod tracing;
 
 pub use config::Config;
 pub use spec::{Kiali, KialiSpec};

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use meshglass_simulator::serve::{metrics_router, now};
-use meshglass_simulator::{Mesh, Topology, manifests, metrics, parse_duration, parse_time};
+use meshglass_simulator::{
+    Mesh, Topology, manifests, metrics, otlp, parse_duration, parse_time, traces,
+};
 
 #[derive(Parser)]
 #[command(name = "meshglass-simulator", version, about)]
@@ -58,6 +60,29 @@ enum Command {
         topology: PathBuf,
         #[arg(long)]
         cluster: String,
+    },
+    /// Send the traces of the simulated requests to an OTLP/HTTP receiver (Jaeger's :4318): those
+    /// of `--start`..`--end` once, or without `--end` live, every `--every`, until stopped.
+    Traces {
+        #[arg(long)]
+        topology: PathBuf,
+        /// The receiver's base URL; spans go to `<endpoint>/v1/traces`.
+        #[arg(long, default_value = "http://127.0.0.1:4318")]
+        endpoint: String,
+        /// Fraction of requests traced (Istio's sampling), in (0, 1].
+        #[arg(long, default_value_t = 1.0)]
+        sampling: f64,
+        /// `istio.mesh_id` of the spans.
+        #[arg(long, default_value = "cluster.local")]
+        mesh_id: String,
+        /// Where request numbering starts (Unix seconds or RFC 3339); default: now.
+        #[arg(long)]
+        start: Option<String>,
+        /// Send the window up to this time and stop; default: live.
+        #[arg(long)]
+        end: Option<String>,
+        #[arg(long, default_value = "5s")]
+        every: String,
     },
     /// Check a topology file and print its flows.
     Check {
@@ -151,6 +176,47 @@ async fn main() -> anyhow::Result<()> {
                 &mesh, &cluster,
             )))?;
             Ok(())
+        }
+        Command::Traces {
+            topology,
+            endpoint,
+            sampling,
+            mesh_id,
+            start,
+            end,
+            every,
+        } => {
+            let mesh = load(&topology, None)?;
+            if !(sampling > 0.0 && sampling <= 1.0) {
+                bail!("--sampling {sampling} is not valid: expected a fraction in (0, 1]");
+            }
+            let start = match start {
+                Some(s) => parse_time(&s)?,
+                None => now(),
+            };
+            let every = std::time::Duration::from_secs_f64(parse_duration(&every)?);
+            let opts = traces::Options {
+                sampling,
+                mesh_id,
+                seed: start as u64,
+            };
+            let mut generator = traces::Generator::new(&mesh, start, opts);
+            let http = reqwest::Client::new();
+            if let Some(end) = end {
+                let batch = generator.until(parse_time(&end)?);
+                let spans = otlp::send(&http, &endpoint, &batch).await?;
+                println!("{} traces, {spans} spans", batch.len());
+                return Ok(());
+            }
+            tracing::info!(%endpoint, sampling, "sending traces live");
+            loop {
+                tokio::time::sleep(every).await;
+                let batch = generator.until(now());
+                match otlp::send(&http, &endpoint, &batch).await {
+                    Ok(spans) => tracing::debug!(traces = batch.len(), spans, "sent"),
+                    Err(e) => tracing::warn!(error = %e, "traces not sent"),
+                }
+            }
         }
         Command::Check { topology } => {
             let mesh = load(&topology, None)?;

@@ -9,7 +9,7 @@
 //! * [`TestNamespace`] gives a test a fresh namespace, [`wait_until`] polls a condition with a
 //!   timeout whose error says what was last seen, and [`Prometheus`] runs Debian's Prometheus;
 //!   [`ThanosQuery`] puts Thanos sidecars and a query over several, [`TokenGate`] an HTTPS
-//!   ServiceAccount-token gate (oauth2-proxy) in front.
+//!   ServiceAccount-token gate (oauth2-proxy) in front; [`jaeger::Jaeger`] is the tracing store.
 //! * Simulated pods have real container logs: [`podlogs::serve_logs`] maps their containers to
 //!   files that kwok's kubelet API serves to the API server's `pods/log`.
 //! * Set-up shared by the end-to-end tests: [`named`] objects, [`wait_gone`], ServiceAccounts with token
@@ -24,6 +24,7 @@ mod crd;
 mod error;
 pub mod failproxy;
 pub mod faults;
+pub mod jaeger;
 mod namespace;
 mod objects;
 pub mod oidc;

@@ -44,6 +44,8 @@ pub struct Seen {
     pub headers: BTreeMap<String, String>,
     /// `query` parameter of the form body or query string, if any.
     pub query: Option<String>,
+    /// Every parameter of the form body or query string (a Jaeger search's `service`, `tags`).
+    pub params: BTreeMap<String, String>,
 }
 
 #[derive(Default)]
@@ -284,17 +286,15 @@ async fn read_request<S: AsyncRead + Unpin>(conn: &mut S) -> Option<Seen> {
     } else {
         qs.to_string()
     };
-    let query = reqwest::Url::parse(&format!("http://x/?{form}"))
-        .ok()
-        .and_then(|u| {
-            u.query_pairs()
-                .find(|(k, _)| k == "query")
-                .map(|(_, v)| v.into_owned())
-        });
+    let params: BTreeMap<String, String> = reqwest::Url::parse(&format!("http://x/?{form}"))
+        .map(|u| u.query_pairs().into_owned().collect())
+        .unwrap_or_default();
+    let query = params.get("query").cloned();
     Some(Seen {
         method,
         path: path.to_string(),
         headers,
         query,
+        params,
     })
 }

@@ -20,6 +20,7 @@ pub struct Versions {
     pub thanos: String,
     pub oauth2_proxy: String,
     pub hydra: String,
+    pub jaeger: String,
 }
 
 /// Reads the pinned versions compiled in from tests/tools/versions.env.
@@ -42,6 +43,7 @@ pub fn versions() -> Versions {
         thanos: get("THANOS_VERSION"),
         oauth2_proxy: get("OAUTH2_PROXY_VERSION"),
         hydra: get("HYDRA_VERSION"),
+        jaeger: get("JAEGER_VERSION"),
     }
 }
 

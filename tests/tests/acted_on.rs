@@ -513,6 +513,133 @@ fn cases() -> Vec<Case> {
             json!({"external_services": {"prometheus": {"thanos_proxy": {"enabled": true}}}}),
         ),
         case(
+            "external_services.tracing.enabled",
+            json!(true),
+            json!(false),
+            Server("/tracing/info/enabled"),
+        ),
+        with(
+            case(
+                "external_services.tracing.provider",
+                json!("jaeger"),
+                json!("zipkin"),
+                Server("/tracing/reason"),
+            ),
+            jaeger(json!({})),
+        ),
+        case(
+            "external_services.tracing.internal_url",
+            json!("{jaeger}"),
+            json!("http://127.0.0.1:1"),
+            Server("/tracing/reason"),
+        ),
+        case(
+            "external_services.tracing.external_url",
+            Value::Null,
+            json!("https://jaeger.example/jaeger"),
+            Server("/tracing/info/url"),
+        ),
+        with(
+            case(
+                "external_services.tracing.use_grpc",
+                json!(false),
+                json!(true),
+                Server("/tracing/reason"),
+            ),
+            jaeger(json!({})),
+        ),
+        with(
+            case(
+                "external_services.tracing.namespace_selector",
+                json!(true),
+                json!(false),
+                Server("/tracing/searches"),
+            ),
+            jaeger(json!({})),
+        ),
+        with(
+            case(
+                "external_services.tracing.query_scope",
+                Value::Null,
+                json!({"istio.mesh_id": "mesh-a"}),
+                Server("/tracing/searches"),
+            ),
+            jaeger(json!({})),
+        ),
+        with(
+            case(
+                "external_services.tracing.custom_headers",
+                Value::Null,
+                json!({"X-Scope-OrgID": "tenant-a"}),
+                Server("/tracing/headers"),
+            ),
+            jaeger(json!({})),
+        ),
+        with(
+            case(
+                "external_services.tracing.auth.type",
+                json!("none"),
+                json!("bearer"),
+                Server("/tracing/authorization"),
+            ),
+            jaeger(json!({"auth": {"token": "inline-token"}})),
+        ),
+        with(
+            case(
+                "external_services.tracing.auth.use_kiali_token",
+                json!(false),
+                json!(true),
+                Server("/tracing/authorization"),
+            ),
+            jaeger(json!({"auth": {"type": "bearer", "token": "inline-token"}})),
+        ),
+        with(
+            case(
+                "external_services.tracing.auth.username",
+                json!("alice"),
+                json!("bob"),
+                Server("/tracing/authorization"),
+            ),
+            jaeger(json!({"auth": {"type": "basic", "password": "pw"}})),
+        ),
+        with(
+            case(
+                "external_services.tracing.auth.password",
+                json!("pw-1"),
+                json!("pw-2"),
+                Server("/tracing/authorization"),
+            ),
+            jaeger(json!({"auth": {"type": "basic", "username": "alice"}})),
+        ),
+        with(
+            case(
+                "external_services.tracing.auth.token",
+                json!("token-1"),
+                json!("token-2"),
+                Server("/tracing/authorization"),
+            ),
+            jaeger(json!({"auth": {"type": "bearer"}})),
+        ),
+        // Over HTTPS with a CA of its own: trusted through `ca_file`, or not verified at all.
+        with(
+            case(
+                "external_services.tracing.auth.ca_file",
+                Value::Null,
+                json!("{ca}"),
+                Server("/tracing/reason"),
+            ),
+            json!({"external_services": {"tracing": {"internal_url": "{proms}"}}}),
+        ),
+        with(
+            case(
+                "external_services.tracing.auth.insecure_skip_verify",
+                json!(false),
+                json!(true),
+                Server("/tracing/reason"),
+            ),
+            json!({"external_services": {"tracing": {"internal_url": "{proms}"}}}),
+        ),
+        case(
             "health_config.rate",
             Value::Null,
             json!([{"namespace": "bookinfo", "tolerance": [{"code": "5XX", "degraded": 5, "failure": 20}]}]),
@@ -592,6 +719,13 @@ fn prom(extra: Value) -> Value {
     let mut p = json!({"url": "{prom}"});
     merge(&mut p, &extra);
     json!({"external_services": {"prometheus": p}})
+}
+
+/// `external_services.tracing` pointing at the recording tracing stand-in, with `extra` merged in.
+fn jaeger(extra: Value) -> Value {
+    let mut p = json!({"internal_url": "{jaeger}"});
+    merge(&mut p, &extra);
+    json!({"external_services": {"tracing": p}})
 }
 
 /// Sets `path` (dotted) in `spec` to `v`; `null` leaves it absent.
@@ -825,6 +959,8 @@ struct Server<'a> {
     paths: meshglass_server::upstream::Paths,
     /// The recording metrics store `{prom}` names.
     prom: &'a StandIn,
+    /// The recording tracing store `{jaeger}` names.
+    jaeger: &'a StandIn,
     /// The bed's OpenID provider for east (`{oidc_issuer}`), where the server logs in as alice.
     oidc: &'a Provider,
 }
@@ -832,6 +968,7 @@ struct Server<'a> {
 impl Server<'_> {
     async fn observe(&self, config: Config) -> Value {
         self.prom.take();
+        self.jaeger.take();
         let at_bed_provider = config.auth.strategy == "openid"
             && config.auth.openid["issuer_uri"] == json!(self.oidc.issuer.url);
         let running = meshglass_server::start(meshglass_server::Options {
@@ -890,6 +1027,12 @@ impl Server<'_> {
         )
         .await;
         let (_, encoding, _) = get(format!("{base}/api/config"), true).await;
+        let (_, _, tracing_info) = get(format!("{base}/api/tracing"), false).await;
+        let (_, _, traces) = get(
+            format!("{base}/api/namespaces/{}/apps/labelled/traces", self.ns),
+            false,
+        )
+        .await;
         let session = login(&http, &base).await;
         let openid = openid_redirect(&base).await;
         let openid_login = if at_bed_provider {
@@ -933,7 +1076,21 @@ impl Server<'_> {
             "paths": distinct(&|s| vec![s.path.clone()]),
             "queries": distinct(&|s| s.query.clone().into_iter().collect()),
         });
+        // What the tracing store received, and what the traces route answered.
+        let seen = self.jaeger.take();
+        let distinct = |f: &dyn Fn(&Seen) -> Vec<String>| -> Vec<String> {
+            let set: BTreeSet<String> = seen.iter().flat_map(f).collect();
+            set.into_iter().collect()
+        };
+        let tracing = json!({
+            "info": tracing_info,
+            "reason": traces.get("reason").cloned().unwrap_or(Value::Null),
+            "authorization": distinct(&|s| s.headers.get("authorization").cloned().into_iter().collect()),
+            "headers": distinct(&|s| s.headers.iter().filter(|(k, _)| k.starts_with("x-")).map(|(k, v)| format!("{k}: {v}")).collect()),
+            "searches": distinct(&|s| vec![format!("{} {}", s.params.get("service").cloned().unwrap_or_default(), s.params.get("tags").cloned().unwrap_or_default())]),
+        });
         let observed = json!({
+            "tracing": tracing,
             "prom": prom,
             "api": {"ip": addr.ip().to_string(), "port": addr.port()},
             "metrics": running.metrics_addr.map(|a: SocketAddr| a.port()),
@@ -1132,6 +1289,8 @@ async fn every_acted_on_field_changes_what_is_built_or_what_the_server_does() {
     // server reaches it (health 200) or not (503), with the credentials and headers configured.
     let prom = StandIn::http(Behaviour::Empty).await.expect("stand-in");
     let proms = StandIn::https(Behaviour::Empty).await.expect("stand-in");
+    // A tracing store that records what it gets (its answers are no Jaeger answers: `not_json`).
+    let jaeger = StandIn::http(Behaviour::Empty).await.expect("stand-in");
     let files = tempfile::tempdir().expect("tempdir");
     let ca = files.path().join("stand-in-ca.crt");
     std::fs::write(&ca, proms.ca_pem().expect("CA")).expect("CA file");
@@ -1152,6 +1311,7 @@ async fn every_acted_on_field_changes_what_is_built_or_what_the_server_does() {
             ("{ns}", ns.to_string()),
             ("{proms}", proms.url().to_string()),
             ("{prom}", prom.url().to_string()),
+            ("{jaeger}", jaeger.url().to_string()),
             ("{ca}", ca.display().to_string()),
         ]
     };
@@ -1166,6 +1326,7 @@ async fn every_acted_on_field_changes_what_is_built_or_what_the_server_does() {
             client_secret_dir: files.path().join("kiali-secret"),
         },
         prom: &prom,
+        jaeger: &jaeger,
         oidc: &oidc,
     };
     // What a server case starts from: its own ports, anonymous (so every route answers), the test's

@@ -14,6 +14,7 @@
 //! | mesh | [`mesh`] | `/api/mesh/graph`, `/api/mesh/controlplanes`, `/api/istio/status` |
 //! | mTLS | [`tls`] | `/api/mesh/tls`, `/api/namespaces/{ns}/tls`, `/api/clusters/tls` |
 //! | metrics | [`metrics`] | `/api/namespaces/{ns}/metrics`, `/api/namespaces/{ns}/{workloads,apps,services}/{name}/{metrics,dashboard}` |
+//! | traces | [`traces`] | `/api/namespaces/{ns}/{apps,workloads,services}/{name}/{traces,spans}`, `/api/namespaces/{ns}/apps/{app}/errortraces`, `/api/traces/{traceId}`, `/api/tracing` |
 //! | pods | [`pods`] | `/api/namespaces/{ns}/pods/{pod}`, `/api/namespaces/{ns}/pods/{pod}/logs` |
 
 pub mod details;
@@ -28,6 +29,7 @@ pub mod metrics;
 pub mod pods;
 pub mod status;
 pub mod tls;
+pub mod traces;
 
 use std::time::Instant;
 
@@ -98,6 +100,7 @@ pub fn router(state: Shared) -> Router {
         .route("/api/istio/status", get(mesh::get_istio_status))
         .merge(metrics_routes())
         .merge(pod_routes())
+        .merge(trace_routes())
         .layer(middleware::from_fn_with_state(state.clone(), authenticate));
     let public = Router::new()
         .route("/api", get(status::get_status))
@@ -131,6 +134,42 @@ pub fn router(state: Shared) -> Router {
         app
     };
     crate::edge::layers(app.with_state(state))
+}
+
+/// Traces and spans of apps, workloads and services, one trace, the tracing info.
+fn trace_routes() -> Router<Shared> {
+    use traces as t;
+    Router::new()
+        .route(
+            "/api/namespaces/{ns}/apps/{name}/traces",
+            get(t::get_app_traces),
+        )
+        .route(
+            "/api/namespaces/{ns}/workloads/{name}/traces",
+            get(t::get_workload_traces),
+        )
+        .route(
+            "/api/namespaces/{ns}/services/{name}/traces",
+            get(t::get_service_traces),
+        )
+        .route(
+            "/api/namespaces/{ns}/apps/{name}/spans",
+            get(t::get_app_spans),
+        )
+        .route(
+            "/api/namespaces/{ns}/workloads/{name}/spans",
+            get(t::get_workload_spans),
+        )
+        .route(
+            "/api/namespaces/{ns}/services/{name}/spans",
+            get(t::get_service_spans),
+        )
+        .route(
+            "/api/namespaces/{ns}/apps/{name}/errortraces",
+            get(t::get_app_error_traces),
+        )
+        .route("/api/traces/{trace_id}", get(t::get_trace))
+        .route("/api/tracing", get(t::get_tracing_info))
 }
 
 /// A pod and its logs.

@@ -16,6 +16,10 @@ pub enum FailureKind {
     NotJson,
     Rejected,
     Credentials,
+    /// The service is switched off in the configuration (`enabled: false`).
+    Disabled,
+    /// The configuration lacks what a call needs (a URL) or asks for what is not supported.
+    NotConfigured,
 }
 
 impl FailureKind {
@@ -34,6 +38,8 @@ impl FailureKind {
             FailureKind::NotJson => "not_json",
             FailureKind::Rejected => "rejected",
             FailureKind::Credentials => "credentials",
+            FailureKind::Disabled => "disabled",
+            FailureKind::NotConfigured => "not_configured",
         }
     }
 }

@@ -406,6 +406,17 @@ impl Client {
         }
     }
 
+    /// GETs `path` with the query parameters `query` and returns the body of a success.
+    pub async fn get_with(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> std::result::Result<Answer, Failure> {
+        let mut url = self.target(path)?;
+        url.set_query(Some(&form_encode(query)));
+        self.send(self.http.get(url)).await
+    }
+
     /// GETs `path` (or an absolute URL) and returns the body of a success.
     pub async fn get(&self, path: &str) -> std::result::Result<Answer, Failure> {
         let url = self.target(path)?;
@@ -486,7 +497,7 @@ impl Client {
             ),
             403 => self.fail(
                 FailureKind::Forbidden,
-                "HTTP 403: the credentials may not read metrics",
+                format!("HTTP 403: the credentials may not read {}", self.service),
             ),
             500..=599 => self.fail(
                 FailureKind::ServerError,

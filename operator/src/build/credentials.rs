@@ -1,7 +1,7 @@
-//! Metrics-store credentials out of `config.yaml`: an inline `password`/`token` of
-//! `external_services.prometheus.auth` moves into Secret `<instance>-prometheus-auth` (the ConfigMap
+//! Metrics- and tracing-store credentials out of `config.yaml`: an inline `password`/`token` of
+//! `external_services.prometheus.auth` (or `.tracing.auth`) moves into Secret `<instance>-prometheus-auth` (the ConfigMap
 //! then holds Kiali's `secret:<name>:<key>` reference to it), and every referenced Secret key is
-//! mounted where the server reads it, `/kiali-override-secrets/prometheus-<field>/value.txt`, as
+//! mounted where the server reads it, `/kiali-override-secrets/<service>-<field>/value.txt`, as
 //! Kiali's operator does. The CA bundle ConfigMap `<instance>-cabundle` is mounted when it exists.
 
 use std::collections::BTreeMap;
@@ -37,31 +37,36 @@ fn reference(value: &str) -> Option<(&str, &str)> {
 pub fn extract(cfg: &mut Config) -> Credentials {
     let inst = cfg.deployment.instance_name.clone();
     let own = secret_name(&inst);
-    let auth = &mut cfg.external_services.prometheus.auth;
     let mut out = Credentials::default();
-    for (field, value, movable) in [
-        ("username", &mut auth.username, false),
-        ("password", &mut auth.password, true),
-        ("token", &mut auth.token, true),
+    let services = &mut cfg.external_services;
+    // The metrics store's keys keep their names (`password`, `token`); the tracing store's are
+    // prefixed (`tracing-password`), in the same Secret.
+    for (service, auth, prefix) in [
+        ("prometheus", &mut services.prometheus.auth, ""),
+        ("tracing", &mut services.tracing.auth, "tracing-"),
     ] {
-        if value.is_empty() {
-            continue;
-        }
-        if let Some((name, key)) = reference(value) {
-            out.mounts.push((
-                format!("prometheus-{field}"),
-                name.to_string(),
-                key.to_string(),
-            ));
-        } else if movable {
-            out.inline
-                .insert(field.to_string(), ByteString(value.as_bytes().to_vec()));
-            *value = format!("secret:{own}:{field}");
-            out.mounts.push((
-                format!("prometheus-{field}"),
-                own.clone(),
-                field.to_string(),
-            ));
+        for (field, value, movable) in [
+            ("username", &mut auth.username, false),
+            ("password", &mut auth.password, true),
+            ("token", &mut auth.token, true),
+        ] {
+            if value.is_empty() {
+                continue;
+            }
+            if let Some((name, key)) = reference(value) {
+                out.mounts.push((
+                    format!("{service}-{field}"),
+                    name.to_string(),
+                    key.to_string(),
+                ));
+            } else if movable {
+                let key = format!("{prefix}{field}");
+                out.inline
+                    .insert(key.clone(), ByteString(value.as_bytes().to_vec()));
+                *value = format!("secret:{own}:{key}");
+                out.mounts
+                    .push((format!("{service}-{field}"), own.clone(), key));
+            }
         }
     }
     out
@@ -175,6 +180,28 @@ mod tests {
             mounts[3].mount_path,
             "/kiali-override-secrets/prometheus-token"
         );
+        // The tracing store's: the same Secret, keys of its own, mounted at `tracing-<field>`.
+        let mut cfg = Config::default();
+        cfg.deployment.instance_name = "kiali".into();
+        cfg.external_services.prometheus.auth.token = "prom-token".into();
+        cfg.external_services.tracing.auth.token = "jaeger-token".into();
+        let c = extract(&mut cfg);
+        let yaml = cfg.to_yaml().unwrap();
+        assert!(
+            !yaml.contains("jaeger-token") && !yaml.contains("prom-token"),
+            "{yaml}"
+        );
+        assert!(
+            yaml.contains("secret:kiali-prometheus-auth:tracing-token"),
+            "{yaml}"
+        );
+        assert_eq!(c.inline["tracing-token"].0, b"jaeger-token");
+        assert_eq!(c.inline["token"].0, b"prom-token");
+        assert!(c.mounts.contains(&(
+            "tracing-token".into(),
+            "kiali-prometheus-auth".into(),
+            "tracing-token".into()
+        )));
         // Nothing inline: no Secret, only the CA bundle.
         let mut plain = Config::default();
         let c = extract(&mut plain);
