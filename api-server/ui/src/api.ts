@@ -110,6 +110,15 @@ export async function sendJson<T>(method: "POST" | "PATCH" | "DELETE", path: str
   return json as T;
 }
 
+/** A refused write as the user reads it: the status, the cluster's reason and the API server's message. */
+export function writeErrorText(e: unknown): string {
+  if (e instanceof WriteError) {
+    // The server's message names the cluster ("cluster west: ... is forbidden: User ... cannot patch ...").
+    return e.status === 0 ? e.message : `HTTP ${e.status}${e.reason ? ` ${e.reason}` : ""}: ${e.message}`;
+  }
+  return (e as Error)?.message ?? String(e);
+}
+
 /** Logs in with a token (`token` strategy): the server keeps the session in an HttpOnly cookie. */
 export async function login(token: string): Promise<void> {
   const r = await write("api/authenticate", new URLSearchParams({ token }));

@@ -4,7 +4,7 @@
 // with the user's own identity, so a cluster's refusal (403 and its reason) is shown as it came.
 
 import { parse, stringify } from "yaml";
-import { clusterList, config, get, reportError, sendJson, WriteError } from "../api";
+import { clusterList, config, get, reportError, sendJson, writeErrorText } from "../api";
 import { banner } from "../banners";
 import { clear, h } from "../dom";
 import { diffView, yamlEditor } from "../editor";
@@ -185,15 +185,6 @@ interface DetailBody {
   validation?: Validation | null;
   references?: { objectReferences?: Reference[]; serviceReferences?: Reference[]; workloadReferences?: Reference[] };
   help?: Array<{ objectField: string; message: string }> | null;
-}
-
-/** A refused write as the user reads it: the status, the cluster's reason and the API server's message. */
-export function writeErrorText(e: unknown): string {
-  if (e instanceof WriteError) {
-    // The server's message names the cluster ("cluster west: ... is forbidden: User ... cannot patch ...").
-    return e.status === 0 ? e.message : `HTTP ${e.status}${e.reason ? ` ${e.reason}` : ""}: ${e.message}`;
-  }
-  return (e as Error)?.message ?? String(e);
 }
 
 /** `console/namespaces/{ns}/istio/{group}/{version}/{kind}/{name}?clusterName=`. */
