@@ -306,3 +306,28 @@ async fn tls_without_clustername_under_a_hidden_home_is_of_the_first_reachable_c
         "{b}"
     );
 }
+
+#[tokio::test]
+async fn error_responses_are_counted_by_route_and_category() {
+    let (s, _) = state(AuthStrategy::Anonymous).await;
+    for _ in 0..2 {
+        let (st, _, _) = call(&s, "/kiali/api/mesh/tls?clusterName=mars", None).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST);
+    }
+    let text = s.metrics.render(&s.registry);
+    assert!(
+        text.contains(
+            "meshglass_server_http_errors_total{route=\"/kiali/api/mesh/tls\",category=\"bad_param\"} 2"
+        ),
+        "{text}"
+    );
+    // An upstream timeout renders as a 504 of its own category.
+    let resp = axum::response::IntoResponse::into_response(crate::error::Error::UpstreamTimeout(
+        "cluster east: no answer".into(),
+    ));
+    assert_eq!(resp.status(), StatusCode::GATEWAY_TIMEOUT);
+    assert_eq!(
+        resp.extensions().get::<crate::error::Category>(),
+        Some(&crate::error::Category("upstream_timeout"))
+    );
+}
