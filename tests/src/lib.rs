@@ -25,6 +25,7 @@ mod error;
 pub mod failproxy;
 pub mod faults;
 pub mod jaeger;
+pub mod login_proxy;
 mod namespace;
 mod objects;
 pub mod oidc;
