@@ -48,7 +48,7 @@ pub fn default_prometheus_url(namespace: &str) -> String {
     format!("http://prometheus.{namespace}:9090")
 }
 
-pub type Extra = BTreeMap<String, Value>;
+pub use crate::service_auth::{Extra, PrometheusAuth};
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(default)]
@@ -215,23 +215,6 @@ fn is_zero(v: &u64) -> bool {
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(default)]
-pub struct PrometheusAuth {
-    /// none | basic | bearer
-    #[serde(rename = "type")]
-    pub auth_type: String,
-    /// Send the server's own ServiceAccount token as the bearer token.
-    pub use_kiali_token: bool,
-    pub username: String,
-    pub password: String,
-    pub token: String,
-    pub ca_file: String,
-    pub insecure_skip_verify: bool,
-    #[serde(flatten)]
-    pub extra: Extra,
-}
-
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[serde(default)]
 pub struct ThanosProxy {
     pub enabled: bool,
     pub retention_period: String,
@@ -394,21 +377,6 @@ impl Default for PrometheusConfig {
             thanos_proxy: ThanosProxy::default(),
             query_timeout: 0,
             max_concurrency: 0,
-            extra: Extra::new(),
-        }
-    }
-}
-
-impl Default for PrometheusAuth {
-    fn default() -> Self {
-        PrometheusAuth {
-            auth_type: "none".into(),
-            use_kiali_token: false,
-            username: String::new(),
-            password: String::new(),
-            token: String::new(),
-            ca_file: String::new(),
-            insecure_skip_verify: false,
             extra: Extra::new(),
         }
     }

@@ -15,6 +15,7 @@ pub mod kubeconfig;
 pub mod names;
 pub mod openid;
 pub mod schema;
+pub mod service_auth;
 pub mod spec;
 pub mod status;
 pub mod tracing;

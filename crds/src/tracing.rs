@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Extra, PrometheusAuth};
+use crate::service_auth::{Extra, PrometheusAuth};
 
 /// The trace providers Kiali knows; both are read through the Jaeger query API.
 pub const PROVIDERS: &[&str] = &["jaeger", "tempo"];
