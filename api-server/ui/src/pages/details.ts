@@ -1,5 +1,6 @@
 // Details of an app, workload or service, in Kiali's tabs (`?tab=`): Overview (its clusters, a health explanation
-// per cluster, inbound and outbound traffic, the graph centred on it), Inbound and Outbound Metrics.
+// per cluster, inbound and outbound traffic, the graph centred on it), Inbound and Outbound Metrics, and a
+// workload's Logs (its pods in every cluster it runs in).
 
 import { clusterList, config, get, GraphBody, GraphNodeData, healthByCluster, reportError } from "../api";
 import { clear, h } from "../dom";
@@ -7,6 +8,7 @@ import { ms, percent, rate } from "../format";
 import { edgeErrorPct, edgeRate, nodeLabel, render } from "../graphview";
 import { explain } from "../health";
 import { detailPath, link } from "../nav";
+import { logViewer, PodRef } from "./logs";
 import { metricsTab } from "./metrics";
 import { meshTls, mtlsIcon, NamespaceTls, nsWideStatus } from "../tls";
 
@@ -14,7 +16,7 @@ export type DetailKind = "applications" | "workloads" | "services";
 
 interface Detail {
   clusters?: string[];
-  instances?: Array<Record<string, unknown>>;
+  instances?: Array<Record<string, unknown> & { cluster?: string; pods?: PodRef[] }>;
   workloads?: Array<{ workloadName: string; cluster: string; istioSidecar: boolean }>;
   serviceNames?: string[];
 }
@@ -38,6 +40,7 @@ export async function detailPage(app: HTMLElement, kind: DetailKind, ns: string,
     ["info", "Overview"],
     ["in_metrics", "Inbound Metrics"],
     ...(kind === "services" ? [] : ([["out_metrics", "Outbound Metrics"]] as Array<[string, string]>)),
+    ...(kind === "workloads" ? ([["logs", "Logs"]] as Array<[string, string]>) : []),
   ];
   const panes = new Map<string, HTMLElement>([["info", overview]]);
   const tabBar = h("div", { class: "tabs", role: "tablist", "data-testid": "detail-tabs" });
@@ -60,7 +63,12 @@ export async function detailPage(app: HTMLElement, kind: DetailKind, ns: string,
     let pane = panes.get(tab);
     if (!pane) {
       const d = await detailP;
-      pane = metricsTab(kind, ns, name, tab === "in_metrics" ? "inbound" : "outbound", d?.clusters ?? [], signal);
+      if (tab === "logs") {
+        const pods = (d?.instances ?? []).flatMap((i) => (i.pods ?? []).map((p) => ({ ...p, cluster: p.cluster || String(i.cluster ?? "") })));
+        pane = h("section", { "data-testid": "detail-logs" }, logViewer(ns, pods, signal));
+      } else {
+        pane = metricsTab(kind, ns, name, tab === "in_metrics" ? "inbound" : "outbound", d?.clusters ?? [], signal);
+      }
       pane.dataset.tab = tab;
       panes.set(tab, pane);
     }
