@@ -39,7 +39,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower_http::compression::CompressionLayer;
 
-use crate::metrics::RouteLabels;
+use crate::metrics::{ErrorLabels, RouteLabels};
 use crate::state::Shared;
 
 /// Builds the router: API routes under `server.web_root`, plus `/healthz` and `/readyz`.
@@ -206,6 +206,13 @@ async fn record(State(s): State<Shared>, req: Request, next: Next) -> Response {
         .unwrap_or_else(|| "unmatched".into());
     let start = Instant::now();
     let resp = next.run(req).await;
+    if let Some(c) = resp.extensions().get::<crate::error::Category>() {
+        let labels = ErrorLabels {
+            route: route.clone(),
+            category: c.0,
+        };
+        s.metrics.errors.get_or_create(&labels).inc();
+    }
     let labels = RouteLabels {
         route,
         status: resp.status().as_u16(),
