@@ -6,12 +6,11 @@
 //! The metrics store (a stand-in outside every cluster) is in Kiali's `External Deployments` box.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::Client;
-use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams};
 use meshglass_testbed::standin::{Behaviour, StandIn};
 use meshglass_testbed::{TestNamespace, wait_until};
 use serde_json::{Value, json};

@@ -6,7 +6,7 @@
 //! histogram bucket of the configured latency distribution. The namespace's mTLS status in each
 //! cluster follows the PeerAuthentications and DestinationRules created there.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use k8s_openapi::api::core::v1::Namespace;
 use meshglass_crds::Config;

@@ -693,7 +693,9 @@ pub async fn namespace_user(
     rules: &[serde_json::Value],
 ) -> String {
     use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
-    let from = |v: serde_json::Value| serde_json::from_value(v).expect("a valid object");
+    fn from<T: DeserializeOwned>(v: serde_json::Value) -> T {
+        serde_json::from_value(v).expect("a valid object")
+    }
     let sa_obj: ServiceAccount = from(serde_json::json!({"metadata": {"name": sa}}));
     create(&Api::namespaced(client.clone(), ns), &sa_obj).await;
     let mut all = vec![serde_json::json!(
