@@ -14,7 +14,6 @@ use std::collections::BTreeMap;
 mod common;
 mod kiali;
 mod scenario;
-use meshglass_testbed::podlogs::{append_lines, cri_line, serve_logs};
 use meshglass_testbed::wait_until;
 use scenario::{TIMEOUT, istio_obj};
 use serde::de::DeserializeOwned;
@@ -436,7 +435,8 @@ async fn every_route_decodes_as_kiali_models() {
         .await;
     assert_eq!(l.len(), 1);
 
-    // A pod (Kiali's `Pod`, plus its `namespace` and `missingClusters`) and its logs.
+    // A pod (Kiali's `Pod`, plus its `namespace` and `missingClusters`); its logs' `PodLogs` are
+    // decoded by pod_logs.rs, where kwok serves them.
     let pod_name = w.pods[0].name.clone();
     let (st, mut pod) = api
         .get(&format!("/api/namespaces/{ns}/pods/{pod_name}"))
@@ -447,30 +447,5 @@ async fn every_route_decodes_as_kiali_models() {
     assert!(obj.remove("missingClusters").is_some_and(|m| m.is_array()));
     let pod: kiali::Pod = serde_json::from_value(pod).expect("Kiali's Pod");
     assert_eq!(pod.cluster, "west");
-    let files = tempfile::tempdir().expect("tempdir");
-    let log = files.path().join("istio-proxy.log");
-    append_lines(
-        &log,
-        &[cri_line(
-            "2026-12-01T10:00:00.000000000Z",
-            "[2026-12-01T10:00:00.000Z] \"GET /reviews/0 HTTP/1.1\" 503 UF",
-        )],
-    )
-    .expect("log file");
-    serve_logs(&west, &ns, &pod_name, &[("istio-proxy", &log)])
-        .await
-        .expect("kwok Logs object");
-    let logs_path = format!("/api/namespaces/{ns}/pods/{pod_name}/logs?container=istio-proxy");
-    let logs = wait_until("the pod's log is served", TIMEOUT, || async {
-        let (st, b) = api.get(&logs_path).await;
-        Ok::<_, String>(
-            (st == 200 && b["entries"].as_array().is_some_and(|e| !e.is_empty())).then_some(b),
-        )
-    })
-    .await
-    .expect("logs");
-    let logs: kiali::PodLogs = serde_json::from_value(logs.clone())
-        .unwrap_or_else(|e| panic!("GET {logs_path} is not Kiali's PodLogs: {e}\n{logs:#}"));
-    assert_eq!(logs.entries.expect("entries")[0].severity, "INFO");
     drop(sc.ns_east);
 }

@@ -6,6 +6,7 @@
 //! the API server's 403.
 
 mod common;
+mod kiali;
 #[allow(dead_code)] // only its helpers are used here, not the bookinfo scenario
 mod scenario;
 
@@ -166,6 +167,9 @@ async fn pod_logs_come_from_the_pods_cluster_with_the_callers_rights() {
     assert_eq!(b["entries"][2]["severity"], "ERROR", "{b}");
     assert_eq!(b["entries"][1]["severity"], "INFO", "{b}");
     assert_eq!(b["linesTruncated"], false, "{b}");
+    let kiali_logs: kiali::PodLogs = serde_json::from_value(b.clone())
+        .unwrap_or_else(|e| panic!("not Kiali's PodLogs: {e}\n{b:#}"));
+    assert_eq!(kiali_logs.entries.map(|e| e.len()), Some(3));
     let (st, b) = api
         .get(&format!("{logs}&container=istio-proxy"), &reader)
         .await;
