@@ -8,7 +8,7 @@ CLUSTERS ?= east west
 export MESHGLASS_CACHE ?= $(HOME)/.cache/meshglass
 
 .PHONY: help demo demo-down test lint fmt-check clippy acyclic deny unit e2e crds crds-check \
-        charts charts-check findings-check proptest-million tools prereqs clusters-up clusters-down bench bench-testbed bench-istio bench-server bench-metrics-store compare-server ui ui-test bundle bundle-check images images-lint
+        charts charts-check findings-check ui-unit proptest-million tools prereqs clusters-up clusters-down bench bench-testbed bench-istio bench-server bench-metrics-store compare-server ui ui-test bundle bundle-check images images-lint
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -47,7 +47,7 @@ deny: ## licenses, banned crates and sources of every dependency against deny.to
 acyclic: ## no module of a workspace library imports one that imports it back (cargo-modules, cached in $(MESHGLASS_CACHE))
 	@CARGO=$(CARGO) tests/tools/acyclic.sh
 
-unit: ui ## unit tests of every crate, and the integration tests of every crate but the test bed's (no clusters)
+unit: ui ui-unit ## unit tests of every crate, and the integration tests of every crate but the test bed's (no clusters)
 	$(CARGO) test --workspace --locked --exclude meshglass-testbed --tests
 	$(CARGO) test --locked -p meshglass-testbed --lib --bins
 
@@ -101,6 +101,9 @@ charts-check: tools ## helm lint --strict both charts (defaults and charts/*/ci 
 
 ui: ## build the web UI into api-server/ui/dist (npm ci + vite build; skipped when dist is newer than its sources)
 	@api-server/ui/scripts/build.sh
+
+ui-unit: ui ## unit tests of the UI's pure modules (node --test api-server/ui/tests/unit/*.test.mjs: wizard builder against its golden file, merge patches)
+	cd api-server/ui && node --test tests/unit/*.test.mjs
 
 ui-test: prereqs tools ui ## browser tests of the UI (Debian chromium + playwright-core) on the demo mesh
 	$(CARGO) build --locked -q -p meshglass-operator -p meshglass-server -p meshglass-simulator --bins

@@ -560,8 +560,99 @@ async fn multi_primary_several_networks_is_the_lab_with_one_graph() {
     .map(|(c, a, v)| (c.to_string(), a.to_string(), v.to_string()))
     .collect();
     assert_eq!(apps, want, "{g}");
-    // The helloworld service: its nodes (Kiali keys a service node by the destination's
-    // cluster) lead to v1 in c2 and v2 in c3, and every sleep reaches it.
+    // The helloworld service. Kiali keys an injected service node by the cluster the request
+    // was answered in (kiali/kiali graph/telemetry/istio/istio.go `addTraffic`:
+    // `addNode(trafficMap, destCluster, destSvcNs, destSvcName, "", "", "", "", o)`, and
+    // graph/types.go `Id`: `svc_<cluster>_<namespace>_<service>`), so the lab's graph has one
+    // helloworld service node in c2, leading to v1, and one in c3, leading to v2, and every
+    // sleep calls both.
+    let svc_in = |c: &str| {
+        id_of(&|n| n["nodeType"] == "service" && n["service"] == "helloworld" && n["cluster"] == c)
+    };
+    let svc_clusters: BTreeSet<String> = nodes
+        .iter()
+        .filter(|n| n["nodeType"] == "service" && n["service"] == "helloworld")
+        .filter_map(|n| n["cluster"].as_str().map(String::from))
+        .collect();
+    assert_eq!(
+        svc_clusters,
+        ["c2".to_string(), "c3".to_string()].into(),
+        "{g}"
+    );
+    reached_through_helloworld(&g, &svc_in, &m.clusters);
+
+    // Kiali's view of the one helloworld service over the clusters: its node graph (no
+    // `cluster` parameter, so not narrowed to one) holds v1 in c2 and v2 in c3, each behind
+    // the helloworld service, and the sleeps of the three clusters calling it.
+    let url = format!(
+        "{base}/api/namespaces/{ns}/services/helloworld/graph?graphType=versionedApp&duration=600s&queryTime={end}"
+    );
+    let resp = http.get(&url).send().await.expect("service graph");
+    assert_eq!(resp.status().as_u16(), 200);
+    let sg: Value = resp.json().await.expect("json");
+    let apps: BTreeSet<(String, String, String)> = sg["elements"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| &n["data"])
+        .filter(|n| n["nodeType"] == "app")
+        .map(|n| {
+            (
+                n["cluster"].as_str().unwrap_or_default().to_string(),
+                n["app"].as_str().unwrap_or_default().to_string(),
+                n["version"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(apps, want, "{sg}");
+    let services: BTreeSet<(String, String)> = sg["elements"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| &n["data"])
+        .filter(|n| n["nodeType"] == "service")
+        .map(|n| {
+            (
+                n["cluster"].as_str().unwrap_or_default().to_string(),
+                n["service"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        services,
+        [("c2", "helloworld"), ("c3", "helloworld")]
+            .iter()
+            .map(|(c, s)| (c.to_string(), s.to_string()))
+            .collect(),
+        "only the helloworld service: {sg}"
+    );
+    let sg_nodes: Vec<&Value> = sg["elements"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| &n["data"])
+        .collect();
+    let sg_svc_in = |c: &str| -> Vec<String> {
+        sg_nodes
+            .iter()
+            .filter(|n| n["nodeType"] == "service" && n["cluster"] == c)
+            .filter_map(|n| n["id"].as_str().map(String::from))
+            .collect()
+    };
+    reached_through_helloworld(&sg, &sg_svc_in, &m.clusters);
+    server.shutdown();
+    m.finish().await;
+}
+
+/// In graph `g`: helloworld v1 (c2) is reached only through `svc_in("c2")`, v2 (c3) only
+/// through `svc_in("c3")`, and the sleep of every cluster calls both service nodes.
+fn reached_through_helloworld(g: &Value, svc_in: &dyn Fn(&str) -> Vec<String>, clusters: &[&str]) {
+    let nodes: Vec<&Value> = g["elements"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| &n["data"])
+        .collect();
     let edges: Vec<(String, String)> = g["elements"]["edges"]
         .as_array()
         .expect("edges")
@@ -573,33 +664,42 @@ async fn multi_primary_several_networks_is_the_lab_with_one_graph() {
             )
         })
         .collect();
-    let svc = id_of(&|n| n["nodeType"] == "service" && n["service"] == "helloworld");
-    assert!(!svc.is_empty(), "a helloworld service node: {g}");
+    let ids = |pred: &dyn Fn(&Value) -> bool| -> Vec<String> {
+        nodes
+            .iter()
+            .filter(|n| pred(n))
+            .filter_map(|n| n["id"].as_str().map(String::from))
+            .collect()
+    };
     for (c, v) in [("c2", "v1"), ("c3", "v2")] {
-        let target =
-            id_of(&|n| n["nodeType"] == "app" && n["app"] == "helloworld" && n["version"] == v);
-        assert_eq!(target.len(), 1);
+        let svc = svc_in(c);
+        assert_eq!(svc.len(), 1, "one helloworld service node in {c}: {g}");
+        let target = ids(&|n| {
+            n["nodeType"] == "app"
+                && n["app"] == "helloworld"
+                && n["version"] == v
+                && n["cluster"] == c
+        });
+        assert_eq!(target.len(), 1, "helloworld {v} in {c}: {g}");
         let from: Vec<&String> = edges
             .iter()
             .filter(|(_, t)| *t == target[0])
             .map(|(s, _)| s)
             .collect();
-        assert!(
-            !from.is_empty() && from.iter().all(|s| svc.contains(s)),
-            "helloworld {v} ({c}) is reached through the helloworld service: {from:?}"
+        assert_eq!(
+            from,
+            [&svc[0]],
+            "helloworld {v} ({c}) behind {c}'s helloworld service"
         );
+        for src in clusters {
+            let sleep =
+                ids(&|n| n["nodeType"] == "app" && n["app"] == "sleep" && n["cluster"] == *src);
+            assert!(
+                edges.iter().any(|(s, t)| sleep.contains(s) && *t == svc[0]),
+                "sleep in {src} calls helloworld answered in {c}: {g}"
+            );
+        }
     }
-    for c in &m.clusters {
-        let sleep = id_of(&|n| n["nodeType"] == "app" && n["app"] == "sleep" && n["cluster"] == *c);
-        assert!(
-            edges
-                .iter()
-                .any(|(s, t)| sleep.contains(s) && svc.contains(t)),
-            "sleep in {c} calls helloworld"
-        );
-    }
-    server.shutdown();
-    m.finish().await;
 }
 
 /// The lab's `istio_requests_total` series (both reporters), counters growing linearly every

@@ -66,6 +66,59 @@ async function write(path: string, body?: URLSearchParams): Promise<Response> {
   return fetch(apiUrl(path), { method: "POST", headers, body });
 }
 
+/** The answer of a refused write: the HTTP status, the server's message and the API server's reason. */
+export class WriteError extends ApiError {
+  constructor(
+    status: number,
+    message: string,
+    category: string,
+    path: string,
+    /** The cluster's reason (`Forbidden`, `Invalid`, `Conflict`, ...) when the cluster refused. */
+    public reason: string,
+    public cluster: string,
+  ) {
+    super(status, message, category, path);
+  }
+}
+
+/**
+ * A JSON write (POST, PATCH, DELETE) with the CSRF token of /api/auth/info; the session is the cookie. Returns the
+ * answer's JSON (null for an empty one); a refusal is a WriteError with the server's message and the cluster's reason.
+ */
+export async function sendJson<T>(method: "POST" | "PATCH" | "DELETE", path: string, params?: Params, body?: unknown): Promise<T> {
+  const info = await authInfo();
+  const headers: Record<string, string> = { "X-CSRF-Token": info.csrfToken, Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let resp: Response;
+  try {
+    resp = await fetch(apiUrl(path, params), { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch (e) {
+    throw new WriteError(0, `the server did not answer (${(e as Error).message})`, "network", path, "", "");
+  }
+  const text = await resp.text();
+  let json: unknown = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    json = null;
+  }
+  if (!resp.ok) {
+    const b = (json ?? {}) as { error?: string; category?: string; reason?: string; cluster?: string };
+    if (resp.status === 401) window.dispatchEvent(new CustomEvent(UNAUTHORIZED, { detail: b.error || "" }));
+    throw new WriteError(resp.status, b.error || text || resp.statusText, b.category || "", path, b.reason || "", b.cluster || "");
+  }
+  return json as T;
+}
+
+/** A refused write as the user reads it: the status, the cluster's reason and the API server's message. */
+export function writeErrorText(e: unknown): string {
+  if (e instanceof WriteError) {
+    // The server's message names the cluster ("cluster west: ... is forbidden: User ... cannot patch ...").
+    return e.status === 0 ? e.message : `HTTP ${e.status}${e.reason ? ` ${e.reason}` : ""}: ${e.message}`;
+  }
+  return (e as Error)?.message ?? String(e);
+}
+
 /** Logs in with a token (`token` strategy): the server keeps the session in an HttpOnly cookie. */
 export async function login(token: string): Promise<void> {
   const r = await write("api/authenticate", new URLSearchParams({ token }));

@@ -73,7 +73,15 @@ async function render(): Promise<void> {
       await graphPage(app, ctl.signal);
     } else if (r === "console/mesh") {
       await meshPage(app, ctl.signal);
-    } else if ((m = r.match(/^console\/(applications|workloads|services|istio)$/))) {
+    } else if (r === "console/istio") {
+      // The Istio pages (CodeMirror, the YAML parser) load only when opened.
+      const { istioListPage } = await import("./pages/istio");
+      await istioListPage(app, ctl.signal);
+    } else if ((m = r.match(/^console\/namespaces\/([^/]+)\/istio\/([^/]+)\/([^/]+)\/([^/]+)\/([^/]+)$/))) {
+      const [ns, group, version, kind, name] = m.slice(1).map(decodeURIComponent);
+      const { istioDetailPage } = await import("./pages/istio");
+      await istioDetailPage(app, ns, group, version, kind, name, ctl.signal);
+    } else if ((m = r.match(/^console\/(applications|workloads|services)$/))) {
       await listPage(app, m[1] as ListKind, ctl.signal);
     } else if ((m = r.match(/^console\/namespaces\/([^/]+)\/(applications|workloads|services)\/([^/]+)$/))) {
       await detailPage(app, m[2] as DetailKind, decodeURIComponent(m[1]), decodeURIComponent(m[3]), ctl.signal);

@@ -6,13 +6,15 @@ import { clear, h } from "../dom";
 import { ms, percent, rate } from "../format";
 import { edgeErrorPct, edgeRate, nodeLabel, render } from "../graphview";
 import { explain } from "../health";
-import { detailPath, link } from "../nav";
+import { detailPath, link, navigate, route } from "../nav";
+import { ServiceInstance, wizardPanel } from "./wizardpanel";
 
 export type DetailKind = "applications" | "workloads" | "services";
 
 interface Detail {
   clusters?: string[];
   instances?: Array<Record<string, unknown>>;
+  /** Services: per cluster, the selected workloads and the VirtualServices/DestinationRules referring to it. */
   workloads?: Array<{ workloadName: string; cluster: string; istioSidecar: boolean }>;
   serviceNames?: string[];
 }
@@ -20,6 +22,7 @@ interface Detail {
 export async function detailPage(app: HTMLElement, kind: DetailKind, ns: string, name: string, signal: AbortSignal): Promise<void> {
   const title = kind === "applications" ? "Application" : kind === "workloads" ? "Workload" : "Service";
   const info = h("section", null, h("p", { class: "muted" }, "Loading…"));
+  const actions = h("div");
   const healthSec = h("section", { "data-testid": "detail-health" });
   const traffic = h("section", { "data-testid": "detail-traffic" });
   const canvas = h("div", { class: "cy cy-small", "data-testid": "detail-graph" });
@@ -27,6 +30,7 @@ export async function detailPage(app: HTMLElement, kind: DetailKind, ns: string,
     app,
     h("div", { class: "toolbar" }, h("h1", null, `${title}: ${name}`), h("span", { class: "muted" }, `namespace ${ns}`), link(`console/${kind}?namespace=${encodeURIComponent(ns)}`, `← all ${kind}`)),
     info,
+    actions,
     h("div", { class: "detail-cols" }, h("div", null, h("h2", null, "Health"), healthSec), h("div", null, h("h2", null, "Traffic"), traffic)),
     h("h2", null, "Graph"),
     canvas,
@@ -41,6 +45,10 @@ export async function detailPage(app: HTMLElement, kind: DetailKind, ns: string,
     clear(info, h("p", { class: "muted" }, `${title} ${name} could not be loaded.`));
   }
   const clusters = d?.clusters ?? [];
+  if (d && kind === "services" && Array.isArray(d.instances)) {
+    const home = clusterList(cfg).find((c) => c.isKialiHome)?.name;
+    actions.replaceChildren(wizardPanel(ns, name, d.instances as unknown as ServiceInstance[], home, () => navigate(route() + location.search, true)));
+  }
   if (d) {
     clear(
       info,

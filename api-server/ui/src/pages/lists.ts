@@ -1,4 +1,4 @@
-// Lists of applications, workloads, services and Istio config, each row with cluster, namespace, health and
+// Lists of applications, workloads and services (Istio config: ./istio.ts), each row with cluster, namespace, health and
 // validation badges; filters by cluster, namespace and name.
 
 import { clusterList, config, get, Health, healthByCluster, reportError } from "../api";
@@ -6,35 +6,21 @@ import { clear, h } from "../dom";
 import { statusBadge } from "../health";
 import { detailPath, link, setQuery } from "../nav";
 
-export type ListKind = "applications" | "workloads" | "services" | "istio";
+export type ListKind = "applications" | "workloads" | "services";
 
 interface Row {
   name: string;
   namespace: string;
   cluster: string;
-  type?: string;
   healthKey?: string;
   badges: HTMLElement[];
   detail?: string;
-}
-
-interface Check {
-  message: string;
-  severity: string;
-  code?: string;
-}
-interface Validation {
-  name: string;
-  namespace: string;
-  valid: boolean;
-  checks: Check[];
 }
 
 const TITLES: Record<ListKind, string> = {
   applications: "Applications",
   workloads: "Workloads",
   services: "Services",
-  istio: "Istio config",
 };
 
 export async function listPage(app: HTMLElement, kind: ListKind, signal: AbortSignal): Promise<void> {
@@ -73,15 +59,14 @@ export async function listPage(app: HTMLElement, kind: ListKind, signal: AbortSi
         h(
           "thead",
           null,
-          h("tr", null, ["Name", "Namespace", "Cluster", kind === "istio" ? "Type" : "Health", kind === "istio" ? "Validation" : "Details"].map((t) => h("th", null, t))),
+          h("tr", null, ["Name", "Namespace", "Cluster", "Health", "Details"].map((t) => h("th", null, t))),
         ),
         h(
           "tbody",
           null,
           visible.map((r) => {
             let healthCell: Node | string = "";
-            if (kind === "istio") healthCell = r.type ?? "";
-            else if (!healthLoaded) healthCell = h("span", { class: "muted" }, "…");
+            if (!healthLoaded) healthCell = h("span", { class: "muted" }, "…");
             else {
               const hl = health.get(r.cluster)?.[r.namespace]?.[r.healthKey ?? r.name];
               healthCell = statusBadge(hl?.status?.status ?? "NA");
@@ -115,20 +100,18 @@ export async function listPage(app: HTMLElement, kind: ListKind, signal: AbortSi
 
   const reachable = clusters.filter((c) => c.accessible).map((c) => c.name);
   try {
-    rows = kind === "istio" ? await istioRows(reachable, signal) : await inventoryRows(kind, signal);
+    rows = await inventoryRows(kind, signal);
   } catch (e) {
     reportError(TITLES[kind], e);
   }
   rows.sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name) || a.cluster.localeCompare(b.cluster));
   draw();
-  if (kind !== "istio") {
-    const hk = kind === "applications" ? "app" : kind === "workloads" ? "workload" : "service";
-    const m = await healthByCluster(reachable, hk);
-    if (signal.aborted) return;
-    for (const [k, v] of m) health.set(k, v);
-    healthLoaded = true;
-    draw();
-  }
+  const hk = kind === "applications" ? "app" : kind === "workloads" ? "workload" : "service";
+  const m = await healthByCluster(reachable, hk);
+  if (signal.aborted) return;
+  for (const [k, v] of m) health.set(k, v);
+  healthLoaded = true;
+  draw();
 }
 
 interface Item {
@@ -142,7 +125,7 @@ interface Item {
   gvk?: { Kind: string };
 }
 
-async function inventoryRows(kind: Exclude<ListKind, "istio">, signal: AbortSignal): Promise<Row[]> {
+async function inventoryRows(kind: ListKind, signal: AbortSignal): Promise<Row[]> {
   const path = kind === "applications" ? "api/clusters/apps" : `api/clusters/${kind}`;
   const key = kind;
   const body = await get<Record<string, Item[]>>(path, undefined, signal);
@@ -163,48 +146,4 @@ async function inventoryRows(kind: Exclude<ListKind, "istio">, signal: AbortSign
       detail: detailPath(kind, it.namespace, it.name),
     };
   });
-}
-
-interface IstioConfigBody {
-  cluster: string;
-  resources: Record<string, Array<{ metadata: { name: string; namespace: string } }>>;
-  validations?: Record<string, Record<string, Validation>>;
-}
-
-async function istioRows(clusters: string[], signal: AbortSignal): Promise<Row[]> {
-  const rows: Row[] = [];
-  const results = await Promise.allSettled(
-    clusters.map((c) => get<IstioConfigBody>("api/istio/config", { clusterName: c, validate: true }, signal)),
-  );
-  results.forEach((res, i) => {
-    if (res.status === "rejected") {
-      reportError(`Istio config of ${clusters[i]}`, res.reason);
-      return;
-    }
-    const b = res.value;
-    for (const [gvk, objs] of Object.entries(b.resources ?? {})) {
-      const kindName = gvk.split("Kind=")[1] ?? gvk;
-      for (const o of objs ?? []) {
-        const v = b.validations?.[gvk]?.[`${o.metadata.name}.${o.metadata.namespace}`];
-        rows.push({
-          name: o.metadata.name,
-          namespace: o.metadata.namespace,
-          cluster: b.cluster || clusters[i],
-          type: kindName,
-          badges: [validationBadge(v)],
-        });
-      }
-    }
-  });
-  return rows;
-}
-
-function validationBadge(v?: Validation): HTMLElement {
-  if (!v) return h("span", { class: "badge NA" }, "not validated");
-  const errors = v.checks.filter((c) => c.severity === "error");
-  const warnings = v.checks.filter((c) => c.severity === "warning");
-  const title = v.checks.map((c) => `${c.code ?? ""} ${c.message}`.trim()).join("\n");
-  if (errors.length) return h("span", { class: "badge Failure", title }, `${errors.length} error${errors.length > 1 ? "s" : ""}`, ": ", errors[0].code ?? errors[0].message);
-  if (warnings.length) return h("span", { class: "badge Degraded", title }, `${warnings.length} warning${warnings.length > 1 ? "s" : ""}`, ": ", warnings[0].code ?? warnings[0].message);
-  return h("span", { class: "badge Healthy", title }, "Valid");
 }
