@@ -83,7 +83,8 @@ function stopChild(child, signal = "SIGINT", graceMs = 60_000) {
  */
 export async function startDemo({ openid = false } = {}) {
   if (process.env.MESHGLASS_URL && !openid) {
-    return { url: process.env.MESHGLASS_URL.replace(/\/$/, ""), info: {}, stateDir: null, stop: async () => {} };
+    // MESHGLASS_STATE_DIR: that demo's --state-dir, for the tests that read the files it wrote (pod logs).
+    return { url: process.env.MESHGLASS_URL.replace(/\/$/, ""), info: {}, stateDir: process.env.MESHGLASS_STATE_DIR ?? null, stop: async () => {} };
   }
   const demo = join(binDir, "meshglass-demo");
   if (!existsSync(demo)) throw new Error(`${demo} is missing: build the demo binaries first (make ui-test does)`);
