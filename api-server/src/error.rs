@@ -46,6 +46,9 @@ pub enum Error {
     /// something unusable.
     #[error("login provider: {0}")]
     Provider(String),
+    /// An upstream (a cluster's API server, ...) accepted the request but did not answer in time.
+    #[error("upstream timeout: {0}")]
+    UpstreamTimeout(String),
     /// A Kubernetes API call failed.
     #[error("kubernetes: {0}")]
     Kube(String),
@@ -66,6 +69,11 @@ pub enum Error {
     Io(#[from] std::io::Error),
 }
 
+/// The category of the error a response renders, kept in the response's extensions so that the
+/// request metrics count errors by category (`http_errors`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Category(pub &'static str);
+
 /// `Retry-After` of a 503 sent at a limit, in seconds.
 pub const RETRY_AFTER_SECS: &str = "1";
 
@@ -84,6 +92,7 @@ impl Error {
             Error::Upstream(f) => f.service,
             Error::Refused { .. } => "refused",
             Error::Provider(_) => "login_provider",
+            Error::UpstreamTimeout(_) => "upstream_timeout",
             Error::Kube(_) => "kubernetes",
             Error::Config(_) => "config",
             Error::Kubeconfig(_) => "kubeconfig",
@@ -107,6 +116,7 @@ impl Error {
                 .ok()
                 .filter(StatusCode::is_client_error)
                 .unwrap_or(StatusCode::BAD_GATEWAY),
+            Error::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Error::Provider(_) | Error::Kube(_) | Error::Kubeconfig(_) => StatusCode::BAD_GATEWAY,
             Error::Config(_) | Error::Engine(_) | Error::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -159,6 +169,7 @@ impl IntoResponse for Error {
             tracing::warn!(category = self.category(), error = %self, "request failed");
         }
         let mut resp = (status, Json(body)).into_response();
+        resp.extensions_mut().insert(Category(self.category()));
         if let Error::Busy(_) = self {
             resp.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,

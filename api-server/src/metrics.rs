@@ -17,6 +17,13 @@ pub struct RouteLabels {
     pub status: u16,
 }
 
+/// An error response: its route and the error's fixed category ([`crate::error::Error::category`]).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ErrorLabels {
+    pub route: String,
+    pub category: &'static str,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ClusterLabels {
     pub cluster: String,
@@ -33,6 +40,7 @@ pub struct Metrics {
     registry: Registry,
     pub requests: Family<RouteLabels, Counter>,
     pub latency: Family<RouteLabels, Histogram>,
+    pub errors: Family<ErrorLabels, Counter>,
     pub cluster_accessible: Family<ClusterLabels, Gauge>,
     pub cached_objects: Family<KindLabels, Gauge>,
 }
@@ -44,6 +52,7 @@ impl Default for Metrics {
         let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.001, 2.0, 16))
         });
+        let errors = Family::<ErrorLabels, Counter>::default();
         let cluster_accessible = Family::<ClusterLabels, Gauge>::default();
         let cached_objects = Family::<KindLabels, Gauge>::default();
         registry.register(
@@ -62,6 +71,11 @@ impl Default for Metrics {
             latency.clone(),
         );
         registry.register(
+            "http_errors",
+            "Error responses by route and error category (upstream_timeout, kubernetes, ...)",
+            errors.clone(),
+        );
+        registry.register(
             "cluster_accessible",
             "1 when the cluster's API server answered the last probe",
             cluster_accessible.clone(),
@@ -70,6 +84,7 @@ impl Default for Metrics {
             registry,
             requests,
             latency,
+            errors,
             cluster_accessible,
             cached_objects,
         }

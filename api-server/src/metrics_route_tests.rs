@@ -49,6 +49,11 @@ async fn recording_prometheus() -> (String, Seen) {
 
 /// The in-memory mesh with `strategy`, reading the stand-in; bob reads `bookinfo` in east only.
 async fn state(strategy: AuthStrategy) -> (Arc<AppState>, Seen) {
+    state_with(strategy, Registry::with(mesh())).await
+}
+
+/// [`state`] over the clusters of `registry`.
+async fn state_with(strategy: AuthStrategy, registry: Arc<Registry>) -> (Arc<AppState>, Seen) {
     let (url, seen) = recording_prometheus().await;
     let bob = User {
         username: "bob".into(),
@@ -69,7 +74,7 @@ async fn state(strategy: AuthStrategy) -> (Arc<AppState>, Seen) {
     config.server.web_root = "/kiali".into();
     let s = Arc::new(AppState {
         config: Arc::new(config),
-        registry: Registry::with(mesh()),
+        registry,
         auth: Arc::new(Auth::new(strategy, reviewer)),
         prom: Some(Arc::new(
             crate::prom::PromClient::new(&url, std::time::Duration::from_secs(5), 4).unwrap(),
@@ -236,4 +241,93 @@ async fn tls_status_of_the_mesh_a_namespace_and_a_clusters_namespaces() {
     let (st, _, l) = call(&s, "/kiali/api/clusters/tls", Some("t-bob")).await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(l.as_array().map(Vec::len), Some(1), "{l}");
+}
+
+#[tokio::test]
+async fn tls_of_a_token_user_reviews_only_the_namespaces_it_reads() {
+    let (s, _) = state(AuthStrategy::Token).await;
+    let (st, _, n) = call(&s, "/kiali/api/namespaces/bookinfo/tls", Some("t-bob")).await;
+    assert_eq!(
+        (st, n["cluster"].as_str()),
+        (StatusCode::OK, Some("east")),
+        "{n}"
+    );
+    // east's bookinfo (asked, and where its DestinationRules are) and istio-system (the root
+    // namespace); not private.
+    assert_eq!(s.auth.counts.access_reviews.get(), 2);
+    let (st, _, m) = call(&s, "/kiali/api/mesh/tls", Some("t-bob")).await;
+    assert_eq!(st, StatusCode::OK, "{m}");
+    let (st, _, l) = call(
+        &s,
+        "/kiali/api/clusters/tls?namespaces=bookinfo",
+        Some("t-bob"),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{l}");
+    assert_eq!(l.as_array().map(Vec::len), Some(1), "{l}");
+    assert_eq!(s.auth.counts.access_reviews.get(), 2);
+}
+
+#[tokio::test]
+async fn tls_without_clustername_under_a_hidden_home_is_of_the_first_reachable_cluster() {
+    // `clustering.ignore_home_cluster`: east (home) is hidden; north is listed but unreachable.
+    let mut clusters = mesh();
+    let east = clusters.remove(0);
+    let registry = Registry::with(clusters);
+    registry.hide_home(east.clone());
+    let (s, _) = state_with(AuthStrategy::Anonymous, registry).await;
+    let (st, _, n) = call(&s, "/kiali/api/namespaces/bookinfo/tls", None).await;
+    assert_eq!(
+        (st, n["cluster"].as_str()),
+        (StatusCode::OK, Some("west")),
+        "{n}"
+    );
+    // The hidden home is no cluster a request may name; an unknown name is check_cluster's 400.
+    for c in ["east", "mars"] {
+        let (st, _, b) = call(&s, &format!("/kiali/api/mesh/tls?clusterName={c}"), None).await;
+        assert_eq!(
+            (st, b["parameter"].as_str(), b["allowed"].as_str()),
+            (
+                StatusCode::BAD_REQUEST,
+                Some("clusterName"),
+                Some("north, west")
+            ),
+            "{c}: {b}"
+        );
+    }
+    // No listed cluster reachable: clusterName is asked for.
+    let registry = Registry::with(vec![mesh().remove(2)]);
+    registry.hide_home(east);
+    let (s, _) = state_with(AuthStrategy::Anonymous, registry).await;
+    let (st, _, b) = call(&s, "/kiali/api/mesh/tls", None).await;
+    assert_eq!(
+        (st, b["parameter"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("clusterName")),
+        "{b}"
+    );
+}
+
+#[tokio::test]
+async fn error_responses_are_counted_by_route_and_category() {
+    let (s, _) = state(AuthStrategy::Anonymous).await;
+    for _ in 0..2 {
+        let (st, _, _) = call(&s, "/kiali/api/mesh/tls?clusterName=mars", None).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST);
+    }
+    let text = s.metrics.render(&s.registry);
+    assert!(
+        text.contains(
+            "meshglass_server_http_errors_total{route=\"/kiali/api/mesh/tls\",category=\"bad_param\"} 2"
+        ),
+        "{text}"
+    );
+    // An upstream timeout renders as a 504 of its own category.
+    let resp = axum::response::IntoResponse::into_response(crate::error::Error::UpstreamTimeout(
+        "cluster east: no answer".into(),
+    ));
+    assert_eq!(resp.status(), StatusCode::GATEWAY_TIMEOUT);
+    assert_eq!(
+        resp.extensions().get::<crate::error::Category>(),
+        Some(&crate::error::Category("upstream_timeout"))
+    );
 }

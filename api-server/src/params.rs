@@ -113,6 +113,19 @@ impl Params {
         }
     }
 
+    /// A whole-number parameter from 1 to `max` (the one parser of such counts).
+    pub fn positive_int(&self, k: &'static str, max: i64) -> Result<Option<i64>> {
+        match self.get(k) {
+            None => Ok(None),
+            Some(v) => v
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n > 0 && *n <= max)
+                .map(Some)
+                .ok_or_else(|| Error::bad_param(k, v, format!("a whole number from 1 to {max}"))),
+        }
+    }
+
     /// A comma-separated list of namespace names.
     pub fn namespaces(&self) -> Result<Option<BTreeSet<String>>> {
         let Some(v) = self.get("namespaces") else {

@@ -425,3 +425,145 @@ async fn auth_info_names_the_clusters_to_signed_in_callers_only() {
     assert_eq!(body["clusters"]["east"]["isKialiHome"], true, "{body}");
     assert_eq!(body["clusters"]["west"]["loggedIn"], true, "{body}");
 }
+
+/// A route path of [`crate::routes::table`] with its parameters filled in.
+fn concrete(path: &str) -> String {
+    let mut out = format!("/kiali{path}");
+    for (param, value) in [
+        ("{ns}", "bookinfo"),
+        ("{group}", "networking.istio.io"),
+        ("{version}", "v1"),
+        ("{kind}", "VirtualService"),
+        ("{name}", "reviews"),
+        ("{cluster}", "east"),
+        ("{pod}", "reviews-v1"),
+    ] {
+        out = out.replace(param, value);
+    }
+    assert!(
+        !out.contains('{'),
+        "a parameter of {path} has no test value"
+    );
+    out
+}
+
+fn is_csrf_refusal(a: &Answer) -> bool {
+    a.status == StatusCode::FORBIDDEN
+        && a.body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_ascii_lowercase()
+            .contains("csrf")
+}
+
+/// Every state-changing route of the router's own table, as a logged-in browser calls it: without
+/// the CSRF header, with a wrong one, and (signed-in routes) with the token of another browser's
+/// cookie instead of the session's own, it is refused before its handler runs; with the session's
+/// token it gets past the check. A new write route is in the table, so it is walked here too.
+#[tokio::test]
+async fn every_state_changing_route_refuses_a_request_without_its_csrf_token() {
+    let base = state(AuthStrategy::Token, "/kiali");
+    let s = keyed(&base, AuthStrategy::Token, KEY_A, 600);
+    let mut b = Browser::default();
+    let csrf = b.get(&s, "/kiali/api/auth/info").await.body["csrfToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let login = b
+        .send(
+            &s,
+            "POST",
+            "/kiali/api/authenticate",
+            Some(&csrf),
+            "token=t-alice",
+        )
+        .await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+    let table = crate::routes::table();
+    let writes: Vec<_> = table
+        .iter()
+        .filter(|r| session::is_write(&r.method))
+        .collect();
+    let names: Vec<String> = writes
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    for expected in ["POST /api/authenticate", "POST /api/logout"] {
+        assert!(names.iter().any(|n| n == expected), "{names:?}");
+    }
+    assert!(writes.len() >= 5, "{names:?}");
+    let other = "o".repeat(43);
+    for r in &writes {
+        let uri = concrete(r.path);
+        let m = r.method.as_str();
+        let what = format!("{m} {uri}");
+        let body = if r.path == "/api/authenticate" {
+            "token=t-alice"
+        } else {
+            ""
+        };
+        let mut t = b.clone();
+        let none = t.send(&s, m, &uri, None, body).await;
+        assert!(
+            is_csrf_refusal(&none),
+            "{what} without the token: {} {}",
+            none.status,
+            none.body
+        );
+        let wrong = t.send(&s, m, &uri, Some("not-the-token"), body).await;
+        assert!(
+            is_csrf_refusal(&wrong),
+            "{what} with a wrong token: {} {}",
+            wrong.status,
+            wrong.body
+        );
+        // The header equal to the browser's cookie, but not the token bound in the session.
+        let mut swapped = b.clone();
+        swapped
+            .jar
+            .insert(session::CSRF_COOKIE.into(), other.clone());
+        let foreign = swapped.send(&s, m, &uri, Some(&other), body).await;
+        if r.access == crate::routes::Access::SignedIn {
+            assert!(
+                is_csrf_refusal(&foreign),
+                "{what} with another browser's token: {} {}",
+                foreign.status,
+                foreign.body
+            );
+        }
+        // The session's own token passes the check (what the route answers then is its own).
+        let mut ok = b.clone();
+        let right = ok.send(&s, m, &uri, Some(&csrf), body).await;
+        assert!(
+            !is_csrf_refusal(&right),
+            "{what} with the token: {} {}",
+            right.status,
+            right.body
+        );
+        // Still logged in: the refused requests changed nothing.
+        assert_eq!(
+            t.get(&s, "/kiali/api/namespaces").await.status,
+            StatusCode::OK,
+            "{what}"
+        );
+    }
+    // No write hides behind a read path: every other path refuses writes (405) even with the token.
+    for r in table.iter().filter(|r| !session::is_write(&r.method)) {
+        let uri = concrete(r.path);
+        for m in ["POST", "PUT", "PATCH", "DELETE"] {
+            if writes
+                .iter()
+                .any(|w| w.path == r.path && w.method.as_str() == m)
+            {
+                continue;
+            }
+            let a = b.clone().send(&s, m, &uri, Some(&csrf), "").await;
+            assert_eq!(
+                a.status,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{m} {uri}: {}",
+                a.body
+            );
+        }
+    }
+}

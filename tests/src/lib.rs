@@ -24,6 +24,7 @@ mod crd;
 mod error;
 pub mod failproxy;
 pub mod faults;
+pub mod login_proxy;
 mod namespace;
 mod objects;
 pub mod oidc;

@@ -26,7 +26,7 @@ use crate::process::{Proc, Watchdog};
 use crate::tools::{cache_dir, versions};
 use crate::wait::poll;
 
-fn binary(tool: &str, version: &str) -> Result<PathBuf, Error> {
+pub(crate) fn binary(tool: &str, version: &str) -> Result<PathBuf, Error> {
     let path = cache_dir().join(format!("{tool}-{version}")).join(tool);
     if path.is_file() {
         Ok(path)
@@ -39,14 +39,19 @@ fn binary(tool: &str, version: &str) -> Result<PathBuf, Error> {
     }
 }
 
-fn free_port() -> Result<u16, Error> {
+pub(crate) fn free_port() -> Result<u16, Error> {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .map_err(|e| Error::io("picking a free port", e))
 }
 
-async fn wait_http(what: &str, url: &str, proc: &mut Proc, ca: Option<&[u8]>) -> Result<(), Error> {
+pub(crate) async fn wait_http(
+    what: &str,
+    url: &str,
+    proc: &mut Proc,
+    ca: Option<&[u8]>,
+) -> Result<(), Error> {
     let mut b = reqwest::Client::builder();
     if let Some(pem) = ca {
         let cert = reqwest::Certificate::from_pem(pem)

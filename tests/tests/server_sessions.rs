@@ -1,7 +1,7 @@
 //! End to end, sessions of the `token` strategy on the real test bed: a ServiceAccount's token is
 //! reviewed by east's API server at login, the sealed cookie is then the credential (what the user
 //! sees is asked of the clusters with SubjectAccessReview, as with a bearer token), the CSRF token
-//! is required, a tampered, expired or other-key cookie gets 401, and logout removes the cookies.
+//! is required, a forged, tampered, expired or other-key cookie gets 401, and logout removes the cookies.
 
 mod common;
 
@@ -217,6 +217,27 @@ async fn a_token_session_is_the_users_credential_until_logout_expiry_or_a_new_ke
     c.pop();
     c.push(flipped);
     assert_eq!(t.get(&format!("{base}/api/namespaces")).await.0, 401);
+
+    // Forged: a cookie this server never sealed (any text, or sealed with a key it does not have,
+    // claiming the same user and CSRF token).
+    let forged = meshglass_server::session::Session {
+        username: login["username"].as_str().expect("user").to_string(),
+        strategy: "token".into(),
+        expires: meshglass_server::params::now_unix() + 600,
+        csrf: csrf.clone(),
+        token: Some(token.clone()),
+        clusters: BTreeMap::new(),
+    };
+    let other = meshglass_server::session::Sealer::new("a-key-the-server-does-not-have")
+        .expect("key")
+        .seal(&forged)
+        .expect("sealed");
+    for text in [other, "forged-session-cookie".to_string()] {
+        let mut f = b.clone();
+        f.jar.insert("kiali-token-aes".into(), text);
+        f.jar.insert("kiali-token-aes-chunks".into(), "1".into());
+        assert_eq!(f.get(&format!("{base}/api/namespaces")).await.0, 401);
+    }
 
     // Another key (a rotated signing key): the old session ends.
     let rotated = server(KEY_B, 3600, secrets.path()).await;

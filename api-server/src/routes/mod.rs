@@ -33,82 +33,158 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
+use axum::handler::Handler;
+use axum::http::Method;
 use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodFilter, MethodRouter, get, on};
 use tower_http::compression::CompressionLayer;
 
-use crate::metrics::RouteLabels;
+use crate::metrics::{ErrorLabels, RouteLabels};
 use crate::state::Shared;
 
-/// Builds the router: API routes under `server.web_root`, plus `/healthz` and `/readyz`.
-pub fn router(state: Shared) -> Router {
-    let protected = Router::new()
-        .route("/api/config", get(status::get_config))
-        .route("/api/namespaces", get(inventory::list_namespaces))
-        .route("/api/clusters/apps", get(inventory::list_apps))
-        .route("/api/clusters/workloads", get(inventory::list_workloads))
-        .route("/api/clusters/services", get(inventory::list_services))
-        .route("/api/namespaces/{ns}/apps/{name}", get(details::get_app))
-        .route(
+/// Who may call a route: a signed-in caller (the `authenticate` layer), or anyone (login, status).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Access {
+    SignedIn,
+    Public,
+}
+
+/// One route of the API: its method, path (under `server.web_root`), who may call it, and its
+/// handler. The router is built from [`table`] and from nothing else, so the tests that walk the
+/// table (every state-changing route refuses a request without its CSRF token) cover a route as
+/// soon as it is added.
+pub struct ApiRoute {
+    pub method: Method,
+    pub path: &'static str,
+    pub access: Access,
+    handler: MethodRouter<Shared>,
+}
+
+fn route<H, T>(method: Method, path: &'static str, access: Access, h: H) -> ApiRoute
+where
+    H: Handler<T, Shared>,
+    T: 'static,
+{
+    let filter = match method {
+        Method::POST => MethodFilter::POST,
+        Method::PATCH => MethodFilter::PATCH,
+        Method::PUT => MethodFilter::PUT,
+        Method::DELETE => MethodFilter::DELETE,
+        _ => MethodFilter::GET,
+    };
+    ApiRoute {
+        method,
+        path,
+        access,
+        handler: on(filter, h),
+    }
+}
+
+fn read<H: Handler<T, Shared>, T: 'static>(path: &'static str, h: H) -> ApiRoute {
+    route(Method::GET, path, Access::SignedIn, h)
+}
+
+/// Every route of the API, reads and writes ([`crate::session::is_write`]).
+pub fn table() -> Vec<ApiRoute> {
+    use Access::Public;
+    use Method as M;
+    let mut t = vec![
+        read("/api/config", status::get_config),
+        read("/api/namespaces", inventory::list_namespaces),
+        read("/api/clusters/apps", inventory::list_apps),
+        read("/api/clusters/workloads", inventory::list_workloads),
+        read("/api/clusters/services", inventory::list_services),
+        read("/api/namespaces/{ns}/apps/{name}", details::get_app),
+        read(
             "/api/namespaces/{ns}/workloads/{name}",
-            get(details::get_workload),
-        )
-        .route(
-            "/api/namespaces/{ns}/services/{name}",
-            get(details::get_service),
-        )
-        .route("/api/istio/config", get(istio::list_config))
-        .route("/api/istio/validations", get(istio::summarize_validations))
-        .route(
-            "/api/namespaces/{ns}/istio/{group}/{version}/{kind}",
-            post(istio_write::create_config),
-        )
-        .route(
-            "/api/namespaces/{ns}/istio/{group}/{version}/{kind}/{name}",
-            get(istio::get_config_detail)
-                .patch(istio_write::patch_config)
-                .delete(istio_write::delete_config),
-        )
-        .route("/api/namespaces/graph", get(graph::graph_namespaces))
-        .route(
+            details::get_workload,
+        ),
+        read("/api/namespaces/{ns}/services/{name}", details::get_service),
+        read("/api/istio/config", istio::list_config),
+        read("/api/istio/validations", istio::summarize_validations),
+        read(ISTIO_OBJECT, istio::get_config_detail),
+        route(
+            M::POST,
+            ISTIO_KIND,
+            Access::SignedIn,
+            istio_write::create_config,
+        ),
+        route(
+            M::PATCH,
+            ISTIO_OBJECT,
+            Access::SignedIn,
+            istio_write::patch_config,
+        ),
+        route(
+            M::DELETE,
+            ISTIO_OBJECT,
+            Access::SignedIn,
+            istio_write::delete_config,
+        ),
+        read("/api/namespaces/graph", graph::graph_namespaces),
+        read(
             "/api/namespaces/{ns}/workloads/{name}/graph",
-            get(graph::graph_workload),
-        )
-        .route(
-            "/api/namespaces/{ns}/apps/{name}/graph",
-            get(graph::graph_app),
-        )
-        .route(
+            graph::graph_workload,
+        ),
+        read("/api/namespaces/{ns}/apps/{name}/graph", graph::graph_app),
+        read(
             "/api/namespaces/{ns}/applications/{name}/graph",
-            get(graph::graph_app),
-        )
-        .route(
+            graph::graph_app,
+        ),
+        read(
             "/api/namespaces/{ns}/applications/{name}/versions/{version}/graph",
-            get(graph::graph_app_version),
-        )
-        .route(
+            graph::graph_app_version,
+        ),
+        read(
             "/api/namespaces/{ns}/services/{name}/graph",
-            get(graph::graph_service),
-        )
-        .route("/api/clusters/health", get(health::get_clusters_health))
-        .route("/api/mesh/graph", get(mesh::get_mesh_graph))
-        .route("/api/mesh/controlplanes", get(mesh::list_control_planes))
-        .route("/api/istio/status", get(mesh::get_istio_status))
-        .merge(metrics_routes())
-        .merge(pod_routes())
-        .layer(middleware::from_fn_with_state(state.clone(), authenticate));
-    let public = Router::new()
-        .route("/api", get(status::get_status))
-        .route("/api/status", get(status::get_status))
-        .route("/api/auth/info", get(login::get_auth_info))
-        .route("/api/authenticate", post(login::authenticate))
-        .route("/api/logout", post(login::logout))
-        .route("/api/auth/openid_redirect", get(login::openid_redirect))
-        .route("/api/auth/callback/{cluster}", get(login::openid_callback))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(status::get_readiness));
+            graph::graph_service,
+        ),
+        read("/api/clusters/health", health::get_clusters_health),
+        read("/api/mesh/graph", mesh::get_mesh_graph),
+        read("/api/mesh/controlplanes", mesh::list_control_planes),
+        read("/api/istio/status", mesh::get_istio_status),
+        read("/api/namespaces/{ns}/pods/{pod}", pods::get_pod),
+        read("/api/namespaces/{ns}/pods/{pod}/logs", pods::get_pod_logs),
+        route(M::GET, "/api", Public, status::get_status),
+        route(M::GET, "/api/status", Public, status::get_status),
+        route(M::GET, "/api/auth/info", Public, login::get_auth_info),
+        route(M::POST, "/api/authenticate", Public, login::authenticate),
+        route(M::POST, "/api/logout", Public, login::logout),
+        route(
+            M::GET,
+            "/api/auth/openid_redirect",
+            Public,
+            login::openid_redirect,
+        ),
+        route(
+            M::GET,
+            "/api/auth/callback/{cluster}",
+            Public,
+            login::openid_callback,
+        ),
+        route(M::GET, "/healthz", Public, || async { "ok" }),
+        route(M::GET, "/readyz", Public, status::get_readiness),
+    ];
+    t.extend(metrics_routes());
+    t
+}
+
+const ISTIO_KIND: &str = "/api/namespaces/{ns}/istio/{group}/{version}/{kind}";
+const ISTIO_OBJECT: &str = "/api/namespaces/{ns}/istio/{group}/{version}/{kind}/{name}";
+
+/// Builds the router: the routes of [`table`] under `server.web_root`, plus `/healthz` and `/readyz`.
+pub fn router(state: Shared) -> Router {
+    let (mut protected, mut public) = (Router::new(), Router::new());
+    for r in table() {
+        // Routes of one path merge their methods (a second of the same method panics at start).
+        match r.access {
+            Access::SignedIn => protected = protected.route(r.path, r.handler),
+            Access::Public => public = public.route(r.path, r.handler),
+        }
+    }
+    let protected = protected.layer(middleware::from_fn_with_state(state.clone(), authenticate));
     let api = protected
         .merge(public)
         .layer(middleware::from_fn(check_csrf));
@@ -133,51 +209,39 @@ pub fn router(state: Shared) -> Router {
     crate::edge::layers(app.with_state(state))
 }
 
-/// A pod and its logs.
-fn pod_routes() -> Router<Shared> {
-    Router::new()
-        .route("/api/namespaces/{ns}/pods/{pod}", get(pods::get_pod))
-        .route(
-            "/api/namespaces/{ns}/pods/{pod}/logs",
-            get(pods::get_pod_logs),
-        )
-}
-
 /// The metrics, dashboard and mTLS routes.
-fn metrics_routes() -> Router<Shared> {
+fn metrics_routes() -> Vec<ApiRoute> {
     use metrics as m;
-    Router::new()
-        .route(
-            "/api/namespaces/{ns}/metrics",
-            get(m::get_namespace_metrics),
-        )
-        .route(
+    vec![
+        read("/api/namespaces/{ns}/metrics", m::get_namespace_metrics),
+        read(
             "/api/namespaces/{ns}/workloads/{name}/metrics",
-            get(m::get_workload_metrics),
-        )
-        .route(
+            m::get_workload_metrics,
+        ),
+        read(
             "/api/namespaces/{ns}/apps/{name}/metrics",
-            get(m::get_app_metrics),
-        )
-        .route(
+            m::get_app_metrics,
+        ),
+        read(
             "/api/namespaces/{ns}/services/{name}/metrics",
-            get(m::get_service_metrics),
-        )
-        .route(
+            m::get_service_metrics,
+        ),
+        read(
             "/api/namespaces/{ns}/workloads/{name}/dashboard",
-            get(m::get_workload_dashboard),
-        )
-        .route(
+            m::get_workload_dashboard,
+        ),
+        read(
             "/api/namespaces/{ns}/apps/{name}/dashboard",
-            get(m::get_app_dashboard),
-        )
-        .route(
+            m::get_app_dashboard,
+        ),
+        read(
             "/api/namespaces/{ns}/services/{name}/dashboard",
-            get(m::get_service_dashboard),
-        )
-        .route("/api/mesh/tls", get(tls::get_mesh_tls))
-        .route("/api/namespaces/{ns}/tls", get(tls::get_namespace_tls))
-        .route("/api/clusters/tls", get(tls::get_clusters_tls))
+            m::get_service_dashboard,
+        ),
+        read("/api/mesh/tls", tls::get_mesh_tls),
+        read("/api/namespaces/{ns}/tls", tls::get_namespace_tls),
+        read("/api/clusters/tls", tls::get_clusters_tls),
+    ]
 }
 
 /// Router of the metrics port.
@@ -206,6 +270,13 @@ async fn record(State(s): State<Shared>, req: Request, next: Next) -> Response {
         .unwrap_or_else(|| "unmatched".into());
     let start = Instant::now();
     let resp = next.run(req).await;
+    if let Some(c) = resp.extensions().get::<crate::error::Category>() {
+        let labels = ErrorLabels {
+            route: route.clone(),
+            category: c.0,
+        };
+        s.metrics.errors.get_or_create(&labels).inc();
+    }
     let labels = RouteLabels {
         route,
         status: resp.status().as_u16(),

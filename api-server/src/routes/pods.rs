@@ -93,21 +93,9 @@ impl LogQuery {
                     })?,
             ),
         };
-        let positive = |name: &'static str, max: i64| -> Result<Option<i64>> {
-            match p.get(name) {
-                None => Ok(None),
-                Some(v) => v
-                    .parse::<i64>()
-                    .ok()
-                    .filter(|n| *n > 0 && *n <= max)
-                    .map(Some)
-                    .ok_or_else(|| {
-                        Error::bad_param(name, v, format!("a whole number from 1 to {max}"))
-                    }),
-            }
-        };
-        let tail_lines = positive("tailLines", MAX_LINES as i64)?;
-        let max_lines = positive("maxLines", MAX_LINES as i64)?
+        let tail_lines = p.positive_int("tailLines", MAX_LINES as i64)?;
+        let max_lines = p
+            .positive_int("maxLines", MAX_LINES as i64)?
             .map(|n| n as usize)
             .unwrap_or(MAX_LINES);
         Ok(LogQuery {
@@ -254,73 +242,79 @@ pub async fn get_pod_logs(
         follow = lq.follow,
         "pod logs"
     );
-    let open = api.log_stream(&pod, &lp);
-    let reader = if lq.follow {
-        open.await
-    } else {
-        match tokio::time::timeout(READ_TIMEOUT, open).await {
-            Ok(r) => r,
-            Err(_) => return Err(timed_out(&cluster)),
-        }
-    }
-    .map_err(|e| refused(&cluster, e))?;
-    let until = lq.until_millis();
-    let lines = reader
-        .lines()
-        .filter_map(|l| async move { l.ok().and_then(|l| log_entry(&l)) })
-        .take_while(move |(t, _)| {
-            let keep = until.is_none_or(|u| *t <= u);
-            async move { keep }
-        })
-        .map(|(_, e)| e);
+    let reader = open_log(&api, &pod, &lp, &cluster, READ_TIMEOUT).await?;
+    let deadline = tokio::time::Instant::now() + if lq.follow { FOLLOW_MAX } else { READ_TIMEOUT };
     if lq.follow {
-        let deadline = tokio::time::Instant::now() + FOLLOW_MAX;
-        let stream = lines.take(lq.max_lines).map(|e| {
-            let mut line = e.to_string();
-            line.push('\n');
-            Ok::<_, std::io::Error>(line)
+        // The stream ends at FOLLOW_MAX; the UI follows again.
+        let ndjson = entries(reader, lq.until_millis(), lq.max_lines, deadline).filter_map(|e| {
+            std::future::ready(e.map(|e| Ok::<_, std::io::Error>(format!("{e}\n"))))
         });
-        let bounded = futures::stream::unfold(
-            (Box::pin(stream), deadline),
-            |(mut st, deadline)| async move {
-                match tokio::time::timeout_at(deadline, st.next()).await {
-                    Ok(Some(item)) => Some((item, (st, deadline))),
-                    _ => None,
-                }
-            },
-        );
         return Ok((
             [
                 (header::CONTENT_TYPE, "application/x-ndjson"),
                 (header::CACHE_CONTROL, "no-store"),
             ],
-            Body::from_stream(bounded),
+            Body::from_stream(ndjson),
         )
             .into_response());
     }
-    let read = async {
-        let mut entries = Vec::new();
-        let mut lines = Box::pin(lines);
-        let mut truncated = false;
-        while let Some(e) = lines.next().await {
-            if entries.len() == lq.max_lines {
-                truncated = true;
-                break;
-            }
-            entries.push(e);
-        }
-        (entries, truncated)
-    };
-    let (entries, truncated) = tokio::time::timeout(READ_TIMEOUT, read)
-        .await
-        .map_err(|_| timed_out(&cluster))?;
-    Ok(axum::Json(json!({"entries": entries, "linesTruncated": truncated})).into_response())
+    // One line past `maxLines` tells that the answer is truncated.
+    let mut read: Vec<Option<Value>> =
+        entries(reader, lq.until_millis(), lq.max_lines + 1, deadline)
+            .collect()
+            .await;
+    if read.last().is_some_and(Option::is_none) {
+        return Err(timed_out(&cluster, READ_TIMEOUT));
+    }
+    let truncated = read.len() > lq.max_lines;
+    read.truncate(lq.max_lines);
+    Ok(axum::Json(json!({"entries": read, "linesTruncated": truncated})).into_response())
 }
 
-fn timed_out(cluster: &str) -> Error {
-    Error::Kube(format!(
+/// Opens the pod's log stream, within `within` whether followed or not (an API server that
+/// accepts and never answers holds no request open).
+async fn open_log(
+    api: &Api<Pod>,
+    pod: &str,
+    lp: &LogParams,
+    cluster: &str,
+    within: Duration,
+) -> Result<impl futures::AsyncBufRead + use<>> {
+    match tokio::time::timeout(within, api.log_stream(pod, lp)).await {
+        Ok(r) => r.map_err(|e| refused(cluster, e)),
+        Err(_) => Err(timed_out(cluster, within)),
+    }
+}
+
+/// The log's entries up to `until` (Unix milliseconds), at most `max` of them, until `deadline`:
+/// a stream that reaching the deadline ends with one `None`.
+fn entries(
+    reader: impl futures::AsyncBufRead + Send + 'static,
+    until: Option<i64>,
+    max: usize,
+    deadline: tokio::time::Instant,
+) -> impl futures::Stream<Item = Option<Value>> + Send + 'static {
+    let lines = reader
+        .lines()
+        .filter_map(|l| std::future::ready(l.ok().and_then(|l| log_entry(&l))))
+        .take_while(move |(t, _)| std::future::ready(until.is_none_or(|u| *t <= u)))
+        .map(|(_, e)| e)
+        .take(max);
+    futures::stream::unfold(Some(Box::pin(lines)), move |st| async move {
+        let mut st = st?;
+        match tokio::time::timeout_at(deadline, st.next()).await {
+            Ok(Some(e)) => Some((Some(e), Some(st))),
+            Ok(None) => None,
+            Err(_) => Some((None, None)),
+        }
+    })
+}
+
+/// A log that did not arrive in time: an upstream timeout, not a Kubernetes refusal.
+fn timed_out(cluster: &str, within: Duration) -> Error {
+    Error::UpstreamTimeout(format!(
         "cluster {cluster}: the pod's log did not arrive within {} s",
-        READ_TIMEOUT.as_secs()
+        within.as_secs_f64()
     ))
 }
 
@@ -389,6 +383,78 @@ mod tests {
         ] {
             let err = LogQuery::from_params(&params(&[(k, v)])).expect_err(k);
             assert!(err.to_string().contains(k), "{k}={v}: {err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_entry_stream_stops_at_max_at_until_and_at_its_deadline() {
+        use futures::TryStreamExt;
+        let log = "2026-12-01T10:00:00Z a\n2026-12-01T10:00:01Z b\n2026-12-01T10:00:02Z c\n";
+        let far = tokio::time::Instant::now() + Duration::from_secs(60);
+        let all = |max, until| {
+            entries(
+                futures::io::Cursor::new(log.as_bytes().to_vec()),
+                until,
+                max,
+                far,
+            )
+            .collect::<Vec<_>>()
+        };
+        let msgs = |v: Vec<Option<Value>>| -> Vec<String> {
+            v.into_iter()
+                .map(|e| {
+                    e.expect("before the deadline")["message"]
+                        .as_str()
+                        .unwrap()
+                        .to_string()
+                })
+                .collect()
+        };
+        assert_eq!(msgs(all(2, None).await), ["a", "b"]);
+        assert_eq!(msgs(all(10, Some(1_796_119_201_000)).await), ["a", "b"]);
+        // A log that sends one line and then nothing: the line, then the deadline's `None`.
+        let open = futures::stream::iter([Ok::<_, std::io::Error>(
+            b"2026-12-01T10:00:00Z a\n".to_vec(),
+        )])
+        .chain(futures::stream::pending())
+        .into_async_read();
+        let soon = tokio::time::Instant::now() + Duration::from_millis(100);
+        let got: Vec<_> = entries(open, None, 10, soon).collect().await;
+        assert_eq!(got.len(), 2);
+        assert!(got[0].is_some() && got[1].is_none());
+    }
+
+    #[tokio::test]
+    async fn opening_a_log_is_bounded_followed_or_not() {
+        // An API server that accepts connections and never answers.
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((c, _)) = l.accept().await {
+                held.push(c);
+            }
+        });
+        let config = kube::Config::new(format!("http://{addr}").parse().unwrap());
+        let api: Api<Pod> = Api::namespaced(kube::Client::try_from(config).unwrap(), "bookinfo");
+        for follow in [false, true] {
+            let q = LogQuery::from_params(&params(&[(
+                "follow",
+                if follow { "true" } else { "false" },
+            )]))
+            .unwrap();
+            let lp = q.params(None);
+            let open = open_log(&api, "reviews", &lp, "east", Duration::from_millis(200));
+            let err = match tokio::time::timeout(Duration::from_secs(10), open).await {
+                Ok(Err(e)) => e,
+                Ok(Ok(_)) => panic!("follow={follow}: a log from a silent server"),
+                Err(_) => panic!("follow={follow}: opening the log was not bounded"),
+            };
+            assert_eq!(
+                (err.category(), err.status()),
+                ("upstream_timeout", axum::http::StatusCode::GATEWAY_TIMEOUT),
+                "follow={follow}: {err}"
+            );
         }
     }
 }

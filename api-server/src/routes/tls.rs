@@ -1,11 +1,13 @@
 //! mTLS status routes, in Kiali's `MTLSStatus` JSON: `/api/mesh/tls` (`{status,
 //! autoMTLSEnabled, minTLS}`), `/api/namespaces/{ns}/tls` and `/api/clusters/tls` (with `cluster`
-//! and `namespace`). Each is of one cluster (`clusterName`, default the home cluster), computed
-//! by the engine ([`meshglass_engine::tls`]) from that cluster's PeerAuthentications and
-//! DestinationRules the caller may read. The mesh config is not read: `autoMTLSEnabled` is
+//! and `namespace`). Each is of one cluster ([`tls_cluster`]: `clusterName`, default the home
+//! cluster), computed by the engine ([`meshglass_engine::tls`]) from that cluster's
+//! PeerAuthentications and DestinationRules the caller may read, of the namespaces the status
+//! reads only ([`tls_view`]). The mesh config is not read: `autoMTLSEnabled` is
 //! Istio's default (true) and `minTLS` is `N/A`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
@@ -17,40 +19,80 @@ use serde_json::{Value, json};
 use crate::auth::Identity;
 use crate::error::{Error, Result};
 use crate::params::{Params, check_path_names};
+use crate::registry::ClusterEntry;
 use crate::state::{Shared, View, Views};
 
-/// The cluster a TLS request is of: `clusterName`, else the home cluster (else the first).
-async fn cluster_view(
+/// The cluster a TLS request is of: `clusterName` (400 naming the listed clusters when it is
+/// none of them), else the home cluster. A home hidden by `clustering.ignore_home_cluster` shows
+/// nothing, so then the first listed cluster that is reachable (by name); with none, a 400
+/// asking for `clusterName`.
+fn tls_cluster(s: &Shared, p: &Params) -> Result<Arc<ClusterEntry>> {
+    if let Some(c) = p.cluster() {
+        return s.entry(c);
+    }
+    let listed = s.registry.snapshot();
+    let home = s
+        .registry
+        .home()
+        .filter(|h| listed.iter().any(|e| Arc::ptr_eq(e, h)));
+    match home {
+        Some(h) => Ok(h),
+        None => listed
+            .iter()
+            .find(|e| e.state.accessible())
+            .cloned()
+            .ok_or_else(|| {
+                let names: Vec<&str> = listed.iter().map(|e| e.name.as_str()).collect();
+                Error::bad_param(
+                    "clusterName",
+                    "",
+                    format!(
+                        "a cluster name (no default: the home cluster is hidden and no other is reachable): {}",
+                        names.join(", ")
+                    ),
+                )
+            }),
+    }
+}
+
+/// The view of the request's cluster ([`tls_cluster`]) holding only what the status reads: the
+/// namespaces `asked` (`None`: every one), the root namespace, and those holding
+/// PeerAuthentications or DestinationRules (a DestinationRule anywhere may name a namespace's
+/// hosts). So a token user's request reviews access to those namespaces only.
+async fn tls_view(
     s: &Shared,
     id: &Identity,
     p: &Params,
-    wanted: Option<Vec<String>>,
-) -> Result<(Views, usize)> {
-    let home = s
-        .registry
-        .snapshot()
-        .into_iter()
-        .find(|e| e.is_home)
-        .map(|e| e.name.clone());
-    let cluster = p.cluster().map(str::to_string).or(home);
-    let views = s
-        .views(
-            id,
-            cluster.as_deref(),
-            wanted.map(|w| w.into_iter().collect()),
-        )
-        .await?;
-    let idx = views
-        .clusters
-        .iter()
-        .position(|v| cluster.as_deref().is_none_or(|c| v.name() == c))
-        .ok_or_else(|| {
-            Error::NotFound(format!(
-                "cluster {} is not reachable",
-                cluster.unwrap_or_default()
-            ))
-        })?;
-    Ok((views, idx))
+    asked: Option<&BTreeSet<String>>,
+) -> Result<Views> {
+    let entry = tls_cluster(s, p)?;
+    let wanted = asked.map(|asked| {
+        let mut w = asked.clone();
+        w.insert(s.config.istio_namespace().to_string());
+        for kind in [IstioKind::PeerAuthentication, IstioKind::DestinationRule] {
+            w.extend(
+                entry
+                    .cache
+                    .istio(kind)
+                    .iter()
+                    .filter_map(|o| o.metadata.namespace.clone()),
+            );
+        }
+        w
+    });
+    let views = s.views(id, Some(&entry.name), wanted).await?;
+    if views.clusters.is_empty() {
+        let why = views
+            .missing
+            .first()
+            .map(|(_, e)| e.clone())
+            .unwrap_or_default();
+        return Err(Error::NotFound(format!(
+            "cluster {} is not reachable: {why}",
+            entry.name
+        )));
+    }
+    Ok(views)
 }
 
 /// The PeerAuthentications and DestinationRules of a view, as the engine reads them.
@@ -89,9 +131,9 @@ pub async fn get_mesh_tls(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response> {
     let p = Params(q);
-    let (views, i) = cluster_view(&s, &id, &p, None).await?;
+    let views = tls_view(&s, &id, &p, Some(&BTreeSet::new())).await?;
     let ctx = context(&s);
-    let (pas, drs) = objects(&views.clusters[i]);
+    let (pas, drs) = objects(&views.clusters[0]);
     let status = tls::mesh_status(&pas, &drs, &ctx);
     let body = json!({"status": status, "autoMTLSEnabled": ctx.auto_mtls, "minTLS": "N/A"});
     Ok(views.with_header(Json(body).into_response()))
@@ -106,15 +148,9 @@ pub async fn get_namespace_tls(
 ) -> Result<Response> {
     check_path_names(&ns, "-")?;
     let p = Params(q);
-    let (views, i) = cluster_view(&s, &id, &p, None).await?;
-    let v = &views.clusters[i];
-    if !matches!(id, Identity::Anonymous) && !v.may_see(&ns) {
-        return Err(Error::Forbidden(format!(
-            "user {} may not read namespace {ns} in cluster {}",
-            id.name(),
-            v.name()
-        )));
-    }
+    let views = tls_view(&s, &id, &p, Some(&[ns.clone()].into())).await?;
+    s.require_namespaces(&id, &views, std::slice::from_ref(&ns))?;
+    let v = &views.clusters[0];
     let ctx = context(&s);
     let (pas, drs) = objects(v);
     let status = tls::namespace_status(&ns, &pas, &drs, &ctx);
@@ -130,14 +166,15 @@ pub async fn get_clusters_tls(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response> {
     let p = Params(q);
-    let wanted = p.namespaces()?.map(|w| w.into_iter().collect());
-    let (views, i) = cluster_view(&s, &id, &p, wanted).await?;
-    let v = &views.clusters[i];
+    let asked = p.namespaces()?;
+    let views = tls_view(&s, &id, &p, asked.as_ref()).await?;
+    let v = &views.clusters[0];
     let ctx = context(&s);
     let (pas, drs) = objects(v);
     let body: Vec<Value> = v
         .namespace_names()
         .iter()
+        .filter(|ns| asked.as_ref().is_none_or(|a| a.contains(*ns)))
         .map(|ns| {
             namespace_json(
                 tls::namespace_status(ns, &pas, &drs, &ctx),

@@ -2,7 +2,7 @@
 //! `meshglass-operator remote-secret`, what the operator produced materialised for an out-of-cluster server,
 //! and that server.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail};
@@ -230,6 +230,21 @@ pub struct ServerInputs {
     pub extra_args: Vec<String>,
 }
 
+/// The server's flags of a configuration file, the demo's kubeconfig (home context: the
+/// primary) and the mounted remote secrets; each server the demo runs starts with them.
+pub fn server_args(config: &Path, kc: &str, secrets_dir: &Path) -> Vec<String> {
+    vec![
+        "--config".into(),
+        config.display().to_string(),
+        "--kubeconfig".into(),
+        kc.to_owned(),
+        "--context".into(),
+        PRIMARY.into(),
+        "--remote-secrets-dir".into(),
+        secrets_dir.display().to_string(),
+    ]
+}
+
 /// Step 8: the operator's ConfigMap and the mounted remote secrets, written into the state directory.
 pub async fn materialise_server_inputs(
     setup: &Setup,
@@ -293,16 +308,7 @@ pub async fn start_server(
     mesh: &Mesh,
 ) -> anyhow::Result<String> {
     progress.begin("meshglass-server out of cluster, with that configuration");
-    let mut args = vec![
-        "--config".into(),
-        inputs.config.display().to_string(),
-        "--kubeconfig".into(),
-        kc.to_owned(),
-        "--context".into(),
-        PRIMARY.into(),
-        "--remote-secrets-dir".into(),
-        inputs.secrets_dir.display().to_string(),
-    ];
+    let mut args = server_args(&inputs.config, kc, &inputs.secrets_dir);
     args.extend(inputs.extra_args.iter().cloned());
     running.procs.spawn(
         "server",

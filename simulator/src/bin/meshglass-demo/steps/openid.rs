@@ -10,6 +10,7 @@ use anyhow::{anyhow, bail};
 use meshglass_testbed::oidc::{CLIENT_SECRET, Provider};
 use serde_json::{Value, json};
 
+use super::kiali::server_args;
 use super::{PRIMARY, REMOTE, ServerInputs, Setup};
 use crate::files::write_private;
 use crate::kube_util::wait_for;
@@ -96,20 +97,13 @@ pub async fn start_openid(
     let config_file = dir.join("config.yaml");
     std::fs::write(&config_file, serde_yaml_ng::to_string(&config)?)?;
     let key = random_key()?;
-    let mut all = vec![
-        "--config".into(),
-        config_file.display().to_string(),
-        "--kubeconfig".into(),
-        kc.to_owned(),
-        "--context".into(),
-        PRIMARY.into(),
-        "--remote-secrets-dir".into(),
-        inputs.secrets_dir.display().to_string(),
+    let mut all = server_args(&config_file, kc, &inputs.secrets_dir);
+    all.extend([
         "--ca-bundle-dir".into(),
         ca_dir.display().to_string(),
         "--client-secret-dir".into(),
         secret_dir.display().to_string(),
-    ];
+    ]);
     all.extend(args);
     running.procs.spawn(
         "server-openid",
