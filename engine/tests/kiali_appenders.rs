@@ -36,8 +36,8 @@ fn opts(graph_type: GraphType, inject: bool) -> GraphOptions {
 fn build(o: &GraphOptions, samples: &[Sample]) -> CytoscapeGraph {
     let r = build_graph(o, samples, &fixtures::bookinfo_inventory());
     assert!(r.diagnostics.is_empty(), "{:?}", r.diagnostics);
-    let json = String::from_utf8(r.graph.to_json_vec()).unwrap();
-    assert_eq!(json, serde_json::to_string(&r.graph).unwrap());
+    let json = String::from_utf8(r.graph.to_json_vec()).expect("utf-8");
+    assert_eq!(json, serde_json::to_string(&r.graph).expect("serde"));
     r.graph
 }
 
