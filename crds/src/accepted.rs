@@ -74,6 +74,9 @@ pub const ACTED_ON: &[&str] = &[
     "external_services.prometheus.thanos_proxy.retention_period",
     "external_services.prometheus.thanos_proxy.scrape_interval",
     "health_config.rate",
+    // crds/src/feature_flags.rs; the other feature flags are not read.
+    "kiali_feature_flags.validations.ignore",
+    "kiali_feature_flags.validations.skip_wildcard_gateway_hosts",
     "istio_labels.app_label_name",
     "istio_labels.version_label_name",
     "kubernetes_config.cluster_name",

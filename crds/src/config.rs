@@ -589,6 +589,7 @@ impl Config {
                 "server.web_port {port:?} is not valid: allowed a port number 1-65535"
             )));
         }
+        cfg.validation_flags()?;
         Ok(cfg)
     }
 

@@ -6,10 +6,12 @@
 //! - [`names`]: object names and labels derived from a CR;
 //! - [`kubeconfig`]: the allow-list remote-cluster kubeconfigs pass (operator and server);
 //! - [`openid`]: the `auth.openid` provider settings, per cluster;
+//! - [`feature_flags`]: `kiali_feature_flags.validations` (ignored codes, wildcard Gateway hosts);
 //! - [`accepted`]: which spec fields this version acts on, and which it only accepts.
 
 pub mod accepted;
 pub mod config;
+pub mod feature_flags;
 pub mod kubeconfig;
 pub mod names;
 pub mod openid;

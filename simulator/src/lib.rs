@@ -5,12 +5,16 @@
 //! with timestamps as OpenMetrics for `promtool tsdb create-blocks-from openmetrics` ([`metrics::openmetrics`]).
 //! Counters are deterministic functions of time, so tests can assert exact rates. It also renders the
 //! Kubernetes objects (Deployments, Services, …) of each cluster's share of the topology ([`manifests`]), and
-//! serves the live metrics over HTTP ([`serve`]).
+//! serves the live metrics over HTTP ([`serve`]). The traffic follows the clusters' VirtualService weights when
+//! asked to ([`routing`], [`live`], [`follow`]).
 
 #[cfg(test)]
 mod fixtures;
+pub mod follow;
+pub mod live;
 pub mod manifests;
 pub mod metrics;
+pub mod routing;
 pub mod serve;
 pub mod topology;
 

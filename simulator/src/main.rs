@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
+use meshglass_simulator::live::Live;
 use meshglass_simulator::serve::{metrics_router, now};
 use meshglass_simulator::{Mesh, Topology, manifests, metrics, parse_duration, parse_time};
 
@@ -31,6 +32,13 @@ enum Command {
         /// Time counters start from (Unix seconds or RFC 3339); default: when the server starts.
         #[arg(long)]
         origin: Option<String>,
+        /// Follow the VirtualService weights of this cluster (a context of --kubeconfig named as the topology's
+        /// cluster); repeat for every cluster. Without it the topology's splits stay.
+        #[arg(long = "follow")]
+        follow: Vec<String>,
+        /// The kubeconfig of the --follow contexts; default: $KUBECONFIG or ~/.kube/config.
+        #[arg(long)]
+        kubeconfig: Option<PathBuf>,
     },
     /// Write timestamped OpenMetrics (ending in `# EOF`) for `promtool tsdb create-blocks-from openmetrics`.
     Openmetrics {
@@ -102,13 +110,26 @@ async fn main() -> anyhow::Result<()> {
             cluster,
             listen,
             origin,
+            follow,
+            kubeconfig,
         } => {
             let mesh = load(&topology, Some(&cluster))?;
             let origin = match origin {
                 Some(o) => parse_time(&o)?,
                 None => now(),
             };
-            serve(Arc::new(mesh), cluster, listen, origin).await
+            let live = Live::new(Arc::new(mesh), origin);
+            if !follow.is_empty() {
+                let mut clients = Vec::new();
+                for context in follow {
+                    clients.push((
+                        context.clone(),
+                        client(kubeconfig.as_deref(), &context).await?,
+                    ));
+                }
+                tokio::spawn(meshglass_simulator::follow::follow(live.clone(), clients));
+            }
+            serve(live, cluster, listen).await
         }
         Command::Openmetrics {
             topology,
@@ -173,15 +194,26 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-async fn serve(
-    mesh: Arc<Mesh>,
-    cluster: String,
-    listen: SocketAddr,
-    origin: f64,
-) -> anyhow::Result<()> {
+/// A client of `context` of the kubeconfig (the default one without a path).
+async fn client(path: Option<&std::path::Path>, context: &str) -> anyhow::Result<kube::Client> {
+    let kubeconfig = match path {
+        Some(p) => kube::config::Kubeconfig::read_from(p)
+            .with_context(|| format!("reading {}", p.display()))?,
+        None => kube::config::Kubeconfig::read().context("reading the default kubeconfig")?,
+    };
+    let options = kube::config::KubeConfigOptions {
+        context: Some(context.to_owned()),
+        ..Default::default()
+    };
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .with_context(|| format!("context {context}"))?;
+    Ok(kube::Client::try_from(config)?)
+}
+
+async fn serve(live: Arc<Live>, cluster: String, listen: SocketAddr) -> anyhow::Result<()> {
     use axum::routing::get;
-    let app = metrics_router(mesh, Some(cluster.clone()), origin)
-        .route("/healthz", get(|| async { "ok" }));
+    let app = metrics_router(live, Some(cluster.clone())).route("/healthz", get(|| async { "ok" }));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;

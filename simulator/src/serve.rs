@@ -5,15 +5,16 @@ use std::sync::Arc;
 
 use axum::{Router, http::header, routing::get};
 
-use crate::{Mesh, metrics};
+use crate::live::Live;
+use crate::metrics;
 
-/// `GET /metrics`: the exposition of `cluster`'s sidecars (all clusters with `None`), counters starting at
-/// `origin` (Unix seconds) and read at the time of the request.
-pub fn metrics_router(mesh: Arc<Mesh>, cluster: Option<String>, origin: f64) -> Router {
+/// `GET /metrics`: the exposition of `cluster`'s sidecars (all clusters with `None`) for the mesh `live` holds
+/// now, counters starting at its origin (Unix seconds) and read at the time of the request.
+pub fn metrics_router(live: Arc<Live>, cluster: Option<String>) -> Router {
     Router::new().route(
         "/metrics",
         get(move || {
-            let mesh = mesh.clone();
+            let (mesh, origin) = live.current();
             let cluster = cluster.clone();
             async move {
                 (

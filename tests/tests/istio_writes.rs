@@ -1,9 +1,10 @@
 //! End to end, writes of Istio config through the server (token strategy, in process) to west:
 //! a user whose own RBAC allows it creates, patches and deletes a VirtualService, and the
 //! server's cache and validations follow each write; a user without that RBAC gets the API
-//! server's 403 passed through with its reason; a body the cluster's schema refuses gets the
-//! API server's 422; bad input is a 400 naming the field before anything is sent; a view-only
-//! server refuses every write.
+//! server's 403 passed through with its reason (and the detail's `permissions` say so before
+//! any write: true for the editor, false for the viewer and on a view-only server); a body the
+//! cluster's schema refuses gets the API server's 422; bad input is a 400 naming the field
+//! before anything is sent; a view-only server refuses every write.
 //!
 //! The server's home cluster is west, so that a west user's token is reviewed there and the
 //! write goes with that token: the API server decides, never the server's ServiceAccount.
@@ -211,6 +212,26 @@ async fn writes_go_to_the_cluster_with_the_callers_own_credentials() {
     assert_eq!(val["valid"], false, "{val}");
     assert!(codes(&val).contains(&"KIA1101".to_string()), "{val}");
 
+    // The detail's permissions are what west says of each caller's own credential, per kind.
+    let permissions = |token: String, path: String| {
+        let api = &api;
+        async move {
+            let (st, b) = api.send(reqwest::Method::GET, &path, &token, None).await;
+            assert_eq!(st, 200, "detail: {b}");
+            b["permissions"].clone()
+        }
+    };
+    assert_eq!(
+        permissions(editor.clone(), obj_path.clone()).await,
+        json!({"create": true, "update": true, "delete": true}),
+        "the editor may write VirtualServices"
+    );
+    assert_eq!(
+        permissions(viewer.clone(), obj_path.clone()).await,
+        json!({"create": false, "update": false, "delete": false}),
+        "the viewer may not"
+    );
+
     // A user whose RBAC allows no writes: the API server's 403, with its reason.
     let (st, b) = api
         .send(
@@ -289,6 +310,15 @@ async fn writes_go_to_the_cluster_with_the_callers_own_credentials() {
         http: reqwest::Client::new(),
         base: view_only.base_url(),
     };
+    let (st, b) = ro
+        .send(reqwest::Method::GET, &obj_path, &editor, None)
+        .await;
+    assert_eq!(st, 200, "view-only detail: {b}");
+    assert_eq!(
+        b["permissions"],
+        json!({"create": false, "update": false, "delete": false}),
+        "view-only: no permission whatever the RBAC"
+    );
     for (method, path, body) in [
         (
             reqwest::Method::POST,

@@ -4,15 +4,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use meshglass_simulator::serve::{metrics_router, now};
+use meshglass_simulator::live::Live;
+use meshglass_simulator::serve::metrics_router;
 
-/// Serves one cluster's sidecar metrics in this process; counters start now.
+/// Serves one cluster's sidecar metrics in this process, for the mesh `live` holds.
 pub async fn serve_metrics(
-    mesh: Arc<meshglass_simulator::Mesh>,
+    live: Arc<Live>,
     cluster: &str,
     addr: SocketAddr,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let app = metrics_router(mesh, Some(cluster.to_owned()), now());
+    let app = metrics_router(live, Some(cluster.to_owned()));
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr}"))?;

@@ -10,7 +10,11 @@ use anyhow::anyhow;
 use meshglass_simulator::Mesh;
 use serde_json::Value;
 
-use super::{Metrics, PRIMARY, REMOTE, Setup};
+use meshglass_simulator::follow::follow;
+use meshglass_simulator::live::Live;
+use meshglass_simulator::serve::now;
+
+use super::{Clusters, Metrics, PRIMARY, REMOTE, Setup};
 use crate::files::read;
 use crate::kube_util::wait_for;
 use crate::procs;
@@ -18,22 +22,32 @@ use crate::progress::Progress;
 use crate::running::Running;
 use crate::sidecars::serve_metrics;
 
-/// Step 4: one `/metrics` endpoint per cluster, served from this process.
+/// Step 4: one `/metrics` endpoint per cluster, served from this process; the traffic follows the VirtualService
+/// weights of both clusters (a routing wizard's objects change the graph's rates).
 pub async fn serve_sidecars(
     setup: &Setup,
     progress: &mut Progress,
     running: &mut Running,
     mesh: &Arc<Mesh>,
+    clusters: &Clusters,
 ) -> anyhow::Result<()> {
     let ports = setup.ports;
     progress.begin("mesh-traffic simulator: one /metrics endpoint per cluster");
+    let live = Live::new(mesh.clone(), now());
+    running.simulators.push(tokio::spawn(follow(
+        live.clone(),
+        vec![
+            (PRIMARY.to_owned(), clusters.east.clone()),
+            (REMOTE.to_owned(), clusters.west.clone()),
+        ],
+    )));
     for (cluster, port) in [
         (PRIMARY, ports.simulator_east),
         (REMOTE, ports.simulator_west),
     ] {
         running.simulators.push(
             serve_metrics(
-                mesh.clone(),
+                live.clone(),
                 cluster,
                 SocketAddr::from(([127, 0, 0, 1], port)),
             )
