@@ -286,6 +286,10 @@ pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
 type AccessKey = (Arc<User>, String, String);
 
+/// A credential's (SHA-256 of the token; zeros for the server's own) rights on one kind of one
+/// namespace of one cluster: [`crate::permissions`].
+pub type PermissionKey = ([u8; 32], String, String, meshglass_engine::IstioKind);
+
 /// A token bucket: `burst` reviews at once, refilled at `rate` per second.
 struct Bucket {
     tokens: f64,
@@ -326,6 +330,8 @@ pub struct Auth {
     reviewer: Arc<dyn Reviewer>,
     tokens: Mutex<TtlCache<[u8; 32], Option<Arc<User>>>>,
     access: Mutex<TtlCache<AccessKey, bool>>,
+    /// `(create, update, delete)` answers of SelfSubjectAccessReviews, cached like `access`.
+    pub permissions: Mutex<TtlCache<PermissionKey, [bool; 3]>>,
     bucket: Mutex<Bucket>,
     pub counts: ReviewCounts,
     /// Seals the sessions of logins.
@@ -344,6 +350,7 @@ impl Auth {
             reviewer,
             tokens: Mutex::new(TtlCache::new(REVIEW_TTL, TOKEN_CACHE_SIZE)),
             access: Mutex::new(TtlCache::new(REVIEW_TTL, ACCESS_CACHE_SIZE)),
+            permissions: Mutex::new(TtlCache::new(REVIEW_TTL, ACCESS_CACHE_SIZE)),
             bucket: Mutex::new(Bucket {
                 tokens: f64::from(TOKEN_REVIEW_BURST),
                 last: Instant::now(),

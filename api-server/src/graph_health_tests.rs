@@ -97,7 +97,14 @@ fn samples() -> Value {
 async fn fake_prometheus() -> String {
     async fn answer(uri: axum::http::Uri, body: String) -> axum::Json<Value> {
         let q = format!("{uri} {body}");
-        let result = if q.contains("istio_requests_total") {
+        let result = if q.contains("label_replace") {
+            // The aggregateNode appender's query: the same series, classified.
+            let mut v = samples();
+            for s in v.as_array_mut().into_iter().flatten() {
+                s["metric"]["meshglass_aggregate"] = json!("Search");
+            }
+            v
+        } else if q.contains("istio_requests_total") {
             samples()
         } else {
             json!([])
@@ -244,7 +251,7 @@ async fn twenty_percent_5xx_is_red_in_graph_and_list() {
 #[tokio::test]
 async fn kiali_appenders_not_implemented_are_400_saying_so() {
     let s = anonymous().await;
-    for name in ["ambient", "aggregateNode"] {
+    for name in ["ambient", "extensions"] {
         let (st, _, b) = call(
             &s,
             &format!("/kiali/api/namespaces/graph?namespaces=bookinfo&appenders=deadNode,{name}"),
@@ -269,4 +276,41 @@ async fn kiali_appenders_not_implemented_are_400_saying_so() {
     )
     .await;
     assert_eq!(st, StatusCode::OK, "{b}");
+}
+
+#[tokio::test]
+async fn aggregate_nodes_come_from_the_classified_series() {
+    let s = anonymous().await;
+    let (st, _, g) = call(
+        &s,
+        &format!(
+            "/kiali/api/namespaces/graph?namespaces=bookinfo&graphType=workload&injectServiceNodes=true&appenders=aggregateNode&queryTime={T}"
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{g}");
+    let aggs: Vec<&Value> = g["elements"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| &n["data"])
+        .filter(|d| d["nodeType"] == "aggregate")
+        .collect();
+    assert!(!aggs.is_empty(), "{g}");
+    assert!(
+        aggs.iter()
+            .all(|d| d["aggregate"] == "request_operation=Search" && d["service"].is_string()),
+        "{g}"
+    );
+    // A label name Prometheus would refuse is a 400 naming the parameter.
+    let (st, _, b) = call(
+        &s,
+        "/kiali/api/namespaces/graph?namespaces=bookinfo&appenders=aggregateNode&aggregate=request-operation",
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{b}");
+    assert_eq!(b["parameter"], "aggregate");
+    assert!(b["allowed"].as_str().unwrap().contains("label name"), "{b}");
 }

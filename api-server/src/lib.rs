@@ -12,6 +12,7 @@ pub mod logging;
 pub mod metrics;
 pub mod openid;
 pub mod params;
+pub mod permissions;
 pub mod prom;
 pub mod registry;
 pub mod routes;
@@ -160,6 +161,10 @@ pub fn cluster_id(deployments: &[Deployment]) -> Option<String> {
 pub async fn start(opts: Options) -> Result<Running> {
     let config = Arc::new(opts.config.clone());
     let strategy = auth::configured_strategy(&config)?;
+    // A bad `kiali_feature_flags.validations` stops the start, naming the field.
+    config
+        .validation_flags()
+        .map_err(|e| Error::Config(e.to_string()))?;
     let registry = Arc::new(Registry::default());
     let home_cfg = home_config(&opts).await?;
     let home_client = kube::Client::try_from(home_cfg.clone())

@@ -66,3 +66,64 @@ async fn a_user_who_cannot_read_the_istio_namespace_sees_no_control_plane_status
     let (st, _, _) = call(&s, "/kiali/api/mesh/graph", None).await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
 }
+
+/// Grafana (`external_services.grafana` enabled with an `internal_url`) is an infrastructure
+/// node of the mesh graph, reachable when its `/api/health` answers, and an add-on of
+/// `/api/istio/status`; without an `internal_url` there is no node.
+#[tokio::test]
+async fn grafana_is_an_infra_node_with_its_reachability() {
+    let app = axum::Router::new().route("/api/health", axum::routing::get(|| async { "ok" }));
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(l, app).await });
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let grafana = |s: &std::sync::Arc<crate::state::AppState>, url: String| {
+        let mut config = (*s.config).clone();
+        config.external_services.grafana.internal_url = url;
+        std::sync::Arc::new(crate::state::AppState {
+            config: std::sync::Arc::new(config),
+            registry: s.registry.clone(),
+            auth: s.auth.clone(),
+            prom: None,
+            tracing: crate::traces::unconfigured(),
+            metrics: s.metrics.clone(),
+            health_rules: s.health_rules.clone(),
+            app_labels: s.app_labels.clone(),
+        })
+    };
+    let base = state(AuthStrategy::Anonymous, "/kiali");
+    for (url, health) in [
+        (format!("http://{addr}"), "Healthy"),
+        (format!("http://{closed}/"), "Unreachable"),
+    ] {
+        let s = grafana(&base, url);
+        let (st, _, g) = call(&s, "/kiali/api/mesh/graph", None).await;
+        assert_eq!(st, StatusCode::OK, "{g}");
+        let nodes: Vec<&serde_json::Value> = g["elements"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| &n["data"])
+            .filter(|d| d["infraType"] == "grafana")
+            .collect();
+        assert_eq!(nodes.len(), 1, "{g}");
+        assert_eq!(nodes[0]["infraName"], "Grafana");
+        assert_eq!(nodes[0]["healthData"], health, "{g}");
+        // A loopback URL names no Service of the mesh: outside it.
+        assert_eq!(nodes[0]["cluster"], "_external_");
+        let (_, _, status) = call(&s, "/kiali/api/istio/status", None).await;
+        assert!(
+            status
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["name"] == "grafana" && c["status"] == health && c["is_core"] == false),
+            "{status}"
+        );
+    }
+    let (_, _, g) = call(&base, "/kiali/api/mesh/graph", None).await;
+    assert!(!g.to_string().contains("\"grafana\""), "{g}");
+}

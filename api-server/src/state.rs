@@ -312,10 +312,15 @@ impl Views {
 }
 
 impl AppState {
-    /// The mesh settings validations read: the root namespace is `istio_namespace`.
+    /// The mesh settings validations read: the root namespace is `istio_namespace`; the codes
+    /// ignored and the wildcard Gateway hosts skipped are `kiali_feature_flags.validations`'
+    /// (checked at start-up, so a bad value never reaches here; Kiali's defaults then).
     pub fn validation_options(&self) -> meshglass_engine::validations::Options {
+        let flags = self.config.validation_flags().unwrap_or_default();
         meshglass_engine::validations::Options {
             root_namespace: self.config.istio_namespace().to_string(),
+            ignore: flags.ignore,
+            skip_wildcard_gateway_hosts: flags.skip_wildcard_gateway_hosts,
             ..Default::default()
         }
     }

@@ -57,6 +57,8 @@ pub const ACTED_ON: &[&str] = &[
     "deployment.logger.log_format",
     // The metrics client (api-server/src/upstream.rs, prom.rs): `enabled`, `is_core` and
     // `cache_*` are not read by anything, so they are reported when set.
+    // `external_services.grafana.{enabled,internal_url}` place and check Grafana's node on the
+    // mesh page (unit test `mesh_route_tests`) but have no case here, so are still reported.
     "external_services.prometheus.url",
     "external_services.prometheus.health_check_url",
     "external_services.prometheus.auth.type",
@@ -90,6 +92,9 @@ pub const ACTED_ON: &[&str] = &[
     "external_services.tracing.auth.ca_file",
     "external_services.tracing.auth.insecure_skip_verify",
     "health_config.rate",
+    // crds/src/feature_flags.rs; the other feature flags are not read.
+    "kiali_feature_flags.validations.ignore",
+    "kiali_feature_flags.validations.skip_wildcard_gateway_hosts",
     "istio_labels.app_label_name",
     "istio_labels.version_label_name",
     "kubernetes_config.cluster_name",

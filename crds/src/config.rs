@@ -184,8 +184,33 @@ pub struct LoggerConfig {
 pub struct ExternalServicesConfig {
     pub prometheus: PrometheusConfig,
     pub tracing: crate::tracing::TracingConfig,
+    pub grafana: GrafanaConfig,
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+/// `external_services.grafana`: the mesh page shows Grafana as an infrastructure node (where
+/// `internal_url` places it, and whether its `/api/health` answers) when it is enabled and has
+/// an `internal_url`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(default)]
+pub struct GrafanaConfig {
+    pub enabled: bool,
+    /// The URL the server reaches Grafana at, e.g. `http://grafana.istio-system:3000`.
+    pub internal_url: String,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl Default for GrafanaConfig {
+    fn default() -> Self {
+        // Kiali's default.
+        GrafanaConfig {
+            enabled: true,
+            internal_url: String::new(),
+            extra: Extra::default(),
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -533,6 +558,7 @@ impl Config {
                 "server.web_port {port:?} is not valid: allowed a port number 1-65535"
             )));
         }
+        cfg.validation_flags()?;
         Ok(cfg)
     }
 

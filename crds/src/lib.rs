@@ -7,10 +7,12 @@
 //! - [`kubeconfig`]: the allow-list remote-cluster kubeconfigs pass (operator and server);
 //! - [`openid`]: the `auth.openid` provider settings, per cluster;
 //! - [`tracing`]: `external_services.tracing`, the tracing store;
+//! - [`feature_flags`]: `kiali_feature_flags.validations` (ignored codes, wildcard Gateway hosts);
 //! - [`accepted`]: which spec fields this version acts on, and which it only accepts.
 
 pub mod accepted;
 pub mod config;
+pub mod feature_flags;
 pub mod kubeconfig;
 pub mod names;
 pub mod openid;

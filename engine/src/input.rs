@@ -32,11 +32,14 @@ pub enum Family {
     RequestBytesSum,
     /// `istio_response_bytes_sum` (HTTP response body sizes).
     ResponseBytesSum,
+    /// `istio_requests_total` grouped by the aggregate label too (the aggregateNode appender),
+    /// its value copied into `meshglass_aggregate`.
+    RequestsByAggregate,
 }
 
 impl Family {
     /// Every family, in a fixed order.
-    pub const ALL: [Family; 10] = [
+    pub const ALL: [Family; 11] = [
         Family::RequestsTotal,
         Family::RequestDurationBucket,
         Family::RequestDurationSum,
@@ -47,6 +50,7 @@ impl Family {
         Family::TcpReceivedBytes,
         Family::RequestBytesSum,
         Family::ResponseBytesSum,
+        Family::RequestsByAggregate,
     ];
 
     /// The Prometheus metric name of this family.
@@ -62,6 +66,7 @@ impl Family {
             Family::TcpReceivedBytes => "istio_tcp_received_bytes_total",
             Family::RequestBytesSum => "istio_request_bytes_sum",
             Family::ResponseBytesSum => "istio_response_bytes_sum",
+            Family::RequestsByAggregate => "istio_requests_total",
         }
     }
 
@@ -119,7 +124,7 @@ macro_rules! istio_labels {
 }
 
 /// How many labels the engine reads.
-const LABELS: usize = 22;
+const LABELS: usize = 23;
 
 istio_labels! {
     Reporter reporter;
@@ -145,6 +150,8 @@ istio_labels! {
     ConnectionSecurityPolicy connection_security_policy;
     /// Histogram bucket upper bound (only on `_bucket` samples).
     Le le;
+    /// The aggregate label's value (only on [`Family::RequestsByAggregate`] samples).
+    MeshglassAggregate meshglass_aggregate;
 }
 
 /// The labels of one sample ([`Label`]); labels the engine does not use are dropped.

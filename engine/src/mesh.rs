@@ -83,6 +83,11 @@ pub struct KubeCluster {
     pub network: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// BEYOND Kiali: the mesh names this cluster (a remote's
+    /// `topology.istio.io/controlPlaneClusters`) but the console has no remote cluster secret
+    /// for it, so it cannot read it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub missing_remote_secret: bool,
 }
 
 /// A Deployment of the Istio namespace: istiod or a gateway.
@@ -174,7 +179,8 @@ pub struct MeshCluster {
     pub namespaces: Vec<NamespaceInfo>,
 }
 
-/// The metrics store (Prometheus) as the console reaches it.
+/// An external service of the console (the metrics store, the tracing store, Grafana) as the
+/// console reaches it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MetricStore {
     /// Where it runs: (cluster, namespace) of its Service, or `None` when outside the mesh.
@@ -192,6 +198,11 @@ pub struct MeshInput {
     /// This console: (cluster, instance), shown when its namespace is visible.
     pub kiali: Option<(String, KialiInstance)>,
     pub metric_store: Option<MetricStore>,
+    /// The tracing store (`external_services.tracing`, when enabled), named by its provider
+    /// (`jaeger`, `tempo`).
+    pub trace_store: Option<(String, MetricStore)>,
+    /// Grafana (`external_services.grafana`, when enabled).
+    pub grafana: Option<MetricStore>,
 }
 
 /// Kiali's `Namespace` as the mesh routes list it.
@@ -278,6 +289,35 @@ fn names_primary(remote: &MeshCluster, primary: &str) -> bool {
                 .map(str::trim)
                 .any(|c| c == primary || c == "*")
         })
+}
+
+/// The clusters the mesh names that the console has no remote secret for: each primary a
+/// reachable cluster's Istio namespace names in `topology.istio.io/controlPlaneClusters` that
+/// is not one of the console's clusters, with the cluster naming it first (by name).
+pub fn clusters_without_secret(input: &MeshInput) -> BTreeMap<String, String> {
+    let known: BTreeSet<&str> = input
+        .clusters
+        .iter()
+        .map(|c| c.cluster.name.as_str())
+        .collect();
+    let mut out = BTreeMap::new();
+    for c in &input.clusters {
+        let Some(v) = c
+            .istio_namespace
+            .as_ref()
+            .and_then(|ns| ns.annotations.get(CONTROL_PLANE_CLUSTERS))
+        else {
+            continue;
+        };
+        for name in v.split(',').map(str::trim) {
+            if name.is_empty() || name == "*" || known.contains(name) {
+                continue;
+            }
+            out.entry(name.to_string())
+                .or_insert_with(|| c.cluster.name.clone());
+        }
+    }
+    out
 }
 
 /// The control planes the caller may see, by cluster then name.
@@ -388,10 +428,16 @@ pub fn component_statuses(input: &MeshInput) -> Vec<ComponentStatus> {
         }
     }
     out.sort_by(|a, b| (&a.cluster, &a.name).cmp(&(&b.cluster, &b.name)));
-    if let Some(p) = &input.metric_store {
+    let add_ons = [
+        ("prometheus", input.metric_store.as_ref()),
+        ("tracing", input.trace_store.as_ref().map(|t| &t.1)),
+        ("grafana", input.grafana.as_ref()),
+    ];
+    for (name, p) in add_ons {
+        let Some(p) = p else { continue };
         out.push(ComponentStatus {
             cluster: p.location.as_ref().map(|l| l.0.clone()).unwrap_or_default(),
-            name: "prometheus".into(),
+            name: name.into(),
             namespace: p.location.as_ref().map(|l| l.1.clone()).unwrap_or_default(),
             status: if p.healthy {
                 ComponentHealth::Healthy
@@ -532,6 +578,31 @@ pub fn mesh_graph(input: &MeshInput, timestamp: i64) -> MeshGraph {
             },
         );
     }
+    for (name, by) in clusters_without_secret(input) {
+        let cluster = KubeCluster {
+            name: name.clone(),
+            missing_remote_secret: true,
+            error: Some(format!(
+                "no remote cluster secret for {name}: the Istio namespace of {by} names it in {CONTROL_PLANE_CLUSTERS}, so the console cannot read it"
+            )),
+            ..Default::default()
+        };
+        cluster_boxes.insert(
+            name.clone(),
+            MeshNodeData {
+                id: hash(&format!("box_{name}")),
+                cluster: name.clone(),
+                infra_name: name.clone(),
+                infra_type: "cluster".into(),
+                node_type: "box".into(),
+                health_data: Some("Unreachable".into()),
+                infra_data: serde_json::to_value(&cluster).unwrap_or(Value::Null),
+                is_box: "cluster".into(),
+                is_inaccessible: true,
+                ..Default::default()
+            },
+        );
+    }
     let cps = control_planes(input);
     let mut istiods_of: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut data_planes: BTreeMap<String, BTreeMap<String, MeshNamespace>> = BTreeMap::new();
@@ -578,35 +649,48 @@ pub fn mesh_graph(input: &MeshInput, timestamp: i64) -> MeshGraph {
         for istiod in istiods_of.get(home).into_iter().flatten() {
             b.edge(&kiali, istiod);
         }
-        if let Some(p) = &input.metric_store {
+        // Kiali's external services, each where its in-cluster URL places it.
+        let stores = [
+            ("metricStore", "Prometheus", input.metric_store.as_ref()),
+            (
+                "traceStore",
+                input.trace_store.as_ref().map_or("", |t| t.0.as_str()),
+                input.trace_store.as_ref().map(|t| &t.1),
+            ),
+            ("grafana", "Grafana", input.grafana.as_ref()),
+        ];
+        let mut any_external = false;
+        for (kind, name, p) in stores {
+            let Some(p) = p else { continue };
             let (cluster, ns, external) = match &p.location {
                 Some((c, n)) => (c.as_str(), n.as_str(), false),
                 None => (EXTERNAL, "", true),
             };
-            let prom = b.infra("metricStore", cluster, ns, "Prometheus", "");
-            let n = b.node(&prom);
+            let id = b.infra(kind, cluster, ns, name, "");
+            let n = b.node(&id);
             n.health_data = Some(if p.healthy { "Healthy" } else { "Unreachable" }.into());
             n.infra_data = p.info.clone();
             n.is_external = external;
             n.is_inaccessible = external;
-            b.edge(&kiali, &prom);
-            if external {
-                cluster_boxes.insert(
-                    EXTERNAL.into(),
-                    MeshNodeData {
-                        id: hash(&format!("box_{EXTERNAL}")),
-                        cluster: EXTERNAL.into(),
-                        infra_name: "External Deployments".into(),
-                        infra_type: "cluster".into(),
-                        node_type: "box".into(),
-                        health_data: Some("Healthy".into()),
-                        is_box: "cluster".into(),
-                        is_external: true,
-                        is_inaccessible: true,
-                        ..Default::default()
-                    },
-                );
-            }
+            b.edge(&kiali, &id);
+            any_external |= external;
+        }
+        if any_external {
+            cluster_boxes.insert(
+                EXTERNAL.into(),
+                MeshNodeData {
+                    id: hash(&format!("box_{EXTERNAL}")),
+                    cluster: EXTERNAL.into(),
+                    infra_name: "External Deployments".into(),
+                    infra_type: "cluster".into(),
+                    node_type: "box".into(),
+                    health_data: Some("Healthy".into()),
+                    is_box: "cluster".into(),
+                    is_external: true,
+                    is_inaccessible: true,
+                    ..Default::default()
+                },
+            );
         }
     }
     // Namespace boxes (inner), then each node into its cluster's box.

@@ -70,6 +70,8 @@ fn input(clusters: Vec<MeshCluster>) -> MeshInput {
             healthy: true,
             info: json!({}),
         }),
+        trace_store: None,
+        grafana: None,
     }
 }
 
@@ -276,6 +278,45 @@ fn an_unreachable_cluster_is_a_box_that_says_so() {
     assert_eq!(nodes(&g, "dataplane").len(), 2);
 }
 
+/// BEYOND Kiali: a primary a remote names in `controlPlaneClusters` that the console has no
+/// remote secret for is a box flagged `missingRemoteSecret`, saying who names it.
+#[test]
+fn a_named_primary_without_a_remote_secret_is_flagged() {
+    // The console reads only west, whose Istio namespace names east (and `*`, which names
+    // no cluster in particular).
+    let mut i = primary_remote();
+    i.clusters.retain(|c| c.cluster.name == "west");
+    if let Some(ns) = i.clusters[0].istio_namespace.as_mut() {
+        ns.annotations
+            .insert(CONTROL_PLANE_CLUSTERS.into(), "east, *".into());
+    }
+    assert_eq!(
+        clusters_without_secret(&i),
+        [("east".to_string(), "west".to_string())].into()
+    );
+    let g = mesh_graph(&i, 0);
+    let east = nodes(&g, "cluster")
+        .into_iter()
+        .find(|c| c.cluster == "east")
+        .expect("a box for the named primary");
+    assert!(east.is_inaccessible);
+    assert_eq!(east.infra_data["missingRemoteSecret"], true);
+    assert_eq!(east.infra_data["accessible"], false);
+    let why = east.infra_data["error"].as_str().unwrap();
+    assert!(
+        why.contains("west") && why.contains(CONTROL_PLANE_CLUSTERS),
+        "{why}"
+    );
+    // With east's secret (east among the clusters) nothing is flagged.
+    let g = mesh_graph(&primary_remote(), 0);
+    assert!(clusters_without_secret(&primary_remote()).is_empty());
+    assert!(
+        nodes(&g, "cluster")
+            .iter()
+            .all(|c| c.infra_data.get("missingRemoteSecret").is_none())
+    );
+}
+
 #[test]
 fn a_hidden_istio_namespace_hides_its_control_plane() {
     let mut i = primary_remote();
@@ -283,6 +324,63 @@ fn a_hidden_istio_namespace_hides_its_control_plane() {
     assert!(control_planes(&i).is_empty());
     assert!(nodes(&mesh_graph(&i, 0), "istiod").is_empty());
     assert!(component_statuses(&i).iter().all(|c| c.cluster != "east"));
+}
+
+/// The tracing store and Grafana are infrastructure nodes linked from this console, as Kiali's
+/// mesh page shows them: each where its URL places it (else in `External Deployments`), with
+/// its reachability, and an add-on in `/api/istio/status`.
+#[test]
+fn tracing_and_grafana_are_infra_nodes_with_their_reachability() {
+    let mut i = primary_remote();
+    i.trace_store = Some((
+        "jaeger".into(),
+        MetricStore {
+            location: Some(("east".into(), "istio-system".into())),
+            healthy: true,
+            info: json!({"IsCore": false}),
+        },
+    ));
+    i.grafana = Some(MetricStore {
+        location: None,
+        healthy: false,
+        info: json!({}),
+    });
+    let g = mesh_graph(&i, 0);
+    let kiali = nodes(&g, "kiali")[0].id.clone();
+    let jaeger = nodes(&g, "traceStore");
+    assert_eq!(jaeger.len(), 1);
+    let j = jaeger[0];
+    assert_eq!(
+        (
+            j.infra_name.as_str(),
+            j.cluster.as_str(),
+            j.namespace.as_str()
+        ),
+        ("jaeger", "east", "istio-system")
+    );
+    assert_eq!(j.health_data.as_deref(), Some("Healthy"));
+    assert!(!j.is_external);
+    assert!(has_edge(&g, &kiali, &j.id));
+    let grafana = nodes(&g, "grafana");
+    assert_eq!(grafana.len(), 1);
+    let gr = grafana[0];
+    assert_eq!(gr.infra_name, "Grafana");
+    assert_eq!(gr.cluster, EXTERNAL);
+    assert_eq!(gr.health_data.as_deref(), Some("Unreachable"));
+    assert!(gr.is_external && has_edge(&g, &kiali, &gr.id));
+    let statuses: Vec<(String, String)> = component_statuses(&i)
+        .into_iter()
+        .filter(|c| !c.is_core)
+        .map(|c| (c.name, c.status))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("prometheus".to_string(), "Healthy".to_string()),
+            ("tracing".to_string(), "Healthy".to_string()),
+            ("grafana".to_string(), "Unreachable".to_string()),
+        ]
+    );
 }
 
 #[test]

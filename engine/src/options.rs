@@ -123,6 +123,9 @@ pub fn allowed_values(param: &str) -> String {
             "a positive duration of at most 30d (2592000 s), such as 60s, 10m, 1h".into()
         }
         "queryTime" => "Unix time in seconds, positive and at most 300 s after now".into(),
+        "aggregate" => {
+            "a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*), such as request_operation".into()
+        }
         "namespaces" => {
             "comma-separated namespace names (RFC 1123 labels; at least one, at most 100)".into()
         }
@@ -291,11 +294,16 @@ pub enum Appender {
     /// `istio`: node badges from the Istio config (`hasCB`, `hasVS`, `hasTrafficShifting`,
     /// `hasTCPTrafficShifting`, `hasRequestTimeout`, `hasFaultInjection`, …).
     Istio,
+    /// `aggregateNode`: `aggregate` nodes between a source and the service (or workload) it
+    /// calls, one per value of the `aggregate` label (default `request_operation`, Istio's
+    /// request classification), on request traffic; not on service graphs.
+    AggregateNode,
 }
 
 impl Appender {
     /// Every appender.
-    pub const ALL: [Appender; 10] = [
+    pub const ALL: [Appender; 11] = [
+        Appender::AggregateNode,
         Appender::DeadNode,
         Appender::IdleNode,
         Appender::Istio,
@@ -310,11 +318,7 @@ impl Appender {
 
     /// Kiali appenders this engine does not implement, with why (a 400 naming the reason, not
     /// an unknown name).
-    pub const UNSUPPORTED: [(&'static str, &'static str); 3] = [
-        (
-            "aggregateNode",
-            "operation (request_operation) aggregate nodes need Istio request classification, which meshglass does not query",
-        ),
+    pub const UNSUPPORTED: [(&'static str, &'static str); 2] = [
         (
             "ambient",
             "meshglass reads no ambient telemetry (ztunnel and waypoint series); sidecar telemetry only",
@@ -335,6 +339,7 @@ impl Appender {
             Appender::Throughput => "throughput",
             Appender::Health => "health",
             Appender::Istio => "istio",
+            Appender::AggregateNode => "aggregateNode",
         }
     }
 
@@ -370,6 +375,10 @@ pub struct GraphOptions {
     pub appenders: Option<Vec<Appender>>,
     /// `namespaces`: the namespaces asked for (same name = same namespace in every cluster).
     pub namespaces: Vec<String>,
+    /// `aggregate`: the label the aggregateNode appender groups requests by (default
+    /// `request_operation`).
+    #[serde(default = "default_aggregate")]
+    pub aggregate: String,
     /// `duration` in seconds (default 600).
     pub duration_secs: u64,
     /// `queryTime` as Unix seconds: the end of the window.
@@ -382,6 +391,18 @@ pub struct GraphOptions {
     /// where the egress gateway's requests are drawn.
     #[serde(default = "default_istio_namespace")]
     pub istio_namespace: String,
+}
+
+fn default_aggregate() -> String {
+    "request_operation".to_string()
+}
+
+/// A Prometheus label name: `[a-zA-Z_][a-zA-Z0-9_]*`.
+fn is_label_name(s: &str) -> bool {
+    let mut b = s.bytes();
+    b.next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == b'_')
+        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
 }
 
 fn default_istio_namespace() -> String {
@@ -401,6 +422,7 @@ impl Default for GraphOptions {
             throughput_type: ThroughputType::Response,
             appenders: None,
             namespaces: Vec::new(),
+            aggregate: default_aggregate(),
             duration_secs: 600,
             query_time: 0,
             scope: crate::scope::QueryScope::default(),
@@ -482,6 +504,12 @@ impl GraphOptions {
                         .filter(|s| !s.is_empty())
                         .map(str::to_string)
                         .collect()
+                }
+                "aggregate" if !v.is_empty() => {
+                    if !is_label_name(v) || v.starts_with("__") {
+                        return Err(Error::invalid("aggregate", v));
+                    }
+                    o.aggregate = v.to_string();
                 }
                 "duration" if !v.is_empty() => o.duration_secs = check_duration("duration", v)?,
                 "queryTime" if !v.is_empty() => o.query_time = check_query_time(v, now_unix)?,

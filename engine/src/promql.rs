@@ -11,7 +11,8 @@ use serde::Serialize;
 
 use crate::input::Family;
 use crate::options::{
-    Appender, GraphOptions, GrpcRate, HttpRate, ResponseTimeStat, TcpRate, ThroughputType,
+    Appender, GraphOptions, GraphType, GrpcRate, HttpRate, ResponseTimeStat, TcpRate,
+    ThroughputType,
 };
 use crate::scope::{QueryScope, promql_escape};
 
@@ -119,7 +120,41 @@ pub fn queries(o: &GraphOptions) -> Vec<PromQuery> {
         };
         out.push(query(o, f, &ns, &group(&["request_protocol"]), dur, idle));
     }
+    if requests && o.graph_type != GraphType::Service && o.appender_enabled(Appender::AggregateNode)
+    {
+        out.push(aggregate_query(o, &ns, dur));
+    }
     out
+}
+
+/// The aggregateNode appender's query (Kiali's two, joined with `or`): destination-reported
+/// requests into the namespaces' services and out of their workloads, grouped by the
+/// aggregate label too, only where it is set and not `unknown`, and with traffic (Kiali's
+/// `> 0`, idle edges or not). The label's value is copied into `meshglass_aggregate`, the
+/// label the engine reads, whatever the aggregate's name.
+fn aggregate_query(o: &GraphOptions, ns: &str, dur: u64) -> PromQuery {
+    let agg = o.aggregate.as_str();
+    let mut g = group(&[
+        "request_protocol",
+        "response_code",
+        "grpc_response_status",
+        "response_flags",
+    ])
+    .join(",");
+    g.push(',');
+    g.push_str(agg);
+    let m = Family::RequestsByAggregate.metric_name();
+    let sc = o.scope.prefix();
+    let promql = format!(
+        "label_replace(round((sum by ({g}) (rate({m}{{{sc}reporter=\"destination\",destination_service_namespace=~\"{ns}\",{agg}!=\"unknown\"}}[{dur}s])) \
+         or sum by ({g}) (rate({m}{{{sc}reporter=\"destination\",source_workload_namespace=~\"{ns}\",{agg}!=\"unknown\"}}[{dur}s]))) > 0, 0.001), \
+         \"meshglass_aggregate\", \"$1\", \"{agg}\", \"(.+)\")"
+    );
+    PromQuery {
+        family: Family::RequestsByAggregate,
+        promql,
+        time: o.query_time,
+    }
 }
 
 /// The query feeding [`crate::health()`]: request rates by code into and out of the namespaces,

@@ -255,7 +255,7 @@ fn workload_entries_are_listed_on_the_nodes_their_labels_name() {
 
 #[test]
 fn kiali_appenders_not_implemented_are_refused_with_the_reason() {
-    for name in ["aggregateNode", "ambient"] {
+    for name in ["ambient", "extensions"] {
         let e = GraphOptions::from_query_pairs(
             [("namespaces", "bookinfo"), ("appenders", name)],
             1_700_000_000,

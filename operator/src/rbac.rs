@@ -128,6 +128,7 @@ mod tests {
         let mine = operator_cluster_rules();
         for r in build::namespaced_read_rules()
             .iter()
+            .chain(build::log_rules().iter())
             .chain(build::auth_rules().iter())
             .chain(build::istio_write_rules().iter())
         {
@@ -171,6 +172,7 @@ mod tests {
         let parsed: serde_json::Value = serde_yaml_ng::from_str(&y).unwrap();
         let rules: Vec<PolicyRule> = serde_json::from_value(parsed["rules"].clone()).unwrap();
         let mut expected = build::namespaced_read_rules();
+        expected.extend(build::log_rules());
         expected.extend(build::auth_rules());
         assert_eq!(rules, expected);
         let writes: Vec<PolicyRule> = serde_json::from_value(parsed["writeRules"].clone()).unwrap();

@@ -15,65 +15,23 @@
 //! measured for that binary first, then for `--server-bin`, on the same bed and Prometheus.
 //! Usage: `bench_server [--server-bin PATH] [--baseline-bin PATH] [--thanos] [--namespaces 200] [--pods 5000] [--rounds 20]`.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt;
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
+use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::Api;
+#[path = "support/bench_mesh.rs"]
+mod bench_mesh;
 #[path = "../tests/common/mod.rs"]
 mod common;
 mod support;
+use bench_mesh::{bench_namespaces, openmetrics};
 use meshglass_testbed::{Prometheus, TestBed, ThanosQuery, wait_until};
 use serde_json::{Value, json};
 use support::{Server, arg, create, percentile, west_secret};
 
 const TIMEOUT: Duration = Duration::from_secs(600);
-
-/// Per namespace: a→b in east, a(east)→b(west) with 10 % 5xx, b(west)→c(west); both reporters.
-/// `stored_in`: only the samples a proxy of that cluster reports (what its own Prometheus holds).
-fn openmetrics(namespaces: &[String], start: i64, end: i64, stored_in: Option<&str>) -> String {
-    let mut out = String::from("# TYPE istio_requests counter\n");
-    for ns in namespaces {
-        let flows = [
-            (("east", "a"), ("east", "b"), "200", 1.0),
-            (("east", "a"), ("west", "b"), "200", 0.9),
-            (("east", "a"), ("west", "b"), "500", 0.1),
-            (("west", "b"), ("west", "c"), "200", 0.5),
-        ];
-        for ((sc, sa), (dc, da), code, rps) in flows {
-            for reporter in ["source", "destination"] {
-                let reported_in = if reporter == "source" { sc } else { dc };
-                if stored_in.is_some_and(|c| c != reported_in) {
-                    continue;
-                }
-                let l = format!(
-                    "reporter=\"{reporter}\",source_cluster=\"{sc}\",source_workload=\"{sa}-v1\",source_workload_namespace=\"{ns}\",\
-                     source_canonical_service=\"{sa}\",source_canonical_revision=\"v1\",source_app=\"{sa}\",source_version=\"v1\",\
-                     source_principal=\"spiffe://cluster.local/ns/{ns}/sa/default\",destination_cluster=\"{dc}\",\
-                     destination_workload=\"{da}-v1\",destination_workload_namespace=\"{ns}\",destination_canonical_service=\"{da}\",\
-                     destination_canonical_revision=\"v1\",destination_app=\"{da}\",destination_version=\"v1\",\
-                     destination_service=\"{da}.{ns}.svc.cluster.local\",destination_service_name=\"{da}\",destination_service_namespace=\"{ns}\",\
-                     destination_principal=\"spiffe://cluster.local/ns/{ns}/sa/default\",request_protocol=\"http\",response_code=\"{code}\",\
-                     grpc_response_status=\"\",response_flags=\"-\",connection_security_policy=\"mutual_tls\""
-                );
-                let mut t = start;
-                while t <= end {
-                    let _ = writeln!(
-                        out,
-                        "istio_requests_total{{{l}}} {} {t}",
-                        rps * (t - start) as f64
-                    );
-                    t += 30;
-                }
-            }
-        }
-    }
-    out.push_str("# EOF\n");
-    out
-}
 
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -124,41 +82,16 @@ async fn main() {
     let bed = TestBed::start(&["east", "west"]).await.expect("bed");
     let east = bed.cluster("east").client().await.expect("east");
     let west = bed.cluster("west").client().await.expect("west");
-    let namespaces: Vec<String> = (0..n_ns).map(|i| format!("bench-{i:03}")).collect();
-    for (client, apps) in [(&east, ["a", "b"]), (&west, ["b", "c"])] {
-        futures::stream::iter(namespaces.iter())
-            .for_each_concurrent(16, |ns| {
-                let client = client.clone();
-                async move {
-                    create(&Api::<Namespace>::all(client.clone()), json!({"metadata": {"name": ns}})).await;
-                    for app in apps {
-                        let labels = json!({"app": app, "version": "v1"});
-                        create(
-                            &Api::<Deployment>::namespaced(client.clone(), ns),
-                            json!({"metadata": {"name": format!("{app}-v1"), "labels": labels},
-                                   "spec": {"replicas": 0, "selector": {"matchLabels": labels},
-                                            "template": {"metadata": {"labels": labels},
-                                                         "spec": {"containers": [{"name": app, "image": "example.invalid/x:1"}]}}}}),
-                        )
-                        .await;
-                        create(
-                            &Api::<Service>::namespaced(client.clone(), ns),
-                            json!({"metadata": {"name": app}, "spec": {"clusterIP": "None", "selector": {"app": app}, "ports": [{"name": "http", "port": 9080}]}}),
-                        )
-                        .await;
-                    }
-                }
-            })
-            .await;
-    }
+    let namespaces = bench_namespaces(&east, &west, n_ns).await;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .expect("clock")
         .as_secs() as i64;
     let end = now - now % 60 - 120;
-    let prom = Prometheus::start_with_openmetrics(&openmetrics(&namespaces, end - 1200, end, None))
-        .await
-        .expect("prometheus");
+    let prom =
+        Prometheus::start_with_openmetrics(&openmetrics(&namespaces, end - 1200, end, None, false))
+            .await
+            .expect("prometheus");
     // The distributed store: each cluster's own Prometheus (the sidecar needs an external label)
     // and Thanos Query over their sidecars.
     let thanos = if std::env::args().any(|a| a == "--thanos") {
@@ -167,7 +100,7 @@ async fn main() {
             let cfg = format!(
                 "global:\n  scrape_interval: 15s\n  external_labels:\n    prometheus_cluster: {cluster}\n"
             );
-            let om = openmetrics(&namespaces, end - 1200, end, Some(cluster));
+            let om = openmetrics(&namespaces, end - 1200, end, Some(cluster), false);
             per_cluster.push(
                 Prometheus::start(Some(&cfg), Some(&om))
                     .await

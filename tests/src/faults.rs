@@ -235,6 +235,16 @@ pub struct OperatorProcess {
 
 impl OperatorProcess {
     pub fn start(binary: &Path, kubeconfig: &Path, log: &Path) -> Result<OperatorProcess, Error> {
+        Self::start_logging(binary, kubeconfig, log, "info")
+    }
+
+    /// [`OperatorProcess::start`] with the log filter `rust_log` (`RUST_LOG`).
+    pub fn start_logging(
+        binary: &Path,
+        kubeconfig: &Path,
+        log: &Path,
+        rust_log: &str,
+    ) -> Result<OperatorProcess, Error> {
         let port = free_port()?;
         let out = std::fs::File::create(log)
             .map_err(|e| Error::io(format!("creating {}", log.display()), e))?;
@@ -244,12 +254,16 @@ impl OperatorProcess {
             .arg(kubeconfig)
             .arg("--admin-addr")
             .arg(format!("127.0.0.1:{port}"))
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", rust_log)
             .env_remove("ALLOW_AD_HOC_KIALI_NAMESPACE")
             .env_remove("ALLOW_AD_HOC_KIALI_IMAGE")
             .env_remove("ALLOW_REMOTE_CLUSTER_RESOURCES")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            // The operator logs to stdout; panics and the like go to stderr: both to `log`.
+            .stdout(
+                out.try_clone()
+                    .map_err(|e| Error::io(format!("opening {}", log.display()), e))?,
+            )
             .stderr(out)
             .spawn()
             .map_err(|e| Error::io(format!("starting {}", binary.display()), e))?;

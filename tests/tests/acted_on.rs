@@ -15,7 +15,7 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::Client;
-use kube::api::{Api, ObjectMeta, PostParams};
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ObjectMeta, PostParams};
 use meshglass_crds::accepted::{ACTED_ON, ignored_fields};
 use meshglass_crds::{Config, Kiali, KialiSpec, names};
 use meshglass_operator::build::{BuildOptions, build, secret_data};
@@ -645,6 +645,20 @@ fn cases() -> Vec<Case> {
             json!([{"namespace": "bookinfo", "tolerance": [{"code": "5XX", "degraded": 5, "failure": 20}]}]),
             Server("/config/healthConfig"),
         ),
+        // Two Gateways of the test's namespace ([`seed_namespace`]) whose selector matches no
+        // workload (KIA0302) and which share port 80, one with host `*` (KIA0301).
+        case(
+            "kiali_feature_flags.validations.ignore",
+            Value::Null,
+            json!(["KIA0302"]),
+            Server("/validations"),
+        ),
+        case(
+            "kiali_feature_flags.validations.skip_wildcard_gateway_hosts",
+            json!(false),
+            json!(true),
+            Server("/validations"),
+        ),
         case(
             "istio_labels.app_label_name",
             Value::Null,
@@ -1041,6 +1055,30 @@ impl Server<'_> {
         } else {
             Value::Null
         };
+        let (_, _, validations) = get(
+            format!(
+                "{base}/api/istio/validations?namespaces={}&detail=true",
+                self.ns
+            ),
+            false,
+        )
+        .await;
+        // The codes of every check of the test's namespace, per object.
+        let validations: Vec<Value> = validations["validations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|v| v["namespace"] == json!(self.ns))
+            .map(|v| {
+                let codes: Vec<&Value> = v["checks"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|c| &c["code"])
+                    .collect();
+                json!({"name": v["name"], "codes": codes})
+            })
+            .collect();
         let (root_status, _, _) = get(format!("http://{addr}/kiali/api/status"), false).await;
         let (_, _, apps) = get(
             format!("{base}/api/clusters/apps?namespaces={}", self.ns),
@@ -1104,6 +1142,7 @@ impl Server<'_> {
             "session": session,
             "openid": openid,
             "openidLogin": openid_login,
+            "validations": validations,
         });
         running.shutdown();
         observed
@@ -1226,9 +1265,34 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// A control plane named as OSSM 2 names it, whose `CLUSTER_ID` the server must find, and a
-/// workload whose app and version only the configured label names give.
+/// A control plane named as OSSM 2 names it, whose `CLUSTER_ID` the server must find, a
+/// workload whose app and version only the configured label names give, and two Gateways with
+/// validation findings.
 async fn seed_namespace(client: &Client, ns: &str) {
+    let gateways: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        ns,
+        &ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("networking.istio.io", "v1", "Gateway"),
+            "gateways",
+        ),
+    );
+    for (name, host) in [("wildcard", "*"), ("shop", "shop.example.com")] {
+        let gw: DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "networking.istio.io/v1",
+            "kind": "Gateway",
+            "metadata": {"name": name},
+            "spec": {
+                "selector": {"istio": "no-such-gateway"},
+                "servers": [{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": [host]}]
+            }
+        }))
+        .expect("gateway");
+        gateways
+            .create(&PostParams::default(), &gw)
+            .await
+            .expect("create gateway");
+    }
     let deployment = |name: &str, labels: Value, env: Value| -> Deployment {
         serde_json::from_value(json!({
             "metadata": {"name": name, "labels": labels},

@@ -1,9 +1,10 @@
 //! End to end, writes of Istio config through the server (token strategy, in process) to west:
 //! a user whose own RBAC allows it creates, patches and deletes a VirtualService, and the
 //! server's cache and validations follow each write; a user without that RBAC gets the API
-//! server's 403 passed through with its reason; a body the cluster's schema refuses gets the
-//! API server's 422; bad input is a 400 naming the field before anything is sent; a view-only
-//! server refuses every write.
+//! server's 403 passed through with its reason (and the detail's `permissions` say so before
+//! any write: true for the editor, false for the viewer and on a view-only server); a body the
+//! cluster's schema refuses gets the API server's 422; bad input is a 400 naming the field
+//! before anything is sent; a view-only server refuses every write.
 //!
 //! The server's home cluster is west, so that a west user's token is reviewed there and the
 //! write goes with that token: the API server decides, never the server's ServiceAccount.
@@ -17,10 +18,9 @@ mod common;
 mod scenario;
 
 use std::path::Path;
-use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Service, ServiceAccount};
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use kube::Api;
 use meshglass_testbed::{TestBed, TestNamespace, poll, wait_until};
 use scenario::{TIMEOUT, create, drop_kubeconfig, istio_obj, token_of};
@@ -38,34 +38,7 @@ fn config(view_only: bool, strategy: &str, home: &str) -> meshglass_server::Conf
 }
 
 async fn start(bed: &TestBed, view_only: bool, dir: &Path) -> meshglass_server::Running {
-    start_as(bed, config(view_only, "token", "west"), "west", dir).await
-}
-
-async fn start_as(
-    bed: &TestBed,
-    config: meshglass_server::Config,
-    home: &str,
-    dir: &Path,
-) -> meshglass_server::Running {
-    let running = meshglass_server::start(meshglass_server::Options {
-        config,
-        kubeconfig: Some(bed.kubeconfig_path().to_path_buf()),
-        context: Some(home.into()),
-        remote_secrets_dir: dir.to_path_buf(),
-        paths: Default::default(),
-        secrets_poll: Duration::from_secs(1),
-    })
-    .await
-    .expect("server starts");
-    let http = reqwest::Client::new();
-    let ready = format!("http://{}/readyz", running.api_addr);
-    wait_until("server ready", TIMEOUT, || async {
-        let r = http.get(&ready).send().await?;
-        Ok::<_, reqwest::Error>((r.status() == 200).then_some(()))
-    })
-    .await
-    .expect("ready");
-    running
+    common::start_ready_server(bed, config(view_only, "token", "west"), "west", dir).await
 }
 
 struct Client {
@@ -119,25 +92,8 @@ impl Client {
 /// A ServiceAccount of west whose Role in `ns` grants `verbs` on VirtualServices (and reading
 /// the namespace itself, which the server checks before listing); its token.
 async fn user(west: &kube::Client, ns: &str, sa: &str, verbs: &[&str]) -> String {
-    create::<ServiceAccount>(west, Some(ns), json!({"metadata": {"name": sa}})).await;
-    create::<Role>(
-        west,
-        Some(ns),
-        json!({"metadata": {"name": sa},
-               "rules": [
-                 {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get"]},
-                 {"apiGroups": ["networking.istio.io"], "resources": ["virtualservices"], "verbs": verbs}]}),
-    )
-    .await;
-    create::<RoleBinding>(
-        west,
-        Some(ns),
-        json!({"metadata": {"name": sa},
-               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": sa},
-               "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": ns}]}),
-    )
-    .await;
-    token_of(west, ns, sa).await
+    let rule = json!({"apiGroups": ["networking.istio.io"], "resources": ["virtualservices"], "verbs": verbs});
+    common::namespace_user(west, ns, sa, &[rule]).await
 }
 
 fn codes(validation: &Value) -> Vec<String> {
@@ -210,6 +166,26 @@ async fn writes_go_to_the_cluster_with_the_callers_own_credentials() {
     .expect("listed");
     assert_eq!(val["valid"], false, "{val}");
     assert!(codes(&val).contains(&"KIA1101".to_string()), "{val}");
+
+    // The detail's permissions are what west says of each caller's own credential, per kind.
+    let permissions = |token: String, path: String| {
+        let api = &api;
+        async move {
+            let (st, b) = api.send(reqwest::Method::GET, &path, &token, None).await;
+            assert_eq!(st, 200, "detail: {b}");
+            b["permissions"].clone()
+        }
+    };
+    assert_eq!(
+        permissions(editor.clone(), obj_path.clone()).await,
+        json!({"create": true, "update": true, "delete": true}),
+        "the editor may write VirtualServices"
+    );
+    assert_eq!(
+        permissions(viewer.clone(), obj_path.clone()).await,
+        json!({"create": false, "update": false, "delete": false}),
+        "the viewer may not"
+    );
 
     // A user whose RBAC allows no writes: the API server's 403, with its reason.
     let (st, b) = api
@@ -289,6 +265,15 @@ async fn writes_go_to_the_cluster_with_the_callers_own_credentials() {
         http: reqwest::Client::new(),
         base: view_only.base_url(),
     };
+    let (st, b) = ro
+        .send(reqwest::Method::GET, &obj_path, &editor, None)
+        .await;
+    assert_eq!(st, 200, "view-only detail: {b}");
+    assert_eq!(
+        b["permissions"],
+        json!({"create": false, "update": false, "delete": false}),
+        "view-only: no permission whatever the RBAC"
+    );
     for (method, path, body) in [
         (
             reqwest::Method::POST,
@@ -393,7 +378,9 @@ async fn a_remote_role_without_the_newer_kinds_degrades_only_those_kinds() {
         "west",
         &common::token_kubeconfig(bed.cluster("west"), &token),
     );
-    let server = start_as(bed, config(true, "anonymous", "east"), "east", dir.path()).await;
+    let server =
+        common::start_ready_server(bed, config(true, "anonymous", "east"), "east", dir.path())
+            .await;
     let http = reqwest::Client::new();
     let base = server.base_url();
     let west_entry = poll(

@@ -10,13 +10,11 @@
 //! WorkloadEntries as its replicas.
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::time::Duration;
 
 mod common;
 mod kiali;
 mod scenario;
-use meshglass_testbed::{TestBed, wait_until};
+use meshglass_testbed::wait_until;
 use scenario::{TIMEOUT, istio_obj};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -53,22 +51,12 @@ impl Client {
     }
 }
 
-async fn start_server(bed: &TestBed, prom: &str, dir: &Path) -> meshglass_server::Running {
-    let config = meshglass_server::Config::from_yaml(&format!(
+fn config(prom: &str) -> meshglass_server::Config {
+    meshglass_server::Config::from_yaml(&format!(
         "auth:\n  strategy: anonymous\nserver:\n  address: 127.0.0.1\n  port: 0\n  web_root: /kiali\n  observability:\n    metrics:\n      port: 0\n\
          kubernetes_config:\n  cluster_name: east\nexternal_services:\n  prometheus:\n    url: {prom}\n"
     ))
-    .expect("config");
-    meshglass_server::start(meshglass_server::Options {
-        config,
-        kubeconfig: Some(bed.kubeconfig_path().to_path_buf()),
-        context: Some("east".into()),
-        remote_secrets_dir: dir.to_path_buf(),
-        paths: Default::default(),
-        secrets_poll: Duration::from_secs(1),
-    })
-    .await
-    .expect("server starts")
+    .expect("config")
 }
 
 fn node<'a>(g: &'a kiali::GraphConfig, cluster: &str, service: &str) -> &'a kiali::NodeData {
@@ -126,17 +114,12 @@ async fn every_route_decodes_as_kiali_models() {
         .await
         .expect("WorkloadEntry");
 
-    let server = start_server(bed, sc.prom.url(), sc.secrets_dir.path()).await;
+    let server =
+        common::start_ready_server(bed, config(sc.prom.url()), "east", sc.secrets_dir.path()).await;
     let api = Client {
         http: reqwest::Client::new(),
         base: server.base_url(),
     };
-    wait_until("server ready", TIMEOUT, || async {
-        let r = reqwest::get(format!("http://{}/readyz", server.api_addr)).await?;
-        Ok::<_, reqwest::Error>((r.status() == 200).then_some(()))
-    })
-    .await
-    .expect("readyz");
     wait_until(
         "workloads and Istio config of both clusters cached",
         TIMEOUT,
@@ -406,5 +389,63 @@ async fn every_route_decodes_as_kiali_models() {
         b["error"].as_str().unwrap_or_default().contains("nosuch"),
         "{b}"
     );
+
+    // Metrics (4 routes) and dashboards (3), from the real Prometheus.
+    let mq = format!(
+        "direction=inbound&reporter=destination&byLabels[]=destination_cluster&quantiles[]=0.5\
+         &duration=600&step=15&rateInterval=60s&queryTime={end}"
+    );
+    for target in [
+        "",
+        "/workloads/reviews-v3",
+        "/apps/reviews",
+        "/services/reviews",
+    ] {
+        let (m, _) = api
+            .decode::<kiali::MetricsMap>(&format!("/api/namespaces/{ns}{target}/metrics?{mq}"))
+            .await;
+        let counts = m.get("request_count").map_or(0, Vec::len);
+        assert!(counts > 0, "{target}: request_count in {:?}", m.keys());
+    }
+    for target in ["workloads/reviews-v3", "apps/reviews", "services/reviews"] {
+        let (d, _) = api
+            .decode::<kiali::MonitoringDashboard>(&format!(
+                "/api/namespaces/{ns}/{target}/dashboard?{mq}"
+            ))
+            .await;
+        assert_eq!((d.title.as_str(), d.charts.len()), ("Inbound Metrics", 12));
+        assert!(!d.charts[0].metrics.is_empty(), "{target}: request volume");
+    }
+
+    // mTLS status (3 routes): no PeerAuthentication or DestinationRule for mTLS in the scenario.
+    let (m, _) = api.decode::<kiali::MtlsStatus>("/api/mesh/tls").await;
+    assert_eq!(
+        (m.status.as_str(), m.auto_mtls_enabled),
+        ("MTLS_NOT_ENABLED", true)
+    );
+    let (n, _) = api
+        .decode::<kiali::MtlsStatus>(&format!("/api/namespaces/{ns}/tls?clusterName=west"))
+        .await;
+    assert_eq!(
+        (n.cluster.as_deref(), n.namespace.as_deref()),
+        (Some("west"), Some(ns.as_str()))
+    );
+    let (l, _) = api
+        .decode::<Vec<kiali::MtlsStatus>>(&format!("/api/clusters/tls?namespaces={ns}"))
+        .await;
+    assert_eq!(l.len(), 1);
+
+    // A pod (Kiali's `Pod`, plus its `namespace` and `missingClusters`); its logs' `PodLogs` are
+    // decoded by pod_logs.rs, where kwok serves them.
+    let pod_name = w.pods[0].name.clone();
+    let (st, mut pod) = api
+        .get(&format!("/api/namespaces/{ns}/pods/{pod_name}"))
+        .await;
+    assert_eq!(st, 200, "{pod}");
+    let obj = pod.as_object_mut().expect("an object");
+    assert_eq!(obj.remove("namespace"), Some(json!(ns)));
+    assert!(obj.remove("missingClusters").is_some_and(|m| m.is_array()));
+    let pod: kiali::Pod = serde_json::from_value(pod).expect("Kiali's Pod");
+    assert_eq!(pod.cluster, "west");
     drop(sc.ns_east);
 }

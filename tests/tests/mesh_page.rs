@@ -6,12 +6,11 @@
 //! The metrics store (a stand-in outside every cluster) is in Kiali's `External Deployments` box.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::Client;
-use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams};
 use meshglass_testbed::standin::{Behaviour, StandIn};
 use meshglass_testbed::{TestNamespace, wait_until};
 use serde_json::{Value, json};
@@ -20,17 +19,6 @@ mod common;
 #[allow(dead_code)]
 mod scenario;
 use scenario::{TIMEOUT, create, drop_kubeconfig, remote_reader_token};
-
-async fn label(client: &Client, ns: &str, labels: Value, annotations: Value) {
-    Api::<Namespace>::all(client.clone())
-        .patch(
-            ns,
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"labels": labels, "annotations": annotations}})),
-        )
-        .await
-        .expect("label namespace");
-}
 
 async fn deploy(client: &Client, ns: &str, name: &str, labels: Value, image: &str, replicas: i32) {
     create::<Deployment>(
@@ -83,14 +71,14 @@ async fn mesh_routes_show_control_planes_their_clusters_and_an_unreachable_clust
     let cp = TestNamespace::create(&east, "mesh-cp").await.expect("ns");
     let istio_ns = cp.name().to_string();
     common::ensure_namespace(&west, &istio_ns).await;
-    label(
+    common::label_namespace(
         &west,
         &istio_ns,
         json!({"topology.istio.io/network": "net-west"}),
         json!({"topology.istio.io/controlPlaneClusters": "east"}),
     )
     .await;
-    label(
+    common::label_namespace(
         &east,
         &istio_ns,
         json!({"topology.istio.io/network": "net-east"}),
@@ -98,7 +86,7 @@ async fn mesh_routes_show_control_planes_their_clusters_and_an_unreachable_clust
     )
     .await;
     let dp_east = TestNamespace::create(&east, "mesh-dp").await.expect("ns");
-    label(
+    common::label_namespace(
         &east,
         dp_east.name(),
         json!({"istio-injection": "enabled"}),
@@ -108,7 +96,7 @@ async fn mesh_routes_show_control_planes_their_clusters_and_an_unreachable_clust
     let dp_basic = TestNamespace::create(&east, "mesh-basic")
         .await
         .expect("ns");
-    label(
+    common::label_namespace(
         &east,
         dp_basic.name(),
         json!({"istio.io/rev": "basic"}),
@@ -116,7 +104,7 @@ async fn mesh_routes_show_control_planes_their_clusters_and_an_unreachable_clust
     )
     .await;
     let dp_west = TestNamespace::create(&west, "mesh-dpw").await.expect("ns");
-    label(
+    common::label_namespace(
         &west,
         dp_west.name(),
         json!({"istio-injection": "enabled"}),
@@ -171,16 +159,7 @@ async fn mesh_routes_show_control_planes_their_clusters_and_an_unreachable_clust
         prom.url()
     ))
     .expect("config");
-    let server = meshglass_server::start(meshglass_server::Options {
-        config,
-        kubeconfig: Some(bed.kubeconfig_path().to_path_buf()),
-        context: Some("east".into()),
-        remote_secrets_dir: secrets.path().to_path_buf(),
-        paths: Default::default(),
-        secrets_poll: Duration::from_secs(1),
-    })
-    .await
-    .expect("server starts");
+    let server = common::start_server(bed, config, "east", secrets.path()).await;
     let base = server.base_url();
     let http = reqwest::Client::new();
 

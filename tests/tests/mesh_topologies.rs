@@ -15,12 +15,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
 use kube::Client;
-use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams};
 use meshglass_testbed::standin::{Behaviour, StandIn};
 use meshglass_testbed::{Prometheus, TestBed, TestNamespace, wait_until};
 use serde_json::{Value, json};
@@ -86,17 +86,6 @@ async fn bed() -> &'static TestBed {
         .expect("three-cluster bed")
 }
 
-async fn label(client: &Client, ns: &str, labels: Value, annotations: Value) {
-    Api::<Namespace>::all(client.clone())
-        .patch(
-            ns,
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"labels": labels, "annotations": annotations}})),
-        )
-        .await
-        .expect("label namespace");
-}
-
 /// A Deployment of one replica (kwok runs its pod) with `labels` on it and its pods.
 async fn deployment(client: &Client, ns: &str, name: &str, labels: Value, image: &str, env: Value) {
     create::<Deployment>(
@@ -149,14 +138,14 @@ async fn mesh(topology: Topology, several_networks: bool, n: usize) -> Mesh {
         } else {
             json!({"topology.istio.io/controlPlaneClusters": "c1"})
         };
-        label(
+        common::label_namespace(
             client,
             &istio_ns,
             json!({"topology.istio.io/network": network}),
             annotations,
         )
         .await;
-        label(
+        common::label_namespace(
             client,
             &data_ns,
             json!({"istio-injection": "enabled"}),
@@ -240,16 +229,7 @@ async fn start_server(
          external_services:\n  prometheus:\n    url: {prom_url}\n"
     ))
     .expect("config");
-    meshglass_server::start(meshglass_server::Options {
-        config,
-        kubeconfig: Some(bed.kubeconfig_path().to_path_buf()),
-        context: Some("c1".into()),
-        remote_secrets_dir: secrets.to_path_buf(),
-        paths: Default::default(),
-        secrets_poll: Duration::from_secs(1),
-    })
-    .await
-    .expect("server starts")
+    common::start_server(bed, config, "c1", secrets).await
 }
 
 /// Waits until the server lists `want` healthy control planes that see the data-plane
@@ -422,25 +402,26 @@ async fn check_ownership(m: &Mesh, topology: Topology, several_networks: bool) {
     }
 }
 
+/// Sets up `topology` on `n` clusters, checks which control plane owns what, and tears it down.
+async fn ownership_of(topology: Topology, several_networks: bool, n: usize) {
+    let m = mesh(topology, several_networks, n).await;
+    check_ownership(&m, topology, several_networks).await;
+    m.finish().await;
+}
+
 #[tokio::test]
 async fn multi_primary_one_network() {
-    let m = mesh(Topology::MultiPrimary, false, 3).await;
-    check_ownership(&m, Topology::MultiPrimary, false).await;
-    m.finish().await;
+    ownership_of(Topology::MultiPrimary, false, 3).await;
 }
 
 #[tokio::test]
 async fn primary_remote_one_network() {
-    let m = mesh(Topology::PrimaryRemote, false, 2).await;
-    check_ownership(&m, Topology::PrimaryRemote, false).await;
-    m.finish().await;
+    ownership_of(Topology::PrimaryRemote, false, 2).await;
 }
 
 #[tokio::test]
 async fn primary_remote_several_networks() {
-    let m = mesh(Topology::PrimaryRemote, true, 2).await;
-    check_ownership(&m, Topology::PrimaryRemote, true).await;
-    m.finish().await;
+    ownership_of(Topology::PrimaryRemote, true, 2).await;
 }
 
 /// The seeds' lab: three primaries on three networks, helloworld v1 in c2 and v2 in c3, sleep

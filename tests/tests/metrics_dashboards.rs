@@ -6,7 +6,7 @@
 //! histogram bucket of the configured latency distribution. The namespace's mTLS status in each
 //! cluster follows the PeerAuthentications and DestinationRules created there.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use k8s_openapi::api::core::v1::Namespace;
 use meshglass_crds::Config;
@@ -149,16 +149,7 @@ async fn inbound_metrics_and_mtls_status_in_east_and_west_are_what_was_set_up() 
     config.server.port = 0;
     config.server.observability.metrics.port = 0;
     config.kubernetes_config.cluster_name = "east".into();
-    let running = meshglass_server::start(meshglass_server::Options {
-        config,
-        kubeconfig: Some(bed.kubeconfig_path().to_path_buf()),
-        context: Some("east".into()),
-        remote_secrets_dir: secrets.path().to_path_buf(),
-        paths: Default::default(),
-        secrets_poll: Duration::from_secs(1),
-    })
-    .await
-    .expect("server starts");
+    let running = common::start_server(bed, config, "east", secrets.path()).await;
     let http = reqwest::Client::new();
     let base = running.base_url();
     let get = |path: String| {

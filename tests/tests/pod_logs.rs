@@ -6,18 +6,15 @@
 //! the API server's 403.
 
 mod common;
+mod kiali;
 #[allow(dead_code)] // only its helpers are used here, not the bookinfo scenario
 mod scenario;
 
-use std::path::Path;
-use std::time::Duration;
-
-use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
-use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use meshglass_testbed::podlogs::{append_lines, cri_line, serve_logs};
-use meshglass_testbed::{TestBed, TestNamespace, wait_until};
-use scenario::{TIMEOUT, create, token_of};
+use meshglass_testbed::{TestNamespace, wait_until};
+use scenario::{TIMEOUT, create};
 use serde_json::{Value, json};
 
 fn config() -> meshglass_server::Config {
@@ -27,56 +24,6 @@ fn config() -> meshglass_server::Config {
          kubernetes_config:\n  cluster_name: east\nexternal_services:\n  prometheus:\n    url: http://127.0.0.1:1\n",
     )
     .expect("config")
-}
-
-async fn start(bed: &TestBed, dir: &Path) -> meshglass_server::Running {
-    let running = meshglass_server::start(meshglass_server::Options {
-        config: config(),
-        kubeconfig: Some(bed.kubeconfig_path().to_path_buf()),
-        context: Some("east".into()),
-        remote_secrets_dir: dir.to_path_buf(),
-        paths: Default::default(),
-        secrets_poll: Duration::from_secs(1),
-    })
-    .await
-    .expect("server starts");
-    let http = reqwest::Client::new();
-    let ready = format!("http://{}/readyz", running.api_addr);
-    wait_until("server ready", TIMEOUT, || async {
-        let r = http.get(&ready).send().await?;
-        Ok::<_, reqwest::Error>((r.status() == 200).then_some(()))
-    })
-    .await
-    .expect("ready");
-    running
-}
-
-/// A ServiceAccount of east whose Role in `ns` lets it read the namespace and its pods, and with
-/// `logs` their logs too; its token.
-async fn user(east: &kube::Client, ns: &str, sa: &str, logs: bool) -> String {
-    create::<ServiceAccount>(east, Some(ns), json!({"metadata": {"name": sa}})).await;
-    let mut rules = vec![
-        json!({"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get"]}),
-        json!({"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}),
-    ];
-    if logs {
-        rules.push(json!({"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]}));
-    }
-    create::<Role>(
-        east,
-        Some(ns),
-        json!({"metadata": {"name": sa}, "rules": rules}),
-    )
-    .await;
-    create::<RoleBinding>(
-        east,
-        Some(ns),
-        json!({"metadata": {"name": sa},
-               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": sa},
-               "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": ns}]}),
-    )
-    .await;
-    token_of(east, ns, sa).await
 }
 
 fn rfc3339(unix: i64, nanos: u32) -> String {
@@ -185,10 +132,14 @@ async fn pod_logs_come_from_the_pods_cluster_with_the_callers_rights() {
     .await
     .expect("running");
 
-    let reader = user(&east, &ns, "reader", true).await;
-    let nolog = user(&east, &ns, "nolog", false).await;
+    let pods_read =
+        json!({"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]});
+    let logs_read = json!({"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]});
+    let reader =
+        common::namespace_user(&east, &ns, "reader", &[pods_read.clone(), logs_read]).await;
+    let nolog = common::namespace_user(&east, &ns, "nolog", &[pods_read]).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = start(bed, dir.path()).await;
+    let server = common::start_ready_server(bed, config(), "east", dir.path()).await;
     let api = Server {
         http: reqwest::Client::new(),
         base: server.base_url(),
@@ -216,6 +167,9 @@ async fn pod_logs_come_from_the_pods_cluster_with_the_callers_rights() {
     assert_eq!(b["entries"][2]["severity"], "ERROR", "{b}");
     assert_eq!(b["entries"][1]["severity"], "INFO", "{b}");
     assert_eq!(b["linesTruncated"], false, "{b}");
+    let kiali_logs: kiali::PodLogs = serde_json::from_value(b.clone())
+        .unwrap_or_else(|e| panic!("not Kiali's PodLogs: {e}\n{b:#}"));
+    assert_eq!(kiali_logs.entries.map(|e| e.len()), Some(3));
     let (st, b) = api
         .get(&format!("{logs}&container=istio-proxy"), &reader)
         .await;

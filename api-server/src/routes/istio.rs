@@ -11,10 +11,11 @@ use meshglass_engine::validations::references::references;
 use meshglass_engine::validations::{self, Validation};
 use serde_json::{Value, json};
 
-use crate::auth::Identity;
+use crate::auth::{Caller, Identity};
 use crate::error::{Error, Result};
 use crate::kiali_json;
 use crate::params::{Params, check_path_names};
+use crate::permissions;
 use crate::state::{Shared, blocking};
 
 /// `objects`: comma-separated plurals (default every kind).
@@ -344,7 +345,7 @@ fn help(kind: IstioKind) -> &'static [(&'static str, &'static str)] {
 /// the caller sees) and with `help=true` the help of its kind's fields.
 pub async fn get_config_detail(
     State(s): State<Shared>,
-    Extension(id): Extension<Identity>,
+    Extension(caller): Extension<Caller>,
     Path((ns, group, version, kind, name)): Path<(String, String, String, String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response> {
@@ -362,9 +363,10 @@ pub async fn get_config_detail(
     if let Some(c) = p.cluster() {
         s.check_cluster(c)?;
     }
+    let id = &caller.id;
     // Every namespace the caller sees: references and validations cross namespaces.
-    let views = s.views(&id, None, None).await?;
-    s.require_namespaces(&id, &views, std::slice::from_ref(&ns))?;
+    let views = s.views(id, None, None).await?;
+    s.require_namespaces(id, &views, std::slice::from_ref(&ns))?;
     let cluster = match p.cluster() {
         Some(c) => c.to_string(),
         None => views
@@ -399,6 +401,7 @@ pub async fn get_config_detail(
         .istio_resource(k)
         .map(|ar| ar.version)
         .unwrap_or(version);
+    let permissions = permissions::of(&s, &caller, &cluster, &ns, k).await;
     let opts = s.validation_options();
     let (views, refs, validation) = blocking({
         let (cluster, ns, name) = (cluster.clone(), ns.clone(), name.clone());
@@ -430,7 +433,7 @@ pub async fn get_config_detail(
         "cluster": cluster,
         "gvk": {"Group": k.group(), "Version": stored_version, "Kind": k.kind()},
         "resource": obj.as_ref(),
-        "permissions": {"create": false, "update": false, "delete": false},
+        "permissions": permissions,
         "validation": validation,
         "references": refs.unwrap_or_default(),
         "help": help,

@@ -108,16 +108,7 @@ async fn mesh_input(
         Some(p) => {
             let healthy = p.health().await.is_ok();
             let url = s.config.prometheus_url();
-            // In the mesh when the URL names a Service of the home cluster the caller may read.
-            let location = mesh::url_service(&url).and_then(|(svc, ns)| {
-                let h = home?;
-                let found = h.may_see(&ns)
-                    && h.entry.cache.services.state().iter().any(|o| {
-                        o.metadata.name.as_deref() == Some(svc.as_str())
-                            && o.metadata.namespace.as_deref() == Some(ns.as_str())
-                    });
-                found.then(|| (h.name().to_string(), ns))
-            });
+            let location = locate(&url, home);
             let mut info = json!({
                 "IsCore": false,
                 "ThanosProxy": {"Enabled": s.config.external_services.prometheus.thanos_proxy.enabled},
@@ -133,6 +124,7 @@ async fn mesh_input(
             })
         }
     };
+    let grafana = grafana(s, id, home).await;
     Ok((
         views,
         MeshInput {
@@ -140,8 +132,55 @@ async fn mesh_input(
             clusters,
             kiali,
             metric_store,
+            // The tracing store comes with the tracing configuration.
+            trace_store: None,
+            grafana,
         },
     ))
+}
+
+/// Where an in-cluster URL places its service: (home cluster, namespace) when it names a
+/// Service of the home cluster the caller may read, else outside the mesh.
+fn locate(url: &str, home: Option<&View>) -> Option<(String, String)> {
+    mesh::url_service(url).and_then(|(svc, ns)| {
+        let h = home?;
+        let found = h.may_see(&ns)
+            && h.entry.cache.services.state().iter().any(|o| {
+                o.metadata.name.as_deref() == Some(svc.as_str())
+                    && o.metadata.namespace.as_deref() == Some(ns.as_str())
+            });
+        found.then(|| (h.name().to_string(), ns))
+    })
+}
+
+/// Grafana as the mesh page shows it: when `external_services.grafana` is enabled with an
+/// `internal_url`, placed by that URL, healthy when its `/api/health` answers 2xx within 2 s.
+async fn grafana(s: &Shared, id: &Identity, home: Option<&View>) -> Option<mesh::MetricStore> {
+    let g = &s.config.external_services.grafana;
+    let url = g.internal_url.trim().trim_end_matches('/');
+    if !g.enabled || url.is_empty() {
+        return None;
+    }
+    let healthy = match reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(2))
+        .build()
+    {
+        Ok(http) => http
+            .get(format!("{url}/api/health"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success()),
+        Err(_) => false,
+    };
+    let mut info = json!({"IsCore": false});
+    if !matches!(id, Identity::Anonymous) {
+        info["URL"] = json!(crate::upstream::redacted(url));
+    }
+    Some(mesh::MetricStore {
+        location: locate(url, home),
+        healthy,
+        info,
+    })
 }
 
 /// One reachable cluster as the caller sees it.
@@ -180,6 +219,7 @@ fn mesh_cluster(v: &View, istio_ns: &str) -> MeshCluster {
             secret_name: v.entry.secret_name.clone().unwrap_or_default(),
             network,
             error: None,
+            missing_remote_secret: false,
         },
         istio_namespace,
         istiods,

@@ -83,7 +83,8 @@ function stopChild(child, signal = "SIGINT", graceMs = 60_000) {
  */
 export async function startDemo({ openid = false } = {}) {
   if (process.env.MESHGLASS_URL && !openid) {
-    return { url: process.env.MESHGLASS_URL.replace(/\/$/, ""), info: {}, stateDir: null, stop: async () => {} };
+    // MESHGLASS_STATE_DIR: that demo's --state-dir, for the tests that read the files it wrote (pod logs).
+    return { url: process.env.MESHGLASS_URL.replace(/\/$/, ""), info: {}, stateDir: process.env.MESHGLASS_STATE_DIR ?? null, stop: async () => {} };
   }
   const demo = join(binDir, "meshglass-demo");
   if (!existsSync(demo)) throw new Error(`${demo} is missing: build the demo binaries first (make ui-test does)`);
@@ -305,6 +306,61 @@ export async function startTokenServer(demo, seconds) {
     throw e;
   }
   return { url, token, user: `system:serviceaccount:default:${sa}`, stop };
+}
+
+/**
+ * A real meshglass-server with the `token` strategy whose home cluster is `cluster` of the demo (so that a token of that
+ * cluster's ServiceAccount is reviewed there, and writes go to it with that token), with west as remote cluster when
+ * `withWest` (the demo's remote secret; the user's rights there are asked of west). The tokens are
+ * the test's (see `tokenOf`).
+ */
+export async function startHomeTokenServer(demo, cluster, { withWest = false } = {}) {
+  const kubeconfig = process.env.MESHGLASS_KUBECONFIG ?? demo.info.kubeconfig;
+  if (!kubeconfig) throw new Error("no kubeconfig: the demo did not report one and MESHGLASS_KUBECONFIG is not set");
+  const dir = mkdtempSync(join(tmpdir(), `meshglass-ui-token-${cluster}-`));
+  const port = await freePort();
+  writeFileSync(
+    join(dir, "config.yaml"),
+    [
+      "auth: {strategy: token}",
+      `server: {address: 127.0.0.1, port: ${port}, web_root: /kiali, observability: {metrics: {enabled: false}}}`,
+      `kubernetes_config: {cluster_name: ${cluster}}`,
+      "",
+    ].join("\n"),
+  );
+  mkdirSync(join(dir, "secrets"));
+  // `withWest`: west as a remote cluster, through the demo's own remote secret.
+  const westSecret = withWest && demo.stateDir ? findFile(demo.stateDir, "west") : null;
+  if (westSecret) {
+    const name = dirname(westSecret).split("/").pop();
+    mkdirSync(join(dir, "secrets", name), { recursive: true });
+    writeFileSync(join(dir, "secrets", name, "west"), readFileSync(westSecret));
+  }
+  const logFile = join(artifacts, `token-server-${cluster}.log`);
+  const log = createWriteStream(logFile);
+  const child = spawn(
+    join(binDir, "meshglass-server"),
+    ["--config", join(dir, "config.yaml"), "--kubeconfig", kubeconfig, "--context", cluster, "--remote-secrets-dir", join(dir, "secrets")],
+    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LOGIN_TOKEN_SIGNING_KEY: "ui-test-signing-key-0123456789" } },
+  );
+  child.stdout.pipe(log);
+  child.stderr.pipe(log);
+  const url = `http://127.0.0.1:${port}/kiali`;
+  const stop = async () => {
+    await stopChild(child, "SIGTERM", 10_000);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitFor(`the token server of ${cluster} to be ready`, 60_000, async () => {
+      if (child.exitCode !== null) throw new Error(`meshglass-server exited with ${child.exitCode}:\n${tail(logFile)}`);
+      const r = await fetch(`http://127.0.0.1:${port}/readyz`);
+      return r.ok;
+    });
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { url, stop };
 }
 
 /**

@@ -51,6 +51,34 @@ impl<'a> Builder<'a> {
         if opts.graph_type == GraphType::Service {
             self.reduce_to_service_graph();
         }
+        if opts.appender_enabled(Appender::SecurityPolicy) {
+            self.mtls_by_node_pair();
+        }
+    }
+
+    /// Kiali's securityPolicy appender keys its rates by (source node, destination node): every
+    /// edge between two nodes, whatever its protocol, gets the same `isMTLS`, the share of
+    /// mutual TLS in the destination-reported traffic between them. Its query joins the
+    /// request and TCP series with `or`, so request traffic decides when there is any, TCP
+    /// bytes only otherwise.
+    fn mtls_by_node_pair(&mut self) {
+        // (source, destination) → [requests (secured, mtls), tcp (secured, mtls)].
+        let mut pairs: FxHashMap<(u32, u32), [(f64, f64); 2]> = FxHashMap::default();
+        for e in self.edges.iter().filter(|e| !e.removed) {
+            let k = usize::from(e.proto == Proto::Tcp);
+            let p = &mut pairs.entry((e.src, e.dst)).or_default()[k];
+            p.0 += e.secured;
+            p.1 += e.mtls;
+        }
+        for e in self.edges.iter_mut().filter(|e| !e.removed) {
+            let [req, tcp] = pairs[&(e.src, e.dst)];
+            let (secured, mtls) = if req.0 > 0.0 { req } else { tcp };
+            e.mtls_percent = if mtls > 0.0 {
+                mtls / secured * 100.0
+            } else {
+                0.0
+            };
+        }
     }
 
     fn remove_edges_of_removed_nodes(&mut self) {
@@ -353,9 +381,8 @@ impl<'a> Builder<'a> {
             };
             n.is_outside = !n.is_inaccessible && n.is_outside_ns(self.namespaces);
             n.is_root = has_out[i] && !has_in[i];
-            if self.opts.include_idle_edges && !n.rates.has_traffic() && (has_in[i] || has_out[i]) {
-                n.is_idle = true;
-            }
+            // A node at the end of zero-rate edges only (`includeIdleEdges`) is not `isIdle`:
+            // Kiali sets it on the idleNode appender's nodes alone (appender/idle_node.go).
         }
     }
 

@@ -56,6 +56,7 @@ pub(super) fn build(
     let mut b = Builder::new(opts, inventory, &selected);
     b.parallel = parallel;
     ingest(&mut b, opts, &selected, samples, parallel);
+    b.aggregate_nodes(samples);
     b.append();
     let diagnostics = std::mem::take(&mut b.diags).into_vec();
     GraphResult {

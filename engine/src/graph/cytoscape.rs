@@ -693,6 +693,9 @@ pub struct NodeData {
     /// Service name (service nodes).
     #[serde(skip_serializing_if = "String::is_empty")]
     pub service: String,
+    /// `<aggregate>=<value>` on aggregate nodes (aggregateNode appender), as Kiali writes it.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub aggregate: String,
     /// Services this node was requested as.
     #[serde(rename = "destServices", skip_serializing_if = "Vec::is_empty")]
     pub dest_services: Vec<ServiceName>,

@@ -9,6 +9,7 @@ use crate::rules::is_ok;
 /// Kiali's node types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum NodeType {
+    Aggregate,
     App,
     Service,
     Unknown,
@@ -18,6 +19,7 @@ pub(crate) enum NodeType {
 impl NodeType {
     pub(crate) fn as_str(self) -> &'static str {
         match self {
+            NodeType::Aggregate => "aggregate",
             NodeType::App => "app",
             NodeType::Service => "service",
             NodeType::Unknown => "unknown",
@@ -41,6 +43,9 @@ pub(crate) enum IdKind {
     VappVer,
     /// `app_<cluster>_<namespace>_<app>`.
     App,
+    /// `agg_<cluster>_<namespace>_<aggregate>_<value>[_<service>]` (aggregateNode appender;
+    /// `a` is the value, `b` the service or empty).
+    Agg,
 }
 
 /// A label value borrowed from the input with its id in a label interner (the graph's, or a
@@ -116,9 +121,24 @@ impl NodeKey<'_> {
         )
     }
 
-    /// Writes Kiali's internal id string (the input of the SHA-256 node id).
-    pub(crate) fn write_id(&self, buf: &mut String) {
+    /// Writes Kiali's internal id string (the input of the SHA-256 node id); `aggregate` is
+    /// the aggregate label's name (aggregate nodes only).
+    pub(crate) fn write_id(&self, buf: &mut String, aggregate: &str) {
+        if self.kind == IdKind::Agg {
+            for part in ["agg", self.cluster.s, self.namespace.s, aggregate, self.a.s] {
+                if part != "agg" {
+                    buf.push('_');
+                }
+                buf.push_str(part);
+            }
+            if !self.b.s.is_empty() {
+                buf.push('_');
+                buf.push_str(self.b.s);
+            }
+            return;
+        }
         let prefix = match self.kind {
+            IdKind::Agg => "agg_",
             IdKind::Unknown => "",
             IdKind::Svc => "svc_",
             IdKind::Wl => "wl_",

@@ -169,6 +169,7 @@ fn node(out: &mut Vec<u8>, d: &NodeData) {
     opt_str_field(out, "app", &d.app);
     opt_str_field(out, "version", &d.version);
     opt_str_field(out, "service", &d.service);
+    opt_str_field(out, "aggregate", &d.aggregate);
     if !d.dest_services.is_empty() {
         key(out, "destServices");
         out.push(b'[');

@@ -94,6 +94,9 @@ pub(super) struct Node<'a> {
     pub(super) app: &'a str,
     pub(super) version: &'a str,
     pub(super) service: &'a str,
+    /// The aggregate label's name and value (aggregate nodes; else empty).
+    pub(super) aggregate: &'a str,
+    pub(super) aggregate_value: &'a str,
     pub(super) rates: NodeRates,
     pub(super) dest_services: Vec<(LabelId, LabelId, LabelId)>,
     pub(super) is_dead: bool,
@@ -228,7 +231,13 @@ pub(super) struct Edge {
     pub(super) noresp: f64,
     pub(super) err: f64,
     pub(super) responses: RespList,
+    /// Destination-reported traffic the securityPolicy appender counts, and of it what used
+    /// mutual TLS.
+    pub(super) secured: f64,
     pub(super) mtls: f64,
+    /// `isMTLS`: the percentage of mutual TLS between the edge's two nodes, over all their
+    /// edges (Kiali's appender keys it by node pair, not by protocol).
+    pub(super) mtls_percent: f64,
     pub(super) src_principal: Principal,
     pub(super) dst_principal: Principal,
     /// Index 0: destination-reported, 1: source-reported.
@@ -250,7 +259,9 @@ impl Edge {
             noresp: 0.0,
             err: 0.0,
             responses: RespList::default(),
+            secured: 0.0,
             mtls: 0.0,
+            mtls_percent: 0.0,
             src_principal: Principal::None,
             dst_principal: Principal::None,
             latency: [Latency::default(), Latency::default()],
@@ -287,6 +298,7 @@ impl Edge {
         for r in o.responses.iter() {
             self.add_response(r.code, r.flags, r.host, r.val);
         }
+        self.secured += o.secured;
         self.mtls += o.mtls;
         self.src_principal.merge(o.src_principal);
         self.dst_principal.merge(o.dst_principal);
@@ -309,6 +321,8 @@ impl<'a> Node<'a> {
             app: "",
             version: "",
             service: "",
+            aggregate: "",
+            aggregate_value: "",
             rates: NodeRates::default(),
             dest_services: Vec::new(),
             is_dead: false,

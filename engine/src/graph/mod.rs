@@ -14,11 +14,12 @@
 //! - `map`: the traffic map's records (nodes, edges and their counters, protocols);
 //! - `scope`, `parse`, `plan`: which samples count and what each does to the graph;
 //! - `traffic`: the traffic map being built, and how plans change it;
-//! - `appenders`: Kiali's appenders and finalizers, `decorations` the inventory's (meshCheck,
+//! - `aggregate`: the aggregateNode appender; `appenders`: Kiali's other appenders and finalizers, `decorations` the inventory's (meshCheck,
 //!   gateways, WorkloadEntries); `boxes`, `output`: the map as the model;
 //! - [`node_health`]: the health appender, over the model and [`crate::health()`]'s report;
 //! - `build`: the request path, tying them together ([`build_graph`]).
 
+mod aggregate;
 mod appenders;
 mod badges;
 mod boxes;

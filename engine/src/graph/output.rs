@@ -82,7 +82,7 @@ impl<'a> Builder<'a> {
                 continue;
             }
             id_buf.clear();
-            n.key.write_id(&mut id_buf);
+            n.key.write_id(&mut id_buf, &self.opts.aggregate);
             ids.push(sha256_id(id_buf.as_bytes()));
         }
         ids
@@ -125,6 +125,11 @@ impl<'a> Builder<'a> {
                 app: n.app.to_string(),
                 version: n.version.to_string(),
                 service: n.service.to_string(),
+                aggregate: if n.aggregate.is_empty() {
+                    String::new()
+                } else {
+                    format!("{}={}", n.aggregate, n.aggregate_value)
+                },
                 dest_services,
                 traffic: node_traffic(&n.rates),
                 health_data: None,
@@ -291,8 +296,8 @@ impl EdgeOut<'_> {
             if !e.responses.is_empty() {
                 self.responses(e, resp_rows, &mut data.traffic.responses);
             }
-            if e.mtls > 0.0 {
-                data.is_mtls = Some(RateValue::Whole(e.mtls / e.total * 100.0));
+            if e.mtls_percent > 0.0 {
+                data.is_mtls = Some(RateValue::Whole(e.mtls_percent));
             }
         }
         if let Principal::One(p) = e.src_principal {

@@ -412,7 +412,7 @@ impl<'a> Planner<'a> {
 /// The response key code (planner label id; [`NO_LABEL`]: no response entry) and the outcome
 /// of a sample's response `code` (`None`: not a request count).
 #[inline]
-fn outcome(proto: Proto, code: Option<Lbl<'_>>, dash: Lbl<'_>) -> (u32, Outcome) {
+pub(super) fn outcome(proto: Proto, code: Option<Lbl<'_>>, dash: Lbl<'_>) -> (u32, Outcome) {
     match proto {
         Proto::Grpc => match code {
             Some(Lbl { s: c, id }) => {

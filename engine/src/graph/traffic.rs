@@ -12,7 +12,7 @@ use super::scope::Scope;
 use crate::diag::Diagnostics;
 use crate::input::Sample;
 use crate::inventory::MeshInventory;
-use crate::options::{GraphOptions, GraphType};
+use crate::options::{Appender, GraphOptions, GraphType};
 
 /// The traffic map being built: nodes and edges in creation order, found by integer keys.
 pub(super) struct Builder<'a> {
@@ -94,7 +94,7 @@ impl<'a> Builder<'a> {
                 workload = "";
                 version = "";
             }
-            NodeType::Unknown => {}
+            NodeType::Unknown | NodeType::Aggregate => {}
         }
         let i = self.nodes.len() as u32;
         self.node_index.insert(key.int_key(), i);
@@ -123,7 +123,7 @@ impl<'a> Builder<'a> {
         Some(self.push_node(key, node_type, namespace, n))
     }
 
-    fn edge(&mut self, src: u32, dst: u32, proto: Proto) -> u32 {
+    pub(super) fn edge(&mut self, src: u32, dst: u32, proto: Proto) -> u32 {
         *self.edge_index.entry((src, dst, proto)).or_insert_with(|| {
             self.edges.push(Edge::new(src, dst, proto));
             (self.edges.len() - 1) as u32
@@ -249,17 +249,37 @@ impl<'a> Builder<'a> {
     /// Adds a sample's traffic (`p.value` > 0) to edge `e` and its end nodes, with its response
     /// entry if any.
     fn add_traffic(&mut self, e: u32, p: &Plan<'a>, resp: Option<Resp>) {
-        let val = p.value;
+        // Kiali's securityPolicy appender reads destination-reported requests and TCP bytes.
+        let security = self.opts.appender_enabled(Appender::SecurityPolicy)
+            && !p.source_reported
+            && matches!(p.role, Role::Requests | Role::Tcp);
+        let (src, dst) = self.count_edge(e, p.value, p.outcome, security.then_some(p.mtls), resp);
+        self.count_out(src, p.proto, p.value);
+        self.count_in(dst, p.proto, p.outcome, p.value);
+    }
+
+    /// Adds `val` of traffic with `outcome` (and its response entry) to edge `e`, and to its
+    /// security counters when `mtls` says whether it used mutual TLS; returns the edge's ends.
+    pub(super) fn count_edge(
+        &mut self,
+        e: u32,
+        val: f64,
+        outcome: Outcome,
+        mtls: Option<bool>,
+        resp: Option<Resp>,
+    ) -> (u32, u32) {
         let edge = &mut self.edges[e as usize];
-        let (src, dst) = (edge.src as usize, edge.dst as usize);
         edge.total += val;
-        if p.mtls {
-            edge.mtls += val;
+        if let Some(m) = mtls {
+            edge.secured += val;
+            if m {
+                edge.mtls += val;
+            }
         }
         if let Some(r) = resp {
             edge.add_response(r.code, r.flags, r.host, r.val);
         }
-        match p.outcome {
+        match outcome {
             Outcome::Other => {}
             Outcome::C3xx => edge.c3xx += val,
             Outcome::C4xx => edge.c4xx += val,
@@ -267,13 +287,21 @@ impl<'a> Builder<'a> {
             Outcome::NoResponse => edge.noresp += val,
             Outcome::GrpcErr => edge.err += val,
         }
-        let sr = &mut self.nodes[src].rates;
-        *sr.out_mut(p.proto) += val;
-        let dr = &mut self.nodes[dst].rates;
-        match p.proto {
+        (edge.src, edge.dst)
+    }
+
+    /// Adds `val` to node `n`'s outgoing rate of `proto`.
+    pub(super) fn count_out(&mut self, n: u32, proto: Proto, val: f64) {
+        *self.nodes[n as usize].rates.out_mut(proto) += val;
+    }
+
+    /// Adds `val` with `outcome` to node `n`'s incoming rates of `proto`.
+    pub(super) fn count_in(&mut self, n: u32, proto: Proto, outcome: Outcome, val: f64) {
+        let dr = &mut self.nodes[n as usize].rates;
+        match proto {
             Proto::Grpc => {
                 dr.grpc_in += val;
-                match p.outcome {
+                match outcome {
                     Outcome::NoResponse => dr.grpc_in_noresp += val,
                     Outcome::GrpcErr => dr.grpc_in_err += val,
                     _ => {}
@@ -281,7 +309,7 @@ impl<'a> Builder<'a> {
             }
             Proto::Http => {
                 dr.http_in += val;
-                match p.outcome {
+                match outcome {
                     Outcome::C3xx => dr.http_in_3xx += val,
                     Outcome::C4xx => dr.http_in_4xx += val,
                     Outcome::C5xx => dr.http_in_5xx += val,

@@ -25,8 +25,12 @@ fn bare(h: &str) -> &str {
     h.split_once('/').map(|(_, h)| h).unwrap_or(h)
 }
 
-fn overlap(a: &str, b: &str) -> bool {
-    a == b || a == "*" || b == "*" || wildcard_match(a, b) || wildcard_match(b, a)
+/// Whether two hosts of the same port collide; with `skip_wild`, a `*` host collides with none.
+fn overlap(a: &str, b: &str, skip_wild: bool) -> bool {
+    if a == "*" || b == "*" {
+        return !skip_wild;
+    }
+    a == b || wildcard_match(a, b) || wildcard_match(b, a)
 }
 
 /// `(port, host, server index, host index)` of every server host of a Gateway.
@@ -41,8 +45,8 @@ fn claims(g: &ConfigObject) -> Vec<(i64, String, usize, usize)> {
     v
 }
 
-/// KIA0301 over one cluster.
-pub(super) fn multi_match(c: &ClusterConfig, found: &mut Found) {
+/// KIA0301 over one cluster; `skip_wild`: `*` hosts are left out.
+pub(super) fn multi_match(c: &ClusterConfig, skip_wild: bool, found: &mut Found) {
     let gws = c.of(IstioKind::Gateway);
     let all: Vec<_> = gws
         .iter()
@@ -56,7 +60,10 @@ pub(super) fn multi_match(c: &ClusterConfig, found: &mut Found) {
             }
             let mut hit = false;
             for (pa, ha, i, j) in ca {
-                if cb.iter().any(|(pb, hb, _, _)| pa == pb && overlap(ha, hb)) {
+                if cb
+                    .iter()
+                    .any(|(pb, hb, _, _)| pa == pb && overlap(ha, hb, skip_wild))
+                {
                     let p = format!("spec/servers[{i}]/hosts[{j}]");
                     if !paths.contains(&p) {
                         paths.push(p);

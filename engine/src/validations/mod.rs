@@ -55,6 +55,12 @@ pub struct Options {
     pub trust_domain: String,
     /// Gateway API classes the console knows (KIA1504 for any other).
     pub gateway_classes: Vec<String>,
+    /// Codes never reported (Kiali's `kiali_feature_flags.validations.ignore`): their checks are
+    /// dropped from every validation, and a service or workload left without a check has none.
+    pub ignore: Vec<String>,
+    /// A `*` host of a Gateway server does not collide with other Gateways' hosts (KIA0301), as
+    /// with Kiali's `kiali_feature_flags.validations.skip_wildcard_gateway_hosts`.
+    pub skip_wildcard_gateway_hosts: bool,
 }
 
 impl Default for Options {
@@ -65,6 +71,8 @@ impl Default for Options {
             registry_only: false,
             trust_domain: "cluster.local".into(),
             gateway_classes: vec!["istio".into(), "istio-remote".into()],
+            ignore: Vec::new(),
+            skip_wildcard_gateway_hosts: false,
         }
     }
 }
@@ -273,7 +281,7 @@ pub fn validate_with(clusters: &[ClusterConfig], opts: &Options) -> Vec<Validati
         let mut found = Found::default();
         generic::multi_match(c, &mut found);
         destination_rule::multi_match(&mesh, c, &mut found);
-        gateway::multi_match(c, &mut found);
+        gateway::multi_match(c, opts.skip_wildcard_gateway_hosts, &mut found);
         gateway_api::multi_match(c, &mut found);
         virtual_service::single_host(c, &mut found);
         multicluster::differing(&mesh, ci, &mut found);
@@ -325,6 +333,9 @@ pub fn validate_with(clusters: &[ClusterConfig], opts: &Options) -> Vec<Validati
         out.extend(service::validations(&mesh, ci));
         out.extend(workload::validations(&mesh, ci));
     }
+    if !opts.ignore.is_empty() {
+        drop_ignored(&mut out, &opts.ignore);
+    }
     out.sort_by(|a, b| {
         (&a.cluster, &a.namespace, &a.object_gvk.kind, &a.name).cmp(&(
             &b.cluster,
@@ -334,6 +345,20 @@ pub fn validate_with(clusters: &[ClusterConfig], opts: &Options) -> Vec<Validati
         ))
     });
     out
+}
+
+/// Drops the checks of the `ignore`d codes; a service or workload validation left without a
+/// check is dropped too (they are served only with a check), an Istio object's stays.
+fn drop_ignored(out: &mut Vec<Validation>, ignore: &[String]) {
+    out.retain_mut(|v| {
+        let before = v.checks.len();
+        v.checks.retain(|c| !ignore.iter().any(|i| i == c.code));
+        if v.checks.len() == before {
+            return true;
+        }
+        v.valid = !v.checks.iter().any(|c| c.severity == "error");
+        v.is_config() || !v.checks.is_empty()
+    });
 }
 
 /// What a checker of one object reads: the mesh, the object's cluster and the object.

@@ -1206,12 +1206,157 @@ fn every_code_triggers_and_passes() {
 #[test]
 fn the_table_covers_every_code() {
     let tested: Vec<&str> = ROWS.iter().map(|r| r.code).collect();
-    // The Gateway API codes wait for the Gateway API kinds.
-    let gateway_api =
-        |c: &str| c.starts_with("KIA14") || c.starts_with("KIA15") || c.starts_with("KIA16");
-    for (code, _, _) in CODES.iter().filter(|(c, _, _)| !gateway_api(c)) {
+    for (code, _, _) in CODES {
         assert!(tested.contains(code), "{code} has no row");
     }
+    for code in &tested {
+        assert!(
+            CODES.iter().any(|(c, _, _)| c == code),
+            "row {code} is not in the catalogue"
+        );
+    }
+}
+
+/// Kiali's checker catalogue (`checkDescriptors` of its models/istio_validation.go): every code
+/// it emits is in ours, with its severity. KIA1103 and KIA0001 are gone from Kiali.
+#[test]
+fn the_catalogue_has_every_kiali_code() {
+    const KIALI: &[(&str, &str)] = &[
+        ("KIA0002", "error"),
+        ("KIA0003", "error"),
+        ("KIA0004", "warning"),
+        ("KIA0005", "error"),
+        ("KIA0101", "warning"),
+        ("KIA0102", "warning"),
+        ("KIA0104", "error"),
+        ("KIA0105", "error"),
+        ("KIA0106", "error"),
+        ("KIA0107", "warning"),
+        ("KIA0201", "warning"),
+        ("KIA0202", "error"),
+        ("KIA0203", "error"),
+        ("KIA0204", "warning"),
+        ("KIA0205", "error"),
+        ("KIA0206", "error"),
+        ("KIA0207", "error"),
+        ("KIA0208", "error"),
+        ("KIA0209", "warning"),
+        ("KIA0301", "warning"),
+        ("KIA0302", "warning"),
+        ("KIA0401", "error"),
+        ("KIA0501", "error"),
+        ("KIA0505", "error"),
+        ("KIA0506", "error"),
+        ("KIA0601", "error"),
+        ("KIA0602", "error"),
+        ("KIA0701", "warning"),
+        ("KIA1004", "warning"),
+        ("KIA1006", "warning"),
+        ("KIA1007", "unknown"),
+        ("KIA1101", "error"),
+        ("KIA1102", "error"),
+        ("KIA1104", "warning"),
+        ("KIA1105", "warning"),
+        ("KIA1106", "warning"),
+        ("KIA1107", "warning"),
+        ("KIA1108", "unknown"),
+        ("KIA1201", "warning"),
+        ("KIA1301", "warning"),
+        ("KIA1401", "error"),
+        ("KIA1402", "error"),
+        ("KIA1501", "warning"),
+        ("KIA1502", "warning"),
+        ("KIA1503", "error"),
+        ("KIA1504", "error"),
+        ("KIA1601", "error"),
+    ];
+    for (code, severity) in KIALI {
+        let (message, ours) = codes::describe(code);
+        assert!(!message.is_empty(), "{code} is missing");
+        assert_eq!(ours, *severity, "{code}");
+    }
+    let kia = CODES
+        .iter()
+        .filter(|(c, _, _)| c.starts_with("KIA"))
+        .count();
+    assert_eq!(kia, KIALI.len(), "a KIA code that Kiali does not have");
+}
+
+/// `kiali_feature_flags.validations.ignore`: the codes named are in no validation, a service
+/// or workload left without a check has no validation, and validity follows what is left.
+#[test]
+fn ignored_codes_are_dropped_everywhere() {
+    let build = |b: &mut Bed| {
+        // KIA1101 (error) and KIA1104 (warning) on one VirtualService.
+        vs_route(
+            b,
+            "w",
+            "reviews",
+            json!([{"destination": {"host": "ghost"}, "weight": 50}]),
+        );
+        // KIA0601 on a service (its only check).
+        b.service("east", "badport", "productpage", "web", None);
+    };
+    let mut bed = Bed::new();
+    build(&mut bed);
+    let all = bed.run();
+    let w = find(&all, "east", "VirtualService", "w").unwrap();
+    assert!(!w.valid);
+    assert!(w.checks.iter().any(|c| c.code == "KIA1101"));
+    assert!(find(&all, "east", "service", "badport").is_some());
+
+    let mut bed = Bed::new();
+    build(&mut bed);
+    bed.opts.ignore = vec!["KIA1101".into(), "KIA0601".into()];
+    let some = bed.run();
+    let w = find(&some, "east", "VirtualService", "w").unwrap();
+    assert!(w.valid, "no error left: {:?}", w.checks);
+    assert!(
+        w.checks.iter().all(|c| c.code != "KIA1101"),
+        "{:?}",
+        w.checks
+    );
+    assert!(
+        w.checks.iter().any(|c| c.code == "KIA1104"),
+        "{:?}",
+        w.checks
+    );
+    assert!(find(&some, "east", "service", "badport").is_none());
+    assert!(
+        some.iter()
+            .flat_map(|v| &v.checks)
+            .all(|c| c.code != "KIA1101" && c.code != "KIA0601")
+    );
+}
+
+/// `kiali_feature_flags.validations.skip_wildcard_gateway_hosts`: a `*` host collides with no
+/// other Gateway's host (KIA0301), while `*.example.com` still does.
+#[test]
+fn wildcard_gateway_hosts_can_be_skipped() {
+    let build = |b: &mut Bed| {
+        let gw = |host: &str| json!({"selector": {"istio": "ingressgateway"}, "servers": [{"port": {"number": 80, "protocol": "HTTP"}, "hosts": [host]}]});
+        b.obj("east", GW, "bookinfo", "star", gw("*"));
+        b.obj("east", GW, "bookinfo", "shop", gw("shop.example.com"));
+        b.obj("east", GW, "bookinfo", "suffix", gw("*.example.com"));
+    };
+    let kia0301 = |vs: &[Validation], name: &str| {
+        find(vs, "east", "Gateway", name)
+            .unwrap()
+            .checks
+            .iter()
+            .any(|c| c.code == "KIA0301")
+    };
+    let mut bed = Bed::new();
+    build(&mut bed);
+    let vs = bed.run();
+    assert!(kia0301(&vs, "star") && kia0301(&vs, "shop") && kia0301(&vs, "suffix"));
+
+    let mut bed = Bed::new();
+    build(&mut bed);
+    bed.opts.skip_wildcard_gateway_hosts = true;
+    let vs = bed.run();
+    assert!(!kia0301(&vs, "star"), "a * host is skipped");
+    assert!(kia0301(&vs, "shop") && kia0301(&vs, "suffix"));
 }
 
 #[test]

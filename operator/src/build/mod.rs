@@ -29,7 +29,8 @@ mod workload;
 pub use expose::route_resource;
 
 pub use rbac::{
-    READ_KINDS, auth_rules, istio_write_rules, namespaced_read_rules, rules_for, server_rules,
+    READ_KINDS, auth_rules, istio_write_rules, log_rules, namespaced_read_rules, rules_for,
+    server_rules,
 };
 pub use workload::{default_resources, restricted_container_security_context};
 

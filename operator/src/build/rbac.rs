@@ -99,10 +99,24 @@ pub fn rules_for(read: Vec<PolicyRule>, view_only: bool) -> Vec<PolicyRule> {
     rules
 }
 
+/// Reading containers' logs (`get pods/log`, as Kiali's role grants): the server reads a pod's
+/// log with its own account only under the `anonymous` strategy; a signed-in user's read goes
+/// with the user's own credentials, checked by the cluster's API server.
+pub fn log_rules() -> Vec<PolicyRule> {
+    vec![PolicyRule {
+        api_groups: Some(vec![String::new()]),
+        resources: Some(vec!["pods/log".into()]),
+        verbs: vec!["get".into()],
+        ..Default::default()
+    }]
+}
+
 /// The server's cluster rules (what the operator grants a cluster-wide server, primary or
-/// remote): the read rules of the kinds it caches plus TokenReview/SubjectAccessReview.
+/// remote): the read rules of the kinds it caches, pods' logs ([`log_rules`]), and
+/// TokenReview/SubjectAccessReview.
 pub fn server_rules() -> Vec<PolicyRule> {
     let mut rules = namespaced_read_rules();
+    rules.extend(log_rules());
     rules.extend(auth_rules());
     rules
 }
@@ -163,7 +177,10 @@ impl Ctx<'_> {
             for ns in self.selected_namespaces(namespaces)? {
                 out.push(Child::Role(Role {
                     metadata: self.meta(&role_name, &ns),
-                    rules: Some(rules_for(namespaced_read_rules(), view_only)),
+                    rules: Some(rules_for(
+                        [namespaced_read_rules(), log_rules()].concat(),
+                        view_only,
+                    )),
                 }));
                 out.push(Child::RoleBinding(RoleBinding {
                     metadata: self.meta(&self.inst, &ns),

@@ -79,11 +79,12 @@ pub fn is_managed(meta: &ObjectMeta) -> bool {
 }
 
 /// What the server may do on a remote cluster: exactly what the operator grants its ServiceAccount in remote
-/// mode (read the kinds the server caches, never Secrets; TokenReview/SubjectAccessReview for user checks), so
+/// mode (read the kinds the server caches and pods' logs, never Secrets; TokenReview/SubjectAccessReview for user checks), so
 /// that both ways of preparing a remote cluster give the server the same access. `--view-only` only picks the
 /// role's name, as in the operator.
 pub fn remote_rules() -> Vec<PolicyRule> {
     let mut rules = crate::build::namespaced_read_rules();
+    rules.extend(crate::build::log_rules());
     rules.extend(crate::build::auth_rules());
     rules
 }

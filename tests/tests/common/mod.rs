@@ -683,3 +683,90 @@ pub async fn client_from_secret(secret: &Secret, cluster: &str) -> Client {
         .expect("config");
     Client::try_from(config).expect("client")
 }
+
+/// A ServiceAccount `sa` of `ns` that may read the namespace and, by a Role of its own, do what
+/// `rules` allow in it; its token. The signed-in user of the server tests' token strategy.
+pub async fn namespace_user(
+    client: &Client,
+    ns: &str,
+    sa: &str,
+    rules: &[serde_json::Value],
+) -> String {
+    use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+    fn from<T: DeserializeOwned>(v: serde_json::Value) -> T {
+        serde_json::from_value(v).expect("a valid object")
+    }
+    let sa_obj: ServiceAccount = from(serde_json::json!({"metadata": {"name": sa}}));
+    create(&Api::namespaced(client.clone(), ns), &sa_obj).await;
+    let mut all = vec![serde_json::json!(
+        {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get"]}
+    )];
+    all.extend(rules.iter().cloned());
+    let role: Role = from(serde_json::json!({"metadata": {"name": sa}, "rules": all}));
+    create(&Api::namespaced(client.clone(), ns), &role).await;
+    let binding: RoleBinding = from(serde_json::json!({
+        "metadata": {"name": sa},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": sa},
+        "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": ns}],
+    }));
+    create(&Api::namespaced(client.clone(), ns), &binding).await;
+    sa_token(client, ns, sa).await
+}
+
+/// Starts the server in process on the test bed: `config`, the bed's kubeconfig with the home
+/// cluster's context `home`, and the remote secrets of `dir` (read every second).
+pub async fn start_server(
+    bed: &TestBed,
+    config: meshglass_server::Config,
+    home: &str,
+    dir: &Path,
+) -> meshglass_server::Running {
+    meshglass_server::start(meshglass_server::Options {
+        config,
+        kubeconfig: Some(bed.kubeconfig_path().to_path_buf()),
+        context: Some(home.into()),
+        remote_secrets_dir: dir.to_path_buf(),
+        paths: Default::default(),
+        secrets_poll: Duration::from_secs(1),
+    })
+    .await
+    .expect("server starts")
+}
+
+/// [`start_server`], once its `/readyz` says every cluster's caches are synced.
+pub async fn start_ready_server(
+    bed: &TestBed,
+    config: meshglass_server::Config,
+    home: &str,
+    dir: &Path,
+) -> meshglass_server::Running {
+    let running = start_server(bed, config, home, dir).await;
+    let http = reqwest::Client::new();
+    let ready = format!("http://{}/readyz", running.api_addr);
+    wait_until("server ready", WAIT, || async {
+        let r = http.get(&ready).send().await?;
+        Ok::<_, reqwest::Error>((r.status() == 200).then_some(()))
+    })
+    .await
+    .expect("ready");
+    running
+}
+
+/// Merges `labels` and `annotations` into namespace `ns`.
+pub async fn label_namespace(
+    client: &Client,
+    ns: &str,
+    labels: serde_json::Value,
+    annotations: serde_json::Value,
+) {
+    Api::<Namespace>::all(client.clone())
+        .patch(
+            ns,
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!(
+                {"metadata": {"labels": labels, "annotations": annotations}}
+            )),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("label namespace {ns}: {e}"));
+}

@@ -813,3 +813,93 @@ pub struct ResponseDetail {
     pub flags: Option<BTreeMap<String, String>>,
     pub hosts: Option<BTreeMap<String, String>>,
 }
+
+// ---- metrics, dashboards, mTLS, pod logs ----
+
+/// `models.MetricsMap` (`/api/namespaces/{ns}/metrics`, `…/{workloads,apps,services}/{name}/metrics`):
+/// every metric's series under its name.
+pub type MetricsMap = BTreeMap<String, Vec<Metric>>;
+
+/// `models.Metric`: a series, its labels and `[timestamp, "value"]` datapoints (`stat` for a
+/// quantile or `avg`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metric {
+    pub labels: Labels,
+    pub datapoints: Vec<(f64, String)>,
+    pub stat: Option<String>,
+    pub name: String,
+}
+
+/// `models.MonitoringDashboard` (`…/{workloads,apps,services}/{name}/dashboard`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MonitoringDashboard {
+    pub name: String,
+    pub title: String,
+    pub charts: Vec<Chart>,
+    pub aggregations: Vec<Aggregation>,
+    pub external_links: Vec<Value>,
+    pub rows: i64,
+    /// BEYOND (every JSON object answer).
+    pub missing_clusters: Vec<MissingCluster>,
+}
+
+/// `models.Chart`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Chart {
+    pub name: String,
+    pub unit: String,
+    pub spans: i64,
+    pub start_collapsed: bool,
+    pub metrics: Vec<Metric>,
+    pub error: Option<String>,
+    pub x_axis: Option<String>,
+    pub chart_type: Option<String>,
+    pub row_spans: Option<i64>,
+    pub min: Option<i64>,
+    pub max: Option<i64>,
+}
+
+/// `models.Aggregation` of a dashboard.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Aggregation {
+    pub label: String,
+    pub display_name: String,
+    pub single_selection: Option<bool>,
+}
+
+/// `models.MTLSStatus` (`/api/mesh/tls`; with `cluster` and `namespace`,
+/// `/api/namespaces/{ns}/tls` and each entry of `/api/clusters/tls`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MtlsStatus {
+    pub status: String,
+    #[serde(rename = "autoMTLSEnabled")]
+    pub auto_mtls_enabled: bool,
+    #[serde(rename = "minTLS")]
+    pub min_tls: String,
+    pub cluster: Option<String>,
+    pub namespace: Option<String>,
+}
+
+/// `models.PodLogs` (`/api/namespaces/{ns}/pods/{pod}/logs`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PodLogs {
+    pub entries: Option<Vec<LogEntry>>,
+    pub lines_truncated: Option<bool>,
+}
+
+/// `models.LogEntry`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LogEntry {
+    pub message: String,
+    pub severity: String,
+    pub timestamp: String,
+    pub timestamp_unix: i64,
+    pub access_log: Option<Value>,
+}

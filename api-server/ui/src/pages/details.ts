@@ -1,5 +1,6 @@
-// Details of an app, workload or service: its clusters, a health explanation per cluster, inbound and outbound
-// traffic, and the graph centred on it.
+// Details of an app, workload or service, in Kiali's tabs (`?tab=`): Overview (its clusters, a health explanation
+// per cluster, inbound and outbound traffic, the graph centred on it), Inbound and Outbound Metrics, and a
+// workload's Logs (its pods in every cluster it runs in).
 
 import { clusterList, config, get, GraphBody, GraphNodeData, healthByCluster, reportError } from "../api";
 import { clear, h } from "../dom";
@@ -7,13 +8,16 @@ import { ms, percent, rate } from "../format";
 import { edgeErrorPct, edgeRate, nodeLabel, render } from "../graphview";
 import { explain } from "../health";
 import { detailPath, link, navigate, route } from "../nav";
+import { logViewer, PodRef } from "./logs";
+import { metricsTab } from "./metrics";
+import { meshTls, mtlsIcon, NamespaceTls, nsWideStatus } from "../tls";
 import { ServiceInstance, wizardPanel } from "./wizardpanel";
 
 export type DetailKind = "applications" | "workloads" | "services";
 
 interface Detail {
   clusters?: string[];
-  instances?: Array<Record<string, unknown>>;
+  instances?: Array<Record<string, unknown> & { cluster?: string; pods?: PodRef[] }>;
   /** Services: per cluster, the selected workloads and the VirtualServices/DestinationRules referring to it. */
   workloads?: Array<{ workloadName: string; cluster: string; istioSidecar: boolean }>;
   serviceNames?: string[];
@@ -26,15 +30,58 @@ export async function detailPage(app: HTMLElement, kind: DetailKind, ns: string,
   const healthSec = h("section", { "data-testid": "detail-health" });
   const traffic = h("section", { "data-testid": "detail-traffic" });
   const canvas = h("div", { class: "cy cy-small", "data-testid": "detail-graph" });
-  clear(
-    app,
-    h("div", { class: "toolbar" }, h("h1", null, `${title}: ${name}`), h("span", { class: "muted" }, `namespace ${ns}`), link(`console/${kind}?namespace=${encodeURIComponent(ns)}`, `← all ${kind}`)),
+  const overview = h(
+    "div",
+    { "data-tab": "info" },
     info,
     actions,
     h("div", { class: "detail-cols" }, h("div", null, h("h2", null, "Health"), healthSec), h("div", null, h("h2", null, "Traffic"), traffic)),
     h("h2", null, "Graph"),
     canvas,
   );
+  // Kiali's tab names (`tab=info`, `in_metrics`, `out_metrics`); a service has inbound metrics only, as in Kiali.
+  const tabs: Array<[string, string]> = [
+    ["info", "Overview"],
+    ["in_metrics", "Inbound Metrics"],
+    ...(kind === "services" ? [] : ([["out_metrics", "Outbound Metrics"]] as Array<[string, string]>)),
+    ...(kind === "workloads" ? ([["logs", "Logs"]] as Array<[string, string]>) : []),
+  ];
+  const panes = new Map<string, HTMLElement>([["info", overview]]);
+  const tabBar = h("div", { class: "tabs", role: "tablist", "data-testid": "detail-tabs" });
+  const body = h("div", { class: "tab-body" });
+  clear(
+    app,
+    h("div", { class: "toolbar" }, h("h1", null, `${title}: ${name}`), h("span", { class: "muted" }, `namespace ${ns}`), link(`console/${kind}?namespace=${encodeURIComponent(ns)}`, `← all ${kind}`)),
+    tabBar,
+    body,
+  );
+  let detailKnown: (d: Detail | null) => void = () => {};
+  const detailP = new Promise<Detail | null>((res) => (detailKnown = res));
+  const show = async (tab: string) => {
+    if (!tabs.some(([t]) => t === tab)) tab = "info";
+    const u = new URL(location.href);
+    if (tab === "info") u.searchParams.delete("tab");
+    else u.searchParams.set("tab", tab);
+    history.replaceState(null, "", u.toString());
+    clear(tabBar, tabs.map(([t, label]) => h("button", { role: "tab", class: t === tab ? "tab active" : "tab", "aria-selected": t === tab ? "true" : "false", "data-tab": t, onclick: () => void show(t) }, label)));
+    let pane = panes.get(tab);
+    if (!pane) {
+      const d = await detailP;
+      if (tab === "logs") {
+        const pods = (d?.instances ?? []).flatMap((i) => (i.pods ?? []).map((p) => ({ ...p, cluster: p.cluster || String(i.cluster ?? "") })));
+        pane = h("section", { "data-testid": "detail-logs" }, logViewer(ns, pods, signal));
+      } else {
+        pane = metricsTab(kind, ns, name, tab === "in_metrics" ? "inbound" : "outbound", d?.clusters ?? [], signal);
+      }
+      pane.dataset.tab = tab;
+      panes.set(tab, pane);
+    }
+    clear(body, pane);
+    if (tab === "info") onInfoShown();
+  };
+  // The graph is drawn while its tab may be hidden: it fits itself when the tab shows.
+  let onInfoShown = () => {};
+  void show(new URLSearchParams(location.search).get("tab") ?? "info");
   const cfg = await config();
   const reachable = clusterList(cfg).filter((c) => c.accessible).map((c) => c.name);
   let d: Detail | null = null;
@@ -45,6 +92,7 @@ export async function detailPage(app: HTMLElement, kind: DetailKind, ns: string,
     clear(info, h("p", { class: "muted" }, `${title} ${name} could not be loaded.`));
   }
   const clusters = d?.clusters ?? [];
+  detailKnown(d);
   if (d && kind === "services" && Array.isArray(d.instances)) {
     const home = clusterList(cfg).find((c) => c.isKialiHome)?.name;
     actions.replaceChildren(wizardPanel(ns, name, d.instances as unknown as ServiceInstance[], home, () => navigate(route() + location.search, true)));
@@ -70,6 +118,22 @@ export async function detailPage(app: HTMLElement, kind: DetailKind, ns: string,
       ),
     );
   }
+
+  // The namespace's mTLS lock in each cluster holding the object, as Kiali shows it beside the namespace.
+  const tlsCell = h("td", { "data-testid": "detail-mtls" });
+  info.querySelector("table")?.appendChild(h("tr", null, h("th", null, "Namespace mTLS"), tlsCell));
+  void Promise.all(
+    clusters
+      .filter((c) => reachable.includes(c))
+      .map((c) =>
+        Promise.all([get<NamespaceTls>(`api/namespaces/${encodeURIComponent(ns)}/tls`, { clusterName: c }, signal), meshTls(c, signal)])
+          .then(([t, mesh]) => h("span", { class: "mtls-cluster", "data-cluster": c }, c, mtlsIcon(nsWideStatus(t.status, mesh)), " "))
+          .catch((e) => {
+            reportError(`mTLS status of ${c}`, e);
+            return null;
+          }),
+      ),
+  ).then((spans) => !signal.aborted && clear(tlsCell, spans));
 
   // Health per cluster, with the reasons.
   const hk = kind === "applications" ? "app" : kind === "workloads" ? "workload" : "service";
@@ -140,4 +204,10 @@ export async function detailPage(app: HTMLElement, kind: DetailKind, ns: string,
   await r.renderMs;
   const f = r.cy.nodes(".focus");
   if (f.length) r.cy.center(f);
+  onInfoShown = () => {
+    r.cy.resize();
+    r.cy.fit(undefined, 20);
+    const f = r.cy.nodes(".focus");
+    if (f.length) r.cy.center(f);
+  };
 }

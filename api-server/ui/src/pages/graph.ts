@@ -7,6 +7,7 @@ import { clear, h, select } from "../dom";
 import { clearBanner } from "../banners";
 import { ms, num, percent, rate } from "../format";
 import { EdgeLabel, edgeErrorPct, edgeRate, nodeLabel, render, Rendered } from "../graphview";
+import { compile } from "../graphfind";
 import { explain } from "../health";
 import { detailPath, link, setQuery } from "../nav";
 
@@ -48,6 +49,8 @@ interface State {
   security: boolean;
   duration: string;
   refresh: string;
+  find: string;
+  hide: string;
 }
 
 function readState(allNamespaces: string[]): State {
@@ -64,6 +67,8 @@ function readState(allNamespaces: string[]): State {
     security: q.get("security") === "true",
     duration: q.get("duration") ?? "600s",
     refresh: q.get("refresh") ?? "0",
+    find: q.get("find") ?? "",
+    hide: q.get("hide") ?? "",
   };
 }
 
@@ -78,6 +83,8 @@ function writeState(s: State): void {
     security: s.security ? "true" : "",
     duration: s.duration,
     refresh: s.refresh === "0" ? "" : s.refresh,
+    find: s.find,
+    hide: s.hide,
   });
 }
 
@@ -98,6 +105,32 @@ export async function graphPage(app: HTMLElement, signal: AbortSignal): Promise<
   const status = h("div", { class: "graph-status muted", "data-testid": "graph-status" });
   const panel = h("aside", { class: "side-panel", "data-testid": "side-panel", hidden: true });
   const toolbar = h("div", { class: "toolbar graph-toolbar" });
+  const findError = h("div", { class: "find-error error", role: "alert", "data-testid": "find-error", hidden: true });
+  const hideError = h("div", { class: "find-error error", role: "alert", "data-testid": "hide-error", hidden: true });
+  const exprInput = (kind: "find" | "hide", placeholder: string) =>
+    h("input", {
+      type: "search",
+      placeholder,
+      value: kind === "find" ? state.find : state.hide,
+      "aria-label": `${kind} expression`,
+      "data-testid": `graph-${kind}`,
+      title: "e.g. app = reviews, ns = bookinfo and httpin > 1, %httperr > 10, !sidecar, healthy; join with and / or",
+      onchange: (e: Event) => {
+        const v = (e.target as HTMLInputElement).value;
+        if (kind === "find") state.find = v;
+        else state.hide = v;
+        writeState(state);
+        applyFindHide();
+      },
+    });
+  const findBar = h(
+    "div",
+    { class: "find-bar" },
+    exprInput("find", "Find…"),
+    exprInput("hide", "Hide…"),
+    findError,
+    hideError,
+  );
   const legend = h(
     "div",
     { class: "legend muted" },
@@ -226,9 +259,43 @@ export async function graphPage(app: HTMLElement, signal: AbortSignal): Promise<
     durSel,
     refSel,
     h("button", { onclick: () => void load(), "data-testid": "graph-refresh" }, "Refresh"),
+    findBar,
   );
 
   const clusters = clusterList(cfg).filter((c) => c.accessible).map((c) => c.name);
+
+  // Find highlights what an expression matches, hide takes it off the graph (with the edges of hidden nodes), as
+  // Kiali's graph find/hide do; a bad expression says what is wrong under its field.
+  function applyFindHide(): void {
+    const cy = rendered?.cy;
+    const results: Array<[string, HTMLElement, string]> = [
+      ["find", findError, state.find],
+      ["hide", hideError, state.hide],
+    ];
+    for (const [kind, el, expr] of results) {
+      const c = compile(expr);
+      el.textContent = c.ok ? "" : `${kind}: ${c.error}`;
+      el.hidden = c.ok;
+      if (!cy) continue;
+      const cls = kind === "find" ? "find-match" : "hidden-by-hide";
+      cy.elements().removeClass(cls);
+      if (!c.ok || c.target === "none") continue;
+      const hit =
+        c.target === "node"
+          ? cy.nodes().filter((n) => c.node(n.data()))
+          : cy.edges().filter((e) => c.edge(e.data()));
+      hit.addClass(cls);
+      if (kind === "hide") hit.connectedEdges().addClass(cls);
+    }
+    if (cy) {
+      cy.elements(".hidden-by-hide").style("display", "none");
+      cy.elements(":not(.hidden-by-hide)").removeStyle("display");
+      cy.elements(".find-match").style({ "overlay-color": "#f5c211", "overlay-opacity": 0.35, "overlay-padding": 6 });
+      cy.elements(":not(.find-match)").removeStyle("overlay-color overlay-opacity overlay-padding");
+      canvas.dataset.found = String(cy.elements(".find-match").length);
+      canvas.dataset.hidden = String(cy.elements(".hidden-by-hide").length);
+    }
+  }
 
   async function load(keepView = false): Promise<void> {
     loadCtl?.abort();
@@ -300,6 +367,7 @@ export async function graphPage(app: HTMLElement, signal: AbortSignal): Promise<
       cyRef.zoom(zoom.zoom);
       cyRef.pan(zoom.pan);
     }
+    applyFindHide();
     if (window.__meshglass?.cy === cyRef) window.__meshglass.renderMs = renderMs;
     canvas.dataset.renderMs = renderMs.toFixed(0);
     const boxes = nodes.filter((n) => n.data.isBox === "cluster").length;

@@ -6,12 +6,15 @@ import { clear, h, select } from "../dom";
 import { rate } from "../format";
 import { link, setQuery } from "../nav";
 import { statusBadge, STATUSES } from "../health";
+import { clustersTls, mtlsIcon } from "../tls";
 
 interface Row {
   ns: Namespace;
   counts: Record<string, number>;
   rps: number;
   healthKnown: boolean;
+  /** Kiali's mTLS status of the namespace in its cluster. */
+  tls?: string;
   validation?: { errors: number; warnings: number; objectCount: number };
 }
 
@@ -70,7 +73,7 @@ export async function overviewPage(app: HTMLElement, signal: AbortSignal): Promi
             h(
               "tr",
               { "data-namespace": r.ns.name, "data-cluster": r.ns.cluster },
-              h("td", null, h("strong", null, r.ns.name), r.ns.isControlPlane ? h("span", { class: "tag" }, "control plane") : null),
+              h("td", null, h("strong", null, r.ns.name), r.tls !== undefined ? mtlsIcon(r.tls) : null, r.ns.isControlPlane ? h("span", { class: "tag" }, "control plane") : null),
               h("td", null, h("span", { class: "cluster-chip ok" }, r.ns.cluster)),
               h("td", { class: "health-summary" }, r.healthKnown ? healthSummary(r.counts) : h("span", { class: "muted" }, "n/a")),
               h("td", null, r.healthKnown ? rate(r.rps) : ""),
@@ -99,12 +102,13 @@ export async function overviewPage(app: HTMLElement, signal: AbortSignal): Promi
   });
 
   const reachable = clusters.filter((c) => c.accessible && !locked.includes(c.name)).map((c) => c.name);
-  const [health, validations] = await Promise.all([
+  const [health, validations, tls] = await Promise.all([
     healthByCluster(reachable, "app"),
     get<Validations>("api/istio/validations", undefined, signal).catch((e) => {
       reportError("Istio validations", e);
       return {} as Validations;
     }),
+    clustersTls(reachable, (c) => rows.filter((r) => r.ns.cluster === c).map((r) => r.ns.name), signal),
   ]);
   if (signal.aborted) return;
   for (const r of rows) {
@@ -118,6 +122,7 @@ export async function overviewPage(app: HTMLElement, signal: AbortSignal): Promi
       }
     }
     r.validation = validations?.[r.ns.cluster]?.[r.ns.name];
+    r.tls = tls.get(r.ns.cluster)?.get(r.ns.name);
   }
   draw();
 }

@@ -212,7 +212,7 @@ async fn run(
     let kubeconfig = steps::start_clusters(setup, &mut progress, running).await?;
     let mut clusters = Clusters::connect(kubeconfig).await?;
     steps::install_topology_and_crd(setup, &mut progress, &mut clusters, &mesh).await?;
-    steps::deploy_apps(&mut progress, &mut clusters, &mesh).await?;
+    steps::deploy_apps(setup, &mut progress, &mut clusters, &mesh).await?;
     steps::serve_sidecars(setup, &mut progress, running, &mesh, &clusters).await?;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))

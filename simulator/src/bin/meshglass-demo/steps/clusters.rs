@@ -191,6 +191,7 @@ async fn install_kiali_crd(setup: &Setup, appliers: [&mut Applier; 2]) -> anyhow
 /// Step 3: the demo apps of the topology as Deployments and Services, waiting until every Deployment is
 /// available (kwok runs their pods).
 pub async fn deploy_apps(
+    setup: &Setup,
     progress: &mut Progress,
     clusters: &mut Clusters,
     mesh: &Mesh,
@@ -206,11 +207,30 @@ pub async fn deploy_apps(
             deployments += usize::from(obj["kind"] == "Deployment");
         }
     }
+    let mut logs = 0;
+    let mut no_logs = Vec::new();
     for (cluster, client) in [(PRIMARY, &clusters.east), (REMOTE, &clusters.west)] {
         wait_available(cluster, client, mesh.topology.all_namespaces()).await?;
+        // Clusters started by an older test bed have no kwok Logs CRD: the demo runs without logs.
+        match super::podlogs::serve_pod_logs(
+            &setup.state_dir,
+            cluster,
+            client,
+            &mesh.topology.all_namespaces(),
+        )
+        .await
+        {
+            Ok(n) => logs += n,
+            Err(e) => no_logs.push(format!("{cluster}: {e}")),
+        }
     }
+    let logs = if no_logs.is_empty() {
+        format!("{logs} containers with logs")
+    } else {
+        format!("no container logs ({})", no_logs.join("; "))
+    };
     progress.done(&format!(
-        "{deployments} Deployments available, pods Running on simulated nodes"
+        "{deployments} Deployments available, pods Running on simulated nodes, {logs}"
     ));
     Ok(())
 }

@@ -4,12 +4,14 @@
 //! * [`clusters`]: the two clusters, Istio's multi-cluster labels, the Kiali CRD and the demo apps;
 //! * [`telemetry`]: the simulated sidecars and one Prometheus per cluster, east federating west;
 //! * [`thanos`]: with `--metrics thanos`, Thanos sidecars and Query over them behind a token gate;
+//! * [`podlogs`]: log files for the demo pods' containers, served through `pods/log`;
 //! * [`kiali`]: the operators with the example CRs, the remote secret, and the server;
 //! * [`openid`]: with `--openid`, an OpenID provider per cluster and a second server logging users in.
 
 mod clusters;
 mod kiali;
 mod openid;
+mod podlogs;
 mod telemetry;
 mod thanos;
 
