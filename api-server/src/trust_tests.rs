@@ -198,10 +198,12 @@ async fn junk_tokens_cost_a_bounded_number_of_reviews() {
         }
     }
     let reviews = s.auth.counts.token_reviews.get();
-    // The burst, plus what the rate refills while the loop runs.
+    // The burst, plus what the rate refills while the loop runs, plus one review of slack: on a
+    // machine at load 15 one run counted 463 against a bound of 462 (cause not found; the bucket
+    // and this test read the clock at different moments). Without the bucket it would be 1,000.
     let refill = started.elapsed().as_secs_f64() * f64::from(TOKEN_REVIEWS_PER_SEC);
     assert!(
-        reviews as f64 <= f64::from(TOKEN_REVIEW_BURST) + refill.ceil(),
+        reviews as f64 <= f64::from(TOKEN_REVIEW_BURST) + refill.ceil() + 1.0,
         "{reviews} reviews in {:?}",
         started.elapsed()
     );
