@@ -198,7 +198,7 @@ async fn shutdown_signal() {
     tokio::select! { _ = tokio::signal::ctrl_c() => {}, _ = term.recv() => {} }
 }
 
-/// The nine steps (one more each for `--metrics thanos` and `--openid`), then the ready message; runs until
+/// The ten steps (one more each for `--metrics thanos` and `--openid`), then the ready message; runs until
 /// a child it started exits.
 async fn run(
     setup: &Setup,
@@ -207,7 +207,7 @@ async fn run(
     running: &mut Running,
 ) -> anyhow::Result<()> {
     let thanos = setup.metrics == Metrics::Thanos;
-    let mut progress = Progress::new(9 + usize::from(thanos) + usize::from(openid));
+    let mut progress = Progress::new(10 + usize::from(thanos) + usize::from(openid));
     let mesh = steps::load_mesh(setup)?;
     let kubeconfig = steps::start_clusters(setup, &mut progress, running).await?;
     let mut clusters = Clusters::connect(kubeconfig).await?;
@@ -218,6 +218,7 @@ async fn run(
         .timeout(Duration::from_secs(10))
         .build()?;
     let east_prom = steps::start_prometheus(setup, &mut progress, running, &http).await?;
+    let jaeger = steps::start_tracing(setup, &mut progress, running, &mesh).await?;
     let store = if thanos {
         let instance = steps::primary_instance(setup)?;
         Some(
@@ -240,6 +241,7 @@ async fn run(
         running,
         &mut clusters,
         &east_prom,
+        &jaeger,
         store.as_ref(),
     )
     .await?;
@@ -271,7 +273,7 @@ async fn run(
         setup,
         &progress,
         &url,
-        (store_url, &metrics),
+        (store_url, &metrics, &jaeger),
         &kc,
         openid.as_ref(),
         ready_file,
@@ -284,7 +286,7 @@ fn print_ready(
     setup: &Setup,
     progress: &Progress,
     url: &str,
-    (east_prom, metrics): (&str, &str),
+    (east_prom, metrics, jaeger): (&str, &str, &str),
     kc: &str,
     openid: Option<&steps::OpenidDemo>,
     ready_file: Option<&Path>,
@@ -296,6 +298,7 @@ fn print_ready(
     );
     println!("  kubeconfig  {kc} (contexts east, west)");
     println!("  {metrics}");
+    println!("  jaeger      {jaeger} (the simulator's live traces)");
     if let Some(o) = openid {
         println!(
             "  openid      {} (log in as alice or bob, password <user>-password)",
@@ -308,7 +311,7 @@ fn print_ready(
     );
     println!("Ctrl-C (or `make demo-down`) stops everything the demo started.");
     if let Some(f) = ready_file {
-        let mut info = json!({"url": url, "prometheus": east_prom, "kubeconfig": kc,
+        let mut info = json!({"url": url, "prometheus": east_prom, "jaeger": jaeger, "kubeconfig": kc,
                           "seconds": progress.start.elapsed().as_secs_f64()});
         if let Some(o) = openid {
             info["openid"] = json!({"url": o.url, "providers": o.providers});

@@ -15,6 +15,8 @@ pub struct Running {
     pub thanos: Option<Box<dyn std::any::Any + Send>>,
     /// `--openid`: each cluster's OpenID provider, stopped when dropped.
     pub providers: Vec<meshglass_testbed::oidc::Provider>,
+    /// The tracing store, stopped when dropped.
+    pub jaeger: Option<meshglass_testbed::jaeger::Jaeger>,
 }
 
 impl Running {
@@ -26,6 +28,7 @@ impl Running {
             simulators: Vec::new(),
             thanos: None,
             providers: Vec::new(),
+            jaeger: None,
         }
     }
 
@@ -34,6 +37,7 @@ impl Running {
             s.abort();
         }
         self.thanos = None;
+        self.jaeger = None;
         self.procs.stop_all().await;
         self.providers.clear();
         if let Some(bed) = self.bed.take() {

@@ -20,7 +20,7 @@ use crate::progress::Progress;
 use crate::running::Running;
 
 /// Step 6: an operator per cluster (out of cluster, each with its own admin port) and the example CRs — the
-/// primary's pointed at east's Prometheus and the demo's ports — both waited on until Successful. Returns the
+/// primary's pointed at east's Prometheus, the demo's Jaeger and ports — both waited on until Successful. Returns the
 /// primary's instance name.
 pub async fn start_operators(
     setup: &Setup,
@@ -28,6 +28,7 @@ pub async fn start_operators(
     running: &mut Running,
     clusters: &mut Clusters,
     east_prom: &str,
+    jaeger: &str,
     store: Option<&super::Store>,
 ) -> anyhow::Result<String> {
     let ports = setup.ports;
@@ -65,6 +66,13 @@ pub async fn start_operators(
                 super::thanos::seed_prometheus(store)
         }
     }
+    primary["spec"]["external_services"]["tracing"] = json!({
+        "enabled": true,
+        "provider": "jaeger",
+        "internal_url": jaeger,
+        "external_url": jaeger,
+        "use_grpc": false,
+    });
     primary["spec"]["server"]["port"] = json!(ports.server);
     primary["spec"]["server"]["observability"]["metrics"]["port"] = json!(ports.server_metrics);
     let remote = one_document(&setup.examples.join("kiali-remote.yaml"))?;

@@ -1,14 +1,16 @@
 //! The steps of `meshglass-demo up`, in the order [`crate::run`] takes them. Each step prints its own
-//! `[n/9] …` and `done …` lines and returns what later steps need.
+//! `[n/10] …` and `done …` lines and returns what later steps need.
 //!
 //! * [`clusters`]: the two clusters, Istio's multi-cluster labels, the Kiali CRD and the demo apps;
 //! * [`telemetry`]: the simulated sidecars and one Prometheus per cluster, east federating west;
+//! * [`jaeger`]: Jaeger and the simulator's live traces, the server's tracing store;
 //! * [`thanos`]: with `--metrics thanos`, Thanos sidecars and Query over them behind a token gate;
 //! * [`podlogs`]: log files for the demo pods' containers, served through `pods/log`;
 //! * [`kiali`]: the operators with the example CRs, the remote secret, and the server;
 //! * [`openid`]: with `--openid`, an OpenID provider per cluster and a second server logging users in.
 
 mod clusters;
+mod jaeger;
 mod kiali;
 mod openid;
 mod podlogs;
@@ -26,6 +28,7 @@ use crate::kube_util::{self, Applier};
 use crate::ports::Ports;
 
 pub use clusters::{deploy_apps, install_topology_and_crd, start_clusters};
+pub use jaeger::start_tracing;
 pub use kiali::{
     ServerInputs, materialise_server_inputs, primary_instance, start_operators, start_server,
     wire_remote,
