@@ -1,6 +1,6 @@
 // Details of an app, workload or service, in Kiali's tabs (`?tab=`): Overview (its clusters, a health explanation
 // per cluster, inbound and outbound traffic, the graph centred on it), Inbound and Outbound Metrics, and a
-// workload's Logs (its pods in every cluster it runs in).
+// workload's Logs (its pods in every cluster it runs in), and Traces (src/pages/traces.ts).
 
 import { clusterList, config, get, GraphBody, GraphNodeData, healthByCluster, reportError } from "../api";
 import { clear, h } from "../dom";
@@ -10,6 +10,7 @@ import { explain } from "../health";
 import { detailPath, link, navigate, route } from "../nav";
 import { logViewer, PodRef } from "./logs";
 import { metricsTab } from "./metrics";
+import { tracesTab } from "./traces";
 import { meshTls, mtlsIcon, NamespaceTls, nsWideStatus } from "../tls";
 import { ServiceInstance, wizardPanel } from "./wizardpanel";
 
@@ -45,6 +46,7 @@ export async function detailPage(app: HTMLElement, kind: DetailKind, ns: string,
     ["in_metrics", "Inbound Metrics"],
     ...(kind === "services" ? [] : ([["out_metrics", "Outbound Metrics"]] as Array<[string, string]>)),
     ...(kind === "workloads" ? ([["logs", "Logs"]] as Array<[string, string]>) : []),
+    ["traces", "Traces"],
   ];
   const panes = new Map<string, HTMLElement>([["info", overview]]);
   const tabBar = h("div", { class: "tabs", role: "tablist", "data-testid": "detail-tabs" });
@@ -70,6 +72,8 @@ export async function detailPage(app: HTMLElement, kind: DetailKind, ns: string,
       if (tab === "logs") {
         const pods = (d?.instances ?? []).flatMap((i) => (i.pods ?? []).map((p) => ({ ...p, cluster: p.cluster || String(i.cluster ?? "") })));
         pane = h("section", { "data-testid": "detail-logs" }, logViewer(ns, pods, signal));
+      } else if (tab === "traces") {
+        pane = tracesTab(kind, ns, name, signal);
       } else {
         pane = metricsTab(kind, ns, name, tab === "in_metrics" ? "inbound" : "outbound", d?.clusters ?? [], signal);
       }
