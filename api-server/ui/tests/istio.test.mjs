@@ -5,7 +5,9 @@
 //   a ServiceAccount that may only view gets the API server's 403 with its reason, shown under the editor;
 // - on the demo's own server, the Traffic Shifting wizard of reviews with 50/30/20 over v1 (east), v2 (east) and
 //   v3 (west) previews and writes exactly the objects of tests/unit/golden/reviews-50-30-20.json (what Kiali's wizard
-//   creates) to east, where the API server then holds them; "Delete Traffic Routing" removes them.
+//   creates) to east, where the API server then holds them; "Delete Traffic Routing" removes them;
+// - the Fault Injection wizard of reviews with a 3s delay on 50% and a 503 abort on 10% writes exactly the objects of
+//   tests/unit/golden/reviews-fault-injection.json to east; "Delete Traffic Routing" removes them.
 // Screenshots go to target/ui-artifacts/ (istio-*.png, wizard-*.png).
 
 import { after, before, test } from "node:test";
@@ -218,4 +220,58 @@ test("the Traffic Shifting wizard writes Kiali's objects for reviews 50/30/20 ac
     const left = JSON.parse(kubectl("east", ["get", "virtualservices,destinationrules", "-n", "bookinfo", "-l", "kiali_wizard", "-o", "json"]));
     return left.items.length === 0;
   });
+});
+
+test("the Fault Injection wizard writes Kiali's objects for a 3s delay on 50% and a 503 abort on 10% of reviews", async () => {
+  const golden = JSON.parse(readFileSync(new URL("./unit/golden/reviews-fault-injection.json", import.meta.url), "utf8"));
+  const who = bookinfoUser("east", "ui-wizard-fault", ["get", "list", "watch", "create", "patch", "delete"]);
+  grant("west", "ui-wizard-fault", ["get", "list", "watch"]);
+  const ts = await startHomeTokenServer(demo, "east", { withWest: true });
+  after(() => ts.stop());
+  const ctx = await browser.newContext({ viewport: { width: 1600, height: 1100 } });
+  const page = await ctx.newPage();
+  page.on("pageerror", (e) => console.error("page error:", e.message));
+  await logIn(page, `${ts.url}/console/namespaces/bookinfo/services/reviews`, who);
+  await page.locator('[data-testid="wizard-fault_injection"]').click();
+  const c = golden.choice;
+  // Kiali's default weights stay (33/33/34); the delay and the abort are ticked and set.
+  for (const x of c.workloads) assert.equal(await page.locator(`[data-testid="weight-${x.version}"]`).inputValue(), String(x.weight));
+  await page.locator('[data-testid="fault-delay"]').check();
+  assert.equal(await page.locator('[data-testid="fault-delay-fixed"]').inputValue(), "5s", "Kiali's default delay");
+  await page.locator('[data-testid="fault-delay-percentage"]').fill(String(c.delay.percentage));
+  await page.locator('[data-testid="fault-delay-fixed"]').fill(c.delay.fixedDelay);
+  await page.locator('[data-testid="fault-abort"]').check();
+  await page.locator('[data-testid="fault-abort-percentage"]').fill(String(c.abort.percentage));
+  await page.locator('[data-testid="fault-abort-status"]').fill(String(c.abort.httpStatus));
+  // A value Istio would refuse is named, and blocks the write.
+  await page.locator('[data-testid="fault-delay-fixed"]').fill("3 seconds");
+  assert.match(await page.locator('[data-testid="wizard-problem"]').innerText(), /fixed delay must be a duration/);
+  assert.ok(await page.locator('[data-testid="wizard-submit"]').isDisabled());
+  await page.locator('[data-testid="fault-delay-fixed"]').fill(c.delay.fixedDelay);
+  const preview = JSON.parse(await page.locator('[data-testid="wizard-preview"]').innerText());
+  assert.deepStrictEqual(preview, [golden.destinationRule, golden.virtualService], "the preview is Kiali's objects");
+  await shot(page, "wizard-fault-injection");
+  await page.locator('[data-testid="wizard-submit"]').click();
+  const vs = await waitFor("the Fault Injection VirtualService in east", 30_000, async () => {
+    if (await page.locator('[data-testid="wizard"] [data-testid="write-error"]').count()) throw new Error(`refused: ${await page.locator('[data-testid="write-error"]').innerText()}`);
+    try {
+      return getJson("east", "virtualservice/reviews", "bookinfo");
+    } catch {
+      return null;
+    }
+  });
+  const dr = getJson("east", "destinationrule/reviews", "bookinfo");
+  // On east's API server: the objects, the nulls of the JSON merge semantics dropped.
+  const stripNulls = (v) => JSON.parse(JSON.stringify(v, (_, x) => (x === null ? undefined : x)));
+  assert.deepStrictEqual(vs.spec, stripNulls(golden.virtualService.spec));
+  assert.deepStrictEqual(dr.spec, stripNulls(golden.destinationRule.spec));
+  for (const o of [vs, dr]) assert.equal(o.metadata.labels.kiali_wizard, "fault_injection");
+  await page.locator('[data-testid="wizard-delete"]:not([disabled])').waitFor({ timeout: 30_000 });
+  await shot(page, "wizard-fault-written");
+  await page.locator('[data-testid="wizard-delete"]').click();
+  await waitFor("the Fault Injection objects gone from east", 30_000, async () => {
+    const left = JSON.parse(kubectl("east", ["get", "virtualservices,destinationrules", "-n", "bookinfo", "-l", "kiali_wizard", "-o", "json"]));
+    return left.items.length === 0;
+  });
+  await ctx.close();
 });

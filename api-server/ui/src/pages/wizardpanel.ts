@@ -1,6 +1,8 @@
-// The routing wizards on a service's page ("Traffic Shifting", "Request Routing"): one weight per version of the
-// service — versions of every cluster, including those running only in another cluster than the one the objects go
-// to — a preview of the DestinationRule and VirtualService (built as Kiali's wizard builds them, ../wizard.ts), then
+// The wizards on a service's page ("Traffic Shifting", "Request Routing", "Fault Injection", "Request Timeouts"): one
+// weight per version of the service — versions of every cluster, including those running only in another cluster
+// than the one the objects go to —, the delay/abort or timeout/retries of the last two, the advanced options' circuit
+// breaker (connection pool, outlier detection) and load balancer of the DestinationRule, a preview of the
+// DestinationRule and VirtualService (built as Kiali's wizard builds them, ../wizard.ts), then
 // create (POST) or, when the service already has objects of those names in that cluster, update (PATCH with the
 // objects, Kiali's update). "Delete Traffic Routing" removes the wizard's objects (label `kiali_wizard`). Writes go
 // with the user's identity; a refusal is shown as the server sent it.
@@ -8,7 +10,26 @@
 import { sendJson, writeErrorText } from "../api";
 import { banner } from "../banners";
 import { clear, h } from "../dom";
-import { buildTrafficRouting, defaultWeights, KIALI_WIZARD_LABEL, versionRows, VersionWeight, weightsProblem, WizardType, WizardWorkload } from "../wizard";
+import {
+  buildTrafficRouting,
+  DEFAULT_ABORT,
+  DEFAULT_CONNECTION_POOL,
+  DEFAULT_DELAY,
+  DEFAULT_OUTLIER_DETECTION,
+  DEFAULT_RETRIES,
+  DEFAULT_TIMEOUT,
+  defaultWeights,
+  faultProblem,
+  KIALI_WIZARD_LABEL,
+  SIMPLE_LOAD_BALANCERS,
+  timeoutProblem,
+  trafficPolicyProblem,
+  versionRows,
+  VersionWeight,
+  weightsProblem,
+  WizardType,
+  WizardWorkload,
+} from "../wizard";
 import type { IstioObject } from "./istio";
 
 export interface ServiceInstance {
@@ -18,7 +39,29 @@ export interface ServiceInstance {
   destinationRules?: IstioObject[];
 }
 
-const TITLES: Record<WizardType, string> = { traffic_shifting: "Traffic Shifting", request_routing: "Request Routing" };
+const TITLES: Record<WizardType, string> = {
+  traffic_shifting: "Traffic Shifting",
+  request_routing: "Request Routing",
+  fault_injection: "Fault Injection",
+  request_timeouts: "Request Timeouts",
+};
+
+/** A checkbox that shows its fields only when ticked. */
+function optional(testid: string, label: string, fields: HTMLElement[], onchange: () => void): { box: HTMLInputElement; el: HTMLElement } {
+  const box = h("input", { type: "checkbox", "data-testid": testid });
+  const inner = h("span", { hidden: true }, fields.map((f) => [" ", f]));
+  box.addEventListener("change", () => {
+    inner.hidden = !box.checked;
+    onchange();
+  });
+  return { box, el: h("div", { class: "toolbar" }, h("label", null, box, " ", label), inner) };
+}
+
+function field(testid: string, label: string, value: string | number, type: "number" | "text", onchange: () => void): HTMLElement & { input: HTMLInputElement } {
+  const input = h("input", { type, value, "data-testid": testid, size: 8 });
+  input.addEventListener("input", onchange);
+  return Object.assign(h("label", null, `${label} `, input), { input });
+}
 
 function objectPath(ns: string, kind: "VirtualService" | "DestinationRule", name?: string): string {
   const e = encodeURIComponent;
@@ -52,6 +95,43 @@ export function wizardPanel(ns: string, name: string, instances: ServiceInstance
     const problem = h("p", { class: "write-error", "data-testid": "wizard-problem", hidden: true });
     const result = h("div", { "data-testid": "wizard-result" });
     const submit = h("button", { "data-testid": "wizard-submit" }, "Create");
+    // Fault Injection (Kiali's defaults: 100% delayed 5s, 100% aborted with 503, neither ticked).
+    const delayPct = field("fault-delay-percentage", "percentage", DEFAULT_DELAY.percentage.value, "number", () => refresh());
+    const delayFixed = field("fault-delay-fixed", "fixed delay", DEFAULT_DELAY.fixedDelay, "text", () => refresh());
+    const abortPct = field("fault-abort-percentage", "percentage", DEFAULT_ABORT.percentage.value, "number", () => refresh());
+    const abortStatus = field("fault-abort-status", "HTTP status", DEFAULT_ABORT.httpStatus, "number", () => refresh());
+    const delay = optional("fault-delay", "Add HTTP delay", [delayPct, delayFixed], () => refresh());
+    const abort = optional("fault-abort", "Add HTTP abort", [abortPct, abortStatus], () => refresh());
+    // Request Timeouts (defaults 2s; 3 attempts of 2s on Kiali's retryOn).
+    const timeoutValue = field("timeout-value", "timeout", DEFAULT_TIMEOUT, "text", () => refresh());
+    const attempts = field("retry-attempts", "attempts", DEFAULT_RETRIES.attempts, "number", () => refresh());
+    const perTry = field("retry-per-try", "per-try timeout", DEFAULT_RETRIES.perTryTimeout, "text", () => refresh());
+    const timeout = optional("timeout-enabled", "Add HTTP timeout", [timeoutValue], () => refresh());
+    const retry = optional("retry-enabled", "Add HTTP retry", [attempts, perTry], () => refresh());
+    // Advanced options: load balancer and circuit breaker of the DestinationRule.
+    const lbSelect = h("select", { "data-testid": "lb-simple", "aria-label": "load balancer" }, SIMPLE_LOAD_BALANCERS.map((x) => h("option", { value: x }, x)));
+    lbSelect.addEventListener("change", () => refresh());
+    const maxConn = field("cb-max-connections", "max connections", DEFAULT_CONNECTION_POOL.tcp.maxConnections, "number", () => refresh());
+    const maxPending = field("cb-max-pending", "HTTP/1 max pending requests", DEFAULT_CONNECTION_POOL.http.http1MaxPendingRequests, "number", () => refresh());
+    const consecutive = field("cb-consecutive-errors", "consecutive errors", DEFAULT_OUTLIER_DETECTION.consecutiveErrors, "number", () => refresh());
+    const lb = optional("lb-enabled", "Add load balancer", [lbSelect], () => refresh());
+    const pool = optional("cb-connection-pool", "Add connection pool", [maxConn, maxPending], () => refresh());
+    const outlier = optional("cb-outlier", "Add outlier detection", [consecutive], () => refresh());
+    const choices = () => ({
+      fault: {
+        delay: delay.box.checked ? { percentage: { value: Number(delayPct.input.value) }, fixedDelay: delayFixed.input.value } : undefined,
+        abort: abort.box.checked ? { percentage: { value: Number(abortPct.input.value) }, httpStatus: Number(abortStatus.input.value) } : undefined,
+      },
+      timeouts: {
+        timeout: timeout.box.checked ? timeoutValue.input.value : undefined,
+        retries: retry.box.checked ? { ...DEFAULT_RETRIES, attempts: Number(attempts.input.value), perTryTimeout: perTry.input.value } : undefined,
+      },
+      trafficPolicy: {
+        loadBalancer: lb.box.checked ? lbSelect.value : undefined,
+        connectionPool: pool.box.checked ? { tcp: { maxConnections: Number(maxConn.input.value) }, http: { http1MaxPendingRequests: Number(maxPending.input.value) } } : undefined,
+        outlierDetection: outlier.box.checked ? { consecutiveErrors: Number(consecutive.input.value) } : undefined,
+      },
+    });
     const build = () => {
       const c = wizardObjects(target.value).all;
       return buildTrafficRouting({
@@ -62,10 +142,16 @@ export function wizardPanel(ns: string, name: string, instances: ServiceInstance
         weights: rows,
         existingVirtualServices: (c?.virtualServices ?? []).map((o) => o.metadata.name),
         existingDestinationRules: (c?.destinationRules ?? []).map((o) => o.metadata.name),
+        ...choices(),
       });
     };
     const refresh = () => {
-      const why = weightsProblem(rows);
+      const ch = choices();
+      const why =
+        weightsProblem(rows) ??
+        (type === "fault_injection" ? faultProblem(ch.fault) : null) ??
+        (type === "request_timeouts" ? timeoutProblem(ch.timeouts) : null) ??
+        trafficPolicyProblem(ch.trafficPolicy);
       problem.hidden = !why;
       problem.textContent = why ?? "";
       submit.disabled = Boolean(why);
@@ -122,6 +208,9 @@ export function wizardPanel(ns: string, name: string, instances: ServiceInstance
       h("h2", null, `${TITLES[type]}: ${name}`),
       h("p", { class: "muted" }, "One weight per version, whatever cluster it runs in; the weights add up to 100."),
       h("table", { class: "grid", "data-testid": "wizard-weights" }, h("thead", null, h("tr", null, ["Version", "Workloads", "Weight"].map((t) => h("th", null, t)))), h("tbody", null, weightRows)),
+      type === "fault_injection" ? h("section", { "data-testid": "wizard-fault" }, delay.el, abort.el) : null,
+      type === "request_timeouts" ? h("section", { "data-testid": "wizard-timeouts" }, timeout.el, retry.el) : null,
+      h("details", { "data-testid": "wizard-advanced" }, h("summary", null, "Advanced options (DestinationRule traffic policy)"), lb.el, pool.el, outlier.el),
       h("div", { class: "toolbar" }, h("label", null, "Objects go to cluster ", target), submit, h("button", { onclick: () => (panel.hidden = true) }, "Cancel")),
       problem,
       result,
@@ -163,6 +252,8 @@ export function wizardPanel(ns: string, name: string, instances: ServiceInstance
       h("b", null, "Actions:"),
       h("button", { "data-testid": "wizard-traffic_shifting", onclick: () => open("traffic_shifting"), disabled: workloads.length === 0 }, TITLES.traffic_shifting),
       h("button", { "data-testid": "wizard-request_routing", onclick: () => open("request_routing"), disabled: workloads.length === 0 }, TITLES.request_routing),
+      h("button", { "data-testid": "wizard-fault_injection", onclick: () => open("fault_injection"), disabled: workloads.length === 0 }, TITLES.fault_injection),
+      h("button", { "data-testid": "wizard-request_timeouts", onclick: () => open("request_timeouts"), disabled: workloads.length === 0 }, TITLES.request_timeouts),
       h("button", { "data-testid": "wizard-delete", class: "danger", onclick: () => void remove(), disabled: !anyWizard }, "Delete Traffic Routing"),
     ),
     panel,
