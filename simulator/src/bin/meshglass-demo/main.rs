@@ -209,6 +209,8 @@ async fn run(
     let thanos = setup.metrics == Metrics::Thanos;
     let mut progress = Progress::new(10 + usize::from(thanos) + usize::from(openid));
     let mesh = steps::load_mesh(setup)?;
+    // First: its five free ports were picked at start, and the clusters' connections take ephemeral ones.
+    let jaeger = steps::start_tracing(setup, &mut progress, running, &mesh).await?;
     let kubeconfig = steps::start_clusters(setup, &mut progress, running).await?;
     let mut clusters = Clusters::connect(kubeconfig).await?;
     steps::install_topology_and_crd(setup, &mut progress, &mut clusters, &mesh).await?;
@@ -218,7 +220,6 @@ async fn run(
         .timeout(Duration::from_secs(10))
         .build()?;
     let east_prom = steps::start_prometheus(setup, &mut progress, running, &http).await?;
-    let jaeger = steps::start_tracing(setup, &mut progress, running, &mesh).await?;
     let store = if thanos {
         let instance = steps::primary_instance(setup)?;
         Some(

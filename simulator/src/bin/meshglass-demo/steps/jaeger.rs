@@ -1,4 +1,4 @@
-//! Step 6 (tracing): Jaeger from the tools cache (`make tools`) and the simulator's live traces, sent over
+//! The first step: Jaeger from the tools cache (`make tools`) and the simulator's live traces, sent over
 //! OTLP/HTTP every few seconds for the same mesh the sidecars' metrics describe.
 
 use std::sync::Arc;
