@@ -130,6 +130,8 @@ async fn down(state_dir: &Path) -> anyhow::Result<()> {
 }
 
 async fn up(args: UpArgs) -> anyhow::Result<()> {
+    // Jaeger's readiness check builds the first HTTP client, before any Kubernetes client has installed one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let state_dir = absolute(&args.state_dir)?;
     let examples = absolute(&args.examples)?;
     let demo_dir = state_dir.join("demo");
