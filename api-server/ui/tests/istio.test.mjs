@@ -7,7 +7,7 @@
 //   v3 (west) previews and writes exactly the objects of tests/unit/golden/reviews-50-30-20.json (what Kiali's wizard
 //   creates) to east, where the API server then holds them; "Delete Traffic Routing" removes them;
 // - the Fault Injection wizard of reviews with a 3s delay on 50% and a 503 abort on 10% writes exactly the objects of
-//   tests/unit/golden/reviews-fault-injection.json to east; "Delete Traffic Routing" removes them.
+//   tests/unit/golden/reviews-fault-injection.json to east, reopens from them, and "Delete Traffic Routing" removes them.
 // Screenshots go to target/ui-artifacts/ (istio-*.png, wizard-*.png).
 
 import { after, before, test } from "node:test";
@@ -268,6 +268,14 @@ test("the Fault Injection wizard writes Kiali's objects for a 3s delay on 50% an
   for (const o of [vs, dr]) assert.equal(o.metadata.labels.kiali_wizard, "fault_injection");
   await page.locator('[data-testid="wizard-delete"]:not([disabled])').waitFor({ timeout: 30_000 });
   await shot(page, "wizard-fault-written");
+  // Reopened, the wizard starts from the objects written (Kiali's getInitFaultInjectionRoute) and would update them.
+  await page.locator('[data-testid="wizard-fault_injection"]').click();
+  assert.ok(await page.locator('[data-testid="fault-delay"]').isChecked());
+  assert.equal(await page.locator('[data-testid="fault-delay-fixed"]').inputValue(), c.delay.fixedDelay);
+  assert.equal(await page.locator('[data-testid="fault-abort-percentage"]').inputValue(), String(c.abort.percentage));
+  assert.deepStrictEqual(JSON.parse(await page.locator('[data-testid="wizard-preview"]').innerText()), [golden.destinationRule, golden.virtualService]);
+  assert.equal(await page.locator('[data-testid="wizard-submit"]').innerText(), "Update in east");
+  await page.locator('[data-testid="wizard"] button', { hasText: "Cancel" }).click();
   await page.locator('[data-testid="wizard-delete"]').click();
   await waitFor("the Fault Injection objects gone from east", 30_000, async () => {
     const left = JSON.parse(kubectl("east", ["get", "virtualservices,destinationrules", "-n", "bookinfo", "-l", "kiali_wizard", "-o", "json"]));
