@@ -438,6 +438,7 @@ fn concrete(path: &str) -> String {
         ("{name}", "reviews"),
         ("{cluster}", "east"),
         ("{pod}", "reviews-v1"),
+        ("{trace_id}", "0af7651916cd43dd8448eb211c80319c"),
     ] {
         out = out.replace(param, value);
     }

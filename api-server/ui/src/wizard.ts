@@ -25,6 +25,10 @@
 //   Defaults (ServiceWizard.tsx, kiali/kiali commit 011dfb3252ae1ee37d8de49dd1277716a228c184): connection pool
 //   `{tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 1}}`, outlier detection `{consecutiveErrors: 1}`,
 //   load balancer ROUND_ROBIN. (TLS and the PeerAuthentication of the advanced options are not built here.)
+// - Reopening a wizard (getInitFaultInjectionRoute, getInitTimeoutRetryRoute, getInitLoadBalancer,
+//   getInitConnectionPool, getInitOutlierDetection): with exactly one VirtualService of one HTTP route, its fault
+//   (a missing percentage read as 100), timeout and retries (attempts, perTryTimeout; Kiali keeps its default
+//   retryOn) are the starting choice; with exactly one DestinationRule, its traffic policy's parts.
 //
 // Ours (multi-cluster): the weights are chosen per version, and a version may run in several clusters (or only in
 // another cluster than the one the objects go to). Kiali lists one row per workload; workloads of the same version
@@ -268,4 +272,44 @@ export function trafficPolicyProblem(tp: TrafficPolicyChoice): string | null {
     if (v !== undefined && (!Number.isInteger(v) || (v as number) < 1)) return `${what} must be a whole number of 1 or more (got ${v})`;
   }
   return null;
+}
+
+type Named = { spec?: Obj };
+const onlyRoute = (vss: Named[]): Obj | undefined => {
+  const http = vss.length === 1 ? (vss[0].spec?.http as Obj[] | undefined) : undefined;
+  return http && http.length === 1 ? http[0] : undefined;
+};
+
+/** The starting delay/abort of Fault Injection, read from the service's existing VirtualServices as Kiali does. */
+export function initFault(vss: Named[]): FaultChoice {
+  const fault = onlyRoute(vss)?.fault as { delay?: Obj; abort?: Obj } | undefined;
+  const out: FaultChoice = {};
+  const pct = (x: Obj) => ({ value: typeof (x.percentage as Percent | undefined)?.value === "number" ? (x.percentage as Percent).value : 100 });
+  if (fault?.delay) out.delay = { percentage: pct(fault.delay), fixedDelay: String(fault.delay.fixedDelay ?? DEFAULT_DELAY.fixedDelay) };
+  if (fault?.abort) out.abort = { percentage: pct(fault.abort), httpStatus: Number(fault.abort.httpStatus ?? DEFAULT_ABORT.httpStatus) };
+  return out;
+}
+
+/** The starting timeout/retries of Request Timeouts, read as Kiali does. */
+export function initTimeouts(vss: Named[]): TimeoutChoice {
+  const r = onlyRoute(vss);
+  const out: TimeoutChoice = {};
+  if (typeof r?.timeout === "string" && r.timeout) out.timeout = r.timeout;
+  const retries = r?.retries as Obj | undefined;
+  if (retries) {
+    out.retries = { ...DEFAULT_RETRIES, attempts: Number(retries.attempts ?? 0) };
+    if (typeof retries.perTryTimeout === "string" && retries.perTryTimeout) out.retries.perTryTimeout = retries.perTryTimeout;
+  }
+  return out;
+}
+
+/** The starting advanced options, read from the service's one existing DestinationRule as Kiali does. */
+export function initTrafficPolicy(drs: Named[]): TrafficPolicyChoice {
+  const tp = drs.length === 1 ? (drs[0].spec?.trafficPolicy as Obj | null | undefined) : undefined;
+  const out: TrafficPolicyChoice = {};
+  const simple = (tp?.loadBalancer as Obj | undefined)?.simple;
+  if (typeof simple === "string" && simple) out.loadBalancer = simple;
+  if (tp?.connectionPool) out.connectionPool = tp.connectionPool as Obj;
+  if (tp?.outlierDetection) out.outlierDetection = tp.outlierDetection as Obj;
+  return out;
 }

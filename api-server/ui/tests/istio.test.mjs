@@ -7,7 +7,9 @@
 //   v3 (west) previews and writes exactly the objects of tests/unit/golden/reviews-50-30-20.json (what Kiali's wizard
 //   creates) to east, where the API server then holds them; "Delete Traffic Routing" removes them;
 // - the Fault Injection wizard of reviews with a 3s delay on 50% and a 503 abort on 10% writes exactly the objects of
-//   tests/unit/golden/reviews-fault-injection.json to east; "Delete Traffic Routing" removes them.
+//   tests/unit/golden/reviews-fault-injection.json to east, reopens from them, and "Delete Traffic Routing" removes them;
+// - the Request Timeouts wizard (4s, 5 retries of 1s) and the Traffic Shifting wizard with the advanced options'
+//   circuit breaker write the objects of reviews-request-timeouts.json and reviews-circuit-breaker.json to east.
 // Screenshots go to target/ui-artifacts/ (istio-*.png, wizard-*.png).
 
 import { after, before, test } from "node:test";
@@ -268,10 +270,88 @@ test("the Fault Injection wizard writes Kiali's objects for a 3s delay on 50% an
   for (const o of [vs, dr]) assert.equal(o.metadata.labels.kiali_wizard, "fault_injection");
   await page.locator('[data-testid="wizard-delete"]:not([disabled])').waitFor({ timeout: 30_000 });
   await shot(page, "wizard-fault-written");
+  // Reopened, the wizard starts from the objects written (Kiali's getInitFaultInjectionRoute) and would update them.
+  await page.locator('[data-testid="wizard-fault_injection"]').click();
+  assert.ok(await page.locator('[data-testid="fault-delay"]').isChecked());
+  assert.equal(await page.locator('[data-testid="fault-delay-fixed"]').inputValue(), c.delay.fixedDelay);
+  assert.equal(await page.locator('[data-testid="fault-abort-percentage"]').inputValue(), String(c.abort.percentage));
+  assert.deepStrictEqual(JSON.parse(await page.locator('[data-testid="wizard-preview"]').innerText()), [golden.destinationRule, golden.virtualService]);
+  assert.equal(await page.locator('[data-testid="wizard-submit"]').innerText(), "Update in east");
+  await page.locator('[data-testid="wizard"] button', { hasText: "Cancel" }).click();
   await page.locator('[data-testid="wizard-delete"]').click();
   await waitFor("the Fault Injection objects gone from east", 30_000, async () => {
     const left = JSON.parse(kubectl("east", ["get", "virtualservices,destinationrules", "-n", "bookinfo", "-l", "kiali_wizard", "-o", "json"]));
     return left.items.length === 0;
   });
+  await ctx.close();
+});
+
+test("the Request Timeouts wizard and the circuit breaker of the advanced options write Kiali's objects", async () => {
+  const rt = JSON.parse(readFileSync(new URL("./unit/golden/reviews-request-timeouts.json", import.meta.url), "utf8"));
+  const cb = JSON.parse(readFileSync(new URL("./unit/golden/reviews-circuit-breaker.json", import.meta.url), "utf8"));
+  const who = bookinfoUser("east", "ui-wizard-timeouts", ["get", "list", "watch", "create", "patch", "delete"]);
+  grant("west", "ui-wizard-timeouts", ["get", "list", "watch"]);
+  const ts = await startHomeTokenServer(demo, "east", { withWest: true });
+  after(() => ts.stop());
+  const ctx = await browser.newContext({ viewport: { width: 1600, height: 1100 } });
+  const page = await ctx.newPage();
+  page.on("pageerror", (e) => console.error("page error:", e.message));
+  const stripNulls = (v) => JSON.parse(JSON.stringify(v, (_, x) => (x === null ? undefined : x)));
+  const written = (kind, type) =>
+    waitFor(`the ${type} ${kind} in east`, 30_000, async () => {
+      if (await page.locator('[data-testid="wizard"] [data-testid="write-error"]').count()) throw new Error(`refused: ${await page.locator('[data-testid="write-error"]').innerText()}`);
+      try {
+        const o = getJson("east", `${kind}/reviews`, "bookinfo");
+        return o.metadata.labels?.kiali_wizard === type ? o : null;
+      } catch {
+        return null;
+      }
+    });
+  const removed = async () => {
+    await page.locator('[data-testid="wizard-delete"]:not([disabled])').waitFor({ timeout: 30_000 });
+    await page.locator('[data-testid="wizard-delete"]').click();
+    await waitFor("the wizard's objects gone from east", 30_000, async () => {
+      const left = JSON.parse(kubectl("east", ["get", "virtualservices,destinationrules", "-n", "bookinfo", "-l", "kiali_wizard", "-o", "json"]));
+      return left.items.length === 0;
+    });
+  };
+  await logIn(page, `${ts.url}/console/namespaces/bookinfo/services/reviews`, who);
+
+  // Request Timeouts: 4s, 5 attempts of 1s (Kiali's retryOn).
+  await page.locator('[data-testid="wizard-request_timeouts"]').click();
+  await page.locator('[data-testid="timeout-enabled"]').check();
+  assert.equal(await page.locator('[data-testid="timeout-value"]').inputValue(), "2s", "Kiali's default timeout");
+  await page.locator('[data-testid="timeout-value"]').fill(rt.choice.timeout);
+  await page.locator('[data-testid="retry-enabled"]').check();
+  await page.locator('[data-testid="retry-attempts"]').fill(String(rt.choice.retries.attempts));
+  await page.locator('[data-testid="retry-per-try"]').fill(rt.choice.retries.perTryTimeout);
+  assert.deepStrictEqual(JSON.parse(await page.locator('[data-testid="wizard-preview"]').innerText()), [rt.destinationRule, rt.virtualService]);
+  await shot(page, "wizard-request-timeouts");
+  await page.locator('[data-testid="wizard-submit"]').click();
+  const vs = await written("virtualservice", "request_timeouts");
+  assert.deepStrictEqual(vs.spec, stripNulls(rt.virtualService.spec));
+  assert.deepStrictEqual(getJson("east", "destinationrule/reviews", "bookinfo").spec, stripNulls(rt.destinationRule.spec));
+  await removed();
+
+  // Traffic Shifting 50/30/20 with a load balancer, a connection pool and outlier detection.
+  await page.locator('[data-testid="wizard-traffic_shifting"]').click();
+  for (const x of cb.choice.workloads) await page.locator(`[data-testid="weight-${x.version}"]`).fill(String(x.weight));
+  await page.locator('[data-testid="wizard-advanced"] summary').click();
+  await page.locator('[data-testid="lb-enabled"]').check();
+  await page.locator('[data-testid="lb-simple"]').selectOption(cb.choice.loadBalancer);
+  await page.locator('[data-testid="cb-connection-pool"]').check();
+  assert.equal(await page.locator('[data-testid="cb-max-connections"]').inputValue(), "1", "Kiali's default pool");
+  await page.locator('[data-testid="cb-max-connections"]').fill(String(cb.choice.connectionPool.tcp.maxConnections));
+  await page.locator('[data-testid="cb-max-pending"]').fill(String(cb.choice.connectionPool.http.http1MaxPendingRequests));
+  await page.locator('[data-testid="cb-outlier"]').check();
+  await page.locator('[data-testid="cb-consecutive-errors"]').fill("0");
+  assert.match(await page.locator('[data-testid="wizard-problem"]').innerText(), /consecutiveErrors must be a whole number of 1 or more \(got 0\)/);
+  await page.locator('[data-testid="cb-consecutive-errors"]').fill(String(cb.choice.outlierDetection.consecutiveErrors));
+  assert.deepStrictEqual(JSON.parse(await page.locator('[data-testid="wizard-preview"]').innerText()), [cb.destinationRule, cb.virtualService]);
+  await shot(page, "wizard-circuit-breaker");
+  await page.locator('[data-testid="wizard-submit"]').click();
+  const dr = await written("destinationrule", "traffic_shifting");
+  assert.deepStrictEqual(dr.spec, stripNulls(cb.destinationRule.spec));
+  await removed();
   await ctx.close();
 });

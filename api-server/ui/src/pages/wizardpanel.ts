@@ -20,6 +20,9 @@ import {
   DEFAULT_TIMEOUT,
   defaultWeights,
   faultProblem,
+  initFault,
+  initTimeouts,
+  initTrafficPolicy,
   KIALI_WIZARD_LABEL,
   SIMPLE_LOAD_BALANCERS,
   timeoutProblem,
@@ -47,9 +50,9 @@ const TITLES: Record<WizardType, string> = {
 };
 
 /** A checkbox that shows its fields only when ticked. */
-function optional(testid: string, label: string, fields: HTMLElement[], onchange: () => void): { box: HTMLInputElement; el: HTMLElement } {
-  const box = h("input", { type: "checkbox", "data-testid": testid });
-  const inner = h("span", { hidden: true }, fields.map((f) => [" ", f]));
+function optional(testid: string, label: string, checked: boolean, fields: HTMLElement[], onchange: () => void): { box: HTMLInputElement; el: HTMLElement } {
+  const box = h("input", { type: "checkbox", "data-testid": testid, checked });
+  const inner = h("span", { hidden: !checked }, fields.map((f) => [" ", f]));
   box.addEventListener("change", () => {
     inner.hidden = !box.checked;
     onchange();
@@ -95,28 +98,38 @@ export function wizardPanel(ns: string, name: string, instances: ServiceInstance
     const problem = h("p", { class: "write-error", "data-testid": "wizard-problem", hidden: true });
     const result = h("div", { "data-testid": "wizard-result" });
     const submit = h("button", { "data-testid": "wizard-submit" }, "Create");
+    // The starting choices: Kiali's defaults, or what the service's objects in the selected cluster already say.
+    const existing = wizardObjects(target.value).all;
+    const f0 = initFault(existing?.virtualServices ?? []);
+    const t0 = initTimeouts(existing?.virtualServices ?? []);
+    const p0 = initTrafficPolicy(existing?.destinationRules ?? []);
+    const num = (v: unknown, d: number) => (typeof v === "number" ? v : d);
     // Fault Injection (Kiali's defaults: 100% delayed 5s, 100% aborted with 503, neither ticked).
-    const delayPct = field("fault-delay-percentage", "percentage", DEFAULT_DELAY.percentage.value, "number", () => refresh());
-    const delayFixed = field("fault-delay-fixed", "fixed delay", DEFAULT_DELAY.fixedDelay, "text", () => refresh());
-    const abortPct = field("fault-abort-percentage", "percentage", DEFAULT_ABORT.percentage.value, "number", () => refresh());
-    const abortStatus = field("fault-abort-status", "HTTP status", DEFAULT_ABORT.httpStatus, "number", () => refresh());
-    const delay = optional("fault-delay", "Add HTTP delay", [delayPct, delayFixed], () => refresh());
-    const abort = optional("fault-abort", "Add HTTP abort", [abortPct, abortStatus], () => refresh());
+    const d0 = f0.delay ?? DEFAULT_DELAY;
+    const a0 = f0.abort ?? DEFAULT_ABORT;
+    const delayPct = field("fault-delay-percentage", "percentage", d0.percentage.value, "number", () => refresh());
+    const delayFixed = field("fault-delay-fixed", "fixed delay", d0.fixedDelay, "text", () => refresh());
+    const abortPct = field("fault-abort-percentage", "percentage", a0.percentage.value, "number", () => refresh());
+    const abortStatus = field("fault-abort-status", "HTTP status", a0.httpStatus, "number", () => refresh());
+    const delay = optional("fault-delay", "Add HTTP delay", Boolean(f0.delay), [delayPct, delayFixed], () => refresh());
+    const abort = optional("fault-abort", "Add HTTP abort", Boolean(f0.abort), [abortPct, abortStatus], () => refresh());
     // Request Timeouts (defaults 2s; 3 attempts of 2s on Kiali's retryOn).
-    const timeoutValue = field("timeout-value", "timeout", DEFAULT_TIMEOUT, "text", () => refresh());
-    const attempts = field("retry-attempts", "attempts", DEFAULT_RETRIES.attempts, "number", () => refresh());
-    const perTry = field("retry-per-try", "per-try timeout", DEFAULT_RETRIES.perTryTimeout, "text", () => refresh());
-    const timeout = optional("timeout-enabled", "Add HTTP timeout", [timeoutValue], () => refresh());
-    const retry = optional("retry-enabled", "Add HTTP retry", [attempts, perTry], () => refresh());
+    const r0 = t0.retries ?? DEFAULT_RETRIES;
+    const timeoutValue = field("timeout-value", "timeout", t0.timeout ?? DEFAULT_TIMEOUT, "text", () => refresh());
+    const attempts = field("retry-attempts", "attempts", r0.attempts, "number", () => refresh());
+    const perTry = field("retry-per-try", "per-try timeout", r0.perTryTimeout, "text", () => refresh());
+    const timeout = optional("timeout-enabled", "Add HTTP timeout", t0.timeout !== undefined, [timeoutValue], () => refresh());
+    const retry = optional("retry-enabled", "Add HTTP retry", Boolean(t0.retries), [attempts, perTry], () => refresh());
     // Advanced options: load balancer and circuit breaker of the DestinationRule.
-    const lbSelect = h("select", { "data-testid": "lb-simple", "aria-label": "load balancer" }, SIMPLE_LOAD_BALANCERS.map((x) => h("option", { value: x }, x)));
+    const lbSelect = h("select", { "data-testid": "lb-simple", "aria-label": "load balancer" }, SIMPLE_LOAD_BALANCERS.map((x) => h("option", { value: x, selected: x === p0.loadBalancer }, x)));
     lbSelect.addEventListener("change", () => refresh());
-    const maxConn = field("cb-max-connections", "max connections", DEFAULT_CONNECTION_POOL.tcp.maxConnections, "number", () => refresh());
-    const maxPending = field("cb-max-pending", "HTTP/1 max pending requests", DEFAULT_CONNECTION_POOL.http.http1MaxPendingRequests, "number", () => refresh());
-    const consecutive = field("cb-consecutive-errors", "consecutive errors", DEFAULT_OUTLIER_DETECTION.consecutiveErrors, "number", () => refresh());
-    const lb = optional("lb-enabled", "Add load balancer", [lbSelect], () => refresh());
-    const pool = optional("cb-connection-pool", "Add connection pool", [maxConn, maxPending], () => refresh());
-    const outlier = optional("cb-outlier", "Add outlier detection", [consecutive], () => refresh());
+    const cp0 = p0.connectionPool as { tcp?: Record<string, unknown>; http?: Record<string, unknown> } | undefined;
+    const maxConn = field("cb-max-connections", "max connections", num(cp0?.tcp?.maxConnections, DEFAULT_CONNECTION_POOL.tcp.maxConnections), "number", () => refresh());
+    const maxPending = field("cb-max-pending", "HTTP/1 max pending requests", num(cp0?.http?.http1MaxPendingRequests, DEFAULT_CONNECTION_POOL.http.http1MaxPendingRequests), "number", () => refresh());
+    const consecutive = field("cb-consecutive-errors", "consecutive errors", num(p0.outlierDetection?.consecutiveErrors, DEFAULT_OUTLIER_DETECTION.consecutiveErrors), "number", () => refresh());
+    const lb = optional("lb-enabled", "Add load balancer", Boolean(p0.loadBalancer), [lbSelect], () => refresh());
+    const pool = optional("cb-connection-pool", "Add connection pool", Boolean(p0.connectionPool), [maxConn, maxPending], () => refresh());
+    const outlier = optional("cb-outlier", "Add outlier detection", Boolean(p0.outlierDetection), [consecutive], () => refresh());
     const choices = () => ({
       fault: {
         delay: delay.box.checked ? { percentage: { value: Number(delayPct.input.value) }, fixedDelay: delayFixed.input.value } : undefined,
@@ -128,8 +141,11 @@ export function wizardPanel(ns: string, name: string, instances: ServiceInstance
       },
       trafficPolicy: {
         loadBalancer: lb.box.checked ? lbSelect.value : undefined,
-        connectionPool: pool.box.checked ? { tcp: { maxConnections: Number(maxConn.input.value) }, http: { http1MaxPendingRequests: Number(maxPending.input.value) } } : undefined,
-        outlierDetection: outlier.box.checked ? { consecutiveErrors: Number(consecutive.input.value) } : undefined,
+        // The existing policy's other fields stay (Kiali passes the whole connection pool / outlier detection on).
+        connectionPool: pool.box.checked
+          ? { ...cp0, tcp: { ...cp0?.tcp, maxConnections: Number(maxConn.input.value) }, http: { ...cp0?.http, http1MaxPendingRequests: Number(maxPending.input.value) } }
+          : undefined,
+        outlierDetection: outlier.box.checked ? { ...p0.outlierDetection, consecutiveErrors: Number(consecutive.input.value) } : undefined,
       },
     });
     const build = () => {

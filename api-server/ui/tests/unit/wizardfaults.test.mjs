@@ -82,3 +82,20 @@ test("choices that cannot be used are named", () => {
   assert.match(w.trafficPolicyProblem({ outlierDetection: { consecutiveErrors: 1.5 } }), /consecutiveErrors must be/);
   assert.equal(w.faultProblem({ delay: { percentage: { value: 0.5 }, fixedDelay: "1.5s" }, abort: { percentage: { value: 100 }, httpStatus: 404 } }), null);
 });
+
+test("reopening a wizard starts from the service's one VirtualService and one DestinationRule, as Kiali", () => {
+  const fi = goldenOf("reviews-fault-injection");
+  const rt = goldenOf("reviews-request-timeouts");
+  const cb = goldenOf("reviews-circuit-breaker");
+  assert.deepStrictEqual(w.initFault([fi.virtualService]), fi.virtualService.spec.http[0].fault);
+  // A fault without a percentage is read as 100%.
+  assert.deepStrictEqual(w.initFault([{ spec: { http: [{ fault: { abort: { httpStatus: 500 } } }] } }]), { abort: { percentage: { value: 100 }, httpStatus: 500 } });
+  assert.deepStrictEqual(w.initTimeouts([rt.virtualService]), { timeout: "4s", retries: rt.virtualService.spec.http[0].retries });
+  // Kiali keeps its own retryOn when reading retries back.
+  assert.equal(w.initTimeouts([{ spec: { http: [{ retries: { attempts: 2, retryOn: "5xx" } }] } }]).retries.retryOn, w.DEFAULT_RETRIES.retryOn);
+  assert.deepStrictEqual(w.initTrafficPolicy([cb.destinationRule]), { loadBalancer: "LEAST_REQUEST", connectionPool: cb.choice.connectionPool, outlierDetection: cb.choice.outlierDetection });
+  // Two objects, or several HTTP routes: Kiali's defaults (nothing chosen).
+  assert.deepStrictEqual(w.initFault([fi.virtualService, fi.virtualService]), {});
+  assert.deepStrictEqual(w.initTimeouts([{ spec: { http: [{ timeout: "1s" }, { timeout: "2s" }] } }]), {});
+  assert.deepStrictEqual(w.initTrafficPolicy([{ spec: { trafficPolicy: null } }]), {});
+});
