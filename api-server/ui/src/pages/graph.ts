@@ -10,6 +10,7 @@ import { EdgeLabel, edgeErrorPct, edgeRate, nodeLabel, render, Rendered } from "
 import { compile } from "../graphfind";
 import { explain } from "../health";
 import { detailPath, link, setQuery } from "../nav";
+import { nodeSparklines } from "./sparks";
 
 declare global {
   interface Window {
@@ -387,6 +388,13 @@ export async function graphPage(app: HTMLElement, signal: AbortSignal): Promise<
     const name = nodeLabel(d);
     const healthEl = h("div", { "data-testid": "panel-health" }, h("p", { class: "muted" }, "Loading health…"));
     const rates = d.traffic ?? [];
+    const kind = d.nodeType === "service" ? "service" : d.nodeType === "workload" ? "workload" : "app";
+    const key = kind === "service" ? d.service : kind === "workload" ? d.workload : d.app;
+    const sparkKind = kind === "service" ? "services" : kind === "workload" ? "workloads" : "applications";
+    const sparks =
+      d.isBox || !key || !clusters.includes(d.cluster) || d.isInaccessible || d.nodeType === "unknown"
+        ? null
+        : [h("h3", null, "Requests"), nodeSparklines(d.id, sparkKind, d.namespace, key, d.cluster, state.duration)];
     const detail =
       d.isBox || d.nodeType === "unknown" || d.isInaccessible
         ? null
@@ -429,11 +437,18 @@ export async function graphPage(app: HTMLElement, signal: AbortSignal): Promise<
           ]
         : h("p", { class: "muted" }, "No traffic recorded for this node."),
       d.isBox ? null : [h("h3", null, "Health"), healthEl],
-      detail ? h("p", null, link(detail, `Details of ${name} →`)) : null,
+      sparks,
+      detail
+        ? h(
+            "p",
+            null,
+            link(detail, `Details of ${name} →`),
+            " ",
+            h("a", { href: `${detail}?tab=traces`, "data-nav": true, "data-testid": "panel-traces" }, "Traces →"),
+          )
+        : null,
     );
     if (d.isBox) return;
-    const kind = d.nodeType === "service" ? "service" : d.nodeType === "workload" ? "workload" : "app";
-    const key = kind === "service" ? d.service : kind === "workload" ? d.workload : d.app;
     if (!key || !clusters.includes(d.cluster) || d.isInaccessible) {
       clear(healthEl, explain(undefined));
       return;
