@@ -111,6 +111,7 @@ pub(crate) fn state(strategy: AuthStrategy, web_root: &str) -> Arc<AppState> {
         metrics: Arc::new(Metrics::default()),
         health_rules: Arc::new(meshglass_engine::HealthRules::default()),
         app_labels: Arc::default(),
+        grafana: None,
     })
 }
 
@@ -432,6 +433,7 @@ fn with_prom(url: &str) -> Arc<AppState> {
         metrics: s.metrics.clone(),
         health_rules: s.health_rules.clone(),
         app_labels: s.app_labels.clone(),
+        grafana: None,
     })
 }
 
@@ -548,6 +550,7 @@ async fn configured_clusters_without_kubeconfig_are_listed_and_metrics_count_cac
         metrics: base.metrics.clone(),
         health_rules: base.health_rules.clone(),
         app_labels: base.app_labels.clone(),
+        grafana: None,
     });
     let (_, _, b) = call(&s, "/kiali/api/config", None).await;
     assert_eq!(b["clusters"]["south"]["accessible"], false);
@@ -603,6 +606,7 @@ async fn canonical_name_groups_the_app_in_lists_details_health_and_graph() {
         metrics: base.metrics.clone(),
         health_rules: base.health_rules.clone(),
         app_labels: base.app_labels.clone(),
+        grafana: None,
     });
     let (_, _, apps) = call(&s, "/kiali/api/clusters/apps", None).await;
     let names: Vec<&str> = apps["applications"]
@@ -664,6 +668,7 @@ pub(crate) fn configured(edit: impl FnOnce(&mut Config)) -> Arc<AppState> {
         metrics: Arc::new(Metrics::default()),
         health_rules: base.health_rules.clone(),
         app_labels: base.app_labels.clone(),
+        grafana: None,
     })
 }
 
@@ -732,6 +737,7 @@ async fn an_ignored_home_cluster_is_not_listed_but_still_reviews_tokens() {
         metrics: Arc::new(Metrics::default()),
         health_rules: base.health_rules.clone(),
         app_labels: base.app_labels.clone(),
+        grafana: None,
     });
     let (_, _, b) = call(&s, "/kiali/api/config", None).await;
     let clusters: Vec<&String> = b["clusters"].as_object().unwrap().keys().collect();

@@ -137,6 +137,7 @@ async fn anonymous() -> Arc<AppState> {
         metrics: Arc::new(Metrics::default()),
         health_rules: Arc::new(meshglass_engine::HealthRules::default()),
         app_labels: Arc::default(),
+        grafana: None,
     })
 }
 

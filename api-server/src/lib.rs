@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cache;
 pub mod edge;
 pub mod error;
+pub mod grafana;
 pub mod inventory;
 pub mod kiali_json;
 pub mod logging;
@@ -244,6 +245,7 @@ pub async fn start(opts: Options) -> Result<Running> {
             &config.istio_labels.app_label_name,
             &config.istio_labels.version_label_name,
         )),
+        grafana: grafana::Probe::configured(&config.external_services.grafana).map(Arc::new),
     });
 
     let mut tasks = tokio::task::JoinSet::new();

@@ -83,6 +83,7 @@ async fn grafana_is_an_infra_node_with_its_reachability() {
     let grafana = |s: &std::sync::Arc<crate::state::AppState>, url: String| {
         let mut config = (*s.config).clone();
         config.external_services.grafana.internal_url = url;
+        let probe = crate::grafana::Probe::configured(&config.external_services.grafana);
         std::sync::Arc::new(crate::state::AppState {
             config: std::sync::Arc::new(config),
             registry: s.registry.clone(),
@@ -92,6 +93,7 @@ async fn grafana_is_an_infra_node_with_its_reachability() {
             metrics: s.metrics.clone(),
             health_rules: s.health_rules.clone(),
             app_labels: s.app_labels.clone(),
+            grafana: probe.map(std::sync::Arc::new),
         })
     };
     let base = state(AuthStrategy::Anonymous, "/kiali");
@@ -126,4 +128,58 @@ async fn grafana_is_an_infra_node_with_its_reachability() {
     }
     let (_, _, g) = call(&base, "/kiali/api/mesh/graph", None).await;
     assert!(!g.to_string().contains("\"grafana\""), "{g}");
+}
+
+/// Anonymous callers of the mesh routes, however many, make the server probe Grafana once per
+/// [`crate::grafana::PROBE_TTL`]; its URL, credentials included, is shown to none of them.
+#[tokio::test]
+async fn grafana_is_probed_once_per_ttl_and_its_url_is_not_shown_to_anonymous_callers() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let hits = std::sync::Arc::new(AtomicUsize::new(0));
+    let h = hits.clone();
+    let app = axum::Router::new().route(
+        "/api/health",
+        axum::routing::get(move || {
+            h.fetch_add(1, Ordering::SeqCst);
+            async { "ok" }
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(l, app).await });
+    let base = state(AuthStrategy::Anonymous, "/kiali");
+    let mut config = (*base.config).clone();
+    config.external_services.grafana.internal_url = format!("http://admin:pw@{addr}/");
+    let probe = crate::grafana::Probe::configured(&config.external_services.grafana);
+    let s = std::sync::Arc::new(crate::state::AppState {
+        config: std::sync::Arc::new(config),
+        registry: base.registry.clone(),
+        auth: base.auth.clone(),
+        prom: None,
+        tracing: crate::traces::unconfigured(),
+        metrics: base.metrics.clone(),
+        health_rules: base.health_rules.clone(),
+        app_labels: base.app_labels.clone(),
+        grafana: probe.map(std::sync::Arc::new),
+    });
+    let calls: Vec<_> = (0..30)
+        .map(|i| {
+            let s = s.clone();
+            let path = ["mesh/graph", "mesh/controlplanes", "istio/status"][i % 3];
+            tokio::spawn(async move { call(&s, &format!("/kiali/api/{path}"), None).await })
+        })
+        .collect();
+    for c in calls {
+        let (st, _, body) = c.await.unwrap();
+        assert_eq!(st, StatusCode::OK, "{body}");
+        let text = body.to_string();
+        for secret in ["admin", "pw@", &addr.to_string()] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+    }
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        1,
+        "probes sent for 30 requests"
+    );
 }

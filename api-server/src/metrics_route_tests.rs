@@ -83,6 +83,7 @@ async fn state_with(strategy: AuthStrategy, registry: Arc<Registry>) -> (Arc<App
         metrics: Arc::new(Metrics::default()),
         health_rules: Arc::new(meshglass_engine::HealthRules::default()),
         app_labels: Arc::default(),
+        grafana: None,
     });
     (s, seen)
 }

@@ -94,6 +94,7 @@ fn keyed(s: &Arc<AppState>, strategy: AuthStrategy, key: &str, seconds: u64) -> 
         metrics: s.metrics.clone(),
         health_rules: s.health_rules.clone(),
         app_labels: s.app_labels.clone(),
+        grafana: None,
     })
 }
 

@@ -37,6 +37,8 @@ pub struct AppState {
     pub health_rules: Arc<meshglass_engine::HealthRules>,
     /// Which labels name apps and versions (`istio_labels` of the configuration).
     pub app_labels: Arc<AppLabels>,
+    /// Grafana's reachability probe (`external_services.grafana`, when enabled with a URL).
+    pub grafana: Option<Arc<crate::grafana::Probe>>,
 }
 
 /// Shared state of the router.

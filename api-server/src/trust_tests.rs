@@ -93,6 +93,7 @@ async fn east_only() -> Arc<AppState> {
         metrics: Arc::new(metrics),
         health_rules: Arc::new(meshglass_engine::HealthRules::default()),
         app_labels: Arc::default(),
+        grafana: None,
     })
 }
 

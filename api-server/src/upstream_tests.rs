@@ -386,3 +386,17 @@ async fn health_is_probed_once_per_ttl_and_again_when_a_query_disagrees() {
     c.health().await.unwrap();
     assert_eq!(probes.load(Ordering::SeqCst), 3);
 }
+
+#[test]
+fn displayed_urls_hold_no_credentials() {
+    use crate::upstream::redacted;
+    assert_eq!(
+        redacted("https://admin:s3cret@grafana.istio-system:3000/?api_key=k3y#frag"),
+        "https://grafana.istio-system:3000"
+    );
+    assert_eq!(
+        redacted(" http://prometheus.istio-system:9090/prom/ "),
+        "http://prometheus.istio-system:9090/prom"
+    );
+    assert_eq!(redacted("not a url"), "(invalid URL)");
+}

@@ -153,31 +153,18 @@ fn locate(url: &str, home: Option<&View>) -> Option<(String, String)> {
     })
 }
 
-/// Grafana as the mesh page shows it: when `external_services.grafana` is enabled with an
-/// `internal_url`, placed by that URL, healthy when its `/api/health` answers 2xx within 2 s.
+/// Grafana as the mesh page shows it ([`crate::grafana`]): placed by its `internal_url`, healthy
+/// by its last probe (one per [`crate::grafana::PROBE_TTL`], whoever asks).
 async fn grafana(s: &Shared, id: &Identity, home: Option<&View>) -> Option<mesh::MetricStore> {
-    let g = &s.config.external_services.grafana;
-    let url = g.internal_url.trim().trim_end_matches('/');
-    if !g.enabled || url.is_empty() {
-        return None;
-    }
-    let healthy = match reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(2))
-        .build()
-    {
-        Ok(http) => http
-            .get(format!("{url}/api/health"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success()),
-        Err(_) => false,
-    };
+    let probe = s.grafana.as_ref()?;
+    let healthy = probe.healthy().await;
     let mut info = json!({"IsCore": false});
+    // The URL (without credentials) for signed-in callers only, as `/api/status`.
     if !matches!(id, Identity::Anonymous) {
-        info["URL"] = json!(crate::upstream::redacted(url));
+        info["URL"] = json!(crate::upstream::redacted(probe.url()));
     }
     Some(mesh::MetricStore {
-        location: locate(url, home),
+        location: locate(probe.url(), home),
         healthy,
         info,
     })

@@ -638,12 +638,15 @@ fn form_encode(form: &[(&str, String)]) -> String {
     s.query().unwrap_or_default().to_string()
 }
 
-/// A URL with any credentials removed, for display (`/api/status`, logs).
+/// A URL with any credentials removed, for display (`/api/status`, the mesh page, logs): no
+/// user or password, and no query or fragment (where API keys are put, e.g. `?api_key=`).
 pub fn redacted(url: &str) -> String {
     match reqwest::Url::parse(url.trim()) {
         Ok(mut u) => {
             let _ = u.set_username("");
             let _ = u.set_password(None);
+            u.set_query(None);
+            u.set_fragment(None);
             u.as_str().trim_end_matches('/').to_string()
         }
         Err(_) => "(invalid URL)".to_string(),
