@@ -386,3 +386,113 @@ async fn cpu_work_runs_off_the_async_workers() {
         "the blocking job held the only async worker: nothing else ran meanwhile"
     );
 }
+
+/// One trace across clusters: productpage in east's `bookinfo` calls reviews in west's.
+fn cross_cluster_trace() -> Value {
+    let span = |id: &str, p: &str, cluster: &str, app: &str| {
+        json!({"traceID": "ab12", "spanID": id, "operationName": format!("{app}.bookinfo.svc.cluster.local:9080/*"),
+               "references": [], "startTime": 1, "duration": 2, "processID": p, "logs": [],
+               "tags": [{"key": "istio.cluster_id", "type": "string", "value": cluster},
+                        {"key": "istio.namespace", "type": "string", "value": "bookinfo"},
+                        {"key": "istio.canonical_service", "type": "string", "value": app}]})
+    };
+    json!({"traceID": "ab12",
+           "spans": [span("01", "p1", "east", "productpage"), span("02", "p2", "west", "reviews")],
+           "processes": {"p1": {"serviceName": "productpage.bookinfo", "tags": []},
+                         "p2": {"serviceName": "reviews.bookinfo", "tags": []}}})
+}
+
+/// [`east_only`] with a tracing store that answers every search and fetch with
+/// [`cross_cluster_trace`].
+async fn east_only_with_traces() -> Arc<AppState> {
+    async fn answer() -> axum::Json<Value> {
+        axum::Json(json!({"data": [cross_cluster_trace()], "errors": null}))
+    }
+    let app = axum::Router::new()
+        .route("/api/traces", axum::routing::get(answer))
+        .route("/api/traces/{id}", axum::routing::get(answer));
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(l, app).await });
+    let s = east_only().await;
+    let cfg = meshglass_crds::tracing::TracingConfig {
+        internal_url: format!("http://{addr}"),
+        ..Default::default()
+    };
+    let tracing = crate::traces::TracingClient::configured(&cfg, &Default::default()).map(Arc::new);
+    Arc::new(AppState {
+        config: s.config.clone(),
+        registry: s.registry.clone(),
+        auth: s.auth.clone(),
+        prom: s.prom.clone(),
+        tracing,
+        metrics: s.metrics.clone(),
+        health_rules: s.health_rules.clone(),
+        app_labels: s.app_labels.clone(),
+        grafana: None,
+    })
+}
+
+fn span_ids(traces: &Value) -> Vec<Vec<String>> {
+    traces
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|t| {
+            t["spans"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|s| s["spanID"].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .collect()
+}
+
+/// A reader of east's `bookinfo` gets east's spans of a trace only, and no trace at all for a
+/// target whose spans are all in a cluster it may not read (not even the trace's east spans).
+#[tokio::test]
+async fn traces_show_only_readable_spans_and_only_traces_with_a_readable_target_span() {
+    let s = east_only_with_traces().await;
+    let t = Some("t-alice");
+    let (st, _, b) = call(
+        &s,
+        "/kiali/api/namespaces/bookinfo/apps/productpage/traces",
+        t,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert_eq!(span_ids(&b["data"]), vec![vec!["01".to_string()]], "{b}");
+    assert!(b["data"][0]["processes"].get("p2").is_none(), "{b}");
+    // reviews' spans are west's only: the trace is not the caller's to see as a trace of reviews.
+    for path in ["apps/reviews/traces", "services/reviews/traces"] {
+        let (st, _, b) = call(&s, &format!("/kiali/api/namespaces/bookinfo/{path}"), t).await;
+        assert_eq!(st, StatusCode::OK, "{path}: {b}");
+        assert_eq!(
+            span_ids(&b["data"]),
+            Vec::<Vec<String>>::new(),
+            "{path}: {b}"
+        );
+    }
+    let (st, _, b) = call(&s, "/kiali/api/namespaces/bookinfo/apps/reviews/spans", t).await;
+    assert_eq!((st, b.clone()), (StatusCode::OK, json!([])), "{b}");
+    // Not signed in: nothing.
+    let (st, _, _) = call(&s, "/kiali/api/traces/ab12", None).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+}
+
+/// A trace by id costs the reviews of the namespaces its spans name, not of every namespace of
+/// every cluster.
+#[tokio::test]
+async fn a_trace_by_id_reviews_only_the_namespaces_of_its_spans() {
+    let s = east_only_with_traces().await;
+    let (st, _, b) = call(&s, "/kiali/api/traces/ab12", Some("t-alice")).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert_eq!(
+        span_ids(&json!([b["data"]])),
+        vec![vec!["01".to_string()]],
+        "{b}"
+    );
+    // bookinfo in east and in west; not istio-system or private.
+    assert_eq!(s.auth.counts.access_reviews.get(), 2);
+}

@@ -88,7 +88,7 @@ fn of_target(span: &Span, ns: &str, target: &Target) -> bool {
 }
 
 /// Searches the store for `target` and keeps what the caller may see: the spans of readable
-/// (cluster, namespace) pairs, in traces that hold a span of the target.
+/// (cluster, namespace) pairs, in traces where one of those is a span of the target.
 async fn search(
     s: &Shared,
     id: &Identity,
@@ -118,8 +118,19 @@ async fn search(
             tags,
         })
         .await?;
-    data.retain(|t| t.spans.iter().any(|sp| of_target(sp, ns, target)));
+    // What the caller may see first: a trace whose spans of the target are all hidden is none
+    // of the caller's traces of the target, even when other spans of it are visible.
     keep_visible(id, &views, &mut data);
+    data.retain(|t| {
+        t.spans.iter().any(|sp| match target {
+            // Of the app: reported by a proxy of the searched service.
+            Target::App(_) => t
+                .processes
+                .get(&sp.process_id)
+                .is_some_and(|p| p.service_name == service),
+            other => of_target(sp, ns, other),
+        })
+    });
     Ok((
         views,
         TracingResponse {
@@ -272,7 +283,13 @@ pub async fn get_trace(
     let client = traces::client(&s.tracing)?;
     let not_found = || Error::NotFound(format!("trace {trace_id} not found"));
     let trace = client.trace(&trace_id).await?.ok_or_else(not_found)?;
-    let views = s.views(&id, None, None).await?;
+    // Access is reviewed for the namespaces the trace's spans name, not for every namespace.
+    let namespaces: std::collections::BTreeSet<String> = trace
+        .spans
+        .iter()
+        .filter_map(|sp| sp.namespace().map(str::to_string))
+        .collect();
+    let views = s.views(&id, None, Some(namespaces)).await?;
     let mut data = vec![trace];
     keep_visible(&id, &views, &mut data);
     let trace = data.pop().ok_or_else(not_found)?;
