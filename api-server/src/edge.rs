@@ -27,7 +27,7 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 pub const MAX_CONCURRENT_REQUESTS: usize = 64;
 /// Open connections; beyond, new connections are closed at once.
 pub const MAX_CONNECTIONS: usize = 10_000;
-/// Request bodies larger than this get a 413 (every route is a GET).
+/// Request bodies larger than this get a 413 (the largest are Istio config writes and the login form).
 pub const MAX_BODY_BYTES: u64 = 64 * 1024;
 /// The request line and headers must fit in this buffer.
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;

@@ -570,3 +570,56 @@ async fn every_state_changing_route_refuses_a_request_without_its_csrf_token() {
         }
     }
 }
+
+/// Who may call each route of the router's own table: the public ones are exactly the login,
+/// status and probe routes, and every other route, read or write, answers 401 to a caller
+/// without a credential or with one no cluster issued (a write through the CSRF check, as a
+/// non-browser client with an `Authorization` header passes it). A new route is walked here too.
+#[tokio::test]
+async fn every_route_but_login_status_and_probes_needs_a_signed_in_caller() {
+    let s = state(AuthStrategy::Token, "/kiali");
+    let table = crate::routes::table();
+    let mut public: Vec<String> = table
+        .iter()
+        .filter(|r| r.access == crate::routes::Access::Public)
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    public.sort();
+    assert_eq!(
+        public,
+        [
+            "GET /api",
+            "GET /api/auth/callback/{cluster}",
+            "GET /api/auth/info",
+            "GET /api/auth/openid_redirect",
+            "GET /api/status",
+            "GET /healthz",
+            "GET /readyz",
+            "POST /api/authenticate",
+            "POST /api/logout",
+        ]
+    );
+    for r in table
+        .iter()
+        .filter(|r| r.access == crate::routes::Access::SignedIn)
+    {
+        let uri = concrete(r.path);
+        for authz in [None, Some("Bearer not-a-token")] {
+            let authz = authz.or(session::is_write(&r.method).then_some("Bearer not-a-token"));
+            let mut req = Request::builder().method(r.method.clone()).uri(&uri);
+            if let Some(a) = authz {
+                req = req.header(header::AUTHORIZATION, a);
+            }
+            let resp = router(s.clone())
+                .oneshot(req.body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(
+                resp.status(),
+                StatusCode::UNAUTHORIZED,
+                "{} {uri} with {authz:?}",
+                r.method
+            );
+        }
+    }
+}

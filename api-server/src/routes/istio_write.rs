@@ -28,8 +28,9 @@ use crate::error::{Error, Result};
 use crate::params::{Params, check_path_names};
 use crate::state::Shared;
 
-/// The body a write accepts, at most (Kiali's editor sends one object).
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// The body a write accepts, at most (Kiali's editor sends one object): the edge's limit, which
+/// answers 413 before the handler runs; checked here too for a router built without the edge.
+pub const MAX_BODY_BYTES: u64 = crate::edge::MAX_BODY_BYTES;
 
 /// What a write does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +80,7 @@ fn check_version(version: &str) -> Result<()> {
 
 /// The JSON object of a write's body (400 naming `body` otherwise).
 fn body_object(body: &Bytes) -> Result<serde_json::Map<String, Value>> {
-    if body.len() > MAX_BODY_BYTES {
+    if body.len() as u64 > MAX_BODY_BYTES {
         return Err(Error::bad_param(
             "body",
             format!("{} bytes", body.len()),
