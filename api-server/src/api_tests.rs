@@ -655,6 +655,22 @@ async fn canonical_name_groups_the_app_in_lists_details_health_and_graph() {
 }
 
 /// `state` with `config` changed by `edit`.
+/// The default configuration (web root `/kiali`) over `registry`, with `auth`.
+pub(crate) fn with_registry(registry: Arc<Registry>, auth: Auth) -> Arc<AppState> {
+    let base = anon();
+    Arc::new(AppState {
+        config: base.config.clone(),
+        registry,
+        auth: Arc::new(auth),
+        prom: None,
+        tracing: crate::traces::unconfigured(),
+        metrics: Arc::new(Metrics::default()),
+        health_rules: base.health_rules.clone(),
+        app_labels: base.app_labels.clone(),
+        grafana: None,
+    })
+}
+
 pub(crate) fn configured(edit: impl FnOnce(&mut Config)) -> Arc<AppState> {
     let base = anon();
     let mut config = (*base.config).clone();

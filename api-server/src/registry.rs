@@ -309,6 +309,19 @@ impl Registry {
         })
     }
 
+    /// The cluster a request that names none is of: the home cluster when it is listed (not
+    /// hidden by `clustering.ignore_home_cluster`), else the first listed cluster (by name) that
+    /// is reachable; `None` when there is neither. Token reviews still go to the home cluster,
+    /// hidden or not ([`Registry::home`]).
+    pub fn default_cluster(&self) -> Option<Arc<ClusterEntry>> {
+        let listed = self.snapshot();
+        listed
+            .iter()
+            .find(|e| e.is_home)
+            .or_else(|| listed.iter().find(|e| e.state.accessible()))
+            .cloned()
+    }
+
     /// Keeps the home cluster for identity checks only (`clustering.ignore_home_cluster`): it is
     /// left out of [`Registry::snapshot`], so no response lists it or shows its objects.
     pub fn hide_home(&self, e: Arc<ClusterEntry>) {
@@ -518,6 +531,31 @@ mod tests {
         assert_eq!(v[0].secret_name, "kiali-remote-cluster-secret-west");
         assert_eq!(v[0].content, "kc");
         assert!(scan_secrets_dir(&d.path().join("missing")).is_empty());
+    }
+
+    #[test]
+    fn the_default_cluster_is_the_listed_home_else_the_first_reachable_cluster() {
+        use crate::cache::ClusterCache;
+        let entry = |name: &str, home: bool| {
+            ClusterEntry::in_memory(name, home, ClusterCache::from_objects(Default::default()))
+        };
+        let broken = || ClusterEntry::broken("able", None, "connection refused".into());
+        let r = Registry::with(vec![entry("east", true), entry("west", false), broken()]);
+        assert_eq!(
+            r.default_cluster().map(|e| e.name.clone()).as_deref(),
+            Some("east")
+        );
+        // Hidden by `clustering.ignore_home_cluster`: the first listed one that is reachable.
+        let r = Registry::with(vec![entry("west", false), entry("north", false), broken()]);
+        r.hide_home(entry("east", true));
+        assert_eq!(
+            r.default_cluster().map(|e| e.name.clone()).as_deref(),
+            Some("north")
+        );
+        assert_eq!(r.home().map(|e| e.name.clone()).as_deref(), Some("east"));
+        let r = Registry::with(vec![broken()]);
+        r.hide_home(entry("east", true));
+        assert!(r.default_cluster().is_none());
     }
 
     #[tokio::test]

@@ -623,3 +623,54 @@ async fn every_route_but_login_status_and_probes_needs_a_signed_in_caller() {
         }
     }
 }
+
+/// The OpenID login of a request that names no cluster is of the default cluster: the home, or
+/// under `clustering.ignore_home_cluster` the first reachable listed cluster (west here; north is
+/// unreachable); with none reachable, a 400 asking for `cluster`.
+#[tokio::test]
+async fn an_openid_login_without_a_cluster_under_a_hidden_home_is_of_the_first_reachable_cluster() {
+    use crate::api_tests::{call, mesh, reviewer, with_registry};
+    use crate::registry::Registry;
+    let openid = || {
+        let cfg = meshglass_crds::openid::OpenIdConfig::from_value(&serde_json::json!({
+            "client_id": "kiali", "issuer_uri": "https://idp.example",
+            "authorization_endpoint": "https://idp.example/auth"}))
+        .unwrap();
+        let oidc = crate::openid::OpenId::new(cfg, &Default::default()).unwrap();
+        Auth::new(AuthStrategy::Openid, reviewer()).with_openid(oidc)
+    };
+    let redirect_uri = |location: &str| {
+        let (_, query) = location.split_once('?').unwrap_or_default();
+        form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == "redirect_uri")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    let s = with_registry(Registry::with(mesh()), openid());
+    let (st, h, b) = call(&s, "/kiali/api/auth/openid_redirect", None).await;
+    assert_eq!(st, StatusCode::FOUND, "{b}");
+    assert!(
+        redirect_uri(&h["location"]).ends_with("/kiali/api/auth/callback/east"),
+        "{h:?}"
+    );
+    let mut clusters = mesh();
+    let east = clusters.remove(0);
+    let registry = Registry::with(clusters);
+    registry.hide_home(east.clone());
+    let s = with_registry(registry, openid());
+    let (st, h, b) = call(&s, "/kiali/api/auth/openid_redirect", None).await;
+    assert_eq!(st, StatusCode::FOUND, "{b}");
+    assert!(
+        redirect_uri(&h["location"]).ends_with("/kiali/api/auth/callback/west"),
+        "{h:?}"
+    );
+    let registry = Registry::with(vec![mesh().remove(2)]);
+    registry.hide_home(east);
+    let s = with_registry(registry, openid());
+    let (st, _, b) = call(&s, "/kiali/api/auth/openid_redirect", None).await;
+    assert_eq!(
+        (st, b["parameter"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("cluster")),
+        "{b}"
+    );
+}

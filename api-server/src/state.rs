@@ -385,6 +385,23 @@ impl AppState {
         self.entry(cluster).map(|_| ())
     }
 
+    /// The cluster of a request that names none ([`crate::registry::Registry::default_cluster`]),
+    /// or a 400 asking for the request's cluster parameter `param`, naming the listed clusters.
+    pub fn default_cluster(&self, param: &'static str) -> Result<Arc<ClusterEntry>> {
+        self.registry.default_cluster().ok_or_else(|| {
+            let listed = self.registry.snapshot();
+            let names: Vec<&str> = listed.iter().map(|e| e.name.as_str()).collect();
+            Error::bad_param(
+                param,
+                "",
+                format!(
+                    "a cluster name (no default: the home cluster is hidden or not known yet, and no listed cluster is reachable): {}",
+                    names.join(", ")
+                ),
+            )
+        })
+    }
+
     /// The listed cluster `cluster` (400 naming the known clusters when unknown).
     pub fn entry(&self, cluster: &str) -> Result<Arc<ClusterEntry>> {
         self.registry

@@ -8,8 +8,10 @@ use axum::http::{Request, StatusCode};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::api_tests::{configured, state};
+use crate::api_tests::{configured, mesh, reviewer, state, with_registry};
+use crate::auth::Auth;
 use crate::auth::AuthStrategy;
+use crate::registry::Registry;
 use crate::routes::router;
 use crate::state::AppState;
 
@@ -225,4 +227,33 @@ async fn each_write_logs_who_where_what_and_the_outcome_never_the_content() {
     }
     assert!(!text.contains("secret-host-value"), "{text}");
     assert!(!text.contains("t-alice"), "{text}");
+}
+
+/// `clustering.ignore_home_cluster` hides east (the home): a write without `clusterName` goes to
+/// the first reachable listed cluster (west; north is unreachable), not to the hidden home, which
+/// no request may name; with no listed cluster reachable, `clusterName` is asked for.
+#[tokio::test]
+async fn a_write_without_clustername_under_a_hidden_home_goes_to_the_first_reachable_cluster() {
+    let mut clusters = mesh();
+    let east = clusters.remove(0);
+    let registry = Registry::with(clusters);
+    registry.hide_home(east.clone());
+    let s = with_registry(registry, Auth::new(AuthStrategy::Anonymous, reviewer()));
+    let (st, b) = send(&s, "POST", VS, None, &vs("r")).await;
+    // The in-memory west has no client: the write got as far as calling west.
+    assert!(
+        b["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("cluster west has no client")),
+        "{st} {b}"
+    );
+    let registry = Registry::with(vec![mesh().remove(2)]);
+    registry.hide_home(east);
+    let s = with_registry(registry, Auth::new(AuthStrategy::Anonymous, reviewer()));
+    let (st, b) = send(&s, "POST", VS, None, &vs("r")).await;
+    assert_eq!(
+        (st, b["parameter"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("clusterName")),
+        "{b}"
+    );
 }

@@ -217,18 +217,15 @@ fn resource(kind: IstioKind, version: &str) -> ApiResource {
     }
 }
 
-/// The target cluster: `clusterName`, else the home cluster.
+/// The target cluster: `clusterName`, else the default cluster ([`Shared::default_cluster`]:
+/// the home cluster unless `clustering.ignore_home_cluster` hides it).
 fn target_cluster(s: &Shared, p: &Params) -> Result<String> {
     match p.cluster() {
         Some(c) => {
             s.check_cluster(c)?;
             Ok(c.to_string())
         }
-        None => {
-            s.registry.home().map(|h| h.name.clone()).ok_or_else(|| {
-                Error::bad_param("clusterName", "", "a cluster name (no home cluster)")
-            })
-        }
+        None => Ok(s.default_cluster("clusterName")?.name.clone()),
     }
 }
 

@@ -229,7 +229,8 @@ pub struct RedirectQuery {
 }
 
 /// `GET /api/auth/openid_redirect[?cluster=<name>]` (Kiali's route; `cluster` BEYOND): sends
-/// the browser to the provider of the cluster (default: home) to log in there.
+/// the browser to the provider of the cluster (default: [`Shared::default_cluster`], the home
+/// cluster unless hidden) to log in there.
 pub async fn openid_redirect(
     State(s): State<Shared>,
     headers: HeaderMap,
@@ -240,11 +241,9 @@ pub async fn openid_redirect(
     };
     let cluster = match q.cluster.filter(|c| !c.is_empty()) {
         Some(c) => c,
-        None => match s.registry.home() {
-            Some(h) => h.name.clone(),
-            None => {
-                return Error::NotFound("the home cluster is not known yet".into()).into_response();
-            }
+        None => match s.default_cluster("cluster") {
+            Ok(e) => e.name.clone(),
+            Err(e) => return e.into_response(),
         },
     };
     if let Err(e) = s.check_cluster(&cluster) {

@@ -23,35 +23,12 @@ use crate::registry::ClusterEntry;
 use crate::state::{Shared, View, Views};
 
 /// The cluster a TLS request is of: `clusterName` (400 naming the listed clusters when it is
-/// none of them), else the home cluster. A home hidden by `clustering.ignore_home_cluster` shows
-/// nothing, so then the first listed cluster that is reachable (by name); with none, a 400
-/// asking for `clusterName`.
+/// none of them), else the default cluster ([`Shared::default_cluster`]: the home cluster unless
+/// `clustering.ignore_home_cluster` hides it, then the first reachable listed one).
 fn tls_cluster(s: &Shared, p: &Params) -> Result<Arc<ClusterEntry>> {
-    if let Some(c) = p.cluster() {
-        return s.entry(c);
-    }
-    let listed = s.registry.snapshot();
-    let home = s
-        .registry
-        .home()
-        .filter(|h| listed.iter().any(|e| Arc::ptr_eq(e, h)));
-    match home {
-        Some(h) => Ok(h),
-        None => listed
-            .iter()
-            .find(|e| e.state.accessible())
-            .cloned()
-            .ok_or_else(|| {
-                let names: Vec<&str> = listed.iter().map(|e| e.name.as_str()).collect();
-                Error::bad_param(
-                    "clusterName",
-                    "",
-                    format!(
-                        "a cluster name (no default: the home cluster is hidden and no other is reachable): {}",
-                        names.join(", ")
-                    ),
-                )
-            }),
+    match p.cluster() {
+        Some(c) => s.entry(c),
+        None => s.default_cluster("clusterName"),
     }
 }
 
