@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 use meshglass_crds::config::GrafanaConfig;
 use tokio::sync::Mutex;
 
+use crate::error::Result;
+use crate::upstream::{ClientOptions, Paths, http_client};
+
 /// How long one probe's answer is kept.
 pub const PROBE_TTL: Duration = Duration::from_secs(10);
 /// How long a probe may take; longer is unreachable.
@@ -28,24 +31,29 @@ pub struct Probe {
 }
 
 impl Probe {
-    /// The probe `cfg` describes; `None` when Grafana is disabled or has no `internal_url`.
-    pub fn configured(cfg: &GrafanaConfig) -> Option<Probe> {
+    /// The probe `cfg` describes; `None` when Grafana is disabled or has no `internal_url`. Its
+    /// client is the server's one outbound builder's ([`http_client`]: the platform's roots and
+    /// the CA bundle of `paths`), with [`PROBE_TIMEOUT`] and no redirects.
+    pub fn configured(cfg: &GrafanaConfig, paths: &Paths) -> Result<Option<Probe>> {
         let url = cfg.internal_url.trim().trim_end_matches('/');
         if !cfg.enabled || url.is_empty() {
-            return None;
+            return Ok(None);
         }
-        crate::upstream::install_crypto_provider();
-        let http = reqwest::Client::builder()
-            .timeout(PROBE_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .ok()?;
-        Some(Probe {
+        let http = http_client(&ClientOptions {
+            service: "grafana",
+            ca_file: "",
+            insecure: false,
+            timeout: PROBE_TIMEOUT,
+            follow_redirects: false,
+            headers: Default::default(),
+            paths,
+        })?;
+        Ok(Some(Probe {
             url: url.to_string(),
             http,
             last: Mutex::new(None),
             sent: AtomicU64::new(0),
-        })
+        }))
     }
 
     /// Grafana's base URL as configured (it may hold credentials: not for display).
@@ -120,10 +128,14 @@ mod tests {
     }
 
     fn probe(url: &str) -> Probe {
-        Probe::configured(&GrafanaConfig {
-            internal_url: url.into(),
-            ..GrafanaConfig::default()
-        })
+        Probe::configured(
+            &GrafanaConfig {
+                internal_url: url.into(),
+                ..GrafanaConfig::default()
+            },
+            &Paths::default(),
+        )
+        .expect("a client")
         .expect("configured")
     }
 
@@ -159,12 +171,13 @@ mod tests {
 
     #[test]
     fn disabled_or_without_a_url_there_is_no_probe() {
-        assert!(Probe::configured(&GrafanaConfig::default()).is_none());
+        let none = |cfg: &GrafanaConfig| Probe::configured(cfg, &Paths::default()).unwrap();
+        assert!(none(&GrafanaConfig::default()).is_none());
         let off = GrafanaConfig {
             enabled: false,
             internal_url: "http://grafana:3000".into(),
             ..GrafanaConfig::default()
         };
-        assert!(Probe::configured(&off).is_none());
+        assert!(none(&off).is_none());
     }
 }

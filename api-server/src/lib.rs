@@ -245,7 +245,8 @@ pub async fn start(opts: Options) -> Result<Running> {
             &config.istio_labels.app_label_name,
             &config.istio_labels.version_label_name,
         )),
-        grafana: grafana::Probe::configured(&config.external_services.grafana).map(Arc::new),
+        grafana: grafana::Probe::configured(&config.external_services.grafana, &opts.paths)?
+            .map(Arc::new),
     });
 
     let mut tasks = tokio::task::JoinSet::new();

@@ -83,7 +83,11 @@ async fn grafana_is_an_infra_node_with_its_reachability() {
     let grafana = |s: &std::sync::Arc<crate::state::AppState>, url: String| {
         let mut config = (*s.config).clone();
         config.external_services.grafana.internal_url = url;
-        let probe = crate::grafana::Probe::configured(&config.external_services.grafana);
+        let probe = crate::grafana::Probe::configured(
+            &config.external_services.grafana,
+            &Default::default(),
+        )
+        .unwrap();
         std::sync::Arc::new(crate::state::AppState {
             config: std::sync::Arc::new(config),
             registry: s.registry.clone(),
@@ -150,7 +154,9 @@ async fn grafana_is_probed_once_per_ttl_and_its_url_is_not_shown_to_anonymous_ca
     let base = state(AuthStrategy::Anonymous, "/kiali");
     let mut config = (*base.config).clone();
     config.external_services.grafana.internal_url = format!("http://admin:pw@{addr}/");
-    let probe = crate::grafana::Probe::configured(&config.external_services.grafana);
+    let probe =
+        crate::grafana::Probe::configured(&config.external_services.grafana, &Default::default())
+            .unwrap();
     let s = std::sync::Arc::new(crate::state::AppState {
         config: std::sync::Arc::new(config),
         registry: base.registry.clone(),
