@@ -654,38 +654,53 @@ async fn canonical_name_groups_the_app_in_lists_details_health_and_graph() {
     assert_eq!(graph_apps, vec!["reviews"], "{g}");
 }
 
-/// `state` with `config` changed by `edit`.
-/// The default configuration (web root `/kiali`) over `registry`, with `auth`.
-pub(crate) fn with_registry(registry: Arc<Registry>, auth: Auth) -> Arc<AppState> {
+/// The state `start` builds from `config`, over `registry` with `auth` and no metrics store or
+/// tracing: Grafana's probe is the one `external_services.grafana` describes, as in `start`.
+fn assembled(config: Config, registry: Arc<Registry>, auth: Arc<Auth>) -> Arc<AppState> {
     let base = anon();
+    let grafana = crate::grafana::Probe::configured(
+        &config.external_services.grafana,
+        &crate::upstream::Paths::default(),
+    )
+    .expect("the Grafana probe's client")
+    .map(Arc::new);
     Arc::new(AppState {
-        config: base.config.clone(),
+        config: Arc::new(config),
         registry,
-        auth: Arc::new(auth),
+        auth,
         prom: None,
         tracing: crate::traces::unconfigured(),
         metrics: Arc::new(Metrics::default()),
         health_rules: base.health_rules.clone(),
         app_labels: base.app_labels.clone(),
-        grafana: None,
+        grafana,
     })
 }
 
+/// The default configuration (web root `/kiali`) over `registry`, with `auth`.
+pub(crate) fn with_registry(registry: Arc<Registry>, auth: Auth) -> Arc<AppState> {
+    assembled((*anon().config).clone(), registry, Arc::new(auth))
+}
+
+/// `state` with `config` changed by `edit`.
 pub(crate) fn configured(edit: impl FnOnce(&mut Config)) -> Arc<AppState> {
     let base = anon();
     let mut config = (*base.config).clone();
     edit(&mut config);
-    Arc::new(AppState {
-        config: Arc::new(config),
-        registry: base.registry.clone(),
-        auth: base.auth.clone(),
-        prom: None,
-        tracing: crate::traces::unconfigured(),
-        metrics: Arc::new(Metrics::default()),
-        health_rules: base.health_rules.clone(),
-        app_labels: base.app_labels.clone(),
-        grafana: None,
-    })
+    assembled(config, base.registry.clone(), base.auth.clone())
+}
+
+/// The test mesh under `clustering.ignore_home_cluster`: east, the home, hidden; listed are west
+/// (reachable) and north (unreachable), or north alone when `with_west` is false.
+pub(crate) fn hidden_home(with_west: bool) -> Arc<Registry> {
+    let mut clusters = mesh();
+    let east = clusters.remove(0);
+    if !with_west {
+        clusters.retain(|e| e.name != "west");
+    }
+    let registry = Registry::with(clusters);
+    registry.hide_home(east);
+    registry
 }
 
 async fn content_encoding(s: &Arc<AppState>, accept: Option<&str>) -> Option<String> {

@@ -3,7 +3,7 @@
 
 use axum::http::StatusCode;
 
-use crate::api_tests::{call, state};
+use crate::api_tests::{call, configured, state};
 use crate::auth::AuthStrategy;
 use crate::state::MISSING_HEADER;
 
@@ -80,32 +80,12 @@ async fn grafana_is_an_infra_node_with_its_reachability() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap()
     };
-    let grafana = |s: &std::sync::Arc<crate::state::AppState>, url: String| {
-        let mut config = (*s.config).clone();
-        config.external_services.grafana.internal_url = url;
-        let probe = crate::grafana::Probe::configured(
-            &config.external_services.grafana,
-            &Default::default(),
-        )
-        .unwrap();
-        std::sync::Arc::new(crate::state::AppState {
-            config: std::sync::Arc::new(config),
-            registry: s.registry.clone(),
-            auth: s.auth.clone(),
-            prom: None,
-            tracing: crate::traces::unconfigured(),
-            metrics: s.metrics.clone(),
-            health_rules: s.health_rules.clone(),
-            app_labels: s.app_labels.clone(),
-            grafana: probe.map(std::sync::Arc::new),
-        })
-    };
     let base = state(AuthStrategy::Anonymous, "/kiali");
     for (url, health) in [
         (format!("http://{addr}"), "Healthy"),
         (format!("http://{closed}/"), "Unreachable"),
     ] {
-        let s = grafana(&base, url);
+        let s = configured(|c| c.external_services.grafana.internal_url = url);
         let (st, _, g) = call(&s, "/kiali/api/mesh/graph", None).await;
         assert_eq!(st, StatusCode::OK, "{g}");
         let nodes: Vec<&serde_json::Value> = g["elements"]["nodes"]
@@ -151,22 +131,8 @@ async fn grafana_is_probed_once_per_ttl_and_its_url_is_not_shown_to_anonymous_ca
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(l, app).await });
-    let base = state(AuthStrategy::Anonymous, "/kiali");
-    let mut config = (*base.config).clone();
-    config.external_services.grafana.internal_url = format!("http://admin:pw@{addr}/");
-    let probe =
-        crate::grafana::Probe::configured(&config.external_services.grafana, &Default::default())
-            .unwrap();
-    let s = std::sync::Arc::new(crate::state::AppState {
-        config: std::sync::Arc::new(config),
-        registry: base.registry.clone(),
-        auth: base.auth.clone(),
-        prom: None,
-        tracing: crate::traces::unconfigured(),
-        metrics: base.metrics.clone(),
-        health_rules: base.health_rules.clone(),
-        app_labels: base.app_labels.clone(),
-        grafana: probe.map(std::sync::Arc::new),
+    let s = configured(|c| {
+        c.external_services.grafana.internal_url = format!("http://admin:pw@{addr}/")
     });
     let calls: Vec<_> = (0..30)
         .map(|i| {

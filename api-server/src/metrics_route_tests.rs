@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use axum::http::StatusCode;
 use serde_json::json;
 
-use crate::api_tests::{call, mesh};
+use crate::api_tests::{call, hidden_home, mesh};
 use crate::auth::{Auth, AuthStrategy, StaticReviewer, User};
 use crate::metrics::Metrics;
 use crate::registry::Registry;
@@ -273,10 +273,7 @@ async fn tls_of_a_token_user_reviews_only_the_namespaces_it_reads() {
 #[tokio::test]
 async fn tls_without_clustername_under_a_hidden_home_is_of_the_first_reachable_cluster() {
     // `clustering.ignore_home_cluster`: east (home) is hidden; north is listed but unreachable.
-    let mut clusters = mesh();
-    let east = clusters.remove(0);
-    let registry = Registry::with(clusters);
-    registry.hide_home(east.clone());
+    let registry = hidden_home(true);
     let (s, _) = state_with(AuthStrategy::Anonymous, registry).await;
     let (st, _, n) = call(&s, "/kiali/api/namespaces/bookinfo/tls", None).await;
     assert_eq!(
@@ -298,8 +295,7 @@ async fn tls_without_clustername_under_a_hidden_home_is_of_the_first_reachable_c
         );
     }
     // No listed cluster reachable: clusterName is asked for.
-    let registry = Registry::with(vec![mesh().remove(2)]);
-    registry.hide_home(east);
+    let registry = hidden_home(false);
     let (s, _) = state_with(AuthStrategy::Anonymous, registry).await;
     let (st, _, b) = call(&s, "/kiali/api/mesh/tls", None).await;
     assert_eq!(

@@ -629,7 +629,7 @@ async fn every_route_but_login_status_and_probes_needs_a_signed_in_caller() {
 /// unreachable); with none reachable, a 400 asking for `cluster`.
 #[tokio::test]
 async fn an_openid_login_without_a_cluster_under_a_hidden_home_is_of_the_first_reachable_cluster() {
-    use crate::api_tests::{call, mesh, reviewer, with_registry};
+    use crate::api_tests::{call, hidden_home, mesh, reviewer, with_registry};
     use crate::registry::Registry;
     let openid = || {
         let cfg = meshglass_crds::openid::OpenIdConfig::from_value(&serde_json::json!({
@@ -653,10 +653,7 @@ async fn an_openid_login_without_a_cluster_under_a_hidden_home_is_of_the_first_r
         redirect_uri(&h["location"]).ends_with("/kiali/api/auth/callback/east"),
         "{h:?}"
     );
-    let mut clusters = mesh();
-    let east = clusters.remove(0);
-    let registry = Registry::with(clusters);
-    registry.hide_home(east.clone());
+    let registry = hidden_home(true);
     let s = with_registry(registry, openid());
     let (st, h, b) = call(&s, "/kiali/api/auth/openid_redirect", None).await;
     assert_eq!(st, StatusCode::FOUND, "{b}");
@@ -664,8 +661,7 @@ async fn an_openid_login_without_a_cluster_under_a_hidden_home_is_of_the_first_r
         redirect_uri(&h["location"]).ends_with("/kiali/api/auth/callback/west"),
         "{h:?}"
     );
-    let registry = Registry::with(vec![mesh().remove(2)]);
-    registry.hide_home(east);
+    let registry = hidden_home(false);
     let s = with_registry(registry, openid());
     let (st, _, b) = call(&s, "/kiali/api/auth/openid_redirect", None).await;
     assert_eq!(

@@ -8,10 +8,9 @@ use axum::http::{Request, StatusCode};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::api_tests::{configured, mesh, reviewer, state, with_registry};
+use crate::api_tests::{configured, hidden_home, reviewer, state, with_registry};
 use crate::auth::Auth;
 use crate::auth::AuthStrategy;
-use crate::registry::Registry;
 use crate::routes::router;
 use crate::state::AppState;
 
@@ -234,10 +233,7 @@ async fn each_write_logs_who_where_what_and_the_outcome_never_the_content() {
 /// no request may name; with no listed cluster reachable, `clusterName` is asked for.
 #[tokio::test]
 async fn a_write_without_clustername_under_a_hidden_home_goes_to_the_first_reachable_cluster() {
-    let mut clusters = mesh();
-    let east = clusters.remove(0);
-    let registry = Registry::with(clusters);
-    registry.hide_home(east.clone());
+    let registry = hidden_home(true);
     let s = with_registry(registry, Auth::new(AuthStrategy::Anonymous, reviewer()));
     let (st, b) = send(&s, "POST", VS, None, &vs("r")).await;
     // The in-memory west has no client: the write got as far as calling west.
@@ -247,8 +243,7 @@ async fn a_write_without_clustername_under_a_hidden_home_goes_to_the_first_reach
             .is_some_and(|e| e.contains("cluster west has no client")),
         "{st} {b}"
     );
-    let registry = Registry::with(vec![mesh().remove(2)]);
-    registry.hide_home(east);
+    let registry = hidden_home(false);
     let s = with_registry(registry, Auth::new(AuthStrategy::Anonymous, reviewer()));
     let (st, b) = send(&s, "POST", VS, None, &vs("r")).await;
     assert_eq!(
