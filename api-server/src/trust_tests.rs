@@ -301,6 +301,59 @@ async fn public_status_shows_no_cluster_errors_or_urls() {
     );
 }
 
+/// `east_only` with `external_services.tracing` edited by `edit`.
+async fn east_only_tracing(
+    edit: impl FnOnce(&mut meshglass_crds::tracing::TracingConfig),
+) -> Arc<AppState> {
+    let s = east_only().await;
+    let mut config = (*s.config).clone();
+    edit(&mut config.external_services.tracing);
+    Arc::new(AppState {
+        config: Arc::new(config),
+        registry: s.registry.clone(),
+        auth: s.auth.clone(),
+        prom: s.prom.clone(),
+        tracing: crate::traces::unconfigured(),
+        metrics: s.metrics.clone(),
+        health_rules: s.health_rules.clone(),
+        app_labels: s.app_labels.clone(),
+        grafana: None,
+    })
+}
+
+#[tokio::test]
+async fn status_lists_the_tracing_store_by_provider_with_its_external_url_only() {
+    let s = east_only_tracing(|t| {
+        t.provider = "tempo".into();
+        t.internal_url = "http://query-user:internal-secret@tempo.tracing:16686".into();
+        t.external_url = "https://tempo.example.com/ui?api_key=k".into();
+    })
+    .await;
+    let (_, _, b) = call(&s, "/kiali/api/status", Some("t-alice")).await;
+    assert_eq!(
+        b["externalServices"][1],
+        json!({"name": "tempo", "url": "https://tempo.example.com/ui"}),
+        "{b}"
+    );
+    let text = b.to_string();
+    assert!(
+        !text.contains("internal") && !text.contains("api_key"),
+        "{text}"
+    );
+    // Not signed in: the store is named, its URL is not.
+    let (_, _, b) = call(&s, "/kiali/api/status", None).await;
+    assert_eq!(b["externalServices"][1], json!({"name": "tempo"}), "{b}");
+    // Kiali's default provider; no external URL, no url key.
+    let s = east_only_tracing(|t| t.provider = String::new()).await;
+    let (_, _, b) = call(&s, "/kiali/api/status", Some("t-alice")).await;
+    assert_eq!(b["externalServices"][1], json!({"name": "jaeger"}), "{b}");
+    // Disabled: Prometheus alone.
+    let s = east_only_tracing(|t| t.enabled = false).await;
+    let (_, _, b) = call(&s, "/kiali/api/status", Some("t-alice")).await;
+    assert_eq!(b["externalServices"].as_array().unwrap().len(), 1, "{b}");
+    assert_eq!(b["externalServices"][0]["name"], "Prometheus", "{b}");
+}
+
 #[tokio::test]
 async fn every_response_has_security_headers_and_writes_check_origin() {
     let s = east_only().await;

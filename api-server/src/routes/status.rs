@@ -59,6 +59,8 @@ pub async fn get_status(State(s): State<Shared>, headers: HeaderMap) -> Json<Val
     if detailed {
         prometheus["url"] = json!(crate::upstream::redacted(&s.config.prometheus_url()));
     }
+    let mut external = vec![prometheus];
+    external.extend(tracing_entry(&s.config.external_services.tracing, detailed));
     let down: Vec<String> = s
         .registry
         .snapshot()
@@ -87,10 +89,32 @@ pub async fn get_status(State(s): State<Shared>, headers: HeaderMap) -> Json<Val
     }
     Json(json!({
         "status": status,
-        "externalServices": [prometheus],
+        "externalServices": external,
         "warningMessages": warnings,
         "istioEnvironment": {"isMaistra": false, "istioAPIEnabled": true},
     }))
+}
+
+/// The tracing store's `externalServices` entry, as Kiali lists it when
+/// `external_services.tracing.enabled`: named by its provider (`jaeger`, `tempo`), with the
+/// `external_url` a browser opens for callers shown URLs (never the `internal_url` the server
+/// queries, nor its credentials). Kiali's version, read from Jaeger's UI page, is not sent: it
+/// would cost the public status route a request to the store.
+fn tracing_entry(cfg: &meshglass_crds::tracing::TracingConfig, detailed: bool) -> Option<Value> {
+    if !cfg.enabled {
+        return None;
+    }
+    let provider = cfg.provider.trim().to_ascii_lowercase();
+    let name = if provider.is_empty() {
+        "jaeger".to_string()
+    } else {
+        provider
+    };
+    let mut entry = json!({"name": name});
+    if detailed && !cfg.external_url.trim().is_empty() {
+        entry["url"] = json!(crate::upstream::redacted(&cfg.external_url));
+    }
+    Some(entry)
 }
 
 /// `/api/config`: the clusters, the auth strategy and the settings the UI reads.
