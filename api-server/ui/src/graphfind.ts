@@ -75,9 +75,12 @@ const EDGE_NUM: Record<string, (d: FindEdge) => number> = {
 const EDGE_TEXT: Record<string, (d: FindEdge) => string> = { protocol: (d) => d.traffic?.protocol ?? "" };
 const EDGE_ALIASES: Record<string, string> = { rt: "responsetime", "%httperror": "%httperr", "%grpcerror": "%grpcerr" };
 
+// The server's healthData is the /api/clusters/health entry: the status is nested (`{status: {status: "Failure"}}`).
 const health = (d: FindNode): string => {
-  const h = d.healthData as { status?: string } | string | null | undefined;
-  return (typeof h === "string" ? h : (h?.status ?? "")).toLowerCase();
+  const h = d.healthData as { status?: { status?: string } | string } | string | null | undefined;
+  if (typeof h === "string") return h.toLowerCase();
+  const s = h?.status;
+  return ((typeof s === "string" ? s : s?.status) ?? "").toLowerCase();
 };
 const NODE_FLAGS: Record<string, (d: FindNode) => boolean> = {
   dead: (d) => !!d.isDead,

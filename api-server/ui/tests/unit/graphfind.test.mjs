@@ -13,7 +13,8 @@ const reviews = {
   app: "reviews",
   version: "v2",
   workload: "reviews-v2",
-  healthData: { status: "Failure" },
+  // The shape the server sends: the /api/clusters/health entry, its status nested.
+  healthData: { status: { status: "Failure", errorRatio: 20 }, requests: { inbound: {}, outbound: {} }, workloadStatuses: [] },
   traffic: [{ protocol: "http", rates: { httpIn: "12.50", httpIn5xx: "2.50" } }],
 };
 const productpage = { nodeType: "app", cluster: "east", namespace: "bookinfo", app: "productpage", version: "v1", workload: "productpage-v1", isRoot: true, isOutOfMesh: true };
@@ -43,6 +44,8 @@ test("numbers, flags, health, and/or", () => {
   assert.deepEqual(nodes("!sidecar"), ["productpage-v1"]);
   assert.deepEqual(nodes("vs"), ["reviews"]);
   assert.deepEqual(nodes("healthy"), []);
+  assert.equal(compile("degraded").node({ ...reviews, healthData: { status: { status: "Degraded" } } }), true);
+  assert.equal(compile("healthy").node({ ...reviews, healthData: null }), false);
   assert.equal(compile("").target, "none");
   assert.equal(compile("app = reviews").node(box), false, "boxes never match");
 });
