@@ -6,6 +6,7 @@
 //! - [`names`]: object names and labels derived from a CR;
 //! - [`kubeconfig`]: the allow-list remote-cluster kubeconfigs pass (operator and server);
 //! - [`openid`]: the `auth.openid` provider settings, per cluster;
+//! - [`openshift`]: the `auth.openshift` settings and the OAuthClient and callback names;
 //! - [`tracing`]: `external_services.tracing`, the tracing store;
 //! - [`feature_flags`]: `kiali_feature_flags.validations` (ignored codes, wildcard Gateway hosts);
 //! - [`accepted`]: which spec fields this version acts on, and which it only accepts.
@@ -16,6 +17,7 @@ pub mod feature_flags;
 pub mod kubeconfig;
 pub mod names;
 pub mod openid;
+pub mod openshift;
 pub mod schema;
 pub mod service_auth;
 pub mod spec;
