@@ -654,22 +654,22 @@ async fn canonical_name_groups_the_app_in_lists_details_health_and_graph() {
     assert_eq!(graph_apps, vec!["reviews"], "{g}");
 }
 
-/// The state `start` builds from `config`, over `registry` with `auth` and no metrics store or
-/// tracing: Grafana's probe is the one `external_services.grafana` describes, as in `start`.
-fn assembled(config: Config, registry: Arc<Registry>, auth: Arc<Auth>) -> Arc<AppState> {
+/// The state `start` builds from `config`, over `registry` with `auth` and no metrics store:
+/// Grafana's probe and the tracing client are the ones `external_services` describes, as in
+/// `start`.
+pub(crate) fn assembled(config: Config, registry: Arc<Registry>, auth: Arc<Auth>) -> Arc<AppState> {
     let base = anon();
-    let grafana = crate::grafana::Probe::configured(
-        &config.external_services.grafana,
-        &crate::upstream::Paths::default(),
-    )
-    .expect("the Grafana probe's client")
-    .map(Arc::new);
+    let paths = crate::upstream::Paths::default();
+    let grafana = crate::grafana::Probe::configured(&config.external_services.grafana, &paths)
+        .expect("the Grafana probe's client")
+        .map(Arc::new);
+    let tracing = crate::traces::from_config(&config.external_services.tracing, &paths);
     Arc::new(AppState {
         config: Arc::new(config),
         registry,
         auth,
         prom: None,
-        tracing: crate::traces::unconfigured(),
+        tracing,
         metrics: Arc::new(Metrics::default()),
         health_rules: base.health_rules.clone(),
         app_labels: base.app_labels.clone(),

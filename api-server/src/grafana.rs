@@ -2,32 +2,23 @@
 //! `internal_url`): healthy when `<internal_url>/api/health` answers 2xx within
 //! [`PROBE_TIMEOUT`], without following redirects.
 //!
-//! Any caller of the mesh routes may ask for it (anyone under the `anonymous` strategy), so the
-//! answer is kept for [`PROBE_TTL`] and concurrent callers share one probe: whatever the request
-//! rate, the server sends Grafana at most one request per [`PROBE_TTL`]. The URL is never shown
-//! here; the route shows it, without credentials, to signed-in callers only.
+//! Any caller of the mesh routes may ask for it, so the answer is kept (the shared
+//! [`Reachability`]): the server sends Grafana at most one request per [`PROBE_TTL`]. The URL is
+//! never shown here; the route shows it, without credentials, to signed-in callers only.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use meshglass_crds::config::GrafanaConfig;
-use tokio::sync::Mutex;
 
 use crate::error::Result;
-use crate::upstream::{ClientOptions, Paths, http_client};
-
-/// How long one probe's answer is kept.
-pub const PROBE_TTL: Duration = Duration::from_secs(10);
-/// How long a probe may take; longer is unreachable.
-pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+pub use crate::upstream::reachability::{PROBE_TIMEOUT, PROBE_TTL};
+use crate::upstream::{ClientOptions, Paths, Reachability, http_client};
 
 /// The probe of the configured Grafana.
 pub struct Probe {
     url: String,
     http: reqwest::Client,
-    /// When the last probe was sent, and its answer.
-    last: Mutex<Option<(Instant, bool)>>,
-    sent: AtomicU64,
+    reach: Reachability,
 }
 
 impl Probe {
@@ -51,8 +42,7 @@ impl Probe {
         Ok(Some(Probe {
             url: url.to_string(),
             http,
-            last: Mutex::new(None),
-            sent: AtomicU64::new(0),
+            reach: Reachability::default(),
         }))
     }
 
@@ -69,33 +59,27 @@ impl Probe {
 
     /// [`Probe::healthy`] as of `now`.
     pub async fn healthy_at(&self, now: Instant) -> bool {
-        let mut last = self.last.lock().await;
-        if let Some((at, ok)) = *last
-            && now.saturating_duration_since(at) < PROBE_TTL
-        {
-            return ok;
-        }
-        self.sent.fetch_add(1, Ordering::Relaxed);
-        let ok = self
-            .http
-            .get(format!("{}/api/health", self.url))
-            .send()
+        self.reach
+            .check_at(now, || async {
+                self.http
+                    .get(format!("{}/api/health", self.url))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+            })
             .await
-            .is_ok_and(|r| r.status().is_success());
-        *last = Some((now, ok));
-        ok
     }
 
     /// Probes sent so far.
     pub fn sent(&self) -> u64 {
-        self.sent.load(Ordering::Relaxed)
+        self.reach.sent()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
-    use std::sync::atomic::AtomicUsize;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
 

@@ -225,17 +225,7 @@ pub async fn start(opts: Options) -> Result<Running> {
         registry: registry.clone(),
         auth,
         prom: Some(prom),
-        tracing: {
-            let t =
-                traces::TracingClient::configured(&config.external_services.tracing, &opts.paths)
-                    .map(Arc::new);
-            if let Err(f) = &t
-                && f.kind != upstream::FailureKind::Disabled
-            {
-                tracing::warn!(reason = f.kind.code(), error = %f, "traces are not available");
-            }
-            t
-        },
+        tracing: traces::from_config(&config.external_services.tracing, &opts.paths),
         metrics: Arc::new(server_metrics),
         health_rules: Arc::new(
             meshglass_engine::HealthRules::new(&config.health_config)

@@ -93,6 +93,7 @@ impl PromClient {
             custom_headers: &cfg.custom_headers,
             timeout,
             max_body: MAX_BODY,
+            follow_redirects: true,
             paths,
         })?;
         let scope = meshglass_engine::QueryScope::new(&cfg.query_scope).map_err(|e| {

@@ -245,9 +245,19 @@ impl Search {
     }
 }
 
+/// The path a reachability probe reads: Jaeger's service list, as Kiali's Jaeger HTTP client
+/// checks the store.
+pub const PROBE_PATH: &str = "/api/services";
+/// Largest answer of a probe (a service list).
+const PROBE_MAX_BODY: usize = 4 << 20;
+
 /// The client `external_services.tracing` describes.
 pub struct TracingClient {
     upstream: upstream::Client,
+    /// The same store, credentials and headers for the reachability probe: within
+    /// [`upstream::reachability::PROBE_TIMEOUT`] and without following redirects.
+    probe: upstream::Client,
+    reach: upstream::Reachability,
     pub config: TracingConfig,
 }
 
@@ -277,20 +287,56 @@ impl TracingClient {
         } else {
             Duration::from_secs(cfg.query_timeout)
         };
-        let upstream = upstream::Client::new(&upstream::Settings {
+        let settings = upstream::Settings {
             service: "tracing",
             url: &cfg.internal_url,
             auth: &cfg.auth,
             custom_headers: &cfg.custom_headers,
             timeout,
             max_body: MAX_BODY,
+            follow_redirects: true,
             paths,
-        })
-        .map_err(|e| refuse(FailureKind::NotConfigured, e.to_string()))?;
+        };
+        let build = |s: &upstream::Settings<'_>| {
+            upstream::Client::new(s).map_err(|e| refuse(FailureKind::NotConfigured, e.to_string()))
+        };
+        let upstream = build(&settings)?;
+        let probe = build(&upstream::Settings {
+            timeout: upstream::reachability::PROBE_TIMEOUT,
+            max_body: PROBE_MAX_BODY,
+            follow_redirects: false,
+            ..settings.clone()
+        })?;
         Ok(TracingClient {
             upstream,
+            probe,
+            reach: upstream::Reachability::default(),
             config: cfg.clone(),
         })
+    }
+
+    /// The provider's name as the mesh page shows it (`jaeger`, `tempo`).
+    pub fn provider(&self) -> String {
+        provider_name(&self.config)
+    }
+
+    /// Whether the store answered its last reachability probe ([`PROBE_PATH`], 2xx within the
+    /// probe timeout, no redirect followed), probing again when that answer is older than
+    /// [`upstream::reachability::PROBE_TTL`]: one probe per TTL, whoever asks.
+    pub async fn reachable(&self) -> bool {
+        self.reachable_at(std::time::Instant::now()).await
+    }
+
+    /// [`TracingClient::reachable`] as of `now`.
+    pub async fn reachable_at(&self, now: std::time::Instant) -> bool {
+        self.reach
+            .check_at(now, || async { self.probe.get(PROBE_PATH).await.is_ok() })
+            .await
+    }
+
+    /// Reachability probes sent so far.
+    pub fn probes_sent(&self) -> u64 {
+        self.reach.sent()
     }
 
     /// The store's base URL, without credentials.
@@ -335,6 +381,12 @@ impl TracingClient {
     }
 }
 
+/// The provider `cfg` names, lower-cased; Kiali's default `jaeger` when empty.
+pub fn provider_name(cfg: &TracingConfig) -> String {
+    let p = cfg.provider.trim().to_ascii_lowercase();
+    if p.is_empty() { "jaeger".into() } else { p }
+}
+
 /// Checks a trace id: 1–32 hex digits (Jaeger's and Kiali's notation).
 pub fn valid_trace_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
@@ -353,6 +405,18 @@ pub fn retain_spans(traces: &mut Vec<Trace>, keep: &dyn Fn(&Span) -> bool) {
 
 /// Result of the tracing client's construction kept by the server state.
 pub type Configured = std::result::Result<std::sync::Arc<TracingClient>, Failure>;
+
+/// The client `cfg` describes, as the server state keeps it; why there is none is logged unless
+/// tracing is disabled.
+pub fn from_config(cfg: &TracingConfig, paths: &upstream::Paths) -> Configured {
+    let t = TracingClient::configured(cfg, paths).map(std::sync::Arc::new);
+    if let Err(f) = &t
+        && f.kind != FailureKind::Disabled
+    {
+        tracing::warn!(reason = f.kind.code(), error = %f, "traces are not available");
+    }
+    t
+}
 
 /// No tracing store (a state built without one).
 pub fn unconfigured() -> Configured {

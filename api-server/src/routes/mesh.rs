@@ -125,6 +125,7 @@ async fn mesh_input(
         }
     };
     let grafana = grafana(s, id, home).await;
+    let trace_store = trace_store(s, id, home).await;
     Ok((
         views,
         MeshInput {
@@ -132,8 +133,7 @@ async fn mesh_input(
             clusters,
             kiali,
             metric_store,
-            // The tracing store comes with the tracing configuration.
-            trace_store: None,
+            trace_store,
             grafana,
         },
     ))
@@ -151,6 +151,49 @@ fn locate(url: &str, home: Option<&View>) -> Option<(String, String)> {
             });
         found.then(|| (h.name().to_string(), ns))
     })
+}
+
+/// The tracing store as the mesh page shows it when `external_services.tracing` is enabled with
+/// an `internal_url`, named by its provider: placed by that URL, reachable by the client's last
+/// probe (one per [`crate::upstream::reachability::PROBE_TTL`], whoever asks, as Grafana's). A
+/// store the server cannot use (`use_grpc`, an unknown provider, a bad URL) is unreachable, and
+/// says why to signed-in callers.
+async fn trace_store(
+    s: &Shared,
+    id: &Identity,
+    home: Option<&View>,
+) -> Option<(String, mesh::MetricStore)> {
+    let cfg = &s.config.external_services.tracing;
+    if !cfg.enabled || cfg.internal_url.trim().is_empty() {
+        return None;
+    }
+    let signed_in = !matches!(id, Identity::Anonymous);
+    let name = crate::traces::provider_name(cfg);
+    let mut info = json!({"IsCore": false, "Provider": name});
+    let store = match &s.tracing {
+        Ok(client) => {
+            // The URL (without credentials) for signed-in callers only, as `/api/status`.
+            if signed_in {
+                info["URL"] = json!(crate::upstream::redacted(&client.url()));
+            }
+            mesh::MetricStore {
+                location: locate(&client.url(), home),
+                healthy: client.reachable().await,
+                info,
+            }
+        }
+        Err(f) => {
+            if signed_in {
+                info["Error"] = json!(f.message);
+            }
+            mesh::MetricStore {
+                location: None,
+                healthy: false,
+                info,
+            }
+        }
+    };
+    Some((name, store))
 }
 
 /// Grafana as the mesh page shows it ([`crate::grafana`]): placed by its `internal_url`, healthy

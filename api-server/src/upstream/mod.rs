@@ -16,7 +16,9 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, Header
 use crate::error::{Error, Result};
 
 pub mod failure;
+pub mod reachability;
 pub use failure::{Failure, FailureKind};
+pub use reachability::Reachability;
 
 /// Where the pod's files are; tests point them at a temporary directory.
 #[derive(Debug, Clone)]
@@ -184,6 +186,8 @@ pub struct Settings<'a> {
     pub timeout: Duration,
     /// Largest body read; a longer answer is a `too_large` failure.
     pub max_body: usize,
+    /// Follow redirects (queries), or take one as a failure (reachability probes).
+    pub follow_redirects: bool,
     pub paths: &'a Paths,
 }
 
@@ -340,7 +344,7 @@ impl Client {
             ca_file: &s.auth.ca_file,
             insecure: s.auth.insecure_skip_verify,
             timeout: s.timeout,
-            follow_redirects: true,
+            follow_redirects: s.follow_redirects,
             headers: headers(service, s.custom_headers)?,
             paths: s.paths,
         })?;
