@@ -15,7 +15,7 @@ use crate::registry::Registry;
 use crate::state::AppState;
 use meshglass_crds::Config;
 
-const T: i64 = 1_700_000_000;
+pub(crate) const T: i64 = 1_700_000_000;
 
 /// Request series over the test mesh (east: productpage-v1, reviews-v1; west: reviews-v2,
 /// ratings-v1), each reported by both proxies but the unknown source's: reviews-v1 answers 20 %
@@ -118,7 +118,7 @@ async fn fake_prometheus() -> String {
     format!("http://{addr}")
 }
 
-async fn anonymous() -> Arc<AppState> {
+pub(crate) async fn anonymous() -> Arc<AppState> {
     let mut config = Config::default();
     config.server.web_root = "/kiali".into();
     let reviewer = StaticReviewer {

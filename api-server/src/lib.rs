@@ -29,6 +29,8 @@ pub mod upstream;
 #[cfg(test)]
 mod api_tests;
 #[cfg(test)]
+mod compression_tests;
+#[cfg(test)]
 mod fixtures;
 #[cfg(test)]
 mod graph_health_tests;

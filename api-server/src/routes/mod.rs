@@ -42,6 +42,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter, get, on};
 use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
 
 use crate::metrics::{ErrorLabels, RouteLabels};
 use crate::state::Shared;
@@ -205,11 +206,24 @@ pub fn router(state: Shared) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), record));
     // `server.gzip_enabled` (Kiali's default: on): gzip for clients that accept it.
     let app = if state.config.server.gzip_enabled {
-        app.layer(CompressionLayer::new().gzip(true))
+        app.layer(compression())
     } else {
         app
     };
     crate::edge::layers(app.with_state(state))
+}
+
+/// Media type of the streamed routes (a followed pod log: one JSON object a line).
+pub const NDJSON: &str = "application/x-ndjson";
+
+/// Gzip for a client that sends `Accept-Encoding: gzip`: every answer of 32 bytes or more (the
+/// graph, lists, health, the UI's assets) but images and streams. A stream (a followed pod
+/// log) is sent as it comes, each line when it is read, not held back to fill a compressed block.
+/// Only responses are compressed: request bodies are read as sent, within the edge's limit.
+pub(crate) fn compression() -> CompressionLayer<impl Predicate> {
+    CompressionLayer::new()
+        .gzip(true)
+        .compress_when(DefaultPredicate::new().and(NotForContentType::const_new(NDJSON)))
 }
 
 /// Traces and spans of apps, workloads and services, one trace, the tracing info.

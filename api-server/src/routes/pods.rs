@@ -251,7 +251,7 @@ pub async fn get_pod_logs(
         });
         return Ok((
             [
-                (header::CONTENT_TYPE, "application/x-ndjson"),
+                (header::CONTENT_TYPE, super::NDJSON),
                 (header::CACHE_CONTROL, "no-store"),
             ],
             Body::from_stream(ndjson),
