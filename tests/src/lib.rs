@@ -12,6 +12,8 @@
 //!   ServiceAccount-token gate (oauth2-proxy) in front; [`jaeger::Jaeger`] is the tracing store.
 //! * Simulated pods have real container logs: [`podlogs::serve_logs`] maps their containers to
 //!   files that kwok's kubelet API serves to the API server's `pods/log`.
+//! * [`istio`]: Istio's multi-cluster objects (Istio namespace, istiod, east-west gateway,
+//!   remote secrets) as the test bed's topologies and the demo's multi-primary lab create them.
 //! * Set-up shared by the end-to-end tests: [`named`] objects, [`wait_gone`], ServiceAccounts with token
 //!   Secrets ([`create_service_account`], [`wait_for_token`]), CRDs ([`apply_crd`]).
 //!
@@ -24,6 +26,7 @@ mod crd;
 mod error;
 pub mod failproxy;
 pub mod faults;
+pub mod istio;
 pub mod jaeger;
 pub mod login_proxy;
 mod namespace;

@@ -21,6 +21,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
 use kube::Client;
 use kube::api::{Api, DeleteParams};
+use meshglass_testbed::istio;
 use meshglass_testbed::standin::{Behaviour, StandIn};
 use meshglass_testbed::{Prometheus, TestBed, TestNamespace, wait_until};
 use serde_json::{Value, json};
@@ -153,43 +154,27 @@ async fn mesh(topology: Topology, several_networks: bool, n: usize) -> Mesh {
         )
         .await;
         if primary {
-            deployment(
+            create::<Deployment>(
                 client,
-                &istio_ns,
-                "istiod",
-                json!({"app": "istiod", "istio.io/rev": "default"}),
-                "docker.io/istio/pilot:1.24.2",
-                json!([{"name": "CLUSTER_ID", "value": c}, {"name": "ISTIO_META_NETWORK", "value": network}]),
+                Some(&istio_ns),
+                istio::istiod(&istio_ns, c, &network),
             )
             .await;
             // A primary reads each peer through `istio-remote-secret-<peer>` (what
             // `istioctl create-remote-secret` writes); the bed holds their shape, not a token.
             for peer in clusters.iter().filter(|p| *p != c) {
-                if topology == Topology::PrimaryRemote && i != 0 {
-                    break;
-                }
                 create::<Secret>(
                     client,
                     Some(&istio_ns),
-                    json!({"metadata": {"name": format!("istio-remote-secret-{peer}"),
-                                        "labels": {"istio/multiCluster": "true"},
-                                        "annotations": {"networking.istio.io/cluster": peer}},
-                           "stringData": {(*peer).to_string(): "kubeconfig of the peer"}}),
+                    istio::remote_secret(&istio_ns, peer, bed.cluster(peer).server_url()),
                 )
                 .await;
             }
         }
         if several_networks {
-            deployment(
-                client,
-                &istio_ns,
-                "istio-eastwestgateway",
-                json!({"app": "istio-eastwestgateway", "istio": "eastwestgateway",
-                       "topology.istio.io/network": network}),
-                "docker.io/istio/proxyv2:1.24.2",
-                json!([{"name": "ISTIO_META_REQUESTED_NETWORK_VIEW", "value": network}]),
-            )
-            .await;
+            let [gw, gw_svc] = istio::eastwest_gateway(&istio_ns, &network);
+            create::<Deployment>(client, Some(&istio_ns), gw).await;
+            create::<Service>(client, Some(&istio_ns), gw_svc).await;
         }
     }
 
