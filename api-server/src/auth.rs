@@ -29,17 +29,12 @@ use crate::ttl_cache::TtlCache;
 use meshglass_crds::Config;
 pub use meshglass_crds::spec::AuthStrategy;
 
-/// The configured strategy, when the server implements it (anonymous, token, header, openid).
+/// The configured strategy (anonymous, token, header, openid, openshift).
 pub fn configured_strategy(config: &Config) -> Result<AuthStrategy> {
     match config.auth_strategy() {
-        Some(
-            s @ (AuthStrategy::Anonymous
-            | AuthStrategy::Token
-            | AuthStrategy::Header
-            | AuthStrategy::Openid),
-        ) => Ok(s),
+        Some(s) if s != AuthStrategy::Unset => Ok(s),
         _ => Err(Error::Config(format!(
-            "auth.strategy {:?} is not supported (allowed: anonymous, token, header, openid)",
+            "auth.strategy {:?} is not supported (allowed: anonymous, token, header, openid, openshift)",
             config.auth.strategy
         ))),
     }
@@ -60,8 +55,8 @@ pub enum Identity {
     Anonymous,
     /// One credential for every cluster (`token`, `header`): the home cluster's review of it.
     User(Arc<User>),
-    /// `openid`: a credential per cluster the user logged in to, each reviewed by that cluster
-    /// (`users`); a cluster without one shows nothing of its namespaces.
+    /// `openid`, `openshift`: a credential per cluster the user logged in to, each reviewed by
+    /// that cluster (`users`); a cluster without one shows nothing of its namespaces.
     Clusters {
         name: String,
         users: Arc<BTreeMap<String, Arc<User>>>,
@@ -340,6 +335,8 @@ pub struct Auth {
     pub session_seconds: u64,
     /// The `openid` strategy's providers.
     pub openid: Option<Arc<crate::openid::OpenId>>,
+    /// The `openshift` strategy's OAuth servers.
+    pub openshift: Option<Arc<crate::openshift::OpenShift>>,
 }
 
 impl Auth {
@@ -359,7 +356,22 @@ impl Auth {
             sealer: Sealer::random(),
             session_seconds: meshglass_crds::config::DEFAULT_SESSION_SECONDS,
             openid: None,
+            openshift: None,
         }
+    }
+
+    /// Whether a login is per cluster (each cluster's own credential in the session).
+    pub fn per_cluster(&self) -> bool {
+        matches!(
+            self.strategy,
+            AuthStrategy::Openid | AuthStrategy::Openshift
+        )
+    }
+
+    /// The `openshift` strategy's OAuth servers.
+    pub fn with_openshift(mut self, openshift: crate::openshift::OpenShift) -> Self {
+        self.openshift = Some(Arc::new(openshift));
+        self
     }
 
     /// The `openid` strategy's providers.
@@ -431,7 +443,7 @@ impl Auth {
                 )));
             }
         }
-        if self.strategy == AuthStrategy::Openid {
+        if self.per_cluster() {
             // Each cluster's token is that cluster's: no one token goes with the caller.
             let id = self.cluster_identity(&s).await?;
             let cluster_tokens = match &id {
@@ -455,8 +467,8 @@ impl Auth {
         }
     }
 
-    /// `openid`: the user on each cluster of the session, that cluster reviewing its own ID
-    /// token. A token a cluster no longer accepts (expired, revoked) leaves that cluster out; with
+    /// `openid`, `openshift`: the user on each cluster of the session, that cluster reviewing its
+    /// own token (ID token, OAuth access token). A token a cluster no longer accepts (expired, revoked) leaves that cluster out; with
     /// none left the session is over.
     pub async fn cluster_identity(&self, s: &Session) -> Result<Identity> {
         let mut users = BTreeMap::new();
@@ -473,7 +485,7 @@ impl Auth {
         }
         if users.is_empty() {
             return Err(Error::Unauthorized(
-                "no cluster accepts the session's OpenID login any more; log in again".into(),
+                "no cluster accepts the session's login any more; log in again".into(),
             ));
         }
         Ok(Identity::Clusters {

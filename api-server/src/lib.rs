@@ -12,6 +12,7 @@ pub mod kiali_json;
 pub mod logging;
 pub mod metrics;
 pub mod openid;
+pub mod openshift;
 pub mod params;
 pub mod permissions;
 pub mod prom;
@@ -38,6 +39,8 @@ mod graph_health_tests;
 mod mesh_route_tests;
 #[cfg(test)]
 mod metrics_route_tests;
+#[cfg(test)]
+mod openshift_tests;
 #[cfg(test)]
 mod session_tests;
 #[cfg(test)]
@@ -218,6 +221,15 @@ pub async fn start(opts: Options) -> Result<Running> {
         let oidc = meshglass_crds::openid::OpenIdConfig::from_value(&config.auth.openid)
             .map_err(|e| Error::Config(e.to_string()))?;
         auth = auth.with_openid(openid::OpenId::new(oidc, &opts.paths)?);
+    }
+    if strategy == auth::AuthStrategy::Openshift {
+        let os = meshglass_crds::openshift::OpenShiftConfig::from_value(&config.auth.openshift)
+            .map_err(|e| Error::Config(e.to_string()))?;
+        let client_id = meshglass_crds::openshift::oauth_client_name(
+            &config.deployment.instance_name,
+            &config.deployment.namespace,
+        );
+        auth = auth.with_openshift(openshift::OpenShift::new(os, client_id, &opts.paths)?);
     }
     let auth = Arc::new(auth);
     let mut server_metrics = metrics::Metrics::default();

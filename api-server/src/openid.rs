@@ -340,14 +340,14 @@ impl OpenId {
     ) -> Result<Flow> {
         let text = text.ok_or_else(|| {
             Error::Unauthorized(
-                "no OpenID login is under way in this browser (or it took longer than five minutes); log in again"
+                "no login is under way in this browser (or it took longer than five minutes); log in again"
                     .into(),
             )
         })?;
         let flow: Flow = sealer.open_json(FLOW_PURPOSE, text)?;
         if flow.expires <= now {
             return Err(Error::Unauthorized(
-                "the OpenID login took longer than five minutes; log in again".into(),
+                "the login took longer than five minutes; log in again".into(),
             ));
         }
         if flow.cluster != cluster || !crate::session::same_token(&flow.state, state) {

@@ -589,9 +589,11 @@ async fn every_route_but_login_status_and_probes_needs_a_signed_in_caller() {
         public,
         [
             "GET /api",
+            "GET /api/auth/callback",
             "GET /api/auth/callback/{cluster}",
             "GET /api/auth/info",
             "GET /api/auth/openid_redirect",
+            "GET /api/auth/openshift_redirect",
             "GET /api/status",
             "GET /healthz",
             "GET /readyz",

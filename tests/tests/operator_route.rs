@@ -1,5 +1,5 @@
-//! `deployment.ingress` where the `route.openshift.io` API exists, and strategies the server has no
-//! login for. The cluster of this binary gets a minimal structural CRD for OpenShift's
+//! `deployment.ingress` where the `route.openshift.io` API exists, and strategy settings the server
+//! cannot use. The cluster of this binary gets a minimal structural CRD for OpenShift's
 //! `route.openshift.io/v1` Route, so the operator finds the API as on OpenShift and creates Route
 //! `<instance>` as Kiali's operator does (OSSM 3 §6.5 step 3 reads its host).
 
@@ -128,18 +128,27 @@ async fn the_operator_creates_route_instance_where_the_route_api_exists() {
 }
 
 #[tokio::test]
-async fn strategies_without_a_login_report_failure_not_successful() {
+async fn strategy_settings_the_server_cannot_use_report_failure_not_successful() {
     let client = bed_client().await;
-    // openid without `auth.openid`: the server could not start, and the message names the key.
-    for (strategy, needle) in [
-        ("openid", "auth.openid.client_id is empty"),
-        ("openshift", "auth.strategy \"openshift\" is not supported"),
+    // openid without `auth.openid`, openshift with a token age OpenShift refuses: the server could
+    // not start, and the message names the key.
+    for (strategy, auth, needle) in [
+        (
+            "openid",
+            json!({"strategy": "openid"}),
+            "auth.openid.client_id is empty",
+        ),
+        (
+            "openshift",
+            json!({"strategy": "openshift", "openshift": {"token_inactivity_timeout": 60}}),
+            "auth.openshift.token_inactivity_timeout",
+        ),
     ] {
         let ns = test_namespace(&client, strategy).await;
         create_cr(
             &client,
             ns.name(),
-            json!({"auth": {"strategy": strategy}, "deployment": {"instance_name": ns.name()}}),
+            json!({"auth": auth, "deployment": {"instance_name": ns.name()}}),
         )
         .await;
         let api: Api<Kiali> = Api::namespaced(client.clone(), ns.name());

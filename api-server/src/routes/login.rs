@@ -1,5 +1,6 @@
 //! Login and logout: `/api/authenticate`, `/api/logout`, `/api/auth/info` (the sessions of
-//! [`crate::session`]).
+//! [`crate::session`]), and the redirect flows of `openid` ([`crate::openid`]) and `openshift`
+//! ([`crate::openshift`]): `/api/auth/{openid,openshift}_redirect`, `/api/auth/callback[/<cluster>]`.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -11,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::auth::{AuthStrategy, MAX_TOKEN_BYTES};
 use crate::error::Error;
-use crate::openid::{self, OpenId};
+use crate::openid::{self, Flow, OpenId};
 use crate::params::now_unix as now;
 use crate::session::{self, Session};
 use crate::state::Shared;
@@ -72,7 +73,7 @@ pub async fn authenticate(State(s): State<Shared>, headers: HeaderMap, body: Byt
             return Error::BadParam {
                 param: "auth.strategy",
                 value: other.effective().to_string(),
-                allowed: "anonymous or token (with header, the proxy sends every request's token: no login; with openid, log in through /api/auth/openid_redirect)"
+                allowed: "anonymous or token (with header, the proxy sends every request's token: no login; with openid or openshift, log in through /api/auth/openid_redirect or /api/auth/openshift_redirect)"
                     .into(),
             }
             .into_response();
@@ -152,10 +153,10 @@ pub async fn get_auth_info(State(s): State<Shared>, headers: HeaderMap) -> Respo
     };
     let mut body: Value = json!({
         "strategy": s.auth.strategy.effective(),
-        "authorizationEndpoint": if s.auth.strategy == AuthStrategy::Openid {
-            format!("{root}/api/auth/openid_redirect")
-        } else {
-            String::new()
+        "authorizationEndpoint": match s.auth.strategy {
+            AuthStrategy::Openid => format!("{root}/api/auth/openid_redirect"),
+            AuthStrategy::Openshift => format!("{root}/api/auth/openshift_redirect"),
+            _ => String::new(),
         },
         "sessionInfo": session_info,
         "csrfToken": csrf,
@@ -239,36 +240,75 @@ pub async fn openid_redirect(
     let Some(oidc) = s.auth.openid.clone() else {
         return not_openid();
     };
-    let cluster = match q.cluster.filter(|c| !c.is_empty()) {
-        Some(c) => c,
-        None => match s.default_cluster("cluster") {
-            Ok(e) => e.name.clone(),
-            Err(e) => return e.into_response(),
-        },
+    let cluster = match login_cluster(&s, q.cluster) {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
     };
-    if let Err(e) = s.check_cluster(&cluster) {
-        return e.into_response();
-    }
-    let root = s.config.web_root();
     let callback = format!(
         "{}/api/auth/callback/{}",
         external_base(&s, &headers),
-        form_urlencoded::byte_serialize(cluster.as_bytes()).collect::<String>()
+        form_urlencoded::byte_serialize(cluster.name.as_bytes()).collect::<String>()
     );
-    let (url, flow) = match oidc.start(&cluster, callback, now()).await {
-        Ok(v) => v,
-        Err(e) => return e.into_response(),
-    };
-    let sealed = match OpenId::seal_flow(&s.auth.sealer, &flow) {
+    match oidc.start(&cluster.name, callback, now()).await {
+        Ok((url, flow)) => to_provider(&s, &url, &flow),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The cluster a login is for: the one named (it must be listed), else
+/// [`Shared::default_cluster`].
+fn login_cluster(
+    s: &Shared,
+    named: Option<String>,
+) -> crate::error::Result<std::sync::Arc<crate::registry::ClusterEntry>> {
+    match named.filter(|c| !c.is_empty()) {
+        Some(c) => {
+            s.check_cluster(&c)?;
+            s.registry
+                .entry(&c)
+                .ok_or_else(|| Error::NotFound(format!("cluster {c}")))
+        }
+        None => s.default_cluster("cluster"),
+    }
+}
+
+/// The redirect to the provider's `url`, with `flow` sealed in the flow cookie.
+fn to_provider(s: &Shared, url: &str, flow: &Flow) -> Response {
+    let sealed = match OpenId::seal_flow(&s.auth.sealer, flow) {
         Ok(t) => t,
         Err(e) => return e.into_response(),
     };
     let cookie = session::cookie(
         openid::FLOW_COOKIE,
         &sealed,
-        &session::attrs(&root, "Lax", openid::FLOW_SECONDS),
+        &session::attrs(&s.config.web_root(), "Lax", openid::FLOW_SECONDS),
     );
-    redirect(&url, vec![cookie])
+    redirect(url, vec![cookie])
+}
+
+/// `GET /api/auth/openshift_redirect[?cluster=<name>]` (Kiali's route; `cluster` for another
+/// cluster than the home one): sends the browser to the cluster's OpenShift OAuth server, which
+/// comes back to `/api/auth/callback` (home) or `/api/auth/callback/<cluster>`.
+pub async fn openshift_redirect(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<RedirectQuery>,
+) -> Response {
+    let Some(os) = s.auth.openshift.clone() else {
+        return (StatusCode::NOT_FOUND, "OpenShift strategy is not enabled").into_response();
+    };
+    let cluster = match login_cluster(&s, q.cluster) {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let path = meshglass_crds::openshift::callback_path(
+        (!cluster.is_home).then_some(cluster.name.as_str()),
+    );
+    let callback = format!("{}{path}", external_base(&s, &headers));
+    match os.start(&cluster, callback, now()).await {
+        Ok((url, flow)) => to_provider(&s, &url, &flow),
+        Err(e) => e.into_response(),
+    }
 }
 
 #[derive(Deserialize)]
@@ -278,19 +318,42 @@ pub struct CallbackQuery {
     error: Option<String>,
 }
 
-/// `GET /api/auth/callback/<cluster>`: the provider's redirect after a login. Exchanges the code,
-/// checks the ID token (its claims here, its signature by the cluster's API server, which must
-/// accept it) and adds the cluster to the browser's session (starting one when there is none).
-/// Then back to the console; a failure goes there too, as `?openid_error=` (as Kiali does).
-pub async fn openid_callback(
+/// `GET /api/auth/callback/<cluster>`: the provider's redirect after a login to `cluster`
+/// (`openid`, `openshift`).
+pub async fn auth_callback(
     State(s): State<Shared>,
     Path(cluster): Path<String>,
     headers: HeaderMap,
     Query(q): Query<CallbackQuery>,
 ) -> Response {
-    let Some(oidc) = s.auth.openid.clone() else {
-        return not_openid();
+    callback(s, cluster, headers, q).await
+}
+
+/// `GET /api/auth/callback`: the OAuth server's redirect after a login to the home cluster
+/// (`openshift`; Kiali's home callback path).
+pub async fn home_callback(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<CallbackQuery>,
+) -> Response {
+    let home = match s.registry.home() {
+        Some(h) if s.auth.strategy == AuthStrategy::Openshift => h.name.clone(),
+        _ => return (StatusCode::NOT_FOUND, "OpenShift strategy is not enabled").into_response(),
     };
+    callback(s, home, headers, q).await
+}
+
+/// The callback of either flow: checks the flow cookie against the cluster and state, exchanges
+/// the code for the cluster's credential (`openid`: the ID token, its claims checked here;
+/// `openshift`: the OAuth access token), which the cluster's API server must accept (a
+/// TokenReview there), and adds the cluster to the browser's session (starting one when there is
+/// none). Then back to the console; a failure goes there too, as `?openid_error=` or
+/// `?openshift_error=` (as Kiali does).
+async fn callback(s: Shared, cluster: String, headers: HeaderMap, q: CallbackQuery) -> Response {
+    let (oidc, os) = (s.auth.openid.clone(), s.auth.openshift.clone());
+    if oidc.is_none() && os.is_none() {
+        return not_openid();
+    }
     let root = s.config.web_root();
     let jar = session::cookies(&headers);
     let mut cookies = vec![session::cookie(
@@ -318,27 +381,54 @@ pub async fn openid_callback(
             .as_deref()
             .filter(|c| !c.is_empty())
             .ok_or_else(|| Error::Unauthorized("the callback has no authorization code".into()))?;
-        let (id_token, name, exp) = oidc.finish(&flow, code, now()).await?;
-        if s.auth.review(Some(&cluster), &id_token).await?.is_none() {
-            return Err(Error::Unauthorized(format!(
-                "cluster {cluster} does not accept the ID token of its OpenID provider {} (its API server must trust that issuer)",
-                oidc.config.provider(&cluster).issuer_uri
-            )));
-        }
-        Ok((id_token, name, exp))
+        let (token, name, exp) = match (&oidc, &os) {
+            (Some(oidc), _) => {
+                let (t, n, e) = oidc.finish(&flow, code, now()).await?;
+                (t, Some(n), Some(e))
+            }
+            (None, Some(os)) => {
+                let entry = s
+                    .registry
+                    .entry(&cluster)
+                    .ok_or_else(|| Error::NotFound(format!("cluster {cluster}")))?;
+                let (t, e) = os.finish(&entry, &flow, code, now()).await?;
+                (t, None, e)
+            }
+            (None, None) => unreachable!("checked above"),
+        };
+        let Some(user) = s.auth.review(Some(&cluster), &token).await? else {
+            return Err(Error::Unauthorized(match &oidc {
+                Some(oidc) => format!(
+                    "cluster {cluster} does not accept the ID token of its OpenID provider {} (its API server must trust that issuer)",
+                    oidc.config.provider(&cluster).issuer_uri
+                ),
+                None => format!(
+                    "cluster {cluster} does not accept the access token of its OAuth server (TokenReview)"
+                ),
+            }));
+        };
+        Ok((token, name.unwrap_or_else(|| user.username.clone()), exp))
     }
     .await;
-    let (id_token, name, exp) = match login {
+    let error_param = if oidc.is_some() {
+        "openid_error"
+    } else {
+        "openshift_error"
+    };
+    let (token, name, exp) = match login {
         Ok(v) => v,
         Err(e) => {
-            tracing::warn!(cluster = %cluster, error = %e, "OpenID login failed");
+            tracing::warn!(cluster = %cluster, error = %e, strategy = s.auth.strategy.effective(), "login failed");
             let msg: String = form_urlencoded::byte_serialize(e.to_string().as_bytes()).collect();
-            return redirect(&format!("{root}/?openid_error={msg}"), cookies);
+            return redirect(&format!("{root}/?{error_param}={msg}"), cookies);
         }
     };
     let at = now();
     let ttl = i64::try_from(s.auth.session_seconds).unwrap_or(i64::MAX / 4);
-    let until = at.saturating_add(ttl).min(exp);
+    let mut until = at.saturating_add(ttl);
+    if let Some(exp) = exp {
+        until = until.min(exp);
+    }
     let csrf = match jar.get(session::CSRF_COOKIE).filter(|c| c.len() >= 32) {
         Some(c) => c.clone(),
         None => {
@@ -349,7 +439,7 @@ pub async fn openid_callback(
     };
     let sess = match s.auth.session(&headers, at).ok().flatten() {
         Some(mut x) => {
-            x.clusters.insert(cluster.clone(), id_token);
+            x.clusters.insert(cluster.clone(), token);
             x.expires = x.expires.max(until);
             x
         }
@@ -359,14 +449,14 @@ pub async fn openid_callback(
             expires: until,
             csrf,
             token: None,
-            clusters: [(cluster.clone(), id_token)].into(),
+            clusters: [(cluster.clone(), token)].into(),
         },
     };
     let sealed = match s.auth.sealer.seal(&sess) {
         Ok(t) => t,
         Err(e) => return e.into_response(),
     };
-    tracing::info!(user = %sess.username, cluster = %cluster, "OpenID login");
+    tracing::info!(user = %sess.username, cluster = %cluster, strategy = s.auth.strategy.effective(), "login");
     cookies.extend(session::set_session(
         &sealed,
         &root,

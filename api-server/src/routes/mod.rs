@@ -4,7 +4,7 @@
 //! | area | module | routes |
 //! |---|---|---|
 //! | status and config | [`status`] | `/api`, `/api/status`, `/api/config`, `/healthz`, `/readyz` |
-//! | login | [`login`] | `/api/authenticate`, `/api/logout`, `/api/auth/info`, `/api/auth/openid_redirect`, `/api/auth/callback/{cluster}` |
+//! | login | [`login`] | `/api/authenticate`, `/api/logout`, `/api/auth/info`, `/api/auth/openid_redirect`, `/api/auth/openshift_redirect`, `/api/auth/callback[/{cluster}]` |
 //! | inventory | [`inventory`] | `/api/namespaces`, `/api/clusters/{apps,workloads,services}` |
 //! | details | [`details`] | `/api/namespaces/{ns}/{apps,workloads,services}/{name}` |
 //! | Istio config | [`istio`] | `/api/istio/config`, `/api/istio/validations`, `/api/namespaces/{ns}/istio/{group}/{version}/{kind}/{name}` |
@@ -163,9 +163,16 @@ pub fn table() -> Vec<ApiRoute> {
         ),
         route(
             M::GET,
+            "/api/auth/openshift_redirect",
+            Public,
+            login::openshift_redirect,
+        ),
+        route(M::GET, "/api/auth/callback", Public, login::home_callback),
+        route(
+            M::GET,
             "/api/auth/callback/{cluster}",
             Public,
-            login::openid_callback,
+            login::auth_callback,
         ),
         route(M::GET, "/healthz", Public, || async { "ok" }),
         route(M::GET, "/readyz", Public, status::get_readiness),

@@ -16,7 +16,7 @@ export class ApiError extends Error {
 /** `/api/auth/info`: the strategy, the session, every cluster's login state, the CSRF token. */
 export interface AuthInfo {
   strategy: string;
-  /** `openid`: where the browser goes to log in (`?cluster=<name>` for one cluster). */
+  /** `openid`, `openshift`: where the browser goes to log in (`?cluster=<name>` for one cluster). */
   authorizationEndpoint?: string;
   sessionInfo: { username?: string; expiresOn?: string };
   csrfToken: string;
@@ -53,7 +53,7 @@ export const UNAUTHORIZED = "meshglass:unauthorized";
 
 let loginPages = false;
 
-/** With a login page (`token`, `openid`), a 401 shows it instead of a banner. */
+/** With a login page (`token`, `openid`, `openshift`), a 401 shows it instead of a banner. */
 export function setLoginPages(on: boolean): void {
   loginPages = on;
 }

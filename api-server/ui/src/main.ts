@@ -8,7 +8,7 @@ import { listPage, ListKind } from "./pages/lists";
 import { link, navigate, route, setNavigateHandler } from "./nav";
 import { detailPage, DetailKind } from "./pages/details";
 import { meshPage } from "./pages/mesh";
-import { hasLoginPage, loginPage, startOpenidLogin, takeReturnTo } from "./pages/login";
+import { hasLoginPage, loginError, loginPage, redirectsToLogin, startOpenidLogin, takeReturnTo } from "./pages/login";
 
 const NAV: Array<[string, string]> = [
   ["console/overview", "Overview"],
@@ -58,10 +58,10 @@ async function render(): Promise<void> {
   void clustersSummary();
   // Back from the OpenID provider (at the web root): the page the user was on.
   const back = info?.sessionInfo?.username ? takeReturnTo() : null;
-  const loginError = new URLSearchParams(location.search).get("openid_error");
+  const loginFailed = loginError();
   if (back && back !== location.pathname + location.search) {
     navigate(back, true);
-    if (loginError) banner("login", "error", `The login did not succeed: ${loginError}`);
+    if (loginFailed) banner("login", "error", `The login did not succeed: ${loginFailed}`);
     return;
   }
   let m: RegExpMatchArray | null;
@@ -121,7 +121,7 @@ document.addEventListener("click", (e) => {
   e.preventDefault();
   navigate(a.getAttribute("href") ?? "");
 });
-/** Who is logged in, each cluster's login state ("Log in to west" with openid), and logout. */
+/** Who is logged in, each cluster's login state ("Log in to west" with openid and openshift), and logout. */
 function userMenu(info: AuthInfo | null): void {
   const el = document.getElementById("user");
   if (!el) return;
@@ -130,7 +130,7 @@ function userMenu(info: AuthInfo | null): void {
     return;
   }
   const user = info.sessionInfo?.username;
-  const openid = info.strategy === "openid";
+  const openid = redirectsToLogin(info);
   const clusters = Object.values(info.clusters ?? {})
     .sort((a, b) => a.name.localeCompare(b.name))
     .map((c) =>

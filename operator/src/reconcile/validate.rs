@@ -233,9 +233,10 @@ pub fn validate<'a>(kiali: &'a Kiali, tenancy: &Tenancy) -> Result<Validated<'a>
     })
 }
 
-/// A server with a strategy it has no login for exits at start, so such a CR must not read Successful.
-/// Remote-only CRs run no server (the seed's remote CR carries `auth.openshift` for the primary's use).
-/// `openid` needs `auth.openid` the server can use (it would exit at start otherwise).
+/// A server whose strategy's settings it cannot use exits at start, so such a CR must not read
+/// Successful. Remote-only CRs run no server (the seed's remote CR carries `auth.openshift` for
+/// the OAuthClient only). `openid` needs `auth.openid` the server can use, `openshift` an
+/// `auth.openshift` it can read.
 fn check_strategy(config: &Config) -> Result<(), Error> {
     match config.auth_strategy() {
         Some(AuthStrategy::Anonymous | AuthStrategy::Token | AuthStrategy::Header) => Ok(()),
@@ -244,8 +245,13 @@ fn check_strategy(config: &Config) -> Result<(), Error> {
                 .map(|_| ())
                 .map_err(|e| Error::Invalid(e.to_string()))
         }
+        Some(AuthStrategy::Openshift) => {
+            meshglass_crds::openshift::OpenShiftConfig::from_value(&config.auth.openshift)
+                .map(|_| ())
+                .map_err(|e| Error::Invalid(e.to_string()))
+        }
         _ => Err(Error::Invalid(format!(
-            "auth.strategy {:?} is not supported: the server has no login for it yet (supported: anonymous, token, header, openid)",
+            "auth.strategy {:?} is not supported (supported: anonymous, token, header, openid, openshift)",
             config.auth.strategy
         ))),
     }
@@ -388,19 +394,17 @@ mod tests {
     }
 
     #[test]
-    fn strategies_without_a_login_fail_on_a_primary_only() {
-        let strategy = "openshift";
-        let k = kiali(serde_json::json!({"auth": {"strategy": strategy}}));
+    fn strategy_settings_the_server_cannot_use_fail_on_a_primary_only() {
+        // openshift: accepted; an auth.openshift the server cannot read names the key.
+        let bad = serde_json::json!({"strategy": "openshift", "openshift": {"token_max_age": -5}});
+        let k = kiali(serde_json::json!({ "auth": bad }));
         let err = validate(&k, &Tenancy::allow_all()).unwrap_err().to_string();
-        assert!(
-            err.contains(&format!("auth.strategy \"{strategy}\" is not supported")),
-            "{err}"
-        );
+        assert!(err.contains("auth.openshift.token_max_age"), "{err}");
         let remote = kiali(
-            serde_json::json!({"auth": {"strategy": strategy}, "deployment": {"remote_cluster_resources_only": true}}),
+            serde_json::json!({"auth": {"strategy": "openid"}, "deployment": {"remote_cluster_resources_only": true}}),
         );
         assert!(validate(&remote, &Tenancy::allow_all()).is_ok());
-        for strategy in ["", "anonymous", "token", "header"] {
+        for strategy in ["", "anonymous", "token", "header", "openshift"] {
             let k = kiali(serde_json::json!({"auth": {"strategy": strategy}}));
             assert!(validate(&k, &Tenancy::allow_all()).is_ok(), "{strategy}");
         }

@@ -1,4 +1,5 @@
-// The login page of the strategy (`token`: a token form; `openid`: the way to the provider's login form;
+// The login page of the strategy (`token`: a token form; `openid`, `openshift`: the way to the provider's
+// (the cluster's OAuth server's) login form;
 // `header` and `anonymous` have none: the proxy in front, or nobody, logs the user in). The page stays at
 // the address the user asked for, so that after the login that page loads: the token form reloads it,
 // and the OpenID flow, which comes back to the web root, returns to the address kept in `RETURN_TO`.
@@ -11,7 +12,18 @@ export const RETURN_TO = "meshglass.returnTo";
 
 /** Whether the strategy has a login page. */
 export function hasLoginPage(info: AuthInfo): boolean {
-  return info.strategy === "token" || info.strategy === "openid";
+  return info.strategy === "token" || redirectsToLogin(info);
+}
+
+/** Whether the login is a redirect to a provider, one per cluster (`openid`, `openshift`). */
+export function redirectsToLogin(info: AuthInfo): boolean {
+  return info.strategy === "openid" || info.strategy === "openshift";
+}
+
+/** The error a provider's login came back with (`openid_error`, `openshift_error`), if any. */
+export function loginError(): string | null {
+  const q = new URLSearchParams(location.search);
+  return q.get("openid_error") ?? q.get("openshift_error");
 }
 
 /** Keeps the current page, then sends the browser to log in to `cluster` (the home cluster when absent). */
@@ -21,7 +33,8 @@ export function startOpenidLogin(info: AuthInfo, cluster?: string): void {
 }
 
 export function openidHref(info: AuthInfo, cluster?: string): string {
-  const base = info.authorizationEndpoint || apiUrl("api/auth/openid_redirect");
+  const route = info.strategy === "openshift" ? "api/auth/openshift_redirect" : "api/auth/openid_redirect";
+  const base = info.authorizationEndpoint || apiUrl(route);
   const u = new URL(base, document.baseURI);
   if (cluster) u.searchParams.set("cluster", cluster);
   return u.toString();
@@ -36,13 +49,20 @@ export function takeReturnTo(): string | null {
 }
 
 export function loginPage(app: HTMLElement, info: AuthInfo, reason?: string): void {
-  const error = new URLSearchParams(location.search).get("openid_error");
+  const error = loginError();
   const parts: Array<Node | string> = [h("h1", null, "Log in")];
   if (reason) parts.push(h("p", { class: "muted", "data-testid": "login-reason" }, reason));
   if (error) parts.push(h("p", { class: "login-error", "data-testid": "login-error" }, `The login did not succeed: ${error}`));
-  if (info.strategy === "openid") {
+  if (redirectsToLogin(info)) {
+    const openshift = info.strategy === "openshift";
     parts.push(
-      h("p", null, "This console logs you in with your organisation's OpenID provider; each cluster then shows what it lets you see."),
+      h(
+        "p",
+        null,
+        openshift
+          ? "This console logs you in with the cluster's OpenShift login; each cluster then shows what it lets you see."
+          : "This console logs you in with your organisation's OpenID provider; each cluster then shows what it lets you see.",
+      ),
       h(
         "a",
         {
@@ -54,7 +74,7 @@ export function loginPage(app: HTMLElement, info: AuthInfo, reason?: string): vo
             startOpenidLogin(info);
           },
         },
-        "Log in with OpenID",
+        openshift ? "Log in with OpenShift" : "Log in with OpenID",
       ),
     );
   } else {

@@ -1,7 +1,7 @@
 // Overview: every namespace of every cluster, its health summary and request rate.
 
 import { auth, clusterList, config, get, healthByCluster, inboundRate, loggedInTo, Namespace, reportError } from "../api";
-import { startOpenidLogin } from "./login";
+import { redirectsToLogin, startOpenidLogin } from "./login";
 import { clear, h, select } from "../dom";
 import { rate } from "../format";
 import { link, setQuery } from "../nav";
@@ -57,7 +57,7 @@ export async function overviewPage(app: HTMLElement, signal: AbortSignal): Promi
             "p",
             { class: "locked-cluster", "data-testid": `locked-${c}` },
             `${c}: log in to see its namespaces. `,
-            info?.strategy === "openid"
+            info && redirectsToLogin(info)
               ? h("button", { "data-testid": `overview-login-to-${c}`, onclick: () => info && startOpenidLogin(info, c) }, `Log in to ${c}`)
               : null,
           ),
