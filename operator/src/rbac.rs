@@ -46,6 +46,8 @@ pub fn operator_cluster_rules() -> Vec<PolicyRule> {
         rule("networking.k8s.io", &["ingresses"], MANAGE),
         rule("route.openshift.io", &["routes"], MANAGE),
         rule("route.openshift.io", &["routes/custom-host"], &["create"]),
+        // The `openshift` strategy's OAuthClient, where the oauth.openshift.io API exists.
+        rule("oauth.openshift.io", &["oauthclients"], MANAGE),
         rule(
             "rbac.authorization.k8s.io",
             &[

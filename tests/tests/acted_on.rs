@@ -18,7 +18,7 @@ use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ObjectMeta, PostParams};
 use meshglass_crds::accepted::{ACTED_ON, ignored_fields};
 use meshglass_crds::{Config, Kiali, KialiSpec, names};
-use meshglass_operator::build::{BuildOptions, build, secret_data};
+use meshglass_operator::build::{BuildOptions, Platform, build_on, secret_data};
 use meshglass_operator::reconcile::validate::Tenancy;
 use meshglass_testbed::oidc::{CLIENT_SECRET, Provider};
 use meshglass_testbed::standin::{Behaviour, Seen, StandIn};
@@ -34,6 +34,8 @@ const KUBECONFIG: &str = "apiVersion: v1\nkind: Config\nclusters:\n- name: NAME\
 enum Via {
     /// The objects of the operator's build stage (or whether it builds at all).
     Build,
+    /// As `Build`, on a cluster serving OpenShift's `oauth.openshift.io` API (the OAuthClient).
+    BuildOnOpenShift,
     /// A JSON pointer into [`Server::observe`]'s answer of a server started from the config.
     Server(&'static str),
     /// What the server's log prints for a fixed set of events.
@@ -70,6 +72,9 @@ fn cases() -> Vec<Case> {
     use Via::*;
     let limited = json!({"deployment": {"cluster_wide_access": false}});
     let image = json!({"deployment": {"image_name": "quay.io/kiali/kiali"}});
+    let remote = json!({"deployment": {"remote_cluster_resources_only": true}});
+    let remote_uris = json!({"deployment": {"remote_cluster_resources_only": true},
+        "auth": {"openshift": {"redirect_uris": ["https://kiali.east/api/auth/callback/west"]}}});
     let openid = json!({"auth": {"strategy": "openid", "openid": {
         "client_id": "kiali", "issuer_uri": "https://127.0.0.1:1",
         "authorization_endpoint": "https://idp.example/auth"}}});
@@ -85,6 +90,34 @@ fn cases() -> Vec<Case> {
             json!("anonymous"),
             json!("token"),
             Server("/auth/strategy"),
+        ),
+        // The OAuthClient of seed 001's remote CR (operator/src/build/oauth.rs).
+        with(
+            case(
+                "auth.openshift.redirect_uris",
+                json!(["https://kiali.east/api/auth/callback/west"]),
+                json!(["https://kiali.east/api/auth/callback/cluster2"]),
+                BuildOnOpenShift,
+            ),
+            remote.clone(),
+        ),
+        with(
+            case(
+                "auth.openshift.token_inactivity_timeout",
+                json!(600),
+                json!(900),
+                BuildOnOpenShift,
+            ),
+            remote_uris.clone(),
+        ),
+        with(
+            case(
+                "auth.openshift.token_max_age",
+                json!(3600),
+                json!(null),
+                BuildOnOpenShift,
+            ),
+            remote_uris.clone(),
         ),
         with(
             case(
@@ -836,6 +869,10 @@ fn remote_secret_with(
 /// The objects the build stage renders for `spec`, without what every field changes: the
 /// server's `config.yaml` and the pod template's hash of it. A build error is an observation too.
 fn rendered(spec: &Value) -> Value {
+    rendered_on(spec, Platform::default())
+}
+
+fn rendered_on(spec: &Value, platform: Platform) -> Value {
     let secrets = [
         remote_secret(
             "kiali-remote-cluster-secret-east",
@@ -872,10 +909,11 @@ fn rendered(spec: &Value) -> Value {
         namespace("mesh-a", &[("mesh", "yes")]),
         namespace("legacy", &[]),
     ];
-    let desired = match build(
+    let desired = match build_on(
         &kiali(spec),
         &secrets,
         &namespaces,
+        platform,
         // Every switch on, so that image and namespace fields show what they build, not a refusal.
         &BuildOptions {
             tenancy: Tenancy::allow_all(),
@@ -919,6 +957,7 @@ fn child_json(c: &meshglass_operator::build::Child) -> Value {
         Secret(o) => serde_json::to_value(o),
         Ingress(o) => serde_json::to_value(o),
         Route(o) => serde_json::to_value(o),
+        OAuthClient(o) => serde_json::to_value(o),
     }
     .expect("serializable")
 }
@@ -1430,6 +1469,13 @@ async fn every_acted_on_field_changes_what_is_built_or_what_the_server_does() {
         }
         let (a, b) = match c.via {
             Via::Build => (rendered(&specs[0]), rendered(&specs[1])),
+            Via::BuildOnOpenShift => {
+                let on = Platform {
+                    oauth_clients: true,
+                    ..Platform::default()
+                };
+                (rendered_on(&specs[0], on), rendered_on(&specs[1], on))
+            }
             Via::Log => (logged(&config_of(&specs[0])), logged(&config_of(&specs[1]))),
             Via::Server(pointer) => {
                 let a = server.observe(config_of(&specs[0])).await;

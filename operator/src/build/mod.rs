@@ -23,10 +23,12 @@ use crate::secrets::check_remote_secret;
 
 mod credentials;
 mod expose;
+mod oauth;
 mod rbac;
 mod workload;
 
 pub use expose::route_resource;
+pub use oauth::{NO_REDIRECT_URIS, oauth_client_resource};
 
 pub use rbac::{
     READ_KINDS, auth_rules, istio_write_rules, log_rules, namespaced_read_rules, rules_for,
@@ -103,6 +105,8 @@ pub enum Child {
     Ingress(Ingress),
     /// `route.openshift.io/v1` Route (no typed struct: the API exists only on OpenShift).
     Route(DynamicObject),
+    /// `oauth.openshift.io/v1` OAuthClient (cluster-scoped; the API exists only on OpenShift).
+    OAuthClient(DynamicObject),
 }
 
 impl Child {
@@ -119,6 +123,7 @@ impl Child {
             Child::Secret(_) => "Secret",
             Child::Ingress(_) => "Ingress",
             Child::Route(_) => "Route",
+            Child::OAuthClient(_) => "OAuthClient",
         }
     }
 
@@ -135,6 +140,7 @@ impl Child {
             Child::Secret(o) => o.meta(),
             Child::Ingress(o) => o.meta(),
             Child::Route(o) => o.meta(),
+            Child::OAuthClient(o) => o.meta(),
         }
     }
 
@@ -186,6 +192,8 @@ pub fn is_candidate_secret(cfg: &Config, secret: &Secret) -> bool {
 pub struct Platform {
     /// The `route.openshift.io` API exists (OpenShift): the server is exposed by a Route.
     pub routes: bool,
+    /// The `oauth.openshift.io` API exists (OpenShift): the `openshift` strategy's OAuthClient.
+    pub oauth_clients: bool,
 }
 
 /// Validate and build in one call, for callers that hold a CR and what was observed (tests, charts),
@@ -232,6 +240,7 @@ pub fn desired(
         ..Default::default()
     }));
     objects.extend(ctx.rbac(namespaces)?);
+    objects.extend(ctx.oauth_client(platform.oauth_clients)?);
 
     let mut remote_secrets = Vec::new();
     // No secret scope means remote-only mode: credentials for the primary, no server.

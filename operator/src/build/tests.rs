@@ -238,7 +238,7 @@ fn remote_creates_only_credentials() {
         "kiali-service-account"
     );
     assert!(d.remote_only());
-    assert_eq!(d.ignored_fields, vec!["auth.openshift", "version"]);
+    assert_eq!(d.ignored_fields, vec!["version"]);
 }
 
 #[test]
@@ -620,7 +620,10 @@ fn ingress_when_enabled_and_a_route_where_the_route_api_exists() {
             &kiali("istio-system", spec),
             &[],
             &[],
-            Platform { routes },
+            Platform {
+                routes,
+                ..Default::default()
+            },
             &BuildOptions::default(),
         )
         .unwrap()
@@ -694,7 +697,10 @@ fn ingress_when_enabled_and_a_route_where_the_route_api_exists() {
         &kiali("istio-system", remote),
         &[],
         &[],
-        Platform { routes: true },
+        Platform {
+            routes: true,
+            ..Default::default()
+        },
         &BuildOptions {
             tenancy: crate::reconcile::validate::Tenancy::allow_all(),
             ..BuildOptions::default()

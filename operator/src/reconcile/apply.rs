@@ -21,7 +21,7 @@ use meshglass_crds::names;
 use tracing::{info, warn};
 
 use super::MANAGER;
-use crate::build::{Child, Desired, route_resource};
+use crate::build::{Child, Desired, oauth_client_resource, route_resource};
 
 /// A write or a prune failed.
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +77,7 @@ fn resource_of(child: &Child) -> ApiResource {
         Child::Secret(_) => ApiResource::erase::<Secret>(&()),
         Child::Ingress(_) => ApiResource::erase::<Ingress>(&()),
         Child::Route(_) => route_resource(),
+        Child::OAuthClient(_) => oauth_client_resource(),
     }
 }
 
@@ -95,6 +96,7 @@ fn managed_kinds() -> Vec<(ApiResource, bool)> {
         (ApiResource::erase::<RoleBinding>(&()), true),
         (ApiResource::erase::<ClusterRole>(&()), false),
         (ApiResource::erase::<ClusterRoleBinding>(&()), false),
+        (oauth_client_resource(), false),
     ]
 }
 
@@ -118,6 +120,7 @@ fn child_value(child: &Child) -> Result<serde_json::Value, Error> {
         Child::Secret(o) => serde_json::to_value(o),
         Child::Ingress(o) => serde_json::to_value(o),
         Child::Route(o) => serde_json::to_value(o),
+        Child::OAuthClient(o) => serde_json::to_value(o),
     };
     v.map_err(|e| Error::Serialize(e.to_string()))
 }
@@ -285,8 +288,15 @@ pub async fn prune(
     for (ar, namespaced) in managed_kinds() {
         let list = match dyn_api(client, &ar, None).list(&lp).await {
             Ok(list) => list,
-            // An API this cluster does not serve (Routes outside OpenShift) holds nothing of ours.
-            Err(kube::Error::Api(s)) if s.code == 404 && ar.group == "route.openshift.io" => {
+            // An API this cluster does not serve (Routes, OAuthClients outside OpenShift) holds
+            // nothing of ours.
+            Err(kube::Error::Api(s))
+                if s.code == 404
+                    && matches!(
+                        ar.group.as_str(),
+                        "route.openshift.io" | "oauth.openshift.io"
+                    ) =>
+            {
                 continue;
             }
             Err(e) => return Err(e.into()),

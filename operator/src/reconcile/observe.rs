@@ -1,6 +1,6 @@
 //! The observe stage: reads what the build depends on besides the CR — the candidate remote-cluster
-//! Secrets (primary mode), when cluster-wide access is off the namespaces, and whether the Route API
-//! exists.
+//! Secrets (primary mode), when cluster-wide access is off the namespaces, and whether the Route and
+//! OAuthClient APIs exist.
 
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, ListParams};
@@ -47,6 +47,7 @@ pub async fn observe(client: &Client, validated: &Validated<'_>) -> Result<Obser
     };
     let platform = Platform {
         routes: route_api(client).await?,
+        oauth_clients: api_serves(client, "oauth.openshift.io/v1", "oauthclients").await?,
     };
     Ok(Observed {
         secrets,
@@ -58,11 +59,17 @@ pub async fn observe(client: &Client, validated: &Validated<'_>) -> Result<Obser
 /// Whether the cluster serves `route.openshift.io/v1` Routes (OpenShift, or a cluster with the
 /// Route CRD). Asked on every reconcile, so an API added later is used without a restart.
 pub async fn route_api(client: &Client) -> Result<bool, Error> {
-    match client
-        .list_api_group_resources("route.openshift.io/v1")
-        .await
-    {
-        Ok(list) => Ok(list.resources.iter().any(|r| r.name == "routes")),
+    api_serves(client, "route.openshift.io/v1", "routes").await
+}
+
+/// Whether the cluster serves `resource` of `group_version` (an OpenShift API, or its CRD).
+pub async fn api_serves(
+    client: &Client,
+    group_version: &str,
+    resource: &str,
+) -> Result<bool, Error> {
+    match client.list_api_group_resources(group_version).await {
+        Ok(list) => Ok(list.resources.iter().any(|r| r.name == resource)),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
         Err(e) => Err(e.into()),
     }
