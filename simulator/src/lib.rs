@@ -7,8 +7,11 @@
 //! Kubernetes objects (Deployments, Services, …) of each cluster's share of the topology ([`manifests`]), and
 //! serves the live metrics over HTTP ([`serve`]). The traffic follows the clusters' VirtualService weights when
 //! asked to ([`routing`], [`live`], [`follow`]). The same requests become traces
-//! ([`traces`]), sent to a tracing store's OTLP receiver ([`otlp`]).
+//! ([`traces`]), sent to a tracing store's OTLP receiver ([`otlp`]). Each sidecar's Envoy configuration, as
+//! istiod would push it, is rendered by [`envoy`] and served on an admin endpoint ([`serve::admin_router`]) that the API server's
+//! `pods/portforward` reaches ([`sidecar_admin`]).
 
+pub mod envoy;
 #[cfg(test)]
 mod fixtures;
 pub mod follow;
@@ -18,6 +21,7 @@ pub mod metrics;
 pub mod otlp;
 pub mod routing;
 pub mod serve;
+pub mod sidecar_admin;
 pub mod topology;
 pub mod traces;
 
@@ -35,6 +39,8 @@ pub enum Error {
     Time(String),
     #[error("invalid duration {0:?}: expected a positive number with unit s, m or h (15s)")]
     Duration(String),
+    #[error("simulated sidecar admin endpoint: {0}")]
+    Sidecar(String),
 }
 
 impl Error {
@@ -46,6 +52,7 @@ impl Error {
             Error::Invalid(_) => "invalid",
             Error::Time(_) => "time",
             Error::Duration(_) => "duration",
+            Error::Sidecar(_) => "sidecar",
         }
     }
 }

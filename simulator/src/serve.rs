@@ -1,5 +1,5 @@
 //! Live sidecar metrics over HTTP: the `/metrics` route that `meshglass-simulator serve` and the demo's
-//! simulated sidecars both serve.
+//! simulated sidecars both serve; and a sidecar's Envoy admin endpoint (`/config_dump`).
 
 use std::sync::Arc;
 
@@ -27,6 +27,20 @@ pub fn metrics_router(live: Arc<Live>, cluster: Option<String>) -> Router {
             }
         }),
     )
+}
+
+/// A simulated sidecar's Envoy admin endpoint: `GET /config_dump` answers `dump` (an
+/// [`crate::envoy::config_dump`]) as Envoy's admin does, `GET /ready` answers `LIVE`.
+pub fn admin_router(dump: Arc<serde_json::Value>) -> Router {
+    Router::new()
+        .route(
+            "/config_dump",
+            get(move || {
+                let dump = dump.clone();
+                async move { axum::Json((*dump).clone()) }
+            }),
+        )
+        .route("/ready", get(|| async { "LIVE\n" }))
 }
 
 /// The wall clock in Unix seconds (0 before 1970).

@@ -383,7 +383,8 @@ impl Cluster {
             "--manage-all-nodes=false".to_string(),
             format!("--manage-nodes-with-annotation-selector={KWOK_ANNOTATION}=fake"),
             // kwok's kubelet API, advertised by every node (InternalIP 127.0.0.1 and this port):
-            // the API server's pods/log, with kwok's `Logs` objects naming each container's file.
+            // the API server's pods/log, with kwok's `Logs` objects naming each container's file,
+            // and pods/portforward, with its `PortForward` objects naming the address a port dials.
             "--node-ip=127.0.0.1".to_string(),
             format!("--node-port={}", self.kwok_port),
             format!("--server-address=127.0.0.1:{}", self.kwok_port),
@@ -392,7 +393,7 @@ impl Cluster {
                 "--tls-private-key-file={}",
                 dir.join("serving.key").display()
             ),
-            "--enable-crds=Logs".to_string(),
+            "--enable-crds=Logs,PortForward".to_string(),
             "--cidr=10.244.0.1/16".to_string(),
         ];
         let specs = [
@@ -432,8 +433,10 @@ impl Cluster {
         let client = self.client().await?;
         self.wait_apiserver_ready(&client).await?;
         tracing::info!(cluster = %self.name, seconds = started.elapsed().as_secs_f64(), "kube-apiserver ready");
-        // kwok watches its Logs objects from the start: their CRD first.
-        self.install_crds(&client, &load_crds(&tools.kwok_logs_crd)?, "kwok Logs CRD")
+        // kwok watches its Logs and PortForward objects from the start: their CRDs first.
+        let mut kwok_crds = load_crds(&tools.kwok_logs_crd)?;
+        kwok_crds.extend(load_crds(&tools.kwok_portforward_crd)?);
+        self.install_crds(&client, &kwok_crds, "kwok Logs and PortForward CRDs")
             .await?;
         self.spawn_others(tools)?;
 

@@ -11,7 +11,9 @@
 //!   [`ThanosQuery`] puts Thanos sidecars and a query over several, [`TokenGate`] an HTTPS
 //!   ServiceAccount-token gate (oauth2-proxy) in front; [`jaeger::Jaeger`] is the tracing store.
 //! * Simulated pods have real container logs: [`podlogs::serve_logs`] maps their containers to
-//!   files that kwok's kubelet API serves to the API server's `pods/log`.
+//!   files that kwok's kubelet API serves to the API server's `pods/log`; and ports:
+//!   [`portforward::forward_port`] has kwok dial a loopback address for the API server's
+//!   `pods/portforward` (the simulated sidecars' Envoy admin endpoints).
 //! * [`istio`]: Istio's multi-cluster objects (Istio namespace, istiod, east-west gateway,
 //!   remote secrets) as the test bed's topologies and the demo's multi-primary lab create them.
 //! * Set-up shared by the end-to-end tests: [`named`] objects, [`wait_gone`], ServiceAccounts with token
@@ -34,6 +36,7 @@ mod objects;
 pub mod oidc;
 mod pki;
 pub mod podlogs;
+pub mod portforward;
 mod process;
 mod prometheus;
 pub mod standin;

@@ -67,6 +67,8 @@ pub struct Tools {
     pub kwok_stages: PathBuf,
     /// kwok's `Logs` CRD (a pod's containers mapped to files served as their logs).
     pub kwok_logs_crd: PathBuf,
+    /// kwok's `PortForward` CRD (a pod's ports mapped to an address, for `pods/portforward`).
+    pub kwok_portforward_crd: PathBuf,
     pub istio_crds: PathBuf,
 }
 
@@ -85,6 +87,7 @@ impl Tools {
             kwok: kwok.join("kwok"),
             kwok_stages: kwok.join("stages.yaml"),
             kwok_logs_crd: kwok.join("logs-crd.yaml"),
+            kwok_portforward_crd: kwok.join("portforward-crd.yaml"),
             istio_crds: c
                 .join(format!("istio-api-{}", v.istio_api))
                 .join("customresourcedefinitions.gen.yaml"),
@@ -97,6 +100,7 @@ impl Tools {
             ("kwok", &tools.kwok),
             ("kwok stages", &tools.kwok_stages),
             ("kwok Logs CRD", &tools.kwok_logs_crd),
+            ("kwok PortForward CRD", &tools.kwok_portforward_crd),
             ("Istio CRDs", &tools.istio_crds),
         ] {
             if !path.is_file() {

@@ -4,7 +4,7 @@
 # Anything already there is reused: a warm run rebuilds nothing.
 #   kubernetes-<v>/  kube-apiserver kube-controller-manager kube-scheduler (+ kubectl when none is on PATH)
 #   etcd-<v>/        etcd
-#   kwok-<v>/        kwok stages.yaml logs-crd.yaml
+#   kwok-<v>/        kwok stages.yaml logs-crd.yaml portforward-crd.yaml
 #   istio-api-<v>/   customresourcedefinitions.gen.yaml
 #   helm-<v>/        helm (charts: lint, template)
 #   operator-framework-api-<v>/  operator-verify (bundle: validate the CSV and annotations)
@@ -107,6 +107,18 @@ if [ ! -s "$logs_crd" ]; then
   cp "$dir/kustomize/crd/bases/kwok.x-k8s.io_logs.yaml" "$logs_crd.tmp"
   chmod 644 "$logs_crd.tmp"
   mv "$logs_crd.tmp" "$logs_crd"
+  built=1
+fi
+
+# kwok's `PortForward` CRD: a PortForward object maps a pod's ports to an address that kwok's kubelet API dials
+# for the API server's pods/portforward (the simulated sidecars' Envoy admin port 15000, for config_dump).
+pf_crd="$cache/kwok-$KWOK_VERSION/portforward-crd.yaml"
+if [ ! -s "$pf_crd" ]; then
+  need_go "kwok PortForward CRD"
+  dir="$(cd "$here/kwok" && go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')"
+  cp "$dir/kustomize/crd/bases/kwok.x-k8s.io_portforwards.yaml" "$pf_crd.tmp"
+  chmod 644 "$pf_crd.tmp"
+  mv "$pf_crd.tmp" "$pf_crd"
   built=1
 fi
 

@@ -11,6 +11,8 @@ pub struct Running {
     /// The kubeconfig written for the bed's clusters, removed with them.
     pub kubeconfig: Option<PathBuf>,
     pub simulators: Vec<tokio::task::JoinHandle<()>>,
+    /// The simulated sidecars' Envoy admin endpoints, stopped when dropped.
+    pub admin: Vec<meshglass_simulator::sidecar_admin::AdminEndpoints>,
     /// `--metrics thanos`: the token gate and Thanos (sidecars and Query), stopped when dropped.
     pub thanos: Option<Box<dyn std::any::Any + Send>>,
     /// `--openid`: each cluster's OpenID provider, stopped when dropped.
@@ -26,6 +28,7 @@ impl Running {
             bed: None,
             kubeconfig: None,
             simulators: Vec::new(),
+            admin: Vec::new(),
             thanos: None,
             providers: Vec::new(),
             jaeger: None,
@@ -36,6 +39,7 @@ impl Running {
         for s in &self.simulators {
             s.abort();
         }
+        self.admin.clear();
         self.thanos = None;
         self.jaeger = None;
         self.procs.stop_all().await;

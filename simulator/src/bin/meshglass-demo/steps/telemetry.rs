@@ -23,7 +23,8 @@ use crate::running::Running;
 use crate::sidecars::serve_metrics;
 
 /// Step 4: one `/metrics` endpoint per cluster, served from this process; the traffic follows the VirtualService
-/// weights of both clusters (a routing wizard's objects change the graph's rates).
+/// weights of both clusters (a routing wizard's objects change the graph's rates). And each pod's Envoy admin
+/// endpoint (`/config_dump`), forwarded from the pod's port 15000.
 pub async fn serve_sidecars(
     setup: &Setup,
     progress: &mut Progress,
@@ -32,7 +33,7 @@ pub async fn serve_sidecars(
     clusters: &Clusters,
 ) -> anyhow::Result<()> {
     let ports = setup.ports;
-    progress.begin("mesh-traffic simulator: one /metrics endpoint per cluster");
+    progress.begin("mesh-traffic simulator: one /metrics endpoint per cluster, an Envoy admin endpoint per pod");
     let live = Live::new(mesh.clone(), now());
     running.simulators.push(tokio::spawn(follow(
         live.clone(),
@@ -54,11 +55,28 @@ pub async fn serve_sidecars(
             .await?,
         );
     }
+    // Each pod's Envoy admin endpoint (config_dump), reached through the API server's
+    // pods/portforward by kwok PortForward objects. Clusters started by an older test bed have no
+    // PortForward CRD: the demo runs without them.
+    let pushed_at = jiff::Timestamp::now().to_string();
+    let mut admin = Vec::new();
+    for (cluster, client) in [(PRIMARY, &clusters.east), (REMOTE, &clusters.west)] {
+        match meshglass_simulator::sidecar_admin::serve_admin(client, mesh, cluster, &pushed_at)
+            .await
+        {
+            Ok(endpoints) => {
+                admin.push(format!("{} on {cluster}", endpoints.pods.len()));
+                running.admin.push(endpoints);
+            }
+            Err(e) => admin.push(format!("none on {cluster} ({e})")),
+        }
+    }
     progress.done(&format!(
-        "east http://127.0.0.1:{}/metrics, west http://127.0.0.1:{}/metrics ({} flows)",
+        "east http://127.0.0.1:{}/metrics, west http://127.0.0.1:{}/metrics ({} flows); Envoy admin endpoints: {}",
         ports.simulator_east,
         ports.simulator_west,
-        mesh.flows.len()
+        mesh.flows.len(),
+        admin.join(", ")
     ));
     Ok(())
 }
