@@ -5,6 +5,7 @@ pub mod as_caller;
 pub mod auth;
 pub mod cache;
 pub mod edge;
+pub mod envoy;
 pub mod error;
 pub mod grafana;
 pub mod inventory;

@@ -440,6 +440,7 @@ fn concrete(path: &str) -> String {
         ("{cluster}", "east"),
         ("{pod}", "reviews-v1"),
         ("{trace_id}", "0af7651916cd43dd8448eb211c80319c"),
+        ("{resource}", "clusters"),
     ] {
         out = out.replace(param, value);
     }

@@ -16,6 +16,7 @@
 //! | metrics | [`metrics`] | `/api/namespaces/{ns}/metrics`, `/api/namespaces/{ns}/{workloads,apps,services}/{name}/{metrics,dashboard}` |
 //! | traces | [`traces`] | `/api/namespaces/{ns}/{apps,workloads,services}/{name}/{traces,spans}`, `/api/namespaces/{ns}/apps/{app}/errortraces`, `/api/traces/{traceId}`, `/api/tracing` |
 //! | pods | [`pods`] | `/api/namespaces/{ns}/pods/{pod}`, `/api/namespaces/{ns}/pods/{pod}/logs` |
+//! | Envoy configuration | [`proxy_config`] | `/api/namespaces/{ns}/pods/{pod}/config_dump`, `/api/namespaces/{ns}/pods/{pod}/config_dump/{resource}` |
 
 pub mod details;
 pub mod graph;
@@ -27,6 +28,7 @@ pub mod login;
 pub mod mesh;
 pub mod metrics;
 pub mod pods;
+pub mod proxy_config;
 pub mod status;
 pub mod tls;
 pub mod traces;
@@ -150,6 +152,14 @@ pub fn table() -> Vec<ApiRoute> {
         read("/api/istio/status", mesh::get_istio_status),
         read("/api/namespaces/{ns}/pods/{pod}", pods::get_pod),
         read("/api/namespaces/{ns}/pods/{pod}/logs", pods::get_pod_logs),
+        read(
+            "/api/namespaces/{ns}/pods/{pod}/config_dump",
+            proxy_config::get_config_dump,
+        ),
+        read(
+            "/api/namespaces/{ns}/pods/{pod}/config_dump/{resource}",
+            proxy_config::get_config_dump_resource,
+        ),
         route(M::GET, "/api", Public, status::get_status),
         route(M::GET, "/api/status", Public, status::get_status),
         route(M::GET, "/api/auth/info", Public, login::get_auth_info),

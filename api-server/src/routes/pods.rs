@@ -162,7 +162,7 @@ fn severity(message: &str) -> &'static str {
 
 /// The views of `ns` the caller may read (403 when none), and the pod `name` in them: its
 /// cluster and its Kiali JSON (404 when no view has it).
-async fn find_pod(
+pub(crate) async fn find_pod(
     s: &Shared,
     caller: &Caller,
     ns: &str,
