@@ -45,6 +45,12 @@ pub struct StartOptions {
     pub first_port: Option<u16>,
     /// Simulated (kwok) nodes per cluster.
     pub nodes: usize,
+    /// Each API server also asks a token webhook (`--authentication-token-webhook-config-file`)
+    /// at `http://127.0.0.1:<`[`Cluster::token_webhook_port`]`>/tokenreview` about bearer tokens
+    /// it does not know: the emulated OpenShift OAuth server answers there ([`crate::openshift`]).
+    /// Off by default: until something listens there, unknown tokens wait for the webhook's
+    /// retries.
+    pub token_webhook: bool,
 }
 
 impl StartOptions {
@@ -55,6 +61,7 @@ impl StartOptions {
             detached: false,
             first_port: None,
             nodes: DEFAULT_NODES,
+            token_webhook: false,
         }
     }
 }
@@ -108,6 +115,8 @@ pub struct Cluster {
     /// Port of kwok's kubelet API (`127.0.0.1`), which every simulated node of the cluster
     /// advertises: the API server's `pods/log` reaches it.
     kwok_port: u16,
+    /// The token webhook's port ([`StartOptions::token_webhook`]).
+    token_webhook_port: Option<u16>,
 }
 
 /// The OpenID issuer a cluster's API server trusts (structured authentication configuration):
@@ -138,6 +147,19 @@ fn authentication_config(issuer: &OidcIssuer) -> Result<String, Error> {
             },
             "claimMappings": {"username": {"claim": "sub", "prefix": ""}},
         }],
+    });
+    Ok(serde_yaml_ng::to_string(&doc)?)
+}
+
+/// The kubeconfig of the API server's token webhook: plain HTTP on loopback.
+fn token_webhook_kubeconfig(port: u16) -> Result<String, Error> {
+    let doc = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "webhook", "cluster": {"server": format!("http://127.0.0.1:{port}/tokenreview")}}],
+        "users": [{"name": "apiserver", "user": {}}],
+        "contexts": [{"name": "webhook", "context": {"cluster": "webhook", "user": "apiserver"}}],
+        "current-context": "webhook",
     });
     Ok(serde_yaml_ng::to_string(&doc)?)
 }
@@ -192,6 +214,12 @@ impl Cluster {
     /// The OpenID issuer this cluster trusts.
     pub fn oidc(&self) -> &OidcIssuer {
         &self.oidc
+    }
+
+    /// Where this cluster's API server sends TokenReviews of tokens it does not know
+    /// ([`StartOptions::token_webhook`]), if it does.
+    pub fn token_webhook_port(&self) -> Option<u16> {
+        self.token_webhook_port
     }
 
     /// PEM of the API server's serving CA.
@@ -814,8 +842,14 @@ impl TestBed {
         };
         // From here on, an error drops `bed`, which stops everything started so far.
 
+        let webhooks = if options.token_webhook {
+            options.clusters.len()
+        } else {
+            0
+        };
         let free = free_ports(
             2 + 2 * options.clusters.len()
+                + webhooks
                 + if api_ports.is_empty() {
                     options.clusters.len()
                 } else {
@@ -826,8 +860,17 @@ impl TestBed {
         let n = options.clusters.len();
         let oidc_ports = free[2..2 + n].to_vec();
         let kwok_ports = free[2 + n..2 + 2 * n].to_vec();
+        let webhook_ports: Vec<Option<u16>> = if options.token_webhook {
+            free[2 + 2 * n..2 + 3 * n]
+                .iter()
+                .copied()
+                .map(Some)
+                .collect()
+        } else {
+            vec![None; n]
+        };
         let api_ports = if api_ports.is_empty() {
-            free[2 + 2 * n..].to_vec()
+            free[2 + 2 * n + webhooks..].to_vec()
         } else {
             api_ports
         };
@@ -859,12 +902,13 @@ impl TestBed {
         bed.etcd_command = (tools.etcd.clone(), etcd_args);
 
         let mut kubeconfig_entries = Vec::new();
-        for (((name, port), oidc_port), kwok_port) in options
+        for ((((name, port), oidc_port), kwok_port), webhook_port) in options
             .clusters
             .iter()
             .zip(&api_ports)
             .zip(&oidc_ports)
             .zip(&kwok_ports)
+            .zip(&webhook_ports)
         {
             let dir = run_dir.join(name);
             fs::create_dir_all(&dir)
@@ -893,7 +937,7 @@ impl TestBed {
                 &dir.join("authentication.yaml"),
                 &authentication_config(&oidc)?,
             )?;
-            let apiserver_args = vec![
+            let mut apiserver_args = vec![
                 format!(
                     "--authentication-config={}",
                     dir.join("authentication.yaml").display()
@@ -936,6 +980,19 @@ impl TestBed {
                 "--enable-priority-and-fairness=false".to_string(),
                 "--profiling=false".to_string(),
             ];
+            if let Some(p) = webhook_port {
+                let hook = dir.join("token-webhook.kubeconfig");
+                write(&hook, &token_webhook_kubeconfig(*p)?)?;
+                apiserver_args.extend([
+                    format!(
+                        "--authentication-token-webhook-config-file={}",
+                        hook.display()
+                    ),
+                    "--authentication-token-webhook-version=v1".to_string(),
+                    // A revoked token stops working within seconds, not the default two minutes.
+                    "--authentication-token-webhook-cache-ttl=5s".to_string(),
+                ]);
+            }
             let cluster = Cluster {
                 name: name.clone(),
                 port: *port,
@@ -953,6 +1010,7 @@ impl TestBed {
                 etcd: bed.etcd.clone(),
                 oidc,
                 kwok_port: *kwok_port,
+                token_webhook_port: *webhook_port,
             };
             let proc = cluster.spawn_apiserver()?;
             if let Ok(mut slot) = cluster.apiserver.lock() {

@@ -34,6 +34,7 @@ pub mod login_proxy;
 mod namespace;
 mod objects;
 pub mod oidc;
+pub mod openshift;
 mod pki;
 pub mod podlogs;
 pub mod portforward;

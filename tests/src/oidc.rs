@@ -179,6 +179,35 @@ impl Provider {
         })
     }
 
+    /// Creates or replaces OAuth2 client `client["client_id"]` (Hydra's client document).
+    pub async fn put_client(&self, client: &Value) -> Result<(), Error> {
+        let id = client["client_id"].as_str().unwrap_or_default();
+        let http = reqwest::Client::new();
+        let url = format!("{}/admin/clients/{id}", self.admin_url);
+        let exists = http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| err("reading a client", e))?
+            .status()
+            .is_success();
+        let req = if exists {
+            http.put(&url)
+        } else {
+            http.post(format!("{}/admin/clients", self.admin_url))
+        };
+        let resp = req
+            .json(client)
+            .send()
+            .await
+            .map_err(|e| err("writing a client", e))?;
+        if !resp.status().is_success() {
+            let body = resp.text().await.unwrap_or_default();
+            return Err(err("writing a client", body));
+        }
+        Ok(())
+    }
+
     /// Replaces the redirect URIs of the provider's client (a console started on another port).
     pub async fn set_redirect_uris(&self, uris: &[String]) -> Result<(), Error> {
         let resp = reqwest::Client::new()

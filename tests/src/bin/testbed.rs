@@ -104,6 +104,7 @@ async fn up(
         detached: true,
         first_port: port,
         nodes,
+        token_webhook: false,
     };
     eprintln!("testbed: starting {} ...", clusters.join(", "));
     let bed = TestBed::start_with(options).await?;
