@@ -27,6 +27,14 @@ const READY_TIMEOUT: Duration = Duration::from_secs(180);
 /// Simulated nodes per cluster unless told otherwise.
 pub const DEFAULT_NODES: usize = 2;
 const KWOK_ANNOTATION: &str = "kwok.x-k8s.io/node";
+/// Service ClusterIPs of every cluster: a /16 (65,534 Services) as real clusters use, so a
+/// scenario of hundreds of namespaces with several Services each fits (a /24 is full at 254).
+pub const SERVICE_CLUSTER_IP_RANGE: &str = "10.0.0.0/16";
+/// Client rate limits of the controller-manager and scheduler towards their API server. Their
+/// defaults (20–50 requests/s) throttle a scenario of thousands of pods for minutes; loopback
+/// API servers take far more.
+const KUBE_API_QPS: u32 = 500;
+const KUBE_API_BURST: u32 = 1000;
 const CONTROLLERS: &str = "serviceaccount-token-controller,serviceaccount-controller,deployment-controller,replicaset-controller,namespace-controller,garbage-collector-controller,root-ca-certificate-publisher-controller,clusterrole-aggregation-controller";
 
 /// Options of [`TestBed::start_with`].
@@ -397,6 +405,8 @@ impl Cluster {
             "--concurrent-replicaset-syncs=10".to_string(),
             "--concurrent-namespace-syncs=10".to_string(),
             "--concurrent-gc-syncs=20".to_string(),
+            format!("--kube-api-qps={KUBE_API_QPS}"),
+            format!("--kube-api-burst={KUBE_API_BURST}"),
         ];
         let scheduler_args = vec![
             format!("--kubeconfig={kubeconfig}"),
@@ -404,6 +414,8 @@ impl Cluster {
             format!("--authorization-kubeconfig={kubeconfig}"),
             "--leader-elect=false".to_string(),
             "--secure-port=0".to_string(),
+            format!("--kube-api-qps={KUBE_API_QPS}"),
+            format!("--kube-api-burst={KUBE_API_BURST}"),
         ];
         let kwok_args = vec![
             format!("--kubeconfig={kubeconfig}"),
@@ -954,7 +966,7 @@ impl TestBed {
                 format!("--secure-port={port}"),
                 "--bind-address=127.0.0.1".to_string(),
                 "--advertise-address=127.0.0.1".to_string(),
-                "--service-cluster-ip-range=10.0.0.0/24".to_string(),
+                format!("--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}"),
                 "--allow-privileged=true".to_string(),
                 "--authorization-mode=Node,RBAC".to_string(),
                 format!("--service-account-issuer={server_url}"),

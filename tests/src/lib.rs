@@ -47,7 +47,8 @@ pub mod tools;
 mod wait;
 
 pub use bed::{
-    Cluster, OidcIssuer, StartOptions, TestBed, shared, stop_state_dir, validate_cluster_name,
+    Cluster, OidcIssuer, SERVICE_CLUSTER_IP_RANGE, StartOptions, TestBed, shared, stop_state_dir,
+    validate_cluster_name,
 };
 pub use crd::apply_crd;
 pub use error::Error;

@@ -1,18 +1,22 @@
 //! End-to-end tests that prove the test bed is real: two clusters with real API servers,
 //! controllers, scheduler and simulated nodes; real service-account tokens and RBAC; the Istio
-//! CRDs; isolated clusters; and Debian's Prometheus with backfilled data.
+//! CRDs; isolated clusters; a service range wider than a /24; and Debian's Prometheus with
+//! backfilled data.
 
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
 use std::time::Duration;
 
+use futures::{StreamExt, TryStreamExt, stream};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::authentication::v1::SelfSubjectReview;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Service};
 use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind, ListParams, ObjectMeta, PostParams};
 use kube::{Api, Client};
 use meshglass_testbed::{
-    Error, Prometheus, StartOptions, TestBed, TestNamespace, create_service_account, shared,
-    wait_for_token, wait_until,
+    Error, Prometheus, SERVICE_CLUSTER_IP_RANGE, StartOptions, TestBed, TestNamespace,
+    create_service_account, shared, wait_for_token, wait_until,
 };
 use serde_json::json;
 
@@ -200,6 +204,55 @@ async fn rbac_is_enforced() {
         Some(403),
         "view cannot create pods: {err}"
     );
+}
+
+/// More Services than a /24 holds (254) all get a distinct ClusterIP inside the bed's range:
+/// the scenario of hundreds of namespaces with several Services each fits.
+#[tokio::test]
+async fn three_hundred_services_all_get_cluster_ips() {
+    const SERVICES: usize = 300;
+    let bed = shared(CLUSTERS).await.unwrap();
+    let client = bed.cluster("east").client().await.unwrap();
+    let ns = TestNamespace::create(&client, "services").await.unwrap();
+    let services: Api<Service> = Api::namespaced(client.clone(), ns.name());
+    stream::iter(0..SERVICES)
+        .map(|i| {
+            let services = services.clone();
+            let service: Service = serde_json::from_value(json!({
+                "metadata": {"name": format!("svc-{i}")},
+                "spec": {"selector": {"app": format!("app-{i}")}, "ports": [{"port": 9080}]}
+            }))
+            .unwrap();
+            async move { services.create(&PostParams::default(), &service).await }
+        })
+        .buffer_unordered(16)
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap();
+
+    let (base, prefix) = SERVICE_CLUSTER_IP_RANGE.split_once('/').unwrap();
+    let base = u32::from(base.parse::<Ipv4Addr>().unwrap());
+    let mask = u32::MAX << (32 - prefix.parse::<u32>().unwrap());
+    let listed = services.list(&ListParams::default()).await.unwrap();
+    assert_eq!(listed.items.len(), SERVICES);
+    let mut ips = BTreeSet::new();
+    for svc in &listed.items {
+        let ip = svc
+            .spec
+            .as_ref()
+            .and_then(|s| s.cluster_ip.clone())
+            .unwrap_or_default();
+        let addr: Ipv4Addr = ip
+            .parse()
+            .unwrap_or_else(|_| panic!("{:?} has no ClusterIP: {ip:?}", svc.metadata.name));
+        assert_eq!(
+            u32::from(addr) & mask,
+            base,
+            "{ip} is inside {SERVICE_CLUSTER_IP_RANGE}"
+        );
+        ips.insert(addr);
+    }
+    assert_eq!(ips.len(), SERVICES, "every Service has its own ClusterIP");
 }
 
 #[tokio::test]
