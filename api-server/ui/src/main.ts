@@ -8,10 +8,12 @@ import { listPage, ListKind } from "./pages/lists";
 import { link, navigate, route, setNavigateHandler } from "./nav";
 import { detailPage, DetailKind } from "./pages/details";
 import { meshPage } from "./pages/mesh";
+import { namespacesPage } from "./pages/namespaces";
 import { hasLoginPage, loginError, loginPage, redirectsToLogin, startOpenidLogin, takeReturnTo } from "./pages/login";
 
 const NAV: Array<[string, string]> = [
   ["console/overview", "Overview"],
+  ["console/namespaces", "Namespaces"],
   ["console/graph/namespaces", "Traffic graph"],
   ["console/applications", "Applications"],
   ["console/workloads", "Workloads"],
@@ -37,7 +39,9 @@ async function render(): Promise<void> {
       nav,
       NAV.map(([p, label]) => {
         const a = link(p, label);
-        if (r === p || r.startsWith(`${p}/`) || (p === "console/overview" && r === "")) a.classList.add("active");
+        // console/namespaces/{ns}/... are the detail pages, not the namespaces page.
+        const below = p !== "console/namespaces" && r.startsWith(`${p}/`);
+        if (r === p || below || (p === "console/overview" && r === "")) a.classList.add("active");
         return a;
       }),
     );
@@ -71,6 +75,8 @@ async function render(): Promise<void> {
       await overviewPage(app, ctl.signal);
     } else if (r === "console/graph/namespaces" || r === "console/graph") {
       await graphPage(app, ctl.signal);
+    } else if (r === "console/namespaces") {
+      await namespacesPage(app, ctl.signal);
     } else if (r === "console/mesh") {
       await meshPage(app, ctl.signal);
     } else if (r === "console/istio") {
