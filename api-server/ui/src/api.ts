@@ -1,6 +1,7 @@
 // The server's Kiali-compatible REST API (relative to <base href>, i.e. under server.web_root).
 
 import { banner } from "./banners";
+import type { RateRule } from "./graphhealth";
 
 export class ApiError extends Error {
   constructor(
@@ -211,6 +212,8 @@ export interface ServerConfig {
   clusterName?: string;
   istioNamespace?: string;
   authStrategy?: string;
+  /** The health configuration's rate rules (Kiali's defaults apply after them). */
+  healthConfig?: { rate?: RateRule[] };
 }
 export interface Namespace {
   name: string;
@@ -258,6 +261,8 @@ export interface GraphNodeData {
   isInaccessible?: boolean;
   /** The health of the node's object, as /api/clusters/health answers it (null: none). */
   healthData?: Health | null;
+  /** The object's `health.kiali.io/*` annotations, when it has any. */
+  hasHealthConfig?: Record<string, string> | null;
   traffic?: Array<{ protocol: string; rates: Record<string, string> }>;
 }
 export interface GraphEdgeData {

@@ -6,6 +6,7 @@ import cytoscape, { type Core, type ElementDefinition } from "cytoscape";
 import dagre from "cytoscape-dagre";
 import type { GraphBody, GraphEdgeData, GraphNodeData } from "./api";
 import { num } from "./format";
+import { compileRules, edgeHealth, nodeHealth, type Rules } from "./graphhealth";
 
 cytoscape.use(dagre);
 
@@ -14,6 +15,8 @@ export type EdgeLabel = "rate" | "error" | "rt";
 export interface ViewOptions {
   edgeLabels: EdgeLabel[];
   security: boolean;
+  /** The health configuration's tolerances for edge colours (Kiali's defaults when absent). */
+  rules?: Rules;
   /** Node id to highlight (detail pages). */
   focus?: (d: GraphNodeData) => boolean;
 }
@@ -81,22 +84,45 @@ function edgeLabelText(d: GraphEdgeData, labels: EdgeLabel[]): string {
   return parts.join("\n");
 }
 
-function edgeClass(d: GraphEdgeData): string {
+/**
+ * The colours of the graph, shared by the Cytoscape style and the legend (Kiali's: PatternFly success, warning and
+ * danger for health, blue for TCP, grey for idle).
+ */
+export const COLORS = {
+  nodeBorder: "#4f5b66",
+  nodeDegraded: "#f0ab00",
+  nodeFailure: "#c9190b",
+  nodeOutside: "#eef1f4",
+  nodeInaccessible: "#f0f0f0",
+  edgeHealthy: "#3e8635",
+  edgeDegraded: "#f0ab00",
+  edgeFailure: "#c9190b",
+  edgeTcp: "#0066cc",
+  edgeIdle: "#8a96a3",
+  mtls: "#3e8635",
+  cluster: "#6a3d9a",
+  namespace: "#1f78b4",
+  appBox: "#8a96a3",
+};
+
+/** An edge's classes: its protocol, idle when without traffic, and its health (Kiali's edge colours). */
+function edgeClass(d: GraphEdgeData, src: GraphNodeData | undefined, dst: GraphNodeData | undefined, rules: Rules): string {
   const cls: string[] = [];
-  if (d.traffic?.protocol === "tcp") cls.push("tcp");
+  const tcp = d.traffic?.protocol === "tcp";
+  if (tcp) cls.push("tcp");
   const { value } = edgeRate(d);
-  if (value === 0 && d.traffic?.protocol !== "tcp") cls.push("idle");
-  const e = edgeErrorPct(d);
-  if (e >= 10) cls.push("failure");
-  else if (e > 0) cls.push("degraded");
-  else if (value > 0) cls.push("healthy");
+  if (value === 0) cls.push("idle");
+  else if (!tcp) {
+    const st = edgeHealth(d, src ?? {}, dst ?? {}, rules);
+    cls.push(st === "Failure" ? "failure" : st === "Degraded" ? "degraded" : "healthy");
+  }
   if (num(d.isMTLS) > 0) cls.push("mtls");
   return cls.join(" ");
 }
 
-/** The node's health class, from the same status the lists show: red Failure, orange Degraded. */
+/** The node's health class, from the status the server put in healthData (the lists' rule): red Failure, orange Degraded. */
 export function healthClass(d: GraphNodeData): string {
-  switch (d.healthData?.status?.status) {
+  switch (nodeHealth(d)) {
     case "Failure":
       return "h-failure";
     case "Degraded":
@@ -126,12 +152,14 @@ export function toElements(body: GraphBody, opts: ViewOptions): ElementDefinitio
     if (opts.focus && !d.isBox && opts.focus(d)) cls.push("focus");
     els.push({ group: "nodes", data: { ...d, label: nodeLabel(d) }, classes: cls.join(" ") });
   }
+  const byId = new Map((body.elements?.nodes ?? []).map((n) => [n.data.id, n.data]));
+  const rules = opts.rules ?? compileRules(undefined);
   for (const e of body.elements?.edges ?? []) {
     const d = e.data;
     els.push({
       group: "edges",
       data: { ...d, label: edgeLabelText(d, opts.edgeLabels) },
-      classes: edgeClass(d) + (opts.security && num(d.isMTLS) > 0 ? " secure" : ""),
+      classes: edgeClass(d, byId.get(d.source), byId.get(d.target), rules) + (opts.security && num(d.isMTLS) > 0 ? " secure" : ""),
     });
   }
   return els;
@@ -150,7 +178,7 @@ function style(large: boolean): cytoscape.StylesheetJson {
         height: 22,
         "background-color": "#fff",
         "border-width": 2,
-        "border-color": "#4f5b66",
+        "border-color": COLORS.nodeBorder,
         color: "#1b2733",
         "min-zoomed-font-size": large ? 9 : 0,
         "z-index": 10,
@@ -163,10 +191,10 @@ function style(large: boolean): cytoscape.StylesheetJson {
     { selector: "node.serviceentry", style: { shape: "round-tag" } },
     { selector: "node.root", style: { "border-width": 3 } },
     { selector: "node.dead, node.idle", style: { opacity: 0.55, "border-style": "dashed" } },
-    { selector: "node.outside", style: { "background-color": "#eef1f4" } },
-    { selector: "node.inaccessible", style: { "border-style": "dotted", "background-color": "#f0f0f0", color: "#6a6e73" } },
-    { selector: "node.h-degraded", style: { "border-color": "#f0ab00", "border-width": 3 } },
-    { selector: "node.h-failure", style: { "border-color": "#c9190b", "border-width": 3 } },
+    { selector: "node.outside", style: { "background-color": COLORS.nodeOutside } },
+    { selector: "node.inaccessible", style: { "border-style": "dotted", "background-color": COLORS.nodeInaccessible, color: "#6a6e73" } },
+    { selector: "node.h-degraded", style: { "border-color": COLORS.nodeDegraded, "border-width": 3 } },
+    { selector: "node.h-failure", style: { "border-color": COLORS.nodeFailure, "border-width": 3 } },
     { selector: "node.focus", style: { "border-color": "#0066cc", "border-width": 5 } },
     {
       selector: "node.box",
@@ -186,16 +214,16 @@ function style(large: boolean): cytoscape.StylesheetJson {
       style: {
         "border-width": 3,
         "border-style": "dashed",
-        "border-color": "#6a3d9a",
-        "background-color": "#6a3d9a",
+        "border-color": COLORS.cluster,
+        "background-color": COLORS.cluster,
         "background-opacity": 0.06,
-        color: "#6a3d9a",
+        color: COLORS.cluster,
         "font-size": 14,
         padding: "24px",
       },
     },
-    { selector: "node.box-namespace", style: { "border-width": 2, "border-color": "#1f78b4", color: "#1f78b4", "font-size": 12 } },
-    { selector: "node.box-app", style: { "border-width": 1, "border-color": "#8a96a3", "font-size": 10 } },
+    { selector: "node.box-namespace", style: { "border-width": 2, "border-color": COLORS.namespace, color: COLORS.namespace, "font-size": 12 } },
+    { selector: "node.box-app", style: { "border-width": 1, "border-color": COLORS.appBox, "font-size": 10 } },
     {
       selector: "node.flatbox",
       style: {
@@ -214,8 +242,8 @@ function style(large: boolean): cytoscape.StylesheetJson {
       style: {
         width: 1.5,
         "z-index": 5,
-        "line-color": "#8a96a3",
-        "target-arrow-color": "#8a96a3",
+        "line-color": COLORS.edgeIdle,
+        "target-arrow-color": COLORS.edgeIdle,
         "target-arrow-shape": "triangle",
         "arrow-scale": 0.8,
         "curve-style": large ? "straight" : "bezier",
@@ -228,16 +256,19 @@ function style(large: boolean): cytoscape.StylesheetJson {
         "min-zoomed-font-size": large ? 9 : 0,
       },
     },
-    { selector: "edge.healthy", style: { "line-color": "#3e8635", "target-arrow-color": "#3e8635" } },
-    { selector: "edge.degraded", style: { "line-color": "#f0ab00", "target-arrow-color": "#f0ab00" } },
-    { selector: "edge.failure", style: { "line-color": "#c9190b", "target-arrow-color": "#c9190b" } },
-    { selector: "edge.tcp", style: { "line-color": "#0066cc", "target-arrow-color": "#0066cc" } },
+    { selector: "edge.healthy", style: { "line-color": COLORS.edgeHealthy, "target-arrow-color": COLORS.edgeHealthy } },
+    { selector: "edge.degraded", style: { "line-color": COLORS.edgeDegraded, "target-arrow-color": COLORS.edgeDegraded } },
+    { selector: "edge.failure", style: { "line-color": COLORS.edgeFailure, "target-arrow-color": COLORS.edgeFailure } },
+    { selector: "edge.tcp", style: { "line-color": COLORS.edgeTcp, "target-arrow-color": COLORS.edgeTcp } },
     { selector: "edge.idle", style: { "line-style": "dashed", opacity: 0.6 } },
     {
       selector: "edge.secure",
-      style: { "source-arrow-shape": "square", "source-arrow-color": "#3e8635", "line-style": "solid", width: 2.5 },
+      style: { "source-arrow-shape": "square", "source-arrow-color": COLORS.mtls, "line-style": "solid", width: 2.5 },
     },
     { selector: ":selected", style: { "overlay-color": "#0066cc", "overlay-opacity": 0.25, "overlay-padding": 4 } },
+    // Find highlights what its expression selects; hide takes it (and boxes left empty) off the graph.
+    { selector: ".find-match", style: { "overlay-color": "#f5c211", "overlay-opacity": 0.35, "overlay-padding": 6 } },
+    { selector: ".hidden-by-hide", style: { display: "none" } },
   ];
 }
 

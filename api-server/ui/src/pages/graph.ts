@@ -8,6 +8,8 @@ import { clearBanner } from "../banners";
 import { ms, num, percent, rate } from "../format";
 import { EdgeLabel, edgeErrorPct, edgeRate, nodeLabel, render, Rendered } from "../graphview";
 import { compile } from "../graphfind";
+import { compileRules } from "../graphhealth";
+import { legendPanel } from "../graphlegend";
 import { explain } from "../health";
 import { detailPath, link, setQuery } from "../nav";
 import { nodeSparklines } from "./sparks";
@@ -52,6 +54,7 @@ interface State {
   refresh: string;
   find: string;
   hide: string;
+  legend: boolean;
 }
 
 function readState(allNamespaces: string[]): State {
@@ -70,6 +73,7 @@ function readState(allNamespaces: string[]): State {
     refresh: q.get("refresh") ?? "0",
     find: q.get("find") ?? "",
     hide: q.get("hide") ?? "",
+    legend: q.get("legend") === "true",
   };
 }
 
@@ -86,6 +90,7 @@ function writeState(s: State): void {
     refresh: s.refresh === "0" ? "" : s.refresh,
     find: s.find,
     hide: s.hide,
+    legend: s.legend ? "true" : "",
   });
 }
 
@@ -101,6 +106,7 @@ export async function graphPage(app: HTMLElement, signal: AbortSignal): Promise<
   for (const n of namespaces) nsClusters.set(n.name, [...(nsClusters.get(n.name) ?? []), n.cluster]);
   const allNs = Array.from(nsClusters.keys()).sort();
   const state = readState(allNs);
+  const rules = compileRules(cfg.healthConfig?.rate);
 
   const canvas = h("div", { id: "cy", class: "cy", "data-testid": "graph" });
   const status = h("div", { class: "graph-status muted", "data-testid": "graph-status" });
@@ -132,13 +138,16 @@ export async function graphPage(app: HTMLElement, signal: AbortSignal): Promise<
     findError,
     hideError,
   );
-  const legend = h(
-    "div",
-    { class: "legend muted" },
-    "Shapes: ▢ app · ○ workload · △ service · ◇ unknown. Node borders (health, as in the lists): red Failure, orange Degraded.",
-    " Edges: green ok, orange errors, red ≥10% errors, blue TCP, dashed idle · dashed purple boxes are clusters.",
-  );
-  clear(app, toolbar, h("div", { class: "graph-area" }, canvas, panel), status, legend);
+  const legend = legendPanel();
+  legend.hidden = !state.legend;
+  const legendBtn = h("button", { "data-testid": "legend-toggle", "aria-pressed": String(state.legend), title: "Show or hide the legend" }, "Legend");
+  legendBtn.addEventListener("click", () => {
+    state.legend = !state.legend;
+    legend.hidden = !state.legend;
+    legendBtn.setAttribute("aria-pressed", String(state.legend));
+    writeState(state);
+  });
+  clear(app, toolbar, h("div", { class: "graph-area" }, canvas, panel, legend), status);
 
   let rendered: Rendered | null = null;
   let timer: number | undefined;
@@ -260,16 +269,18 @@ export async function graphPage(app: HTMLElement, signal: AbortSignal): Promise<
     durSel,
     refSel,
     h("button", { onclick: () => void load(), "data-testid": "graph-refresh" }, "Refresh"),
+    legendBtn,
     findBar,
   );
 
   const clusters = clusterList(cfg).filter((c) => c.accessible).map((c) => c.name);
 
-  // Find highlights what an expression matches, hide takes it off the graph (with the edges of hidden nodes), as
-  // Kiali's graph find/hide do; a bad expression says what is wrong under its field.
+  // Find highlights what an expression matches, hide takes it off the graph (with the edges of hidden nodes, and the
+  // boxes it leaves empty), as Kiali's graph find/hide do; a bad expression says what is wrong under its field.
+  // Classes only (the stylesheet draws them), and collections' own not(): Cytoscape selectors have no `:not()`.
   function applyFindHide(): void {
     const cy = rendered?.cy;
-    const results: Array<[string, HTMLElement, string]> = [
+    const results: Array<["find" | "hide", HTMLElement, string]> = [
       ["find", findError, state.find],
       ["hide", hideError, state.hide],
     ];
@@ -279,29 +290,50 @@ export async function graphPage(app: HTMLElement, signal: AbortSignal): Promise<
       el.hidden = c.ok;
       if (!cy) continue;
       const cls = kind === "find" ? "find-match" : "hidden-by-hide";
-      cy.elements().removeClass(cls);
-      if (!c.ok || c.target === "none") continue;
-      const hit =
-        c.target === "node"
-          ? cy.nodes().filter((n) => c.node(n.data()))
-          : cy.edges().filter((e) => c.edge(e.data()));
-      hit.addClass(cls);
-      if (kind === "hide") hit.connectedEdges().addClass(cls);
+      cy.batch(() => {
+        cy.elements().removeClass(cls);
+        if (!c.ok || c.target === "none") return;
+        const hit = c.target === "node" ? cy.nodes().filter((n) => c.node(n.data())) : cy.edges().filter((e) => c.edge(e.data()));
+        hit.addClass(cls);
+        if (kind === "hide") {
+          hit.connectedEdges().addClass(cls);
+          // Boxes with no visible node left (large graphs keep a leaf's box in data.box instead of a parent).
+          const keep = new Set<string>();
+          cy.nodes()
+            .filter((n) => !n.data("isBox") && !n.hasClass(cls))
+            .forEach((n) => {
+              for (let p = n.data("parent") ?? n.data("box"); p && !keep.has(p); ) {
+                keep.add(p);
+                const pn = cy.getElementById(p);
+                p = pn.data("parent") ?? pn.data("box");
+              }
+            });
+          cy.nodes()
+            .filter((n) => Boolean(n.data("isBox")) && !keep.has(n.id()))
+            .addClass(cls);
+        }
+      });
     }
     if (cy) {
-      cy.elements(".hidden-by-hide").style("display", "none");
-      cy.elements(":not(.hidden-by-hide)").removeStyle("display");
-      cy.elements(".find-match").style({ "overlay-color": "#f5c211", "overlay-opacity": 0.35, "overlay-padding": 6 });
-      cy.elements(":not(.find-match)").removeStyle("overlay-color overlay-opacity overlay-padding");
       canvas.dataset.found = String(cy.elements(".find-match").length);
       canvas.dataset.hidden = String(cy.elements(".hidden-by-hide").length);
     }
   }
 
+  // The canvas says when a load is done (data-state, and data-timestamp: the time the answer is of), drawn or not.
   async function load(keepView = false): Promise<void> {
     loadCtl?.abort();
     const ctl = new AbortController();
     loadCtl = ctl;
+    canvas.dataset.state = "loading";
+    try {
+      await loadGraph(keepView, ctl);
+    } finally {
+      if (!ctl.signal.aborted) canvas.dataset.state = "done";
+    }
+  }
+
+  async function loadGraph(keepView: boolean, ctl: AbortController): Promise<void> {
     if (state.namespaces.length === 0) {
       rendered?.cy.destroy();
       rendered = null;
@@ -328,6 +360,7 @@ export async function graphPage(app: HTMLElement, signal: AbortSignal): Promise<
         ctl.signal,
       );
       clearBanner("err-Graph");
+      canvas.dataset.timestamp = String(body.timestamp ?? "");
     } catch (e) {
       if (ctl.signal.aborted) return;
       reportError("Graph", e);
@@ -351,7 +384,7 @@ export async function graphPage(app: HTMLElement, signal: AbortSignal): Promise<
       message(`No traffic in ${state.namespaces.join(", ")} during the selected period.`);
       return;
     }
-    rendered = render(canvas, body, { edgeLabels: state.edgeLabels, security: state.security });
+    rendered = render(canvas, body, { edgeLabels: state.edgeLabels, security: state.security, rules });
     const r = rendered;
     const cyRef = r.cy;
     window.__meshglass = { cy: cyRef, layout: r.layout, nodes: nodes.length, edges: edges.length, fetchMs };
