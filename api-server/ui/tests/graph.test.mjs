@@ -1,7 +1,7 @@
-// Browser tests of the traffic graph's health colours and legend, and of find/hide, on the demo mesh (served by
+// Browser tests of the traffic graph's health colours and legend, find/hide and replay, on the demo mesh (served by
 // the real meshglass-server binary). What the page draws is checked against the graph JSON the page received, with
 // the expected colours and selections computed here, independently of the page's modules. Screenshots go to
-// target/ui-artifacts/ (graph-legend.png, graph-find.png, graph-hide.png).
+// target/ui-artifacts/ (graph-legend.png, graph-find.png, graph-hide.png, graph-replay.png).
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -242,4 +242,68 @@ test("find highlights exactly the nodes or edges an expression selects, hide tak
   assert.ok(againLeaves.filter((d) => d.cluster !== "east").every((d) => m2.visible.includes(d.id)), "the others are drawn");
   await setExpr("find", "");
   await setExpr("hide", "");
+});
+
+test("replay re-requests the graph at the slider's time over the last hour, plays frame by frame, and goes back to live", async () => {
+  await drawn(() => page.goto(`${demo.url}/${GRAPH}`));
+  const bar = page.locator('[data-testid="replay-bar"]');
+  assert.equal(await bar.isVisible(), false);
+  let body = await drawn(() => page.click('[data-testid="replay-toggle"]'));
+  await bar.waitFor({ state: "visible" });
+  const slider = page.locator('[data-testid="replay-slider"]');
+  const [min, max, step] = (await Promise.all(["min", "max", "step"].map((a) => slider.getAttribute(a)))).map(Number);
+  assert.equal(max - min, 3600, "the slider covers the last hour");
+  assert.equal(step, 60);
+  assert.ok(Math.abs(Date.now() / 1000 - max) < 120, `the slider ends now (${max})`);
+  let last = graphs[graphs.length - 1];
+  assert.equal(Number(last.query.queryTime), max - 600, "replay opens ten minutes back");
+  assert.equal(body.timestamp, max - 600, "the server answered for that time");
+  assert.equal(new URL(page.url()).searchParams.get("replay"), String(max - 600));
+
+  const slide = (t) =>
+    drawn(() =>
+      slider.evaluate((el, v) => {
+        el.value = String(v);
+        el.dispatchEvent(new Event("input", { bubbles: true }));
+        el.dispatchEvent(new Event("change", { bubbles: true }));
+      }, t),
+    );
+  // An hour back the demo's Prometheus had no samples yet (it started minutes ago): no traffic then.
+  body = await slide(min);
+  last = graphs[graphs.length - 1];
+  assert.equal(Number(last.query.queryTime), min);
+  assert.equal(body.timestamp, min);
+  if (!process.env.MESHGLASS_URL) {
+    assert.equal(leaves(body).length, 0, "no traffic an hour before the demo started");
+    await page.locator('[data-testid="graph-message"]').waitFor({ timeout: 10_000 });
+  }
+  assert.match(await page.innerText('[data-testid="replay-time"]'), /1h ago/);
+  body = await slide(max);
+  assert.equal(Number(graphs[graphs.length - 1].query.queryTime), max);
+  assert.ok(leaves(body).length > 0, "traffic now");
+  await shot("graph-replay");
+
+  // Kept in the URL: a reload replays the same time.
+  await slide(max - 120);
+  await drawn(() => page.reload());
+  assert.equal(Number(graphs[graphs.length - 1].query.queryTime), max - 120);
+  assert.equal(await slider.inputValue(), String(max - 120));
+
+  // Play, fast: one request per step from the slider's time to the end, in order, then the player stops.
+  await page.selectOption('[data-testid="replay-speed"]', "fast");
+  const start = Number(await slider.inputValue());
+  const end = Number(await slider.getAttribute("max"));
+  const from = graphs.length;
+  await page.click('[data-testid="replay-play"]');
+  await waitFor("the player to reach the end", 60_000, async () => (await page.innerText('[data-testid="replay-play"]')) === "Play" && graphs.length - from >= 3);
+  const expected = [];
+  for (let t = start; t <= end; t += 60) expected.push(t);
+  assert.deepEqual(graphs.slice(from).map((g) => Number(g.query.queryTime)), expected);
+  assert.equal(new URL(page.url()).searchParams.get("replay"), String(end));
+
+  // Back to live: no queryTime, no replay in the URL.
+  await drawn(() => page.click('[data-testid="replay-live"]'));
+  assert.equal(graphs[graphs.length - 1].query.queryTime, undefined);
+  assert.equal(new URL(page.url()).searchParams.get("replay"), null);
+  assert.equal(await bar.isVisible(), false);
 });

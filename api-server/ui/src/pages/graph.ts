@@ -12,6 +12,7 @@ import { compileRules } from "../graphhealth";
 import { legendPanel } from "../graphlegend";
 import { explain } from "../health";
 import { detailPath, link, setQuery } from "../nav";
+import { ago, nextFrame, parseReplay, queryTimeParams, replayWindow, snap, SPEEDS, type Window as ReplayWindow } from "../replay";
 import { nodeSparklines } from "./sparks";
 
 declare global {
@@ -55,9 +56,11 @@ interface State {
   find: string;
   hide: string;
   legend: boolean;
+  /** Replay's query time (unix seconds), null when the graph is live. */
+  replay: number | null;
 }
 
-function readState(allNamespaces: string[]): State {
+function readState(allNamespaces: string[], replay: ReplayWindow): State {
   const q = new URLSearchParams(location.search);
   const list = (k: string, dflt: string[]) => (q.has(k) ? (q.get(k) ?? "").split(",").filter(Boolean) : dflt);
   const defaultNs = allNamespaces.filter((n) => !n.startsWith("kube-"));
@@ -74,6 +77,7 @@ function readState(allNamespaces: string[]): State {
     find: q.get("find") ?? "",
     hide: q.get("hide") ?? "",
     legend: q.get("legend") === "true",
+    replay: parseReplay(q.get("replay"), replay),
   };
 }
 
@@ -91,6 +95,7 @@ function writeState(s: State): void {
     find: s.find,
     hide: s.hide,
     legend: s.legend ? "true" : "",
+    replay: s.replay === null ? "" : String(s.replay),
   });
 }
 
@@ -105,7 +110,9 @@ export async function graphPage(app: HTMLElement, signal: AbortSignal): Promise<
   const nsClusters = new Map<string, string[]>();
   for (const n of namespaces) nsClusters.set(n.name, [...(nsClusters.get(n.name) ?? []), n.cluster]);
   const allNs = Array.from(nsClusters.keys()).sort();
-  const state = readState(allNs);
+  // The replay slider covers the hour before the page was opened.
+  const replayWin = replayWindow(Date.now() / 1000);
+  const state = readState(allNs, replayWin);
   const rules = compileRules(cfg.healthConfig?.rate);
 
   const canvas = h("div", { id: "cy", class: "cy", "data-testid": "graph" });
@@ -147,7 +154,8 @@ export async function graphPage(app: HTMLElement, signal: AbortSignal): Promise<
     legendBtn.setAttribute("aria-pressed", String(state.legend));
     writeState(state);
   });
-  clear(app, toolbar, h("div", { class: "graph-area" }, canvas, panel, legend), status);
+  const replayBar = h("div", { class: "replay-bar", "data-testid": "replay-bar", hidden: state.replay === null });
+  clear(app, toolbar, replayBar, h("div", { class: "graph-area" }, canvas, panel, legend), status);
 
   let rendered: Rendered | null = null;
   let timer: number | undefined;
@@ -159,9 +167,11 @@ export async function graphPage(app: HTMLElement, signal: AbortSignal): Promise<
   });
 
   const message = (text: string) => canvas.replaceChildren(h("div", { class: "cy-message", "data-testid": "graph-message" }, text));
+  // The latest load (the replay player waits for each frame to be drawn).
+  let loaded: Promise<void> = Promise.resolve();
   const changed = () => {
     writeState(state);
-    void load();
+    loaded = load();
   };
   const check = (label: string, on: boolean, set: (v: boolean) => void, testid: string) =>
     h(
@@ -223,16 +233,88 @@ export async function graphPage(app: HTMLElement, signal: AbortSignal): Promise<
     changed();
   });
   const refSel = select({ "aria-label": "refresh interval", "data-testid": "refresh" }, REFRESH, state.refresh);
+  // A replayed graph is of a past time: no refresh while replaying (as Kiali's replay).
   const armTimer = () => {
     window.clearInterval(timer);
     const s = Number(state.refresh);
-    if (s > 0) timer = window.setInterval(() => void load(true), s * 1000);
+    if (s > 0 && state.replay === null) timer = window.setInterval(() => void load(true), s * 1000);
   };
   refSel.addEventListener("change", () => {
     state.refresh = refSel.value;
     writeState(state);
     armTimer();
   });
+  // Replay: a slider over the last hour; its position is the graph's queryTime, and Play steps through it.
+  const replayBtn = h("button", { "data-testid": "replay-toggle", "aria-pressed": String(state.replay !== null), title: "Replay the last hour" }, "Replay");
+  const slider = h("input", {
+    type: "range",
+    min: replayWin.min,
+    max: replayWin.max,
+    step: replayWin.step,
+    value: state.replay ?? replayWin.max,
+    "aria-label": "replay time",
+    "data-testid": "replay-slider",
+  });
+  const replayTime = h("span", { class: "replay-time", "data-testid": "replay-time" });
+  const playBtn = h("button", { "data-testid": "replay-play" }, "Play");
+  const speedSel = select({ "aria-label": "replay speed", "data-testid": "replay-speed" }, SPEEDS.map(([k]) => [k, k] as [string, string]), "medium");
+  const showReplayTime = (t: number) => {
+    replayTime.textContent = `${new Date(t * 1000).toLocaleTimeString()} (${ago(t, replayWin)})`;
+    replayTime.dataset.queryTime = String(t);
+  };
+  let playing = 0;
+  const stopPlaying = () => {
+    playing++;
+    playBtn.textContent = "Play";
+  };
+  const setReplay = (t: number | null) => {
+    state.replay = t === null ? null : snap(t, replayWin);
+    replayBar.hidden = state.replay === null;
+    replayBtn.setAttribute("aria-pressed", String(state.replay !== null));
+    if (state.replay !== null) {
+      slider.value = String(state.replay);
+      showReplayTime(state.replay);
+    }
+    armTimer();
+    changed();
+  };
+  replayBtn.addEventListener("click", () => {
+    stopPlaying();
+    setReplay(state.replay === null ? replayWin.max - 600 : null);
+  });
+  slider.addEventListener("input", () => showReplayTime(Number(slider.value)));
+  slider.addEventListener("change", () => {
+    stopPlaying();
+    setReplay(Number(slider.value));
+  });
+  playBtn.addEventListener("click", async () => {
+    if (playBtn.textContent === "Pause") return stopPlaying();
+    const token = ++playing;
+    playBtn.textContent = "Pause";
+    // From the start when at the end.
+    let t: number | null = state.replay === null || state.replay >= replayWin.max ? replayWin.min : state.replay;
+    while (t !== null && token === playing && !signal.aborted) {
+      setReplay(t);
+      await loaded;
+      const pause = SPEEDS.find(([k]) => k === speedSel.value)?.[1] ?? 1500;
+      await new Promise((r) => window.setTimeout(r, pause));
+      t = nextFrame(t, replayWin);
+    }
+    if (token === playing) stopPlaying();
+  });
+  clear(
+    replayBar,
+    h("strong", null, "Replay"),
+    h("span", { class: "muted" }, `${new Date(replayWin.min * 1000).toLocaleTimeString()}`),
+    slider,
+    h("span", { class: "muted" }, `${new Date(replayWin.max * 1000).toLocaleTimeString()}`),
+    replayTime,
+    playBtn,
+    speedSel,
+    h("button", { "data-testid": "replay-live", onclick: () => (stopPlaying(), setReplay(null)) }, "Back to live"),
+  );
+  if (state.replay !== null) showReplayTime(state.replay);
+
   clear(
     toolbar,
     h("h1", null, "Traffic graph"),
@@ -269,6 +351,7 @@ export async function graphPage(app: HTMLElement, signal: AbortSignal): Promise<
     durSel,
     refSel,
     h("button", { onclick: () => void load(), "data-testid": "graph-refresh" }, "Refresh"),
+    replayBtn,
     legendBtn,
     findBar,
   );
@@ -356,6 +439,7 @@ export async function graphPage(app: HTMLElement, signal: AbortSignal): Promise<
           idleNodes: state.idle,
           includeIdleEdges: state.idle,
           responseTime: "95",
+          ...queryTimeParams(state.replay),
         },
         ctl.signal,
       );
@@ -531,5 +615,6 @@ export async function graphPage(app: HTMLElement, signal: AbortSignal): Promise<
   }
 
   armTimer();
-  await load();
+  loaded = load();
+  await loaded;
 }
