@@ -4,6 +4,8 @@
 //! names east in `topology.istio.io/controlPlaneClusters` (primary-remote). A third cluster's
 //! kubeconfig points at a port nothing listens on: it is shown unreachable while the rest serves.
 //! The metrics store (a stand-in outside every cluster) is in Kiali's `External Deployments` box.
+//! The tracing store, a real Jaeger, is an infrastructure node reachable while Jaeger runs and
+//! unreachable once it is stopped.
 
 use std::collections::BTreeMap;
 
@@ -11,8 +13,9 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::Client;
 use kube::api::{Api, DeleteParams};
+use meshglass_testbed::jaeger::Jaeger;
 use meshglass_testbed::standin::{Behaviour, StandIn};
-use meshglass_testbed::{TestNamespace, wait_until};
+use meshglass_testbed::{TestNamespace, poll, wait_until};
 use serde_json::{Value, json};
 
 mod common;
@@ -361,4 +364,133 @@ async fn mesh_routes_show_control_planes_their_clusters_and_an_unreachable_clust
     let _ = Api::<Namespace>::all(west.clone())
         .delete(&istio_ns, &DeleteParams::background())
         .await;
+}
+
+/// The mesh graph's tracing store node and `/api/istio/status`'s `tracing` add-on, as (node,
+/// node health, add-on status); else what the two routes answered.
+async fn tracing_health(
+    http: &reqwest::Client,
+    base: &str,
+) -> Result<(Value, String, String), String> {
+    let (st, _, g) = get(http, &format!("{base}/api/mesh/graph")).await;
+    let (_, _, status) = get(http, &format!("{base}/api/istio/status")).await;
+    let seen = || format!("graph ({st}) {g}, status {status}");
+    let node = g["elements"]["nodes"]
+        .as_array()
+        .and_then(|a| {
+            a.iter()
+                .map(|n| &n["data"])
+                .find(|d| d["infraType"] == "traceStore")
+        })
+        .cloned()
+        .ok_or_else(seen)?;
+    let addon = status
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["name"] == "tracing"))
+        .and_then(|c| c["status"].as_str())
+        .map(String::from)
+        .ok_or_else(seen)?;
+    let health = node["healthData"].as_str().unwrap_or_default().to_string();
+    Ok((node, health, addon))
+}
+
+/// `external_services.tracing` enabled: the mesh graph has the tracing store (a real Jaeger,
+/// probed at its query API) as an infrastructure node beside the console, reachable while
+/// Jaeger runs and unreachable once it is stopped — within one probe TTL, whoever asks.
+#[tokio::test]
+async fn the_jaeger_node_is_reachable_while_jaeger_runs_and_unreachable_once_it_stops() {
+    let bed = meshglass_testbed::shared(&["east", "west"])
+        .await
+        .expect("test bed");
+    let east = bed.cluster("east").client().await.expect("east client");
+    // The console's and Istio's namespace: the console's node (and the stores beside it) shows.
+    let ns = TestNamespace::create(&east, "mesh-jaeger")
+        .await
+        .expect("ns");
+    let jaeger = Jaeger::start().await.expect("jaeger (make tools)");
+    let prom = StandIn::http(Behaviour::Empty).await.expect("stand-in");
+    let config = meshglass_server::Config::from_yaml(&format!(
+        r#"auth:
+  strategy: anonymous
+istio_namespace: {ns}
+deployment:
+  namespace: {ns}
+server:
+  address: 127.0.0.1
+  port: 0
+  web_root: /kiali
+  observability:
+    metrics:
+      port: 0
+kubernetes_config:
+  cluster_name: east
+external_services:
+  prometheus:
+    url: {prom}
+  tracing:
+    enabled: true
+    provider: jaeger
+    use_grpc: false
+    internal_url: {jaeger}
+"#,
+        ns = ns.name(),
+        prom = prom.url(),
+        jaeger = jaeger.query_url(),
+    ))
+    .expect("config");
+    let secrets = tempfile::tempdir().expect("tempdir");
+    let server = common::start_server(bed, config, "east", secrets.path()).await;
+    let base = server.base_url();
+    let http = reqwest::Client::new();
+
+    let health_is = |want: &'static str| {
+        let http = http.clone();
+        let base = base.clone();
+        move || {
+            let http = http.clone();
+            let base = base.clone();
+            async move {
+                let (node, health, addon) = tracing_health(&http, &base).await?;
+                if health == want && addon == want {
+                    Ok(node)
+                } else {
+                    Err(format!("node {node}, add-on {addon}"))
+                }
+            }
+        }
+    };
+    let node = poll("the Jaeger node reachable", TIMEOUT, health_is("Healthy"))
+        .await
+        .expect("reachable");
+    assert_eq!(node["infraName"], "jaeger", "{node}");
+    // A loopback URL names no Service of the mesh: outside it, linked from the console.
+    assert_eq!(node["cluster"], "_external_");
+    assert_eq!(node["isExternal"], true);
+    assert_eq!(node["infraData"]["Provider"], "jaeger");
+    let (_, _, g) = get(&http, &format!("{base}/api/mesh/graph")).await;
+    let kiali = g["elements"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .find(|n| n["data"]["infraType"] == "kiali")
+        .map(|n| n["data"]["id"].clone())
+        .expect("the console's node");
+    assert!(
+        g["elements"]["edges"]
+            .as_array()
+            .expect("edges")
+            .iter()
+            .any(|e| e["data"]["source"] == kiali && e["data"]["target"] == node["id"]),
+        "console → Jaeger: {g}"
+    );
+
+    drop(jaeger);
+    poll(
+        "the Jaeger node unreachable",
+        TIMEOUT,
+        health_is("Unreachable"),
+    )
+    .await
+    .expect("unreachable");
+    server.shutdown();
 }
