@@ -28,20 +28,26 @@ pub fn istio_namespace(name: &str, network: &str, control_plane: Option<&str>) -
     ns
 }
 
-/// A Deployment of one replica in `namespace`, `labels` on it and its pods, one container of
-/// `image` with `env`, tolerating kwok's node taint.
-pub fn deployment(namespace: &str, name: &str, labels: Value, image: &str, env: Value) -> Value {
-    let mut pod_labels = labels.clone();
-    pod_labels["istio-testbed/deployment"] = json!(name);
+/// A Deployment of one replica in `namespace`, `labels` on it and its pods, selecting them by
+/// `selector` (a subset of `labels`), one container of `image` with `env`, tolerating kwok's node
+/// taint.
+pub fn deployment(
+    namespace: &str,
+    name: &str,
+    labels: Value,
+    selector: Value,
+    image: &str,
+    env: Value,
+) -> Value {
     json!({
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {"name": name, "namespace": namespace, "labels": labels},
         "spec": {
             "replicas": 1,
-            "selector": {"matchLabels": {"istio-testbed/deployment": name}},
+            "selector": {"matchLabels": selector},
             "template": {
-                "metadata": {"labels": pod_labels},
+                "metadata": {"labels": labels},
                 "spec": {
                     "containers": [{"name": "main", "image": image, "env": env}],
                     "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}],
@@ -57,6 +63,8 @@ pub fn istiod(namespace: &str, cluster: &str, network: &str) -> Value {
         namespace,
         "istiod",
         json!({"app": "istiod", "istio": "pilot", "istio.io/rev": "default"}),
+        // Istio's own selector (immutable: a demo's clusters keep their istiod across runs).
+        json!({"app": "istiod", "istio.io/rev": "default"}),
         PILOT_IMAGE,
         json!([{"name": "CLUSTER_ID", "value": cluster}, {"name": "ISTIO_META_NETWORK", "value": network}]),
     );
@@ -70,10 +78,12 @@ pub fn istiod(namespace: &str, cluster: &str, network: &str) -> Value {
 pub fn eastwest_gateway(namespace: &str, network: &str) -> [Value; 2] {
     let labels =
         json!({"app": "istio-eastwestgateway", "istio": "eastwestgateway", NETWORK_LABEL: network});
+    let selector = json!({"app": "istio-eastwestgateway", "istio": "eastwestgateway"});
     let mut deployment = deployment(
         namespace,
         "istio-eastwestgateway",
         labels,
+        selector.clone(),
         PROXY_IMAGE,
         json!([{"name": "ISTIO_META_REQUESTED_NETWORK_VIEW", "value": network}]),
     );
@@ -92,7 +102,7 @@ pub fn eastwest_gateway(namespace: &str, network: &str) -> [Value; 2] {
         "kind": "Service",
         "metadata": {"name": "istio-eastwestgateway", "namespace": namespace,
                      "labels": {"app": "istio-eastwestgateway", "istio": "eastwestgateway", NETWORK_LABEL: network}},
-        "spec": {"selector": {"istio-testbed/deployment": "istio-eastwestgateway"}, "ports": ports},
+        "spec": {"selector": selector, "ports": ports},
     });
     [deployment, service]
 }
