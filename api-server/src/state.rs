@@ -99,6 +99,21 @@ impl View {
         v
     }
 
+    /// The namespace names the caller may read, whatever it asked for, sorted.
+    pub fn readable_namespace_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .entry
+            .cache
+            .namespaces
+            .state()
+            .iter()
+            .filter_map(|n| n.metadata.name.clone())
+            .filter(|n| self.may_see(n))
+            .collect();
+        v.sort();
+        v
+    }
+
     /// Visible workloads.
     pub fn workloads(&self) -> Vec<WorkloadInfo> {
         inventory::workloads(&self.entry.cache, &|ns| self.sees(ns), &self.app_labels)

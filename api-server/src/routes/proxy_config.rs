@@ -10,9 +10,9 @@
 //! ServiceAccount, which the operator's and the chart's roles do not grant `pods/portforward`
 //! (a port-forward reaches every port of a pod: more than the read-only role the server holds);
 //! an administrator who wants the Envoy tab under `anonymous` binds it. Who may call: a caller who
-//! may read the namespace (as for the pod itself). Cost: one forward at a time per
-//! [`MAX_CONCURRENT`] slot, at most [`MAX_BYTES`] of dump read within [`FETCH_TIMEOUT`]; the
-//! proxy's secrets (`SecretsConfigDump`) never leave the server.
+//! may read the namespace (as for the pod itself). Cost: at most [`MAX_CONCURRENT`] forwards open
+//! at once server-wide, at most [`MAX_BYTES`] of dump read within [`FETCH_TIMEOUT`]; the proxy's
+//! secrets (`SecretsConfigDump`) never leave the server.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
@@ -134,7 +134,8 @@ async fn get_dump(
 }
 
 /// The dump of the caller's pod `ns/pod` (found as `/api/namespaces/{ns}/pods/{pod}` finds it),
-/// its secrets removed, and the namespaces the caller may read on the pod's cluster.
+/// its secrets removed, and the namespaces the caller may read on the pod's cluster (not only the
+/// pod's: a route's `<svc>.<ns>` domain names a namespace when the caller may read it).
 async fn dump_of(
     s: &Shared,
     caller: &Caller,
@@ -147,7 +148,7 @@ async fn dump_of(
         .clusters
         .iter()
         .filter(|v| v.name() == cluster)
-        .flat_map(|v| v.namespace_names())
+        .flat_map(|v| v.readable_namespace_names())
         .collect();
     let client = client_for(s, caller, &cluster)?;
     let api: Api<Pod> = Api::namespaced(client, ns);
