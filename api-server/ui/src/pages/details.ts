@@ -1,6 +1,7 @@
 // Details of an app, workload or service, in Kiali's tabs (`?tab=`): Overview (its clusters, a health explanation
 // per cluster, inbound and outbound traffic, the graph centred on it), Inbound and Outbound Metrics, and a
-// workload's Logs (its pods in every cluster it runs in), and Traces (src/pages/traces.ts).
+// workload's Logs (its pods in every cluster it runs in), Traces (src/pages/traces.ts), and a workload's Envoy
+// configuration (src/pages/envoy.ts).
 
 import { clusterList, config, get, GraphBody, GraphNodeData, healthByCluster, reportError } from "../api";
 import { clear, h } from "../dom";
@@ -8,6 +9,7 @@ import { ms, percent, rate } from "../format";
 import { edgeErrorPct, edgeRate, nodeLabel, render } from "../graphview";
 import { explain } from "../health";
 import { detailPath, link, navigate, route } from "../nav";
+import { envoyTab } from "./envoy";
 import { logViewer, PodRef } from "./logs";
 import { metricsTab } from "./metrics";
 import { tracesTab } from "./traces";
@@ -47,6 +49,7 @@ export async function detailPage(app: HTMLElement, kind: DetailKind, ns: string,
     ...(kind === "services" ? [] : ([["out_metrics", "Outbound Metrics"]] as Array<[string, string]>)),
     ...(kind === "workloads" ? ([["logs", "Logs"]] as Array<[string, string]>) : []),
     ["traces", "Traces"],
+    ...(kind === "workloads" ? ([["envoy", "Envoy"]] as Array<[string, string]>) : []),
   ];
   const panes = new Map<string, HTMLElement>([["info", overview]]);
   const tabBar = h("div", { class: "tabs", role: "tablist", "data-testid": "detail-tabs" });
@@ -69,9 +72,11 @@ export async function detailPage(app: HTMLElement, kind: DetailKind, ns: string,
     let pane = panes.get(tab);
     if (!pane) {
       const d = await detailP;
+      const pods = (d?.instances ?? []).flatMap((i) => (i.pods ?? []).map((p) => ({ ...p, cluster: p.cluster || String(i.cluster ?? "") })));
       if (tab === "logs") {
-        const pods = (d?.instances ?? []).flatMap((i) => (i.pods ?? []).map((p) => ({ ...p, cluster: p.cluster || String(i.cluster ?? "") })));
         pane = h("section", { "data-testid": "detail-logs" }, logViewer(ns, pods, signal));
+      } else if (tab === "envoy") {
+        pane = h("section", { "data-testid": "detail-envoy" }, envoyTab(ns, pods, signal));
       } else if (tab === "traces") {
         pane = tracesTab(kind, ns, name, signal);
       } else {

@@ -20,8 +20,8 @@ use crate::progress::Progress;
 use crate::running::Running;
 
 /// Step 6: an operator per cluster (out of cluster, each with its own admin port) and the example CRs — the
-/// primary's pointed at east's Prometheus, the demo's Jaeger and ports — both waited on until Successful. Returns the
-/// primary's instance name.
+/// primary's pointed at east's Prometheus, the demo's Jaeger and ports — both waited on until Successful, and
+/// `examples/envoy-portforward-rbac.yaml` on both (the Envoy tab under anonymous). Returns the primary's instance name.
 pub async fn start_operators(
     setup: &Setup,
     progress: &mut Progress,
@@ -78,6 +78,15 @@ pub async fn start_operators(
     let remote = one_document(&setup.examples.join("kiali-remote.yaml"))?;
     clusters.apply_east.apply(&primary).await?;
     clusters.apply_west.apply(&remote).await?;
+    // Under anonymous the server forwards to pods' Envoy admin port with its own ServiceAccount:
+    // the demo grants it pods/portforward on both clusters (the roles the operator makes do not).
+    let portforward = crate::kube_util::yaml_documents(&crate::files::read(
+        &setup.examples.join("envoy-portforward-rbac.yaml"),
+    )?)?;
+    for obj in &portforward {
+        clusters.apply_east.apply(obj).await?;
+        clusters.apply_west.apply(obj).await?;
+    }
     let instance = instance_of(&primary);
     for (cluster, applier, cr) in [
         (PRIMARY, &mut clusters.apply_east, &primary),
