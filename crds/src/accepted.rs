@@ -64,8 +64,10 @@ pub const ACTED_ON: &[&str] = &[
     "deployment.logger.log_format",
     // The metrics client (api-server/src/upstream.rs, prom.rs): `enabled`, `is_core` and
     // `cache_*` are not read by anything, so they are reported when set.
-    // `external_services.grafana.{enabled,internal_url}` place and check Grafana's node on the
-    // mesh page (unit test `mesh_route_tests`) but have no case here, so are still reported.
+    // Grafana's infrastructure node on the mesh page (api-server/src/grafana.rs): whether it is
+    // shown, and whether its `/api/health` answers.
+    "external_services.grafana.enabled",
+    "external_services.grafana.internal_url",
     "external_services.prometheus.url",
     "external_services.prometheus.health_check_url",
     "external_services.prometheus.auth.type",

@@ -545,6 +545,23 @@ fn cases() -> Vec<Case> {
             ),
             json!({"external_services": {"prometheus": {"thanos_proxy": {"enabled": true}}}}),
         ),
+        // Grafana's node of the mesh graph: shown or not, and its reachability (the stand-in
+        // answers its `/api/health`; nothing listens on port 1).
+        with(
+            case(
+                "external_services.grafana.enabled",
+                json!(true),
+                json!(false),
+                Server("/grafana"),
+            ),
+            json!({"external_services": {"grafana": {"internal_url": "{prom}"}}}),
+        ),
+        case(
+            "external_services.grafana.internal_url",
+            json!("{prom}"),
+            json!("http://127.0.0.1:1"),
+            Server("/grafana"),
+        ),
         case(
             "external_services.tracing.enabled",
             json!(true),
@@ -1156,6 +1173,16 @@ impl Server<'_> {
         .await;
         let (_, encoding, _) = get(format!("{base}/api/config"), true).await;
         let (_, _, tracing_info) = get(format!("{base}/api/tracing"), false).await;
+        // Grafana's infrastructure nodes of the mesh graph, by their health.
+        let (_, _, mesh) = get(format!("{base}/api/mesh/graph"), false).await;
+        let grafana: Vec<Value> = mesh["elements"]["nodes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|n| &n["data"])
+            .filter(|d| d["infraType"] == "grafana")
+            .map(|d| d["healthData"].clone())
+            .collect();
         let (_, _, traces) = get(
             format!("{base}/api/namespaces/{}/apps/labelled/traces", self.ns),
             false,
@@ -1248,6 +1275,7 @@ impl Server<'_> {
         });
         let observed = json!({
             "tracing": tracing,
+            "grafana": grafana,
             "prom": prom,
             "api": {"ip": addr.ip().to_string(), "port": addr.port()},
             "metrics": running.metrics_addr.map(|a: SocketAddr| a.port()),
