@@ -61,7 +61,6 @@ pub struct Config {
     pub external_services: ExternalServicesConfig,
     pub health_config: HealthConfig,
     pub istio_labels: IstioLabelsConfig,
-    pub kiali_internal: crate::kiali_internal::KialiInternalConfig,
     pub kubernetes_config: KubernetesConfig,
     pub login_token: LoginTokenConfig,
     pub server: ServerConfig,
@@ -325,7 +324,6 @@ impl Default for Config {
             external_services: ExternalServicesConfig::default(),
             health_config: HealthConfig::kiali_default(),
             istio_labels: IstioLabelsConfig::default(),
-            kiali_internal: Default::default(),
             kubernetes_config: KubernetesConfig::default(),
             login_token: LoginTokenConfig::default(),
             server: ServerConfig::default(),
@@ -561,8 +559,6 @@ impl Config {
             )));
         }
         cfg.validation_flags()?;
-        cfg.graph_cache()?;
-        cfg.health_cache()?;
         Ok(cfg)
     }
 
