@@ -369,8 +369,14 @@ export async function startHomeTokenServer(demo, cluster, { withWest = false } =
  * tiers, a fifth of them across clusters, some with errors.
  */
 export function syntheticGraph(nodeCount, edgeCount, seed = 42) {
-  let s = seed;
-  const rnd = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
+  // mulberry32: 32-bit integer arithmetic (a float LCG loses precision and cycles too soon for 5,000 nodes).
+  let s = seed >>> 0;
+  const rnd = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(s ^ (s >>> 15), 1 | s);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
   const clusters = ["east", "west"];
   const namespaces = Array.from({ length: 10 }, (_, i) => `ns${i}`);
   const tiers = 10;
@@ -403,7 +409,8 @@ export function syntheticGraph(nodeCount, edgeCount, seed = 42) {
   }
   const edges = [];
   const seen = new Set();
-  while (edges.length < edgeCount) {
+  for (let tries = 0; edges.length < edgeCount; tries++) {
+    if (tries > 100 * edgeCount) throw new Error(`syntheticGraph: no ${edgeCount} distinct edges between ${nodeCount} nodes`);
     const a = Math.floor(rnd() * (nodeCount - perTier));
     const t = Math.min(tiers - 1, tierOf(a) + (rnd() < 0.8 ? 1 : 2));
     let b = t * perTier + Math.floor(rnd() * perTier);
