@@ -26,6 +26,12 @@ export interface Rendered {
   /** Milliseconds from the call to the first painted frame after layout. */
   renderMs: Promise<number>;
   layout: "dagre" | "layered";
+  /**
+   * Milliseconds per phase of the first render, filled as they end: `elements` (Kiali's JSON to Cytoscape's),
+   * `layout` (positions; dagre's run when small), `cytoscape` (the instance with its elements and style), `paint`
+   * (from there to the first painted frame).
+   */
+  phases: Record<string, number>;
 }
 
 /** Above this many nodes the layered layout replaces dagre (dagre is quadratic-ish on dense graphs). */
@@ -156,9 +162,11 @@ export function toElements(body: GraphBody, opts: ViewOptions): ElementDefinitio
   const rules = opts.rules ?? compileRules(undefined);
   for (const e of body.elements?.edges ?? []) {
     const d = e.data;
+    // No `label` field without a label: the label's style (`edge[label]`) then costs nothing per edge.
+    const label = edgeLabelText(d, opts.edgeLabels);
     els.push({
       group: "edges",
-      data: { ...d, label: edgeLabelText(d, opts.edgeLabels) },
+      data: label ? { ...d, label } : { ...d },
       classes: edgeClass(d, byId.get(d.source), byId.get(d.target), rules) + (opts.security && num(d.isMTLS) > 0 ? " secure" : ""),
     });
   }
@@ -247,6 +255,11 @@ function style(large: boolean): cytoscape.StylesheetJson {
         "target-arrow-shape": "triangle",
         "arrow-scale": 0.8,
         "curve-style": large ? "straight" : "bezier",
+      },
+    },
+    {
+      selector: "edge[label]",
+      style: {
         label: "data(label)",
         "font-size": 8,
         "text-wrap": "wrap",
@@ -474,10 +487,18 @@ function flattenBoxes(elements: ElementDefinition[], positions: Map<string, { x:
 
 export function render(container: HTMLElement, body: GraphBody, opts: ViewOptions): Rendered {
   const t0 = performance.now();
+  const phases: Record<string, number> = {};
+  let tPhase = t0;
+  const phase = (name: string) => {
+    const t = performance.now();
+    phases[name] = (phases[name] ?? 0) + t - tPhase;
+    tPhase = t;
+  };
   const leafCount = (body.elements?.nodes ?? []).filter((n) => !n.data.isBox).length;
   const large = leafCount > DAGRE_MAX_NODES;
   const elements = toElements(body, opts);
   const layoutKind = large ? "layered" : "dagre";
+  phase("elements");
   if (large) {
     // Positions go in with the elements: no second pass over the graph.
     const positions = layeredPositions(body);
@@ -486,6 +507,7 @@ export function render(container: HTMLElement, body: GraphBody, opts: ViewOption
       if (p) el.position = p;
     }
     flattenBoxes(elements, positions);
+    phase("layout");
   }
   const cy = cytoscape({
     container,
@@ -500,6 +522,8 @@ export function render(container: HTMLElement, body: GraphBody, opts: ViewOption
     boxSelectionEnabled: false,
     layout: { name: "preset", fit: true, padding: 30 },
   });
+  phase("cytoscape");
+  const rendered: Rendered = { cy, renderMs: Promise.resolve(0), layout: layoutKind, phases };
   const layoutDone = large
     ? Promise.resolve()
     : new Promise<void>((resolve) => {
@@ -515,16 +539,39 @@ export function render(container: HTMLElement, body: GraphBody, opts: ViewOption
         } as cytoscape.LayoutOptions);
         layout.one("layoutstop", () => {
           separateBoxes(cy);
+          phase("layout");
           resolve();
         });
-        layout.run();
+        try {
+          layout.run();
+        } catch (e) {
+          // dagre throws on some graphs with boxes ("Not possible to find intersection inside of the rectangle": two
+          // connected nodes put on one point); the layered layout places them instead of leaving the page blank.
+          console.warn(`dagre failed (${(e as Error).message}); using the layered layout`);
+          const positions = layeredPositions(body);
+          cy.batch(() => {
+            cy.nodes().forEach((n) => {
+              const p = positions.get(n.id());
+              if (p && !n.isParent()) n.position(p);
+            });
+          });
+          separateBoxes(cy);
+          rendered.layout = "layered";
+          phase("layout");
+          resolve();
+        }
       });
-  const renderMs = layoutDone.then(
+  rendered.renderMs = layoutDone.then(
     () =>
       new Promise<number>((resolve) => {
         cy.fit(undefined, 30);
-        requestAnimationFrame(() => requestAnimationFrame(() => resolve(performance.now() - t0)));
+        requestAnimationFrame(() =>
+          requestAnimationFrame(() => {
+            phase("paint");
+            resolve(performance.now() - t0);
+          }),
+        );
       }),
   );
-  return { cy, renderMs, layout: layoutKind };
+  return rendered;
 }
