@@ -8,7 +8,7 @@ CLUSTERS ?= east west
 export MESHGLASS_CACHE ?= $(HOME)/.cache/meshglass
 
 .PHONY: help demo demo-down test lint fmt-check clippy acyclic deny unit e2e crds crds-check \
-        charts charts-check findings-check ui-unit proptest-million tools prereqs clusters-up clusters-down bench bench-testbed bench-istio bench-server bench-dashboard bench-metrics-store compare-server ui ui-test bundle bundle-check images images-lint
+        charts charts-check findings-check ui-unit proptest-million tools prereqs clusters-up clusters-down bench bench-testbed bench-istio bench-server bench-dashboard bench-metrics-store bench-ui compare-server ui ui-test bundle bundle-check images images-lint
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -105,7 +105,7 @@ ui: ## build the web UI into api-server/ui/dist (npm ci + vite build; skipped wh
 ui-unit: ui ## unit tests of the UI's pure modules (node --test api-server/ui/tests/unit/*.test.mjs: wizard builder against its golden file, merge patches)
 	cd api-server/ui && node --test tests/unit/*.test.mjs
 
-ui-test: prereqs tools ui ## browser tests of the UI (Debian chromium + playwright-core) on the demo mesh
+ui-test: prereqs tools ui ## browser tests of the UI (Debian chromium + playwright-core) on the demo mesh, and `make bench-ui` at 50 nodes (graphbench.test.mjs: its figures measured, none asserted)
 	$(CARGO) build --locked -q -p meshglass-operator -p meshglass-server -p meshglass-simulator --bins
 	cd api-server/ui && MESHGLASS_BIN_DIR=$${CARGO_TARGET_DIR:-$(CURDIR)/target}/debug node --test --test-concurrency=1 tests/*.test.mjs
 
@@ -141,6 +141,9 @@ bench-dashboard: tools ## a workload's metrics dashboard (inbound + outbound, pe
 bench-metrics-store: tools ## graph p50/p95 at 1 and 50 namespaces via Thanos Query (a sidecar beside each cluster's Prometheus) and via the plain Prometheus, in one run
 	$(CARGO) build --locked --release -q -p meshglass-server
 	$(CARGO) run --locked --release -q -p meshglass-testbed --example server_bench -- --thanos --namespaces 50 --pods 0 --rounds $(or $(ROUNDS),40)
+
+bench-ui: prereqs ui ## the graph page in headless Chromium on synthetic graphs of 1,000/3,000/5,000 nodes (3 edges per node; a stand-in server, no clusters): navigation → drawn, refresh → drawn, select, zoom, pan, p50/p95 over RUNS loads (default 5); SIZES=50,1000 other sizes; PROFILE=1 also writes CPU profiles
+	cd api-server/ui && node scripts/bench-graph.mjs $(if $(SIZES),--sizes $(SIZES)) $(if $(RUNS),--runs $(RUNS)) $(if $(PROFILE),--profile)
 
 compare-server: tools ## every recorded route of the test bed answered by BASELINE=<binary> and by this tree's server: same status and bytes (graphs: same JSON)
 	@test -n "$(BASELINE)" || { echo "compare-server: set BASELINE=<path of the meshglass-server to compare with>"; exit 2; }
