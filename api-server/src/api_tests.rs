@@ -112,6 +112,7 @@ pub(crate) fn state(strategy: AuthStrategy, web_root: &str) -> Arc<AppState> {
         health_rules: Arc::new(meshglass_engine::HealthRules::default()),
         app_labels: Arc::default(),
         grafana: None,
+        view_cache: Default::default(),
     })
 }
 
@@ -434,6 +435,7 @@ fn with_prom(url: &str) -> Arc<AppState> {
         health_rules: s.health_rules.clone(),
         app_labels: s.app_labels.clone(),
         grafana: None,
+        view_cache: Default::default(),
     })
 }
 
@@ -551,6 +553,7 @@ async fn configured_clusters_without_kubeconfig_are_listed_and_metrics_count_cac
         health_rules: base.health_rules.clone(),
         app_labels: base.app_labels.clone(),
         grafana: None,
+        view_cache: Default::default(),
     });
     let (_, _, b) = call(&s, "/kiali/api/config", None).await;
     assert_eq!(b["clusters"]["south"]["accessible"], false);
@@ -607,6 +610,7 @@ async fn canonical_name_groups_the_app_in_lists_details_health_and_graph() {
         health_rules: base.health_rules.clone(),
         app_labels: base.app_labels.clone(),
         grafana: None,
+        view_cache: Default::default(),
     });
     let (_, _, apps) = call(&s, "/kiali/api/clusters/apps", None).await;
     let names: Vec<&str> = apps["applications"]
@@ -674,6 +678,7 @@ pub(crate) fn assembled(config: Config, registry: Arc<Registry>, auth: Arc<Auth>
         health_rules: base.health_rules.clone(),
         app_labels: base.app_labels.clone(),
         grafana,
+        view_cache: Default::default(),
     })
 }
 
@@ -769,6 +774,7 @@ async fn an_ignored_home_cluster_is_not_listed_but_still_reviews_tokens() {
         health_rules: base.health_rules.clone(),
         app_labels: base.app_labels.clone(),
         grafana: None,
+        view_cache: Default::default(),
     });
     let (_, _, b) = call(&s, "/kiali/api/config", None).await;
     let clusters: Vec<&String> = b["clusters"].as_object().unwrap().keys().collect();

@@ -138,6 +138,7 @@ pub(crate) async fn anonymous() -> Arc<AppState> {
         health_rules: Arc::new(meshglass_engine::HealthRules::default()),
         app_labels: Arc::default(),
         grafana: None,
+        view_cache: Default::default(),
     })
 }
 

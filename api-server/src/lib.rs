@@ -27,6 +27,7 @@ pub mod traces;
 mod ttl_cache;
 pub mod ui;
 pub mod upstream;
+pub mod view_cache;
 
 #[cfg(test)]
 mod api_tests;
@@ -48,6 +49,8 @@ mod session_tests;
 mod trust_tests;
 #[cfg(test)]
 mod upstream_tests;
+#[cfg(test)]
+mod view_cache_tests;
 #[cfg(test)]
 mod write_tests;
 
@@ -235,6 +238,15 @@ pub async fn start(opts: Options) -> Result<Running> {
     let auth = Arc::new(auth);
     let mut server_metrics = metrics::Metrics::default();
     server_metrics.register_reviews(&auth.counts);
+    let view_cache = view_cache::ViewCaches::configured(
+        config
+            .graph_cache()
+            .map_err(|e| Error::Config(e.to_string()))?,
+        config
+            .health_cache()
+            .map_err(|e| Error::Config(e.to_string()))?,
+        &server_metrics.view_cache,
+    );
     let state = Arc::new(AppState {
         config: config.clone(),
         registry: registry.clone(),
@@ -252,9 +264,11 @@ pub async fn start(opts: Options) -> Result<Running> {
         )),
         grafana: grafana::Probe::configured(&config.external_services.grafana, &opts.paths)?
             .map(Arc::new),
+        view_cache,
     });
 
     let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(view_cache::refresh_loop(Arc::downgrade(&state)));
     tasks.spawn(registry::watch_secrets_dir(
         registry.clone(),
         opts.remote_secrets_dir.clone(),

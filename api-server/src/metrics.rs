@@ -43,6 +43,8 @@ pub struct Metrics {
     pub errors: Family<ErrorLabels, Counter>,
     pub cluster_accessible: Family<ClusterLabels, Gauge>,
     pub cached_objects: Family<KindLabels, Gauge>,
+    /// The view caches' counters (`view_cache_*`, [`crate::view_cache`]).
+    pub view_cache: crate::view_cache::CacheMetrics,
 }
 
 impl Default for Metrics {
@@ -80,6 +82,8 @@ impl Default for Metrics {
             "1 when the cluster's API server answered the last probe",
             cluster_accessible.clone(),
         );
+        let view_cache = crate::view_cache::CacheMetrics::default();
+        view_cache.register(&mut registry);
         Metrics {
             registry,
             requests,
@@ -87,6 +91,7 @@ impl Default for Metrics {
             errors,
             cluster_accessible,
             cached_objects,
+            view_cache,
         }
     }
 }

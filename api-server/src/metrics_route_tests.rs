@@ -84,6 +84,7 @@ async fn state_with(strategy: AuthStrategy, registry: Arc<Registry>) -> (Arc<App
         health_rules: Arc::new(meshglass_engine::HealthRules::default()),
         app_labels: Arc::default(),
         grafana: None,
+        view_cache: Default::default(),
     });
     (s, seen)
 }

@@ -95,6 +95,7 @@ fn keyed(s: &Arc<AppState>, strategy: AuthStrategy, key: &str, seconds: u64) -> 
         health_rules: s.health_rules.clone(),
         app_labels: s.app_labels.clone(),
         grafana: None,
+        view_cache: Default::default(),
     })
 }
 

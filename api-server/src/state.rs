@@ -39,6 +39,8 @@ pub struct AppState {
     pub app_labels: Arc<AppLabels>,
     /// Grafana's reachability probe (`external_services.grafana`, when enabled with a URL).
     pub grafana: Option<Arc<crate::grafana::Probe>>,
+    /// The graph and health view caches (`kiali_internal`); [`Default`] keeps nothing.
+    pub view_cache: crate::view_cache::ViewCaches,
 }
 
 /// Shared state of the router.

@@ -66,21 +66,41 @@ async fn fake_prometheus() -> String {
 
 /// Token strategy; alice may read `bookinfo` in east only.
 async fn east_only() -> Arc<AppState> {
+    east_only_with(AuthStrategy::Token, |_| Default::default()).await
+}
+
+/// The [`east_only`] mesh under `strategy` (bob may read `bookinfo` in both clusters), with the
+/// view caches `caches` makes of the server's metrics.
+pub(crate) async fn east_only_with(
+    strategy: AuthStrategy,
+    caches: impl FnOnce(&Metrics) -> crate::view_cache::ViewCaches,
+) -> Arc<AppState> {
     let alice = User {
         username: "alice".into(),
         uid: "u1".into(),
         groups: vec![],
         extra: BTreeMap::new(),
     };
+    let bob = User {
+        username: "bob".into(),
+        uid: "u2".into(),
+        ..alice.clone()
+    };
     let reviewer = StaticReviewer {
-        tokens: [("t-alice".to_string(), alice)].into(),
-        grants: [("alice".into(), "east".into(), "bookinfo".into())].into(),
+        tokens: [("t-alice".to_string(), alice), ("t-bob".to_string(), bob)].into(),
+        grants: [
+            ("alice".into(), "east".into(), "bookinfo".into()),
+            ("bob".into(), "east".into(), "bookinfo".into()),
+            ("bob".into(), "west".into(), "bookinfo".into()),
+        ]
+        .into(),
     };
     let mut config = Config::default();
     config.server.web_root = "/kiali".into();
-    let auth = Arc::new(Auth::new(AuthStrategy::Token, Arc::new(reviewer)));
+    let auth = Arc::new(Auth::new(strategy, Arc::new(reviewer)));
     let mut metrics = Metrics::default();
     metrics.register_reviews(&auth.counts);
+    let view_cache = caches(&metrics);
     let url = fake_prometheus().await;
     Arc::new(AppState {
         config: Arc::new(config),
@@ -94,6 +114,7 @@ async fn east_only() -> Arc<AppState> {
         health_rules: Arc::new(meshglass_engine::HealthRules::default()),
         app_labels: Arc::default(),
         grafana: None,
+        view_cache,
     })
 }
 
@@ -318,6 +339,7 @@ async fn east_only_tracing(
         health_rules: s.health_rules.clone(),
         app_labels: s.app_labels.clone(),
         grafana: None,
+        view_cache: Default::default(),
     })
 }
 
@@ -483,6 +505,7 @@ async fn east_only_with_traces() -> Arc<AppState> {
         health_rules: s.health_rules.clone(),
         app_labels: s.app_labels.clone(),
         grafana: None,
+        view_cache: Default::default(),
     })
 }
 

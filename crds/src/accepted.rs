@@ -117,6 +117,15 @@ pub const ACTED_ON: &[&str] = &[
     "server.observability.metrics.enabled",
     "server.observability.metrics.port",
     "server.gzip_enabled",
+    // The view caches (api-server/src/view_cache.rs).
+    "kiali_internal.graph_cache.enabled",
+    "kiali_internal.graph_cache.refresh_interval",
+    "kiali_internal.graph_cache.inactivity_timeout",
+    "kiali_internal.graph_cache.max_cache_memory_mb",
+    "kiali_internal.health_cache.enabled",
+    "kiali_internal.health_cache.refresh_interval",
+    "kiali_internal.health_cache.inactivity_timeout",
+    "kiali_internal.health_cache.max_cache_memory_mb",
 ];
 
 /// Spec paths present on the CR that nothing acts on, shallowest first, sorted.

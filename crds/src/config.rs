@@ -61,6 +61,7 @@ pub struct Config {
     pub external_services: ExternalServicesConfig,
     pub health_config: HealthConfig,
     pub istio_labels: IstioLabelsConfig,
+    pub kiali_internal: crate::kiali_internal::KialiInternalConfig,
     pub kubernetes_config: KubernetesConfig,
     pub login_token: LoginTokenConfig,
     pub server: ServerConfig,
@@ -324,6 +325,7 @@ impl Default for Config {
             external_services: ExternalServicesConfig::default(),
             health_config: HealthConfig::kiali_default(),
             istio_labels: IstioLabelsConfig::default(),
+            kiali_internal: Default::default(),
             kubernetes_config: KubernetesConfig::default(),
             login_token: LoginTokenConfig::default(),
             server: ServerConfig::default(),
@@ -559,6 +561,8 @@ impl Config {
             )));
         }
         cfg.validation_flags()?;
+        cfg.graph_cache()?;
+        cfg.health_cache()?;
         Ok(cfg)
     }
 

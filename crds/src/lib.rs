@@ -8,12 +8,14 @@
 //! - [`openid`]: the `auth.openid` provider settings, per cluster;
 //! - [`openshift`]: the `auth.openshift` settings and the OAuthClient and callback names;
 //! - [`tracing`]: `external_services.tracing`, the tracing store;
+//! - [`kiali_internal`]: `kiali_internal.graph_cache` and `health_cache`, the server's view caches;
 //! - [`feature_flags`]: `kiali_feature_flags.validations` (ignored codes, wildcard Gateway hosts);
 //! - [`accepted`]: which spec fields this version acts on, and which it only accepts.
 
 pub mod accepted;
 pub mod config;
 pub mod feature_flags;
+pub mod kiali_internal;
 pub mod kubeconfig;
 pub mod names;
 pub mod openid;

@@ -3,6 +3,8 @@
 //! - graph latency p50/p95 for 1, 50 and 200 namespaces over east + west, with Prometheus
 //!   backfilled for every namespace; Prometheus queries per graph; share of the time spent
 //!   outside Prometheus (from the server's `Server-Timing` header);
+//! - a fresh view against the same view repeated (answered by the view caches) at up to 50
+//!   namespaces, for the namespace graph and app health;
 //! - resident memory per cached pod with 2 clusters × `--pods` pods (skipped with `--pods 0`);
 //! - with `--thanos`, the graph figures over Thanos Query as well, in the same run: a Prometheus
 //!   per cluster holding what that cluster's proxies report, a Thanos sidecar beside each and one
@@ -141,6 +143,11 @@ async fn main() {
         running.push((*label, server));
     }
     graph_tables(&running, &namespaces, end, rounds).await;
+    if let Some((label, server)) = running.last() {
+        let n = namespaces.len().min(50);
+        println!("\n{label}, the view caches at {n} namespaces:\n");
+        view_cache_table(server, &namespaces[..n], end, rounds).await;
+    }
     if n_ns >= 200 {
         for (label, server) in &running {
             print!("\n{label}: ");
@@ -319,6 +326,70 @@ async fn graph_tables(servers: &[(&str, Server)], namespaces: &[String], end: i6
                 f.edges
             );
         }
+    }
+}
+
+/// One request's latency up to its last byte, and how the view cache answered it.
+async fn timed(http: &reqwest::Client, url: &str) -> (f64, String) {
+    let start = Instant::now();
+    let resp = http.get(url).send().await.expect("view");
+    assert_eq!(resp.status(), 200, "{url}");
+    let outcome = resp
+        .headers()
+        .get("x-meshglass-view-cache")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    resp.bytes().await.expect("body");
+    (start.elapsed().as_secs_f64() * 1000.0, outcome)
+}
+
+/// A fresh view (computed: its own `queryTime`, which the view caches never keep) against the
+/// same view repeated (a moving window: no `queryTime`, answered from the cache), for the
+/// namespace graph and for app health, rounds alternating.
+async fn view_cache_table(server: &Server, namespaces: &[String], end: i64, rounds: usize) {
+    let list = namespaces.join(",");
+    let views = [
+        (
+            "namespace graph (workload)",
+            format!(
+                "{}/api/namespaces/graph?namespaces={list}&graphType=workload&duration=600s",
+                server.base
+            ),
+        ),
+        (
+            "app health",
+            format!(
+                "{}/api/clusters/health?namespaces={list}&type=app&rateInterval=10m",
+                server.base
+            ),
+        ),
+    ];
+    println!("| view | fresh p50 ms | fresh p95 ms | repeat p50 ms | repeat p95 ms |");
+    println!("|---|---:|---:|---:|---:|");
+    for (name, url) in &views {
+        let fresh_url = format!("{url}&queryTime={end}");
+        // The first repeat is the miss that fills the cache.
+        let (_, first) = timed(&server.http, url).await;
+        assert_eq!(first, "miss", "{url}");
+        let (mut fresh, mut repeat) = (Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            let (ms, outcome) = timed(&server.http, &fresh_url).await;
+            assert_eq!(outcome, "off");
+            fresh.push(ms);
+            let (ms, outcome) = timed(&server.http, url).await;
+            assert_eq!(outcome, "hit", "{url}");
+            repeat.push(ms);
+        }
+        fresh.sort_by(f64::total_cmp);
+        repeat.sort_by(f64::total_cmp);
+        println!(
+            "| {name} | {:.1} | {:.1} | {:.1} | {:.1} |",
+            percentile(&fresh, 0.5),
+            percentile(&fresh, 0.95),
+            percentile(&repeat, 0.5),
+            percentile(&repeat, 0.95)
+        );
     }
 }
 

@@ -775,6 +775,80 @@ fn cases() -> Vec<Case> {
             json!(false),
             Server("/gzip"),
         ),
+        // The view caches (over the recording metrics store): a repeated view is a hit, or not
+        // kept at all; a kept view is refreshed in the background, or dropped when idle.
+        with(
+            case(
+                "kiali_internal.graph_cache.enabled",
+                json!(false),
+                json!(true),
+                Server("/viewCache/graph/second"),
+            ),
+            prom(json!({})),
+        ),
+        with(
+            case(
+                "kiali_internal.graph_cache.max_cache_memory_mb",
+                json!(0),
+                json!(10),
+                Server("/viewCache/graph/second"),
+            ),
+            prom(json!({})),
+        ),
+        with(
+            case(
+                "kiali_internal.graph_cache.refresh_interval",
+                json!("1s"),
+                json!("1h"),
+                Server("/viewCache/graph/refreshed"),
+            ),
+            prom(json!({})),
+        ),
+        with(
+            case(
+                "kiali_internal.graph_cache.inactivity_timeout",
+                json!("1s"),
+                json!("1h"),
+                Server("/viewCache/graph/evicted"),
+            ),
+            prom(json!({})),
+        ),
+        with(
+            case(
+                "kiali_internal.health_cache.enabled",
+                json!(false),
+                json!(true),
+                Server("/viewCache/health/second"),
+            ),
+            prom(json!({})),
+        ),
+        with(
+            case(
+                "kiali_internal.health_cache.max_cache_memory_mb",
+                json!(0),
+                json!(10),
+                Server("/viewCache/health/second"),
+            ),
+            prom(json!({})),
+        ),
+        with(
+            case(
+                "kiali_internal.health_cache.refresh_interval",
+                json!("1s"),
+                json!("1h"),
+                Server("/viewCache/health/refreshed"),
+            ),
+            prom(json!({})),
+        ),
+        with(
+            case(
+                "kiali_internal.health_cache.inactivity_timeout",
+                json!("1s"),
+                json!("1h"),
+                Server("/viewCache/health/evicted"),
+            ),
+            prom(json!({})),
+        ),
     ]
 }
 
@@ -1036,7 +1110,8 @@ struct Server<'a> {
 }
 
 impl Server<'_> {
-    async fn observe(&self, config: Config) -> Value {
+    /// What the server started from `config` does; `pointer` is the case's (what it looks at).
+    async fn observe(&self, config: Config, pointer: &str) -> Value {
         self.prom.take();
         self.jaeger.take();
         let at_bed_provider = config.auth.strategy == "openid"
@@ -1146,6 +1221,11 @@ impl Server<'_> {
             })
             .collect();
         let (root_status, _, _) = get(format!("http://{addr}/kiali/api/status"), false).await;
+        // Only a view cache case watches the caches (seconds of waiting).
+        let view_cache = match pointer.strip_prefix("/viewCache") {
+            Some(_) => view_cache(&http, &base, self.ns, &state, pointer).await,
+            None => Value::Null,
+        };
         let (_, _, apps) = get(
             format!("{base}/api/clusters/apps?namespaces={}", self.ns),
             false,
@@ -1210,10 +1290,87 @@ impl Server<'_> {
             "openid": openid,
             "openidLogin": openid_login,
             "validations": validations,
+            "viewCache": view_cache,
         });
         running.shutdown();
         observed
     }
+}
+
+/// How long a view cache case watches for a background refresh or an eviction (its settings
+/// are 1 s against 1 h; the refresher looks every 250 ms then).
+const CACHE_WINDOW: Duration = Duration::from_secs(6);
+
+/// What a view cache case shows (`pointer` `/viewCache/<graph|health>/<second|refreshed|evicted>`):
+/// how the second of two identical requests was answered (`hit`, `miss`, `off`), or whether the
+/// kept view was refreshed in the background, or dropped, within [`CACHE_WINDOW`] of the first.
+async fn view_cache(
+    http: &reqwest::Client,
+    base: &str,
+    ns: &str,
+    state: &meshglass_server::state::AppState,
+    pointer: &str,
+) -> Value {
+    let mut parts = pointer.split('/').skip(2);
+    let (Some(view), Some(aspect)) = (parts.next(), parts.next()) else {
+        return Value::Null;
+    };
+    let (view, url) = match view {
+        "graph" => (
+            "graph",
+            format!("{base}/api/namespaces/graph?namespaces={ns}&graphType=workload"),
+        ),
+        _ => (
+            "health",
+            format!("{base}/api/clusters/health?namespaces={ns}&type=app"),
+        ),
+    };
+    let answered = |http: reqwest::Client, url: String| async move {
+        let resp = http.get(&url).send().await.expect("request");
+        resp.headers()
+            .get(meshglass_server::view_cache::VIEW_CACHE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    answered(http.clone(), url.clone()).await;
+    let stats = || match view {
+        "graph" => state.view_cache.graph.stats(),
+        _ => state.view_cache.health.stats(),
+    };
+    let observed = match aspect {
+        "second" => json!(answered(http.clone(), url).await),
+        "refreshed" => {
+            let refreshes = || {
+                state
+                    .metrics
+                    .view_cache
+                    .refreshes
+                    .get_or_create(&meshglass_server::view_cache::RefreshLabels {
+                        view,
+                        outcome: "ok",
+                    })
+                    .get()
+            };
+            json!(
+                wait_until("a background refresh", CACHE_WINDOW, || {
+                    let n = refreshes();
+                    async move { Ok::<_, String>((n > 0).then_some(())) }
+                })
+                .await
+                .is_ok()
+            )
+        }
+        _ => json!(
+            wait_until("the idle view dropped", CACHE_WINDOW, || {
+                let empty = stats().entries == 0;
+                async move { Ok::<_, String>(empty.then_some(())) }
+            })
+            .await
+            .is_ok()
+        ),
+    };
+    json!({view: {aspect: observed}})
 }
 
 /// Where `/api/auth/openid_redirect` sends the browser (the per-login random `state`, `nonce` and
@@ -1506,8 +1663,8 @@ async fn every_acted_on_field_changes_what_is_built_or_what_the_server_does() {
             }
             Via::Log => (logged(&config_of(&specs[0])), logged(&config_of(&specs[1]))),
             Via::Server(pointer) => {
-                let a = server.observe(config_of(&specs[0])).await;
-                let b = server.observe(config_of(&specs[1])).await;
+                let a = server.observe(config_of(&specs[0]), pointer).await;
+                let b = server.observe(config_of(&specs[1]), pointer).await;
                 let at = |v: &Value| v.pointer(pointer).cloned().unwrap_or(Value::Null);
                 (at(&a), at(&b))
             }

@@ -44,6 +44,10 @@ fn server_config(config_yaml: &str) -> Config {
     c.server.port = 0;
     c.server.observability.metrics.port = 0;
     c.kubernetes_config.cluster_name = "east".into();
+    // The graphs are polled until the stores hold every series: each poll reaches the store,
+    // not the graph view cache's first answer.
+    c.kiali_internal.graph_cache.enabled = false;
+    c.kiali_internal.health_cache.enabled = false;
     c
 }
 

@@ -47,12 +47,13 @@ async fn prometheus_faults_give_named_503s_and_nothing_else_breaks() {
     let dir = tempfile::tempdir().expect("dir");
     let secrets = dir.path().join("secrets");
     std::fs::create_dir_all(&secrets).expect("secrets dir");
+    // Every request must reach the store as it fails: no view cache between them.
     let mut server = ServerProcess::start(
         bed,
         dir.path(),
         &secrets,
         &format!(
-            "auth:\n  strategy: anonymous\nkubernetes_config:\n  cluster_name: east\nexternal_services:\n  prometheus:\n    url: {}\n",
+            "auth:\n  strategy: anonymous\nkubernetes_config:\n  cluster_name: east\nkiali_internal:\n  graph_cache: {{enabled: false}}\n  health_cache: {{enabled: false}}\nexternal_services:\n  prometheus:\n    url: {}\n",
             prom.url()
         ),
     )

@@ -242,10 +242,12 @@ async fn graph_rates_follow_the_wizards_virtual_service_weights() {
         "west",
         &common::token_kubeconfig(bed.cluster("west"), &remote_reader_token(&west).await),
     );
+    // The shares are polled as the traffic shifts: no view cache between the polls and the store.
     let config = meshglass_server::Config::from_yaml(&format!(
         "auth: {{strategy: anonymous}}\n\
          server: {{address: 127.0.0.1, port: 0, web_root: /kiali, observability: {{metrics: {{port: 0}}}}}}\n\
          kubernetes_config: {{cluster_name: east}}\n\
+         kiali_internal: {{graph_cache: {{enabled: false}}, health_cache: {{enabled: false}}}}\n\
          external_services: {{prometheus: {{url: '{}'}}}}\n",
         prom.url()
     ))

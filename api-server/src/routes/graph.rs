@@ -1,8 +1,11 @@
 //! Graph routes: PromQL from the engine, run concurrently and bounded against the one
 //! Prometheus, and the engine's graph built over the clusters the caller sees. The body is the
 //! engine's JSON writer's output (no `Value` round trip); node graphs keep their nodes in place.
+//! A namespace graph is answered from the graph view cache when it is on ([`crate::view_cache`]):
+//! the server's graph of the view, or a signed-in caller's graph built from its telemetry.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Extension;
@@ -18,6 +21,7 @@ use crate::state::{Shared, Views, blocking};
 use crate::telemetry::{
     inventory, relevant_namespaces, run_queries, traffic_namespaces, visible_samples,
 };
+use crate::view_cache::{VIEW_CACHE_HEADER, ViewParams, key_of, view_params};
 
 /// Time spent waiting for Prometheus, reported in a `Server-Timing` header.
 struct Timing {
@@ -33,8 +37,174 @@ enum Focus {
     Service(String),
 }
 
-/// Builds the graph of a request and writes its body; `force_ns` makes it a node graph of that
-/// namespace centred on `focus`.
+/// What Prometheus answered for a graph: its samples, the health samples of the requested
+/// namespaces and of the `outside` namespaces its traffic reaches, and the (cluster, namespace)
+/// pairs the traffic names.
+#[derive(Clone)]
+struct Telemetry {
+    samples: Vec<engine::Sample>,
+    health_samples: Vec<engine::Sample>,
+    outside: Vec<String>,
+    outside_samples: Vec<engine::Sample>,
+    traffic: BTreeSet<(String, String)>,
+}
+
+/// The graph options of a request (the metrics store's scope and the Istio namespace set).
+fn options(s: &Shared, p: &Params, force_ns: Option<&str>) -> Result<engine::GraphOptions> {
+    let mut opts = p.graph_options(force_ns)?;
+    if let Some(prom) = &s.prom {
+        opts.scope = prom.scope().clone();
+    }
+    opts.istio_namespace = s.config.istio_namespace().to_string();
+    Ok(opts)
+}
+
+/// The views of `id` for a graph of `opts`: a signed-in user's access is reviewed for the
+/// requested namespaces only (then for what the traffic names, [`Views::admit`]); 403 when it
+/// may read one of them nowhere.
+async fn graph_views(
+    s: &Shared,
+    id: &Identity,
+    p: &Params,
+    opts: &engine::GraphOptions,
+) -> Result<Views> {
+    let wanted = id
+        .is_user()
+        .then(|| opts.namespaces.iter().cloned().collect());
+    let views = s.views(id, p.cluster(), wanted).await?;
+    s.require_namespaces(id, &views, &opts.namespaces)?;
+    Ok(views)
+}
+
+/// Whether the graph shows node health (the health appender).
+fn with_health(opts: &engine::GraphOptions) -> bool {
+    opts.appender_enabled(engine::Appender::Health)
+}
+
+/// The health queries of /api/clusters/health over the graph's window, for `namespaces`.
+fn health_queries(opts: &engine::GraphOptions, namespaces: &[String]) -> Vec<engine::PromQuery> {
+    if with_health(opts) && !namespaces.is_empty() {
+        engine::health_queries(namespaces, opts.duration_secs, opts.query_time, &opts.scope)
+    } else {
+        Vec::new()
+    }
+}
+
+/// The namespaces outside the requested ones that the traffic reaches in a cluster where the
+/// views may read them: their nodes get health too.
+fn outside_namespaces(
+    opts: &engine::GraphOptions,
+    traffic: &BTreeSet<(String, String)>,
+    views: &Views,
+) -> Vec<String> {
+    if !with_health(opts) {
+        return Vec::new();
+    }
+    let mut v: Vec<String> = traffic
+        .iter()
+        .filter(|(c, ns)| !opts.namespaces.contains(ns) && views.may_see(c, ns))
+        .map(|(_, ns)| ns.clone())
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Runs the graph's queries and the health queries beside them; a signed-in user's views admit
+/// the namespaces the traffic names.
+async fn fetch(
+    s: &Shared,
+    id: &Identity,
+    opts: &engine::GraphOptions,
+    views: &mut Views,
+) -> Result<(Telemetry, Timing)> {
+    let qs = engine::queries(opts);
+    let hq = health_queries(opts, &opts.namespaces);
+    let queries = qs.len() + hq.len();
+    let t = Instant::now();
+    let (samples, health_samples) = tokio::try_join!(run_queries(s, qs), run_queries(s, hq))?;
+    let traffic = traffic_namespaces(&samples);
+    if id.is_user() {
+        views.admit(&s.auth, id, &traffic).await;
+    }
+    // One more query, only when the traffic leaves the requested namespaces.
+    let outside = outside_namespaces(opts, &traffic, views);
+    let oq = health_queries(opts, &outside);
+    let queries = queries + oq.len();
+    let outside_samples = run_queries(s, oq).await?;
+    let telemetry = Telemetry {
+        samples,
+        health_samples,
+        outside,
+        outside_samples,
+        traffic,
+    };
+    Ok((
+        telemetry,
+        Timing {
+            queries,
+            prom_wait: t.elapsed(),
+        },
+    ))
+}
+
+/// The graph of `t` as `views` may see it: the samples and inventory it may read, nodes of
+/// namespaces it may not read marked inaccessible, node health, and for a node graph
+/// (`force_ns`) the focus kept. CPU-bound: run on the blocking pool.
+fn assemble(
+    views: &Views,
+    opts: &engine::GraphOptions,
+    t: Telemetry,
+    rules: &engine::HealthRules,
+    force_ns: Option<&str>,
+    focus: &Focus,
+) -> CytoscapeGraph {
+    let health = with_health(opts);
+    let samples = visible_samples(views, t.samples);
+    let mut keep = relevant_namespaces(&opts.namespaces, &samples);
+    keep.extend(t.outside.iter().cloned());
+    let inv = inventory(views, &keep);
+    let report = |namespaces: &[String], samples: Vec<engine::Sample>| {
+        let req = engine::HealthRequest {
+            namespaces: namespaces.to_vec(),
+            clusters: None,
+            kinds: Vec::new(),
+        };
+        engine::health(&req, &visible_samples(views, samples), &inv, rules)
+    };
+    let (health_samples, outside, outside_samples) =
+        (t.health_samples, t.outside, t.outside_samples);
+    // Health is computed on a second thread while the graph is built.
+    let (mut result, reports) = std::thread::scope(|sc| {
+        let reports = health.then(|| {
+            sc.spawn(|| {
+                (
+                    report(&opts.namespaces, health_samples),
+                    report(&outside, outside_samples),
+                )
+            })
+        });
+        let result = engine::build_graph(opts, &samples, &inv);
+        let reports = reports.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        (result, reports)
+    });
+    for d in &result.diagnostics {
+        tracing::debug!(diagnostic = ?d, "graph input skipped");
+    }
+    if views.restricted() {
+        mark_inaccessible(&mut result.graph, views);
+    }
+    if let Some((inside, beyond)) = &reports {
+        engine::add_node_health(&mut result.graph, &[inside, beyond]);
+    }
+    if let Some(ns) = force_ns {
+        keep_focus(&mut result.graph, ns, focus);
+    }
+    result.graph
+}
+
+/// Builds the graph of a request as `id` sees it and writes its body; `force_ns` makes it a node
+/// graph of that namespace centred on `focus`.
 async fn respond(
     s: &Shared,
     id: &Identity,
@@ -43,102 +213,153 @@ async fn respond(
     focus: Focus,
 ) -> Result<(Response, Timing)> {
     let p = Params(q);
-    let mut opts = p.graph_options(force_ns.as_deref())?;
-    if let Some(prom) = &s.prom {
-        opts.scope = prom.scope().clone();
-    }
-    opts.istio_namespace = s.config.istio_namespace().to_string();
-    // A signed-in user: access is reviewed for the requested namespaces only, then for the
-    // (cluster, namespace) pairs the traffic names.
-    let user = id.is_user();
-    let wanted = user.then(|| opts.namespaces.iter().cloned().collect());
-    let mut views = s.views(id, p.cluster(), wanted).await?;
-    s.require_namespaces(id, &views, &opts.namespaces)?;
-    let qs = engine::queries(&opts);
-    // The health appender: the health queries of /api/clusters/health over the graph's window,
-    // for the requested namespaces beside the graph's queries.
-    let health = opts.appender_enabled(engine::Appender::Health);
-    let health_q = |namespaces: &[String]| {
-        if health && !namespaces.is_empty() {
-            engine::health_queries(namespaces, opts.duration_secs, opts.query_time, &opts.scope)
-        } else {
-            Vec::new()
-        }
-    };
-    let hq = health_q(&opts.namespaces);
-    let queries = qs.len() + hq.len();
-    let t = Instant::now();
-    let (samples, health_samples) = tokio::try_join!(run_queries(s, qs), run_queries(s, hq))?;
-    if user {
-        views
-            .admit(&s.auth, id, &traffic_namespaces(&samples))
-            .await;
-    }
-    // Nodes outside the requested namespaces get their namespaces' health too (one more query,
-    // only when the traffic leaves them).
-    let outside: Vec<String> = if health {
-        let mut v: Vec<String> = traffic_namespaces(&samples)
-            .into_iter()
-            .filter(|(c, ns)| !opts.namespaces.contains(ns) && views.may_see(c, ns))
-            .map(|(_, ns)| ns)
-            .collect();
-        v.sort();
-        v.dedup();
-        v
-    } else {
-        Vec::new()
-    };
-    let oq = health_q(&outside);
-    let queries = queries + oq.len();
-    let outside_samples = run_queries(s, oq).await?;
-    let prom_wait = t.elapsed();
+    let opts = options(s, &p, force_ns.as_deref())?;
+    let mut views = graph_views(s, id, &p, &opts).await?;
+    let (telemetry, timing) = fetch(s, id, &opts, &mut views).await?;
     let rules = s.health_rules.clone();
     let (views, body) = blocking(move || {
-        let samples = visible_samples(&views, samples);
-        let mut keep = relevant_namespaces(&opts.namespaces, &samples);
-        keep.extend(outside.iter().cloned());
-        let inv = inventory(&views, &keep);
-        let report = |namespaces: &[String], samples: Vec<engine::Sample>| {
-            let req = engine::HealthRequest {
-                namespaces: namespaces.to_vec(),
-                clusters: None,
-                kinds: Vec::new(),
-            };
-            engine::health(&req, &visible_samples(&views, samples), &inv, &rules)
-        };
-        // Health is computed on a second thread while the graph is built.
-        let (mut result, reports) = std::thread::scope(|sc| {
-            let reports = health.then(|| {
-                sc.spawn(|| {
-                    (
-                        report(&opts.namespaces, health_samples),
-                        report(&outside, outside_samples),
-                    )
-                })
-            });
-            let result = engine::build_graph(&opts, &samples, &inv);
-            let reports =
-                reports.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
-            (result, reports)
-        });
-        for d in &result.diagnostics {
-            tracing::debug!(diagnostic = ?d, "graph input skipped");
-        }
-        if views.restricted() {
-            mark_inaccessible(&mut result.graph, &views);
-        }
-        if let Some((inside, beyond)) = &reports {
-            engine::add_node_health(&mut result.graph, &[inside, beyond]);
-        }
-        if let Some(ns) = &force_ns {
-            keep_focus(&mut result.graph, ns, &focus);
-        }
-        let body = with_missing(result.graph.to_json_vec(), &views);
+        let graph = assemble(
+            &views,
+            &opts,
+            telemetry,
+            &rules,
+            force_ns.as_deref(),
+            &focus,
+        );
+        let body = with_missing(graph.to_json_vec(), &views);
         (views, body)
     })
     .await?;
+    Ok((json_response(&views, body), timing))
+}
+
+fn json_response(views: &Views, body: Vec<u8>) -> Response {
     let resp = ([(header::CONTENT_TYPE, "application/json")], body).into_response();
-    Ok((views.with_header(resp), Timing { queries, prom_wait }))
+    views.with_header(resp)
+}
+
+/// A namespace graph as the server sees the mesh: the entry of the graph view cache, shared by
+/// every caller asking for the same view ([`crate::view_cache`]). It keeps what Prometheus
+/// answered, so the graph of a caller who may read only part of the mesh is built from it by
+/// the same steps as an uncached one ([`assemble`]), without waiting for Prometheus again.
+pub struct SharedGraph {
+    opts: engine::GraphOptions,
+    telemetry: Telemetry,
+    /// The graph as the server sees it, written, without `missingClusters`: the answer for a
+    /// caller not restricted by access (anonymous), copied as it is.
+    body: Vec<u8>,
+    /// Clusters the server could not read when it was built.
+    missing: Vec<(String, String)>,
+}
+
+impl SharedGraph {
+    /// The entry's estimated memory: the body written, and the samples kept (each a fixed part
+    /// and its label values, a few hundred bytes).
+    pub fn bytes(&self) -> u64 {
+        let t = &self.telemetry;
+        let samples = t.samples.len() + t.health_samples.len() + t.outside_samples.len();
+        let per_sample = std::mem::size_of::<engine::Sample>() + 384;
+        let names: usize = t.traffic.iter().map(|(c, n)| c.len() + n.len() + 48).sum();
+        (self.body.len() + samples * per_sample + names) as u64
+    }
+}
+
+/// Builds the namespace graph of `params` as the server sees the mesh (no caller's access
+/// applied): what the graph view cache keeps and refreshes.
+pub async fn shared_graph(s: &Shared, params: &ViewParams) -> Result<SharedGraph> {
+    Ok(shared_graph_timed(s, params).await?.0)
+}
+
+async fn shared_graph_timed(s: &Shared, params: &ViewParams) -> Result<(SharedGraph, Timing)> {
+    let p = Params(params.clone().into_iter().collect());
+    let id = Identity::Anonymous;
+    let opts = options(s, &p, None)?;
+    let mut views = graph_views(s, &id, &p, &opts).await?;
+    let (telemetry, timing) = fetch(s, &id, &opts, &mut views).await?;
+    let rules = s.health_rules.clone();
+    let shared = blocking(move || {
+        let graph = assemble(
+            &views,
+            &opts,
+            telemetry.clone(),
+            &rules,
+            None,
+            &Focus::Namespaces,
+        );
+        let mut body = graph.to_json_vec();
+        body.shrink_to_fit();
+        SharedGraph {
+            opts,
+            telemetry,
+            body,
+            missing: views.missing,
+        }
+    })
+    .await?;
+    Ok((shared, timing))
+}
+
+/// `/api/namespaces/graph` from the graph view cache: the shared entry of the view (built on a
+/// miss). A caller not restricted by access gets the server's graph as written; a signed-in
+/// user the graph [`assemble`] builds over its views from the entry's telemetry.
+async fn respond_cached(
+    s: &Shared,
+    id: &Identity,
+    q: &HashMap<String, String>,
+    params: ViewParams,
+) -> Result<(Response, Timing, &'static str)> {
+    let p = Params(q.clone());
+    // The caller's access is checked before anything is built for it.
+    let opts = options(s, &p, None)?;
+    let mut views = graph_views(s, id, &p, &opts).await?;
+    let key = key_of(&params);
+    let cache = &s.view_cache.graph;
+    let (shared, timing, outcome) = match cache.get(&key, std::time::Instant::now()) {
+        Some(hit) => (
+            hit,
+            Timing {
+                queries: 0,
+                prom_wait: Duration::ZERO,
+            },
+            "hit",
+        ),
+        None => {
+            let (shared, timing) = shared_graph_timed(s, &params).await?;
+            let shared = Arc::new(shared);
+            let bytes = shared.bytes();
+            cache.insert(
+                key,
+                params,
+                shared.clone(),
+                bytes,
+                std::time::Instant::now(),
+            );
+            (shared, timing, "miss")
+        }
+    };
+    if id.is_user() {
+        views.admit(&s.auth, id, &shared.telemetry.traffic).await;
+    }
+    // The answer lacks what the entry lacked when it was built, and what the caller's views lack.
+    for (name, err) in &shared.missing {
+        if !views.missing.iter().any(|(n, _)| n == name) {
+            views.missing.push((name.clone(), err.clone()));
+        }
+    }
+    let rules = s.health_rules.clone();
+    let (views, body) = blocking(move || {
+        let body = if views.restricted() {
+            let mut t = shared.telemetry.clone();
+            t.outside = outside_namespaces(&shared.opts, &t.traffic, &views);
+            assemble(&views, &shared.opts, t, &rules, None, &Focus::Namespaces).to_json_vec()
+        } else {
+            shared.body.clone()
+        };
+        let body = with_missing(body, &views);
+        (views, body)
+    })
+    .await?;
+    Ok((json_response(&views, body), timing, outcome))
 }
 
 /// Appends `"missingClusters":[…]` to the graph object the engine wrote.
@@ -230,7 +451,20 @@ pub async fn graph_namespaces(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response> {
     let started = Instant::now();
-    let (mut resp, t) = respond(&s, &id, q, None, Focus::Namespaces).await?;
+    let cached = if s.view_cache.graph.enabled() {
+        view_params(&q)
+    } else {
+        None
+    };
+    let (mut resp, t, outcome) = match cached {
+        Some(params) => respond_cached(&s, &id, &q, params).await?,
+        None => {
+            let (resp, t) = respond(&s, &id, q, None, Focus::Namespaces).await?;
+            (resp, t, "off")
+        }
+    };
+    resp.headers_mut()
+        .insert(VIEW_CACHE_HEADER, HeaderValue::from_static(outcome));
     let v = format!(
         "prom;dur={:.3};desc=\"{} queries\", total;dur={:.3}",
         t.prom_wait.as_secs_f64() * 1000.0,

@@ -1,32 +1,143 @@
 //! `/api/clusters/health`: the engine's health of apps, services or workloads over the clusters
-//! the caller sees, from one set of Prometheus queries for every namespace asked for.
+//! the caller sees, from one set of Prometheus queries for every namespace asked for. Without a
+//! `queryTime`, answered from the health view cache when it is on ([`crate::view_cache`]): the
+//! server's answer of the view, or a signed-in caller's computed from its samples.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Instant;
 
 use axum::Extension;
 use axum::extract::{Query, State};
+use axum::http::HeaderValue;
 use axum::response::Response;
 use meshglass_engine as engine;
+use serde_json::Value;
 
 use crate::auth::Identity;
 use crate::error::Result;
 use crate::params::Params;
 use crate::state::{Shared, Views, blocking};
 use crate::telemetry::{inventory, relevant_namespaces, run_queries, visible_samples};
+use crate::view_cache::{VIEW_CACHE_HEADER, ViewParams, key_of, view_params};
 
-/// `/api/clusters/health?namespaces=&type=app|service|workload&rateInterval=&queryTime=`.
+/// `/api/clusters/health?namespaces=&type=app|service|workload&rateInterval=&queryTime=`;
+/// from the health view cache when it is on and no `queryTime` is named.
 pub async fn get_clusters_health(
     State(s): State<Shared>,
     Extension(id): Extension<Identity>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response> {
+    let cached = if s.view_cache.health.enabled() {
+        view_params(&q)
+    } else {
+        None
+    };
     let p = Params(q);
     let kind = p.health_kind()?;
     let rate = p.rate_interval()?;
     let query_time = p.query_time()?;
     let cluster = p.cluster().map(String::from);
-    let views = s.views(&id, cluster.as_deref(), p.namespaces()?).await?;
-    let namespaces: Vec<String> = match p.namespaces()? {
+    let mut views = s.views(&id, cluster.as_deref(), p.namespaces()?).await?;
+    let namespaces = asked_namespaces(&views, p.namespaces()?);
+    s.require_namespaces(&id, &views, &namespaces)?;
+    let Some(params) = cached else {
+        let (views, report) = health_of(&s, views, namespaces, kind, rate, query_time).await?;
+        return Ok(with_outcome(
+            views.respond(report.to_kiali_json(kind, cluster.as_deref())),
+            "off",
+        ));
+    };
+    let key = key_of(&params);
+    let cache = &s.view_cache.health;
+    let (shared, outcome) = match cache.get(&key, Instant::now()) {
+        Some(hit) => (hit, "hit"),
+        None => {
+            let shared = Arc::new(shared_health(&s, &params).await?);
+            let bytes = shared.bytes();
+            cache.insert(key, params, shared.clone(), bytes, Instant::now());
+            (shared, "miss")
+        }
+    };
+    for (name, err) in &shared.missing {
+        if !views.missing.iter().any(|(n, _)| n == name) {
+            views.missing.push((name.clone(), err.clone()));
+        }
+    }
+    let rules = s.health_rules.clone();
+    let (views, body) = blocking(move || {
+        let body = if views.restricted() {
+            // Only the namespaces the caller asked for (or, asking for none, sees).
+            let report = compute(&views, namespaces, kind, shared.samples.clone(), &rules);
+            report.to_kiali_json(kind, cluster.as_deref())
+        } else {
+            shared.body.clone()
+        };
+        (views, body)
+    })
+    .await?;
+    Ok(with_outcome(views.respond(body), outcome))
+}
+
+fn with_outcome(mut resp: Response, outcome: &'static str) -> Response {
+    resp.headers_mut()
+        .insert(VIEW_CACHE_HEADER, HeaderValue::from_static(outcome));
+    resp
+}
+
+/// A health answer as the server sees the mesh: the entry of the health view cache, shared by
+/// every caller asking for the same view ([`crate::view_cache`]). It keeps what Prometheus
+/// answered, so the health a signed-in caller may see is computed from it by the same steps as
+/// an uncached answer ([`compute`]), without waiting for Prometheus again.
+pub struct SharedHealth {
+    samples: Vec<engine::Sample>,
+    /// Kiali's body as the server sees the mesh (the answer for a caller not restricted by access).
+    body: Value,
+    /// Clusters the server could not read when it was computed.
+    missing: Vec<(String, String)>,
+    bytes: u64,
+}
+
+impl SharedHealth {
+    /// The entry's estimated memory: the samples (a fixed part and their label values) and the
+    /// body (about three times its JSON as a `Value` tree).
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+}
+
+/// The health of `params` as the server sees the mesh (no caller's access applied): what the
+/// health view cache keeps and refreshes. Without `namespaces`, every namespace of the clusters.
+pub async fn shared_health(s: &Shared, params: &ViewParams) -> Result<SharedHealth> {
+    let p = Params(params.clone().into_iter().collect());
+    let kind = p.health_kind()?;
+    let rate = p.rate_interval()?;
+    let query_time = p.query_time()?;
+    let cluster = p.cluster().map(String::from);
+    let views = s
+        .views(&Identity::Anonymous, cluster.as_deref(), p.namespaces()?)
+        .await?;
+    let namespaces = asked_namespaces(&views, p.namespaces()?);
+    let samples = fetch(s, &namespaces, rate, query_time).await?;
+    let rules = s.health_rules.clone();
+    blocking(move || {
+        let report = compute(&views, namespaces, kind, samples.clone(), &rules);
+        let body = report.to_kiali_json(kind, cluster.as_deref());
+        let json = serde_json::to_vec(&body).map_or(0, |v| v.len());
+        let per_sample = std::mem::size_of::<engine::Sample>() + 384;
+        SharedHealth {
+            bytes: (samples.len() * per_sample + json * 3) as u64,
+            samples,
+            body,
+            missing: views.missing,
+        }
+    })
+    .await
+}
+
+/// The namespaces a health request is about: those asked for, or every namespace the views see.
+fn asked_namespaces(views: &Views, asked: Option<BTreeSet<String>>) -> Vec<String> {
+    match asked {
         Some(set) => set.into_iter().collect(),
         None => {
             let all: BTreeSet<String> = views
@@ -36,10 +147,45 @@ pub async fn get_clusters_health(
                 .collect();
             all.into_iter().collect()
         }
+    }
+}
+
+/// The health queries of `namespaces`, run concurrently.
+async fn fetch(
+    s: &Shared,
+    namespaces: &[String],
+    rate: u64,
+    query_time: i64,
+) -> Result<Vec<engine::Sample>> {
+    let scope = s
+        .prom
+        .as_ref()
+        .map(|p| p.scope().clone())
+        .unwrap_or_default();
+    run_queries(
+        s,
+        engine::health_queries(namespaces, rate, query_time, &scope),
+    )
+    .await
+}
+
+/// The engine's health of `kind` in `namespaces` from `samples`, over what the views may read.
+/// CPU-bound: run on the blocking pool.
+fn compute(
+    views: &Views,
+    namespaces: Vec<String>,
+    kind: engine::HealthKind,
+    samples: Vec<engine::Sample>,
+    rules: &engine::HealthRules,
+) -> engine::HealthReport {
+    let samples = visible_samples(views, samples);
+    let inv = inventory(views, &relevant_namespaces(&namespaces, &samples));
+    let req = engine::HealthRequest {
+        namespaces,
+        clusters: None,
+        kinds: vec![kind],
     };
-    s.require_namespaces(&id, &views, &namespaces)?;
-    let (views, report) = health_of(&s, views, namespaces, kind, rate, query_time).await?;
-    Ok(views.respond(report.to_kiali_json(kind, cluster.as_deref())))
+    engine::health(&req, &samples, &inv, rules)
 }
 
 /// The engine's health of `kind` in `namespaces` over the views, from one set of Prometheus
@@ -52,23 +198,10 @@ pub async fn health_of(
     rate: u64,
     query_time: i64,
 ) -> Result<(Views, engine::HealthReport)> {
-    let scope = s
-        .prom
-        .as_ref()
-        .map(|p| p.scope().clone())
-        .unwrap_or_default();
-    let qs = engine::health_queries(&namespaces, rate, query_time, &scope);
-    let samples = run_queries(s, qs).await?;
+    let samples = fetch(s, &namespaces, rate, query_time).await?;
     let rules = s.health_rules.clone();
     blocking(move || {
-        let samples = visible_samples(&views, samples);
-        let inv = inventory(&views, &relevant_namespaces(&namespaces, &samples));
-        let req = engine::HealthRequest {
-            namespaces,
-            clusters: None,
-            kinds: vec![kind],
-        };
-        let report = engine::health(&req, &samples, &inv, &rules);
+        let report = compute(&views, namespaces, kind, samples, &rules);
         (views, report)
     })
     .await
