@@ -11,11 +11,16 @@
 //! `max_cache_memory_mb`, the least recently asked for going first. A request naming its own
 //! `queryTime` (a replay) is never cached. Time is passed in, so the tests need no clock.
 //!
+//! Concurrent identical misses are computed once ([`ViewCache::get_or_compute`]): a caller that
+//! finds no entry while another computes the same view waits for that answer (counted as a hit)
+//! instead of sending Prometheus the same queries again.
+//!
 //! Metrics (`meshglass_server_view_cache_*`, label `view` = graph | health): `hits`, `misses`,
 //! `evictions` (label `reason` = idle | memory), `refreshes` (label `outcome` = ok | failed),
 //! `bytes` and `entries`.
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
@@ -110,12 +115,51 @@ struct Inner<V> {
     bytes: u64,
 }
 
+/// The views being computed on a miss, by key: callers of the same key take turns on its lock;
+/// beside it, how many callers hold it.
+type Flights = Mutex<HashMap<String, (Arc<tokio::sync::Mutex<()>>, usize)>>;
+
 /// One view cache (graph or health).
 pub struct ViewCache<V> {
     view: &'static str,
     settings: ViewCacheSettings,
     inner: Mutex<Inner<V>>,
+    flights: Flights,
     metrics: CacheMetrics,
+}
+
+/// A caller's turn on the flight of `key`; the flight is forgotten when its last caller is done
+/// (or gone: a request dropped while it waits or computes).
+struct Flight<'a> {
+    flights: &'a Flights,
+    key: &'a str,
+    lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl<'a> Flight<'a> {
+    /// Joins the flight of `key` (started when there is none).
+    fn join(flights: &'a Flights, key: &'a str) -> Self {
+        let mut f = flights.lock().unwrap_or_else(|p| p.into_inner());
+        let (lock, callers) = f.entry(key.to_string()).or_default();
+        *callers += 1;
+        Flight {
+            flights,
+            key,
+            lock: lock.clone(),
+        }
+    }
+}
+
+impl Drop for Flight<'_> {
+    fn drop(&mut self) {
+        let mut f = self.flights.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, callers)) = f.get_mut(self.key) {
+            *callers -= 1;
+            if *callers == 0 {
+                f.remove(self.key);
+            }
+        }
+    }
 }
 
 /// What a cache holds now.
@@ -164,6 +208,7 @@ impl<V> ViewCache<V> {
                 entries: HashMap::new(),
                 bytes: 0,
             }),
+            flights: Mutex::new(HashMap::new()),
             metrics,
         }
     }
@@ -220,18 +265,67 @@ impl<V> ViewCache<V> {
 
     /// The entry of `key`, marking it used at `now`; counts a hit or a miss.
     pub fn get(&self, key: &str, now: Instant) -> Option<Arc<V>> {
+        let found = self.peek(key, now);
+        self.count(found.is_some());
+        found
+    }
+
+    /// The entry of `key`, marking it used at `now`, counting nothing.
+    fn peek(&self, key: &str, now: Instant) -> Option<Arc<V>> {
         let mut inner = self.lock();
-        let found = inner.entries.get_mut(key).map(|e| {
+        inner.entries.get_mut(key).map(|e| {
             e.accessed = now;
             e.value.clone()
-        });
-        let counter = if found.is_some() {
+        })
+    }
+
+    fn count(&self, hit: bool) {
+        let counter = if hit {
             &self.metrics.hits
         } else {
             &self.metrics.misses
         };
         counter.get_or_create(&self.labels()).inc();
-        found
+    }
+
+    /// The entry of `key` (a hit: `None` beside it), or the value `compute` builds for the view
+    /// of `params`, kept for `key`, with what `compute` returned beside it (a miss: `Some`).
+    /// Concurrent misses of one key compute once: the others wait and take the kept value (hits);
+    /// when the computation fails, or its value is too large to keep, the next waiter computes.
+    /// A cache that is off computes every time. `compute` gives the value, its estimated size in
+    /// bytes and anything the caller wants back (such as timings).
+    pub async fn get_or_compute<X, E, F, Fut>(
+        &self,
+        key: &str,
+        params: &ViewParams,
+        compute: F,
+    ) -> std::result::Result<(Arc<V>, Option<X>), E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = std::result::Result<(V, u64, X), E>>,
+    {
+        if let Some(v) = self.peek(key, Instant::now()) {
+            self.count(true);
+            return Ok((v, None));
+        }
+        let flight = Flight::join(&self.flights, key);
+        let _turn = flight.lock.lock().await;
+        // Computed by the caller whose turn came before.
+        if let Some(v) = self.peek(key, Instant::now()) {
+            self.count(true);
+            return Ok((v, None));
+        }
+        self.count(false);
+        let (value, bytes, extra) = compute().await?;
+        let value = Arc::new(value);
+        self.insert(
+            key.to_string(),
+            params.clone(),
+            value.clone(),
+            bytes,
+            Instant::now(),
+        );
+        Ok((value, Some(extra)))
     }
 
     /// Keeps `value` (estimated at `bytes`) for `key`, asked for at `now`: the least recently
@@ -367,6 +461,12 @@ impl<V> ViewCache<V> {
             bytes: inner.bytes,
         }
     }
+
+    /// How many views are being computed on a miss now (for the tests).
+    #[cfg(test)]
+    fn flights(&self) -> usize {
+        self.flights.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
 }
 
 /// How often the refresher looks for due and idle entries: a quarter of the shorter setting,
@@ -457,214 +557,5 @@ impl ViewCaches {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn settings(max_bytes: u64) -> ViewCacheSettings {
-        ViewCacheSettings {
-            enabled: true,
-            refresh_interval: Duration::from_secs(60),
-            inactivity_timeout: Duration::from_secs(600),
-            max_bytes,
-        }
-    }
-
-    fn cache(max_bytes: u64) -> (ViewCache<&'static str>, CacheMetrics) {
-        let m = CacheMetrics::default();
-        (ViewCache::new("graph", settings(max_bytes), m.clone()), m)
-    }
-
-    fn count(f: &Family<ViewLabels, Counter>) -> u64 {
-        f.get_or_create(&ViewLabels { view: "graph" }).get()
-    }
-
-    fn evictions(m: &CacheMetrics, reason: &'static str) -> u64 {
-        m.evictions
-            .get_or_create(&EvictionLabels {
-                view: "graph",
-                reason,
-            })
-            .get()
-    }
-
-    fn secs(t0: Instant, s: u64) -> Instant {
-        t0 + Duration::from_secs(s)
-    }
-
-    #[test]
-    fn a_repeated_view_is_a_hit_and_a_new_one_a_miss() {
-        let (c, m) = cache(1000);
-        let t0 = Instant::now();
-        assert!(c.get("a", t0).is_none());
-        c.insert("a".into(), ViewParams::new(), Arc::new("A"), 10, t0);
-        assert_eq!(c.get("a", secs(t0, 1)).as_deref(), Some(&"A"));
-        assert!(c.get("b", secs(t0, 1)).is_none());
-        assert_eq!((count(&m.hits), count(&m.misses)), (1, 2));
-        assert_eq!(
-            c.stats(),
-            Stats {
-                entries: 1,
-                bytes: 10
-            }
-        );
-        assert_eq!(
-            m.bytes.get_or_create(&ViewLabels { view: "graph" }).get(),
-            10
-        );
-    }
-
-    #[test]
-    fn the_key_leaves_out_query_time_and_the_namespace_order() {
-        let q = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        };
-        let a = view_params(&q(&[("namespaces", "b,a"), ("graphType", "app")])).unwrap();
-        let b = view_params(&q(&[("graphType", "app"), ("namespaces", "a,b,")])).unwrap();
-        assert_eq!(key_of(&a), key_of(&b));
-        assert_eq!(key_of(&a), "graphType=app&namespaces=a%2Cb");
-        let other = view_params(&q(&[("namespaces", "a,b"), ("graphType", "workload")])).unwrap();
-        assert_ne!(key_of(&a), key_of(&other));
-        assert!(view_params(&q(&[("namespaces", "a"), ("queryTime", "1700000000")])).is_none());
-    }
-
-    #[test]
-    fn a_disabled_cache_keeps_nothing() {
-        let c: ViewCache<&str> = ViewCache::disabled("graph");
-        let t0 = Instant::now();
-        c.insert("a".into(), ViewParams::new(), Arc::new("A"), 1, t0);
-        assert!(c.get("a", t0).is_none());
-        assert_eq!(c.stats().entries, 0);
-    }
-
-    #[test]
-    fn the_memory_cap_drops_the_least_recently_asked_for_first() {
-        let (c, m) = cache(100);
-        let t0 = Instant::now();
-        c.insert("a".into(), ViewParams::new(), Arc::new("A"), 40, t0);
-        c.insert(
-            "b".into(),
-            ViewParams::new(),
-            Arc::new("B"),
-            40,
-            secs(t0, 1),
-        );
-        // `a` is asked for again: `b` is now the least recently used.
-        assert!(c.get("a", secs(t0, 2)).is_some());
-        c.insert(
-            "c".into(),
-            ViewParams::new(),
-            Arc::new("C"),
-            40,
-            secs(t0, 3),
-        );
-        assert!(c.get("b", secs(t0, 4)).is_none());
-        assert!(c.get("a", secs(t0, 4)).is_some());
-        assert!(c.get("c", secs(t0, 4)).is_some());
-        assert_eq!(c.stats().bytes, 80);
-        assert_eq!(evictions(&m, "memory"), 1);
-        // Larger than the whole cap: not kept, and nothing else is dropped for it.
-        c.insert(
-            "huge".into(),
-            ViewParams::new(),
-            Arc::new("H"),
-            101,
-            secs(t0, 5),
-        );
-        assert_eq!(c.stats().entries, 2);
-        assert!(c.get("huge", secs(t0, 5)).is_none());
-    }
-
-    #[test]
-    fn idle_entries_go_after_the_inactivity_timeout_and_refreshes_do_not_keep_them() {
-        let (c, m) = cache(1000);
-        let t0 = Instant::now();
-        c.insert("a".into(), ViewParams::new(), Arc::new("A"), 10, t0);
-        c.insert("b".into(), ViewParams::new(), Arc::new("B"), 10, t0);
-        // Refreshed every minute in the background; only `b` is asked for again.
-        for minute in 1..10 {
-            let now = secs(t0, 60 * minute);
-            for (k, _) in c.due(now) {
-                c.refreshed(&k, Arc::new("fresh"), 10, now);
-            }
-        }
-        assert!(c.get("b", secs(t0, 590)).is_some());
-        assert!(c.due(secs(t0, 600)).iter().all(|(k, _)| k != "a"));
-        assert_eq!(c.stats().entries, 1, "a idle for 10 minutes is dropped");
-        assert_eq!(evictions(&m, "idle"), 1);
-        assert_eq!(c.get("b", secs(t0, 601)).as_deref(), Some(&"fresh"));
-        c.due(secs(t0, 1201));
-        assert_eq!(
-            c.stats(),
-            Stats {
-                entries: 0,
-                bytes: 0
-            }
-        );
-    }
-
-    #[test]
-    fn a_view_is_due_once_per_refresh_interval_and_a_failure_keeps_its_answer() {
-        let (c, m) = cache(1000);
-        let t0 = Instant::now();
-        let mut params = ViewParams::new();
-        params.insert("namespaces".into(), "bookinfo".into());
-        c.insert("a".into(), params.clone(), Arc::new("A"), 10, t0);
-        assert!(c.due(secs(t0, 59)).is_empty());
-        let due = c.due(secs(t0, 60));
-        assert_eq!(due.len(), 1);
-        assert_eq!(
-            *due[0].1, params,
-            "recomputed from the request's parameters"
-        );
-        // Being refreshed: not handed out twice.
-        assert!(c.due(secs(t0, 61)).is_empty());
-        c.refresh_failed("a", secs(t0, 62));
-        assert_eq!(c.get("a", secs(t0, 63)).as_deref(), Some(&"A"));
-        assert!(c.due(secs(t0, 121)).is_empty());
-        assert_eq!(c.due(secs(t0, 122)).len(), 1);
-        c.refreshed("a", Arc::new("A2"), 30, secs(t0, 123));
-        assert_eq!(c.get("a", secs(t0, 124)).as_deref(), Some(&"A2"));
-        assert_eq!(c.stats().bytes, 30);
-        let ok = m
-            .refreshes
-            .get_or_create(&RefreshLabels {
-                view: "graph",
-                outcome: "ok",
-            })
-            .get();
-        assert_eq!(ok, 1);
-    }
-
-    #[test]
-    fn a_refresh_of_a_dropped_entry_does_not_bring_it_back() {
-        let (c, _) = cache(1000);
-        let t0 = Instant::now();
-        c.insert("a".into(), ViewParams::new(), Arc::new("A"), 10, t0);
-        let due = c.due(secs(t0, 60));
-        assert_eq!(due.len(), 1);
-        // Dropped as idle while its refresh ran.
-        c.due(secs(t0, 600));
-        c.refreshed("a", Arc::new("A2"), 10, secs(t0, 601));
-        assert_eq!(c.stats().entries, 0);
-    }
-
-    #[test]
-    fn the_refresher_ticks_at_a_quarter_of_the_shortest_setting() {
-        let s = |refresh: u64, idle: u64| ViewCacheSettings {
-            enabled: true,
-            refresh_interval: Duration::from_secs(refresh),
-            inactivity_timeout: Duration::from_secs(idle),
-            max_bytes: 1,
-        };
-        assert_eq!(tick(&[s(60, 600), s(60, 600)]), Duration::from_secs(5));
-        assert_eq!(tick(&[s(60, 600), s(1, 600)]), Duration::from_millis(250));
-        let off = ViewCacheSettings {
-            enabled: false,
-            ..s(1, 1)
-        };
-        assert_eq!(tick(&[off]), Duration::from_secs(5));
-    }
-}
+#[path = "view_cache_unit_tests.rs"]
+mod tests;

@@ -175,3 +175,37 @@ async fn cached_health_is_the_health_computed_for_each_caller() {
         assert_eq!(cached.view_cache.health.stats().entries, 4);
     }
 }
+
+#[tokio::test]
+async fn concurrent_identical_misses_build_the_view_once() {
+    let (_, s) = states(AuthStrategy::Token).await;
+    let uri = "/kiali/api/namespaces/graph?namespaces=bookinfo&graphType=workload";
+    let answers = futures::future::join_all(
+        ["t-alice", "t-bob", "t-alice", "t-bob"]
+            .into_iter()
+            .map(|t| get(&s, uri, Some(t))),
+    )
+    .await;
+    let count = |f: &prometheus_client::metrics::family::Family<
+        crate::view_cache::ViewLabels,
+        prometheus_client::metrics::counter::Counter,
+    >| {
+        f.get_or_create(&crate::view_cache::ViewLabels { view: "graph" })
+            .get()
+    };
+    let m = &s.metrics.view_cache;
+    assert_eq!((count(&m.misses), count(&m.hits)), (1, 3));
+    let mut outcomes: Vec<&str> = answers
+        .iter()
+        .map(|(st, h, _)| {
+            assert_eq!(*st, StatusCode::OK);
+            h[VIEW_CACHE_HEADER].as_str()
+        })
+        .collect();
+    outcomes.sort_unstable();
+    assert_eq!(outcomes, ["hit", "hit", "hit", "miss"]);
+    // Each caller still gets its own graph: alice's and bob's differ (west is hidden from alice).
+    assert_eq!(answers[0].2, answers[2].2);
+    assert_eq!(answers[1].2, answers[3].2);
+    assert_ne!(answers[0].2, answers[1].2);
+}

@@ -82,7 +82,8 @@ fn free_port() -> Result<u16, Error> {
 
 impl ServerProcess {
     /// Starts the server with `config_yaml` (the operator's `config.yaml`; `server.port` and the
-    /// metrics port are set here) and waits until `/readyz` answers 200.
+    /// metrics port are set here, and the test view caches unless it sets `kiali_internal`:
+    /// [`crate::view_caches`]) and waits until `/readyz` answers 200.
     pub async fn start(
         bed: &TestBed,
         dir: &Path,
@@ -100,6 +101,7 @@ impl ServerProcess {
             ));
         }
         let (port, mport) = (free_port()?, free_port()?);
+        let config_yaml = crate::view_caches::with_test_view_caches(config_yaml);
         let config = format!(
             "{config_yaml}\nserver:\n  address: 127.0.0.1\n  port: {port}\n  web_root: /kiali\n  observability:\n    metrics:\n      port: {mport}\n"
         );

@@ -17,7 +17,8 @@
 //! * [`istio`]: Istio's multi-cluster objects (Istio namespace, istiod, east-west gateway,
 //!   remote secrets) as the test bed's topologies and the demo's multi-primary lab create them.
 //! * Set-up shared by the end-to-end tests: [`named`] objects, [`wait_gone`], ServiceAccounts with token
-//!   Secrets ([`create_service_account`], [`wait_for_token`]), CRDs ([`apply_crd`]).
+//!   Secrets ([`create_service_account`], [`wait_for_token`]), CRDs ([`apply_crd`]), and the view
+//!   caches of the servers the tests start ([`view_caches`]: on, refreshed every second).
 //!
 //! Processes never outlive the process that started them (a watchdog kills them when it goes),
 //! except for beds started detached by `testbed up`; leftovers of a crashed run are stopped by
@@ -44,6 +45,7 @@ pub mod standin;
 mod thanos;
 mod token;
 pub mod tools;
+pub mod view_caches;
 mod wait;
 
 pub use bed::{

@@ -44,11 +44,9 @@ fn server_config(config_yaml: &str) -> Config {
     c.server.port = 0;
     c.server.observability.metrics.port = 0;
     c.kubernetes_config.cluster_name = "east".into();
-    // The graphs are polled until the stores hold every series: each poll reaches the store,
-    // not the graph view cache's first answer.
-    c.kiali_internal.graph_cache.enabled = false;
-    c.kiali_internal.health_cache.enabled = false;
-    c
+    // The graphs are polled until the stores hold every series: the test view caches, refreshed
+    // every second, so a poll soon sees what the store holds.
+    common::with_test_view_caches(c)
 }
 
 struct Server {

@@ -47,7 +47,8 @@ async fn prometheus_faults_give_named_503s_and_nothing_else_breaks() {
     let dir = tempfile::tempdir().expect("dir");
     let secrets = dir.path().join("secrets");
     std::fs::create_dir_all(&secrets).expect("secrets dir");
-    // Every request must reach the store as it fails: no view cache between them.
+    // Every request must reach the store as it fails: no view cache between them (a cached view
+    // keeps its last answer while its refreshes fail, by design), so the caches are off here.
     let mut server = ServerProcess::start(
         bed,
         dir.path(),

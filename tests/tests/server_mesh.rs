@@ -82,7 +82,7 @@ async fn start_server(
     dir: &Path,
 ) -> meshglass_server::Running {
     meshglass_server::start(meshglass_server::Options {
-        config: server_config(prom, strategy),
+        config: common::with_test_view_caches(server_config(prom, strategy)),
         kubeconfig: Some(bed.kubeconfig_path().to_path_buf()),
         context: Some("east".into()),
         remote_secrets_dir: dir.to_path_buf(),

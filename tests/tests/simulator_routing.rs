@@ -242,18 +242,17 @@ async fn graph_rates_follow_the_wizards_virtual_service_weights() {
         "west",
         &common::token_kubeconfig(bed.cluster("west"), &remote_reader_token(&west).await),
     );
-    // The shares are polled as the traffic shifts: no view cache between the polls and the store.
+    // The shares are polled as the traffic shifts: the test view caches, refreshed every second.
     let config = meshglass_server::Config::from_yaml(&format!(
         "auth: {{strategy: anonymous}}\n\
          server: {{address: 127.0.0.1, port: 0, web_root: /kiali, observability: {{metrics: {{port: 0}}}}}}\n\
          kubernetes_config: {{cluster_name: east}}\n\
-         kiali_internal: {{graph_cache: {{enabled: false}}, health_cache: {{enabled: false}}}}\n\
          external_services: {{prometheus: {{url: '{}'}}}}\n",
         prom.url()
     ))
     .expect("config");
     let server = meshglass_server::start(meshglass_server::Options {
-        config,
+        config: common::with_test_view_caches(config),
         kubeconfig: Some(bed.kubeconfig_path().to_path_buf()),
         context: Some("east".into()),
         remote_secrets_dir: secrets.path().to_path_buf(),

@@ -5,7 +5,6 @@
 //! the server's graph of the view, or a signed-in caller's graph built from its telemetry.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Extension;
@@ -313,29 +312,25 @@ async fn respond_cached(
     let opts = options(s, &p, None)?;
     let mut views = graph_views(s, id, &p, &opts).await?;
     let key = key_of(&params);
-    let cache = &s.view_cache.graph;
-    let (shared, timing, outcome) = match cache.get(&key, std::time::Instant::now()) {
-        Some(hit) => (
-            hit,
+    // Concurrent misses of the view build it once; the others wait for it (hits).
+    let (shared, computed) = s
+        .view_cache
+        .graph
+        .get_or_compute(&key, &params, || async {
+            let (shared, timing) = shared_graph_timed(s, &params).await?;
+            let bytes = shared.bytes();
+            Ok::<_, crate::error::Error>((shared, bytes, timing))
+        })
+        .await?;
+    let (timing, outcome) = match computed {
+        Some(timing) => (timing, "miss"),
+        None => (
             Timing {
                 queries: 0,
                 prom_wait: Duration::ZERO,
             },
             "hit",
         ),
-        None => {
-            let (shared, timing) = shared_graph_timed(s, &params).await?;
-            let shared = Arc::new(shared);
-            let bytes = shared.bytes();
-            cache.insert(
-                key,
-                params,
-                shared.clone(),
-                bytes,
-                std::time::Instant::now(),
-            );
-            (shared, timing, "miss")
-        }
     };
     if id.is_user() {
         views.admit(&s.auth, id, &shared.telemetry.traffic).await;

@@ -4,8 +4,6 @@
 //! server's answer of the view, or a signed-in caller's computed from its samples.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
-use std::time::Instant;
 
 use axum::Extension;
 use axum::extract::{Query, State};
@@ -49,16 +47,17 @@ pub async fn get_clusters_health(
         ));
     };
     let key = key_of(&params);
-    let cache = &s.view_cache.health;
-    let (shared, outcome) = match cache.get(&key, Instant::now()) {
-        Some(hit) => (hit, "hit"),
-        None => {
-            let shared = Arc::new(shared_health(&s, &params).await?);
+    // Concurrent misses of the view compute it once; the others wait for it (hits).
+    let (shared, computed) = s
+        .view_cache
+        .health
+        .get_or_compute(&key, &params, || async {
+            let shared = shared_health(&s, &params).await?;
             let bytes = shared.bytes();
-            cache.insert(key, params, shared.clone(), bytes, Instant::now());
-            (shared, "miss")
-        }
-    };
+            Ok::<_, crate::error::Error>((shared, bytes, ()))
+        })
+        .await?;
+    let outcome = if computed.is_some() { "miss" } else { "hit" };
     for (name, err) in &shared.missing {
         if !views.missing.iter().any(|(n, _)| n == name) {
             views.missing.push((name.clone(), err.clone()));

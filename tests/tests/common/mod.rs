@@ -713,6 +713,20 @@ pub async fn namespace_user(
     sa_token(client, ns, sa).await
 }
 
+/// `config` with the test view caches ([`meshglass_testbed::view_caches`]: on, recomputed every
+/// second, so a test polling a live graph or health view sees new data within about a second),
+/// unless it sets `kiali_internal` itself (anything but the defaults). Every in-process server of
+/// the tests that poll those views is started through this ([`start_server`] applies it).
+pub fn with_test_view_caches(mut config: meshglass_server::Config) -> meshglass_server::Config {
+    if config.kiali_internal == Default::default() {
+        config.kiali_internal =
+            meshglass_server::Config::from_yaml(meshglass_testbed::view_caches::TEST_VIEW_CACHES)
+                .expect("the test view caches parse")
+                .kiali_internal;
+    }
+    config
+}
+
 /// Starts the server in process on the test bed: `config`, the bed's kubeconfig with the home
 /// cluster's context `home`, and the remote secrets of `dir` (read every second).
 pub async fn start_server(
@@ -722,7 +736,7 @@ pub async fn start_server(
     dir: &Path,
 ) -> meshglass_server::Running {
     meshglass_server::start(meshglass_server::Options {
-        config,
+        config: with_test_view_caches(config),
         kubeconfig: Some(bed.kubeconfig_path().to_path_buf()),
         context: Some(home.into()),
         remote_secrets_dir: dir.to_path_buf(),

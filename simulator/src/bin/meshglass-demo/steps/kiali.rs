@@ -19,6 +19,11 @@ use crate::procs;
 use crate::progress::Progress;
 use crate::running::Running;
 
+/// `kiali_internal.{graph,health}_cache.refresh_interval` of the demo's primary CR: a repeated
+/// graph or health view is at most this old (Kiali's default, 60 s, would leave the demo's first,
+/// empty answer standing for a minute).
+pub const DEMO_VIEW_REFRESH: &str = "5s";
+
 /// Step 6: an operator per cluster (out of cluster, each with its own admin port) and the example CRs — the
 /// primary's pointed at east's Prometheus, the demo's Jaeger and ports — both waited on until Successful, and
 /// `examples/envoy-portforward-rbac.yaml` on both (the Envoy tab under anonymous). Returns the primary's instance name.
@@ -73,6 +78,11 @@ pub async fn start_operators(
         "external_url": jaeger,
         "use_grpc": false,
     });
+    // The demo's traffic is watched as it changes (and its tests wait for new data): the graph and
+    // health views stay cached but are recomputed every DEMO_VIEW_REFRESH, not Kiali's 60 s.
+    for cache in ["graph_cache", "health_cache"] {
+        primary["spec"]["kiali_internal"][cache]["refresh_interval"] = json!(DEMO_VIEW_REFRESH);
+    }
     primary["spec"]["server"]["port"] = json!(ports.server);
     primary["spec"]["server"]["observability"]["metrics"]["port"] = json!(ports.server_metrics);
     let remote = one_document(&setup.examples.join("kiali-remote.yaml"))?;
