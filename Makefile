@@ -8,7 +8,7 @@ CLUSTERS ?= east west
 export MESHGLASS_CACHE ?= $(HOME)/.cache/meshglass
 
 .PHONY: help demo demo-down test lint fmt-check clippy acyclic deny unit e2e crds crds-check \
-        charts charts-check findings-check ui-unit proptest-million tools prereqs clusters-up clusters-down bench bench-testbed bench-istio bench-server bench-dashboard bench-metrics-store bench-ui compare-server ui ui-test bundle bundle-check images images-lint
+        charts charts-check findings-check ui-unit proptest-million tools prereqs clusters-up clusters-down bench bench-testbed bench-istio bench-server bench-dashboard bench-metrics-store bench-ui bench-operator compare-server ui ui-test bundle bundle-check images images-lint
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -144,6 +144,9 @@ bench-metrics-store: tools ## graph p50/p95 at 1 and 50 namespaces via Thanos Qu
 
 bench-ui: prereqs ui ## the graph page in headless Chromium on synthetic graphs of 1,000/3,000/5,000 nodes (3 edges per node; a stand-in server, no clusters): navigation → drawn, refresh → drawn, select, zoom, pan, p50/p95 over RUNS loads (default 5); SIZES=50,1000 other sizes; PROFILE=1 also writes CPU profiles
 	cd api-server/ui && node scripts/bench-graph.mjs $(if $(SIZES),--sizes $(SIZES)) $(if $(RUNS),--runs $(RUNS)) $(if $(PROFILE),--profile)
+
+bench-operator: tools ## operator figures at NAMESPACES (default 2000) namespaces selected by a cluster_wide_access=false CR: CR created -> Successful (a Role + RoleBinding each), a spec change -> Successful, delete -> gone, peak RSS (VmHWM)
+	$(CARGO) run --locked --release -q -p meshglass-testbed --example operator_bench -- --namespaces $(or $(NAMESPACES),2000)
 
 compare-server: tools ## every recorded route of the test bed answered by BASELINE=<binary> and by this tree's server: same status and bytes (graphs: same JSON)
 	@test -n "$(BASELINE)" || { echo "compare-server: set BASELINE=<path of the meshglass-server to compare with>"; exit 2; }

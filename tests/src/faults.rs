@@ -195,6 +195,16 @@ impl ServerProcess {
 /// directory of the calling test binary (`<target>/debug/deps/<test>`), so that it is the code
 /// under test, patched or not.
 pub fn operator_bin() -> Result<PathBuf, Error> {
+    build_operator(false)
+}
+
+/// [`operator_bin`] built with `--release`, for the benchmarks (`<target>/release/examples/<bench>`
+/// finds the same target directory).
+pub fn operator_bin_release() -> Result<PathBuf, Error> {
+    build_operator(true)
+}
+
+fn build_operator(release: bool) -> Result<PathBuf, Error> {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let target = std::env::current_exe()
         .ok()
@@ -212,6 +222,7 @@ pub fn operator_bin() -> Result<PathBuf, Error> {
             "--bin",
             "meshglass-operator",
         ])
+        .args(release.then_some("--release"))
         .arg("--target-dir")
         .arg(&target)
         .status()
@@ -222,7 +233,8 @@ pub fn operator_bin() -> Result<PathBuf, Error> {
             std::io::Error::other(status.to_string()),
         ));
     }
-    Ok(target.join("debug").join("meshglass-operator"))
+    let profile = if release { "release" } else { "debug" };
+    Ok(target.join(profile).join("meshglass-operator"))
 }
 
 /// A `meshglass-operator run` process (no leader election) against one cluster, with the default

@@ -378,13 +378,14 @@ pub async fn sa_token(client: &Client, ns: &str, sa: &str) -> String {
         .token
 }
 
-/// Polls `ns/name` until `done` accepts it and returns what `done` made of it; `done`'s `Err` says what it saw,
-/// which the timeout error shows.
+/// Polls `ns/name` for up to `timeout` until `done` accepts it and returns what `done` made of it; `done`'s `Err`
+/// says what it saw, which the timeout error shows.
 async fn wait_for_object<K, T>(
     client: &Client,
     ns: &str,
     name: &str,
     what: &str,
+    timeout: Duration,
     done: impl Fn(K) -> Result<T, String>,
 ) -> T
 where
@@ -394,7 +395,7 @@ where
         + Debug,
 {
     let api: Api<K> = Api::namespaced(client.clone(), ns);
-    poll(what, WAIT, || {
+    poll(what, timeout, || {
         let api = api.clone();
         let done = &done;
         async move { done(api.get(name).await.map_err(|e| e.to_string())?) }
@@ -406,11 +407,22 @@ where
 /// `kubectl wait --for=condition=Successful` with observedGeneration: waits for Successful=True
 /// for the CR's current generation and returns the CR; on timeout the error shows its status.
 pub async fn wait_successful(client: &Client, ns: &str, name: &str) -> Kiali {
+    wait_successful_within(client, ns, name, WAIT).await
+}
+
+/// [`wait_successful`] giving the operator `timeout` (a reconcile over thousands of namespaces).
+pub async fn wait_successful_within(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    timeout: Duration,
+) -> Kiali {
     wait_for_object(
         client,
         ns,
         name,
         &format!("Kiali {ns}/{name} is Successful for its generation"),
+        timeout,
         |k: Kiali| match &k.status {
             Some(s) if s.is_successful_for(k.metadata.generation) => Ok(k),
             s => Err(format!(
@@ -431,6 +443,7 @@ pub async fn wait_failure(client: &Client, ns: &str, name: &str) -> (Kiali, Stri
         ns,
         name,
         &format!("Kiali {ns}/{name} reports Failure for its generation"),
+        WAIT,
         |k: Kiali| {
             let failure = k.status.as_ref().and_then(|s| {
                 let c = s.condition("Failure")?;
@@ -461,6 +474,7 @@ pub async fn wait_rolled_out(client: &Client, ns: &str, name: &str) -> Deploymen
         ns,
         name,
         &format!("Deployment {ns}/{name} is rolled out (its pods admitted)"),
+        WAIT,
         |d: Deployment| {
             let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
             let s = d.status.clone().unwrap_or_default();
@@ -485,13 +499,24 @@ pub async fn wait_rolled_out(client: &Client, ns: &str, name: &str) -> Deploymen
 /// Deletes the CR and waits until it (its finalizer released) and the cluster-scoped RBAC of
 /// instance `inst` (ClusterRole, `-viewer` ClusterRole, ClusterRoleBinding) are gone.
 pub async fn delete_cr_and_wait(client: &Client, ns: &str, cr: &str, inst: &str) {
+    delete_cr_and_wait_within(client, ns, cr, inst, WAIT).await
+}
+
+/// [`delete_cr_and_wait`] giving the finalizer `timeout` (a prune of thousands of children).
+pub async fn delete_cr_and_wait_within(
+    client: &Client,
+    ns: &str,
+    cr: &str,
+    inst: &str,
+    timeout: Duration,
+) {
     let api: Api<Kiali> = Api::namespaced(client.clone(), ns);
     api.delete(cr, &DeleteParams::default())
         .await
         .expect("delete CR");
     wait_until(
         &format!("Kiali {ns}/{cr}, ClusterRole(s) and ClusterRoleBinding {inst} are gone"),
-        WAIT,
+        timeout,
         || {
             let client = client.clone();
             let api = api.clone();
