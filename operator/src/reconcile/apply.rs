@@ -1,12 +1,18 @@
 //! The apply stage: server-side apply of every desired child with the one field manager, then prune
-//! of what carries this CR's owner labels but is no longer desired.
+//! of what carries this CR's owner labels but is no longer desired. A child this process applied
+//! before with the same body and that nobody wrote since is not applied again ([`Applied`]), and the
+//! Roles and RoleBindings of the selected namespaces go [`APPLIES_AT_ONCE`] at a time.
 //!
 //! No takeover: an object is changed or deleted only when it is this CR's ([`ownership`]: its owner labels
 //! name this CR and this operator's field manager wrote it). A child that does not exist yet is applied
 //! without `force`, so an object created in between by someone else fails the apply instead of being adopted;
 //! an existing object that is someone else's fails the reconcile with [`Error::Conflict`], naming its owner.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
+
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt, TryStreamExt};
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
@@ -18,7 +24,8 @@ use kube::api::{
 };
 use kube::{Client, ResourceExt};
 use meshglass_crds::names;
-use tracing::{info, warn};
+use sha2::{Digest as _, Sha256};
+use tracing::{debug, info, warn};
 
 use super::MANAGER;
 use crate::build::{Child, Desired, oauth_client_resource, route_resource};
@@ -51,17 +58,148 @@ impl Error {
     }
 }
 
-/// Applies every desired object, then prunes the rest.
+/// Children of the per-namespace kinds (Roles, RoleBindings) applied at once: thousands of selected
+/// namespaces are thousands of writes, which one at a time made a reconcile take minutes.
+pub const APPLIES_AT_ONCE: usize = 16;
+
+/// A child by kind, namespace and name (the key prune keeps by).
+type ChildKey = (String, Option<String>, String);
+
+fn child_key(child: &Child) -> ChildKey {
+    let m = child.meta();
+    (
+        child.kind().to_string(),
+        m.namespace.clone(),
+        m.name.clone().unwrap_or_default(),
+    )
+}
+
+/// What the operator last applied, per CR: for each child, the digest of the body applied and the
+/// `resourceVersion` the apply answered. A child listed with that same `resourceVersion` (nobody wrote
+/// it since) whose desired body has that same digest is not applied again: the apply would change
+/// nothing. Anything else — a changed body, an object someone edited, deleted or relabelled, a restart
+/// of the operator (the record is in memory) — is applied as before.
+#[derive(Default)]
+pub struct Applied(Mutex<HashMap<(String, String), Record>>);
+
+/// One CR's children as last applied: the body's digest and the `resourceVersion` answered.
+type Record = HashMap<ChildKey, (Digest, String)>;
+
+/// One child's apply: its key, body digest, `resourceVersion` now, and whether it was written.
+type Written = (ChildKey, Digest, String, Outcome);
+
+type Digest = [u8; 32];
+
+impl Applied {
+    fn take(&self, cr: &(String, String)) -> Record {
+        lock(&self.0).remove(cr).unwrap_or_default()
+    }
+
+    fn store(&self, cr: (String, String), record: Record) {
+        lock(&self.0).insert(cr, record);
+    }
+
+    /// Drops a CR's record (it was deleted).
+    pub fn forget(&self, cr_ns: &str, cr_name: &str) {
+        lock(&self.0).remove(&(cr_ns.to_string(), cr_name.to_string()));
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn digest(value: &serde_json::Value) -> Result<Digest, Error> {
+    let bytes = serde_json::to_vec(value).map_err(|e| Error::Serialize(e.to_string()))?;
+    Ok(Sha256::digest(&bytes).into())
+}
+
+/// How one child's apply went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Applied,
+    /// Unchanged since this operator's last apply (see [`Applied`]).
+    Unchanged,
+}
+
+/// Applies every desired object, then prunes the rest. The objects carrying this CR's owner labels are
+/// listed once (metadata only) for both: an existing child's ownership is read from that list, and only a
+/// child missing from it is looked up by name (a namesake without the labels is someone else's). Children
+/// are applied in the build's order, except that a run of Roles and RoleBindings goes [`APPLIES_AT_ONCE`]
+/// at a time.
 pub async fn apply(
     client: &Client,
     cr_ns: &str,
     cr_name: &str,
     desired: &Desired,
+    applied: &Applied,
 ) -> Result<(), Error> {
-    for child in &desired.objects {
-        apply_child(client, cr_ns, cr_name, child).await?;
+    let cr = (cr_ns.to_string(), cr_name.to_string());
+    let owned = list_owned(client, cr_ns, cr_name).await?;
+    let listed: HashMap<ChildKey, &ObjectMeta> = owned
+        .iter()
+        .map(|o| {
+            (
+                (o.kind.clone(), o.namespace.clone(), o.name.clone()),
+                &o.meta,
+            )
+        })
+        .collect();
+    let last = applied.take(&cr);
+    let mut record = HashMap::new();
+    let (mut written, mut unchanged) = (0usize, 0usize);
+    for batch in batches(&desired.objects) {
+        // Collected and boxed first: a stream over a closure that borrows from this pass cannot be
+        // proven `Send` through the closure's higher-ranked lifetimes.
+        let writes: Vec<BoxFuture<'_, Result<Written, Error>>> = batch
+            .iter()
+            .map(|child| {
+                let key = child_key(child);
+                let existing = listed.get(&key).copied();
+                let previous = last.get(&key);
+                async move {
+                    let (digest, rv, outcome) =
+                        apply_child(client, cr_ns, cr_name, child, existing, previous).await?;
+                    Ok((key, digest, rv, outcome))
+                }
+                .boxed()
+            })
+            .collect();
+        let results: Vec<Written> = futures::stream::iter(writes)
+            .buffer_unordered(APPLIES_AT_ONCE)
+            .try_collect()
+            .await?;
+        for (key, digest, rv, outcome) in results {
+            match outcome {
+                Outcome::Applied => written += 1,
+                Outcome::Unchanged => unchanged += 1,
+            }
+            record.insert(key, (digest, rv));
+        }
     }
-    prune(client, cr_ns, cr_name, Some(desired)).await
+    applied.store(cr, record);
+    debug!(written, unchanged, "children applied");
+    let keep: BTreeSet<ChildKey> = desired.objects.iter().map(child_key).collect();
+    prune_listed(client, cr_ns, cr_name, &keep, owned).await
+}
+
+/// The desired objects in apply order: one at a time, except consecutive Roles and RoleBindings (one of
+/// each per selected namespace), which form one batch.
+fn batches(objects: &[Child]) -> Vec<&[Child]> {
+    let fan_out = |c: &Child| matches!(c, Child::Role(_) | Child::RoleBinding(_));
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < objects.len() {
+        let mut end = start + 1;
+        if fan_out(&objects[start]) {
+            while end < objects.len() && fan_out(&objects[end]) {
+                end += 1;
+            }
+        }
+        out.push(&objects[start..end]);
+        start = end;
+    }
+    out
 }
 
 fn resource_of(child: &Child) -> ApiResource {
@@ -182,31 +320,45 @@ fn list_or_none(items: &[String]) -> String {
     }
 }
 
-/// Server-side apply of one child, after checking that an existing object of that name is this CR's. A
-/// binding of ours whose roleRef changed is replaced (roleRef is immutable), deleting exactly the object
-/// checked (uid precondition).
+/// Server-side apply of one child, after checking that an existing object of that name is this CR's
+/// (`listed`: its metadata from the owner-label list; when absent it is looked up by name). Skipped when
+/// `previous` (this operator's last apply of it) shows it unchanged. A binding of ours whose roleRef
+/// changed is replaced (roleRef is immutable), deleting exactly the object checked (uid precondition).
+/// Returns the digest of the body and the `resourceVersion` the object has now.
 async fn apply_child(
     client: &Client,
     cr_ns: &str,
     cr_name: &str,
     child: &Child,
-) -> Result<(), Error> {
+    listed: Option<&ObjectMeta>,
+    previous: Option<&(Digest, String)>,
+) -> Result<(Digest, String, Outcome), Error> {
     let ar = resource_of(child);
     let meta = child.meta();
     let name = meta.name.clone().unwrap_or_default();
     let api = dyn_api(client, &ar, meta.namespace.as_deref());
     let value = child_value(child)?;
+    let body = digest(&value)?;
     let failed = |source| Error::Apply {
         key: child.key(),
         source,
     };
-    let existing = api.get_opt(&name).await?;
+    let existing = match listed {
+        Some(m) => Some(m.clone()),
+        None => api.get_opt(&name).await?.map(|o| o.metadata),
+    };
     let params = match &existing {
         // Not forced: should someone create it meanwhile, the apply conflicts instead of adopting it.
         None => PatchParams::apply(MANAGER),
-        Some(obj) => match ownership(&obj.metadata, cr_ns, cr_name) {
-            // Ours: take back fields others changed since (drift).
-            Ownership::Ours => PatchParams::apply(MANAGER).force(),
+        Some(m) => match ownership(m, cr_ns, cr_name) {
+            Ownership::Ours => {
+                let rv = m.resource_version.clone().unwrap_or_default();
+                if unchanged(previous, &body, &rv) {
+                    return Ok((body, rv, Outcome::Unchanged));
+                }
+                // Take back fields others changed since (drift).
+                PatchParams::apply(MANAGER).force()
+            }
             Ownership::Theirs(owner) => {
                 return Err(Error::Conflict {
                     key: child.key(),
@@ -215,36 +367,53 @@ async fn apply_child(
             }
         },
     };
+    let done = |o: DynamicObject| {
+        (
+            body,
+            o.resource_version().unwrap_or_default(),
+            Outcome::Applied,
+        )
+    };
     match api.patch(&name, &params, &Patch::Apply(&value)).await {
-        Ok(_) => Ok(()),
+        Ok(o) => Ok(done(o)),
         Err(kube::Error::Api(s))
             if s.code == 422
                 && matches!(child, Child::ClusterRoleBinding(_) | Child::RoleBinding(_)) =>
         {
-            let Some(obj) = existing else {
+            let Some(m) = existing else {
                 return Err(failed(kube::Error::Api(s)));
             };
-            delete_exactly(&api, &obj).await?;
+            delete_exactly(&api, &name, &m).await?;
             api.patch(&name, &PatchParams::apply(MANAGER), &Patch::Apply(&value))
                 .await
-                .map(|_| ())
+                .map(done)
                 .map_err(failed)
         }
         Err(source) => Err(failed(source)),
     }
 }
 
-/// Deletes `obj` itself (uid precondition: never a namesake created since); NotFound and a changed uid
-/// count as done.
-async fn delete_exactly(api: &Api<DynamicObject>, obj: &DynamicObject) -> Result<(), Error> {
+/// Whether a child of ours need not be applied: this operator's last apply of it (`previous`) wrote the
+/// same body and answered the `resourceVersion` it has now, so nobody has written it since.
+fn unchanged(previous: Option<&(Digest, String)>, body: &Digest, rv: &str) -> bool {
+    !rv.is_empty() && previous.is_some_and(|(d, v)| d == body && v == rv)
+}
+
+/// Deletes the object `name` that `meta` describes (uid precondition: never a namesake created since);
+/// NotFound and a changed uid count as done.
+async fn delete_exactly(
+    api: &Api<DynamicObject>,
+    name: &str,
+    meta: &ObjectMeta,
+) -> Result<(), Error> {
     let dp = DeleteParams {
         preconditions: Some(Preconditions {
-            uid: obj.metadata.uid.clone(),
+            uid: meta.uid.clone(),
             resource_version: None,
         }),
         ..DeleteParams::background()
     };
-    match api.delete(&obj.name_any(), &dp).await {
+    match api.delete(name, &dp).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Ok(()),
         Err(e) => Err(e.into()),
@@ -261,32 +430,27 @@ fn owner_selector(cr_ns: &str, cr_name: &str) -> String {
     )
 }
 
-/// Deletes every object carrying this CR's owner labels that is not desired (all of them when
-/// `desired` is None, the finalizer's cleanup). NotFound counts as done.
-pub async fn prune(
+/// An object carrying a CR's owner labels, as listed (metadata only).
+struct OwnedObject {
+    ar: ApiResource,
+    kind: String,
+    /// None for a cluster-scoped kind.
+    namespace: Option<String>,
+    name: String,
+    meta: ObjectMeta,
+}
+
+/// Every object of the managed kinds carrying this CR's owner labels (metadata only: managed fields,
+/// labels and resourceVersion are all that ownership, skipping and prune read).
+async fn list_owned(
     client: &Client,
     cr_ns: &str,
     cr_name: &str,
-    desired: Option<&Desired>,
-) -> Result<(), Error> {
-    let keep: BTreeSet<(String, Option<String>, String)> = desired
-        .map(|d| {
-            d.objects
-                .iter()
-                .map(|c| {
-                    let m = c.meta();
-                    (
-                        c.kind().to_string(),
-                        m.namespace.clone(),
-                        m.name.clone().unwrap_or_default(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+) -> Result<Vec<OwnedObject>, Error> {
     let lp = ListParams::default().labels(&owner_selector(cr_ns, cr_name));
+    let mut out = Vec::new();
     for (ar, namespaced) in managed_kinds() {
-        let list = match dyn_api(client, &ar, None).list(&lp).await {
+        let list = match dyn_api(client, &ar, None).list_metadata(&lp).await {
             Ok(list) => list,
             // An API this cluster does not serve (Routes, OAuthClients outside OpenShift) holds
             // nothing of ours.
@@ -302,20 +466,66 @@ pub async fn prune(
             Err(e) => return Err(e.into()),
         };
         for obj in list.items {
-            let ns = if namespaced { obj.namespace() } else { None };
-            let key = (ar.kind.clone(), ns.clone(), obj.name_any());
-            if keep.contains(&key) {
-                continue;
-            }
-            if let Ownership::Theirs(owner) = ownership(&obj.metadata, cr_ns, cr_name) {
-                warn!(kind = %ar.kind, namespace = ?ns, name = %obj.name_any(), owner = %owner, "left alone: carries the owner labels but is not ours");
-                continue;
-            }
-            info!(kind = %ar.kind, namespace = ?ns, name = %obj.name_any(), "deleting object no longer desired");
-            delete_exactly(&dyn_api(client, &ar, ns.as_deref()), &obj).await?;
+            out.push(OwnedObject {
+                kind: ar.kind.clone(),
+                namespace: if namespaced { obj.namespace() } else { None },
+                name: obj.name_any(),
+                meta: obj.metadata,
+                ar: ar.clone(),
+            });
         }
     }
-    Ok(())
+    Ok(out)
+}
+
+/// Deletes every object carrying this CR's owner labels that is not desired (all of them when
+/// `desired` is None, the finalizer's cleanup). NotFound counts as done.
+pub async fn prune(
+    client: &Client,
+    cr_ns: &str,
+    cr_name: &str,
+    desired: Option<&Desired>,
+) -> Result<(), Error> {
+    let keep: BTreeSet<ChildKey> = desired
+        .map(|d| d.objects.iter().map(child_key).collect())
+        .unwrap_or_default();
+    let owned = list_owned(client, cr_ns, cr_name).await?;
+    prune_listed(client, cr_ns, cr_name, &keep, owned).await
+}
+
+/// Prunes `owned` but `keep`, [`APPLIES_AT_ONCE`] deletes at a time.
+async fn prune_listed(
+    client: &Client,
+    cr_ns: &str,
+    cr_name: &str,
+    keep: &BTreeSet<ChildKey>,
+    owned: Vec<OwnedObject>,
+) -> Result<(), Error> {
+    let doomed = owned.into_iter().filter(|o| {
+        if keep.contains(&(o.kind.clone(), o.namespace.clone(), o.name.clone())) {
+            return false;
+        }
+        if let Ownership::Theirs(owner) = ownership(&o.meta, cr_ns, cr_name) {
+            warn!(kind = %o.kind, namespace = ?o.namespace, name = %o.name, owner = %owner, "left alone: carries the owner labels but is not ours");
+            return false;
+        }
+        true
+    });
+    let deletes: Vec<BoxFuture<'_, Result<(), Error>>> = doomed
+        .map(|o| {
+            async move {
+                info!(kind = %o.kind, namespace = ?o.namespace, name = %o.name, "deleting object no longer desired");
+                delete_exactly(&dyn_api(client, &o.ar, o.namespace.as_deref()), &o.name, &o.meta)
+                    .await
+            }
+            .boxed()
+        })
+        .collect();
+    futures::stream::iter(deletes)
+        .buffer_unordered(APPLIES_AT_ONCE)
+        .try_collect::<Vec<()>>()
+        .await
+        .map(|_| ())
 }
 
 #[cfg(test)]
@@ -342,6 +552,86 @@ mod tests {
             ),
             ..Default::default()
         }
+    }
+
+    fn role(ns: &str) -> Child {
+        Child::Role(Role {
+            metadata: ObjectMeta {
+                name: Some("kiali".into()),
+                namespace: Some(ns.into()),
+                ..Default::default()
+            },
+            rules: None,
+        })
+    }
+
+    fn binding(ns: &str) -> Child {
+        Child::RoleBinding(RoleBinding {
+            metadata: ObjectMeta {
+                name: Some("kiali".into()),
+                namespace: Some(ns.into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+    }
+
+    fn named<T: Default + kube::Resource>(name: &str) -> T {
+        let mut o = T::default();
+        o.meta_mut().name = Some(name.into());
+        o
+    }
+
+    #[test]
+    fn roles_and_bindings_in_a_row_form_one_batch_and_the_rest_keep_their_order() {
+        let objects = vec![
+            Child::ServiceAccount(named("kiali")),
+            Child::ClusterRole(named("kiali")),
+            role("a"),
+            binding("a"),
+            role("b"),
+            binding("b"),
+            Child::ConfigMap(named("kiali")),
+            Child::Deployment(named("kiali")),
+            role("c"),
+        ];
+        let shape: Vec<Vec<String>> = batches(&objects)
+            .iter()
+            .map(|b| b.iter().map(Child::key).collect())
+            .collect();
+        assert_eq!(
+            shape,
+            vec![
+                vec!["ServiceAccount kiali".to_string()],
+                vec!["ClusterRole kiali".to_string()],
+                vec![
+                    "Role a/kiali".to_string(),
+                    "RoleBinding a/kiali".to_string(),
+                    "Role b/kiali".to_string(),
+                    "RoleBinding b/kiali".to_string(),
+                ],
+                vec!["ConfigMap kiali".to_string()],
+                vec!["Deployment kiali".to_string()],
+                vec!["Role c/kiali".to_string()],
+            ]
+        );
+        assert!(batches(&[]).is_empty());
+    }
+
+    #[test]
+    fn only_a_child_unwritten_since_the_same_body_was_applied_is_skipped() {
+        let body = digest(&serde_json::json!({"rules": []})).unwrap();
+        let other = digest(&serde_json::json!({"rules": [{"verbs": ["get"]}]})).unwrap();
+        assert_ne!(body, other);
+        let previous = (body, "41".to_string());
+        assert!(unchanged(Some(&previous), &body, "41"));
+        // Someone wrote it since (or it was deleted and created again).
+        assert!(!unchanged(Some(&previous), &body, "57"));
+        // The desired body changed.
+        assert!(!unchanged(Some(&previous), &other, "41"));
+        // Never applied by this process (a restart), or no resourceVersion to compare.
+        assert!(!unchanged(None, &body, "41"));
+        assert!(!unchanged(Some(&(body, String::new())), &body, ""));
     }
 
     const NS: &str = names::OWNER_NAMESPACE_LABEL;

@@ -1,7 +1,7 @@
 //! One reconcile of a Kiali CR as typed stages, each with its own error:
 //! [`validate`] (pure: the CR → [`validate::Validated`], holding the one effective `Config`) →
 //! [`observe`] (the Secrets and namespaces that config points at) → [`crate::build`] (pure: the desired
-//! objects) → [`apply`] (server-side apply, prune) → [`status`] (conditions and Events). Validation comes
+//! objects) → [`apply`] (server-side apply of what changed, prune) → [`status`] (conditions and Events). Validation comes
 //! before observation because what to observe (the deployment namespace, the secret label) is part of
 //! the validated config. The finalizer and CRs that cannot be read are handled here too.
 
@@ -56,6 +56,8 @@ pub struct Context {
     reported_invalid: Mutex<BTreeSet<(String, i64)>>,
     /// Which Secrets each CR depends on, as of its last validation.
     pub(crate) secret_scopes: SecretScopes,
+    /// What each CR's last apply wrote, so that unchanged children are not written again.
+    applied: apply::Applied,
 }
 
 impl Context {
@@ -84,6 +86,7 @@ impl Context {
             failures: Mutex::new(HashMap::new()),
             reported_invalid: Mutex::new(BTreeSet::new()),
             secret_scopes: SecretScopes::default(),
+            applied: apply::Applied::default(),
         }
     }
 
@@ -254,6 +257,7 @@ async fn converge(kiali: &Kiali, ctx: &Context) -> Result<Desired> {
         &validated.cr_namespace,
         &kiali.name_any(),
         &desired,
+        &ctx.applied,
     )
     .await?;
     Ok(desired)
@@ -262,13 +266,9 @@ async fn converge(kiali: &Kiali, ctx: &Context) -> Result<Desired> {
 /// The finalizer step: remove what garbage collection cannot reach.
 async fn cleanup(kiali: &Kiali, ctx: &Context) -> Result<Action> {
     ctx.secret_scopes.record(kiali, None);
-    apply::prune(
-        &ctx.client,
-        &kiali.namespace().unwrap_or_default(),
-        &kiali.name_any(),
-        None,
-    )
-    .await?;
+    let (ns, name) = (kiali.namespace().unwrap_or_default(), kiali.name_any());
+    ctx.applied.forget(&ns, &name);
+    apply::prune(&ctx.client, &ns, &name, None).await?;
     let note = status::Note {
         type_: EventType::Normal,
         reason: "Deleted",
@@ -287,6 +287,7 @@ async fn unreadable(invalid: &InvalidObject, ctx: &Context) -> Result<Action> {
         meta.name.clone().unwrap_or_default(),
     );
     if meta.deletion_timestamp.is_some() {
+        ctx.applied.forget(&ns, &name);
         apply::prune(&ctx.client, &ns, &name, None).await?;
         let finalizers: Vec<String> = meta
             .finalizers

@@ -170,6 +170,7 @@ impl Scale {
     }
 
     /// The selected namespaces.
+    #[allow(dead_code, reason = "the test edits some of them")]
     pub fn namespaces(&self) -> &[String] {
         &self.wanted
     }
