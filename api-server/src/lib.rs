@@ -28,6 +28,8 @@ mod ttl_cache;
 pub mod ui;
 pub mod upstream;
 pub mod view_cache;
+pub mod view_entries;
+pub mod view_refresh;
 
 #[cfg(test)]
 mod api_tests;
@@ -268,7 +270,7 @@ pub async fn start(opts: Options) -> Result<Running> {
     });
 
     let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(view_cache::refresh_loop(Arc::downgrade(&state)));
+    tasks.spawn(view_refresh::refresh_loop(Arc::downgrade(&state)));
     tasks.spawn(registry::watch_secrets_dir(
         registry.clone(),
         opts.remote_secrets_dir.clone(),

@@ -21,7 +21,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use meshglass_crds::kiali_internal::ViewCacheSettings;
@@ -31,7 +31,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-use crate::state::AppState;
+use crate::view_entries::{SharedGraph, SharedHealth};
 
 /// Response header saying how a cacheable view was answered: `hit`, `miss` or `off` (not cached:
 /// the cache is disabled or the request names its own `queryTime`).
@@ -481,55 +481,10 @@ pub fn tick(settings: &[ViewCacheSettings]) -> Duration {
         .clamp(Duration::from_millis(50), Duration::from_secs(5))
 }
 
-/// Refreshes the kept views of both caches and drops idle ones, until the state is gone.
-pub async fn refresh_loop(state: Weak<AppState>) {
-    let period = match state.upgrade() {
-        Some(s) => tick(&[
-            s.view_cache.graph.settings(),
-            s.view_cache.health.settings(),
-        ]),
-        None => return,
-    };
-    let mut interval = tokio::time::interval(period);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        interval.tick().await;
-        let Some(s) = state.upgrade() else { return };
-        for (key, params) in s.view_cache.graph.due(Instant::now()) {
-            match crate::routes::graph::shared_graph(&s, &params).await {
-                Ok(g) => {
-                    let bytes = g.bytes();
-                    s.view_cache
-                        .graph
-                        .refreshed(&key, Arc::new(g), bytes, Instant::now());
-                }
-                Err(e) => {
-                    tracing::warn!(view = "graph", error = %e, "view refresh failed; the last answer is kept");
-                    s.view_cache.graph.refresh_failed(&key, Instant::now());
-                }
-            }
-        }
-        for (key, params) in s.view_cache.health.due(Instant::now()) {
-            match crate::routes::health::shared_health(&s, &params).await {
-                Ok(h) => {
-                    let bytes = h.bytes();
-                    s.view_cache
-                        .health
-                        .refreshed(&key, Arc::new(h), bytes, Instant::now());
-                }
-                Err(e) => {
-                    tracing::warn!(view = "health", error = %e, "view refresh failed; the last answer is kept");
-                    s.view_cache.health.refresh_failed(&key, Instant::now());
-                }
-            }
-        }
-    }
-}
-
 /// The server's two view caches.
 pub struct ViewCaches {
-    pub graph: ViewCache<crate::routes::graph::SharedGraph>,
-    pub health: ViewCache<crate::routes::health::SharedHealth>,
+    pub graph: ViewCache<SharedGraph>,
+    pub health: ViewCache<SharedHealth>,
 }
 
 impl Default for ViewCaches {

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::kiali_internal::{KialiInternalConfig, ViewCacheSettings};
 use crate::spec::{AuthStrategy, KialiSpec};
 use crate::{Error, Result};
 
@@ -61,7 +62,7 @@ pub struct Config {
     pub external_services: ExternalServicesConfig,
     pub health_config: HealthConfig,
     pub istio_labels: IstioLabelsConfig,
-    pub kiali_internal: crate::kiali_internal::KialiInternalConfig,
+    pub kiali_internal: KialiInternalConfig,
     pub kubernetes_config: KubernetesConfig,
     pub login_token: LoginTokenConfig,
     pub server: ServerConfig,
@@ -662,6 +663,20 @@ impl Config {
             0 => DEFAULT_SESSION_SECONDS,
             s => s,
         }
+    }
+
+    /// `kiali_internal.graph_cache`, resolved.
+    pub fn graph_cache(&self) -> Result<ViewCacheSettings> {
+        self.kiali_internal
+            .graph_cache
+            .settings("kiali_internal.graph_cache")
+    }
+
+    /// `kiali_internal.health_cache`, resolved.
+    pub fn health_cache(&self) -> Result<ViewCacheSettings> {
+        self.kiali_internal
+            .health_cache
+            .settings("kiali_internal.health_cache")
     }
 
     /// `auth.strategy` ("" is the default, `token`); `None` for a value Kiali does not define.

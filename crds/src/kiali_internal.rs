@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Extra;
-use crate::{Config, Error, Result};
+use crate::service_auth::Extra;
+use crate::{Error, Result};
 
 /// Kiali's default `refresh_interval`.
 pub const DEFAULT_REFRESH_INTERVAL: &str = "60s";
@@ -102,25 +102,10 @@ impl ViewCacheConfig {
     }
 }
 
-impl Config {
-    /// `kiali_internal.graph_cache`, resolved.
-    pub fn graph_cache(&self) -> Result<ViewCacheSettings> {
-        self.kiali_internal
-            .graph_cache
-            .settings("kiali_internal.graph_cache")
-    }
-
-    /// `kiali_internal.health_cache`, resolved.
-    pub fn health_cache(&self) -> Result<ViewCacheSettings> {
-        self.kiali_internal
-            .health_cache
-            .settings("kiali_internal.health_cache")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Config;
 
     #[test]
     fn defaults_are_kialis() {

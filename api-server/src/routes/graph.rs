@@ -21,6 +21,7 @@ use crate::telemetry::{
     inventory, relevant_namespaces, run_queries, traffic_namespaces, visible_samples,
 };
 use crate::view_cache::{VIEW_CACHE_HEADER, ViewParams, key_of, view_params};
+use crate::view_entries::{GraphTelemetry, SharedGraph};
 
 /// Time spent waiting for Prometheus, reported in a `Server-Timing` header.
 struct Timing {
@@ -34,18 +35,6 @@ enum Focus {
     Workload(String),
     App(String, Option<String>),
     Service(String),
-}
-
-/// What Prometheus answered for a graph: its samples, the health samples of the requested
-/// namespaces and of the `outside` namespaces its traffic reaches, and the (cluster, namespace)
-/// pairs the traffic names.
-#[derive(Clone)]
-struct Telemetry {
-    samples: Vec<engine::Sample>,
-    health_samples: Vec<engine::Sample>,
-    outside: Vec<String>,
-    outside_samples: Vec<engine::Sample>,
-    traffic: BTreeSet<(String, String)>,
 }
 
 /// The graph options of a request (the metrics store's scope and the Istio namespace set).
@@ -116,7 +105,7 @@ async fn fetch(
     id: &Identity,
     opts: &engine::GraphOptions,
     views: &mut Views,
-) -> Result<(Telemetry, Timing)> {
+) -> Result<(GraphTelemetry, Timing)> {
     let qs = engine::queries(opts);
     let hq = health_queries(opts, &opts.namespaces);
     let queries = qs.len() + hq.len();
@@ -131,7 +120,7 @@ async fn fetch(
     let oq = health_queries(opts, &outside);
     let queries = queries + oq.len();
     let outside_samples = run_queries(s, oq).await?;
-    let telemetry = Telemetry {
+    let telemetry = GraphTelemetry {
         samples,
         health_samples,
         outside,
@@ -153,7 +142,7 @@ async fn fetch(
 fn assemble(
     views: &Views,
     opts: &engine::GraphOptions,
-    t: Telemetry,
+    t: GraphTelemetry,
     rules: &engine::HealthRules,
     force_ns: Option<&str>,
     focus: &Focus,
@@ -235,32 +224,6 @@ async fn respond(
 fn json_response(views: &Views, body: Vec<u8>) -> Response {
     let resp = ([(header::CONTENT_TYPE, "application/json")], body).into_response();
     views.with_header(resp)
-}
-
-/// A namespace graph as the server sees the mesh: the entry of the graph view cache, shared by
-/// every caller asking for the same view ([`crate::view_cache`]). It keeps what Prometheus
-/// answered, so the graph of a caller who may read only part of the mesh is built from it by
-/// the same steps as an uncached one ([`assemble`]), without waiting for Prometheus again.
-pub struct SharedGraph {
-    opts: engine::GraphOptions,
-    telemetry: Telemetry,
-    /// The graph as the server sees it, written, without `missingClusters`: the answer for a
-    /// caller not restricted by access (anonymous), copied as it is.
-    body: Vec<u8>,
-    /// Clusters the server could not read when it was built.
-    missing: Vec<(String, String)>,
-}
-
-impl SharedGraph {
-    /// The entry's estimated memory: the body written, and the samples kept (each a fixed part
-    /// and its label values, a few hundred bytes).
-    pub fn bytes(&self) -> u64 {
-        let t = &self.telemetry;
-        let samples = t.samples.len() + t.health_samples.len() + t.outside_samples.len();
-        let per_sample = std::mem::size_of::<engine::Sample>() + 384;
-        let names: usize = t.traffic.iter().map(|(c, n)| c.len() + n.len() + 48).sum();
-        (self.body.len() + samples * per_sample + names) as u64
-    }
 }
 
 /// Builds the namespace graph of `params` as the server sees the mesh (no caller's access

@@ -10,7 +10,6 @@ use axum::extract::{Query, State};
 use axum::http::HeaderValue;
 use axum::response::Response;
 use meshglass_engine as engine;
-use serde_json::Value;
 
 use crate::auth::Identity;
 use crate::error::Result;
@@ -18,6 +17,7 @@ use crate::params::Params;
 use crate::state::{Shared, Views, blocking};
 use crate::telemetry::{inventory, relevant_namespaces, run_queries, visible_samples};
 use crate::view_cache::{VIEW_CACHE_HEADER, ViewParams, key_of, view_params};
+use crate::view_entries::SharedHealth;
 
 /// `/api/clusters/health?namespaces=&type=app|service|workload&rateInterval=&queryTime=`;
 /// from the health view cache when it is on and no `queryTime` is named.
@@ -82,27 +82,6 @@ fn with_outcome(mut resp: Response, outcome: &'static str) -> Response {
     resp.headers_mut()
         .insert(VIEW_CACHE_HEADER, HeaderValue::from_static(outcome));
     resp
-}
-
-/// A health answer as the server sees the mesh: the entry of the health view cache, shared by
-/// every caller asking for the same view ([`crate::view_cache`]). It keeps what Prometheus
-/// answered, so the health a signed-in caller may see is computed from it by the same steps as
-/// an uncached answer ([`compute`]), without waiting for Prometheus again.
-pub struct SharedHealth {
-    samples: Vec<engine::Sample>,
-    /// Kiali's body as the server sees the mesh (the answer for a caller not restricted by access).
-    body: Value,
-    /// Clusters the server could not read when it was computed.
-    missing: Vec<(String, String)>,
-    bytes: u64,
-}
-
-impl SharedHealth {
-    /// The entry's estimated memory: the samples (a fixed part and their label values) and the
-    /// body (about three times its JSON as a `Value` tree).
-    pub fn bytes(&self) -> u64 {
-        self.bytes
-    }
 }
 
 /// The health of `params` as the server sees the mesh (no caller's access applied): what the

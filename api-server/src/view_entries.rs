@@ -1,0 +1,68 @@
+//! What the view caches keep ([`crate::view_cache`]): a namespace graph and a health answer as
+//! the server sees the mesh, with what Prometheus answered for them, so that a signed-in
+//! caller's answer is built from an entry by the routes' own steps ([`crate::routes::graph`],
+//! [`crate::routes::health`]). Data only: built and read by the routes, held by the state.
+
+use std::collections::BTreeSet;
+
+use meshglass_engine as engine;
+use serde_json::Value;
+
+/// What Prometheus answered for a graph: its samples, the health samples of the requested
+/// namespaces and of the `outside` namespaces its traffic reaches, and the (cluster, namespace)
+/// pairs the traffic names.
+#[derive(Clone)]
+pub struct GraphTelemetry {
+    pub samples: Vec<engine::Sample>,
+    pub health_samples: Vec<engine::Sample>,
+    pub outside: Vec<String>,
+    pub outside_samples: Vec<engine::Sample>,
+    pub traffic: BTreeSet<(String, String)>,
+}
+
+/// A namespace graph as the server sees the mesh: the entry of the graph view cache, shared by
+/// every caller asking for the same view ([`crate::view_cache`]). It keeps what Prometheus
+/// answered, so the graph of a caller who may read only part of the mesh is built from it by
+/// the same steps as an uncached one (`routes::graph::assemble`), without waiting for Prometheus again.
+pub struct SharedGraph {
+    pub opts: engine::GraphOptions,
+    pub telemetry: GraphTelemetry,
+    /// The graph as the server sees it, written, without `missingClusters`: the answer for a
+    /// caller not restricted by access (anonymous), copied as it is.
+    pub body: Vec<u8>,
+    /// Clusters the server could not read when it was built.
+    pub missing: Vec<(String, String)>,
+}
+
+impl SharedGraph {
+    /// The entry's estimated memory: the body written, and the samples kept (each a fixed part
+    /// and its label values, a few hundred bytes).
+    pub fn bytes(&self) -> u64 {
+        let t = &self.telemetry;
+        let samples = t.samples.len() + t.health_samples.len() + t.outside_samples.len();
+        let per_sample = std::mem::size_of::<engine::Sample>() + 384;
+        let names: usize = t.traffic.iter().map(|(c, n)| c.len() + n.len() + 48).sum();
+        (self.body.len() + samples * per_sample + names) as u64
+    }
+}
+
+/// A health answer as the server sees the mesh: the entry of the health view cache, shared by
+/// every caller asking for the same view ([`crate::view_cache`]). It keeps what Prometheus
+/// answered, so the health a signed-in caller may see is computed from it by the same steps as
+/// an uncached answer (`routes::health::compute`), without waiting for Prometheus again.
+pub struct SharedHealth {
+    pub samples: Vec<engine::Sample>,
+    /// Kiali's body as the server sees the mesh (the answer for a caller not restricted by access).
+    pub body: Value,
+    /// Clusters the server could not read when it was computed.
+    pub missing: Vec<(String, String)>,
+    pub bytes: u64,
+}
+
+impl SharedHealth {
+    /// The entry's estimated memory: the samples (a fixed part and their label values) and the
+    /// body (about three times its JSON as a `Value` tree).
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+}
