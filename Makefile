@@ -15,9 +15,9 @@ help:
 
 ## --- the two commands -------------------------------------------------------
 
-demo: prereqs tools ui ## the east/west demo mesh with the operator and the server (Ctrl-C stops it); METRICS=thanos: over Thanos Query behind a token gate; OPENID=1: also an OpenID provider per cluster and a server logging users in
+demo: prereqs tools ui ## the east/west demo mesh with the operator and the server (Ctrl-C stops it); TOPOLOGY=multi-primary: the three-cluster multi-primary lab instead; METRICS=thanos: over Thanos Query behind a token gate; OPENID=1: also an OpenID provider per cluster and a server logging users in
 	$(CARGO) build --locked -q -p meshglass-operator -p meshglass-server --bins
-	$(CARGO) run --locked -q -p meshglass-simulator --bin meshglass-demo -- up --state-dir .local $(if $(METRICS),--metrics $(METRICS)) $(if $(OPENID),--openid)
+	$(CARGO) run --locked -q -p meshglass-simulator --bin meshglass-demo -- up --state-dir .local $(if $(TOPOLOGY),--topology $(TOPOLOGY)) $(if $(METRICS),--metrics $(METRICS)) $(if $(OPENID),--openid)
 
 demo-down: ## stop what `make demo` started, and what a crashed demo left behind
 	$(CARGO) run --locked -q -p meshglass-simulator --bin meshglass-demo -- down --state-dir .local

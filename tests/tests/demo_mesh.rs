@@ -4,10 +4,18 @@
 //! operator produced). The test then checks what a user sees first: both clusters accessible in
 //! `/api/config`, edges between east and west in the graph, health for the demo apps, and every graph
 //! node's `healthData` equal to what `/api/clusters/health` answers for its object (one rule).
+//!
+//! `make demo TOPOLOGY=multi-primary`, on a private cluster1..3 bed, is the seeds' three-cluster lab: one
+//! bookinfo/helloworld graph with nodes of the three clusters, helloworld v1 and v2 in different clusters
+//! behind the one helloworld service, and three control planes each managing its own cluster.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Secret;
+use kube::Api;
 use meshglass_testbed::{TestBed, wait_until};
 use serde_json::Value;
 
@@ -153,13 +161,13 @@ fn health_object(n: &Value) -> Option<(&'static str, &'static str, String)> {
 /// For every node of the demo graph (versioned apps boxed by app, and the workload graph with
 /// service nodes), `healthData` equals the health route's entry for the node's cluster,
 /// namespace and object, at the same query time and window.
-async fn node_health_is_the_health_route(http: &reqwest::Client, base: &str) {
+async fn node_health_is_the_health_route(http: &reqwest::Client, base: &str, namespaces: &str) {
     // Until the demo's traffic has reached the store, a graph has no health to compare.
     let compared = wait_until(
         "graph nodes with health",
         Duration::from_secs(120),
         || async {
-            let n = compare_node_health(http, base).await;
+            let n = compare_node_health(http, base, namespaces).await;
             Ok::<_, String>((n >= 10).then_some(n))
         },
     )
@@ -170,7 +178,7 @@ async fn node_health_is_the_health_route(http: &reqwest::Client, base: &str) {
 
 /// Compares at one fixed time half a minute back (every scrape of that instant is stored);
 /// returns how many nodes had health.
-async fn compare_node_health(http: &reqwest::Client, base: &str) -> usize {
+async fn compare_node_health(http: &reqwest::Client, base: &str, namespaces: &str) -> usize {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
@@ -186,7 +194,7 @@ async fn compare_node_health(http: &reqwest::Client, base: &str) -> usize {
             http,
             &format!("{base}/api/namespaces/graph"),
             &[
-                ("namespaces", "bookinfo,helloworld,sample"),
+                ("namespaces", namespaces),
                 ("graphType", graph_type),
                 extra,
                 ("duration", "60s"),
@@ -233,108 +241,160 @@ async fn compare_node_health(http: &reqwest::Client, base: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_shows_both_clusters_cross_cluster_edges_and_health() {
-    demo(&[]).await;
+    let demo = Demo::up(&["east", "west"], &[]).await;
+    primary_remote_checks(&demo.http, &demo.base).await;
+    demo.stop().await;
 }
 
 /// `make demo METRICS=thanos`: the same mesh read through Thanos Query behind the token gate.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_over_thanos_behind_the_token_gate() {
-    let ready = demo(&["--metrics", "thanos"]).await;
-    let gate = ready["prometheus"].as_str().expect("store URL");
+    let demo = Demo::up(&["east", "west"], &["--metrics", "thanos"]).await;
+    primary_remote_checks(&demo.http, &demo.base).await;
+    let gate = demo.ready["prometheus"].as_str().expect("store URL");
     assert!(
         gate.starts_with("https://"),
-        "the server reads the gate: {ready}"
+        "the server reads the gate: {}",
+        demo.ready
     );
+    demo.stop().await;
 }
 
-/// Runs `meshglass-demo up` with `args` on a private bed, checks what a user sees first, stops it;
-/// returns its ready file.
-async fn demo(args: &[&str]) -> Value {
-    let bed = TestBed::start(&["east", "west"])
-        .await
-        .expect("starting clusters east and west");
-    let bin_dir = tokio::task::spawn_blocking(build_binaries)
-        .await
-        .expect("building the demo's binaries");
-    let state = tempfile::tempdir().expect("temporary state directory");
-    let ready_file = state.path().join("ready.json");
+/// `meshglass-demo up` running on a private bed, with its ready file.
+struct Demo {
+    bed: TestBed,
+    state: tempfile::TempDir,
+    child: tokio::process::Child,
+    ready: Value,
+    base: String,
+    http: reqwest::Client,
+}
 
-    let mut demo = tokio::process::Command::new(bin_dir.join("meshglass-demo"))
-        .arg("up")
-        .arg("--state-dir")
-        .arg(state.path())
-        .arg("--examples")
-        .arg(workspace().join("examples"))
-        .arg("--kubeconfig")
-        .arg(bed.kubeconfig_path())
-        .arg("--bin-dir")
-        .arg(&bin_dir)
-        .arg("--free-ports")
-        .arg("--ready-file")
-        .arg(&ready_file)
-        .args(args)
-        .stdout(std::fs::File::create(state.path().join("demo.out")).expect("demo output file"))
-        .stderr(std::fs::File::create(state.path().join("demo.err")).expect("demo error file"))
-        .kill_on_drop(true)
-        .spawn()
-        .expect("starting meshglass-demo");
-    let output = |state: &Path| {
-        let read = |f: &str| std::fs::read_to_string(state.join(f)).unwrap_or_default();
-        format!("{}{}", read("demo.out"), read("demo.err"))
-    };
+fn output(state: &Path) -> String {
+    let read = |f: &str| std::fs::read_to_string(state.join(f)).unwrap_or_default();
+    format!("{}{}", read("demo.out"), read("demo.err"))
+}
 
-    let ready = wait_until("the demo to be ready", Duration::from_secs(300), || {
-        let exited = demo.try_wait().ok().flatten();
-        let ready_file = ready_file.clone();
-        let out = output(state.path());
-        async move {
-            if let Some(status) = exited {
-                return Err(format!("meshglass-demo exited ({status}):\n{out}"));
+impl Demo {
+    /// Runs `meshglass-demo up` with `args` on a private bed of `clusters`, until it is ready.
+    async fn up(clusters: &[&str], args: &[&str]) -> Demo {
+        let bed = TestBed::start(clusters)
+            .await
+            .unwrap_or_else(|e| panic!("starting clusters {clusters:?}: {e}"));
+        let bin_dir = tokio::task::spawn_blocking(build_binaries)
+            .await
+            .expect("building the demo's binaries");
+        let state = tempfile::tempdir().expect("temporary state directory");
+        let ready_file = state.path().join("ready.json");
+
+        let mut child = tokio::process::Command::new(bin_dir.join("meshglass-demo"))
+            .arg("up")
+            .arg("--state-dir")
+            .arg(state.path())
+            .arg("--examples")
+            .arg(workspace().join("examples"))
+            .arg("--kubeconfig")
+            .arg(bed.kubeconfig_path())
+            .arg("--bin-dir")
+            .arg(&bin_dir)
+            .arg("--free-ports")
+            .arg("--ready-file")
+            .arg(&ready_file)
+            .args(args)
+            .stdout(std::fs::File::create(state.path().join("demo.out")).expect("demo output file"))
+            .stderr(std::fs::File::create(state.path().join("demo.err")).expect("demo error file"))
+            .kill_on_drop(true)
+            .spawn()
+            .expect("starting meshglass-demo");
+
+        let ready = wait_until("the demo to be ready", Duration::from_secs(420), || {
+            let exited = child.try_wait().ok().flatten();
+            let ready_file = ready_file.clone();
+            let out = output(state.path());
+            async move {
+                if let Some(status) = exited {
+                    return Err(format!("meshglass-demo exited ({status}):\n{out}"));
+                }
+                match std::fs::read(&ready_file) {
+                    Ok(bytes) => serde_json::from_slice::<Value>(&bytes)
+                        .map(Some)
+                        .map_err(|e| e.to_string()),
+                    Err(_) => Ok(None),
+                }
             }
-            match std::fs::read(&ready_file) {
-                Ok(bytes) => serde_json::from_slice::<Value>(&bytes)
-                    .map(Some)
-                    .map_err(|e| e.to_string()),
-                Err(_) => Ok(None),
-            }
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        let base = ready["url"]
+            .as_str()
+            .expect("url in the ready file")
+            .to_owned();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .expect("http client");
+
+        // The metrics store answers; every cluster is listed and accessible.
+        let status = get_json(&http, &format!("{base}/api/status"), &[])
+            .await
+            .expect("/api/status");
+        assert_eq!(status["status"]["Prometheus health"], "Healthy", "{status}");
+        let config = get_json(&http, &format!("{base}/api/config"), &[])
+            .await
+            .expect("/api/config");
+        let found = self::clusters(&config);
+        for name in clusters {
+            let entry = found.iter().find(|(n, _)| n == name).map(|(_, v)| v);
+            let entry = entry
+                .unwrap_or_else(|| panic!("cluster {name} missing from /api/config: {config}"));
+            assert_eq!(
+                entry["accessible"],
+                Value::Bool(true),
+                "cluster {name} not accessible: {config}"
+            );
         }
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
-    let base = ready["url"]
-        .as_str()
-        .expect("url in the ready file")
-        .to_owned();
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(20))
-        .build()
-        .expect("http client");
-
-    // The metrics store answers.
-    let status = get_json(&http, &format!("{base}/api/status"), &[])
-        .await
-        .expect("/api/status");
-    assert_eq!(status["status"]["Prometheus health"], "Healthy", "{status}");
-
-    // Both clusters, each accessible.
-    let config = get_json(&http, &format!("{base}/api/config"), &[])
-        .await
-        .expect("/api/config");
-    let found = clusters(&config);
-    for name in ["east", "west"] {
-        let entry = found.iter().find(|(n, _)| n == name).map(|(_, v)| v);
-        let entry =
-            entry.unwrap_or_else(|| panic!("cluster {name} missing from /api/config: {config}"));
-        assert_eq!(
-            entry["accessible"],
-            Value::Bool(true),
-            "cluster {name} not accessible: {config}"
-        );
+        Demo {
+            bed,
+            state,
+            child,
+            ready,
+            base,
+            http,
+        }
     }
 
+    /// Ctrl-C equivalent: the demo stops everything it started.
+    async fn stop(mut self) {
+        let pid = self.child.id().expect("demo pid");
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+        let status = tokio::time::timeout(Duration::from_secs(60), self.child.wait())
+            .await
+            .expect("meshglass-demo stops within 60 s of SIGTERM")
+            .expect("waiting for meshglass-demo");
+        assert!(
+            status.success(),
+            "meshglass-demo exited with {status}:\n{}",
+            output(self.state.path())
+        );
+        let leftovers = std::fs::read_dir(self.state.path().join("demo/pids"))
+            .map(|d| d.count())
+            .unwrap_or(0);
+        assert_eq!(
+            leftovers, 0,
+            "processes still recorded after the demo stopped"
+        );
+        drop(self.bed);
+    }
+}
+
+/// What a user of the east/west demo sees first: edges both ways between the clusters, node health equal
+/// to the health route's, and health for the demo apps with the failing ones.
+async fn primary_remote_checks(http: &reqwest::Client, base: &str) {
     // Edges between the clusters: reviews-v2 (east) → ratings (west), sleep (west) → productpage (east), ...
     let graph = get_json(
-        &http,
+        http,
         &format!("{base}/api/namespaces/graph"),
         &[
             ("namespaces", "bookinfo,helloworld,sample"),
@@ -351,7 +411,7 @@ async fn demo(args: &[&str]) -> Value {
 
     // Every node's health is what /api/clusters/health answers for its object, by one rule:
     // both read at one fixed time, over the same window.
-    node_health_is_the_health_route(&http, &base).await;
+    node_health_is_the_health_route(http, base, "bookinfo,helloworld,sample").await;
 
     // Health of the demo apps, with the failing helloworld-v2 and ratings among them.
     let health = wait_until(
@@ -391,28 +451,263 @@ async fn demo(args: &[&str]) -> Value {
         ratings_503.as_f64().is_some_and(|r| r > 0.0),
         "no 503 rate into ratings: {health}"
     );
+}
 
-    // Ctrl-C equivalent: the demo stops everything it started.
-    let pid = demo.id().expect("demo pid");
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status();
-    let status = tokio::time::timeout(Duration::from_secs(60), demo.wait())
+const LAB: [&str; 3] = ["cluster1", "cluster2", "cluster3"];
+
+/// (cluster, app, version) of the app nodes of a graph with traffic (not dead).
+fn live_apps(g: &Value) -> BTreeSet<(String, String, String)> {
+    g["elements"]["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|n| &n["data"])
+        .filter(|n| n["nodeType"] == "app" && n["isDead"].is_null())
+        .map(|n| {
+            let s = |k: &str| n[k].as_str().unwrap_or_default().to_string();
+            (s("cluster"), s("app"), s("version"))
+        })
+        .collect()
+}
+
+/// `make demo TOPOLOGY=multi-primary`: the seeds' lab on cluster1..3 with the console on cluster1 (its name
+/// from cluster1's istiod's CLUSTER_ID, the CR naming none).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_multi_primary_lab_has_one_graph_over_three_clusters_and_three_control_planes() {
+    let demo = Demo::up(&LAB, &["--topology", "multi-primary"]).await;
+    let (http, base) = (&demo.http, demo.base.as_str());
+
+    // What the demo set up in each cluster, as the lab does: istiod, the east-west gateway, and a
+    // remote secret for each peer in istio-system.
+    for c in LAB {
+        let client = demo.bed.cluster(c).client().await.expect("client");
+        let deployments: BTreeSet<String> =
+            Api::<Deployment>::namespaced(client.clone(), "istio-system")
+                .list(&Default::default())
+                .await
+                .expect("deployments")
+                .items
+                .into_iter()
+                .filter_map(|d| d.metadata.name)
+                .collect();
+        for d in ["istiod", "istio-eastwestgateway"] {
+            assert!(deployments.contains(d), "{c}: {deployments:?}");
+        }
+        let secrets: BTreeSet<String> = Api::<Secret>::namespaced(client, "istio-system")
+            .list(&Default::default())
+            .await
+            .expect("secrets")
+            .items
+            .into_iter()
+            .filter_map(|s| s.metadata.name)
+            .filter(|n| n.starts_with("istio-remote-secret-"))
+            .collect();
+        let want: BTreeSet<String> = LAB
+            .iter()
+            .filter(|p| **p != c)
+            .map(|p| format!("istio-remote-secret-{p}"))
+            .collect();
+        assert_eq!(secrets, want, "{c}");
+    }
+    let config = get_json(http, &format!("{base}/api/config"), &[])
         .await
-        .expect("meshglass-demo stops within 60 s of SIGTERM")
-        .expect("waiting for meshglass-demo");
-    assert!(
-        status.success(),
-        "meshglass-demo exited with {status}:\n{}",
-        output(state.path())
-    );
-    let leftovers = std::fs::read_dir(state.path().join("demo/pids"))
-        .map(|d| d.count())
-        .unwrap_or(0);
+        .expect("/api/config");
+    let home: Vec<String> = clusters(&config)
+        .into_iter()
+        .filter(|(_, v)| v["isKialiHome"] == true)
+        .map(|(n, _)| n)
+        .collect();
     assert_eq!(
-        leftovers, 0,
-        "processes still recorded after the demo stopped"
+        home,
+        ["cluster1"],
+        "the home named by istiod's CLUSTER_ID: {config}"
     );
-    drop(bed);
-    ready
+
+    // One bookinfo/helloworld graph with live nodes of the three clusters: sleep in every cluster,
+    // helloworld v1 in cluster1 and cluster2, v2 in cluster3 (the lab's placement).
+    let graph_query = [
+        ("namespaces", "bookinfo,sample"),
+        ("graphType", "versionedApp"),
+        ("injectServiceNodes", "true"),
+        ("duration", "60s"),
+    ];
+    let g = wait_until(
+        "a graph with live apps of the three clusters",
+        Duration::from_secs(120),
+        || async {
+            let g = get_json(http, &format!("{base}/api/namespaces/graph"), &graph_query).await?;
+            let clusters: BTreeSet<String> = live_apps(&g).into_iter().map(|(c, _, _)| c).collect();
+            Ok::<_, String>((clusters.len() == 3).then_some(g))
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let apps = live_apps(&g);
+    for (c, app, v) in [
+        ("cluster1", "sleep", "latest"),
+        ("cluster2", "sleep", "latest"),
+        ("cluster3", "sleep", "latest"),
+        ("cluster1", "helloworld", "v1"),
+        ("cluster2", "helloworld", "v1"),
+        ("cluster3", "helloworld", "v2"),
+        ("cluster1", "productpage", "v1"),
+        ("cluster2", "reviews", "v2"),
+        ("cluster3", "ratings", "v1"),
+    ] {
+        let found = apps
+            .iter()
+            .any(|(gc, ga, gv)| gc == c && ga == app && gv == v);
+        assert!(found, "{app} {v} in {c}: {apps:?}");
+    }
+    let edges = edge_clusters(&g);
+    for (from, to) in [
+        ("cluster1", "cluster2"),
+        ("cluster2", "cluster3"),
+        ("cluster3", "cluster1"),
+    ] {
+        assert!(
+            edges.iter().any(|(s, t)| s == from && t == to),
+            "no {from} → {to} edge: {edges:?}"
+        );
+    }
+
+    // The helloworld service's graph: v1 and v2, in different clusters, each reached only through a
+    // helloworld service node (Kiali keys a service node by the cluster that answered, so one per
+    // cluster, all of the one service), called by the sleeps of the three clusters.
+    let sg = get_json(
+        http,
+        &format!("{base}/api/namespaces/sample/services/helloworld/graph"),
+        &[("graphType", "versionedApp"), ("duration", "60s")],
+    )
+    .await
+    .expect("service graph");
+    let nodes: Vec<&Value> = sg["elements"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| &n["data"])
+        .collect();
+    let services: BTreeSet<String> = nodes
+        .iter()
+        .filter(|n| n["nodeType"] == "service")
+        .filter_map(|n| n["service"].as_str().map(String::from))
+        .collect();
+    assert_eq!(
+        services,
+        ["helloworld".to_string()].into(),
+        "one service: {sg}"
+    );
+    let id_of = |pred: &dyn Fn(&Value) -> bool| -> Vec<String> {
+        nodes
+            .iter()
+            .filter(|n| pred(n))
+            .filter_map(|n| n["id"].as_str().map(String::from))
+            .collect()
+    };
+    let sg_edges: Vec<(String, String)> = sg["elements"]["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|e| {
+            let s = |k: &str| e["data"][k].as_str().unwrap_or_default().to_string();
+            (s("source"), s("target"))
+        })
+        .collect();
+    let hello_clusters = |v: &str| -> BTreeSet<String> {
+        nodes
+            .iter()
+            .filter(|n| n["nodeType"] == "app" && n["app"] == "helloworld" && n["version"] == v)
+            .filter_map(|n| n["cluster"].as_str().map(String::from))
+            .collect()
+    };
+    let (v1, v2) = (hello_clusters("v1"), hello_clusters("v2"));
+    assert!(
+        !v1.is_empty() && !v2.is_empty() && v1.is_disjoint(&v2),
+        "v1 {v1:?}, v2 {v2:?}: {sg}"
+    );
+    let svc_ids = id_of(&|n| n["nodeType"] == "service");
+    for (c, v) in [("cluster1", "v1"), ("cluster2", "v1"), ("cluster3", "v2")] {
+        let target = id_of(&|n| {
+            n["nodeType"] == "app"
+                && n["app"] == "helloworld"
+                && n["version"] == v
+                && n["cluster"] == c
+        });
+        assert_eq!(target.len(), 1, "helloworld {v} in {c}: {sg}");
+        let from: Vec<&String> = sg_edges
+            .iter()
+            .filter(|(_, t)| *t == target[0])
+            .map(|(s, _)| s)
+            .collect();
+        assert!(
+            !from.is_empty() && from.iter().all(|s| svc_ids.contains(s)),
+            "helloworld {v} ({c}) is reached through the helloworld service only: {sg}"
+        );
+    }
+    for c in LAB {
+        let sleep = id_of(&|n| n["nodeType"] == "app" && n["app"] == "sleep" && n["cluster"] == c);
+        assert!(
+            sg_edges
+                .iter()
+                .any(|(s, t)| sleep.contains(s) && svc_ids.contains(t)),
+            "sleep in {c} calls helloworld: {sg}"
+        );
+    }
+
+    // The mesh page: three control planes, each in its own cluster managing that cluster only.
+    let cps = get_json(http, &format!("{base}/api/mesh/controlplanes"), &[])
+        .await
+        .expect("control planes");
+    let mut owned: Vec<(String, Vec<String>)> = cps
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|cp| {
+            let managed = cp["managedClusters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c["name"].as_str().map(String::from))
+                .collect();
+            (
+                cp["cluster"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                managed,
+            )
+        })
+        .collect();
+    owned.sort();
+    let want: Vec<(String, Vec<String>)> = LAB
+        .iter()
+        .map(|c| (c.to_string(), vec![c.to_string()]))
+        .collect();
+    assert_eq!(owned, want, "{cps}");
+    let mg = get_json(http, &format!("{base}/api/mesh/graph"), &[])
+        .await
+        .expect("mesh graph");
+    let mesh_nodes: Vec<&Value> = mg["elements"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| &n["data"])
+        .collect();
+    let istiods: BTreeSet<String> = mesh_nodes
+        .iter()
+        .filter(|n| n["infraType"] == "istiod")
+        .filter_map(|n| n["cluster"].as_str().map(String::from))
+        .collect();
+    assert_eq!(istiods, LAB.iter().map(|c| c.to_string()).collect(), "{mg}");
+    // The demo's Jaeger, reachable, beside the console.
+    assert!(
+        mesh_nodes
+            .iter()
+            .any(|n| n["infraType"] == "traceStore" && n["healthData"] == "Healthy"),
+        "{mg}"
+    );
+
+    // Every node's health is the health route's, by one rule.
+    node_health_is_the_health_route(http, base, "bookinfo,sample").await;
+    demo.stop().await;
 }

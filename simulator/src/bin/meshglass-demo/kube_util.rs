@@ -29,6 +29,34 @@ pub async fn client(kubeconfig: &Path, context: &str) -> anyhow::Result<Client> 
     Ok(Client::try_from(config)?)
 }
 
+/// The cluster entry of context `context` of a kubeconfig file.
+pub fn context_cluster(kubeconfig: &Path, context: &str) -> anyhow::Result<kube::config::Cluster> {
+    let kc = Kubeconfig::read_from(kubeconfig)
+        .with_context(|| format!("reading {}", kubeconfig.display()))?;
+    let cluster = kc
+        .contexts
+        .iter()
+        .find(|c| c.name == context)
+        .and_then(|c| c.context.as_ref())
+        .map(|c| c.cluster.clone())
+        .ok_or_else(|| anyhow!("{}: no context {context}", kubeconfig.display()))?;
+    kc.clusters
+        .into_iter()
+        .find(|c| c.name == cluster)
+        .and_then(|c| c.cluster)
+        .ok_or_else(|| anyhow!("{}: no cluster {cluster}", kubeconfig.display()))
+}
+
+/// The API server URL of context `context` of a kubeconfig file.
+pub fn server_url(kubeconfig: &Path, context: &str) -> anyhow::Result<String> {
+    context_cluster(kubeconfig, context)?.server.ok_or_else(|| {
+        anyhow!(
+            "context {context} of {} has no server",
+            kubeconfig.display()
+        )
+    })
+}
+
 /// Applies objects given as JSON (any kind the API server knows), with one field manager.
 pub struct Applier {
     client: Client,
@@ -41,10 +69,6 @@ impl Applier {
             client,
             kinds: HashMap::new(),
         }
-    }
-
-    pub fn client(&self) -> &Client {
-        &self.client
     }
 
     pub async fn api_for(

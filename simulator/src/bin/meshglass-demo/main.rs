@@ -1,12 +1,14 @@
-//! `meshglass-demo`: the seeds' east/west mesh, end to end, on one machine (`make demo`, `make demo-down`).
+//! `meshglass-demo`: the seeds' meshes, end to end, on one machine (`make demo`, `make demo-down`).
 //!
-//! `up` starts clusters east and west with the test bed (state in `.local/`), labels them as Istio's
-//! primary-remote, multi-network setup does, creates the demo apps from the topology file, serves each
-//! cluster's sidecar metrics from the simulator, runs one Prometheus per cluster (east federates west), runs
-//! the operator against both clusters with the example Kiali CRs, wires west into east with
-//! `meshglass-operator remote-secret`, and finally runs the server out of cluster with exactly what the
-//! operator produced (its ConfigMap's `config.yaml`, the remote-cluster secrets its Deployment mounts). It
-//! then waits for Ctrl-C or SIGTERM (`down`) and stops everything it started, and nothing else.
+//! `up` starts the topology's clusters with the test bed (state in `.local/`) — east and west, labelled as
+//! Istio's primary-remote, multi-network setup does (the default), or with `--topology multi-primary` the
+//! seeds' three-cluster lab (cluster1..3, an istiod, east-west gateway and remote secrets in each) — creates
+//! the demo apps from the topology file, serves each cluster's sidecar metrics from the simulator, runs one
+//! Prometheus per cluster (the home's federates the others), runs the operator against every cluster with
+//! the example Kiali CRs, wires the others into the home with `meshglass-operator remote-secret`, and finally
+//! runs the server out of cluster with exactly what the operator produced (its ConfigMap's `config.yaml`, the
+//! remote-cluster secrets its Deployment mounts). It then waits for Ctrl-C or SIGTERM (`down`) and stops
+//! everything it started, and nothing else.
 //!
 //! `main` parses the command line and owns the lifecycle (start, interrupt, stop); the steps live in
 //! [`steps`], one function per step, each printing its own progress.
@@ -31,13 +33,13 @@ use files::absolute;
 use ports::Ports;
 use progress::Progress;
 use running::Running;
-use steps::{Clusters, Metrics, Setup};
+use steps::{Clusters, Metrics, Setup, Topology};
 
 #[derive(Parser)]
 #[command(
     name = "meshglass-demo",
     version,
-    about = "The east/west demo mesh with the operator and the server"
+    about = "The demo mesh (east/west primary-remote, or the three-cluster multi-primary lab) with the operator and the server"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -60,17 +62,23 @@ struct UpArgs {
     /// Where clusters, logs, Prometheus data and the server's materialised config live.
     #[arg(long, default_value = ".local")]
     state_dir: PathBuf,
-    /// The demo's examples: demo-mesh.yaml, kiali-primary.yaml, kiali-remote.yaml, prometheus/.
+    /// The demo's examples: demo-mesh.yaml, kiali-primary.yaml, kiali-remote.yaml, prometheus/ (and the
+    /// multi-primary's demo-multi-primary-mesh.yaml, kiali-multi-primary.yaml).
     #[arg(long, default_value = "examples")]
     examples: PathBuf,
-    /// Use these running clusters (contexts `east` and `west`) instead of starting them.
+    /// The Istio mesh: `primary-remote` (east and west, the default) or `multi-primary` (the seeds' lab:
+    /// cluster1, cluster2 and cluster3, each its own istiod; the console on cluster1). `make demo
+    /// TOPOLOGY=multi-primary`.
+    #[arg(long, value_enum, default_value_t = Topology::PrimaryRemote)]
+    topology: Topology,
+    /// Use these running clusters (one context per cluster of the topology) instead of starting them.
     #[arg(long)]
     kubeconfig: Option<PathBuf>,
     /// Directory of meshglass-operator and meshglass-server; default: this program's directory.
     #[arg(long)]
     bin_dir: Option<PathBuf>,
     /// Pick free ports instead of the fixed ones of the examples (server 20001 and 9090, Prometheus
-    /// 9091/9092, simulated sidecars 15091/15092, operators' admin endpoints 18081/18082).
+    /// 9091/9092/9093, simulated sidecars 15091/15092/15093, operators' admin endpoints 18081/18082/18083).
     #[arg(long)]
     free_ports: bool,
     /// Where the server reads metrics: `prometheus` (east's Prometheus, federating west) or `thanos` (Thanos
@@ -157,16 +165,22 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
             state_dir.display()
         );
     }
+    if args.topology == Topology::MultiPrimary && (args.openid || args.metrics == Metrics::Thanos) {
+        bail!(
+            "--topology multi-primary runs with the federated Prometheus and without --openid: drop --metrics thanos / --openid"
+        );
+    }
     procs::kill_recorded(&demo_dir);
     let ports = if args.free_ports {
         Ports::free()?
     } else {
         Ports::FIXED
     };
-    ports.check_free()?;
+    ports.check_free(args.topology.clusters())?;
     procs::write_demo_pid(&demo_dir)?;
 
     let setup = Setup {
+        topology: args.topology,
         metrics: args.metrics,
         state_dir,
         examples,
@@ -214,14 +228,14 @@ async fn run(
     // First: its five free ports were picked at start, and the clusters' connections take ephemeral ones.
     let jaeger = steps::start_tracing(setup, &mut progress, running, &mesh).await?;
     let kubeconfig = steps::start_clusters(setup, &mut progress, running).await?;
-    let mut clusters = Clusters::connect(kubeconfig).await?;
+    let mut clusters = Clusters::connect(kubeconfig, setup.topology.clusters()).await?;
     steps::install_topology_and_crd(setup, &mut progress, &mut clusters, &mesh).await?;
     steps::deploy_apps(setup, &mut progress, &mut clusters, &mesh).await?;
     steps::serve_sidecars(setup, &mut progress, running, &mesh, &clusters).await?;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()?;
-    let east_prom = steps::start_prometheus(setup, &mut progress, running, &http).await?;
+    let home_prom = steps::start_prometheus(setup, &mut progress, running, &http).await?;
     let store = if thanos {
         let instance = steps::primary_instance(setup)?;
         Some(
@@ -243,7 +257,7 @@ async fn run(
         &mut progress,
         running,
         &mut clusters,
-        &east_prom,
+        &home_prom,
         &jaeger,
         store.as_ref(),
     )
@@ -267,11 +281,15 @@ async fn run(
             "Thanos Query {} behind the token gate {} (sidecars beside east's and west's Prometheus)",
             s.query_url, s.url
         ),
-        None => format!("Prometheus  {east_prom} (east, federating west)"),
+        None => format!(
+            "Prometheus  {home_prom} ({}, federating {})",
+            setup.topology.home(),
+            setup.topology.clusters()[1..].join(", ")
+        ),
     };
     let store_url = store
         .as_ref()
-        .map_or(east_prom.as_str(), |s| s.url.as_str());
+        .map_or(home_prom.as_str(), |s| s.url.as_str());
     print_ready(
         setup,
         &progress,
@@ -289,7 +307,7 @@ fn print_ready(
     setup: &Setup,
     progress: &Progress,
     url: &str,
-    (east_prom, metrics, jaeger): (&str, &str, &str),
+    (home_prom, metrics, jaeger): (&str, &str, &str),
     kc: &str,
     openid: Option<&steps::OpenidDemo>,
     ready_file: Option<&Path>,
@@ -299,7 +317,10 @@ fn print_ready(
         "meshglass is ready in {:.0} s: {url}",
         progress.start.elapsed().as_secs_f64()
     );
-    println!("  kubeconfig  {kc} (contexts east, west)");
+    println!(
+        "  kubeconfig  {kc} (contexts {})",
+        setup.topology.clusters().join(", ")
+    );
     println!("  {metrics}");
     println!("  jaeger      {jaeger} (the simulator's live traces)");
     if let Some(o) = openid {
@@ -314,7 +335,8 @@ fn print_ready(
     );
     println!("Ctrl-C (or `make demo-down`) stops everything the demo started.");
     if let Some(f) = ready_file {
-        let mut info = json!({"url": url, "prometheus": east_prom, "jaeger": jaeger, "kubeconfig": kc,
+        let mut info = json!({"url": url, "prometheus": home_prom, "jaeger": jaeger, "kubeconfig": kc,
+                          "clusters": setup.topology.clusters(),
                           "seconds": progress.start.elapsed().as_secs_f64()});
         if let Some(o) = openid {
             info["openid"] = json!({"url": o.url, "providers": o.providers});

@@ -3,17 +3,21 @@
 use anyhow::bail;
 use meshglass_testbed::jaeger::JaegerPorts;
 
-/// Ports of what the demo runs; the example files use the fixed defaults.
+/// Clusters a demo topology has at most (the multi-primary lab's three).
+pub const MAX_CLUSTERS: usize = 3;
+
+/// Ports of what the demo runs; the example files use the fixed defaults. The per-cluster ports are
+/// indexed as the topology lists its clusters (the primary first).
 #[derive(Debug, Clone, Copy)]
 pub struct Ports {
     pub server: u16,
     pub server_metrics: u16,
-    pub prometheus_east: u16,
-    pub prometheus_west: u16,
-    pub simulator_east: u16,
-    pub simulator_west: u16,
-    pub operator_east: u16,
-    pub operator_west: u16,
+    /// Each cluster's Prometheus.
+    pub prometheus: [u16; MAX_CLUSTERS],
+    /// Each cluster's simulated sidecars (`/metrics`).
+    pub simulator: [u16; MAX_CLUSTERS],
+    /// Each cluster's operator admin endpoint.
+    pub operator: [u16; MAX_CLUSTERS],
     /// Jaeger's query API, OTLP receivers and health check.
     pub jaeger: JaegerPorts,
 }
@@ -22,12 +26,9 @@ impl Ports {
     pub const FIXED: Ports = Ports {
         server: 20001,
         server_metrics: 9090,
-        prometheus_east: 9091,
-        prometheus_west: 9092,
-        simulator_east: 15091,
-        simulator_west: 15092,
-        operator_east: 18081,
-        operator_west: 18082,
+        prometheus: [9091, 9092, 9093],
+        simulator: [15091, 15092, 15093],
+        operator: [18081, 18082, 18083],
         // Jaeger's own defaults.
         jaeger: JaegerPorts {
             query: 16686,
@@ -40,48 +41,53 @@ impl Ports {
 
     pub fn free() -> anyhow::Result<Ports> {
         // Hold every listener until all are picked, so that the ports differ.
-        let listeners: Vec<std::net::TcpListener> = (0..13)
+        let listeners: Vec<std::net::TcpListener> = (0..7 + 3 * MAX_CLUSTERS)
             .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
             .collect::<Result<_, _>>()?;
         let p: Vec<u16> = listeners
             .iter()
             .map(|l| l.local_addr().map(|a| a.port()))
             .collect::<Result<_, _>>()?;
+        let three = |at: usize| [p[at], p[at + 1], p[at + 2]];
         Ok(Ports {
             server: p[0],
             server_metrics: p[1],
-            prometheus_east: p[2],
-            prometheus_west: p[3],
-            simulator_east: p[4],
-            simulator_west: p[5],
-            operator_east: p[6],
-            operator_west: p[7],
+            prometheus: three(2),
+            simulator: three(5),
+            operator: three(8),
             jaeger: JaegerPorts {
-                query: p[8],
-                otlp_http: p[9],
-                otlp_grpc: p[10],
-                query_grpc: p[11],
-                health: p[12],
+                query: p[11],
+                otlp_http: p[12],
+                otlp_grpc: p[13],
+                query_grpc: p[14],
+                health: p[15],
             },
         })
     }
 
-    pub fn check_free(&self) -> anyhow::Result<()> {
-        for (port, what) in [
-            (self.server, "the server"),
-            (self.server_metrics, "the server's metrics"),
-            (self.prometheus_east, "east's Prometheus"),
-            (self.prometheus_west, "west's Prometheus"),
-            (self.simulator_east, "east's simulated sidecars"),
-            (self.simulator_west, "west's simulated sidecars"),
-            (self.operator_east, "east's operator admin endpoint"),
-            (self.operator_west, "west's operator admin endpoint"),
-            (self.jaeger.query, "Jaeger's query API"),
-            (self.jaeger.otlp_http, "Jaeger's OTLP/HTTP receiver"),
-            (self.jaeger.otlp_grpc, "Jaeger's OTLP/gRPC receiver"),
-            (self.jaeger.query_grpc, "Jaeger's gRPC query API"),
-            (self.jaeger.health, "Jaeger's health check"),
-        ] {
+    /// Checks the ports of a demo over `clusters` are free.
+    pub fn check_free(&self, clusters: &[&str]) -> anyhow::Result<()> {
+        let mut wanted = vec![
+            (self.server, "the server".to_owned()),
+            (self.server_metrics, "the server's metrics".to_owned()),
+            (self.jaeger.query, "Jaeger's query API".to_owned()),
+            (
+                self.jaeger.otlp_http,
+                "Jaeger's OTLP/HTTP receiver".to_owned(),
+            ),
+            (
+                self.jaeger.otlp_grpc,
+                "Jaeger's OTLP/gRPC receiver".to_owned(),
+            ),
+            (self.jaeger.query_grpc, "Jaeger's gRPC query API".to_owned()),
+            (self.jaeger.health, "Jaeger's health check".to_owned()),
+        ];
+        for (i, c) in clusters.iter().enumerate() {
+            wanted.push((self.prometheus[i], format!("{c}'s Prometheus")));
+            wanted.push((self.simulator[i], format!("{c}'s simulated sidecars")));
+            wanted.push((self.operator[i], format!("{c}'s operator admin endpoint")));
+        }
+        for (port, what) in wanted {
             if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
                 bail!(
                     "port {port} (for {what}) is in use: is a demo already running? `make demo-down` stops it"
@@ -89,5 +95,47 @@ impl Ports {
             }
         }
         Ok(())
+    }
+
+    /// `text` (an example Prometheus configuration) with the fixed per-cluster ports replaced by these.
+    pub fn rewrite(&self, text: &str) -> String {
+        let fixed = Ports::FIXED;
+        let mut pairs: Vec<(u16, u16)> = Vec::new();
+        for i in 0..MAX_CLUSTERS {
+            pairs.push((fixed.simulator[i], self.simulator[i]));
+            pairs.push((fixed.prometheus[i], self.prometheus[i]));
+        }
+        // Through placeholders, so that a picked port equal to another fixed one is not replaced twice.
+        let mut out = text.to_owned();
+        for (i, (from, _)) in pairs.iter().enumerate() {
+            out = out.replace(
+                &format!("127.0.0.1:{from}"),
+                &format!("127.0.0.1:\u{0}{i}\u{0}"),
+            );
+        }
+        for (i, (_, to)) in pairs.iter().enumerate() {
+            out = out.replace(
+                &format!("127.0.0.1:\u{0}{i}\u{0}"),
+                &format!("127.0.0.1:{to}"),
+            );
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_ports_are_rewritten_once_each() {
+        let mut p = Ports::FIXED;
+        p.simulator = [9092, 2, 3];
+        p.prometheus = [4, 15091, 6];
+        let text = "a 127.0.0.1:15091 b 127.0.0.1:9092 c 127.0.0.1:9093 d 127.0.0.1:15093";
+        assert_eq!(
+            p.rewrite(text),
+            "a 127.0.0.1:9092 b 127.0.0.1:15091 c 127.0.0.1:6 d 127.0.0.1:3"
+        );
     }
 }

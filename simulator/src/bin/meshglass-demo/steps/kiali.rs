@@ -1,6 +1,6 @@
-//! Steps 6–9: the operator on both clusters with the example Kiali CRs, west wired into east with
-//! `meshglass-operator remote-secret`, what the operator produced materialised for an out-of-cluster server,
-//! and that server.
+//! Steps 6–9: the operator on every cluster with the example Kiali CRs (the primary CR on the home cluster,
+//! the remote one elsewhere), each other cluster wired into the home with `meshglass-operator remote-secret`,
+//! what the operator produced materialised for an out-of-cluster server, and that server.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -12,7 +12,7 @@ use kube::Api;
 use meshglass_simulator::Mesh;
 use serde_json::{Value, json};
 
-use super::{Clusters, NAMESPACE, PRIMARY, REMOTE, Setup};
+use super::{Clusters, NAMESPACE, Setup};
 use crate::files::{one_document, write_private};
 use crate::kube_util::{Applier, wait_for};
 use crate::procs;
@@ -25,47 +25,50 @@ use crate::running::Running;
 pub const DEMO_VIEW_REFRESH: &str = "5s";
 
 /// Step 6: an operator per cluster (out of cluster, each with its own admin port) and the example CRs — the
-/// primary's pointed at east's Prometheus, the demo's Jaeger and ports — both waited on until Successful, and
-/// `examples/envoy-portforward-rbac.yaml` on both (the Envoy tab under anonymous). Returns the primary's instance name.
+/// home's primary CR pointed at the home's Prometheus, the demo's Jaeger and ports, the remote CR (named after
+/// its cluster) on every other cluster — all waited on until Successful, and `examples/envoy-portforward-rbac.yaml`
+/// on every cluster (the Envoy tab under anonymous). Returns the primary's instance name.
 pub async fn start_operators(
     setup: &Setup,
     progress: &mut Progress,
     running: &mut Running,
     clusters: &mut Clusters,
-    east_prom: &str,
+    home_prom: &str,
     jaeger: &str,
     store: Option<&super::Store>,
 ) -> anyhow::Result<String> {
     let ports = setup.ports;
-    progress.begin("meshglass-operator on east (primary CR) and west (remote CR)");
+    let home = clusters.home().name;
+    let remotes: Vec<&str> = clusters.members[1..].iter().map(|m| m.name).collect();
+    progress.begin(&format!(
+        "meshglass-operator on {home} (primary CR) and {} (remote CR)",
+        remotes.join(", ")
+    ));
     let kc = clusters.kc();
-    for (cluster, admin_port) in [
-        (PRIMARY, ports.operator_east),
-        (REMOTE, ports.operator_west),
-    ] {
-        // West's CR runs in remote mode, which mints the token east's server uses: allowed there only.
-        let remote_mode = (cluster == REMOTE).to_string();
+    for (i, m) in clusters.members.iter().enumerate() {
+        // A remote's CR runs in remote mode, which mints the token the home's server uses: allowed there only.
+        let remote_mode = (i > 0).to_string();
         running.procs.spawn(
-            &format!("operator-{cluster}"),
+            &format!("operator-{}", m.name),
             &setup.operator(),
             &[
                 "run".into(),
                 "--kubeconfig".into(),
                 kc.clone(),
                 "--context".into(),
-                cluster.into(),
-                // Two operators on one machine: each its own /healthz, /readyz, /metrics port.
+                m.name.into(),
+                // One operator per cluster on one machine: each its own /healthz, /readyz, /metrics port.
                 "--admin-addr".into(),
-                format!("127.0.0.1:{admin_port}"),
+                format!("127.0.0.1:{}", ports.operator[i]),
                 "--allow-remote-cluster-resources".into(),
                 remote_mode,
             ],
             &[],
         )?;
     }
-    let mut primary = one_document(&setup.examples.join("kiali-primary.yaml"))?;
+    let mut primary = one_document(&setup.examples.join(setup.topology.primary_cr()))?;
     match store {
-        None => primary["spec"]["external_services"]["prometheus"]["url"] = json!(east_prom),
+        None => primary["spec"]["external_services"]["prometheus"]["url"] = json!(home_prom),
         Some(store) => {
             primary["spec"]["external_services"]["prometheus"] =
                 super::thanos::seed_prometheus(store)
@@ -86,25 +89,33 @@ pub async fn start_operators(
     primary["spec"]["server"]["port"] = json!(ports.server);
     primary["spec"]["server"]["observability"]["metrics"]["port"] = json!(ports.server_metrics);
     let remote = one_document(&setup.examples.join("kiali-remote.yaml"))?;
-    clusters.apply_east.apply(&primary).await?;
-    clusters.apply_west.apply(&remote).await?;
     // Under anonymous the server forwards to pods' Envoy admin port with its own ServiceAccount:
-    // the demo grants it pods/portforward on both clusters (the roles the operator makes do not).
+    // the demo grants it pods/portforward on every cluster (the roles the operator makes do not).
     let portforward = crate::kube_util::yaml_documents(&crate::files::read(
         &setup.examples.join("envoy-portforward-rbac.yaml"),
     )?)?;
-    for obj in &portforward {
-        clusters.apply_east.apply(obj).await?;
-        clusters.apply_west.apply(obj).await?;
+    for m in clusters.members.iter_mut() {
+        for obj in &portforward {
+            m.apply.apply(obj).await?;
+        }
     }
     let instance = instance_of(&primary);
-    for (cluster, applier, cr) in [
-        (PRIMARY, &mut clusters.apply_east, &primary),
-        (REMOTE, &mut clusters.apply_west, &remote),
-    ] {
-        wait_successful(cluster, applier, cr).await?;
+    let mut crs = Vec::new();
+    for (i, m) in clusters.members.iter_mut().enumerate() {
+        let cr = if i == 0 {
+            primary.clone()
+        } else {
+            let mut cr = remote.clone();
+            cr["spec"]["kubernetes_config"]["cluster_name"] = json!(m.name);
+            cr
+        };
+        m.apply.apply(&cr).await?;
+        crs.push(cr);
     }
-    progress.done("both Kiali CRs Successful");
+    for (m, cr) in clusters.members.iter_mut().zip(&crs) {
+        wait_successful(m.name, &mut m.apply, cr).await?;
+    }
+    progress.done(&format!("{} Kiali CRs Successful", clusters.members.len()));
     Ok(instance)
 }
 
@@ -119,7 +130,7 @@ fn instance_of(cr: &Value) -> String {
 /// The instance name of the example primary CR.
 pub fn primary_instance(setup: &Setup) -> anyhow::Result<String> {
     Ok(instance_of(&one_document(
-        &setup.examples.join("kiali-primary.yaml"),
+        &setup.examples.join(setup.topology.primary_cr()),
     )?))
 }
 
@@ -162,51 +173,66 @@ async fn wait_successful(cluster: &str, applier: &mut Applier, cr: &Value) -> an
     .await
 }
 
-/// Step 7: west's credentials into east (`meshglass-operator remote-secret`), waiting until the server's
-/// Deployment mounts them. Returns the Secrets that Deployment mounts: (name, optional).
+/// Step 7: every other cluster's credentials into the home (`meshglass-operator remote-secret`), waiting
+/// until the server's Deployment mounts them all. Returns the Secrets that Deployment mounts: (name, optional).
 pub async fn wire_remote(
     setup: &Setup,
     progress: &mut Progress,
     clusters: &Clusters,
     instance: &str,
 ) -> anyhow::Result<Vec<(String, bool)>> {
-    progress.begin("meshglass-operator remote-secret: wire west into east");
+    let home = clusters.home().name;
+    let remotes: Vec<&str> = clusters.members[1..].iter().map(|m| m.name).collect();
+    progress.begin(&format!(
+        "meshglass-operator remote-secret: wire {} into {home}",
+        remotes.join(", ")
+    ));
     let kc = clusters.kc();
-    let out = procs::output(
-        &setup.operator(),
-        &[
-            "remote-secret",
-            "--kiali-cluster-context",
-            PRIMARY,
-            "--remote-cluster-context",
-            REMOTE,
-            "--kiali-cluster-namespace",
-            NAMESPACE,
-            "--remote-cluster-namespace",
-            NAMESPACE,
-            "--kiali-resource-name",
-            &format!("{instance}-service-account"),
-            "--process-remote-resources",
-            "false",
-            "--remote-cluster-name",
-            REMOTE,
-        ],
-        &[("KUBECONFIG", &kc)],
-    )
-    .await?;
-    let secret_name = format!("kiali-remote-cluster-secret-{REMOTE}");
-    let deployments: Api<Deployment> = Api::namespaced(clusters.east.clone(), NAMESPACE);
+    let mut last = String::new();
+    for remote in &remotes {
+        let out = procs::output(
+            &setup.operator(),
+            &[
+                "remote-secret",
+                "--kiali-cluster-context",
+                home,
+                "--remote-cluster-context",
+                remote,
+                "--kiali-cluster-namespace",
+                NAMESPACE,
+                "--remote-cluster-namespace",
+                NAMESPACE,
+                "--kiali-resource-name",
+                &format!("{instance}-service-account"),
+                "--process-remote-resources",
+                "false",
+                "--remote-cluster-name",
+                remote,
+            ],
+            &[("KUBECONFIG", &kc)],
+        )
+        .await?;
+        last = out.trim().lines().last().unwrap_or("").to_owned();
+    }
+    let wanted: Vec<String> = remotes
+        .iter()
+        .map(|r| format!("kiali-remote-cluster-secret-{r}"))
+        .collect();
+    let deployments: Api<Deployment> = Api::namespaced(clusters.home().client.clone(), NAMESPACE);
     let mounted = wait_for(
-        &format!("Deployment {NAMESPACE}/{instance} to mount {secret_name}"),
+        &format!(
+            "Deployment {NAMESPACE}/{instance} to mount {}",
+            wanted.join(", ")
+        ),
         Duration::from_secs(60),
         || {
             let deployments = deployments.clone();
             let instance = instance.to_owned();
-            let secret_name = secret_name.clone();
+            let wanted = wanted.clone();
             async move {
                 let d = deployments.get(&instance).await?;
                 let secrets = mounted_secrets(&d);
-                if secrets.iter().any(|(s, _)| *s == secret_name) {
+                if wanted.iter().all(|w| secrets.iter().any(|(s, _)| s == w)) {
                     Ok(Some(secrets))
                 } else {
                     Err(anyhow!("mounted secrets: {secrets:?}"))
@@ -216,8 +242,7 @@ pub async fn wire_remote(
     )
     .await?;
     progress.done(&format!(
-        "{} ({} secret(s) mounted by the server's Deployment)",
-        out.trim().lines().last().unwrap_or(""),
+        "{last} ({} secret(s) mounted by the server's Deployment)",
         mounted.len()
     ));
     Ok(mounted)
@@ -257,16 +282,16 @@ pub struct ServerInputs {
     pub extra_args: Vec<String>,
 }
 
-/// The server's flags of a configuration file, the demo's kubeconfig (home context: the
-/// primary) and the mounted remote secrets; each server the demo runs starts with them.
-pub fn server_args(config: &Path, kc: &str, secrets_dir: &Path) -> Vec<String> {
+/// The server's flags of a configuration file, the demo's kubeconfig (context `home`, the cluster the
+/// console runs on) and the mounted remote secrets; each server the demo runs starts with them.
+pub fn server_args(config: &Path, kc: &str, home: &str, secrets_dir: &Path) -> Vec<String> {
     vec![
         "--config".into(),
         config.display().to_string(),
         "--kubeconfig".into(),
         kc.to_owned(),
         "--context".into(),
-        PRIMARY.into(),
+        home.into(),
         "--remote-secrets-dir".into(),
         secrets_dir.display().to_string(),
     ]
@@ -283,7 +308,7 @@ pub async fn materialise_server_inputs(
     progress.begin(
         "materialise the operator's ConfigMap and mounted remote secrets into the state directory",
     );
-    let config_map = Api::<ConfigMap>::namespaced(clusters.east.clone(), NAMESPACE)
+    let config_map = Api::<ConfigMap>::namespaced(clusters.home().client.clone(), NAMESPACE)
         .get(instance)
         .await?;
     let config_yaml = config_map
@@ -296,7 +321,7 @@ pub async fn materialise_server_inputs(
     std::fs::write(kiali_dir.join("config.yaml"), config_yaml)?;
     let secrets_dir = setup.state_dir.join("kiali-remote-cluster-secrets");
     let _ = std::fs::remove_dir_all(&secrets_dir);
-    let secrets: Api<Secret> = Api::namespaced(clusters.east.clone(), NAMESPACE);
+    let secrets: Api<Secret> = Api::namespaced(clusters.home().client.clone(), NAMESPACE);
     let mut files = 0;
     for (name, optional) in mounted {
         let secret = match secrets.get_opt(name).await? {
@@ -323,8 +348,8 @@ pub async fn materialise_server_inputs(
     })
 }
 
-/// Step 9: the server out of cluster with those inputs, waiting until its graph shows edges between east and
-/// west. Returns its base URL.
+/// Step 9: the server out of cluster with those inputs, waiting until its graph shows edges between the
+/// clusters. Returns its base URL.
 pub async fn start_server(
     setup: &Setup,
     progress: &mut Progress,
@@ -335,7 +360,12 @@ pub async fn start_server(
     mesh: &Mesh,
 ) -> anyhow::Result<String> {
     progress.begin("meshglass-server out of cluster, with that configuration");
-    let mut args = server_args(&inputs.config, kc, &inputs.secrets_dir);
+    let mut args = server_args(
+        &inputs.config,
+        kc,
+        setup.topology.home(),
+        &inputs.secrets_dir,
+    );
     args.extend(inputs.extra_args.iter().cloned());
     running.procs.spawn(
         "server",
@@ -346,7 +376,7 @@ pub async fn start_server(
     let base = format!("http://127.0.0.1:{}/kiali", setup.ports.server);
     let namespaces = mesh.topology.all_namespaces().join(",");
     let edges = wait_for(
-        "the graph to show edges between east and west",
+        "the graph to show edges between the clusters",
         Duration::from_secs(120),
         || {
             let http = http.clone();

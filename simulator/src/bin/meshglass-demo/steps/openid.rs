@@ -97,7 +97,7 @@ pub async fn start_openid(
     let config_file = dir.join("config.yaml");
     std::fs::write(&config_file, serde_yaml_ng::to_string(&config)?)?;
     let key = random_key()?;
-    let mut all = server_args(&config_file, kc, &inputs.secrets_dir);
+    let mut all = server_args(&config_file, kc, PRIMARY, &inputs.secrets_dir);
     all.extend([
         "--ca-bundle-dir".into(),
         ca_dir.display().to_string(),

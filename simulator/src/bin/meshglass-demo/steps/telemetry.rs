@@ -1,6 +1,6 @@
-//! Steps 4–5: the simulated sidecars' metrics, and one Prometheus per cluster with east federating west
-//! (the seeds' east/west setup) — or, with `--metrics thanos`, each keeping its own cluster's only, for the
-//! Thanos sidecars of [`super::thanos`].
+//! Steps 4–5: the simulated sidecars' metrics, and one Prometheus per cluster with the home's federating the
+//! others (the seeds' east/west setup; `prometheus/cluster1.yml` for the three-cluster lab) — or, with
+//! `--metrics thanos`, each keeping its own cluster's only, for the Thanos sidecars of [`super::thanos`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use meshglass_simulator::follow::follow;
 use meshglass_simulator::live::Live;
 use meshglass_simulator::serve::now;
 
-use super::{Clusters, Metrics, PRIMARY, REMOTE, Setup};
+use super::{Clusters, Metrics, Setup};
 use crate::files::read;
 use crate::kube_util::wait_for;
 use crate::procs;
@@ -23,7 +23,7 @@ use crate::running::Running;
 use crate::sidecars::serve_metrics;
 
 /// Step 4: one `/metrics` endpoint per cluster, served from this process; the traffic follows the VirtualService
-/// weights of both clusters (a routing wizard's objects change the graph's rates). And each pod's Envoy admin
+/// weights of every cluster (a routing wizard's objects change the graph's rates). And each pod's Envoy admin
 /// endpoint (`/config_dump`), forwarded from the pod's port 15000.
 pub async fn serve_sidecars(
     setup: &Setup,
@@ -37,30 +37,32 @@ pub async fn serve_sidecars(
     let live = Live::new(mesh.clone(), now());
     running.simulators.push(tokio::spawn(follow(
         live.clone(),
-        vec![
-            (PRIMARY.to_owned(), clusters.east.clone()),
-            (REMOTE.to_owned(), clusters.west.clone()),
-        ],
+        clusters
+            .members
+            .iter()
+            .map(|m| (m.name.to_owned(), m.client.clone()))
+            .collect(),
     )));
-    for (cluster, port) in [
-        (PRIMARY, ports.simulator_east),
-        (REMOTE, ports.simulator_west),
-    ] {
+    let mut endpoints = Vec::new();
+    for (i, m) in clusters.members.iter().enumerate() {
+        let port = ports.simulator[i];
         running.simulators.push(
             serve_metrics(
                 live.clone(),
-                cluster,
+                m.name,
                 SocketAddr::from(([127, 0, 0, 1], port)),
             )
             .await?,
         );
+        endpoints.push(format!("{} http://127.0.0.1:{port}/metrics", m.name));
     }
     // Each pod's Envoy admin endpoint (config_dump), reached through the API server's
     // pods/portforward by kwok PortForward objects. Clusters started by an older test bed have no
     // PortForward CRD: the demo runs without them.
     let pushed_at = jiff::Timestamp::now().to_string();
     let mut admin = Vec::new();
-    for (cluster, client) in [(PRIMARY, &clusters.east), (REMOTE, &clusters.west)] {
+    for m in &clusters.members {
+        let (cluster, client) = (m.name, &m.client);
         match meshglass_simulator::sidecar_admin::serve_admin(client, mesh, cluster, &pushed_at)
             .await
         {
@@ -72,18 +74,18 @@ pub async fn serve_sidecars(
         }
     }
     progress.done(&format!(
-        "east http://127.0.0.1:{}/metrics, west http://127.0.0.1:{}/metrics ({} flows); Envoy admin endpoints: {}",
-        ports.simulator_east,
-        ports.simulator_west,
+        "{} ({} flows); Envoy admin endpoints: {}",
+        endpoints.join(", "),
         mesh.flows.len(),
         admin.join(", ")
     ));
     Ok(())
 }
 
-/// Step 5: west's Prometheus scrapes its sidecars; east's scrapes its own and federates west. Waits until east
-/// holds west's series; returns east's URL. With `--metrics thanos` east does not federate, each has the
-/// external label the Thanos sidecar needs, and Thanos Query is waited on instead (step 6).
+/// Step 5: each cluster's Prometheus scrapes its sidecars; the home's scrapes its own and federates the
+/// others' (`examples/prometheus/<cluster>.yml`). Waits until the home's holds every other cluster's series;
+/// returns its URL. With `--metrics thanos` the home does not federate, each has the external label the
+/// Thanos sidecar needs, and Thanos Query is waited on instead (step 6).
 pub async fn start_prometheus(
     setup: &Setup,
     progress: &mut Progress,
@@ -92,31 +94,22 @@ pub async fn start_prometheus(
 ) -> anyhow::Result<String> {
     let ports = setup.ports;
     let thanos = setup.metrics == Metrics::Thanos;
-    progress.begin(if thanos {
-        "Prometheus per cluster, each holding its own cluster's proxies"
+    let names = setup.topology.clusters();
+    let home = names[0];
+    progress.begin(&if thanos {
+        "Prometheus per cluster, each holding its own cluster's proxies".to_owned()
     } else {
-        "Prometheus per cluster, east federating west"
+        format!("Prometheus per cluster, {home} federating the others")
     });
     let prometheus = procs::which("prometheus").ok_or_else(|| {
         anyhow!("prometheus not found: run `make prereqs` (installs Debian's prometheus)")
     })?;
-    for (cluster, port) in [
-        (REMOTE, ports.prometheus_west),
-        (PRIMARY, ports.prometheus_east),
-    ] {
-        let config = read(&setup.examples.join(format!("prometheus/{cluster}.yml")))?
-            .replace(
-                "127.0.0.1:15091",
-                &format!("127.0.0.1:{}", ports.simulator_east),
-            )
-            .replace(
-                "127.0.0.1:15092",
-                &format!("127.0.0.1:{}", ports.simulator_west),
-            )
-            .replace(
-                "127.0.0.1:9092",
-                &format!("127.0.0.1:{}", ports.prometheus_west),
-            );
+    // The federated ones first: the home's first scrape finds them up.
+    for (i, cluster) in names.iter().enumerate().rev() {
+        let port = ports.prometheus[i];
+        let config = ports.rewrite(&read(
+            &setup.examples.join(format!("prometheus/{cluster}.yml")),
+        )?);
         let config = if thanos {
             for_thanos(&config, cluster)?
         } else {
@@ -138,31 +131,40 @@ pub async fn start_prometheus(
             &[],
         )?;
     }
-    let east_prom = format!("http://127.0.0.1:{}", ports.prometheus_east);
+    let home_prom = format!("http://127.0.0.1:{}", ports.prometheus[0]);
+    let others: Vec<String> = names[1..]
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{c} http://127.0.0.1:{}", ports.prometheus[i + 1]))
+        .collect();
+    let summary = format!("{home} {home_prom}, {}", others.join(", "));
     if thanos {
-        progress.done(&format!(
-            "east {east_prom}, west http://127.0.0.1:{}",
-            ports.prometheus_west
-        ));
-        return Ok(east_prom);
+        progress.done(&summary);
+        return Ok(home_prom);
     }
-    wait_for("east's Prometheus to hold west's federated series", Duration::from_secs(90), || {
-        let http = http.clone();
-        let url = format!("{east_prom}/api/v1/query");
-        async move {
-            let q = r#"count by (reporter) (istio_requests_total{source_cluster="east",destination_cluster="west"})"#;
-            let url = reqwest::Url::parse_with_params(&url, &[("query", q)])?;
-            let v: Value = http.get(url).send().await?.json().await?;
-            let reporters = v["data"]["result"].as_array().map_or(0, Vec::len);
-            Ok((reporters == 2).then_some(()))
-        }
-    })
-    .await?;
-    progress.done(&format!(
-        "east {east_prom}, west http://127.0.0.1:{}",
-        ports.prometheus_west
-    ));
-    Ok(east_prom)
+    for peer in &names[1..] {
+        wait_for(
+            &format!("{home}'s Prometheus to hold {peer}'s federated series"),
+            Duration::from_secs(90),
+            || {
+                let http = http.clone();
+                let url = format!("{home_prom}/api/v1/query");
+                async move {
+                    // Both reporters of some call answered in the peer: its proxies' series, federated.
+                    let q = format!(
+                        r#"count by (reporter) (istio_requests_total{{destination_cluster="{peer}"}})"#
+                    );
+                    let url = reqwest::Url::parse_with_params(&url, &[("query", q)])?;
+                    let v: Value = http.get(url).send().await?.json().await?;
+                    let reporters = v["data"]["result"].as_array().map_or(0, Vec::len);
+                    Ok((reporters == 2).then_some(()))
+                }
+            },
+        )
+        .await?;
+    }
+    progress.done(&summary);
+    Ok(home_prom)
 }
 
 /// A cluster's prometheus.yml for a Thanos sidecar: no federation job, and the cluster as external label.

@@ -13,13 +13,12 @@ use anyhow::{Context, anyhow};
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::api::{Api, PostParams};
-use kube::config::Kubeconfig;
 use meshglass_testbed::{GateOptions, ThanosQuery, TokenGate};
 use serde_json::{Value, json};
 
 use super::{Clusters, NAMESPACE, PRIMARY, Setup};
 use crate::files::write_private;
-use crate::kube_util::wait_for;
+use crate::kube_util::{self, wait_for};
 use crate::progress::Progress;
 use crate::running::Running;
 
@@ -36,28 +35,12 @@ pub struct Store {
 /// East's API server URL and CA from the kubeconfig: the ServiceAccount issuer the gate trusts.
 fn issuer(kubeconfig: &std::path::Path) -> anyhow::Result<(String, Vec<u8>)> {
     use base64::Engine as _;
-    let kc = Kubeconfig::read_from(kubeconfig)?;
-    let cluster = kc
-        .contexts
-        .iter()
-        .find(|c| c.name == PRIMARY)
-        .and_then(|c| c.context.as_ref())
-        .map(|c| c.cluster.clone())
-        .ok_or_else(|| anyhow!("{}: no context {PRIMARY}", kubeconfig.display()))?;
-    let c = kc
-        .clusters
-        .iter()
-        .find(|c| c.name == cluster)
-        .and_then(|c| c.cluster.as_ref())
-        .ok_or_else(|| anyhow!("{}: no cluster {cluster}", kubeconfig.display()))?;
-    let server = c
-        .server
-        .clone()
-        .ok_or_else(|| anyhow!("cluster {cluster} has no server"))?;
+    let c = kube_util::context_cluster(kubeconfig, PRIMARY)?;
+    let server = kube_util::server_url(kubeconfig, PRIMARY)?;
     let ca = c
         .certificate_authority_data
         .as_deref()
-        .ok_or_else(|| anyhow!("cluster {cluster} has no certificate-authority-data"))?;
+        .ok_or_else(|| anyhow!("cluster {PRIMARY} has no certificate-authority-data"))?;
     let ca = base64::engine::general_purpose::STANDARD.decode(ca.trim())?;
     Ok((server, ca))
 }
@@ -76,8 +59,8 @@ pub async fn start_store(
     progress.begin("Thanos sidecars, Thanos Query, and the ServiceAccount-token gate in front");
     let data = |c: &str| setup.state_dir.join(format!("prometheus-{c}")).join("data");
     let (east, west) = (
-        format!("http://127.0.0.1:{}", ports.prometheus_east),
-        format!("http://127.0.0.1:{}", ports.prometheus_west),
+        format!("http://127.0.0.1:{}", ports.prometheus[0]),
+        format!("http://127.0.0.1:{}", ports.prometheus[1]),
     );
     let (east_data, west_data) = (data(PRIMARY), data(super::REMOTE));
     let query = ThanosQuery::start_over(&[(&east, &east_data), (&west, &west_data)])
@@ -102,7 +85,8 @@ pub async fn start_store(
     .await?;
     // The gate reads the issuer's JWKS as an anonymous caller, as on a cluster whose issuer is public.
     clusters
-        .apply_east
+        .home_mut()
+        .apply
         .apply(&json!({
             "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
             "metadata": {"name": "meshglass-demo-issuer-discovery"},
@@ -127,7 +111,8 @@ pub async fn start_store(
     // What a user does for a store with a private CA: ConfigMap <instance>-cabundle, which the operator
     // mounts into the server.
     clusters
-        .apply_east
+        .home_mut()
+        .apply
         .apply(&json!({
             "apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": format!("{instance}-cabundle"), "namespace": NAMESPACE},
@@ -173,7 +158,7 @@ pub async fn server_files(
         },
         ..Default::default()
     };
-    let token = Api::<ServiceAccount>::namespaced(clusters.east.clone(), NAMESPACE)
+    let token = Api::<ServiceAccount>::namespaced(clusters.home().client.clone(), NAMESPACE)
         .create_token_request(&sa, &PostParams::default(), &request)
         .await
         .with_context(|| format!("a token for ServiceAccount {NAMESPACE}/{sa}"))?
