@@ -16,7 +16,7 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
-use meshglass_testbed::{TestBed, wait_until};
+use meshglass_testbed::{TestBed, poll, wait_until};
 use serde_json::Value;
 
 fn workspace() -> PathBuf {
@@ -456,6 +456,24 @@ async fn primary_remote_checks(http: &reqwest::Client, base: &str) {
 const LAB: [&str; 3] = ["cluster1", "cluster2", "cluster3"];
 
 /// (cluster, app, version) of the app nodes of a graph with traffic (not dead).
+/// The clusters whose sleep app has an edge to a service node in `g`.
+fn sleeps_calling_a_service(g: &Value) -> BTreeSet<String> {
+    let empty = Vec::new();
+    let nodes = g["elements"]["nodes"].as_array().unwrap_or(&empty);
+    let node = |id: &Value| nodes.iter().map(|n| &n["data"]).find(|n| n["id"] == *id);
+    g["elements"]["edges"]
+        .as_array()
+        .unwrap_or(&empty)
+        .iter()
+        .filter_map(|e| {
+            let (s, t) = (node(&e["data"]["source"])?, node(&e["data"]["target"])?);
+            (s["nodeType"] == "app" && s["app"] == "sleep" && t["nodeType"] == "service")
+                .then(|| s["cluster"].as_str().map(String::from))
+                .flatten()
+        })
+        .collect()
+}
+
 fn live_apps(g: &Value) -> BTreeSet<(String, String, String)> {
     g["elements"]["nodes"]
         .as_array()
@@ -531,19 +549,9 @@ async fn demo_multi_primary_lab_has_one_graph_over_three_clusters_and_three_cont
         ("injectServiceNodes", "true"),
         ("duration", "60s"),
     ];
-    let g = wait_until(
-        "a graph with live apps of the three clusters",
-        Duration::from_secs(120),
-        || async {
-            let g = get_json(http, &format!("{base}/api/namespaces/graph"), &graph_query).await?;
-            let clusters: BTreeSet<String> = live_apps(&g).into_iter().map(|(c, _, _)| c).collect();
-            Ok::<_, String>((clusters.len() == 3).then_some(g))
-        },
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
-    let apps = live_apps(&g);
-    for (c, app, v) in [
+    // The traffic reaches Prometheus over a few scrapes, and a pair's first rate can still be zero:
+    // poll until every placement and cross-cluster pair below shows, and name what was missing.
+    let want_apps = [
         ("cluster1", "sleep", "latest"),
         ("cluster2", "sleep", "latest"),
         ("cluster3", "sleep", "latest"),
@@ -553,34 +561,70 @@ async fn demo_multi_primary_lab_has_one_graph_over_three_clusters_and_three_cont
         ("cluster1", "productpage", "v1"),
         ("cluster2", "reviews", "v2"),
         ("cluster3", "ratings", "v1"),
-    ] {
-        let found = apps
-            .iter()
-            .any(|(gc, ga, gv)| gc == c && ga == app && gv == v);
-        assert!(found, "{app} {v} in {c}: {apps:?}");
-    }
-    let edges = edge_clusters(&g);
-    for (from, to) in [
+    ];
+    let want_edges = [
         ("cluster1", "cluster2"),
         ("cluster2", "cluster3"),
         ("cluster3", "cluster1"),
-    ] {
-        assert!(
-            edges.iter().any(|(s, t)| s == from && t == to),
-            "no {from} → {to} edge: {edges:?}"
-        );
-    }
+    ];
+    poll(
+        "a graph with the lab's placements and cross-cluster edges",
+        Duration::from_secs(180),
+        || async {
+            let g = get_json(http, &format!("{base}/api/namespaces/graph"), &graph_query)
+                .await
+                .map_err(|e| format!("{e:?}"))?;
+            let apps = live_apps(&g);
+            let missing_apps: Vec<_> = want_apps
+                .iter()
+                .filter(|(c, app, v)| {
+                    !apps
+                        .iter()
+                        .any(|(gc, ga, gv)| gc == c && ga == app && gv == v)
+                })
+                .collect();
+            let edges = edge_clusters(&g);
+            let missing_edges: Vec<_> = want_edges
+                .iter()
+                .filter(|(from, to)| !edges.iter().any(|(s, t)| s == from && t == to))
+                .collect();
+            if missing_apps.is_empty() && missing_edges.is_empty() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "missing apps {missing_apps:?}, missing edges {missing_edges:?}; \
+                     live apps {apps:?}, edges {edges:?}"
+                ))
+            }
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
 
     // The helloworld service's graph: v1 and v2, in different clusters, each reached only through a
     // helloworld service node (Kiali keys a service node by the cluster that answered, so one per
     // cluster, all of the one service), called by the sleeps of the three clusters.
-    let sg = get_json(
-        http,
-        &format!("{base}/api/namespaces/sample/services/helloworld/graph"),
-        &[("graphType", "versionedApp"), ("duration", "60s")],
+    let sg = poll(
+        "the helloworld service graph called by the sleeps of the three clusters",
+        Duration::from_secs(120),
+        || async {
+            let sg = get_json(
+                http,
+                &format!("{base}/api/namespaces/sample/services/helloworld/graph"),
+                &[("graphType", "versionedApp"), ("duration", "60s")],
+            )
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+            let calling = sleeps_calling_a_service(&sg);
+            if LAB.iter().all(|c| calling.contains(*c)) {
+                Ok(sg)
+            } else {
+                Err(format!("sleeps of {calling:?} call it: {sg}"))
+            }
+        },
     )
     .await
-    .expect("service graph");
+    .unwrap_or_else(|e| panic!("{e}"));
     let nodes: Vec<&Value> = sg["elements"]["nodes"]
         .as_array()
         .expect("nodes")
