@@ -260,8 +260,15 @@ async fn demo_over_thanos_behind_the_token_gate() {
     demo.stop().await;
 }
 
+/// One demo at a time in this binary (the test harness runs two tests at once). A demo picks its
+/// free ports at start and its processes bind them minutes later, so a second demo starting in
+/// between can be handed the same ports by the kernel: the first one's server then cannot bind
+/// and exits, as a multi-primary run beside the east/west one did on the test bed.
+static ONE_DEMO: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// `meshglass-demo up` running on a private bed, with its ready file.
 struct Demo {
+    _turn: tokio::sync::MutexGuard<'static, ()>,
     bed: TestBed,
     state: tempfile::TempDir,
     child: tokio::process::Child,
@@ -270,14 +277,38 @@ struct Demo {
     http: reqwest::Client,
 }
 
+/// The demo's output, then the last lines of each process' log (`<state>/logs/<name>.log`), so a
+/// failure names what the process that stopped said (the state directory is gone afterwards).
 fn output(state: &Path) -> String {
-    let read = |f: &str| std::fs::read_to_string(state.join(f)).unwrap_or_default();
-    format!("{}{}", read("demo.out"), read("demo.err"))
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+    let mut out = format!(
+        "{}{}",
+        read(&state.join("demo.out")),
+        read(&state.join("demo.err"))
+    );
+    let mut logs: Vec<_> = std::fs::read_dir(state.join("logs"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    logs.sort();
+    for log in logs {
+        let text = read(&log);
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = lines[lines.len().saturating_sub(40)..].join("\n");
+        out.push_str(&format!(
+            "\n--- last lines of {} ---\n{tail}\n",
+            log.display()
+        ));
+    }
+    out
 }
 
 impl Demo {
     /// Runs `meshglass-demo up` with `args` on a private bed of `clusters`, until it is ready.
     async fn up(clusters: &[&str], args: &[&str]) -> Demo {
+        let turn = ONE_DEMO.lock().await;
         let bed = TestBed::start(clusters)
             .await
             .unwrap_or_else(|e| panic!("starting clusters {clusters:?}: {e}"));
@@ -354,6 +385,7 @@ impl Demo {
             );
         }
         Demo {
+            _turn: turn,
             bed,
             state,
             child,
