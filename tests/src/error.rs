@@ -66,6 +66,9 @@ pub enum Error {
     #[error("http: {0}")]
     Http(#[from] reqwest::Error),
     /// Prometheus or promtool reported an error.
+    #[error("the server refused the login (HTTP {status}): {body}")]
+    Login { status: u16, body: String },
+
     #[error("prometheus: {0}")]
     Prometheus(String),
     /// The shared bed of this test binary failed to start (the first error, repeated to every test).

@@ -41,6 +41,7 @@ pub mod podlogs;
 pub mod portforward;
 mod process;
 mod prometheus;
+pub mod session;
 pub mod standin;
 mod thanos;
 mod token;

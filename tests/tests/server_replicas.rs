@@ -13,7 +13,7 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use meshglass_testbed::faults::ServerProcess;
-use meshglass_testbed::wait_until;
+use meshglass_testbed::{session, wait_until};
 use serde_json::{Value, json};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
@@ -25,55 +25,18 @@ async fn get(
     base: &str,
     path: &str,
     token: Option<&str>,
-    jar: &BTreeMap<String, String>,
+    jar: &session::Jar,
 ) -> (u16, Value) {
     let mut req = http.get(format!("{base}{path}"));
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }
     if !jar.is_empty() {
-        let c: Vec<String> = jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        req = req.header("cookie", c.join("; "));
+        req = req.header("cookie", session::cookie_header(jar));
     }
     let resp = req.send().await.expect("server answers");
     let st = resp.status().as_u16();
     (st, resp.json().await.unwrap_or(Value::Null))
-}
-
-/// Signs in at `base` with `token` (the login form, with the CSRF token of `/api/auth/info`):
-/// the cookies the server set.
-async fn login(http: &reqwest::Client, base: &str, token: &str) -> BTreeMap<String, String> {
-    let mut jar = BTreeMap::new();
-    let keep = |jar: &mut BTreeMap<String, String>, resp: &reqwest::Response| {
-        for c in resp.headers().get_all("set-cookie") {
-            let c = c.to_str().expect("ascii");
-            let pair = c.split(';').next().unwrap_or_default();
-            if let Some((k, v)) = pair.split_once('=') {
-                jar.insert(k.to_string(), v.to_string());
-            }
-        }
-    };
-    let resp = http
-        .get(format!("{base}/api/auth/info"))
-        .send()
-        .await
-        .expect("auth info");
-    keep(&mut jar, &resp);
-    let info: Value = resp.json().await.expect("auth info json");
-    let csrf = info["csrfToken"].as_str().expect("csrf").to_string();
-    let cookies: Vec<String> = jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let resp = http
-        .post(format!("{base}/api/authenticate"))
-        .header("cookie", cookies.join("; "))
-        .header("x-csrf-token", &csrf)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("token={token}"))
-        .send()
-        .await
-        .expect("login");
-    assert_eq!(resp.status(), 200, "login");
-    keep(&mut jar, &resp);
-    jar
 }
 
 #[tokio::test]
@@ -184,7 +147,9 @@ async fn two_replicas_answer_alike_and_accept_each_others_sessions() {
 
     // A session sealed by one replica is the credential at the other, and the other way round.
     for (from, to) in [(&a, &b), (&b, &a)] {
-        let jar = login(&http, &from.base, &token).await;
+        let jar = session::token_login(&http, &from.base, &token)
+            .await
+            .expect("login");
         let (st, at_from) = get(&http, &from.base, "/api/namespaces", None, &jar).await;
         assert_eq!(st, 200, "{at_from}");
         let (st, at_to) = get(&http, &to.base, "/api/namespaces", None, &jar).await;
