@@ -99,6 +99,7 @@ impl Error {
             Error::Yaml(_) => "yaml",
             Error::Json(_) => "json",
             Error::Http(_) => "http",
+            Error::Login { .. } => "login",
             Error::Prometheus(_) => "prometheus",
             Error::Shared(_) => "shared",
             Error::NoSuchCluster(_) => "no_such_cluster",
