@@ -31,7 +31,7 @@ mod support;
 use bench_mesh::{bench_namespaces, openmetrics};
 use meshglass_testbed::{Prometheus, TestBed, ThanosQuery, wait_until};
 use serde_json::{Value, json};
-use support::{Server, arg, create, percentile, west_secret};
+use support::{Server, arg, create, percentile, signed_in_reader, west_secret};
 
 const TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -146,7 +146,14 @@ async fn main() {
     if let Some((label, server)) = running.last() {
         let n = namespaces.len().min(50);
         println!("\n{label}, the view caches at {n} namespaces:\n");
-        view_cache_table(server, &namespaces[..n], end, rounds).await;
+        view_cache_table(&server.http, server, &namespaces[..n], end, rounds).await;
+        // A signed-in caller's repeat view: the shared entry, with that caller's access applied.
+        let signed = Server::start_as(&bin, dir.path(), &bed, &secrets, prom.url(), "token").await;
+        let reader = signed_in_reader(&east, &signed.base).await;
+        println!(
+            "\n{label} with auth.strategy token, signed in as a user who may read all of east (not west), the view caches at {n} namespaces:\n"
+        );
+        view_cache_table(&reader, &signed, &namespaces[..n], end, rounds).await;
     }
     if n_ns >= 200 {
         for (label, server) in &running {
@@ -347,7 +354,13 @@ async fn timed(http: &reqwest::Client, url: &str) -> (f64, String) {
 /// A fresh view (computed: its own `queryTime`, which the view caches never keep) against the
 /// same view repeated (a moving window: no `queryTime`, answered from the cache), for the
 /// namespace graph and for app health, rounds alternating.
-async fn view_cache_table(server: &Server, namespaces: &[String], end: i64, rounds: usize) {
+async fn view_cache_table(
+    http: &reqwest::Client,
+    server: &Server,
+    namespaces: &[String],
+    end: i64,
+    rounds: usize,
+) {
     let list = namespaces.join(",");
     let views = [
         (
@@ -370,14 +383,14 @@ async fn view_cache_table(server: &Server, namespaces: &[String], end: i64, roun
     for (name, url) in &views {
         let fresh_url = format!("{url}&queryTime={end}");
         // The first repeat is the miss that fills the cache.
-        let (_, first) = timed(&server.http, url).await;
+        let (_, first) = timed(http, url).await;
         assert_eq!(first, "miss", "{url}");
         let (mut fresh, mut repeat) = (Vec::new(), Vec::new());
         for _ in 0..rounds {
-            let (ms, outcome) = timed(&server.http, &fresh_url).await;
+            let (ms, outcome) = timed(http, &fresh_url).await;
             assert_eq!(outcome, "off");
             fresh.push(ms);
-            let (ms, outcome) = timed(&server.http, url).await;
+            let (ms, outcome) = timed(http, url).await;
             assert_eq!(outcome, "hit", "{url}");
             repeat.push(ms);
         }

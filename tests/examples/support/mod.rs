@@ -51,9 +51,21 @@ impl Server {
         secrets: &Path,
         prom: &str,
     ) -> Server {
+        Server::start_as(bin, dir, bed, secrets, prom, "anonymous").await
+    }
+
+    /// [`Server::start`] with `auth.strategy` `strategy` (`token`: callers sign in).
+    pub async fn start_as(
+        bin: &Path,
+        dir: &Path,
+        bed: &TestBed,
+        secrets: &Path,
+        prom: &str,
+        strategy: &str,
+    ) -> Server {
         let (port, mport) = (free_port(), free_port());
         let spec: meshglass_crds::KialiSpec = serde_json::from_value(serde_json::json!({
-            "auth": {"strategy": "anonymous"},
+            "auth": {"strategy": strategy},
             "server": {"address": "127.0.0.1", "port": port,
                        "observability": {"metrics": {"port": mport}}},
             "kubernetes_config": {"cluster_name": "east"},
@@ -168,6 +180,56 @@ pub async fn reader_token(client: &Client) -> String {
     )
     .await
     .expect("token")
+}
+
+/// A user of `client`'s cluster who may read everything there (the ServiceAccount
+/// `default/bench-reader`, bound to a ClusterRole of get/list/watch on every resource), signed in
+/// at `base`: an HTTP client sending that session's cookies.
+#[allow(dead_code, reason = "each example uses what it needs")]
+pub async fn signed_in_reader(client: &Client, base: &str) -> reqwest::Client {
+    create(
+        &Api::<ClusterRole>::all(client.clone()),
+        json!({"metadata": {"name": "bench-reader"}, "rules": [
+            {"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch"]}]}),
+    )
+    .await;
+    create(
+        &Api::<ClusterRoleBinding>::all(client.clone()),
+        json!({"metadata": {"name": "bench-reader"},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "bench-reader"},
+               "subjects": [{"kind": "ServiceAccount", "name": "bench-reader", "namespace": "default"}]}),
+    )
+    .await;
+    meshglass_testbed::create_service_account(
+        client,
+        "default",
+        "bench-reader",
+        "bench-reader-token",
+    )
+    .await
+    .expect("service account");
+    let token = wait_for_token(
+        client,
+        "default",
+        "bench-reader-token",
+        Duration::from_secs(600),
+    )
+    .await
+    .expect("token");
+    let jar = meshglass_testbed::session::token_login(&reqwest::Client::new(), base, &token)
+        .await
+        .expect("login");
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::COOKIE,
+        meshglass_testbed::session::cookie_header(&jar)
+            .parse()
+            .expect("cookie header"),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("http client")
 }
 
 /// The `p` quantile (0–1) of sorted values.
