@@ -230,6 +230,14 @@ impl Views {
                 .any(|v| v.name() == cluster && v.may_see(ns))
     }
 
+    /// What these views let the caller see, to compare with another caller's exactly.
+    pub fn access_key(&self) -> crate::view_entries::AccessKey {
+        self.clusters
+            .iter()
+            .map(|v| (v.name().to_string(), v.allowed.clone(), v.wanted.clone()))
+            .collect()
+    }
+
     /// Whether some view hides namespaces (a signed-in user's views).
     pub fn restricted(&self) -> bool {
         self.clusters.iter().any(|v| v.allowed.is_some())

@@ -406,6 +406,31 @@ impl<V> ViewCache<V> {
         due
     }
 
+    /// Counts `extra` more bytes to the entry of `key` while it still holds `value` (what was
+    /// added to it since it was kept), making room as [`Self::insert`] does: false when the entry
+    /// is gone or replaced, or when it would no longer fit under the cap (nothing counted).
+    pub fn grow(&self, key: &str, value: &Arc<V>, extra: u64) -> bool {
+        let mut inner = self.lock();
+        let Some(bytes) = inner
+            .entries
+            .get(key)
+            .filter(|e| Arc::ptr_eq(&e.value, value))
+            .map(|e| e.bytes)
+        else {
+            return false;
+        };
+        if bytes + extra > self.settings.max_bytes {
+            return false;
+        }
+        self.make_room(&mut inner, extra, Some(key));
+        inner.bytes += extra;
+        if let Some(e) = inner.entries.get_mut(key) {
+            e.bytes += extra;
+        }
+        self.publish(&inner);
+        true
+    }
+
     /// The refreshed value of `key`, computed at `now` (an entry dropped meanwhile stays gone).
     pub fn refreshed(&self, key: &str, value: Arc<V>, bytes: u64, now: Instant) {
         self.metrics

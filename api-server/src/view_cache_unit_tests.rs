@@ -121,6 +121,35 @@ fn the_memory_cap_drops_the_least_recently_asked_for_first() {
 }
 
 #[test]
+fn what_an_entry_grows_by_counts_under_the_cap_and_only_while_it_holds_that_value() {
+    let (c, m) = cache(100);
+    let t0 = Instant::now();
+    let a = Arc::new("A");
+    c.insert("a".into(), ViewParams::new(), a.clone(), 40, t0);
+    c.insert(
+        "b".into(),
+        ViewParams::new(),
+        Arc::new("B"),
+        40,
+        secs(t0, 1),
+    );
+    // `a` grows by 30: `b`, the least recently asked for, makes room.
+    assert!(c.get("a", secs(t0, 2)).is_some());
+    assert!(c.grow("a", &a, 30));
+    assert_eq!(c.stats().bytes, 70);
+    assert_eq!(c.stats().entries, 1);
+    assert_eq!(evictions(&m, "memory"), 1);
+    // Past the cap by itself: refused, nothing counted.
+    assert!(!c.grow("a", &a, 31));
+    assert_eq!(c.stats().bytes, 70);
+    // Once refreshed (another value), growth of the old value is not counted.
+    c.refreshed("a", Arc::new("A2"), 40, secs(t0, 3));
+    assert!(!c.grow("a", &a, 10));
+    assert_eq!(c.stats().bytes, 40);
+    assert!(!c.grow("gone", &a, 1));
+}
+
+#[test]
 fn idle_entries_go_after_the_inactivity_timeout_and_refreshes_do_not_keep_them() {
     let (c, m) = cache(1000);
     let t0 = Instant::now();

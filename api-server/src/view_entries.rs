@@ -4,6 +4,7 @@
 //! [`crate::routes::health`]). Data only: built and read by the routes, held by the state.
 
 use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 
 use meshglass_engine as engine;
 use serde_json::Value;
@@ -32,9 +33,47 @@ pub struct SharedGraph {
     pub body: Vec<u8>,
     /// Clusters the server could not read when it was built.
     pub missing: Vec<(String, String)>,
+    /// The graph as written for each access seen since it was built (at most
+    /// [`ACCESS_VARIANTS`]): a signed-in caller whose views equal one of these is answered with
+    /// that body instead of the graph assembled again. Counted in the cache's memory
+    /// ([`crate::view_cache::ViewCache::grow`]).
+    pub per_access: Mutex<Vec<(AccessKey, Arc<Vec<u8>>)>>,
 }
 
+/// How many accesses' graphs an entry keeps beside its own.
+pub const ACCESS_VARIANTS: usize = 8;
+
+/// What a caller's views let it see, compared exactly (never hashed: a body kept for one access
+/// is served only to an identical one): per cluster, its name, the namespaces it may read
+/// (`None`: all) and those it asked for or the traffic admitted (`None`: all).
+pub type AccessKey = Vec<(String, Option<BTreeSet<String>>, Option<BTreeSet<String>>)>;
+
 impl SharedGraph {
+    /// The body kept for `access`, if any.
+    pub fn body_for(&self, access: &AccessKey) -> Option<Arc<Vec<u8>>> {
+        let kept = self.per_access.lock().unwrap_or_else(|e| e.into_inner());
+        kept.iter()
+            .find(|(k, _)| k == access)
+            .map(|(_, b)| b.clone())
+    }
+
+    /// Keeps `body` for `access`: false when it was kept already or the entry holds
+    /// [`ACCESS_VARIANTS`] of them (nothing kept).
+    pub fn keep_for(&self, access: AccessKey, body: Arc<Vec<u8>>) -> bool {
+        let mut kept = self.per_access.lock().unwrap_or_else(|e| e.into_inner());
+        if kept.len() >= ACCESS_VARIANTS || kept.iter().any(|(k, _)| *k == access) {
+            return false;
+        }
+        kept.push((access, body));
+        true
+    }
+
+    /// Forgets the body kept for `access` (it did not fit in the cache's memory).
+    pub fn forget(&self, access: &AccessKey) {
+        let mut kept = self.per_access.lock().unwrap_or_else(|e| e.into_inner());
+        kept.retain(|(k, _)| k != access);
+    }
+
     /// The entry's estimated memory: the body written, and the samples kept (each a fixed part
     /// and its label values, a few hundred bytes).
     pub fn bytes(&self) -> u64 {

@@ -5,6 +5,7 @@
 //! the server's graph of the view, or a signed-in caller's graph built from its telemetry.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Extension;
@@ -255,6 +256,7 @@ async fn shared_graph_timed(s: &Shared, params: &ViewParams) -> Result<(SharedGr
             telemetry,
             body,
             missing: views.missing,
+            per_access: Default::default(),
         }
     })
     .await?;
@@ -305,11 +307,29 @@ async fn respond_cached(
         }
     }
     let rules = s.health_rules.clone();
+    let state = s.clone();
     let (views, body) = blocking(move || {
         let body = if views.restricted() {
-            let mut t = shared.telemetry.clone();
-            t.outside = outside_namespaces(&shared.opts, &t.traffic, &views);
-            assemble(&views, &shared.opts, t, &rules, None, &Focus::Namespaces).to_json_vec()
+            // A signed-in caller: the graph kept for the same access, or assembled for it from
+            // the entry's telemetry and kept beside the entry while it fits the cache's memory.
+            let access = views.access_key();
+            match shared.body_for(&access) {
+                Some(kept) => kept.to_vec(),
+                None => {
+                    let mut t = shared.telemetry.clone();
+                    t.outside = outside_namespaces(&shared.opts, &t.traffic, &views);
+                    let body = assemble(&views, &shared.opts, t, &rules, None, &Focus::Namespaces)
+                        .to_json_vec();
+                    let kept = Arc::new(body);
+                    let extra = kept.len() as u64 + 256;
+                    if shared.keep_for(access.clone(), kept.clone())
+                        && !state.view_cache.graph.grow(&key, &shared, extra)
+                    {
+                        shared.forget(&access);
+                    }
+                    Arc::unwrap_or_clone(kept)
+                }
+            }
         } else {
             shared.body.clone()
         };
