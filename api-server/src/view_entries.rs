@@ -33,14 +33,11 @@ pub struct SharedGraph {
     pub body: Vec<u8>,
     /// Clusters the server could not read when it was built.
     pub missing: Vec<(String, String)>,
-    /// The graph as written for each access seen since it was built (at most
-    /// [`ACCESS_VARIANTS`]): a signed-in caller whose views equal one of these is answered with
-    /// that body instead of the graph assembled again. Counted in the cache's memory
-    /// ([`crate::view_cache::ViewCache::grow`]).
-    pub per_access: Mutex<Vec<(AccessKey, Arc<Vec<u8>>)>>,
+    /// The graph as written for each access seen since it was built ([`PerAccess`]).
+    pub per_access: PerAccess<Vec<u8>>,
 }
 
-/// How many accesses' graphs an entry keeps beside its own.
+/// How many accesses' answers an entry keeps beside its own.
 pub const ACCESS_VARIANTS: usize = 8;
 
 /// What a caller's views let it see, compared exactly (never hashed: a body kept for one access
@@ -48,32 +45,53 @@ pub const ACCESS_VARIANTS: usize = 8;
 /// (`None`: all) and those it asked for or the traffic admitted (`None`: all).
 pub type AccessKey = Vec<(String, Option<BTreeSet<String>>, Option<BTreeSet<String>>)>;
 
-impl SharedGraph {
-    /// The body kept for `access`, if any.
-    pub fn body_for(&self, access: &AccessKey) -> Option<Arc<Vec<u8>>> {
-        let kept = self.per_access.lock().unwrap_or_else(|e| e.into_inner());
-        kept.iter()
+/// An entry's answers for each caller's access seen since it was built (at most
+/// [`ACCESS_VARIANTS`]): a signed-in caller whose views equal one of these is answered with it
+/// instead of one computed again from the entry. Counted in the cache's memory
+/// ([`crate::view_cache::ViewCache::grow`]).
+pub struct PerAccess<T> {
+    kept: Mutex<Vec<(AccessKey, Arc<T>)>>,
+}
+
+impl<T> Default for PerAccess<T> {
+    fn default() -> Self {
+        PerAccess {
+            kept: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl<T> PerAccess<T> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(AccessKey, Arc<T>)>> {
+        self.kept.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The answer kept for `access`, if any.
+    pub fn get(&self, access: &AccessKey) -> Option<Arc<T>> {
+        self.lock()
+            .iter()
             .find(|(k, _)| k == access)
             .map(|(_, b)| b.clone())
     }
 
-    /// Keeps `body` for `access`: false when it was kept already or the entry holds
-    /// [`ACCESS_VARIANTS`] of them (nothing kept).
-    pub fn keep_for(&self, access: AccessKey, body: Arc<Vec<u8>>) -> bool {
-        let mut kept = self.per_access.lock().unwrap_or_else(|e| e.into_inner());
+    /// Keeps `answer` for `access`: false when one was kept already or [`ACCESS_VARIANTS`] are
+    /// (nothing kept).
+    pub fn keep(&self, access: AccessKey, answer: Arc<T>) -> bool {
+        let mut kept = self.lock();
         if kept.len() >= ACCESS_VARIANTS || kept.iter().any(|(k, _)| *k == access) {
             return false;
         }
-        kept.push((access, body));
+        kept.push((access, answer));
         true
     }
 
-    /// Forgets the body kept for `access` (it did not fit in the cache's memory).
+    /// Forgets the answer kept for `access` (it did not fit in the cache's memory).
     pub fn forget(&self, access: &AccessKey) {
-        let mut kept = self.per_access.lock().unwrap_or_else(|e| e.into_inner());
-        kept.retain(|(k, _)| k != access);
+        self.lock().retain(|(k, _)| k != access);
     }
+}
 
+impl SharedGraph {
     /// The entry's estimated memory: the body written, and the samples kept (each a fixed part
     /// and its label values, a few hundred bytes).
     pub fn bytes(&self) -> u64 {
@@ -96,6 +114,8 @@ pub struct SharedHealth {
     /// Clusters the server could not read when it was computed.
     pub missing: Vec<(String, String)>,
     pub bytes: u64,
+    /// The body computed for each access seen since ([`PerAccess`]).
+    pub per_access: PerAccess<Value>,
 }
 
 impl SharedHealth {

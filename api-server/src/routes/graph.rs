@@ -313,7 +313,7 @@ async fn respond_cached(
             // A signed-in caller: the graph kept for the same access, or assembled for it from
             // the entry's telemetry and kept beside the entry while it fits the cache's memory.
             let access = views.access_key();
-            match shared.body_for(&access) {
+            match shared.per_access.get(&access) {
                 Some(kept) => kept.to_vec(),
                 None => {
                     let mut t = shared.telemetry.clone();
@@ -322,10 +322,10 @@ async fn respond_cached(
                         .to_json_vec();
                     let kept = Arc::new(body);
                     let extra = kept.len() as u64 + 256;
-                    if shared.keep_for(access.clone(), kept.clone())
+                    if shared.per_access.keep(access.clone(), kept.clone())
                         && !state.view_cache.graph.grow(&key, &shared, extra)
                     {
-                        shared.forget(&access);
+                        shared.per_access.forget(&access);
                     }
                     Arc::unwrap_or_clone(kept)
                 }

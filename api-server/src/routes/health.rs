@@ -4,12 +4,14 @@
 //! server's answer of the view, or a signed-in caller's computed from its samples.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use axum::Extension;
 use axum::extract::{Query, State};
 use axum::http::HeaderValue;
 use axum::response::Response;
 use meshglass_engine as engine;
+use serde_json::Value;
 
 use crate::auth::Identity;
 use crate::error::Result;
@@ -64,11 +66,28 @@ pub async fn get_clusters_health(
         }
     }
     let rules = s.health_rules.clone();
+    let state = s.clone();
     let (views, body) = blocking(move || {
         let body = if views.restricted() {
-            // Only the namespaces the caller asked for (or, asking for none, sees).
-            let report = compute(&views, namespaces, kind, shared.samples.clone(), &rules);
-            report.to_kiali_json(kind, cluster.as_deref())
+            // A signed-in caller: the health kept for the same access, or computed for it (only
+            // the namespaces it asked for or, asking for none, sees) and kept beside the entry
+            // while it fits the cache's memory.
+            let access = views.access_key();
+            match shared.per_access.get(&access) {
+                Some(kept) => Value::clone(&kept),
+                None => {
+                    let report = compute(&views, namespaces, kind, shared.samples.clone(), &rules);
+                    let body = Arc::new(report.to_kiali_json(kind, cluster.as_deref()));
+                    // About three times its JSON as a `Value` tree, as the entry's own body.
+                    let extra = serde_json::to_vec(&*body).map_or(0, |v| v.len() as u64 * 3);
+                    if shared.per_access.keep(access.clone(), body.clone())
+                        && !state.view_cache.health.grow(&key, &shared, extra)
+                    {
+                        shared.per_access.forget(&access);
+                    }
+                    Arc::unwrap_or_clone(body)
+                }
+            }
         } else {
             shared.body.clone()
         };
@@ -108,6 +127,7 @@ pub async fn shared_health(s: &Shared, params: &ViewParams) -> Result<SharedHeal
             samples,
             body,
             missing: views.missing,
+            per_access: Default::default(),
         }
     })
     .await
