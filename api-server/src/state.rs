@@ -238,6 +238,16 @@ impl Views {
             .collect()
     }
 
+    /// Adds the clusters `missing` names (cluster, why) that the views do not name as missing yet:
+    /// a cached answer lacks what its entry lacked when it was built.
+    pub fn add_missing(&mut self, missing: &[(String, String)]) {
+        for (name, err) in missing {
+            if !self.missing.iter().any(|(n, _)| n == name) {
+                self.missing.push((name.clone(), err.clone()));
+            }
+        }
+    }
+
     /// Whether some view hides namespaces (a signed-in user's views).
     pub fn restricted(&self) -> bool {
         self.clusters.iter().any(|v| v.allowed.is_some())

@@ -301,11 +301,7 @@ async fn respond_cached(
         views.admit(&s.auth, id, &shared.telemetry.traffic).await;
     }
     // The answer lacks what the entry lacked when it was built, and what the caller's views lack.
-    for (name, err) in &shared.missing {
-        if !views.missing.iter().any(|(n, _)| n == name) {
-            views.missing.push((name.clone(), err.clone()));
-        }
-    }
+    views.add_missing(&shared.missing);
     let rules = s.health_rules.clone();
     let state = s.clone();
     let (views, body) = blocking(move || {

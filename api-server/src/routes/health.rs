@@ -60,11 +60,7 @@ pub async fn get_clusters_health(
         })
         .await?;
     let outcome = if computed.is_some() { "miss" } else { "hit" };
-    for (name, err) in &shared.missing {
-        if !views.missing.iter().any(|(n, _)| n == name) {
-            views.missing.push((name.clone(), err.clone()));
-        }
-    }
+    views.add_missing(&shared.missing);
     let rules = s.health_rules.clone();
     let state = s.clone();
     let (views, body) = blocking(move || {
