@@ -8,7 +8,7 @@ CLUSTERS ?= east west
 export MESHGLASS_CACHE ?= $(HOME)/.cache/meshglass
 
 .PHONY: help demo demo-down test lint fmt-check clippy acyclic deny unit e2e crds crds-check \
-        charts charts-check findings-check ui-unit proptest-million tools prereqs clusters-up clusters-down bench bench-testbed bench-istio bench-server bench-dashboard bench-metrics-store bench-ui bench-operator compare-server ui ui-test bundle bundle-check images images-lint
+        charts charts-check findings-check ui-unit proptest-million tools prereqs clusters-up clusters-down bench bench-testbed bench-istio bench-server bench-scale bench-dashboard bench-metrics-store bench-ui bench-operator compare-server ui ui-test bundle bundle-check images images-lint
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -133,6 +133,10 @@ bench-istio: tools ## Istio config figures at 2 clusters x 200 namespaces x 5 ob
 bench-server: tools ## server figures on the test bed: graph p50/p95 (1/50/200 namespaces), /api/namespaces under graph load, RSS per cached pod; BASELINE=<binary> measures it first
 	$(CARGO) build --locked --release -q -p meshglass-server
 	$(CARGO) run --locked --release -q -p meshglass-testbed --example server_bench -- $(if $(BASELINE),--baseline-bin $(BASELINE))
+
+bench-scale: tools ## the pages people wait on at 3 clusters x 800 namespaces (~20,000 pods): graph, overview, lists, a workload detail, p50/p95 and 20 concurrent clients for 2 minutes, start-up, memory per pod; NAMESPACES=, PODS=, SERVER_BIN=<binary> skips the release build
+	$(if $(SERVER_BIN),,$(CARGO) build --locked --release -q -p meshglass-server)
+	$(CARGO) run --locked --release -q -p meshglass-testbed --example scale_bench -- $(if $(SERVER_BIN),--server-bin $(SERVER_BIN)) $(if $(NAMESPACES),--namespaces $(NAMESPACES)) $(if $(PODS),--pods $(PODS))
 
 bench-dashboard: tools ## a workload's metrics dashboard (inbound + outbound, per cluster) at 200 namespaces over east + west: p50/p95 end to end and the Prometheus queries sent, beside Kiali's 44; SERVER_BIN=<binary> skips the release build
 	$(if $(SERVER_BIN),,$(CARGO) build --locked --release -q -p meshglass-server)

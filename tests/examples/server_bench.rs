@@ -31,33 +31,11 @@ mod support;
 use bench_mesh::{bench_namespaces, openmetrics};
 use meshglass_testbed::{Prometheus, TestBed, ThanosQuery, wait_until};
 use serde_json::{Value, json};
-use support::{Server, arg, create, percentile, signed_in_reader, west_secret};
+use support::{
+    Server, arg, cached_pods, create, percentile, rss_kib, signed_in_reader, west_secret,
+};
 
 const TIMEOUT: Duration = Duration::from_secs(600);
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
-}
-
-async fn cached_pods(http: &reqwest::Client, metrics: &str) -> Vec<u64> {
-    let text = match http.get(metrics).send().await {
-        Ok(r) => r.text().await.unwrap_or_default(),
-        Err(_) => return vec![],
-    };
-    text.lines()
-        .filter(|l| {
-            l.starts_with("meshglass_server_cached_objects{") && l.contains("kind=\"pods\"")
-        })
-        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse().ok()))
-        .collect()
-}
 
 fn default_server_bin() -> PathBuf {
     let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());

@@ -128,12 +128,24 @@ where
 /// `dir/secrets`, as the operator mounts it, and returns that secrets directory.
 #[allow(dead_code, reason = "each example uses what it needs")]
 pub async fn west_secret(bed: &TestBed, west: &Client, dir: &Path) -> std::path::PathBuf {
+    remote_secret(bed, "west", west, dir).await
+}
+
+/// Writes the remote-cluster secret of `cluster` (whose client is `client`: a kubeconfig with
+/// [`reader_token`]) under `dir/secrets`, as the operator mounts it; returns that directory.
+#[allow(dead_code, reason = "each example uses what it needs")]
+pub async fn remote_secret(
+    bed: &TestBed,
+    cluster: &str,
+    client: &Client,
+    dir: &Path,
+) -> std::path::PathBuf {
     let secrets = dir.join("secrets");
-    let secret_dir = secrets.join("kiali-remote-cluster-secret-west");
+    let secret_dir = secrets.join(format!("kiali-remote-cluster-secret-{cluster}"));
     std::fs::create_dir_all(&secret_dir).expect("secrets dir");
     std::fs::write(
-        secret_dir.join("west"),
-        crate::common::token_kubeconfig(bed.cluster("west"), &reader_token(west).await),
+        secret_dir.join(cluster),
+        crate::common::token_kubeconfig(bed.cluster(cluster), &reader_token(client).await),
     )
     .expect("kubeconfig");
     secrets
@@ -230,6 +242,35 @@ pub async fn signed_in_reader(client: &Client, base: &str) -> reqwest::Client {
         .default_headers(headers)
         .build()
         .expect("http client")
+}
+
+/// The server's `meshglass_server_cached_objects{kind="pods"}` gauges (one per cluster), read
+/// from its metrics endpoint `metrics`; empty when it does not answer.
+#[allow(dead_code, reason = "each example uses what it needs")]
+pub async fn cached_pods(http: &reqwest::Client, metrics: &str) -> Vec<u64> {
+    let text = match http.get(metrics).send().await {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(_) => return vec![],
+    };
+    text.lines()
+        .filter(|l| {
+            l.starts_with("meshglass_server_cached_objects{") && l.contains("kind=\"pods\"")
+        })
+        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse().ok()))
+        .collect()
+}
+
+/// Resident memory (VmRSS) of a process, in KiB; 0 when it is gone.
+#[allow(dead_code, reason = "each example uses what it needs")]
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
 }
 
 /// The `p` quantile (0–1) of sorted values.
