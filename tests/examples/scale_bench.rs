@@ -16,9 +16,9 @@ use std::time::Duration;
 
 #[path = "../tests/common/mod.rs"]
 mod common;
-mod support;
 #[path = "support/scale.rs"]
 mod scale;
+mod support;
 
 use support::{arg, percentile};
 
@@ -44,13 +44,17 @@ async fn main() {
     );
     let dir = tempfile::tempdir().expect("tempdir");
     let s = scale::Scenario::start(&bin, dir.path(), n, pods).await;
-    let (edges, cross) = scale::edge_counts(n);
+    let (edges, cross) = (
+        scale::workload_edges(n),
+        scale::cross_cluster_flows(&s.namespaces).len(),
+    );
     println!(
         "set-up: {} clusters x {n} namespaces ({} entries), {} pods cached, {edges} workload edges \
-         ({cross} across clusters) backfilled, in {:.0} s; server {}",
+         ({cross} across clusters) backfilled into {}, in {:.0} s; server {}",
         scale::CLUSTERS.len(),
         n * scale::CLUSTERS.len(),
         s.cached_pods,
+        s.prom.url(),
         s.setup_s,
         bin.display()
     );

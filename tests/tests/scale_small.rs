@@ -1,83 +1,141 @@
 //! The scale benchmark's scenario at 50 namespaces (`make bench-scale` runs it at 800): three
 //! clusters holding the same namespaces, their pods cached, the pages of the benchmark answered
-//! without an error by one client and by several at once, and the namespace graph holding every
-//! cluster's apps and the cross-cluster edges the traffic makes. No timing is asserted.
+//! without an error by one client and by several at once; the applications list and the overview's
+//! health holding every cluster's apps, and the namespace graph every app and exactly the
+//! cross-cluster edges the traffic makes. No timing is asserted.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-#[allow(dead_code, reason = "shared with the examples; this test uses part of it")]
 mod common;
-#[allow(dead_code, reason = "shared with the examples; this test uses part of it")]
-#[path = "../examples/support/mod.rs"]
-mod support;
+#[allow(
+    dead_code,
+    reason = "shared with the benchmark; this test uses part of it"
+)]
 #[path = "../examples/support/scale.rs"]
 mod scale;
+#[allow(
+    dead_code,
+    reason = "shared with the examples; this test uses part of it"
+)]
+#[path = "../examples/support/mod.rs"]
+mod support;
 
 use serde_json::Value;
 
+type Triples = BTreeSet<(String, String, String)>;
+
+async fn get(s: &scale::Scenario, path: &str) -> Value {
+    let r = s
+        .server
+        .http
+        .get(format!("{}{path}", s.server.base))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{path}: {e}"));
+    assert_eq!(r.status(), 200, "{path}");
+    r.json().await.unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn text(v: &Value, k: &str) -> String {
+    v[k].as_str().unwrap_or_default().to_string()
+}
+
 #[tokio::test]
 async fn the_scale_scenario_serves_its_pages_over_three_clusters() {
-    let n = 50;
+    let (n, pods) = (50, 3);
     let dir = tempfile::tempdir().expect("tempdir");
     let s = scale::Scenario::start(
         &meshglass_testbed::faults::server_bin(),
         dir.path(),
         n,
-        3,
+        pods,
     )
     .await;
-    assert_eq!(s.cached_pods, (3 * n * 3) as u64);
+    assert_eq!(s.cached_pods, (scale::CLUSTERS.len() * n * pods) as u64);
+    // Every cluster's a, b and c in each namespace.
+    let want: Triples = scale::CLUSTERS
+        .iter()
+        .flat_map(|c| {
+            s.namespaces.iter().flat_map(move |ns| {
+                ["a", "b", "c"].map(|app| (c.to_string(), ns.clone(), app.to_string()))
+            })
+        })
+        .collect();
 
-    // The graph of every namespace: each cluster's three apps in each namespace, and the
-    // cross-cluster edges of the traffic (a → the b service of the next cluster).
+    let listed: Triples = get(&s, "/api/clusters/apps").await["applications"]
+        .as_array()
+        .expect("applications")
+        .iter()
+        .filter(|a| text(a, "namespace").starts_with("scale-"))
+        .map(|a| (text(a, "cluster"), text(a, "namespace"), text(a, "name")))
+        .collect();
+    assert_eq!(listed, want, "the applications list");
+
+    // The overview's app health, per cluster as the UI asks for it.
+    let mut healthy = Triples::new();
+    for c in scale::CLUSTERS {
+        let h = get(
+            &s,
+            &format!("/api/clusters/health?type=app&clusterName={c}&rateInterval=10m"),
+        )
+        .await;
+        for (ns, apps) in h["namespaceAppHealth"].as_object().expect("app health") {
+            for app in apps.as_object().into_iter().flat_map(|a| a.keys()) {
+                if ns.starts_with("scale-") {
+                    healthy.insert((c.to_string(), ns.clone(), app.clone()));
+                }
+            }
+        }
+    }
+    assert_eq!(healthy, want, "the overview's app health");
+
+    // The graph of every namespace: each cluster's apps, and one crossing edge per cross-cluster
+    // flow (a → b of the next cluster), between the namespace's nodes of those two clusters.
     let pages = s.pages();
-    let url = format!("{}{}", s.server.base, pages[0].stages[0][0]);
-    let g: Value = s
-        .server
-        .http
-        .get(&url)
-        .send()
-        .await
-        .expect("graph")
-        .json()
-        .await
-        .expect("graph json");
+    let g = get(&s, &pages[0].stages[0][0]).await;
     let nodes: Vec<&Value> = g["elements"]["nodes"]
         .as_array()
         .expect("nodes")
         .iter()
         .map(|n| &n["data"])
         .collect();
-    let apps: BTreeSet<(String, String, String)> = nodes
+    let apps: Triples = nodes
         .iter()
         .filter(|d| d["nodeType"] == "app" && d["isBox"].is_null())
-        .map(|d| {
-            let s = |k: &str| d[k].as_str().unwrap_or_default().to_string();
-            (s("cluster"), s("namespace"), s("app"))
-        })
+        .map(|d| (text(d, "cluster"), text(d, "namespace"), text(d, "app")))
         .collect();
-    assert_eq!(apps.len(), 3 * n * 3, "every cluster's a, b and c in each namespace");
-    let cluster_of = |id: &Value| {
-        nodes
-            .iter()
-            .find(|d| d["id"] == *id)
-            .and_then(|d| d["cluster"].as_str())
-    };
-    let crossing = g["elements"]["edges"]
+    assert_eq!(apps, want, "the graph's app nodes");
+    let node = |id: &Value| nodes.iter().find(|d| d["id"] == *id);
+    let crossing: Vec<(String, String, String)> = g["elements"]["edges"]
         .as_array()
         .expect("edges")
         .iter()
-        .filter(|e| cluster_of(&e["data"]["source"]) != cluster_of(&e["data"]["target"]))
-        .count();
-    let (_, cross) = scale::edge_counts(n);
-    assert_eq!(crossing, cross, "one crossing edge per cross-cluster flow");
+        .filter_map(|e| {
+            let (from, to) = (node(&e["data"]["source"])?, node(&e["data"]["target"])?);
+            (from["cluster"] != to["cluster"]).then(|| {
+                (
+                    text(from, "namespace"),
+                    text(from, "cluster"),
+                    text(to, "cluster"),
+                )
+            })
+        })
+        .collect();
+    let cross = scale::cross_cluster_flows(&s.namespaces);
+    assert_eq!(
+        crossing.len(),
+        cross.len(),
+        "one crossing edge per flow: {crossing:?}"
+    );
+    assert_eq!(crossing.into_iter().collect::<Triples>(), cross);
 
     // Every page answers, from one client and from four at once.
     let single = s.single(1).await;
     for f in &single {
         assert!(f.errors.is_empty(), "{}: {:?}", f.name, f.errors);
         assert_eq!(f.ms.len(), 1, "{}", f.name);
+        assert!(f.bytes > 0, "{}", f.name);
     }
     let (mixed, errors) = scale::mix(
         &s.server.http,

@@ -11,6 +11,7 @@
 //! A "page" is the requests the web UI sends for it, stage after stage (a stage's requests run
 //! concurrently, as the browser sends them); its time is the sum of its stages'.
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
@@ -19,7 +20,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
 use kube::Client;
 use kube::api::Api;
-use meshglass_testbed::TestBed;
+use meshglass_testbed::{TestBed, wait_until};
 use serde_json::json;
 
 use crate::support::create;
@@ -115,13 +116,24 @@ fn flows(i: usize) -> Vec<(&'static str, &'static str, &'static str, &'static st
     out
 }
 
-/// How many edges between workloads the traffic makes, and how many of them cross clusters.
-pub fn edge_counts(namespaces: usize) -> (usize, usize) {
-    (0..namespaces).fold((0, 0), |(all, cross), i| {
-        let f = flows(i);
-        let c = f.iter().filter(|(sc, _, dc, _, _)| sc != dc).count();
-        (all + f.len(), cross + c)
-    })
+/// The flows that cross clusters: (namespace, source cluster, destination cluster), each an a→b.
+pub fn cross_cluster_flows(namespaces: &[String]) -> BTreeSet<(String, String, String)> {
+    namespaces
+        .iter()
+        .enumerate()
+        .flat_map(|(i, ns)| {
+            flows(i)
+                .into_iter()
+                .filter(|(sc, _, dc, _, _)| sc != dc)
+                .map(|(sc, _, dc, _, _)| (ns.clone(), sc.to_string(), dc.to_string()))
+        })
+        .collect()
+}
+
+/// How many edges between workloads the traffic of `namespaces` namespaces makes (those crossing
+/// clusters are [`cross_cluster_flows`]).
+pub fn workload_edges(namespaces: usize) -> usize {
+    (0..namespaces).map(|i| flows(i).len()).sum()
 }
 
 /// The samples of every flow from `end - 600` to `end` every 60 s, both reporters, in OpenMetrics.
@@ -142,7 +154,11 @@ pub fn openmetrics(namespaces: &[String], end: i64) -> String {
                 );
                 for k in 0..=10 {
                     let t = end - 600 + 60 * k;
-                    let _ = writeln!(out, "istio_requests_total{{{l}}} {} {t}", rps * (60 * k) as f64);
+                    let _ = writeln!(
+                        out,
+                        "istio_requests_total{{{l}}} {} {t}",
+                        rps * (60 * k) as f64
+                    );
                 }
             }
         }
@@ -161,7 +177,8 @@ pub struct Page {
 /// and a workload's detail page, each as the UI asks for it.
 pub fn pages(namespaces: &[String], end: i64) -> Vec<Page> {
     let all = namespaces.join(",");
-    let per_cluster = |f: &dyn Fn(&str) -> String| CLUSTERS.iter().map(|c| f(c)).collect::<Vec<_>>();
+    let per_cluster =
+        |f: &dyn Fn(&str) -> String| CLUSTERS.iter().map(|c| f(c)).collect::<Vec<_>>();
     let mut overview = Vec::new();
     for kind in ["app", "workload", "service"] {
         overview.extend(per_cluster(&|c| {
@@ -169,7 +186,9 @@ pub fn pages(namespaces: &[String], end: i64) -> Vec<Page> {
         }));
     }
     overview.push("/api/istio/validations".into());
-    overview.extend(per_cluster(&|c| format!("/api/clusters/tls?clusterName={c}&namespaces={all}")));
+    overview.extend(per_cluster(&|c| {
+        format!("/api/clusters/tls?clusterName={c}&namespaces={all}")
+    }));
     overview.extend(per_cluster(&|c| format!("/api/mesh/tls?clusterName={c}")));
     let ns = &namespaces[namespaces.len() / 2];
     vec![
@@ -354,20 +373,25 @@ impl Scenario {
             .expect("clock")
             .as_secs() as i64;
         let end = now - now % 60;
-        let prom = meshglass_testbed::Prometheus::start_with_openmetrics(&openmetrics(&namespaces, end))
-            .await
-            .expect("prometheus");
+        let prom =
+            meshglass_testbed::Prometheus::start_with_openmetrics(&openmetrics(&namespaces, end))
+                .await
+                .expect("prometheus");
         let setup_s = t0.elapsed().as_secs_f64();
         let t1 = Instant::now();
-        let server = crate::support::Server::start(server_bin, dir, &bed, &secrets, prom.url()).await;
-        let startup_s = t1.elapsed().as_secs_f64();
-        // Ready means every cluster's caches synced: each holds its pods.
+        let server =
+            crate::support::Server::start(server_bin, dir, &bed, &secrets, prom.url()).await;
+        // Ready means `/readyz` and every cluster's caches synced: each holds its pods (the remote
+        // clusters' caches may still be filling when `/readyz` first answers).
         let want = (n * pods) as u64;
-        let counts = crate::support::cached_pods(&server.http, &server.metrics).await;
-        assert!(
-            counts.len() == CLUSTERS.len() && counts.iter().all(|c| *c >= want),
-            "ready with every pod cached: {counts:?}, want {want} in each of {CLUSTERS:?}"
-        );
+        let counts = wait_until("every pod cached", Duration::from_secs(600), || async {
+            let c = crate::support::cached_pods(&server.http, &server.metrics).await;
+            let done = c.len() == CLUSTERS.len() && c.iter().all(|v| *v >= want);
+            Ok::<_, String>(done.then_some(c))
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}: want {want} pods in each of {CLUSTERS:?}"));
+        let startup_s = t1.elapsed().as_secs_f64();
         let rss_kib = crate::support::rss_kib(server.pid);
         Scenario {
             bed,
