@@ -79,28 +79,48 @@ async fn main() {
     println!("|---|---:|---:|---:|---:|---:|---:|");
     for (f, (_, m)) in single.iter().zip(&mixed) {
         println!(
-            "| {} | {:.1} | {:.1} | {:.0} % | {} | {} | {:.1} ({:.1}x) |",
+            "| {} | {:.1} | {:.1} | {} | {} | {} | {:.1} ({:.1}x) |",
             f.name,
             percentile(&f.ms, 0.5),
             percentile(&f.ms, 0.95),
-            f.outside_share() * 100.0,
+            f.outside_share()
+                .map_or("n/a".into(), |v| format!("{:.0} %", v * 100.0)),
             f.bytes,
             m.len(),
             percentile(m, 0.95),
             percentile(m, 0.95) / percentile(&f.ms, 0.95)
         );
     }
+    println!(
+        "\nwhere each page's time goes, one client (p50 / p95 ms of each request; per-cluster requests together):\n"
+    );
+    println!("| page | request | requests | p50 ms | p95 ms |");
+    println!("|---|---|---:|---:|---:|");
+    for f in &single {
+        for (label, v) in &f.requests {
+            println!(
+                "| {} | `{label}` | {} | {:.1} | {:.1} |",
+                f.name,
+                v.len(),
+                percentile(v, 0.5),
+                percentile(v, 0.95)
+            );
+        }
+    }
     let single_errors: Vec<&String> = single.iter().flat_map(|f| &f.errors).collect();
     println!(
-        "\nerrors: {} from one client, {} from {clients} clients over {mix_s} s{}",
+        "\nerrors: {} from one client, {} from {clients} clients over {mix_s} s",
         single_errors.len(),
         errors.len(),
-        errors
-            .iter()
-            .take(5)
-            .map(|e| format!("\n  {e}"))
-            .collect::<String>()
     );
+    // Each distinct failure once, with how often it happened.
+    let mut distinct = std::collections::BTreeMap::<&str, usize>::new();
+    for e in single_errors.into_iter().chain(&errors) {
+        *distinct.entry(e).or_default() += 1;
+    }
+    for (e, count) in distinct {
+        println!("  {count} x {e}");
+    }
     println!(
         "peak RSS: {} MiB",
         meshglass_testbed::faults::peak_rss_mib(s.server.pid)

@@ -11,7 +11,7 @@
 //! A "page" is the requests the web UI sends for it, stage after stage (a stage's requests run
 //! concurrently, as the browser sends them); its time is the sum of its stages'.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
@@ -236,46 +236,67 @@ pub fn pages(namespaces: &[String], end: i64) -> Vec<Page> {
 /// What one load of a page measured.
 pub struct Load {
     pub ms: f64,
-    /// Milliseconds the server spent waiting on Prometheus (its `Server-Timing` `prom` entries).
-    pub prom_ms: f64,
+    /// Milliseconds the server spent waiting on Prometheus (its `Server-Timing` `prom` entries;
+    /// `None` when no answer of the page carried one: only the graph routes report it).
+    pub prom_ms: Option<f64>,
     /// Bytes on the wire, and the failures (status not 200, or no answer) with their path.
     pub bytes: usize,
     pub errors: Vec<String>,
+    /// Each request's milliseconds (up to its last byte), by [`request_label`].
+    pub requests: Vec<(String, f64)>,
+}
+
+/// A request's route, with the health kind it asks for (the label of its figures).
+pub fn request_label(path: &str) -> String {
+    let (route, query) = path.split_once('?').unwrap_or((path, ""));
+    match query.split('&').find(|kv| kv.starts_with("type=")) {
+        Some(kind) => format!("{route}?{kind}"),
+        None => route.to_string(),
+    }
 }
 
 /// Loads `page` from the server at `base` once.
 pub async fn load(http: &reqwest::Client, base: &str, page: &Page) -> Load {
     let start = Instant::now();
-    let (mut prom_ms, mut bytes, mut errors) = (0.0, 0, Vec::new());
+    let (mut prom_ms, mut bytes, mut errors, mut requests) = (None, 0, Vec::new(), Vec::new());
     for stage in &page.stages {
         let answers = futures::future::join_all(stage.iter().map(|path| async move {
+            let t = Instant::now();
             let r = http
                 .get(format!("{base}{path}"))
                 .header("accept-encoding", "gzip")
                 .send()
                 .await;
-            match r {
+            let (timing, body, err) = match r {
                 Ok(r) => {
                     let status = r.status();
                     let timing = r
                         .headers()
                         .get("server-timing")
                         .and_then(|v| v.to_str().ok())
-                        .map(prom_duration)
-                        .unwrap_or(0.0);
-                    let body = r.bytes().await.map(|b| b.len()).unwrap_or(0);
-                    let err = (status != 200).then(|| format!("{path}: {status}"));
-                    (timing, body, err)
+                        .and_then(prom_duration);
+                    let body = r.bytes().await.unwrap_or_default();
+                    let err = (status != 200).then(|| {
+                        let text = String::from_utf8_lossy(&body);
+                        let text: String = text.chars().take(160).collect();
+                        format!("{}: {status}: {text}", request_label(path))
+                    });
+                    (timing, body.len(), err)
                 }
-                Err(e) => (0.0, 0, Some(format!("{path}: {e}"))),
-            }
+                Err(e) => (None, 0, Some(format!("{}: {e}", request_label(path)))),
+            };
+            let ms = t.elapsed().as_secs_f64() * 1000.0;
+            (timing, body, err, (request_label(path), ms))
         }))
         .await;
         // Concurrent requests wait on Prometheus side by side: the stage's share is its longest.
-        prom_ms += answers.iter().map(|a| a.0).fold(0.0, f64::max);
-        for (_, b, e) in answers {
+        if let Some(longest) = answers.iter().filter_map(|a| a.0).reduce(f64::max) {
+            prom_ms = Some(prom_ms.unwrap_or(0.0) + longest);
+        }
+        for (_, b, e, r) in answers {
             bytes += b;
             errors.extend(e);
+            requests.push(r);
         }
     }
     Load {
@@ -283,17 +304,17 @@ pub async fn load(http: &reqwest::Client, base: &str, page: &Page) -> Load {
         prom_ms,
         bytes,
         errors,
+        requests,
     }
 }
 
 /// The `prom;dur=…` entry of a `Server-Timing` header.
-fn prom_duration(timing: &str) -> f64 {
+fn prom_duration(timing: &str) -> Option<f64> {
     timing
         .split("prom;dur=")
         .nth(1)
         .and_then(|s| s.split([';', ',']).next())
         .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0.0)
 }
 
 /// `clients` concurrent clients, each loading the pages in turn (each starting at another page)
@@ -426,11 +447,19 @@ impl Scenario {
                     continue;
                 }
                 f.ms.push(l.ms);
-                f.outside.push(((l.ms - l.prom_ms) / l.ms).max(0.0));
+                if let Some(prom) = l.prom_ms {
+                    f.outside.push(((l.ms - prom) / l.ms).max(0.0));
+                }
                 f.bytes = l.bytes;
                 f.errors.extend(l.errors);
+                for (label, ms) in l.requests {
+                    f.requests.entry(label).or_default().push(ms);
+                }
             }
             f.ms.sort_by(f64::total_cmp);
+            for v in f.requests.values_mut() {
+                v.sort_by(f64::total_cmp);
+            }
             out.push(f);
         }
         out
@@ -447,10 +476,15 @@ pub struct PageFigures {
     pub outside: Vec<f64>,
     pub bytes: usize,
     pub errors: Vec<String>,
+    /// Sorted milliseconds of each of its requests (by [`request_label`]; the per-cluster
+    /// requests of one label together).
+    pub requests: BTreeMap<String, Vec<f64>>,
 }
 
 impl PageFigures {
-    pub fn outside_share(&self) -> f64 {
-        self.outside.iter().sum::<f64>() / self.outside.len().max(1) as f64
+    /// The mean share of time outside Prometheus, when the page's answers report it.
+    pub fn outside_share(&self) -> Option<f64> {
+        (!self.outside.is_empty())
+            .then(|| self.outside.iter().sum::<f64>() / self.outside.len() as f64)
     }
 }
