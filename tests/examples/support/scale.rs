@@ -275,10 +275,13 @@ pub async fn load(http: &reqwest::Client, base: &str, page: &Page) -> Load {
                         .get("server-timing")
                         .and_then(|v| v.to_str().ok())
                         .and_then(prom_duration);
+                    let gzipped = r.headers().contains_key("content-encoding");
                     let body = r.bytes().await.unwrap_or_default();
                     let err = (status != 200).then(|| {
-                        let text = String::from_utf8_lossy(&body);
-                        let text: String = text.chars().take(160).collect();
+                        let text: String = match gzipped {
+                            true => "(compressed body)".into(),
+                            false => String::from_utf8_lossy(&body).chars().take(160).collect(),
+                        };
                         format!("{}: {status}: {text}", request_label(path))
                     });
                     (timing, body.len(), err)
