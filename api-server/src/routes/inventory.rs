@@ -120,6 +120,32 @@ pub fn selected<'a>(ws: &'a [WorkloadInfo], svc: &ServiceInfo) -> Vec<&'a Worklo
         .collect()
 }
 
+/// A cluster's workloads grouped by namespace once, so that the workloads each of its services
+/// selects are found among its namespace's, not the whole cluster's (a list of every service
+/// would otherwise be services × workloads selector checks).
+pub struct ByNamespace<'a>(HashMap<&'a str, Vec<&'a WorkloadInfo>>);
+
+impl<'a> ByNamespace<'a> {
+    pub fn new(ws: &'a [WorkloadInfo]) -> Self {
+        let mut by: HashMap<&'a str, Vec<&'a WorkloadInfo>> = HashMap::new();
+        for w in ws {
+            by.entry(w.namespace.as_str()).or_default().push(w);
+        }
+        ByNamespace(by)
+    }
+
+    /// What [`selected`] answers for `svc`.
+    pub fn selected(&self, svc: &ServiceInfo) -> Vec<&'a WorkloadInfo> {
+        self.0
+            .get(svc.namespace.as_str())
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|w| selector_matches(&svc.selector, &w.labels))
+            .collect()
+    }
+}
+
 /// `/api/clusters/services`.
 pub async fn list_services(
     State(s): State<Shared>,
@@ -131,8 +157,9 @@ pub async fn list_services(
         let mut items = Vec::new();
         for v in &views.clusters {
             let ws = v.workloads();
+            let by_namespace = ByNamespace::new(&ws);
             for svc in v.services() {
-                let sidecar = istio_sidecar(&selected(&ws, &svc));
+                let sidecar = istio_sidecar(&by_namespace.selected(&svc));
                 items.push(kiali_json::service_overview(
                     v.name(),
                     &svc,
@@ -147,4 +174,50 @@ pub async fn list_services(
     Ok(views.respond(
         json!({"cluster": cluster.unwrap_or_default(), "services": items, "validations": {}}),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn workload(ns: &str, name: &str, app: &str) -> WorkloadInfo {
+        WorkloadInfo {
+            name: name.into(),
+            namespace: ns.into(),
+            labels: [("app".to_string(), app.to_string())].into(),
+            ..Default::default()
+        }
+    }
+
+    fn service(ns: &str, app: Option<&str>) -> ServiceInfo {
+        ServiceInfo {
+            name: app.unwrap_or("none").into(),
+            namespace: ns.into(),
+            selector: app
+                .map(|a| [("app".to_string(), a.to_string())].into())
+                .unwrap_or_default(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn grouped_by_namespace_a_service_selects_what_the_scan_of_the_cluster_selects() {
+        let ws = vec![
+            workload("a", "a-v1", "a"),
+            workload("a", "b-v1", "b"),
+            workload("b", "a-v1", "a"),
+            workload("b", "a-v2", "a"),
+        ];
+        let by = ByNamespace::new(&ws);
+        for svc in [
+            service("a", Some("a")),
+            service("b", Some("a")),
+            service("a", Some("c")),
+            service("c", Some("a")),
+            service("a", None),
+        ] {
+            assert_eq!(by.selected(&svc), selected(&ws, &svc), "{svc:?}");
+        }
+        assert_eq!(by.selected(&service("b", Some("a"))).len(), 2);
+    }
 }
