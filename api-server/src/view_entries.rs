@@ -66,8 +66,28 @@ impl<T> PerAccess<T> {
         self.kept.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The answer kept for `access`, or `compute`d and kept for it when `count` accepts its
+    /// estimated `size` in the cache's memory (otherwise served once, not kept).
+    pub fn answer(
+        &self,
+        access: AccessKey,
+        compute: impl FnOnce() -> T,
+        size: impl FnOnce(&T) -> u64,
+        count: impl FnOnce(u64) -> bool,
+    ) -> Arc<T> {
+        if let Some(kept) = self.get(&access) {
+            return kept;
+        }
+        let answer = Arc::new(compute());
+        let extra = size(&answer);
+        if self.keep(access.clone(), answer.clone()) && !count(extra) {
+            self.forget(&access);
+        }
+        answer
+    }
+
     /// The answer kept for `access`, if any.
-    pub fn get(&self, access: &AccessKey) -> Option<Arc<T>> {
+    fn get(&self, access: &AccessKey) -> Option<Arc<T>> {
         self.lock()
             .iter()
             .find(|(k, _)| k == access)
@@ -76,7 +96,7 @@ impl<T> PerAccess<T> {
 
     /// Keeps `answer` for `access`: false when one was kept already or [`ACCESS_VARIANTS`] are
     /// (nothing kept).
-    pub fn keep(&self, access: AccessKey, answer: Arc<T>) -> bool {
+    fn keep(&self, access: AccessKey, answer: Arc<T>) -> bool {
         let mut kept = self.lock();
         if kept.len() >= ACCESS_VARIANTS || kept.iter().any(|(k, _)| *k == access) {
             return false;
@@ -86,7 +106,7 @@ impl<T> PerAccess<T> {
     }
 
     /// Forgets the answer kept for `access` (it did not fit in the cache's memory).
-    pub fn forget(&self, access: &AccessKey) {
+    fn forget(&self, access: &AccessKey) {
         self.lock().retain(|(k, _)| k != access);
     }
 }

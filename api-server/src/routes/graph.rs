@@ -5,7 +5,6 @@
 //! the server's graph of the view, or a signed-in caller's graph built from its telemetry.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Extension;
@@ -308,24 +307,18 @@ async fn respond_cached(
         let body = if views.restricted() {
             // A signed-in caller: the graph kept for the same access, or assembled for it from
             // the entry's telemetry and kept beside the entry while it fits the cache's memory.
-            let access = views.access_key();
-            match shared.per_access.get(&access) {
-                Some(kept) => kept.to_vec(),
-                None => {
+            let body = shared.per_access.answer(
+                views.access_key(),
+                || {
                     let mut t = shared.telemetry.clone();
                     t.outside = outside_namespaces(&shared.opts, &t.traffic, &views);
-                    let body = assemble(&views, &shared.opts, t, &rules, None, &Focus::Namespaces)
-                        .to_json_vec();
-                    let kept = Arc::new(body);
-                    let extra = kept.len() as u64 + 256;
-                    if shared.per_access.keep(access.clone(), kept.clone())
-                        && !state.view_cache.graph.grow(&key, &shared, extra)
-                    {
-                        shared.per_access.forget(&access);
-                    }
-                    Arc::unwrap_or_clone(kept)
-                }
-            }
+                    assemble(&views, &shared.opts, t, &rules, None, &Focus::Namespaces)
+                        .to_json_vec()
+                },
+                |body| body.len() as u64 + 256,
+                |extra| state.view_cache.graph.grow(&key, &shared, extra),
+            );
+            body.to_vec()
         } else {
             shared.body.clone()
         };

@@ -4,7 +4,6 @@
 //! server's answer of the view, or a signed-in caller's computed from its samples.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
 
 use axum::Extension;
 use axum::extract::{Query, State};
@@ -68,22 +67,17 @@ pub async fn get_clusters_health(
             // A signed-in caller: the health kept for the same access, or computed for it (only
             // the namespaces it asked for or, asking for none, sees) and kept beside the entry
             // while it fits the cache's memory.
-            let access = views.access_key();
-            match shared.per_access.get(&access) {
-                Some(kept) => Value::clone(&kept),
-                None => {
-                    let report = compute(&views, namespaces, kind, shared.samples.clone(), &rules);
-                    let body = Arc::new(report.to_kiali_json(kind, cluster.as_deref()));
-                    // About three times its JSON as a `Value` tree, as the entry's own body.
-                    let extra = serde_json::to_vec(&*body).map_or(0, |v| v.len() as u64 * 3);
-                    if shared.per_access.keep(access.clone(), body.clone())
-                        && !state.view_cache.health.grow(&key, &shared, extra)
-                    {
-                        shared.per_access.forget(&access);
-                    }
-                    Arc::unwrap_or_clone(body)
-                }
-            }
+            let body = shared.per_access.answer(
+                views.access_key(),
+                || {
+                    compute(&views, namespaces, kind, shared.samples.clone(), &rules)
+                        .to_kiali_json(kind, cluster.as_deref())
+                },
+                // About three times its JSON as a `Value` tree, as the entry's own body.
+                |body| serde_json::to_vec(body).map_or(0, |v| v.len() as u64 * 3),
+                |extra| state.view_cache.health.grow(&key, &shared, extra),
+            );
+            Value::clone(&body)
         } else {
             shared.body.clone()
         };
