@@ -29,6 +29,7 @@ mod crd;
 mod error;
 pub mod failproxy;
 pub mod faults;
+pub mod graph_json;
 pub mod istio;
 pub mod jaeger;
 pub mod login_proxy;

@@ -16,6 +16,7 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
+use meshglass_testbed::graph_json::{edge_pairs, node_ids};
 use meshglass_testbed::{TestBed, poll, wait_until};
 use serde_json::Value;
 
@@ -673,22 +674,7 @@ async fn demo_multi_primary_lab_has_one_graph_over_three_clusters_and_three_cont
         ["helloworld".to_string()].into(),
         "one service: {sg}"
     );
-    let id_of = |pred: &dyn Fn(&Value) -> bool| -> Vec<String> {
-        nodes
-            .iter()
-            .filter(|n| pred(n))
-            .filter_map(|n| n["id"].as_str().map(String::from))
-            .collect()
-    };
-    let sg_edges: Vec<(String, String)> = sg["elements"]["edges"]
-        .as_array()
-        .expect("edges")
-        .iter()
-        .map(|e| {
-            let s = |k: &str| e["data"][k].as_str().unwrap_or_default().to_string();
-            (s("source"), s("target"))
-        })
-        .collect();
+    let sg_edges = edge_pairs(&sg);
     let hello_clusters = |v: &str| -> BTreeSet<String> {
         nodes
             .iter()
@@ -701,9 +687,9 @@ async fn demo_multi_primary_lab_has_one_graph_over_three_clusters_and_three_cont
         !v1.is_empty() && !v2.is_empty() && v1.is_disjoint(&v2),
         "v1 {v1:?}, v2 {v2:?}: {sg}"
     );
-    let svc_ids = id_of(&|n| n["nodeType"] == "service");
+    let svc_ids = node_ids(&nodes, |n| n["nodeType"] == "service");
     for (c, v) in [("cluster1", "v1"), ("cluster2", "v1"), ("cluster3", "v2")] {
-        let target = id_of(&|n| {
+        let target = node_ids(&nodes, |n| {
             n["nodeType"] == "app"
                 && n["app"] == "helloworld"
                 && n["version"] == v
@@ -721,7 +707,9 @@ async fn demo_multi_primary_lab_has_one_graph_over_three_clusters_and_three_cont
         );
     }
     for c in LAB {
-        let sleep = id_of(&|n| n["nodeType"] == "app" && n["app"] == "sleep" && n["cluster"] == c);
+        let sleep = node_ids(&nodes, |n| {
+            n["nodeType"] == "app" && n["app"] == "sleep" && n["cluster"] == c
+        });
         assert!(
             sg_edges
                 .iter()

@@ -21,6 +21,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
 use kube::Client;
 use kube::api::{Api, DeleteParams};
+use meshglass_testbed::graph_json::{edge_pairs, node_ids};
 use meshglass_testbed::istio;
 use meshglass_testbed::standin::{Behaviour, StandIn};
 use meshglass_testbed::{Prometheus, TestBed, TestNamespace, wait_until};
@@ -496,13 +497,6 @@ async fn multi_primary_several_networks_is_the_lab_with_one_graph() {
         .iter()
         .map(|n| &n["data"])
         .collect();
-    let id_of = |pred: &dyn Fn(&Value) -> bool| -> Vec<String> {
-        nodes
-            .iter()
-            .filter(|n| pred(n))
-            .filter_map(|n| n["id"].as_str().map(String::from))
-            .collect()
-    };
     // sleep in every cluster; helloworld v1 in c2, v2 in c3.
     let apps: BTreeSet<(String, String, String)> = nodes
         .iter()
@@ -533,7 +527,9 @@ async fn multi_primary_several_networks_is_the_lab_with_one_graph() {
     // helloworld service node in c2, leading to v1, and one in c3, leading to v2, and every
     // sleep calls both.
     let svc_in = |c: &str| {
-        id_of(&|n| n["nodeType"] == "service" && n["service"] == "helloworld" && n["cluster"] == c)
+        node_ids(&nodes, |n| {
+            n["nodeType"] == "service" && n["service"] == "helloworld" && n["cluster"] == c
+        })
     };
     let svc_clusters: BTreeSet<String> = nodes
         .iter()
@@ -619,28 +615,11 @@ fn reached_through_helloworld(g: &Value, svc_in: &dyn Fn(&str) -> Vec<String>, c
         .iter()
         .map(|n| &n["data"])
         .collect();
-    let edges: Vec<(String, String)> = g["elements"]["edges"]
-        .as_array()
-        .expect("edges")
-        .iter()
-        .map(|e| {
-            (
-                e["data"]["source"].as_str().unwrap_or_default().to_string(),
-                e["data"]["target"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect();
-    let ids = |pred: &dyn Fn(&Value) -> bool| -> Vec<String> {
-        nodes
-            .iter()
-            .filter(|n| pred(n))
-            .filter_map(|n| n["id"].as_str().map(String::from))
-            .collect()
-    };
+    let edges = edge_pairs(g);
     for (c, v) in [("c2", "v1"), ("c3", "v2")] {
         let svc = svc_in(c);
         assert_eq!(svc.len(), 1, "one helloworld service node in {c}: {g}");
-        let target = ids(&|n| {
+        let target = node_ids(&nodes, |n| {
             n["nodeType"] == "app"
                 && n["app"] == "helloworld"
                 && n["version"] == v
@@ -658,8 +637,9 @@ fn reached_through_helloworld(g: &Value, svc_in: &dyn Fn(&str) -> Vec<String>, c
             "helloworld {v} ({c}) behind {c}'s helloworld service"
         );
         for src in clusters {
-            let sleep =
-                ids(&|n| n["nodeType"] == "app" && n["app"] == "sleep" && n["cluster"] == *src);
+            let sleep = node_ids(&nodes, |n| {
+                n["nodeType"] == "app" && n["app"] == "sleep" && n["cluster"] == *src
+            });
             assert!(
                 edges.iter().any(|(s, t)| sleep.contains(s) && *t == svc[0]),
                 "sleep in {src} calls helloworld answered in {c}: {g}"
