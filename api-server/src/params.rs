@@ -240,7 +240,8 @@ impl Params {
         }
     }
 
-    /// A comma-separated list of namespace names.
+    /// A comma-separated list of namespace names (their count is bounded by
+    /// [`crate::state::AppState::check_namespace_count`], in [`crate::state::AppState::views`]).
     pub fn namespaces(&self) -> Result<Option<BTreeSet<String>>> {
         let Some(v) = self.get("namespaces") else {
             return Ok(None);
@@ -251,9 +252,6 @@ impl Params {
                 return Err(invalid("namespaces", n));
             }
             set.insert(n.to_string());
-        }
-        if set.len() > engine::MAX_NAMESPACES {
-            return Err(invalid("namespaces", format!("{} namespaces", set.len())));
         }
         Ok(Some(set))
     }

@@ -25,6 +25,10 @@ use crate::registry::{ClusterEntry, Registry};
 /// Header naming the clusters a response lacks (unreachable, or not checkable for the user).
 pub const MISSING_HEADER: &str = "x-meshglass-missing-clusters";
 
+/// The namespaces a request may always name, however few the clusters hold
+/// ([`AppState::check_namespace_count`]).
+pub const MIN_NAMESPACE_LIMIT: usize = 100;
+
 /// Everything the routes read.
 pub struct AppState {
     pub config: Arc<Config>,
@@ -370,6 +374,9 @@ impl AppState {
         cluster: Option<&str>,
         wanted: Option<BTreeSet<String>>,
     ) -> Result<Views> {
+        if let Some(w) = &wanted {
+            self.check_namespace_count(w.len())?;
+        }
         let all = self.registry.snapshot();
         if let Some(c) = cluster {
             check_cluster(&all, c)?;
@@ -413,6 +420,32 @@ impl AppState {
             }
         }
         Ok(views)
+    }
+
+    /// The most namespaces one request may name is as many as the clusters hold (the UI names
+    /// every one when all are selected), and at least [`MIN_NAMESPACE_LIMIT`]: a request costs at
+    /// most what a view of the whole mesh costs. Beyond, a 400 naming the limit.
+    pub fn check_namespace_count(&self, n: usize) -> Result<()> {
+        if n <= MIN_NAMESPACE_LIMIT {
+            return Ok(());
+        }
+        let held: usize = self
+            .registry
+            .snapshot()
+            .iter()
+            .map(|e| e.cache.namespaces.len())
+            .sum();
+        let limit = held.max(MIN_NAMESPACE_LIMIT);
+        if n <= limit {
+            return Ok(());
+        }
+        Err(Error::bad_param(
+            "namespaces",
+            format!("{n} namespaces"),
+            format!(
+                "at most {limit} (the namespaces the clusters hold, or {MIN_NAMESPACE_LIMIT} when they hold fewer)"
+            ),
+        ))
     }
 
     /// 400 naming the known clusters when `cluster` is not one of them.

@@ -273,12 +273,12 @@ async fn durations_query_times_and_namespace_counts_are_capped() {
         (
             format!("/kiali/api/namespaces/graph?namespaces={}", many.join(",")),
             "namespaces",
-            "at most 100",
+            "at most 100 (the namespaces the clusters hold",
         ),
         (
             format!("/kiali/api/clusters/health?namespaces={}", many.join(",")),
             "namespaces",
-            "at most 100",
+            "at most 100 (the namespaces the clusters hold",
         ),
         (
             "/kiali/api/clusters/health?rateInterval=400d".to_string(),
@@ -295,6 +295,79 @@ async fn durations_query_times_and_namespace_counts_are_capped() {
         assert_eq!(st, StatusCode::BAD_REQUEST, "{path}: {b}");
         assert_eq!(b["parameter"], param, "{b}");
         assert!(b["allowed"].as_str().unwrap().contains(limit), "{b}");
+    }
+}
+
+/// A cluster beside [`east_only`]'s with 150 namespaces `big-0` … `big-149` (bob's grants
+/// unchanged: he reads none of them).
+async fn east_with_150_namespaces() -> Arc<AppState> {
+    use crate::cache::{ClusterCache, Objects};
+    use crate::registry::ClusterEntry;
+    let s = east_only().await;
+    let big = Objects {
+        namespaces: (0..150)
+            .map(|i| crate::fixtures::namespace(&format!("big-{i}")))
+            .collect(),
+        ..Default::default()
+    };
+    let mut entries = mesh();
+    entries.push(ClusterEntry::in_memory(
+        "big",
+        false,
+        ClusterCache::from_objects(big),
+    ));
+    Arc::new(AppState {
+        config: s.config.clone(),
+        registry: Registry::with(entries),
+        auth: Arc::new(Auth::new(
+            AuthStrategy::Anonymous,
+            Arc::new(StaticReviewer {
+                tokens: Default::default(),
+                grants: Default::default(),
+            }),
+        )),
+        prom: s.prom.clone(),
+        tracing: crate::traces::unconfigured(),
+        metrics: s.metrics.clone(),
+        health_rules: s.health_rules.clone(),
+        app_labels: s.app_labels.clone(),
+        grafana: None,
+        view_cache: Default::default(),
+    })
+}
+
+#[tokio::test]
+async fn a_request_may_name_every_namespace_the_clusters_hold_and_no_more() {
+    let s = east_with_150_namespaces().await;
+    // east, west and big hold 3 + 1 + 150 = 154 namespaces (the UI names them all when all are
+    // selected): 101 and 154 are served, 155 names more than the mesh holds.
+    let names = |n: usize| -> String {
+        ["bookinfo", "istio-system", "private"]
+            .into_iter()
+            .map(str::to_string)
+            .chain((0..150).map(|i| format!("big-{i}")))
+            .chain((0..).map(|i| format!("nosuch-{i}")))
+            .take(n)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let routes = [
+        "/kiali/api/namespaces/graph?namespaces=",
+        "/kiali/api/clusters/health?namespaces=",
+        "/kiali/api/clusters/tls?clusterName=big&namespaces=",
+    ];
+    for route in routes {
+        for n in [101, 154] {
+            let (st, _, b) = call(&s, &format!("{route}{}", names(n)), None).await;
+            assert_eq!(st, StatusCode::OK, "{n} on {route}: {b}");
+        }
+        let (st, _, b) = call(&s, &format!("{route}{}", names(155)), None).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{route}: {b}");
+        assert_eq!(b["parameter"], "namespaces", "{b}");
+        assert!(
+            b["allowed"].as_str().unwrap().contains("at most 154"),
+            "{b}"
+        );
     }
 }
 

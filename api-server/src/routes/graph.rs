@@ -56,6 +56,7 @@ async fn graph_views(
     p: &Params,
     opts: &engine::GraphOptions,
 ) -> Result<Views> {
+    s.check_namespace_count(opts.namespaces.len())?;
     let wanted = id
         .is_user()
         .then(|| opts.namespaces.iter().cloned().collect());
