@@ -45,8 +45,8 @@ pub use inventory::{
 pub use istio::{ConfigObject, Host, IstioKind, names_service, parse_host};
 pub use options::{
     Appender, BoxBy, GraphOptions, GraphType, GrpcRate, HttpRate, MAX_DURATION_SECS,
-    MAX_QUERY_TIME_AHEAD_SECS, Rates, ResponseTimeStat, TcpRate, ThroughputType,
-    allowed_values, check_duration, check_query_time, parse_duration,
+    MAX_QUERY_TIME_AHEAD_SECS, Rates, ResponseTimeStat, TcpRate, ThroughputType, allowed_values,
+    check_duration, check_query_time, parse_duration,
 };
 pub use promql::{PromQuery, health_queries, queries};
 pub use scope::QueryScope;

@@ -124,9 +124,7 @@ pub fn allowed_values(param: &str) -> String {
         "aggregate" => {
             "a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*), such as request_operation".into()
         }
-        "namespaces" => {
-            "comma-separated namespace names (RFC 1123 labels; at least one)".into()
-        }
+        "namespaces" => "comma-separated namespace names (RFC 1123 labels; at least one)".into(),
         "type" => crate::health::HealthKind::ALL
             .iter()
             .map(|k| k.as_str())

@@ -72,6 +72,28 @@ async fn the_scale_scenario_serves_its_pages_over_three_clusters() {
         .collect();
     assert_eq!(listed, want, "the applications list");
 
+    // The workloads list: each app's Deployment with its share of the pods (which the bed's
+    // controllers created, owned by the Deployment's ReplicaSet), in the mesh; no pod of its own.
+    let mut pods_listed = 0;
+    let workloads: Triples = get(&s, "/api/clusters/workloads").await["workloads"]
+        .as_array()
+        .expect("workloads")
+        .iter()
+        .filter(|w| text(w, "namespace").starts_with("scale-"))
+        .map(|w| {
+            assert_eq!(w["gvk"]["Kind"], "Deployment", "{w}");
+            assert_eq!(w["istioSidecar"], true, "{w}");
+            pods_listed += w["podCount"].as_u64().expect("podCount");
+            (text(w, "cluster"), text(w, "namespace"), text(w, "name"))
+        })
+        .collect();
+    let deployments: Triples = want
+        .iter()
+        .map(|(c, ns, app)| (c.clone(), ns.clone(), format!("{app}-v1")))
+        .collect();
+    assert_eq!(workloads, deployments, "the workloads list");
+    assert_eq!(pods_listed, s.cached_pods, "every pod in its Deployment");
+
     // The overview's app health, per cluster as the UI asks for it.
     let mut healthy = Triples::new();
     for c in scale::CLUSTERS {

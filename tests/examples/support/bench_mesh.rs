@@ -6,13 +6,12 @@
 use std::fmt::Write as _;
 
 use futures::StreamExt;
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Namespace, Service};
+use k8s_openapi::api::core::v1::Namespace;
 use kube::Client;
 use kube::api::Api;
 use serde_json::json;
 
-use crate::support::create;
+use crate::support::{app_objects, create};
 
 /// The namespaces `bench-000`… with their workloads and services in east and west.
 pub async fn bench_namespaces(east: &Client, west: &Client, n: usize) -> Vec<String> {
@@ -22,22 +21,13 @@ pub async fn bench_namespaces(east: &Client, west: &Client, n: usize) -> Vec<Str
             .for_each_concurrent(16, |ns| {
                 let client = client.clone();
                 async move {
-                    create(&Api::<Namespace>::all(client.clone()), json!({"metadata": {"name": ns}})).await;
+                    create(
+                        &Api::<Namespace>::all(client.clone()),
+                        json!({"metadata": {"name": ns}}),
+                    )
+                    .await;
                     for app in apps {
-                        let labels = json!({"app": app, "version": "v1"});
-                        create(
-                            &Api::<Deployment>::namespaced(client.clone(), ns),
-                            json!({"metadata": {"name": format!("{app}-v1"), "labels": labels},
-                                   "spec": {"replicas": 0, "selector": {"matchLabels": labels},
-                                            "template": {"metadata": {"labels": labels},
-                                                         "spec": {"containers": [{"name": app, "image": "example.invalid/x:1"}]}}}}),
-                        )
-                        .await;
-                        create(
-                            &Api::<Service>::namespaced(client.clone(), ns),
-                            json!({"metadata": {"name": app}, "spec": {"clusterIP": "None", "selector": {"app": app}, "ports": [{"name": "http", "port": 9080}]}}),
-                        )
-                        .await;
+                        app_objects(&client, ns, app, 0, None).await;
                     }
                 }
             })

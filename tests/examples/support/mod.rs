@@ -124,6 +124,38 @@ where
     }
 }
 
+/// The objects of app `app` in `ns`: a Deployment `<app>-v1` of `replicas` with the pod
+/// template `template` (default: one container; its labels must hold app and version v1) and a
+/// headless Service `<app>` selecting it.
+#[allow(dead_code, reason = "each example uses what it needs")]
+pub async fn app_objects(
+    client: &Client,
+    ns: &str,
+    app: &str,
+    replicas: i32,
+    template: Option<Value>,
+) {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::core::v1::Service;
+    let labels = json!({"app": app, "version": "v1"});
+    let template = template.unwrap_or_else(|| {
+        json!({"metadata": {"labels": labels},
+               "spec": {"containers": [{"name": app, "image": "example.invalid/x:1"}]}})
+    });
+    create(
+        &Api::<Deployment>::namespaced(client.clone(), ns),
+        json!({"metadata": {"name": format!("{app}-v1"), "labels": labels},
+               "spec": {"replicas": replicas, "selector": {"matchLabels": labels}, "template": template}}),
+    )
+    .await;
+    create(
+        &Api::<Service>::namespaced(client.clone(), ns),
+        json!({"metadata": {"name": app}, "spec": {"clusterIP": "None", "selector": {"app": app},
+               "ports": [{"name": "http", "port": 9080}]}}),
+    )
+    .await;
+}
+
 /// Writes west's remote-cluster secret (a kubeconfig with [`reader_token`]) under
 /// `dir/secrets`, as the operator mounts it, and returns that secrets directory.
 #[allow(dead_code, reason = "each example uses what it needs")]

@@ -2,9 +2,10 @@
 //! `make test` (`scale_small`, 50 namespaces), so that the benchmark's code keeps working.
 //!
 //! Three clusters (east, west, north) hold the same `n` namespaces (namespace sameness: `3 n`
-//! namespace entries), each with apps a, b and c: a Deployment of no replicas, a headless
-//! Service, and `pods` pods spread over the three apps, carrying what the sidecar injector writes
-//! (the server caches every one of them). One Prometheus holds the samples both proxies of each
+//! namespace entries), each with apps a, b and c: a Deployment and a headless Service, and
+//! `pods` pods spread over the three apps, which the bed's controllers create (each Deployment's
+//! ReplicaSet, its pods as the sidecar injector leaves them; kwok runs them), so the server
+//! caches them as a real mesh's: one workload per Deployment. One Prometheus holds the samples both proxies of each
 //! flow report: a→b and b→c inside every cluster, and in two namespaces of three a→b from one
 //! cluster to the next (about 10 % of the edges cross clusters).
 //!
@@ -16,14 +17,13 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
+use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::Client;
-use kube::api::Api;
+use kube::api::{Api, ListParams};
 use meshglass_testbed::{TestBed, wait_until};
 use serde_json::json;
 
-use crate::support::create;
+use crate::support::{app_objects, create};
 
 /// The clusters of the scenario; the server's home is the first.
 pub const CLUSTERS: [&str; 3] = ["east", "west", "north"];
@@ -47,6 +47,20 @@ pub async fn populate(bed: &TestBed, n: usize, pods: usize) -> Vec<String> {
             })
             .await;
     }
+    // The controllers create the pods: wait until every cluster holds them all.
+    let want = n * pods;
+    for cluster in CLUSTERS {
+        let pods = Api::<Pod>::all(bed.cluster(cluster).client().await.expect("client"));
+        let timeout = Duration::from_secs(120 + want as u64 / 20);
+        wait_until(&format!("{want} pods in {cluster}"), timeout, || async {
+            let page = pods.list_metadata(&ListParams::default().limit(1)).await?;
+            let count = page.items.len() as u64
+                + page.metadata.remaining_item_count.unwrap_or(0).max(0) as u64;
+            Ok::<_, kube::Error>((count >= want as u64).then_some(()))
+        })
+        .await
+        .expect("the controllers create every pod");
+    }
     namespaces
 }
 
@@ -56,40 +70,30 @@ async fn namespace_objects(client: &Client, cluster: &str, ns: &str, pods: usize
         json!({"metadata": {"name": ns, "labels": {"istio-injection": "enabled"}}}),
     )
     .await;
-    for app in APPS {
-        let labels = json!({"app": app, "version": "v1"});
-        create(
-            &Api::<Deployment>::namespaced(client.clone(), ns),
-            json!({"metadata": {"name": format!("{app}-v1"), "labels": labels},
-                   "spec": {"replicas": 0, "selector": {"matchLabels": labels},
-                            "template": {"metadata": {"labels": labels},
-                                         "spec": {"containers": [{"name": app, "image": "example.invalid/x:1"}]}}}}),
+    for (k, app) in APPS.into_iter().enumerate() {
+        let replicas = (k..pods).step_by(APPS.len()).count() as i32;
+        app_objects(
+            client,
+            ns,
+            app,
+            replicas,
+            Some(pod_template(cluster, app, k)),
         )
         .await;
-        create(
-            &Api::<Service>::namespaced(client.clone(), ns),
-            json!({"metadata": {"name": app}, "spec": {"clusterIP": "None", "selector": {"app": app},
-                   "ports": [{"name": "http", "port": 9080}]}}),
-        )
-        .await;
-    }
-    let api = Api::<Pod>::namespaced(client.clone(), ns);
-    for i in 0..pods {
-        create(&api, pod(cluster, APPS[i % APPS.len()], i)).await;
     }
 }
 
-/// A pod of `app` as the sidecar injector leaves it (labels, annotations, the proxy container).
-fn pod(cluster: &str, app: &str, i: usize) -> serde_json::Value {
+/// The pod template of app number `k`, `app`, as the sidecar injector leaves its pods (labels,
+/// annotations, the proxy container), on node `k % 2` of `cluster`.
+fn pod_template(cluster: &str, app: &str, k: usize) -> serde_json::Value {
     let status = "{\"initContainers\":[\"istio-init\"],\"containers\":[\"istio-proxy\"],\"volumes\":[\"istio-envoy\",\"istio-data\",\"istio-podinfo\",\"istio-token\",\"istiod-ca-cert\"],\"imagePullSecrets\":null,\"revision\":\"default\"}";
-    json!({"metadata": {"name": format!("{app}-v1-5d8f7c9b6d-{i:05}"),
-                        "labels": {"app": app, "version": "v1", "pod-template-hash": "5d8f7c9b6d",
+    json!({"metadata": {"labels": {"app": app, "version": "v1",
                                    "security.istio.io/tlsMode": "istio", "service.istio.io/canonical-name": app,
                                    "service.istio.io/canonical-revision": "v1"},
                         "annotations": {"sidecar.istio.io/status": status,
                                         "kubectl.kubernetes.io/default-container": app,
                                         "prometheus.io/scrape": "true", "prometheus.io/port": "15020"}},
-           "spec": {"nodeName": format!("{cluster}-node-{}", i % 2),
+           "spec": {"nodeName": format!("{cluster}-node-{}", k % 2),
                     "serviceAccountName": "default",
                     "containers": [
                         {"name": app, "image": "docker.io/istio/examples-bookinfo-reviews-v1:1.20.1",
