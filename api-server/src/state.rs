@@ -325,6 +325,27 @@ impl Views {
         self.with_header(Json(body).into_response())
     }
 
+    /// The response of a JSON object already written (`body`), with `missingClusters` appended
+    /// to it as [`Views::respond`] adds it, and the missing-clusters header.
+    pub fn respond_written(&self, mut body: Vec<u8>) -> Response {
+        if body.last() == Some(&b'}') {
+            body.pop();
+            if body.last() != Some(&b'{') {
+                body.push(b',');
+            }
+            body.extend_from_slice(b"\"missingClusters\":");
+            // A list of plain strings: serialising it cannot fail.
+            let _ = serde_json::to_writer(&mut body, &self.missing_json());
+            body.push(b'}');
+        }
+        let resp = (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response();
+        self.with_header(resp)
+    }
+
     /// `missingClusters`: `[{name, error}]`.
     pub fn missing_json(&self) -> Value {
         Value::Array(

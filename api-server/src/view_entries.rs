@@ -7,7 +7,6 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use meshglass_engine as engine;
-use serde_json::Value;
 
 /// What Prometheus answered for a graph: its samples, the health samples of the requested
 /// namespaces and of the `outside` namespaces its traffic reaches, and the (cluster, namespace)
@@ -129,18 +128,19 @@ impl SharedGraph {
 /// an uncached answer (`routes::health::compute`), without waiting for Prometheus again.
 pub struct SharedHealth {
     pub samples: Vec<engine::Sample>,
-    /// Kiali's body as the server sees the mesh (the answer for a caller not restricted by access).
-    pub body: Value,
+    /// Kiali's body as the server sees the mesh, written, without `missingClusters` (the answer
+    /// for a caller not restricted by access, copied as it is).
+    pub body: Vec<u8>,
     /// Clusters the server could not read when it was computed.
     pub missing: Vec<(String, String)>,
     pub bytes: u64,
     /// The body computed for each access seen since ([`PerAccess`]).
-    pub per_access: PerAccess<Value>,
+    pub per_access: PerAccess<Vec<u8>>,
 }
 
 impl SharedHealth {
     /// The entry's estimated memory: the samples (a fixed part and their label values) and the
-    /// body (about three times its JSON as a `Value` tree).
+    /// body written.
     pub fn bytes(&self) -> u64 {
         self.bytes
     }

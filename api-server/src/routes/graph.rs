@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use axum::Extension;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderValue;
+use axum::response::Response;
 use meshglass_engine::{self as engine, CytoscapeGraph};
 
 use crate::auth::Identity;
@@ -215,16 +215,10 @@ async fn respond(
             force_ns.as_deref(),
             &focus,
         );
-        let body = with_missing(graph.to_json_vec(), &views);
-        (views, body)
+        (views, graph.to_json_vec())
     })
     .await?;
-    Ok((json_response(&views, body), timing))
-}
-
-fn json_response(views: &Views, body: Vec<u8>) -> Response {
-    let resp = ([(header::CONTENT_TYPE, "application/json")], body).into_response();
-    views.with_header(resp)
+    Ok((views.respond_written(body), timing))
 }
 
 /// Builds the namespace graph of `params` as the server sees the mesh (no caller's access
@@ -323,23 +317,10 @@ async fn respond_cached(
         } else {
             shared.body.clone()
         };
-        let body = with_missing(body, &views);
         (views, body)
     })
     .await?;
-    Ok((json_response(&views, body), timing, outcome))
-}
-
-/// Appends `"missingClusters":[…]` to the graph object the engine wrote.
-fn with_missing(mut body: Vec<u8>, views: &Views) -> Vec<u8> {
-    if body.last() == Some(&b'}') {
-        body.pop();
-        body.extend_from_slice(b",\"missingClusters\":");
-        // A list of plain strings: serialising it cannot fail.
-        let _ = serde_json::to_writer(&mut body, &views.missing_json());
-        body.push(b'}');
-    }
-    body
+    Ok((views.respond_written(body), timing, outcome))
 }
 
 /// Marks the nodes (and app and namespace boxes) of namespaces the caller may not read in their

@@ -70,21 +70,27 @@ pub async fn get_clusters_health(
             let body = shared.per_access.answer(
                 views.access_key(),
                 || {
-                    compute(&views, namespaces, kind, shared.samples.clone(), &rules)
-                        .to_kiali_json(kind, cluster.as_deref())
+                    written(
+                        &compute(&views, namespaces, kind, shared.samples.clone(), &rules)
+                            .to_kiali_json(kind, cluster.as_deref()),
+                    )
                 },
-                // About three times its JSON as a `Value` tree, as the entry's own body.
-                |body| serde_json::to_vec(body).map_or(0, |v| v.len() as u64 * 3),
+                |body| body.len() as u64 + 256,
                 |extra| state.view_cache.health.grow(&key, &shared, extra),
             );
-            Value::clone(&body)
+            body.to_vec()
         } else {
             shared.body.clone()
         };
         (views, body)
     })
     .await?;
-    Ok(with_outcome(views.respond(body), outcome))
+    Ok(with_outcome(views.respond_written(body), outcome))
+}
+
+/// A health body written as the response sends it (a `Value` always serialises).
+fn written(body: &Value) -> Vec<u8> {
+    serde_json::to_vec(body).unwrap_or_default()
 }
 
 fn with_outcome(mut resp: Response, outcome: &'static str) -> Response {
@@ -109,11 +115,11 @@ pub async fn shared_health(s: &Shared, params: &ViewParams) -> Result<SharedHeal
     let rules = s.health_rules.clone();
     blocking(move || {
         let report = compute(&views, namespaces, kind, samples.clone(), &rules);
-        let body = report.to_kiali_json(kind, cluster.as_deref());
-        let json = serde_json::to_vec(&body).map_or(0, |v| v.len());
+        let mut body = written(&report.to_kiali_json(kind, cluster.as_deref()));
+        body.shrink_to_fit();
         let per_sample = std::mem::size_of::<engine::Sample>() + 384;
         SharedHealth {
-            bytes: (samples.len() * per_sample + json * 3) as u64,
+            bytes: (samples.len() * per_sample + body.len()) as u64,
             samples,
             body,
             missing: views.missing,
