@@ -2,6 +2,16 @@
 
 use serde_json::Value;
 
+/// The `data` of every node of `graph`.
+pub fn node_data(graph: &Value) -> Vec<&Value> {
+    graph["elements"]["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|n| &n["data"])
+        .collect()
+}
+
 /// The ids of the nodes (their `data`) that `pred` holds for.
 pub fn node_ids(nodes: &[&Value], pred: impl Fn(&Value) -> bool) -> Vec<String> {
     nodes

@@ -16,7 +16,7 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
-use meshglass_testbed::graph_json::{edge_pairs, node_ids};
+use meshglass_testbed::graph_json::{edge_pairs, node_data, node_ids};
 use meshglass_testbed::{TestBed, poll, wait_until};
 use serde_json::Value;
 
@@ -658,12 +658,7 @@ async fn demo_multi_primary_lab_has_one_graph_over_three_clusters_and_three_cont
     )
     .await
     .unwrap_or_else(|e| panic!("{e}"));
-    let nodes: Vec<&Value> = sg["elements"]["nodes"]
-        .as_array()
-        .expect("nodes")
-        .iter()
-        .map(|n| &n["data"])
-        .collect();
+    let nodes = node_data(&sg);
     let services: BTreeSet<String> = nodes
         .iter()
         .filter(|n| n["nodeType"] == "service")
@@ -751,12 +746,7 @@ async fn demo_multi_primary_lab_has_one_graph_over_three_clusters_and_three_cont
     let mg = get_json(http, &format!("{base}/api/mesh/graph"), &[])
         .await
         .expect("mesh graph");
-    let mesh_nodes: Vec<&Value> = mg["elements"]["nodes"]
-        .as_array()
-        .expect("nodes")
-        .iter()
-        .map(|n| &n["data"])
-        .collect();
+    let mesh_nodes = node_data(&mg);
     let istiods: BTreeSet<String> = mesh_nodes
         .iter()
         .filter(|n| n["infraType"] == "istiod")

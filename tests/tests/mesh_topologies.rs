@@ -21,7 +21,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
 use kube::Client;
 use kube::api::{Api, DeleteParams};
-use meshglass_testbed::graph_json::{edge_pairs, node_ids};
+use meshglass_testbed::graph_json::{edge_pairs, node_data, node_ids};
 use meshglass_testbed::istio;
 use meshglass_testbed::standin::{Behaviour, StandIn};
 use meshglass_testbed::{Prometheus, TestBed, TestNamespace, wait_until};
@@ -319,12 +319,7 @@ async fn check_ownership(m: &Mesh, topology: Topology, several_networks: bool) {
     // cluster, with the clusters it manages; every cluster box holds a data plane.
     let (st, g) = m.get("/api/mesh/graph").await;
     assert_eq!(st, 200, "{g}");
-    let nodes: Vec<&Value> = g["elements"]["nodes"]
-        .as_array()
-        .expect("nodes")
-        .iter()
-        .map(|n| &n["data"])
-        .collect();
+    let nodes = node_data(&g);
     let istiods: BTreeMap<String, Vec<String>> = nodes
         .iter()
         .filter(|n| n["infraType"] == "istiod")
@@ -491,12 +486,7 @@ async fn multi_primary_several_networks_is_the_lab_with_one_graph() {
     )
     .await
     .expect("graph");
-    let nodes: Vec<&Value> = g["elements"]["nodes"]
-        .as_array()
-        .expect("nodes")
-        .iter()
-        .map(|n| &n["data"])
-        .collect();
+    let nodes = node_data(&g);
     // sleep in every cluster; helloworld v1 in c2, v2 in c3.
     let apps: BTreeSet<(String, String, String)> = nodes
         .iter()
@@ -588,12 +578,7 @@ async fn multi_primary_several_networks_is_the_lab_with_one_graph() {
             .collect(),
         "only the helloworld service: {sg}"
     );
-    let sg_nodes: Vec<&Value> = sg["elements"]["nodes"]
-        .as_array()
-        .expect("nodes")
-        .iter()
-        .map(|n| &n["data"])
-        .collect();
+    let sg_nodes = node_data(&sg);
     let sg_svc_in = |c: &str| -> Vec<String> {
         sg_nodes
             .iter()
@@ -609,12 +594,7 @@ async fn multi_primary_several_networks_is_the_lab_with_one_graph() {
 /// In graph `g`: helloworld v1 (c2) is reached only through `svc_in("c2")`, v2 (c3) only
 /// through `svc_in("c3")`, and the sleep of every cluster calls both service nodes.
 fn reached_through_helloworld(g: &Value, svc_in: &dyn Fn(&str) -> Vec<String>, clusters: &[&str]) {
-    let nodes: Vec<&Value> = g["elements"]["nodes"]
-        .as_array()
-        .expect("nodes")
-        .iter()
-        .map(|n| &n["data"])
-        .collect();
+    let nodes = node_data(g);
     let edges = edge_pairs(g);
     for (c, v) in [("c2", "v1"), ("c3", "v2")] {
         let svc = svc_in(c);

@@ -21,6 +21,7 @@ mod scale;
 #[path = "../examples/support/mod.rs"]
 mod support;
 
+use meshglass_testbed::graph_json::node_data;
 use serde_json::Value;
 
 type Triples = BTreeSet<(String, String, String)>;
@@ -116,12 +117,7 @@ async fn the_scale_scenario_serves_its_pages_over_three_clusters() {
     // flow (a → b of the next cluster), between the namespace's nodes of those two clusters.
     let pages = s.pages();
     let g = get(&s, &pages[0].stages[0][0]).await;
-    let nodes: Vec<&Value> = g["elements"]["nodes"]
-        .as_array()
-        .expect("nodes")
-        .iter()
-        .map(|n| &n["data"])
-        .collect();
+    let nodes = node_data(&g);
     let apps: Triples = nodes
         .iter()
         .filter(|d| d["nodeType"] == "app" && d["isBox"].is_null())
