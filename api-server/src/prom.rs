@@ -1,7 +1,7 @@
 //! Prometheus HTTP API client: instant queries with a timeout and bounded concurrency, over the
 //! shared upstream client (TLS, auth, headers, bounded bodies, named failures).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -34,6 +34,41 @@ pub struct PromClient {
     /// Set when a query's outcome disagrees with the last probe: the next read probes again.
     health_stale: AtomicBool,
     last_healthy: AtomicBool,
+    /// Instant queries in flight, by PromQL and time: a caller asking one of them again waits
+    /// for its answer instead of sending it twice ([`PromClient::instant_shared`]).
+    in_flight: std::sync::Mutex<HashMap<(String, Option<i64>), InFlight>>,
+}
+
+/// An instant query in flight, as every caller waiting for it sees it: its body, or the failure
+/// (the error of a request a caller did not send is a Prometheus error with the same message,
+/// unless it is an upstream failure, kept as it is).
+type InFlight = futures::future::Shared<
+    futures::future::BoxFuture<'static, std::result::Result<Arc<Vec<u8>>, SharedFailure>>,
+>;
+
+#[derive(Clone, Debug)]
+enum SharedFailure {
+    Upstream(upstream::Failure),
+    Other(String),
+}
+
+impl From<Error> for SharedFailure {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Upstream(f) => SharedFailure::Upstream(f),
+            Error::Prometheus(m) => SharedFailure::Other(m),
+            other => SharedFailure::Other(other.to_string()),
+        }
+    }
+}
+
+impl From<SharedFailure> for Error {
+    fn from(f: SharedFailure) -> Self {
+        match f {
+            SharedFailure::Upstream(f) => Error::Upstream(f),
+            SharedFailure::Other(m) => Error::Prometheus(m),
+        }
+    }
 }
 
 /// The store's health: `Ok`, or why not.
@@ -111,6 +146,7 @@ impl PromClient {
             health: Mutex::new(None),
             health_stale: AtomicBool::new(false),
             last_healthy: AtomicBool::new(true),
+            in_flight: std::sync::Mutex::new(HashMap::new()),
         })
     }
 
@@ -190,6 +226,47 @@ impl PromClient {
         let r = self.post_query("/api/v1/query", form).await;
         self.note_outcome(r.is_ok());
         r
+    }
+
+    /// [`PromClient::instant_raw`], with concurrent identical queries (the same PromQL at the
+    /// same time) sent once: the overview asks every cluster's app, service and workload health
+    /// at once, each the same query over every namespace. The query runs on its own task, so a
+    /// caller that goes away does not cancel it for the others.
+    pub async fn instant_shared(
+        self: &Arc<Self>,
+        query: &str,
+        time: Option<i64>,
+    ) -> Result<Arc<Vec<u8>>> {
+        use futures::FutureExt;
+        let key = (query.to_string(), time);
+        let flight = {
+            let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+            match in_flight.get(&key) {
+                Some(f) => f.clone(),
+                None => {
+                    let me = self.clone();
+                    let k = key.clone();
+                    let task = tokio::spawn(async move {
+                        let r = me.instant_raw(&k.0, k.1).await;
+                        me.in_flight
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .remove(&k);
+                        r.map(Arc::new).map_err(SharedFailure::from)
+                    });
+                    let f: InFlight = async move {
+                        task.await.unwrap_or_else(|e| {
+                            Err(SharedFailure::Other(format!("query task stopped: {e}")))
+                        })
+                    }
+                    .boxed()
+                    .shared();
+                    in_flight.insert(key, f.clone());
+                    f
+                }
+            }
+        };
+        flight.await.map_err(Error::from)
     }
 
     /// Runs a range query from `start` to `end` (Unix seconds) every `step` seconds and returns
@@ -295,5 +372,44 @@ mod tests {
             "{text}"
         );
         assert_eq!(c.query_count(), 1);
+    }
+
+    /// A Prometheus that answers every query after `delay`, counting the queries it received.
+    async fn slow_prometheus(delay: Duration) -> (String, Arc<AtomicU64>) {
+        let seen = Arc::new(AtomicU64::new(0));
+        let counter = seen.clone();
+        let app = axum::Router::new().route(
+            "/api/v1/query",
+            axum::routing::post(move || {
+                let counter = counter.clone();
+                async move {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(delay).await;
+                    axum::Json(serde_json::json!({"status": "success",
+                        "data": {"resultType": "vector", "result": []}}))
+                }
+            }),
+        );
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", l.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(l, app).await });
+        (url, seen)
+    }
+
+    #[tokio::test]
+    async fn concurrent_identical_queries_are_sent_once() {
+        let (url, seen) = slow_prometheus(Duration::from_millis(300)).await;
+        let c = Arc::new(PromClient::new(&url, Duration::from_secs(5), 8).unwrap());
+        // Nine callers of one query at one time (the overview's health of three kinds in three
+        // clusters), and one of another time: two requests.
+        let same = (0..9).map(|_| c.instant_shared("sum(up)", Some(1_000)));
+        let other = c.instant_shared("sum(up)", Some(1_060));
+        let (answers, other) = tokio::join!(futures::future::join_all(same), other);
+        assert!(answers.iter().all(|a| a.is_ok()) && other.is_ok());
+        assert_eq!(seen.load(Ordering::SeqCst), 2);
+        assert_eq!(c.query_count(), 2);
+        // Once answered, the same query is sent again (no answer is kept).
+        c.instant_shared("sum(up)", Some(1_000)).await.unwrap();
+        assert_eq!(seen.load(Ordering::SeqCst), 3);
     }
 }

@@ -19,7 +19,7 @@ pub async fn run_queries(s: &Shared, qs: Vec<engine::PromQuery>) -> Result<Vec<e
     let futs = qs.into_iter().map(|q| {
         let prom = prom.clone();
         async move {
-            let body = prom.instant_raw(&q.promql, Some(q.time)).await?;
+            let body = prom.instant_shared(&q.promql, Some(q.time)).await?;
             engine::parse_prometheus_response(q.family, &body).map_err(engine_err)
         }
     });
