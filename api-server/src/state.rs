@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use axum::Json;
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use kube::api::DynamicObject;
@@ -312,17 +311,11 @@ impl Views {
     /// The body as JSON, with the missing-clusters header and, for JSON objects,
     /// `missingClusters`. A body that does not serialize (a map with non-string keys) is a 500.
     pub fn respond(&self, body: impl serde::Serialize) -> Response {
-        let mut body = match serde_json::to_value(body) {
-            Ok(v) => v,
-            Err(e) => {
-                return Error::Engine(format!("the answer does not serialize: {e}"))
-                    .into_response();
-            }
-        };
-        if let Some(obj) = body.as_object_mut() {
-            obj.insert("missingClusters".into(), self.missing_json());
+        // Written once, straight from the caller's value: no copy of it as a `Value` tree.
+        match serde_json::to_vec(&body) {
+            Ok(written) => self.respond_written(written),
+            Err(e) => Error::Engine(format!("the answer does not serialize: {e}")).into_response(),
         }
-        self.with_header(Json(body).into_response())
     }
 
     /// The response of a JSON object already written (`body`), with `missingClusters` appended
