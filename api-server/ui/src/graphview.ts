@@ -254,6 +254,8 @@ function style(large: boolean): cytoscape.StylesheetJson {
         "z-compound-depth": "bottom",
         "z-index-compare": "manual",
         "z-index": "data(z)" as unknown as number,
+        // The size is the extent of what the box holds, its padding included.
+        padding: "0px",
         events: "no",
         "text-valign": "top",
         "text-margin-y": -4,
@@ -386,7 +388,16 @@ export function layeredPositions(body: GraphBody): Map<string, { x: number; y: n
     const depth = Math.max(prev.split("/").length, g.split("/").length) - common;
     y0 += prev === "" ? 0 : depth * 30;
     prev = g;
-    const gr = groups.get(g) as Map<number, string[]>;
+    let gr = groups.get(g) as Map<number, string[]>;
+    // Collapsed boxes (graphcollapse.ts) are joined by summed edges in every direction: ranks mean nothing there, and
+    // a grid of about √n columns keeps the box they are in compact.
+    const members = Array.from(gr.values()).flat();
+    if (members.every((id) => byId.get(id)?.collapsed)) {
+      members.sort((a, b) => nodeLabel(byId.get(a) as GraphNodeData).localeCompare(nodeLabel(byId.get(b) as GraphNodeData)));
+      const cols = Math.ceil(Math.sqrt(members.length));
+      gr = new Map();
+      members.forEach((id, i) => gr.set(i % cols, [...(gr.get(i % cols) ?? []), id]));
+    }
     let height = 0;
     for (const [r, ids] of gr) {
       ids.sort((a, b) => nodeLabel(byId.get(a) as GraphNodeData).localeCompare(nodeLabel(byId.get(b) as GraphNodeData)));
