@@ -129,10 +129,10 @@ function graphParams(s: State): Record<string, string | boolean> {
 export async function graphPage(app: HTMLElement, signal: AbortSignal): Promise<void> {
   // With the namespaces in the address (only the default selection needs the namespaces list), the graph is asked
   // for at once, beside api/config and api/namespaces: two round trips less before the first frame.
-  let prefetched: { key: string; body: Promise<GraphBody> } | null = null;
+  let prefetched: { key: string; body: Promise<GraphBody>; t0: number } | null = null;
   if (new URLSearchParams(location.search).has("namespaces")) {
     const params = graphParams(readState([], replayWindow(Date.now() / 1000)));
-    prefetched = { key: JSON.stringify(params), body: get<GraphBody>("api/namespaces/graph", params, signal) };
+    prefetched = { key: JSON.stringify(params), body: get<GraphBody>("api/namespaces/graph", params, signal), t0: performance.now() };
     prefetched.body.catch(() => {});
   }
   const cfg = await config();
@@ -460,11 +460,13 @@ export async function graphPage(app: HTMLElement, signal: AbortSignal): Promise<
       return;
     }
     clear(status, "Loading graph…");
-    const t0 = performance.now();
+    let t0 = performance.now();
     let body: GraphBody;
     const params = graphParams(state);
     const pre = prefetched;
     prefetched = null;
+    // The fetch's time is from its request (the prefetch's when it is used).
+    if (pre && pre.key === JSON.stringify(params)) t0 = pre.t0;
     try {
       body = pre && pre.key === JSON.stringify(params) ? await pre.body : await get<GraphBody>("api/namespaces/graph", params, ctl.signal);
       if (ctl.signal.aborted) return;
