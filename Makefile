@@ -146,7 +146,7 @@ bench-metrics-store: tools ## graph p50/p95 at 1 and 50 namespaces via Thanos Qu
 	$(CARGO) build --locked --release -q -p meshglass-server
 	$(CARGO) run --locked --release -q -p meshglass-testbed --example server_bench -- --thanos --namespaces 50 --pods 0 --rounds $(or $(ROUNDS),40)
 
-bench-ui: prereqs ui ## the graph page in headless Chromium on synthetic graphs of 1,000/3,000/5,000 nodes (3 edges per node; a stand-in server, no clusters): navigation → drawn, refresh → drawn, select, zoom, pan, p50/p95 over RUNS loads (default 5); SIZES=50,1000 other sizes; PROFILE=1 also writes CPU profiles
+bench-ui: prereqs ui ## the graph page in headless Chromium on synthetic graphs of 1,000/3,000/5,000 nodes (3 edges per node; a stand-in server, no clusters): navigation → drawn (above 500 nodes with the namespace boxes collapsed), expand all → drawn, refresh → drawn, select, zoom, pan on the whole graph, p50/p95 over RUNS loads (default 5); SIZES=50,1000 other sizes; PROFILE=1 also writes CPU profiles
 	cd api-server/ui && node scripts/bench-graph.mjs $(if $(SIZES),--sizes $(SIZES)) $(if $(RUNS),--runs $(RUNS)) $(if $(PROFILE),--profile)
 
 bench-operator: tools ## operator figures at NAMESPACES (default 2000) namespaces selected by a cluster_wide_access=false CR: CR created -> Successful (a Role + RoleBinding each), a spec change -> Successful, delete -> gone, peak RSS (VmHWM)

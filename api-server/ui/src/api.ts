@@ -264,6 +264,9 @@ export interface GraphNodeData {
   /** The object's `health.kiali.io/*` annotations, when it has any. */
   hasHealthConfig?: Record<string, string> | null;
   traffic?: Array<{ protocol: string; rates: Record<string, string> }>;
+  /** A box drawn as one node (graphcollapse.ts): its kind ("namespace", "cluster"), and how many nodes it holds. */
+  collapsed?: string;
+  collapsedNodes?: number;
 }
 export interface GraphEdgeData {
   id: string;
@@ -273,6 +276,8 @@ export interface GraphEdgeData {
   isMTLS?: string | number;
   responseTime?: string | number;
   throughput?: string | number;
+  /** How many edges this one sums (the edges between collapsed boxes, graphcollapse.ts). */
+  aggregated?: number;
 }
 export interface GraphBody {
   timestamp?: number;

@@ -19,6 +19,11 @@ export interface ViewOptions {
   rules?: Rules;
   /** Node id to highlight (detail pages). */
   focus?: (d: GraphNodeData) => boolean;
+  /**
+   * Drawn as a large graph whatever its size (the layered layout, flattened boxes, the renderer's large-graph
+   * settings): a collapsed large graph, whose few nodes carry hundreds of summed edges that dagre is slow on.
+   */
+  large?: boolean;
 }
 
 export interface Rendered {
@@ -38,6 +43,7 @@ export interface Rendered {
 export const DAGRE_MAX_NODES = 250;
 
 export function nodeLabel(d: GraphNodeData): string {
+  if (d.collapsed) return `${d.collapsed === "cluster" ? d.cluster : d.namespace} (${d.collapsedNodes ?? 0} nodes)`;
   if (d.isBox === "cluster") return d.cluster;
   if (d.isBox === "namespace") return d.namespace;
   if (d.isBox === "app") return d.app ?? "";
@@ -146,6 +152,7 @@ export function toElements(body: GraphBody, opts: ViewOptions): ElementDefinitio
     const d = n.data;
     const cls: string[] = [];
     if (d.isBox) cls.push("box", `box-${d.isBox}`);
+    else if (d.collapsed) cls.push("collapsed", `collapsed-${d.collapsed}`);
     else cls.push(`t-${d.nodeType}`);
     if (d.isDead) cls.push("dead");
     if (d.isIdle) cls.push("idle");
@@ -232,6 +239,13 @@ function style(large: boolean): cytoscape.StylesheetJson {
     },
     { selector: "node.box-namespace", style: { "border-width": 2, "border-color": COLORS.namespace, color: COLORS.namespace, "font-size": 12 } },
     { selector: "node.box-app", style: { "border-width": 1, "border-color": COLORS.appBox, "font-size": 10 } },
+    // A collapsed box (graphcollapse.ts): one node in the box's colour, expanded by a double-click.
+    {
+      selector: "node.collapsed",
+      style: { shape: "round-rectangle", width: 64, height: 36, "border-width": 3, "border-style": "double", "background-opacity": 0.12, "font-weight": "bold" },
+    },
+    { selector: "node.collapsed-namespace", style: { "border-color": COLORS.namespace, "background-color": COLORS.namespace, color: COLORS.namespace } },
+    { selector: "node.collapsed-cluster", style: { "border-color": COLORS.cluster, "background-color": COLORS.cluster, color: COLORS.cluster } },
     {
       selector: "node.flatbox",
       style: {
@@ -240,6 +254,8 @@ function style(large: boolean): cytoscape.StylesheetJson {
         "z-compound-depth": "bottom",
         "z-index-compare": "manual",
         "z-index": "data(z)" as unknown as number,
+        // The size is the extent of what the box holds, its padding included.
+        padding: "0px",
         events: "no",
         "text-valign": "top",
         "text-margin-y": -4,
@@ -372,7 +388,16 @@ export function layeredPositions(body: GraphBody): Map<string, { x: number; y: n
     const depth = Math.max(prev.split("/").length, g.split("/").length) - common;
     y0 += prev === "" ? 0 : depth * 30;
     prev = g;
-    const gr = groups.get(g) as Map<number, string[]>;
+    let gr = groups.get(g) as Map<number, string[]>;
+    // Collapsed boxes (graphcollapse.ts) are joined by summed edges in every direction: ranks mean nothing there, and
+    // a grid of about √n columns keeps the box they are in compact.
+    const members = Array.from(gr.values()).flat();
+    if (members.every((id) => byId.get(id)?.collapsed)) {
+      members.sort((a, b) => nodeLabel(byId.get(a) as GraphNodeData).localeCompare(nodeLabel(byId.get(b) as GraphNodeData)));
+      const cols = Math.ceil(Math.sqrt(members.length));
+      gr = new Map();
+      members.forEach((id, i) => gr.set(i % cols, [...(gr.get(i % cols) ?? []), id]));
+    }
     let height = 0;
     for (const [r, ids] of gr) {
       ids.sort((a, b) => nodeLabel(byId.get(a) as GraphNodeData).localeCompare(nodeLabel(byId.get(b) as GraphNodeData)));
@@ -495,7 +520,7 @@ export function render(container: HTMLElement, body: GraphBody, opts: ViewOption
     tPhase = t;
   };
   const leafCount = (body.elements?.nodes ?? []).filter((n) => !n.data.isBox).length;
-  const large = leafCount > DAGRE_MAX_NODES;
+  const large = leafCount > DAGRE_MAX_NODES || Boolean(opts.large);
   const elements = toElements(body, opts);
   const layoutKind = large ? "layered" : "dagre";
   phase("elements");
