@@ -316,16 +316,28 @@ async fn east_with_150_namespaces() -> Arc<AppState> {
         false,
         ClusterCache::from_objects(big),
     ));
+    let anonymous = Arc::new(Auth::new(
+        AuthStrategy::Anonymous,
+        Arc::new(StaticReviewer {
+            tokens: Default::default(),
+            grants: Default::default(),
+        }),
+    ));
+    altered(&s, s.config.clone(), Registry::with(entries), anonymous)
+}
+
+/// `s` with `config`, `registry` and `auth` instead of its own (its Prometheus, metrics and
+/// rules shared; no tracing store, Grafana or cached views).
+fn altered(
+    s: &AppState,
+    config: Arc<Config>,
+    registry: Arc<Registry>,
+    auth: Arc<Auth>,
+) -> Arc<AppState> {
     Arc::new(AppState {
-        config: s.config.clone(),
-        registry: Registry::with(entries),
-        auth: Arc::new(Auth::new(
-            AuthStrategy::Anonymous,
-            Arc::new(StaticReviewer {
-                tokens: Default::default(),
-                grants: Default::default(),
-            }),
-        )),
+        config,
+        registry,
+        auth,
         prom: s.prom.clone(),
         tracing: crate::traces::unconfigured(),
         metrics: s.metrics.clone(),
@@ -402,18 +414,7 @@ async fn east_only_tracing(
     let s = east_only().await;
     let mut config = (*s.config).clone();
     edit(&mut config.external_services.tracing);
-    Arc::new(AppState {
-        config: Arc::new(config),
-        registry: s.registry.clone(),
-        auth: s.auth.clone(),
-        prom: s.prom.clone(),
-        tracing: crate::traces::unconfigured(),
-        metrics: s.metrics.clone(),
-        health_rules: s.health_rules.clone(),
-        app_labels: s.app_labels.clone(),
-        grafana: None,
-        view_cache: Default::default(),
-    })
+    altered(&s, Arc::new(config), s.registry.clone(), s.auth.clone())
 }
 
 #[tokio::test]
