@@ -52,19 +52,17 @@ enum SharedFailure {
     Other(String),
 }
 
-impl From<Error> for SharedFailure {
-    fn from(e: Error) -> Self {
+impl SharedFailure {
+    fn of(e: Error) -> Self {
         match e {
             Error::Upstream(f) => SharedFailure::Upstream(f),
             Error::Prometheus(m) => SharedFailure::Other(m),
             other => SharedFailure::Other(other.to_string()),
         }
     }
-}
 
-impl From<SharedFailure> for Error {
-    fn from(f: SharedFailure) -> Self {
-        match f {
+    fn into_error(self) -> Error {
+        match self {
             SharedFailure::Upstream(f) => Error::Upstream(f),
             SharedFailure::Other(m) => Error::Prometheus(m),
         }
@@ -252,7 +250,7 @@ impl PromClient {
                             .lock()
                             .unwrap_or_else(|e| e.into_inner())
                             .remove(&k);
-                        r.map(Arc::new).map_err(SharedFailure::from)
+                        r.map(Arc::new).map_err(SharedFailure::of)
                     });
                     let f: InFlight = async move {
                         task.await.unwrap_or_else(|e| {
@@ -266,7 +264,7 @@ impl PromClient {
                 }
             }
         };
-        flight.await.map_err(Error::from)
+        flight.await.map_err(SharedFailure::into_error)
     }
 
     /// Runs a range query from `start` to `end` (Unix seconds) every `step` seconds and returns
