@@ -423,13 +423,30 @@ async fn empty_prometheus() -> String {
 
 fn with_prom(url: &str) -> Arc<AppState> {
     let s = anon();
+    let prom = crate::prom::PromClient::new(url, std::time::Duration::from_secs(5), 4).unwrap();
+    altered(
+        &s,
+        s.config.clone(),
+        s.registry.clone(),
+        s.auth.clone(),
+        Some(Arc::new(prom)),
+    )
+}
+
+/// `s` with `config`, `registry`, `auth` and `prom` instead of its own (its metrics and rules
+/// shared; no tracing store, Grafana or cached views).
+pub(crate) fn altered(
+    s: &AppState,
+    config: Arc<Config>,
+    registry: Arc<Registry>,
+    auth: Arc<Auth>,
+    prom: Option<Arc<crate::prom::PromClient>>,
+) -> Arc<AppState> {
     Arc::new(AppState {
-        config: s.config.clone(),
-        registry: s.registry.clone(),
-        auth: s.auth.clone(),
-        prom: Some(Arc::new(
-            crate::prom::PromClient::new(url, std::time::Duration::from_secs(5), 4).unwrap(),
-        )),
+        config,
+        registry,
+        auth,
+        prom,
         tracing: crate::traces::unconfigured(),
         metrics: s.metrics.clone(),
         health_rules: s.health_rules.clone(),

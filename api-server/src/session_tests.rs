@@ -85,18 +85,8 @@ impl Browser {
 /// The state `s` with its sessions sealed by `key`, lasting `seconds`.
 fn keyed(s: &Arc<AppState>, strategy: AuthStrategy, key: &str, seconds: u64) -> Arc<AppState> {
     let auth = Auth::new(strategy, crate::api_tests::reviewer());
-    Arc::new(AppState {
-        config: s.config.clone(),
-        registry: s.registry.clone(),
-        auth: Arc::new(auth.with_sessions(Sealer::new(key).unwrap(), seconds)),
-        prom: None,
-        tracing: crate::traces::unconfigured(),
-        metrics: s.metrics.clone(),
-        health_rules: s.health_rules.clone(),
-        app_labels: s.app_labels.clone(),
-        grafana: None,
-        view_cache: Default::default(),
-    })
+    let auth = Arc::new(auth.with_sessions(Sealer::new(key).unwrap(), seconds));
+    crate::api_tests::altered(s, s.config.clone(), s.registry.clone(), auth, None)
 }
 
 const KEY_A: &str = "key-a-0123456789abcdef";

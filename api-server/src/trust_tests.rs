@@ -9,7 +9,7 @@ use axum::http::{Request, StatusCode};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::api_tests::{call, mesh};
+use crate::api_tests::{altered, call, mesh};
 use crate::auth::{
     Auth, AuthStrategy, StaticReviewer, TOKEN_REVIEW_BURST, TOKEN_REVIEWS_PER_SEC, User,
 };
@@ -323,29 +323,13 @@ async fn east_with_150_namespaces() -> Arc<AppState> {
             grants: Default::default(),
         }),
     ));
-    altered(&s, s.config.clone(), Registry::with(entries), anonymous)
-}
-
-/// `s` with `config`, `registry` and `auth` instead of its own (its Prometheus, metrics and
-/// rules shared; no tracing store, Grafana or cached views).
-fn altered(
-    s: &AppState,
-    config: Arc<Config>,
-    registry: Arc<Registry>,
-    auth: Arc<Auth>,
-) -> Arc<AppState> {
-    Arc::new(AppState {
-        config,
-        registry,
-        auth,
-        prom: s.prom.clone(),
-        tracing: crate::traces::unconfigured(),
-        metrics: s.metrics.clone(),
-        health_rules: s.health_rules.clone(),
-        app_labels: s.app_labels.clone(),
-        grafana: None,
-        view_cache: Default::default(),
-    })
+    altered(
+        &s,
+        s.config.clone(),
+        Registry::with(entries),
+        anonymous,
+        s.prom.clone(),
+    )
 }
 
 #[tokio::test]
@@ -414,7 +398,13 @@ async fn east_only_tracing(
     let s = east_only().await;
     let mut config = (*s.config).clone();
     edit(&mut config.external_services.tracing);
-    altered(&s, Arc::new(config), s.registry.clone(), s.auth.clone())
+    altered(
+        &s,
+        Arc::new(config),
+        s.registry.clone(),
+        s.auth.clone(),
+        s.prom.clone(),
+    )
 }
 
 #[tokio::test]
