@@ -9,14 +9,17 @@ use std::sync::{Arc, RwLock};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, Namespace, Pod, PodSpec, PodStatus, Service,
+    Container, ContainerPort, EnvVar, Namespace, Pod, PodSpec, PodStatus, PodTemplateSpec, Service,
 };
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, ApiResource, DynamicObject};
 use kube::runtime::reflector::{Lookup, Store, store::Writer};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
 
+use crate::changes::Changes;
+use crate::list_memo::ListMemo;
 use crate::sync_state::ClusterState;
 pub use crate::sync_state::{CORE_KIND_NAMES, CORE_KINDS};
 
@@ -60,6 +63,10 @@ pub struct ClusterCache {
     pub replicasets: Store<ReplicaSet>,
     pub pods: Store<Pod>,
     istio: RwLock<BTreeMap<IstioKind, (ApiResource, Store<DynamicObject>)>>,
+    /// Which namespaces changed, stamped by the watches once a change is in the stores.
+    pub changes: Arc<Changes>,
+    /// The list pages' items, kept per namespace while it does not change.
+    pub lists: ListMemo,
 }
 
 /// The writing halves of a [`ClusterCache`], fed by the watches.
@@ -71,6 +78,7 @@ pub struct CacheWriters {
     daemonsets: Writer<DaemonSet>,
     replicasets: Writer<ReplicaSet>,
     pods: Writer<Pod>,
+    changes: Arc<Changes>,
 }
 
 /// Objects to load into an in-memory cache (tests, benchmarks).
@@ -111,6 +119,7 @@ impl ClusterCache {
             daemonsets: Writer::default(),
             replicasets: Writer::default(),
             pods: Writer::default(),
+            changes: Arc::default(),
         };
         let cache = ClusterCache {
             namespaces: w.namespaces.as_reader(),
@@ -121,6 +130,8 @@ impl ClusterCache {
             replicasets: w.replicasets.as_reader(),
             pods: w.pods.as_reader(),
             istio: RwLock::new(BTreeMap::new()),
+            changes: w.changes.clone(),
+            lists: ListMemo::default(),
         };
         (Arc::new(cache), w)
     }
@@ -141,13 +152,15 @@ impl ClusterCache {
             .collect();
         Arc::new(ClusterCache {
             namespaces: loaded(objs.namespaces.into_iter().map(strip_meta).collect(), ()),
-            services: loaded(objs.services, ()),
-            deployments: loaded(objs.deployments, ()),
-            statefulsets: loaded(objs.statefulsets, ()),
-            daemonsets: loaded(objs.daemonsets, ()),
-            replicasets: loaded(objs.replicasets, ()),
+            services: loaded(objs.services.into_iter().map(strip_meta).collect(), ()),
+            deployments: loaded(stripped(objs.deployments, strip_deployment), ()),
+            statefulsets: loaded(stripped(objs.statefulsets, strip_statefulset), ()),
+            daemonsets: loaded(stripped(objs.daemonsets, strip_daemonset), ()),
+            replicasets: loaded(stripped(objs.replicasets, strip_replicaset), ()),
             pods: loaded(objs.pods.into_iter().map(strip_pod).collect(), ()),
             istio: RwLock::new(istio),
+            changes: Arc::default(),
+            lists: ListMemo::default(),
         })
     }
 
@@ -186,6 +199,76 @@ fn strip_meta_mut<K: Resource>(o: &mut K) {
     m.managed_fields = None;
     if let Some(a) = m.annotations.as_mut() {
         a.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
+}
+
+fn stripped<K>(objs: Vec<K>, strip: fn(&mut K)) -> Vec<K> {
+    objs.into_iter()
+        .map(|mut o| {
+            strip(&mut o);
+            o
+        })
+        .collect()
+}
+
+/// Keeps of a workload's pod template what is read: its labels (the workload's app and
+/// version, `inventory::controller`) and its containers' names, images and `CLUSTER_ID`
+/// (the control plane's, `inventory::component`). The rest of a template (the injected proxy's
+/// arguments, environment, probes, volumes) is most of a Deployment's or ReplicaSet's size.
+fn strip_template(t: &mut PodTemplateSpec) {
+    t.metadata = t.metadata.take().map(|m| ObjectMeta {
+        labels: m.labels,
+        ..Default::default()
+    });
+    t.spec = t.spec.take().map(|spec| PodSpec {
+        containers: spec
+            .containers
+            .into_iter()
+            .map(|c| Container {
+                name: c.name,
+                image: c.image,
+                env: c.env.map(|env| {
+                    env.into_iter()
+                        .filter(|e| e.name == "CLUSTER_ID")
+                        .map(|e| EnvVar {
+                            value_from: None,
+                            ..e
+                        })
+                        .collect()
+                }),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    });
+}
+
+fn strip_deployment(d: &mut Deployment) {
+    strip_meta_mut(d);
+    if let Some(s) = d.spec.as_mut() {
+        strip_template(&mut s.template);
+    }
+}
+
+fn strip_statefulset(d: &mut StatefulSet) {
+    strip_meta_mut(d);
+    if let Some(s) = d.spec.as_mut() {
+        strip_template(&mut s.template);
+        s.volume_claim_templates = None;
+    }
+}
+
+fn strip_daemonset(d: &mut DaemonSet) {
+    strip_meta_mut(d);
+    if let Some(s) = d.spec.as_mut() {
+        strip_template(&mut s.template);
+    }
+}
+
+fn strip_replicaset(r: &mut ReplicaSet) {
+    strip_meta_mut(r);
+    if let Some(t) = r.spec.as_mut().and_then(|s| s.template.as_mut()) {
+        strip_template(t);
     }
 }
 
@@ -252,11 +335,30 @@ fn strip_pod_mut(p: &mut Pod) {
     }
 }
 
+/// Stamps the namespace of a change the reflector has just applied (a namespace's own change
+/// stamps that namespace), or every namespace when a list replaced the store.
+fn stamp<K: Resource>(changes: &Changes, ev: &watcher::Event<K>) {
+    match ev {
+        watcher::Event::Apply(o) | watcher::Event::Delete(o) => {
+            let m = o.meta();
+            changes.changed(
+                m.namespace
+                    .as_deref()
+                    .or(m.name.as_deref())
+                    .unwrap_or_default(),
+            );
+        }
+        watcher::Event::InitDone => changes.relisted(),
+        watcher::Event::Init | watcher::Event::InitApply(_) => {}
+    }
+}
+
 async fn run_watch<K>(
     api: Api<K>,
     writer: Writer<K>,
     kind: &'static str,
     state: Arc<ClusterState>,
+    changes: Arc<Changes>,
     strip: fn(&mut K),
 ) where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
@@ -269,8 +371,12 @@ async fn run_watch<K>(
     let mut stream = std::pin::pin!(stream);
     while let Some(ev) = stream.next().await {
         match ev {
-            Ok(watcher::Event::InitDone) => state.mark_synced(kind),
-            Ok(_) => {}
+            Ok(ev) => {
+                stamp(&changes, &ev);
+                if matches!(ev, watcher::Event::InitDone) {
+                    state.mark_synced(kind);
+                }
+            }
             Err(e) => state.watch_error(kind, &e.to_string(), denied_code(&e)),
         }
     }
@@ -281,6 +387,7 @@ async fn run_dynamic_watch(
     writer: Writer<DynamicObject>,
     kind: &'static str,
     state: Arc<ClusterState>,
+    changes: Arc<Changes>,
 ) {
     let cfg = watcher::Config::default().page_size(500);
     let stream = watcher(api, cfg)
@@ -290,8 +397,12 @@ async fn run_dynamic_watch(
     let mut stream = std::pin::pin!(stream);
     while let Some(ev) = stream.next().await {
         match ev {
-            Ok(watcher::Event::InitDone) => state.mark_synced(kind),
-            Ok(_) => {}
+            Ok(ev) => {
+                stamp(&changes, &ev);
+                if matches!(ev, watcher::Event::InitDone) {
+                    state.mark_synced(kind);
+                }
+            }
             Err(e) => state.watch_error(kind, &e.to_string(), denied_code(&e)),
         }
     }
@@ -359,6 +470,7 @@ pub fn spawn_core_watches(
         w.namespaces,
         "namespaces",
         state.clone(),
+        w.changes.clone(),
         strip_meta_mut,
     ));
     tasks.spawn(run_watch(
@@ -366,6 +478,7 @@ pub fn spawn_core_watches(
         w.services,
         "services",
         state.clone(),
+        w.changes.clone(),
         strip_meta_mut,
     ));
     tasks.spawn(run_watch(
@@ -373,34 +486,39 @@ pub fn spawn_core_watches(
         w.deployments,
         "deployments",
         state.clone(),
-        strip_meta_mut,
+        w.changes.clone(),
+        strip_deployment,
     ));
     tasks.spawn(run_watch(
         Api::<StatefulSet>::all(c.clone()),
         w.statefulsets,
         "statefulsets",
         state.clone(),
-        strip_meta_mut,
+        w.changes.clone(),
+        strip_statefulset,
     ));
     tasks.spawn(run_watch(
         Api::<DaemonSet>::all(c.clone()),
         w.daemonsets,
         "daemonsets",
         state.clone(),
-        strip_meta_mut,
+        w.changes.clone(),
+        strip_daemonset,
     ));
     tasks.spawn(run_watch(
         Api::<ReplicaSet>::all(c.clone()),
         w.replicasets,
         "replicasets",
         state.clone(),
-        strip_meta_mut,
+        w.changes.clone(),
+        strip_replicaset,
     ));
     tasks.spawn(run_watch(
         Api::<Pod>::all(c),
         w.pods,
         "pods",
         state.clone(),
+        w.changes.clone(),
         strip_pod_mut,
     ));
 }
@@ -454,7 +572,13 @@ pub async fn run_istio_discovery(
                 state.expect_istio(kind.label());
                 cache.add_istio(kind, ar.clone(), writer.as_reader());
                 let api = Api::<DynamicObject>::all_with(client.clone(), &ar);
-                tasks.spawn(run_dynamic_watch(api, writer, kind.label(), state.clone()));
+                tasks.spawn(run_dynamic_watch(
+                    api,
+                    writer,
+                    kind.label(),
+                    state.clone(),
+                    cache.changes.clone(),
+                ));
             }
         }
         state.istio_discovered();
@@ -519,6 +643,74 @@ mod tests {
         let st = s.status.as_ref().unwrap();
         assert_eq!(st.conditions.as_ref().unwrap().len(), 1);
         assert!(st.host_ip.is_none());
+    }
+
+    #[test]
+    fn a_workload_keeps_of_its_template_the_labels_and_the_control_planes_fields() {
+        let container = |name: &str| Container {
+            name: name.into(),
+            image: Some(format!("{name}:1")),
+            args: Some(vec!["proxy".into(), "sidecar".into()]),
+            env: Some(vec![
+                EnvVar {
+                    name: "CLUSTER_ID".into(),
+                    value: Some("east".into()),
+                    ..Default::default()
+                },
+                EnvVar {
+                    name: "PILOT_CERT_PROVIDER".into(),
+                    value: Some("istiod".into()),
+                    ..Default::default()
+                },
+            ]),
+            ..Default::default()
+        };
+        let mut d = Deployment::default();
+        d.metadata.name = Some("istiod".into());
+        d.metadata.namespace = Some("istio-system".into());
+        d.spec = Some(k8s_openapi::api::apps::v1::DeploymentSpec {
+            replicas: Some(2),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some([("app".to_string(), "istiod".to_string())].into()),
+                    annotations: Some([("big".to_string(), "x".repeat(1000))].into()),
+                    ..Default::default()
+                }),
+                spec: Some(PodSpec {
+                    containers: vec![container("discovery"), container("istio-proxy")],
+                    service_account_name: Some("istiod".into()),
+                    ..Default::default()
+                }),
+            },
+            ..Default::default()
+        });
+        let before = inventory_component(&d);
+        strip_deployment(&mut d);
+        // What is read of it is unchanged ...
+        assert_eq!(inventory_component(&d), before);
+        assert_eq!(before.1.as_deref(), Some("east"));
+        let c = ClusterCache::from_objects(Objects {
+            deployments: vec![d.clone()],
+            ..Default::default()
+        });
+        let ws = crate::inventory::workloads(&c, &|_| true, &Default::default());
+        assert_eq!(ws[0].labels.get("app").map(String::as_str), Some("istiod"));
+        // ... and the rest is gone.
+        let t = &d.spec.as_ref().unwrap().template;
+        assert!(t.metadata.as_ref().unwrap().annotations.is_none());
+        let spec = t.spec.as_ref().unwrap();
+        assert!(spec.service_account_name.is_none());
+        assert!(spec.containers.iter().all(|c| c.args.is_none()));
+        assert!(
+            spec.containers
+                .iter()
+                .all(|c| c.env.as_ref().unwrap().len() == 1)
+        );
+    }
+
+    fn inventory_component(d: &Deployment) -> (Option<String>, Option<String>, i32) {
+        let c = crate::inventory::component(d);
+        (c.image, c.cluster_id, c.desired_replicas)
     }
 
     #[test]

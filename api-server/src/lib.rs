@@ -4,12 +4,14 @@
 pub mod as_caller;
 pub mod auth;
 pub mod cache;
+pub mod changes;
 pub mod edge;
 pub mod envoy;
 pub mod error;
 pub mod grafana;
 pub mod inventory;
 pub mod kiali_json;
+pub mod list_memo;
 pub mod logging;
 pub mod metrics;
 pub mod openid;

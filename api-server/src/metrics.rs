@@ -43,6 +43,8 @@ pub struct Metrics {
     pub errors: Family<ErrorLabels, Counter>,
     pub cluster_accessible: Family<ClusterLabels, Gauge>,
     pub cached_objects: Family<KindLabels, Gauge>,
+    /// Bytes of list items kept written per cluster ([`crate::list_memo`]).
+    pub list_items_bytes: Family<ClusterLabels, Gauge>,
     /// The view caches' counters (`view_cache_*`, [`crate::view_cache`]).
     pub view_cache: crate::view_cache::CacheMetrics,
 }
@@ -57,6 +59,12 @@ impl Default for Metrics {
         let errors = Family::<ErrorLabels, Counter>::default();
         let cluster_accessible = Family::<ClusterLabels, Gauge>::default();
         let cached_objects = Family::<KindLabels, Gauge>::default();
+        let list_items_bytes = Family::<ClusterLabels, Gauge>::default();
+        registry.register(
+            "list_items_bytes",
+            "Bytes of the list pages' items kept written, per cluster (rewritten per namespace when it changes)",
+            list_items_bytes.clone(),
+        );
         registry.register(
             "cached_objects",
             "Objects held in the watch caches",
@@ -91,6 +99,7 @@ impl Default for Metrics {
             errors,
             cluster_accessible,
             cached_objects,
+            list_items_bytes,
             view_cache,
         }
     }
@@ -120,6 +129,7 @@ impl Metrics {
     pub fn render(&self, clusters: &Arc<Clusters>) -> String {
         self.cluster_accessible.clear();
         self.cached_objects.clear();
+        self.list_items_bytes.clear();
         for c in clusters.snapshot() {
             let k = &c.cache;
             let counts = [
@@ -138,10 +148,14 @@ impl Metrics {
                 };
                 self.cached_objects.get_or_create(&labels).set(n as i64);
             }
+            let cluster = ClusterLabels {
+                cluster: c.name.clone(),
+            };
+            self.list_items_bytes
+                .get_or_create(&cluster)
+                .set(k.lists.bytes() as i64);
             self.cluster_accessible
-                .get_or_create(&ClusterLabels {
-                    cluster: c.name.clone(),
-                })
+                .get_or_create(&cluster)
                 .set(i64::from(c.state.accessible()));
         }
         let mut out = String::new();

@@ -121,12 +121,23 @@ impl View {
 
     /// Visible workloads.
     pub fn workloads(&self) -> Vec<WorkloadInfo> {
-        inventory::workloads(&self.entry.cache, &|ns| self.sees(ns), &self.app_labels)
+        self.workloads_in(&|_| true)
+    }
+
+    /// Visible workloads of the namespaces `keep` accepts.
+    pub fn workloads_in(&self, keep: &dyn Fn(&str) -> bool) -> Vec<WorkloadInfo> {
+        let keep = |ns: &str| self.sees(ns) && keep(ns);
+        inventory::workloads(&self.entry.cache, &keep, &self.app_labels)
     }
 
     /// Visible services.
     pub fn services(&self) -> Vec<ServiceInfo> {
-        inventory::services(&self.entry.cache, &|ns| self.sees(ns))
+        self.services_in(&|_| true)
+    }
+
+    /// Visible services of the namespaces `keep` accepts.
+    pub fn services_in(&self, keep: &dyn Fn(&str) -> bool) -> Vec<ServiceInfo> {
+        inventory::services(&self.entry.cache, &|ns| self.sees(ns) && keep(ns))
     }
 
     /// Visible Istio objects of `kind`, sorted by namespace and name.

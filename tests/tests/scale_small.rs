@@ -22,6 +22,7 @@ mod scale;
 mod support;
 
 use meshglass_testbed::graph_json::node_data;
+use meshglass_testbed::wait_until;
 use serde_json::Value;
 
 type Triples = BTreeSet<(String, String, String)>;
@@ -95,6 +96,10 @@ async fn the_scale_scenario_serves_its_pages_over_three_clusters() {
     assert_eq!(workloads, deployments, "the workloads list");
     assert_eq!(pods_listed, s.cached_pods, "every pod in its Deployment");
 
+    // A change in one namespace is listed at once, and only that namespace's items change: the
+    // lists keep each namespace's items written until a watch stamps one of its objects changed.
+    lists_follow_a_change_in_one_namespace(&s).await;
+
     // The overview's app health, per cluster as the UI asks for it.
     let mut healthy = Triples::new();
     for c in scale::CLUSTERS {
@@ -166,4 +171,81 @@ async fn the_scale_scenario_serves_its_pages_over_three_clusters() {
     assert!(errors.is_empty(), "{errors:?}");
     assert!(mixed.iter().map(|(_, v)| v.len()).sum::<usize>() >= 4);
     s.bed.stop();
+}
+
+/// The items of a list answer but (`cluster`, `namespace`, `name`), and whether it was there;
+/// without their `resourceVersion` (a controller may still write a Deployment's status).
+fn without(list: &Value, key: &str, at: (&str, &str, &str)) -> (Vec<Value>, bool) {
+    let mut found = false;
+    let rest = items(list, key)
+        .into_iter()
+        .filter(|i| {
+            let here = (text(i, "cluster"), text(i, "namespace"), text(i, "name"));
+            let is = here == (at.0.into(), at.1.into(), at.2.into());
+            found |= is;
+            !is
+        })
+        .collect();
+    (rest, found)
+}
+
+fn items(list: &Value, key: &str) -> Vec<Value> {
+    let mut v = list[key].as_array().expect("items").clone();
+    for i in &mut v {
+        if let Some(o) = i.as_object_mut() {
+            o.remove("resourceVersion");
+        }
+    }
+    v
+}
+
+async fn lists_follow_a_change_in_one_namespace(s: &scale::Scenario) {
+    let east = s.bed.cluster("east").client().await.expect("east client");
+    let ns = s.namespaces[7].as_str();
+    let lists = [
+        ("/api/clusters/apps", "applications", "d"),
+        ("/api/clusters/workloads", "workloads", "d-v1"),
+        ("/api/clusters/services", "services", "d"),
+    ];
+    let mut before = Vec::new();
+    for (path, key, _) in lists {
+        before.push(items(&get(s, path).await, key));
+    }
+    // App d: a Deployment and its Service, created in one namespace of east.
+    support::app_objects(&east, ns, "d", 0, None).await;
+    for ((path, key, name), was) in lists.iter().zip(&before) {
+        let rest = wait_until(
+            &format!("{path} lists east's new {name}"),
+            Duration::from_secs(60),
+            || async {
+                let (rest, found) = without(&get(s, path).await, key, ("east", ns, name));
+                Ok::<_, String>(found.then_some(rest))
+            },
+        )
+        .await
+        .expect("listed");
+        assert_eq!(rest, *was, "{path}: nothing else changed");
+    }
+    // Deleted again: gone from every list, which is what it was.
+    let dp = kube::api::DeleteParams::default();
+    kube::Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(east.clone(), ns)
+        .delete("d-v1", &dp)
+        .await
+        .expect("delete deployment");
+    kube::Api::<k8s_openapi::api::core::v1::Service>::namespaced(east.clone(), ns)
+        .delete("d", &dp)
+        .await
+        .expect("delete service");
+    for ((path, key, _), was) in lists.iter().zip(&before) {
+        wait_until(
+            &format!("{path} as before"),
+            Duration::from_secs(60),
+            || async {
+                let now = items(&get(s, path).await, key);
+                Ok::<_, String>((now == *was).then_some(()))
+            },
+        )
+        .await
+        .expect("as before");
+    }
 }

@@ -1,7 +1,7 @@
 //! Inventory routes: namespaces and the app/workload/service lists of every cluster (details
 //! are in [`super::details`]).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use axum::Extension;
 use axum::extract::{Query, State};
@@ -12,8 +12,10 @@ use serde_json::{Value, json};
 use crate::auth::Identity;
 use crate::error::Result;
 use crate::kiali_json;
+use crate::list_memo::{List, Written, write_array};
 use crate::params::Params;
-use crate::state::{Shared, Views, blocking};
+use crate::state::{Shared, View, Views, blocking};
+use kube::runtime::reflector::ObjectRef;
 
 /// `/api/namespaces`: every visible namespace of every cluster, sorted by name then cluster.
 pub async fn list_namespaces(
@@ -63,6 +65,69 @@ async fn list_views(
     Ok((views, cluster))
 }
 
+/// One cluster's items of `list` in the namespaces the view sees, in their order: kept per
+/// namespace while it does not change ([`ListMemo`](crate::list_memo::ListMemo)), `write`
+/// writing those that changed.
+fn cluster_items(
+    v: &View,
+    list: List,
+    write: impl FnOnce(&View, &BTreeSet<&str>) -> HashMap<String, Vec<u8>>,
+) -> Vec<Written> {
+    let cache = &v.entry.cache;
+    let exists = |ns: &str| cache.namespaces.get(&ObjectRef::new(ns)).is_some();
+    let names = v.namespace_names();
+    cache
+        .lists
+        .items(list, &names, &cache.changes, &exists, |stale| {
+            write(v, stale)
+        })
+}
+
+/// Appends `item` to its namespace's written items.
+fn push_item(out: &mut HashMap<String, Vec<u8>>, ns: &str, item: &Value) {
+    let buf = out.entry(ns.to_string()).or_default();
+    if !buf.is_empty() {
+        buf.push(b',');
+    }
+    // A tree of strings, numbers and maps with string keys: writing it cannot fail.
+    let _ = serde_json::to_writer(buf, item);
+}
+
+/// `"key":` and a JSON string.
+fn field(out: &mut Vec<u8>, key: &str, value: &str) {
+    let _ = serde_json::to_writer(&mut *out, key);
+    out.push(b':');
+    let _ = serde_json::to_writer(&mut *out, value);
+}
+
+/// Kiali's list answer `{cluster, <key>: [items], validations?}`, its keys in the order
+/// `serde_json` writes a map's (sorted), as the answers written from a `Value` had them.
+fn list_body(key: &str, cluster: &str, validations: bool, parts: &[Written]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(parts.iter().map(|p| p.len() + 1).sum::<usize>() + 96);
+    let mut fields: Vec<(&str, Option<&[Written]>)> = vec![("cluster", None), (key, Some(parts))];
+    if validations {
+        fields.push(("validations", None));
+    }
+    fields.sort_by_key(|(k, _)| *k);
+    out.push(b'{');
+    for (i, (k, items)) in fields.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        match (k, items) {
+            ("cluster", _) => field(&mut out, k, cluster),
+            (_, Some(parts)) => {
+                let _ = serde_json::to_writer(&mut out, k);
+                out.push(b':');
+                write_array(&mut out, parts);
+            }
+            _ => out.extend_from_slice(b"\"validations\":{}"),
+        }
+    }
+    out.push(b'}');
+    out
+}
+
 /// `/api/clusters/apps`.
 pub async fn list_apps(
     State(s): State<Shared>,
@@ -70,18 +135,27 @@ pub async fn list_apps(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response> {
     let (views, cluster) = list_views(&s, &id, q).await?;
-    let (views, items) = blocking(move || {
-        let mut items = Vec::new();
+    let (views, body) = blocking(move || {
+        let mut parts = Vec::new();
         for v in &views.clusters {
-            let ws = v.workloads();
-            for ((ns, app), group) in engine::apps(&ws) {
-                items.push(kiali_json::app_item(v.name(), &ns, &app, &group));
-            }
+            parts.extend(cluster_items(v, List::Apps, |v, stale| {
+                let ws = v.workloads_in(&|ns| stale.contains(ns));
+                let mut out = HashMap::new();
+                for ((ns, app), group) in engine::apps(&ws) {
+                    push_item(
+                        &mut out,
+                        &ns,
+                        &kiali_json::app_item(v.name(), &ns, &app, &group),
+                    );
+                }
+                out
+            }));
         }
-        (views, items)
+        let body = list_body("applications", &cluster.unwrap_or_default(), false, &parts);
+        (views, body)
     })
     .await?;
-    Ok(views.respond(json!({"cluster": cluster.unwrap_or_default(), "applications": items})))
+    Ok(views.respond_written(body))
 }
 
 /// `/api/clusters/workloads`.
@@ -91,21 +165,26 @@ pub async fn list_workloads(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response> {
     let (views, cluster) = list_views(&s, &id, q).await?;
-    let (views, items) = blocking(move || {
-        let mut items = Vec::new();
+    let (views, body) = blocking(move || {
+        let mut parts = Vec::new();
         for v in &views.clusters {
-            items.extend(
-                v.workloads()
-                    .iter()
-                    .map(|w| kiali_json::workload_item(v.name(), w)),
-            );
+            parts.extend(cluster_items(v, List::Workloads, |v, stale| {
+                let mut out = HashMap::new();
+                for w in v.workloads_in(&|ns| stale.contains(ns)) {
+                    push_item(
+                        &mut out,
+                        &w.namespace,
+                        &kiali_json::workload_item(v.name(), &w),
+                    );
+                }
+                out
+            }));
         }
-        (views, items)
+        let body = list_body("workloads", &cluster.unwrap_or_default(), true, &parts);
+        (views, body)
     })
     .await?;
-    Ok(views.respond(
-        json!({"cluster": cluster.unwrap_or_default(), "workloads": items, "validations": {}}),
-    ))
+    Ok(views.respond_written(body))
 }
 
 /// Whether the workloads a service selects all have a sidecar (and there are some).
@@ -153,27 +232,27 @@ pub async fn list_services(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response> {
     let (views, cluster) = list_views(&s, &id, q).await?;
-    let (views, items) = blocking(move || {
-        let mut items = Vec::new();
+    let (views, body) = blocking(move || {
+        let mut parts = Vec::new();
         for v in &views.clusters {
-            let ws = v.workloads();
-            let by_namespace = ByNamespace::new(&ws);
-            for svc in v.services() {
-                let sidecar = istio_sidecar(&by_namespace.selected(&svc));
-                items.push(kiali_json::service_overview(
-                    v.name(),
-                    &svc,
-                    sidecar,
-                    &s.app_labels,
-                ));
-            }
+            parts.extend(cluster_items(v, List::Services, |v, stale| {
+                let keep = |ns: &str| stale.contains(ns);
+                let ws = v.workloads_in(&keep);
+                let by_namespace = ByNamespace::new(&ws);
+                let mut out = HashMap::new();
+                for svc in v.services_in(&keep) {
+                    let sidecar = istio_sidecar(&by_namespace.selected(&svc));
+                    let item = kiali_json::service_overview(v.name(), &svc, sidecar, &s.app_labels);
+                    push_item(&mut out, &svc.namespace, &item);
+                }
+                out
+            }));
         }
-        (views, items)
+        let body = list_body("services", &cluster.unwrap_or_default(), true, &parts);
+        (views, body)
     })
     .await?;
-    Ok(views.respond(
-        json!({"cluster": cluster.unwrap_or_default(), "services": items, "validations": {}}),
-    ))
+    Ok(views.respond_written(body))
 }
 
 #[cfg(test)]
