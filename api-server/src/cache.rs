@@ -8,16 +8,17 @@ use std::sync::{Arc, RwLock};
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
-use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, EnvVar, Namespace, Pod, PodSpec, PodStatus, PodTemplateSpec, Service,
-};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
 use kube::api::{Api, ApiResource, DynamicObject};
 use kube::runtime::reflector::{Lookup, Store, store::Writer};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
 
+use crate::cached::{
+    self, PodTemplateSpec, SlimDaemonSet, SlimDeployment, SlimPod, SlimReplicaSet, SlimStatefulSet,
+    Workload,
+};
 use crate::changes::Changes;
 use crate::list_memo::ListMemo;
 use crate::sync_state::ClusterState;
@@ -53,15 +54,16 @@ pub fn api_resource(kind: IstioKind, version: &str) -> ApiResource {
     }
 }
 
-/// The watched objects of one cluster.
+/// The watched objects of one cluster; pods and workloads in their cached shapes
+/// ([`crate::cached`]).
 pub struct ClusterCache {
     pub namespaces: Store<Namespace>,
     pub services: Store<Service>,
-    pub deployments: Store<Deployment>,
-    pub statefulsets: Store<StatefulSet>,
-    pub daemonsets: Store<DaemonSet>,
-    pub replicasets: Store<ReplicaSet>,
-    pub pods: Store<Pod>,
+    pub deployments: Store<SlimDeployment>,
+    pub statefulsets: Store<SlimStatefulSet>,
+    pub daemonsets: Store<SlimDaemonSet>,
+    pub replicasets: Store<SlimReplicaSet>,
+    pub pods: Store<SlimPod>,
     istio: RwLock<BTreeMap<IstioKind, (ApiResource, Store<DynamicObject>)>>,
     /// Which namespaces changed, stamped by the watches once a change is in the stores.
     pub changes: Arc<Changes>,
@@ -73,15 +75,16 @@ pub struct ClusterCache {
 pub struct CacheWriters {
     namespaces: Writer<Namespace>,
     services: Writer<Service>,
-    deployments: Writer<Deployment>,
-    statefulsets: Writer<StatefulSet>,
-    daemonsets: Writer<DaemonSet>,
-    replicasets: Writer<ReplicaSet>,
-    pods: Writer<Pod>,
+    deployments: Writer<SlimDeployment>,
+    statefulsets: Writer<SlimStatefulSet>,
+    daemonsets: Writer<SlimDaemonSet>,
+    replicasets: Writer<SlimReplicaSet>,
+    pods: Writer<SlimPod>,
     changes: Arc<Changes>,
 }
 
-/// Objects to load into an in-memory cache (tests, benchmarks).
+/// Objects to load into an in-memory cache (tests, benchmarks), as k8s-openapi objects: the
+/// cache turns them into what a watch would have cached of them.
 #[derive(Default, Clone)]
 pub struct Objects {
     pub namespaces: Vec<Namespace>,
@@ -136,7 +139,7 @@ impl ClusterCache {
         (Arc::new(cache), w)
     }
 
-    /// A cache holding exactly `objs` (no watch).
+    /// A cache holding `objs` as the watches would cache them (no watch).
     pub fn from_objects(objs: Objects) -> Arc<ClusterCache> {
         let mut istio: BTreeMap<IstioKind, Vec<DynamicObject>> = BTreeMap::new();
         for (k, o) in objs.istio {
@@ -153,11 +156,11 @@ impl ClusterCache {
         Arc::new(ClusterCache {
             namespaces: loaded(objs.namespaces.into_iter().map(strip_meta).collect(), ()),
             services: loaded(objs.services.into_iter().map(strip_meta).collect(), ()),
-            deployments: loaded(stripped(objs.deployments, strip_deployment), ()),
-            statefulsets: loaded(stripped(objs.statefulsets, strip_statefulset), ()),
-            daemonsets: loaded(stripped(objs.daemonsets, strip_daemonset), ()),
-            replicasets: loaded(stripped(objs.replicasets, strip_replicaset), ()),
-            pods: loaded(objs.pods.into_iter().map(strip_pod).collect(), ()),
+            deployments: loaded(cached_as(&objs.deployments, cached::deployment), ()),
+            statefulsets: loaded(cached_as(&objs.statefulsets, cached::statefulset), ()),
+            daemonsets: loaded(cached_as(&objs.daemonsets, cached::daemonset), ()),
+            replicasets: loaded(cached_as(&objs.replicasets, cached::replicaset), ()),
+            pods: loaded(objs.pods.iter().map(strip_pod).collect(), ()),
             istio: RwLock::new(istio),
             changes: Arc::default(),
             lists: ListMemo::default(),
@@ -202,103 +205,52 @@ fn strip_meta_mut<K: Resource>(o: &mut K) {
     }
 }
 
-fn stripped<K>(objs: Vec<K>, strip: fn(&mut K)) -> Vec<K> {
-    objs.into_iter()
-        .map(|mut o| {
-            strip(&mut o);
-            o
+/// `objs` in their cached shape, stripped as the watches strip them.
+fn cached_as<T, K>(objs: &[T], shape: fn(&T) -> Workload<K>) -> Vec<Workload<K>>
+where
+    Workload<K>: Resource,
+{
+    objs.iter()
+        .map(|o| {
+            let mut w = shape(o);
+            strip_workload(&mut w);
+            w
         })
         .collect()
 }
 
-/// Keeps of a workload's pod template what is read: its labels (the workload's app and
-/// version, `inventory::controller`) and its containers' names, images and `CLUSTER_ID`
-/// (the control plane's, `inventory::component`). The rest of a template (the injected proxy's
-/// arguments, environment, probes, volumes) is most of a Deployment's or ReplicaSet's size.
+/// Keeps of a workload's pod template's containers' environment only `CLUSTER_ID` (the
+/// control plane's, `inventory::component`): the injected proxy's is most of what the cached
+/// shape still decodes of a template.
 fn strip_template(t: &mut PodTemplateSpec) {
-    t.metadata = t.metadata.take().map(|m| ObjectMeta {
-        labels: m.labels,
-        ..Default::default()
-    });
-    t.spec = t.spec.take().map(|spec| PodSpec {
-        containers: spec
-            .containers
-            .into_iter()
-            .map(|c| Container {
-                name: c.name,
-                image: c.image,
-                env: c.env.map(|env| {
-                    env.into_iter()
-                        .filter(|e| e.name == "CLUSTER_ID")
-                        .map(|e| EnvVar {
-                            value_from: None,
-                            ..e
-                        })
-                        .collect()
-                }),
-                ..Default::default()
-            })
-            .collect(),
-        ..Default::default()
-    });
-}
-
-fn strip_deployment(d: &mut Deployment) {
-    strip_meta_mut(d);
-    if let Some(s) = d.spec.as_mut() {
-        strip_template(&mut s.template);
+    for c in t.spec.iter_mut().flat_map(|s| &mut s.containers) {
+        if let Some(env) = c.env.take() {
+            let kept: Vec<_> = env.into_iter().filter(|e| e.name == "CLUSTER_ID").collect();
+            c.env = (!kept.is_empty()).then_some(kept);
+        }
     }
 }
 
-fn strip_statefulset(d: &mut StatefulSet) {
-    strip_meta_mut(d);
-    if let Some(s) = d.spec.as_mut() {
-        strip_template(&mut s.template);
-        s.volume_claim_templates = None;
-    }
-}
-
-fn strip_daemonset(d: &mut DaemonSet) {
-    strip_meta_mut(d);
-    if let Some(s) = d.spec.as_mut() {
-        strip_template(&mut s.template);
-    }
-}
-
-fn strip_replicaset(r: &mut ReplicaSet) {
-    strip_meta_mut(r);
-    if let Some(t) = r.spec.as_mut().and_then(|s| s.template.as_mut()) {
+pub(crate) fn strip_workload<K>(w: &mut Workload<K>)
+where
+    Workload<K>: Resource,
+{
+    strip_meta_mut(w);
+    if let Some(t) = w.spec.as_mut().and_then(|s| s.template.as_mut()) {
         strip_template(t);
     }
 }
 
-/// Keeps of a pod only what inventories, health and sidecar detection read.
-pub fn strip_pod(p: Pod) -> Pod {
-    let mut p = p;
+/// What the pods' watch caches of `p`.
+pub fn strip_pod(p: &Pod) -> SlimPod {
+    let mut p = cached::pod(p);
     strip_pod_mut(&mut p);
     p
 }
 
-fn slim_containers(cs: &[Container]) -> Vec<Container> {
-    cs.iter()
-        .map(|c| Container {
-            name: c.name.clone(),
-            // Names and numbers only: what KIA0701 compares with the services' target ports.
-            ports: c.ports.as_ref().map(|ps| {
-                ps.iter()
-                    .map(|p| ContainerPort {
-                        name: p.name.clone(),
-                        container_port: p.container_port,
-                        ..Default::default()
-                    })
-                    .collect()
-            }),
-            ..Default::default()
-        })
-        .collect()
-}
-
-fn strip_pod_mut(p: &mut Pod) {
+/// Keeps of a pod's metadata what inventories, health and sidecar detection read (its spec
+/// and status are already only that, [`SlimPod`]).
+pub(crate) fn strip_pod_mut(p: &mut SlimPod) {
     strip_meta_mut(p);
     if let Some(a) = p.metadata.annotations.as_mut() {
         a.retain(|k, _| k == "sidecar.istio.io/status" || k.starts_with("health.kiali.io"));
@@ -307,32 +259,6 @@ fn strip_pod_mut(p: &mut Pod) {
         }
     }
     p.metadata.generate_name = None;
-    if let Some(spec) = p.spec.take() {
-        p.spec = Some(PodSpec {
-            containers: slim_containers(&spec.containers),
-            init_containers: spec.init_containers.as_deref().map(slim_containers),
-            service_account_name: spec.service_account_name,
-            node_name: spec.node_name,
-            ..Default::default()
-        });
-    }
-    if let Some(status) = p.status.take() {
-        p.status = Some(PodStatus {
-            phase: status.phase,
-            conditions: status.conditions.map(|cs| {
-                cs.into_iter()
-                    .filter(|c| c.type_ == "Ready")
-                    .map(|mut c| {
-                        c.message = None;
-                        c.reason = None;
-                        c.last_probe_time = None;
-                        c
-                    })
-                    .collect()
-            }),
-            ..Default::default()
-        });
-    }
 }
 
 /// Stamps the namespace of a change the reflector has just applied (a namespace's own change
@@ -482,39 +408,39 @@ pub fn spawn_core_watches(
         strip_meta_mut,
     ));
     tasks.spawn(run_watch(
-        Api::<Deployment>::all(c.clone()),
+        Api::<SlimDeployment>::all(c.clone()),
         w.deployments,
         "deployments",
         state.clone(),
         w.changes.clone(),
-        strip_deployment,
+        strip_workload,
     ));
     tasks.spawn(run_watch(
-        Api::<StatefulSet>::all(c.clone()),
+        Api::<SlimStatefulSet>::all(c.clone()),
         w.statefulsets,
         "statefulsets",
         state.clone(),
         w.changes.clone(),
-        strip_statefulset,
+        strip_workload,
     ));
     tasks.spawn(run_watch(
-        Api::<DaemonSet>::all(c.clone()),
+        Api::<SlimDaemonSet>::all(c.clone()),
         w.daemonsets,
         "daemonsets",
         state.clone(),
         w.changes.clone(),
-        strip_daemonset,
+        strip_workload,
     ));
     tasks.spawn(run_watch(
-        Api::<ReplicaSet>::all(c.clone()),
+        Api::<SlimReplicaSet>::all(c.clone()),
         w.replicasets,
         "replicasets",
         state.clone(),
         w.changes.clone(),
-        strip_replicaset,
+        strip_workload,
     ));
     tasks.spawn(run_watch(
-        Api::<Pod>::all(c),
+        Api::<SlimPod>::all(c),
         w.pods,
         "pods",
         state.clone(),
@@ -592,12 +518,18 @@ pub async fn run_istio_discovery(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::api::core::v1::{PodCondition, PodSpec};
+    use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
+    use k8s_openapi::api::core::v1::{
+        Container, ContainerPort, EnvVar, PodCondition, PodSpec, PodStatus, PodTemplateSpec,
+    };
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ManagedFieldsEntry, ObjectMeta};
 
     #[test]
     fn strip_pod_keeps_only_what_is_read() {
         let mut p = Pod::default();
         p.metadata.name = Some("a".into());
+        p.metadata.generate_name = Some("a-".into());
+        p.metadata.managed_fields = Some(vec![ManagedFieldsEntry::default()]);
         p.metadata.annotations = Some(
             [
                 ("sidecar.istio.io/status".to_string(), "{}".to_string()),
@@ -610,6 +542,12 @@ mod tests {
                 name: "app".into(),
                 image: Some("img".into()),
                 args: Some(vec!["--x".into()]),
+                ports: Some(vec![ContainerPort {
+                    name: Some("http".into()),
+                    container_port: 9080,
+                    protocol: Some("TCP".into()),
+                    ..Default::default()
+                }]),
                 ..Default::default()
             }],
             service_account_name: Some("sa".into()),
@@ -617,32 +555,34 @@ mod tests {
         });
         p.status = Some(PodStatus {
             phase: Some("Running".into()),
-            conditions: Some(vec![
-                PodCondition {
-                    type_: "Ready".into(),
-                    status: "True".into(),
-                    message: Some("m".into()),
-                    ..Default::default()
-                },
-                PodCondition {
-                    type_: "Other".into(),
-                    status: "True".into(),
-                    ..Default::default()
-                },
-            ]),
+            conditions: Some(vec![PodCondition {
+                type_: "Ready".into(),
+                status: "True".into(),
+                ..Default::default()
+            }]),
+            pod_ip: Some("10.0.0.1".into()),
             host_ip: Some("1.2.3.4".into()),
             ..Default::default()
         });
-        let s = strip_pod(p);
+        let s = strip_pod(&p);
+        // The cached shape has no field for the image, the arguments, the conditions or the
+        // host's IP; of the metadata the strip drops what is never read.
         let ann = s.metadata.annotations.as_ref().unwrap();
         assert_eq!(ann.len(), 1);
+        assert!(s.metadata.generate_name.is_none() && s.metadata.managed_fields.is_none());
         let spec = s.spec.as_ref().unwrap();
         assert_eq!(spec.containers[0].name, "app");
-        assert!(spec.containers[0].image.is_none());
+        let port = &spec.containers[0].ports.as_ref().unwrap()[0];
+        assert_eq!(
+            (port.name.as_deref(), port.container_port),
+            (Some("http"), 9080)
+        );
         assert_eq!(spec.service_account_name.as_deref(), Some("sa"));
         let st = s.status.as_ref().unwrap();
-        assert_eq!(st.conditions.as_ref().unwrap().len(), 1);
-        assert!(st.host_ip.is_none());
+        assert_eq!(
+            (st.phase.as_deref(), st.pod_ip.as_deref()),
+            (Some("Running"), Some("10.0.0.1"))
+        );
     }
 
     #[test]
@@ -668,7 +608,7 @@ mod tests {
         let mut d = Deployment::default();
         d.metadata.name = Some("istiod".into());
         d.metadata.namespace = Some("istio-system".into());
-        d.spec = Some(k8s_openapi::api::apps::v1::DeploymentSpec {
+        d.spec = Some(DeploymentSpec {
             replicas: Some(2),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
@@ -684,23 +624,22 @@ mod tests {
             },
             ..Default::default()
         });
-        let before = inventory_component(&d);
-        strip_deployment(&mut d);
-        // What is read of it is unchanged ...
-        assert_eq!(inventory_component(&d), before);
-        assert_eq!(before.1.as_deref(), Some("east"));
+        let before = inventory_component(&cached::deployment(&d));
         let c = ClusterCache::from_objects(Objects {
-            deployments: vec![d.clone()],
+            deployments: vec![d],
             ..Default::default()
         });
+        let cached = c.deployments.state().pop().unwrap();
+        // What is read of it is unchanged ...
+        assert_eq!(inventory_component(&cached), before);
+        assert_eq!(before, (Some("discovery:1".into()), Some("east".into()), 2));
         let ws = crate::inventory::workloads(&c, &|_| true, &Default::default());
         assert_eq!(ws[0].labels.get("app").map(String::as_str), Some("istiod"));
-        // ... and the rest is gone.
-        let t = &d.spec.as_ref().unwrap().template;
-        assert!(t.metadata.as_ref().unwrap().annotations.is_none());
-        let spec = t.spec.as_ref().unwrap();
-        assert!(spec.service_account_name.is_none());
-        assert!(spec.containers.iter().all(|c| c.args.is_none()));
+        // ... and of the containers' environment only CLUSTER_ID is left (the cached shape has
+        // no field for the template's annotations, service account or arguments).
+        let spec = cached.spec.as_ref().unwrap();
+        let spec = spec.template.as_ref().unwrap().spec.as_ref().unwrap();
+        assert_eq!(spec.containers.len(), 2);
         assert!(
             spec.containers
                 .iter()
@@ -708,7 +647,7 @@ mod tests {
         );
     }
 
-    fn inventory_component(d: &Deployment) -> (Option<String>, Option<String>, i32) {
+    fn inventory_component(d: &SlimDeployment) -> (Option<String>, Option<String>, i32) {
         let c = crate::inventory::component(d);
         (c.image, c.cluster_id, c.desired_replicas)
     }

@@ -4,8 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::DynamicObject;
@@ -15,9 +14,10 @@ use meshglass_engine::{
 };
 
 use crate::cache::ClusterCache;
+use crate::cached::{SlimDeployment, SlimPod, TemplateMeta};
 
 /// Whether a pod has an Istio sidecar.
-pub fn has_sidecar(p: &Pod) -> bool {
+pub fn has_sidecar(p: &SlimPod) -> bool {
     let annotated = p
         .metadata
         .annotations
@@ -56,7 +56,7 @@ fn controller_of(m: &ObjectMeta) -> Option<(&str, &str)> {
         .map(|o| (o.kind.as_str(), o.name.as_str()))
 }
 
-fn pod_info(p: &Pod) -> PodInfo {
+pub(crate) fn pod_info(p: &SlimPod) -> PodInfo {
     PodInfo {
         name: name(&p.metadata),
         labels: labels(&p.metadata),
@@ -88,19 +88,26 @@ fn pod_info(p: &Pod) -> PodInfo {
     }
 }
 
+/// The metadata of a workload's pod template.
+fn template_meta(spec: &Option<crate::cached::WorkloadSpec>) -> Option<&TemplateMeta> {
+    spec.as_ref()?.template.as_ref()?.metadata.as_ref()
+}
+
 /// A workload of a controller object, its replica counts still to fill in.
 fn controller(
     m: &ObjectMeta,
     kind: &str,
     group: &str,
-    template: Option<&ObjectMeta>,
+    template: Option<&TemplateMeta>,
 ) -> WorkloadInfo {
     WorkloadInfo {
         name: name(m),
         namespace: ns(m),
         kind: kind.to_string(),
         group: group.to_string(),
-        labels: template.map(labels).unwrap_or_else(|| labels(m)),
+        labels: template
+            .map(|t| t.labels.clone().unwrap_or_default())
+            .unwrap_or_else(|| labels(m)),
         annotations: m.annotations.clone().unwrap_or_default(),
         created_at: created_at(m),
         resource_version: m.resource_version.clone(),
@@ -125,7 +132,7 @@ pub fn workloads(
         if !keep(&ns(&d.metadata)) {
             continue;
         }
-        let tpl = d.spec.as_ref().and_then(|s| s.template.metadata.as_ref());
+        let tpl = template_meta(&d.spec);
         let mut w = controller(&d.metadata, "Deployment", "apps", tpl);
         w.desired_replicas = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
         if let Some(st) = &d.status {
@@ -138,11 +145,11 @@ pub fn workloads(
         if !keep(&ns(&s.metadata)) {
             continue;
         }
-        let tpl = s.spec.as_ref().and_then(|s| s.template.metadata.as_ref());
+        let tpl = template_meta(&s.spec);
         let mut w = controller(&s.metadata, "StatefulSet", "apps", tpl);
         w.desired_replicas = s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
         if let Some(st) = &s.status {
-            w.current_replicas = st.replicas;
+            w.current_replicas = st.replicas.unwrap_or(0);
             w.available_replicas = st.available_replicas.unwrap_or(0);
         }
         put(w);
@@ -151,11 +158,11 @@ pub fn workloads(
         if !keep(&ns(&d.metadata)) {
             continue;
         }
-        let tpl = d.spec.as_ref().and_then(|s| s.template.metadata.as_ref());
+        let tpl = template_meta(&d.spec);
         let mut w = controller(&d.metadata, "DaemonSet", "apps", tpl);
         if let Some(st) = &d.status {
-            w.desired_replicas = st.desired_number_scheduled;
-            w.current_replicas = st.current_number_scheduled;
+            w.desired_replicas = st.desired_number_scheduled.unwrap_or(0);
+            w.current_replicas = st.current_number_scheduled.unwrap_or(0);
             w.available_replicas = st.number_available.unwrap_or(0);
         }
         put(w);
@@ -170,14 +177,11 @@ pub fn workloads(
             rs_owner.insert((ns(&r.metadata), name(&r.metadata)), dep.to_string());
             continue;
         }
-        let tpl = r
-            .spec
-            .as_ref()
-            .and_then(|s| s.template.as_ref()?.metadata.as_ref());
+        let tpl = template_meta(&r.spec);
         let mut w = controller(&r.metadata, "ReplicaSet", "apps", tpl);
         w.desired_replicas = r.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
         if let Some(st) = &r.status {
-            w.current_replicas = st.replicas;
+            w.current_replicas = st.replicas.unwrap_or(0);
             w.available_replicas = st.available_replicas.unwrap_or(0);
         }
         put(w);
@@ -392,11 +396,11 @@ pub fn cluster_inventory(
 }
 
 /// A Deployment of the Istio namespace as the engine reads it.
-pub fn component(d: &Deployment) -> meshglass_engine::mesh::Component {
+pub fn component(d: &SlimDeployment) -> meshglass_engine::mesh::Component {
     let containers = d
         .spec
         .as_ref()
-        .and_then(|s| s.template.spec.as_ref())
+        .and_then(|s| s.template.as_ref()?.spec.as_ref())
         .map(|s| s.containers.as_slice())
         .unwrap_or_default();
     let first = containers

@@ -4,6 +4,7 @@
 pub mod as_caller;
 pub mod auth;
 pub mod cache;
+pub mod cached;
 pub mod changes;
 pub mod edge;
 pub mod envoy;
@@ -63,7 +64,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::Deployment;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
 pub use error::{Error, Result};
@@ -140,7 +140,7 @@ async fn home_name(config: &Config, client: &kube::Client) -> String {
     if !config.kubernetes_config.cluster_name.is_empty() {
         return config.kubernetes_config.cluster_name.clone();
     }
-    let api: kube::Api<Deployment> =
+    let api: kube::Api<cached::SlimDeployment> =
         kube::Api::namespaced(client.clone(), config.istio_namespace());
     let listed = tokio::time::timeout(
         Duration::from_secs(3),
@@ -160,7 +160,7 @@ async fn home_name(config: &Config, client: &kube::Client) -> String {
 /// The `CLUSTER_ID` of istiod among the Deployments of the Istio namespace. Istiod is the
 /// Deployment labelled `app=istiod` or named `istiod`/`istiod-<revision>` (OSSM 2 names it
 /// `istiod-<control plane>`, e.g. `istiod-basic`); `istiod` itself first, then by name.
-pub fn cluster_id(deployments: &[Deployment]) -> Option<String> {
+pub fn cluster_id(deployments: &[cached::SlimDeployment]) -> Option<String> {
     let mut istiods: Vec<meshglass_engine::mesh::Component> = deployments
         .iter()
         .map(inventory::component)
@@ -309,13 +309,14 @@ pub async fn start(opts: Options) -> Result<Running> {
 
 #[cfg(test)]
 mod tests {
+    use k8s_openapi::api::apps::v1::Deployment;
     use k8s_openapi::api::core::v1::{Container, EnvVar, PodSpec, PodTemplateSpec};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
     use super::*;
 
-    fn istiod(name: &str, app: Option<&str>, cluster_id: &str) -> Deployment {
-        Deployment {
+    fn istiod(name: &str, app: Option<&str>, cluster_id: &str) -> cached::SlimDeployment {
+        cached::deployment(&Deployment {
             metadata: ObjectMeta {
                 name: Some(name.into()),
                 labels: app.map(|a| [("app".to_string(), a.to_string())].into()),
@@ -340,7 +341,7 @@ mod tests {
                 ..Default::default()
             }),
             ..Default::default()
-        }
+        })
     }
 
     #[test]

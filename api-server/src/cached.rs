@@ -1,0 +1,470 @@
+//! The shapes in which the caches keep pods and workloads: only the fields some route reads,
+//! decoded straight from the API server's JSON (serde skips every other field, so neither the
+//! decode nor the cache pays for a k8s-openapi `PodSpec`'s ~45 and a `Container`'s ~30 fields).
+//!
+//! Field names and paths are the Kubernetes ones, so a reader of `pod.spec.containers[].ports`
+//! reads what it would of a k8s-openapi `Pod`. Metadata is k8s-openapi's `ObjectMeta` (the watches
+//! strip it of what is never read, `cache::strip_meta_mut`): `kube::Resource` needs one.
+//!
+//! `cache::Objects` (fixtures, tests, benchmarks) still takes k8s-openapi objects; [`pod`],
+//! [`deployment`] and the like turn them into these through their JSON, the way a watch does.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::marker::PhantomData;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::Resource;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// A cached pod: what inventories and sidecar detection read.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct SlimPod {
+    pub metadata: ObjectMeta,
+    pub spec: Option<PodSpec>,
+    pub status: Option<PodStatus>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodSpec {
+    #[serde(default)]
+    pub containers: Vec<Container>,
+    /// Read for their names only (an `istio-proxy` among them is a native sidecar).
+    pub init_containers: Option<Vec<Container>>,
+    pub node_name: Option<String>,
+    pub service_account_name: Option<String>,
+}
+
+/// A pod's container: its name, and its ports' names and numbers (what KIA0701 compares with
+/// the services' target ports).
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct Container {
+    #[serde(default)]
+    pub name: String,
+    pub ports: Option<Vec<ContainerPort>>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerPort {
+    pub name: Option<String>,
+    #[serde(default)]
+    pub container_port: i32,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct PodStatus {
+    pub phase: Option<String>,
+    /// The endpoints of a service's details.
+    #[serde(rename = "podIP")]
+    pub pod_ip: Option<String>,
+}
+
+/// Which kind a [`Workload`] is.
+pub trait WorkloadKind {
+    const KIND: &'static str;
+    const PLURAL: &'static str;
+}
+
+macro_rules! workload_kind {
+    ($marker:ident, $kind:literal, $plural:literal) => {
+        #[derive(Clone, Debug, Default)]
+        pub struct $marker;
+        impl WorkloadKind for $marker {
+            const KIND: &'static str = $kind;
+            const PLURAL: &'static str = $plural;
+        }
+    };
+}
+
+workload_kind!(DeploymentKind, "Deployment", "deployments");
+workload_kind!(ReplicaSetKind, "ReplicaSet", "replicasets");
+workload_kind!(StatefulSetKind, "StatefulSet", "statefulsets");
+workload_kind!(DaemonSetKind, "DaemonSet", "daemonsets");
+
+/// A cached controller of pods (an `apps/v1` kind): its replica counts and of its pod template
+/// what is read (labels; the control plane's containers' names, images and `CLUSTER_ID`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(bound = "")]
+pub struct Workload<K> {
+    pub metadata: ObjectMeta,
+    pub spec: Option<WorkloadSpec>,
+    pub status: Option<WorkloadStatus>,
+    #[serde(skip)]
+    kind: PhantomData<K>,
+}
+
+pub type SlimDeployment = Workload<DeploymentKind>;
+pub type SlimReplicaSet = Workload<ReplicaSetKind>;
+pub type SlimStatefulSet = Workload<StatefulSetKind>;
+pub type SlimDaemonSet = Workload<DaemonSetKind>;
+
+/// The spec of every workload kind (a DaemonSet has no `replicas`).
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct WorkloadSpec {
+    pub replicas: Option<i32>,
+    pub template: Option<PodTemplateSpec>,
+}
+
+/// The status of every workload kind: Deployments, ReplicaSets and StatefulSets count
+/// `replicas`, DaemonSets `…NumberScheduled`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkloadStatus {
+    pub replicas: Option<i32>,
+    pub available_replicas: Option<i32>,
+    pub desired_number_scheduled: Option<i32>,
+    pub current_number_scheduled: Option<i32>,
+    pub number_available: Option<i32>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct PodTemplateSpec {
+    pub metadata: Option<TemplateMeta>,
+    pub spec: Option<TemplateSpec>,
+}
+
+/// A template's labels: the workload's app and version (`inventory::controller`).
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct TemplateMeta {
+    pub labels: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct TemplateSpec {
+    #[serde(default)]
+    pub containers: Vec<TemplateContainer>,
+}
+
+/// A template's container as `inventory::component` reads a control plane's: the watches keep
+/// of `env` only `CLUSTER_ID` (`cache::strip_template`).
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct TemplateContainer {
+    #[serde(default)]
+    pub name: String,
+    pub image: Option<String>,
+    pub env: Option<Vec<EnvVar>>,
+}
+
+/// An environment variable's literal value (`valueFrom` is not read).
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct EnvVar {
+    #[serde(default)]
+    pub name: String,
+    pub value: Option<String>,
+}
+
+impl Resource for SlimPod {
+    type DynamicType = ();
+    type Scope = k8s_openapi::NamespaceResourceScope;
+
+    fn kind(_: &()) -> Cow<'_, str> {
+        "Pod".into()
+    }
+    fn group(_: &()) -> Cow<'_, str> {
+        "".into()
+    }
+    fn version(_: &()) -> Cow<'_, str> {
+        "v1".into()
+    }
+    fn plural(_: &()) -> Cow<'_, str> {
+        "pods".into()
+    }
+    fn meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+}
+
+impl<K: WorkloadKind> Resource for Workload<K> {
+    type DynamicType = ();
+    type Scope = k8s_openapi::NamespaceResourceScope;
+
+    fn kind(_: &()) -> Cow<'_, str> {
+        K::KIND.into()
+    }
+    fn group(_: &()) -> Cow<'_, str> {
+        "apps".into()
+    }
+    fn version(_: &()) -> Cow<'_, str> {
+        "v1".into()
+    }
+    fn plural(_: &()) -> Cow<'_, str> {
+        K::PLURAL.into()
+    }
+    fn meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+}
+
+/// `o` decoded through its JSON, as a watch decodes the API server's.
+fn through_json<T: Serialize, S: DeserializeOwned>(o: &T) -> S {
+    // A k8s-openapi object always serializes, and its JSON has every field these types read
+    // in the type they read it as.
+    serde_json::to_value(o)
+        .and_then(serde_json::from_value)
+        .expect("a k8s-openapi object decodes into its cached shape")
+}
+
+/// The cached shape of a k8s-openapi pod.
+pub fn pod(p: &k8s_openapi::api::core::v1::Pod) -> SlimPod {
+    through_json(p)
+}
+
+/// The cached shape of a k8s-openapi Deployment.
+pub fn deployment(d: &k8s_openapi::api::apps::v1::Deployment) -> SlimDeployment {
+    through_json(d)
+}
+
+/// The cached shape of a k8s-openapi ReplicaSet.
+pub fn replicaset(r: &k8s_openapi::api::apps::v1::ReplicaSet) -> SlimReplicaSet {
+    through_json(r)
+}
+
+/// The cached shape of a k8s-openapi StatefulSet.
+pub fn statefulset(s: &k8s_openapi::api::apps::v1::StatefulSet) -> SlimStatefulSet {
+    through_json(s)
+}
+
+/// The cached shape of a k8s-openapi DaemonSet.
+pub fn daemonset(d: &k8s_openapi::api::apps::v1::DaemonSet) -> SlimDaemonSet {
+    through_json(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::{ClusterCache, Objects, strip_pod_mut, strip_workload};
+    use crate::inventory::{component, has_sidecar, pod_info};
+    use serde_json::{Value, json};
+
+    /// A pod as Istio's injector and a kubelet leave it: the proxy's full container (arguments,
+    /// environment with `valueFrom`, probes, mounts, resources), the init container, volumes,
+    /// managed fields and a status with conditions and container statuses.
+    fn injected_pod() -> Value {
+        let env = |n: &str, v: &str| json!({"name": n, "value": v});
+        let field = |n: &str, path: &str| json!({"name": n, "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": path}}});
+        json!({
+          "apiVersion": "v1", "kind": "Pod",
+          "metadata": {
+            "name": "reviews-v1-5d8f7c9b4-xk2lp", "generateName": "reviews-v1-5d8f7c9b4-",
+            "namespace": "bookinfo", "uid": "0b6f8c1e-4c1a-4f7e-9d2b-000000000001",
+            "resourceVersion": "4242", "creationTimestamp": "2026-12-01T10:00:00Z",
+            "labels": {"app": "reviews", "version": "v1", "pod-template-hash": "5d8f7c9b4",
+                       "security.istio.io/tlsMode": "istio",
+                       "service.istio.io/canonical-name": "reviews"},
+            "annotations": {
+              "sidecar.istio.io/status": "{\"initContainers\":[\"istio-init\"],\"containers\":[\"istio-proxy\"]}",
+              "kubectl.kubernetes.io/default-container": "reviews",
+              "prometheus.io/scrape": "true", "prometheus.io/port": "15020",
+              "health.kiali.io/rate": "400,10%,kiali_rate"},
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+              "name": "reviews-v1-5d8f7c9b4", "uid": "1c2d", "controller": true,
+              "blockOwnerDeletion": true}],
+            "managedFields": [{"manager": "kube-controller-manager", "operation": "Update",
+              "apiVersion": "v1", "fieldsType": "FieldsV1", "fieldsV1": {"f:metadata": {}}}]
+          },
+          "spec": {
+            "nodeName": "east-node-0", "serviceAccountName": "bookinfo-reviews",
+            "serviceAccount": "bookinfo-reviews", "restartPolicy": "Always",
+            "dnsPolicy": "ClusterFirst", "terminationGracePeriodSeconds": 30,
+            "initContainers": [{
+              "name": "istio-init", "image": "docker.io/istio/proxyv2:1.27.0",
+              "args": ["istio-iptables", "-p", "15001", "-z", "15006", "-u", "1337"],
+              "securityContext": {"capabilities": {"add": ["NET_ADMIN", "NET_RAW"]},
+                                  "runAsUser": 0, "runAsNonRoot": false}
+            }],
+            "containers": [
+              {"name": "reviews", "image": "docker.io/istio/examples-bookinfo-reviews-v1:1.20.1",
+               "imagePullPolicy": "IfNotPresent",
+               "ports": [{"name": "http", "containerPort": 9080, "protocol": "TCP"}],
+               "readinessProbe": {"httpGet": {"path": "/app-health/reviews/readyz", "port": 15020},
+                                  "periodSeconds": 10},
+               "resources": {"requests": {"cpu": "10m", "memory": "64Mi"}},
+               "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}]},
+              {"name": "istio-proxy", "image": "docker.io/istio/proxyv2:1.27.0",
+               "args": ["proxy", "sidecar", "--domain", "$(POD_NAMESPACE).svc.cluster.local",
+                        "--proxyLogLevel=warning", "--log_output_level=default:info"],
+               "env": [env("PILOT_CERT_PROVIDER", "istiod"), env("CA_ADDR", "istiod.istio-system.svc:15012"),
+                       field("POD_NAME", "metadata.name"), field("POD_NAMESPACE", "metadata.namespace"),
+                       field("INSTANCE_IP", "status.podIP"), env("ISTIO_META_CLUSTER_ID", "east"),
+                       env("CLUSTER_ID", "not-a-control-plane"),
+                       env("ISTIO_META_WORKLOAD_NAME", "reviews-v1"),
+                       {"name": "ISTIO_CPU_LIMIT", "valueFrom": {"resourceFieldRef": {"divisor": "0", "resource": "limits.cpu"}}}],
+               "ports": [{"name": "http-envoy-prom", "containerPort": 15090, "protocol": "TCP"}],
+               "readinessProbe": {"httpGet": {"path": "/healthz/ready", "port": 15021},
+                                  "failureThreshold": 4, "periodSeconds": 15},
+               "startupProbe": {"httpGet": {"path": "/healthz/ready", "port": 15021},
+                                "failureThreshold": 600, "periodSeconds": 1},
+               "resources": {"limits": {"cpu": "2", "memory": "1Gi"},
+                             "requests": {"cpu": "100m", "memory": "128Mi"}},
+               "securityContext": {"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true,
+                                   "runAsUser": 1337, "runAsGroup": 1337, "runAsNonRoot": true},
+               "volumeMounts": [{"name": "istiod-ca-cert", "mountPath": "/var/run/secrets/istio"},
+                                {"name": "istio-envoy", "mountPath": "/etc/istio/proxy"},
+                                {"name": "istio-token", "mountPath": "/var/run/secrets/tokens"}]}
+            ],
+            "volumes": [
+              {"name": "istio-envoy", "emptyDir": {"medium": "Memory"}},
+              {"name": "istio-token", "projected": {"sources": [{"serviceAccountToken":
+                {"audience": "istio-ca", "expirationSeconds": 43200, "path": "istio-token"}}]}},
+              {"name": "istiod-ca-cert", "configMap": {"name": "istio-ca-root-cert"}},
+              {"name": "tmp", "emptyDir": {}}
+            ]
+          },
+          "status": {
+            "phase": "Running", "hostIP": "172.18.0.2", "podIP": "10.244.0.7",
+            "podIPs": [{"ip": "10.244.0.7"}], "qosClass": "Burstable",
+            "startTime": "2026-12-01T10:00:00Z",
+            "conditions": [{"type": "Ready", "status": "True",
+                            "lastTransitionTime": "2026-12-01T10:00:05Z"}],
+            "containerStatuses": [{"name": "istio-proxy", "image": "docker.io/istio/proxyv2:1.27.0",
+              "imageID": "", "ready": true, "restartCount": 0,
+              "state": {"running": {"startedAt": "2026-12-01T10:00:02Z"}}}]
+          }
+        })
+    }
+
+    /// What a watch caches: the JSON decoded straight into the cached shape, then stripped.
+    fn watched_pod(v: Value) -> SlimPod {
+        let mut p: SlimPod = serde_json::from_value(v).unwrap();
+        strip_pod_mut(&mut p);
+        p
+    }
+
+    #[test]
+    fn an_injected_pod_is_cached_with_exactly_what_is_read() {
+        let full: k8s_openapi::api::core::v1::Pod = serde_json::from_value(injected_pod()).unwrap();
+        let watched = watched_pod(injected_pod());
+        let loaded = ClusterCache::from_objects(Objects {
+            pods: vec![full],
+            ..Default::default()
+        })
+        .pods
+        .state()
+        .pop()
+        .unwrap();
+        let info = pod_info(&watched);
+        // A test's in-memory cache holds what a watch would.
+        assert_eq!(pod_info(&loaded), info);
+        assert!(has_sidecar(&watched));
+        let want = meshglass_engine::PodInfo {
+            name: "reviews-v1-5d8f7c9b4-xk2lp".into(),
+            labels: [
+                ("app", "reviews"),
+                ("version", "v1"),
+                ("pod-template-hash", "5d8f7c9b4"),
+                ("security.istio.io/tlsMode", "istio"),
+                ("service.istio.io/canonical-name", "reviews"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            created_at: Some("2026-12-01T10:00:00Z".into()),
+            phase: "Running".into(),
+            node_name: Some("east-node-0".into()),
+            service_account: Some("bookinfo-reviews".into()),
+            istio_sidecar: true,
+            ip: Some("10.244.0.7".into()),
+            annotations: [
+                (
+                    "sidecar.istio.io/status",
+                    "{\"initContainers\":[\"istio-init\"],\"containers\":[\"istio-proxy\"]}",
+                ),
+                ("health.kiali.io/rate", "400,10%,kiali_rate"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            created_by: Some(("ReplicaSet".into(), "reviews-v1-5d8f7c9b4".into())),
+            container_ports: vec![("http".into(), 9080), ("http-envoy-prom".into(), 15090)],
+            containers: vec!["reviews".into(), "istio-proxy".into()],
+        };
+        assert_eq!(info, want);
+        // The metadata keeps what the bare-pod workloads read; the rest of it is gone.
+        let m = &watched.metadata;
+        assert_eq!(m.resource_version.as_deref(), Some("4242"));
+        assert!(m.managed_fields.is_none() && m.generate_name.is_none());
+        let init = watched.spec.as_ref().unwrap().init_containers.as_ref();
+        assert_eq!(init.unwrap()[0].name, "istio-init");
+    }
+
+    #[test]
+    fn a_proxy_among_the_init_containers_is_a_sidecar_without_the_annotation() {
+        let mut v = injected_pod();
+        v["metadata"]["annotations"]
+            .as_object_mut()
+            .unwrap()
+            .remove("sidecar.istio.io/status");
+        let proxy = v["spec"]["containers"][1].take();
+        v["spec"]["containers"] = json!([v["spec"]["containers"][0].clone()]);
+        v["spec"]["initContainers"] = json!([proxy]);
+        assert!(has_sidecar(&watched_pod(v.clone())));
+        v["spec"]["initContainers"][0]["name"] = json!("other");
+        assert!(!has_sidecar(&watched_pod(v)));
+    }
+
+    #[test]
+    fn istiod_is_cached_with_its_image_cluster_id_and_replicas() {
+        let v = json!({
+          "apiVersion": "apps/v1", "kind": "Deployment",
+          "metadata": {"name": "istiod", "namespace": "istio-system", "resourceVersion": "7",
+                       "labels": {"app": "istiod", "istio.io/rev": "default"}},
+          "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "istiod"}},
+            "template": {
+              "metadata": {"labels": {"app": "istiod"},
+                           "annotations": {"sidecar.istio.io/inject": "false"}},
+              "spec": {"serviceAccountName": "istiod", "containers": [{
+                "name": "discovery", "image": "docker.io/istio/pilot:1.27.0",
+                "args": ["discovery", "--monitoringAddr=:15014", "--log_output_level=default:info"],
+                "env": [{"name": "REVISION", "value": "default"},
+                        {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                        {"name": "CLUSTER_ID", "value": "east"},
+                        {"name": "PILOT_TRACE_SAMPLING", "value": "1"}],
+                "ports": [{"containerPort": 8080, "protocol": "TCP"}],
+                "readinessProbe": {"httpGet": {"path": "/ready", "port": 8080}},
+                "resources": {"requests": {"cpu": "500m", "memory": "2048Mi"}},
+                "volumeMounts": [{"name": "local-certs", "mountPath": "/var/run/secrets/istio-dns"}]}],
+                "volumes": [{"name": "local-certs", "emptyDir": {"medium": "Memory"}}]}}},
+          "status": {"replicas": 2, "availableReplicas": 1, "readyReplicas": 1,
+                     "conditions": [{"type": "Available", "status": "False"}]}
+        });
+        let full: k8s_openapi::api::apps::v1::Deployment =
+            serde_json::from_value(v.clone()).unwrap();
+        let mut watched: SlimDeployment = serde_json::from_value(v).unwrap();
+        strip_workload(&mut watched);
+        let cache = ClusterCache::from_objects(Objects {
+            deployments: vec![full],
+            ..Default::default()
+        });
+        let loaded = cache.deployments.state().pop().unwrap();
+        let c = component(&watched);
+        assert_eq!(component(&loaded), c);
+        let want = meshglass_engine::mesh::Component {
+            name: "istiod".into(),
+            namespace: "istio-system".into(),
+            labels: [("app", "istiod"), ("istio.io/rev", "default")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            desired_replicas: 2,
+            current_replicas: 2,
+            available_replicas: 1,
+            cluster_id: Some("east".into()),
+            image: Some("docker.io/istio/pilot:1.27.0".into()),
+        };
+        assert_eq!(c, want);
+        let ws = crate::inventory::workloads(&cache, &|_| true, &Default::default());
+        assert_eq!(
+            (ws[0].labels.len(), ws[0].resource_version.as_deref()),
+            (1, Some("7"))
+        );
+    }
+}
