@@ -9,6 +9,7 @@ use std::sync::{Arc, RwLock};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Api, ApiResource, DynamicObject};
 use kube::runtime::reflector::{Lookup, Store, store::Writer};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -205,6 +206,28 @@ fn strip_meta_mut<K: Resource>(o: &mut K) {
     }
 }
 
+/// Drops, besides [`strip_meta_mut`]'s, what inventories never read of a pod's or a workload's
+/// metadata (never shown whole, unlike Istio objects): its uid, and of its owner references
+/// all but the controller's kind and name.
+fn strip_inventoried_meta<K: Resource>(o: &mut K) {
+    strip_meta_mut(o);
+    let m = o.meta_mut();
+    m.uid = None;
+    if let Some(refs) = m.owner_references.take() {
+        let controller: Vec<_> = refs
+            .into_iter()
+            .filter(|r| r.controller == Some(true))
+            .map(|r| OwnerReference {
+                kind: r.kind,
+                name: r.name,
+                controller: r.controller,
+                ..Default::default()
+            })
+            .collect();
+        m.owner_references = (!controller.is_empty()).then_some(controller);
+    }
+}
+
 /// `objs` in their cached shape, stripped as the watches strip them.
 fn cached_as<T, K>(objs: &[T], shape: fn(&T) -> Workload<K>) -> Vec<Workload<K>>
 where
@@ -235,7 +258,7 @@ pub(crate) fn strip_workload<K>(w: &mut Workload<K>)
 where
     Workload<K>: Resource,
 {
-    strip_meta_mut(w);
+    strip_inventoried_meta(w);
     if let Some(t) = w.spec.as_mut().and_then(|s| s.template.as_mut()) {
         strip_template(t);
     }
@@ -251,7 +274,7 @@ pub fn strip_pod(p: &Pod) -> SlimPod {
 /// Keeps of a pod's metadata what inventories, health and sidecar detection read (its spec
 /// and status are already only that, [`SlimPod`]).
 pub(crate) fn strip_pod_mut(p: &mut SlimPod) {
-    strip_meta_mut(p);
+    strip_inventoried_meta(p);
     if let Some(a) = p.metadata.annotations.as_mut() {
         a.retain(|k, _| k == "sidecar.istio.io/status" || k.starts_with("health.kiali.io"));
         if a.is_empty() {

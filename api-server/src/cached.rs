@@ -391,7 +391,9 @@ mod tests {
         // The metadata keeps what the bare-pod workloads read; the rest of it is gone.
         let m = &watched.metadata;
         assert_eq!(m.resource_version.as_deref(), Some("4242"));
-        assert!(m.managed_fields.is_none() && m.generate_name.is_none());
+        assert!(m.managed_fields.is_none() && m.generate_name.is_none() && m.uid.is_none());
+        let owner = &m.owner_references.as_ref().unwrap()[0];
+        assert!(owner.uid.is_empty() && owner.api_version.is_empty());
         let init = watched.spec.as_ref().unwrap().init_containers.as_ref();
         assert_eq!(init.unwrap()[0].name, "istio-init");
     }
