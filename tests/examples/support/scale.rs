@@ -290,7 +290,10 @@ pub async fn load(http: &reqwest::Client, base: &str, page: &Page) -> Load {
                     });
                     (timing, body.len(), err)
                 }
-                Err(e) => (None, 0, Some(format!("{}: {e}", request_label(path)))),
+                Err(e) => {
+                    let e = error_chain(&e.without_url());
+                    (None, 0, Some(format!("{}: {e}", request_label(path))))
+                }
             };
             let ms = t.elapsed().as_secs_f64() * 1000.0;
             (timing, body, err, (request_label(path), ms))
@@ -313,6 +316,18 @@ pub async fn load(http: &reqwest::Client, base: &str, page: &Page) -> Load {
         errors,
         requests,
     }
+}
+
+/// An error and its causes (a failed request's `Display` names none: "error sending request").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
 }
 
 /// The `prom;dur=…` entry of a `Server-Timing` header.
