@@ -21,7 +21,7 @@ use crate::cached::{
     Workload,
 };
 use crate::changes::Changes;
-use crate::list_memo::ListMemo;
+use crate::namespace_memo::{ListMemo, WorkloadMemo};
 use crate::sync_state::ClusterState;
 pub use crate::sync_state::{CORE_KIND_NAMES, CORE_KINDS};
 
@@ -70,6 +70,8 @@ pub struct ClusterCache {
     pub changes: Arc<Changes>,
     /// The list pages' items, kept per namespace while it does not change.
     pub lists: ListMemo,
+    /// The workloads of each namespace, kept while it does not change.
+    pub workloads: WorkloadMemo,
 }
 
 /// The writing halves of a [`ClusterCache`], fed by the watches.
@@ -136,6 +138,7 @@ impl ClusterCache {
             istio: RwLock::new(BTreeMap::new()),
             changes: w.changes.clone(),
             lists: ListMemo::default(),
+            workloads: WorkloadMemo::default(),
         };
         (Arc::new(cache), w)
     }
@@ -165,6 +168,7 @@ impl ClusterCache {
             istio: RwLock::new(istio),
             changes: Arc::default(),
             lists: ListMemo::default(),
+            workloads: WorkloadMemo::default(),
         })
     }
 

@@ -1,7 +1,7 @@
 //! Which namespaces of a cluster changed: every change the watches apply to a cluster's cache
 //! stamps its namespace with a new number, and a relist (a watch's first list, or a list again
 //! after its watch expired) stamps every namespace. What is derived from one namespace's objects
-//! ([`crate::list_memo`]) is current for as long as that namespace's stamp is the same.
+//! ([`crate::namespace_memo`]) is current for as long as that namespace's stamp is the same.
 
 use std::collections::HashMap;
 use std::sync::RwLock;

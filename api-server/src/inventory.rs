@@ -3,6 +3,7 @@
 //! details, health, the graph and validations group them the same way.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -223,6 +224,47 @@ pub fn workloads(
     v
 }
 
+/// What [`workloads`] answers, each namespace's workloads shared and kept between calls while
+/// the namespace does not change ([`crate::namespace_memo`]): the graph, health and validations
+/// read every workload of the namespaces they cover, and would otherwise build them all again.
+/// Namespaces are those of the cluster's namespace cache.
+pub fn shared_workloads(
+    cache: &ClusterCache,
+    keep: &dyn Fn(&str) -> bool,
+    rules: &AppLabels,
+) -> Vec<Arc<WorkloadInfo>> {
+    let mut names: Vec<String> = cache
+        .namespaces
+        .state()
+        .iter()
+        .filter_map(|n| n.metadata.name.clone())
+        .filter(|n| keep(n))
+        .collect();
+    names.sort();
+    let exists = |ns: &str| {
+        cache
+            .namespaces
+            .get(&kube::runtime::reflector::ObjectRef::new(ns))
+            .is_some()
+    };
+    let digest = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        format!("{rules:?}").hash(&mut h);
+        h.finish()
+    };
+    let parts = cache
+        .workloads
+        .items(digest, &names, &cache.changes, &exists, |stale| {
+            let mut by: HashMap<String, Vec<Arc<WorkloadInfo>>> = HashMap::new();
+            for w in workloads(cache, &|ns| stale.contains(ns), rules) {
+                by.entry(w.namespace.clone()).or_default().push(Arc::new(w));
+            }
+            by
+        });
+    parts.iter().flat_map(|p| p.iter().cloned()).collect()
+}
+
 /// Kiali's WorkloadGroup workloads: each group with the WorkloadEntries it created (owned by
 /// it, or carrying its template labels in its namespace) as its replicas, all of them available
 /// and in the mesh (an entry is a proxy that registered itself). Labels and annotations are the
@@ -386,7 +428,7 @@ pub fn cluster_inventory(
         name: name.to_string(),
         namespaces: namespaces(cache, keep),
         services: services(cache, keep),
-        workloads: workloads(cache, keep, rules),
+        workloads: shared_workloads(cache, keep, rules),
         service_entries: service_entries
             .iter()
             .map(ConfigObject::service_entry)

@@ -43,7 +43,7 @@ pub struct Metrics {
     pub errors: Family<ErrorLabels, Counter>,
     pub cluster_accessible: Family<ClusterLabels, Gauge>,
     pub cached_objects: Family<KindLabels, Gauge>,
-    /// Bytes of list items kept written per cluster ([`crate::list_memo`]).
+    /// Bytes of list items kept written per cluster ([`crate::namespace_memo`]).
     pub list_items_bytes: Family<ClusterLabels, Gauge>,
     /// The view caches' counters (`view_cache_*`, [`crate::view_cache`]).
     pub view_cache: crate::view_cache::CacheMetrics,
@@ -153,7 +153,7 @@ impl Metrics {
             };
             self.list_items_bytes
                 .get_or_create(&cluster)
-                .set(k.lists.bytes() as i64);
+                .set(k.lists.weigh(|w| w.len()) as i64);
             self.cluster_accessible
                 .get_or_create(&cluster)
                 .set(i64::from(c.state.accessible()));

@@ -26,6 +26,13 @@ pub type Written = Arc<Vec<u8>>;
 /// The list pages' written items of one cluster.
 pub type ListMemo = NamespaceMemo<List, Written>;
 
+/// One namespace's workloads, sorted by name.
+pub type Workloads = Arc<Vec<Arc<meshglass_engine::WorkloadInfo>>>;
+
+/// The workloads of one cluster's namespaces, per digest of the app-label rules they were
+/// grouped by.
+pub type WorkloadMemo = NamespaceMemo<u64, Workloads>;
+
 /// What one cluster's namespaces hold of each `K`, as `T`s (cheap to clone: an `Arc`).
 pub struct NamespaceMemo<K, T> {
     entries: Mutex<HashMap<(K, String), (u64, T)>>,
@@ -167,7 +174,12 @@ mod tests {
             stale
                 .iter()
                 .filter(|n| **n != "empty")
-                .map(|n| (n.to_string(), Arc::new(format!("\"{n}1\",\"{n}2\"").into_bytes())))
+                .map(|n| {
+                    (
+                        n.to_string(),
+                        Arc::new(format!("\"{n}1\",\"{n}2\"").into_bytes()),
+                    )
+                })
                 .collect()
         };
         let all: Vec<String> = ["a", "b", "empty"].map(String::from).to_vec();

@@ -2,6 +2,7 @@
 //! synthetic mesh. Public so integration tests, benchmarks and the server's tests share them.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::input::{Family, Label, Sample};
 use crate::inventory::{
@@ -148,7 +149,10 @@ pub fn bookinfo_inventory() -> MeshInventory {
                     workload("details-v1", "details", "v1", (1, 1, 1)),
                     workload("reviews-v1", "reviews", "v1", (1, 1, 1)),
                     workload("reviews-v2", "reviews", "v2", (2, 2, 1)),
-                ],
+                ]
+                .into_iter()
+                .map(Arc::new)
+                .collect(),
                 service_entries: Vec::new(),
                 routing: Vec::new(),
             },
@@ -159,7 +163,10 @@ pub fn bookinfo_inventory() -> MeshInventory {
                 workloads: vec![
                     workload("reviews-v3", "reviews", "v3", (1, 1, 1)),
                     workload("ratings-v1", "ratings", "v1", (1, 1, 1)),
-                ],
+                ]
+                .into_iter()
+                .map(Arc::new)
+                .collect(),
                 service_entries: Vec::new(),
                 routing: Vec::new(),
             },
@@ -344,7 +351,7 @@ pub fn synthetic_mesh(
         let ver = if name.ends_with("v1") { "v1" } else { "v2" };
         let mut w = workload(name, app, ver, (1, 1, 1));
         w.namespace = ns_names[*ns].clone();
-        inv.clusters[*c].workloads.push(w);
+        inv.clusters[*c].workloads.push(Arc::new(w));
         let mut s = service(app);
         s.namespace = ns_names[*ns].clone();
         if !inv.clusters[*c]
@@ -428,7 +435,7 @@ pub fn synthetic_config(
                         container_ports: vec![("http".into(), 9080)],
                         ..Default::default()
                     }];
-                    inv.workloads.push(w);
+                    inv.workloads.push(Arc::new(w));
                 }
                 for app in ["reviews", "ratings", "productpage"] {
                     let mut s = service(app);

@@ -2,6 +2,7 @@
 //! objects at the edge (the server does that) into plain engine types.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -28,8 +29,9 @@ pub struct ClusterInventory {
     pub namespaces: Vec<NamespaceInfo>,
     /// Kubernetes Services.
     pub services: Vec<ServiceInfo>,
-    /// Workloads (Deployments, StatefulSets, DaemonSets, … or bare pods).
-    pub workloads: Vec<WorkloadInfo>,
+    /// Workloads (Deployments, StatefulSets, DaemonSets, … or bare pods), shared: the server
+    /// keeps each namespace's workloads between requests while the namespace does not change.
+    pub workloads: Vec<Arc<WorkloadInfo>>,
     /// Istio ServiceEntries.
     #[serde(default)]
     pub service_entries: Vec<ServiceEntryInfo>,
@@ -296,9 +298,12 @@ pub struct PodInfo {
 }
 
 /// Kiali's apps: workloads with an app, grouped by namespace and app.
-pub fn apps(workloads: &[WorkloadInfo]) -> BTreeMap<(String, String), Vec<&WorkloadInfo>> {
+pub fn apps<W: std::borrow::Borrow<WorkloadInfo>>(
+    workloads: &[W],
+) -> BTreeMap<(String, String), Vec<&WorkloadInfo>> {
     let mut m: BTreeMap<(String, String), Vec<&WorkloadInfo>> = BTreeMap::new();
     for w in workloads {
+        let w = w.borrow();
         if let Some(app) = w.app() {
             m.entry((w.namespace.clone(), app.to_string()))
                 .or_default()

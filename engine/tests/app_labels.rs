@@ -36,7 +36,7 @@ fn mesh(w: WorkloadInfo) -> MeshInventory {
                 name: "bookinfo".into(),
                 ..Default::default()
             }],
-            workloads: vec![w],
+            workloads: vec![w.into()],
             ..Default::default()
         }],
     }

@@ -512,10 +512,12 @@ fn app_and_service_health() {
 fn annotation_and_rules_override_tolerances() {
     let mut inv = fixtures::bookinfo_inventory();
     // details-v1: 10% 5xx; with degraded 20 / failure 30 it is Healthy.
-    inv.clusters[0].workloads[1].annotations.insert(
-        "health.kiali.io/rate".into(),
-        "5XX,20,30,http,inbound".into(),
-    );
+    std::sync::Arc::make_mut(&mut inv.clusters[0].workloads[1])
+        .annotations
+        .insert(
+            "health.kiali.io/rate".into(),
+            "5XX,20,30,http,inbound".into(),
+        );
     let rules = HealthRules::new(&HealthConfig {
         rate: vec![RateRule {
             namespace: "bookinfo".into(),

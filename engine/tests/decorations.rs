@@ -52,19 +52,22 @@ fn mesh() -> meshglass_engine::MeshInventory {
         name: "istio-system".into(),
         ..Default::default()
     });
-    east.workloads.push(workload(
-        "istio-system",
-        "istio-ingressgateway",
-        &[
-            ("app", "istio-ingressgateway"),
-            ("istio", "ingressgateway"),
-            ("operator.istio.io/component", "IngressGateways"),
-        ],
-        false,
-    ));
+    east.workloads.push(
+        workload(
+            "istio-system",
+            "istio-ingressgateway",
+            &[
+                ("app", "istio-ingressgateway"),
+                ("istio", "ingressgateway"),
+                ("operator.istio.io/component", "IngressGateways"),
+            ],
+            false,
+        )
+        .into(),
+    );
     for w in &mut east.workloads {
         if w.name == "details-v1" {
-            w.istio_sidecar = false;
+            std::sync::Arc::make_mut(w).istio_sidecar = false;
         }
     }
     east.routing = vec![
@@ -173,12 +176,15 @@ fn mesh_check_flags_workloads_without_sidecars_but_not_gateways() {
     assert!(!node(&g2, "east", "istio-ingressgateway").is_out_of_mesh);
     // A workload without a sidecar outside the requested namespaces is checked too.
     let mut inv = mesh();
-    inv.clusters[0].workloads.push(workload(
-        "istio-system",
-        "istio-ingressgateway",
-        &[("app", "istio-ingressgateway")],
-        false,
-    ));
+    inv.clusters[0].workloads.push(
+        workload(
+            "istio-system",
+            "istio-ingressgateway",
+            &[("app", "istio-ingressgateway")],
+            false,
+        )
+        .into(),
+    );
     inv.clusters[0]
         .workloads
         .retain(|w| !(w.name == "istio-ingressgateway" && w.labels.contains_key("istio")));

@@ -250,6 +250,7 @@ proptest! {
         for c in &mut inv.clusters {
             for w in &mut c.workloads {
                 if let Some((d, cur, a)) = it.next() {
+                    let w = std::sync::Arc::make_mut(w);
                     w.desired_replicas = d;
                     w.current_replicas = cur;
                     w.available_replicas = a;

@@ -226,6 +226,19 @@ async fn lists_follow_a_change_in_one_namespace(s: &scale::Scenario) {
         .expect("listed");
         assert_eq!(rest, *was, "{path}: nothing else changed");
     }
+    // Health reads the same kept workloads (the graph and validations too): d is there.
+    let health =
+        format!("/api/clusters/health?type=app&clusterName=east&namespaces={ns}&rateInterval=10m");
+    wait_until(
+        "east's app health holds d",
+        Duration::from_secs(60),
+        || async {
+            let h = get(s, &health).await;
+            Ok::<_, String>(h["namespaceAppHealth"][ns]["d"].is_object().then_some(()))
+        },
+    )
+    .await
+    .expect("app health of d");
     // Deleted again: gone from every list, which is what it was.
     let dp = kube::api::DeleteParams::default();
     kube::Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(east.clone(), ns)

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::auth::Identity;
 use crate::error::Result;
 use crate::kiali_json;
-use crate::list_memo::{List, Written, write_array};
+use crate::namespace_memo::{List, Written, write_array};
 use crate::params::Params;
 use crate::state::{Shared, View, Views, blocking};
 use kube::runtime::reflector::ObjectRef;
@@ -66,7 +66,7 @@ async fn list_views(
 }
 
 /// One cluster's items of `list` in the namespaces the view sees, in their order: kept per
-/// namespace while it does not change ([`ListMemo`](crate::list_memo::ListMemo)), `write`
+/// namespace while it does not change ([`ListMemo`](crate::namespace_memo::ListMemo)), `write`
 /// writing those that changed.
 fn cluster_items(
     v: &View,

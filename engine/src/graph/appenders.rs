@@ -134,7 +134,10 @@ impl<'a> Builder<'a> {
         let mut m = FxHashMap::default();
         for c in &self.inv.clusters {
             for w in &c.workloads {
-                m.insert((c.name.as_str(), w.namespace.as_str(), w.name.as_str()), w);
+                m.insert(
+                    (c.name.as_str(), w.namespace.as_str(), w.name.as_str()),
+                    &**w,
+                );
             }
         }
         m

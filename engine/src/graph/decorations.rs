@@ -50,6 +50,7 @@ impl<'a> Builder<'a> {
                                 && w.app() == Some(n.app)
                                 && (!is_ok(n.version) || w.version() == Some(n.version))
                         })
+                        .map(|w| &**w)
                         .collect(),
                     None => Vec::new(),
                 },
@@ -94,6 +95,7 @@ impl<'a> Builder<'a> {
                                 == Some(component)
                             && w.labels.get("app").map(String::as_str) == Some(n.app)
                     })
+                    .map(|w| &**w)
                     .collect();
                 if gws.is_empty() {
                     continue;

@@ -513,8 +513,12 @@ fn kind_entities(
     let mut entities = Vec::new();
     match kind {
         HealthKind::Workload => {
-            let mut wls: Vec<&WorkloadInfo> =
-                c.workloads.iter().filter(|w| &w.namespace == ns).collect();
+            let mut wls: Vec<&WorkloadInfo> = c
+                .workloads
+                .iter()
+                .filter(|w| &w.namespace == ns)
+                .map(|w| &**w)
+                .collect();
             wls.sort_by(|a, b| a.name.cmp(&b.name));
             for w in wls {
                 let statuses = vec![WorkloadStatus::from_workload(w)];

@@ -157,7 +157,7 @@ impl Bed {
                     })
                     .into(),
                 services: c.services,
-                workloads: c.workloads,
+                workloads: c.workloads.into_iter().map(std::sync::Arc::new).collect(),
                 ..Default::default()
             };
             ClusterConfig::new(inventory, c.objects)
