@@ -23,8 +23,13 @@ use crate::error::Error;
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// A request that has not been answered in this time gets a 504.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
-/// Requests served at once; beyond, a 503 with `Retry-After` (probes are not counted).
+/// Requests served at once (probes are not counted); beyond, a request waits for a slot.
 pub const MAX_CONCURRENT_REQUESTS: usize = 64;
+/// Requests waiting for a slot at once; beyond, a 503 with `Retry-After`. The overview alone
+/// sends about 17 requests at once (per cluster), so a burst of users queues instead of failing.
+pub const MAX_WAITING_REQUESTS: usize = 512;
+/// How long a request waits for a slot before its 503.
+pub const SLOT_WAIT: Duration = Duration::from_secs(10);
 /// Open connections; beyond, new connections are closed at once.
 pub const MAX_CONNECTIONS: usize = 10_000;
 /// Request bodies larger than this get a 413 (the largest are Istio config writes and the login form).
@@ -74,9 +79,10 @@ pub async fn serve(listener: TcpListener, app: Router) {
 /// Wraps `app` in the request limits and the response headers.
 pub fn layers(app: Router) -> Router {
     let slots = Arc::new(Semaphore::new(MAX_CONCURRENT_REQUESTS));
+    let waiting = Arc::new(Semaphore::new(MAX_WAITING_REQUESTS));
     app.layer(middleware::from_fn(move |req: Request, next: Next| {
-        let slots = slots.clone();
-        async move { limit(slots, req, next).await }
+        let (slots, waiting) = (slots.clone(), waiting.clone());
+        async move { limit(slots, waiting, req, next).await }
     }))
     .layer(middleware::from_fn(check_request))
     .layer(middleware::from_fn(security_headers))
@@ -86,16 +92,38 @@ fn is_probe(path: &str) -> bool {
     path.ends_with("/healthz") || path.ends_with("/readyz")
 }
 
-/// The concurrency cap and the request timeout.
-async fn limit(slots: Arc<Semaphore>, req: Request, next: Next) -> Response {
+/// A slot of `slots`: at once when one is free, else after waiting up to [`SLOT_WAIT`] as one of
+/// at most [`MAX_WAITING_REQUESTS`] (`waiting`); `None` beyond either.
+async fn slot(
+    slots: Arc<Semaphore>,
+    waiting: &Semaphore,
+) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    if let Ok(p) = slots.clone().try_acquire_owned() {
+        return Some(p);
+    }
+    let _place = waiting.try_acquire().ok()?;
+    tokio::time::timeout(SLOT_WAIT, slots.acquire_owned())
+        .await
+        .ok()?
+        .ok()
+}
+
+/// The concurrency cap (with its queue) and the request timeout.
+async fn limit(
+    slots: Arc<Semaphore>,
+    waiting: Arc<Semaphore>,
+    req: Request,
+    next: Next,
+) -> Response {
     let _permit = if is_probe(req.uri().path()) {
         None
     } else {
-        match slots.try_acquire_owned() {
+        match slot(slots, &waiting).await.ok_or(()) {
             Ok(p) => Some(p),
             Err(_) => {
                 return Error::Busy(format!(
-                    "more than {MAX_CONCURRENT_REQUESTS} requests in progress"
+                    "more than {MAX_CONCURRENT_REQUESTS} requests in progress for {} s",
+                    SLOT_WAIT.as_secs()
                 ))
                 .into_response();
             }
@@ -206,8 +234,10 @@ mod tests {
         Request::builder().uri(path).body(Body::empty()).unwrap()
     }
 
-    #[tokio::test]
-    async fn requests_beyond_the_cap_get_503_with_retry_after() {
+    // Time is paused: a request waiting for a slot is cut off at SLOT_WAIT as soon as every task
+    // waits, without the test waiting that long.
+    #[tokio::test(start_paused = true)]
+    async fn requests_beyond_the_cap_wait_for_a_slot_then_get_503_with_retry_after() {
         let hold = Arc::new(Semaphore::new(0));
         let entered = Arc::new(AtomicUsize::new(0));
         let (h, e) = (hold.clone(), entered.clone());
@@ -233,13 +263,30 @@ mod tests {
         while entered.load(Ordering::SeqCst) < MAX_CONCURRENT_REQUESTS {
             tokio::task::yield_now().await;
         }
+        // Every slot held: one more waits SLOT_WAIT for a slot, then gets its 503.
+        let t0 = tokio::time::Instant::now();
         let over = app.clone().oneshot(get_req("/slow")).await.unwrap();
+        assert!(t0.elapsed() >= SLOT_WAIT, "{:?}", t0.elapsed());
         assert_eq!(over.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(over.headers()[header::RETRY_AFTER], "1");
         assert!(over.headers().contains_key(header::CONTENT_SECURITY_POLICY));
         let probe = app.clone().oneshot(get_req("/healthz")).await.unwrap();
         assert_eq!(probe.status(), StatusCode::OK, "probes are not counted");
+        // One more waits, and is served once the slots are given back.
+        let queued = tokio::spawn({
+            let app = app.clone();
+            async move { app.oneshot(get_req("/slow")).await.unwrap().status() }
+        });
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!queued.is_finished(), "waits for a slot");
         hold.add_permits(MAX_CONCURRENT_REQUESTS);
+        assert_eq!(
+            queued.await.unwrap(),
+            StatusCode::OK,
+            "served after waiting"
+        );
         for t in tasks {
             assert_eq!(t.await.unwrap(), StatusCode::OK);
         }

@@ -53,7 +53,7 @@ CASES=(
   "5d-review-every-namespace|$SRV|trust_tests::access_is_reviewed_for_the_requested_namespaces_only"
   "5e-duration-uncapped|$SRV|trust_tests::durations_query_times_and_namespace_counts_are_capped"
   "5f-namespaces-uncapped|$SRV|trust_tests::durations_query_times_and_namespace_counts_are_capped"
-  "5g-no-concurrency-cap|$SRV|edge::tests::requests_beyond_the_cap_get_503_with_retry_after"
+  "5g-no-concurrency-cap|$SRV|edge::tests::requests_beyond_the_cap_wait_for_a_slot_then_get_503_with_retry_after"
   "5h-no-header-read-timeout|$SRV|edge::tests::a_client_that_never_finishes_its_headers_is_cut_off_at_the_timeout"
   "5i-no-body-limit|$SRV|trust_tests::every_response_has_security_headers_and_writes_check_origin"
   "5j-prometheus-body-uncapped|$SRV|upstream_tests::hanging_and_endless_upstreams_are_cut_off"
