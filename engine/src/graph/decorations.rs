@@ -1,6 +1,8 @@
 //! Kiali's node decorations from the inventory: the meshCheck appender (`isOutOfMesh`), the
 //! istio appender's gateways (`isGateway`) and the workloadEntry appender (`hasWorkloadEntry`).
 
+use rustc_hash::FxHashMap;
+
 use super::appenders::WorkloadIndex;
 use super::cytoscape::{GwInfo, VsInfo, WeInfo};
 use super::ids::NodeType;
@@ -23,13 +25,45 @@ fn is_gateway(w: &WorkloadInfo) -> bool {
         || l("istio.io/gateway-name").is_some()
 }
 
+/// Each cluster's workloads by namespace: a node's workloads are looked for among its
+/// namespace's, not the whole cluster's (at 800 namespaces, app nodes × workloads was most of the
+/// appenders' time).
+type ByNamespace<'a> = FxHashMap<(&'a str, &'a str), Vec<&'a WorkloadInfo>>;
+
+fn by_namespace(inv: &crate::inventory::MeshInventory) -> ByNamespace<'_> {
+    let mut m: ByNamespace<'_> = FxHashMap::default();
+    for c in &inv.clusters {
+        for w in &c.workloads {
+            m.entry((c.name.as_str(), w.namespace.as_str()))
+                .or_default()
+                .push(w);
+        }
+    }
+    m
+}
+
+/// The workloads of `namespace` in `cluster` that `pick` accepts.
+fn picked<'a>(
+    by: &ByNamespace<'a>,
+    cluster: &str,
+    namespace: &str,
+    pick: impl Fn(&WorkloadInfo) -> bool,
+) -> Vec<&'a WorkloadInfo> {
+    by.get(&(cluster, namespace))
+        .into_iter()
+        .flatten()
+        .copied()
+        .filter(|w| pick(w))
+        .collect()
+}
+
 impl<'a> Builder<'a> {
     /// Kiali's meshCheck appender: `isOutOfMesh` on workload and app nodes whose workloads (an
     /// app node's: those of its app, and version when set) lack a sidecar, unless they are
     /// gateways. Nodes of any namespace the inventory holds are checked; the control plane's
     /// namespace and dead nodes are not, nor nodes without workloads.
     pub(super) fn mesh_check(&mut self, wl_index: &WorkloadIndex<'a>) {
-        let inv = self.inv;
+        let by = by_namespace(self.inv);
         let control_plane = self.opts.istio_namespace.as_str();
         for n in &mut self.nodes {
             if n.removed || n.is_dead || n.namespace == control_plane {
@@ -41,19 +75,9 @@ impl<'a> Builder<'a> {
                     .into_iter()
                     .copied()
                     .collect(),
-                NodeType::App => match inv.cluster(n.cluster) {
-                    Some(c) => c
-                        .workloads
-                        .iter()
-                        .filter(|w| {
-                            w.namespace == n.namespace
-                                && w.app() == Some(n.app)
-                                && (!is_ok(n.version) || w.version() == Some(n.version))
-                        })
-                        .map(|w| &**w)
-                        .collect(),
-                    None => Vec::new(),
-                },
+                NodeType::App => picked(&by, n.cluster, n.namespace, |w| {
+                    w.app() == Some(n.app) && (!is_ok(n.version) || w.version() == Some(n.version))
+                }),
                 _ => continue,
             };
             if workloads.is_empty() {
@@ -71,6 +95,7 @@ impl<'a> Builder<'a> {
     /// of that cluster selecting the Deployment's labels (by Gateway name).
     pub(super) fn gateways(&mut self) {
         let inv = self.inv;
+        let by = by_namespace(inv);
         for n in &mut self.nodes {
             if n.removed || !matches!(n.node_type, NodeType::App | NodeType::Workload) {
                 continue;
@@ -83,20 +108,14 @@ impl<'a> Builder<'a> {
             };
             // Ingress first: a node both would be is shown as an ingress gateway, as in Kiali.
             for component in [INGRESS, EGRESS] {
-                let gws: Vec<&WorkloadInfo> = c
-                    .workloads
-                    .iter()
-                    .filter(|w| {
-                        w.namespace == n.namespace
-                            && w.kind == "Deployment"
-                            && w.labels
-                                .get("operator.istio.io/component")
-                                .map(String::as_str)
-                                == Some(component)
-                            && w.labels.get("app").map(String::as_str) == Some(n.app)
-                    })
-                    .map(|w| &**w)
-                    .collect();
+                let gws = picked(&by, n.cluster, n.namespace, |w| {
+                    w.kind == "Deployment"
+                        && w.labels
+                            .get("operator.istio.io/component")
+                            .map(String::as_str)
+                            == Some(component)
+                        && w.labels.get("app").map(String::as_str) == Some(n.app)
+                });
                 if gws.is_empty() {
                     continue;
                 }

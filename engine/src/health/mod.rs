@@ -4,7 +4,7 @@
 //! Status order (worst wins): `Failure` > `Degraded` > `Not Ready` > `Healthy` > `NA`, Kiali's
 //! status priorities.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use rustc_hash::FxHashMap;
 
@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::diag::Diagnostic;
 use crate::diag::Diagnostics;
 use crate::input::{Family, Sample};
-use crate::inventory::{ClusterInventory, MeshInventory, WorkloadInfo};
+use crate::inventory::{ClusterInventory, MeshInventory, ServiceInfo, WorkloadInfo};
 
 mod rules;
 
@@ -371,13 +371,31 @@ pub fn health(
 
     let mut summaries = Vec::new();
     for c in clusters {
+        // Each namespace's workloads and services, grouped once (not filtered per namespace).
+        let held: HashSet<&str> = c.namespaces.iter().map(|n| n.name.as_str()).collect();
+        let mut objects: FxHashMap<&str, (Vec<&WorkloadInfo>, Vec<&ServiceInfo>)> =
+            FxHashMap::default();
+        for w in &c.workloads {
+            objects.entry(w.namespace.as_str()).or_default().0.push(w);
+        }
+        for s in &c.services {
+            objects.entry(s.namespace.as_str()).or_default().1.push(s);
+        }
+        let none = (Vec::new(), Vec::new());
         for ns in &namespaces {
-            if !c.namespaces.iter().any(|n| &n.name == *ns) {
+            if !held.contains(ns.as_str()) {
                 continue;
             }
+            let (wls, svcs) = objects.get(ns.as_str()).unwrap_or(&none);
             for &kind in &kinds {
                 let before = entities.len();
-                entities.extend(kind_entities(rules, &mut diags, &accs, kind, c, ns));
+                let here = Here {
+                    cluster: &c.name,
+                    namespace: ns,
+                    workloads: wls,
+                    services: svcs,
+                };
+                entities.extend(kind_entities(rules, &mut diags, &accs, kind, &here));
                 let mut counts: BTreeMap<HealthStatus, u32> = BTreeMap::new();
                 let mut worst = HealthStatus::Na;
                 for e in &entities[before..] {
@@ -501,24 +519,27 @@ fn accumulate<'s>(samples: &'s [Sample], diags: &mut Diagnostics) -> Accs<'s> {
     accs
 }
 
-/// The health of every object of `kind` in namespace `ns` of cluster `c`, in name order.
+/// One namespace of one cluster, with its workloads and services.
+struct Here<'a> {
+    cluster: &'a str,
+    namespace: &'a str,
+    workloads: &'a [&'a WorkloadInfo],
+    services: &'a [&'a ServiceInfo],
+}
+
+/// The health of every object of `kind` in namespace `here`, in name order.
 fn kind_entities(
     rules: &HealthRules,
     diags: &mut Diagnostics,
     accs: &Accs<'_>,
     kind: HealthKind,
-    c: &ClusterInventory,
-    ns: &String,
+    here: &Here<'_>,
 ) -> Vec<EntityHealth> {
+    let (cluster, ns) = (here.cluster, here.namespace);
     let mut entities = Vec::new();
     match kind {
         HealthKind::Workload => {
-            let mut wls: Vec<&WorkloadInfo> = c
-                .workloads
-                .iter()
-                .filter(|w| &w.namespace == ns)
-                .map(|w| &**w)
-                .collect();
+            let mut wls: Vec<&WorkloadInfo> = here.workloads.to_vec();
             wls.sort_by(|a, b| a.name.cmp(&b.name));
             for w in wls {
                 let statuses = vec![WorkloadStatus::from_workload(w)];
@@ -527,7 +548,7 @@ fn kind_entities(
                     diags,
                     accs,
                     kind,
-                    &c.name,
+                    cluster,
                     ns,
                     &w.name,
                     statuses,
@@ -537,7 +558,7 @@ fn kind_entities(
         }
         HealthKind::App => {
             let mut apps: BTreeMap<&str, Vec<&WorkloadInfo>> = BTreeMap::new();
-            for w in c.workloads.iter().filter(|w| &w.namespace == ns) {
+            for w in here.workloads.iter().copied() {
                 if let Some(app) = w.app() {
                     apps.entry(app).or_default().push(w);
                 }
@@ -558,7 +579,7 @@ fn kind_entities(
                     diags,
                     accs,
                     kind,
-                    &c.name,
+                    cluster,
                     ns,
                     app,
                     statuses,
@@ -567,7 +588,7 @@ fn kind_entities(
             }
         }
         HealthKind::Service => {
-            let mut svcs: Vec<_> = c.services.iter().filter(|s| &s.namespace == ns).collect();
+            let mut svcs: Vec<&ServiceInfo> = here.services.to_vec();
             svcs.sort_by(|a, b| a.name.cmp(&b.name));
             for s in svcs {
                 entities.push(entity(
@@ -575,7 +596,7 @@ fn kind_entities(
                     diags,
                     accs,
                     kind,
-                    &c.name,
+                    cluster,
                     ns,
                     &s.name,
                     Vec::new(),
