@@ -543,12 +543,17 @@ export async function graphPage(app: HTMLElement, signal: AbortSignal): Promise<
       if (t.isNode()) showNode(t.data() as GraphNodeData);
       else showEdge(t.data() as GraphEdgeData);
     });
+    // The ids of the last two taps (null: the background). Cytoscape fires dbltap for any two taps
+    // in quick succession, wherever they were: a click on a node and then on a box is not a
+    // double-click on the box.
+    let taps: [string | null, string | null] = [null, null];
     cyRef.on("tap", (ev: EventObject) => {
+      taps = [taps[1], ev.target === cyRef ? null : (ev.target.id() as string)];
       if (ev.target === cyRef) panel.hidden = true;
     });
     cyRef.on("dbltap", "node", (ev: EventObject) => {
       const d = ev.target.data() as GraphNodeData;
-      if (d.collapsed) expand(d.id);
+      if (d.collapsed && taps[0] === d.id) expand(d.id);
     });
     const renderMs = await r.renderMs;
     if (zoom && !cyRef.destroyed()) {
