@@ -245,6 +245,18 @@ test("find highlights exactly the nodes or edges an expression selects, hide tak
 });
 
 test("replay re-requests the graph at the slider's time over the last hour, plays frame by frame, and goes back to live", async () => {
+  // The slider ends at the minute the page opens in (rounded down), and the demo's Prometheus started about a minute
+  // before these tests: until its rate window at that minute holds two scrapes, "now" on the slider has no traffic.
+  // Wait for the server's graph at the current minute to have traffic (what the "traffic now" assertion needs).
+  const q = new URL(`${demo.url}/${GRAPH}`).searchParams;
+  await waitFor("traffic in the graph at the start of the current minute", 180_000, async () => {
+    const t = Math.floor(Date.now() / 60_000) * 60;
+    const u = new URL(`${demo.url}/api/namespaces/graph`);
+    for (const k of ["namespaces", "graphType", "duration"]) u.searchParams.set(k, q.get(k));
+    u.searchParams.set("queryTime", String(t));
+    const r = await fetch(u);
+    return r.ok && leaves(await r.json()).length > 0;
+  }, 2000);
   await drawn(() => page.goto(`${demo.url}/${GRAPH}`));
   const bar = page.locator('[data-testid="replay-bar"]');
   assert.equal(await bar.isVisible(), false);
