@@ -249,6 +249,12 @@ async fn inventories_aggregate_clusters() {
 
     let (_, _, sv) = call(&s, "/kiali/api/clusters/services", None).await;
     assert_eq!(sv["services"].as_array().unwrap().len(), 4);
+    // What the lists built is kept, and the metrics say how much of it.
+    let text = s.metrics.render(&s.registry);
+    assert!(
+        text.contains("meshglass_server_kept_workloads{cluster=\"west\"} 2"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

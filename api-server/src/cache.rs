@@ -172,6 +172,26 @@ impl ClusterCache {
         })
     }
 
+    /// The names of the cluster's namespaces that `keep` accepts, sorted.
+    pub fn namespace_names(&self, keep: &dyn Fn(&str) -> bool) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .namespaces
+            .state()
+            .iter()
+            .filter_map(|n| n.metadata.name.clone())
+            .filter(|n| keep(n))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Whether the cluster has the namespace `ns` (what is kept of a deleted one is dropped).
+    pub fn has_namespace(&self, ns: &str) -> bool {
+        self.namespaces
+            .get(&kube::runtime::reflector::ObjectRef::new(ns))
+            .is_some()
+    }
+
     /// Cached objects of one Istio kind (empty when the CRD is absent).
     pub fn istio(&self, kind: IstioKind) -> Vec<Arc<DynamicObject>> {
         let map = self.istio.read().unwrap_or_else(|e| e.into_inner());

@@ -233,35 +233,26 @@ pub fn shared_workloads(
     keep: &dyn Fn(&str) -> bool,
     rules: &AppLabels,
 ) -> Vec<Arc<WorkloadInfo>> {
-    let mut names: Vec<String> = cache
-        .namespaces
-        .state()
-        .iter()
-        .filter_map(|n| n.metadata.name.clone())
-        .filter(|n| keep(n))
-        .collect();
-    names.sort();
-    let exists = |ns: &str| {
-        cache
-            .namespaces
-            .get(&kube::runtime::reflector::ObjectRef::new(ns))
-            .is_some()
-    };
+    let names = cache.namespace_names(keep);
     let digest = {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        format!("{rules:?}").hash(&mut h);
+        rules.hash(&mut h);
         h.finish()
     };
-    let parts = cache
-        .workloads
-        .items(digest, &names, &cache.changes, &exists, |stale| {
+    let parts = cache.workloads.items(
+        digest,
+        &names,
+        &cache.changes,
+        &|ns| cache.has_namespace(ns),
+        |stale| {
             let mut by: HashMap<String, Vec<Arc<WorkloadInfo>>> = HashMap::new();
             for w in workloads(cache, &|ns| stale.contains(ns), rules) {
                 by.entry(w.namespace.clone()).or_default().push(Arc::new(w));
             }
             by
-        });
+        },
+    );
     parts.iter().flat_map(|p| p.iter().cloned()).collect()
 }
 

@@ -45,6 +45,8 @@ pub struct Metrics {
     pub cached_objects: Family<KindLabels, Gauge>,
     /// Bytes of list items kept written per cluster ([`crate::namespace_memo`]).
     pub list_items_bytes: Family<ClusterLabels, Gauge>,
+    /// Workloads kept built per cluster ([`crate::namespace_memo`]).
+    pub kept_workloads: Family<ClusterLabels, Gauge>,
     /// The view caches' counters (`view_cache_*`, [`crate::view_cache`]).
     pub view_cache: crate::view_cache::CacheMetrics,
 }
@@ -60,6 +62,12 @@ impl Default for Metrics {
         let cluster_accessible = Family::<ClusterLabels, Gauge>::default();
         let cached_objects = Family::<KindLabels, Gauge>::default();
         let list_items_bytes = Family::<ClusterLabels, Gauge>::default();
+        let kept_workloads = Family::<ClusterLabels, Gauge>::default();
+        registry.register(
+            "kept_workloads",
+            "Workloads kept built per cluster for the graph, health, validations, lists and details (rebuilt per namespace when it changes)",
+            kept_workloads.clone(),
+        );
         registry.register(
             "list_items_bytes",
             "Bytes of the list pages' items kept written, per cluster (rewritten per namespace when it changes)",
@@ -100,6 +108,7 @@ impl Default for Metrics {
             cluster_accessible,
             cached_objects,
             list_items_bytes,
+            kept_workloads,
             view_cache,
         }
     }
@@ -130,6 +139,7 @@ impl Metrics {
         self.cluster_accessible.clear();
         self.cached_objects.clear();
         self.list_items_bytes.clear();
+        self.kept_workloads.clear();
         for c in clusters.snapshot() {
             let k = &c.cache;
             let counts = [
@@ -154,6 +164,9 @@ impl Metrics {
             self.list_items_bytes
                 .get_or_create(&cluster)
                 .set(k.lists.weigh(|w| w.len()) as i64);
+            self.kept_workloads
+                .get_or_create(&cluster)
+                .set(k.workloads.weigh(|w| w.len()) as i64);
             self.cluster_accessible
                 .get_or_create(&cluster)
                 .set(i64::from(c.state.accessible()));

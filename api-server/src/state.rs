@@ -91,43 +91,24 @@ impl View {
 
     /// Visible namespace names, sorted.
     pub fn namespace_names(&self) -> Vec<String> {
-        let mut v: Vec<String> = self
-            .entry
-            .cache
-            .namespaces
-            .state()
-            .iter()
-            .filter_map(|n| n.metadata.name.clone())
-            .filter(|n| self.sees(n))
-            .collect();
-        v.sort();
-        v
+        self.entry.cache.namespace_names(&|n| self.sees(n))
     }
 
     /// The namespace names the caller may read, whatever it asked for, sorted.
     pub fn readable_namespace_names(&self) -> Vec<String> {
-        let mut v: Vec<String> = self
-            .entry
-            .cache
-            .namespaces
-            .state()
-            .iter()
-            .filter_map(|n| n.metadata.name.clone())
-            .filter(|n| self.may_see(n))
-            .collect();
-        v.sort();
-        v
+        self.entry.cache.namespace_names(&|n| self.may_see(n))
     }
 
     /// Visible workloads.
-    pub fn workloads(&self) -> Vec<WorkloadInfo> {
+    pub fn workloads(&self) -> Vec<Arc<WorkloadInfo>> {
         self.workloads_in(&|_| true)
     }
 
-    /// Visible workloads of the namespaces `keep` accepts.
-    pub fn workloads_in(&self, keep: &dyn Fn(&str) -> bool) -> Vec<WorkloadInfo> {
+    /// Visible workloads of the namespaces `keep` accepts, each namespace's kept while it does
+    /// not change ([`inventory::shared_workloads`]).
+    pub fn workloads_in(&self, keep: &dyn Fn(&str) -> bool) -> Vec<Arc<WorkloadInfo>> {
         let keep = |ns: &str| self.sees(ns) && keep(ns);
-        inventory::workloads(&self.entry.cache, &keep, &self.app_labels)
+        inventory::shared_workloads(&self.entry.cache, &keep, &self.app_labels)
     }
 
     /// Visible services.

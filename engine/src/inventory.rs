@@ -119,7 +119,7 @@ pub struct ServicePort {
 /// `istio_labels.app_label_name`/`version_label_name` of the configuration name. Lists, details,
 /// health and the graph all group workloads through [`AppLabels::app`] and
 /// [`AppLabels::version`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct AppLabels {
     /// App label keys, first present wins.
     pub app: Vec<String>,

@@ -4,6 +4,7 @@
 //! the validations of the Istio objects that select the workload or refer to the service.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use axum::Extension;
 use axum::extract::{Path, Query, State};
@@ -109,7 +110,7 @@ pub async fn get_app(
     let mut services = BTreeSet::new();
     let mut clusters = Vec::new();
     for v in &views.clusters {
-        let ws: Vec<WorkloadInfo> = v
+        let ws: Vec<Arc<WorkloadInfo>> = v
             .workloads()
             .into_iter()
             .filter(|w| w.app() == Some(app.as_str()))

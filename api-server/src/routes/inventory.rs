@@ -2,6 +2,7 @@
 //! are in [`super::details`]).
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use axum::Extension;
 use axum::extract::{Query, State};
@@ -15,7 +16,6 @@ use crate::kiali_json;
 use crate::namespace_memo::{List, Written, write_array};
 use crate::params::Params;
 use crate::state::{Shared, View, Views, blocking};
-use kube::runtime::reflector::ObjectRef;
 
 /// `/api/namespaces`: every visible namespace of every cluster, sorted by name then cluster.
 pub async fn list_namespaces(
@@ -74,13 +74,14 @@ fn cluster_items(
     write: impl FnOnce(&View, &BTreeSet<&str>) -> HashMap<String, Vec<u8>>,
 ) -> Vec<Written> {
     let cache = &v.entry.cache;
-    let exists = |ns: &str| cache.namespaces.get(&ObjectRef::new(ns)).is_some();
     let names = v.namespace_names();
-    cache
-        .lists
-        .items(list, &names, &cache.changes, &exists, |stale| {
-            write(v, stale)
-        })
+    cache.lists.items(
+        list,
+        &names,
+        &cache.changes,
+        &|ns| cache.has_namespace(ns),
+        |stale| write(v, stale),
+    )
 }
 
 /// Appends `item` to its namespace's written items.
@@ -193,8 +194,9 @@ pub fn istio_sidecar(ws: &[&WorkloadInfo]) -> bool {
 }
 
 /// Workloads of `ns` that `svc` selects.
-pub fn selected<'a>(ws: &'a [WorkloadInfo], svc: &ServiceInfo) -> Vec<&'a WorkloadInfo> {
+pub fn selected<'a>(ws: &'a [Arc<WorkloadInfo>], svc: &ServiceInfo) -> Vec<&'a WorkloadInfo> {
     ws.iter()
+        .map(|w| &**w)
         .filter(|w| w.namespace == svc.namespace && selector_matches(&svc.selector, &w.labels))
         .collect()
 }
@@ -205,10 +207,10 @@ pub fn selected<'a>(ws: &'a [WorkloadInfo], svc: &ServiceInfo) -> Vec<&'a Worklo
 pub struct ByNamespace<'a>(HashMap<&'a str, Vec<&'a WorkloadInfo>>);
 
 impl<'a> ByNamespace<'a> {
-    pub fn new(ws: &'a [WorkloadInfo]) -> Self {
+    pub fn new(ws: &'a [Arc<WorkloadInfo>]) -> Self {
         let mut by: HashMap<&'a str, Vec<&'a WorkloadInfo>> = HashMap::new();
         for w in ws {
-            by.entry(w.namespace.as_str()).or_default().push(w);
+            by.entry(w.namespace.as_str()).or_default().push(&**w);
         }
         ByNamespace(by)
     }
@@ -286,7 +288,10 @@ mod tests {
             workload("a", "b-v1", "b"),
             workload("b", "a-v1", "a"),
             workload("b", "a-v2", "a"),
-        ];
+        ]
+        .into_iter()
+        .map(Arc::new)
+        .collect::<Vec<_>>();
         let by = ByNamespace::new(&ws);
         for svc in [
             service("a", Some("a")),

@@ -179,10 +179,9 @@ pub(crate) async fn find_pod(
         .iter()
         .filter(|v| v.may_see(ns))
         .find_map(|v| {
-            v.workloads()
-                .into_iter()
-                .filter(|w| w.namespace == ns)
-                .find_map(|w| w.pods.into_iter().find(|pod| pod.name == name))
+            v.workloads_in(&|n| n == ns)
+                .iter()
+                .find_map(|w| w.pods.iter().find(|pod| pod.name == name).cloned())
                 .map(|pod| (v.name().to_string(), kiali_json::pod(v.name(), &pod)))
         });
     match found {

@@ -50,8 +50,8 @@ fn app_of(s: &Shared, views: &Views, ns: &str, target: &Target) -> Result<String
         Target::Workload(w) => views
             .clusters
             .iter()
-            .flat_map(|v| v.workloads())
-            .find(|x| x.namespace == ns && x.name == *w)
+            .flat_map(|v| v.workloads_in(&|n| n == ns))
+            .find(|x| x.name == *w)
             .map(|x| x.app.clone().unwrap_or_else(|| w.clone()))
             .ok_or_else(|| {
                 Error::NotFound(format!(
