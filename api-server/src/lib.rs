@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cache;
 pub mod cached;
 pub mod changes;
+pub mod drop_later;
 pub mod edge;
 pub mod envoy;
 pub mod error;

@@ -14,6 +14,7 @@ use axum::response::Response;
 use meshglass_engine::{self as engine, CytoscapeGraph};
 
 use crate::auth::Identity;
+use crate::drop_later::drop_later;
 use crate::error::Result;
 use crate::params::Params;
 use crate::state::{Shared, Views, blocking};
@@ -189,6 +190,7 @@ fn assemble(
     if let Some(ns) = force_ns {
         keep_focus(&mut result.graph, ns, focus);
     }
+    drop_later((inv, reports, samples));
     result.graph
 }
 
@@ -215,7 +217,9 @@ async fn respond(
             force_ns.as_deref(),
             &focus,
         );
-        (views, graph.to_json_vec())
+        let body = graph.to_json_vec();
+        drop_later(graph);
+        (views, body)
     })
     .await?;
     Ok((views.respond_written(body), timing))
@@ -244,6 +248,7 @@ async fn shared_graph_timed(s: &Shared, params: &ViewParams) -> Result<(SharedGr
             &Focus::Namespaces,
         );
         let mut body = graph.to_json_vec();
+        drop_later(graph);
         body.shrink_to_fit();
         SharedGraph {
             opts,
@@ -307,8 +312,10 @@ async fn respond_cached(
                 || {
                     let mut t = shared.telemetry.clone();
                     t.outside = outside_namespaces(&shared.opts, &t.traffic, &views);
-                    assemble(&views, &shared.opts, t, &rules, None, &Focus::Namespaces)
-                        .to_json_vec()
+                    let graph = assemble(&views, &shared.opts, t, &rules, None, &Focus::Namespaces);
+                    let body = graph.to_json_vec();
+                    drop_later(graph);
+                    body
                 },
                 |body| body.len() as u64 + 256,
                 |extra| state.view_cache.graph.grow(&key, &shared, extra),
