@@ -21,7 +21,7 @@ use crate::cached::{
     Workload,
 };
 use crate::changes::Changes;
-use crate::namespace_memo::{ListMemo, WorkloadMemo};
+use crate::namespace_memo::{ListMemo, ServiceMemo, WorkloadMemo};
 use crate::sync_state::ClusterState;
 pub use crate::sync_state::{CORE_KIND_NAMES, CORE_KINDS};
 
@@ -72,6 +72,8 @@ pub struct ClusterCache {
     pub lists: ListMemo,
     /// The workloads of each namespace, kept while it does not change.
     pub workloads: WorkloadMemo,
+    /// The services of each namespace as the engine reads them, kept while it does not change.
+    pub service_infos: ServiceMemo,
 }
 
 /// The writing halves of a [`ClusterCache`], fed by the watches.
@@ -139,6 +141,7 @@ impl ClusterCache {
             changes: w.changes.clone(),
             lists: ListMemo::default(),
             workloads: WorkloadMemo::default(),
+            service_infos: ServiceMemo::default(),
         };
         (Arc::new(cache), w)
     }
@@ -169,6 +172,7 @@ impl ClusterCache {
             changes: Arc::default(),
             lists: ListMemo::default(),
             workloads: WorkloadMemo::default(),
+            service_infos: ServiceMemo::default(),
         })
     }
 

@@ -375,6 +375,26 @@ pub fn services(cache: &ClusterCache, keep: &dyn Fn(&str) -> bool) -> Vec<Servic
     v
 }
 
+/// What [`services`] answers, each namespace's services shared and kept between calls while the
+/// namespace does not change ([`crate::namespace_memo`]), as [`shared_workloads`] keeps workloads.
+pub fn shared_services(cache: &ClusterCache, keep: &dyn Fn(&str) -> bool) -> Vec<Arc<ServiceInfo>> {
+    let names = cache.namespace_names(keep);
+    let parts = cache.service_infos.items(
+        (),
+        &names,
+        &cache.changes,
+        &|ns| cache.has_namespace(ns),
+        |stale| {
+            let mut by: HashMap<String, Vec<Arc<ServiceInfo>>> = HashMap::new();
+            for s in services(cache, &|ns| stale.contains(ns)) {
+                by.entry(s.namespace.clone()).or_default().push(Arc::new(s));
+            }
+            by
+        },
+    );
+    parts.iter().flat_map(|p| p.iter().cloned()).collect()
+}
+
 /// Namespaces of a cluster that `keep` accepts.
 pub fn namespaces(cache: &ClusterCache, keep: &dyn Fn(&str) -> bool) -> Vec<NamespaceInfo> {
     cache
@@ -418,7 +438,7 @@ pub fn cluster_inventory(
     ClusterInventory {
         name: name.to_string(),
         namespaces: namespaces(cache, keep),
-        services: services(cache, keep),
+        services: shared_services(cache, keep),
         workloads: shared_workloads(cache, keep, rules),
         service_entries: service_entries
             .iter()

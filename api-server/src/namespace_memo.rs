@@ -33,6 +33,12 @@ pub type Workloads = Arc<Vec<Arc<meshglass_engine::WorkloadInfo>>>;
 /// grouped by.
 pub type WorkloadMemo = NamespaceMemo<u64, Workloads>;
 
+/// One namespace's services (as the engine reads them), sorted by name.
+pub type Services = Arc<Vec<Arc<meshglass_engine::ServiceInfo>>>;
+
+/// The services of one cluster's namespaces (they depend on nothing else: one key).
+pub type ServiceMemo = NamespaceMemo<(), Services>;
+
 /// What one cluster's namespaces hold of each `K`, as `T`s (cheap to clone: an `Arc`).
 pub struct NamespaceMemo<K, T> {
     entries: Mutex<HashMap<(K, String), (u64, T)>>,

@@ -112,13 +112,14 @@ impl View {
     }
 
     /// Visible services.
-    pub fn services(&self) -> Vec<ServiceInfo> {
+    pub fn services(&self) -> Vec<Arc<ServiceInfo>> {
         self.services_in(&|_| true)
     }
 
-    /// Visible services of the namespaces `keep` accepts.
-    pub fn services_in(&self, keep: &dyn Fn(&str) -> bool) -> Vec<ServiceInfo> {
-        inventory::services(&self.entry.cache, &|ns| self.sees(ns) && keep(ns))
+    /// Visible services of the namespaces `keep` accepts, each namespace's kept while it does
+    /// not change ([`inventory::shared_services`]).
+    pub fn services_in(&self, keep: &dyn Fn(&str) -> bool) -> Vec<Arc<ServiceInfo>> {
+        inventory::shared_services(&self.entry.cache, &|ns| self.sees(ns) && keep(ns))
     }
 
     /// Visible Istio objects of `kind`, sorted by namespace and name.

@@ -143,7 +143,10 @@ pub fn bookinfo_inventory() -> MeshInventory {
                     service("productpage"),
                     service("details"),
                     service("reviews"),
-                ],
+                ]
+                .into_iter()
+                .map(Arc::new)
+                .collect(),
                 workloads: vec![
                     workload("productpage-v1", "productpage", "v1", (1, 1, 1)),
                     workload("details-v1", "details", "v1", (1, 1, 1)),
@@ -159,7 +162,7 @@ pub fn bookinfo_inventory() -> MeshInventory {
             ClusterInventory {
                 name: "west".to_string(),
                 namespaces: ns(),
-                services: vec![service("reviews"), service("ratings")],
+                services: vec![Arc::new(service("reviews")), Arc::new(service("ratings"))],
                 workloads: vec![
                     workload("reviews-v3", "reviews", "v3", (1, 1, 1)),
                     workload("ratings-v1", "ratings", "v1", (1, 1, 1)),
@@ -359,7 +362,7 @@ pub fn synthetic_mesh(
             .iter()
             .any(|x| x.name == s.name && x.namespace == s.namespace)
         {
-            inv.clusters[*c].services.push(s);
+            inv.clusters[*c].services.push(Arc::new(s));
         }
     }
     let codes = ["200", "200", "201", "404", "503"];
@@ -440,7 +443,7 @@ pub fn synthetic_config(
                 for app in ["reviews", "ratings", "productpage"] {
                     let mut s = service(app);
                     s.namespace = ns.clone();
-                    inv.services.push(s);
+                    inv.services.push(Arc::new(s));
                 }
                 let subset = if n % 10 == 0 { "v9" } else { "v2" };
                 let specs = [

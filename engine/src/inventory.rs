@@ -28,7 +28,7 @@ pub struct ClusterInventory {
     /// Namespaces of the cluster.
     pub namespaces: Vec<NamespaceInfo>,
     /// Kubernetes Services.
-    pub services: Vec<ServiceInfo>,
+    pub services: Vec<Arc<ServiceInfo>>,
     /// Workloads (Deployments, StatefulSets, DaemonSets, … or bare pods), shared: the server
     /// keeps each namespace's workloads between requests while the namespace does not change.
     pub workloads: Vec<Arc<WorkloadInfo>>,

@@ -156,7 +156,7 @@ impl Bed {
                         ..Default::default()
                     })
                     .into(),
-                services: c.services,
+                services: c.services.into_iter().map(std::sync::Arc::new).collect(),
                 workloads: c.workloads.into_iter().map(std::sync::Arc::new).collect(),
                 ..Default::default()
             };
