@@ -65,6 +65,14 @@ async fn main() {
         s.rss_kib as f64 / s.cached_pods.max(1) as f64
     );
     let single = s.single(rounds).await;
+    // After every page was loaded: what the process keeps (the pages' kept workloads, services
+    // and list items, and what the allocator holds on to), not only the caches at start-up.
+    let after = support::rss_kib(s.server.pid);
+    println!(
+        "RSS after the single-client pages: {} MiB: {:.2} KiB per cached pod",
+        after / 1024,
+        after as f64 / s.cached_pods.max(1) as f64
+    );
     let (mixed, errors) = scale::mix(
         &s.server.http,
         &s.server.base,
