@@ -3,7 +3,7 @@
 // unreachable, Debian's chromium through playwright-core, and the artifacts directory.
 
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, createWriteStream, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, createWriteStream, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -46,12 +46,17 @@ export async function waitFor(what, timeoutMs, check, intervalMs = 500) {
       if (v) return v;
       last = String(v);
     } catch (e) {
+      // What cannot change by waiting (a process that exited) ends the wait at once.
+      if (e instanceof Fatal) throw e;
       last = e?.message ?? String(e);
     }
     if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${last}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
+
+/** An error `waitFor` does not wait out: the thing waited on can no longer happen. */
+export class Fatal extends Error {}
 
 function tail(file, n = 40) {
   try {
@@ -88,9 +93,23 @@ export async function startDemo({ openid = false } = {}) {
   }
   const demo = join(binDir, "meshglass-demo");
   if (!existsSync(demo)) throw new Error(`${demo} is missing: build the demo binaries first (make ui-test does)`);
+  const logName = openid ? "demo-openid" : "demo";
+  try {
+    return await startDemoOnce(demo, openid, join(artifacts, `${logName}.log`));
+  } catch (e) {
+    if (!(e instanceof Fatal)) throw e;
+    // A demo that exited while starting (not one that was slow) is started once more, on fresh ports and a fresh
+    // state directory; the first attempt's log is kept beside the second's and its end printed here.
+    const first = join(artifacts, `${logName}.first-attempt.log`);
+    renameSync(join(artifacts, `${logName}.log`), first);
+    console.error(`# the demo exited while starting; starting it once more (first attempt's log: ${first})\n${e.message}`);
+    return await startDemoOnce(demo, openid, join(artifacts, `${logName}.log`));
+  }
+}
+
+async function startDemoOnce(demo, openid, logFile) {
   const stateDir = mkdtempSync(join(tmpdir(), "meshglass-ui-demo-"));
   const ready = join(stateDir, "ready.json");
-  const logFile = join(artifacts, openid ? "demo-openid.log" : "demo.log");
   const log = createWriteStream(logFile);
   const child = spawn(
     demo,
@@ -99,6 +118,8 @@ export async function startDemo({ openid = false } = {}) {
   );
   child.stdout.pipe(log);
   child.stderr.pipe(log);
+  // After "close" the demo's output is all in the log (its "exit" can come before).
+  const closed = new Promise((r) => child.once("close", r));
   const stop = async () => {
     await stopChild(child);
     spawnSync(demo, ["down", "--state-dir", stateDir], { cwd: repo, stdio: "ignore", timeout: 120_000 });
@@ -106,7 +127,10 @@ export async function startDemo({ openid = false } = {}) {
   };
   try {
     const info = await waitFor("the demo to be ready", Number(process.env.MESHGLASS_DEMO_TIMEOUT_MS ?? 900_000), async () => {
-      if (child.exitCode !== null) throw new Error(`meshglass-demo exited with ${child.exitCode}:\n${tail(logFile)}`);
+      if (child.exitCode !== null) {
+        await Promise.race([closed, new Promise((r) => setTimeout(r, 5_000))]);
+        throw new Fatal(`meshglass-demo exited with ${child.exitCode}:\n${failureLines(logFile)}`);
+      }
       return existsSync(ready) ? JSON.parse(readFileSync(ready, "utf8")) : null;
     }, 1000);
     return { url: String(info.url).replace(/\/$/, ""), info, stateDir, stop };
@@ -114,6 +138,17 @@ export async function startDemo({ openid = false } = {}) {
     await stop();
     throw e;
   }
+}
+
+/** A log's end, after its error lines (the cause often comes before a long tail of retries). */
+function failureLines(file) {
+  let text = "";
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {}
+  const lines = text.split("\n");
+  const errors = lines.filter((l) => /error|failed|panicked/i.test(l) && !/status 500 Internal Server Error/.test(l));
+  return [...errors.slice(0, 10), "…", ...lines.slice(-20)].join("\n");
 }
 
 /**
@@ -236,7 +271,7 @@ export async function startBrokenServer(demo) {
   };
   try {
     await waitFor("the second server to list clusters", 60_000, async () => {
-      if (child.exitCode !== null) throw new Error(`meshglass-server exited with ${child.exitCode}:\n${tail(logFile)}`);
+      if (child.exitCode !== null) throw new Fatal(`meshglass-server exited with ${child.exitCode}:\n${tail(logFile)}`);
       const r = await fetch(`${url}/api/config`);
       if (!r.ok) return null;
       const cfg = await r.json();
@@ -297,7 +332,7 @@ export async function startTokenServer(demo, seconds) {
   };
   try {
     await waitFor("the token server to be ready", 60_000, async () => {
-      if (child.exitCode !== null) throw new Error(`meshglass-server exited with ${child.exitCode}:\n${tail(logFile)}`);
+      if (child.exitCode !== null) throw new Fatal(`meshglass-server exited with ${child.exitCode}:\n${tail(logFile)}`);
       const r = await fetch(`http://127.0.0.1:${port}/readyz`);
       return r.ok;
     });
@@ -352,7 +387,7 @@ export async function startHomeTokenServer(demo, cluster, { withWest = false } =
   };
   try {
     await waitFor(`the token server of ${cluster} to be ready`, 60_000, async () => {
-      if (child.exitCode !== null) throw new Error(`meshglass-server exited with ${child.exitCode}:\n${tail(logFile)}`);
+      if (child.exitCode !== null) throw new Fatal(`meshglass-server exited with ${child.exitCode}:\n${tail(logFile)}`);
       const r = await fetch(`http://127.0.0.1:${port}/readyz`);
       return r.ok;
     });
