@@ -4,14 +4,14 @@
 //! graph's CPU, all of it before the answer could be sent. [`drop_later`] hands them to one
 //! background thread, which frees them while the answer is compressed and sent.
 
+use std::sync::OnceLock;
 use std::sync::mpsc::{Sender, channel};
-use std::sync::{Mutex, OnceLock};
 
 type Garbage = Box<dyn Send>;
 
 /// The freeing thread's queue (`None` when the thread could not be started).
-fn queue() -> &'static Mutex<Option<Sender<Garbage>>> {
-    static QUEUE: OnceLock<Mutex<Option<Sender<Garbage>>>> = OnceLock::new();
+fn queue() -> &'static Option<Sender<Garbage>> {
+    static QUEUE: OnceLock<Option<Sender<Garbage>>> = OnceLock::new();
     QUEUE.get_or_init(|| {
         let (tx, rx) = channel::<Garbage>();
         let started = std::thread::Builder::new()
@@ -22,25 +22,15 @@ fn queue() -> &'static Mutex<Option<Sender<Garbage>>> {
                 }
             })
             .is_ok();
-        Mutex::new(started.then_some(tx))
+        started.then_some(tx)
     })
 }
 
-/// Drops `value` on the background thread; here, when that thread is gone.
+/// Drops `value` on the background thread; here, when that thread is gone (a failed send
+/// hands the value back, and it is dropped in place).
 pub fn drop_later<T: Send + 'static>(value: T) {
-    let garbage: Garbage = Box::new(value);
-    let q = queue().lock().unwrap_or_else(|e| e.into_inner());
-    match q.as_ref() {
-        Some(tx) => {
-            if let Err(back) = tx.send(garbage) {
-                drop(q);
-                drop(back.0);
-            }
-        }
-        None => {
-            drop(q);
-            drop(garbage);
-        }
+    if let Some(tx) = queue() {
+        let _ = tx.send(Box::new(value));
     }
 }
 

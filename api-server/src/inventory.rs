@@ -2,7 +2,7 @@
 //! types. Every route reads workloads, apps and services through these functions, so lists,
 //! details, health, the graph and validations group them the same way.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Service;
@@ -16,6 +16,7 @@ use meshglass_engine::{
 
 use crate::cache::ClusterCache;
 use crate::cached::{SlimDeployment, SlimPod, TemplateMeta};
+use crate::namespace_memo::NamespaceMemo;
 
 /// Whether a pod has an Istio sidecar.
 pub fn has_sidecar(p: &SlimPod) -> bool {
@@ -233,22 +234,48 @@ pub fn shared_workloads(
     keep: &dyn Fn(&str) -> bool,
     rules: &AppLabels,
 ) -> Vec<Arc<WorkloadInfo>> {
-    let names = cache.namespace_names(keep);
     let digest = {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
         rules.hash(&mut h);
         h.finish()
     };
-    let parts = cache.workloads.items(
+    kept(
+        cache,
+        &cache.workloads,
         digest,
+        keep,
+        |stale| workloads(cache, &|ns| stale.contains(ns), rules),
+        |w| &w.namespace,
+    )
+}
+
+/// The items of the namespaces `keep` accepts, each namespace's kept in `memo` under `key`
+/// while the namespace does not change, the others built by `build` (given the namespaces to
+/// build) and kept from then on.
+fn kept<K, T>(
+    cache: &ClusterCache,
+    memo: &NamespaceMemo<K, Arc<Vec<Arc<T>>>>,
+    key: K,
+    keep: &dyn Fn(&str) -> bool,
+    build: impl FnOnce(&BTreeSet<&str>) -> Vec<T>,
+    namespace: impl Fn(&T) -> &String,
+) -> Vec<Arc<T>>
+where
+    K: Copy + Eq + std::hash::Hash,
+{
+    let names = cache.namespace_names(keep);
+    let parts = memo.items(
+        key,
         &names,
         &cache.changes,
         &|ns| cache.has_namespace(ns),
         |stale| {
-            let mut by: HashMap<String, Vec<Arc<WorkloadInfo>>> = HashMap::new();
-            for w in workloads(cache, &|ns| stale.contains(ns), rules) {
-                by.entry(w.namespace.clone()).or_default().push(Arc::new(w));
+            let mut by: HashMap<String, Vec<Arc<T>>> = HashMap::new();
+            for item in build(stale) {
+                by.entry(namespace(&item).clone())
+                    .or_default()
+                    .push(Arc::new(item));
             }
             by
         },
@@ -378,21 +405,14 @@ pub fn services(cache: &ClusterCache, keep: &dyn Fn(&str) -> bool) -> Vec<Servic
 /// What [`services`] answers, each namespace's services shared and kept between calls while the
 /// namespace does not change ([`crate::namespace_memo`]), as [`shared_workloads`] keeps workloads.
 pub fn shared_services(cache: &ClusterCache, keep: &dyn Fn(&str) -> bool) -> Vec<Arc<ServiceInfo>> {
-    let names = cache.namespace_names(keep);
-    let parts = cache.service_infos.items(
+    kept(
+        cache,
+        &cache.service_infos,
         (),
-        &names,
-        &cache.changes,
-        &|ns| cache.has_namespace(ns),
-        |stale| {
-            let mut by: HashMap<String, Vec<Arc<ServiceInfo>>> = HashMap::new();
-            for s in services(cache, &|ns| stale.contains(ns)) {
-                by.entry(s.namespace.clone()).or_default().push(Arc::new(s));
-            }
-            by
-        },
-    );
-    parts.iter().flat_map(|p| p.iter().cloned()).collect()
+        keep,
+        |stale| services(cache, &|ns| stale.contains(ns)),
+        |s| &s.namespace,
+    )
 }
 
 /// Namespaces of a cluster that `keep` accepts.

@@ -217,12 +217,17 @@ async fn respond(
             force_ns.as_deref(),
             &focus,
         );
-        let body = graph.to_json_vec();
-        drop_later(graph);
-        (views, body)
+        (views, written(graph))
     })
     .await?;
     Ok((views.respond_written(body), timing))
+}
+
+/// The graph's JSON; the graph itself is freed off the request's path ([`drop_later`]).
+fn written(graph: CytoscapeGraph) -> Vec<u8> {
+    let body = graph.to_json_vec();
+    drop_later(graph);
+    body
 }
 
 /// Builds the namespace graph of `params` as the server sees the mesh (no caller's access
@@ -247,8 +252,7 @@ async fn shared_graph_timed(s: &Shared, params: &ViewParams) -> Result<(SharedGr
             None,
             &Focus::Namespaces,
         );
-        let mut body = graph.to_json_vec();
-        drop_later(graph);
+        let mut body = written(graph);
         body.shrink_to_fit();
         SharedGraph {
             opts,
@@ -312,10 +316,14 @@ async fn respond_cached(
                 || {
                     let mut t = shared.telemetry.clone();
                     t.outside = outside_namespaces(&shared.opts, &t.traffic, &views);
-                    let graph = assemble(&views, &shared.opts, t, &rules, None, &Focus::Namespaces);
-                    let body = graph.to_json_vec();
-                    drop_later(graph);
-                    body
+                    written(assemble(
+                        &views,
+                        &shared.opts,
+                        t,
+                        &rules,
+                        None,
+                        &Focus::Namespaces,
+                    ))
                 },
                 |body| body.len() as u64 + 256,
                 |extra| state.view_cache.graph.grow(&key, &shared, extra),

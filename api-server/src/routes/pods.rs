@@ -181,8 +181,8 @@ pub(crate) async fn find_pod(
         .find_map(|v| {
             v.workloads_in(&|n| n == ns)
                 .iter()
-                .find_map(|w| w.pods.iter().find(|pod| pod.name == name).cloned())
-                .map(|pod| (v.name().to_string(), kiali_json::pod(v.name(), &pod)))
+                .find_map(|w| w.pods.iter().find(|pod| pod.name == name))
+                .map(|pod| (v.name().to_string(), kiali_json::pod(v.name(), pod)))
         });
     match found {
         Some((cluster, mut pod)) => {
