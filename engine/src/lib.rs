@@ -27,7 +27,7 @@ pub mod validations;
 
 pub use diag::{Diagnostic, Diagnostics};
 pub use graph::cytoscape::{
-    CytoscapeGraph, EdgeData, EdgeWrapper, Elements, GwInfo, Id, IstioBadges, NodeData,
+    CytoscapeGraph, EdgeData, EdgeWrapper, Elements, GwInfo, HealthJson, Id, IstioBadges, NodeData,
     NodeWrapper, Percent, ProtocolTraffic, RateMap, RateValue, ResponseDetail, Responses, SeInfo,
     ServiceName, VsInfo, WeInfo,
 };

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use meshglass_engine::{
-    BoxBy, CytoscapeGraph, GraphOptions, GraphType, NodeWrapper, RateValue, SeInfo, build_graph,
+    BoxBy, CytoscapeGraph, EntityHealth, GraphOptions, GraphType, HealthJson, HealthKind,
+    HealthStatus, NodeWrapper, RateValue, RequestHealth, SeInfo, WorkloadStatus, build_graph,
     fixtures,
 };
 
@@ -76,7 +77,30 @@ fn escaped_strings_and_rare_fields_match_serde_json() {
     if let Some(NodeWrapper { data }) = g.elements.nodes.first_mut() {
         data.workload = weird.to_string();
         data.parent = Some(weird.to_string());
-        data.health_data = Some(serde_json::json!({"a": [1, 2.5, null], "b": weird}));
+        data.health_data = Some(HealthJson::of(&EntityHealth {
+            cluster: "east".to_string(),
+            namespace: "ns".to_string(),
+            name: weird.to_string(),
+            kind: HealthKind::App,
+            workload_statuses: vec![WorkloadStatus {
+                name: weird.to_string(),
+                desired_replicas: 2,
+                current_replicas: 2,
+                available_replicas: 1,
+                synced_proxies: -1,
+            }],
+            requests: RequestHealth {
+                inbound: BTreeMap::from([(
+                    "http".to_string(),
+                    BTreeMap::from([("200".to_string(), 2.5), ("-".to_string(), f64::NAN)]),
+                )]),
+                outbound: BTreeMap::new(),
+                health_annotations: BTreeMap::from([(weird.to_string(), weird.to_string())]),
+            },
+            request_status: HealthStatus::Degraded,
+            error_ratio: 12.5,
+            status: HealthStatus::Degraded,
+        }));
         data.has_health_config = Some(BTreeMap::from([(weird.to_string(), "x".to_string())]));
         data.is_inaccessible = true;
         data.is_service_entry = Some(SeInfo {

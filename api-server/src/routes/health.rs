@@ -10,7 +10,6 @@ use axum::extract::{Query, State};
 use axum::http::HeaderValue;
 use axum::response::Response;
 use meshglass_engine as engine;
-use serde_json::Value;
 
 use crate::auth::Identity;
 use crate::error::Result;
@@ -43,7 +42,7 @@ pub async fn get_clusters_health(
     let Some(params) = cached else {
         let (views, report) = health_of(&s, views, namespaces, kind, rate, query_time).await?;
         return Ok(with_outcome(
-            views.respond(report.to_kiali_json(kind, cluster.as_deref())),
+            views.respond_written(report.write_kiali_json(kind, cluster.as_deref())),
             "off",
         ));
     };
@@ -70,10 +69,8 @@ pub async fn get_clusters_health(
             let body = shared.per_access.answer(
                 views.access_key(),
                 || {
-                    written(
-                        &compute(&views, namespaces, kind, shared.samples.clone(), &rules)
-                            .to_kiali_json(kind, cluster.as_deref()),
-                    )
+                    compute(&views, namespaces, kind, shared.samples.clone(), &rules)
+                        .write_kiali_json(kind, cluster.as_deref())
                 },
                 |body| body.len() as u64 + 256,
                 |extra| state.view_cache.health.grow(&key, &shared, extra),
@@ -86,11 +83,6 @@ pub async fn get_clusters_health(
     })
     .await?;
     Ok(with_outcome(views.respond_written(body), outcome))
-}
-
-/// A health body written as the response sends it (a `Value` always serialises).
-fn written(body: &Value) -> Vec<u8> {
-    serde_json::to_vec(body).unwrap_or_default()
 }
 
 fn with_outcome(mut resp: Response, outcome: &'static str) -> Response {
@@ -115,7 +107,7 @@ pub async fn shared_health(s: &Shared, params: &ViewParams) -> Result<SharedHeal
     let rules = s.health_rules.clone();
     blocking(move || {
         let report = compute(&views, namespaces, kind, samples.clone(), &rules);
-        let mut body = written(&report.to_kiali_json(kind, cluster.as_deref()));
+        let mut body = report.write_kiali_json(kind, cluster.as_deref());
         body.shrink_to_fit();
         let per_sample = std::mem::size_of::<engine::Sample>() + 384;
         SharedHealth {

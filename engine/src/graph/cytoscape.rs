@@ -666,6 +666,36 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
+/// A node's `healthData`: the entry of its object, written once as JSON
+/// ([`crate::EntityHealth::write_kiali_json`]) and copied into the graph's body as it is, with
+/// no `Value` tree per node. Serialising it through serde (the derived path, not the graph's
+/// writer) reads the JSON back first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthJson(Box<[u8]>);
+
+impl HealthJson {
+    /// The JSON of `e`'s health.
+    pub fn of(e: &crate::EntityHealth) -> HealthJson {
+        HealthJson(e.kiali_json_bytes().into_boxed_slice())
+    }
+
+    /// The JSON's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The JSON as a value tree.
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.0).unwrap_or_default()
+    }
+}
+
+impl Serialize for HealthJson {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.to_value().serialize(s)
+    }
+}
+
 /// A node's `data`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct NodeData {
@@ -704,7 +734,7 @@ pub struct NodeData {
     pub traffic: Vec<ProtocolTraffic>,
     /// Health data (null unless the health appender ran and the node has health).
     #[serde(rename = "healthData")]
-    pub health_data: Option<serde_json::Value>,
+    pub health_data: Option<HealthJson>,
     /// Health annotation override (`health.kiali.io/*`) of the backing object.
     #[serde(rename = "hasHealthConfig", skip_serializing_if = "Option::is_none")]
     pub has_health_config: Option<BTreeMap<String, String>>,

@@ -1,8 +1,8 @@
 //! A direct JSON writer for [`CytoscapeGraph`], byte-identical to `serde_json::to_vec` of the
 //! derived `Serialize` impls (same field order, same omissions, same escaping). Strings without
 //! characters to escape — all ids, names and rates in practice — are copied in one piece; any
-//! other string, and the rare nested values (`healthData`, `hasHealthConfig`, `isServiceEntry`),
-//! go through serde_json itself. `tests/json_writer.rs` compares both on varied graphs.
+//! other string, and the rare nested values (`hasHealthConfig`, `isServiceEntry`), go through
+//! serde_json itself; `healthData` is copied as it was written ([`super::cytoscape::HealthJson`]). `tests/json_writer.rs` compares both on varied graphs.
 
 use super::cytoscape::{
     CytoscapeGraph, EdgeData, EdgeWrapper, Id, NodeData, PctItems, Percent, ProtocolTraffic,
@@ -195,7 +195,7 @@ fn node(out: &mut Vec<u8>, d: &NodeData) {
     key(out, "healthData");
     match &d.health_data {
         None => out.extend_from_slice(b"null"),
-        Some(v) => delegate(out, v),
+        Some(h) => out.extend_from_slice(h.as_bytes()),
     }
     if let Some(h) = &d.has_health_config {
         key(out, "hasHealthConfig");

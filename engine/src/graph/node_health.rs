@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::cytoscape::CytoscapeGraph;
+use super::cytoscape::{CytoscapeGraph, HealthJson};
 use crate::health::{EntityHealth, HealthKind, HealthReport};
 
 /// Which health entry a node shows, as Kiali's health appender picks it: a workload's (workload
@@ -58,7 +58,7 @@ pub fn add_node_health(graph: &mut CytoscapeGraph, reports: &[&HealthReport]) {
         let Some(e) = index.get(&(kind, d.cluster.as_str(), d.namespace.as_str(), name)) else {
             continue;
         };
-        d.health_data = Some(e.to_kiali_json());
+        d.health_data = Some(HealthJson::of(e));
         let annotations = &e.requests.health_annotations;
         if !annotations.is_empty() {
             d.has_health_config = Some(annotations.clone());

@@ -4,6 +4,7 @@
 //! Status order (worst wins): `Failure` > `Degraded` > `Not Ready` > `Healthy` > `NA`, Kiali's
 //! status priorities.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 
 use rustc_hash::FxHashMap;
@@ -15,6 +16,7 @@ use crate::diag::Diagnostics;
 use crate::input::{Family, Sample};
 use crate::inventory::{ClusterInventory, MeshInventory, ServiceInfo, WorkloadInfo};
 
+mod json;
 mod rules;
 
 use rules::{CompiledTolerance, compile_tolerance};
@@ -203,24 +205,8 @@ impl EntityHealth {
     /// Kiali's JSON for this entity (`AppHealth`, `WorkloadHealth` or `ServiceHealth`), plus the
     /// computed `status`.
     pub fn to_kiali_json(&self) -> serde_json::Value {
-        let status =
-            serde_json::json!({ "status": self.status.as_str(), "errorRatio": self.error_ratio });
-        match self.kind {
-            HealthKind::App => serde_json::json!({
-                "workloadStatuses": self.workload_statuses,
-                "requests": self.requests,
-                "status": status,
-            }),
-            HealthKind::Workload => serde_json::json!({
-                "workloadStatus": self.workload_statuses.first(),
-                "requests": self.requests,
-                "status": status,
-            }),
-            HealthKind::Service => serde_json::json!({
-                "requests": self.requests,
-                "status": status,
-            }),
-        }
+        // The one shape is the writer's ([`EntityHealth::write_kiali_json`]); its bytes are JSON.
+        serde_json::from_slice(&self.kiali_json_bytes()).unwrap_or_default()
     }
 }
 
@@ -259,7 +245,18 @@ impl HealthReport {
     /// that cluster is reported; otherwise same-named objects of several clusters are merged (rates
     /// summed, statuses concatenated, worst status).
     pub fn to_kiali_json(&self, kind: HealthKind, cluster: Option<&str>) -> serde_json::Value {
-        let mut merged: BTreeMap<&str, BTreeMap<&str, EntityHealth>> = self
+        // The one shape is the writer's ([`HealthReport::write_kiali_json`]); its bytes are JSON.
+        serde_json::from_slice(&self.write_kiali_json(kind, cluster)).unwrap_or_default()
+    }
+
+    /// The entities of `kind` by namespace and name (each namespace asked for present, empty
+    /// when it holds none): of one cluster, or same-named objects of several clusters merged.
+    fn merged(
+        &self,
+        kind: HealthKind,
+        cluster: Option<&str>,
+    ) -> BTreeMap<&str, BTreeMap<&str, Cow<'_, EntityHealth>>> {
+        let mut merged: BTreeMap<&str, BTreeMap<&str, Cow<'_, EntityHealth>>> = self
             .requested
             .iter()
             .map(|ns| (ns.as_str(), BTreeMap::new()))
@@ -271,9 +268,10 @@ impl HealthReport {
             let slot = merged.entry(&e.namespace).or_default();
             match slot.get_mut(e.name.as_str()) {
                 None => {
-                    slot.insert(&e.name, e.clone());
+                    slot.insert(&e.name, Cow::Borrowed(e));
                 }
                 Some(acc) => {
+                    let acc = acc.to_mut();
                     acc.workload_statuses
                         .extend(e.workload_statuses.iter().cloned());
                     add_rates(&mut acc.requests.inbound, &e.requests.inbound);
@@ -284,22 +282,7 @@ impl HealthReport {
                 }
             }
         }
-        let key = match kind {
-            HealthKind::App => "namespaceAppHealth",
-            HealthKind::Service => "namespaceServiceHealth",
-            HealthKind::Workload => "namespaceWorkloadHealth",
-        };
-        let body: serde_json::Map<String, serde_json::Value> = merged
-            .into_iter()
-            .map(|(ns, items)| {
-                let items: serde_json::Map<String, serde_json::Value> = items
-                    .into_iter()
-                    .map(|(n, e)| (n.to_string(), e.to_kiali_json()))
-                    .collect();
-                (ns.to_string(), serde_json::Value::Object(items))
-            })
-            .collect();
-        serde_json::json!({ key: body })
+        merged
     }
 }
 
