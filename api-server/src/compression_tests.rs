@@ -12,7 +12,7 @@ use http_body_util::BodyExt;
 use tower::ServiceExt;
 
 use crate::graph_health_tests::{T, anonymous};
-use crate::routes::{NDJSON, compression, router};
+use crate::routes::{NDJSON, compressed, router};
 
 async fn fetch(
     s: &crate::state::Shared,
@@ -83,21 +83,19 @@ async fn the_graph_and_health_gzipped_are_the_same_json() {
 async fn a_stream_is_sent_line_by_line_uncompressed() {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<String, std::io::Error>>(4);
     let rx = std::sync::Arc::new(std::sync::Mutex::new(Some(rx)));
-    let app = Router::new()
-        .route(
-            "/logs",
-            get(move || {
-                let rx = rx.lock().unwrap().take().expect("one request");
-                async move {
-                    (
-                        [(header::CONTENT_TYPE, NDJSON)],
-                        Body::from_stream(tokio_stream_of(rx)),
-                    )
-                        .into_response()
-                }
-            }),
-        )
-        .layer(compression());
+    let app = compressed(Router::new().route(
+        "/logs",
+        get(move || {
+            let rx = rx.lock().unwrap().take().expect("one request");
+            async move {
+                (
+                    [(header::CONTENT_TYPE, NDJSON)],
+                    Body::from_stream(tokio_stream_of(rx)),
+                )
+                    .into_response()
+            }
+        }),
+    ));
     let resp = app
         .oneshot(
             Request::builder()
@@ -136,4 +134,69 @@ fn tokio_stream_of<T: Send + 'static>(
     rx: tokio::sync::mpsc::Receiver<T>,
 ) -> impl futures::Stream<Item = T> + Send {
     futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|v| (v, rx)) })
+}
+
+#[tokio::test]
+async fn a_large_answer_is_compressed_in_segments_into_one_gzip_stream() {
+    // A JSON answer of 3 MB, shaped like a graph's.
+    let json: Vec<u8> = {
+        let mut b = b"[".to_vec();
+        let mut i = 0u64;
+        while b.len() < 3 << 20 {
+            b.extend_from_slice(
+                format!("{{\"id\":\"n{i:08}\",\"rate\":{}.5}},", i % 91).as_bytes(),
+            );
+            i += 1;
+        }
+        b.extend_from_slice(b"{}]");
+        b
+    };
+    let body = json.clone();
+    let app = compressed(Router::new().route(
+        "/big",
+        get(move || {
+            let body = body.clone();
+            async move { ([(header::CONTENT_TYPE, "application/json")], body).into_response() }
+        }),
+    ));
+    let get_big = |accept: Option<&'static str>| {
+        let app = app.clone();
+        async move {
+            let mut req = Request::builder().uri("/big");
+            if let Some(a) = accept {
+                req = req.header(header::ACCEPT_ENCODING, a);
+            }
+            let resp = app.oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+            let headers = resp.headers().clone();
+            let bytes = axum::body::to_bytes(resp.into_body(), 64 << 20)
+                .await
+                .unwrap();
+            (headers, bytes.to_vec())
+        }
+    };
+    let (h, zipped) = get_big(Some("gzip, deflate, br")).await;
+    assert_eq!(h[header::CONTENT_ENCODING], "gzip");
+    assert!(
+        h.get_all(header::VARY)
+            .iter()
+            .any(|v| v == "accept-encoding"),
+        "{h:?}"
+    );
+    assert!(
+        zipped.len() * 4 < json.len(),
+        "{} → {}",
+        json.len(),
+        zipped.len()
+    );
+    assert_eq!(gunzip(&zipped), json, "the same bytes once decoded");
+    // Compressed once: the gzip stream is no second stream's payload.
+    assert_eq!(&zipped[..2], &[0x1f, 0x8b]);
+    for refused in [None, Some("gzip;q=0"), Some("identity")] {
+        let (h, plain) = get_big(refused).await;
+        assert!(
+            h.get(header::CONTENT_ENCODING).is_none(),
+            "{refused:?}: {h:?}"
+        );
+        assert_eq!(plain, json, "{refused:?}");
+    }
 }

@@ -11,6 +11,7 @@ pub mod edge;
 pub mod envoy;
 pub mod error;
 pub mod grafana;
+pub mod gzip;
 pub mod inventory;
 pub mod kiali_json;
 pub mod logging;

@@ -223,7 +223,7 @@ pub fn router(state: Shared) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), record));
     // `server.gzip_enabled` (Kiali's default: on): gzip for clients that accept it.
     let app = if state.config.server.gzip_enabled {
-        app.layer(compression())
+        compressed(app)
     } else {
         app
     };
@@ -233,11 +233,18 @@ pub fn router(state: Shared) -> Router {
 /// Media type of the streamed routes (a followed pod log: one JSON object a line).
 pub const NDJSON: &str = "application/x-ndjson";
 
+/// `app` with gzip ([`compression`]): large full bodies compressed on every core first
+/// ([`crate::gzip::gzip_large`]), which tower-http then leaves alone.
+pub(crate) fn compressed<S: Clone + Send + Sync + 'static>(app: Router<S>) -> Router<S> {
+    app.layer(axum::middleware::from_fn(crate::gzip::gzip_large))
+        .layer(compression())
+}
+
 /// Gzip for a client that sends `Accept-Encoding: gzip`: every answer of 32 bytes or more (the
 /// graph, lists, health, the UI's assets) but images and streams. A stream (a followed pod
 /// log) is sent as it comes, each line when it is read, not held back to fill a compressed block.
 /// Only responses are compressed: request bodies are read as sent, within the edge's limit.
-pub(crate) fn compression() -> CompressionLayer<impl Predicate> {
+fn compression() -> CompressionLayer<impl Predicate> {
     CompressionLayer::new()
         .gzip(true)
         .compress_when(DefaultPredicate::new().and(NotForContentType::const_new(NDJSON)))
