@@ -226,11 +226,14 @@ fn strip_meta<K: Resource>(mut o: K) -> K {
     o
 }
 
+/// The annotation `kubectl apply` leaves: the whole object again, never read.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
 fn strip_meta_mut<K: Resource>(o: &mut K) {
     let m = o.meta_mut();
     m.managed_fields = None;
     if let Some(a) = m.annotations.as_mut() {
-        a.remove("kubectl.kubernetes.io/last-applied-configuration");
+        a.remove(LAST_APPLIED);
     }
 }
 
@@ -290,6 +293,8 @@ where
     if let Some(t) = w.spec.as_mut().and_then(|s| s.template.as_mut()) {
         strip_template(t);
     }
+    w.compact();
+    w.annotations.retain(|k| k != LAST_APPLIED);
 }
 
 /// What the pods' watch caches of `p`.
@@ -303,13 +308,10 @@ pub fn strip_pod(p: &Pod) -> SlimPod {
 /// and status are already only that, [`SlimPod`]).
 pub(crate) fn strip_pod_mut(p: &mut SlimPod) {
     strip_inventoried_meta(p);
-    if let Some(a) = p.metadata.annotations.as_mut() {
-        a.retain(|k, _| k == "sidecar.istio.io/status" || k.starts_with("health.kiali.io"));
-        if a.is_empty() {
-            p.metadata.annotations = None;
-        }
-    }
     p.metadata.generate_name = None;
+    p.compact();
+    p.annotations
+        .retain(|k| k == "sidecar.istio.io/status" || k.starts_with("health.kiali.io"));
 }
 
 /// Stamps the namespace of a change the reflector has just applied (a namespace's own change
@@ -618,8 +620,12 @@ mod tests {
         let s = strip_pod(&p);
         // The cached shape has no field for the image, the arguments, the conditions or the
         // host's IP; of the metadata the strip drops what is never read.
-        let ann = s.metadata.annotations.as_ref().unwrap();
-        assert_eq!(ann.len(), 1);
+        // Labels and annotations are moved out of the metadata into compact pairs.
+        assert!(s.metadata.annotations.is_none() && s.metadata.labels.is_none());
+        assert_eq!(
+            s.annotations.iter().collect::<Vec<_>>(),
+            [("sidecar.istio.io/status", "{}")]
+        );
         assert!(s.metadata.generate_name.is_none() && s.metadata.managed_fields.is_none());
         let spec = s.spec.as_ref().unwrap();
         assert_eq!(spec.containers[0].name, "app");

@@ -4,7 +4,8 @@
 //!
 //! Field names and paths are the Kubernetes ones, so a reader of `pod.spec.containers[].ports`
 //! reads what it would of a k8s-openapi `Pod`. Metadata is k8s-openapi's `ObjectMeta` (the watches
-//! strip it of what is never read, `cache::strip_meta_mut`): `kube::Resource` needs one.
+//! strip it of what is never read, `cache::strip_meta_mut`): `kube::Resource` needs one. Labels
+//! and annotations are moved out of it into compact [`Pairs`] (`compact`).
 //!
 //! `cache::Objects` (fixtures, tests, benchmarks) still takes k8s-openapi objects; [`pod`],
 //! [`deployment`] and the like turn them into these through their JSON, the way a watch does.
@@ -18,12 +19,99 @@ use kube::Resource;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-/// A cached pod: what inventories and sidecar detection read.
+/// Labels or annotations as a cache keeps them: sorted pairs in one allocation. A
+/// `BTreeMap`, as `ObjectMeta` holds them, takes a 544-byte node however few entries it has
+/// (most objects have two to six), for each of the ~50,000 pods, workloads and templates of a
+/// big mesh.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Pairs(Box<[(Box<str>, Box<str>)]>);
+
+impl Pairs {
+    /// The value of `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .binary_search_by(|(k, _)| (**k).cmp(key))
+            .ok()
+            .map(|i| &*self.0[i].1)
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The pairs in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (&**k, &**v))
+    }
+
+    /// Keeps the pairs whose key `keep` accepts.
+    pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {
+        if self.0.iter().all(|(k, _)| keep(k)) {
+            return;
+        }
+        let kept: Vec<_> = std::mem::take(&mut self.0)
+            .into_vec()
+            .into_iter()
+            .filter(|(k, _)| keep(k))
+            .collect();
+        self.0 = kept.into_boxed_slice();
+    }
+
+    /// The pairs as the engine's types hold them.
+    pub fn to_map(&self) -> BTreeMap<String, String> {
+        self.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+}
+
+impl From<BTreeMap<String, String>> for Pairs {
+    fn from(map: BTreeMap<String, String>) -> Pairs {
+        // A BTreeMap iterates in key order: the pairs are sorted as `get` searches them.
+        Pairs(
+            map.into_iter()
+                .map(|(k, v)| (k.into_boxed_str(), v.into_boxed_str()))
+                .collect(),
+        )
+    }
+}
+
+impl<'de> Deserialize<'de> for Pairs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Pairs, D::Error> {
+        Ok(Option::<BTreeMap<String, String>>::deserialize(d)?
+            .map(Pairs::from)
+            .unwrap_or_default())
+    }
+}
+
+/// A cached pod: what inventories and sidecar detection read. Its labels and annotations are
+/// moved out of `metadata` into [`Pairs`] when it is cached ([`SlimPod::compact`]).
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct SlimPod {
     pub metadata: ObjectMeta,
     pub spec: Option<PodSpec>,
     pub status: Option<PodStatus>,
+    #[serde(skip)]
+    pub labels: Pairs,
+    #[serde(skip)]
+    pub annotations: Pairs,
+}
+
+impl SlimPod {
+    /// Moves the labels and annotations out of `metadata` (what every cached pod goes through;
+    /// a second call changes nothing).
+    pub fn compact(&mut self) {
+        if let Some(m) = self.metadata.labels.take() {
+            self.labels = Pairs::from(m);
+        }
+        if let Some(m) = self.metadata.annotations.take() {
+            self.annotations = Pairs::from(m);
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -92,8 +180,26 @@ pub struct Workload<K> {
     pub metadata: ObjectMeta,
     pub spec: Option<WorkloadSpec>,
     pub status: Option<WorkloadStatus>,
+    /// Moved out of `metadata` when cached ([`Workload::compact`]), as a pod's are.
+    #[serde(skip)]
+    pub labels: Pairs,
+    #[serde(skip)]
+    pub annotations: Pairs,
     #[serde(skip)]
     kind: PhantomData<K>,
+}
+
+impl<K> Workload<K> {
+    /// Moves the labels and annotations out of `metadata` (what every cached workload goes
+    /// through; a second call changes nothing).
+    pub fn compact(&mut self) {
+        if let Some(m) = self.metadata.labels.take() {
+            self.labels = Pairs::from(m);
+        }
+        if let Some(m) = self.metadata.annotations.take() {
+            self.annotations = Pairs::from(m);
+        }
+    }
 }
 
 pub type SlimDeployment = Workload<DeploymentKind>;
@@ -129,7 +235,8 @@ pub struct PodTemplateSpec {
 /// A template's labels: the workload's app and version (`inventory::controller`).
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct TemplateMeta {
-    pub labels: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub labels: Pairs,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -215,27 +322,37 @@ fn through_json<T: Serialize, S: DeserializeOwned>(o: &T) -> S {
 
 /// The cached shape of a k8s-openapi pod.
 pub fn pod(p: &k8s_openapi::api::core::v1::Pod) -> SlimPod {
-    through_json(p)
+    let mut o: SlimPod = through_json(p);
+    o.compact();
+    o
 }
 
 /// The cached shape of a k8s-openapi Deployment.
 pub fn deployment(d: &k8s_openapi::api::apps::v1::Deployment) -> SlimDeployment {
-    through_json(d)
+    let mut o: SlimDeployment = through_json(d);
+    o.compact();
+    o
 }
 
 /// The cached shape of a k8s-openapi ReplicaSet.
 pub fn replicaset(r: &k8s_openapi::api::apps::v1::ReplicaSet) -> SlimReplicaSet {
-    through_json(r)
+    let mut o: SlimReplicaSet = through_json(r);
+    o.compact();
+    o
 }
 
 /// The cached shape of a k8s-openapi StatefulSet.
 pub fn statefulset(s: &k8s_openapi::api::apps::v1::StatefulSet) -> SlimStatefulSet {
-    through_json(s)
+    let mut o: SlimStatefulSet = through_json(s);
+    o.compact();
+    o
 }
 
 /// The cached shape of a k8s-openapi DaemonSet.
 pub fn daemonset(d: &k8s_openapi::api::apps::v1::DaemonSet) -> SlimDaemonSet {
-    through_json(d)
+    let mut o: SlimDaemonSet = through_json(d);
+    o.compact();
+    o
 }
 
 #[cfg(test)]
@@ -396,6 +513,49 @@ mod tests {
         assert!(owner.uid.is_empty() && owner.api_version.is_empty());
         let init = watched.spec.as_ref().unwrap().init_containers.as_ref();
         assert_eq!(init.unwrap()[0].name, "istio-init");
+        // Labels and annotations live in compact pairs, no longer in the metadata's maps.
+        assert!(m.labels.is_none() && m.annotations.is_none());
+        assert_eq!(watched.labels.get("app"), Some("reviews"));
+        assert_eq!(watched.labels.iter().count(), 5);
+        assert!(watched.annotations.contains_key("health.kiali.io/rate"));
+        assert!(!watched.annotations.contains_key("prometheus.io/port"));
+    }
+
+    #[test]
+    fn pairs_are_sorted_searched_and_kept_by_key() {
+        let mut p: Pairs = serde_json::from_value(json!({"b": "2", "a": "1", "c": "3"})).unwrap();
+        assert_eq!(
+            p.iter().collect::<Vec<_>>(),
+            [("a", "1"), ("b", "2"), ("c", "3")]
+        );
+        assert_eq!(
+            (p.get("a"), p.get("c"), p.get("d")),
+            (Some("1"), Some("3"), None)
+        );
+        p.retain(|k| k != "b");
+        assert_eq!(
+            p.to_map(),
+            BTreeMap::from([("a".into(), "1".into()), ("c".into(), "3".into())])
+        );
+        assert!(
+            serde_json::from_value::<Pairs>(json!(null))
+                .unwrap()
+                .is_empty()
+        );
+        // A workload decoded as a watch decodes it, then cached: its maps become pairs.
+        let mut w: SlimDeployment = serde_json::from_value(json!({
+            "metadata": {"name": "a", "labels": {"app": "a"}, "annotations": {"x": "y"}},
+            "spec": {"template": {"metadata": {"labels": {"app": "a", "version": "v1"}}}}
+        }))
+        .unwrap();
+        crate::cache::strip_workload(&mut w);
+        assert_eq!(
+            (w.labels.get("app"), w.annotations.get("x")),
+            (Some("a"), Some("y"))
+        );
+        assert!(w.metadata.labels.is_none());
+        let tpl = w.spec.unwrap().template.unwrap().metadata.unwrap();
+        assert_eq!(tpl.labels.get("version"), Some("v1"));
     }
 
     #[test]

@@ -15,16 +15,12 @@ use meshglass_engine::{
 };
 
 use crate::cache::ClusterCache;
-use crate::cached::{SlimDeployment, SlimPod, TemplateMeta};
+use crate::cached::{Pairs, SlimDeployment, SlimPod, TemplateMeta};
 use crate::namespace_memo::NamespaceMemo;
 
 /// Whether a pod has an Istio sidecar.
 pub fn has_sidecar(p: &SlimPod) -> bool {
-    let annotated = p
-        .metadata
-        .annotations
-        .as_ref()
-        .is_some_and(|a| a.contains_key("sidecar.istio.io/status"));
+    let annotated = p.annotations.contains_key("sidecar.istio.io/status");
     let container = p.spec.as_ref().is_some_and(|s| {
         s.containers.iter().any(|c| c.name == "istio-proxy")
             || s.init_containers
@@ -61,7 +57,7 @@ fn controller_of(m: &ObjectMeta) -> Option<(&str, &str)> {
 pub(crate) fn pod_info(p: &SlimPod) -> PodInfo {
     PodInfo {
         name: name(&p.metadata),
-        labels: labels(&p.metadata),
+        labels: p.labels.to_map(),
         created_at: created_at(&p.metadata),
         phase: p
             .status
@@ -72,7 +68,7 @@ pub(crate) fn pod_info(p: &SlimPod) -> PodInfo {
         service_account: p.spec.as_ref().and_then(|s| s.service_account_name.clone()),
         istio_sidecar: has_sidecar(p),
         ip: p.status.as_ref().and_then(|s| s.pod_ip.clone()),
-        annotations: p.metadata.annotations.clone().unwrap_or_default(),
+        annotations: p.annotations.to_map(),
         created_by: controller_of(&p.metadata).map(|(k, n)| (k.to_string(), n.to_string())),
         container_ports: p
             .spec
@@ -95,9 +91,10 @@ fn template_meta(spec: &Option<crate::cached::WorkloadSpec>) -> Option<&Template
     spec.as_ref()?.template.as_ref()?.metadata.as_ref()
 }
 
-/// A workload of a controller object, its replica counts still to fill in.
+/// A workload of a controller object (its metadata, labels and annotations), its replica
+/// counts still to fill in. Its labels are its pod template's, when it has one.
 fn controller(
-    m: &ObjectMeta,
+    (m, own_labels, annotations): (&ObjectMeta, &Pairs, &Pairs),
     kind: &str,
     group: &str,
     template: Option<&TemplateMeta>,
@@ -107,10 +104,8 @@ fn controller(
         namespace: ns(m),
         kind: kind.to_string(),
         group: group.to_string(),
-        labels: template
-            .map(|t| t.labels.clone().unwrap_or_default())
-            .unwrap_or_else(|| labels(m)),
-        annotations: m.annotations.clone().unwrap_or_default(),
+        labels: template.map_or(own_labels, |t| &t.labels).to_map(),
+        annotations: annotations.to_map(),
         created_at: created_at(m),
         resource_version: m.resource_version.clone(),
         synced_proxies: -1,
@@ -135,7 +130,12 @@ pub fn workloads(
             continue;
         }
         let tpl = template_meta(&d.spec);
-        let mut w = controller(&d.metadata, "Deployment", "apps", tpl);
+        let mut w = controller(
+            (&d.metadata, &d.labels, &d.annotations),
+            "Deployment",
+            "apps",
+            tpl,
+        );
         w.desired_replicas = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
         if let Some(st) = &d.status {
             w.current_replicas = st.replicas.unwrap_or(0);
@@ -148,7 +148,12 @@ pub fn workloads(
             continue;
         }
         let tpl = template_meta(&s.spec);
-        let mut w = controller(&s.metadata, "StatefulSet", "apps", tpl);
+        let mut w = controller(
+            (&s.metadata, &s.labels, &s.annotations),
+            "StatefulSet",
+            "apps",
+            tpl,
+        );
         w.desired_replicas = s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
         if let Some(st) = &s.status {
             w.current_replicas = st.replicas.unwrap_or(0);
@@ -161,7 +166,12 @@ pub fn workloads(
             continue;
         }
         let tpl = template_meta(&d.spec);
-        let mut w = controller(&d.metadata, "DaemonSet", "apps", tpl);
+        let mut w = controller(
+            (&d.metadata, &d.labels, &d.annotations),
+            "DaemonSet",
+            "apps",
+            tpl,
+        );
         if let Some(st) = &d.status {
             w.desired_replicas = st.desired_number_scheduled.unwrap_or(0);
             w.current_replicas = st.current_number_scheduled.unwrap_or(0);
@@ -180,7 +190,12 @@ pub fn workloads(
             continue;
         }
         let tpl = template_meta(&r.spec);
-        let mut w = controller(&r.metadata, "ReplicaSet", "apps", tpl);
+        let mut w = controller(
+            (&r.metadata, &r.labels, &r.annotations),
+            "ReplicaSet",
+            "apps",
+            tpl,
+        );
         w.desired_replicas = r.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
         if let Some(st) = &r.status {
             w.current_replicas = st.replicas.unwrap_or(0);
@@ -200,7 +215,7 @@ pub fn workloads(
                 .unwrap_or_else(|| rs.to_string()),
             Some((_, o)) => o.to_string(),
             None => {
-                let mut w = controller(&p.metadata, "Pod", "", None);
+                let mut w = controller((&p.metadata, &p.labels, &p.annotations), "Pod", "", None);
                 let running = p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
                 w.desired_replicas = 1;
                 w.current_replicas = 1;
@@ -492,7 +507,7 @@ pub fn component(d: &SlimDeployment) -> meshglass_engine::mesh::Component {
     meshglass_engine::mesh::Component {
         name: d.metadata.name.clone().unwrap_or_default(),
         namespace: d.metadata.namespace.clone().unwrap_or_default(),
-        labels: d.metadata.labels.clone().unwrap_or_default(),
+        labels: d.labels.to_map(),
         desired_replicas: d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
         current_replicas: status.and_then(|s| s.replicas).unwrap_or(0),
         available_replicas: status.and_then(|s| s.available_replicas).unwrap_or(0),

@@ -150,7 +150,11 @@ async fn home_name(config: &Config, client: &kube::Client) -> String {
     )
     .await;
     match listed {
-        Ok(Ok(list)) => cluster_id(&list.items).unwrap_or_else(|| "Kubernetes".to_string()),
+        Ok(Ok(list)) => {
+            let mut items = list.items;
+            items.iter_mut().for_each(cached::Workload::compact);
+            cluster_id(&items).unwrap_or_else(|| "Kubernetes".to_string())
+        }
         Ok(Err(e)) => {
             tracing::warn!(error = %registry::describe_kube_error(&e), namespace = %config.istio_namespace(), "cannot list the control plane; the home cluster is named Kubernetes");
             "Kubernetes".to_string()
