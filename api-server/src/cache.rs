@@ -17,8 +17,8 @@ use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
 
 use crate::cached::{
-    self, PodTemplateSpec, SlimDaemonSet, SlimDeployment, SlimPod, SlimReplicaSet, SlimStatefulSet,
-    Workload,
+    self, PodTemplateSpec, SlimDaemonSet, SlimDeployment, SlimPod, SlimReplicaSet, SlimService,
+    SlimStatefulSet, Workload,
 };
 use crate::changes::Changes;
 use crate::namespace_memo::{ListMemo, ServiceMemo, WorkloadMemo};
@@ -59,7 +59,7 @@ pub fn api_resource(kind: IstioKind, version: &str) -> ApiResource {
 /// ([`crate::cached`]).
 pub struct ClusterCache {
     pub namespaces: Store<Namespace>,
-    pub services: Store<Service>,
+    pub services: Store<SlimService>,
     pub deployments: Store<SlimDeployment>,
     pub statefulsets: Store<SlimStatefulSet>,
     pub daemonsets: Store<SlimDaemonSet>,
@@ -79,7 +79,7 @@ pub struct ClusterCache {
 /// The writing halves of a [`ClusterCache`], fed by the watches.
 pub struct CacheWriters {
     namespaces: Writer<Namespace>,
-    services: Writer<Service>,
+    services: Writer<SlimService>,
     deployments: Writer<SlimDeployment>,
     statefulsets: Writer<SlimStatefulSet>,
     daemonsets: Writer<SlimDaemonSet>,
@@ -162,7 +162,17 @@ impl ClusterCache {
             .collect();
         Arc::new(ClusterCache {
             namespaces: loaded(objs.namespaces.into_iter().map(strip_meta).collect(), ()),
-            services: loaded(objs.services.into_iter().map(strip_meta).collect(), ()),
+            services: loaded(
+                objs.services
+                    .iter()
+                    .map(|s| {
+                        let mut o = cached::service(s);
+                        strip_service(&mut o);
+                        o
+                    })
+                    .collect(),
+                (),
+            ),
             deployments: loaded(cached_as(&objs.deployments, cached::deployment), ()),
             statefulsets: loaded(cached_as(&objs.statefulsets, cached::statefulset), ()),
             daemonsets: loaded(cached_as(&objs.daemonsets, cached::daemonset), ()),
@@ -283,6 +293,13 @@ fn strip_template(t: &mut PodTemplateSpec) {
             c.env = (!kept.is_empty()).then_some(kept);
         }
     }
+}
+
+/// What the services' watch keeps of a Service: [`strip_meta_mut`]'s, its maps compacted.
+pub(crate) fn strip_service(s: &mut SlimService) {
+    strip_meta_mut(s);
+    s.compact();
+    s.annotations.retain(|k| k != LAST_APPLIED);
 }
 
 pub(crate) fn strip_workload<K>(w: &mut Workload<K>)
@@ -453,12 +470,12 @@ pub fn spawn_core_watches(
         strip_meta_mut,
     ));
     tasks.spawn(run_watch(
-        Api::<Service>::all(c.clone()),
+        Api::<SlimService>::all(c.clone()),
         w.services,
         "services",
         state.clone(),
         w.changes.clone(),
-        strip_meta_mut,
+        strip_service,
     ));
     tasks.spawn(run_watch(
         Api::<SlimDeployment>::all(c.clone()),

@@ -150,6 +150,57 @@ pub struct PodStatus {
     pub pod_ip: Option<String>,
 }
 
+/// A cached Service: what the services list, details and the engine read (`service_info`).
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct SlimService {
+    pub metadata: ObjectMeta,
+    pub spec: Option<ServiceSpec>,
+    /// Moved out of `metadata` when cached ([`SlimService::compact`]), as a pod's are.
+    #[serde(skip)]
+    pub labels: Pairs,
+    #[serde(skip)]
+    pub annotations: Pairs,
+}
+
+impl SlimService {
+    /// Moves the labels and annotations out of `metadata` (a second call changes nothing).
+    pub fn compact(&mut self) {
+        if let Some(m) = self.metadata.labels.take() {
+            self.labels = Pairs::from(m);
+        }
+        if let Some(m) = self.metadata.annotations.take() {
+            self.annotations = Pairs::from(m);
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceSpec {
+    #[serde(default)]
+    pub selector: Pairs,
+    pub ports: Option<Vec<ServicePort>>,
+    #[serde(rename = "clusterIP")]
+    pub cluster_ip: Option<String>,
+    #[serde(rename = "clusterIPs")]
+    pub cluster_ips: Option<Vec<String>>,
+    #[serde(rename = "type")]
+    pub type_: Option<String>,
+    pub external_name: Option<String>,
+    pub ip_families: Option<Vec<String>>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServicePort {
+    pub name: Option<String>,
+    #[serde(default)]
+    pub port: i32,
+    pub protocol: Option<String>,
+    pub app_protocol: Option<String>,
+    pub target_port: Option<k8s_openapi::apimachinery::pkg::util::intstr::IntOrString>,
+}
+
 /// Which kind a [`Workload`] is.
 pub trait WorkloadKind {
     const KIND: &'static str;
@@ -287,6 +338,30 @@ impl Resource for SlimPod {
     }
 }
 
+impl Resource for SlimService {
+    type DynamicType = ();
+    type Scope = k8s_openapi::NamespaceResourceScope;
+
+    fn kind(_: &()) -> Cow<'_, str> {
+        "Service".into()
+    }
+    fn group(_: &()) -> Cow<'_, str> {
+        "".into()
+    }
+    fn version(_: &()) -> Cow<'_, str> {
+        "v1".into()
+    }
+    fn plural(_: &()) -> Cow<'_, str> {
+        "services".into()
+    }
+    fn meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+}
+
 impl<K: WorkloadKind> Resource for Workload<K> {
     type DynamicType = ();
     type Scope = k8s_openapi::NamespaceResourceScope;
@@ -323,6 +398,13 @@ fn through_json<T: Serialize, S: DeserializeOwned>(o: &T) -> S {
 /// The cached shape of a k8s-openapi pod.
 pub fn pod(p: &k8s_openapi::api::core::v1::Pod) -> SlimPod {
     let mut o: SlimPod = through_json(p);
+    o.compact();
+    o
+}
+
+/// The cached shape of a k8s-openapi Service.
+pub fn service(s: &k8s_openapi::api::core::v1::Service) -> SlimService {
+    let mut o: SlimService = through_json(s);
     o.compact();
     o
 }
@@ -519,6 +601,77 @@ mod tests {
         assert_eq!(watched.labels.iter().count(), 5);
         assert!(watched.annotations.contains_key("health.kiali.io/rate"));
         assert!(!watched.annotations.contains_key("prometheus.io/port"));
+    }
+
+    #[test]
+    fn a_service_is_cached_with_what_its_readers_read() {
+        let full = json!({
+          "apiVersion": "v1", "kind": "Service",
+          "metadata": {"name": "reviews", "namespace": "bookinfo", "resourceVersion": "9",
+                       "creationTimestamp": "2026-12-01T10:00:00Z",
+                       "labels": {"app": "reviews", "service": "reviews"},
+                       "annotations": {"kiali.io/api-type": "rest",
+                         "kubectl.kubernetes.io/last-applied-configuration": "{}"},
+                       "managedFields": [{"manager": "kubectl"}]},
+          "spec": {"selector": {"app": "reviews"}, "type": "ClusterIP",
+                   "clusterIP": "10.96.0.7", "clusterIPs": ["10.96.0.7"], "ipFamilies": ["IPv4"],
+                   "sessionAffinity": "None", "internalTrafficPolicy": "Cluster",
+                   "ports": [{"name": "http", "port": 9080, "protocol": "TCP",
+                              "appProtocol": "http", "targetPort": 9080},
+                             {"name": "grpc", "port": 7070, "targetPort": "grpc-web"}]},
+          "status": {"loadBalancer": {}}
+        });
+        let k8s: k8s_openapi::api::core::v1::Service =
+            serde_json::from_value(full.clone()).unwrap();
+        let cache = ClusterCache::from_objects(Objects {
+            services: vec![k8s],
+            ..Default::default()
+        });
+        // As the watch caches it, from the API server's JSON.
+        let mut watched: SlimService = serde_json::from_value(full).unwrap();
+        crate::cache::strip_service(&mut watched);
+        assert!(watched.metadata.labels.is_none() && watched.metadata.managed_fields.is_none());
+        assert_eq!(
+            watched.annotations.iter().collect::<Vec<_>>(),
+            [("kiali.io/api-type", "rest")]
+        );
+        let info = crate::inventory::services(&cache, &|_| true).pop().unwrap();
+        assert_eq!(
+            info.selector,
+            BTreeMap::from([("app".into(), "reviews".into())])
+        );
+        assert_eq!(info.labels.len(), 2);
+        assert_eq!(info.annotations.len(), 1);
+        assert_eq!(
+            (info.service_type.as_str(), info.cluster_ip.as_deref()),
+            ("ClusterIP", Some("10.96.0.7"))
+        );
+        assert_eq!(
+            (info.ip_addresses.clone(), info.ip_families.clone()),
+            (vec!["10.96.0.7".to_string()], vec!["IPv4".to_string()])
+        );
+        let ports: Vec<_> = info
+            .ports
+            .iter()
+            .map(|p| {
+                (
+                    p.name.as_str(),
+                    p.port,
+                    p.protocol.as_str(),
+                    p.app_protocol.as_deref(),
+                    p.target_port.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            ports,
+            [
+                ("http", 9080, "TCP", Some("http"), Some("9080")),
+                ("grpc", 7070, "", None, Some("grpc-web"))
+            ]
+        );
+        assert_eq!(info.resource_version.as_deref(), Some("9"));
+        assert_eq!(info.created_at.as_deref(), Some("2026-12-01T10:00:00Z"));
     }
 
     #[test]

@@ -5,7 +5,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::DynamicObject;
@@ -15,7 +14,7 @@ use meshglass_engine::{
 };
 
 use crate::cache::ClusterCache;
-use crate::cached::{Pairs, SlimDeployment, SlimPod, TemplateMeta};
+use crate::cached::{Pairs, SlimDeployment, SlimPod, SlimService, TemplateMeta};
 use crate::namespace_memo::NamespaceMemo;
 
 /// Whether a pod has an Istio sidecar.
@@ -360,14 +359,14 @@ fn workload_groups(
 }
 
 /// The selector of a Service.
-pub fn service_selector(s: &Service) -> BTreeMap<String, String> {
+pub fn service_selector(s: &SlimService) -> BTreeMap<String, String> {
     s.spec
         .as_ref()
-        .and_then(|s| s.selector.clone())
+        .map(|s| s.selector.to_map())
         .unwrap_or_default()
 }
 
-fn service_info(s: &Service) -> ServiceInfo {
+fn service_info(s: &SlimService) -> ServiceInfo {
     let spec = s.spec.as_ref();
     ServiceInfo {
         name: name(&s.metadata),
@@ -390,8 +389,8 @@ fn service_info(s: &Service) -> ServiceInfo {
                     .collect()
             })
             .unwrap_or_default(),
-        labels: labels(&s.metadata),
-        annotations: s.metadata.annotations.clone().unwrap_or_default(),
+        labels: s.labels.to_map(),
+        annotations: s.annotations.to_map(),
         ip_addresses: spec.and_then(|s| s.cluster_ips.clone()).unwrap_or_default(),
         cluster_ip: spec.and_then(|s| s.cluster_ip.clone()),
         service_type: spec
