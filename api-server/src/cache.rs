@@ -17,8 +17,8 @@ use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
 
 use crate::cached::{
-    self, PodTemplateSpec, SlimDaemonSet, SlimDeployment, SlimPod, SlimReplicaSet, SlimService,
-    SlimStatefulSet, Workload,
+    self, Compact, PodTemplateSpec, SlimDaemonSet, SlimDeployment, SlimPod, SlimReplicaSet,
+    SlimService, SlimStatefulSet, Workload,
 };
 use crate::changes::Changes;
 use crate::namespace_memo::{ListMemo, ServiceMemo, WorkloadMemo};

@@ -88,8 +88,27 @@ impl<'de> Deserialize<'de> for Pairs {
     }
 }
 
+/// A cached object whose labels and annotations are kept as [`Pairs`], moved out of its
+/// `ObjectMeta` when it is cached.
+pub trait Compact {
+    /// Its metadata, and where its labels and annotations go.
+    fn parts(&mut self) -> (&mut ObjectMeta, &mut Pairs, &mut Pairs);
+
+    /// Moves the labels and annotations out of the metadata (what every cached pod, workload
+    /// and Service goes through; a second call changes nothing).
+    fn compact(&mut self) {
+        let (meta, labels, annotations) = self.parts();
+        if let Some(m) = meta.labels.take() {
+            *labels = Pairs::from(m);
+        }
+        if let Some(m) = meta.annotations.take() {
+            *annotations = Pairs::from(m);
+        }
+    }
+}
+
 /// A cached pod: what inventories and sidecar detection read. Its labels and annotations are
-/// moved out of `metadata` into [`Pairs`] when it is cached ([`SlimPod::compact`]).
+/// moved out of `metadata` into [`Pairs`] when it is cached ([`Compact`]).
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct SlimPod {
     pub metadata: ObjectMeta,
@@ -101,16 +120,9 @@ pub struct SlimPod {
     pub annotations: Pairs,
 }
 
-impl SlimPod {
-    /// Moves the labels and annotations out of `metadata` (what every cached pod goes through;
-    /// a second call changes nothing).
-    pub fn compact(&mut self) {
-        if let Some(m) = self.metadata.labels.take() {
-            self.labels = Pairs::from(m);
-        }
-        if let Some(m) = self.metadata.annotations.take() {
-            self.annotations = Pairs::from(m);
-        }
+impl Compact for SlimPod {
+    fn parts(&mut self) -> (&mut ObjectMeta, &mut Pairs, &mut Pairs) {
+        (&mut self.metadata, &mut self.labels, &mut self.annotations)
     }
 }
 
@@ -155,22 +167,16 @@ pub struct PodStatus {
 pub struct SlimService {
     pub metadata: ObjectMeta,
     pub spec: Option<ServiceSpec>,
-    /// Moved out of `metadata` when cached ([`SlimService::compact`]), as a pod's are.
+    /// Moved out of `metadata` when cached ([`Compact`]), as a pod's are.
     #[serde(skip)]
     pub labels: Pairs,
     #[serde(skip)]
     pub annotations: Pairs,
 }
 
-impl SlimService {
-    /// Moves the labels and annotations out of `metadata` (a second call changes nothing).
-    pub fn compact(&mut self) {
-        if let Some(m) = self.metadata.labels.take() {
-            self.labels = Pairs::from(m);
-        }
-        if let Some(m) = self.metadata.annotations.take() {
-            self.annotations = Pairs::from(m);
-        }
+impl Compact for SlimService {
+    fn parts(&mut self) -> (&mut ObjectMeta, &mut Pairs, &mut Pairs) {
+        (&mut self.metadata, &mut self.labels, &mut self.annotations)
     }
 }
 
@@ -231,7 +237,7 @@ pub struct Workload<K> {
     pub metadata: ObjectMeta,
     pub spec: Option<WorkloadSpec>,
     pub status: Option<WorkloadStatus>,
-    /// Moved out of `metadata` when cached ([`Workload::compact`]), as a pod's are.
+    /// Moved out of `metadata` when cached ([`Compact`]), as a pod's are.
     #[serde(skip)]
     pub labels: Pairs,
     #[serde(skip)]
@@ -240,16 +246,9 @@ pub struct Workload<K> {
     kind: PhantomData<K>,
 }
 
-impl<K> Workload<K> {
-    /// Moves the labels and annotations out of `metadata` (what every cached workload goes
-    /// through; a second call changes nothing).
-    pub fn compact(&mut self) {
-        if let Some(m) = self.metadata.labels.take() {
-            self.labels = Pairs::from(m);
-        }
-        if let Some(m) = self.metadata.annotations.take() {
-            self.annotations = Pairs::from(m);
-        }
+impl<K> Compact for Workload<K> {
+    fn parts(&mut self) -> (&mut ObjectMeta, &mut Pairs, &mut Pairs) {
+        (&mut self.metadata, &mut self.labels, &mut self.annotations)
     }
 }
 
@@ -314,53 +313,37 @@ pub struct EnvVar {
     pub value: Option<String>,
 }
 
-impl Resource for SlimPod {
-    type DynamicType = ();
-    type Scope = k8s_openapi::NamespaceResourceScope;
+/// `kube::Resource` for a cached shape of a core (`v1`) kind.
+macro_rules! core_resource {
+    ($shape:ty, $kind:literal, $plural:literal) => {
+        impl Resource for $shape {
+            type DynamicType = ();
+            type Scope = k8s_openapi::NamespaceResourceScope;
 
-    fn kind(_: &()) -> Cow<'_, str> {
-        "Pod".into()
-    }
-    fn group(_: &()) -> Cow<'_, str> {
-        "".into()
-    }
-    fn version(_: &()) -> Cow<'_, str> {
-        "v1".into()
-    }
-    fn plural(_: &()) -> Cow<'_, str> {
-        "pods".into()
-    }
-    fn meta(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-    fn meta_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
-    }
+            fn kind(_: &()) -> Cow<'_, str> {
+                $kind.into()
+            }
+            fn group(_: &()) -> Cow<'_, str> {
+                "".into()
+            }
+            fn version(_: &()) -> Cow<'_, str> {
+                "v1".into()
+            }
+            fn plural(_: &()) -> Cow<'_, str> {
+                $plural.into()
+            }
+            fn meta(&self) -> &ObjectMeta {
+                &self.metadata
+            }
+            fn meta_mut(&mut self) -> &mut ObjectMeta {
+                &mut self.metadata
+            }
+        }
+    };
 }
 
-impl Resource for SlimService {
-    type DynamicType = ();
-    type Scope = k8s_openapi::NamespaceResourceScope;
-
-    fn kind(_: &()) -> Cow<'_, str> {
-        "Service".into()
-    }
-    fn group(_: &()) -> Cow<'_, str> {
-        "".into()
-    }
-    fn version(_: &()) -> Cow<'_, str> {
-        "v1".into()
-    }
-    fn plural(_: &()) -> Cow<'_, str> {
-        "services".into()
-    }
-    fn meta(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-    fn meta_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
-    }
-}
+core_resource!(SlimPod, "Pod", "pods");
+core_resource!(SlimService, "Service", "services");
 
 impl<K: WorkloadKind> Resource for Workload<K> {
     type DynamicType = ();

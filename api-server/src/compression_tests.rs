@@ -1,8 +1,6 @@
 //! Gzip at the edge (`server.gzip_enabled`): a client that accepts gzip gets the same JSON,
 //! compressed; a stream is not held back to fill compressed blocks.
 
-use std::io::Read;
-
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
@@ -12,6 +10,7 @@ use http_body_util::BodyExt;
 use tower::ServiceExt;
 
 use crate::graph_health_tests::{T, anonymous};
+use crate::gzip::gunzip;
 use crate::routes::{NDJSON, compressed, router};
 
 async fn fetch(
@@ -36,14 +35,6 @@ async fn fetch(
         .await
         .unwrap();
     (status, encoding, bytes.to_vec())
-}
-
-fn gunzip(bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    flate2::read::GzDecoder::new(bytes)
-        .read_to_end(&mut out)
-        .expect("a gzip stream");
-    out
 }
 
 #[tokio::test]

@@ -182,18 +182,20 @@ pub async fn gzip_large(req: Request, next: Next) -> Response {
     Response::from_parts(parts, Body::from(zipped))
 }
 
+/// `bytes` decoded by flate2's gzip reader (which stops after the first member).
+#[cfg(test)]
+pub(crate) fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .expect("a gzip stream");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Read;
-
-    fn gunzip(bytes: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(bytes)
-            .read_to_end(&mut out)
-            .expect("a gzip stream");
-        out
-    }
 
     /// A body shaped like a graph's JSON: repetitive, with varying numbers.
     fn body(len: usize) -> Vec<u8> {

@@ -152,7 +152,9 @@ async fn home_name(config: &Config, client: &kube::Client) -> String {
     match listed {
         Ok(Ok(list)) => {
             let mut items = list.items;
-            items.iter_mut().for_each(cached::Workload::compact);
+            for d in &mut items {
+                cached::Compact::compact(d);
+            }
             cluster_id(&items).unwrap_or_else(|| "Kubernetes".to_string())
         }
         Ok(Err(e)) => {
