@@ -40,10 +40,11 @@ impl Ports {
     };
 
     pub fn free() -> anyhow::Result<Ports> {
-        // Hold every listener until all are picked, so that the ports differ.
-        let listeners: Vec<std::net::TcpListener> = (0..7 + 3 * MAX_CLUSTERS)
-            .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
-            .collect::<Result<_, _>>()?;
+        // Hold every listener until all are picked, so that the ports differ. They are taken
+        // below the kernel's ephemeral range: what the demo starts later (the server, a minute
+        // on) binds them then, and meanwhile every outgoing connection of the clusters,
+        // Prometheus and the operators takes a port of that range.
+        let listeners = below_ephemeral(7 + 3 * MAX_CLUSTERS)?;
         let p: Vec<u16> = listeners
             .iter()
             .map(|l| l.local_addr().map(|a| a.port()))
@@ -121,6 +122,34 @@ impl Ports {
         }
         out
     }
+}
+
+/// `n` listeners on loopback ports below the ephemeral range (`ip_local_port_range`), from a
+/// start that differs between processes; `bind(0)` listeners when none is free there.
+fn below_ephemeral(n: usize) -> anyhow::Result<Vec<std::net::TcpListener>> {
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|t| t.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let (first, last) = (10_000u16, low.saturating_sub(1));
+    let mut out = Vec::with_capacity(n);
+    if last > first {
+        let span = u32::from(last - first);
+        let start = (std::process::id().wrapping_mul(2_654_435_761) >> 8) % span;
+        for i in 0..span {
+            if out.len() == n {
+                break;
+            }
+            let port = first + ((start + i) % span) as u16;
+            if let Ok(l) = std::net::TcpListener::bind(("127.0.0.1", port)) {
+                out.push(l);
+            }
+        }
+    }
+    while out.len() < n {
+        out.push(std::net::TcpListener::bind("127.0.0.1:0")?);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
