@@ -15,6 +15,7 @@ pub mod health;
 mod input;
 mod inventory;
 pub mod istio;
+mod json_out;
 pub mod mesh;
 pub mod metrics;
 mod options;

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeStruct, Serializer};
 
 pub use super::badges::{GwInfo, IstioBadges, SeInfo, VsInfo, WeInfo};
-use super::escape::needs_escape;
+use crate::json_out::needs_escape;
 
 /// A node or edge id: Kiali's lower-case hex SHA-256 (64 ASCII characters), stored inline so a
 /// graph of tens of thousands of edges needs no heap string per id, and copying one (an edge's

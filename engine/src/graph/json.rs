@@ -8,8 +8,8 @@ use super::cytoscape::{
     CytoscapeGraph, EdgeData, EdgeWrapper, Id, NodeData, PctItems, Percent, ProtocolTraffic,
     RateMap, RateValue, Responses, ServiceName,
 };
-use super::escape::{needs_escape, needs_escape_bytes};
 use super::num::FixedBuf;
+use crate::json_out::{delegate, key, needs_escape_bytes, string};
 use crate::par;
 
 impl CytoscapeGraph {
@@ -92,18 +92,6 @@ fn int(out: &mut Vec<u8>, v: i64) {
     out.extend_from_slice(v.to_string().as_bytes());
 }
 
-/// A JSON string, escaped exactly as serde_json does.
-fn string(out: &mut Vec<u8>, s: &str) {
-    if !needs_escape(s.as_bytes()) {
-        out.reserve(s.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(s.as_bytes());
-        out.push(b'"');
-    } else {
-        delegate(out, s);
-    }
-}
-
 /// Bytes known not to need escaping, as a JSON string.
 fn quoted(out: &mut Vec<u8>, b: &[u8]) {
     out.reserve(b.len() + 2);
@@ -115,20 +103,6 @@ fn quoted(out: &mut Vec<u8>, b: &[u8]) {
 /// An id: its bytes never need escaping (see [`Id::new`]).
 fn id(out: &mut Vec<u8>, id: &Id) {
     quoted(out, id.as_bytes());
-}
-
-/// Serialises a value with serde_json (compact output is context-free, so the bytes are the same
-/// as inside the whole document).
-fn delegate<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
-    // Writing into a Vec cannot fail, and the engine's types serialise infallibly.
-    let _ = serde_json::to_writer(&mut *out, v);
-}
-
-/// `,"key":` — keys are ASCII literals without characters to escape.
-fn key(out: &mut Vec<u8>, k: &str) {
-    out.extend_from_slice(b",\"");
-    out.extend_from_slice(k.as_bytes());
-    out.extend_from_slice(b"\":");
 }
 
 fn str_field(out: &mut Vec<u8>, k: &str, v: &str) {

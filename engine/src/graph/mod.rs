@@ -26,7 +26,6 @@ mod boxes;
 mod build;
 pub mod cytoscape;
 mod decorations;
-mod escape;
 pub(crate) mod ids;
 mod json;
 mod labels;

@@ -7,9 +7,8 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
-
 use super::{EntityHealth, HealthKind, HealthReport, RequestHealth, WorkloadStatus};
+use crate::json_out::{delegate, key, string};
 
 impl EntityHealth {
     /// Appends Kiali's JSON of this entity (`AppHealth`, `WorkloadHealth` or `ServiceHealth`,
@@ -19,13 +18,14 @@ impl EntityHealth {
         out.extend_from_slice(b"{\"requests\":");
         requests(out, &self.requests);
         out.extend_from_slice(b",\"status\":{\"errorRatio\":");
-        value(out, &self.error_ratio);
-        out.extend_from_slice(b",\"status\":");
-        value(out, self.status.as_str());
+        delegate(out, &self.error_ratio);
+        key(out, "status");
+        string(out, self.status.as_str());
         out.push(b'}');
         match self.kind {
             HealthKind::App => {
-                out.extend_from_slice(b",\"workloadStatuses\":[");
+                key(out, "workloadStatuses");
+                out.push(b'[');
                 for (i, w) in self.workload_statuses.iter().enumerate() {
                     if i > 0 {
                         out.push(b',');
@@ -35,7 +35,7 @@ impl EntityHealth {
                 out.push(b']');
             }
             HealthKind::Workload => {
-                out.extend_from_slice(b",\"workloadStatus\":");
+                key(out, "workloadStatus");
                 match self.workload_statuses.first() {
                     Some(w) => workload_status(out, w),
                     None => out.extend_from_slice(b"null"),
@@ -73,13 +73,13 @@ impl HealthReport {
             if i > 0 {
                 out.push(b',');
             }
-            value(&mut out, ns);
+            string(&mut out, ns);
             out.extend_from_slice(b":{");
             for (j, (name, e)) in items.iter().enumerate() {
                 if j > 0 {
                     out.push(b',');
                 }
-                value(&mut out, name);
+                string(&mut out, name);
                 out.push(b':');
                 e.write_kiali_json(&mut out);
             }
@@ -90,34 +90,28 @@ impl HealthReport {
     }
 }
 
-/// Appends `v` as serde_json writes it (strings escaped, non-finite numbers as `null`). The
-/// values written here are strings, numbers and maps of them: writing them cannot fail.
-fn value<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
-    let _ = serde_json::to_writer(&mut *out, v);
-}
-
 /// `RequestHealth` with its keys sorted: healthAnnotations < inbound < outbound.
 fn requests(out: &mut Vec<u8>, r: &RequestHealth) {
     out.extend_from_slice(b"{\"healthAnnotations\":");
-    value(out, &r.health_annotations);
-    out.extend_from_slice(b",\"inbound\":");
-    value(out, &r.inbound);
-    out.extend_from_slice(b",\"outbound\":");
-    value(out, &r.outbound);
+    delegate(out, &r.health_annotations);
+    key(out, "inbound");
+    delegate(out, &r.inbound);
+    key(out, "outbound");
+    delegate(out, &r.outbound);
     out.push(b'}');
 }
 
 /// `WorkloadStatus` with its keys sorted.
 fn workload_status(out: &mut Vec<u8>, w: &WorkloadStatus) {
     out.extend_from_slice(b"{\"availableReplicas\":");
-    value(out, &w.available_replicas);
-    out.extend_from_slice(b",\"currentReplicas\":");
-    value(out, &w.current_replicas);
-    out.extend_from_slice(b",\"desiredReplicas\":");
-    value(out, &w.desired_replicas);
-    out.extend_from_slice(b",\"name\":");
-    value(out, &w.name);
-    out.extend_from_slice(b",\"syncedProxies\":");
-    value(out, &w.synced_proxies);
+    delegate(out, &w.available_replicas);
+    key(out, "currentReplicas");
+    delegate(out, &w.current_replicas);
+    key(out, "desiredReplicas");
+    delegate(out, &w.desired_replicas);
+    key(out, "name");
+    string(out, &w.name);
+    key(out, "syncedProxies");
+    delegate(out, &w.synced_proxies);
     out.push(b'}');
 }

@@ -201,15 +201,6 @@ pub struct EntityHealth {
     pub status: HealthStatus,
 }
 
-impl EntityHealth {
-    /// Kiali's JSON for this entity (`AppHealth`, `WorkloadHealth` or `ServiceHealth`), plus the
-    /// computed `status`.
-    pub fn to_kiali_json(&self) -> serde_json::Value {
-        // The one shape is the writer's ([`EntityHealth::write_kiali_json`]); its bytes are JSON.
-        serde_json::from_slice(&self.kiali_json_bytes()).unwrap_or_default()
-    }
-}
-
 /// Status counts of one kind in one namespace of one cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NamespaceSummary {

@@ -1,8 +1,10 @@
-//! JSON string escaping: which bytes a JSON string must escape. The output model marks labels
-//! that need none once ([`super::cytoscape`]), and the writer copies those as they are.
+//! Writing JSON straight into bytes, as serde_json writes it: which bytes a JSON string must
+//! escape, and the primitives the direct writers share (the graph's, `graph/json.rs`, and
+//! health's, `health/json.rs`). The graph's output model marks labels that need no escaping
+//! once ([`crate::graph::cytoscape`]), and the writer copies those as they are.
 
 /// Whether any byte is a control character, `"` or `\\` (eight bytes at a time).
-pub(super) fn needs_escape(b: &[u8]) -> bool {
+pub(crate) fn needs_escape(b: &[u8]) -> bool {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     // High bit set in a byte of the result for (at least) every byte of `v` below `n`: no false
@@ -34,8 +36,34 @@ pub(super) fn needs_escape(b: &[u8]) -> bool {
     hit(w) && needs_escape_bytes(rest)
 }
 
-pub(super) fn needs_escape_bytes(b: &[u8]) -> bool {
+pub(crate) fn needs_escape_bytes(b: &[u8]) -> bool {
     b.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+}
+
+/// A JSON string, escaped exactly as serde_json does (one copy when nothing needs escaping).
+pub(crate) fn string(out: &mut Vec<u8>, s: &str) {
+    if !needs_escape(s.as_bytes()) {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        delegate(out, s);
+    }
+}
+
+/// Serialises a value with serde_json (compact output is context-free, so the bytes are the same
+/// as inside the whole document).
+pub(crate) fn delegate<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
+    // Writing into a Vec cannot fail, and the engine's types serialise infallibly.
+    let _ = serde_json::to_writer(&mut *out, v);
+}
+
+/// `,"key":` — keys are ASCII literals without characters to escape.
+pub(crate) fn key(out: &mut Vec<u8>, k: &str) {
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(k.as_bytes());
+    out.extend_from_slice(b"\":");
 }
 
 #[cfg(test)]
