@@ -163,20 +163,25 @@ impl ClusterCache {
         Arc::new(ClusterCache {
             namespaces: loaded(objs.namespaces.into_iter().map(strip_meta).collect(), ()),
             services: loaded(
-                objs.services
-                    .iter()
-                    .map(|s| {
-                        let mut o = cached::service(s);
-                        strip_service(&mut o);
-                        o
-                    })
-                    .collect(),
+                cached_as(&objs.services, cached::service, strip_service),
                 (),
             ),
-            deployments: loaded(cached_as(&objs.deployments, cached::deployment), ()),
-            statefulsets: loaded(cached_as(&objs.statefulsets, cached::statefulset), ()),
-            daemonsets: loaded(cached_as(&objs.daemonsets, cached::daemonset), ()),
-            replicasets: loaded(cached_as(&objs.replicasets, cached::replicaset), ()),
+            deployments: loaded(
+                cached_as(&objs.deployments, cached::deployment, strip_workload),
+                (),
+            ),
+            statefulsets: loaded(
+                cached_as(&objs.statefulsets, cached::statefulset, strip_workload),
+                (),
+            ),
+            daemonsets: loaded(
+                cached_as(&objs.daemonsets, cached::daemonset, strip_workload),
+                (),
+            ),
+            replicasets: loaded(
+                cached_as(&objs.replicasets, cached::replicaset, strip_workload),
+                (),
+            ),
             pods: loaded(objs.pods.iter().map(strip_pod).collect(), ()),
             istio: RwLock::new(istio),
             changes: Arc::default(),
@@ -270,15 +275,12 @@ fn strip_inventoried_meta<K: Resource>(o: &mut K) {
 }
 
 /// `objs` in their cached shape, stripped as the watches strip them.
-fn cached_as<T, K>(objs: &[T], shape: fn(&T) -> Workload<K>) -> Vec<Workload<K>>
-where
-    Workload<K>: Resource,
-{
+fn cached_as<T, S>(objs: &[T], shape: fn(&T) -> S, strip: fn(&mut S)) -> Vec<S> {
     objs.iter()
         .map(|o| {
-            let mut w = shape(o);
-            strip_workload(&mut w);
-            w
+            let mut s = shape(o);
+            strip(&mut s);
+            s
         })
         .collect()
 }
@@ -295,11 +297,18 @@ fn strip_template(t: &mut PodTemplateSpec) {
     }
 }
 
+/// Compacts a stripped object's labels and annotations, without `kubectl apply`'s
+/// annotation ([`strip_meta_mut`] drops it from an object not compacted yet; one decoded by
+/// `cached`'s shape functions already is).
+fn compact_stripped(o: &mut impl Compact) {
+    o.compact();
+    o.parts_mut().2.retain(|k| k != LAST_APPLIED);
+}
+
 /// What the services' watch keeps of a Service: [`strip_meta_mut`]'s, its maps compacted.
 pub(crate) fn strip_service(s: &mut SlimService) {
     strip_meta_mut(s);
-    s.compact();
-    s.annotations.retain(|k| k != LAST_APPLIED);
+    compact_stripped(s);
 }
 
 pub(crate) fn strip_workload<K>(w: &mut Workload<K>)
@@ -310,8 +319,7 @@ where
     if let Some(t) = w.spec.as_mut().and_then(|s| s.template.as_mut()) {
         strip_template(t);
     }
-    w.compact();
-    w.annotations.retain(|k| k != LAST_APPLIED);
+    compact_stripped(w);
 }
 
 /// What the pods' watch caches of `p`.

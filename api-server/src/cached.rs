@@ -91,13 +91,16 @@ impl<'de> Deserialize<'de> for Pairs {
 /// A cached object whose labels and annotations are kept as [`Pairs`], moved out of its
 /// `ObjectMeta` when it is cached.
 pub trait Compact {
-    /// Its metadata, and where its labels and annotations go.
-    fn parts(&mut self) -> (&mut ObjectMeta, &mut Pairs, &mut Pairs);
+    /// Its metadata, labels and annotations.
+    fn parts(&self) -> (&ObjectMeta, &Pairs, &Pairs);
+
+    /// The same, to change.
+    fn parts_mut(&mut self) -> (&mut ObjectMeta, &mut Pairs, &mut Pairs);
 
     /// Moves the labels and annotations out of the metadata (what every cached pod, workload
     /// and Service goes through; a second call changes nothing).
     fn compact(&mut self) {
-        let (meta, labels, annotations) = self.parts();
+        let (meta, labels, annotations) = self.parts_mut();
         if let Some(m) = meta.labels.take() {
             *labels = Pairs::from(m);
         }
@@ -106,6 +109,25 @@ pub trait Compact {
         }
     }
 }
+
+/// [`Compact`] for a shape with `metadata`, `labels` and `annotations` fields (a generic shape
+/// names its type parameter after it).
+macro_rules! compact_fields {
+    ($shape:ty $(, $g:ident)?) => {
+        impl$(<$g>)? Compact for $shape {
+            fn parts(&self) -> (&ObjectMeta, &Pairs, &Pairs) {
+                (&self.metadata, &self.labels, &self.annotations)
+            }
+            fn parts_mut(&mut self) -> (&mut ObjectMeta, &mut Pairs, &mut Pairs) {
+                (&mut self.metadata, &mut self.labels, &mut self.annotations)
+            }
+        }
+    };
+}
+
+compact_fields!(SlimPod);
+compact_fields!(SlimService);
+compact_fields!(Workload<K>, K);
 
 /// A cached pod: what inventories and sidecar detection read. Its labels and annotations are
 /// moved out of `metadata` into [`Pairs`] when it is cached ([`Compact`]).
@@ -118,12 +140,6 @@ pub struct SlimPod {
     pub labels: Pairs,
     #[serde(skip)]
     pub annotations: Pairs,
-}
-
-impl Compact for SlimPod {
-    fn parts(&mut self) -> (&mut ObjectMeta, &mut Pairs, &mut Pairs) {
-        (&mut self.metadata, &mut self.labels, &mut self.annotations)
-    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -172,12 +188,6 @@ pub struct SlimService {
     pub labels: Pairs,
     #[serde(skip)]
     pub annotations: Pairs,
-}
-
-impl Compact for SlimService {
-    fn parts(&mut self) -> (&mut ObjectMeta, &mut Pairs, &mut Pairs) {
-        (&mut self.metadata, &mut self.labels, &mut self.annotations)
-    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -244,12 +254,6 @@ pub struct Workload<K> {
     pub annotations: Pairs,
     #[serde(skip)]
     kind: PhantomData<K>,
-}
-
-impl<K> Compact for Workload<K> {
-    fn parts(&mut self) -> (&mut ObjectMeta, &mut Pairs, &mut Pairs) {
-        (&mut self.metadata, &mut self.labels, &mut self.annotations)
-    }
 }
 
 pub type SlimDeployment = Workload<DeploymentKind>;
@@ -369,55 +373,45 @@ impl<K: WorkloadKind> Resource for Workload<K> {
     }
 }
 
-/// `o` decoded through its JSON, as a watch decodes the API server's.
-fn through_json<T: Serialize, S: DeserializeOwned>(o: &T) -> S {
+/// `o` decoded through its JSON, as a watch decodes the API server's, and compacted.
+fn through_json<T: Serialize, S: DeserializeOwned + Compact>(o: &T) -> S {
     // A k8s-openapi object always serializes, and its JSON has every field these types read
     // in the type they read it as.
-    serde_json::to_value(o)
+    let mut shape: S = serde_json::to_value(o)
         .and_then(serde_json::from_value)
-        .expect("a k8s-openapi object decodes into its cached shape")
+        .expect("a k8s-openapi object decodes into its cached shape");
+    shape.compact();
+    shape
 }
 
 /// The cached shape of a k8s-openapi pod.
 pub fn pod(p: &k8s_openapi::api::core::v1::Pod) -> SlimPod {
-    let mut o: SlimPod = through_json(p);
-    o.compact();
-    o
+    through_json(p)
 }
 
 /// The cached shape of a k8s-openapi Service.
 pub fn service(s: &k8s_openapi::api::core::v1::Service) -> SlimService {
-    let mut o: SlimService = through_json(s);
-    o.compact();
-    o
+    through_json(s)
 }
 
 /// The cached shape of a k8s-openapi Deployment.
 pub fn deployment(d: &k8s_openapi::api::apps::v1::Deployment) -> SlimDeployment {
-    let mut o: SlimDeployment = through_json(d);
-    o.compact();
-    o
+    through_json(d)
 }
 
 /// The cached shape of a k8s-openapi ReplicaSet.
 pub fn replicaset(r: &k8s_openapi::api::apps::v1::ReplicaSet) -> SlimReplicaSet {
-    let mut o: SlimReplicaSet = through_json(r);
-    o.compact();
-    o
+    through_json(r)
 }
 
 /// The cached shape of a k8s-openapi StatefulSet.
 pub fn statefulset(s: &k8s_openapi::api::apps::v1::StatefulSet) -> SlimStatefulSet {
-    let mut o: SlimStatefulSet = through_json(s);
-    o.compact();
-    o
+    through_json(s)
 }
 
 /// The cached shape of a k8s-openapi DaemonSet.
 pub fn daemonset(d: &k8s_openapi::api::apps::v1::DaemonSet) -> SlimDaemonSet {
-    let mut o: SlimDaemonSet = through_json(d);
-    o.compact();
-    o
+    through_json(d)
 }
 
 #[cfg(test)]

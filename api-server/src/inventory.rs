@@ -14,7 +14,7 @@ use meshglass_engine::{
 };
 
 use crate::cache::ClusterCache;
-use crate::cached::{Pairs, SlimDeployment, SlimPod, SlimService, TemplateMeta};
+use crate::cached::{Compact, SlimDeployment, SlimPod, SlimService, TemplateMeta};
 use crate::namespace_memo::NamespaceMemo;
 
 /// Whether a pod has an Istio sidecar.
@@ -90,14 +90,15 @@ fn template_meta(spec: &Option<crate::cached::WorkloadSpec>) -> Option<&Template
     spec.as_ref()?.template.as_ref()?.metadata.as_ref()
 }
 
-/// A workload of a controller object (its metadata, labels and annotations), its replica
-/// counts still to fill in. Its labels are its pod template's, when it has one.
+/// A workload of a controller object (or a bare pod), its replica counts still to fill in. Its
+/// labels are its pod template's, when it has one.
 fn controller(
-    (m, own_labels, annotations): (&ObjectMeta, &Pairs, &Pairs),
+    o: &impl Compact,
     kind: &str,
     group: &str,
     template: Option<&TemplateMeta>,
 ) -> WorkloadInfo {
+    let (m, own_labels, annotations) = o.parts();
     WorkloadInfo {
         name: name(m),
         namespace: ns(m),
@@ -129,12 +130,7 @@ pub fn workloads(
             continue;
         }
         let tpl = template_meta(&d.spec);
-        let mut w = controller(
-            (&d.metadata, &d.labels, &d.annotations),
-            "Deployment",
-            "apps",
-            tpl,
-        );
+        let mut w = controller(d.as_ref(), "Deployment", "apps", tpl);
         w.desired_replicas = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
         if let Some(st) = &d.status {
             w.current_replicas = st.replicas.unwrap_or(0);
@@ -147,12 +143,7 @@ pub fn workloads(
             continue;
         }
         let tpl = template_meta(&s.spec);
-        let mut w = controller(
-            (&s.metadata, &s.labels, &s.annotations),
-            "StatefulSet",
-            "apps",
-            tpl,
-        );
+        let mut w = controller(s.as_ref(), "StatefulSet", "apps", tpl);
         w.desired_replicas = s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
         if let Some(st) = &s.status {
             w.current_replicas = st.replicas.unwrap_or(0);
@@ -165,12 +156,7 @@ pub fn workloads(
             continue;
         }
         let tpl = template_meta(&d.spec);
-        let mut w = controller(
-            (&d.metadata, &d.labels, &d.annotations),
-            "DaemonSet",
-            "apps",
-            tpl,
-        );
+        let mut w = controller(d.as_ref(), "DaemonSet", "apps", tpl);
         if let Some(st) = &d.status {
             w.desired_replicas = st.desired_number_scheduled.unwrap_or(0);
             w.current_replicas = st.current_number_scheduled.unwrap_or(0);
@@ -189,12 +175,7 @@ pub fn workloads(
             continue;
         }
         let tpl = template_meta(&r.spec);
-        let mut w = controller(
-            (&r.metadata, &r.labels, &r.annotations),
-            "ReplicaSet",
-            "apps",
-            tpl,
-        );
+        let mut w = controller(r.as_ref(), "ReplicaSet", "apps", tpl);
         w.desired_replicas = r.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
         if let Some(st) = &r.status {
             w.current_replicas = st.replicas.unwrap_or(0);
@@ -214,7 +195,7 @@ pub fn workloads(
                 .unwrap_or_else(|| rs.to_string()),
             Some((_, o)) => o.to_string(),
             None => {
-                let mut w = controller((&p.metadata, &p.labels, &p.annotations), "Pod", "", None);
+                let mut w = controller(p.as_ref(), "Pod", "", None);
                 let running = p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
                 w.desired_replicas = 1;
                 w.current_replicas = 1;
