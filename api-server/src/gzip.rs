@@ -9,7 +9,7 @@
 //!
 //! [`gzip_large`] is the middleware: a full body of that size, for a client that accepts gzip,
 //! is compressed here; every other answer goes on to tower-http's compression
-//! ([`crate::routes::compression`]), which leaves an answer with a `Content-Encoding` alone.
+//! (`crate::routes::compressed`), which leaves an answer with a `Content-Encoding` alone.
 
 use axum::body::Body;
 use axum::body::HttpBody as _;
@@ -32,27 +32,26 @@ const MAX_SEGMENTS: usize = 8;
 /// The level of every answer's gzip (tower-http's default, zlib's 6).
 const LEVEL: u32 = 6;
 
-/// `body` as one gzip member, compressed in up to `threads` segments side by side.
-pub fn gzip(body: &[u8], threads: usize) -> Vec<u8> {
+/// `body` as one gzip member, compressed in up to `threads` segments side by side; `None` if
+/// zlib refused a segment (it does not, deflating into a growing buffer).
+pub fn gzip(body: &[u8], threads: usize) -> Option<Vec<u8>> {
     let segments = threads.min(body.len() / MIN_SEGMENT).clamp(1, MAX_SEGMENTS);
     let size = body.len().div_ceil(segments).max(1);
     let parts: Vec<&[u8]> = body.chunks(size).collect();
-    let compressed: Vec<(Vec<u8>, Crc)> = if parts.len() <= 1 {
-        parts.iter().map(|p| segment(p)).collect()
-    } else {
-        std::thread::scope(|scope| {
-            let rest: Vec<_> = parts[1..]
+    let compressed: Vec<Option<(Vec<u8>, Crc)>> = match parts.split_first() {
+        None => vec![segment(&[])],
+        Some((first, rest)) => std::thread::scope(|scope| {
+            let rest: Vec<_> = rest
                 .iter()
                 .map(|p| scope.spawn(move || segment(p)))
                 .collect();
-            let mut out = vec![segment(parts[0])];
-            for (handle, part) in rest.into_iter().zip(&parts[1..]) {
-                // A segment whose thread could not finish is compressed here instead.
-                out.push(handle.join().unwrap_or_else(|_| segment(part)));
-            }
+            let mut out = vec![segment(first)];
+            // A segment whose thread panicked leaves the body to be sent uncompressed.
+            out.extend(rest.into_iter().map(|h| h.join().ok().flatten()));
             out
-        })
+        }),
     };
+    let compressed: Vec<(Vec<u8>, Crc)> = compressed.into_iter().collect::<Option<_>>()?;
     let total: usize = compressed.iter().map(|(c, _)| c.len()).sum();
     let mut out = Vec::with_capacity(total + 20);
     // The gzip header: deflate, no flags, no time, no extra flags, unknown OS.
@@ -66,41 +65,32 @@ pub fn gzip(body: &[u8], threads: usize) -> Vec<u8> {
     out.extend_from_slice(&[0x03, 0x00]);
     out.extend_from_slice(&crc.sum().to_le_bytes());
     out.extend_from_slice(&crc.amount().to_le_bytes());
-    out
+    Some(out)
 }
 
 /// One segment: raw deflate of `part` ended by a sync flush (no final block), and its CRC.
-fn segment(part: &[u8]) -> (Vec<u8>, Crc) {
+fn segment(part: &[u8]) -> Option<(Vec<u8>, Crc)> {
     let mut crc = Crc::new();
     crc.update(part);
     let mut z = Compress::new(Compression::new(LEVEL), false);
     let mut out = Vec::with_capacity(part.len() / 4 + 1024);
     loop {
         let consumed = z.total_in() as usize;
-        let status = z.compress_vec(&part[consumed..], &mut out, FlushCompress::Sync);
+        let status = z
+            .compress_vec(&part[consumed..], &mut out, FlushCompress::Sync)
+            .ok()?;
         let done = z.total_in() as usize == part.len() && out.len() < out.capacity();
         match status {
-            Ok(Status::Ok | Status::BufError) if done => break,
-            Ok(_) => out.reserve(out.capacity().max(64 << 10)),
-            // Deflating into a growing buffer does not fail; were it to, the segment is sent
-            // stored (uncompressed blocks), still a valid stream.
-            Err(_) => return (stored(part), crc),
+            Status::Ok | Status::BufError if done => return Some((out, crc)),
+            _ => out.reserve(out.capacity().max(64 << 10)),
         }
     }
-    (out, crc)
 }
 
-/// `part` as stored (uncompressed) deflate blocks, none final.
-fn stored(part: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(part.len() + part.len() / 65_535 * 5 + 5);
-    for block in part.chunks(65_535) {
-        let len = block.len() as u16;
-        out.push(0x00);
-        out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(&(!len).to_le_bytes());
-        out.extend_from_slice(block);
-    }
-    out
+/// The server's cores, read once (`available_parallelism` reads the cgroup's CPU quota).
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
 }
 
 /// Whether the request's `Accept-Encoding` takes gzip (`gzip` or `*` with a non-zero q, and
@@ -165,12 +155,10 @@ pub async fn gzip_large(req: Request, next: Next) -> Response {
         // A full body does not fail to collect; if it did, nothing is left to send.
         return Response::from_parts(parts, Body::empty());
     };
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    let zipped = match tokio::task::spawn_blocking(move || gzip(&bytes, threads)).await {
-        Ok(z) => z,
-        Err(_) => {
-            return Response::from_parts(parts, Body::empty());
-        }
+    let plain = bytes.clone();
+    let Ok(Some(zipped)) = tokio::task::spawn_blocking(move || gzip(&bytes, cores())).await else {
+        // Sent as it is rather than lost.
+        return Response::from_parts(parts, Body::from(plain));
     };
     parts.headers.remove(header::CONTENT_LENGTH);
     parts
@@ -230,7 +218,7 @@ mod tests {
         ] {
             let b = body(len);
             for threads in [1, 2, 3, 8, 64] {
-                let z = gzip(&b, threads);
+                let z = gzip(&b, threads).expect("compressed");
                 assert_eq!(gunzip(&z), b, "len {len}, threads {threads}");
                 // One member: the decoder above stops after the first; the trailer is the end.
                 assert_eq!(&z[z.len() - 4..], &(len as u32).to_le_bytes());
@@ -241,26 +229,13 @@ mod tests {
     #[test]
     fn segments_cost_little_against_one_stream() {
         let b = body(8 << 20);
-        let one = gzip(&b, 1).len();
-        let eight = gzip(&b, 8).len();
+        let one = gzip(&b, 1).expect("compressed").len();
+        let eight = gzip(&b, 8).expect("compressed").len();
         assert!(
             eight < one + one / 50,
             "1 segment {one} B, 8 segments {eight} B"
         );
         assert!(one * 2 < b.len(), "{} → {one}", b.len());
-    }
-
-    #[test]
-    fn a_stored_segment_is_a_valid_stream_too() {
-        let b = body(200_000);
-        let mut z = vec![0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 0xff];
-        z.extend_from_slice(&stored(&b));
-        z.extend_from_slice(&[0x03, 0x00]);
-        let mut crc = Crc::new();
-        crc.update(&b);
-        z.extend_from_slice(&crc.sum().to_le_bytes());
-        z.extend_from_slice(&crc.amount().to_le_bytes());
-        assert_eq!(gunzip(&z), b);
     }
 
     #[test]
